@@ -1,0 +1,114 @@
+# Stasis build. `make` builds everything into build/; `make check` runs every test;
+# `make demo` installs what is missing (as root), builds and runs the demo.
+CC ?= gcc
+PYTHON ?= /usr/bin/python3
+B := build
+O := $(B)/obj
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
+CFLAGS ?= -O2 -g
+BASE_CFLAGS := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
+	-D_GNU_SOURCE -Isrc -Isrc/include $(SAN)
+LIBS := -lzstd -lxxhash -lsodium -lpthread
+
+COMMON_SRC := $(wildcard src/common/*.c)
+IMAGE_SRC := $(wildcard src/image/*.c)
+CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/coordinator/*.c) $(wildcard src/restore/*.c)
+RT_SRC := $(wildcard src/runtime/*.c)
+RT_ASM := $(wildcard src/runtime/*.S)
+BLOB_SRC := $(wildcard src/restore/blob/*.c)
+BLOB_ASM := $(wildcard src/restore/blob/*.S)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+PROG_SRC := $(wildcard tests/programs/*.c)
+
+obj = $(patsubst %.c,$(O)/%.o,$(patsubst %.S,$(O)/%.o,$(1)))
+LIB_OBJ := $(call obj,$(COMMON_SRC) $(IMAGE_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC)) $(O)/blob_embed.o
+RT_OBJ := $(call obj,$(RT_SRC) $(RT_ASM))
+BLOB_OBJ := $(patsubst %.c,$(O)/blob/%.o,$(BLOB_SRC)) $(patsubst %.S,$(O)/blob/%.o,$(BLOB_ASM))
+
+STASIS := $(B)/bin/stasis
+RUNTIME := $(B)/lib/libstasis.so
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
+PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC)) $(B)/tests/programs/memhog
+
+.PHONY: all clean check unit e2e asan demo bench format deps
+all: $(STASIS) $(RUNTIME) $(PROGS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+$(O)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The restore blob: freestanding, position independent, no relocations, flat binary.
+BLOB_CFLAGS := -std=gnu11 $(WARN) -O2 -ffreestanding -fno-builtin -nostdlib -fPIE \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-jump-tables -mno-red-zone \
+	-fvisibility=hidden -fcf-protection=none -Isrc -Isrc/include -DSTASIS_BLOB
+$(O)/blob/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BLOB_CFLAGS) -MMD -MP -c $< -o $@
+$(O)/blob/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(BLOB_CFLAGS) -MMD -MP -c $< -o $@
+$(O)/blob.elf: $(BLOB_OBJ) src/restore/blob/blob.lds
+	@if readelf -r $(BLOB_OBJ) | grep -E "R_X86_64_(64|32S?) "; then \
+		echo "the restore blob must have no absolute relocations" >&2; exit 1; fi
+	$(CC) -nostdlib -static -Wl,-T,src/restore/blob/blob.lds -Wl,--build-id=none \
+		-Wl,--no-warn-rwx-segments $(BLOB_OBJ) -o $@
+$(O)/blob.bin: $(O)/blob.elf
+	objcopy -O binary -j .blob $< $@
+$(O)/blob_embed.o: src/restore/blob_embed.S $(O)/blob.bin
+	@mkdir -p $(dir $@)
+	$(CC) -c -DBLOB_BIN='"$(O)/blob.bin"' $< -o $@
+
+$(STASIS): $(CLI_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) $^ -o $@ $(LIBS)
+$(RUNTIME): $(RT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $^ -o $@ $(LIBS) -ldl
+
+$(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
+$(B)/tests/programs/memhog: ../shared/workloads/memhog.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $< -o $@ -lpthread
+
+$(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $^ -o $@ $(LIBS) $$(pkg-config --libs check)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done
+
+# The libc-side code again under AddressSanitizer and UBSan.
+asan:
+	$(MAKE) B=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		CFLAGS="-O1 -g" build/asan/bin/stasis $(patsubst $(B)/%,build/asan/%,$(UNIT_BINS))
+	@set -e; for t in $(patsubst $(B)/%,build/asan/%,$(UNIT_BINS)); do \
+		ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $$t; done
+
+e2e: all
+	$(PYTHON) -m pytest -q tests/e2e
+
+check: all
+	@scripts/check.sh
+
+demo: deps all
+	@scripts/demo.sh
+
+deps:
+	@scripts/deps.sh
+
+bench: all
+	@bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

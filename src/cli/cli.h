@@ -1,0 +1,35 @@
+/* The stasis command line: one function per subcommand, dispatched from main.c. */
+#ifndef STASIS_CLI_CLI_H
+#define STASIS_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int cmd_launch(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_restart(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_coordinator(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/* Make sure a coordinator listens on port: connect to it, or (connection refused)
+ * start `stasis coordinator --daemon --exit-on-last -p port [--ckpt-dir DIR]
+ * [--no-compress]` and wait until it accepts. ckpt_dir may be NULL (the
+ * coordinator then uses the caller's cwd). A coordinator already running with
+ * another directory or compression default is used as it is, with a warning.
+ * Returns 0, or -1 after printing why. */
+int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress);
+/* Parse a port argument; exits with status 2 and a message on a bad value.
+ * NULL: the default ($STASIS_PORT, else 7779). */
+uint16_t cli_parse_port(const char *s);
+/* The build tree holding this executable: /x/build for /x/build/bin/stasis
+ * (so that cli_self_dir() + "/lib/libstasis.so" is the runtime). */
+const char *cli_self_dir(void);
+/* Send one command to the coordinator on port as a control client and wait for
+ * the reply of type reply_type. Returns the reply's length, its payload in
+ * *reply (malloc'ed, NUL-terminated; free it), or -1 after printing why. */
+long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arglen,
+		       uint16_t reply_type, char **reply);
+
+#endif

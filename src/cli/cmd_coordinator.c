@@ -1,0 +1,104 @@
+/* stasis coordinator: run the coordinator in the foreground or as a daemon. */
+#include "cli/cli.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char usage_text[] =
+    "usage: stasis coordinator [-p PORT] [--bind ADDR] [--daemon] [--exit-on-last]\n"
+    "                          [--ckpt-dir DIR] [-i SECONDS] [--no-compress]\n"
+    "\n"
+    "Run the coordinator that the processes of a computation register with.\n"
+    "\n"
+    "  -p, --port PORT      listen on PORT (default $STASIS_PORT, else 7779)\n"
+    "      --bind ADDR      listen on ADDR (default 127.0.0.1; other hosts need the\n"
+    "                       token file, copied securely)\n"
+    "      --daemon         run in the background; return once it listens\n"
+    "      --exit-on-last   exit when the last process of the computation leaves\n"
+    "      --ckpt-dir DIR   write images and restart scripts in DIR (default: cwd)\n"
+    "  -i, --interval SECS  checkpoint every SECS seconds (0: never)\n"
+    "      --no-compress    store memory uncompressed by default\n"
+    "  -h, --help           show this help\n";
+
+static int usage_error(void)
+{
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+static unsigned parse_seconds(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || *s == '-' || v > UINT_MAX / 1000) {
+		log_msg("error", "invalid interval '%s': expected a number of seconds", s);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+int cmd_coordinator(int argc, char **argv)
+{
+	enum { OPT_BIND = 256, OPT_DAEMON, OPT_EXIT_ON_LAST, OPT_DIR, OPT_NO_COMPRESS };
+	static const struct option longopts[] = {
+	    {"port", required_argument, NULL, 'p'},
+	    {"bind", required_argument, NULL, OPT_BIND},
+	    {"daemon", no_argument, NULL, OPT_DAEMON},
+	    {"exit-on-last", no_argument, NULL, OPT_EXIT_ON_LAST},
+	    {"ckpt-dir", required_argument, NULL, OPT_DIR},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct coord_opts o = {0};
+	int daemon = 0, opt;
+	while ((opt = getopt_long(argc, argv, "p:i:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			o.port = cli_parse_port(optarg);
+			break;
+		case OPT_BIND:
+			o.bind_addr = optarg;
+			break;
+		case OPT_DAEMON:
+			daemon = 1;
+			break;
+		case OPT_EXIT_ON_LAST:
+			o.exit_on_last = 1;
+			break;
+		case OPT_DIR:
+			o.ckpt_dir = optarg;
+			break;
+		case 'i':
+			o.interval = parse_seconds(optarg);
+			break;
+		case OPT_NO_COMPRESS:
+			o.no_compress = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage_error();
+		}
+	}
+	if (optind < argc)
+		return usage_error();
+	if (!o.port)
+		o.port = cli_parse_port(NULL);
+	if (!daemon)
+		return coord_run(&o);
+	char err[PATH_MAX + 256];
+	if (coord_spawn(&o, 1, NULL, err, sizeof(err)) < 0) {
+		error("%s", err);
+		return 1;
+	}
+	return 0;
+}

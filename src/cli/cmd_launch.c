@@ -1,0 +1,113 @@
+/* stasis launch: run a program under checkpoint control, in the foreground. */
+#include "cli/cli.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: stasis launch [-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--] PROGRAM "
+	"[ARGS...]\n"
+	"\n"
+	"Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
+	"stderr are yours and its exit status is launch's. It joins the coordinator on\n"
+	"127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs.\n"
+	"\n"
+	"  -p, --port PORT     coordinator port\n"
+	"  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
+	"  -i, --interval N    checkpoint every N seconds\n"
+	"  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n";
+
+static int set_preload(void)
+{
+	char lib[PATH_MAX], val[2 * PATH_MAX];
+	const char *over = getenv("STASIS_LIB");
+	if (over)
+		snprintf(lib, sizeof(lib), "%s", over);
+	else
+		snprintf(lib, sizeof(lib), "%s/lib/libstasis.so", cli_self_dir());
+	if (access(lib, R_OK) < 0)
+		return error("runtime library %s: %s (build it with 'make')", lib, strerror(errno));
+	const char *old = getenv("LD_PRELOAD");
+	if (old && strstr(old, "libstasis.so"))
+		snprintf(val, sizeof(val), "%s", old);
+	else if (old && *old)
+		snprintf(val, sizeof(val), "%s:%s", lib, old);
+	else
+		snprintf(val, sizeof(val), "%s", lib);
+	setenv("LD_PRELOAD", val, 1);
+	return 0;
+}
+
+static int resolve_dir(const char *dir, char *out)
+{
+	struct stat st;
+	if (!realpath(dir, out) || stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
+		return error("checkpoint directory %s: %s", dir,
+			     errno ? strerror(errno) : "not a directory");
+	if (access(out, W_OK) < 0)
+		return error("checkpoint directory %s is not writable: %s", out, strerror(errno));
+	return 0;
+}
+
+int cmd_launch(int argc, char **argv)
+{
+	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR");
+	long interval = -1;
+	int no_compress = 0, i;
+	char absdir[PATH_MAX], portbuf[16];
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
+			port_s = argv[++i];
+		} else if (!strcmp(a, "--ckpt-dir") && i + 1 < argc) {
+			dir = argv[++i];
+		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {
+			char *end;
+			interval = strtol(argv[++i], &end, 10);
+			if (*end || interval < 0 || interval > 100000000)
+				die("invalid interval '%s': expected seconds", argv[i]);
+		} else if (!strcmp(a, "--no-compress")) {
+			no_compress = 1;
+		} else {
+			fprintf(stderr, "stasis launch: unknown option '%s'\n%s", a, usage);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "stasis launch: no program given\n%s", usage);
+		return 2;
+	}
+	uint16_t port = cli_parse_port(port_s);
+	if (resolve_dir(dir ? dir : ".", absdir) < 0 || set_preload() < 0 ||
+	    cli_ensure_coordinator(port, absdir, no_compress) < 0)
+		return 1;
+	if (interval >= 0) {
+		uint32_t secs = interval;
+		if (cli_coord_command(port, MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK, NULL) <
+		    0)
+			return 1;
+	}
+	snprintf(portbuf, sizeof(portbuf), "%u", port);
+	setenv("STASIS_PORT", portbuf, 1);
+	setenv("STASIS_CKPT_DIR", absdir, 1);
+	setenv("STASIS_RUNTIME", "1", 1);
+	if (no_compress)
+		setenv("STASIS_NO_COMPRESS", "1", 1);
+	execvp(argv[i], argv + i);
+	error("cannot run %s: %s", argv[i], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}

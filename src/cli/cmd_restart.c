@@ -1,0 +1,127 @@
+/* stasis restart: bring a computation back from its images, in the foreground. */
+#include "cli/cli.h"
+#include "common/log.h"
+#include "restore/restore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: stasis restart [-p PORT] (IMAGE... | --dir DIR)\n"
+	"\n"
+	"Restarts a computation from its images (or from the newest complete checkpoint\n"
+	"in DIR), in the foreground like launch: the program's terminal and pipes to\n"
+	"outside become restart's own stdin, stdout and stderr. Processes get back their\n"
+	"PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
+	"if none runs.\n";
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* The newest complete checkpoint in dir (one process per computation for now). */
+static int newest_in_dir(const char *dir, char *out, size_t outlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint64_t best = 0; /* newest image written */
+	int found = 0;
+	if (!d)
+		return error("cannot open checkpoint directory %s: %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		char path[PATH_MAX], err[512];
+		struct img_reader r;
+		if (!ends_with(e->d_name, ".stasis"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (img_open(&r, path, err, sizeof(err)) < 0) {
+			warn("skipping %s", err);
+			continue;
+		}
+		if (r.hdr.nprocs == 1 && (!found || r.hdr.created_ns > best)) {
+			best = r.hdr.created_ns;
+			snprintf(out, outlen, "%s", path);
+			found = 1;
+		}
+		img_close(&r);
+	}
+	closedir(d);
+	if (!found)
+		return error("no complete checkpoint in %s (no valid *.stasis image)", dir);
+	return 0;
+}
+
+static int exit_like(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		sigset_t s;
+		signal(sig, SIG_DFL);
+		sigemptyset(&s);
+		sigaddset(&s, sig);
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
+		if (sig != SIGKILL && sig != SIGSTOP)
+			raise(sig);
+		return 128 + sig;
+	}
+	return 1;
+}
+
+int cmd_restart(int argc, char **argv)
+{
+	const char *port_s = NULL, *dir = NULL;
+	char path[PATH_MAX], err[1024];
+	int i;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
+			port_s = argv[++i];
+		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
+			dir = argv[++i];
+		} else {
+			fprintf(stderr, "stasis restart: unknown option '%s'\n%s", a, usage);
+			return 2;
+		}
+	}
+	int nimg = argc - i;
+	if ((dir && nimg) || (!dir && !nimg)) {
+		fprintf(stderr, "stasis restart: give image files or --dir DIR\n%s", usage);
+		return 2;
+	}
+	if (nimg > 1)
+		die("restarting %d processes at once is not supported yet: give one image", nimg);
+	if (dir && newest_in_dir(dir, path, sizeof(path)) < 0)
+		return 1;
+	if (!dir)
+		snprintf(path, sizeof(path), "%s", argv[i]);
+	struct rst_image img;
+	if (rst_load(&img, path, err, sizeof(err)) < 0) {
+		error("cannot restart: %s", err);
+		return 1;
+	}
+	struct rst_opts o = {.port = cli_parse_port(port_s), .coord_fd = -1};
+	if (cli_ensure_coordinator(o.port, NULL, 0) < 0)
+		return 1;
+	int st = rst_run(&img, &o);
+	if (st < 0)
+		return 1;
+	return exit_like(st);
+}

@@ -1,0 +1,158 @@
+/* The CLI's side of the coordinator: ports, starting one on demand, and
+ * one-shot control commands. */
+#include "cli/cli.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+uint16_t cli_parse_port(const char *s)
+{
+	uint16_t p = s ? proto_parse_port(s) : proto_default_port();
+	if (!p) {
+		log_msg("error", "invalid %s '%s': expected a number from 1 to 65535",
+			s ? "port" : "$STASIS_PORT", s ? s : getenv("STASIS_PORT"));
+		exit(2);
+	}
+	return p;
+}
+
+static const char *self_exe(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n < 0)
+		die("cannot read /proc/self/exe: %s", strerror(errno));
+	path[n] = 0;
+	return path;
+}
+
+const char *cli_self_dir(void)
+{
+	static char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", self_exe());
+	for (int i = 0; i < 2; i++) {
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = 0;
+	}
+	return dir;
+}
+
+static int control_connect(uint16_t port, struct proto_welcome *w, char *dir, size_t dirsize,
+			   char *err, size_t errlen)
+{
+	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid()};
+	snprintf(h.name, sizeof(h.name), "stasis");
+	return proto_client_connect(port, &h, w, dir, dirsize, err, errlen);
+}
+
+long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arglen,
+		       uint16_t reply_type, char **reply)
+{
+	char err[PATH_MAX + 256];
+	struct proto_msg m;
+	int fd = control_connect(port, NULL, NULL, 0, err, sizeof(err));
+	if (fd < 0)
+		return error("%s", err);
+	char *buf = malloc(PROTO_MAX_PAYLOAD + 1);
+	if (!buf) {
+		close(fd);
+		return error("out of memory");
+	}
+	long rc = -1;
+	if (proto_send(fd, type, arg, arglen, NULL, 0) < 0)
+		error("cannot send a command to the coordinator on port %u: %s", port,
+		      strerror(errno));
+	else if (proto_recv(fd, &m, buf, PROTO_MAX_PAYLOAD) < 0)
+		error("no reply from the coordinator on port %u: %s", port,
+		      errno == ECONNRESET ? "it closed the connection" : strerror(errno));
+	else if (m.hdr.type != reply_type)
+		error("unexpected reply (message type %u) from the coordinator on port %u",
+		      m.hdr.type, port);
+	else
+		rc = m.hdr.len;
+	close(fd);
+	if (rc < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[rc] = 0;
+	*reply = buf;
+	return rc;
+}
+
+/* A coordinator already runs: say so if it does not do what the caller asked. */
+static void check_settings(uint16_t port, const struct proto_welcome *w, const char *have,
+			   const char *want_dir, int no_compress)
+{
+	char want[PATH_MAX];
+	if (want_dir && (!realpath(want_dir, want) || strcmp(want, have)))
+		warn("the coordinator on port %u keeps checkpoints in %s: --ckpt-dir %s ignored "
+		     "(use another port with -p for a coordinator of your own)",
+		     port, have, want_dir);
+	if (no_compress && !(w->flags & CKPT_NO_COMPRESS))
+		warn("the coordinator on port %u compresses images by default: --no-compress "
+		     "ignored (give it to 'stasis checkpoint' instead)",
+		     port);
+}
+
+static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
+{
+	char portbuf[8];
+	const char *argv[10] = {self_exe(),	  "coordinator", "--daemon",
+				"--exit-on-last", "-p",		 portbuf};
+	int argc = 6, status;
+	snprintf(portbuf, sizeof(portbuf), "%u", port);
+	if (ckpt_dir) {
+		argv[argc++] = "--ckpt-dir";
+		argv[argc++] = ckpt_dir;
+	}
+	if (no_compress)
+		argv[argc++] = "--no-compress";
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return error("cannot fork to start a coordinator: %s", strerror(errno));
+	if (pid == 0) {
+		execv(argv[0], (char **)argv);
+		error("cannot run %s to start a coordinator: %s", argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return error("cannot wait for the coordinator to start: %s",
+				     strerror(errno));
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
+{
+	char err[PATH_MAX + 256], dir[PATH_MAX];
+	struct proto_welcome w;
+	const char *host = getenv("STASIS_COORD_HOST");
+	int fd = control_connect(port, &w, dir, sizeof(dir), err, sizeof(err));
+	if (fd >= 0) {
+		close(fd);
+		check_settings(port, &w, dir, ckpt_dir, no_compress);
+		return 0;
+	}
+	if (errno != ECONNREFUSED ||
+	    (host && *host && strcmp(host, "127.0.0.1") && strcmp(host, "localhost")))
+		return error("%s", err);
+	debug("no coordinator on port %u: starting one", port);
+	if (spawn_coordinator(port, ckpt_dir, no_compress) == 0)
+		return 0;
+	/* another launcher may have started one at the same time */
+	fd = control_connect(port, &w, dir, sizeof(dir), err, sizeof(err));
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}

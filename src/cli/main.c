@@ -1,0 +1,49 @@
+/* stasis: transparent checkpoint/restart. Dispatches subcommands from one table. */
+#include "cli/cli.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"launch", cmd_launch, "run a program under checkpoint control"},
+	{"checkpoint", cmd_checkpoint, "checkpoint the running computation"},
+	{"restart", cmd_restart, "restart a computation from its images"},
+	{"status", cmd_status, "show the coordinator and its processes"},
+	{"kill", cmd_kill, "end the computation"},
+	{"coordinator", cmd_coordinator, "run a coordinator"},
+	{"inspect", cmd_inspect, "print and verify an image file"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: stasis COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'stasis COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_set_prefix("stasis");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "stasis: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,86 @@
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char *log_prefix = "stasis";
+static int log_fd = 2;
+static int log_debug = -1;
+
+void log_set_prefix(const char *prefix)
+{
+	log_prefix = prefix;
+}
+
+void log_set_fd(int fd)
+{
+	log_fd = fd;
+}
+
+int log_debug_enabled(void)
+{
+	if (log_debug < 0) {
+		const char *v = getenv("STASIS_LOG");
+		log_debug = v && (!strcmp(v, "debug") || !strcmp(v, "1"));
+	}
+	return log_debug;
+}
+
+static void log_vmsg(const char *level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof(buf), "%s: %s%s", log_prefix, level ? level : "",
+			 level ? ": " : "");
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(buf)) {
+		int m = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+		if (m > 0)
+			n += m;
+	}
+	if ((size_t)n >= sizeof(buf) - 1)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(log_fd, buf, n);
+	(void)w;
+}
+
+void log_msg(const char *level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+int error(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg("error", fmt, ap);
+	va_end(ap);
+	errno = saved;
+	return -1;
+}
+
+void warn(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg("warning", fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg("error", fmt, ap);
+	va_end(ap);
+	exit(1);
+}

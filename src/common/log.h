@@ -1,0 +1,35 @@
+/* Logging and error reporting shared by every part of Stasis.
+ *
+ * Messages go to stderr (or to the fd set with log_set_fd). Debug logging is
+ * off by default; STASIS_LOG=debug (or =1) turns it on. error() returns -1 so
+ * that `return error(...)` reads naturally; die() exits the CLI with status 1.
+ * None of these allocate memory: they are safe on the checkpoint path.
+ */
+#ifndef STASIS_COMMON_LOG_H
+#define STASIS_COMMON_LOG_H
+
+#include <errno.h>
+#include <string.h>
+
+void log_set_prefix(const char *prefix);
+void log_set_fd(int fd);
+int log_debug_enabled(void);
+
+void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define debug(...)                                                                                 \
+	do {                                                                                       \
+		if (log_debug_enabled())                                                           \
+			log_msg("debug", __VA_ARGS__);                                             \
+	} while (0)
+
+#define BUG_ON(cond)                                                                               \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			die("BUG at %s:%d: %s", __FILE__, __LINE__, #cond);                        \
+	} while (0)
+
+#endif

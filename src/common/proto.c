@@ -1,0 +1,519 @@
+/* The coordinator protocol: framing, authentication, token files and the client
+ * handshake. Callable from the preloaded runtime: no global state, no printing;
+ * every error goes into the caller's buffer.
+ */
+#include "common/proto.h"
+#include "common/io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire format is little-endian");
+_Static_assert(sizeof(struct proto_hdr) == 16, "proto_hdr is 16 bytes");
+_Static_assert(sizeof(struct proto_hello) == 128, "proto_hello is 128 bytes");
+_Static_assert(sizeof(struct proto_welcome) == 24, "proto_welcome is 24 bytes");
+_Static_assert(sizeof(struct proto_ckpt_begin) == 16, "proto_ckpt_begin is 16 bytes");
+_Static_assert(sizeof(struct proto_barrier) == 8, "proto_barrier is 8 bytes");
+_Static_assert(sizeof(struct proto_ckpt_result) == 8, "proto_ckpt_result is 8 bytes");
+
+#define HANDSHAKE_TIMEOUT_S 10
+
+static int seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	int saved = errno;
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+	return -1;
+}
+
+/* ---- framing ---- */
+
+int proto_check_hdr(const struct proto_hdr *h)
+{
+	if (h->magic != PROTO_MAGIC || h->version != PROTO_VERSION || h->len > PROTO_MAX_PAYLOAD ||
+	    h->reserved != 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Gather-write every iovec, retrying on EINTR and short writes. Sockets get
+ * MSG_NOSIGNAL so that a closed peer never raises SIGPIPE in the application. */
+static int writev_full(int fd, struct iovec *iov, int cnt)
+{
+	int is_sock = 1;
+	while (cnt > 0) {
+		ssize_t n;
+		if (is_sock) {
+			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = cnt};
+			n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+			if (n < 0 && errno == ENOTSOCK) {
+				is_sock = 0;
+				continue;
+			}
+		} else {
+			n = writev(fd, iov, cnt);
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
+	return 0;
+}
+
+int proto_send(int fd, uint16_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	if (alen + blen > PROTO_MAX_PAYLOAD) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	struct proto_hdr h = {.magic = PROTO_MAGIC,
+			      .version = PROTO_VERSION,
+			      .type = type,
+			      .len = (uint32_t)(alen + blen)};
+	struct iovec iov[3] = {
+	    {&h, sizeof(h)}, {(void *)a, a ? alen : 0}, {(void *)b, b ? blen : 0}};
+	return writev_full(fd, iov, 3);
+}
+
+static int recv_exact(int fd, void *buf, size_t len)
+{
+	ssize_t n = read_full(fd, buf, len);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < len) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	return 0;
+}
+
+int proto_recv(int fd, struct proto_msg *msg, void *buf, size_t bufsize)
+{
+	if (recv_exact(fd, &msg->hdr, sizeof(msg->hdr)) < 0)
+		return -1;
+	if (proto_check_hdr(&msg->hdr) < 0 || msg->hdr.len > bufsize) {
+		errno = EPROTO;
+		return -1;
+	}
+	msg->payload = buf;
+	return recv_exact(fd, buf, msg->hdr.len);
+}
+
+/* ---- authentication ---- */
+
+void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[PROTO_NONCE_LEN],
+		     uint32_t role, uint32_t pid, uint8_t mac[PROTO_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, token, PROTO_TOKEN_LEN);
+	crypto_auth_hmacsha256_update(&st, nonce, PROTO_NONCE_LEN);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)&role, sizeof(role));
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)&pid, sizeof(pid));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* ---- token files ---- */
+
+static int run_dir(char *buf, size_t size)
+{
+	const char *env = getenv("STASIS_RUN_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+	if (env && *env)
+		n = snprintf(buf, size, "%s", env);
+	else if (xdg && *xdg)
+		n = snprintf(buf, size, "%s/stasis", xdg);
+	else
+		n = snprintf(buf, size, "/tmp/stasis-%u", (unsigned)getuid());
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int proto_token_path(uint16_t port, char *buf, size_t size)
+{
+	char dir[4096];
+	if (run_dir(dir, sizeof(dir)) < 0)
+		return -1;
+	int n = snprintf(buf, size, "%s/coord-%u.token", dir, (unsigned)port);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* The run directory: created 0700 if missing; an existing one must be ours and
+ * not writable by others (they could replace the token file). */
+static int ensure_run_dir(char *err, size_t errlen)
+{
+	char dir[4096];
+	struct stat st;
+	if (run_dir(dir, sizeof(dir)) < 0)
+		return seterr(err, errlen, "run directory path too long (check $STASIS_RUN_DIR)");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return seterr(err, errlen, "cannot create run directory %s: %s", dir,
+			      strerror(errno));
+	if (stat(dir, &st) < 0)
+		return seterr(err, errlen, "cannot stat run directory %s: %s", dir,
+			      strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return seterr(err, errlen, "run directory %s is not a directory", dir);
+	if (st.st_uid != getuid())
+		return seterr(err, errlen,
+			      "run directory %s belongs to uid %u, not to us: set $STASIS_RUN_DIR "
+			      "to a directory of yours",
+			      dir, (unsigned)st.st_uid);
+	if (st.st_mode & 022)
+		return seterr(err, errlen,
+			      "run directory %s is writable by group or others (mode %04o): run "
+			      "'chmod 700 %s'",
+			      dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+static void hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int hex_decode(const char *in, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int read_token_fd(int fd, const char *path, uint8_t token[PROTO_TOKEN_LEN], char *err,
+			 size_t errlen)
+{
+	struct stat st;
+	char text[2 * PROTO_TOKEN_LEN + 2];
+	if (fstat(fd, &st) < 0)
+		return seterr(err, errlen, "cannot stat token file %s: %s", path, strerror(errno));
+	if (st.st_mode & 077)
+		return seterr(err, errlen,
+			      "token file %s is readable by group or others (mode %04o): refusing "
+			      "to use it; run 'chmod 600 %s'",
+			      path, (unsigned)(st.st_mode & 07777), path);
+	ssize_t n = read_full(fd, text, sizeof(text));
+	if (n < 0)
+		return seterr(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
+	if (n < 2 * PROTO_TOKEN_LEN || hex_decode(text, token, PROTO_TOKEN_LEN) < 0)
+		return seterr(err, errlen, "token file %s is corrupt (expected %d hex digits)",
+			      path, 2 * PROTO_TOKEN_LEN);
+	return 0;
+}
+
+int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen)
+{
+	char path[4096];
+	if (proto_token_path(port, path, sizeof(path)) < 0)
+		return seterr(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return seterr(err, errlen,
+			      "cannot open token file %s: %s (is the coordinator on port %u run "
+			      "by another user or with another $STASIS_RUN_DIR?)",
+			      path, strerror(errno), (unsigned)port);
+	int ret = read_token_fd(fd, path, token, err, errlen);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
+static int write_token_tmp(const char *tmp, const uint8_t token[PROTO_TOKEN_LEN], char *err,
+			   size_t errlen)
+{
+	char text[2 * PROTO_TOKEN_LEN + 1];
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+	hex_encode(token, PROTO_TOKEN_LEN, text);
+	text[2 * PROTO_TOKEN_LEN] = '\n';
+	if (fchmod(fd, 0600) < 0 || write_full(fd, text, sizeof(text)) < 0 || fsync(fd) < 0) {
+		seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	sodium_memzero(text, sizeof(text));
+	if (close(fd) < 0) {
+		seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen)
+{
+	char path[4096], tmp[4200];
+	if (ensure_run_dir(err, errlen) < 0)
+		return -1;
+	if (proto_token_path(port, path, sizeof(path)) < 0)
+		return seterr(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	randombytes_buf(token, PROTO_TOKEN_LEN);
+	if (write_token_tmp(tmp, token, err, errlen) < 0)
+		return -1;
+	if (rename(tmp, path) < 0) {
+		seterr(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- client side ---- */
+
+uint16_t proto_parse_port(const char *s)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > 65535)
+		return 0;
+	return (uint16_t)v;
+}
+
+uint16_t proto_default_port(void)
+{
+	const char *s = getenv("STASIS_PORT");
+	return s && *s ? proto_parse_port(s) : STASIS_DEFAULT_PORT;
+}
+
+static const char *coord_host(void)
+{
+	const char *h = getenv("STASIS_COORD_HOST");
+	return h && *h ? h : "127.0.0.1";
+}
+
+/* connect(2) that survives EINTR: the connection then completes asynchronously. */
+static int connect_eintr(int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	if (connect(fd, sa, salen) == 0)
+		return 0;
+	if (errno != EINTR && errno != EINPROGRESS)
+		return -1;
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -1;
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		return -1;
+	if (soerr) {
+		errno = soerr;
+		return -1;
+	}
+	return 0;
+}
+
+static int tcp_connect(const char *host, uint16_t port, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res;
+	char serv[8];
+	snprintf(serv, sizeof(serv), "%u", (unsigned)port);
+	int rc = getaddrinfo(host, serv, &hints, &res);
+	if (rc)
+		return seterr(err, errlen,
+			      "cannot resolve coordinator host '%s' ($STASIS_COORD_HOST): %s", host,
+			      gai_strerror(rc));
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		return seterr(err, errlen, "cannot create a socket: %s", strerror(errno));
+	}
+	rc = connect_eintr(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (rc == 0) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		return fd;
+	}
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	if (saved == ECONNREFUSED)
+		return seterr(err, errlen,
+			      "no coordinator on %s:%u (connection refused): start one with "
+			      "'stasis coordinator' or use 'stasis launch'",
+			      host, (unsigned)port);
+	return seterr(err, errlen, "cannot connect to the coordinator on %s:%u: %s", host,
+		      (unsigned)port, strerror(saved));
+}
+
+static int set_rcvtimeo(int fd, int seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+static int recv_or_explain(int fd, uint16_t port, struct proto_msg *m, void *buf, size_t size,
+			   const char *what, char *err, size_t errlen)
+{
+	if (proto_recv(fd, m, buf, size) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return seterr(err, errlen, "coordinator on port %u did not send its %s within %d s",
+			      (unsigned)port, what, HANDSHAKE_TIMEOUT_S);
+	if (errno == EPROTO)
+		return seterr(err, errlen,
+			      "the peer on port %u is not a stasis coordinator of this version "
+			      "(bad %s)",
+			      (unsigned)port, what);
+	return seterr(err, errlen, "coordinator on port %u: receiving its %s failed: %s",
+		      (unsigned)port, what, strerror(errno));
+}
+
+static int handle_refuse(uint16_t port, const struct proto_msg *m, char *err, size_t errlen)
+{
+	char path[4096] = "";
+	int n = (int)(m->hdr.len > 200 ? 200 : m->hdr.len);
+	const char *reason = (const char *)m->payload;
+	proto_token_path(port, path, sizeof(path));
+	errno = EACCES;
+	if (n == 9 && !memcmp(reason, "bad token", 9))
+		return seterr(err, errlen,
+			      "coordinator on port %u refused us: bad token (token file %s "
+			      "belongs to another coordinator?)",
+			      (unsigned)port, path);
+	return seterr(err, errlen, "coordinator on port %u refused us: %.*s", (unsigned)port, n,
+		      reason);
+}
+
+static int handle_welcome(const struct proto_msg *m, struct proto_welcome *welcome, char *ckpt_dir,
+			  size_t dirsize, char *err, size_t errlen)
+{
+	size_t dlen = m->hdr.len - sizeof(*welcome);
+	if (welcome)
+		memcpy(welcome, m->payload, sizeof(*welcome));
+	if (!ckpt_dir || !dirsize)
+		return 0;
+	if (dlen >= dirsize) {
+		errno = ENAMETOOLONG;
+		return seterr(err, errlen, "checkpoint directory from the coordinator is too long");
+	}
+	memcpy(ckpt_dir, m->payload + sizeof(*welcome), dlen);
+	ckpt_dir[dlen] = 0;
+	return 0;
+}
+
+static int handshake(int fd, uint16_t port, struct proto_hello *hello,
+		     struct proto_welcome *welcome, char *ckpt_dir, size_t dirsize, char *err,
+		     size_t errlen)
+{
+	uint8_t buf[sizeof(struct proto_welcome) + 4096], token[PROTO_TOKEN_LEN];
+	struct proto_msg m;
+	if (recv_or_explain(fd, port, &m, buf, sizeof(buf), "challenge", err, errlen) < 0)
+		return -1;
+	if (m.hdr.type != MSG_CHALLENGE || m.hdr.len != PROTO_NONCE_LEN) {
+		errno = EPROTO;
+		return seterr(err, errlen, "coordinator on port %u sent no valid challenge",
+			      (unsigned)port);
+	}
+	if (proto_token_load(port, token, err, errlen) < 0)
+		return -1;
+	proto_hello_mac(token, m.payload, hello->role, hello->pid, hello->mac);
+	sodium_memzero(token, sizeof(token));
+	if (proto_send(fd, MSG_HELLO, hello, sizeof(*hello), NULL, 0) < 0)
+		return seterr(err, errlen, "cannot send hello to the coordinator on port %u: %s",
+			      (unsigned)port, strerror(errno));
+	if (recv_or_explain(fd, port, &m, buf, sizeof(buf), "welcome", err, errlen) < 0)
+		return -1;
+	if (m.hdr.type == MSG_REFUSE)
+		return handle_refuse(port, &m, err, errlen);
+	if (m.hdr.type != MSG_WELCOME || m.hdr.len < sizeof(struct proto_welcome)) {
+		errno = EPROTO;
+		return seterr(err, errlen, "coordinator on port %u sent no valid welcome",
+			      (unsigned)port);
+	}
+	return handle_welcome(&m, welcome, ckpt_dir, dirsize, err, errlen);
+}
+
+int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_welcome *welcome,
+			 char *ckpt_dir, size_t dirsize, char *err, size_t errlen)
+{
+	if (port == 0) {
+		errno = EINVAL;
+		return seterr(err, errlen,
+			      "invalid coordinator port ($STASIS_PORT must be 1-65535)");
+	}
+	int fd = tcp_connect(coord_host(), port, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (set_rcvtimeo(fd, HANDSHAKE_TIMEOUT_S) < 0 ||
+	    handshake(fd, port, hello, welcome, ckpt_dir, dirsize, err, errlen) < 0 ||
+	    set_rcvtimeo(fd, 0) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,184 @@
+/* The coordinator protocol: framing, message types, payloads, authentication.
+ * docs/protocol.md describes the same bytes for readers of the wire.
+ *
+ * Every message is a 16-byte header followed by `len` payload bytes.
+ * All integers are little-endian.
+ *
+ *   offset size  field
+ *   0      4     magic    0x4d535453 ("STSM")
+ *   4      2     version  PROTO_VERSION
+ *   6      2     type     enum proto_type
+ *   8      4     len      payload bytes, at most PROTO_MAX_PAYLOAD
+ *   12     4     reserved must be 0
+ *
+ * Session: on connect the coordinator speaks first with CHALLENGE (a fresh
+ * 32-byte nonce). The peer answers HELLO, whose mac is
+ * HMAC-SHA256(key = the 32-byte token, msg = nonce || role(le32) || pid(le32)).
+ * The coordinator answers WELCOME or REFUSE (then closes). Any other first
+ * message, a bad mac, a bad magic/version/length, or an unknown type closes the
+ * connection; the coordinator itself keeps running.
+ *
+ * Checkpoint (coordinator -> every process, then barriers):
+ *   CKPT_BEGIN; each process suspends its threads and sends BARRIER{SUSPENDED};
+ *   when every live process has reached it, the coordinator sends BARRIER{SUSPENDED}
+ *   to all (pass). Same for DRAINED. Then each process writes its image and sends
+ *   IMAGE_DONE (or CKPT_ERROR) followed by BARRIER{WRITTEN}. When all have reached
+ *   WRITTEN the coordinator answers the requesting control client with CKPT_RESULT and
+ *   either passes WRITTEN (processes resume) or, for a --kill checkpoint that fully
+ *   succeeded, sends KILL. A CMD_CHECKPOINT while one runs (or with no process, or
+ *   during a restart) is not queued: it gets CKPT_RESULT{1, gen 0} and a reason.
+ * Restart: the restorer connects with HELLO flags HELLO_RESTART, the image's comp_id,
+ *   gen and nprocs; the restored runtime later sends BARRIER{RESTARTED} and waits for
+ *   the pass, which comes once nprocs processes have reached it.
+ */
+#ifndef STASIS_COMMON_PROTO_H
+#define STASIS_COMMON_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAGIC 0x4d535453u
+#define PROTO_VERSION 1
+#define PROTO_MAX_PAYLOAD (1u << 20)
+#define PROTO_NONCE_LEN 32
+#define PROTO_TOKEN_LEN 32
+#define PROTO_MAC_LEN 32
+#define PROTO_NAME_LEN 64
+#define STASIS_DEFAULT_PORT 7779
+
+struct proto_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;
+	uint32_t reserved;
+};
+
+/* On-wire codes: fixed, append-only. */
+enum proto_type {
+	MSG_CHALLENGE = 1, /* s->c: u8 nonce[32] */
+	MSG_HELLO = 2,	   /* c->s: struct proto_hello */
+	MSG_WELCOME = 3,   /* s->c: struct proto_welcome, then ckpt_dir (no NUL) */
+	MSG_REFUSE = 4,	   /* s->c: reason text (no NUL) */
+
+	MSG_CKPT_BEGIN = 16, /* s->c: struct proto_ckpt_begin, then ckpt_dir (no NUL) */
+	MSG_BARRIER = 17,    /* both ways: struct proto_barrier */
+	MSG_IMAGE_DONE = 18, /* c->s: struct proto_image_done, then path (no NUL) */
+	MSG_CKPT_ERROR = 19, /* c->s: message text (no NUL) */
+	MSG_KILL = 20,	     /* s->c: empty; the process exits */
+
+	MSG_CMD_CHECKPOINT = 32,   /* control c->s: struct proto_cmd_checkpoint */
+	MSG_CKPT_RESULT = 33,	   /* s->c: struct proto_ckpt_result, then text */
+	MSG_CMD_STATUS = 34,	   /* control c->s: u32 json (0 or 1) */
+	MSG_STATUS_REPLY = 35,	   /* s->c: text (human or JSON) */
+	MSG_CMD_KILL = 36,	   /* control c->s: empty; reply MSG_OK */
+	MSG_CMD_SET_INTERVAL = 37, /* control c->s: u32 seconds (0 = off); reply MSG_OK */
+	MSG_OK = 38,		   /* s->c: empty */
+	MSG_CMD_QUIT = 39,	   /* control c->s: coordinator exits after MSG_OK */
+};
+
+enum proto_role {
+	ROLE_PROCESS = 1, /* a process of the computation (runtime or restorer) */
+	ROLE_CONTROL = 2, /* the CLI */
+};
+
+enum proto_hello_flags {
+	HELLO_RESTART = 1u << 0, /* a process coming back from an image */
+};
+
+enum proto_barrier_id {
+	BARRIER_SUSPENDED = 1,
+	BARRIER_DRAINED = 2,
+	BARRIER_WRITTEN = 3,
+	BARRIER_RESTARTED = 4,
+};
+
+enum proto_ckpt_flags {
+	CKPT_KILL = 1u << 0,	    /* end the computation once the images are durable */
+	CKPT_NO_COMPRESS = 1u << 1, /* store memory uncompressed */
+};
+
+struct proto_hello { /* 128 bytes */
+	uint32_t role;
+	uint32_t pid;	  /* pid as the process sees itself (its namespace) */
+	uint64_t comp_id; /* 0 for a new computation */
+	uint32_t gen;	  /* last checkpoint generation (restart), else 0 */
+	uint32_t flags;	  /* enum proto_hello_flags */
+	uint32_t nprocs;  /* processes in the image set (restart), else 0 */
+	uint32_t reserved;
+	char name[PROTO_NAME_LEN]; /* program name, NUL-padded */
+	uint8_t mac[PROTO_MAC_LEN];
+};
+
+struct proto_welcome { /* 24 bytes + ckpt_dir */
+	uint64_t client_id;
+	uint64_t comp_id; /* assigned by the coordinator for a new computation */
+	uint32_t gen;	  /* current generation */
+	uint32_t flags;	  /* enum proto_ckpt_flags defaults (CKPT_NO_COMPRESS) */
+};
+
+struct proto_ckpt_begin { /* 16 bytes + ckpt_dir */
+	uint64_t comp_id;
+	uint32_t gen;	/* generation being written */
+	uint32_t flags; /* enum proto_ckpt_flags */
+};
+
+struct proto_barrier {
+	uint32_t id;	 /* enum proto_barrier_id */
+	uint32_t nprocs; /* processes taking part (filled by the coordinator on pass) */
+};
+
+struct proto_image_done {
+	uint64_t size; /* bytes of the image file */
+};
+
+struct proto_cmd_checkpoint {
+	uint32_t flags; /* enum proto_ckpt_flags */
+};
+
+struct proto_ckpt_result { /* then text: image paths one per line, or the errors */
+	uint32_t status;   /* 0 ok, else failed */
+	uint32_t gen;	   /* 0: the checkpoint was not started */
+};
+
+/* A received message: header plus payload in a caller-owned buffer. */
+struct proto_msg {
+	struct proto_hdr hdr;
+	uint8_t *payload; /* points into the caller's buffer */
+};
+
+/* Blocking framing helpers for clients (CLI, runtime, restorer). */
+int proto_send(int fd, uint16_t type, const void *a, size_t alen, const void *b, size_t blen);
+/* Read one message; payload into buf (size bufsize). Returns 0, or -1 with errno
+ * (EPROTO: bad header or too long; ECONNRESET: peer closed). */
+int proto_recv(int fd, struct proto_msg *msg, void *buf, size_t bufsize);
+/* Validate a header received from the wire: 0 if well-formed. */
+int proto_check_hdr(const struct proto_hdr *h);
+
+/* mac = HMAC-SHA256(token, nonce || role || pid) */
+void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[PROTO_NONCE_LEN],
+		     uint32_t role, uint32_t pid, uint8_t mac[PROTO_MAC_LEN]);
+
+/* Token files: <rundir>/coord-<port>.token, 64 hex chars and a newline, mode 0600,
+ * in a 0700 directory. rundir is $STASIS_RUN_DIR, else $XDG_RUNTIME_DIR/stasis, else
+ * /tmp/stasis-<uid>. */
+int proto_token_path(uint16_t port, char *buf, size_t size);
+int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
+int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
+
+/* Connect to 127.0.0.1:port (or $STASIS_COORD_HOST), run the handshake.
+ * hello: role, pid, comp_id, gen, flags, nprocs and name filled by the caller;
+ * the mac is computed here. welcome and ckpt_dir may be NULL.
+ * Returns the socket (O_CLOEXEC, blocking) or -1 with errno and a user-facing
+ * message in err ("no coordinator on 127.0.0.1:N (connection refused): start
+ * one with ..."; errno ECONNREFUSED then). */
+struct proto_hello;
+int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_welcome *welcome,
+			 char *ckpt_dir, size_t dirsize, char *err, size_t errlen);
+
+/* $STASIS_PORT, else 7779; 0 if $STASIS_PORT is set but is not a port number. */
+uint16_t proto_default_port(void);
+/* A port number 1-65535 in decimal, or 0 if s is not one. */
+uint16_t proto_parse_port(const char *s);
+
+#endif

@@ -1,0 +1,337 @@
+/* The coordinator's life: checkpoint directory, listening socket, token file,
+ * signals, --exit-on-last, and running it in the foreground, as a child or as a
+ * daemon. */
+#include "common/io.h"
+#include "common/log.h"
+#include "coordinator/coord_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RESTART_GRACE_MS 30000 /* --exit-on-last waits this long for restarted processes */
+
+static int resolve_ckpt_dir(struct coord *c, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (!dir)
+		dir = ".";
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+		return errf(err, errlen, "cannot create checkpoint directory %s: %s", dir,
+			    strerror(errno));
+	if (!realpath(dir, c->ckpt_dir) || stat(c->ckpt_dir, &st) < 0)
+		return errf(err, errlen, "cannot resolve checkpoint directory %s: %s", dir,
+			    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return errf(err, errlen, "checkpoint directory %s is not a directory", c->ckpt_dir);
+	if (access(c->ckpt_dir, W_OK | X_OK) < 0)
+		return errf(err, errlen, "checkpoint directory %s is not writable: %s", c->ckpt_dir,
+			    strerror(errno));
+	return 0;
+}
+
+static int resolve_self(struct coord *c, const char *exe, char *err, size_t errlen)
+{
+	if (exe) {
+		snprintf(c->self_exe, sizeof(c->self_exe), "%s", exe);
+		return 0;
+	}
+	ssize_t n = readlink("/proc/self/exe", c->self_exe, sizeof(c->self_exe) - 1);
+	if (n < 0)
+		return errf(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
+	c->self_exe[n] = 0;
+	return 0;
+}
+
+static int bind_error(struct coord *c, char *err, size_t errlen)
+{
+	unsigned p = c->opts.port;
+	if (errno == EADDRINUSE)
+		return errf(err, errlen,
+			    "port %u is in use (by another coordinator? 'stasis status -p %u' "
+			    "tells): choose another with -p",
+			    p, p);
+	return errf(err, errlen, "cannot listen on %s:%u: %s", c->bind_addr, p, strerror(errno));
+}
+
+/* Bind (not yet listen): the port is ours before the token file is written. */
+static int bind_socket(struct coord *c, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *res;
+	char serv[8];
+	int one = 1;
+	snprintf(serv, sizeof(serv), "%u", (unsigned)c->opts.port);
+	int rc = getaddrinfo(c->bind_addr, serv, &hints, &res);
+	if (rc)
+		return errf(err, errlen, "bad bind address '%s': %s (give an IP address)",
+			    c->bind_addr, gai_strerror(rc));
+	c->listen_fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0 ||
+	    setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(c->listen_fd, res->ai_addr, res->ai_addrlen) < 0) {
+		freeaddrinfo(res);
+		return bind_error(c, err, errlen);
+	}
+	freeaddrinfo(res);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(c->listen_fd, (struct sockaddr *)&ss, &sl) < 0)
+		return errf(err, errlen, "cannot read the bound address: %s", strerror(errno));
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	c->port = (uint16_t)atoi(port);
+	return 0;
+}
+
+static void coord_destroy(struct coord *c)
+{
+	conn_free_all(c);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	if (c->sig_fd >= 0)
+		close(c->sig_fd);
+	if (c->token_path[0])
+		unlink(c->token_path);
+	loop_free(c->loop);
+	ckpt_free(&c->ckpt);
+	sodium_memzero(c->token, sizeof(c->token));
+	free(c);
+}
+
+static void check_exit(struct coord *c);
+
+static void before_sleep(struct loop *l, void *data)
+{
+	(void)l;
+	conn_reap(data);
+	check_exit(data);
+}
+
+static long long exit_fired(struct loop *l, long long id, void *data)
+{
+	struct coord *c = data;
+	(void)id;
+	warn("restarted processes did not come back within %d s: exiting", RESTART_GRACE_MS / 1000);
+	c->exit_timer = 0;
+	loop_stop(l);
+	return LOOP_NOMORE;
+}
+
+/* --exit-on-last: exit once the last process has left and no checkpoint runs;
+ * during a restart, give the restored processes time to reconnect. */
+static void check_exit(struct coord *c)
+{
+	int n = coord_nprocs(c);
+	if (n && c->exit_timer) {
+		loop_del_timer(c->loop, c->exit_timer);
+		c->exit_timer = 0;
+	}
+	if (!c->opts.exit_on_last || !c->had_process || n || c->ckpt.active)
+		return;
+	if (!c->restarting) {
+		debug("last process left: exiting");
+		loop_stop(c->loop);
+	} else if (!c->exit_timer) {
+		c->exit_timer = loop_add_timer(c->loop, RESTART_GRACE_MS, exit_fired, c);
+	}
+}
+
+static int setup_loop(struct coord *c, char *err, size_t errlen)
+{
+	c->loop = loop_new();
+	if (!c->loop || loop_add_fd(c->loop, c->listen_fd, LOOP_READ, conn_accept, c) < 0 ||
+	    ctl_set_interval(c, c->opts.interval) < 0)
+		return errf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
+	loop_set_before_sleep(c->loop, before_sleep, c);
+	return 0;
+}
+
+struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
+{
+	struct coord *c = calloc(1, sizeof(*c));
+	if (!c) {
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->opts = *o;
+	c->listen_fd = c->sig_fd = -1;
+	snprintf(c->bind_addr, sizeof(c->bind_addr), "%s",
+		 o->bind_addr ? o->bind_addr : "127.0.0.1");
+	if (sodium_init() < 0) {
+		errf(err, errlen, "cannot initialize libsodium");
+		goto fail;
+	}
+	if (resolve_ckpt_dir(c, o->ckpt_dir, err, errlen) < 0 ||
+	    resolve_self(c, o->self_exe, err, errlen) < 0 || bind_socket(c, err, errlen) < 0 ||
+	    proto_token_create(c->port, c->token, err, errlen) < 0)
+		goto fail;
+	proto_token_path(c->port, c->token_path, sizeof(c->token_path));
+	if (listen(c->listen_fd, 128) < 0) {
+		errf(err, errlen, "cannot listen on %s:%u: %s", c->bind_addr, c->port,
+		     strerror(errno));
+		goto fail;
+	}
+	if (setup_loop(c, err, errlen) < 0)
+		goto fail;
+	return c;
+fail:
+	coord_destroy(c);
+	return NULL;
+}
+
+uint16_t coord_port(const struct coord *c)
+{
+	return c->port;
+}
+
+const char *coord_ckpt_dir(const struct coord *c)
+{
+	return c->ckpt_dir;
+}
+
+static void on_signal(struct loop *l, int fd, void *data, int mask)
+{
+	struct signalfd_siginfo si;
+	(void)data;
+	(void)mask;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_msg(NULL, "coordinator exiting on SIG%s", sigabbrev_np((int)si.ssi_signo));
+	loop_stop(l);
+}
+
+int coord_serve(struct coord *c)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	c->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (c->sig_fd < 0 || loop_add_fd(c->loop, c->sig_fd, LOOP_READ, on_signal, c) < 0)
+		warn("cannot watch for signals: %s", strerror(errno));
+	if (loop_run(c->loop) < 0) {
+		error("coordinator event loop failed: %s", strerror(errno));
+		c->status = 1;
+	}
+	conn_reap(c);
+	conn_flush_all(c);
+	int status = c->status;
+	coord_destroy(c);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
+
+int coord_run(const struct coord_opts *o)
+{
+	char err[PATH_MAX + 256];
+	struct coord *c = coord_start(o, err, sizeof(err));
+	if (!c) {
+		error("%s", err);
+		return 1;
+	}
+	log_msg(NULL, "coordinator listening on %s:%u (pid %d), checkpoints in %s", c->bind_addr,
+		c->port, (int)getpid(), c->ckpt_dir);
+	return coord_serve(c);
+}
+
+/* ---- running in a child ---- */
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	close(fd);
+	if (chdir("/") < 0)
+		warn("cannot change directory to /: %s", strerror(errno));
+}
+
+/* In the child: start, report "R <port> <pid>" or "E <message>" on fd, serve. */
+static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, int daemon, int fd)
+{
+	char msg[PATH_MAX + 256];
+	if (daemon) {
+		/* keep nothing of the caller's but the report pipe */
+		if (fd > 3)
+			close_range(3, fd - 1, 0);
+		close_range(fd + 1, ~0u, 0);
+	} else {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+	}
+	struct coord *c = coord_start(o, msg + 2, sizeof(msg) - 2);
+	if (!c) {
+		memcpy(msg, "E ", 2);
+		write_full(fd, msg, strlen(msg));
+		_exit(1);
+	}
+	if (daemon)
+		detach_stdio();
+	snprintf(msg, sizeof(msg), "R %u %d", c->port, (int)getpid());
+	write_full(fd, msg, strlen(msg));
+	close(fd);
+	_exit(coord_serve(c));
+}
+
+static pid_t read_ready(int fd, uint16_t *port, char *err, size_t errlen)
+{
+	char msg[PATH_MAX + 256];
+	unsigned p;
+	int pid;
+	ssize_t n = read_full(fd, msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = 0;
+	if (n > 2 && msg[0] == 'E')
+		return errf(err, errlen, "%s", msg + 2);
+	if (n < 2 || sscanf(msg, "R %u %d", &p, &pid) != 2)
+		return errf(err, errlen, "the coordinator exited while starting");
+	if (port)
+		*port = (uint16_t)p;
+	return pid;
+}
+
+pid_t coord_spawn(const struct coord_opts *o, int daemon, uint16_t *port, char *err, size_t errlen)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return errf(err, errlen, "cannot fork the coordinator: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (daemon && (setsid() < 0 || fork() != 0))
+			_exit(0);
+		spawn_child(o, daemon, p[1]);
+	}
+	close(p[1]);
+	if (daemon)
+		waitpid(pid, NULL, 0);
+	pid_t cpid = read_ready(p[0], port, err, errlen);
+	close(p[0]);
+	if (cpid < 0 && !daemon)
+		waitpid(pid, NULL, 0);
+	return cpid;
+}

@@ -1,0 +1,254 @@
+/* The checkpoint state machine (CKPT_BEGIN, barriers SUSPENDED, DRAINED, WRITTEN,
+ * CKPT_RESULT), the restart barrier, and the restart script of each generation. */
+#include "common/io.h"
+#include "common/log.h"
+#include "coordinator/coord_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reached)
+{
+	int n = 0;
+	*reached = 0;
+	for (const struct conn *k = c->conns; k; k = k->next) {
+		if (!k->member || k->state != CONN_READY)
+			continue;
+		n++;
+		*reached += k->barrier >= reached_stage;
+	}
+	return n;
+}
+
+int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen)
+{
+	struct ckpt *ck = &c->ckpt;
+	if (ck->active)
+		return errf(err, errlen,
+			    "checkpoint generation %u is still running: try again when it "
+			    "completes",
+			    ck->gen);
+	if (c->restarting)
+		return errf(err, errlen,
+			    "computation %016llx is restarting: try again once its %u "
+			    "processes are back",
+			    (unsigned long long)c->comp_id, c->restart_nprocs);
+	if (!coord_nprocs(c))
+		return errf(err, errlen,
+			    "no process to checkpoint: start the program with 'stasis launch'");
+	*ck = (struct ckpt){.active = 1,
+			    .gen = ++c->gen,
+			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
+			    .stage = BARRIER_SUSPENDED,
+			    .requester = requester};
+	struct proto_ckpt_begin b = {.comp_id = c->comp_id, .gen = ck->gen, .flags = ck->flags};
+	debug("checkpoint generation %u of %016llx begins", ck->gen,
+	      (unsigned long long)c->comp_id);
+	for (struct conn *k = c->conns; k; k = k->next) {
+		if (k->state != CONN_READY || !conn_is_process(k))
+			continue;
+		k->member = 1;
+		k->barrier = 0;
+		k->wrote = 0;
+		conn_send(k, MSG_CKPT_BEGIN, &b, sizeof(b), c->ckpt_dir, strlen(c->ckpt_dir));
+	}
+	return 0;
+}
+
+/* <ckpt_dir>/stasis_restart_<comp_id>.sh: temp file, fsync, rename, fsync dir. */
+static int script_text(struct coord *c, struct sbuf *s)
+{
+	int rc = sbuf_printf(s,
+			     "#!/bin/sh\n"
+			     "# Restart computation %016llx from checkpoint generation %u.\n"
+			     "# Written by the stasis coordinator on port %u; arguments are "
+			     "passed to 'stasis restart'.\n"
+			     ": \"${STASIS_PORT:=%u}\"\nexport STASIS_PORT\nexec ",
+			     (unsigned long long)c->comp_id, c->ckpt.gen, c->port, c->port);
+	rc |= sbuf_add_shell_quoted(s, c->self_exe);
+	rc |= sbuf_printf(s, " restart \"$@\"");
+	for (char *p = c->ckpt.paths.p; p && *p; p = strchr(p, '\n') + 1) {
+		char *nl = strchr(p, '\n');
+		*nl = 0;
+		rc |= sbuf_add(s, " \\\n\t", 3);
+		rc |= sbuf_add_shell_quoted(s, p);
+		*nl = '\n';
+	}
+	return rc | sbuf_add(s, "\n", 1);
+}
+
+static int write_script(struct coord *c, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 64], tmp[PATH_MAX + 96];
+	struct sbuf s = {0};
+	int fd = -1, rc = -1;
+	snprintf(path, sizeof(path), "%s/stasis_restart_%016llx.sh", c->ckpt_dir,
+		 (unsigned long long)c->comp_id);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if (script_text(c, &s) < 0) {
+		snprintf(err, errlen, "cannot write restart script %s: out of memory", path);
+		goto out;
+	}
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0700);
+	if (fd < 0 || fchmod(fd, 0700) < 0 || write_full(fd, s.p, s.len) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		snprintf(err, errlen, "cannot write restart script %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	int dfd = open(c->ckpt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	sbuf_free(&s);
+	return rc;
+}
+
+static void report(struct coord *c, int ok)
+{
+	struct ckpt *ck = &c->ckpt;
+	struct proto_ckpt_result r = {.status = ok ? 0 : 1, .gen = ck->gen};
+	const struct sbuf *text = ok ? &ck->paths : &ck->errors;
+	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
+	if (req) {
+		conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
+	} else if (ok) {
+		log_msg(NULL, "checkpoint generation %u of %016llx written", ck->gen,
+			(unsigned long long)c->comp_id);
+	} else {
+		warn("checkpoint generation %u of %016llx failed:\n%s", ck->gen,
+		     (unsigned long long)c->comp_id, text->p ? text->p : "");
+	}
+}
+
+static void ckpt_finish(struct coord *c)
+{
+	struct ckpt *ck = &c->ckpt;
+	char err[PATH_MAX + 128];
+	int ok = !ck->failed && ck->paths.len;
+	if (!ck->failed && !ck->paths.len)
+		sbuf_printf(&ck->errors, "no process wrote an image\n");
+	if (ok && write_script(c, err, sizeof(err)) < 0) {
+		sbuf_printf(&ck->errors, "%s\n", err);
+		ok = 0;
+	}
+	report(c, ok);
+	int reached, n = ckpt_members(c, 0, &reached);
+	struct proto_barrier pass = {.id = BARRIER_WRITTEN, .nprocs = (uint32_t)n};
+	for (struct conn *k = c->conns; k; k = k->next) {
+		if (!k->member || k->state != CONN_READY)
+			continue;
+		if (ok && (ck->flags & CKPT_KILL))
+			conn_send(k, MSG_KILL, NULL, 0, NULL, 0);
+		else
+			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
+		k->member = 0;
+		k->barrier = 0;
+	}
+	ck->active = 0;
+	sbuf_reset(&ck->paths);
+	sbuf_reset(&ck->errors);
+}
+
+/* Pass the current barrier, or finish, once every live member has reached it. */
+static void ckpt_advance(struct coord *c)
+{
+	struct ckpt *ck = &c->ckpt;
+	int reached, n = ckpt_members(c, ck->stage, &reached);
+	if (!ck->active || reached < n)
+		return;
+	if (n == 0 || ck->stage == BARRIER_WRITTEN)
+		return ckpt_finish(c);
+	struct proto_barrier pass = {.id = ck->stage, .nprocs = (uint32_t)n};
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->member && k->state == CONN_READY)
+			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
+	ck->stage++;
+}
+
+void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
+{
+	struct ckpt *ck = &k->c->ckpt;
+	char why[96];
+	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= b->id) {
+		snprintf(why, sizeof(why), "barrier %u out of sequence (checkpoint %s, stage %u)",
+			 b->id, ck->active ? "running" : "idle", ck->stage);
+		return conn_drop(k, why);
+	}
+	k->barrier = b->id;
+	ckpt_advance(k->c);
+}
+
+void ckpt_on_image(struct conn *k, const struct proto_msg *m)
+{
+	struct ckpt *ck = &k->c->ckpt;
+	const char *path = (const char *)m->payload + sizeof(struct proto_image_done);
+	size_t len = m->hdr.len - sizeof(struct proto_image_done);
+	if (!ck->active || !k->member || memchr(path, '\n', len) || memchr(path, 0, len))
+		return conn_drop(k, "unexpected or malformed image notice");
+	k->wrote = 1;
+	if (sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0)
+		ck->failed = 1;
+}
+
+void ckpt_on_error(struct conn *k, const struct proto_msg *m)
+{
+	struct ckpt *ck = &k->c->ckpt;
+	if (!ck->active || !k->member)
+		return conn_drop(k, "checkpoint error outside a checkpoint");
+	ck->failed = 1;
+	sbuf_printf(&ck->errors, "process %u (%s): %.*s\n", k->pid, k->name, (int)m->hdr.len,
+		    (const char *)m->payload);
+}
+
+/* k has gone (it is no longer in the connection list). */
+void ckpt_proc_left(struct conn *k)
+{
+	struct coord *c = k->c;
+	if (c->ckpt.active && k->member) {
+		if (!k->wrote) {
+			c->ckpt.failed = 1;
+			sbuf_printf(&c->ckpt.errors,
+				    "process %u (%s) disconnected before writing its image\n",
+				    k->pid, k->name);
+		}
+		k->member = 0;
+		ckpt_advance(c);
+	}
+}
+
+/* BARRIER_RESTARTED passes once restart_nprocs processes have reached it. */
+void restart_on_barrier(struct conn *k)
+{
+	struct coord *c = k->c;
+	k->barrier = BARRIER_RESTARTED;
+	uint32_t n = 0;
+	for (struct conn *p = c->conns; p; p = p->next)
+		n += p->state == CONN_READY && p->barrier == BARRIER_RESTARTED;
+	if (c->restarting && n < c->restart_nprocs)
+		return;
+	struct proto_barrier pass = {.id = BARRIER_RESTARTED, .nprocs = n};
+	for (struct conn *p = c->conns; p; p = p->next) {
+		if (p->state != CONN_READY || p->barrier != BARRIER_RESTARTED)
+			continue;
+		conn_send(p, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
+		p->barrier = 0;
+	}
+	c->restarting = 0;
+}
+
+void ckpt_free(struct ckpt *ck)
+{
+	sbuf_free(&ck->paths);
+	sbuf_free(&ck->errors);
+}

@@ -1,0 +1,114 @@
+/* Coordinator internals shared by coord*.c; not an API for other parts. */
+#ifndef STASIS_COORDINATOR_COORD_INT_H
+#define STASIS_COORDINATOR_COORD_INT_H
+
+#include "common/proto.h"
+#include "coordinator/coord.h"
+#include "coordinator/loop.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable byte buffer; p is NUL-terminated whenever it is not NULL. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Make room for n more bytes (plus the NUL). */
+int sbuf_reserve(struct sbuf *b, size_t n);
+int sbuf_add(struct sbuf *b, const void *data, size_t n);
+int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sbuf_add_shell_quoted(struct sbuf *b, const char *s);
+int sbuf_add_json_string(struct sbuf *b, const char *s);
+void sbuf_consume(struct sbuf *b, size_t n);
+void sbuf_reset(struct sbuf *b);
+void sbuf_free(struct sbuf *b);
+
+/* Format a message into err (errno kept); returns -1. */
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+enum conn_state {
+	CONN_HELLO,   /* challenge sent, waiting for HELLO */
+	CONN_READY,   /* authenticated */
+	CONN_CLOSING, /* close once the output is flushed */
+	CONN_DEAD,    /* closed and freed by the before-sleep hook */
+};
+
+struct coord;
+
+struct conn {
+	struct coord *c;
+	int fd;
+	uint64_t id;
+	enum conn_state state;
+	uint32_t role, pid;
+	char name[PROTO_NAME_LEN + 1];
+	uint8_t nonce[PROTO_NONCE_LEN];
+	struct sbuf in, out;
+	uint32_t barrier; /* last barrier reached in the current round */
+	int member;	  /* takes part in the running checkpoint */
+	int wrote;	  /* sent IMAGE_DONE in the running checkpoint */
+	struct conn *next;
+};
+
+struct ckpt {
+	int active;
+	uint32_t gen, flags, stage;
+	uint64_t requester; /* control client id, 0 for the interval timer */
+	int failed;
+	struct sbuf paths, errors;
+};
+
+struct coord {
+	struct coord_opts opts;
+	uint16_t port;
+	char bind_addr[64];
+	char ckpt_dir[PATH_MAX];
+	char self_exe[PATH_MAX];
+	char token_path[PATH_MAX];
+	uint8_t token[PROTO_TOKEN_LEN];
+	int listen_fd, sig_fd;
+	struct loop *loop;
+	struct conn *conns;
+	uint64_t next_client_id;
+	uint64_t comp_id;
+	uint32_t gen; /* last generation started */
+	unsigned interval;
+	long long interval_timer, exit_timer;
+	int had_process;
+	int restarting;
+	uint32_t restart_nprocs;
+	struct ckpt ckpt;
+	int status;
+};
+
+/* coord_conn.c */
+void conn_accept(struct loop *l, int fd, void *data, int mask);
+int conn_send(struct conn *k, uint16_t type, const void *a, size_t alen, const void *b,
+	      size_t blen);
+/* Close k (deferred to the before-sleep hook); logs why when why is not NULL. */
+void conn_drop(struct conn *k, const char *why);
+struct conn *conn_by_id(struct coord *c, uint64_t id);
+int conn_is_process(const struct conn *k);
+int coord_nprocs(const struct coord *c);
+/* Close and free dead connections; returns how many processes left. */
+int conn_reap(struct coord *c);
+void conn_flush_all(struct coord *c);
+void conn_free_all(struct coord *c);
+
+/* coord_ckpt.c */
+int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen);
+void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b);
+void ckpt_on_image(struct conn *k, const struct proto_msg *m);
+void ckpt_on_error(struct conn *k, const struct proto_msg *m);
+void ckpt_proc_left(struct conn *k);
+void restart_on_barrier(struct conn *k);
+void ckpt_free(struct ckpt *ck);
+
+/* coord_ctl.c */
+int ctl_dispatch(struct conn *k, const struct proto_msg *m);
+int ctl_set_interval(struct coord *c, unsigned seconds);
+
+#endif

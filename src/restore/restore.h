@@ -1,0 +1,65 @@
+/* The restorer: loads and validates an image, creates the process with its
+ * exact PID in a fresh user+PID namespace, rebuilds its kernel state and hands
+ * a flat plan to the restore blob. */
+#ifndef STASIS_RESTORE_RESTORE_H
+#define STASIS_RESTORE_RESTORE_H
+
+#include "image/image.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rst_image {
+	struct img_reader r;
+	struct img_proc *proc;
+	struct img_thread *threads;
+	struct img_sigaction *sigact;
+	struct img_vma *vmas;
+	struct img_chunk *chunks;
+	struct img_fd *fds;
+	struct img_file *files;
+	char *strings;
+	uint8_t *filedata;
+	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
+	size_t strings_len, filedata_len;
+};
+
+/* load.c: open, verify every checksum of the metadata and every index. */
+int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen);
+void rst_free(struct rst_image *img);
+const char *rst_str(const struct rst_image *img, uint32_t off);
+
+struct rst_opts {
+	uint16_t port;
+	int coord_fd; /* socket already joined to the coordinator, or -1 */
+};
+
+/* spawn.c: run the restored computation in the foreground; returns its wait
+ * status (as waitpid gives it), or -1 after printing why it could not start. */
+int rst_run(struct rst_image *img, const struct rst_opts *o);
+
+/* Inside the new process (its PID is the image's): never returns on success. */
+void rst_process(struct rst_image *img, const struct rst_opts *o) __attribute__((noreturn));
+
+/* mem.c: open the file behind a mapping or fd (recreating deleted ones). */
+int rst_open_file(const struct rst_image *img, int idx, int flags);
+
+/* fds.c */
+int rst_fds(struct rst_image *img, int coord_fd, int *close_from, int *log_fd);
+
+/* mem.c */
+struct rst_layout {
+	uint64_t blob_addr, blob_len;
+	uint64_t scratch_addr, scratch_len;
+	uint64_t *premap; /* per vma: its scratch address, 0 if not premapped */
+};
+int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len);
+int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
+		     size_t len);
+
+/* plan.c */
+void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)
+	__attribute__((noreturn));
+size_t rst_blob_area_size(const struct rst_image *img);
+
+#endif

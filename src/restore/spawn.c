@@ -1,0 +1,213 @@
+/* Creating the restored process with its exact PID: a new user namespace
+ * (no privileges needed) owning a new PID namespace, whose init (PID 1) creates
+ * the process with clone3(set_tid). The restored computation runs in the
+ * foreground; its wait status comes back to the caller through a pipe. */
+#include "restore/restore.h"
+#include "common/io.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "runtime/rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t child_pid;
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = write_full(fd, s, strlen(s));
+	close(fd);
+	return rc;
+}
+
+static int enter_namespaces(void)
+{
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) < 0)
+		return error("cannot create a user and PID namespace for the restart: %s "
+			     "(are unprivileged user namespaces disabled? "
+			     "sysctl kernel.unprivileged_userns_clone)",
+			     strerror(errno));
+	snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
+	if (write_file("/proc/self/uid_map", map) < 0)
+		return error("cannot write uid_map: %s", strerror(errno));
+	write_file("/proc/self/setgroups", "deny\n");
+	snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
+	if (write_file("/proc/self/gid_map", map) < 0)
+		return error("cannot write gid_map: %s", strerror(errno));
+	return 0;
+}
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+static pid_t clone_with_pid(pid_t pid)
+{
+	struct clone_args a;
+	memset(&a, 0, sizeof(a));
+	a.exit_signal = SIGCHLD;
+	a.set_tid = (uint64_t)(uintptr_t)&pid;
+	a.set_tid_size = 1;
+	return syscall(SYS_clone3, &a, sizeof(a));
+}
+
+/* PID 1 of the restart namespace. */
+static void run_init(struct rst_image *img, const struct rst_opts *o, int status_fd)
+{
+	int st = 0;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
+	pid_t pid = clone_with_pid(img->proc->pid);
+	if (pid < 0)
+		die("cannot create pid %u in the restart namespace: %s", img->proc->pid,
+		    strerror(errno));
+	if (pid == 0) {
+		close(status_fd);
+		rst_process(img, o);
+	}
+	child_pid = pid;
+	signal(SIGTERM, forward);
+	signal(SIGHUP, forward);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	for (;;) {
+		int s;
+		pid_t w = waitpid(-1, &s, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		if (w == pid) {
+			st = s;
+			break;
+		}
+	}
+	write_full(status_fd, &st, sizeof(st));
+	_exit(0);
+}
+
+int rst_run(struct rst_image *img, const struct rst_opts *o)
+{
+	int pfd[2], st = -1;
+	if (enter_namespaces() < 0 || pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid_t init = fork();
+	if (init < 0)
+		return error("cannot fork: %s", strerror(errno));
+	if (init == 0) {
+		close(pfd[0]);
+		run_init(img, o, pfd[1]);
+	}
+	close(pfd[1]);
+	if (o->coord_fd >= 0)
+		close(o->coord_fd);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	ssize_t n = read_full(pfd[0], &st, sizeof(st));
+	int s;
+	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(st))
+		return error("the restarted process's namespace ended unexpectedly");
+	return st;
+}
+
+static void restore_proc_state(struct rst_image *img)
+{
+	const struct img_proc *p = img->proc;
+	const char *cwd = rst_str(img, p->cwd_str);
+	if (chdir(cwd) < 0)
+		warn("cannot return to directory %s: %s; staying in %s", cwd, strerror(errno),
+		     "the current one");
+	umask(p->umask);
+	personality(p->personality);
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &img->sigact[sig - 1], NULL, 8);
+}
+
+static void restore_rlimits(const struct img_proc *p)
+{
+	for (int i = 0; i < IMG_NRLIMIT && i < RLIM_NLIMITS; i++) {
+		struct rlimit r = {p->rlimits[i].cur, p->rlimits[i].max}, now;
+		getrlimit(i, &now);
+		if (r.rlim_max > now.rlim_max)
+			r.rlim_max = now.rlim_max; /* raising a hard limit needs privileges */
+		if (r.rlim_cur > r.rlim_max)
+			r.rlim_cur = r.rlim_max;
+		setrlimit(i, &r);
+	}
+}
+
+static void write_restart_info(struct rst_image *img, struct rst_layout *l,
+			       const struct proto_welcome *w, const char *dir)
+{
+	struct rt_restart_info ri;
+	memset(&ri, 0, sizeof(ri));
+	ri.magic = RT_RESTART_MAGIC;
+	ri.blob_addr = l->blob_addr;
+	ri.blob_len = l->blob_len;
+	ri.comp_id = w->comp_id;
+	ri.gen = w->gen > img->r.hdr.gen ? w->gen : img->r.hdr.gen;
+	ri.flags = w->flags;
+	(void)dir; /* images keep going to the directory the program used */
+	if (rst_write_target(img, l, img->proc->runtime_info, &ri, sizeof(ri)) < 0)
+		die("the image has no runtime restart area at %#llx",
+		    (unsigned long long)img->proc->runtime_info);
+}
+
+void rst_process(struct rst_image *img, const struct rst_opts *o)
+{
+	sigset_t all;
+	struct rst_layout l;
+	int close_from, log_fd;
+	char err[512];
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int coord = -1;
+	struct proto_hello h = {.role = ROLE_PROCESS,
+				.pid = img->proc->pid,
+				.comp_id = img->r.hdr.comp_id,
+				.gen = img->r.hdr.gen,
+				.flags = HELLO_RESTART,
+				.nprocs = img->r.hdr.nprocs};
+	struct proto_welcome w;
+	char dir[PATH_MAX];
+	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
+	coord = proto_client_connect(o->port, &h, &w, dir, sizeof(dir), err, sizeof(err));
+	if (coord < 0)
+		die("%s", err);
+	if (rst_fds(img, coord, &close_from, &log_fd) < 0)
+		_exit(1);
+	restore_proc_state(img);
+	if (rst_memory(img, &l, rst_blob_area_size(img)) < 0)
+		_exit(1);
+	write_restart_info(img, &l, &w, dir);
+	restore_rlimits(img->proc);
+	rst_jump(img, &l, close_from, log_fd);
+}

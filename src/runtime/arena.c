@@ -1,0 +1,50 @@
+/* Checkpoint-time memory: one reserved mapping, bump-allocated and reset after
+ * each checkpoint. Nothing here touches the application's malloc, and the
+ * arena's pages are never stored in an image (mem.c skips them). */
+#include "runtime/rt.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#define ARENA_SIZE (256ull << 20) /* reserved NORESERVE: pages cost only when used */
+
+static char *arena;
+static size_t arena_used;
+
+int rt_arena_init(void)
+{
+	arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (arena == MAP_FAILED) {
+		arena = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void *rt_alloc(size_t size)
+{
+	size = (size + 63) & ~(size_t)63;
+	if (!arena || size > ARENA_SIZE - arena_used)
+		return NULL;
+	void *p = arena + arena_used;
+	arena_used += size;
+	return p;
+}
+
+void rt_arena_reset(void)
+{
+	/* give the pages back: the next checkpoint starts from zero-filled memory */
+	if (arena && arena_used)
+		madvise(arena, (arena_used + 4095) & ~4095ull, MADV_DONTNEED);
+	arena_used = 0;
+}
+
+int rt_arena_contains(uint64_t addr, uint64_t *start, uint64_t *end)
+{
+	uint64_t a = (uint64_t)(uintptr_t)arena;
+	*start = a;
+	*end = a + ARENA_SIZE;
+	return arena && addr >= a && addr < a + ARENA_SIZE;
+}

@@ -1,0 +1,301 @@
+/* The runtime's entry: joins the coordinator at load time, then runs the
+ * checkpoint thread, which follows the coordinator's phases. */
+#include "runtime/rt.h"
+#include "common/io.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "stasis/stasis.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct rt_state rt = {.coord_fd = -1};
+
+static int send_barrier(uint32_t id)
+{
+	struct proto_barrier b = {.id = id};
+	return proto_send(rt.coord_fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
+}
+
+static void api_complete(int result)
+{
+	if (!__atomic_load_n(&rt.api_pending, __ATOMIC_ACQUIRE))
+		return;
+	rt.api_result = result;
+	__atomic_store_n(&rt.api_pending, 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&rt.api_seq, 1, __ATOMIC_ACQ_REL);
+	rt_futex_wake(&rt.api_seq);
+}
+
+static void handle_result(struct proto_msg *m)
+{
+	struct proto_ckpt_result r;
+	if (m->hdr.len < sizeof(r))
+		return;
+	memcpy(&r, m->payload, sizeof(r));
+	if (r.status)
+		errno = EIO;
+	api_complete(r.status ? -1 : STASIS_CKPT_ORIGINAL);
+}
+
+/* Wait for the pass of barrier id; other messages that may arrive meanwhile are
+ * handled here. Returns 0 on pass, 1 on KILL, -1 on a lost coordinator. */
+static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
+{
+	struct proto_msg m;
+	for (;;) {
+		if (proto_recv(rt.coord_fd, &m, buf, size) < 0)
+			return -1;
+		if (m.hdr.type == MSG_KILL)
+			return 1;
+		if (m.hdr.type == MSG_CKPT_RESULT) {
+			handle_result(&m);
+			continue;
+		}
+		if (m.hdr.type == MSG_BARRIER && m.hdr.len >= sizeof(struct proto_barrier)) {
+			struct proto_barrier b;
+			memcpy(&b, m.payload, sizeof(b));
+			if (b.id == id)
+				return 0;
+		}
+		debug("unexpected message %u while waiting for barrier %u", m.hdr.type, id);
+	}
+}
+
+static int barrier(uint32_t id, uint8_t *buf, size_t size)
+{
+	if (send_barrier(id) < 0)
+		return -1;
+	return wait_barrier(id, buf, size);
+}
+
+static void die_killed(void)
+{
+	/* the computation was checkpointed with --kill */
+	syscall(SYS_kill, getpid(), SIGKILL);
+	_exit(137);
+}
+
+static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
+{
+	snprintf(buf, size, "%s/ckpt_%s_%016llx_%d_g%u.stasis", dir, rt.name,
+		 (unsigned long long)rt.comp_id, getpid(), gen);
+}
+
+static void remove_old_generation(const char *dir, uint32_t gen)
+{
+	char old[PATH_MAX];
+	if (gen < 3)
+		return;
+	image_path(old, sizeof(old), dir, gen - 2); /* keep this and the previous one */
+	unlink(old);
+}
+
+/* After a restart, the checkpoint thread resumes here (see write.c). */
+static int after_restart(uint8_t *buf, size_t size)
+{
+	struct rt_restart_info *ri = &rt.restart;
+	rt_thread_reinstate_self(&rt.ckpt_self);
+	rt.ckpt_tid = rt_gettid();
+	rt_restore_itimers();
+	int want = rt.nsuspended;
+	for (;;) {
+		int n = __atomic_load_n(&rt.nrestored, __ATOMIC_ACQUIRE);
+		if (n >= want)
+			break;
+		rt_futex_wait(&rt.nrestored, n);
+	}
+	if (ri->magic == RT_RESTART_MAGIC) {
+		if (ri->blob_len)
+			munmap((void *)ri->blob_addr, ri->blob_len);
+		rt.comp_id = ri->comp_id;
+		rt.gen = ri->gen;
+		rt.flags = ri->flags;
+		if (ri->ckpt_dir[0])
+			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
+		ri->magic = 0;
+	}
+	int rc = barrier(BARRIER_RESTARTED, buf, size);
+	api_complete(STASIS_CKPT_RESTARTED);
+	return rc;
+}
+
+static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
+{
+	struct proto_ckpt_begin cb;
+	char dir[PATH_MAX], path[PATH_MAX], err[512];
+	memcpy(&cb, m->payload, sizeof(cb));
+	size_t dlen = m->hdr.len - sizeof(cb);
+	if (dlen >= sizeof(dir))
+		dlen = sizeof(dir) - 1;
+	memcpy(dir, m->payload + sizeof(cb), dlen);
+	dir[dlen] = 0;
+	if (rt.ckpt_dir[0])
+		snprintf(dir, sizeof(dir), "%s", rt.ckpt_dir);
+	rt.comp_id = cb.comp_id;
+	rt.nrestored = 0;
+	if (rt_suspend_all() < 0) {
+		snprintf(err, sizeof(err), "pid %d: cannot suspend threads: %s", getpid(),
+			 strerror(errno));
+		proto_send(rt.coord_fd, MSG_CKPT_ERROR, err, strlen(err), NULL, 0);
+	}
+	if (barrier(BARRIER_SUSPENDED, buf, size) || barrier(BARRIER_DRAINED, buf, size))
+		goto lost;
+	image_path(path, sizeof(path), dir, cb.gen);
+	rt.gen = cb.gen;
+	uint64_t isize = 0;
+	err[0] = 0;
+	int rc = rt_write_image(path, !((cb.flags | rt.flags) & CKPT_NO_COMPRESS), &isize, err, sizeof(err));
+	if (rc == 1) {
+		rc = after_restart(buf, size);
+		rt_arena_reset();
+		rt_release_all();
+		if (rc == 1)
+			die_killed();
+		return;
+	}
+	if (rc == 0) {
+		struct proto_image_done d = {.size = isize};
+		proto_send(rt.coord_fd, MSG_IMAGE_DONE, &d, sizeof(d), path, strlen(path));
+		remove_old_generation(dir, cb.gen);
+	} else {
+		proto_send(rt.coord_fd, MSG_CKPT_ERROR, err, strlen(err), NULL, 0);
+	}
+	rt_arena_reset();
+	rc = barrier(BARRIER_WRITTEN, buf, size);
+	if (rc == 1)
+		die_killed();
+	rt_release_all();
+	if (rc < 0)
+		goto lost;
+	return;
+lost:
+	rt_release_all();
+	warn("pid %d: lost the coordinator during a checkpoint", getpid());
+}
+
+static void *ckpt_thread(void *arg)
+{
+	(void)arg;
+	static uint8_t buf[PATH_MAX + 4096];
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	rt.ckpt_tid = rt_gettid();
+	for (;;) {
+		struct proto_msg m;
+		if (proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
+			debug("coordinator connection closed: %s", strerror(errno));
+			api_complete(-1);
+			return NULL; /* the program goes on without checkpoints */
+		}
+		switch (m.hdr.type) {
+		case MSG_CKPT_BEGIN:
+			if (m.hdr.len >= sizeof(struct proto_ckpt_begin))
+				checkpoint(&m, buf, sizeof(buf));
+			break;
+		case MSG_CKPT_RESULT:
+			handle_result(&m);
+			break;
+		case MSG_KILL:
+			die_killed();
+			break;
+		default:
+			debug("ignoring message type %u", m.hdr.type);
+		}
+	}
+}
+
+int rt_start_ckpt_thread(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	int rc = pthread_create(&t, &a, ckpt_thread, NULL);
+	pthread_attr_destroy(&a);
+	return rc ? -1 : 0;
+}
+
+static void program_name(char *buf, size_t size)
+{
+	char comm[64] = "";
+	if (read_small_file("/proc/self/comm", comm, sizeof(comm)) > 0)
+		comm[strcspn(comm, "\n")] = 0;
+	for (char *p = comm; *p; p++)
+		if (*p == '/' || *p == ' ')
+			*p = '_';
+	snprintf(buf, size, "%s", comm[0] ? comm : "proc");
+}
+
+static int join_coordinator(void)
+{
+	struct proto_hello h = {.role = ROLE_PROCESS, .pid = getpid()};
+	struct proto_welcome w;
+	char err[512];
+	program_name(rt.name, sizeof(rt.name));
+	snprintf(h.name, sizeof(h.name), "%s", rt.name);
+	int fd = proto_client_connect(rt.port, &h, &w, rt.ckpt_dir, sizeof(rt.ckpt_dir), err,
+				      sizeof(err));
+	if (fd < 0) {
+		log_msg("error", "%s", err);
+		return -1;
+	}
+	rt.coord_fd = fd_move_above(fd, 100);
+	const char *dir = getenv("STASIS_CKPT_DIR");
+	if (dir && dir[0] == '/')
+		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);
+	if (getenv("STASIS_NO_COMPRESS"))
+		w.flags |= CKPT_NO_COMPRESS;
+	rt.comp_id = w.comp_id;
+	rt.gen = w.gen;
+	rt.flags = w.flags;
+	return 0;
+}
+
+__attribute__((constructor)) static void rt_init(void)
+{
+	const char *port = getenv("STASIS_PORT");
+	const char *sig = getenv("STASIS_SIGNAL");
+	if (!port || !getenv("STASIS_RUNTIME"))
+		return;
+	log_set_prefix("stasis runtime");
+	rt.port = proto_default_port();
+	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
+	rt_note_inherited_fds();
+	if (rt_arena_init() < 0 || rt_install_handler() < 0 || join_coordinator() < 0 ||
+	    rt_start_ckpt_thread() < 0) {
+		log_msg("error", "pid %d runs without checkpoints: runtime setup failed",
+			getpid());
+		return;
+	}
+	rt.enabled = 1;
+}
+
+__attribute__((visibility("default"))) int stasis_rt_enabled(void)
+{
+	return rt.enabled;
+}
+
+__attribute__((visibility("default"))) int stasis_rt_checkpoint(void)
+{
+	if (!rt.enabled)
+		return STASIS_NOT_ENABLED;
+	struct proto_cmd_checkpoint c = {0};
+	int seq = __atomic_load_n(&rt.api_seq, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&rt.api_pending, 1, __ATOMIC_RELEASE);
+	if (proto_send(rt.coord_fd, MSG_CMD_CHECKPOINT, &c, sizeof(c), NULL, 0) < 0)
+		return -1;
+	while (__atomic_load_n(&rt.api_seq, __ATOMIC_ACQUIRE) == seq)
+		rt_futex_wait(&rt.api_seq, seq);
+	return rt.api_result;
+}

@@ -1,0 +1,243 @@
+/* File descriptors, the files behind them and behind file mappings, and the
+ * string table of an image. Whatever cannot be restored yet is refused here,
+ * at checkpoint time, with a message that names it. */
+#include "runtime/rt.h"
+#include "common/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define STRTAB_MAX (16u << 20)
+#define FILES_MAX 65536
+#define FILEDATA_MAX (1ull << 30)
+#define FDS_MAX 65536
+
+uint32_t rt_str_add(struct rt_strtab *t, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	if (!t->buf) {
+		t->buf = rt_alloc(STRTAB_MAX);
+		t->cap = t->buf ? STRTAB_MAX : 0;
+		t->len = 1; /* offset 0 is the empty string */
+	}
+	if (!t->buf || n > t->cap - t->len)
+		return 0;
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+	return t->len - n;
+}
+
+static int file_find(struct rt_files *f, const struct stat *st)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if (f->files[i].ino == st->st_ino && f->files[i].dev == st->st_dev)
+			return i;
+	return -1;
+}
+
+static int save_contents(struct rt_files *f, struct img_file *r, int fd, const char *path,
+			 char *err, size_t errlen)
+{
+	if (!f->data) {
+		f->data = rt_alloc(FILEDATA_MAX);
+		f->data_cap = f->data ? FILEDATA_MAX : 0;
+	}
+	if (r->size > f->data_cap - f->data_len) {
+		snprintf(err, errlen, "deleted file %s is too large to keep (%llu bytes)", path,
+			 (unsigned long long)r->size);
+		return -1;
+	}
+	r->data_off = f->data_len;
+	if (pread_full(fd, f->data + f->data_len, r->size, 0) != (ssize_t)r->size) {
+		snprintf(err, errlen, "cannot read deleted file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	f->data_len += r->size;
+	r->flags |= IMG_FILE_DELETED;
+	return 0;
+}
+
+static int ends_with_deleted(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 10 && !strcmp(s + n - 10, " (deleted)");
+}
+
+/* Record a file by path (fd = -1) or by open descriptor; returns its index. */
+int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int fd, char *err,
+		size_t errlen)
+{
+	struct stat st;
+	char clean[PATH_MAX];
+	int deleted = 0;
+	snprintf(clean, sizeof(clean), "%s", path);
+	if (ends_with_deleted(clean)) {
+		clean[strlen(clean) - 10] = 0;
+		deleted = 1;
+	}
+	if ((fd >= 0 ? fstat(fd, &st) : stat(clean, &st)) < 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", clean, strerror(errno));
+		return -1;
+	}
+	int i = file_find(f, &st);
+	if (i >= 0)
+		return i;
+	if (!f->files) {
+		f->files = rt_alloc(FILES_MAX * sizeof(struct img_file));
+		f->cap = f->files ? FILES_MAX : 0;
+	}
+	if (f->n >= f->cap) {
+		snprintf(err, errlen, "too many files");
+		return -1;
+	}
+	struct img_file *r = &f->files[f->n];
+	memset(r, 0, sizeof(*r));
+	r->path_str = rt_str_add(tab, clean);
+	r->size = st.st_size;
+	r->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec;
+	r->ino = st.st_ino;
+	r->dev = st.st_dev;
+	r->mode = st.st_mode;
+	if (deleted && fd >= 0 && save_contents(f, r, fd, clean, err, errlen) < 0)
+		return -1;
+	return f->n++;
+}
+
+static int same_file(int a, int b)
+{
+	pid_t pid = getpid();
+	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, a, b) == 0;
+}
+
+static const char *type_name(mode_t m)
+{
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISFIFO(m))
+		return "a pipe";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "an unsupported kind of file";
+}
+
+void rt_note_inherited_fds(void)
+{
+	int fds[256];
+	int n = rt_list_numeric("/proc/self/fd", fds, 256, NULL);
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		if (fstat(fds[i], &st) < 0 || rt.ninherited >= 256)
+			continue;
+		rt.inherited[rt.ninherited].fd = fds[i];
+		rt.inherited[rt.ninherited].ino = st.st_ino;
+		rt.inherited[rt.ninherited++].dev = st.st_dev;
+	}
+}
+
+static int inherited(int fd, const struct stat *st)
+{
+	for (int i = 0; i < rt.ninherited; i++)
+		if (rt.inherited[i].fd == fd && rt.inherited[i].ino == st->st_ino &&
+		    rt.inherited[i].dev == st->st_dev)
+			return 1;
+	return 0;
+}
+
+static int classify_fd(struct img_fd *e, int fd, const char *link, const struct stat *st,
+		       struct rt_files *files, struct rt_strtab *tab, char *err, size_t errlen)
+{
+	if (fd <= 2 && (isatty(fd) || S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
+		e->type = IMG_FD_STDIO;
+		e->std = fd;
+		return 0;
+	}
+	if (isatty(fd)) { /* another terminal descriptor: the restart's terminal */
+		e->type = IMG_FD_STDIO;
+		e->std = (e->open_flags & O_ACCMODE) == O_RDONLY ? 0 : 1;
+		return 0;
+	}
+	if (S_ISREG(st->st_mode)) {
+		e->type = IMG_FD_REG;
+		e->file = rt_file_add(files, tab, link, fd, err, errlen);
+		e->pos = lseek(fd, 0, SEEK_CUR);
+		return e->file < 0 ? -1 : 0;
+	}
+	if (S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode)) {
+		e->type = S_ISDIR(st->st_mode) ? IMG_FD_DIR : IMG_FD_CHR;
+		e->file = rt_file_add(files, tab, link, fd, err, errlen);
+		return e->file < 0 ? -1 : 0;
+	}
+	if ((S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) && inherited(fd, st)) {
+		e->type = IMG_FD_EXTERNAL; /* leads outside the computation */
+		return 0;
+	}
+	snprintf(err, errlen,
+		 "pid %d fd %d is %s (%s): not supported yet; close it before checkpointing or "
+		 "see docs/supported.md",
+		 getpid(), fd, type_name(st->st_mode), link);
+	return -1;
+}
+
+static int dump_one(struct rt_fds *out, int fd, struct rt_files *files, struct rt_strtab *tab,
+		    char *err, size_t errlen)
+{
+	char path[64], link[PATH_MAX];
+	struct stat st;
+	struct img_fd *e = &out->fds[out->n];
+	memset(e, 0, sizeof(*e));
+	e->fd = fd;
+	e->file = -1;
+	e->share = -1;
+	e->open_flags = fcntl(fd, F_GETFL);
+	e->fd_flags = fcntl(fd, F_GETFD);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot inspect fd %d: %s", fd, strerror(errno));
+		return -1;
+	}
+	link[n] = 0;
+	if (fd == rt.coord_fd) {
+		e->type = IMG_FD_RUNTIME;
+		out->n++;
+		return 0;
+	}
+	for (uint32_t i = 0; i < out->n; i++)
+		if (out->fds[i].type != IMG_FD_RUNTIME && same_file(out->fds[i].fd, fd)) {
+			*e = out->fds[i];
+			e->fd = fd;
+			e->fd_flags = fcntl(fd, F_GETFD);
+			e->share = out->fds[i].share >= 0 ? out->fds[i].share : out->fds[i].fd;
+			out->n++;
+			return 0;
+		}
+	if (classify_fd(e, fd, link, &st, files, tab, err, errlen) < 0)
+		return -1;
+	out->n++;
+	return 0;
+}
+
+int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
+		size_t errlen)
+{
+	int *list = rt_alloc(FDS_MAX * sizeof(int));
+	int self = -1;
+	out->fds = rt_alloc(FDS_MAX * sizeof(struct img_fd));
+	out->n = 0;
+	int n = list ? rt_list_numeric("/proc/self/fd", list, FDS_MAX, &self) : -1;
+	if (n < 0 || !out->fds) {
+		snprintf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (list[i] != self && dump_one(out, list[i], files, tab, err, errlen) < 0)
+			return -1;
+	return 0;
+}

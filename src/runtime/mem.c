@@ -1,0 +1,335 @@
+/* Memory: the process's regions and the pages of each that cannot be
+ * re-created. Untouched pages, pages mapping the shared zero page and clean
+ * file pages are never stored; a region without PROT_READ is read through
+ * /proc/self/mem; the runtime's own arena is recorded but never stored. */
+#include "runtime/rt.h"
+#include "runtime/pagescan.h"
+#include "common/io.h"
+#include "image/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SMAPS_MAX (64u << 20)
+#define CHUNKS_MAX ((64u << 20) / sizeof(struct img_chunk))
+#define VMAS_MAX 65536
+#define SCAN_VEC 512
+
+struct dump_ctx {
+	struct img_writer *w;
+	struct rt_vmas *out;
+	int pagemap_fd;
+	int mem_fd;
+	void *bounce;
+	struct page_region *vec;
+	char *err;
+	size_t errlen;
+};
+
+struct map_line {
+	uint64_t start, end, pgoff, ino;
+	uint32_t prot;
+	int shared;
+	int growsdown, noreserve;
+	const char *path; /* "" for anonymous */
+};
+
+static int parse_header(char *line, struct map_line *m)
+{
+	char perms[8];
+	unsigned long long s, e, off, ino;
+	unsigned maj, min;
+	int n = 0;
+	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &s, &e, perms, &off, &maj, &min, &ino,
+		   &n) < 7)
+		return -1;
+	m->start = s;
+	m->end = e;
+	m->pgoff = off;
+	m->ino = ino;
+	m->prot = (perms[0] == 'r' ? IMG_PROT_READ : 0) | (perms[1] == 'w' ? IMG_PROT_WRITE : 0) |
+		  (perms[2] == 'x' ? IMG_PROT_EXEC : 0);
+	m->shared = perms[3] == 's';
+	m->path = line + n;
+	m->growsdown = m->noreserve = 0;
+	return 0;
+}
+
+static void parse_vmflags(const char *flags, struct map_line *m)
+{
+	for (const char *p = flags; p[0] && p[1]; p += 3) {
+		if (p[0] == 'g' && p[1] == 'd')
+			m->growsdown = 1;
+		if (p[0] == 'n' && p[1] == 'r')
+			m->noreserve = 1;
+	}
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static uint32_t classify(const struct map_line *m, int *store_all)
+{
+	const char *p = m->path;
+	*store_all = 0;
+	if (!strcmp(p, "[vdso]"))
+		return IMG_VMA_VDSO;
+	if (!strcmp(p, "[vvar]"))
+		return IMG_VMA_VVAR;
+	if (!strcmp(p, "[vvar_vclock]"))
+		return IMG_VMA_VVAR_VCLOCK;
+	if (!strcmp(p, "[vsyscall]"))
+		return IMG_VMA_VSYSCALL;
+	if (!strcmp(p, "[stack]"))
+		return IMG_VMA_STACK;
+	if (!strcmp(p, "[heap]"))
+		return IMG_VMA_HEAP;
+	if (m->shared && (!p[0] || !strncmp(p, "/dev/zero", 9) || !strncmp(p, "/SYSV", 5)))
+		return IMG_VMA_SHMEM;
+	if (p[0] == '/' && ends_with(p, " (deleted)")) {
+		*store_all = 1; /* the file is gone: keep every page, restore as memory */
+		return m->shared ? IMG_VMA_SHMEM : IMG_VMA_ANON;
+	}
+	if (p[0] == '/')
+		return m->shared ? IMG_VMA_FILE_SHARED : IMG_VMA_FILE_PRIVATE;
+	return IMG_VMA_ANON;
+}
+
+/* Store pages [start, end) of one run, in chunks. */
+static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		uint64_t n = (end - start) / IMG_PAGE;
+		if (n > IMG_CHUNK_PAGES)
+			n = IMG_CHUNK_PAGES;
+		if (d->out->nchunks >= CHUNKS_MAX) {
+			snprintf(d->err, d->errlen, "too many memory chunks");
+			return -1;
+		}
+		const void *src = (const void *)start;
+		if (!(v->prot & IMG_PROT_READ)) {
+			if (pread_full(d->mem_fd, d->bounce, n * IMG_PAGE, start) !=
+			    (ssize_t)(n * IMG_PAGE)) {
+				snprintf(d->err, d->errlen, "cannot read memory at %#" PRIx64 ": %s",
+					 start, strerror(errno));
+				return -1;
+			}
+			src = d->bounce;
+		}
+		struct img_chunk *c = &d->out->chunks[d->out->nchunks++];
+		if (img_write_chunk(d->w, src, n, start, c) < 0) {
+			snprintf(d->err, d->errlen, "cannot write image: %s", strerror(errno));
+			return -1;
+		}
+		v->nchunks++;
+		start += n * IMG_PAGE;
+	}
+	return 0;
+}
+
+static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint64_t inv,
+			  uint64_t anyof)
+{
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.start = v->start,
+		.end = v->end,
+		.vec = (uint64_t)(uintptr_t)d->vec,
+		.vec_len = SCAN_VEC,
+		.category_inverted = inv,
+		.category_mask = mask,
+		.category_anyof_mask = anyof,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+	while (a.start < a.end) {
+		long n = ioctl(d->pagemap_fd, PAGEMAP_SCAN, &a);
+		if (n < 0) {
+			snprintf(d->err, d->errlen, "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s",
+				 v->start, v->end, strerror(errno));
+			return -1;
+		}
+		for (long i = 0; i < n; i++)
+			if (store_run(d, v, d->vec[i].start, d->vec[i].end) < 0)
+				return -1;
+		a.start = a.walk_end;
+	}
+	return 0;
+}
+
+static int store_resident_shared(struct dump_ctx *d, struct img_vma *v)
+{
+	size_t pages = (v->end - v->start) / IMG_PAGE;
+	unsigned char *vec = rt_alloc(pages);
+	if (!vec || mincore((void *)v->start, v->end - v->start, vec) < 0) {
+		snprintf(d->err, d->errlen, "mincore of %#" PRIx64 ": %s", v->start, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < pages;) {
+		if (!(vec[i] & 1)) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < pages && (vec[j] & 1))
+			j++;
+		if (store_run(d, v, v->start + i * IMG_PAGE, v->start + j * IMG_PAGE) < 0)
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
+static int store_pages(struct dump_ctx *d, struct img_vma *v, int store_all)
+{
+	v->first_chunk = d->out->nchunks;
+	switch (v->kind) {
+	case IMG_VMA_ANON:
+	case IMG_VMA_STACK:
+	case IMG_VMA_HEAP:
+		if (store_all)
+			return store_run(d, v, v->start, v->end);
+		/* present or swapped, and not the zero page */
+		return scan_and_store(d, v, PAGE_IS_PFNZERO, PAGE_IS_PFNZERO,
+				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);
+	case IMG_VMA_FILE_PRIVATE:
+		/* copied-on-write pages only: present or swapped, not file pages */
+		return scan_and_store(d, v, PAGE_IS_FILE | PAGE_IS_PFNZERO,
+				      PAGE_IS_FILE | PAGE_IS_PFNZERO,
+				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);
+	case IMG_VMA_SHMEM:
+		if (store_all)
+			return store_run(d, v, v->start, v->end);
+		return store_resident_shared(d, v);
+	default:
+		return 0; /* shared files, vdso, vvar, runtime scratch: nothing to store */
+	}
+}
+
+static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *files,
+		   const struct map_line *m, uint64_t start, uint64_t end, int skip)
+{
+	struct rt_vmas *o = d->out;
+	int store_all = 0;
+	if (o->nvmas >= VMAS_MAX) {
+		snprintf(d->err, d->errlen, "more than %d memory regions", VMAS_MAX);
+		return -1;
+	}
+	struct img_vma *v = &o->vmas[o->nvmas++];
+	memset(v, 0, sizeof(*v));
+	v->start = start;
+	v->end = end;
+	v->prot = m->prot;
+	v->pgoff = m->pgoff + (start - m->start);
+	v->kind = skip ? IMG_VMA_SKIP : classify(m, &store_all);
+	v->flags = (m->growsdown ? IMG_VMAF_GROWSDOWN : 0) | (m->noreserve ? IMG_VMAF_NORESERVE : 0);
+	v->file = -1;
+	if (v->kind == IMG_VMA_VDSO)
+		o->vdso_size += end - start;
+	if (v->kind == IMG_VMA_VVAR || v->kind == IMG_VMA_VVAR_VCLOCK)
+		o->vvar_size += end - start;
+	if (v->kind == IMG_VMA_FILE_PRIVATE || v->kind == IMG_VMA_FILE_SHARED) {
+		v->file = rt_file_add(files, tab, m->path, -1, d->err, d->errlen);
+		if (v->file < 0)
+			return -1;
+	}
+	if (skip)
+		return 0;
+	return store_pages(d, v, store_all);
+}
+
+/* Split a region around the runtime's arena, which is recorded but not stored. */
+static int add_region(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *files,
+		      const struct map_line *m)
+{
+	uint64_t as, ae;
+	rt_arena_contains(0, &as, &ae);
+	uint64_t s = m->start, e = m->end;
+	if (ae <= s || as >= e || m->path[0])
+		return add_vma(d, tab, files, m, s, e, 0);
+	if (s < as && add_vma(d, tab, files, m, s, as, 0) < 0)
+		return -1;
+	if (add_vma(d, tab, files, m, s > as ? s : as, e < ae ? e : ae, 1) < 0)
+		return -1;
+	if (e > ae)
+		return add_vma(d, tab, files, m, ae, e, 0);
+	return 0;
+}
+
+static char *read_smaps(char *err, size_t errlen)
+{
+	char *buf = rt_alloc(SMAPS_MAX);
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read_full(fd, buf, SMAPS_MAX - 1);
+	if (fd >= 0)
+		close(fd);
+	if (!buf || n < 0 || n >= SMAPS_MAX - 1) {
+		snprintf(err, errlen, "cannot read /proc/self/smaps: %s",
+			 n >= 0 ? "too large" : strerror(errno));
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+static int walk_smaps(struct dump_ctx *d, char *smaps, struct rt_strtab *tab,
+		      struct rt_files *files)
+{
+	struct map_line m;
+	int have = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(smaps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "VmFlags:", 8)) {
+			if (have) {
+				parse_vmflags(line + 9, &m);
+				if (add_region(d, tab, files, &m) < 0)
+					return -1;
+			}
+			have = 0;
+			continue;
+		}
+		struct map_line n;
+		if (line[0] >= 'A' && line[0] <= 'Z')
+			continue; /* "Rss:" and friends */
+		if (parse_header(line, &n) == 0) {
+			m = n;
+			have = 1;
+		}
+	}
+	return 0;
+}
+
+int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *tab,
+		   struct rt_files *files, char *err, size_t errlen)
+{
+	struct dump_ctx d = {.w = w, .out = out, .err = err, .errlen = errlen};
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
+	out->vmas = rt_alloc(VMAS_MAX * sizeof(struct img_vma));
+	out->chunks = rt_alloc(CHUNKS_MAX * sizeof(struct img_chunk));
+	d.bounce = rt_alloc(IMG_CHUNK_PAGES * IMG_PAGE);
+	d.vec = rt_alloc(SCAN_VEC * sizeof(struct page_region));
+	char *smaps = read_smaps(err, errlen);
+	if (!out->vmas || !out->chunks || !d.bounce || !d.vec || !smaps)
+		return -1;
+	d.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	d.mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	if (d.pagemap_fd < 0 || d.mem_fd < 0)
+		snprintf(err, errlen, "cannot open /proc/self/pagemap or mem: %s", strerror(errno));
+	else
+		rc = walk_smaps(&d, smaps, tab, files);
+	if (d.pagemap_fd >= 0)
+		close(d.pagemap_fd);
+	if (d.mem_fd >= 0)
+		close(d.mem_fd);
+	return rc;
+}

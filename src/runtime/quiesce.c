@@ -1,0 +1,225 @@
+/* Quiescing the application's threads.
+ *
+ * The checkpoint thread sends the checkpoint signal to every other thread. Each
+ * thread's handler records what the kernel keeps for it (TLS base, robust list,
+ * clear-child-tid address, alternate stack, capabilities), saves its context
+ * with rt_save_context() and waits on a futex. The registers of the interrupted
+ * code are already in the signal frame on the thread's stack, so they travel
+ * with the memory. After a restart the blob resumes each thread at its save
+ * point (rt_save_context returns 1); the thread re-registers its kernel state
+ * and waits again until the checkpoint thread releases everyone.
+ */
+#include "runtime/rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/futex.h>
+#include <asm/prctl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define RSEQ_SIG 0x53053053
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+long rt_gettid(void)
+{
+	return syscall(SYS_gettid);
+}
+
+int rt_futex_wait(int *addr, int val)
+{
+	return syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+void rt_futex_wake(int *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static struct rt_thread *slot_claim(int tid)
+{
+	for (int i = 0; i < RT_MAX_THREADS; i++) {
+		int expect = RT_FREE;
+		if (__atomic_compare_exchange_n(&rt.threads[i].state, &expect, RT_CLAIMED, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			rt.threads[i].tid = tid;
+			return &rt.threads[i];
+		}
+	}
+	return NULL;
+}
+
+void rt_thread_capture_self(struct rt_thread *t)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	syscall(SYS_arch_prctl, ARCH_GET_FS, &t->fs_base);
+	syscall(SYS_get_robust_list, 0, &t->robust_head, &t->robust_len);
+	prctl(PR_GET_TID_ADDRESS, &t->clear_tid, 0, 0, 0);
+	sigaltstack(NULL, &t->altstack);
+	if (syscall(SYS_capget, &h, d) == 0)
+		for (int i = 0; i < 2; i++) {
+			t->cap_eff[i] = d[i].effective;
+			t->cap_prm[i] = d[i].permitted;
+			t->cap_inh[i] = d[i].inheritable;
+		}
+}
+
+/* A restored thread is a new kernel task: give it back what the kernel held. */
+void rt_thread_reinstate_self(const struct rt_thread *t)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	if (&__rseq_size && __rseq_size) {
+		char *tp;
+		__asm__("mov %%fs:0, %0" : "=r"(tp));
+		syscall(SYS_rseq, tp + __rseq_offset, __rseq_size < 32 ? 32 : __rseq_size, 0,
+			RSEQ_SIG);
+	}
+	if (t->robust_head)
+		syscall(SYS_set_robust_list, t->robust_head, t->robust_len);
+	syscall(SYS_set_tid_address, t->clear_tid);
+	if (t->altstack.ss_sp && !(t->altstack.ss_flags & SS_ONSTACK)) {
+		stack_t ss = t->altstack;
+		ss.ss_flags &= SS_AUTODISARM;
+		sigaltstack(&ss, NULL);
+	}
+	for (int i = 0; i < 2; i++) {
+		d[i].effective = t->cap_eff[i];
+		d[i].permitted = t->cap_prm[i];
+		d[i].inheritable = t->cap_inh[i];
+	}
+	syscall(SYS_capset, &h, d);
+}
+
+static void wait_release(int seq)
+{
+	while (__atomic_load_n(&rt.release_seq, __ATOMIC_ACQUIRE) == seq)
+		rt_futex_wait(&rt.release_seq, seq);
+}
+
+static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	(void)si;
+	ucontext_t *uc = ucv;
+	int saved_errno = errno;
+	struct rt_thread *const t = slot_claim(rt_gettid());
+	const int seq = __atomic_load_n(&rt.release_seq, __ATOMIC_ACQUIRE);
+	if (!t)
+		return; /* more threads than slots: the checkpoint thread reports it */
+	memcpy(&t->sigmask, &uc->uc_sigmask, sizeof(t->sigmask));
+	rt_thread_capture_self(t);
+	if (rt_save_context(&t->ctx) == 0) {
+		__atomic_store_n(&t->state, RT_SUSPENDED, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&rt.nsuspended, 1, __ATOMIC_ACQ_REL);
+		rt_futex_wake(&rt.nsuspended);
+	} else {
+		rt_thread_reinstate_self(t);
+		__atomic_add_fetch(&rt.nrestored, 1, __ATOMIC_ACQ_REL);
+		rt_futex_wake(&rt.nrestored);
+	}
+	wait_release(seq);
+	__atomic_store_n(&t->state, RT_FREE, __ATOMIC_RELEASE);
+	errno = saved_errno;
+}
+
+int rt_install_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = ckpt_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	return sigaction(rt.sig, &sa, NULL);
+}
+
+static int thread_is_suspended(int tid)
+{
+	for (int i = 0; i < RT_MAX_THREADS; i++)
+		if (rt.threads[i].tid == tid &&
+		    __atomic_load_n(&rt.threads[i].state, __ATOMIC_ACQUIRE) == RT_SUSPENDED)
+			return 1;
+	return 0;
+}
+
+/* Signal every thread not yet in the handler; returns how many were signalled. */
+static int signal_round(int *signalled, int *nsig)
+{
+	int tids[RT_MAX_THREADS];
+	int n = rt_list_numeric("/proc/self/task", tids, RT_MAX_THREADS, NULL);
+	int sent = 0;
+	if (n < 0)
+		return -1;
+	for (int k = 0; k < n; k++) {
+		int tid = tids[k], already = 0;
+		if (tid == rt.ckpt_tid || thread_is_suspended(tid))
+			continue;
+		for (int i = 0; i < *nsig; i++)
+			already |= signalled[i] == tid;
+		if (already)
+			continue;
+		if (*nsig >= RT_MAX_THREADS) {
+			errno = E2BIG;
+			return -1;
+		}
+		if (syscall(SYS_tgkill, getpid(), tid, rt.sig) == 0) {
+			signalled[(*nsig)++] = tid;
+			sent++;
+		}
+	}
+	return sent;
+}
+
+static int live_unsuspended(int *signalled, int nsig)
+{
+	int n = 0;
+	for (int i = 0; i < nsig; i++) {
+		char path[64];
+		if (thread_is_suspended(signalled[i]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d", signalled[i]);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+int rt_suspend_all(void)
+{
+	int *signalled = rt_alloc(sizeof(int) * RT_MAX_THREADS);
+	int nsig = 0;
+	if (!signalled)
+		return -1;
+	__atomic_store_n(&rt.nsuspended, 0, __ATOMIC_RELEASE);
+	for (;;) {
+		int sent = signal_round(signalled, &nsig);
+		if (sent < 0)
+			return -1;
+		/* wait until every signalled live thread is in the handler */
+		while (live_unsuspended(signalled, nsig) > 0) {
+			int n = __atomic_load_n(&rt.nsuspended, __ATOMIC_ACQUIRE);
+			struct timespec ts = {0, 1000000};
+			syscall(SYS_futex, &rt.nsuspended, FUTEX_WAIT_PRIVATE, n, &ts, NULL, 0);
+		}
+		if (sent == 0)
+			return 0; /* a full scan found no thread left running */
+	}
+}
+
+void rt_release_all(void)
+{
+	__atomic_add_fetch(&rt.release_seq, 1, __ATOMIC_ACQ_REL);
+	rt_futex_wake(&rt.release_seq);
+}

@@ -1,0 +1,154 @@
+/* Internal state of the preloaded runtime (libstasis.so). */
+#ifndef STASIS_RUNTIME_RT_H
+#define STASIS_RUNTIME_RT_H
+
+#include "image/format.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+struct rt_strtab;
+struct rt_files;
+
+#define RT_MAX_THREADS 1024
+#define RT_RESTART_MAGIC 0x5453524154534552ull /* "RESTARTS" */
+
+enum rt_thread_state {
+	RT_FREE = 0,
+	RT_CLAIMED,   /* in the handler, saving */
+	RT_SUSPENDED, /* saved, waiting for release */
+};
+
+/* Per-thread record filled by the thread itself in the checkpoint handler. */
+struct rt_thread {
+	int state; /* enum rt_thread_state, atomic */
+	int tid;
+	uint64_t fs_base;
+	uint64_t sigmask;
+	uint64_t robust_head;
+	uint64_t robust_len;
+	uint64_t clear_tid;
+	stack_t altstack;
+	uint32_t cap_eff[2], cap_prm[2], cap_inh[2];
+	struct img_context ctx;
+};
+
+/* Written by the restorer into the restored process's memory (at the address
+ * recorded in img_proc.runtime_info) before the address-space swap. */
+struct rt_restart_info {
+	uint64_t magic;	      /* RT_RESTART_MAGIC once written */
+	uint64_t blob_addr;   /* the restore blob's area, to unmap */
+	uint64_t blob_len;
+	uint64_t comp_id;
+	uint32_t gen;
+	uint32_t flags; /* enum proto_ckpt_flags defaults */
+	char ckpt_dir[PATH_MAX];
+};
+
+struct rt_state {
+	int enabled;
+	int sig;      /* checkpoint signal */
+	int coord_fd; /* socket to the coordinator */
+	int ckpt_tid; /* the checkpoint thread */
+	uint16_t port;
+	uint64_t comp_id;
+	uint32_t gen;
+	uint32_t flags;
+	char name[64];
+	char ckpt_dir[PATH_MAX];
+	/* quiesce */
+	int release_seq; /* futex: incremented to release suspended threads */
+	int nsuspended;	 /* futex: threads that reached RT_SUSPENDED */
+	int nrestored;	 /* futex: threads that resumed after a restart */
+	int restarting;	 /* 1 between the blob and the release after a restart */
+	struct rt_thread threads[RT_MAX_THREADS];
+	struct rt_thread ckpt_self; /* the checkpoint thread's own record */
+	/* API: stasis_checkpoint() */
+	int api_seq;	/* futex: incremented when an API request completes */
+	int api_result; /* STASIS_CKPT_* or -1 */
+	int api_pending;
+	int ninherited; /* fds open when the program started: pipes among them lead outside */
+	struct {
+		int fd;
+		uint64_t ino, dev;
+	} inherited[256];
+	struct itimerval itimers[3]; /* saved at checkpoint, re-armed at restart */
+	struct rt_restart_info restart;
+};
+
+extern struct rt_state rt;
+
+int rt_save_context(struct img_context *ctx) __attribute__((returns_twice));
+
+/* quiesce.c */
+int rt_install_handler(void);
+int rt_suspend_all(void);
+void rt_release_all(void);
+void rt_thread_capture_self(struct rt_thread *t);
+void rt_thread_reinstate_self(const struct rt_thread *t);
+int rt_futex_wait(int *addr, int val);
+void rt_futex_wake(int *addr);
+
+/* arena.c: checkpoint-time memory that never touches malloc */
+int rt_arena_init(void);
+void *rt_alloc(size_t size);
+void rt_arena_reset(void);
+int rt_arena_contains(uint64_t addr, uint64_t *start, uint64_t *end);
+
+/* ckpt.c */
+int rt_start_ckpt_thread(void);
+
+/* write.c: the image of this process */
+int rt_write_image(const char *path, int compress, uint64_t *size, char *err, size_t errlen);
+
+/* mem.c */
+struct img_writer;
+struct rt_vmas {
+	struct img_vma *vmas;
+	uint32_t nvmas;
+	struct img_chunk *chunks;
+	uint32_t nchunks, chunk_cap;
+	uint64_t vdso_size, vvar_size;
+};
+int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *tab,
+		   struct rt_files *files, char *err, size_t errlen);
+
+/* strtab / files (fds.c) */
+struct rt_strtab {
+	char *buf;
+	uint32_t len, cap;
+};
+uint32_t rt_str_add(struct rt_strtab *t, const char *s);
+
+struct rt_files {
+	struct img_file *files;
+	uint32_t n, cap;
+	char *data; /* deleted files' contents */
+	uint64_t data_len, data_cap;
+};
+int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int fd, char *err,
+		size_t errlen);
+
+struct rt_fds {
+	struct img_fd *fds;
+	uint32_t n;
+};
+void rt_note_inherited_fds(void);
+int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
+		size_t errlen);
+
+/* procinfo.c */
+int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
+void rt_dump_sigactions(struct img_sigaction *sa);
+void rt_restore_itimers(void);
+
+/* dirlist.c: numeric entries of a /proc directory, sorted; *self_fd gets the
+ * listing's own fd number (closed on return). */
+int rt_list_numeric(const char *dir, int *out, int max, int *self_fd);
+
+/* raw syscalls the runtime needs */
+long rt_gettid(void);
+
+#endif

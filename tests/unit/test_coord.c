@@ -1,0 +1,619 @@
+/* Unit tests of the coordinator (src/coordinator/): a real coordinator runs in a
+ * child on a free loopback port; fake processes and control clients talk to it
+ * with the client side of src/common/proto.c. Also tests the event loop. */
+#include "common/proto.h"
+#include "coordinator/coord.h"
+#include "coordinator/loop.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FAKE_EXE "/opt/stasis/bin/stasis"
+
+static char tmpdir[64], ckdir[PATH_MAX];
+static pid_t cpid;
+static uint16_t cport;
+static uint8_t rbuf[PROTO_MAX_PAYLOAD + 1];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void setup(void)
+{
+	char run[128];
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/stasis-test-coord-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(run, sizeof(run), "%s/run", tmpdir);
+	setenv("STASIS_RUN_DIR", run, 1);
+	unsetenv("STASIS_COORD_HOST");
+	ck_assert_ptr_nonnull(realpath(tmpdir, ckdir));
+	strcat(ckdir, "/ck");
+	cpid = 0;
+}
+
+static void teardown(void)
+{
+	if (cpid > 0) {
+		kill(cpid, SIGTERM);
+		waitpid(cpid, NULL, 0);
+	}
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void start_coord(int exit_on_last)
+{
+	struct coord_opts o = {
+	    .ckpt_dir = ckdir, .self_exe = FAKE_EXE, .exit_on_last = exit_on_last};
+	char err[512];
+	cpid = coord_spawn(&o, 0, &cport, err, sizeof(err));
+	ck_assert_msg(cpid > 0, "coordinator did not start: %s", err);
+	ck_assert_uint_ne(cport, 0);
+}
+
+static void set_timeout(int fd)
+{
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+static int join(uint32_t role, uint32_t pid, const char *name, uint64_t comp_id, uint32_t flags,
+		uint32_t nprocs, struct proto_welcome *w)
+{
+	struct proto_hello h = {
+	    .role = role, .pid = pid, .comp_id = comp_id, .flags = flags, .nprocs = nprocs};
+	char err[512], dir[PATH_MAX];
+	struct proto_welcome w2;
+	snprintf(h.name, sizeof(h.name), "%s", name);
+	int fd = proto_client_connect(cport, &h, w ? w : &w2, dir, sizeof(dir), err, sizeof(err));
+	ck_assert_msg(fd >= 0, "connect failed: %s", err);
+	ck_assert_str_eq(dir, ckdir);
+	set_timeout(fd);
+	return fd;
+}
+
+static int join_process(uint32_t pid, struct proto_welcome *w)
+{
+	return join(ROLE_PROCESS, pid, "fakeproc", 0, 0, 0, w);
+}
+
+static struct proto_msg expect(int fd, uint16_t type)
+{
+	struct proto_msg m;
+	ck_assert_msg(proto_recv(fd, &m, rbuf, PROTO_MAX_PAYLOAD) == 0, "recv: %s",
+		      strerror(errno));
+	ck_assert_uint_eq(m.hdr.type, type);
+	rbuf[m.hdr.len] = 0;
+	return m;
+}
+
+static void expect_nothing(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ck_assert_int_eq(poll(&p, 1, 150), 0);
+}
+
+static void expect_closed(int fd)
+{
+	char c;
+	set_timeout(fd);
+	ck_assert_int_le(recv(fd, &c, 1, 0), 0);
+}
+
+static void send_barrier(int fd, uint32_t id)
+{
+	struct proto_barrier b = {.id = id};
+	ck_assert_int_eq(proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0), 0);
+}
+
+static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
+{
+	struct proto_msg m = expect(fd, MSG_BARRIER);
+	struct proto_barrier b;
+	ck_assert_uint_eq(m.hdr.len, sizeof(b));
+	memcpy(&b, m.payload, sizeof(b));
+	ck_assert_uint_eq(b.id, id);
+	ck_assert_uint_eq(b.nprocs, nprocs);
+}
+
+static void send_image(int fd, const char *path)
+{
+	struct proto_image_done d = {.size = 4096};
+	ck_assert_int_eq(proto_send(fd, MSG_IMAGE_DONE, &d, sizeof(d), path, strlen(path)), 0);
+}
+
+static int request_checkpoint(uint32_t flags)
+{
+	struct proto_cmd_checkpoint cmd = {.flags = flags};
+	int ctl = join(ROLE_CONTROL, (uint32_t)getpid(), "stasis", 0, 0, 0, NULL);
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &cmd, sizeof(cmd), NULL, 0), 0);
+	return ctl;
+}
+
+static struct proto_ckpt_begin expect_begin(int fd)
+{
+	struct proto_msg m = expect(fd, MSG_CKPT_BEGIN);
+	struct proto_ckpt_begin b;
+	ck_assert_uint_eq(m.hdr.len, sizeof(b) + strlen(ckdir));
+	memcpy(&b, m.payload, sizeof(b));
+	ck_assert_mem_eq(m.payload + sizeof(b), ckdir, strlen(ckdir));
+	return b;
+}
+
+static struct proto_ckpt_result expect_result(int ctl, const char **text)
+{
+	struct proto_msg m = expect(ctl, MSG_CKPT_RESULT);
+	struct proto_ckpt_result r;
+	ck_assert_uint_ge(m.hdr.len, sizeof(r));
+	memcpy(&r, m.payload, sizeof(r));
+	*text = (const char *)m.payload + sizeof(r);
+	return r;
+}
+
+/* One control command on a fresh connection; the reply's text in rbuf. */
+static const char *command(uint16_t type, const void *arg, size_t len, uint16_t reply)
+{
+	int ctl = join(ROLE_CONTROL, (uint32_t)getpid(), "stasis", 0, 0, 0, NULL);
+	ck_assert_int_eq(proto_send(ctl, type, arg, len, NULL, 0), 0);
+	expect(ctl, reply);
+	close(ctl);
+	return (const char *)rbuf;
+}
+
+static const char *status(uint32_t json)
+{
+	return command(MSG_CMD_STATUS, &json, sizeof(json), MSG_STATUS_REPLY);
+}
+
+static int raw_connect(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cport)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	set_timeout(fd);
+	struct proto_msg m = expect(fd, MSG_CHALLENGE);
+	ck_assert_uint_eq(m.hdr.len, PROTO_NONCE_LEN);
+	return fd;
+}
+
+START_TEST(test_bad_token)
+{
+	char path[PATH_MAX], saved[80], err[512];
+	start_coord(0);
+	proto_token_path(cport, path, sizeof(path));
+	int fd = open(path, O_RDWR);
+	ck_assert_int_eq(read(fd, saved, 65), 65);
+	ck_assert_int_eq(
+	    pwrite(fd, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 64, 0),
+	    64);
+	struct proto_hello h = {.role = ROLE_CONTROL, .pid = 1};
+	ck_assert_int_eq(proto_client_connect(cport, &h, NULL, NULL, 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "refused us: bad token"));
+	ck_assert_ptr_nonnull(strstr(err, "belongs to another coordinator"));
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_int_eq(pwrite(fd, saved, 65, 0), 65);
+	close(fd);
+	/* the coordinator survived and serves a client with the right token */
+	ck_assert_ptr_nonnull(strstr(status(0), "processes:      0"));
+}
+END_TEST
+
+START_TEST(test_garbage_then_good_client)
+{
+	start_coord(0);
+	int fd = raw_connect();
+	ck_assert_int_eq(write(fd, "GET / HTTP/1.0\r\n\r\nxxxxxxxxxxxxxxxx", 34), 34);
+	expect_closed(fd);
+	close(fd);
+
+	struct proto_hdr h = {PROTO_MAGIC, PROTO_VERSION, MSG_CMD_STATUS, 4, 0};
+	fd = raw_connect(); /* a command before the hello */
+	ck_assert_int_eq(write(fd, &h, sizeof(h)), sizeof(h));
+	ck_assert_int_eq(write(fd, "\0\0\0\0", 4), 4);
+	expect_closed(fd);
+	close(fd);
+
+	h = (struct proto_hdr){PROTO_MAGIC, PROTO_VERSION, MSG_HELLO, 100000, 0};
+	fd = raw_connect(); /* an oversized hello */
+	ck_assert_int_eq(write(fd, &h, sizeof(h)), sizeof(h));
+	expect_closed(fd);
+	close(fd);
+
+	h = (struct proto_hdr){PROTO_MAGIC, PROTO_VERSION, MSG_HELLO, 0, 7};
+	fd = raw_connect(); /* reserved bits set */
+	ck_assert_int_eq(write(fd, &h, sizeof(h)), sizeof(h));
+	expect_closed(fd);
+	close(fd);
+
+	fd = raw_connect(); /* a hello with a wrong mac */
+	struct proto_hello hello = {.role = ROLE_PROCESS, .pid = 77};
+	ck_assert_int_eq(proto_send(fd, MSG_HELLO, &hello, sizeof(hello), NULL, 0), 0);
+	struct proto_msg m = expect(fd, MSG_REFUSE);
+	ck_assert_str_eq((char *)m.payload, "bad token");
+	expect_closed(fd);
+	close(fd);
+
+	int p = join_process(4242, NULL);
+	ck_assert_ptr_nonnull(strstr(status(0), "processes:      1"));
+	/* a malformed message from an authenticated peer closes only that peer */
+	ck_assert_int_eq(proto_send(p, 999, NULL, 0, NULL, 0), 0);
+	expect_closed(p);
+	close(p);
+	ck_assert_ptr_nonnull(strstr(status(0), "processes:      0"));
+}
+END_TEST
+
+START_TEST(test_status)
+{
+	struct proto_welcome w;
+	char want[64];
+	start_coord(0);
+	const char *j = status(1);
+	ck_assert_ptr_nonnull(strstr(j, "\"comp_id\": \"0000000000000000\""));
+	int p = join(ROLE_PROCESS, 4242, "fake\"proc", 0, 0, 0, &w);
+	ck_assert_uint_ne(w.comp_id, 0);
+	ck_assert_uint_eq(w.gen, 0);
+	j = status(1);
+	snprintf(want, sizeof(want), "{\"port\": %u, ", cport);
+	ck_assert_ptr_eq(strstr(j, want), j);
+	snprintf(want, sizeof(want), "\"comp_id\": \"%016llx\"", (unsigned long long)w.comp_id);
+	ck_assert_ptr_nonnull(strstr(j, want));
+	ck_assert_ptr_nonnull(strstr(j, "\"gen\": 0"));
+	ck_assert_ptr_nonnull(strstr(j, "\"state\": \"idle\""));
+	ck_assert_ptr_nonnull(strstr(j, "\"interval\": 0"));
+	ck_assert_ptr_nonnull(strstr(j, ckdir));
+	ck_assert_ptr_nonnull(strstr(j, "\"nprocs\": 1"));
+	ck_assert_ptr_nonnull(
+	    strstr(j, "\"procs\": [{\"pid\": 4242, \"name\": \"fake\\\"proc\"}]"));
+	uint32_t secs = 30;
+	command(MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"interval\": 30"));
+	const char *t = status(0);
+	ck_assert_ptr_nonnull(strstr(t, "state:          idle"));
+	ck_assert_ptr_nonnull(strstr(t, "    4242  fake\"proc"));
+	close(p);
+}
+END_TEST
+
+START_TEST(test_checkpoint_round)
+{
+	struct proto_welcome w;
+	const char *text;
+	char path[PATH_MAX + 64], script[8192];
+	struct stat st;
+	start_coord(0);
+	int p1 = join_process(101, &w), p2 = join_process(102, NULL);
+	int ctl = request_checkpoint(0);
+	struct proto_ckpt_begin b = expect_begin(p1);
+	ck_assert_uint_eq(b.comp_id, w.comp_id);
+	ck_assert_uint_eq(b.gen, 1);
+	ck_assert_uint_eq(b.flags, 0);
+	expect_begin(p2);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"checkpointing\""));
+	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_DRAINED; id++) {
+		send_barrier(p1, id);
+		expect_nothing(p1); /* p2 has not reached it */
+		send_barrier(p2, id);
+		expect_pass(p1, id, 2);
+		expect_pass(p2, id, 2);
+	}
+	send_image(p1, "/ck/img 'one'.stasis");
+	send_barrier(p1, BARRIER_WRITTEN);
+	send_image(p2, "/ck/two.stasis");
+	expect_nothing(ctl);
+	send_barrier(p2, BARRIER_WRITTEN);
+	struct proto_ckpt_result r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 0);
+	ck_assert_uint_eq(r.gen, 1);
+	ck_assert_str_eq(text, "/ck/img 'one'.stasis\n/ck/two.stasis\n");
+	expect_pass(p1, BARRIER_WRITTEN, 2);
+	expect_pass(p2, BARRIER_WRITTEN, 2);
+
+	snprintf(path, sizeof(path), "%s/stasis_restart_%016llx.sh", ckdir,
+		 (unsigned long long)w.comp_id);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	int fd = open(path, O_RDONLY);
+	ssize_t n = read(fd, script, sizeof(script) - 1);
+	close(fd);
+	script[n > 0 ? n : 0] = 0;
+	ck_assert_ptr_nonnull(strstr(script, "#!/bin/sh\n"));
+	ck_assert_ptr_nonnull(strstr(script, "exec '" FAKE_EXE "' restart \"$@\""));
+	ck_assert_ptr_nonnull(strstr(script, "'/ck/img '\\''one'\\''.stasis'"));
+	ck_assert_ptr_nonnull(strstr(script, "'/ck/two.stasis'"));
+
+	/* second round with --kill: every process gets KILL */
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){CKPT_KILL}, 4, NULL, 0),
+			 0);
+	b = expect_begin(p1);
+	ck_assert_uint_eq(b.gen, 2);
+	ck_assert_uint_eq(b.flags, CKPT_KILL);
+	expect_begin(p2);
+	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_WRITTEN; id++) {
+		if (id == BARRIER_WRITTEN) {
+			send_image(p1, "/ck/a2");
+			send_image(p2, "/ck/b2");
+		}
+		send_barrier(p1, id);
+		send_barrier(p2, id);
+		if (id != BARRIER_WRITTEN) {
+			expect_pass(p1, id, 2);
+			expect_pass(p2, id, 2);
+		}
+	}
+	r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 0);
+	ck_assert_uint_eq(r.gen, 2);
+	expect(p1, MSG_KILL);
+	expect(p2, MSG_KILL);
+	close(p1);
+	close(p2);
+	close(ctl);
+}
+END_TEST
+
+START_TEST(test_disconnect_mid_checkpoint)
+{
+	const char *text;
+	start_coord(0);
+	int p1 = join_process(201, NULL), p2 = join_process(202, NULL);
+	int ctl = request_checkpoint(CKPT_KILL);
+	expect_begin(p1);
+	expect_begin(p2);
+	send_barrier(p1, BARRIER_SUSPENDED);
+	expect_nothing(p1);
+	close(p2);
+	expect_pass(p1, BARRIER_SUSPENDED, 1);
+	send_barrier(p1, BARRIER_DRAINED);
+	expect_pass(p1, BARRIER_DRAINED, 1);
+	send_image(p1, "/ck/p1");
+	send_barrier(p1, BARRIER_WRITTEN);
+	struct proto_ckpt_result r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 1);
+	ck_assert_uint_eq(r.gen, 1);
+	ck_assert_ptr_nonnull(strstr(text, "process 202 (fakeproc) disconnected before writing"));
+	/* a failed --kill checkpoint resumes the survivors instead */
+	expect_pass(p1, BARRIER_WRITTEN, 1);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"idle\""));
+	close(p1);
+	close(ctl);
+}
+END_TEST
+
+START_TEST(test_checkpoint_refusals_and_errors)
+{
+	const char *text;
+	start_coord(0);
+	int ctl = request_checkpoint(0);
+	struct proto_ckpt_result r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 1);
+	ck_assert_uint_eq(r.gen, 0);
+	ck_assert_ptr_nonnull(strstr(text, "no process to checkpoint"));
+
+	int p = join_process(301, NULL);
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
+	expect_begin(p);
+	int ctl2 = request_checkpoint(0);
+	r = expect_result(ctl2, &text);
+	ck_assert_uint_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(text, "still running"));
+	close(ctl2);
+	/* a barrier out of sequence closes that process */
+	send_barrier(p, BARRIER_DRAINED);
+	expect_closed(p);
+	close(p);
+	r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 1);
+
+	p = join_process(302, NULL);
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
+	expect_begin(p);
+	send_barrier(p, BARRIER_SUSPENDED);
+	expect_pass(p, BARRIER_SUSPENDED, 1);
+	send_barrier(p, BARRIER_DRAINED);
+	expect_pass(p, BARRIER_DRAINED, 1);
+	ck_assert_int_eq(proto_send(p, MSG_CKPT_ERROR, "disk full", 9, NULL, 0), 0);
+	send_barrier(p, BARRIER_WRITTEN);
+	r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 1);
+	ck_assert_str_eq(text, "process 302 (fakeproc): disk full\n");
+	expect_pass(p, BARRIER_WRITTEN, 1);
+	close(p);
+	close(ctl);
+}
+END_TEST
+
+START_TEST(test_restart_barrier)
+{
+	struct proto_welcome w;
+	const uint64_t comp = 0x1122334455667788ull;
+	start_coord(0);
+	int p1 = join(ROLE_PROCESS, 401, "r1", comp, HELLO_RESTART, 2, &w);
+	ck_assert_uint_eq(w.comp_id, comp);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"restarting\""));
+	send_barrier(p1, BARRIER_RESTARTED);
+	expect_nothing(p1);
+	/* another computation cannot join meanwhile */
+	struct proto_hello h = {.role = ROLE_PROCESS, .pid = 9, .comp_id = 42};
+	char err[512];
+	ck_assert_int_eq(proto_client_connect(cport, &h, NULL, NULL, 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "serves computation 1122334455667788"));
+	int p2 = join(ROLE_PROCESS, 402, "r2", comp, HELLO_RESTART, 2, NULL);
+	send_barrier(p2, BARRIER_RESTARTED);
+	expect_pass(p1, BARRIER_RESTARTED, 2);
+	expect_pass(p2, BARRIER_RESTARTED, 2);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"idle\""));
+	close(p1);
+	close(p2);
+}
+END_TEST
+
+START_TEST(test_exit_on_last_and_token_removal)
+{
+	char path[PATH_MAX];
+	int st;
+	start_coord(1);
+	proto_token_path(cport, path, sizeof(path));
+	ck_assert_int_eq(access(path, F_OK), 0);
+	int p1 = join_process(501, NULL), p2 = join_process(502, NULL);
+	close(p1);
+	status(0); /* still there with one process */
+	close(p2);
+	ck_assert_int_eq(waitpid(cpid, &st, 0), cpid);
+	cpid = 0;
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(test_kill_checkpoint_then_exit_on_last)
+{
+	const char *text;
+	int st;
+	start_coord(1);
+	int p = join_process(601, NULL);
+	int ctl = request_checkpoint(CKPT_KILL | CKPT_NO_COMPRESS);
+	struct proto_ckpt_begin b = expect_begin(p);
+	ck_assert_uint_eq(b.flags, CKPT_KILL | CKPT_NO_COMPRESS);
+	send_barrier(p, BARRIER_SUSPENDED);
+	expect_pass(p, BARRIER_SUSPENDED, 1);
+	send_barrier(p, BARRIER_DRAINED);
+	expect_pass(p, BARRIER_DRAINED, 1);
+	send_image(p, "/ck/only");
+	send_barrier(p, BARRIER_WRITTEN);
+	expect(p, MSG_KILL);
+	close(p);
+	struct proto_ckpt_result r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 0);
+	ck_assert_str_eq(text, "/ck/only\n");
+	ck_assert_int_eq(waitpid(cpid, &st, 0), cpid);
+	cpid = 0;
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(ctl);
+}
+END_TEST
+
+START_TEST(test_quit_and_port_in_use)
+{
+	struct coord_opts o = {.ckpt_dir = ckdir};
+	char err[512];
+	int st;
+	start_coord(0);
+	o.port = cport;
+	ck_assert_ptr_null(coord_start(&o, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "is in use"));
+	ck_assert_ptr_nonnull(strstr(err, "choose another with -p"));
+	command(MSG_CMD_QUIT, NULL, 0, MSG_OK);
+	ck_assert_int_eq(waitpid(cpid, &st, 0), cpid);
+	cpid = 0;
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
+/* ---- the event loop ---- */
+
+static int fired, reads;
+
+static long long tick(struct loop *l, long long id, void *data)
+{
+	(void)id;
+	(void)data;
+	if (++fired == 3) {
+		loop_stop(l);
+		return LOOP_NOMORE;
+	}
+	return 5;
+}
+
+static long long never(struct loop *l, long long id, void *data)
+{
+	(void)l;
+	(void)id;
+	(void)data;
+	ck_abort_msg("a deleted timer ran");
+	return LOOP_NOMORE;
+}
+
+static void on_read(struct loop *l, int fd, void *data, int mask)
+{
+	char c;
+	(void)data;
+	ck_assert_int_eq(mask, LOOP_READ);
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+	reads++;
+	loop_del_fd(l, fd, LOOP_READ);
+}
+
+START_TEST(test_loop)
+{
+	int p[2];
+	struct loop *l = loop_new();
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(loop_add_fd(l, p[0], LOOP_READ, on_read, NULL), 0);
+	ck_assert_int_eq(loop_fd_mask(l, p[0]), LOOP_READ);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	long long dead = loop_add_timer(l, 1, never, NULL);
+	ck_assert_int_eq(loop_del_timer(l, dead), 0);
+	ck_assert_int_gt(loop_add_timer(l, 5, tick, NULL), 0);
+	long long t0 = loop_now_ms();
+	ck_assert_int_eq(loop_run(l), 0);
+	ck_assert_int_eq(fired, 3);
+	ck_assert_int_eq(reads, 1);
+	ck_assert_int_eq(loop_fd_mask(l, p[0]), LOOP_NONE);
+	ck_assert_int_ge(loop_now_ms() - t0, 10);
+	loop_free(l);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+static Suite *coord_suite(void)
+{
+	Suite *s = suite_create("coord");
+	TCase *tc = tcase_create("coordinator");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_bad_token);
+	tcase_add_test(tc, test_garbage_then_good_client);
+	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_checkpoint_round);
+	tcase_add_test(tc, test_disconnect_mid_checkpoint);
+	tcase_add_test(tc, test_checkpoint_refusals_and_errors);
+	tcase_add_test(tc, test_restart_barrier);
+	tcase_add_test(tc, test_exit_on_last_and_token_removal);
+	tcase_add_test(tc, test_kill_checkpoint_then_exit_on_last);
+	tcase_add_test(tc, test_quit_and_port_in_use);
+	suite_add_tcase(s, tc);
+	TCase *tl = tcase_create("loop");
+	tcase_add_test(tl, test_loop);
+	suite_add_tcase(s, tl);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(coord_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
