@@ -210,6 +210,8 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 	case MSG_CKPT_ERROR:
 		ckpt_on_error(k, m);
 		return 0;
+	case MSG_CMD_CHECKPOINT: /* stasis_checkpoint() from inside the computation */
+		return ctl_dispatch(k, m);
 	}
 	return -1;
 }

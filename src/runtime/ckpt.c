@@ -106,6 +106,7 @@ static int after_restart(uint8_t *buf, size_t size)
 	rt_thread_reinstate_self(&rt.ckpt_self);
 	rt.ckpt_tid = rt_gettid();
 	rt_restore_itimers();
+	rt_restore_timers();
 	int want = rt.nsuspended;
 	for (;;) {
 		int n = __atomic_load_n(&rt.nrestored, __ATOMIC_ACQUIRE);
@@ -269,6 +270,7 @@ __attribute__((constructor)) static void rt_init(void)
 	if (!port || !getenv("STASIS_RUNTIME"))
 		return;
 	log_set_prefix("stasis runtime");
+	rt_wrappers_init();
 	rt.port = proto_default_port();
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();

@@ -121,6 +121,7 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 		return; /* more threads than slots: the checkpoint thread reports it */
 	memcpy(&t->sigmask, &uc->uc_sigmask, sizeof(t->sigmask));
 	rt_thread_capture_self(t);
+	rt_take_thread_pending(t);
 	if (rt_save_context(&t->ctx) == 0) {
 		__atomic_store_n(&t->state, RT_SUSPENDED, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&rt.nsuspended, 1, __ATOMIC_ACQ_REL);
@@ -131,6 +132,7 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 		rt_futex_wake(&rt.nrestored);
 	}
 	wait_release(seq);
+	rt_requeue_self(t);
 	__atomic_store_n(&t->state, RT_FREE, __ATOMIC_RELEASE);
 	errno = saved_errno;
 }
@@ -142,7 +144,7 @@ int rt_install_handler(void)
 	sa.sa_sigaction = ckpt_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	return sigaction(rt.sig, &sa, NULL);
+	return rt_real_sigaction(rt.sig, &sa, NULL);
 }
 
 static int thread_is_suspended(int tid)

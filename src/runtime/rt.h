@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/time.h>
+#include <time.h>
 
 struct rt_strtab;
 struct rt_files;
@@ -21,6 +22,19 @@ enum rt_thread_state {
 	RT_SUSPENDED, /* saved, waiting for release */
 };
 
+#define RT_MAX_PENDING 64
+struct rt_sigq {
+	int n;
+	siginfo_t info[RT_MAX_PENDING];
+};
+
+#define RT_MAX_TIMERS 64
+struct rt_timer {
+	int id, signo, notify, tid, clock;
+	uint64_t value;
+	struct itimerspec spec;
+};
+
 /* Per-thread record filled by the thread itself in the checkpoint handler. */
 struct rt_thread {
 	int state; /* enum rt_thread_state, atomic */
@@ -32,6 +46,7 @@ struct rt_thread {
 	uint64_t clear_tid;
 	stack_t altstack;
 	uint32_t cap_eff[2], cap_prm[2], cap_inh[2];
+	struct rt_sigq pending; /* taken out of the kernel during the checkpoint */
 	struct img_context ctx;
 };
 
@@ -74,6 +89,9 @@ struct rt_state {
 		int fd;
 		uint64_t ino, dev;
 	} inherited[256];
+	struct rt_sigq shared_pending;
+	int ntimers;
+	struct rt_timer timers[RT_MAX_TIMERS];
 	struct itimerval itimers[3]; /* saved at checkpoint, re-armed at restart */
 	struct rt_restart_info restart;
 };
@@ -147,6 +165,19 @@ void rt_restore_itimers(void);
 /* dirlist.c: numeric entries of a /proc directory, sorted; *self_fd gets the
  * listing's own fd number (closed on return). */
 int rt_list_numeric(const char *dir, int *out, int max, int *self_fd);
+
+/* sigqueue.c */
+void rt_take_thread_pending(struct rt_thread *t);
+void rt_take_shared_pending(void);
+void rt_requeue_self(struct rt_thread *t);
+
+/* timers.c */
+int rt_dump_timers(char *err, size_t errlen);
+void rt_restore_timers(void);
+
+/* wrappers.c */
+void rt_wrappers_init(void);
+int rt_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* raw syscalls the runtime needs */
 long rt_gettid(void);

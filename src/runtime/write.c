@@ -101,6 +101,9 @@ int rt_write_image(const char *path, int compress, uint64_t *size, char *err, si
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0)
 		return -1;
 	rt_dump_sigactions(p->sigact);
+	rt_take_shared_pending();
+	if (rt_dump_timers(err, errlen) < 0)
+		return -1;
 	if (img_writer_open(w, path) < 0)
 		return snprintf(err, errlen, "cannot create %s.tmp: %s", path, strerror(errno)), -1;
 	if (compress && setup_compression(w) < 0) {

@@ -1,0 +1,315 @@
+"""End-to-end test harness for Stasis.
+
+Every test gets a `st` fixture (class Stasis below): a free loopback port, a
+private temp dir holding STASIS_RUN_DIR and a checkpoint dir, and helpers to
+launch a program under Stasis, checkpoint it, restart it and wait for output.
+Everything a test starts is killed and reaped afterwards: the pytest process
+makes itself a child subreaper, so orphaned daemons (the coordinator) and
+anything left in a restart's PID namespace come back to us.
+
+The test programs follow CRIU's zdtm protocol (see tests/programs/*.c): they
+build their state, print "ready", loop until the file named by argv[1] exists,
+then verify their state and print "PASS" (exit 0) or "FAIL: what" (exit 1).
+`Stasis.zdtm()` drives one such program through N checkpoint/kill/restart
+cycles.
+"""
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build"
+STASIS = BUILD / "bin" / "stasis"
+RUNTIME = BUILD / "lib" / "libstasis.so"
+PROGRAMS = BUILD / "tests" / "programs"
+
+PR_SET_CHILD_SUBREAPER = 36
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _become_subreaper():
+    if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "prctl(PR_SET_CHILD_SUBREAPER): " + os.strerror(err))
+
+
+_become_subreaper()
+
+
+def program(name):
+    """Path of a built test program; fails clearly when it is missing."""
+    p = PROGRAMS / name
+    if not p.exists():
+        pytest.fail(f"{p} is missing: build it with 'make -j2'")
+    return str(p)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children_of(pid):
+    """Direct children of pid, from /proc (host view)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        rest = stat[stat.rfind(")") + 2:].split()
+        if int(rest[1]) == pid and rest[0] != "Z":
+            kids.append(int(d))
+    return kids
+
+
+def _descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        for k in _children_of(todo.pop()):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def _reap_all():
+    """Reap every exited child (we are a subreaper: orphans land here)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+class Proc:
+    """A process started by the harness: a Popen plus where its output goes."""
+
+    def __init__(self, popen, out, err, what):
+        self.popen = popen
+        self.out = Path(out) if out else None
+        self.err = Path(err) if err else None
+        self.what = what
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def wait(self, timeout=30):
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{self.what} did not exit within {timeout} s\n{self.describe()}")
+
+    def running(self):
+        return self.popen.poll() is None
+
+    def describe(self):
+        s = f"--- {self.what} (pid {self.pid}, returncode {self.popen.returncode})\n"
+        for name, path in (("stdout", self.out), ("stderr", self.err)):
+            if path and path.exists():
+                txt = path.read_text(errors="replace")
+                s += f"--- {name} {path}:\n{txt[-4000:]}\n"
+        return s
+
+
+class Stasis:
+    def __init__(self, tmp_path):
+        self.tmp = Path(tmp_path)
+        self.run_dir = self.tmp / "run"
+        self.ckpt_dir = self.tmp / "ckpt"
+        self.run_dir.mkdir(mode=0o700)
+        self.ckpt_dir.mkdir()
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env["STASIS_RUN_DIR"] = str(self.run_dir)
+        self.env["STASIS_PORT"] = str(self.port)
+        for k in ("STASIS_CKPT_DIR", "LD_PRELOAD", "STASIS_NO_COMPRESS"):
+            self.env.pop(k, None)
+        self.procs = []
+        self._n = 0
+
+    # ---- running commands -------------------------------------------------
+    def stasis(self, *args, timeout=60, input=None, env=None):
+        """Run one stasis command to completion; returns CompletedProcess (text)."""
+        try:
+            return subprocess.run(
+                [str(STASIS), *map(str, args)], cwd=self.tmp, env=env or self.env,
+                capture_output=True, text=True, timeout=timeout, input=input,
+                start_new_session=True)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"stasis {' '.join(map(str, args))} did not finish in {timeout} s: "
+                        f"stdout={e.stdout!r} stderr={e.stderr!r}\n{self.describe_all()}")
+
+    def _name(self, base):
+        self._n += 1
+        return self.tmp / f"{base}.{self._n}"
+
+    def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL):
+        out = Path(out) if out else self._name("stdout")
+        err = Path(err) if err else self._name("stderr")
+        # The program's stdout is a regular file: restart reopens it at its offset.
+        with open(out, "ab") as fo, open(err, "ab") as fe:
+            p = subprocess.Popen(argv, cwd=self.tmp, env=self.env, stdin=stdin, stdout=fo,
+                                 stderr=fe, start_new_session=True)
+        proc = Proc(p, out, err, what)
+        self.procs.append(proc)
+        return proc
+
+    def launch(self, prog, *args, out=None, err=None, opts=()):
+        """`stasis launch` PROG ARGS in the background, stdout and stderr to files."""
+        argv = [str(STASIS), "launch", "-p", str(self.port), "--ckpt-dir", str(self.ckpt_dir),
+                *opts, str(prog), *map(str, args)]
+        return self._spawn(argv, out, err, f"launch {Path(prog).name}")
+
+    def restart(self, images=None, directory=None, out=None, err=None):
+        """`stasis restart` in the background (the restored program writes where it wrote)."""
+        argv = [str(STASIS), "restart", "-p", str(self.port)]
+        if directory:
+            argv += ["--dir", str(directory)]
+        else:
+            argv += [str(i) for i in images]
+        return self._spawn(argv, out, err, "restart")
+
+    def checkpoint(self, kill=True, expect_ok=True):
+        """`stasis checkpoint`: returns the image paths it printed."""
+        args = ["checkpoint", "-p", self.port] + (["--kill"] if kill else [])
+        r = self.stasis(*args)
+        if not expect_ok:
+            return r
+        assert r.returncode == 0, (f"checkpoint failed ({r.returncode}): {r.stderr}\n"
+                                   f"{self.describe_all()}")
+        imgs = [l for l in r.stdout.splitlines() if l.strip()]
+        assert imgs, f"checkpoint printed no image path: {r.stdout!r} {r.stderr!r}"
+        for i in imgs:
+            assert i.endswith(".stasis") and os.path.isfile(i), f"bad image path {i!r}"
+        return imgs
+
+    def status(self):
+        r = self.stasis("status", "-p", self.port, "--json", timeout=10)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)
+
+    def wait_registered(self, nprocs=1, timeout=30, proc=None):
+        """Poll the coordinator until nprocs processes are registered and it is idle."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.status()
+            if last and last["nprocs"] >= nprocs and last["state"] == "idle":
+                return last
+            if proc is not None and not proc.running():
+                pytest.fail(f"{proc.what} exited ({proc.popen.returncode}) before it registered "
+                            f"with the coordinator\n{self.describe_all()}")
+            time.sleep(0.02)
+        pytest.fail(f"{nprocs} process(es) not registered within {timeout} s (last status "
+                    f"{last})\n{self.describe_all()}")
+
+    # ---- waiting -----------------------------------------------------------
+    def wait_for(self, path, text, timeout=30, proc=None):
+        """Poll file path until it contains text; fail early if proc exits."""
+        path = Path(path)
+        deadline = time.monotonic() + timeout
+        while True:
+            if path.exists() and text in path.read_text(errors="replace"):
+                return
+            if proc is not None and not proc.running():
+                if path.exists() and text in path.read_text(errors="replace"):
+                    return
+                pytest.fail(f"{proc.what} exited ({proc.popen.returncode}) before printing "
+                            f"{text!r}\n{self.describe_all()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{text!r} not in {path} within {timeout} s\n{self.describe_all()}")
+            time.sleep(0.01)
+
+    def describe_all(self):
+        return "".join(p.describe() for p in self.procs)
+
+    # ---- the zdtm protocol ---------------------------------------------------
+    def zdtm(self, name, *args, cycles=2, opts=(), timeout=60, between=None):
+        """Launch tests/programs/NAME with argv[1] = the verify file, wait for
+        "ready", then `cycles` times: checkpoint --kill and restart. Then create
+        the verify file and wait for the program's verdict. `between(st, i, imgs,
+        restart_proc)` runs after each restart. Returns the output text."""
+        out = self.tmp / f"{name}.out"
+        verify = self.tmp / "verify"
+        p = self.launch(program(name), verify, *args, out=out, opts=opts)
+        self.wait_for(out, "ready", proc=p, timeout=timeout)
+        self.wait_registered(proc=p)
+        for i in range(cycles):
+            imgs = self.checkpoint(kill=True)
+            rc = p.wait(timeout=30)
+            assert rc == -signal.SIGKILL, (f"after checkpoint --kill the program ended with "
+                                           f"{rc}, not SIGKILL\n{self.describe_all()}")
+            p = self.restart(imgs)
+            self.wait_registered(proc=p)
+            if between:
+                between(self, i, imgs, p)
+        verify.touch()
+        rc = p.wait(timeout=timeout)
+        text = out.read_text(errors="replace")
+        assert "PASS" in text and rc == 0, (f"{name}: exit {rc}, output:\n{text}\n"
+                                            f"{self.describe_all()}")
+        assert "FAIL" not in text, text
+        assert text.count("ready") == 1, f"ready printed more than once:\n{text}"
+        return text
+
+    # ---- cleanup -----------------------------------------------------------
+    def cleanup(self):
+        try:
+            subprocess.run([str(STASIS), "kill", "-p", str(self.port)], env=self.env,
+                           capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for p in self.procs:
+            if p.popen.poll() is None:
+                try:
+                    os.killpg(p.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left (the coordinator daemon, processes of a PID namespace)
+        # was started by us and is our descendant, since we are a subreaper.
+        me = os.getpid()
+        for _ in range(50):
+            left = _descendants(me)
+            if not left:
+                break
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+            _reap_all()
+        _reap_all()
+
+
+@pytest.fixture
+def st(tmp_path):
+    if not STASIS.exists() or not RUNTIME.exists():
+        pytest.fail(f"{STASIS} or {RUNTIME} missing: run 'make -j2' first")
+    s = Stasis(tmp_path)
+    try:
+        yield s
+    finally:
+        s.cleanup()
