@@ -69,7 +69,9 @@ static void check_self(const char *who, const struct rec *r, long tlsv)
 		return;
 	}
 	struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-	long rc = syscall(SYS_rseq, rs, __rseq_size, 0, RSEQ_SIG);
+	/* glibc registers sizeof(struct rseq) (32) bytes; Debian's __rseq_size is
+	 * the feature size (20) */
+	long rc = syscall(SYS_rseq, rs, sizeof(struct rseq), 0, RSEQ_SIG);
 	if (rc == 0)
 		zd_fail("%s: rseq area %p was not registered with the kernel", who, (void *)rs);
 	else if (errno != EBUSY)
