@@ -28,7 +28,7 @@ uint16_t cli_parse_port(const char *s);
 const char *cli_self_dir(void);
 /* Send one command to the coordinator on port as a control client and wait for
  * the reply of type reply_type. Returns the reply's length, its payload in
- * *reply (malloc'ed, NUL-terminated; free it), or -1 after printing why. */
+ * *reply unless reply is NULL (malloc'ed, NUL-terminated; free it), or -1 after printing why. */
 long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arglen,
 		       uint16_t reply_type, char **reply);
 

@@ -84,7 +84,10 @@ long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arg
 		return -1;
 	}
 	buf[rc] = 0;
-	*reply = buf;
+	if (reply)
+		*reply = buf;
+	else
+		free(buf);
 	return rc;
 }
 

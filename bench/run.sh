@@ -1,0 +1,543 @@
+#!/usr/bin/env bash
+# The Stasis benchmark (`make bench`). For each workload (memhog from
+# ../shared/workloads/memhog.c: 1 GiB random, text and untouched-zero memory,
+# 64 MiB with 8 threads) it measures, as medians of BENCH_RUNS runs:
+#   stasis   checkpoint time (wall time of `stasis checkpoint`, fsync included),
+#            image size, and restart time (from `stasis restart` to the first new
+#            "tick" line the program prints), compressed (default) and --no-compress
+#   dd       the hardware limit: writing as many bytes of random data with
+#            conv=fsync, and to the page cache only
+#   native   memhog alone, from exec to its first tick
+#   dmtcp, criu   the same cycle, when dmtcp_launch / criu are on PATH
+# and the launch overhead of `stasis launch /bin/true` over /bin/true (median of
+# BENCH_LAUNCH_RUNS, coordinator already running). It prints a table with the
+# ratios, writes bench/results/runs.csv (every measurement) and results.csv
+# (medians and ratios), and PNG charts when gnuplot is installed.
+#
+# Environment: BENCH_RUNS (3), BENCH_MIB (1024), BENCH_LAUNCH_RUNS (20),
+# BENCH_TMP (/var/tmp: images and dd files go there, it must be a real disk),
+# BENCH_RESULTS (bench/results), BENCH_ONLY (space-separated workload names).
+set -euo pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STASIS=$ROOT/build/bin/stasis
+MEMHOG=$ROOT/build/tests/programs/memhog
+RUNS=${BENCH_RUNS:-3}
+MIB=${BENCH_MIB:-1024}
+LAUNCH_RUNS=${BENCH_LAUNCH_RUNS:-20}
+RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
+TMPBASE=${BENCH_TMP:-/var/tmp}
+TICK_TIMEOUT_US=120000000
+
+# name|memhog arguments|MiB written by dd for the limit
+WORKLOADS=("rand|$MIB rand 0|$MIB" "text|$MIB text 0|$MIB" "zero|$MIB zero 0|$MIB"
+	"threads|64 rand 8|64")
+
+WORK=""
+NAPFD=""
+PIDS=()
+PORTS=()
+FAILURES=0
+LINE=""
+
+log() { printf '%s\n' "$*" >&2; }
+now() { printf -v "$1" '%s' "${EPOCHREALTIME/./}"; }
+nap() { read -rt 0.002 -u "$NAPFD" _ || true; }
+usecs() { awk -v u="$1" 'BEGIN { printf "%.6f", u / 1e6 }'; }
+
+# One measurement: workload,system,variant,metric,run,value
+record() { printf '%s,%s,%s,%s,%s,%s\n' "$@" >>"$RESULTS/runs.csv"; }
+
+cleanup() {
+	local p
+	for p in "${PORTS[@]}"; do
+		"$STASIS" kill -p "$p" --coordinator >/dev/null 2>&1 || true
+	done
+	for p in "${PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	[[ -z $WORK ]] || rm -rf "$WORK"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	local p
+	for _ in {1..50}; do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			PORTS+=("$p")
+			echo "$p"
+			return 0
+		fi
+	done
+	log "bench: no free port"
+	return 1
+}
+
+# Start a command in the background, disowned (bash reaps it and does not
+# report its death); its pid is in BG_PID.
+bg() {
+	"$@" &
+	BG_PID=$!
+	disown "$BG_PID"
+	PIDS+=("$BG_PID")
+}
+
+# gone PID: wait up to 10 s for PID to end, then kill it.
+gone() {
+	local t t_end
+	now t
+	t_end=$((t + 10000000))
+	while kill -0 "$1" 2>/dev/null; do
+		now t
+		if ((t > t_end)); then
+			log "bench: pid $1 did not end; killing it"
+			kill -KILL "$1" 2>/dev/null || true
+			return 1
+		fi
+		nap
+	done
+}
+
+# wait_line FILE SKIP: wait for line SKIP+1 of FILE; it goes to LINE.
+wait_line() {
+	local fd part acc="" n=0 t t_end
+	now t
+	t_end=$((t + TICK_TIMEOUT_US))
+	exec {fd}<"$1"
+	while :; do
+		if IFS= read -r -u "$fd" part; then
+			if ((n++ == $2)); then
+				LINE=$acc$part
+				exec {fd}<&-
+				return 0
+			fi
+			acc=""
+			continue
+		fi
+		acc+=$part
+		now t
+		if ((t > t_end)); then
+			exec {fd}<&-
+			log "bench: no new line in $1 after $((TICK_TIMEOUT_US / 1000000)) s"
+			return 1
+		fi
+		nap
+	done
+}
+
+count_lines() {
+	local -a lines
+	mapfile -t lines <"$1"
+	echo "${#lines[@]}"
+}
+
+# check_continued FILE SKIP: line SKIP+1 must be the tick after line SKIP, "ok".
+check_continued() {
+	local -a lines
+	local prev next
+	mapfile -t lines <"$1"
+	read -r _ prev _ <<<"${lines[$2 - 1]}"
+	read -r _ next _ <<<"${lines[$2]}"
+	if [[ ${lines[$2]} != "tick $((prev + 1)) ok" ]]; then
+		log "bench: after '${lines[$2 - 1]}' the restarted program printed '${lines[$2]}'"
+		return 1
+	fi
+	[[ $next == $((prev + 1)) ]]
+}
+
+# ---- the hardware limit and the native run ----
+
+make_source() {
+	log "bench: writing $MIB MiB of random data for dd"
+	dd if=/dev/urandom of="$WORK/random.src" bs=1M count="$MIB" iflag=fullblock status=none
+}
+
+dd_runs() {
+	local name=$1 mib=$2 run t0 t1
+	for ((run = 1; run <= RUNS; run++)); do
+		sync
+		now t0
+		dd if="$WORK/random.src" of="$WORK/dd.out" bs=1M count="$mib" conv=fsync status=none
+		now t1
+		record "$name" dd fsync write_s "$run" "$(usecs $((t1 - t0)))"
+		rm -f "$WORK/dd.out"
+		sync
+		now t0
+		dd if="$WORK/random.src" of="$WORK/dd.out" bs=1M count="$mib" status=none
+		now t1
+		record "$name" dd cache write_s "$run" "$(usecs $((t1 - t0)))"
+		rm -f "$WORK/dd.out"
+	done
+}
+
+native_runs() {
+	local name=$1 args=$2 run t0 t1 out=$WORK/native.log
+	for ((run = 1; run <= RUNS; run++)); do
+		: >"$out"
+		now t0
+		# shellcheck disable=SC2086 # args are words
+		bg "$MEMHOG" $args >"$out" 2>&1
+		wait_line "$out" 0
+		now t1
+		kill -KILL "$BG_PID"
+		gone "$BG_PID"
+		record "$name" native run first_tick_s "$run" "$(usecs $((t1 - t0)))"
+	done
+}
+
+# ---- stasis ----
+
+# stasis_once NAME ARGS VARIANT RUN: one launch, checkpoint --kill, restart.
+stasis_once() {
+	local name=$1 args=$2 variant=$3 run=$4 port ck out img n t0 t1 rc=0
+	local flag=()
+	[[ $variant == raw ]] && flag=(--no-compress)
+	port=$(free_port)
+	ck=$WORK/ck.$name.$variant.$run
+	out=$WORK/stasis.log
+	mkdir -p "$ck"
+	: >"$out"
+	# shellcheck disable=SC2086 # args are words
+	bg "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$MEMHOG" $args >"$out" 2>"$WORK/launch.err"
+	local lpid=$BG_PID
+	wait_line "$out" 0 || return 1
+	sync
+	now t0
+	img=$("$STASIS" checkpoint -p "$port" --kill "${flag[@]}" 2>"$WORK/checkpoint.err") || {
+		log "bench: stasis checkpoint failed: $(cat "$WORK/checkpoint.err")"
+		return 1
+	}
+	now t1
+	img=$(grep '\.stasis$' <<<"$img" | head -n 1)
+	record "$name" stasis "$variant" ckpt_s "$run" "$(usecs $((t1 - t0)))"
+	record "$name" stasis "$variant" image_bytes "$run" "$(stat -c %s "$img")"
+	gone "$lpid" || rc=1
+	n=$(count_lines "$out")
+	now t0
+	bg "$STASIS" restart -p "$port" "$img" >"$WORK/restart.out" 2>"$WORK/restart.err"
+	local rpid=$BG_PID
+	if wait_line "$out" "$n"; then
+		now t1
+		record "$name" stasis "$variant" restart_s "$run" "$(usecs $((t1 - t0)))"
+		check_continued "$out" "$n" || rc=1
+	else
+		log "bench: restart produced no tick: $(cat "$WORK/restart.err")"
+		rc=1
+	fi
+	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
+	gone "$rpid" || rc=1
+	rm -rf "$ck"
+	return "$rc"
+}
+
+# ---- peers, when installed ----
+
+have() { command -v "$1" >/dev/null; }
+
+# dmtcp_once NAME ARGS VARIANT RUN (variant gzip: DMTCP's default; raw: --no-gzip)
+dmtcp_once() {
+	local name=$1 args=$2 variant=$3 run=$4 port ck out img n t0 t1 rc=0
+	local flag=()
+	[[ $variant == raw ]] && flag=(--no-gzip)
+	port=$(free_port)
+	ck=$WORK/dmtcp.$name.$variant.$run
+	out=$WORK/dmtcp.log
+	mkdir -p "$ck"
+	: >"$out"
+	dmtcp_coordinator --daemon -p "$port" --ckptdir "$ck" >/dev/null 2>&1 || return 1
+	# shellcheck disable=SC2086 # args are words
+	bg dmtcp_launch -p "$port" "${flag[@]}" "$MEMHOG" $args >"$out" 2>"$WORK/dmtcp.err"
+	local lpid=$BG_PID
+	wait_line "$out" 0 || rc=1
+	now t0
+	((rc == 0)) && dmtcp_command -p "$port" --bcheckpoint >/dev/null 2>&1 || rc=1
+	now t1
+	img=$(find "$ck" -name 'ckpt_*.dmtcp' | head -n 1)
+	if ((rc == 0)) && [[ -n $img ]]; then
+		record "$name" dmtcp "$variant" ckpt_s "$run" "$(usecs $((t1 - t0)))"
+		record "$name" dmtcp "$variant" image_bytes "$run" "$(stat -c %s "$img")"
+		dmtcp_command -p "$port" --kill >/dev/null 2>&1 || true
+		gone "$lpid" || true
+		n=$(count_lines "$out")
+		now t0
+		bg dmtcp_restart -p "$port" "$img" >/dev/null 2>>"$WORK/dmtcp.err"
+		if wait_line "$out" "$n"; then
+			now t1
+			record "$name" dmtcp "$variant" restart_s "$run" "$(usecs $((t1 - t0)))"
+		else
+			rc=1
+		fi
+		gone_after dmtcp_command -p "$port" --kill
+	else
+		rc=1
+	fi
+	dmtcp_command -p "$port" --quit >/dev/null 2>&1 || true
+	kill -KILL "$lpid" 2>/dev/null || true
+	rm -rf "$ck"
+	return "$rc"
+}
+
+gone_after() { "$@" >/dev/null 2>&1 || true; gone "$BG_PID" || true; }
+
+# criu_once NAME ARGS VARIANT RUN (CRIU stores raw pages only)
+criu_once() {
+	local name=$1 args=$2 variant=$3 run=$4 ck out n pid t0 t1 rc=0
+	ck=$WORK/criu.$name.$run
+	out=$WORK/criu.log
+	mkdir -p "$ck"
+	: >"$out"
+	# shellcheck disable=SC2086 # args are words
+	bg setsid "$MEMHOG" $args >"$out" 2>/dev/null </dev/null
+	pid=$BG_PID
+	wait_line "$out" 0 || rc=1
+	now t0
+	((rc == 0)) && criu dump -t "$pid" -D "$ck" -o dump.log >/dev/null 2>&1 || rc=1
+	now t1
+	if ((rc == 0)); then
+		record "$name" criu "$variant" ckpt_s "$run" "$(usecs $((t1 - t0)))"
+		record "$name" criu "$variant" image_bytes "$run" "$(du -sb "$ck" | cut -f1)"
+		gone "$pid" || true
+		n=$(count_lines "$out")
+		now t0
+		if criu restore -D "$ck" -d -o restore.log >/dev/null 2>&1 && wait_line "$out" "$n"; then
+			now t1
+			record "$name" criu "$variant" restart_s "$run" "$(usecs $((t1 - t0)))"
+		else
+			rc=1
+		fi
+	else
+		log "bench: criu dump failed (see criu's log in a kept BENCH_TMP to know why)"
+	fi
+	kill -KILL "$pid" 2>/dev/null || true
+	gone "$pid" || true
+	rm -rf "$ck"
+	return "$rc"
+}
+
+# cycle SYSTEM NAME ARGS VARIANT: RUNS runs of SYSTEM_once.
+cycle() {
+	local system=$1 name=$2 args=$3 variant=$4 run
+	for ((run = 1; run <= RUNS; run++)); do
+		if ! "${system}_once" "$name" "$args" "$variant" "$run"; then
+			log "bench: $system $variant on $name: run $run FAILED"
+			FAILURES=$((FAILURES + 1))
+			return 0
+		fi
+	done
+}
+
+peer_cycles() {
+	local name=$1 args=$2
+	if have dmtcp_launch; then
+		cycle dmtcp "$name" "$args" gzip
+		cycle dmtcp "$name" "$args" raw
+	fi
+	if have criu; then
+		cycle criu "$name" "$args" raw
+	fi
+}
+
+# ---- launch overhead ----
+
+launch_overhead() {
+	local port run t0 t1
+	port=$(free_port)
+	"$STASIS" coordinator -p "$port" --daemon --ckpt-dir "$WORK" >/dev/null
+	for ((run = 1; run <= LAUNCH_RUNS; run++)); do
+		now t0
+		/bin/true
+		now t1
+		record true native run launch_ms "$run" "$(awk -v u=$((t1 - t0)) 'BEGIN{print u/1000}')"
+		now t0
+		"$STASIS" launch -p "$port" /bin/true
+		now t1
+		record true stasis launch launch_ms "$run" "$(awk -v u=$((t1 - t0)) 'BEGIN{print u/1000}')"
+	done
+	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
+}
+
+# ---- results ----
+
+# results.csv: the median of every (workload, system, variant, metric), then ratios.
+summarize() {
+	awk -F, '
+	function median(key,   n, i, j, t, a) {
+		n = split(vals[key], a, " ")
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	NR > 1 {
+		key = $1 "," $2 "," $3 "," $4
+		if (!(key in vals)) order[++nk] = key
+		vals[key] = vals[key] " " $6
+		runs[key]++
+	}
+	END {
+		print "workload,system,variant,metric,median,runs"
+		for (i = 1; i <= nk; i++) {
+			m[order[i]] = median(order[i])
+			print order[i] "," m[order[i]] "," runs[order[i]]
+		}
+		for (i = 1; i <= nk; i++) {
+			split(order[i], k, ",")
+			w = k[1]; s = k[2]; v = k[3]; met = k[4]; x = m[order[i]]
+			if (s == "dd" || s == "native" || x == 0) continue
+			if (met == "ckpt_s" && (w ",dd,fsync,write_s") in m)
+				printf "%s,%s,%s,ckpt_vs_dd_fsync,%.3f,\n", w, s, v, x / m[w ",dd,fsync,write_s"]
+			if (met == "restart_s" && (w ",native,run,first_tick_s") in m)
+				printf "%s,%s,%s,restart_vs_native,%.3f,\n", w, s, v, x / m[w ",native,run,first_tick_s"]
+			if (met == "launch_ms" && (w ",native,run,launch_ms") in m)
+				printf "%s,%s,%s,launch_overhead_ms,%.3f,\n", w, s, v, x - m[w ",native,run,launch_ms"]
+			if (s != "stasis" || (met != "ckpt_s" && met != "restart_s" && met != "image_bytes"))
+				continue
+			for (j = 1; j <= nk; j++) {
+				split(order[j], p, ",")
+				if (p[1] != w || p[4] != met || p[2] == "stasis" || p[2] == "dd" || p[2] == "native" || m[order[j]] == 0)
+					continue
+				printf "%s,%s,%s,%s_vs_%s_%s,%.3f,\n", w, s, v, met, p[2], p[3], x / m[order[j]]
+			}
+		}
+	}' "$RESULTS/runs.csv" >"$RESULTS/results.csv"
+}
+
+print_table() {
+	awk -F, -v mib="$MIB" '
+	NR > 1 { m[$1 "," $2 "," $3 "," $4] = $5; if (!($1 in seen)) { seen[$1] = 1; ws[++nw] = $1 } }
+	function get(k) { return (k in m) ? m[k] : "" }
+	function sec(x) { return x == "" ? "-" : sprintf("%.3f", x) }
+	function mb(x) { return x == "" ? "-" : sprintf("%.1f", x / 1048576) }
+	function ratio(x) { return x == "" ? "-" : sprintf("%.2fx", x) }
+	function row(w, s, v, label,   c) {
+		c = get(w "," s "," v ",ckpt_s")
+		if (c == "" && get(w "," s "," v ",restart_s") == "") return
+		printf "  %-22s %10s %11s %10s %9s %15s\n", label, sec(c),
+			mb(get(w "," s "," v ",image_bytes")), sec(get(w "," s "," v ",restart_s")),
+			ratio(get(w "," s "," v ",ckpt_vs_dd_fsync")), ratio(get(w "," s "," v ",restart_vs_native"))
+	}
+	function peers(w,   k, n, a) {
+		for (k in m) {
+			n = split(k, a, ",")
+			if (a[1] == w && a[2] == "stasis" && a[4] ~ /_vs_(dmtcp|criu)_/)
+				printf "  %-40s %s\n", "stasis " a[3] " " a[4], ratio(m[k])
+		}
+	}
+	END {
+		title["rand"] = mib " MiB random"; title["text"] = mib " MiB text"
+		title["zero"] = mib " MiB untouched (zero)"; title["threads"] = "64 MiB random, 8 threads"
+		for (i = 1; i <= nw; i++) {
+			w = ws[i]
+			if (w == "true") continue
+			printf "\n%s\n", (w in title) ? title[w] : w
+			printf "  %-22s %10s %11s %10s %9s %15s\n", "", "ckpt s", "image MiB", "restart s", "ckpt/dd", "restart/native"
+			row(w, "stasis", "zstd", "stasis (zstd)")
+			row(w, "stasis", "raw", "stasis --no-compress")
+			row(w, "dmtcp", "gzip", "dmtcp (gzip)")
+			row(w, "dmtcp", "raw", "dmtcp --no-gzip")
+			row(w, "criu", "raw", "criu")
+			printf "  %-22s %10s\n", "dd conv=fsync (limit)", sec(get(w ",dd,fsync,write_s"))
+			printf "  %-22s %10s\n", "dd to page cache", sec(get(w ",dd,cache,write_s"))
+			printf "  %-22s %10s %11s %10s\n", "native first tick", "", "", sec(get(w ",native,run,first_tick_s"))
+			peers(w)
+		}
+		if (("true,stasis,launch,launch_ms") in m)
+			printf "\nlaunch /bin/true (median ms): native %.2f, stasis launch %.2f, overhead %.2f ms\n",
+				get("true,native,run,launch_ms"), get("true,stasis,launch,launch_ms"),
+				get("true,stasis,launch,launch_overhead_ms")
+	}' "$RESULTS/results.csv"
+}
+
+# One gnuplot bar chart of METRIC per workload, one bar per system/variant.
+chart() {
+	local metric=$1 scale=$2 ylabel=$3 png=$4 dat=$WORK/$1.dat
+	awk -F, -v met="$metric" -v scale="$scale" '
+	NR > 1 && $4 == met && $1 != "true" {
+		s = $2 "-" $3; if (!(s in si)) { si[s] = ++ns; sn[ns] = s }
+		if (!($1 in wi)) { wi[$1] = ++nw; wn[nw] = $1 }
+		v[$1, s] = $5 / scale
+	}
+	END {
+		printf "workload"; for (j = 1; j <= ns; j++) printf " %s", sn[j]; print ""
+		for (i = 1; i <= nw; i++) {
+			printf "%s", wn[i]
+			for (j = 1; j <= ns; j++) printf " %s", ((wn[i], sn[j]) in v) ? v[wn[i], sn[j]] : "?"
+			print ""
+		}
+	}' "$RESULTS/results.csv" >"$dat"
+	local ncols
+	ncols=$(head -n 1 "$dat" | wc -w)
+	gnuplot <<-EOF
+		set terminal pngcairo size 900,500 noenhanced
+		set output "$png"
+		set datafile missing "?"
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.8 border -1
+		set key top left
+		set ylabel "$ylabel"
+		set grid ytics
+		set yrange [0:*]
+		plot for [c=2:$ncols] "$dat" using c:xtic(1) title columnheader(c)
+	EOF
+}
+
+charts() {
+	if ! have gnuplot; then
+		log "bench: gnuplot is not installed: no charts (apt-get install gnuplot-nox)"
+		return 0
+	fi
+	chart ckpt_s 1 "checkpoint time, s (dd: write with fsync)" "$RESULTS/checkpoint.png" &&
+		chart write_s 1 "dd write time, s" "$RESULTS/dd.png" &&
+		chart restart_s 1 "restart to first tick, s" "$RESULTS/restart.png" &&
+		chart image_bytes 1048576 "image size, MiB" "$RESULTS/image.png" ||
+		log "bench: gnuplot failed; no charts"
+	log "bench: charts in $RESULTS/*.png"
+}
+
+# ---- main ----
+
+selected() { [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $1 "* ]]; }
+
+run_workload() {
+	local name=$1 args=$2 ddmib=$3
+	log "bench: $name (memhog $args): dd, native, stasis zstd, stasis --no-compress"
+	dd_runs "$name" "$ddmib"
+	native_runs "$name" "$args"
+	cycle stasis "$name" "$args" zstd
+	cycle stasis "$name" "$args" raw
+	peer_cycles "$name" "$args"
+}
+
+main() {
+	[[ -x $STASIS && -x $MEMHOG ]] || { log "bench: build first: make"; exit 1; }
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$RESULTS"
+	WORK=$(mktemp -d "$TMPBASE/stasis-bench.XXXXXX")
+	export STASIS_RUN_DIR=$WORK/run
+	mkdir -p "$STASIS_RUN_DIR"
+	exec {NAPFD}<> <(:)
+	echo "workload,system,variant,metric,run,value" >"$RESULTS/runs.csv"
+	log "bench: $RUNS runs each; images and dd files in $WORK ($(df -h --output=source,fstype "$WORK" | tail -n 1))"
+	have dmtcp_launch || log "bench: DMTCP (dmtcp_launch): not installed"
+	have criu || log "bench: CRIU (criu): not installed"
+	make_source
+	local w name args ddmib
+	for w in "${WORKLOADS[@]}"; do
+		IFS='|' read -r name args ddmib <<<"$w"
+		selected "$name" && run_workload "$name" "$args" "$ddmib"
+	done
+	selected true && launch_overhead
+	summarize
+	print_table
+	charts
+	log "bench: every measurement in $RESULTS/runs.csv, medians and ratios in $RESULTS/results.csv"
+	if ((FAILURES)); then
+		log "bench: $FAILURES series FAILED (see above)"
+		exit 1
+	fi
+}
+
+main "$@"
