@@ -36,10 +36,12 @@ all: $(STASIS) $(RUNTIME) $(PROGS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 $(O)/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  AS      $<"
+	@$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # The restore blob: freestanding, position independent, no relocations, flat binary.
 BLOB_CFLAGS := -std=gnu11 $(WARN) -O2 -ffreestanding -fno-builtin -nostdlib -fPIE \
@@ -47,10 +49,12 @@ BLOB_CFLAGS := -std=gnu11 $(WARN) -O2 -ffreestanding -fno-builtin -nostdlib -fPI
 	-fvisibility=hidden -fcf-protection=none -Isrc -Isrc/include -DSTASIS_BLOB
 $(O)/blob/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BLOB_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $< (blob)"
+	@$(CC) $(BLOB_CFLAGS) -MMD -MP -c $< -o $@
 $(O)/blob/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(BLOB_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  AS      $< (blob)"
+	@$(CC) $(BLOB_CFLAGS) -MMD -MP -c $< -o $@
 $(O)/blob.elf: $(BLOB_OBJ) src/restore/blob/blob.lds
 	@if readelf -r $(BLOB_OBJ) | grep -E "R_X86_64_(64|32S?) "; then \
 		echo "the restore blob must have no absolute relocations" >&2; exit 1; fi

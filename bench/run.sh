@@ -39,7 +39,6 @@ NAPFD=""
 PIDS=()
 PORTS=()
 FAILURES=0
-LINE=""
 
 log() { printf '%s\n' "$*" >&2; }
 now() { printf -v "$1" '%s' "${EPOCHREALTIME/./}"; }
@@ -60,14 +59,14 @@ cleanup() {
 	[[ -z $WORK ]] || rm -rf "$WORK"
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on.
+# PORT: a TCP port on 127.0.0.1 that nothing listens on (remembered for cleanup).
 free_port() {
 	local p
 	for _ in {1..50}; do
 		p=$((20000 + RANDOM % 40000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			PORTS+=("$p")
-			echo "$p"
+			PORT=$p
 			return 0
 		fi
 	done
@@ -77,7 +76,7 @@ free_port() {
 
 # Start a command in the background, disowned (bash reaps it and does not
 # report its death); its pid is in BG_PID.
-bg() {
+spawn() {
 	"$@" &
 	BG_PID=$!
 	disown "$BG_PID"
@@ -100,7 +99,7 @@ gone() {
 	done
 }
 
-# wait_line FILE SKIP: wait for line SKIP+1 of FILE; it goes to LINE.
+# wait_line FILE SKIP: wait until FILE has a complete line SKIP+1.
 wait_line() {
 	local fd part acc="" n=0 t t_end
 	now t
@@ -109,7 +108,6 @@ wait_line() {
 	while :; do
 		if IFS= read -r -u "$fd" part; then
 			if ((n++ == $2)); then
-				LINE=$acc$part
 				exec {fd}<&-
 				return 0
 			fi
@@ -178,7 +176,7 @@ native_runs() {
 		: >"$out"
 		now t0
 		# shellcheck disable=SC2086 # args are words
-		bg "$MEMHOG" $args >"$out" 2>&1
+		spawn "$MEMHOG" $args >"$out" 2>&1
 		wait_line "$out" 0
 		now t1
 		kill -KILL "$BG_PID"
@@ -194,13 +192,14 @@ stasis_once() {
 	local name=$1 args=$2 variant=$3 run=$4 port ck out img n t0 t1 rc=0
 	local flag=()
 	[[ $variant == raw ]] && flag=(--no-compress)
-	port=$(free_port)
+	free_port
+	port=$PORT
 	ck=$WORK/ck.$name.$variant.$run
 	out=$WORK/stasis.log
 	mkdir -p "$ck"
 	: >"$out"
 	# shellcheck disable=SC2086 # args are words
-	bg "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$MEMHOG" $args >"$out" 2>"$WORK/launch.err"
+	spawn "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$MEMHOG" $args >"$out" 2>"$WORK/launch.err"
 	local lpid=$BG_PID
 	wait_line "$out" 0 || return 1
 	sync
@@ -216,7 +215,7 @@ stasis_once() {
 	gone "$lpid" || rc=1
 	n=$(count_lines "$out")
 	now t0
-	bg "$STASIS" restart -p "$port" "$img" >"$WORK/restart.out" 2>"$WORK/restart.err"
+	spawn "$STASIS" restart -p "$port" "$img" >"$WORK/restart.out" 2>"$WORK/restart.err"
 	local rpid=$BG_PID
 	if wait_line "$out" "$n"; then
 		now t1
@@ -241,18 +240,21 @@ dmtcp_once() {
 	local name=$1 args=$2 variant=$3 run=$4 port ck out img n t0 t1 rc=0
 	local flag=()
 	[[ $variant == raw ]] && flag=(--no-gzip)
-	port=$(free_port)
+	free_port
+	port=$PORT
 	ck=$WORK/dmtcp.$name.$variant.$run
 	out=$WORK/dmtcp.log
 	mkdir -p "$ck"
 	: >"$out"
 	dmtcp_coordinator --daemon -p "$port" --ckptdir "$ck" >/dev/null 2>&1 || return 1
 	# shellcheck disable=SC2086 # args are words
-	bg dmtcp_launch -p "$port" "${flag[@]}" "$MEMHOG" $args >"$out" 2>"$WORK/dmtcp.err"
+	spawn dmtcp_launch -p "$port" "${flag[@]}" "$MEMHOG" $args >"$out" 2>"$WORK/dmtcp.err"
 	local lpid=$BG_PID
 	wait_line "$out" 0 || rc=1
 	now t0
-	((rc == 0)) && dmtcp_command -p "$port" --bcheckpoint >/dev/null 2>&1 || rc=1
+	if ((rc == 0)) && ! dmtcp_command -p "$port" --bcheckpoint >/dev/null 2>&1; then
+		rc=1
+	fi
 	now t1
 	img=$(find "$ck" -name 'ckpt_*.dmtcp' | head -n 1)
 	if ((rc == 0)) && [[ -n $img ]]; then
@@ -262,7 +264,7 @@ dmtcp_once() {
 		gone "$lpid" || true
 		n=$(count_lines "$out")
 		now t0
-		bg dmtcp_restart -p "$port" "$img" >/dev/null 2>>"$WORK/dmtcp.err"
+		spawn dmtcp_restart -p "$port" "$img" >/dev/null 2>>"$WORK/dmtcp.err"
 		if wait_line "$out" "$n"; then
 			now t1
 			record "$name" dmtcp "$variant" restart_s "$run" "$(usecs $((t1 - t0)))"
@@ -289,11 +291,13 @@ criu_once() {
 	mkdir -p "$ck"
 	: >"$out"
 	# shellcheck disable=SC2086 # args are words
-	bg setsid "$MEMHOG" $args >"$out" 2>/dev/null </dev/null
+	spawn setsid "$MEMHOG" $args >"$out" 2>/dev/null </dev/null
 	pid=$BG_PID
 	wait_line "$out" 0 || rc=1
 	now t0
-	((rc == 0)) && criu dump -t "$pid" -D "$ck" -o dump.log >/dev/null 2>&1 || rc=1
+	if ((rc == 0)) && ! criu dump -t "$pid" -D "$ck" -o dump.log >/dev/null 2>&1; then
+		rc=1
+	fi
 	now t1
 	if ((rc == 0)); then
 		record "$name" criu "$variant" ckpt_s "$run" "$(usecs $((t1 - t0)))"
@@ -343,7 +347,8 @@ peer_cycles() {
 
 launch_overhead() {
 	local port run t0 t1
-	port=$(free_port)
+	free_port
+	port=$PORT
 	"$STASIS" coordinator -p "$port" --daemon --ckpt-dir "$WORK" >/dev/null
 	for ((run = 1; run <= LAUNCH_RUNS; run++)); do
 		now t0
@@ -488,12 +493,14 @@ charts() {
 		log "bench: gnuplot is not installed: no charts (apt-get install gnuplot-nox)"
 		return 0
 	fi
-	chart ckpt_s 1 "checkpoint time, s (dd: write with fsync)" "$RESULTS/checkpoint.png" &&
-		chart write_s 1 "dd write time, s" "$RESULTS/dd.png" &&
+	if chart ckpt_s 1 "checkpoint time, s" "$RESULTS/checkpoint.png" &&
+		chart write_s 1 "dd write time, s (the limit)" "$RESULTS/dd.png" &&
 		chart restart_s 1 "restart to first tick, s" "$RESULTS/restart.png" &&
-		chart image_bytes 1048576 "image size, MiB" "$RESULTS/image.png" ||
+		chart image_bytes 1048576 "image size, MiB" "$RESULTS/image.png"; then
+		log "bench: charts in $RESULTS/*.png"
+	else
 		log "bench: gnuplot failed; no charts"
-	log "bench: charts in $RESULTS/*.png"
+	fi
 }
 
 # ---- main ----

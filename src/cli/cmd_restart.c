@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +58,21 @@ static int newest_in_dir(const char *dir, char *out, size_t outlen)
 	closedir(d);
 	if (!found)
 		return error("no complete checkpoint in %s (no valid *.stasis image)", dir);
+	return 0;
+}
+
+/* Only the user who ran the program may bring it back, with the same identity. */
+static int check_owner(struct rst_image *img)
+{
+	struct stat st;
+	if (fstat(img->r.fd, &st) < 0)
+		return error("cannot stat %s: %s", img->r.path, strerror(errno));
+	if (st.st_uid != geteuid())
+		return error("cannot restart %s: the image belongs to uid %u, not to you (uid %u)",
+			     img->r.path, st.st_uid, geteuid());
+	if (img->proc->uid != getuid())
+		return error("cannot restart %s: the process ran as uid %u, you are uid %u",
+			     img->r.path, img->proc->uid, getuid());
 	return 0;
 }
 
@@ -117,6 +133,8 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
+	if (check_owner(&img) < 0)
+		return 1;
 	struct rst_opts o = {.port = cli_parse_port(port_s), .coord_fd = -1};
 	if (cli_ensure_coordinator(o.port, NULL, 0) < 0)
 		return 1;
