@@ -53,6 +53,8 @@ int cmd_status(int argc, char **argv)
 	if (n < 0)
 		return 1;
 	fwrite(reply, 1, n, stdout);
+	if (n == 0 || reply[n - 1] != '\n')
+		putchar('\n');
 	free(reply);
 	return 0;
 }
