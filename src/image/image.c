@@ -69,6 +69,17 @@ static int write_at_end(struct img_writer *w, const void *data, size_t len)
 	return 0;
 }
 
+/* Compressing a sample first keeps incompressible memory (already compressed or
+ * encrypted data, random numbers) at the disk's speed. */
+static int compressible(struct img_writer *w, const void *mem, size_t len)
+{
+	size_t sample = 64 * 1024;
+	if (len <= 2 * sample)
+		return 1;
+	size_t n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zbuf_size, mem, sample, w->level);
+	return !ZSTD_isError(n) && n < sample - sample / 16;
+}
+
 int img_write_chunk(struct img_writer *w, const void *mem, uint32_t npages, uint64_t vaddr,
 		    struct img_chunk *out)
 {
@@ -76,7 +87,7 @@ int img_write_chunk(struct img_writer *w, const void *mem, uint32_t npages, uint
 	memset(out, 0, sizeof(*out));
 	out->vaddr = vaddr;
 	out->npages = npages;
-	if (w->cctx) {
+	if (w->cctx && compressible(w, mem, len)) {
 		size_t n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zbuf_size, mem, len, w->level);
 		/* store raw when compression gains less than 1/16 */
 		if (!ZSTD_isError(n) && n < len - len / 16) {

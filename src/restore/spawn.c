@@ -188,7 +188,6 @@ void rst_process(struct rst_image *img, const struct rst_opts *o)
 	char err[512];
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	int coord = -1;
 	struct proto_hello h = {.role = ROLE_PROCESS,
 				.pid = img->proc->pid,
