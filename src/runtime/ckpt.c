@@ -143,18 +143,21 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		snprintf(dir, sizeof(dir), "%s", rt.ckpt_dir);
 	rt.comp_id = cb.comp_id;
 	rt.nrestored = 0;
-	if (rt_suspend_all() < 0) {
-		snprintf(err, sizeof(err), "pid %d: cannot suspend threads: %s", getpid(),
-			 strerror(errno));
-		proto_send(rt.coord_fd, MSG_CKPT_ERROR, err, strlen(err), NULL, 0);
-	}
+	err[0] = 0;
+	int rc = rt_suspend_all();
+	if (rc < 0)
+		snprintf(err, sizeof(err),
+			 "pid %d: a thread did not stop for the checkpoint within %d s (%s); "
+			 "the program goes on",
+			 getpid(), RT_SUSPEND_TIMEOUT, strerror(errno));
 	if (barrier(BARRIER_SUSPENDED, buf, size) || barrier(BARRIER_DRAINED, buf, size))
 		goto lost;
 	image_path(path, sizeof(path), dir, cb.gen);
 	rt.gen = cb.gen;
 	uint64_t isize = 0;
-	err[0] = 0;
-	int rc = rt_write_image(path, !((cb.flags | rt.flags) & CKPT_NO_COMPRESS), &isize, err, sizeof(err));
+	if (rc == 0)
+		rc = rt_write_image(path, !((cb.flags | rt.flags) & CKPT_NO_COMPRESS), &isize, err,
+				    sizeof(err));
 	if (rc == 1) {
 		rc = after_restart(buf, size);
 		rt_arena_reset();

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RSEQ_SIG 0x53053053
@@ -115,8 +116,10 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 	(void)si;
 	ucontext_t *uc = ucv;
 	int saved_errno = errno;
-	struct rt_thread *const t = slot_claim(rt_gettid());
 	const int seq = __atomic_load_n(&rt.release_seq, __ATOMIC_ACQUIRE);
+	if (!__atomic_load_n(&rt.suspending, __ATOMIC_ACQUIRE))
+		return; /* a late signal from a checkpoint that gave up waiting for us */
+	struct rt_thread *const t = slot_claim(rt_gettid());
 	if (!t)
 		return; /* more threads than slots: the checkpoint thread reports it */
 	memcpy(&t->sigmask, &uc->uc_sigmask, sizeof(t->sigmask));
@@ -198,6 +201,25 @@ static int live_unsuspended(int *signalled, int nsig)
 	return n;
 }
 
+/* Wait until every signalled live thread is in the handler; -1 (ETIMEDOUT) if
+ * one does not get there in time (it keeps signals blocked). */
+static int wait_suspended(int *signalled, int nsig)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (live_unsuspended(signalled, nsig) > 0) {
+		int n = __atomic_load_n(&rt.nsuspended, __ATOMIC_ACQUIRE);
+		struct timespec ts = {0, 1000000};
+		syscall(SYS_futex, &rt.nsuspended, FUTEX_WAIT_PRIVATE, n, &ts, NULL, 0);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= RT_SUSPEND_TIMEOUT) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int rt_suspend_all(void)
 {
 	int *signalled = rt_alloc(sizeof(int) * RT_MAX_THREADS);
@@ -205,16 +227,11 @@ int rt_suspend_all(void)
 	if (!signalled)
 		return -1;
 	__atomic_store_n(&rt.nsuspended, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&rt.suspending, 1, __ATOMIC_RELEASE);
 	for (;;) {
 		int sent = signal_round(signalled, &nsig);
-		if (sent < 0)
+		if (sent < 0 || wait_suspended(signalled, nsig) < 0)
 			return -1;
-		/* wait until every signalled live thread is in the handler */
-		while (live_unsuspended(signalled, nsig) > 0) {
-			int n = __atomic_load_n(&rt.nsuspended, __ATOMIC_ACQUIRE);
-			struct timespec ts = {0, 1000000};
-			syscall(SYS_futex, &rt.nsuspended, FUTEX_WAIT_PRIVATE, n, &ts, NULL, 0);
-		}
 		if (sent == 0)
 			return 0; /* a full scan found no thread left running */
 	}
@@ -222,6 +239,7 @@ int rt_suspend_all(void)
 
 void rt_release_all(void)
 {
+	__atomic_store_n(&rt.suspending, 0, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&rt.release_seq, 1, __ATOMIC_ACQ_REL);
 	rt_futex_wake(&rt.release_seq);
 }

@@ -14,6 +14,7 @@ struct rt_strtab;
 struct rt_files;
 
 #define RT_MAX_THREADS 1024
+#define RT_SUSPEND_TIMEOUT 10 /* seconds for every thread to reach the handler */
 #define RT_RESTART_MAGIC 0x5453524154534552ull /* "RESTARTS" */
 
 enum rt_thread_state {
@@ -77,7 +78,7 @@ struct rt_state {
 	int release_seq; /* futex: incremented to release suspended threads */
 	int nsuspended;	 /* futex: threads that reached RT_SUSPENDED */
 	int nrestored;	 /* futex: threads that resumed after a restart */
-	int restarting;	 /* 1 between the blob and the release after a restart */
+	int suspending;	 /* 1 while threads are being held for a checkpoint */
 	struct rt_thread threads[RT_MAX_THREADS];
 	struct rt_thread ckpt_self; /* the checkpoint thread's own record */
 	/* API: stasis_checkpoint() */
