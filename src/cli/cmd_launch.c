@@ -92,8 +92,8 @@ int cmd_launch(int argc, char **argv)
 		return 2;
 	}
 	uint16_t port = cli_parse_port(port_s);
-	if (resolve_dir(dir ? dir : ".", absdir) < 0 || set_preload() < 0 ||
-	    cli_ensure_coordinator(port, absdir, no_compress) < 0)
+	if (resolve_dir(dir ? dir : ".", absdir) < 0 ||
+	    cli_ensure_coordinator(port, absdir, no_compress) < 0 || set_preload() < 0)
 		return 1;
 	if (interval >= 0) {
 		uint32_t secs = interval;
