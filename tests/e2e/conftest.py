@@ -85,6 +85,42 @@ def _descendants(pid):
     return out
 
 
+def read_maps(pid):
+    """/proc/PID/maps as (start, end, perms, offset, path) tuples."""
+    out = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            start, end = parts[0].split("-")
+            path = parts[5].strip() if len(parts) > 5 else ""
+            out.append((start, end, parts[1], parts[2], path))
+    return out
+
+
+def read_fds(pid):
+    """{fd: link target} of /proc/PID/fd."""
+    d = f"/proc/{pid}/fd"
+    res = {}
+    for name in os.listdir(d):
+        try:
+            res[int(name)] = os.readlink(f"{d}/{name}")
+        except OSError:
+            pass
+    return res
+
+
+def nspid(pid):
+    """The NSpid line of /proc/PID/status as a list of ints."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return [int(x) for x in line.split()[1:]]
+    except OSError:
+        pass
+    return []
+
+
 def _reap_all():
     """Reap every exited child (we are a subreaper: orphans land here)."""
     while True:
@@ -162,8 +198,9 @@ class Stasis:
     def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL):
         out = Path(out) if out else self._name("stdout")
         err = Path(err) if err else self._name("stderr")
-        # The program's stdout is a regular file: restart reopens it at its offset.
-        with open(out, "ab") as fo, open(err, "ab") as fe:
+        # The program's stdout is a regular file (not O_APPEND): restart reopens
+        # it at its offset, so lines written after the checkpoint are overwritten.
+        with open(out, "wb") as fo, open(err, "wb") as fe:
             p = subprocess.Popen(argv, cwd=self.tmp, env=self.env, stdin=stdin, stdout=fo,
                                  stderr=fe, start_new_session=True)
         proc = Proc(p, out, err, what)
@@ -251,14 +288,18 @@ class Stasis:
         p = self.launch(program(name), verify, *args, out=out, opts=opts)
         self.wait_for(out, "ready", proc=p, timeout=timeout)
         self.wait_registered(proc=p)
+        host_pid = p.pid  # launch execs the program
         for i in range(cycles):
+            maps0, fds0 = read_maps(host_pid), read_fds(host_pid)
             imgs = self.checkpoint(kill=True)
             rc = p.wait(timeout=30)
             # launch execs the program (-9); restart reports it as 128 + 9
             assert rc in (-signal.SIGKILL, 128 + signal.SIGKILL), (f"after checkpoint --kill the program ended with "
                                            f"{rc}, not SIGKILL\n{self.describe_all()}")
             p = self.restart(imgs)
-            self.wait_registered(proc=p)
+            status = self.wait_registered(proc=p)
+            host_pid = self.restored_host_pid(p, status["procs"][0]["pid"])
+            self.compare_process(host_pid, maps0, fds0, f"restart {i + 1}")
             if between:
                 between(self, i, imgs, p)
         verify.touch()
@@ -269,6 +310,31 @@ class Stasis:
         assert "FAIL" not in text, text
         assert text.count("ready") == 1, f"ready printed more than once:\n{text}"
         return text
+
+    def restored_host_pid(self, restart_proc, pid):
+        """Host PID of the restored process that sees itself as pid."""
+        for d in _descendants(restart_proc.pid):
+            ns = nspid(d)
+            if len(ns) > 1 and ns[-1] == pid:
+                return d
+        pytest.fail(f"no process with PID {pid} in the restart's namespace\n"
+                    f"{self.describe_all()}")
+
+    def compare_process(self, host_pid, maps0, fds0, what):
+        """The restored process has the memory map and descriptors it had at
+        the checkpoint (zdtm compares /proc/PID/maps and fds the same way)."""
+        maps1 = read_maps(host_pid)
+        if maps0 != maps1:
+            a = set(maps0) - set(maps1)
+            b = set(maps1) - set(maps0)
+            fmt = lambda m: "\n".join("  %s-%s %s %s %s" % x for x in sorted(m))
+            pytest.fail(f"{what}: /proc/PID/maps differs from the checkpoint's\n"
+                        f"only before:\n{fmt(a)}\nonly after:\n{fmt(b)}")
+        fds1 = read_fds(host_pid)
+        assert sorted(fds0) == sorted(fds1), f"{what}: fds {sorted(fds1)}, were {sorted(fds0)}"
+        for fd, target in fds0.items():
+            if target.startswith("/") and not target.startswith("/dev/"):
+                assert fds1[fd] == target, f"{what}: fd {fd} is {fds1[fd]}, was {target}"
 
     # ---- cleanup -----------------------------------------------------------
     def cleanup(self):

@@ -12,10 +12,13 @@
 #define ALARM_S 3
 
 static volatile sig_atomic_t fired;
+static struct timespec set_at, fired_at;
 
 static void on_alrm(int sig)
 {
 	(void)sig;
+	if (!fired)
+		clock_gettime(CLOCK_MONOTONIC, &fired_at);
 	fired++;
 }
 
@@ -28,6 +31,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_alrm;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &set_at);
 	zd_check(alarm(ALARM_S) == 0, "an alarm was already set");
 	getitimer(ITIMER_REAL, &iv);
 	zd_check(iv.it_interval.tv_sec == 0 && iv.it_interval.tv_usec == 0, "alarm has an interval");
@@ -45,6 +49,12 @@ int main(int argc, char **argv)
 			zd_sleep_ms(20);
 	}
 	zd_check(fired == 1, "SIGALRM fired %d times, want once", (int)fired);
+	/* the process was running (or dead, between kill and restart) the whole
+	 * time: the alarm cannot have come before ALARM_S seconds of wall time */
+	double after = (double)(fired_at.tv_sec - set_at.tv_sec) +
+		       (fired_at.tv_nsec - set_at.tv_nsec) / 1e9;
+	zd_check(!fired || after >= ALARM_S - 0.05, "SIGALRM came %.3f s after alarm(%d)", after,
+		 ALARM_S);
 	zd_sleep_ms(100);
 	zd_check(fired == 1, "SIGALRM fired again (%d)", (int)fired);
 	return zd_finish();

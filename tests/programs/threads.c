@@ -42,6 +42,11 @@ static void record(struct rec *r, long tlsv)
 {
 	tls_val = tlsv;
 	snprintf(tls_buf, sizeof(tls_buf), "tls of %ld", tlsv);
+	if (tlsv != 42) { /* threads are named after their TLS value; main keeps its own */
+		char name[16];
+		snprintf(name, sizeof(name), "zdtm-%ld", tlsv);
+		pthread_setname_np(pthread_self(), name);
+	}
 	r->tid = gettid();
 	r->self = pthread_self();
 	r->tls_addr = &tls_val;
@@ -60,6 +65,10 @@ static void check_self(const char *who, const struct rec *r, long tlsv)
 		 (void *)&tls_val);
 	snprintf(want, sizeof(want), "tls of %ld", tlsv);
 	zd_check(!strcmp(tls_buf, want), "%s: __thread buffer '%s', want '%s'", who, tls_buf, want);
+	char name[16] = "";
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	snprintf(want, sizeof(want), tlsv == 42 ? "threads" : "zdtm-%ld", tlsv);
+	zd_check(!strcmp(name, want), "%s: thread name (comm) '%s', want '%s'", who, name, want);
 
 	/* rseq: glibc registered an area for this thread; after restart the
 	 * kernel must know it again. Registering the same area again answers

@@ -1,0 +1,256 @@
+"""Images: damaged, foreign and wrong-version images are refused with a message
+that names the file and the problem, and change nothing; generations; modes."""
+import ctypes
+import json
+import os
+import shutil
+import stat
+import struct
+
+import pytest
+
+from conftest import program
+
+HDR = struct.Struct("<8sII Q Q IIII QQQQ 40s Q")  # image/format.h struct img_header
+SECTION = struct.Struct("<IIQQQ")
+CHUNK = struct.Struct("<QQIIQQ")
+IMG_SEC_CHUNKS = 5
+
+_xxh = ctypes.CDLL("libxxhash.so.0")
+_xxh.XXH3_64bits.restype = ctypes.c_uint64
+_xxh.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+
+def xxh3(data):
+    return _xxh.XXH3_64bits(data, len(data))
+
+
+def make_image(st, opts=(), size_mib=4):
+    """Launch memhog, wait for some ticks, checkpoint --kill: (image, stdout file)."""
+    out = st.tmp / "memhog.out"
+    p = st.launch(program("memhog"), str(size_mib), "rand", "2", out=out, opts=opts)
+    st.wait_for(out, "tick 2 ok", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    p.wait()
+    assert len(imgs) == 1
+    return imgs[0], out
+
+
+def chunks(data):
+    h = HDR.unpack_from(data, 0)
+    nsections, table_off = h[8], h[9]
+    for i in range(nsections):
+        typ, _, off, size, _ = SECTION.unpack_from(data, table_off + i * SECTION.size)
+        if typ == IMG_SEC_CHUNKS:
+            return [CHUNK.unpack_from(data, off + j * CHUNK.size)
+                    for j in range(size // CHUNK.size)]
+    raise AssertionError("no chunk section")
+
+
+def refused(st, path, out, words):
+    """restart and inspect of path must fail, naming the file and one of words,
+    leaving the image and the program's output untouched."""
+    before = open(path, "rb").read()
+    out_before = out.read_bytes() if out else None
+    r = st.restart([path])
+    rc = r.wait(60)
+    err = r.err.read_text()
+    assert rc != 0, f"restart of a bad image exited 0\n{st.describe_all()}"
+    assert str(path) in err, f"restart message does not name {path}: {err!r}"
+    assert any(w in err.lower() for w in words), f"restart message lacks {words}: {err!r}"
+    assert "Segmentation" not in err and rc > 0, f"restart crashed ({rc}): {err!r}"
+    i = st.stasis("inspect", path)
+    assert i.returncode != 0, f"inspect of a bad image exited 0: {i.stdout[-500:]}"
+    assert str(path) in i.stderr and any(w in i.stderr.lower() for w in words), i.stderr
+    assert open(path, "rb").read() == before, "the image file was modified"
+    if out:
+        assert out.read_bytes() == out_before, "the program ran from a bad image"
+
+
+@pytest.fixture
+def image(st):
+    img, out = make_image(st)
+    r = st.stasis("inspect", "--json", img)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["checksums_ok"] is True
+    bad = st.tmp / "bad.stasis"
+    shutil.copyfile(img, bad)
+    return bad, out
+
+
+def test_truncated_image(st, image):
+    bad, out = image
+    size = bad.stat().st_size
+    os.truncate(bad, size // 2)
+    refused(st, bad, out, ["truncated"])
+
+
+def test_truncated_to_header(st, image):
+    bad, out = image
+    os.truncate(bad, 100)
+    refused(st, bad, out, ["truncated", "not a stasis image"])
+
+
+def test_flipped_byte_in_memory_chunk(st, image):
+    bad, out = image
+    data = bytearray(bad.read_bytes())
+    big = max(chunks(data), key=lambda c: c[4])
+    off = big[1] + big[4] // 2
+    data[off] ^= 0x40
+    bad.write_bytes(data)
+    refused(st, bad, out, ["checksum"])
+
+
+def test_flipped_byte_in_header(st, image):
+    bad, out = image
+    data = bytearray(bad.read_bytes())
+    data[30] ^= 0x01  # inside comp_id
+    bad.write_bytes(data)
+    refused(st, bad, out, ["header checksum"])
+
+
+def test_flipped_byte_in_section(st, image):
+    bad, out = image
+    data = bytearray(bad.read_bytes())
+    h = HDR.unpack_from(data, 0)
+    table_off = h[9]
+    # the first section's first byte
+    _, _, off, size, _ = SECTION.unpack_from(data, table_off)
+    data[off + size // 2] ^= 0x10
+    bad.write_bytes(data)
+    refused(st, bad, out, ["checksum"])
+
+
+def test_wrong_version_checksum_not_fixed(st, image):
+    bad, out = image
+    data = bytearray(bad.read_bytes())
+    struct.pack_into("<I", data, 8, 99)
+    bad.write_bytes(data)
+    refused(st, bad, out, ["version", "checksum"])
+
+
+def test_wrong_version_valid_checksum(st, image):
+    """An image from a newer release: valid checksums, unknown version."""
+    bad, out = image
+    data = bytearray(bad.read_bytes())
+    struct.pack_into("<I", data, 8, 99)
+    s = xxh3(bytes(data[:120]))
+    struct.pack_into("<Q", data, 120, s)
+    struct.pack_into("<Q", data, len(data) - 32 + 16, s)  # the trailer's copy
+    bad.write_bytes(data)
+    refused(st, bad, out, ["version 99"])
+
+
+def test_not_an_image(st):
+    bad = st.tmp / "notes.stasis"
+    bad.write_text("these are not the pages you are looking for\n" * 100)
+    refused(st, bad, None, ["not a stasis image"])
+
+
+def test_empty_file(st):
+    bad = st.tmp / "empty.stasis"
+    bad.write_bytes(b"")
+    refused(st, bad, None, ["not a stasis image", "truncated", "empty"])
+
+
+def test_missing_file(st):
+    r = st.stasis("restart", "-p", st.port, st.tmp / "nothere.stasis")
+    assert r.returncode != 0
+    assert "nothere.stasis" in r.stderr and "no such file" in r.stderr.lower(), r.stderr
+
+
+def test_image_and_token_modes(st):
+    out = st.tmp / "memhog.out"
+    p = st.launch(program("memhog"), "2", out=out)
+    st.wait_for(out, "tick 1 ok", proc=p)
+    st.wait_registered(proc=p)
+    tokens = list(st.run_dir.glob("*.token"))
+    assert tokens, f"no token file in {st.run_dir}: {os.listdir(st.run_dir)}"
+    for t in tokens:
+        assert stat.S_IMODE(t.stat().st_mode) == 0o600, f"{t} is {oct(t.stat().st_mode)}"
+    imgs = st.checkpoint(kill=False)
+    for i in imgs:
+        assert stat.S_IMODE(os.stat(i).st_mode) == 0o600, f"{i} is {oct(os.stat(i).st_mode)}"
+    assert not list(st.ckpt_dir.glob("*.tmp")), "temp image left behind"
+
+
+def test_no_compress_image_is_valid(st):
+    """An uncompressed image verifies and restarts (memory chunks stored raw)."""
+    img, out = make_image(st, opts=["--no-compress"])
+    r = st.stasis("inspect", "--json", img)
+    assert r.returncode == 0, f"inspect of a fresh --no-compress image failed: {r.stderr}"
+    info = json.loads(r.stdout)
+    assert info["compressed"] is False
+    n = len(out.read_text().splitlines())
+    p = st.restart([img])
+    st.wait_for(out, f"tick {n + 2} ok", proc=p)
+
+
+def test_compressed_image_is_smaller_for_text(st):
+    out = st.tmp / "memhog.out"
+    p = st.launch(program("memhog"), "32", "text", out=out)
+    st.wait_for(out, "tick 1 ok", proc=p)
+    st.wait_registered(proc=p)
+    img = st.checkpoint(kill=True)[0]
+    p.wait()
+    info = json.loads(st.stasis("inspect", "--json", img).stdout)
+    assert info["compressed"] is True
+    assert os.path.getsize(img) < 8 << 20, f"32 MiB of text stored as {os.path.getsize(img)}"
+
+
+def test_generations_and_restart_dir(st):
+    """Each checkpoint is a new generation; the previous one is kept;
+    restart --dir takes the newest, and the next checkpoint continues the count."""
+    out = st.tmp / "memhog.out"
+    p = st.launch(program("memhog"), "4", out=out)
+    st.wait_for(out, "tick 1 ok", proc=p)
+    st.wait_registered(proc=p)
+    g1 = st.checkpoint(kill=False)[0]
+    g2 = st.checkpoint(kill=False)[0]
+    g3 = st.checkpoint(kill=False)[0]
+    assert g1.endswith("_g1.stasis") and g2.endswith("_g2.stasis") and g3.endswith("_g3.stasis")
+    assert os.path.exists(g2) and os.path.exists(g3), "the previous generation was not kept"
+    r = st.stasis("kill", "-p", st.port)
+    assert r.returncode == 0, r.stderr
+    p.wait()
+    rp = st.restart(directory=st.ckpt_dir)
+    s = st.wait_registered(proc=rp)
+    assert s["gen"] == 3, f"restart --dir did not take generation 3: status {s}"
+    g4 = st.checkpoint(kill=True)[0]
+    assert g4.endswith("_g4.stasis"), g4
+    rp.wait()
+    n = len(out.read_text().splitlines())
+    rp = st.restart(directory=st.ckpt_dir)
+    st.wait_for(out, f"tick {n + 1} ok", proc=rp)
+    lines = out.read_text().splitlines()
+    assert lines == [f"tick {i} ok" for i in range(len(lines))], lines[-10:]
+
+
+def test_restart_dir_without_images(st):
+    empty = st.tmp / "empty"
+    empty.mkdir()
+    r = st.stasis("restart", "-p", st.port, "--dir", empty)
+    assert r.returncode != 0 and str(empty) in r.stderr, r.stderr
+
+
+def test_zero_and_clean_file_pages_not_stored(st):
+    """256 MiB read but never written (the shared zero page) and the clean text
+    of the program and its libraries cost nothing in the image."""
+    out = st.tmp / "memhog.out"
+    p = st.launch(program("memhog"), "256", "zero", out=out)
+    st.wait_for(out, "tick 1 ok", proc=p)
+    st.wait_registered(proc=p)
+    img = st.checkpoint(kill=True)[0]
+    p.wait()
+    r = st.stasis("inspect", "--json", img)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["stored_bytes"] < 16 << 20, f"stored {info['stored_bytes']} bytes"
+    assert os.path.getsize(img) < 16 << 20
+    text = [v for v in info["vmas"] if v["kind"] == "file-private" and v["prot"] == 5]
+    assert text, "no r-x file mappings in the image"
+    assert all(v["chunks"] == 0 for v in text), f"clean text pages stored: {text}"
+    n = len(out.read_text().splitlines())
+    rp = st.restart([img])
+    st.wait_for(out, f"tick {n + 1} ok", proc=rp)
