@@ -29,7 +29,7 @@ BLOB_OBJ := $(patsubst %.c,$(O)/blob/%.o,$(BLOB_SRC)) $(patsubst %.S,$(O)/blob/%
 STASIS := $(B)/bin/stasis
 RUNTIME := $(B)/lib/libstasis.so
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
-PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC)) $(B)/tests/programs/memhog
+PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 
 .PHONY: all clean check unit e2e asan demo bench format deps
 all: $(STASIS) $(RUNTIME) $(PROGS)
@@ -73,12 +73,9 @@ $(RUNTIME): $(RT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $^ -o $@ $(LIBS) -ldl
 
-$(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h
+$(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
-$(B)/tests/programs/memhog: ../shared/workloads/memhog.c
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -g $< -o $@ -lpthread
 
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
 	@mkdir -p $(dir $@)
@@ -95,12 +92,15 @@ asan:
 		ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $$t; done
 
 e2e: all
-	$(PYTHON) -m pytest -q tests/e2e
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 check: all
 	@scripts/check.sh
 
-demo: deps all
+# deps first, then the build: not as prerequisites, which -j would run in parallel
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
 deps:

@@ -99,7 +99,8 @@ gone() {
 	done
 }
 
-# wait_line FILE SKIP: wait until FILE has a complete line SKIP+1.
+# wait_line FILE SKIP PID: wait until FILE has a complete line SKIP+1; fail
+# when PID ends first or after TICK_TIMEOUT_US.
 wait_line() {
 	local fd part acc="" n=0 t t_end
 	now t
@@ -116,9 +117,9 @@ wait_line() {
 		fi
 		acc+=$part
 		now t
-		if ((t > t_end)); then
+		if ((t > t_end)) || ! kill -0 "$3" 2>/dev/null; then
 			exec {fd}<&-
-			log "bench: no new line in $1 after $((TICK_TIMEOUT_US / 1000000)) s"
+			log "bench: no new line in $1 (pid $3 ended, or after $((TICK_TIMEOUT_US / 1000000)) s)"
 			return 1
 		fi
 		nap
@@ -177,7 +178,7 @@ native_runs() {
 		now t0
 		# shellcheck disable=SC2086 # args are words
 		spawn "$MEMHOG" $args >"$out" 2>&1
-		wait_line "$out" 0
+		wait_line "$out" 0 "$BG_PID"
 		now t1
 		kill -KILL "$BG_PID"
 		gone "$BG_PID"
@@ -201,7 +202,10 @@ stasis_once() {
 	# shellcheck disable=SC2086 # args are words
 	spawn "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$MEMHOG" $args >"$out" 2>"$WORK/launch.err"
 	local lpid=$BG_PID
-	wait_line "$out" 0 || return 1
+	if ! wait_line "$out" 0 "$lpid"; then
+		log "bench: stasis launch of memhog $args printed no tick: $(tail -n 5 "$WORK/launch.err")"
+		return 1
+	fi
 	sync
 	now t0
 	img=$("$STASIS" checkpoint -p "$port" --kill "${flag[@]}" 2>"$WORK/checkpoint.err") || {
@@ -217,12 +221,12 @@ stasis_once() {
 	now t0
 	spawn "$STASIS" restart -p "$port" "$img" >"$WORK/restart.out" 2>"$WORK/restart.err"
 	local rpid=$BG_PID
-	if wait_line "$out" "$n"; then
+	if wait_line "$out" "$n" "$rpid"; then
 		now t1
 		record "$name" stasis "$variant" restart_s "$run" "$(usecs $((t1 - t0)))"
 		check_continued "$out" "$n" || rc=1
 	else
-		log "bench: restart produced no tick: $(cat "$WORK/restart.err")"
+		log "bench: stasis restart printed no tick: $(tail -n 5 "$WORK/restart.err")"
 		rc=1
 	fi
 	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
@@ -250,7 +254,7 @@ dmtcp_once() {
 	# shellcheck disable=SC2086 # args are words
 	spawn dmtcp_launch -p "$port" "${flag[@]}" "$MEMHOG" $args >"$out" 2>"$WORK/dmtcp.err"
 	local lpid=$BG_PID
-	wait_line "$out" 0 || rc=1
+	wait_line "$out" 0 "$lpid" || rc=1
 	now t0
 	if ((rc == 0)) && ! dmtcp_command -p "$port" --bcheckpoint >/dev/null 2>&1; then
 		rc=1
@@ -265,7 +269,7 @@ dmtcp_once() {
 		n=$(count_lines "$out")
 		now t0
 		spawn dmtcp_restart -p "$port" "$img" >/dev/null 2>>"$WORK/dmtcp.err"
-		if wait_line "$out" "$n"; then
+		if wait_line "$out" "$n" "$BG_PID"; then
 			now t1
 			record "$name" dmtcp "$variant" restart_s "$run" "$(usecs $((t1 - t0)))"
 		else
@@ -293,7 +297,7 @@ criu_once() {
 	# shellcheck disable=SC2086 # args are words
 	spawn setsid "$MEMHOG" $args >"$out" 2>/dev/null </dev/null
 	pid=$BG_PID
-	wait_line "$out" 0 || rc=1
+	wait_line "$out" 0 "$pid" || rc=1
 	now t0
 	if ((rc == 0)) && ! criu dump -t "$pid" -D "$ck" -o dump.log >/dev/null 2>&1; then
 		rc=1
@@ -305,7 +309,8 @@ criu_once() {
 		gone "$pid" || true
 		n=$(count_lines "$out")
 		now t0
-		if criu restore -D "$ck" -d -o restore.log >/dev/null 2>&1 && wait_line "$out" "$n"; then
+		if criu restore -D "$ck" -d -o restore.log >/dev/null 2>&1 &&
+			wait_line "$out" "$n" "$pid"; then
 			now t1
 			record "$name" criu "$variant" restart_s "$run" "$(usecs $((t1 - t0)))"
 		else
@@ -356,7 +361,7 @@ launch_overhead() {
 		now t1
 		record true native run launch_ms "$run" "$(awk -v u=$((t1 - t0)) 'BEGIN{print u/1000}')"
 		now t0
-		"$STASIS" launch -p "$port" /bin/true
+		"$STASIS" launch -p "$port" --ckpt-dir "$WORK" /bin/true
 		now t1
 		record true stasis launch launch_ms "$run" "$(awk -v u=$((t1 - t0)) 'BEGIN{print u/1000}')"
 	done
@@ -454,12 +459,14 @@ print_table() {
 	}' "$RESULTS/results.csv"
 }
 
-# One gnuplot bar chart of METRIC per workload, one bar per system/variant.
+# One gnuplot bar chart of METRIC per workload, one bar per system/variant
+# (the checkpoint chart also shows dd with fsync, the limit).
 chart() {
 	local metric=$1 scale=$2 ylabel=$3 png=$4 dat=$WORK/$1.dat
 	awk -F, -v met="$metric" -v scale="$scale" '
-	NR > 1 && $4 == met && $1 != "true" {
-		s = $2 "-" $3; if (!(s in si)) { si[s] = ++ns; sn[ns] = s }
+	NR > 1 && $1 != "true" && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
+		s = $2 "-" $3; if (s == "dd-fsync") s = "dd-conv=fsync(limit)"
+		if (!(s in si)) { si[s] = ++ns; sn[ns] = s }
 		if (!($1 in wi)) { wi[$1] = ++nw; wn[nw] = $1 }
 		v[$1, s] = $5 / scale
 	}
@@ -494,7 +501,6 @@ charts() {
 		return 0
 	fi
 	if chart ckpt_s 1 "checkpoint time, s" "$RESULTS/checkpoint.png" &&
-		chart write_s 1 "dd write time, s (the limit)" "$RESULTS/dd.png" &&
 		chart restart_s 1 "restart to first tick, s" "$RESULTS/restart.png" &&
 		chart image_bytes 1048576 "image size, MiB" "$RESULTS/image.png"; then
 		log "bench: charts in $RESULTS/*.png"

@@ -57,7 +57,7 @@ static void print_text(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	printf("\nthreads (%u)\n", img->nthreads);
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct img_thread *t = &img->threads[i];
-		printf("  tid %-7u %-11s fs %#llx sigmask %#llx\n", t->tid,
+		printf("  tid %-7u %-16.16s %-11s fs %#llx sigmask %#llx\n", t->tid, t->comm,
 		       t->flags & IMG_THREAD_MAIN	? "main"
 		       : t->flags & IMG_THREAD_CKPT ? "checkpoint"
 						    : "",

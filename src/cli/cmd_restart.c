@@ -136,7 +136,12 @@ int cmd_restart(int argc, char **argv)
 	if (check_owner(&img) < 0)
 		return 1;
 	struct rst_opts o = {.port = cli_parse_port(port_s), .coord_fd = -1};
-	if (cli_ensure_coordinator(o.port, NULL, 0) < 0)
+	char imgdir[PATH_MAX];
+	snprintf(imgdir, sizeof(imgdir), "%s", path);
+	char *slash = strrchr(imgdir, '/');
+	if (slash)
+		*slash = 0;
+	if (cli_ensure_coordinator(o.port, slash ? imgdir : ".", 0) < 0)
 		return 1;
 	int st = rst_run(&img, &o);
 	if (st < 0)

@@ -148,6 +148,7 @@ struct img_thread {
 	uint64_t altstack_sp, altstack_size;
 	uint32_t altstack_flags;
 	uint32_t reserved;
+	char comm[16]; /* thread name (PR_SET_NAME), NUL-padded */
 };
 
 struct img_sigaction { /* the kernel's struct sigaction (x86_64) */

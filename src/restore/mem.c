@@ -108,6 +108,18 @@ static int recreate_deleted(const struct rst_image *img, const struct img_file *
 		close(fd);
 		return -1;
 	}
+	/* give it its old name for a moment, so that it is "NAME (deleted)" again */
+	char proc[64];
+	const char *path = rst_str(img, f->path_str);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) {
+		int named = open(path, O_RDWR | O_CLOEXEC);
+		unlink(path);
+		if (named >= 0) {
+			close(fd);
+			fd = named;
+		}
+	}
 	return fd;
 }
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#define ARENA_SIZE (256ull << 20) /* reserved NORESERVE: pages cost only when used */
+#define ARENA_SIZE (4ull << 30) /* reserved NORESERVE: pages cost only when used */
 
 static char *arena;
 static size_t arena_used;

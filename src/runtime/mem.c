@@ -117,7 +117,12 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 			return -1;
 		}
 		const void *src = (const void *)start;
-		if (!(v->prot & IMG_PROT_READ)) {
+		uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+		if (sp >= v->start && sp < v->end) {
+			/* our own stack changes while we write it: store a still copy */
+			memcpy(d->bounce, src, n * IMG_PAGE);
+			src = d->bounce;
+		} else if (!(v->prot & IMG_PROT_READ)) {
 			if (pread_full(d->mem_fd, d->bounce, n * IMG_PAGE, start) !=
 			    (ssize_t)(n * IMG_PAGE)) {
 				snprintf(d->err, d->errlen, "cannot read memory at %#" PRIx64 ": %s",

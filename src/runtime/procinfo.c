@@ -120,9 +120,13 @@ int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t er
 
 void rt_restore_itimers(void)
 {
-	for (int i = 0; i < 3; i++)
-		if (rt.itimers[i].it_value.tv_sec || rt.itimers[i].it_value.tv_usec)
-			setitimer(i, &rt.itimers[i], NULL);
+	for (int i = 0; i < 3; i++) {
+		struct itimerval *t = &rt.itimers[i];
+		if (!t->it_value.tv_sec && !t->it_value.tv_usec)
+			t->it_value = t->it_interval; /* expired, waiting to be re-armed */
+		if (t->it_value.tv_sec || t->it_value.tv_usec)
+			setitimer(i, t, NULL);
+	}
 }
 
 void rt_dump_sigactions(struct img_sigaction *sa)

@@ -69,6 +69,7 @@ void rt_thread_capture_self(struct rt_thread *t)
 	syscall(SYS_get_robust_list, 0, &t->robust_head, &t->robust_len);
 	prctl(PR_GET_TID_ADDRESS, &t->clear_tid, 0, 0, 0);
 	sigaltstack(NULL, &t->altstack);
+	prctl(PR_GET_NAME, t->comm, 0, 0, 0);
 	if (syscall(SYS_capget, &h, d) == 0)
 		for (int i = 0; i < 2; i++) {
 			t->cap_eff[i] = d[i].effective;
@@ -91,6 +92,7 @@ void rt_thread_reinstate_self(const struct rt_thread *t)
 	if (t->robust_head)
 		syscall(SYS_set_robust_list, t->robust_head, t->robust_len);
 	syscall(SYS_set_tid_address, t->clear_tid);
+	prctl(PR_SET_NAME, t->comm, 0, 0, 0);
 	if (t->altstack.ss_sp && !(t->altstack.ss_flags & SS_ONSTACK)) {
 		stack_t ss = t->altstack;
 		ss.ss_flags &= SS_AUTODISARM;
@@ -104,10 +106,10 @@ void rt_thread_reinstate_self(const struct rt_thread *t)
 	syscall(SYS_capset, &h, d);
 }
 
-static void wait_release(int seq)
+static void wait_change(int *word, int old)
 {
-	while (__atomic_load_n(&rt.release_seq, __ATOMIC_ACQUIRE) == seq)
-		rt_futex_wait(&rt.release_seq, seq);
+	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old)
+		rt_futex_wait(word, old);
 }
 
 static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
@@ -117,6 +119,7 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	int saved_errno = errno;
 	const int seq = __atomic_load_n(&rt.release_seq, __ATOMIC_ACQUIRE);
+	const int take = __atomic_load_n(&rt.take_seq, __ATOMIC_ACQUIRE);
 	if (!__atomic_load_n(&rt.suspending, __ATOMIC_ACQUIRE))
 		return; /* a late signal from a checkpoint that gave up waiting for us */
 	struct rt_thread *const t = slot_claim(rt_gettid());
@@ -124,17 +127,21 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 		return; /* more threads than slots: the checkpoint thread reports it */
 	memcpy(&t->sigmask, &uc->uc_sigmask, sizeof(t->sigmask));
 	rt_thread_capture_self(t);
-	rt_take_thread_pending(t);
 	if (rt_save_context(&t->ctx) == 0) {
 		__atomic_store_n(&t->state, RT_SUSPENDED, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&rt.nsuspended, 1, __ATOMIC_ACQ_REL);
 		rt_futex_wake(&rt.nsuspended);
+		/* once the process-wide queue is empty, our own queue is ours alone */
+		wait_change(&rt.take_seq, take);
+		rt_take_thread_pending(t);
+		__atomic_add_fetch(&rt.ntaken, 1, __ATOMIC_ACQ_REL);
+		rt_futex_wake(&rt.ntaken);
 	} else {
 		rt_thread_reinstate_self(t);
 		__atomic_add_fetch(&rt.nrestored, 1, __ATOMIC_ACQ_REL);
 		rt_futex_wake(&rt.nrestored);
 	}
-	wait_release(seq);
+	wait_change(&rt.release_seq, seq);
 	rt_requeue_self(t);
 	__atomic_store_n(&t->state, RT_FREE, __ATOMIC_RELEASE);
 	errno = saved_errno;
@@ -220,21 +227,44 @@ static int wait_suspended(int *signalled, int nsig)
 	return 0;
 }
 
+/* With every thread held, take the process-wide pending signals, then let each
+ * thread take its own (rt_sigtimedwait would otherwise hand a thread signals of
+ * the process-wide queue too). */
+static void take_pending(void)
+{
+	rt_take_shared_pending();
+	__atomic_add_fetch(&rt.take_seq, 1, __ATOMIC_ACQ_REL);
+	rt_futex_wake(&rt.take_seq);
+	for (;;) {
+		int n = __atomic_load_n(&rt.ntaken, __ATOMIC_ACQUIRE);
+		if (n >= __atomic_load_n(&rt.nsuspended, __ATOMIC_ACQUIRE))
+			break;
+		rt_futex_wait(&rt.ntaken, n);
+	}
+}
+
 int rt_suspend_all(void)
 {
 	int *signalled = rt_alloc(sizeof(int) * RT_MAX_THREADS);
-	int nsig = 0;
+	int nsig = 0, rc = 0;
 	if (!signalled)
 		return -1;
 	__atomic_store_n(&rt.nsuspended, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&rt.ntaken, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&rt.suspending, 1, __ATOMIC_RELEASE);
 	for (;;) {
 		int sent = signal_round(signalled, &nsig);
-		if (sent < 0 || wait_suspended(signalled, nsig) < 0)
-			return -1;
+		if (sent < 0 || wait_suspended(signalled, nsig) < 0) {
+			rc = -1;
+			break;
+		}
 		if (sent == 0)
-			return 0; /* a full scan found no thread left running */
+			break; /* a full scan found no thread left running */
 	}
+	int saved = errno;
+	take_pending();
+	errno = saved;
+	return rc;
 }
 
 void rt_release_all(void)

@@ -46,6 +46,7 @@ struct rt_thread {
 	uint64_t robust_len;
 	uint64_t clear_tid;
 	stack_t altstack;
+	char comm[16];
 	uint32_t cap_eff[2], cap_prm[2], cap_inh[2];
 	struct rt_sigq pending; /* taken out of the kernel during the checkpoint */
 	struct img_context ctx;
@@ -78,6 +79,8 @@ struct rt_state {
 	int release_seq; /* futex: incremented to release suspended threads */
 	int nsuspended;	 /* futex: threads that reached RT_SUSPENDED */
 	int nrestored;	 /* futex: threads that resumed after a restart */
+	int take_seq;	 /* futex: incremented when threads may take their pending signals */
+	int ntaken;	 /* futex: threads that took them */
 	int suspending;	 /* 1 while threads are being held for a checkpoint */
 	struct rt_thread threads[RT_MAX_THREADS];
 	struct rt_thread ckpt_self; /* the checkpoint thread's own record */

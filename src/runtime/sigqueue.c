@@ -5,6 +5,9 @@
  * checkpoint and after a restart (the TIDs are the same). */
 #include "runtime/rt.h"
 #include "common/io.h"
+#include "common/log.h"
+
+#include <errno.h>
 
 #include <signal.h>
 #include <stdlib.h>
@@ -33,8 +36,11 @@ static void take(uint64_t mask, struct rt_sigq *q)
 		uint64_t one = 1ull << (sig - 1);
 		struct timespec zero = {0, 0};
 		while (q->n < RT_MAX_PENDING &&
-		       syscall(SYS_rt_sigtimedwait, &one, &q->info[q->n], &zero, 8) == sig)
+		       syscall(SYS_rt_sigtimedwait, &one, &q->info[q->n], &zero, 8) == sig) {
+			debug("took signal %d (code %d) in %ld", sig, q->info[q->n].si_code,
+			      rt_gettid());
 			q->n++;
+		}
 	}
 }
 
@@ -52,10 +58,10 @@ static void requeue(int tid, struct rt_sigq *q)
 {
 	for (int i = 0; i < q->n; i++) {
 		int sig = q->info[i].si_signo;
-		if (tid)
-			syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &q->info[i]);
-		else
-			syscall(SYS_rt_sigqueueinfo, getpid(), sig, &q->info[i]);
+		long rc = tid ? syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &q->info[i])
+			      : syscall(SYS_rt_sigqueueinfo, getpid(), sig, &q->info[i]);
+		debug("requeue signal %d to %s %d: %s", sig, tid ? "thread" : "process",
+		      tid ? tid : getpid(), rc < 0 ? strerror(errno) : "ok");
 	}
 	q->n = 0;
 }

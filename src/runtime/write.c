@@ -35,6 +35,7 @@ static void thread_record(struct img_thread *o, const struct rt_thread *t, uint3
 	o->altstack_sp = (uint64_t)(uintptr_t)t->altstack.ss_sp;
 	o->altstack_size = t->altstack.ss_size;
 	o->altstack_flags = t->altstack.ss_flags;
+	memcpy(o->comm, t->comm, sizeof(o->comm));
 }
 
 static int collect_threads(struct image_parts *p)
@@ -101,7 +102,6 @@ int rt_write_image(const char *path, int compress, uint64_t *size, char *err, si
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0)
 		return -1;
 	rt_dump_sigactions(p->sigact);
-	rt_take_shared_pending();
 	if (rt_dump_timers(err, errlen) < 0)
 		return -1;
 	if (img_writer_open(w, path) < 0)
