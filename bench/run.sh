@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Stasis benchmark (`make bench`). For each workload (memhog from
-# ../shared/workloads/memhog.c: 1 GiB random, text and untouched-zero memory,
+# tests/programs/memhog.c (= shared/workloads/memhog.c): 1 GiB random, text and untouched-zero memory,
 # 64 MiB with 8 threads) it measures, as medians of BENCH_RUNS runs:
 #   stasis   checkpoint time (wall time of `stasis checkpoint`, fsync included),
 #            image size, and restart time (from `stasis restart` to the first new

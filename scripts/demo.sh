@@ -2,7 +2,7 @@
 # The Stasis demo (`make demo`): run a real program under Stasis, checkpoint it,
 # kill it, restart it from its image and show that it carried on where it was.
 #
-# The program is memhog (../shared/workloads/memhog.c): it fills 64 MiB with
+# The program is memhog (tests/programs/memhog.c, the peers' benchmark workload): it fills 64 MiB with
 # random bytes, starts 2 spinning threads, then prints "tick N ok" every 100 ms
 # after re-verifying a checksum of the whole buffer. After the restart the ticks
 # must go on from N+1, still "ok": the memory came back bit for bit.

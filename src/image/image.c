@@ -222,7 +222,7 @@ static int check_trailer(struct img_reader *r, char *err, size_t errlen)
 	if (pread_full(r->fd, &t, sizeof(t), off) != sizeof(t))
 		return fail(err, errlen, "%s: cannot read trailer: %s", r->path, strerror(errno));
 	if (memcmp(t.magic, IMG_TRAILER_MAGIC, 8) || t.file_size != r->file_size ||
-	    t.header_sum != r->hdr.header_sum)
+	    t.header_sum != r->hdr.header_sum || t.reserved)
 		return fail(err, errlen, "%s is corrupt: bad trailer at offset %llu", r->path,
 			    (unsigned long long)off);
 	return 0;

@@ -178,13 +178,14 @@ class Stasis:
             self.env.pop(k, None)
         self.procs = []
         self._n = 0
+        self.bin = STASIS  # test_asan.py swaps in the ASan/UBSan build
 
     # ---- running commands -------------------------------------------------
     def stasis(self, *args, timeout=60, input=None, env=None):
         """Run one stasis command to completion; returns CompletedProcess (text)."""
         try:
             return subprocess.run(
-                [str(STASIS), *map(str, args)], cwd=self.tmp, env=env or self.env,
+                [str(self.bin), *map(str, args)], cwd=self.tmp, env=env or self.env,
                 capture_output=True, text=True, timeout=timeout, input=input,
                 start_new_session=True)
         except subprocess.TimeoutExpired as e:
@@ -209,13 +210,13 @@ class Stasis:
 
     def launch(self, prog, *args, out=None, err=None, opts=()):
         """`stasis launch` PROG ARGS in the background, stdout and stderr to files."""
-        argv = [str(STASIS), "launch", "-p", str(self.port), "--ckpt-dir", str(self.ckpt_dir),
+        argv = [str(self.bin), "launch", "-p", str(self.port), "--ckpt-dir", str(self.ckpt_dir),
                 *opts, str(prog), *map(str, args)]
         return self._spawn(argv, out, err, f"launch {Path(prog).name}")
 
     def restart(self, images=None, directory=None, out=None, err=None):
         """`stasis restart` in the background (the restored program writes where it wrote)."""
-        argv = [str(STASIS), "restart", "-p", str(self.port)]
+        argv = [str(self.bin), "restart", "-p", str(self.port)]
         if directory:
             argv += ["--dir", str(directory)]
         else:
