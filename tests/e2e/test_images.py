@@ -254,3 +254,24 @@ def test_zero_and_clean_file_pages_not_stored(st):
     n = len(out.read_text().splitlines())
     rp = st.restart([img])
     st.wait_for(out, f"tick {n + 1} ok", proc=rp)
+
+
+def test_someone_elses_image(st, image):
+    """An image owned by another user is refused before anything is created."""
+    bad, out = image
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root (CI runs as root)")
+    os.chown(bad, 65534, 65534)  # nobody
+    refused_restart_only(st, bad, out, ["belongs to uid 65534"])
+
+
+def refused_restart_only(st, path, out, words):
+    before = open(path, "rb").read()
+    out_before = out.read_bytes()
+    r = st.restart([path])
+    rc = r.wait(60)
+    err = r.err.read_text()
+    assert rc == 1, f"restart of another user's image exited {rc}: {err!r}"
+    assert str(path) in err and any(w in err for w in words), err
+    assert open(path, "rb").read() == before, "the image file was modified"
+    assert out.read_bytes() == out_before, "the program ran from another user's image"
