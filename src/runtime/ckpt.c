@@ -190,9 +190,6 @@ static void *ckpt_thread(void *arg)
 {
 	(void)arg;
 	static uint8_t buf[PATH_MAX + 4096];
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	rt.ckpt_tid = rt_gettid();
 	for (;;) {
 		struct proto_msg m;
@@ -218,14 +215,20 @@ static void *ckpt_thread(void *arg)
 	}
 }
 
+/* The thread is born with every signal blocked: until it runs, the program's
+ * signals must go to the program's threads, never to it. */
 int rt_start_ckpt_thread(void)
 {
 	pthread_t t;
 	pthread_attr_t a;
+	sigset_t all, old;
+	sigfillset(&all);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&a, 256 * 1024);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&t, &a, ckpt_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
 	return rc ? -1 : 0;
 }

@@ -35,7 +35,7 @@ static pthread_t main_thread;
 /* what the handlers saw */
 static volatile sig_atomic_t usr1_count, usr2_count, term_count, urg_count;
 static volatile pid_t usr1_tid;
-static volatile int rt_vals[8], rt_codes[8];
+static volatile int rt_vals[8], rt_codes[8], rt_tids[8];
 static volatile sig_atomic_t rt_count;
 static volatile sig_atomic_t alrm_count, timer_count, timer_bad;
 static volatile uintptr_t urg_addr;
@@ -67,6 +67,7 @@ static void on_rt(int sig, siginfo_t *si, void *uc)
 	if (n < 8) {
 		rt_vals[n] = si->si_value.sival_int;
 		rt_codes[n] = si->si_code;
+		rt_tids[n] = gettid();
 	}
 	rt_count = n + 1;
 }
@@ -326,8 +327,9 @@ int main(int argc, char **argv)
 	zd_check(sigismember(&pend, SIGRTMIN + 2), "pending SIGRTMIN+2 is lost");
 	zd_check(usr2_count == 0 && rt_count == 0,
 		 "blocked signals delivered while blocked (SIGUSR2 %d times, SIGRTMIN+2 %d times: "
-		 "values %d, %d, codes %d, %d)",
-		 (int)usr2_count, (int)rt_count, rt_vals[0], rt_vals[1], rt_codes[0], rt_codes[1]);
+		 "values %d, %d, codes %d, %d, in threads %d, %d; main %d blocker %d alt %d)",
+		 (int)usr2_count, (int)rt_count, rt_vals[0], rt_vals[1], rt_codes[0], rt_codes[1],
+		 rt_tids[0], rt_tids[1], (int)getpid(), (int)blocker_tid, (int)alt_tid);
 	sigset_t u;
 	sigemptyset(&u);
 	sigaddset(&u, SIGUSR2);
