@@ -76,6 +76,27 @@ static int check_owner(struct rst_image *img)
 	return 0;
 }
 
+/* Join as the image's process; a coordinator that is just exiting (its last
+ * process left) or not there yet is started again. */
+static int join_coordinator(struct rst_image *img, struct rst_opts *o, const char *path)
+{
+	char imgdir[PATH_MAX], err[1024];
+	snprintf(imgdir, sizeof(imgdir), "%s", path);
+	char *slash = strrchr(imgdir, '/');
+	if (slash)
+		*slash = 0;
+	for (int attempt = 0;; attempt++) {
+		if (cli_ensure_coordinator(o->port, slash ? imgdir : ".", 0) < 0)
+			return -1;
+		if (rst_join(img, o, err, sizeof(err)) == 0)
+			return 0;
+		if (attempt == 5)
+			return error("%s", err);
+		debug("joining the coordinator failed (%s): trying again", err);
+		usleep(100000 << (attempt < 3 ? attempt : 3));
+	}
+}
+
 static int exit_like(int st)
 {
 	if (WIFEXITED(st))
@@ -136,12 +157,7 @@ int cmd_restart(int argc, char **argv)
 	if (check_owner(&img) < 0)
 		return 1;
 	struct rst_opts o = {.port = cli_parse_port(port_s), .coord_fd = -1};
-	char imgdir[PATH_MAX];
-	snprintf(imgdir, sizeof(imgdir), "%s", path);
-	char *slash = strrchr(imgdir, '/');
-	if (slash)
-		*slash = 0;
-	if (cli_ensure_coordinator(o.port, slash ? imgdir : ".", 0) < 0)
+	if (join_coordinator(&img, &o, path) < 0)
 		return 1;
 	int st = rst_run(&img, &o);
 	if (st < 0)

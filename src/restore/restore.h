@@ -5,6 +5,7 @@
 #define STASIS_RESTORE_RESTORE_H
 
 #include "image/image.h"
+#include "common/proto.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +32,14 @@ const char *rst_str(const struct rst_image *img, uint32_t off);
 
 struct rst_opts {
 	uint16_t port;
-	int coord_fd; /* socket already joined to the coordinator, or -1 */
+	int coord_fd; /* socket joined to the coordinator (rst_join) */
+	struct proto_welcome welcome;
+	char ckpt_dir[PATH_MAX];
 };
+
+/* Join the coordinator on o->port as the image's process (HELLO_RESTART), before
+ * anything is created: a coordinator that has a process does not exit. */
+int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen);
 
 /* spawn.c: run the restored computation in the foreground; returns its wait
  * status (as waitpid gives it), or -1 after printing why it could not start. */

@@ -90,6 +90,8 @@ static void run_init(struct rst_image *img, const struct rst_opts *o, int status
 		rst_process(img, o);
 	}
 	child_pid = pid;
+	if (o->coord_fd >= 0)
+		close(o->coord_fd); /* the restored process has it */
 	signal(SIGTERM, forward);
 	signal(SIGHUP, forward);
 	signal(SIGINT, SIG_IGN);
@@ -180,33 +182,33 @@ static void write_restart_info(struct rst_image *img, struct rst_layout *l,
 		    (unsigned long long)img->proc->runtime_info);
 }
 
-void rst_process(struct rst_image *img, const struct rst_opts *o)
+int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen)
 {
-	sigset_t all;
-	struct rst_layout l;
-	int close_from, log_fd;
-	char err[512];
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	int coord = -1;
 	struct proto_hello h = {.role = ROLE_PROCESS,
 				.pid = img->proc->pid,
 				.comp_id = img->r.hdr.comp_id,
 				.gen = img->r.hdr.gen,
 				.flags = HELLO_RESTART,
 				.nprocs = img->r.hdr.nprocs};
-	struct proto_welcome w;
-	char dir[PATH_MAX];
 	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
-	coord = proto_client_connect(o->port, &h, &w, dir, sizeof(dir), err, sizeof(err));
-	if (coord < 0)
-		die("%s", err);
-	if (rst_fds(img, coord, &close_from, &log_fd) < 0)
+	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
+					   sizeof(o->ckpt_dir), err, errlen);
+	return o->coord_fd < 0 ? -1 : 0;
+}
+
+void rst_process(struct rst_image *img, const struct rst_opts *o)
+{
+	sigset_t all;
+	struct rst_layout l;
+	int close_from, log_fd;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	if (rst_fds(img, o->coord_fd, &close_from, &log_fd) < 0)
 		_exit(1);
 	restore_proc_state(img);
 	if (rst_memory(img, &l, rst_blob_area_size(img)) < 0)
 		_exit(1);
-	write_restart_info(img, &l, &w, dir);
+	write_restart_info(img, &l, &o->welcome, o->ckpt_dir);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, close_from, log_fd);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 struct rt_state rt = {.coord_fd = -1};
@@ -129,6 +130,19 @@ static int after_restart(uint8_t *buf, size_t size)
 	return rc;
 }
 
+static int getenv_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0");
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct proto_ckpt_begin cb;
@@ -144,6 +158,8 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	rt.comp_id = cb.comp_id;
 	rt.nrestored = 0;
 	err[0] = 0;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = rt_suspend_all();
 	if (rc < 0)
 		snprintf(err, sizeof(err),
@@ -154,20 +170,29 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		goto lost;
 	image_path(path, sizeof(path), dir, cb.gen);
 	rt.gen = cb.gen;
-	uint64_t isize = 0;
-	if (rc == 0)
-		rc = rt_write_image(path, !((cb.flags | rt.flags) & CKPT_NO_COMPRESS), &isize, err,
-				    sizeof(err));
-	if (rc == 1) {
-		rc = after_restart(buf, size);
-		rt_arena_reset();
-		rt_release_all();
-		if (rc == 1)
-			die_killed();
-		return;
-	}
+	struct rt_image_job job = {.rc = -1};
 	if (rc == 0) {
-		struct proto_image_done d = {.size = isize};
+		/* a --kill checkpoint has nothing to resume: no point in forking */
+		int may_fork = !(cb.flags & CKPT_KILL) && !getenv_flag("STASIS_NO_FORK");
+		int compress = !((cb.flags | rt.flags) & CKPT_NO_COMPRESS);
+		if (rt_write_image(path, compress, may_fork, &job, err, sizeof(err)) == 1) {
+			rc = after_restart(buf, size);
+			rt_arena_reset();
+			rt_release_all();
+			if (rc == 1)
+				die_killed();
+			return;
+		}
+	}
+	int released = job.forked;
+	if (released) {
+		rt_release_all(); /* the program runs on while the child writes */
+		debug("threads paused %.1f ms", elapsed_ms(&t0));
+	}
+	if (rc == 0)
+		rc = rt_image_wait(&job, err, sizeof(err));
+	if (rc == 0) {
+		struct proto_image_done d = {.size = job.size};
 		proto_send(rt.coord_fd, MSG_IMAGE_DONE, &d, sizeof(d), path, strlen(path));
 		remove_old_generation(dir, cb.gen);
 	} else {
@@ -177,12 +202,14 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	rc = barrier(BARRIER_WRITTEN, buf, size);
 	if (rc == 1)
 		die_killed();
-	rt_release_all();
+	if (!released)
+		rt_release_all();
 	if (rc < 0)
-		goto lost;
+		goto lost_released;
 	return;
 lost:
 	rt_release_all();
+lost_released:
 	warn("pid %d: lost the coordinator during a checkpoint", getpid());
 }
 

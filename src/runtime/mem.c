@@ -270,7 +270,7 @@ static int add_region(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files
 	return 0;
 }
 
-static char *read_smaps(char *err, size_t errlen)
+char *rt_read_smaps(char *err, size_t errlen)
 {
 	char *buf = rt_alloc(SMAPS_MAX);
 	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
@@ -313,8 +313,22 @@ static int walk_smaps(struct dump_ctx *d, char *smaps, struct rt_strtab *tab,
 	return 0;
 }
 
+/* A forked child sees every region but those marked MADV_DONTFORK ("dc") and
+ * gets zeroes for MADV_WIPEONFORK ("wf") ones. */
+int rt_fork_safe(const char *smaps)
+{
+	for (const char *p = strstr(smaps, "VmFlags:"); p; p = strstr(p + 1, "VmFlags:")) {
+		const char *end = strchr(p, '\n');
+		for (const char *f = p + 8; f + 2 <= (end ? end : f + 2); f++)
+			if ((f[0] == 'd' && f[1] == 'c') || (f[0] == 'w' && f[1] == 'f'))
+				if (f[-1] == ' ' && (f[2] == ' ' || f[2] == '\n' || !f[2]))
+					return 0;
+	}
+	return 1;
+}
+
 int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *tab,
-		   struct rt_files *files, char *err, size_t errlen)
+		   struct rt_files *files, char *smaps, char *err, size_t errlen)
 {
 	struct dump_ctx d = {.w = w, .out = out, .err = err, .errlen = errlen};
 	int rc = -1;
@@ -323,7 +337,6 @@ int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *
 	out->chunks = rt_alloc(CHUNKS_MAX * sizeof(struct img_chunk));
 	d.bounce = rt_alloc(IMG_CHUNK_PAGES * IMG_PAGE);
 	d.vec = rt_alloc(SCAN_VEC * sizeof(struct page_region));
-	char *smaps = read_smaps(err, errlen);
 	if (!out->vmas || !out->chunks || !d.bounce || !d.vec || !smaps)
 		return -1;
 	d.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);

@@ -122,8 +122,18 @@ int rt_arena_contains(uint64_t addr, uint64_t *start, uint64_t *end);
 /* ckpt.c */
 int rt_start_ckpt_thread(void);
 
-/* write.c: the image of this process */
-int rt_write_image(const char *path, int compress, uint64_t *size, char *err, size_t errlen);
+/* write.c: the image of this process. With may_fork, a child process (a
+ * copy-on-write snapshot) writes the memory while the caller releases the
+ * threads; rt_image_wait() then collects its result. */
+struct rt_image_job {
+	int forked;
+	int pid, result_fd;
+	int rc;
+	uint64_t size;
+};
+int rt_write_image(const char *path, int compress, int may_fork, struct rt_image_job *job,
+		   char *err, size_t errlen);
+int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
 
 /* mem.c */
 struct img_writer;
@@ -134,8 +144,10 @@ struct rt_vmas {
 	uint32_t nchunks, chunk_cap;
 	uint64_t vdso_size, vvar_size;
 };
+char *rt_read_smaps(char *err, size_t errlen);
+int rt_fork_safe(const char *smaps);
 int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *tab,
-		   struct rt_files *files, char *err, size_t errlen);
+		   struct rt_files *files, char *smaps, char *err, size_t errlen);
 
 /* strtab / files (fds.c) */
 struct rt_strtab {

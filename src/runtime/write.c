@@ -1,12 +1,18 @@
-/* The image of this process, written by the checkpoint thread while every
- * other thread waits in the checkpoint handler. */
+/* The image of this process. The checkpoint thread records everything while
+ * every other thread waits in the checkpoint handler; the memory is then
+ * written either right away or, by default, by a forked child that holds a
+ * copy-on-write snapshot while the program runs on. */
 #include "runtime/rt.h"
 #include "image/image.h"
+#include "common/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
@@ -88,54 +94,146 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	return 0;
 }
 
-/* Returns 0 when the image is durable, 1 when this call returns a second time
- * in a restarted process, -1 on failure (err says why). */
-int rt_write_image(const char *path, int compress, uint64_t *size, char *err, size_t errlen)
+/* Memory, sections, header: everything after the threads are recorded. */
+static int write_rest(struct image_parts *p, struct img_writer *w, char *smaps, char *err,
+		      size_t errlen)
 {
-	struct image_parts *p = rt_alloc(sizeof(*p));
-	struct img_writer *w = rt_alloc(sizeof(*w));
-	if (!p || !w)
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
-	memset(p, 0, sizeof(*p));
-	rt_str_add(&p->tab, "");
-	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
-	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0)
-		return -1;
-	rt_dump_sigactions(p->sigact);
-	if (rt_dump_timers(err, errlen) < 0)
-		return -1;
-	if (img_writer_open(w, path) < 0)
-		return snprintf(err, errlen, "cannot create %s.tmp: %s", path, strerror(errno)), -1;
-	if (compress && setup_compression(w) < 0) {
-		img_writer_abort(w);
-		return snprintf(err, errlen, "cannot set up compression"), -1;
-	}
-	rt_thread_capture_self(&rt.ckpt_self);
-	rt.ckpt_self.tid = rt_gettid();
-	if (rt_save_context(&rt.ckpt_self.ctx))
-		return 1; /* restarted: the image we were writing is the one we came from */
-	if (collect_threads(p) < 0 ||
-	    rt_dump_memory(w, &p->mem, &p->tab, &p->files, err, errlen) < 0)
+	if (rt_dump_memory(w, &p->mem, &p->tab, &p->files, smaps, err, errlen) < 0)
 		goto fail;
 	p->proc.vdso_size = p->mem.vdso_size;
 	p->proc.vvar_size = p->mem.vvar_size;
 	if (write_sections(w, p) < 0) {
-		snprintf(err, errlen, "cannot write %s.tmp: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot write %s.tmp: %s", w->path, strerror(errno));
 		goto fail;
 	}
 	w->hdr.comp_id = rt.comp_id;
 	w->hdr.gen = rt.gen;
 	w->hdr.nprocs = 1;
-	w->hdr.pid = getpid();
+	w->hdr.pid = p->proc.pid;
 	if (img_writer_finish(w) < 0) {
-		snprintf(err, errlen, "cannot finish %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot finish %s: %s", w->path, strerror(errno));
 		return -1;
 	}
-	*size = w->hdr.file_size;
 	return 0;
 fail:
 	img_writer_abort(w);
 	if (!err[0])
-		snprintf(err, errlen, "checkpoint of pid %d failed", getpid());
+		snprintf(err, errlen, "checkpoint of pid %u failed", p->proc.pid);
 	return -1;
+}
+
+struct child_result {
+	int32_t rc;
+	uint64_t size;
+	char err[512];
+};
+
+/* In the forked child: a frozen copy of the process, only this thread. */
+__attribute__((noreturn)) static void child_main(struct image_parts *p, struct img_writer *w,
+						 char *smaps, int out)
+{
+	struct child_result r;
+	int lo = w->fd < out ? w->fd : out, hi = w->fd < out ? out : w->fd;
+	/* hold none of the program's descriptors: a pipe's reader must see EOF when
+	 * the program closes its end, not when we are done */
+	if (lo > 0)
+		close_range(0, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0u, 0);
+	memset(&r, 0, sizeof(r));
+	r.rc = write_rest(p, w, smaps, r.err, sizeof(r.err));
+	r.size = w->hdr.file_size;
+	write_full(out, &r, sizeof(r));
+	syscall(SYS_exit_group, 0);
+	__builtin_unreachable();
+}
+
+/* clone() without an exit signal: the program never sees this child (no
+ * SIGCHLD, invisible to wait() without __WALL), and no fork handlers run. */
+static int fork_writer(struct image_parts *p, struct img_writer *w, char *smaps,
+		       struct rt_image_job *job)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	long pid = syscall(SYS_clone, 0, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		close(fds[0]);
+		child_main(p, w, smaps, fds[1]);
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return -1;
+	}
+	close(w->fd); /* the child writes the image now */
+	job->forked = 1;
+	job->pid = pid;
+	job->result_fd = fds[0];
+	return 0;
+}
+
+/* Returns 1 when this call returns a second time in a restarted process;
+ * otherwise 0 with the outcome in job (job->rc, or later rt_image_wait()). */
+int rt_write_image(const char *path, int compress, int may_fork, struct rt_image_job *job,
+		   char *err, size_t errlen)
+{
+	struct image_parts *p = rt_alloc(sizeof(*p));
+	struct img_writer *w = rt_alloc(sizeof(*w));
+	char *smaps;
+	memset(job, 0, sizeof(*job));
+	job->rc = -1;
+	if (!p || !w)
+		return snprintf(err, errlen, "out of checkpoint memory"), 0;
+	memset(p, 0, sizeof(*p));
+	rt_str_add(&p->tab, "");
+	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
+	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
+	    !(smaps = rt_read_smaps(err, errlen)))
+		return 0;
+	rt_dump_sigactions(p->sigact);
+	if (rt_dump_timers(err, errlen) < 0)
+		return 0;
+	if (img_writer_open(w, path) < 0)
+		return snprintf(err, errlen, "cannot create %s.tmp: %s", path, strerror(errno)), 0;
+	if (compress && setup_compression(w) < 0) {
+		img_writer_abort(w);
+		return snprintf(err, errlen, "cannot set up compression"), 0;
+	}
+	rt_thread_capture_self(&rt.ckpt_self);
+	rt.ckpt_self.tid = rt_gettid();
+	if (rt_save_context(&rt.ckpt_self.ctx))
+		return 1; /* restarted: the image we were writing is the one we came from */
+	if (collect_threads(p) < 0) {
+		img_writer_abort(w);
+		return snprintf(err, errlen, "out of checkpoint memory"), 0;
+	}
+	if (may_fork && rt_fork_safe(smaps) && fork_writer(p, w, smaps, job) == 0)
+		return 0;
+	job->rc = write_rest(p, w, smaps, err, errlen);
+	job->size = w->hdr.file_size;
+	return 0;
+}
+
+int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen)
+{
+	struct child_result r;
+	int st;
+	if (!job->forked)
+		return job->rc;
+	ssize_t n = read_full(job->result_fd, &r, sizeof(r));
+	close(job->result_fd);
+	while (waitpid(job->pid, &st, __WALL) < 0 && errno == EINTR)
+		;
+	job->forked = 0;
+	if (n != sizeof(r)) {
+		snprintf(err, errlen, "pid %d: the checkpoint writer (pid %d) died: %s", getpid(),
+			 job->pid, WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "no result");
+		return job->rc = -1;
+	}
+	if (r.rc < 0)
+		snprintf(err, errlen, "%s", r.err);
+	job->size = r.size;
+	return job->rc = r.rc;
 }
