@@ -1,0 +1,46 @@
+"""Forked checkpointing (the default for a checkpoint that does not end the
+program): the program keeps running while a child writes the image, never sees
+that child, and the image restarts like any other."""
+
+import re
+import time
+
+from conftest import program
+
+
+def ticks(path):
+    return [int(m) for m in re.findall(r"^tick (\d+)$", path.read_text(), re.M)]
+
+
+def test_program_runs_on_and_image_restarts(st):
+    out = st.tmp / "forked.out"
+    verify = st.tmp / "verify"
+    st.env["STASIS_LOG"] = "debug"  # the runtime then reports each forked write
+    p = st.launch(program("forked"), verify, out=out)
+    st.wait_for(out, "tick 3", proc=p)
+    st.wait_registered(proc=p)
+    imgs = []
+    for _ in range(3):  # three generations written by forked children
+        before = max(ticks(out))
+        imgs = st.checkpoint(kill=False)
+        deadline = time.monotonic() + 10
+        while max(ticks(out)) < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert max(ticks(out)) >= before + 3, "the program did not run on after the checkpoint"
+        assert p.running(), f"the program died\n{st.describe_all()}"
+    r = st.stasis("inspect", imgs[0])
+    assert r.returncode == 0, r.stderr
+    assert p.err.read_text().count("threads paused") == 3, \
+        f"the checkpoints were not written by a forked child:\n{p.err.read_text()[-2000:]}"
+    # the program never sees the writer: no SIGCHLD, nothing to wait for
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text
+    # the last forked image restarts and passes the same checks
+    verify.unlink()
+    r = st.restart(imgs)
+    st.wait_registered(proc=r)
+    verify.touch()
+    assert r.wait(30) == 0, st.describe_all()
+    assert out.read_text().count("PASS") >= 1 and "FAIL" not in out.read_text()
