@@ -58,7 +58,7 @@ static void print_text(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct img_thread *t = &img->threads[i];
 		printf("  tid %-7u %-16.16s %-11s fs %#llx sigmask %#llx\n", t->tid, t->comm,
-		       t->flags & IMG_THREAD_MAIN	? "main"
+		       t->flags & IMG_THREAD_MAIN   ? "main"
 		       : t->flags & IMG_THREAD_CKPT ? "checkpoint"
 						    : "",
 		       (unsigned long long)t->fs_base, (unsigned long long)t->sigmask);
@@ -121,7 +121,8 @@ static void print_json(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	printf(",\"threads\":[");
 	for (uint32_t i = 0; i < img->nthreads; i++)
 		printf("%s{\"tid\":%u,\"main\":%s,\"checkpoint_thread\":%s}", i ? "," : "",
-		       img->threads[i].tid, img->threads[i].flags & IMG_THREAD_MAIN ? "true" : "false",
+		       img->threads[i].tid,
+		       img->threads[i].flags & IMG_THREAD_MAIN ? "true" : "false",
 		       img->threads[i].flags & IMG_THREAD_CKPT ? "true" : "false");
 	printf("],\"fds\":[");
 	for (uint32_t i = 0; i < img->nfds; i++) {
@@ -155,7 +156,8 @@ int cmd_inspect(int argc, char **argv)
 		} else if (argv[i][0] != '-' && !path) {
 			path = argv[i];
 		} else {
-			fprintf(stderr, "stasis inspect: unexpected argument '%s'\n%s", argv[i], usage);
+			fprintf(stderr, "stasis inspect: unexpected argument '%s'\n%s", argv[i],
+				usage);
 			return 2;
 		}
 	}

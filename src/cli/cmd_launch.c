@@ -12,17 +12,17 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: stasis launch [-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--] PROGRAM "
-	"[ARGS...]\n"
-	"\n"
-	"Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
-	"stderr are yours and its exit status is launch's. It joins the coordinator on\n"
-	"127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs.\n"
-	"\n"
-	"  -p, --port PORT     coordinator port\n"
-	"  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
-	"  -i, --interval N    checkpoint every N seconds\n"
-	"  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n";
+    "usage: stasis launch [-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--] PROGRAM "
+    "[ARGS...]\n"
+    "\n"
+    "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
+    "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
+    "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs.\n"
+    "\n"
+    "  -p, --port PORT     coordinator port\n"
+    "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
+    "  -i, --interval N    checkpoint every N seconds\n"
+    "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n";
 
 static int set_preload(void)
 {
@@ -97,8 +97,8 @@ int cmd_launch(int argc, char **argv)
 		return 1;
 	if (interval >= 0) {
 		uint32_t secs = interval;
-		if (cli_coord_command(port, MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK, NULL) <
-		    0)
+		if (cli_coord_command(port, MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK,
+				      NULL) < 0)
 			return 1;
 	}
 	snprintf(portbuf, sizeof(portbuf), "%u", port);

@@ -15,13 +15,13 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: stasis restart [-p PORT] (IMAGE... | --dir DIR)\n"
-	"\n"
-	"Restarts a computation from its images (or from the newest complete checkpoint\n"
-	"in DIR), in the foreground like launch: the program's terminal and pipes to\n"
-	"outside become restart's own stdin, stdout and stderr. Processes get back their\n"
-	"PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
-	"if none runs.\n";
+    "usage: stasis restart [-p PORT] (IMAGE... | --dir DIR)\n"
+    "\n"
+    "Restarts a computation from its images (or from the newest complete checkpoint\n"
+    "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
+    "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
+    "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
+    "if none runs.\n";
 
 static int ends_with(const char *s, const char *suffix)
 {

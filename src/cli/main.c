@@ -12,13 +12,13 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"launch", cmd_launch, "run a program under checkpoint control"},
-	{"checkpoint", cmd_checkpoint, "checkpoint the running computation"},
-	{"restart", cmd_restart, "restart a computation from its images"},
-	{"status", cmd_status, "show the coordinator and its processes"},
-	{"kill", cmd_kill, "end the computation"},
-	{"coordinator", cmd_coordinator, "run a coordinator"},
-	{"inspect", cmd_inspect, "print and verify an image file"},
+    {"launch", cmd_launch, "run a program under checkpoint control"},
+    {"checkpoint", cmd_checkpoint, "checkpoint the running computation"},
+    {"restart", cmd_restart, "restart a computation from its images"},
+    {"status", cmd_status, "show the coordinator and its processes"},
+    {"kill", cmd_kill, "end the computation"},
+    {"coordinator", cmd_coordinator, "run a coordinator"},
+    {"inspect", cmd_inspect, "print and verify an image file"},
 };
 
 static void usage(FILE *f)

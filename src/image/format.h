@@ -69,16 +69,16 @@ struct img_header {
 };
 
 enum img_section_type {
-	IMG_SEC_PROC = 1,    /* struct img_proc */
-	IMG_SEC_THREADS = 2, /* struct img_thread[] */
-	IMG_SEC_SIGACT = 3,  /* struct img_sigaction[64] */
-	IMG_SEC_VMAS = 4,    /* struct img_vma[] */
-	IMG_SEC_CHUNKS = 5,  /* struct img_chunk[] */
-	IMG_SEC_FDS = 6,     /* struct img_fd[] */
-	IMG_SEC_STRINGS = 7, /* NUL-terminated strings, referenced by offset */
-	IMG_SEC_FILEDATA = 8, /* contents of deleted files, referenced by img_file */
-	IMG_SEC_FILES = 9,   /* struct img_file[] */
-	IMG_SEC_TIMERS = 10, /* struct img_timer[] (POSIX timers) */
+	IMG_SEC_PROC = 1,      /* struct img_proc */
+	IMG_SEC_THREADS = 2,   /* struct img_thread[] */
+	IMG_SEC_SIGACT = 3,    /* struct img_sigaction[64] */
+	IMG_SEC_VMAS = 4,      /* struct img_vma[] */
+	IMG_SEC_CHUNKS = 5,    /* struct img_chunk[] */
+	IMG_SEC_FDS = 6,       /* struct img_fd[] */
+	IMG_SEC_STRINGS = 7,   /* NUL-terminated strings, referenced by offset */
+	IMG_SEC_FILEDATA = 8,  /* contents of deleted files, referenced by img_file */
+	IMG_SEC_FILES = 9,     /* struct img_file[] */
+	IMG_SEC_TIMERS = 10,   /* struct img_timer[] (POSIX timers) */
 	IMG_SEC_SIGQUEUE = 11, /* struct img_siginfo[] (pending signals) */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
@@ -114,10 +114,10 @@ struct img_mm {
 struct img_proc {
 	uint32_t pid, ppid, pgid, sid;
 	uint32_t uid, gid, umask, nthreads;
-	uint32_t ckpt_signal;	    /* the runtime's checkpoint signal */
+	uint32_t ckpt_signal;		     /* the runtime's checkpoint signal */
 	uint32_t exe_str, cwd_str, name_str; /* offsets into IMG_SEC_STRINGS */
-	uint64_t runtime_info;	    /* address of the runtime's struct rt_restart_info */
-	uint64_t vdso_size, vvar_size; /* of the host that wrote the image (0 if absent) */
+	uint64_t runtime_info;		     /* address of the runtime's struct rt_restart_info */
+	uint64_t vdso_size, vvar_size;	     /* of the host that wrote the image (0 if absent) */
 	struct img_mm mm;
 	struct {
 		uint64_t cur, max;
@@ -137,8 +137,8 @@ struct img_context {
 	uint16_t reserved;
 };
 
-#define IMG_THREAD_MAIN (1u << 0)	 /* the thread-group leader */
-#define IMG_THREAD_CKPT (1u << 1)	 /* the runtime's checkpoint thread */
+#define IMG_THREAD_MAIN (1u << 0) /* the thread-group leader */
+#define IMG_THREAD_CKPT (1u << 1) /* the runtime's checkpoint thread */
 struct img_thread {
 	uint32_t tid;
 	uint32_t flags;
@@ -156,10 +156,10 @@ struct img_sigaction { /* the kernel's struct sigaction (x86_64) */
 };
 
 enum img_vma_kind {
-	IMG_VMA_ANON = 1,	 /* private anonymous */
+	IMG_VMA_ANON = 1,	  /* private anonymous */
 	IMG_VMA_FILE_PRIVATE = 2, /* private file mapping: file + stored COW pages */
-	IMG_VMA_FILE_SHARED = 3, /* shared file mapping: the file holds the data */
-	IMG_VMA_SHMEM = 4,	 /* MAP_SHARED|MAP_ANONYMOUS: all resident pages stored */
+	IMG_VMA_FILE_SHARED = 3,  /* shared file mapping: the file holds the data */
+	IMG_VMA_SHMEM = 4,	  /* MAP_SHARED|MAP_ANONYMOUS: all resident pages stored */
 	IMG_VMA_VDSO = 5,
 	IMG_VMA_VVAR = 6,
 	IMG_VMA_VVAR_VCLOCK = 7,
@@ -177,11 +177,11 @@ enum img_vma_kind {
 
 struct img_vma {
 	uint64_t start, end;
-	uint64_t pgoff; /* file offset, bytes */
-	uint32_t kind;	/* enum img_vma_kind */
-	uint32_t prot;	/* IMG_PROT_* */
-	uint32_t flags; /* IMG_VMAF_* */
-	int32_t file;	/* index into IMG_SEC_FILES, -1 if none */
+	uint64_t pgoff;		       /* file offset, bytes */
+	uint32_t kind;		       /* enum img_vma_kind */
+	uint32_t prot;		       /* IMG_PROT_* */
+	uint32_t flags;		       /* IMG_VMAF_* */
+	int32_t file;		       /* index into IMG_SEC_FILES, -1 if none */
 	uint32_t first_chunk, nchunks; /* into IMG_SEC_CHUNKS */
 };
 
@@ -210,19 +210,19 @@ struct img_file {
 };
 
 enum img_fd_type {
-	IMG_FD_REG = 1,	   /* regular file (img_file) at pos */
-	IMG_FD_DIR = 2,	   /* directory */
-	IMG_FD_CHR = 3,	   /* character device reopened by path (/dev/null, ...) */
-	IMG_FD_STDIO = 4,  /* terminal or pipe to outside: restart's own fd `std` */
-	IMG_FD_RUNTIME = 5, /* the runtime's coordinator socket: provided by the restorer */
+	IMG_FD_REG = 1,	     /* regular file (img_file) at pos */
+	IMG_FD_DIR = 2,	     /* directory */
+	IMG_FD_CHR = 3,	     /* character device reopened by path (/dev/null, ...) */
+	IMG_FD_STDIO = 4,    /* terminal or pipe to outside: restart's own fd `std` */
+	IMG_FD_RUNTIME = 5,  /* the runtime's coordinator socket: provided by the restorer */
 	IMG_FD_EXTERNAL = 6, /* pipe or socket inherited from outside: /dev/null at restart */
 };
 
 struct img_fd {
 	int32_t fd;
-	uint32_t type;	    /* enum img_fd_type */
+	uint32_t type;	     /* enum img_fd_type */
 	uint32_t open_flags; /* O_* status flags (O_APPEND, access mode, ...) */
-	uint32_t fd_flags;  /* FD_CLOEXEC */
+	uint32_t fd_flags;   /* FD_CLOEXEC */
 	int64_t pos;
 	int32_t file;  /* index into IMG_SEC_FILES, -1 if none */
 	int32_t share; /* lowest fd sharing this open file description, or -1 */

@@ -20,7 +20,7 @@ uint64_t img_sum(const void *data, size_t len)
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -52,8 +52,8 @@ int img_writer_open(struct img_writer *w, const char *path)
 	return 0;
 }
 
-void img_writer_compress(struct img_writer *w, struct ZSTD_CCtx_s *cctx, void *zbuf, size_t zbuf_size,
-			 int level)
+void img_writer_compress(struct img_writer *w, struct ZSTD_CCtx_s *cctx, void *zbuf,
+			 size_t zbuf_size, int level)
 {
 	w->cctx = cctx;
 	w->zbuf = zbuf;
@@ -203,15 +203,15 @@ static int check_header(struct img_reader *r, char *err, size_t errlen)
 		return fail(err, errlen, "%s is corrupt: header size %u", p, h->header_size);
 	if (h->file_size != r->file_size)
 		return fail(err, errlen,
-			    "%s is truncated or extended: header says %llu bytes, file has %llu",
-			    p, (unsigned long long)h->file_size,
-			    (unsigned long long)r->file_size);
+			    "%s is truncated or extended: header says %llu bytes, file has %llu", p,
+			    (unsigned long long)h->file_size, (unsigned long long)r->file_size);
 	if (h->nsections > IMG_MAX_SECTIONS ||
 	    h->table_off + (uint64_t)h->nsections * sizeof(struct img_section) +
-			    sizeof(struct img_trailer) !=
-		    h->file_size)
-		return fail(err, errlen, "%s is corrupt: bad section table (offset %llu, %u entries)",
-			    p, (unsigned long long)h->table_off, h->nsections);
+		    sizeof(struct img_trailer) !=
+		h->file_size)
+		return fail(err, errlen,
+			    "%s is corrupt: bad section table (offset %llu, %u entries)", p,
+			    (unsigned long long)h->table_off, h->nsections);
 	return 0;
 }
 
@@ -321,7 +321,8 @@ void *img_load(struct img_reader *r, uint32_t type, size_t elem, size_t *size, i
 	}
 	if (pread_full(r->fd, buf, s->size, s->offset) != (ssize_t)s->size ||
 	    img_sum(buf, s->size) != s->sum) {
-		fail(err, errlen, "%s is corrupt: section %s (offset %llu, %llu bytes) fails its checksum",
+		fail(err, errlen,
+		     "%s is corrupt: section %s (offset %llu, %llu bytes) fails its checksum",
 		     r->path, img_section_name(type), (unsigned long long)s->offset,
 		     (unsigned long long)s->size);
 		free(buf);
@@ -337,29 +338,34 @@ int img_read_chunk(struct img_reader *r, const struct img_chunk *c, void *dst,
 	size_t len = (size_t)c->npages * IMG_PAGE;
 	unsigned long long off = c->offset;
 	if (c->offset > r->hdr.table_off || c->stored_size > r->hdr.table_off - c->offset)
-		return fail(err, errlen, "%s is corrupt: memory chunk at %llu out of bounds", r->path,
-			    off);
+		return fail(err, errlen, "%s is corrupt: memory chunk at %llu out of bounds",
+			    r->path, off);
 	if (c->comp == IMG_COMP_NONE) {
 		if (c->stored_size != len || pread_full(r->fd, dst, len, c->offset) != (ssize_t)len)
 			return fail(err, errlen, "%s: cannot read memory chunk at offset %llu",
 				    r->path, off);
 		if (img_sum(dst, len) != c->sum)
 			return fail(err, errlen,
-				    "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
+				    "%s is corrupt: memory chunk at offset %llu (address %#llx) "
+				    "fails its checksum",
 				    r->path, off, (unsigned long long)c->vaddr);
 		return 0;
 	}
 	if (c->comp != IMG_COMP_ZSTD || !dctx || c->stored_size > tmpsize)
-		return fail(err, errlen, "%s: unsupported memory chunk at offset %llu", r->path, off);
+		return fail(err, errlen, "%s: unsupported memory chunk at offset %llu", r->path,
+			    off);
 	if (pread_full(r->fd, tmp, c->stored_size, c->offset) != (ssize_t)c->stored_size)
-		return fail(err, errlen, "%s: cannot read memory chunk at offset %llu", r->path, off);
+		return fail(err, errlen, "%s: cannot read memory chunk at offset %llu", r->path,
+			    off);
 	if (img_sum(tmp, c->stored_size) != c->sum)
-		return fail(err, errlen,
-			    "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
-			    r->path, off, (unsigned long long)c->vaddr);
+		return fail(
+		    err, errlen,
+		    "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
+		    r->path, off, (unsigned long long)c->vaddr);
 	size_t n = ZSTD_decompressDCtx(dctx, dst, len, tmp, c->stored_size);
 	if (ZSTD_isError(n) || n != len)
-		return fail(err, errlen, "%s is corrupt: memory chunk at offset %llu does not decompress",
+		return fail(err, errlen,
+			    "%s is corrupt: memory chunk at offset %llu does not decompress",
 			    r->path, off);
 	return 0;
 }
@@ -369,12 +375,12 @@ int img_read_chunk(struct img_reader *r, const struct img_chunk *c, void *dst,
 const char *img_section_name(uint32_t type)
 {
 	static const char *const names[] = {
-		[IMG_SEC_PROC] = "proc",     [IMG_SEC_THREADS] = "threads",
-		[IMG_SEC_SIGACT] = "sigact", [IMG_SEC_VMAS] = "vmas",
-		[IMG_SEC_CHUNKS] = "chunks", [IMG_SEC_FDS] = "fds",
-		[IMG_SEC_STRINGS] = "strings", [IMG_SEC_FILEDATA] = "filedata",
-		[IMG_SEC_FILES] = "files",   [IMG_SEC_TIMERS] = "timers",
-		[IMG_SEC_SIGQUEUE] = "sigqueue",
+	    [IMG_SEC_PROC] = "proc",	     [IMG_SEC_THREADS] = "threads",
+	    [IMG_SEC_SIGACT] = "sigact",     [IMG_SEC_VMAS] = "vmas",
+	    [IMG_SEC_CHUNKS] = "chunks",     [IMG_SEC_FDS] = "fds",
+	    [IMG_SEC_STRINGS] = "strings",   [IMG_SEC_FILEDATA] = "filedata",
+	    [IMG_SEC_FILES] = "files",	     [IMG_SEC_TIMERS] = "timers",
+	    [IMG_SEC_SIGQUEUE] = "sigqueue",
 	};
 	return NAME(names, type);
 }
@@ -382,12 +388,17 @@ const char *img_section_name(uint32_t type)
 const char *img_vma_kind_name(uint32_t kind)
 {
 	static const char *const names[] = {
-		[IMG_VMA_ANON] = "anon",	 [IMG_VMA_FILE_PRIVATE] = "file-private",
-		[IMG_VMA_FILE_SHARED] = "file-shared", [IMG_VMA_SHMEM] = "shmem",
-		[IMG_VMA_VDSO] = "vdso",	 [IMG_VMA_VVAR] = "vvar",
-		[IMG_VMA_VVAR_VCLOCK] = "vvar_vclock", [IMG_VMA_VSYSCALL] = "vsyscall",
-		[IMG_VMA_STACK] = "stack",	 [IMG_VMA_HEAP] = "heap",
-		[IMG_VMA_SKIP] = "runtime-scratch",
+	    [IMG_VMA_ANON] = "anon",
+	    [IMG_VMA_FILE_PRIVATE] = "file-private",
+	    [IMG_VMA_FILE_SHARED] = "file-shared",
+	    [IMG_VMA_SHMEM] = "shmem",
+	    [IMG_VMA_VDSO] = "vdso",
+	    [IMG_VMA_VVAR] = "vvar",
+	    [IMG_VMA_VVAR_VCLOCK] = "vvar_vclock",
+	    [IMG_VMA_VSYSCALL] = "vsyscall",
+	    [IMG_VMA_STACK] = "stack",
+	    [IMG_VMA_HEAP] = "heap",
+	    [IMG_VMA_SKIP] = "runtime-scratch",
 	};
 	return NAME(names, kind);
 }
@@ -395,8 +406,8 @@ const char *img_vma_kind_name(uint32_t kind)
 const char *img_fd_type_name(uint32_t type)
 {
 	static const char *const names[] = {
-		[IMG_FD_REG] = "file", [IMG_FD_DIR] = "dir",	 [IMG_FD_CHR] = "chardev",
-		[IMG_FD_STDIO] = "stdio", [IMG_FD_RUNTIME] = "runtime", [IMG_FD_EXTERNAL] = "external",
+	    [IMG_FD_REG] = "file",    [IMG_FD_DIR] = "dir",	    [IMG_FD_CHR] = "chardev",
+	    [IMG_FD_STDIO] = "stdio", [IMG_FD_RUNTIME] = "runtime", [IMG_FD_EXTERNAL] = "external",
 	};
 	return NAME(names, type);
 }

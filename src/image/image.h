@@ -41,8 +41,8 @@ struct img_writer {
 
 int img_writer_open(struct img_writer *w, const char *path);
 /* Turn compression on; zbuf must hold ZSTD_compressBound(IMG_CHUNK_PAGES pages). */
-void img_writer_compress(struct img_writer *w, struct ZSTD_CCtx_s *cctx, void *zbuf, size_t zbuf_size,
-			 int level);
+void img_writer_compress(struct img_writer *w, struct ZSTD_CCtx_s *cctx, void *zbuf,
+			 size_t zbuf_size, int level);
 /* Store npages of memory at mem (to be restored at vaddr); fills *out. */
 int img_write_chunk(struct img_writer *w, const void *mem, uint32_t npages, uint64_t vaddr,
 		    struct img_chunk *out);

@@ -19,7 +19,8 @@ static int open_one(struct rst_image *img, const struct img_fd *d, const int *st
 	case IMG_FD_STDIO:
 		return fcntl(std[d->std], F_DUPFD_CLOEXEC, 0);
 	case IMG_FD_RUNTIME:
-		return coord_fd >= 0 ? fcntl(coord_fd, F_DUPFD_CLOEXEC, 0) : open("/dev/null", O_RDWR);
+		return coord_fd >= 0 ? fcntl(coord_fd, F_DUPFD_CLOEXEC, 0)
+				     : open("/dev/null", O_RDWR);
 	case IMG_FD_EXTERNAL:
 		return open("/dev/null", O_RDWR | O_CLOEXEC);
 	case IMG_FD_DIR:

@@ -10,7 +10,7 @@
 #define USER_TOP 0x800000000000ull
 
 static int bad(struct rst_image *img, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int bad(struct rst_image *img, char *err, size_t errlen, const char *fmt, ...)
 {
 	char what[256];
@@ -50,8 +50,8 @@ static int check_vmas(struct rst_image *img, char *err, size_t errlen)
 			if (k->vaddr % IMG_PAGE || k->vaddr < v->start || !k->npages ||
 			    k->npages > IMG_CHUNK_PAGES ||
 			    k->npages > (v->end - k->vaddr) / IMG_PAGE || k->comp > IMG_COMP_ZSTD)
-				return bad(img, err, errlen, "memory chunk %u does not fit region %u",
-					   c, i);
+				return bad(img, err, errlen,
+					   "memory chunk %u does not fit region %u", c, i);
 		}
 		prev_end = v->end;
 	}
@@ -66,16 +66,18 @@ static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
 			return bad(img, err, errlen, "file %u has a bad name", i);
 		if ((f->flags & IMG_FILE_DELETED) &&
 		    (f->data_off > img->filedata_len || f->size > img->filedata_len - f->data_off))
-			return bad(img, err, errlen, "deleted file %u has contents out of range", i);
+			return bad(img, err, errlen, "deleted file %u has contents out of range",
+				   i);
 	}
 	for (uint32_t i = 0; i < img->nfds; i++) {
 		const struct img_fd *d = &img->fds[i];
-		int needs_file = d->type == IMG_FD_REG || d->type == IMG_FD_DIR ||
-				 d->type == IMG_FD_CHR;
+		int needs_file =
+		    d->type == IMG_FD_REG || d->type == IMG_FD_DIR || d->type == IMG_FD_CHR;
 		if (d->fd < 0 || d->fd > (1 << 20) || (i && d->fd <= img->fds[i - 1].fd) ||
 		    d->type < IMG_FD_REG || d->type > IMG_FD_EXTERNAL ||
-		    d->file >= (int32_t)img->nfiles || (needs_file && d->file < 0 && d->share < 0) ||
-		    d->share >= d->fd || d->std < 0 || d->std > 2)
+		    d->file >= (int32_t)img->nfiles ||
+		    (needs_file && d->file < 0 && d->share < 0) || d->share >= d->fd ||
+		    d->std < 0 || d->std > 2)
 			return bad(img, err, errlen, "descriptor entry %u (fd %d) is invalid", i,
 				   d->fd);
 	}
@@ -105,8 +107,8 @@ static int check_proc(struct rst_image *img, char *err, size_t errlen)
 	return 0;
 }
 
-static void *load(struct rst_image *img, uint32_t type, size_t elem, uint32_t *count,
-		  size_t *bytes, char *err, size_t errlen)
+static void *load(struct rst_image *img, uint32_t type, size_t elem, uint32_t *count, size_t *bytes,
+		  char *err, size_t errlen)
 {
 	size_t sz;
 	void *p = img_load(&img->r, type, elem, &sz, 0, err, errlen);
@@ -123,7 +125,8 @@ int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
 	memset(img, 0, sizeof(*img));
 	if (img_open(&img->r, path, err, errlen) < 0)
 		return -1;
-	if (!(img->proc = load(img, IMG_SEC_PROC, sizeof(struct img_proc), &one, NULL, err, errlen)) ||
+	if (!(img->proc =
+		  load(img, IMG_SEC_PROC, sizeof(struct img_proc), &one, NULL, err, errlen)) ||
 	    !(img->threads = load(img, IMG_SEC_THREADS, sizeof(struct img_thread), &img->nthreads,
 				  NULL, err, errlen)) ||
 	    !(img->sigact = load(img, IMG_SEC_SIGACT, sizeof(struct img_sigaction) * 64, &one, NULL,
@@ -132,12 +135,13 @@ int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
 			       errlen)) ||
 	    !(img->chunks = load(img, IMG_SEC_CHUNKS, sizeof(struct img_chunk), &img->nchunks, NULL,
 				 err, errlen)) ||
-	    !(img->fds = load(img, IMG_SEC_FDS, sizeof(struct img_fd), &img->nfds, NULL, err,
-			      errlen)) ||
+	    !(img->fds =
+		  load(img, IMG_SEC_FDS, sizeof(struct img_fd), &img->nfds, NULL, err, errlen)) ||
 	    !(img->files = load(img, IMG_SEC_FILES, sizeof(struct img_file), &img->nfiles, NULL,
 				err, errlen)) ||
 	    !(img->strings = load(img, IMG_SEC_STRINGS, 1, NULL, &img->strings_len, err, errlen)) ||
-	    !(img->filedata = load(img, IMG_SEC_FILEDATA, 1, NULL, &img->filedata_len, err, errlen)))
+	    !(img->filedata =
+		  load(img, IMG_SEC_FILEDATA, 1, NULL, &img->filedata_len, err, errlen)))
 		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    check_files_fds(img, err, errlen) < 0)

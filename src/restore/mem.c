@@ -65,7 +65,8 @@ static uint64_t reserve_gap(const struct rst_image *img, uint64_t len)
 		return 0;
 	for (size_t i = 0; i <= n && !found; i++) {
 		uint64_t next = i < n ? r[i].s : SEARCH_HIGH;
-		if (next > cur && next - cur >= len + 2 * GAP_PAD && cur + len + GAP_PAD <= SEARCH_HIGH)
+		if (next > cur && next - cur >= len + 2 * GAP_PAD &&
+		    cur + len + GAP_PAD <= SEARCH_HIGH)
 			found = cur + GAP_PAD;
 		if (i < n && r[i].e > cur)
 			cur = r[i].e;
@@ -138,8 +139,9 @@ int rst_open_file(const struct rst_image *img, int idx, int flags)
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    ((uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec != f->mtime_ns ||
 	     (uint64_t)st.st_size != f->size))
-		warn("%s changed since the checkpoint (size %llu, was %llu): the program may see different data", path,
-		     (unsigned long long)st.st_size, (unsigned long long)f->size);
+		warn("%s changed since the checkpoint (size %llu, was %llu): the program may see "
+		     "different data",
+		     path, (unsigned long long)st.st_size, (unsigned long long)f->size);
 	return fd;
 }
 
@@ -155,8 +157,8 @@ static int map_region(const struct rst_image *img, const struct img_vma *v, uint
 	case IMG_VMA_FILE_SHARED:
 		fd = rst_open_file(img, v->file,
 				   v->kind == IMG_VMA_FILE_SHARED && (v->prot & IMG_PROT_WRITE)
-					   ? O_RDWR
-					   : O_RDONLY);
+				       ? O_RDWR
+				       : O_RDONLY);
 		if (fd < 0)
 			return -1;
 		fl |= v->kind == IMG_VMA_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE;
@@ -171,14 +173,14 @@ static int map_region(const struct rst_image *img, const struct img_vma *v, uint
 		p = mmap((void *)at, len, prot, fl | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
 	if (p == MAP_FAILED)
-		return error("cannot map region %#llx-%#llx (%s): %s",
-			     (unsigned long long)v->start, (unsigned long long)v->end,
-			     img_vma_kind_name(v->kind), strerror(errno));
+		return error("cannot map region %#llx-%#llx (%s): %s", (unsigned long long)v->start,
+			     (unsigned long long)v->end, img_vma_kind_name(v->kind),
+			     strerror(errno));
 	return 0;
 }
 
-static int fill_region(struct rst_image *img, const struct img_vma *v, uint64_t at,
-		       ZSTD_DCtx *dctx, void *tmp, size_t tmpsize)
+static int fill_region(struct rst_image *img, const struct img_vma *v, uint64_t at, ZSTD_DCtx *dctx,
+		       void *tmp, size_t tmpsize)
 {
 	char err[512];
 	for (uint32_t i = v->first_chunk; i < v->first_chunk + v->nchunks; i++) {

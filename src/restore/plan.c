@@ -77,8 +77,7 @@ static const struct img_vma *target_special(const struct rst_image *img, uint32_
 
 /* Our own mappings: unmap them all, except the blob area, the scratch range and
  * the kernel's special mappings, which move to the target's addresses. */
-static int plan_maps(struct blob_plan *p, const struct rst_image *img,
-		     const struct rst_layout *l)
+static int plan_maps(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l)
 {
 	struct blob_range *un = (void *)((char *)p + p->unmap_off);
 	struct blob_move *sp = (void *)((char *)p + p->special_off);
@@ -92,16 +91,18 @@ static int plan_maps(struct blob_plan *p, const struct rst_image *img,
 		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %4095s", &s, &e, name) < 2)
 			continue;
 		uint32_t kind = special_kind(name);
-		if (kind == IMG_VMA_VSYSCALL || (s >= l->blob_addr && e <= l->blob_addr + l->blob_len) ||
+		if (kind == IMG_VMA_VSYSCALL ||
+		    (s >= l->blob_addr && e <= l->blob_addr + l->blob_len) ||
 		    (s >= l->scratch_addr && e <= l->scratch_addr + l->scratch_len))
 			continue;
 		if (kind) {
 			const struct img_vma *t = target_special(img, kind);
 			if (!t || t->end - t->start != e - s) {
 				fclose(f);
-				return error("this kernel's %s differs from the one in the image "
-					     "(another kernel?): restart on a host with the same kernel",
-					     name);
+				return error(
+				    "this kernel's %s differs from the one in the image "
+				    "(another kernel?): restart on a host with the same kernel",
+				    name);
 			}
 			sp[p->nspecial++] = (struct blob_move){s, t->start, e - s};
 			continue;
@@ -131,11 +132,11 @@ static void plan_threads(struct blob_plan *p, const struct rst_image *img, uint6
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct img_thread *s = &img->threads[i];
 		t[i] = (struct blob_thread){
-			.fs_base = s->fs_base,
-			.stack_top = stacks + (i + 1) * THREAD_STACK,
-			.tid = s->tid,
-			.main = !!(s->flags & IMG_THREAD_MAIN),
-			.ctx = s->ctx,
+		    .fs_base = s->fs_base,
+		    .stack_top = stacks + (i + 1) * THREAD_STACK,
+		    .tid = s->tid,
+		    .main = !!(s->flags & IMG_THREAD_MAIN),
+		    .ctx = s->ctx,
 		};
 	}
 	p->nthreads = img->nthreads;
@@ -152,13 +153,19 @@ static void plan_mm(struct blob_plan *p, const struct rst_image *img, int close_
 		fd = nfd;
 	}
 	p->mm = (struct blob_mm_map){
-		.start_code = mm->start_code, .end_code = mm->end_code,
-		.start_data = mm->start_data, .end_data = mm->end_data,
-		.start_brk = mm->start_brk,   .brk = mm->brk,
-		.start_stack = mm->start_stack, .arg_start = mm->arg_start,
-		.arg_end = mm->arg_end,	      .env_start = mm->env_start,
-		.env_end = mm->env_end,	      .auxv_size = mm->auxv_words * 8,
-		.exe_fd = fd >= 0 ? (uint32_t)fd : ~0u,
+	    .start_code = mm->start_code,
+	    .end_code = mm->end_code,
+	    .start_data = mm->start_data,
+	    .end_data = mm->end_data,
+	    .start_brk = mm->start_brk,
+	    .brk = mm->brk,
+	    .start_stack = mm->start_stack,
+	    .arg_start = mm->arg_start,
+	    .arg_end = mm->arg_end,
+	    .env_start = mm->env_start,
+	    .env_end = mm->env_end,
+	    .auxv_size = mm->auxv_words * 8,
+	    .exe_fd = fd >= 0 ? (uint32_t)fd : ~0u,
 	};
 	memcpy(p->auxv, mm->auxv, sizeof(p->auxv));
 }

@@ -66,7 +66,7 @@ int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr,
 
 /* plan.c */
 void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)
-	__attribute__((noreturn));
+    __attribute__((noreturn));
 size_t rst_blob_area_size(const struct rst_image *img);
 
 #endif

@@ -120,7 +120,7 @@ static int after_restart(uint8_t *buf, size_t size)
 			munmap((void *)ri->blob_addr, ri->blob_len);
 		rt.comp_id = ri->comp_id;
 		rt.gen = ri->gen;
-		rt.flags = ri->flags;
+		rt.flags |= ri->flags;
 		if (ri->ckpt_dir[0])
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
 		ri->magic = 0;
@@ -143,74 +143,104 @@ static double elapsed_ms(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* One checkpoint, as the checkpoint thread runs it. */
+struct ckpt_run {
+	struct proto_ckpt_begin cb;
+	struct rt_image_job job;
+	struct timespec t0;
+	int released;
+	char dir[PATH_MAX], path[PATH_MAX], err[512];
+};
+
+static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
+{
+	size_t dlen = m->hdr.len - sizeof(c->cb);
+	memcpy(&c->cb, m->payload, sizeof(c->cb));
+	if (dlen >= sizeof(c->dir))
+		dlen = sizeof(c->dir) - 1;
+	memcpy(c->dir, m->payload + sizeof(c->cb), dlen);
+	c->dir[dlen] = 0;
+	if (rt.ckpt_dir[0]) /* the directory given to launch wins */
+		snprintf(c->dir, sizeof(c->dir), "%s", rt.ckpt_dir);
+	rt.comp_id = c->cb.comp_id;
+	rt.gen = c->cb.gen;
+	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
+}
+
+static int suspend(struct ckpt_run *c)
+{
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	rt.nrestored = 0;
+	if (rt_suspend_all() == 0)
+		return 0;
+	snprintf(c->err, sizeof(c->err),
+		 "pid %d: a thread did not stop for the checkpoint within %d s (%s); the "
+		 "program goes on",
+		 getpid(), RT_SUSPEND_TIMEOUT, strerror(errno));
+	return -1;
+}
+
+/* Returns 1 in a restarted process, else 0 with the outcome in c->job. */
+static int write_image(struct ckpt_run *c)
+{
+	/* a --kill checkpoint has nothing to resume: no point in forking */
+	int may_fork = !(c->cb.flags & CKPT_KILL) && !getenv_flag("STASIS_NO_FORK");
+	int compress = !((c->cb.flags | rt.flags) & CKPT_NO_COMPRESS);
+	if (rt_write_image(c->path, compress, may_fork, &c->job, c->err, sizeof(c->err)) == 1)
+		return 1;
+	if (c->job.forked) {
+		rt_release_all(); /* the program runs on while the child writes */
+		c->released = 1;
+		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
+	}
+	return 0;
+}
+
+static void report_image(struct ckpt_run *c, int rc)
+{
+	if (rc == 0) {
+		struct proto_image_done d = {.size = c->job.size};
+		proto_send(rt.coord_fd, MSG_IMAGE_DONE, &d, sizeof(d), c->path, strlen(c->path));
+		remove_old_generation(c->dir, c->cb.gen);
+	} else {
+		proto_send(rt.coord_fd, MSG_CKPT_ERROR, c->err, strlen(c->err), NULL, 0);
+	}
+}
+
+static void resume_restarted(uint8_t *buf, size_t size)
+{
+	int rc = after_restart(buf, size);
+	rt_arena_reset();
+	rt_release_all();
+	if (rc == 1)
+		die_killed();
+}
+
 static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
-	struct proto_ckpt_begin cb;
-	char dir[PATH_MAX], path[PATH_MAX], err[512];
-	memcpy(&cb, m->payload, sizeof(cb));
-	size_t dlen = m->hdr.len - sizeof(cb);
-	if (dlen >= sizeof(dir))
-		dlen = sizeof(dir) - 1;
-	memcpy(dir, m->payload + sizeof(cb), dlen);
-	dir[dlen] = 0;
-	if (rt.ckpt_dir[0])
-		snprintf(dir, sizeof(dir), "%s", rt.ckpt_dir);
-	rt.comp_id = cb.comp_id;
-	rt.nrestored = 0;
-	err[0] = 0;
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = rt_suspend_all();
-	if (rc < 0)
-		snprintf(err, sizeof(err),
-			 "pid %d: a thread did not stop for the checkpoint within %d s (%s); "
-			 "the program goes on",
-			 getpid(), RT_SUSPEND_TIMEOUT, strerror(errno));
-	if (barrier(BARRIER_SUSPENDED, buf, size) || barrier(BARRIER_DRAINED, buf, size))
-		goto lost;
-	image_path(path, sizeof(path), dir, cb.gen);
-	rt.gen = cb.gen;
-	struct rt_image_job job = {.rc = -1};
-	if (rc == 0) {
-		/* a --kill checkpoint has nothing to resume: no point in forking */
-		int may_fork = !(cb.flags & CKPT_KILL) && !getenv_flag("STASIS_NO_FORK");
-		int compress = !((cb.flags | rt.flags) & CKPT_NO_COMPRESS);
-		if (rt_write_image(path, compress, may_fork, &job, err, sizeof(err)) == 1) {
-			rc = after_restart(buf, size);
-			rt_arena_reset();
-			rt_release_all();
-			if (rc == 1)
-				die_killed();
-			return;
-		}
+	struct ckpt_run c = {.job = {.rc = -1}};
+	parse_begin(m, &c);
+	int rc = suspend(&c);
+	if (barrier(BARRIER_SUSPENDED, buf, size) || barrier(BARRIER_DRAINED, buf, size)) {
+		rt_release_all();
+		warn("pid %d: lost the coordinator during a checkpoint", getpid());
+		return;
 	}
-	int released = job.forked;
-	if (released) {
-		rt_release_all(); /* the program runs on while the child writes */
-		debug("threads paused %.1f ms", elapsed_ms(&t0));
+	if (rc == 0 && write_image(&c) == 1) {
+		resume_restarted(buf, size);
+		return;
 	}
 	if (rc == 0)
-		rc = rt_image_wait(&job, err, sizeof(err));
-	if (rc == 0) {
-		struct proto_image_done d = {.size = job.size};
-		proto_send(rt.coord_fd, MSG_IMAGE_DONE, &d, sizeof(d), path, strlen(path));
-		remove_old_generation(dir, cb.gen);
-	} else {
-		proto_send(rt.coord_fd, MSG_CKPT_ERROR, err, strlen(err), NULL, 0);
-	}
+		rc = rt_image_wait(&c.job, c.err, sizeof(c.err));
+	report_image(&c, rc);
 	rt_arena_reset();
 	rc = barrier(BARRIER_WRITTEN, buf, size);
 	if (rc == 1)
 		die_killed();
-	if (!released)
+	if (!c.released)
 		rt_release_all();
 	if (rc < 0)
-		goto lost_released;
-	return;
-lost:
-	rt_release_all();
-lost_released:
-	warn("pid %d: lost the coordinator during a checkpoint", getpid());
+		warn("pid %d: lost the coordinator during a checkpoint", getpid());
 }
 
 static void *ckpt_thread(void *arg)
@@ -309,8 +339,7 @@ __attribute__((constructor)) static void rt_init(void)
 	rt_note_inherited_fds();
 	if (rt_arena_init() < 0 || rt_install_handler() < 0 || join_coordinator() < 0 ||
 	    rt_start_ckpt_thread() < 0) {
-		log_msg("error", "pid %d runs without checkpoints: runtime setup failed",
-			getpid());
+		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());
 		return;
 	}
 	rt.enabled = 1;

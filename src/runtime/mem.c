@@ -125,8 +125,9 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 		} else if (!(v->prot & IMG_PROT_READ)) {
 			if (pread_full(d->mem_fd, d->bounce, n * IMG_PAGE, start) !=
 			    (ssize_t)(n * IMG_PAGE)) {
-				snprintf(d->err, d->errlen, "cannot read memory at %#" PRIx64 ": %s",
-					 start, strerror(errno));
+				snprintf(d->err, d->errlen,
+					 "cannot read memory at %#" PRIx64 ": %s", start,
+					 strerror(errno));
 				return -1;
 			}
 			src = d->bounce;
@@ -146,15 +147,15 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
 			  uint64_t anyof)
 {
 	struct pm_scan_arg a = {
-		.size = sizeof(a),
-		.start = v->start,
-		.end = v->end,
-		.vec = (uint64_t)(uintptr_t)d->vec,
-		.vec_len = SCAN_VEC,
-		.category_inverted = inv,
-		.category_mask = mask,
-		.category_anyof_mask = anyof,
-		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	    .size = sizeof(a),
+	    .start = v->start,
+	    .end = v->end,
+	    .vec = (uint64_t)(uintptr_t)d->vec,
+	    .vec_len = SCAN_VEC,
+	    .category_inverted = inv,
+	    .category_mask = mask,
+	    .category_anyof_mask = anyof,
+	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
 	while (a.start < a.end) {
 		long n = ioctl(d->pagemap_fd, PAGEMAP_SCAN, &a);
@@ -176,7 +177,8 @@ static int store_resident_shared(struct dump_ctx *d, struct img_vma *v)
 	size_t pages = (v->end - v->start) / IMG_PAGE;
 	unsigned char *vec = rt_alloc(pages);
 	if (!vec || mincore((void *)v->start, v->end - v->start, vec) < 0) {
-		snprintf(d->err, d->errlen, "mincore of %#" PRIx64 ": %s", v->start, strerror(errno));
+		snprintf(d->err, d->errlen, "mincore of %#" PRIx64 ": %s", v->start,
+			 strerror(errno));
 		return -1;
 	}
 	for (size_t i = 0; i < pages;) {
@@ -236,7 +238,8 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 	v->prot = m->prot;
 	v->pgoff = m->pgoff + (start - m->start);
 	v->kind = skip ? IMG_VMA_SKIP : classify(m, &store_all);
-	v->flags = (m->growsdown ? IMG_VMAF_GROWSDOWN : 0) | (m->noreserve ? IMG_VMAF_NORESERVE : 0);
+	v->flags =
+	    (m->growsdown ? IMG_VMAF_GROWSDOWN : 0) | (m->noreserve ? IMG_VMAF_NORESERVE : 0);
 	v->file = -1;
 	if (v->kind == IMG_VMA_VDSO)
 		o->vdso_size += end - start;

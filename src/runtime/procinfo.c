@@ -113,7 +113,7 @@ int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t er
 		p->itimers[i].interval_us = rt.itimers[i].it_interval.tv_sec * 1000000ull +
 					    rt.itimers[i].it_interval.tv_usec;
 		p->itimers[i].value_us =
-			rt.itimers[i].it_value.tv_sec * 1000000ull + rt.itimers[i].it_value.tv_usec;
+		    rt.itimers[i].it_value.tv_sec * 1000000ull + rt.itimers[i].it_value.tv_usec;
 	}
 	return 0;
 }

@@ -14,7 +14,7 @@ struct rt_strtab;
 struct rt_files;
 
 #define RT_MAX_THREADS 1024
-#define RT_SUSPEND_TIMEOUT 10 /* seconds for every thread to reach the handler */
+#define RT_SUSPEND_TIMEOUT 10		       /* seconds for every thread to reach the handler */
 #define RT_RESTART_MAGIC 0x5453524154534552ull /* "RESTARTS" */
 
 enum rt_thread_state {
@@ -55,8 +55,8 @@ struct rt_thread {
 /* Written by the restorer into the restored process's memory (at the address
  * recorded in img_proc.runtime_info) before the address-space swap. */
 struct rt_restart_info {
-	uint64_t magic;	      /* RT_RESTART_MAGIC once written */
-	uint64_t blob_addr;   /* the restore blob's area, to unmap */
+	uint64_t magic;	    /* RT_RESTART_MAGIC once written */
+	uint64_t blob_addr; /* the restore blob's area, to unmap */
 	uint64_t blob_len;
 	uint64_t comp_id;
 	uint32_t gen;

@@ -78,15 +78,15 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 		const void *data;
 		size_t size;
 	} s[] = {
-		{IMG_SEC_PROC, &p->proc, sizeof(p->proc)},
-		{IMG_SEC_THREADS, p->threads, p->nthreads * sizeof(struct img_thread)},
-		{IMG_SEC_SIGACT, p->sigact, sizeof(p->sigact)},
-		{IMG_SEC_VMAS, p->mem.vmas, p->mem.nvmas * sizeof(struct img_vma)},
-		{IMG_SEC_CHUNKS, p->mem.chunks, p->mem.nchunks * sizeof(struct img_chunk)},
-		{IMG_SEC_FDS, p->fds.fds, p->fds.n * sizeof(struct img_fd)},
-		{IMG_SEC_FILES, p->files.files, p->files.n * sizeof(struct img_file)},
-		{IMG_SEC_STRINGS, p->tab.buf, p->tab.len},
-		{IMG_SEC_FILEDATA, p->files.data, p->files.data_len},
+	    {IMG_SEC_PROC, &p->proc, sizeof(p->proc)},
+	    {IMG_SEC_THREADS, p->threads, p->nthreads * sizeof(struct img_thread)},
+	    {IMG_SEC_SIGACT, p->sigact, sizeof(p->sigact)},
+	    {IMG_SEC_VMAS, p->mem.vmas, p->mem.nvmas * sizeof(struct img_vma)},
+	    {IMG_SEC_CHUNKS, p->mem.chunks, p->mem.nchunks * sizeof(struct img_chunk)},
+	    {IMG_SEC_FDS, p->fds.fds, p->fds.n * sizeof(struct img_fd)},
+	    {IMG_SEC_FILES, p->files.files, p->files.n * sizeof(struct img_file)},
+	    {IMG_SEC_STRINGS, p->tab.buf, p->tab.len},
+	    {IMG_SEC_FILEDATA, p->files.data, p->files.data_len},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)

@@ -34,7 +34,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &set_at);
 	zd_check(alarm(ALARM_S) == 0, "an alarm was already set");
 	getitimer(ITIMER_REAL, &iv);
-	zd_check(iv.it_interval.tv_sec == 0 && iv.it_interval.tv_usec == 0, "alarm has an interval");
+	zd_check(iv.it_interval.tv_sec == 0 && iv.it_interval.tv_usec == 0,
+		 "alarm has an interval");
 	zd_ready();
 	zd_wait();
 	if (!fired) {
@@ -51,8 +52,8 @@ int main(int argc, char **argv)
 	zd_check(fired == 1, "SIGALRM fired %d times, want once", (int)fired);
 	/* the process was running (or dead, between kill and restart) the whole
 	 * time: the alarm cannot have come before ALARM_S seconds of wall time */
-	double after = (double)(fired_at.tv_sec - set_at.tv_sec) +
-		       (fired_at.tv_nsec - set_at.tv_nsec) / 1e9;
+	double after =
+	    (double)(fired_at.tv_sec - set_at.tv_sec) + (fired_at.tv_nsec - set_at.tv_nsec) / 1e9;
 	zd_check(!fired || after >= ALARM_S - 0.05, "SIGALRM came %.3f s after alarm(%d)", after,
 		 ALARM_S);
 	zd_sleep_ms(100);

@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 		park();
 	}
 	if (r != STASIS_CKPT_RESTARTED) {
-		zd_fail("first stasis_checkpoint() returned %d (%s)", r, r < 0 ? strerror(errno) : "");
+		zd_fail("first stasis_checkpoint() returned %d (%s)", r,
+			r < 0 ? strerror(errno) : "");
 		return zd_finish();
 	}
 	zd_say("restarted1");
@@ -71,7 +72,8 @@ int main(int argc, char **argv)
 		park();
 	}
 	if (r != STASIS_CKPT_RESTARTED) {
-		zd_fail("second stasis_checkpoint() returned %d (%s)", r, r < 0 ? strerror(errno) : "");
+		zd_fail("second stasis_checkpoint() returned %d (%s)", r,
+			r < 0 ? strerror(errno) : "");
 		return zd_finish();
 	}
 	zd_say("restarted2");
@@ -79,7 +81,6 @@ int main(int argc, char **argv)
 		 stasis_is_enabled());
 	zd_wait();
 	zd_check(counter == 1001, "counter %lu after the second restart, want 1001", counter);
-	zd_check(!strcmp(state, "state built before the first checkpoint"), "state is '%s'",
-		 state);
+	zd_check(!strcmp(state, "state built before the first checkpoint"), "state is '%s'", state);
 	return zd_finish();
 }

@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 	char *dbuf = malloc(DEL_SIZE);
 	n = pread(del, dbuf, DEL_SIZE, 0);
 	zd_check(n == DEL_SIZE && !memcmp(dbuf, delbuf, DEL_SIZE), "files.del: contents differ");
-	zd_check(write(del, "zz", 2) == 2 && pread(del, dbuf, 2, 100) == 2 && !memcmp(dbuf, "zz", 2),
+	zd_check(write(del, "zz", 2) == 2 && pread(del, dbuf, 2, 100) == 2 &&
+		     !memcmp(dbuf, "zz", 2),
 		 "files.del: write after restart failed");
 	char link[PATH_MAX + 16], lp[64];
 	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", del);

@@ -37,56 +37,55 @@ __attribute__((target("avx2"), noinline)) static int spin_avx2(void)
 	int bad;
 	uint32_t mx;
 	uint16_t cw;
-	__asm__ volatile(
-		"vmovdqu 0(%[p]), %%ymm8\n\t"
-		"vmovdqu 32(%[p]), %%ymm9\n\t"
-		"vmovdqu 64(%[p]), %%ymm10\n\t"
-		"vmovdqu 96(%[p]), %%ymm11\n\t"
-		"vmovdqu 128(%[p]), %%ymm12\n\t"
-		"vmovdqu 160(%[p]), %%ymm13\n\t"
-		"vmovdqu 192(%[p]), %%ymm14\n\t"
-		"vmovdqu 224(%[p]), %%ymm15\n\t"
-		"fldt %[ld]\n\t"
-		"1:\n\t"
+	__asm__ volatile("vmovdqu 0(%[p]), %%ymm8\n\t"
+			 "vmovdqu 32(%[p]), %%ymm9\n\t"
+			 "vmovdqu 64(%[p]), %%ymm10\n\t"
+			 "vmovdqu 96(%[p]), %%ymm11\n\t"
+			 "vmovdqu 128(%[p]), %%ymm12\n\t"
+			 "vmovdqu 160(%[p]), %%ymm13\n\t"
+			 "vmovdqu 192(%[p]), %%ymm14\n\t"
+			 "vmovdqu 224(%[p]), %%ymm15\n\t"
+			 "fldt %[ld]\n\t"
+			 "1:\n\t"
 #define CMPY(off, reg)                                                                             \
 	"vpcmpeqb " #off "(%[p]), %%" #reg ", %%ymm0\n\t"                                          \
 	"vpmovmskb %%ymm0, %%eax\n\t"                                                              \
 	"cmp $-1, %%eax\n\t"                                                                       \
 	"jne 2f\n\t"
-		CMPY(0, ymm8) CMPY(32, ymm9) CMPY(64, ymm10) CMPY(96, ymm11)
-		CMPY(128, ymm12) CMPY(160, ymm13) CMPY(192, ymm14) CMPY(224, ymm15)
+			 CMPY(0, ymm8) CMPY(32, ymm9) CMPY(64, ymm10) CMPY(96, ymm11)
+			     CMPY(128, ymm12) CMPY(160, ymm13) CMPY(192, ymm14) CMPY(224, ymm15)
 #undef CMPY
-		/* x87: st(0) must still equal ldpat */
-		"fldt %[ld]\n\t"
-		"fucomip %%st(1), %%st\n\t"
-		"jne 3f\n\t"
-		"jp 3f\n\t"
-		"stmxcsr %[mx]\n\t"
-		"mov %[mx], %%eax\n\t"
-		"and $0xffc0, %%eax\n\t" /* ignore the sticky exception flags */
-		"cmp %[wmx], %%eax\n\t"
-		"jne 4f\n\t"
-		"fnstcw %[cw]\n\t"
-		"movzwl %[cw], %%eax\n\t"
-		"cmp %[wcw], %%eax\n\t"
-		"jne 5f\n\t"
-		"lock incq %[it]\n\t"
-		"pause\n\t"
-		"cmpl $0, %[stop]\n\t"
-		"je 1b\n\t"
-		"xor %[bad], %[bad]\n\t"
-		"jmp 9f\n\t"
-		"2: mov $1, %[bad]\n\t jmp 9f\n\t"
-		"3: mov $2, %[bad]\n\t jmp 9f\n\t"
-		"4: mov $3, %[bad]\n\t jmp 9f\n\t"
-		"5: mov $4, %[bad]\n\t"
-		"9: fstp %%st(0)\n\t"
-		"vzeroupper\n\t"
-		: [bad] "=&r"(bad), [it] "+m"(iters), [mx] "=m"(mx), [cw] "=m"(cw)
-		: [p] "r"(ypat), [ld] "m"(ldpat), [stop] "m"(stop), [wmx] "m"(want_mxcsr),
-		  [wcw] "m"(want_fpucw)
-		: "eax", "xmm0", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-		  "xmm15", "memory", "cc");
+			 /* x87: st(0) must still equal ldpat */
+			 "fldt %[ld]\n\t"
+			 "fucomip %%st(1), %%st\n\t"
+			 "jne 3f\n\t"
+			 "jp 3f\n\t"
+			 "stmxcsr %[mx]\n\t"
+			 "mov %[mx], %%eax\n\t"
+			 "and $0xffc0, %%eax\n\t" /* ignore the sticky exception flags */
+			 "cmp %[wmx], %%eax\n\t"
+			 "jne 4f\n\t"
+			 "fnstcw %[cw]\n\t"
+			 "movzwl %[cw], %%eax\n\t"
+			 "cmp %[wcw], %%eax\n\t"
+			 "jne 5f\n\t"
+			 "lock incq %[it]\n\t"
+			 "pause\n\t"
+			 "cmpl $0, %[stop]\n\t"
+			 "je 1b\n\t"
+			 "xor %[bad], %[bad]\n\t"
+			 "jmp 9f\n\t"
+			 "2: mov $1, %[bad]\n\t jmp 9f\n\t"
+			 "3: mov $2, %[bad]\n\t jmp 9f\n\t"
+			 "4: mov $3, %[bad]\n\t jmp 9f\n\t"
+			 "5: mov $4, %[bad]\n\t"
+			 "9: fstp %%st(0)\n\t"
+			 "vzeroupper\n\t"
+			 : [bad] "=&r"(bad), [it] "+m"(iters), [mx] "=m"(mx), [cw] "=m"(cw)
+			 : [p] "r"(ypat), [ld] "m"(ldpat), [stop] "m"(stop), [wmx] "m"(want_mxcsr),
+			   [wcw] "m"(want_fpucw)
+			 : "eax", "xmm0", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
+			   "xmm14", "xmm15", "memory", "cc");
 	return bad;
 }
 
@@ -94,51 +93,50 @@ __attribute__((target("avx2"), noinline)) static int spin_avx2(void)
 __attribute__((target("avx512f,avx512bw"), noinline)) static int spin_avx512(void)
 {
 	int bad;
-	__asm__ volatile(
-		"vmovdqu64 0(%[z]), %%zmm24\n\t"
-		"vmovdqu64 64(%[z]), %%zmm25\n\t"
-		"vmovdqu64 128(%[z]), %%zmm26\n\t"
-		"vmovdqu64 192(%[z]), %%zmm27\n\t"
-		"vmovdqu64 256(%[z]), %%zmm28\n\t"
-		"vmovdqu64 320(%[z]), %%zmm29\n\t"
-		"vmovdqu64 384(%[z]), %%zmm30\n\t"
-		"vmovdqu64 448(%[z]), %%zmm31\n\t"
-		"kmovq 8(%[k]), %%k1\n\t"
-		"kmovq 16(%[k]), %%k2\n\t"
-		"kmovq 24(%[k]), %%k3\n\t"
-		"kmovq 32(%[k]), %%k4\n\t"
-		"kmovq 40(%[k]), %%k5\n\t"
-		"kmovq 48(%[k]), %%k6\n\t"
-		"kmovq 56(%[k]), %%k7\n\t"
-		"1:\n\t"
+	__asm__ volatile("vmovdqu64 0(%[z]), %%zmm24\n\t"
+			 "vmovdqu64 64(%[z]), %%zmm25\n\t"
+			 "vmovdqu64 128(%[z]), %%zmm26\n\t"
+			 "vmovdqu64 192(%[z]), %%zmm27\n\t"
+			 "vmovdqu64 256(%[z]), %%zmm28\n\t"
+			 "vmovdqu64 320(%[z]), %%zmm29\n\t"
+			 "vmovdqu64 384(%[z]), %%zmm30\n\t"
+			 "vmovdqu64 448(%[z]), %%zmm31\n\t"
+			 "kmovq 8(%[k]), %%k1\n\t"
+			 "kmovq 16(%[k]), %%k2\n\t"
+			 "kmovq 24(%[k]), %%k3\n\t"
+			 "kmovq 32(%[k]), %%k4\n\t"
+			 "kmovq 40(%[k]), %%k5\n\t"
+			 "kmovq 48(%[k]), %%k6\n\t"
+			 "kmovq 56(%[k]), %%k7\n\t"
+			 "1:\n\t"
 #define CMPZ(off, reg)                                                                             \
 	"vpcmpeqb " #off "(%[z]), %%" #reg ", %%k0\n\t"                                            \
 	"kmovq %%k0, %%rax\n\t"                                                                    \
 	"cmp $-1, %%rax\n\t"                                                                       \
 	"jne 2f\n\t"
-		CMPZ(0, zmm24) CMPZ(64, zmm25) CMPZ(128, zmm26) CMPZ(192, zmm27)
-		CMPZ(256, zmm28) CMPZ(320, zmm29) CMPZ(384, zmm30) CMPZ(448, zmm31)
+			 CMPZ(0, zmm24) CMPZ(64, zmm25) CMPZ(128, zmm26) CMPZ(192, zmm27)
+			     CMPZ(256, zmm28) CMPZ(320, zmm29) CMPZ(384, zmm30) CMPZ(448, zmm31)
 #undef CMPZ
 #define CMPK(off, reg)                                                                             \
 	"kmovq %%" #reg ", %%rax\n\t"                                                              \
 	"cmp " #off "(%[k]), %%rax\n\t"                                                            \
 	"jne 3f\n\t"
-		CMPK(8, k1) CMPK(16, k2) CMPK(24, k3) CMPK(32, k4) CMPK(40, k5) CMPK(48, k6)
-		CMPK(56, k7)
+				 CMPK(8, k1) CMPK(16, k2) CMPK(24, k3) CMPK(32, k4) CMPK(40, k5)
+				     CMPK(48, k6) CMPK(56, k7)
 #undef CMPK
-		"lock incq %[it]\n\t"
-		"pause\n\t"
-		"cmpl $0, %[stop]\n\t"
-		"je 1b\n\t"
-		"xor %[bad], %[bad]\n\t"
-		"jmp 9f\n\t"
-		"2: mov $5, %[bad]\n\t jmp 9f\n\t"
-		"3: mov $6, %[bad]\n\t"
-		"9: vzeroupper\n\t"
-		: [bad] "=&r"(bad), [it] "+m"(iters)
-		: [z] "r"(zpat), [k] "r"(kpat), [stop] "m"(stop)
-		: "rax", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31",
-		  "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "memory", "cc");
+					 "lock incq %[it]\n\t"
+					 "pause\n\t"
+					 "cmpl $0, %[stop]\n\t"
+					 "je 1b\n\t"
+					 "xor %[bad], %[bad]\n\t"
+					 "jmp 9f\n\t"
+					 "2: mov $5, %[bad]\n\t jmp 9f\n\t"
+					 "3: mov $6, %[bad]\n\t"
+					 "9: vzeroupper\n\t"
+			 : [bad] "=&r"(bad), [it] "+m"(iters)
+			 : [z] "r"(zpat), [k] "r"(kpat), [stop] "m"(stop)
+			 : "rax", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30",
+			   "xmm31", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "memory", "cc");
 	return bad;
 }
 
@@ -178,9 +176,13 @@ static void check_main_fpu(const char *when)
 
 static const char *bad_name(int b)
 {
-	static const char *n[] = {"",	      "ymm8-15 changed", "x87 st(0) changed",
-				  "spinner MXCSR changed", "spinner x87 control word changed",
-				  "zmm24-31 changed", "mask registers k1-k7 changed"};
+	static const char *n[] = {"",
+				  "ymm8-15 changed",
+				  "x87 st(0) changed",
+				  "spinner MXCSR changed",
+				  "spinner x87 control word changed",
+				  "zmm24-31 changed",
+				  "mask registers k1-k7 changed"};
 	return b > 0 && b < 7 ? n[b] : "?";
 }
 

@@ -224,8 +224,8 @@ int main(int argc, char **argv)
 
 	/* 32 GiB PROT_NONE reservation, 1 MiB of it committed */
 	size_t res_len = 32 * GiB;
-	uint8_t *res = mmap(NULL, res_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			    -1, 0);
+	uint8_t *res =
+	    mmap(NULL, res_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (res == MAP_FAILED) {
 		zd_fail("mmap 32 GiB PROT_NONE: %s", strerror(errno));
 		return zd_finish();
@@ -242,13 +242,15 @@ int main(int argc, char **argv)
 		fill(nr + off, PG, 7 + off / MiB);
 
 	/* read-only pages */
-	uint8_t *ro = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *ro =
+	    mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fill(ro, 8 * PG, 8);
 	mprotect(ro, 8 * PG, PROT_READ);
 	zd_check(write_faults(ro + 3 * PG + 5), "before: write to read-only page did not fault");
 
 	/* mremap: grow (may move), then move to a fixed new place */
-	uint8_t *mr = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *mr =
+	    mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fill(mr, 4 * PG, 9);
 	mr = mremap(mr, 4 * PG, 64 * PG, MREMAP_MAYMOVE);
 	fill(mr + 4 * PG, 60 * PG, 10);
@@ -292,7 +294,8 @@ int main(int argc, char **argv)
 	fill(sf, 4 * PG, 15);
 
 	/* MADV_DONTNEED: pages 4-7 of 16 read as zero */
-	uint8_t *dn = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *dn =
+	    mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fill(dn, 16 * PG, 16);
 	madvise(dn + 4 * PG, 4 * PG, MADV_DONTNEED);
 	zd_check(check_zero(dn + 4 * PG, 4 * PG) < 0, "before: MADV_DONTNEED'd pages not zero");
@@ -311,8 +314,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NSMALL; i++) {
 		long at = check(small[i], small_len[i], 1000 + i);
 		if (at >= 0) {
-			zd_fail("heap block %d (%zu bytes at %p): byte %ld differs", i, small_len[i],
-				(void *)small[i], at);
+			zd_fail("heap block %d (%zu bytes at %p): byte %ld differs", i,
+				small_len[i], (void *)small[i], at);
 			break;
 		}
 	}
@@ -330,16 +333,16 @@ int main(int argc, char **argv)
 	if (!maps_line(res, &s, &e, perms))
 		zd_fail("32 GiB reservation at %p is gone", (void *)res);
 	else
-		zd_check(s <= (uintptr_t)res && e == (uintptr_t)res_used &&
-				 !strcmp(perms, "---p"),
+		zd_check(s <= (uintptr_t)res && e == (uintptr_t)res_used && !strcmp(perms, "---p"),
 			 "reservation: %lx-%lx %s, want %p-%p ---p", (unsigned long)s,
 			 (unsigned long)e, perms, (void *)res, (void *)res_used);
 	if (!maps_line(res_used + MiB, &s, &e, perms))
 		zd_fail("upper part of the reservation is gone");
 	else
 		zd_check(s == (uintptr_t)res_used + MiB && e >= (uintptr_t)res + res_len &&
-				 !strcmp(perms, "---p"),
-			 "upper reservation: %lx-%lx %s", (unsigned long)s, (unsigned long)e, perms);
+			     !strcmp(perms, "---p"),
+			 "upper reservation: %lx-%lx %s", (unsigned long)s, (unsigned long)e,
+			 perms);
 	zd_check(read_faults(res + 5 * PG), "reading the PROT_NONE reservation did not fault");
 	CHECK_PAT(res_used, MiB, 6, "committed part of the reservation");
 	uint8_t *more = res + 16 * GiB;
@@ -354,7 +357,8 @@ int main(int argc, char **argv)
 	for (size_t off = 0; off < nr_len; off += 64 * MiB) {
 		long at = check(nr + off, PG, 7 + off / MiB);
 		zd_check(at < 0, "MAP_NORESERVE page at +%zu MiB: byte %ld differs", off / MiB, at);
-		zd_check(check_zero(nr + off + PG, PG) < 0, "MAP_NORESERVE untouched page not zero");
+		zd_check(check_zero(nr + off + PG, PG) < 0,
+			 "MAP_NORESERVE untouched page not zero");
 	}
 	fill(nr + 3 * PG, PG, 18);
 	CHECK_PAT(nr + 3 * PG, PG, 18, "MAP_NORESERVE written after restart");
@@ -380,10 +384,10 @@ int main(int argc, char **argv)
 
 	/* private file mapping */
 	for (int p = 0; p < 16; p++) {
-		long at = p == 2   ? check(pf + p * PG, PG, 13)
-			  : p == 9 ? check(pf + p * PG, PG, 14)
-				   : memcmp(pf + p * PG, filebuf + p * PG, PG) ? 0
-									     : -1;
+		long at = p == 2				      ? check(pf + p * PG, PG, 13)
+			  : p == 9				      ? check(pf + p * PG, PG, 14)
+			  : memcmp(pf + p * PG, filebuf + p * PG, PG) ? 0
+								      : -1;
 		zd_check(at < 0, "private file mapping page %d: byte %ld differs", p, at);
 	}
 	zd_check(maps_line(pf, &s, &e, perms) && perms[3] == 'p', "private file mapping is %s",
@@ -391,7 +395,7 @@ int main(int argc, char **argv)
 	pfd = open("memory.private", O_RDONLY);
 	uint8_t *disk = malloc(pf_len);
 	zd_check(pfd >= 0 && pread(pfd, disk, pf_len, 0) == (ssize_t)pf_len &&
-			 !memcmp(disk, filebuf, pf_len),
+		     !memcmp(disk, filebuf, pf_len),
 		 "memory.private changed on disk (private writes leaked into the file)");
 	close(pfd);
 
@@ -404,10 +408,13 @@ int main(int argc, char **argv)
 	if (sfd < 0 || pread(sfd, disk, sf_len, 0) != (ssize_t)sf_len)
 		zd_fail("memory.shared: cannot read back");
 	else {
-		zd_check(disk[0] == 0xee, "a write to the shared file mapping after restart is not in the file");
-		CHECK_PAT(disk + 4 * PG, 4 * PG, 19, "memory.shared on disk (written after restart)");
+		zd_check(disk[0] == 0xee,
+			 "a write to the shared file mapping after restart is not in the file");
+		CHECK_PAT(disk + 4 * PG, 4 * PG, 19,
+			  "memory.shared on disk (written after restart)");
 		disk[0] = pat(0, 15); /* the byte rewritten after restart */
-		CHECK_PAT(disk, 4 * PG, 15, "memory.shared on disk (written before the checkpoint)");
+		CHECK_PAT(disk, 4 * PG, 15,
+			  "memory.shared on disk (written before the checkpoint)");
 	}
 	close(sfd);
 

@@ -188,7 +188,8 @@ static void *alt(void *arg)
 	alt_tid = gettid();
 	/* self-test: SIGURG runs on the alternate stack */
 	pthread_kill(pthread_self(), SIGURG);
-	if (urg_count != 1 || urg_addr < (uintptr_t)alt_mem || urg_addr >= (uintptr_t)alt_mem + ALT_SIZE)
+	if (urg_count != 1 || urg_addr < (uintptr_t)alt_mem ||
+	    urg_addr >= (uintptr_t)alt_mem + ALT_SIZE)
 		zd_fail("alt (before): SIGURG not run on the alternate stack");
 	wait_go();
 	check_mask("alt", &saved);
@@ -339,9 +340,11 @@ int main(int argc, char **argv)
 	zd_check(rt_count == 2, "queued SIGRTMIN+2 delivered %d times, want 2", (int)rt_count);
 	if (rt_count == 2) {
 		zd_check(rt_vals[0] == 4242 && rt_vals[1] == 4343,
-			 "queued SIGRTMIN+2 values %d, %d; want 4242, 4343", rt_vals[0], rt_vals[1]);
+			 "queued SIGRTMIN+2 values %d, %d; want 4242, 4343", rt_vals[0],
+			 rt_vals[1]);
 		zd_check(rt_codes[0] == SI_QUEUE && rt_codes[1] == SI_QUEUE,
-			 "queued SIGRTMIN+2 si_code %d, %d; want SI_QUEUE", rt_codes[0], rt_codes[1]);
+			 "queued SIGRTMIN+2 si_code %d, %d; want SI_QUEUE", rt_codes[0],
+			 rt_codes[1]);
 	}
 
 	atomic_store(&go, 1);
@@ -356,8 +359,10 @@ int main(int argc, char **argv)
 	sigaddset(&timers, SIGALRM);
 	sigaddset(&timers, SIGRTMIN + 5);
 	pthread_sigmask(SIG_BLOCK, &timers, NULL);
-	zd_check(read_restarts(SIGUSR1) == 1, "read() interrupted by SIGUSR1 (SA_RESTART) did not restart");
-	zd_check(read_restarts(SIGUSR2) == 0, "read() interrupted by SIGUSR2 (no SA_RESTART) did not fail with EINTR");
+	zd_check(read_restarts(SIGUSR1) == 1,
+		 "read() interrupted by SIGUSR1 (SA_RESTART) did not restart");
+	zd_check(read_restarts(SIGUSR2) == 0,
+		 "read() interrupted by SIGUSR2 (no SA_RESTART) did not fail with EINTR");
 	pthread_sigmask(SIG_UNBLOCK, &timers, NULL);
 	raise(SIGTERM);
 	struct sigaction cur;
@@ -382,7 +387,8 @@ int main(int argc, char **argv)
 	if (timer_gettime(timer, &tn) < 0)
 		zd_fail("timer_gettime after restart: %s", strerror(errno));
 	else {
-		zd_check(ts_ns(tn.it_interval) == 25000000, "POSIX timer interval %lld ns, want 25 ms",
+		zd_check(ts_ns(tn.it_interval) == 25000000,
+			 "POSIX timer interval %lld ns, want 25 ms",
 			 (long long)ts_ns(tn.it_interval));
 		zd_check(ts_ns(tn.it_value) > 0, "POSIX timer is disarmed");
 	}

@@ -29,9 +29,9 @@ static atomic_int go;
 static pid_t saved_pid;
 static struct rec work_rec[NWORK], holder_rec, pi_rec, cond_rec, robust_rec;
 
-static pthread_mutex_t held_mutex;  /* error-checking, held by holder across the checkpoint */
-static pthread_mutex_t pi_mutex;    /* priority inheritance: the kernel checks owner TIDs */
-static pthread_mutex_t rec_mutex;   /* recursive, locked twice by main */
+static pthread_mutex_t held_mutex;   /* error-checking, held by holder across the checkpoint */
+static pthread_mutex_t pi_mutex;     /* priority inheritance: the kernel checks owner TIDs */
+static pthread_mutex_t rec_mutex;    /* recursive, locked twice by main */
 static pthread_mutex_t robust_mutex; /* robust: its owner exits holding it after restart */
 static pthread_mutex_t cond_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -84,8 +84,8 @@ static void check_self(const char *who, const struct rec *r, long tlsv)
 	if (rc == 0)
 		zd_fail("%s: rseq area %p was not registered with the kernel", who, (void *)rs);
 	else if (errno != EBUSY)
-		zd_fail("%s: rseq re-registration probe: %s (registered with other arguments?)", who,
-			strerror(errno));
+		zd_fail("%s: rseq re-registration probe: %s (registered with other arguments?)",
+			who, strerror(errno));
 	int matched = 0;
 	for (int i = 0; i < 1000 && !matched; i++) {
 		unsigned cpu = ~0u;
@@ -261,7 +261,8 @@ int main(int argc, char **argv)
 	const struct rec *all[] = {&work_rec[0], &work_rec[1], &work_rec[2], &work_rec[3],
 				   &holder_rec,	 &pi_rec,      &cond_rec,    &robust_rec};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		zd_check(task_exists(all[i]->tid), "thread %d is not in /proc/self/task", all[i]->tid);
+		zd_check(task_exists(all[i]->tid), "thread %d is not in /proc/self/task",
+			 all[i]->tid);
 
 	/* the error-checking mutex is still held by holder */
 	int rc = pthread_mutex_trylock(&held_mutex);
@@ -316,7 +317,8 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 3;
 		rc = pthread_mutex_timedlock(&robust_mutex, &ts);
-		zd_check(rc == EOWNERDEAD, "robust mutex after its owner died: %s (want EOWNERDEAD)",
+		zd_check(rc == EOWNERDEAD,
+			 "robust mutex after its owner died: %s (want EOWNERDEAD)",
 			 rc ? strerror(rc) : "locked normally");
 		if (rc == EOWNERDEAD) {
 			pthread_mutex_consistent(&robust_mutex);

@@ -56,7 +56,8 @@ int main(int argc, char **argv)
 	zd_wait_tick(tick);
 	zd_check(ticks > 0, "no ticks");
 	if (!strcmp(mode, "tcp")) {
-		zd_check(write(fd, "alive\n", 6) == 6, "write to the connection: %s", strerror(errno));
+		zd_check(write(fd, "alive\n", 6) == 6, "write to the connection: %s",
+			 strerror(errno));
 	} else if (!strcmp(mode, "listen")) {
 		int one;
 		socklen_t l = sizeof(one);

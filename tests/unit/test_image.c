@@ -86,7 +86,8 @@ static const char *try_open(void)
 	struct img_chunk *c = img_load(&r, IMG_SEC_CHUNKS, sizeof(*c), &n, 0, err, sizeof(err));
 	if (c) {
 		for (size_t i = 0; i < n / sizeof(*c); i++)
-			if (img_read_chunk(&r, &c[i], dst, d, tmp, sizeof(tmp), err, sizeof(err)) < 0)
+			if (img_read_chunk(&r, &c[i], dst, d, tmp, sizeof(tmp), err, sizeof(err)) <
+			    0)
 				break;
 		free(c);
 	}

@@ -36,8 +36,8 @@
 #define CLONE_SETTLS 0x00080000
 
 struct clone_args {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
-		set_tid, set_tid_size, cgroup;
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+	    set_tid_size, cgroup;
 };
 
 long blob_clone_thread(struct clone_args *args, uint64_t size, const struct img_context *ctx);
@@ -174,13 +174,13 @@ static void clone_threads(struct blob_plan *p)
 			continue;
 		uint64_t tid = t[i].tid;
 		struct clone_args a = {
-			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-				 CLONE_SYSVSEM | CLONE_SETTLS,
-			.stack = t[i].stack_top - 65536,
-			.stack_size = 65536,
-			.tls = t[i].fs_base,
-			.set_tid = (uint64_t)(uintptr_t)&tid,
-			.set_tid_size = 1,
+		    .flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			     CLONE_SYSVSEM | CLONE_SETTLS,
+		    .stack = t[i].stack_top - 65536,
+		    .stack_size = 65536,
+		    .tls = t[i].fs_base,
+		    .set_tid = (uint64_t)(uintptr_t)&tid,
+		    .set_tid_size = 1,
 		};
 		long e = blob_clone_thread(&a, sizeof(a), &t[i].ctx);
 		if (e < 0)
