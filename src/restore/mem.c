@@ -13,7 +13,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #define SEARCH_LOW 0x10000000ull
 #define SEARCH_HIGH 0x7ff000000000ull
@@ -179,26 +178,9 @@ static int map_region(const struct rst_image *img, const struct img_vma *v, uint
 	return 0;
 }
 
-static int fill_region(struct rst_image *img, const struct img_vma *v, uint64_t at, ZSTD_DCtx *dctx,
-		       void *tmp, size_t tmpsize)
-{
-	char err[512];
-	for (uint32_t i = v->first_chunk; i < v->first_chunk + v->nchunks; i++) {
-		const struct img_chunk *c = &img->chunks[i];
-		void *dst = (void *)(at + (c->vaddr - v->start));
-		if (img_read_chunk(&img->r, c, dst, dctx, tmp, tmpsize, err, sizeof(err)) < 0)
-			return error("%s", err);
-	}
-	if (mprotect((void *)at, v->end - v->start, prot_of(v->prot)) < 0)
-		return error("cannot protect region %#llx: %s", (unsigned long long)v->start,
-			     strerror(errno));
-	return 0;
-}
-
 int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 {
 	uint64_t total = 0;
-	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		if (premapped(&img->vmas[i]))
 			total += img->vmas[i].end - img->vmas[i].start + IMG_PAGE;
@@ -207,9 +189,7 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 	l->scratch_len = total;
 	l->scratch_addr = total ? reserve_gap(img, total) : 0;
 	l->premap = calloc(img->nvmas + 1, sizeof(uint64_t));
-	void *tmp = malloc(tmpsize);
-	ZSTD_DCtx *dctx = ZSTD_createDCtx();
-	if (!l->blob_addr || (total && !l->scratch_addr) || !l->premap || !tmp || !dctx)
+	if (!l->blob_addr || (total && !l->scratch_addr) || !l->premap)
 		return error("cannot find room for the restore (%llu bytes): %s",
 			     (unsigned long long)total, strerror(errno));
 	uint64_t at = l->scratch_addr;
@@ -217,13 +197,20 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 		const struct img_vma *v = &img->vmas[i];
 		if (!premapped(v))
 			continue;
-		if (map_region(img, v, at) < 0 || fill_region(img, v, at, dctx, tmp, tmpsize) < 0)
+		if (map_region(img, v, at) < 0)
 			return -1;
 		l->premap[i] = at;
 		at += v->end - v->start + IMG_PAGE; /* a hole keeps regions from merging */
 	}
-	ZSTD_freeDCtx(dctx);
-	free(tmp);
+	if (rst_fill(img, l) < 0)
+		return -1;
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct img_vma *v = &img->vmas[i];
+		if (l->premap[i] && v->nchunks &&
+		    mprotect((void *)l->premap[i], v->end - v->start, prot_of(v->prot)) < 0)
+			return error("cannot protect region %#llx: %s",
+				     (unsigned long long)v->start, strerror(errno));
+	}
 	return 0;
 }
 

@@ -64,6 +64,9 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len);
 int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
 		     size_t len);
 
+/* fill.c: read every chunk into its premapped region, in parallel */
+int rst_fill(struct rst_image *img, const struct rst_layout *l);
+
 /* plan.c */
 void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)
     __attribute__((noreturn));

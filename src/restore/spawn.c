@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static pid_t child_pid;
@@ -206,8 +207,13 @@ void rst_process(struct rst_image *img, const struct rst_opts *o)
 	if (rst_fds(img, o->coord_fd, &close_from, &log_fd) < 0)
 		_exit(1);
 	restore_proc_state(img);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rst_memory(img, &l, rst_blob_area_size(img)) < 0)
 		_exit(1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	debug("memory of pid %u restored in %.1f ms", img->proc->pid,
+	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	write_restart_info(img, &l, &o->welcome, o->ckpt_dir);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, close_from, log_fd);

@@ -1,0 +1,92 @@
+/* Filling the premapped regions with the image's memory chunks, on as many
+ * threads as there are cores (up to 4): page faults, copies, checksums and
+ * decompression all run in parallel. The threads are gone before the blob runs. */
+#include "restore/restore.h"
+#include "common/log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define MAX_WORKERS 4
+
+struct fill_job {
+	struct rst_image *img;
+	uint64_t *dst; /* per chunk: where its pages go now */
+	uint32_t n;
+	uint32_t next; /* atomic: next chunk to read */
+	int failed;    /* atomic */
+	pthread_mutex_t lock;
+	char err[512];
+};
+
+static void *worker(void *arg)
+{
+	struct fill_job *j = arg;
+	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
+	void *tmp = malloc(tmpsize);
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	char err[512];
+	if (!tmp || !d) {
+		snprintf(err, sizeof(err), "out of memory for restore buffers");
+		goto fail;
+	}
+	for (;;) {
+		uint32_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
+			break;
+		if (img_read_chunk(&j->img->r, &j->img->chunks[i], (void *)j->dst[i], d, tmp,
+				   tmpsize, err, sizeof(err)) < 0)
+			goto fail;
+	}
+	goto out;
+fail:
+	pthread_mutex_lock(&j->lock);
+	if (!j->failed++)
+		snprintf(j->err, sizeof(j->err), "%s", err);
+	pthread_mutex_unlock(&j->lock);
+out:
+	ZSTD_freeDCtx(d);
+	free(tmp);
+	return NULL;
+}
+
+static int workers_for(uint32_t nchunks)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : (int)cores;
+	return nchunks < 16 ? 1 : n;
+}
+
+int rst_fill(struct rst_image *img, const struct rst_layout *l)
+{
+	struct fill_job j = {.img = img, .n = img->nchunks, .lock = PTHREAD_MUTEX_INITIALIZER};
+	pthread_t t[MAX_WORKERS];
+	int started = 0, n = workers_for(img->nchunks);
+	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));
+	if (!j.dst)
+		return error("out of memory");
+	for (uint32_t v = 0; v < img->nvmas; v++) {
+		const struct img_vma *r = &img->vmas[v];
+		for (uint32_t c = r->first_chunk; l->premap[v] && c < r->first_chunk + r->nchunks;
+		     c++)
+			j.dst[c] = l->premap[v] + (img->chunks[c].vaddr - r->start);
+	}
+	for (uint32_t c = 0; c < img->nchunks; c++)
+		if (!j.dst[c]) {
+			free(j.dst);
+			return error("%s is corrupt: memory chunk %u belongs to no region",
+				     img->r.path, c);
+		}
+	for (int i = 1; i < n; i++)
+		if (pthread_create(&t[started], NULL, worker, &j) == 0)
+			started++;
+	worker(&j);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	free(j.dst);
+	return j.failed ? error("%s", j.err) : 0;
+}
