@@ -70,14 +70,22 @@ static int write_at_end(struct img_writer *w, const void *data, size_t len)
 }
 
 /* Compressing a sample first keeps incompressible memory (already compressed or
- * encrypted data, random numbers) at the disk's speed. */
+ * encrypted data, random numbers) at the disk's speed; after an incompressible
+ * sample the next 15 chunks are stored raw without trying. */
 static int compressible(struct img_writer *w, const void *mem, size_t len)
 {
 	size_t sample = 64 * 1024;
 	if (len <= 2 * sample)
 		return 1;
+	if (w->skip_compress) { /* the last sample was incompressible: so are its neighbours */
+		w->skip_compress--;
+		return 0;
+	}
 	size_t n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zbuf_size, mem, sample, w->level);
-	return !ZSTD_isError(n) && n < sample - sample / 16;
+	if (!ZSTD_isError(n) && n < sample - sample / 16)
+		return 1;
+	w->skip_compress = 15;
+	return 0;
 }
 
 int img_write_chunk(struct img_writer *w, const void *mem, uint32_t npages, uint64_t vaddr,

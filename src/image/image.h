@@ -29,6 +29,7 @@ struct img_writer {
 	uint64_t off;
 	uint32_t nsec;
 	int level; /* zstd level; compression is on when cctx is set */
+	int skip_compress; /* chunks still to store raw after an incompressible sample */
 	struct ZSTD_CCtx_s *cctx;
 	void *zbuf;
 	size_t zbuf_size;
