@@ -251,7 +251,9 @@ static void *ckpt_thread(void *arg)
 	for (;;) {
 		struct proto_msg m;
 		if (proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
-			debug("coordinator connection closed: %s", strerror(errno));
+			warn("pid %d lost its coordinator (port %u): %s; it goes on without "
+			     "checkpoints",
+			     getpid(), rt.port, errno == ECONNRESET ? "connection closed" : strerror(errno));
 			api_complete(-1);
 			return NULL; /* the program goes on without checkpoints */
 		}
