@@ -79,7 +79,7 @@ $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/prog
 
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $^ -o $@ $(LIBS) $$(pkg-config --libs check)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $^ -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done

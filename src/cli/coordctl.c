@@ -2,6 +2,7 @@
  * one-shot control commands. */
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/proto.h"
 
 #include <errno.h>
@@ -53,6 +54,25 @@ static int control_connect(uint16_t port, struct proto_welcome *w, char *dir, si
 	return proto_client_connect(port, &h, w, dir, dirsize, err, errlen);
 }
 
+/* The reply to a command; progress reports that come first (a checkpoint that
+ * writes for more than a second) are shown on a terminal meanwhile. */
+static int recv_reply(int fd, struct proto_msg *m, char *buf)
+{
+	struct progress prog;
+	struct proto_progress p;
+	int rc;
+	progress_start(&prog, "stasis: checkpoint", 2);
+	while ((rc = proto_recv(fd, m, buf, PROTO_MAX_PAYLOAD)) == 0 &&
+	       m->hdr.type == MSG_PROGRESS) {
+		if (m->hdr.len != sizeof(p))
+			continue;
+		memcpy(&p, m->payload, sizeof(p));
+		progress_update(&prog, p.done, p.total);
+	}
+	progress_end(&prog);
+	return rc;
+}
+
 long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arglen,
 		       uint16_t reply_type, char **reply)
 {
@@ -70,7 +90,7 @@ long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arg
 	if (proto_send(fd, type, arg, arglen, NULL, 0) < 0)
 		error("cannot send a command to the coordinator on port %u: %s", port,
 		      strerror(errno));
-	else if (proto_recv(fd, &m, buf, PROTO_MAX_PAYLOAD) < 0)
+	else if (recv_reply(fd, &m, buf) < 0)
 		error("no reply from the coordinator on port %u: %s", port,
 		      errno == ECONNRESET ? "it closed the connection" : strerror(errno));
 	else if (m.hdr.type != reply_type)

@@ -19,6 +19,11 @@ void log_set_fd(int fd)
 	log_fd = fd;
 }
 
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
 int log_debug_enabled(void)
 {
 	if (log_debug < 0) {

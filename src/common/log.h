@@ -13,6 +13,7 @@
 
 void log_set_prefix(const char *prefix);
 void log_set_fd(int fd);
+int log_get_fd(void);
 int log_debug_enabled(void);
 
 void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -75,6 +75,8 @@ enum proto_type {
 	MSG_CMD_SET_INTERVAL = 37, /* control c->s: u32 seconds (0 = off); reply MSG_OK */
 	MSG_OK = 38,		   /* s->c: empty */
 	MSG_CMD_QUIT = 39,	   /* control c->s: coordinator exits after MSG_OK */
+	MSG_PROGRESS = 41, /* process c->s while writing, s->requesting control client:
+			      struct proto_progress (bytes of memory written / to write) */
 };
 
 enum proto_role {
@@ -139,6 +141,12 @@ struct proto_cmd_checkpoint {
 struct proto_ckpt_result { /* then text: image paths one per line, or the errors */
 	uint32_t status;   /* 0 ok, else failed */
 	uint32_t gen;	   /* 0: the checkpoint was not started */
+};
+
+struct proto_progress {
+	uint64_t done, total; /* bytes of memory, summed over processes by the coordinator */
+	uint32_t nprocs;      /* processes reporting (coordinator -> control client) */
+	uint32_t reserved;
 };
 
 /* A received message: header plus payload in a caller-owned buffer. */

@@ -54,6 +54,7 @@ int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, s
 		k->member = 1;
 		k->barrier = 0;
 		k->wrote = 0;
+		k->done = k->total = 0;
 		conn_send(k, MSG_CKPT_BEGIN, &b, sizeof(b), c->ckpt_dir, strlen(c->ckpt_dir));
 	}
 	return 0;
@@ -209,6 +210,29 @@ void ckpt_on_error(struct conn *k, const struct proto_msg *m)
 	ck->failed = 1;
 	sbuf_printf(&ck->errors, "process %u (%s): %.*s\n", k->pid, k->name, (int)m->hdr.len,
 		    (const char *)m->payload);
+}
+
+/* A writer's progress: the sum over every process goes to the control client
+ * that asked for the checkpoint (the CLI shows it on a terminal). */
+void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
+{
+	struct coord *c = k->c;
+	struct ckpt *ck = &c->ckpt;
+	struct proto_progress p, sum = {0};
+	if (!ck->active || !k->member)
+		return; /* late: the checkpoint is over */
+	memcpy(&p, m->payload, sizeof(p));
+	k->done = p.done;
+	k->total = p.total;
+	for (struct conn *o = c->conns; o; o = o->next)
+		if (o->member && o->state == CONN_READY) {
+			sum.done += o->done;
+			sum.total += o->total;
+			sum.nprocs++;
+		}
+	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
+	if (req && !conn_is_process(req))
+		conn_send(req, MSG_PROGRESS, &sum, sizeof(sum), NULL, 0);
 }
 
 /* k has gone (it is no longer in the connection list). */

@@ -210,6 +210,11 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 	case MSG_CKPT_ERROR:
 		ckpt_on_error(k, m);
 		return 0;
+	case MSG_PROGRESS:
+		if (m->hdr.len != sizeof(struct proto_progress))
+			return -1;
+		ckpt_on_progress(k, m);
+		return 0;
 	case MSG_CMD_CHECKPOINT: /* stasis_checkpoint() from inside the computation */
 		return ctl_dispatch(k, m);
 	}

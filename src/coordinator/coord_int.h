@@ -50,6 +50,7 @@ struct conn {
 	uint32_t barrier; /* last barrier reached in the current round */
 	int member;	  /* takes part in the running checkpoint */
 	int wrote;	  /* sent IMAGE_DONE in the running checkpoint */
+	uint64_t done, total; /* its last MSG_PROGRESS in the running checkpoint */
 	struct conn *next;
 };
 
@@ -103,6 +104,7 @@ int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, s
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b);
 void ckpt_on_image(struct conn *k, const struct proto_msg *m);
 void ckpt_on_error(struct conn *k, const struct proto_msg *m);
+void ckpt_on_progress(struct conn *k, const struct proto_msg *m);
 void ckpt_proc_left(struct conn *k);
 void restart_on_barrier(struct conn *k);
 void ckpt_free(struct ckpt *ck);

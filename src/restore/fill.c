@@ -3,6 +3,7 @@
  * decompression all run in parallel. The threads are gone before the blob runs. */
 #include "restore/restore.h"
 #include "common/log.h"
+#include "common/progress.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -16,9 +17,12 @@
 struct fill_job {
 	struct rst_image *img;
 	uint64_t *dst; /* per chunk: where its pages go now */
+	uint64_t total, done; /* bytes of memory; done is atomic */
+	struct progress *progress; /* shown by the calling thread only */
 	uint32_t n;
 	uint32_t next; /* atomic: next chunk to read */
 	int failed;    /* atomic */
+	pthread_t self;
 	pthread_mutex_t lock;
 	char err[512];
 };
@@ -38,9 +42,14 @@ static void *worker(void *arg)
 		uint32_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
 		if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
-		if (img_read_chunk(&j->img->r, &j->img->chunks[i], (void *)j->dst[i], d, tmp,
-				   tmpsize, err, sizeof(err)) < 0)
+		const struct img_chunk *c = &j->img->chunks[i];
+		if (img_read_chunk(&j->img->r, c, (void *)j->dst[i], d, tmp, tmpsize, err,
+				   sizeof(err)) < 0)
 			goto fail;
+		uint64_t done = __atomic_add_fetch(&j->done, (uint64_t)c->npages * IMG_PAGE,
+						   __ATOMIC_RELAXED);
+		if (pthread_self() == j->self)
+			progress_update(j->progress, done, j->total);
 	}
 	goto out;
 fail:
@@ -63,7 +72,17 @@ static int workers_for(uint32_t nchunks)
 
 int rst_fill(struct rst_image *img, const struct rst_layout *l)
 {
-	struct fill_job j = {.img = img, .n = img->nchunks, .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct progress prog;
+	char what[64];
+	struct fill_job j = {.img = img,
+			     .n = img->nchunks,
+			     .lock = PTHREAD_MUTEX_INITIALIZER,
+			     .self = pthread_self(),
+			     .progress = &prog};
+	snprintf(what, sizeof(what), "stasis: restoring pid %u", img->proc->pid);
+	progress_start(&prog, what, log_get_fd());
+	for (uint32_t c = 0; c < img->nchunks; c++)
+		j.total += (uint64_t)img->chunks[c].npages * IMG_PAGE;
 	pthread_t t[MAX_WORKERS];
 	int started = 0, n = workers_for(img->nchunks);
 	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));
@@ -87,6 +106,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	worker(&j);
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
+	progress_end(&prog);
 	free(j.dst);
 	return j.failed ? error("%s", j.err) : 0;
 }

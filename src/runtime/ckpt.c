@@ -106,6 +106,7 @@ static int after_restart(uint8_t *buf, size_t size)
 	struct rt_restart_info *ri = &rt.restart;
 	rt_thread_reinstate_self(&rt.ckpt_self);
 	rt.ckpt_tid = rt_gettid();
+	rt_progress_init(); /* shared again: it came back as private memory */
 	rt_restore_itimers();
 	rt_restore_timers();
 	int want = rt.nsuspended;
@@ -339,7 +340,8 @@ __attribute__((constructor)) static void rt_init(void)
 	rt.port = proto_default_port();
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
-	if (rt_arena_init() < 0 || rt_install_handler() < 0 || join_coordinator() < 0 ||
+	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
+	    join_coordinator() < 0 ||
 	    rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());
 		return;

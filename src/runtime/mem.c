@@ -139,6 +139,7 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 		}
 		v->nchunks++;
 		start += n * IMG_PAGE;
+		rt_progress_add(n * IMG_PAGE);
 	}
 	return 0;
 }
@@ -262,6 +263,8 @@ static int add_region(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files
 	uint64_t as, ae;
 	rt_arena_contains(0, &as, &ae);
 	uint64_t s = m->start, e = m->end;
+	if (s == (uint64_t)(uintptr_t)rt_prog)
+		return add_vma(d, tab, files, m, s, e, 1); /* the runtime's progress page */
 	if (ae <= s || as >= e || m->path[0])
 		return add_vma(d, tab, files, m, s, e, 0);
 	if (s < as && add_vma(d, tab, files, m, s, as, 0) < 0)

@@ -82,6 +82,7 @@ struct rt_state {
 	int take_seq;	 /* futex: incremented when threads may take their pending signals */
 	int ntaken;	 /* futex: threads that took them */
 	int suspending;	 /* 1 while threads are being held for a checkpoint */
+	int writer_child; /* 1 in the forked child that writes an image */
 	struct rt_thread threads[RT_MAX_THREADS];
 	struct rt_thread ckpt_self; /* the checkpoint thread's own record */
 	/* API: stasis_checkpoint() */
@@ -177,6 +178,19 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);
 void rt_restore_itimers(void);
+
+/* progress.c: bytes of memory written by the checkpoint being taken, in a
+ * shared page so that a forked writer's count is seen by the checkpoint thread,
+ * which reports it to the coordinator (MSG_PROGRESS) four times a second. */
+struct rt_progress {
+	uint64_t done, total;
+};
+extern struct rt_progress *rt_prog;
+int rt_progress_init(void);
+void rt_progress_begin(uint64_t total);
+void rt_progress_add(uint64_t bytes);
+void rt_progress_report(int force);
+uint64_t rt_smaps_anon_bytes(const char *smaps);
 
 /* dirlist.c: numeric entries of a /proc directory, sorted; *self_fd gets the
  * listing's own fd number (closed on return). */

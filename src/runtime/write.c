@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,6 +143,7 @@ __attribute__((noreturn)) static void child_main(struct image_parts *p, struct i
 		close_range(lo + 1, hi - 1, 0);
 	close_range(hi + 1, ~0u, 0);
 	memset(&r, 0, sizeof(r));
+	rt.writer_child = 1;
 	r.rc = write_rest(p, w, smaps, r.err, sizeof(r.err));
 	r.size = w->hdr.file_size;
 	write_full(out, &r, sizeof(r));
@@ -205,6 +207,7 @@ int rt_write_image(const char *path, int compress, int may_fork, struct rt_image
 	rt.ckpt_self.tid = rt_gettid();
 	if (rt_save_context(&rt.ckpt_self.ctx))
 		return 1; /* restarted: the image we were writing is the one we came from */
+	rt_progress_begin(rt_smaps_anon_bytes(smaps));
 	if (collect_threads(p) < 0) {
 		img_writer_abort(w);
 		return snprintf(err, errlen, "out of checkpoint memory"), 0;
@@ -222,6 +225,9 @@ int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen)
 	int st;
 	if (!job->forked)
 		return job->rc;
+	struct pollfd pfd = {.fd = job->result_fd, .events = POLLIN};
+	while (poll(&pfd, 1, 250) == 0 || (pfd.revents == 0 && errno == EINTR))
+		rt_progress_report(1); /* the child writes; tell the coordinator how far */
 	ssize_t n = read_full(job->result_fd, &r, sizeof(r));
 	close(job->result_fd);
 	while (waitpid(job->pid, &st, __WALL) < 0 && errno == EINTR)

@@ -586,6 +586,60 @@ START_TEST(test_loop)
 }
 END_TEST
 
+static void send_progress(int fd, uint64_t done, uint64_t total)
+{
+	struct proto_progress p = {.done = done, .total = total};
+	ck_assert_int_eq(proto_send(fd, MSG_PROGRESS, &p, sizeof(p), NULL, 0), 0);
+}
+
+static struct proto_progress expect_progress(int ctl)
+{
+	struct proto_progress p;
+	struct proto_msg m = expect(ctl, MSG_PROGRESS);
+	ck_assert_uint_eq(m.hdr.len, sizeof(p));
+	memcpy(&p, m.payload, sizeof(p));
+	return p;
+}
+
+/* Writers' progress reaches the control client that asked, summed. */
+START_TEST(test_progress_forwarded)
+{
+	const char *text;
+	start_coord(0);
+	int p1 = join_process(211, NULL), p2 = join_process(212, NULL);
+	int ctl = request_checkpoint(0);
+	expect_begin(p1);
+	expect_begin(p2);
+	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_DRAINED; b++) {
+		send_barrier(p1, b);
+		send_barrier(p2, b);
+		expect_pass(p1, b, 2);
+		expect_pass(p2, b, 2);
+	}
+	send_progress(p1, 10, 100);
+	struct proto_progress s = expect_progress(ctl);
+	ck_assert_uint_eq(s.done, 10);
+	ck_assert_uint_eq(s.total, 100);
+	send_progress(p2, 5, 50);
+	s = expect_progress(ctl);
+	ck_assert_uint_eq(s.done, 15);
+	ck_assert_uint_eq(s.total, 150);
+	ck_assert_uint_eq(s.nprocs, 2);
+	send_image(p1, "/ck/p1");
+	send_image(p2, "/ck/p2");
+	send_barrier(p1, BARRIER_WRITTEN);
+	send_barrier(p2, BARRIER_WRITTEN);
+	ck_assert_uint_eq(expect_result(ctl, &text).status, 0);
+	expect_pass(p1, BARRIER_WRITTEN, 2);
+	send_progress(p1, 100, 100); /* late: ignored, the connection stays */
+	expect_nothing(p1);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"nprocs\": 2"));
+	close(p1);
+	close(p2);
+	close(ctl);
+}
+END_TEST
+
 static Suite *coord_suite(void)
 {
 	Suite *s = suite_create("coord");
@@ -597,6 +651,7 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_checkpoint_round);
 	tcase_add_test(tc, test_disconnect_mid_checkpoint);
+	tcase_add_test(tc, test_progress_forwarded);
 	tcase_add_test(tc, test_checkpoint_refusals_and_errors);
 	tcase_add_test(tc, test_restart_barrier);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);
