@@ -29,13 +29,19 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
-/* The newest complete checkpoint in dir (one process per computation for now). */
-static int newest_in_dir(const char *dir, char *out, size_t outlen)
+struct found {
+	uint64_t comp_id, created;
+	uint32_t gen, nprocs;
+	char path[PATH_MAX];
+};
+
+/* Every valid image header in dir (invalid ones are named and skipped). */
+static int scan_dir(const char *dir, struct found **out)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	uint64_t best = 0; /* newest image written */
-	int found = 0;
+	int n = 0, cap = 0;
+	*out = NULL;
 	if (!d)
 		return error("cannot open checkpoint directory %s: %s", dir, strerror(errno));
 	while ((e = readdir(d))) {
@@ -48,16 +54,45 @@ static int newest_in_dir(const char *dir, char *out, size_t outlen)
 			warn("skipping %s", err);
 			continue;
 		}
-		if (r.hdr.nprocs == 1 && (!found || r.hdr.created_ns > best)) {
-			best = r.hdr.created_ns;
-			snprintf(out, outlen, "%s", path);
-			found = 1;
-		}
+		if (n == cap && !(*out = realloc(*out, sizeof(**out) * (cap = cap * 2 + 8))))
+			die("out of memory");
+		(*out)[n] = (struct found){r.hdr.comp_id, r.hdr.created_ns, r.hdr.gen, r.hdr.nprocs};
+		snprintf((*out)[n++].path, PATH_MAX, "%s", path);
 		img_close(&r);
 	}
 	closedir(d);
-	if (!found)
-		return error("no complete checkpoint in %s (no valid *.stasis image)", dir);
+	return n;
+}
+
+/* The newest complete checkpoint in dir: the newest image whose generation has
+ * all its processes' images there. */
+static int newest_in_dir(const char *dir, char *out, size_t outlen)
+{
+	struct found *f;
+	int n = scan_dir(dir, &f), best = -1;
+	for (int i = 0; i < n; i++) {
+		uint32_t have = 0;
+		for (int j = 0; j < n; j++)
+			have += f[j].comp_id == f[i].comp_id && f[j].gen == f[i].gen;
+		if (have >= f[i].nprocs && (best < 0 || f[i].created > f[best].created))
+			best = i;
+	}
+	if (best < 0) {
+		free(f);
+		return n < 0 ? -1
+			     : error("no complete checkpoint in %s (no valid *.stasis image, or a "
+				     "generation with images missing)",
+				     dir);
+	}
+	if (f[best].nprocs > 1) {
+		error("the newest checkpoint in %s (generation %u) has %u processes: restarting "
+		      "several processes is not supported yet",
+		      dir, f[best].gen, f[best].nprocs);
+		free(f);
+		return -1;
+	}
+	snprintf(out, outlen, "%s", f[best].path);
+	free(f);
 	return 0;
 }
 
@@ -156,6 +191,12 @@ int cmd_restart(int argc, char **argv)
 	}
 	if (check_owner(&img) < 0)
 		return 1;
+	if (img.r.hdr.nprocs > 1) {
+		error("cannot restart %s alone: it is one of the %u processes of checkpoint "
+		      "generation %u, and restarting several processes is not supported yet",
+		      path, img.r.hdr.nprocs, img.r.hdr.gen);
+		return 1;
+	}
 	struct rst_opts o = {.port = cli_parse_port(port_s), .coord_fd = -1};
 	if (join_coordinator(&img, &o, path) < 0)
 		return 1;

@@ -64,8 +64,10 @@ static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 		if (m.hdr.type == MSG_BARRIER && m.hdr.len >= sizeof(struct proto_barrier)) {
 			struct proto_barrier b;
 			memcpy(&b, m.payload, sizeof(b));
-			if (b.id == id)
+			if (b.id == id) {
+				rt.ckpt_nprocs = b.nprocs; /* how many processes take part */
 				return 0;
+			}
 		}
 		debug("unexpected message %u while waiting for barrier %u", m.hdr.type, id);
 	}

@@ -83,6 +83,7 @@ struct rt_state {
 	int ntaken;	 /* futex: threads that took them */
 	int suspending;	 /* 1 while threads are being held for a checkpoint */
 	int writer_child; /* 1 in the forked child that writes an image */
+	uint32_t ckpt_nprocs; /* processes in the running checkpoint (barrier pass) */
 	struct rt_thread threads[RT_MAX_THREADS];
 	struct rt_thread ckpt_self; /* the checkpoint thread's own record */
 	/* API: stasis_checkpoint() */

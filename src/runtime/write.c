@@ -109,7 +109,7 @@ static int write_rest(struct image_parts *p, struct img_writer *w, char *smaps, 
 	}
 	w->hdr.comp_id = rt.comp_id;
 	w->hdr.gen = rt.gen;
-	w->hdr.nprocs = 1;
+	w->hdr.nprocs = rt.ckpt_nprocs ? rt.ckpt_nprocs : 1;
 	w->hdr.pid = p->proc.pid;
 	if (img_writer_finish(w) < 0) {
 		snprintf(err, errlen, "cannot finish %s: %s", w->path, strerror(errno));
