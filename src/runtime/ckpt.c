@@ -331,6 +331,17 @@ static int join_coordinator(void)
 	return 0;
 }
 
+/* A forked child that does not exec is not part of the computation yet (issue
+ * 3): it lets go of its parent's coordinator connection and stays inert; an
+ * exec'd program starts its own runtime. */
+static void rt_forked_child(void)
+{
+	if (rt.coord_fd >= 0)
+		close(rt.coord_fd);
+	rt.coord_fd = -1;
+	rt.enabled = 0;
+}
+
 __attribute__((constructor)) static void rt_init(void)
 {
 	const char *port = getenv("STASIS_PORT");
@@ -343,11 +354,11 @@ __attribute__((constructor)) static void rt_init(void)
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
-	    join_coordinator() < 0 ||
-	    rt_start_ckpt_thread() < 0) {
+	    join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());
 		return;
 	}
+	pthread_atfork(NULL, NULL, rt_forked_child);
 	rt.enabled = 1;
 }
 
