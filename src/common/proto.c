@@ -27,7 +27,7 @@ _Static_assert(sizeof(struct proto_hdr) == 16, "proto_hdr is 16 bytes");
 _Static_assert(sizeof(struct proto_hello) == 128, "proto_hello is 128 bytes");
 _Static_assert(sizeof(struct proto_welcome) == 24, "proto_welcome is 24 bytes");
 _Static_assert(sizeof(struct proto_ckpt_begin) == 16, "proto_ckpt_begin is 16 bytes");
-_Static_assert(sizeof(struct proto_barrier) == 8, "proto_barrier is 8 bytes");
+_Static_assert(sizeof(struct proto_barrier) == 16, "proto_barrier is 16 bytes");
 _Static_assert(sizeof(struct proto_ckpt_result) == 8, "proto_ckpt_result is 8 bytes");
 
 #define HANDSHAKE_TIMEOUT_S 10

@@ -77,6 +77,9 @@ enum proto_type {
 	MSG_CMD_QUIT = 39,	   /* control c->s: coordinator exits after MSG_OK */
 	MSG_PROGRESS = 41, /* process c->s while writing, s->requesting control client:
 			      struct proto_progress (bytes of memory written / to write) */
+	MSG_CHILDREN = 42, /* process c->s after CKPT_BEGIN: u32 pids of its child
+			      processes; a child that is not a process of the computation
+			      fails the checkpoint */
 };
 
 enum proto_role {
@@ -125,9 +128,13 @@ struct proto_ckpt_begin { /* 16 bytes + ckpt_dir */
 	uint32_t flags; /* enum proto_ckpt_flags */
 };
 
+#define BARRIER_F_ABORT (1u << 0) /* on a pass: the checkpoint has failed, write nothing */
+
 struct proto_barrier {
 	uint32_t id;	 /* enum proto_barrier_id */
 	uint32_t nprocs; /* processes taking part (filled by the coordinator on pass) */
+	uint32_t flags;	 /* BARRIER_F_* (coordinator -> process) */
+	uint32_t reserved;
 };
 
 struct proto_image_done {

@@ -170,7 +170,9 @@ static void ckpt_advance(struct coord *c)
 		return;
 	if (n == 0 || ck->stage == BARRIER_WRITTEN)
 		return ckpt_finish(c);
-	struct proto_barrier pass = {.id = ck->stage, .nprocs = (uint32_t)n};
+	struct proto_barrier pass = {.id = ck->stage,
+				     .nprocs = (uint32_t)n,
+				     .flags = ck->failed ? BARRIER_F_ABORT : 0};
 	for (struct conn *k = c->conns; k; k = k->next)
 		if (k->member && k->state == CONN_READY)
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
@@ -233,6 +235,36 @@ void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
 	if (req && !conn_is_process(req))
 		conn_send(req, MSG_PROGRESS, &sum, sizeof(sum), NULL, 0);
+}
+
+static int is_member(const struct coord *c, uint32_t pid)
+{
+	for (const struct conn *o = c->conns; o; o = o->next)
+		if (o->state == CONN_READY && conn_is_process(o) && o->pid == pid)
+			return 1;
+	return 0;
+}
+
+/* Every child of a process must be a process of the computation: one that is
+ * not (forked without exec, exec'd without the runtime, a zombie) would be
+ * missing after a restart, so the checkpoint fails and says which. */
+void ckpt_on_children(struct conn *k, const struct proto_msg *m)
+{
+	struct ckpt *ck = &k->c->ckpt;
+	if (!ck->active || !k->member)
+		return;
+	for (uint32_t i = 0; i < m->hdr.len / 4; i++) {
+		uint32_t pid;
+		memcpy(&pid, m->payload + 4 * i, 4);
+		if (is_member(k->c, pid))
+			continue;
+		ck->failed = 1;
+		sbuf_printf(&ck->errors,
+			    "process %u (%s): its child process %u is not part of the computation "
+			    "(forked without exec, started without the runtime, or not reaped): "
+			    "not supported yet\n",
+			    k->pid, k->name, pid);
+	}
 }
 
 /* k has gone (it is no longer in the connection list). */

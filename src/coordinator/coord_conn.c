@@ -215,6 +215,11 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 			return -1;
 		ckpt_on_progress(k, m);
 		return 0;
+	case MSG_CHILDREN:
+		if (m->hdr.len % 4)
+			return -1;
+		ckpt_on_children(k, m);
+		return 0;
 	case MSG_CMD_CHECKPOINT: /* stasis_checkpoint() from inside the computation */
 		return ctl_dispatch(k, m);
 	}

@@ -105,6 +105,7 @@ void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b);
 void ckpt_on_image(struct conn *k, const struct proto_msg *m);
 void ckpt_on_error(struct conn *k, const struct proto_msg *m);
 void ckpt_on_progress(struct conn *k, const struct proto_msg *m);
+void ckpt_on_children(struct conn *k, const struct proto_msg *m);
 void ckpt_proc_left(struct conn *k);
 void restart_on_barrier(struct conn *k);
 void ckpt_free(struct ckpt *ck);

@@ -66,6 +66,7 @@ static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 			memcpy(&b, m.payload, sizeof(b));
 			if (b.id == id) {
 				rt.ckpt_nprocs = b.nprocs; /* how many processes take part */
+				rt.barrier_flags = b.flags;
 				return 0;
 			}
 		}
@@ -170,11 +171,21 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
+/* With every thread held, no child can appear: tell the coordinator ours. */
+static void send_children(void)
+{
+	uint32_t *pids = rt_alloc(4096 * sizeof(uint32_t));
+	int n = pids ? rt_list_children(pids, 4096) : 0;
+	proto_send(rt.coord_fd, MSG_CHILDREN, pids, n * sizeof(uint32_t), NULL, 0);
+}
+
 static int suspend(struct ckpt_run *c)
 {
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	rt.nrestored = 0;
-	if (rt_suspend_all() == 0)
+	int rc = rt_suspend_all();
+	send_children();
+	if (rc == 0)
 		return 0;
 	snprintf(c->err, sizeof(c->err),
 		 "pid %d: a thread did not stop for the checkpoint within %d s (%s); the "
@@ -229,13 +240,15 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		warn("pid %d: lost the coordinator during a checkpoint", getpid());
 		return;
 	}
-	if (rc == 0 && write_image(&c) == 1) {
+	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
+	if (rc == 0 && !aborted && write_image(&c) == 1) {
 		resume_restarted(buf, size);
 		return;
 	}
-	if (rc == 0)
+	if (rc == 0 && !aborted)
 		rc = rt_image_wait(&c.job, c.err, sizeof(c.err));
-	report_image(&c, rc);
+	if (!aborted)
+		report_image(&c, rc);
 	rt_arena_reset();
 	rc = barrier(BARRIER_WRITTEN, buf, size);
 	if (rc == 1)

@@ -136,3 +136,26 @@ void rt_dump_sigactions(struct img_sigaction *sa)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			syscall(SYS_rt_sigaction, sig, NULL, &sa[sig - 1], 8);
 }
+
+/* The PIDs of this process's children (every thread's), for the coordinator. */
+int rt_list_children(uint32_t *pids, int max)
+{
+	int tids[RT_MAX_THREADS], n = 0;
+	int nt = rt_list_numeric("/proc/self/task", tids, RT_MAX_THREADS, NULL);
+	char *buf = rt_alloc(65536);
+	for (int i = 0; buf && i < nt; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/task/%d/children", tids[i]);
+		if (read_small_file(path, buf, 65536) < 0)
+			continue;
+		for (char *p = buf; *p && n < max;) {
+			char *end;
+			unsigned long pid = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			pids[n++] = pid;
+			p = end;
+		}
+	}
+	return n;
+}

@@ -84,6 +84,7 @@ struct rt_state {
 	int suspending;	 /* 1 while threads are being held for a checkpoint */
 	int writer_child; /* 1 in the forked child that writes an image */
 	uint32_t ckpt_nprocs; /* processes in the running checkpoint (barrier pass) */
+	uint32_t barrier_flags; /* of the last barrier pass (BARRIER_F_ABORT) */
 	struct rt_thread threads[RT_MAX_THREADS];
 	struct rt_thread ckpt_self; /* the checkpoint thread's own record */
 	/* API: stasis_checkpoint() */
@@ -179,6 +180,7 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);
 void rt_restore_itimers(void);
+int rt_list_children(uint32_t *pids, int max);
 
 /* progress.c: bytes of memory written by the checkpoint being taken, in a
  * shared page so that a forked writer's count is seen by the checkpoint thread,
