@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define RESTART_GRACE_MS 30000 /* --exit-on-last waits this long for restarted processes */
+#define EXIT_GRACE_MS 1500     /* and this long for a process that left (exec) to return */
 
 static int resolve_ckpt_dir(struct coord *c, const char *dir, char *err, size_t errlen)
 {
@@ -125,13 +126,18 @@ static long long exit_fired(struct loop *l, long long id, void *data)
 {
 	struct coord *c = data;
 	(void)id;
-	warn("restarted processes did not come back within %d s: exiting", RESTART_GRACE_MS / 1000);
+	if (c->restarting)
+		warn("restarted processes did not come back within %d s: exiting",
+		     RESTART_GRACE_MS / 1000);
+	else
+		debug("no process came back within %d ms: exiting", EXIT_GRACE_MS);
 	c->exit_timer = 0;
 	loop_stop(l);
 	return LOOP_NOMORE;
 }
 
-/* --exit-on-last: exit once the last process has left and no checkpoint runs;
+/* --exit-on-last: exit once the last process has left and no checkpoint runs,
+ * after a short grace (a process that execs leaves and joins again at once);
  * during a restart, give the restored processes time to reconnect. */
 static void check_exit(struct coord *c)
 {
@@ -142,12 +148,9 @@ static void check_exit(struct coord *c)
 	}
 	if (!c->opts.exit_on_last || !c->had_process || n || c->ckpt.active)
 		return;
-	if (!c->restarting) {
-		debug("last process left: exiting");
-		loop_stop(c->loop);
-	} else if (!c->exit_timer) {
-		c->exit_timer = loop_add_timer(c->loop, RESTART_GRACE_MS, exit_fired, c);
-	}
+	if (!c->exit_timer)
+		c->exit_timer = loop_add_timer(
+			c->loop, c->restarting ? RESTART_GRACE_MS : EXIT_GRACE_MS, exit_fired, c);
 }
 
 static int setup_loop(struct coord *c, char *err, size_t errlen)

@@ -237,10 +237,12 @@ void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
 		conn_send(req, MSG_PROGRESS, &sum, sizeof(sum), NULL, 0);
 }
 
+/* pid takes part in the running checkpoint (one that joined after it began
+ * is not in it). */
 static int is_member(const struct coord *c, uint32_t pid)
 {
 	for (const struct conn *o = c->conns; o; o = o->next)
-		if (o->state == CONN_READY && conn_is_process(o) && o->pid == pid)
+		if (o->member && o->state == CONN_READY && conn_is_process(o) && o->pid == pid)
 			return 1;
 	return 0;
 }

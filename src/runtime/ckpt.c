@@ -366,6 +366,7 @@ __attribute__((constructor)) static void rt_init(void)
 	rt.port = proto_default_port();
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
+	rt_exec_init();
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
 	    join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());

@@ -208,6 +208,9 @@ void rt_requeue_self(struct rt_thread *t);
 int rt_dump_timers(char *err, size_t errlen);
 void rt_restore_timers(void);
 
+/* exec.c */
+void rt_exec_init(void);
+
 /* wrappers.c */
 void rt_wrappers_init(void);
 int rt_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);

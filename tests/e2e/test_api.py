@@ -42,3 +42,10 @@ def test_api_checkpoint_original_then_restarted(st):
     assert r2.wait(30) == 0, st.describe_all()
     text = out.read_text()
     assert "PASS" in text and "FAIL" not in text, text
+
+
+def test_exec_with_a_cleared_environment_keeps_stasis(st):
+    """exec after clearenv() or with an environment of the program's own still
+    runs the new program under Stasis, which can then be checkpointed."""
+    text = st.zdtm("reexec", cycles=1)
+    assert "PASS" in text
