@@ -4,6 +4,8 @@
  * crash or overrun (this test also runs under ASan/UBSan in `make asan`). */
 #include "restore/restore.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -143,9 +145,5 @@ int main(void)
 	tcase_add_test(tc, test_v1_image_loads);
 	tcase_add_test(tc, test_damaged_images_are_refused_cleanly);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

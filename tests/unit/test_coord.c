@@ -6,6 +6,8 @@
 #include "coordinator/loop.h"
 
 #include <arpa/inet.h>
+#include "unit.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -666,9 +668,5 @@ static Suite *coord_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(coord_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(coord_suite());
 }

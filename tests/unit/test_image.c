@@ -4,6 +4,8 @@
  * that is not an image. */
 #include "image/image.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -244,9 +246,5 @@ int main(void)
 	tcase_add_test(tc, test_table_flip);
 	tcase_add_test(tc, test_not_an_image);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -2,6 +2,8 @@
  * only, only after a second, and cleared at the end. */
 #include "common/progress.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <pty.h>
@@ -61,9 +63,5 @@ int main(void)
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_terminal_only_after_a_second);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -3,6 +3,8 @@
 #include "common/proto.h"
 
 #include <arpa/inet.h>
+#include "unit.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -274,9 +276,5 @@ static Suite *proto_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(proto_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(proto_suite());
 }
