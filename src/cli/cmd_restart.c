@@ -56,7 +56,8 @@ static int scan_dir(const char *dir, struct found **out)
 		}
 		if (n == cap && !(*out = realloc(*out, sizeof(**out) * (cap = cap * 2 + 8))))
 			die("out of memory");
-		(*out)[n] = (struct found){r.hdr.comp_id, r.hdr.created_ns, r.hdr.gen, r.hdr.nprocs};
+		(*out)[n] =
+		    (struct found){r.hdr.comp_id, r.hdr.created_ns, r.hdr.gen, r.hdr.nprocs};
 		snprintf((*out)[n++].path, PATH_MAX, "%s", path);
 		img_close(&r);
 	}
@@ -65,11 +66,11 @@ static int scan_dir(const char *dir, struct found **out)
 }
 
 /* The newest complete checkpoint in dir: the newest image whose generation has
- * all its processes' images there. */
-static int newest_in_dir(const char *dir, char *out, size_t outlen)
+ * all its processes' images there. Returns how many (their paths in *out). */
+static int newest_in_dir(const char *dir, char ***out)
 {
 	struct found *f;
-	int n = scan_dir(dir, &f), best = -1;
+	int n = scan_dir(dir, &f), best = -1, k = 0;
 	for (int i = 0; i < n; i++) {
 		uint32_t have = 0;
 		for (int j = 0; j < n; j++)
@@ -84,16 +85,12 @@ static int newest_in_dir(const char *dir, char *out, size_t outlen)
 				     "generation with images missing)",
 				     dir);
 	}
-	if (f[best].nprocs > 1) {
-		error("the newest checkpoint in %s (generation %u) has %u processes: restarting "
-		      "several processes is not supported yet",
-		      dir, f[best].gen, f[best].nprocs);
-		free(f);
-		return -1;
-	}
-	snprintf(out, outlen, "%s", f[best].path);
+	*out = calloc(f[best].nprocs + 1, sizeof(char *));
+	for (int j = 0; j < n && *out && k < (int)f[best].nprocs; j++)
+		if (f[j].comp_id == f[best].comp_id && f[j].gen == f[best].gen)
+			(*out)[k++] = strdup(f[j].path);
 	free(f);
-	return 0;
+	return *out ? k : error("out of memory");
 }
 
 /* Only the user who ran the program may bring it back, with the same identity. */
@@ -150,10 +147,18 @@ static int exit_like(int st)
 	return 1;
 }
 
+static void *xcalloc(int n, size_t size)
+{
+	void *p = n > 0 && n <= 65536 ? calloc(n, size) : NULL;
+	if (!p)
+		die("cannot restart %d processes: out of memory", n);
+	return p;
+}
+
 int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL;
-	char path[PATH_MAX], err[1024];
+	char err[1024];
 	int i;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
@@ -174,33 +179,39 @@ int cmd_restart(int argc, char **argv)
 		}
 	}
 	int nimg = argc - i;
+	char **paths = argv + i;
 	if ((dir && nimg) || (!dir && !nimg)) {
 		fprintf(stderr, "stasis restart: give image files or --dir DIR\n%s", usage);
 		return 2;
 	}
-	if (nimg > 1)
-		die("restarting %d processes at once is not supported yet: give one image", nimg);
-	if (dir && newest_in_dir(dir, path, sizeof(path)) < 0)
+	if (dir && (nimg = newest_in_dir(dir, &paths)) <= 0)
 		return 1;
-	if (!dir)
-		snprintf(path, sizeof(path), "%s", argv[i]);
-	struct rst_image img;
-	if (rst_load(&img, path, err, sizeof(err)) < 0) {
+	struct rst_set set = {.n = nimg,
+			      .img = xcalloc(nimg, sizeof(struct rst_image)),
+			      .opts = xcalloc(nimg, sizeof(struct rst_opts)),
+			      .parent = xcalloc(nimg, sizeof(int))};
+	for (int k = 0; k < nimg; k++) {
+		if (rst_load(&set.img[k], paths[k], err, sizeof(err)) < 0) {
+			error("cannot restart: %s", err);
+			return 1;
+		}
+		if (check_owner(&set.img[k]) < 0)
+			return 1;
+	}
+	if (rst_set_check(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);
 		return 1;
 	}
-	if (check_owner(&img) < 0)
-		return 1;
-	if (img.r.hdr.nprocs > 1) {
-		error("cannot restart %s alone: it is one of the %u processes of checkpoint "
-		      "generation %u, and restarting several processes is not supported yet",
-		      path, img.r.hdr.nprocs, img.r.hdr.gen);
+	for (int k = 0; k < nimg; k++) {
+		set.opts[k] = (struct rst_opts){.port = cli_parse_port(port_s), .coord_fd = -1};
+		if (join_coordinator(&set.img[k], &set.opts[k], paths[k]) < 0)
+			return 1;
+	}
+	if (rst_set_layout(&set, err, sizeof(err)) < 0) {
+		error("cannot restart: %s", err);
 		return 1;
 	}
-	struct rst_opts o = {.port = cli_parse_port(port_s), .coord_fd = -1};
-	if (join_coordinator(&img, &o, path) < 0)
-		return 1;
-	int st = rst_run(&img, &o);
+	int st = rst_run(&set);
 	if (st < 0)
 		return 1;
 	return exit_like(st);

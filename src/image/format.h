@@ -227,7 +227,7 @@ struct img_fd {
 	int32_t file;  /* index into IMG_SEC_FILES, -1 if none */
 	int32_t share; /* lowest fd sharing this open file description, or -1 */
 	int32_t std;   /* for IMG_FD_STDIO: 0, 1 or 2 */
-	uint32_t reserved;
+	uint32_t parent_fd1; /* 1 + the parent's fd with the same open file description, 0 if none */
 };
 
 _Static_assert(sizeof(struct img_header) == 128, "img_header");

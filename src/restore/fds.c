@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,34 +58,45 @@ static int place(int fd, int at, uint32_t fd_flags)
 	return fcntl(at, F_SETFD, fd_flags & FD_CLOEXEC);
 }
 
-/* On return every fd below *close_from is the target's; *log_fd (above) is a copy
- * of our stderr for the blob's messages. */
-int rst_fds(struct rst_image *img, int coord_fd, int *close_from, int *log_fd)
+/* In a child, the parent's descriptors are inherited at the parent's numbers:
+ * keep a copy (above top) of each one this process shares, before the low
+ * numbers are cleared. src[k] is the copy for image fd k, or -1. */
+static int keep_parent_shares(struct rst_set *set, int i, int *src)
 {
-	int top = 10;
-	int std[3];
-	for (uint32_t i = 0; i < img->nfds; i++)
-		if (img->fds[i].fd + 1 > top)
-			top = img->fds[i].fd + 1;
-	for (int i = 0; i < 3; i++) {
-		std[i] = fcntl(i, F_DUPFD_CLOEXEC, top);
-		if (std[i] < 0)
-			std[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	const struct rst_image *img = &set->img[i];
+	for (uint32_t k = 0; k < img->nfds; k++) {
+		src[k] = -1;
+		if (set->parent[i] < 0 || !img->fds[k].parent_fd1)
+			continue;
+		src[k] = fcntl(img->fds[k].parent_fd1 - 1, F_DUPFD_CLOEXEC, set->top);
+		if (src[k] < 0)
+			return error("pid %u: cannot take fd %u from its parent: %s",
+				     img->proc->pid, img->fds[k].parent_fd1 - 1, strerror(errno));
 	}
-	*log_fd = fcntl(2, F_DUPFD_CLOEXEC, top);
-	if (coord_fd >= 0)
-		coord_fd = fd_move_above(coord_fd, top);
-	img->r.fd = fd_move_above(img->r.fd, top);
-	close_range(0, top - 1, 0);
-	log_set_fd(*log_fd);
-	for (uint32_t i = 0; i < img->nfds; i++) {
-		const struct img_fd *d = &img->fds[i];
-		int fd = d->share >= 0 ? fcntl(d->share, F_DUPFD_CLOEXEC, 0)
-				       : open_one(img, d, std, coord_fd);
+	return 0;
+}
+
+int rst_fds(struct rst_set *set, int i)
+{
+	struct rst_image *img = &set->img[i];
+	const int std[3] = {set->base, set->base + 1, set->base + 2};
+	int coord_fd = set->opts[i].coord_fd;
+	int *src = calloc(img->nfds + 1, sizeof(int));
+	if (!src || keep_parent_shares(set, i, src) < 0)
+		return -1;
+	close_range(0, set->base - 1, 0);
+	log_set_fd(set->base + 2);
+	for (uint32_t k = 0; k < img->nfds; k++) {
+		const struct img_fd *d = &img->fds[k];
+		int fd = src[k] >= 0	 ? fcntl(src[k], F_DUPFD_CLOEXEC, 0)
+			 : d->share >= 0 ? fcntl(d->share, F_DUPFD_CLOEXEC, 0)
+					 : open_one(img, d, std, coord_fd);
 		if (fd < 0 || place(fd, d->fd, d->fd_flags) < 0)
-			return error("cannot restore fd %d (%s): %s", d->fd,
-				     img_fd_type_name(d->type), strerror(errno));
+			return error("cannot restore fd %d (%s) of pid %u: %s", d->fd,
+				     img_fd_type_name(d->type), img->proc->pid, strerror(errno));
+		if (src[k] >= 0)
+			close(src[k]);
 	}
-	*close_from = top;
+	free(src);
 	return 0;
 }

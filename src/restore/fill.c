@@ -16,8 +16,8 @@
 
 struct fill_job {
 	struct rst_image *img;
-	uint64_t *dst; /* per chunk: where its pages go now */
-	uint64_t total, done; /* bytes of memory; done is atomic */
+	uint64_t *dst;		   /* per chunk: where its pages go now */
+	uint64_t total, done;	   /* bytes of memory; done is atomic */
 	struct progress *progress; /* shown by the calling thread only */
 	uint32_t n;
 	uint32_t next; /* atomic: next chunk to read */
@@ -46,8 +46,8 @@ static void *worker(void *arg)
 		if (img_read_chunk(&j->img->r, c, (void *)j->dst[i], d, tmp, tmpsize, err,
 				   sizeof(err)) < 0)
 			goto fail;
-		uint64_t done = __atomic_add_fetch(&j->done, (uint64_t)c->npages * IMG_PAGE,
-						   __ATOMIC_RELAXED);
+		uint64_t done =
+		    __atomic_add_fetch(&j->done, (uint64_t)c->npages * IMG_PAGE, __ATOMIC_RELAXED);
 		if (pthread_self() == j->self)
 			progress_update(j->progress, done, j->total);
 	}

@@ -41,18 +41,40 @@ struct rst_opts {
  * anything is created: a coordinator that has a process does not exit. */
 int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen);
 
-/* spawn.c: run the restored computation in the foreground; returns its wait
- * status (as waitpid gives it), or -1 after printing why it could not start. */
-int rst_run(struct rst_image *img, const struct rst_opts *o);
+/* The processes of one checkpoint, restarted together. Descriptors the
+ * restorers need sit at fixed numbers from `base` up, above every process's own:
+ *   base+0..2          restart's stdin, stdout, stderr
+ *   base+3+i           process i's coordinator connection
+ *   base+3+n+i         process i's image file
+ * and `top` (= base+3+2n) is where every process's restorer descriptors start. */
+struct rst_set {
+	int n;
+	struct rst_image *img;
+	struct rst_opts *opts;
+	int *parent; /* index of the parent in the set, or -1 */
+	int base, top;
+};
 
-/* Inside the new process (its PID is the image's): never returns on success. */
-void rst_process(struct rst_image *img, const struct rst_opts *o) __attribute__((noreturn));
+/* tree.c: the images are one checkpoint, complete; parents from their ppids. */
+int rst_set_check(struct rst_set *set, char *err, size_t errlen);
+/* tree.c: once joined to the coordinator, the restorer fds to the fixed layout. */
+int rst_set_layout(struct rst_set *set, char *err, size_t errlen);
+
+/* spawn.c: run the restored computation in the foreground; returns the wait
+ * status of its first root process (as waitpid gives it), or -1 after printing
+ * why it could not start. */
+int rst_run(struct rst_set *set);
+
+/* Inside the new process i (its PID is the image's): creates its children, then
+ * becomes its image. Never returns on success. */
+void rst_process(struct rst_set *set, int i) __attribute__((noreturn));
 
 /* mem.c: open the file behind a mapping or fd (recreating deleted ones). */
 int rst_open_file(const struct rst_image *img, int idx, int flags);
 
-/* fds.c */
-int rst_fds(struct rst_image *img, int coord_fd, int *close_from, int *log_fd);
+/* fds.c: process i's descriptors at their numbers (shared with its parent's
+ * where they were); on return every fd below set->top is the target's. */
+int rst_fds(struct rst_set *set, int i);
 
 /* mem.c */
 struct rst_layout {

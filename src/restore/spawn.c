@@ -74,25 +74,44 @@ static pid_t clone_with_pid(pid_t pid)
 	return syscall(SYS_clone3, &a, sizeof(a));
 }
 
-/* PID 1 of the restart namespace. */
-static void run_init(struct rst_image *img, const struct rst_opts *o, int status_fd)
+/* Create process i of the set with its PID; the child becomes it. */
+static pid_t spawn_member(struct rst_set *set, int i)
+{
+	pid_t pid = clone_with_pid(set->img[i].proc->pid);
+	if (pid == 0)
+		rst_process(set, i);
+	if (pid < 0)
+		error("cannot create pid %u in the restart namespace: %s", set->img[i].proc->pid,
+		      strerror(errno));
+	return pid;
+}
+
+static void close_restorer_fds(const struct rst_set *set)
+{
+	close_range(set->base, set->top - 1, 0);
+}
+
+/* PID 1 of the restart namespace: creates the processes whose parent is not in
+ * the set, reaps, and reports the first one's end. */
+static void run_init(struct rst_set *set, int status_fd)
 {
 	int st = 0;
+	pid_t first = 0;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
-	pid_t pid = clone_with_pid(img->proc->pid);
-	if (pid < 0)
-		die("cannot create pid %u in the restart namespace: %s", img->proc->pid,
-		    strerror(errno));
-	if (pid == 0) {
-		close(status_fd);
-		rst_process(img, o);
+	for (int i = 0; i < set->n; i++) {
+		if (set->parent[i] >= 0)
+			continue;
+		pid_t pid = spawn_member(set, i);
+		if (pid < 0)
+			_exit(1);
+		if (!first)
+			first = pid;
 	}
-	child_pid = pid;
-	if (o->coord_fd >= 0)
-		close(o->coord_fd); /* the restored process has it */
+	child_pid = first;
+	close_restorer_fds(set); /* the restored processes have them */
 	signal(SIGTERM, forward);
 	signal(SIGHUP, forward);
 	signal(SIGINT, SIG_IGN);
@@ -104,7 +123,7 @@ static void run_init(struct rst_image *img, const struct rst_opts *o, int status
 			continue;
 		if (w < 0)
 			break;
-		if (w == pid) {
+		if (w == first) {
 			st = s;
 			break;
 		}
@@ -113,7 +132,7 @@ static void run_init(struct rst_image *img, const struct rst_opts *o, int status
 	_exit(0);
 }
 
-int rst_run(struct rst_image *img, const struct rst_opts *o)
+int rst_run(struct rst_set *set)
 {
 	int pfd[2], st = -1;
 	if (enter_namespaces() < 0 || pipe2(pfd, O_CLOEXEC) < 0)
@@ -123,11 +142,10 @@ int rst_run(struct rst_image *img, const struct rst_opts *o)
 		return error("cannot fork: %s", strerror(errno));
 	if (init == 0) {
 		close(pfd[0]);
-		run_init(img, o, pfd[1]);
+		run_init(set, pfd[1]);
 	}
 	close(pfd[1]);
-	if (o->coord_fd >= 0)
-		close(o->coord_fd);
+	close_restorer_fds(set);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	ssize_t n = read_full(pfd[0], &st, sizeof(st));
@@ -135,7 +153,7 @@ int rst_run(struct rst_image *img, const struct rst_opts *o)
 	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
 		;
 	if (n != sizeof(st))
-		return error("the restarted process's namespace ended unexpectedly");
+		return error("the restarted computation's namespace ended unexpectedly");
 	return st;
 }
 
@@ -167,7 +185,7 @@ static void restore_rlimits(const struct img_proc *p)
 }
 
 static void write_restart_info(struct rst_image *img, struct rst_layout *l,
-			       const struct proto_welcome *w, const char *dir)
+			       const struct proto_welcome *w, const char *dir, uint16_t port)
 {
 	struct rt_restart_info ri;
 	memset(&ri, 0, sizeof(ri));
@@ -177,6 +195,7 @@ static void write_restart_info(struct rst_image *img, struct rst_layout *l,
 	ri.comp_id = w->comp_id;
 	ri.gen = w->gen > img->r.hdr.gen ? w->gen : img->r.hdr.gen;
 	ri.flags = w->flags;
+	ri.port = port;
 	(void)dir; /* images keep going to the directory the program used */
 	if (rst_write_target(img, l, img->proc->runtime_info, &ri, sizeof(ri)) < 0)
 		die("the image has no runtime restart area at %#llx",
@@ -197,15 +216,21 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
 	return o->coord_fd < 0 ? -1 : 0;
 }
 
-void rst_process(struct rst_image *img, const struct rst_opts *o)
+/* Process i: its descriptors first, so that its children inherit the ones
+ * they share with it; then its children; then its own state and memory. */
+void rst_process(struct rst_set *set, int i)
 {
+	struct rst_image *img = &set->img[i];
+	const struct rst_opts *o = &set->opts[i];
 	sigset_t all;
 	struct rst_layout l;
-	int close_from, log_fd;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (rst_fds(img, o->coord_fd, &close_from, &log_fd) < 0)
+	if (rst_fds(set, i) < 0)
 		_exit(1);
+	for (int j = 0; j < set->n; j++)
+		if (set->parent[j] == i && spawn_member(set, j) < 0)
+			_exit(1);
 	restore_proc_state(img);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -214,7 +239,7 @@ void rst_process(struct rst_image *img, const struct rst_opts *o)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	debug("memory of pid %u restored in %.1f ms", img->proc->pid,
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-	write_restart_info(img, &l, &o->welcome, o->ckpt_dir);
+	write_restart_info(img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
-	rst_jump(img, &l, close_from, log_fd);
+	rst_jump(img, &l, set->base, set->base + 2);
 }

@@ -125,6 +125,8 @@ static int after_restart(uint8_t *buf, size_t size)
 		rt.comp_id = ri->comp_id;
 		rt.gen = ri->gen;
 		rt.flags |= ri->flags;
+		if (ri->port)
+			rt.port = ri->port;
 		if (ri->ckpt_dir[0])
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
 		ri->magic = 0;
@@ -269,7 +271,8 @@ static void *ckpt_thread(void *arg)
 		if (proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
 			warn("pid %d lost its coordinator (port %u): %s; it goes on without "
 			     "checkpoints",
-			     getpid(), rt.port, errno == ECONNRESET ? "connection closed" : strerror(errno));
+			     getpid(), rt.port,
+			     errno == ECONNRESET ? "connection closed" : strerror(errno));
 			api_complete(-1);
 			return NULL; /* the program goes on without checkpoints */
 		}
@@ -321,7 +324,7 @@ static void program_name(char *buf, size_t size)
 
 static int join_coordinator(void)
 {
-	struct proto_hello h = {.role = ROLE_PROCESS, .pid = getpid()};
+	struct proto_hello h = {.role = ROLE_PROCESS, .pid = getpid(), .comp_id = rt.comp_id};
 	struct proto_welcome w;
 	char err[512];
 	program_name(rt.name, sizeof(rt.name));
@@ -344,15 +347,24 @@ static int join_coordinator(void)
 	return 0;
 }
 
-/* A forked child that does not exec is not part of the computation yet (issue
- * 3): it lets go of its parent's coordinator connection and stays inert; an
- * exec'd program starts its own runtime. */
+/* A forked child is a new process of the computation: it lets go of its
+ * parent's coordinator connection and checkpoint thread state, joins with its
+ * own, and starts its own checkpoint thread. */
 static void rt_forked_child(void)
 {
 	if (rt.coord_fd >= 0)
 		close(rt.coord_fd);
 	rt.coord_fd = -1;
 	rt.enabled = 0;
+	memset(rt.threads, 0, sizeof(rt.threads));
+	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
+	rt.suspending = 0;
+	rt.api_pending = 0;
+	if (join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
+		log_msg("error", "pid %d (forked) runs without checkpoints", getpid());
+		return;
+	}
+	rt.enabled = 1;
 }
 
 __attribute__((constructor)) static void rt_init(void)

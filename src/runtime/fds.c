@@ -224,6 +224,29 @@ static int dump_one(struct rt_fds *out, int fd, struct rt_files *files, struct r
 	return 0;
 }
 
+/* Which of our fds share an open file description with our parent's (inherited
+ * across fork, or passed): the restorer then hands them down the same way. */
+static void find_parent_shares(struct rt_fds *out)
+{
+	pid_t pid = getpid(), ppid = getppid();
+	char dir[64];
+	int *pfds = rt_alloc(FDS_MAX * sizeof(int));
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", ppid);
+	int n = pfds ? rt_list_numeric(dir, pfds, FDS_MAX, NULL) : -1;
+	for (uint32_t i = 0; i < out->n; i++) {
+		struct img_fd *e = &out->fds[i];
+		if (e->type == IMG_FD_RUNTIME)
+			continue;
+		for (int k = 0; k < n; k++) /* the same number first: the usual case */
+			if (pfds[k] == e->fd &&
+			    syscall(SYS_kcmp, ppid, pid, KCMP_FILE, e->fd, e->fd) == 0)
+				e->parent_fd1 = e->fd + 1;
+		for (int k = 0; k < n && !e->parent_fd1; k++)
+			if (syscall(SYS_kcmp, ppid, pid, KCMP_FILE, pfds[k], e->fd) == 0)
+				e->parent_fd1 = pfds[k] + 1;
+	}
+}
+
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen)
 {
@@ -239,5 +262,6 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 	for (int i = 0; i < n; i++)
 		if (list[i] != self && dump_one(out, list[i], files, tab, err, errlen) < 0)
 			return -1;
+	find_parent_shares(out);
 	return 0;
 }

@@ -61,6 +61,8 @@ struct rt_restart_info {
 	uint64_t comp_id;
 	uint32_t gen;
 	uint32_t flags; /* enum proto_ckpt_flags defaults */
+	uint32_t port;	/* the coordinator of the restarted computation */
+	uint32_t reserved;
 	char ckpt_dir[PATH_MAX];
 };
 
@@ -76,14 +78,14 @@ struct rt_state {
 	char name[64];
 	char ckpt_dir[PATH_MAX];
 	/* quiesce */
-	int release_seq; /* futex: incremented to release suspended threads */
-	int nsuspended;	 /* futex: threads that reached RT_SUSPENDED */
-	int nrestored;	 /* futex: threads that resumed after a restart */
-	int take_seq;	 /* futex: incremented when threads may take their pending signals */
-	int ntaken;	 /* futex: threads that took them */
-	int suspending;	 /* 1 while threads are being held for a checkpoint */
-	int writer_child; /* 1 in the forked child that writes an image */
-	uint32_t ckpt_nprocs; /* processes in the running checkpoint (barrier pass) */
+	int release_seq;	/* futex: incremented to release suspended threads */
+	int nsuspended;		/* futex: threads that reached RT_SUSPENDED */
+	int nrestored;		/* futex: threads that resumed after a restart */
+	int take_seq;		/* futex: incremented when threads may take their pending signals */
+	int ntaken;		/* futex: threads that took them */
+	int suspending;		/* 1 while threads are being held for a checkpoint */
+	int writer_child;	/* 1 in the forked child that writes an image */
+	uint32_t ckpt_nprocs;	/* processes in the running checkpoint (barrier pass) */
 	uint32_t barrier_flags; /* of the last barrier pass (BARRIER_F_ABORT) */
 	struct rt_thread threads[RT_MAX_THREADS];
 	struct rt_thread ckpt_self; /* the checkpoint thread's own record */

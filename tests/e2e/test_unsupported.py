@@ -51,33 +51,3 @@ def test_listening_socket(st):
 
 def test_unknown_fd_type(st):
     run_refused(st, ["eventfd"], ["eventfd", "unsupported", "not supported", "unknown"])
-
-
-def test_forked_child_outside_the_computation(st):
-    """A child forked without exec is not part of the computation yet: the
-    checkpoint fails naming parent and child, writes no image, and the program
-    goes on."""
-    out = st.tmp / "fork.out"
-    code = ("import os, sys, time\n"
-            "pid = os.fork()\n"
-            "if pid == 0:\n"
-            "    time.sleep(120)\n"
-            "    os._exit(0)\n"
-            "print('child', pid, flush=True)\n"
-            "while not os.path.exists(sys.argv[1]):\n"
-            "    time.sleep(0.02)\n"
-            "os.kill(pid, 9)\n"
-            "os.waitpid(pid, 0)\n"
-            "print('PASS', flush=True)\n")
-    p = st.launch("/usr/bin/python3", "-c", code, st.tmp / "verify", out=out)
-    st.wait_for(out, "child ", proc=p)
-    st.wait_registered(proc=p)
-    child = out.read_text().split()[1]
-    r = st.checkpoint(kill=True, expect_ok=False)
-    assert r.returncode != 0, r.stdout
-    assert f"child process {child} is not part of the computation" in r.stderr, r.stderr
-    assert not list(st.ckpt_dir.glob("*.stasis")), "a failed checkpoint left an image"
-    assert p.running(), st.describe_all()
-    (st.tmp / "verify").touch()
-    assert p.wait(30) == 0, st.describe_all()
-    assert "PASS" in out.read_text()

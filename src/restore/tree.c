@@ -1,0 +1,105 @@
+/* A set of images restarted together: who is whose parent, and the fixed
+ * descriptor layout every restorer process relies on. */
+#include "restore/restore.h"
+#include "common/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int check_members(struct rst_set *set, char *err, size_t errlen)
+{
+	const struct img_header *h0 = &set->img[0].r.hdr;
+	for (int i = 0; i < set->n; i++) {
+		const struct img_header *h = &set->img[i].r.hdr;
+		if (h->comp_id != h0->comp_id || h->gen != h0->gen)
+			return snprintf(err, errlen,
+					"%s and %s are not of the same checkpoint (computation "
+					"%016llx generation %u, and %016llx generation %u)",
+					set->img[0].r.path, set->img[i].r.path,
+					(unsigned long long)h0->comp_id, h0->gen,
+					(unsigned long long)h->comp_id, h->gen),
+			       -1;
+		if (h->nprocs != (uint32_t)set->n)
+			return snprintf(err, errlen,
+					"%s is one of %u processes, but %d image%s given: give "
+					"every image of generation %u (or use --dir)",
+					set->img[i].r.path, h->nprocs, set->n,
+					set->n == 1 ? " was" : "s were", h->gen),
+			       -1;
+		for (int j = 0; j < i; j++)
+			if (set->img[j].proc->pid == set->img[i].proc->pid)
+				return snprintf(err, errlen, "%s and %s are the same process %u",
+						set->img[j].r.path, set->img[i].r.path,
+						set->img[i].proc->pid),
+				       -1;
+	}
+	return 0;
+}
+
+static void find_parents(struct rst_set *set)
+{
+	for (int i = 0; i < set->n; i++) {
+		set->parent[i] = -1;
+		for (int j = 0; j < set->n; j++)
+			if (j != i && set->img[j].proc->pid == set->img[i].proc->ppid)
+				set->parent[i] = j;
+	}
+}
+
+/* Move fd to number want (closing whatever the caller had there). */
+static int place_at(int fd, int want)
+{
+	if (fd == want)
+		return 0;
+	if (dup3(fd, want, O_CLOEXEC) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int rst_set_check(struct rst_set *set, char *err, size_t errlen)
+{
+	if (check_members(set, err, errlen) < 0)
+		return -1;
+	find_parents(set);
+	return 0;
+}
+
+int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
+{
+	int maxfd = 2;
+	for (int i = 0; i < set->n; i++) {
+		const struct rst_image *img = &set->img[i];
+		for (uint32_t k = 0; k < img->nfds; k++)
+			if (img->fds[k].fd > maxfd)
+				maxfd = img->fds[k].fd;
+		if (img->r.fd > maxfd)
+			maxfd = img->r.fd;
+		if (set->opts[i].coord_fd > maxfd)
+			maxfd = set->opts[i].coord_fd;
+	}
+	set->base = maxfd + 16;
+	set->top = set->base + 3 + 2 * set->n;
+	for (int k = 0; k < 3; k++) {
+		int fd = fcntl(k, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd < 0 || place_at(fd, set->base + k) < 0)
+			goto fail;
+	}
+	for (int i = 0; i < set->n; i++) {
+		if (place_at(set->opts[i].coord_fd, set->base + 3 + i) < 0 ||
+		    place_at(set->img[i].r.fd, set->base + 3 + set->n + i) < 0)
+			goto fail;
+		set->opts[i].coord_fd = set->base + 3 + i;
+		set->img[i].r.fd = set->base + 3 + set->n + i;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot arrange descriptors for the restart: %s", strerror(errno));
+	return -1;
+}

@@ -1,0 +1,99 @@
+"""Process trees: forked and exec'd children are part of the computation and
+come back with their PIDs, their parent, the descriptors they share with it
+(one offset), and waitpid() on them still works."""
+
+import re
+
+from conftest import nspid
+
+
+def ns_pids(st, restart_proc):
+    """{pid in the namespace: host pid} of the restart's processes."""
+    from conftest import _descendants
+    out = {}
+    for d in _descendants(restart_proc.pid):
+        ns = nspid(d)
+        if len(ns) > 1:
+            out[ns[-1]] = d
+    return out
+
+
+def test_shell_and_child(st):
+    out = st.tmp / "sh.out"
+    p = st.launch("/bin/sh", "-c", "echo start; sleep 120 & echo child $!; wait; echo waited",
+                  out=out)
+    st.wait_for(out, "child ", proc=p)
+    status = st.wait_registered(nprocs=2, proc=p)
+    child = int(re.search(r"child (\d+)", out.read_text()).group(1))
+    shell = p.pid
+    assert {q["pid"] for q in status["procs"]} == {shell, child}
+    imgs = st.checkpoint(kill=True)
+    assert len(imgs) == 2
+    r = st.restart(directory=st.ckpt_dir)
+    st.wait_registered(nprocs=2, proc=r)
+    pids = ns_pids(st, r)
+    assert shell in pids and child in pids, f"PIDs {sorted(pids)}, want {shell} and {child}"
+    ppid = int(re.search(r"^PPid:\s*(\d+)", open(f"/proc/{pids[child]}/status").read(),
+                         re.M).group(1))
+    assert ppid == pids[shell], "the restored child is not the restored shell's child"
+    import os
+    import signal
+    os.kill(pids[child], signal.SIGTERM)  # the shell's wait returns, it goes on
+    assert r.wait(30) == 0, st.describe_all()
+    text = out.read_text()
+    assert text.count("start") == 1 and text.rstrip().endswith("waited"), text
+
+
+FORKER = r"""
+import os, sys, time
+verify = sys.argv[1]
+pid = os.fork()
+if pid == 0:
+    n = 0
+    while True:
+        n += 1
+        print("child", os.getpid(), os.getppid(), n, flush=True)
+        time.sleep(0.05)
+print("parent", os.getpid(), "forked", pid, flush=True)
+while not os.path.exists(verify):
+    time.sleep(0.02)
+os.kill(pid, 15)
+w, status = os.waitpid(pid, 0)
+ok = w == pid and os.WIFSIGNALED(status) and os.WTERMSIG(status) == 15
+print("PASS" if ok else "FAIL: waitpid gave %d %d" % (w, status), flush=True)
+sys.exit(0 if ok else 1)
+"""
+
+
+def test_forked_child_and_shared_stdout(st):
+    out = st.tmp / "fork.out"
+    verify = st.tmp / "verify"
+    p = st.launch("/usr/bin/python3", "-c", FORKER, verify, out=out)
+    st.wait_for(out, "forked", proc=p)
+    st.wait_registered(nprocs=2, proc=p)
+    parent = p.pid
+    child = int(re.search(r"forked (\d+)", out.read_text()).group(1))
+    for cycle in range(2):
+        imgs = st.checkpoint(kill=True)
+        assert len(imgs) == 2, imgs
+        before = out.read_text().count("\n")
+        r = st.restart(imgs)
+        st.wait_registered(nprocs=2, proc=r)
+        pids = ns_pids(st, r)
+        assert parent in pids and child in pids, sorted(pids)
+        # the child writes on at the shared offset: nothing is overwritten
+        import time
+        deadline = time.monotonic() + 10
+        while out.read_text().count("\n") < before + 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        lines = out.read_text().splitlines()
+        counts = [int(l.split()[3]) for l in lines if l.startswith("child ")]
+        assert counts == list(range(1, len(counts) + 1)), f"child lines lost or doubled: {lines}"
+        assert all(l.startswith(("child ", "parent ")) for l in lines), lines
+        for l in lines:
+            if l.startswith("child "):
+                assert l.split()[1:3] == [str(child), str(parent)], l
+        p = r
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    assert out.read_text().rstrip().endswith("PASS"), out.read_text()[-500:]
