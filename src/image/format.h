@@ -200,13 +200,15 @@ struct img_chunk {
 };
 
 #define IMG_FILE_DELETED (1u << 0) /* contents are in IMG_SEC_FILEDATA */
+#define IMG_FILE_PIPE (1u << 1)	   /* a pipe: ino identifies it across processes; size
+				      bytes in flight (in IMG_SEC_FILEDATA) */
 struct img_file {
 	uint32_t path_str;
 	uint32_t flags;
 	uint64_t size, mtime_ns, ino, dev;
-	uint64_t data_off; /* into IMG_SEC_FILEDATA, if deleted */
+	uint64_t data_off; /* into IMG_SEC_FILEDATA, if deleted or a pipe */
 	uint32_t mode;
-	uint32_t reserved;
+	uint32_t capacity; /* of a pipe (F_GETPIPE_SZ) */
 };
 
 enum img_fd_type {
@@ -216,6 +218,7 @@ enum img_fd_type {
 	IMG_FD_STDIO = 4,    /* terminal or pipe to outside: restart's own fd `std` */
 	IMG_FD_RUNTIME = 5,  /* the runtime's coordinator socket: provided by the restorer */
 	IMG_FD_EXTERNAL = 6, /* pipe or socket inherited from outside: /dev/null at restart */
+	IMG_FD_PIPE = 7,     /* an end of a pipe of the computation (img_file IMG_FILE_PIPE) */
 };
 
 struct img_fd {

@@ -415,7 +415,7 @@ const char *img_fd_type_name(uint32_t type)
 {
 	static const char *const names[] = {
 	    [IMG_FD_REG] = "file",    [IMG_FD_DIR] = "dir",	    [IMG_FD_CHR] = "chardev",
-	    [IMG_FD_STDIO] = "stdio", [IMG_FD_RUNTIME] = "runtime", [IMG_FD_EXTERNAL] = "external",
+	    [IMG_FD_STDIO] = "stdio", [IMG_FD_RUNTIME] = "runtime", [IMG_FD_EXTERNAL] = "external", [IMG_FD_PIPE] = "pipe",
 	};
 	return NAME(names, type);
 }

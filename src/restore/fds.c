@@ -13,10 +13,22 @@
 
 #define KEEP_FLAGS (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | O_SYNC | O_DSYNC)
 
-static int open_one(struct rst_image *img, const struct img_fd *d, const int *std, int coord_fd)
+static int open_pipe_end(const struct rst_set *set, struct rst_image *img, const struct img_fd *d)
+{
+	int at = rst_pipe_fd(set, &img->files[d->file], (d->open_flags & O_ACCMODE) == O_WRONLY);
+	int fd = at < 0 ? -1 : fcntl(at, F_DUPFD_CLOEXEC, 0);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, d->open_flags & O_NONBLOCK);
+	return fd;
+}
+
+static int open_one(const struct rst_set *set, struct rst_image *img, const struct img_fd *d,
+		    const int *std, int coord_fd)
 {
 	int flags = d->open_flags & KEEP_FLAGS;
 	switch (d->type) {
+	case IMG_FD_PIPE:
+		return open_pipe_end(set, img, d);
 	case IMG_FD_STDIO:
 		return fcntl(std[d->std], F_DUPFD_CLOEXEC, 0);
 	case IMG_FD_RUNTIME:
@@ -90,7 +102,7 @@ int rst_fds(struct rst_set *set, int i)
 		const struct img_fd *d = &img->fds[k];
 		int fd = src[k] >= 0	 ? fcntl(src[k], F_DUPFD_CLOEXEC, 0)
 			 : d->share >= 0 ? fcntl(d->share, F_DUPFD_CLOEXEC, 0)
-					 : open_one(img, d, std, coord_fd);
+					 : open_one(set, img, d, std, coord_fd);
 		if (fd < 0 || place(fd, d->fd, d->fd_flags) < 0)
 			return error("cannot restore fd %d (%s) of pid %u: %s", d->fd,
 				     img_fd_type_name(d->type), img->proc->pid, strerror(errno));

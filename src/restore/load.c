@@ -64,19 +64,21 @@ static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
 		const struct img_file *f = &img->files[i];
 		if (f->path_str >= img->strings_len)
 			return bad(img, err, errlen, "file %u has a bad name", i);
-		if ((f->flags & IMG_FILE_DELETED) &&
+		if ((f->flags & (IMG_FILE_DELETED | IMG_FILE_PIPE)) &&
 		    (f->data_off > img->filedata_len || f->size > img->filedata_len - f->data_off))
 			return bad(img, err, errlen, "deleted file %u has contents out of range",
 				   i);
 	}
 	for (uint32_t i = 0; i < img->nfds; i++) {
 		const struct img_fd *d = &img->fds[i];
-		int needs_file =
-		    d->type == IMG_FD_REG || d->type == IMG_FD_DIR || d->type == IMG_FD_CHR;
+		int needs_file = d->type == IMG_FD_REG || d->type == IMG_FD_DIR ||
+				 d->type == IMG_FD_CHR || d->type == IMG_FD_PIPE;
 		if (d->fd < 0 || d->fd > (1 << 20) || (i && d->fd <= img->fds[i - 1].fd) ||
-		    d->type < IMG_FD_REG || d->type > IMG_FD_EXTERNAL ||
+		    d->type < IMG_FD_REG || d->type > IMG_FD_PIPE ||
 		    d->file >= (int32_t)img->nfiles ||
 		    (needs_file && d->file < 0 && d->share < 0) || d->share >= d->fd ||
+		    (d->type == IMG_FD_PIPE && d->share < 0 &&
+		     !(img->files[d->file].flags & IMG_FILE_PIPE)) ||
 		    d->std < 0 || d->std > 2)
 			return bad(img, err, errlen, "descriptor entry %u (fd %d) is invalid", i,
 				   d->fd);

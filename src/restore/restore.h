@@ -47,13 +47,28 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
  *   base+3+i           process i's coordinator connection
  *   base+3+n+i         process i's image file
  * and `top` (= base+3+2n) is where every process's restorer descriptors start. */
+struct rst_pipe {
+	uint64_t ino, dev;
+	int creator; /* the process that creates it before forking, -1 for PID 1 */
+	uint32_t capacity;
+	const uint8_t *data; /* bytes in flight */
+	uint64_t len;
+};
+
 struct rst_set {
 	int n;
 	struct rst_image *img;
 	struct rst_opts *opts;
 	int *parent; /* index of the parent in the set, or -1 */
+	int npipes;
+	struct rst_pipe *pipes; /* ends at base+3+2n+2k (read) and +1 (write) */
 	int base, top;
 };
+
+/* tree.c: the pipe an image's file record is, and its end's fixed number. */
+int rst_pipe_fd(const struct rst_set *set, const struct img_file *f, int write_end);
+/* tree.c: create the pipes process i (-1: PID 1) must create, at their numbers. */
+int rst_create_pipes(const struct rst_set *set, int i);
 
 /* tree.c: the images are one checkpoint, complete; parents from their ppids. */
 int rst_set_check(struct rst_set *set, char *err, size_t errlen);

@@ -101,6 +101,8 @@ static void run_init(struct rst_set *set, int status_fd)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
+	if (rst_create_pipes(set, -1) < 0)
+		_exit(1);
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)
 			continue;
@@ -226,7 +228,7 @@ void rst_process(struct rst_set *set, int i)
 	struct rst_layout l;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (rst_fds(set, i) < 0)
+	if (rst_create_pipes(set, i) < 0 || rst_fds(set, i) < 0)
 		_exit(1);
 	for (int j = 0; j < set->n; j++)
 		if (set->parent[j] == i && spawn_member(set, j) < 0)

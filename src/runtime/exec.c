@@ -20,8 +20,9 @@
 extern char **environ;
 
 static const char *const kept_names[] = {
-    "LD_PRELOAD",     "STASIS_RUNTIME", "STASIS_PORT",	 "STASIS_CKPT_DIR",   "STASIS_NO_COMPRESS",
-    "STASIS_RUN_DIR", "STASIS_LOG",	"STASIS_SIGNAL", "STASIS_COORD_HOST", "STASIS_NO_FORK",
+    "LD_PRELOAD",	  "STASIS_RUNTIME", "STASIS_PORT",     "STASIS_CKPT_DIR",
+    "STASIS_NO_COMPRESS", "STASIS_RUN_DIR", "STASIS_LOG",      "STASIS_SIGNAL",
+    "STASIS_COORD_HOST",  "STASIS_NO_FORK", "STASIS_EXTERNAL",
 };
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
 static char *kept[NKEPT]; /* "NAME=value" as at load time, or NULL */

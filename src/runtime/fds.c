@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,32 +128,110 @@ static const char *type_name(mode_t m)
 	return "an unsupported kind of file";
 }
 
+/* Pipes and sockets the launched program inherited lead outside the
+ * computation. The launched process records them and passes the list down in
+ * $STASIS_EXTERNAL ("dev:ino,..."), so that its children tell a pipe from their
+ * parent (inside) from one of the launching shell's (outside). */
 void rt_note_inherited_fds(void)
 {
+	const char *ext = getenv("STASIS_EXTERNAL");
+	char buf[256 * 42] = "", *p = buf;
+	if (ext) {
+		unsigned long long dev, ino;
+		int used;
+		while (rt.ninherited < 256 && sscanf(ext, "%llx:%llx%n", &dev, &ino, &used) == 2) {
+			rt.inherited[rt.ninherited].dev = dev;
+			rt.inherited[rt.ninherited++].ino = ino;
+			ext += used + (ext[used] == ',');
+		}
+		return;
+	}
 	int fds[256];
 	int n = rt_list_numeric("/proc/self/fd", fds, 256, NULL);
 	for (int i = 0; i < n; i++) {
 		struct stat st;
-		if (fstat(fds[i], &st) < 0 || rt.ninherited >= 256)
+		if (fstat(fds[i], &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
 			continue;
-		rt.inherited[rt.ninherited].fd = fds[i];
 		rt.inherited[rt.ninherited].ino = st.st_ino;
 		rt.inherited[rt.ninherited++].dev = st.st_dev;
+		p += snprintf(p, buf + sizeof(buf) - p, "%s%llx:%llx", p == buf ? "" : ",",
+			      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
 	}
+	setenv("STASIS_EXTERNAL", buf, 1);
 }
 
 static int inherited(int fd, const struct stat *st)
 {
+	(void)fd;
 	for (int i = 0; i < rt.ninherited; i++)
-		if (rt.inherited[i].fd == fd && rt.inherited[i].ino == st->st_ino &&
-		    rt.inherited[i].dev == st->st_dev)
+		if (rt.inherited[i].ino == st->st_ino && rt.inherited[i].dev == st->st_dev)
 			return 1;
 	return 0;
+}
+
+/* The bytes in a pipe, copied without taking them (tee), for a read end. */
+static int pipe_contents(struct rt_files *f, struct img_file *r, int fd, char *err, size_t errlen)
+{
+	int avail = 0, tp[2];
+	if (ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0)
+		return 0;
+	if (!f->data) {
+		f->data = rt_alloc(FILEDATA_MAX);
+		f->data_cap = f->data ? FILEDATA_MAX : 0;
+	}
+	if ((uint64_t)avail > f->data_cap - f->data_len || pipe2(tp, O_CLOEXEC | O_NONBLOCK) < 0)
+		return snprintf(err, errlen, "cannot keep the %d bytes in pipe fd %d", avail, fd),
+		       -1;
+	fcntl(tp[1], F_SETPIPE_SZ, r->capacity);
+	ssize_t n = tee(fd, tp[1], avail, SPLICE_F_NONBLOCK);
+	ssize_t got = n > 0 ? read_full(tp[0], f->data + f->data_len, n) : n;
+	close(tp[0]);
+	close(tp[1]);
+	if (got != avail)
+		return snprintf(err, errlen, "cannot copy the %d bytes in pipe fd %d: %s", avail,
+				fd, strerror(errno)),
+		       -1;
+	r->data_off = f->data_len;
+	r->size = avail;
+	f->data_len += avail;
+	return 0;
+}
+
+/* A pipe of the computation: one record per pipe (by inode), its data once. */
+static int pipe_add(struct rt_files *f, struct rt_strtab *tab, int fd, const struct stat *st,
+		    int read_end, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if ((f->files[i].flags & IMG_FILE_PIPE) && f->files[i].ino == st->st_ino)
+			return i;
+	if (!f->files) {
+		f->files = rt_alloc(FILES_MAX * sizeof(struct img_file));
+		f->cap = f->files ? FILES_MAX : 0;
+	}
+	if (f->n >= f->cap)
+		return snprintf(err, errlen, "too many files"), -1;
+	struct img_file *r = &f->files[f->n];
+	memset(r, 0, sizeof(*r));
+	r->path_str = rt_str_add(tab, "pipe");
+	r->flags = IMG_FILE_PIPE;
+	r->ino = st->st_ino;
+	r->dev = st->st_dev;
+	r->capacity = fcntl(fd, F_GETPIPE_SZ);
+	if (read_end && pipe_contents(f, r, fd, err, errlen) < 0)
+		return -1;
+	return f->n++;
 }
 
 static int classify_fd(struct img_fd *e, int fd, const char *link, const struct stat *st,
 		       struct rt_files *files, struct rt_strtab *tab, char *err, size_t errlen)
 {
+	int pipe = S_ISFIFO(st->st_mode) && !strncmp(link, "pipe:", 5);
+	if (pipe && !inherited(fd, st)) {
+		e->type = IMG_FD_PIPE;
+		e->file = pipe_add(files, tab, fd, st, (e->open_flags & O_ACCMODE) != O_WRONLY, err,
+				   errlen);
+		return e->file < 0 ? -1 : 0;
+	}
 	if (fd <= 2 && (isatty(fd) || S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
 		e->type = IMG_FD_STDIO;
 		e->std = fd;

@@ -97,3 +97,49 @@ def test_forked_child_and_shared_stdout(st):
     verify.touch()
     assert p.wait(30) == 0, st.describe_all()
     assert out.read_text().rstrip().endswith("PASS"), out.read_text()[-500:]
+
+
+PIPE = r"""
+import os, sys, time
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    n = 0
+    while True:
+        n += 1
+        os.write(w, b"%d\n" % n)
+        time.sleep(0.005)
+os.close(w)
+f = os.fdopen(r)
+expect = 1
+while True:
+    time.sleep(0.05)  # the writer is faster: data is always in flight
+    for _ in range(3):
+        v = int(f.readline())
+        print("got", v, "ok" if v == expect else "WRONG want %d" % expect, flush=True)
+        expect = v + 1
+"""
+
+
+def test_pipe_between_processes_with_data_in_flight(st):
+    out = st.tmp / "pipe.out"
+    p = st.launch("/usr/bin/python3", "-c", PIPE, out=out)
+    st.wait_for(out, "got 10 ", proc=p)
+    st.wait_registered(nprocs=2, proc=p)
+    import time
+    for cycle in range(2):
+        imgs = st.checkpoint(kill=True)
+        assert len(imgs) == 2
+        last = int(out.read_text().split()[-2])
+        r = st.restart(imgs)
+        st.wait_registered(nprocs=2, proc=r)
+        deadline = time.monotonic() + 10
+        while int(out.read_text().split()[-2]) < last + 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert int(out.read_text().split()[-2]) >= last + 20, st.describe_all()
+        p = r
+    text = out.read_text()
+    assert "WRONG" not in text, [l for l in text.splitlines() if "WRONG" in l][:5]
+    values = [int(l.split()[1]) for l in text.splitlines()]
+    assert values == list(range(1, len(values) + 1)), "lines lost or repeated"
