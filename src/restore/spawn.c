@@ -218,6 +218,42 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
 	return o->coord_fd < 0 ? -1 : 0;
 }
 
+/* A child that led its own session or process group does so again (the
+ * processes of the set with no parent in it stay in restart's session and
+ * group, which own the terminal). */
+static void own_session(const struct rst_set *set, int i)
+{
+	const struct img_proc *p = set->img[i].proc;
+	if (set->parent[i] < 0)
+		return;
+	if (p->sid == p->pid && setsid() < 0)
+		warn("pid %u cannot lead a session again: %s", p->pid, strerror(errno));
+	else if (p->sid != p->pid && p->pgid == p->pid && setpgid(0, 0) < 0)
+		warn("pid %u cannot lead a process group again: %s", p->pid, strerror(errno));
+}
+
+/* Children that were in another process group of their session than ours join
+ * it again. Like a shell, the parent puts them there itself (the children do too,
+ * whoever comes first): group leaders first. */
+static void children_groups(const struct rst_set *set, int i)
+{
+	const struct img_proc *me = set->img[i].proc;
+	for (int j = 0; j < set->n; j++) {
+		const struct img_proc *c = set->img[j].proc;
+		if (set->parent[j] == i && c->pgid == c->pid && c->sid == me->sid)
+			setpgid(c->pid, c->pid);
+	}
+	for (int j = 0; j < set->n; j++) {
+		const struct img_proc *c = set->img[j].proc;
+		if (set->parent[j] != i || c->pgid == c->pid || c->pgid == me->pgid ||
+		    c->sid != me->sid)
+			continue;
+		if (setpgid(c->pid, c->pgid) < 0)
+			warn("pid %u cannot join process group %u again: %s", c->pid, c->pgid,
+			     strerror(errno));
+	}
+}
+
 /* Process i: its descriptors first, so that its children inherit the ones
  * they share with it; then its children; then its own state and memory. */
 void rst_process(struct rst_set *set, int i)
@@ -228,11 +264,18 @@ void rst_process(struct rst_set *set, int i)
 	struct rst_layout l;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	own_session(set, i);
 	if (rst_create_pipes(set, i) < 0 || rst_fds(set, i) < 0)
 		_exit(1);
 	for (int j = 0; j < set->n; j++)
-		if (set->parent[j] == i && spawn_member(set, j) < 0)
+		if (set->parent[j] == i && set->img[j].proc->pgid == set->img[j].proc->pid &&
+		    spawn_member(set, j) < 0)
 			_exit(1);
+	for (int j = 0; j < set->n; j++)
+		if (set->parent[j] == i && set->img[j].proc->pgid != set->img[j].proc->pid &&
+		    spawn_member(set, j) < 0)
+			_exit(1);
+	children_groups(set, i);
 	restore_proc_state(img);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -143,3 +143,50 @@ def test_pipe_between_processes_with_data_in_flight(st):
     assert "WRONG" not in text, [l for l in text.splitlines() if "WRONG" in l][:5]
     values = [int(l.split()[1]) for l in text.splitlines()]
     assert values == list(range(1, len(values) + 1)), "lines lost or repeated"
+
+
+GROUPS = r"""
+import os, sys, time
+verify = sys.argv[1]
+def child(setup):
+    pid = os.fork()
+    if pid == 0:
+        setup()
+        while True:
+            time.sleep(0.05)
+    return pid
+leader = child(lambda: None)
+os.setpgid(leader, leader)                         # its own process group
+member = child(lambda: None)
+os.setpgid(member, leader)                         # joins the leader's group
+session = child(lambda: os.setsid())               # its own session
+time.sleep(0.2)
+print("ready", leader, member, session, flush=True)
+while not os.path.exists(verify):
+    time.sleep(0.02)
+bad = []
+if os.getpgid(leader) != leader: bad.append("leader pgid %d" % os.getpgid(leader))
+if os.getpgid(member) != leader: bad.append("member pgid %d" % os.getpgid(member))
+if os.getsid(session) != session: bad.append("session sid %d" % os.getsid(session))
+if os.getsid(leader) != os.getsid(0): bad.append("leader left our session")
+for p in (leader, member, session):
+    os.kill(p, 9)
+    os.waitpid(p, 0)
+print("FAIL: " + ", ".join(bad) if bad else "PASS", flush=True)
+sys.exit(1 if bad else 0)
+"""
+
+
+def test_process_groups_and_sessions_of_children(st):
+    out = st.tmp / "groups.out"
+    verify = st.tmp / "verify"
+    p = st.launch("/usr/bin/python3", "-c", GROUPS, verify, out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(nprocs=4, proc=p)
+    imgs = st.checkpoint(kill=True)
+    assert len(imgs) == 4
+    r = st.restart(imgs)
+    st.wait_registered(nprocs=4, proc=r)
+    verify.touch()
+    assert r.wait(30) == 0, st.describe_all()
+    assert out.read_text().rstrip().endswith("PASS"), out.read_text()
