@@ -150,7 +150,7 @@ static void check_exit(struct coord *c)
 		return;
 	if (!c->exit_timer)
 		c->exit_timer = loop_add_timer(
-			c->loop, c->restarting ? RESTART_GRACE_MS : EXIT_GRACE_MS, exit_fired, c);
+		    c->loop, c->restarting ? RESTART_GRACE_MS : EXIT_GRACE_MS, exit_fired, c);
 }
 
 static int setup_loop(struct coord *c, char *err, size_t errlen)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reached)
@@ -24,7 +25,81 @@ static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reac
 	return n;
 }
 
+#define EXEC_WAIT_MS 2000 /* how long a checkpoint waits for an exec'ing process */
+#define EXEC_POLL_MS 20
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000ll + t.tv_nsec / 1000000;
+}
+
+/* Processes that are between leaving (exec) and joining again, still expected. */
+static int execs_pending(struct coord *c)
+{
+	long long now = now_ms();
+	int n = 0;
+	for (int i = 0; i < c->nexecs; i++)
+		if (c->execs[i].deadline_ms > now)
+			c->execs[n++] = c->execs[i];
+	c->nexecs = n;
+	return n;
+}
+
+void ckpt_exec_left(struct coord *c, uint32_t pid)
+{
+	if (c->nexecs < (int)(sizeof(c->execs) / sizeof(c->execs[0])))
+		c->execs[c->nexecs++] = (typeof(c->execs[0])){pid, now_ms() + EXEC_WAIT_MS};
+}
+
+void ckpt_exec_joined(struct coord *c, uint32_t pid)
+{
+	for (int i = 0; i < c->nexecs; i++)
+		if (c->execs[i].pid == pid)
+			c->execs[i] = c->execs[--c->nexecs];
+}
+
+static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char *err,
+		      size_t errlen);
+
+static long long deferred_fired(struct loop *l, long long id, void *data)
+{
+	struct coord *c = data;
+	char err[256];
+	(void)l;
+	(void)id;
+	if (execs_pending(c))
+		return EXEC_POLL_MS;
+	c->defer_timer = 0;
+	c->deferred.pending = 0;
+	if (ckpt_begin(c, c->deferred.flags, c->deferred.requester, err, sizeof(err)) < 0) {
+		struct conn *req =
+		    c->deferred.requester ? conn_by_id(c, c->deferred.requester) : NULL;
+		struct proto_ckpt_result r = {.status = 1, .gen = 0};
+		if (req)
+			conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), err, strlen(err));
+	}
+	return LOOP_NOMORE;
+}
+
+/* A process is in the middle of an exec: start once it is back (or gone). */
 int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen)
+{
+	if (c->deferred.pending)
+		return errf(err, errlen,
+			    "a checkpoint is about to begin: try again when it completes");
+	if (!c->ckpt.active && execs_pending(c)) {
+		c->deferred.pending = 1;
+		c->deferred.flags = flags;
+		c->deferred.requester = requester;
+		c->defer_timer = loop_add_timer(c->loop, EXEC_POLL_MS, deferred_fired, c);
+		return 0;
+	}
+	return ckpt_begin(c, flags, requester, err, errlen);
+}
+
+static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen)
 {
 	struct ckpt *ck = &c->ckpt;
 	if (ck->active)
@@ -170,9 +245,8 @@ static void ckpt_advance(struct coord *c)
 		return;
 	if (n == 0 || ck->stage == BARRIER_WRITTEN)
 		return ckpt_finish(c);
-	struct proto_barrier pass = {.id = ck->stage,
-				     .nprocs = (uint32_t)n,
-				     .flags = ck->failed ? BARRIER_F_ABORT : 0};
+	struct proto_barrier pass = {
+	    .id = ck->stage, .nprocs = (uint32_t)n, .flags = ck->failed ? BARRIER_F_ABORT : 0};
 	for (struct conn *k = c->conns; k; k = k->next)
 		if (k->member && k->state == CONN_READY)
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);

@@ -182,6 +182,8 @@ static void on_hello(struct conn *k, const struct proto_msg *m)
 		return refuse(k, "unknown role");
 	if (h.role == ROLE_PROCESS && join_computation(k->c, &h, reason, sizeof(reason)) < 0)
 		return refuse(k, reason);
+	if (h.role == ROLE_PROCESS)
+		ckpt_exec_joined(k->c, h.pid);
 	k->role = h.role;
 	memcpy(k->name, h.name, PROTO_NAME_LEN);
 	k->name[PROTO_NAME_LEN] = 0;
@@ -214,6 +216,11 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 		if (m->hdr.len != sizeof(struct proto_progress))
 			return -1;
 		ckpt_on_progress(k, m);
+		return 0;
+	case MSG_EXEC:
+		if (m->hdr.len != 4)
+			return -1;
+		memcpy(&k->execing, m->payload, 4);
 		return 0;
 	case MSG_CHILDREN:
 		if (m->hdr.len % 4)
@@ -340,6 +347,8 @@ int conn_reap(struct coord *c)
 			*p = k->next;
 			if (conn_is_process(k)) {
 				debug("process %u (%s) left", k->pid, k->name);
+				if (k->execing)
+					ckpt_exec_left(c, k->pid);
 				ckpt_proc_left(k);
 				left++;
 				again = 1;

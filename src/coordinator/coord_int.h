@@ -51,6 +51,7 @@ struct conn {
 	int member;	  /* takes part in the running checkpoint */
 	int wrote;	  /* sent IMAGE_DONE in the running checkpoint */
 	uint64_t done, total; /* its last MSG_PROGRESS in the running checkpoint */
+	int execing;	      /* said MSG_EXEC 1: its leaving is an exec */
 	struct conn *next;
 };
 
@@ -81,6 +82,18 @@ struct coord {
 	int had_process;
 	int restarting;
 	uint32_t restart_nprocs;
+	/* processes that left to exec: a checkpoint waits for them to join again */
+	struct {
+		uint32_t pid;
+		long long deadline_ms;
+	} execs[64];
+	int nexecs;
+	struct {
+		int pending;
+		uint32_t flags;
+		uint64_t requester;
+	} deferred;
+	long long defer_timer;
 	struct ckpt ckpt;
 	int status;
 };
@@ -106,6 +119,8 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m);
 void ckpt_on_error(struct conn *k, const struct proto_msg *m);
 void ckpt_on_progress(struct conn *k, const struct proto_msg *m);
 void ckpt_on_children(struct conn *k, const struct proto_msg *m);
+void ckpt_exec_left(struct coord *c, uint32_t pid);
+void ckpt_exec_joined(struct coord *c, uint32_t pid);
 void ckpt_proc_left(struct conn *k);
 void restart_on_barrier(struct conn *k);
 void ckpt_free(struct ckpt *ck);

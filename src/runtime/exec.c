@@ -3,6 +3,7 @@
  * new program under Stasis. The variables the runtime was started with are
  * remembered at load time and put back into any environment an exec is given. */
 #include "runtime/rt.h"
+#include "common/proto.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -86,16 +87,34 @@ static char **fix_env(char *const *envp, char **out, int cap)
 
 #define REAL(name) (real.name ? real.name : (resolve(), real.name))
 
+/* Tell the coordinator that this process is about to exec (its connection
+ * closes, the new program joins again): a checkpoint waits for it meanwhile. */
+static void notify(uint32_t state)
+{
+	if (rt.enabled && rt.coord_fd >= 0)
+		proto_send(rt.coord_fd, MSG_EXEC, &state, sizeof(state), NULL, 0);
+}
+
+static int exec_done(int rc)
+{
+	int saved = errno;
+	notify(0); /* still here: the exec failed */
+	errno = saved;
+	return rc;
+}
+
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	char *env[MAX_ENV];
-	return REAL(execve)(path, argv, fix_env(envp, env, MAX_ENV));
+	notify(1);
+	return exec_done(REAL(execve)(path, argv, fix_env(envp, env, MAX_ENV)));
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	char *env[MAX_ENV];
-	return REAL(execvpe)(file, argv, fix_env(envp, env, MAX_ENV));
+	notify(1);
+	return exec_done(REAL(execvpe)(file, argv, fix_env(envp, env, MAX_ENV)));
 }
 
 EXPORT int execv(const char *path, char *const argv[])

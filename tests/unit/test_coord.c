@@ -642,6 +642,41 @@ START_TEST(test_progress_forwarded)
 }
 END_TEST
 
+/* A process that said it is about to exec and left holds a checkpoint back
+ * until it joins again with the same pid. */
+START_TEST(test_checkpoint_waits_for_exec)
+{
+	const char *text;
+	start_coord(0);
+	int p1 = join_process(221, NULL), p2 = join_process(222, NULL);
+	uint32_t one = 1;
+	ck_assert_int_eq(proto_send(p2, MSG_EXEC, &one, sizeof(one), NULL, 0), 0);
+	close(p2); /* the exec closes its connection */
+	expect_nothing(p1);
+	int ctl = request_checkpoint(0);
+	expect_nothing(p1); /* not yet: pid 222 is coming back */
+	p2 = join_process(222, NULL);
+	expect_begin(p1);
+	expect_begin(p2);
+	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_WRITTEN; b++) {
+		if (b == BARRIER_WRITTEN) {
+			send_image(p1, "/ck/p1");
+			send_image(p2, "/ck/p2");
+		}
+		send_barrier(p1, b);
+		send_barrier(p2, b);
+		if (b != BARRIER_WRITTEN) {
+			expect_pass(p1, b, 2);
+			expect_pass(p2, b, 2);
+		}
+	}
+	ck_assert_uint_eq(expect_result(ctl, &text).status, 0);
+	close(p1);
+	close(p2);
+	close(ctl);
+}
+END_TEST
+
 static Suite *coord_suite(void)
 {
 	Suite *s = suite_create("coord");
@@ -654,6 +689,7 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_checkpoint_round);
 	tcase_add_test(tc, test_disconnect_mid_checkpoint);
 	tcase_add_test(tc, test_progress_forwarded);
+	tcase_add_test(tc, test_checkpoint_waits_for_exec);
 	tcase_add_test(tc, test_checkpoint_refusals_and_errors);
 	tcase_add_test(tc, test_restart_barrier);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);
