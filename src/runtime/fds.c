@@ -308,21 +308,30 @@ static int dump_one(struct rt_fds *out, int fd, struct rt_files *files, struct r
 static void find_parent_shares(struct rt_fds *out)
 {
 	pid_t pid = getpid(), ppid = getppid();
-	char dir[64];
+	char path[64];
 	int *pfds = rt_alloc(FDS_MAX * sizeof(int));
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", ppid);
-	int n = pfds ? rt_list_numeric(dir, pfds, FDS_MAX, NULL) : -1;
+	struct stat *pst = rt_alloc(FDS_MAX * sizeof(struct stat));
+	snprintf(path, sizeof(path), "/proc/%d/fd", ppid);
+	int n = pfds && pst ? rt_list_numeric(path, pfds, FDS_MAX, NULL) : -1;
+	/* one stat per descriptor: only those naming the same file are compared */
+	for (int k = 0; k < n; k++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", ppid, pfds[k]);
+		if (stat(path, &pst[k]) < 0)
+			pst[k].st_ino = 0;
+	}
 	for (uint32_t i = 0; i < out->n; i++) {
 		struct img_fd *e = &out->fds[i];
-		if (e->type == IMG_FD_RUNTIME)
+		struct stat st;
+		if (e->type == IMG_FD_RUNTIME || fstat(e->fd, &st) < 0)
 			continue;
-		for (int k = 0; k < n; k++) /* the same number first: the usual case */
-			if (pfds[k] == e->fd &&
-			    syscall(SYS_kcmp, ppid, pid, KCMP_FILE, e->fd, e->fd) == 0)
-				e->parent_fd1 = e->fd + 1;
-		for (int k = 0; k < n && !e->parent_fd1; k++)
-			if (syscall(SYS_kcmp, ppid, pid, KCMP_FILE, pfds[k], e->fd) == 0)
+		for (int k = 0; k < n; k++) {
+			if (pst[k].st_ino != st.st_ino || pst[k].st_dev != st.st_dev ||
+			    syscall(SYS_kcmp, ppid, pid, KCMP_FILE, pfds[k], e->fd) != 0)
+				continue;
+			/* the same number when there is a choice: the usual inheritance */
+			if (!e->parent_fd1 || pfds[k] == e->fd)
 				e->parent_fd1 = pfds[k] + 1;
+		}
 	}
 }
 
