@@ -80,6 +80,10 @@ enum img_section_type {
 	IMG_SEC_FILES = 9,     /* struct img_file[] */
 	IMG_SEC_TIMERS = 10,   /* struct img_timer[] (POSIX timers) */
 	IMG_SEC_SIGQUEUE = 11, /* struct img_siginfo[] (pending signals) */
+	IMG_SEC_FDX = 12,      /* kind-specific records of descriptors (struct img_fdx) */
+	IMG_SEC_IPC = 13,      /* SysV and POSIX IPC objects of the computation */
+	IMG_SEC_TTY = 14,      /* terminal state: termios, window size, foreground group */
+	IMG_SEC_PARENT = 15,   /* incremental checkpoint: the image this one builds on */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 
@@ -219,6 +223,31 @@ enum img_fd_type {
 	IMG_FD_RUNTIME = 5,  /* the runtime's coordinator socket: provided by the restorer */
 	IMG_FD_EXTERNAL = 6, /* pipe or socket inherited from outside: /dev/null at restart */
 	IMG_FD_PIPE = 7,     /* an end of a pipe of the computation (img_file IMG_FILE_PIPE) */
+	/* Descriptors of the kinds below carry a record in IMG_SEC_FDX; their `pos`
+	 * is that record's offset in the section. */
+	IMG_FD_UNIX = 8,	/* Unix domain socket */
+	IMG_FD_FIFO = 9,	/* named pipe */
+	IMG_FD_INET = 10,	/* TCP or UDP socket (IPv4 or IPv6) */
+	IMG_FD_EVENTFD = 11,	/* eventfd: counter and flags */
+	IMG_FD_TIMERFD = 12,	/* timerfd: clock, setting, interval */
+	IMG_FD_SIGNALFD = 13,	/* signalfd: mask */
+	IMG_FD_EPOLL = 14,	/* epoll: the whole interest list */
+	IMG_FD_INOTIFY = 15,	/* inotify: watches */
+	IMG_FD_PIDFD = 16,	/* pidfd of a process of the computation */
+	IMG_FD_MEMFD = 17,	/* memfd: name, seals, contents */
+	IMG_FD_MQUEUE = 18,	/* POSIX message queue */
+	IMG_FD_PTY_MASTER = 19, /* master side of a pty of the computation */
+	IMG_FD_PTY_SLAVE = 20,	/* slave side of a pty of the computation */
+	IMG_FD_TTY = 21,	/* the computation's controlling terminal */
+	IMG_FD_NTYPES
+};
+
+/* A record in IMG_SEC_FDX: header, then `len` bytes of the kind's payload,
+ * then zero padding to a multiple of 8. */
+struct img_fdx {
+	uint32_t type; /* enum img_fd_type, the same as its img_fd's */
+	uint32_t len;  /* payload bytes */
+	uint64_t ino;  /* identity of the object (socket inode, ...), 0 if none */
 };
 
 struct img_fd {
@@ -240,5 +269,6 @@ _Static_assert(sizeof(struct img_context) == 72, "img_context");
 _Static_assert(sizeof(struct img_vma) == 48, "img_vma");
 _Static_assert(sizeof(struct img_chunk) == 40, "img_chunk");
 _Static_assert(sizeof(struct img_fd) == 40, "img_fd");
+_Static_assert(sizeof(struct img_fdx) == 16, "img_fdx");
 
 #endif

@@ -388,7 +388,9 @@ const char *img_section_name(uint32_t type)
 	    [IMG_SEC_CHUNKS] = "chunks",     [IMG_SEC_FDS] = "fds",
 	    [IMG_SEC_STRINGS] = "strings",   [IMG_SEC_FILEDATA] = "filedata",
 	    [IMG_SEC_FILES] = "files",	     [IMG_SEC_TIMERS] = "timers",
-	    [IMG_SEC_SIGQUEUE] = "sigqueue",
+	    [IMG_SEC_SIGQUEUE] = "sigqueue", [IMG_SEC_FDX] = "fdx",
+	    [IMG_SEC_IPC] = "ipc",	     [IMG_SEC_TTY] = "tty",
+	    [IMG_SEC_PARENT] = "parent",
 	};
 	return NAME(names, type);
 }
@@ -414,8 +416,27 @@ const char *img_vma_kind_name(uint32_t kind)
 const char *img_fd_type_name(uint32_t type)
 {
 	static const char *const names[] = {
-	    [IMG_FD_REG] = "file",    [IMG_FD_DIR] = "dir",	    [IMG_FD_CHR] = "chardev",
-	    [IMG_FD_STDIO] = "stdio", [IMG_FD_RUNTIME] = "runtime", [IMG_FD_EXTERNAL] = "external", [IMG_FD_PIPE] = "pipe",
+	    [IMG_FD_REG] = "file",
+	    [IMG_FD_DIR] = "dir",
+	    [IMG_FD_CHR] = "chardev",
+	    [IMG_FD_STDIO] = "stdio",
+	    [IMG_FD_RUNTIME] = "runtime",
+	    [IMG_FD_EXTERNAL] = "external",
+	    [IMG_FD_PIPE] = "pipe",
+	    [IMG_FD_UNIX] = "unix",
+	    [IMG_FD_FIFO] = "fifo",
+	    [IMG_FD_INET] = "inet",
+	    [IMG_FD_EVENTFD] = "eventfd",
+	    [IMG_FD_TIMERFD] = "timerfd",
+	    [IMG_FD_SIGNALFD] = "signalfd",
+	    [IMG_FD_EPOLL] = "epoll",
+	    [IMG_FD_INOTIFY] = "inotify",
+	    [IMG_FD_PIDFD] = "pidfd",
+	    [IMG_FD_MEMFD] = "memfd",
+	    [IMG_FD_MQUEUE] = "mqueue",
+	    [IMG_FD_PTY_MASTER] = "pty-master",
+	    [IMG_FD_PTY_SLAVE] = "pty-slave",
+	    [IMG_FD_TTY] = "tty",
 	};
 	return NAME(names, type);
 }

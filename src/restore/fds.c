@@ -15,16 +15,28 @@
 
 static int open_pipe_end(const struct rst_set *set, struct rst_image *img, const struct img_fd *d)
 {
-	int at = rst_pipe_fd(set, &img->files[d->file], (d->open_flags & O_ACCMODE) == O_WRONLY);
+	const struct img_file *f = &img->files[d->file];
+	int at = rst_obj_fd(set, IMG_FD_PIPE, f->ino, f->dev, (d->open_flags & O_ACCMODE) == O_WRONLY);
 	int fd = at < 0 ? -1 : fcntl(at, F_DUPFD_CLOEXEC, 0);
 	if (fd >= 0)
 		fcntl(fd, F_SETFL, d->open_flags & O_NONBLOCK);
 	return fd;
 }
 
-static int open_one(const struct rst_set *set, struct rst_image *img, const struct img_fd *d,
-		    const int *std, int coord_fd)
+static int open_kind(const struct rst_set *set, int i, const struct img_fd *d)
 {
+	const struct rst_fd_kind *kind = rst_fd_kind(d->type);
+	if (!kind || !kind->open) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	return kind->open(set, i, d, rst_fdx(&set->img[i], d));
+}
+
+static int open_one(const struct rst_set *set, int i, const struct img_fd *d, const int *std,
+		    int coord_fd)
+{
+	struct rst_image *img = &set->img[i];
 	int flags = d->open_flags & KEEP_FLAGS;
 	switch (d->type) {
 	case IMG_FD_PIPE:
@@ -55,8 +67,7 @@ static int open_one(const struct rst_set *set, struct rst_image *img, const stru
 		return fd;
 	}
 	}
-	errno = EINVAL;
-	return -1;
+	return open_kind(set, i, d);
 }
 
 static int place(int fd, int at, uint32_t fd_flags)
@@ -102,7 +113,7 @@ int rst_fds(struct rst_set *set, int i)
 		const struct img_fd *d = &img->fds[k];
 		int fd = src[k] >= 0	 ? fcntl(src[k], F_DUPFD_CLOEXEC, 0)
 			 : d->share >= 0 ? fcntl(d->share, F_DUPFD_CLOEXEC, 0)
-					 : open_one(set, img, d, std, coord_fd);
+					 : open_one(set, i, d, std, coord_fd);
 		if (fd < 0 || place(fd, d->fd, d->fd_flags) < 0)
 			return error("cannot restore fd %d (%s) of pid %u: %s", d->fd,
 				     img_fd_type_name(d->type), img->proc->pid, strerror(errno));

@@ -58,6 +58,23 @@ static int check_vmas(struct rst_image *img, char *err, size_t errlen)
 	return 0;
 }
 
+static int has_fdx(uint32_t type)
+{
+	return type >= IMG_FD_UNIX && type < IMG_FD_NTYPES;
+}
+
+const struct img_fdx *rst_fdx(const struct rst_image *img, const struct img_fd *d)
+{
+	if (!has_fdx(d->type) || !img->fdx || d->pos < 0 || d->pos % 8 ||
+	    (uint64_t)d->pos > img->fdx_len - sizeof(struct img_fdx) ||
+	    img->fdx_len < sizeof(struct img_fdx))
+		return NULL;
+	const struct img_fdx *x = (const struct img_fdx *)(img->fdx + d->pos);
+	if (x->type != d->type || x->len > img->fdx_len - d->pos - sizeof(*x))
+		return NULL;
+	return x;
+}
+
 static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
 {
 	for (uint32_t i = 0; i < img->nfiles; i++) {
@@ -74,7 +91,8 @@ static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
 		int needs_file = d->type == IMG_FD_REG || d->type == IMG_FD_DIR ||
 				 d->type == IMG_FD_CHR || d->type == IMG_FD_PIPE;
 		if (d->fd < 0 || d->fd > (1 << 20) || (i && d->fd <= img->fds[i - 1].fd) ||
-		    d->type < IMG_FD_REG || d->type > IMG_FD_PIPE ||
+		    d->type < IMG_FD_REG || d->type >= IMG_FD_NTYPES ||
+		    (has_fdx(d->type) && d->share < 0 && !rst_fdx(img, d)) ||
 		    d->file >= (int32_t)img->nfiles ||
 		    (needs_file && d->file < 0 && d->share < 0) || d->share >= d->fd ||
 		    (d->type == IMG_FD_PIPE && d->share < 0 &&
@@ -121,6 +139,12 @@ static void *load(struct rst_image *img, uint32_t type, size_t elem, uint32_t *c
 	return p;
 }
 
+static void *load_opt(struct rst_image *img, uint32_t type, size_t *bytes, char *err,
+		      size_t errlen)
+{
+	return img_load(&img->r, type, 1, bytes, 1, err, errlen);
+}
+
 int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
 {
 	uint32_t one;
@@ -145,6 +169,9 @@ int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
 	    !(img->filedata =
 		  load(img, IMG_SEC_FILEDATA, 1, NULL, &img->filedata_len, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_FDX) &&
+	    !(img->fdx = load_opt(img, IMG_SEC_FDX, &img->fdx_len, err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    check_files_fds(img, err, errlen) < 0)
 		goto fail;
@@ -166,6 +193,7 @@ void rst_free(struct rst_image *img)
 	free(img->files);
 	free(img->strings);
 	free(img->filedata);
+	free(img->fdx);
 	memset(img, 0, sizeof(*img));
 	img->r.fd = -1;
 }

@@ -21,14 +21,23 @@ struct rst_image {
 	struct img_file *files;
 	char *strings;
 	uint8_t *filedata;
+	uint8_t *fdx; /* IMG_SEC_FDX, NULL in images without one */
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
-	size_t strings_len, filedata_len;
+	size_t strings_len, filedata_len, fdx_len;
 };
 
 /* load.c: open, verify every checksum of the metadata and every index. */
 int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen);
 void rst_free(struct rst_image *img);
 const char *rst_str(const struct rst_image *img, uint32_t off);
+/* load.c: the IMG_SEC_FDX record of a descriptor of a kind that has one
+ * (checked by rst_load: in range, of the descriptor's type); its payload
+ * follows the header. */
+const struct img_fdx *rst_fdx(const struct rst_image *img, const struct img_fd *d);
+static inline const void *rst_fdx_payload(const struct img_fdx *x)
+{
+	return x + 1;
+}
 
 struct rst_opts {
 	uint16_t port;
@@ -41,18 +50,30 @@ struct rst_opts {
  * anything is created: a coordinator that has a process does not exit. */
 int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen);
 
+struct rst_set;
 /* The processes of one checkpoint, restarted together. Descriptors the
  * restorers need sit at fixed numbers from `base` up, above every process's own:
  *   base+0..2          restart's stdin, stdout, stderr
  *   base+3+i           process i's coordinator connection
  *   base+3+n+i         process i's image file
- * and `top` (= base+3+2n) is where every process's restorer descriptors start. */
-struct rst_pipe {
+ *   base+3+2n+2k, +1   the two ends of shared object k (struct rst_obj)
+ * and `top` (= base+3+2n+2*nobjs) is where every process's restorer
+ * descriptors start. */
+/* An object several processes of the set hold (a pipe, a socket pair, shared
+ * memory, ...): created once, by the nearest common ancestor of its holders
+ * (-1: PID 1) before it forks, at two fixed descriptor numbers every holder
+ * inherits; each holder then takes its end with rst_obj_fd. */
+struct rst_obj;
+typedef int (*rst_obj_create_fn)(const struct rst_set *set, const struct rst_obj *o, int fd[2]);
+struct rst_obj {
+	uint32_t kind; /* enum img_fd_type (or a module's own key space) */
 	uint64_t ino, dev;
-	int creator; /* the process that creates it before forking, -1 for PID 1 */
+	int creator;
+	rst_obj_create_fn create; /* fills fd[0], fd[1] (-1 if unused), O_CLOEXEC */
 	uint32_t capacity;
-	const uint8_t *data; /* bytes in flight */
+	const uint8_t *data; /* e.g. bytes in flight */
 	uint64_t len;
+	const void *priv; /* the module's own description */
 };
 
 struct rst_set {
@@ -60,15 +81,39 @@ struct rst_set {
 	struct rst_image *img;
 	struct rst_opts *opts;
 	int *parent; /* index of the parent in the set, or -1 */
-	int npipes;
-	struct rst_pipe *pipes; /* ends at base+3+2n+2k (read) and +1 (write) */
+	int nobjs;
+	struct rst_obj *objs; /* at base+3+2n+2k and +1 */
 	int base, top;
 };
 
-/* tree.c: the pipe an image's file record is, and its end's fixed number. */
-int rst_pipe_fd(const struct rst_set *set, const struct img_file *f, int write_end);
-/* tree.c: create the pipes process i (-1: PID 1) must create, at their numbers. */
-int rst_create_pipes(const struct rst_set *set, int i);
+/* objs.c: the object (kind, ino, dev), held by process `holder`, added if new
+ * (with `create`); its creator moves up to a common ancestor of all holders. */
+struct rst_obj *rst_obj_get(struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t dev,
+			    int holder, rst_obj_create_fn create);
+/* objs.c: the fixed number of end `end` (0 or 1) of an object, or -1 (ENOENT) */
+int rst_obj_fd(const struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t dev, int end);
+/* objs.c: find every object of the set (pipes and the kinds' scanners) */
+int rst_objs_find(struct rst_set *set, char *err, size_t errlen);
+/* objs.c: create the objects process i (-1: PID 1) must create, at their numbers */
+int rst_objs_create(const struct rst_set *set, int i);
+
+/* fdkinds.c: descriptors of the kinds with an IMG_SEC_FDX record. `scan` runs
+ * once per set before anything is created (to register shared objects),
+ * `open` gives a new descriptor (O_CLOEXEC) for d, and `late` runs once the
+ * process's descriptors are all in place and its children exist (epoll
+ * interest lists, pidfds), with the descriptor already at d->fd. */
+struct rst_fd_kind {
+	uint32_t type;
+	int (*scan)(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
+		    char *err, size_t errlen);
+	int (*open)(const struct rst_set *set, int i, const struct img_fd *d,
+		    const struct img_fdx *x);
+	int (*late)(const struct rst_set *set, int i, const struct img_fd *d,
+		    const struct img_fdx *x);
+};
+const struct rst_fd_kind *rst_fd_kind(uint32_t type);
+/* fdkinds.c: every `late` step of process i's descriptors */
+int rst_fds_late(const struct rst_set *set, int i);
 
 /* tree.c: the images are one checkpoint, complete; parents from their ppids. */
 int rst_set_check(struct rst_set *set, char *err, size_t errlen);

@@ -101,7 +101,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
-	if (rst_create_pipes(set, -1) < 0)
+	if (rst_objs_create(set, -1) < 0)
 		_exit(1);
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)
@@ -265,7 +265,7 @@ void rst_process(struct rst_set *set, int i)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	own_session(set, i);
-	if (rst_create_pipes(set, i) < 0 || rst_fds(set, i) < 0)
+	if (rst_objs_create(set, i) < 0 || rst_fds(set, i) < 0)
 		_exit(1);
 	for (int j = 0; j < set->n; j++)
 		if (set->parent[j] == i && set->img[j].proc->pgid == set->img[j].proc->pid &&
@@ -276,6 +276,8 @@ void rst_process(struct rst_set *set, int i)
 		    spawn_member(set, j) < 0)
 			_exit(1);
 	children_groups(set, i);
+	if (rst_fds_late(set, i) < 0)
+		_exit(1);
 	restore_proc_state(img);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -62,97 +62,12 @@ static int place_at(int fd, int want)
 	return 0;
 }
 
-static int ancestor_or_self(const struct rst_set *set, int a, int h)
-{
-	for (; h >= 0; h = set->parent[h])
-		if (h == a)
-			return 1;
-	return 0;
-}
-
-static struct rst_pipe *pipe_of(struct rst_set *set, const struct img_file *f)
-{
-	for (int k = 0; k < set->npipes; k++)
-		if (set->pipes[k].ino == f->ino && set->pipes[k].dev == f->dev)
-			return &set->pipes[k];
-	return NULL;
-}
-
-/* Every pipe of the set, created by the nearest common ancestor of the
- * processes holding it (so that they all inherit it). */
-static int find_pipes(struct rst_set *set)
-{
-	for (int i = 0; i < set->n; i++) {
-		const struct rst_image *img = &set->img[i];
-		for (uint32_t k = 0; k < img->nfds; k++) {
-			const struct img_fd *d = &img->fds[k];
-			if (d->type != IMG_FD_PIPE || d->share >= 0)
-				continue;
-			const struct img_file *f = &img->files[d->file];
-			struct rst_pipe *p = pipe_of(set, f);
-			if (!p) {
-				set->pipes = realloc(set->pipes, sizeof(*p) * (set->npipes + 1));
-				if (!set->pipes)
-					return -1;
-				p = &set->pipes[set->npipes++];
-				*p = (struct rst_pipe){.ino = f->ino,
-						       .dev = f->dev,
-						       .creator = i,
-						       .capacity = f->capacity};
-			}
-			while (p->creator >= 0 && !ancestor_or_self(set, p->creator, i))
-				p->creator = set->parent[p->creator];
-			if (f->size && !p->len) {
-				p->data = img->filedata + f->data_off;
-				p->len = f->size;
-			}
-		}
-	}
-	return 0;
-}
-
 int rst_set_check(struct rst_set *set, char *err, size_t errlen)
 {
 	if (check_members(set, err, errlen) < 0)
 		return -1;
 	find_parents(set);
-	if (find_pipes(set) < 0)
-		return snprintf(err, errlen, "out of memory"), -1;
-	return 0;
-}
-
-int rst_pipe_fd(const struct rst_set *set, const struct img_file *f, int write_end)
-{
-	for (int k = 0; k < set->npipes; k++)
-		if (set->pipes[k].ino == f->ino && set->pipes[k].dev == f->dev)
-			return set->base + 3 + 2 * set->n + 2 * k + !!write_end;
-	errno = ENOENT;
-	return -1;
-}
-
-static int create_pipe(const struct rst_set *set, int k)
-{
-	const struct rst_pipe *p = &set->pipes[k];
-	int fds[2], at = set->base + 3 + 2 * set->n + 2 * k;
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -1;
-	if (p->capacity)
-		fcntl(fds[1], F_SETPIPE_SZ, p->capacity);
-	if (p->len && write(fds[1], p->data, p->len) != (ssize_t)p->len)
-		return -1;
-	for (int e = 0; e < 2; e++)
-		if (fcntl(fds[e], F_SETFL, 0) < 0 || place_at(fds[e], at + e) < 0)
-			return -1;
-	return 0;
-}
-
-int rst_create_pipes(const struct rst_set *set, int i)
-{
-	for (int k = 0; k < set->npipes; k++)
-		if (set->pipes[k].creator == i && create_pipe(set, k) < 0)
-			return error("cannot recreate a pipe (%llu bytes in flight): %s",
-				     (unsigned long long)set->pipes[k].len, strerror(errno));
-	return 0;
+	return rst_objs_find(set, err, errlen);
 }
 
 int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
@@ -169,7 +84,7 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 			maxfd = set->opts[i].coord_fd;
 	}
 	set->base = maxfd + 16;
-	set->top = set->base + 3 + 2 * set->n + 2 * set->npipes;
+	set->top = set->base + 3 + 2 * set->n + 2 * set->nobjs;
 	for (int k = 0; k < 3; k++) {
 		int fd = fcntl(k, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)

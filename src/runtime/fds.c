@@ -19,6 +19,7 @@
 #define FILES_MAX 65536
 #define FILEDATA_MAX (1ull << 30)
 #define FDS_MAX 65536
+#define FDX_MAX (64ull << 20)
 
 uint32_t rt_str_add(struct rt_strtab *t, const char *s)
 {
@@ -223,7 +224,8 @@ static int pipe_add(struct rt_files *f, struct rt_strtab *tab, int fd, const str
 }
 
 static int classify_fd(struct img_fd *e, int fd, const char *link, const struct stat *st,
-		       struct rt_files *files, struct rt_strtab *tab, char *err, size_t errlen)
+		       struct rt_fds *fds, struct rt_files *files, struct rt_strtab *tab, char *err,
+		       size_t errlen)
 {
 	int pipe = S_ISFIFO(st->st_mode) && !strncmp(link, "pipe:", 5);
 	if (pipe && !inherited(fd, st)) {
@@ -257,6 +259,10 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 		e->type = IMG_FD_EXTERNAL; /* leads outside the computation */
 		return 0;
 	}
+	struct rt_fd_ctx c = {e, fd, link, st, fds, files, tab, err, errlen};
+	int taken = rt_fd_kinds_dump(&c);
+	if (taken)
+		return taken < 0 ? -1 : 0;
 	snprintf(err, errlen,
 		 "pid %d fd %d is %s (%s): not supported yet; close it before checkpointing or "
 		 "see docs/supported.md",
@@ -297,7 +303,7 @@ static int dump_one(struct rt_fds *out, int fd, struct rt_files *files, struct r
 			out->n++;
 			return 0;
 		}
-	if (classify_fd(e, fd, link, &st, files, tab, err, errlen) < 0)
+	if (classify_fd(e, fd, link, &st, out, files, tab, err, errlen) < 0)
 		return -1;
 	out->n++;
 	return 0;
@@ -335,6 +341,27 @@ static void find_parent_shares(struct rt_fds *out)
 	}
 }
 
+int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
+		   uint32_t len, char *err, size_t errlen)
+{
+	uint64_t need = sizeof(struct img_fdx) + ((len + 7ull) & ~7ull);
+	if (!out->fdx) {
+		out->fdx = rt_alloc(FDX_MAX);
+		out->fdx_cap = out->fdx ? FDX_MAX : 0;
+	}
+	if (need > out->fdx_cap - out->fdx_len)
+		return snprintf(err, errlen, "too much descriptor state (over %llu bytes)",
+				(unsigned long long)FDX_MAX),
+		       -1;
+	int64_t at = out->fdx_len;
+	struct img_fdx x = {.type = type, .len = len, .ino = ino};
+	memcpy(out->fdx + at, &x, sizeof(x));
+	memcpy(out->fdx + at + sizeof(x), payload, len);
+	memset(out->fdx + at + sizeof(x) + len, 0, need - sizeof(x) - len);
+	out->fdx_len += need;
+	return at;
+}
+
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen)
 {
@@ -342,6 +369,7 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 	int self = -1;
 	out->fds = rt_alloc(FDS_MAX * sizeof(struct img_fd));
 	out->n = 0;
+	out->fdx_len = 0;
 	int n = list ? rt_list_numeric("/proc/self/fd", list, FDS_MAX, &self) : -1;
 	if (n < 0 || !out->fds) {
 		snprintf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));

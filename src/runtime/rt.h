@@ -173,7 +173,35 @@ int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int
 struct rt_fds {
 	struct img_fd *fds;
 	uint32_t n;
+	uint8_t *fdx; /* IMG_SEC_FDX being built */
+	uint64_t fdx_len, fdx_cap;
 };
+/* fds.c: append a record (type, ino, payload) to IMG_SEC_FDX; returns its
+ * offset (for img_fd.pos), or -1 with err set. */
+int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
+		   uint32_t len, char *err, size_t errlen);
+
+/* fdkinds.c: descriptor kinds beyond files and pipes. `match` says whether fd
+ * (st: its fstat, link: its /proc/self/fd target) is of the kind; `dump` fills
+ * c->e (type, file, pos = the rt_fdx_add offset of its record). */
+struct rt_fd_ctx {
+	struct img_fd *e;
+	int fd;
+	const char *link;
+	const struct stat *st;
+	struct rt_fds *fds;
+	struct rt_files *files;
+	struct rt_strtab *tab;
+	char *err;
+	size_t errlen;
+};
+struct rt_fd_kind {
+	const char *name;
+	int (*match)(int fd, const char *link, const struct stat *st);
+	int (*dump)(struct rt_fd_ctx *c);
+};
+/* 1 if a kind took the descriptor, 0 if none matches, -1 on error (c->err) */
+int rt_fd_kinds_dump(struct rt_fd_ctx *c);
 void rt_note_inherited_fds(void);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);

@@ -88,6 +88,7 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_FILES, p->files.files, p->files.n * sizeof(struct img_file)},
 	    {IMG_SEC_STRINGS, p->tab.buf, p->tab.len},
 	    {IMG_SEC_FILEDATA, p->files.data, p->files.data_len},
+	    {IMG_SEC_FDX, p->fds.fdx, p->fds.fdx_len},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)

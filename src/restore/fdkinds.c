@@ -1,0 +1,36 @@
+/* The descriptor kinds that carry an IMG_SEC_FDX record, by type. Each kind's
+ * module defines its struct rst_fd_kind; this table is the one place that lists
+ * them. */
+#include "restore/restore.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const struct rst_fd_kind *const kinds[] = {
+    NULL,
+};
+
+const struct rst_fd_kind *rst_fd_kind(uint32_t type)
+{
+	for (size_t k = 0; kinds[k]; k++)
+		if (kinds[k]->type == type)
+			return kinds[k];
+	return NULL;
+}
+
+int rst_fds_late(const struct rst_set *set, int i)
+{
+	const struct rst_image *img = &set->img[i];
+	for (uint32_t k = 0; k < img->nfds; k++) {
+		const struct img_fd *d = &img->fds[k];
+		const struct rst_fd_kind *kind = rst_fd_kind(d->type);
+		if (d->share >= 0 || (d->parent_fd1 && set->parent[i] >= 0) || !kind ||
+		    !kind->late)
+			continue;
+		if (kind->late(set, i, d, rst_fdx(img, d)) < 0)
+			return error("cannot finish restoring fd %d (%s) of pid %u: %s", d->fd,
+				     img_fd_type_name(d->type), img->proc->pid, strerror(errno));
+	}
+	return 0;
+}

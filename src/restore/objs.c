@@ -1,0 +1,146 @@
+/* Objects several processes of a restarted set hold: each is created once, by
+ * the nearest common ancestor of its holders, before that process forks, at
+ * two fixed descriptor numbers all of them inherit. Pipes are the first kind;
+ * the descriptor kinds of fdkinds.c register theirs from their `scan` step. */
+#include "restore/restore.h"
+#include "common/io.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int ancestor_or_self(const struct rst_set *set, int a, int h)
+{
+	for (; h >= 0; h = set->parent[h])
+		if (h == a)
+			return 1;
+	return 0;
+}
+
+static int obj_index(const struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t dev)
+{
+	for (int k = 0; k < set->nobjs; k++)
+		if (set->objs[k].kind == kind && set->objs[k].ino == ino &&
+		    set->objs[k].dev == dev)
+			return k;
+	return -1;
+}
+
+struct rst_obj *rst_obj_get(struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t dev,
+			    int holder, rst_obj_create_fn create)
+{
+	int k = obj_index(set, kind, ino, dev);
+	if (k < 0) {
+		struct rst_obj *grown = realloc(set->objs, sizeof(*grown) * (set->nobjs + 1));
+		if (!grown)
+			return NULL;
+		set->objs = grown;
+		k = set->nobjs++;
+		set->objs[k] = (struct rst_obj){
+		    .kind = kind, .ino = ino, .dev = dev, .creator = holder, .create = create};
+	}
+	struct rst_obj *o = &set->objs[k];
+	while (o->creator >= 0 && !ancestor_or_self(set, o->creator, holder))
+		o->creator = set->parent[o->creator];
+	return o;
+}
+
+int rst_obj_fd(const struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t dev, int end)
+{
+	int k = obj_index(set, kind, ino, dev);
+	if (k < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return set->base + 3 + 2 * set->n + 2 * k + !!end;
+}
+
+/* A pipe with its bytes in flight written back into it. */
+static int create_pipe(const struct rst_set *set, const struct rst_obj *o, int fd[2])
+{
+	(void)set;
+	if (pipe2(fd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	if (o->capacity)
+		fcntl(fd[1], F_SETPIPE_SZ, o->capacity);
+	if (o->len && write(fd[1], o->data, o->len) != (ssize_t)o->len)
+		return -1;
+	return fcntl(fd[0], F_SETFL, 0) < 0 || fcntl(fd[1], F_SETFL, 0) < 0 ? -1 : 0;
+}
+
+static int find_pipes(struct rst_set *set, int i)
+{
+	const struct rst_image *img = &set->img[i];
+	for (uint32_t k = 0; k < img->nfds; k++) {
+		const struct img_fd *d = &img->fds[k];
+		if (d->type != IMG_FD_PIPE || d->share >= 0)
+			continue;
+		const struct img_file *f = &img->files[d->file];
+		struct rst_obj *o = rst_obj_get(set, IMG_FD_PIPE, f->ino, f->dev, i, create_pipe);
+		if (!o)
+			return -1;
+		o->capacity = f->capacity;
+		if (f->size && !o->len) {
+			o->data = img->filedata + f->data_off;
+			o->len = f->size;
+		}
+	}
+	return 0;
+}
+
+static int scan_kinds(struct rst_set *set, int i, char *err, size_t errlen)
+{
+	const struct rst_image *img = &set->img[i];
+	for (uint32_t k = 0; k < img->nfds; k++) {
+		const struct img_fd *d = &img->fds[k];
+		const struct rst_fd_kind *kind = rst_fd_kind(d->type);
+		if (d->share >= 0 || !kind || !kind->scan)
+			continue;
+		if (kind->scan(set, i, d, rst_fdx(img, d), err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int rst_objs_find(struct rst_set *set, char *err, size_t errlen)
+{
+	for (int i = 0; i < set->n; i++) {
+		if (find_pipes(set, i) < 0)
+			return snprintf(err, errlen, "out of memory"), -1;
+		if (scan_kinds(set, i, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Move fd to number want (closing whatever the caller had there). */
+static int place_at(int fd, int want)
+{
+	if (fd < 0 || fd == want)
+		return 0;
+	if (dup3(fd, want, O_CLOEXEC) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int rst_objs_create(const struct rst_set *set, int i)
+{
+	for (int k = 0; k < set->nobjs; k++) {
+		const struct rst_obj *o = &set->objs[k];
+		int fd[2] = {-1, -1}, at = set->base + 3 + 2 * set->n + 2 * k;
+		if (o->creator != i)
+			continue;
+		if (o->create(set, o, fd) < 0 || place_at(fd[0], at) < 0 ||
+		    place_at(fd[1], at + 1) < 0)
+			return error("cannot recreate a shared %s (inode %llu, %llu bytes in "
+				     "flight): %s",
+				     img_fd_type_name(o->kind), (unsigned long long)o->ino,
+				     (unsigned long long)o->len, strerror(errno));
+	}
+	return 0;
+}
