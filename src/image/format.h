@@ -262,6 +262,50 @@ struct img_fd {
 	uint32_t parent_fd1; /* 1 + the parent's fd with the same open file description, 0 if none */
 };
 
+/* fdx payloads of the event descriptors (docs/format.md has the byte tables). */
+#define IMG_EVENTFD_SEMAPHORE (1u << 0)
+struct img_eventfd { /* IMG_FD_EVENTFD; img_fdx.ino = the kernel's eventfd-id */
+	uint64_t count;
+	uint32_t flags; /* IMG_EVENTFD_* */
+	uint32_t reserved;
+};
+struct img_timerfd { /* IMG_FD_TIMERFD */
+	int32_t clock;		 /* CLOCK_REALTIME, CLOCK_MONOTONIC or CLOCK_BOOTTIME */
+	uint32_t settime_flags;	 /* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
+	uint64_t ticks;		 /* expirations not yet read */
+	int64_t value_ns;	 /* ABSTIME: expiry on `clock`; else time left; 0 disarmed */
+	int64_t interval_ns;
+};
+struct img_signalfd { /* IMG_FD_SIGNALFD */
+	uint64_t sigmask; /* bit sig-1 for signal sig */
+};
+struct img_epoll { /* IMG_FD_EPOLL, followed by nitems struct img_epoll_item */
+	uint32_t nitems;
+	uint32_t reserved;
+};
+struct img_epoll_item {
+	int32_t tfd;	 /* the fd number the item was added with (its key) */
+	uint32_t events; /* EPOLL* including EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE */
+	uint64_t data;
+	int32_t src_fd; /* an fd of the process with the target's description (tfd if open) */
+	uint32_t reserved;
+};
+struct img_inotify { /* IMG_FD_INOTIFY, followed by nwatches struct img_inotify_watch */
+	uint32_t nwatches;
+	uint32_t reserved;
+};
+struct img_inotify_watch {
+	int32_t wd;
+	uint32_t mask;	   /* as the kernel keeps it (IN_* events and flags) */
+	uint32_t path_str; /* strings offset: the absolute path it was added with */
+	uint32_t reserved;
+	uint64_t ino, dev; /* of the watched inode, to warn when the path changed */
+};
+struct img_pidfd { /* IMG_FD_PIDFD */
+	int32_t pid;	/* in the computation's PID namespace */
+	uint32_t flags; /* PIDFD_NONBLOCK, PIDFD_THREAD as pidfd_open takes them */
+};
+
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
@@ -270,5 +314,13 @@ _Static_assert(sizeof(struct img_vma) == 48, "img_vma");
 _Static_assert(sizeof(struct img_chunk) == 40, "img_chunk");
 _Static_assert(sizeof(struct img_fd) == 40, "img_fd");
 _Static_assert(sizeof(struct img_fdx) == 16, "img_fdx");
+_Static_assert(sizeof(struct img_eventfd) == 16, "img_eventfd");
+_Static_assert(sizeof(struct img_timerfd) == 32, "img_timerfd");
+_Static_assert(sizeof(struct img_signalfd) == 8, "img_signalfd");
+_Static_assert(sizeof(struct img_epoll) == 8, "img_epoll");
+_Static_assert(sizeof(struct img_epoll_item) == 24, "img_epoll_item");
+_Static_assert(sizeof(struct img_inotify) == 8, "img_inotify");
+_Static_assert(sizeof(struct img_inotify_watch) == 32, "img_inotify_watch");
+_Static_assert(sizeof(struct img_pidfd) == 8, "img_pidfd");
 
 #endif

@@ -1,10 +1,17 @@
 /* The descriptor kinds beyond files and pipes, each defined in its own module;
  * this table is the one place that lists them. */
 #include "runtime/rt.h"
+#include "runtime/fd_event.h"
 
 #include <stddef.h>
 
 static const struct rt_fd_kind *const kinds[] = {
+    &rt_fd_eventfd,
+    &rt_fd_timerfd,
+    &rt_fd_signalfd,
+    &rt_fd_epoll,
+    &rt_fd_inotify,
+    &rt_fd_pidfd,
     NULL,
 };
 

@@ -1,0 +1,25 @@
+/* Event descriptors (eventfd, timerfd, signalfd, epoll, inotify, pidfd): the
+ * kinds fdkinds.c lists, and the /proc/self/fdinfo reading they share. */
+#ifndef STASIS_RUNTIME_FD_EVENT_H
+#define STASIS_RUNTIME_FD_EVENT_H
+
+#include "runtime/rt.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+extern const struct rt_fd_kind rt_fd_eventfd, rt_fd_timerfd, rt_fd_signalfd, rt_fd_epoll,
+    rt_fd_inotify, rt_fd_pidfd;
+
+/* fd_info.c: /proc/self/fdinfo/FD into buf, NUL-terminated; its length or -1
+ * (errno; E2BIG when it does not fit). */
+ssize_t rt_fdinfo_read(int fd, char *buf, size_t size);
+/* The text after `key` at the start of a line of info (key includes its
+ * ':'), blanks skipped; NULL if there is no such line. */
+const char *rt_fdinfo_field(const char *info, const char *key);
+/* Parse a number of the field in `base` into *v; -1 if absent. */
+int rt_fdinfo_u64(const char *info, const char *key, int base, unsigned long long *v);
+/* Record a payload for c's descriptor as `type` (fills c->e). */
+int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len);
+
+#endif

@@ -1,0 +1,185 @@
+/* inotify: its watches. fdinfo gives each watch's wd, inode and mask but not
+ * the path, so the runtime wraps inotify_add_watch() and inotify_rm_watch()
+ * and remembers the absolute path of each watch (by wd and watched inode:
+ * enough to tell apart the watches of several inotify instances). A watch
+ * the runtime did not see being added fails the checkpoint. Events queued
+ * but not yet read are not kept (an inotify queue cannot be read without
+ * consuming it): docs/supported.md. */
+#include "runtime/fd_event.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define WATCHES_MAX 16384 /* reserved NORESERVE: pages cost only when used */
+#define IN_INFO_MAX (4u << 20)
+
+struct watch {
+	int wd; /* 0: free slot */
+	uint64_t ino, dev;
+	char path[PATH_MAX];
+};
+
+static struct watch *watches;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct watch *slot_for(int wd, uint64_t ino, uint64_t dev)
+{
+	struct watch *free_slot = NULL;
+	if (!watches) {
+		void *m = mmap(NULL, WATCHES_MAX * sizeof(struct watch), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		watches = m == MAP_FAILED ? NULL : m;
+	}
+	for (int i = 0; watches && i < WATCHES_MAX; i++) {
+		if (watches[i].wd == wd && watches[i].ino == ino && watches[i].dev == dev)
+			return &watches[i];
+		if (!watches[i].wd && !free_slot)
+			free_slot = &watches[i];
+	}
+	return free_slot;
+}
+
+static const struct watch *find_watch(int wd, uint64_t ino, uint64_t dev)
+{
+	for (int i = 0; watches && i < WATCHES_MAX; i++)
+		if (watches[i].wd == wd && watches[i].ino == ino && watches[i].dev == dev)
+			return &watches[i];
+	return NULL;
+}
+
+static void remember(int wd, const char *path, uint32_t mask)
+{
+	struct stat st;
+	char abs[PATH_MAX];
+	int follow = !(mask & IN_DONT_FOLLOW);
+	if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
+		return; /* gone already: the watch will fail the checkpoint clearly */
+	if (path[0] == '/' || !getcwd(abs, sizeof(abs)))
+		snprintf(abs, sizeof(abs), "%s", path);
+	else if (snprintf(abs + strlen(abs), sizeof(abs) - strlen(abs), "/%s", path) < 0)
+		return;
+	pthread_mutex_lock(&lock);
+	struct watch *w = slot_for(wd, st.st_ino, st.st_dev);
+	if (w) {
+		w->wd = wd;
+		w->ino = st.st_ino;
+		w->dev = st.st_dev;
+		snprintf(w->path, sizeof(w->path), "%s", abs);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* The kernel's dev_t in fdinfo ("sdev") is MAJOR << 20 | MINOR. */
+static uint64_t user_dev(unsigned long long sdev)
+{
+	return makedev(sdev >> 20, sdev & 0xfffff);
+}
+
+EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+	static int (*real)(int, const char *, uint32_t);
+	if (!real)
+		real = (int (*)(int, const char *, uint32_t))dlsym(RTLD_NEXT, "inotify_add_watch");
+	int wd = real(fd, path, mask);
+	if (wd > 0) {
+		int saved = errno;
+		remember(wd, path, mask);
+		errno = saved;
+	}
+	return wd;
+}
+
+/* Forget the watch (its inode from fdinfo) before the kernel does. */
+static void forget(int fd, int wd)
+{
+	char info[8192], key[32];
+	unsigned long long ino, sdev;
+	snprintf(key, sizeof(key), "inotify wd:%x ", wd);
+	const char *p = rt_fdinfo_read(fd, info, sizeof(info)) < 0 ? NULL : strstr(info, key);
+	if (!p || sscanf(p + strlen(key), "ino:%llx sdev:%llx", &ino, &sdev) != 2)
+		return;
+	pthread_mutex_lock(&lock);
+	struct watch *w = (struct watch *)find_watch(wd, ino, user_dev(sdev));
+	if (w)
+		w->wd = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+EXPORT int inotify_rm_watch(int fd, int wd)
+{
+	static int (*real)(int, int);
+	if (!real)
+		real = (int (*)(int, int))dlsym(RTLD_NEXT, "inotify_rm_watch");
+	int saved = errno;
+	forget(fd, wd);
+	errno = saved;
+	return real(fd, wd);
+}
+
+static int match(int fd, const char *link, const struct stat *st)
+{
+	(void)fd, (void)st;
+	return !strcmp(link, "anon_inode:inotify");
+}
+
+static int parse_watch(struct rt_fd_ctx *c, const char *line, struct img_inotify_watch *w)
+{
+	unsigned long long ino, sdev;
+	unsigned mask;
+	memset(w, 0, sizeof(*w));
+	if (sscanf(line, "wd:%x ino:%llx sdev:%llx mask:%x", &w->wd, &ino, &sdev, &mask) != 4)
+		return snprintf(c->err, c->errlen,
+				"pid %d fd %d (inotify): cannot parse /proc/self/fdinfo", getpid(),
+				c->fd),
+		       -1;
+	const struct watch *r = find_watch(w->wd, ino, user_dev(sdev));
+	if (!r)
+		return snprintf(c->err, c->errlen,
+				"pid %d fd %d (inotify): watch %d (inode %llu) was not added "
+				"through inotify_add_watch() with the runtime loaded, so its path "
+				"is unknown; remove it before checkpointing",
+				getpid(), c->fd, w->wd, ino),
+		       -1;
+	w->mask = mask;
+	w->ino = ino;
+	w->dev = r->dev;
+	w->path_str = rt_str_add(c->tab, r->path);
+	return w->path_str ? 0 : (snprintf(c->err, c->errlen, "too many strings"), -1);
+}
+
+static int dump(struct rt_fd_ctx *c)
+{
+	char *info = rt_alloc(IN_INFO_MAX);
+	if (!info || rt_fdinfo_read(c->fd, info, IN_INFO_MAX) < 0)
+		return snprintf(c->err, c->errlen,
+				"pid %d fd %d (inotify): cannot read /proc/self/fdinfo: %s",
+				getpid(), c->fd, info ? strerror(errno) : "out of memory"),
+		       -1;
+	int n = 0;
+	for (const char *p = info; (p = rt_fdinfo_field(p, "inotify")); n++)
+		;
+	uint32_t len = sizeof(struct img_inotify) + n * sizeof(struct img_inotify_watch);
+	struct img_inotify *h = rt_alloc(len);
+	if (!h)
+		return snprintf(c->err, c->errlen, "out of memory"), -1;
+	*h = (struct img_inotify){.nwatches = n};
+	struct img_inotify_watch *w = (struct img_inotify_watch *)(h + 1);
+	const char *p = info;
+	for (int i = 0; i < n; i++)
+		if (!(p = rt_fdinfo_field(p, "inotify")) || parse_watch(c, p, &w[i]) < 0)
+			return -1;
+	return rt_fd_record(c, IMG_FD_INOTIFY, 0, h, len);
+}
+
+const struct rt_fd_kind rt_fd_inotify = {"inotify", match, dump};

@@ -1,0 +1,52 @@
+/* signalfd: its mask (fdinfo "sigmask"); flags are the description's. The
+ * runtime's checkpoint signal is kept out of every signalfd mask the program
+ * sets (wrapper below), so that no signalfd read can take it from the
+ * runtime's handler. Pending signals are the runtime's business already
+ * (sigqueue.c). */
+#include "runtime/fd_event.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+static int match(int fd, const char *link, const struct stat *st)
+{
+	(void)fd, (void)st;
+	return !strcmp(link, "anon_inode:[signalfd]");
+}
+
+static int dump(struct rt_fd_ctx *c)
+{
+	char info[1024];
+	unsigned long long mask;
+	if (rt_fdinfo_read(c->fd, info, sizeof(info)) < 0 ||
+	    rt_fdinfo_u64(info, "sigmask:", 16, &mask) < 0)
+		return snprintf(c->err, c->errlen,
+				"pid %d fd %d (signalfd): cannot read its mask from "
+				"/proc/self/fdinfo",
+				getpid(), c->fd),
+		       -1;
+	struct img_signalfd p = {.sigmask = mask};
+	return rt_fd_record(c, IMG_FD_SIGNALFD, 0, &p, sizeof(p));
+}
+
+const struct rt_fd_kind rt_fd_signalfd = {"signalfd", match, dump};
+
+EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+	static int (*real)(int, const sigset_t *, int);
+	sigset_t copy;
+	if (!real)
+		real = (int (*)(int, const sigset_t *, int))dlsym(RTLD_NEXT, "signalfd");
+	if (rt.enabled && rt.sig > 0 && sigismember(mask, rt.sig)) {
+		copy = *mask;
+		sigdelset(&copy, rt.sig);
+		mask = &copy;
+	}
+	return real(fd, mask, flags);
+}
