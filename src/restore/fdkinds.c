@@ -2,12 +2,19 @@
  * module defines its struct rst_fd_kind; this table is the one place that lists
  * them. */
 #include "restore/restore.h"
+#include "restore/fd_event.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <string.h>
 
 static const struct rst_fd_kind *const kinds[] = {
+    &rst_fd_eventfd,
+    &rst_fd_timerfd,
+    &rst_fd_signalfd,
+    &rst_fd_epoll,
+    &rst_fd_inotify,
+    &rst_fd_pidfd,
     NULL,
 };
 
@@ -19,18 +26,23 @@ const struct rst_fd_kind *rst_fd_kind(uint32_t type)
 	return NULL;
 }
 
-int rst_fds_late(const struct rst_set *set, int i)
+static int late_pass(const struct rst_set *set, int i, int pass)
 {
 	const struct rst_image *img = &set->img[i];
 	for (uint32_t k = 0; k < img->nfds; k++) {
 		const struct img_fd *d = &img->fds[k];
 		const struct rst_fd_kind *kind = rst_fd_kind(d->type);
-		if (d->share >= 0 || (d->parent_fd1 && set->parent[i] >= 0) || !kind ||
-		    !kind->late)
+		if (d->share >= 0 || !kind || !kind->late || kind->late_pass != pass ||
+		    (d->parent_fd1 && set->parent[i] >= 0 && !kind->late_inherited))
 			continue;
 		if (kind->late(set, i, d, rst_fdx(img, d)) < 0)
 			return error("cannot finish restoring fd %d (%s) of pid %u: %s", d->fd,
 				     img_fd_type_name(d->type), img->proc->pid, strerror(errno));
 	}
 	return 0;
+}
+
+int rst_fds_late(const struct rst_set *set, int i)
+{
+	return late_pass(set, i, 0) < 0 || late_pass(set, i, 1) < 0 ? -1 : 0;
 }

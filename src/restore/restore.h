@@ -110,6 +110,10 @@ struct rst_fd_kind {
 		    const struct img_fdx *x);
 	int (*late)(const struct rst_set *set, int i, const struct img_fd *d,
 		    const struct img_fdx *x);
+	/* late_inherited: `late` also runs for a descriptor taken from the parent
+	 * (what the parent had when it forked was a placeholder: pidfds);
+	 * late_pass 1: after every other kind's `late` (epoll: its targets) */
+	int late_inherited, late_pass;
 };
 const struct rst_fd_kind *rst_fd_kind(uint32_t type);
 /* fdkinds.c: every `late` step of process i's descriptors */

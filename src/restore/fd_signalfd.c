@@ -1,0 +1,23 @@
+/* signalfd at restart: a new one with the saved mask. */
+#include "restore/fd_event.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+static int open_signalfd(const struct rst_set *set, int i, const struct img_fd *d,
+			 const struct img_fdx *x)
+{
+	(void)set, (void)i;
+	const struct img_signalfd *p = rst_ev_payload(x, sizeof(*p));
+	sigset_t mask;
+	if (!p)
+		return -1;
+	sigemptyset(&mask);
+	for (int sig = 1; sig <= 64; sig++)
+		if (p->sigmask & (1ull << (sig - 1)))
+			sigaddset(&mask, sig);
+	return signalfd(-1, &mask, SFD_CLOEXEC | (d->open_flags & O_NONBLOCK));
+}
+
+const struct rst_fd_kind rst_fd_signalfd = {.type = IMG_FD_SIGNALFD, .open = open_signalfd};
