@@ -18,10 +18,33 @@ static int open_epoll(const struct rst_set *set, int i, const struct img_fd *d,
 	return epoll_create1(EPOLL_CLOEXEC);
 }
 
+#define EP_PRIVATE (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+#define EP_ANY (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
+		EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
+
+/* A one-shot item whose event was taken keeps only its flags, but adding it
+ * back with only flags arms it for EPOLLERR|EPOLLHUP (the kernel adds them).
+ * So it is added armed for anything, and its event taken once more: that
+ * leaves exactly its flags. Items of this kind go first, while nothing else
+ * in the set could be reported. A target with nothing to report stays armed
+ * for EPOLLERR|EPOLLHUP only. */
+static int disarmed(const struct img_epoll_item *it)
+{
+	return !(it->events & ~EP_PRIVATE);
+}
+
 static int add(int ep, const struct img_epoll_item *it)
 {
-	struct epoll_event ev = {.events = it->events, .data.u64 = it->data};
-	return epoll_ctl(ep, EPOLL_CTL_ADD, it->tfd, &ev);
+	struct epoll_event ev = {.events = it->events, .data.u64 = it->data}, got[64];
+	if (!disarmed(it))
+		return epoll_ctl(ep, EPOLL_CTL_ADD, it->tfd, &ev);
+	ev.events |= EP_ANY;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, it->tfd, &ev) < 0)
+		return -1;
+	if (epoll_wait(ep, got, 64, 0) > 0)
+		return 0;
+	ev.events = it->events;
+	return epoll_ctl(ep, EPOLL_CTL_MOD, it->tfd, &ev);
 }
 
 /* Add through it->tfd while it->src_fd's description sits there. */
@@ -66,8 +89,10 @@ static int late_epoll(const struct rst_set *set, int i, const struct img_fd *d,
 	int ep = fcntl(d->fd, F_DUPFD_CLOEXEC, set->top);
 	if (ep < 0)
 		return -1;
-	for (uint32_t k = 0; k < h->nitems; k++) {
-		const struct img_epoll_item *it = &items[k];
+	for (uint32_t n = 0; n < 2 * h->nitems; n++) {
+		const struct img_epoll_item *it = &items[n % h->nitems];
+		if (disarmed(it) != (n < h->nitems))
+			continue; /* disarmed one-shot items first */
 		int rc = it->src_fd == it->tfd ? add(ep, it) : add_borrowed(ep, it, set->top);
 		if (rc < 0 && errno == EPERM && stands_in(&set->img[i], it->src_fd)) {
 			warn("pid %u fd %d (epoll): fd %d now leads to restart's own stdio or "

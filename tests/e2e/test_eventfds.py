@@ -39,3 +39,7 @@ def test_timerfd(st):
 
 def test_signalfd(st):
     st.zdtm("ev_signalfd")
+
+
+def test_epoll(st):
+    st.zdtm("ev_epoll")
