@@ -37,9 +37,15 @@ static struct watch *slot_for(int wd, uint64_t ino, uint64_t dev)
 {
 	struct watch *free_slot = NULL;
 	if (!watches) {
-		void *m = mmap(NULL, WATCHES_MAX * sizeof(struct watch), PROT_READ | PROT_WRITE,
+		/* a PROT_NONE page after it: the table would otherwise merge with
+		 * the runtime's arena (mapped just above), which a restart maps
+		 * apart, and the process's map would change across a restart */
+		size_t len = WATCHES_MAX * sizeof(struct watch);
+		len = (len + 4095) & ~(size_t)4095;
+		char *m = mmap(NULL, len + 4096, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		watches = m == MAP_FAILED ? NULL : m;
+		if (m != MAP_FAILED && mprotect(m + len, 4096, PROT_NONE) == 0)
+			watches = (struct watch *)m;
 	}
 	for (int i = 0; watches && i < WATCHES_MAX; i++) {
 		if (watches[i].wd == wd && watches[i].ino == ino && watches[i].dev == dev)

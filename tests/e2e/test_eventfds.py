@@ -12,20 +12,21 @@ def test_eventfd(st):
     st.zdtm("ev_eventfd")
 
 
-def cycles_with_downtime(st, name, down=1.0, cycles=2):
+def cycles_with_downtime(st, name, down=1.0, cycles=2, nprocs=1):
     """Like st.zdtm, with `down` seconds between the kill and the restart: time
     the computation does not run, which relative timers must not count."""
     out = st.tmp / f"{name}.out"
     verify = st.tmp / "verify"
     p = st.launch(program(name), verify, out=out)
     st.wait_for(out, "ready", proc=p)
-    st.wait_registered(proc=p)
+    st.wait_registered(nprocs, proc=p)
     for _ in range(cycles):
         imgs = st.checkpoint(kill=True)
         p.wait(30)
         time.sleep(down)
+        assert len(imgs) == nprocs, imgs
         p = st.restart(imgs)
-        st.wait_registered(proc=p)
+        st.wait_registered(nprocs, proc=p)
         time.sleep(0.2)
     verify.touch()
     rc = p.wait(60)
@@ -43,3 +44,30 @@ def test_signalfd(st):
 
 def test_epoll(st):
     st.zdtm("ev_epoll")
+
+
+def test_inotify(st):
+    st.zdtm("ev_inotify")
+
+
+def test_pidfd(st):
+    # two processes: st.zdtm compares the maps and fds of the coordinator's
+    # first process, which may be the child
+    cycles_with_downtime(st, "ev_pidfd", down=0, nprocs=2)
+
+
+def test_pidfd_outside_refused(st):
+    out = st.tmp / "outside.out"
+    p = st.launch(program("ev_pidfd"), st.tmp / "verify", "outside", out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    fd = int(re.search(r"^fd (\d+)$", out.read_text(), re.M).group(1))
+    for kill in (False, True):
+        r = st.checkpoint(kill=kill, expect_ok=False)
+        assert r.returncode != 0, r.stdout
+        assert f"fd {fd} is a pidfd of process" in r.stderr, r.stderr
+        assert "not this process or one of its descendants" in r.stderr, r.stderr
+        assert p.running(), st.describe_all()
+    assert not list(st.ckpt_dir.glob("*.stasis")), "a refused checkpoint left an image"
+    (st.tmp / "verify").touch()
+    assert p.wait(30) == 0 and "PASS" in out.read_text(), st.describe_all()
