@@ -71,3 +71,7 @@ def test_pidfd_outside_refused(st):
     assert not list(st.ckpt_dir.glob("*.stasis")), "a refused checkpoint left an image"
     (st.tmp / "verify").touch()
     assert p.wait(30) == 0 and "PASS" in out.read_text(), st.describe_all()
+
+
+def test_eventfd_and_epoll_shared_with_child(st):
+    cycles_with_downtime(st, "ev_shared", down=0.3, nprocs=2)

@@ -50,4 +50,4 @@ def test_listening_socket(st):
 
 
 def test_unknown_fd_type(st):
-    run_refused(st, ["eventfd"], ["eventfd", "unsupported", "not supported", "unknown"])
+    run_refused(st, ["uffd"], ["userfaultfd", "unsupported", "not supported", "unknown"])

@@ -4,7 +4,7 @@
  *
  *   unsupported VERIFY_FILE tcp PORT   a TCP connection to 127.0.0.1:PORT
  *   unsupported VERIFY_FILE listen     a listening TCP socket
- *   unsupported VERIFY_FILE eventfd    an eventfd
+ *   unsupported VERIFY_FILE uffd       a userfaultfd (user-mode only: no privileges)
  *
  * Prints "fd N" (the descriptor) and "ready"; after VERIFY_FILE: for tcp it
  * sends "alive\n" on the connection; then checks its state and the fd.
@@ -14,7 +14,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
-#include <sys/eventfd.h>
+#include <linux/userfaultfd.h>
+#include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 static volatile unsigned long ticks;
@@ -42,12 +44,12 @@ int main(int argc, char **argv)
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0)
 			zd_fail("listen: %s", strerror(errno));
-	} else if (!strcmp(mode, "eventfd")) {
-		fd = eventfd(5, 0);
+	} else if (!strcmp(mode, "uffd")) {
+		fd = syscall(SYS_userfaultfd, UFFD_USER_MODE_ONLY);
 		if (fd < 0)
-			zd_fail("eventfd: %s", strerror(errno));
+			zd_fail("userfaultfd: %s", strerror(errno));
 	} else {
-		fprintf(stderr, "usage: unsupported VERIFY_FILE tcp PORT|listen|eventfd\n");
+		fprintf(stderr, "usage: unsupported VERIFY_FILE tcp PORT|listen|uffd\n");
 		return 2;
 	}
 	snprintf(line, sizeof(line), "fd %d", fd);
@@ -64,9 +66,9 @@ int main(int argc, char **argv)
 		zd_check(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &one, &l) == 0 && one,
 			 "the socket no longer listens");
 	} else {
-		uint64_t v = 0;
-		zd_check(read(fd, &v, 8) == 8 && v == 5, "eventfd value %llu, want 5",
-			 (unsigned long long)v);
+		struct uffdio_api api = {.api = UFFD_API};
+		zd_check(ioctl(fd, UFFDIO_API, &api) == 0, "the userfaultfd is broken: %s",
+			 strerror(errno));
 	}
 	return zd_finish();
 }
