@@ -19,8 +19,9 @@ static int open_epoll(const struct rst_set *set, int i, const struct img_fd *d,
 }
 
 #define EP_PRIVATE (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
-#define EP_ANY (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
-		EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
+#define EP_ANY                                                                                     \
+	(EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND |   \
+	 EPOLLMSG | EPOLLRDHUP)
 
 /* A one-shot item whose event was taken keeps only its flags, but adding it
  * back with only flags arms it for EPOLLERR|EPOLLHUP (the kernel adds them).

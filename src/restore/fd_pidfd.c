@@ -41,7 +41,5 @@ static int late_pidfd(const struct rst_set *set, int i, const struct img_fd *d,
 	return fd < 0 ? -1 : rst_ev_replace(&set->img[i], d, fd);
 }
 
-const struct rst_fd_kind rst_fd_pidfd = {.type = IMG_FD_PIDFD,
-					 .open = open_placeholder,
-					 .late = late_pidfd,
-					 .late_inherited = 1};
+const struct rst_fd_kind rst_fd_pidfd = {
+    .type = IMG_FD_PIDFD, .open = open_placeholder, .late = late_pidfd, .late_inherited = 1};

@@ -87,7 +87,8 @@ static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_i
 		it->src_fd = find_source(c->fd, it->tfd, same_tfd_before(items, i, it->tfd), fds,
 					 nfds < 0 ? 0 : nfds);
 		if (it->src_fd < 0)
-			return item_error(c, it, "a file no descriptor of this process holds any more");
+			return item_error(c, it,
+					  "a file no descriptor of this process holds any more");
 		if (it->src_fd == rt.coord_fd)
 			return item_error(c, it, "the runtime's own coordinator connection");
 	}

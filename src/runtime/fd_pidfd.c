@@ -69,8 +69,9 @@ static int dump(struct rt_fd_ctx *c)
 	if (pid <= 0)
 		return refuse(c, pid, "which has exited");
 	if (!is_self_or_descendant(pid))
-		return refuse(c, pid, "which is not this process or one of its descendants (the "
-				      "computation's)");
+		return refuse(c, pid,
+			      "which is not this process or one of its descendants (the "
+			      "computation's)");
 	struct img_pidfd p = {.pid = pid, .flags = c->e->open_flags & (O_NONBLOCK | PIDFD_THREAD)};
 	return rt_fd_record(c, IMG_FD_PIDFD, 0, &p, sizeof(p));
 }

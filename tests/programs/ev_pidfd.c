@@ -74,8 +74,7 @@ int main(int argc, char **argv)
 	int n = epoll_wait(ep, &ev, 1, 10000);
 	zd_check(n == 1 && ev.data.u64 == 99, "the child's exit not seen through epoll");
 	siginfo_t si = {0};
-	zd_check(waitid(P_PIDFD, pfd, &si, WEXITED) == 0 && si.si_pid == child &&
-		     si.si_status == 7,
+	zd_check(waitid(P_PIDFD, pfd, &si, WEXITED) == 0 && si.si_pid == child && si.si_status == 7,
 		 "waitid: %s, pid %d status %d", strerror(errno), si.si_pid, si.si_status);
 	return zd_finish();
 }

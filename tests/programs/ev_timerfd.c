@@ -99,14 +99,16 @@ int main(int argc, char **argv)
 	zd_check(read(fired, &n, 8) == 8 && n == 1, "expired one-shot lost its expiration");
 	struct itimerspec cur;
 	timerfd_gettime(later, &cur);
-	zd_check(cur.it_value.tv_sec > 3500 && cur.it_value.tv_sec < 3600 && !cur.it_interval.tv_sec,
+	zd_check(cur.it_value.tv_sec > 3500 && cur.it_value.tv_sec < 3600 &&
+		     !cur.it_interval.tv_sec,
 		 "one-shot has %ld s left, want about 3600", (long)cur.it_value.tv_sec);
 	timerfd_gettime(wall, &cur);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	long long left = (wall_at.tv_sec - now.tv_sec) - cur.it_value.tv_sec;
 	zd_check(left >= -1 && left <= 1, "absolute timer moved by %lld s", left);
-	zd_check(info(rate, "clockid:") == CLOCK_MONOTONIC && info(backlog, "clockid:") == CLOCK_BOOTTIME &&
+	zd_check(info(rate, "clockid:") == CLOCK_MONOTONIC &&
+		     info(backlog, "clockid:") == CLOCK_BOOTTIME &&
 		     info(wall, "clockid:") == CLOCK_REALTIME,
 		 "clocks changed");
 	zd_check(info(wall, "settime flags:") == TFD_TIMER_ABSTIME, "TFD_TIMER_ABSTIME lost");
