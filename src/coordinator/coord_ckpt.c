@@ -214,6 +214,8 @@ static void ckpt_finish(struct coord *c)
 	int ok = !ck->failed && ck->paths.len;
 	if (!ck->failed && !ck->paths.len)
 		sbuf_printf(&ck->errors, "no process wrote an image\n");
+	if (ok)
+		sbuf_sort_lines(&ck->paths); /* arrival order is not meaningful */
 	if (ok && write_script(c, err, sizeof(err)) < 0) {
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;

@@ -23,6 +23,8 @@ int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(prin
 int sbuf_add_shell_quoted(struct sbuf *b, const char *s);
 int sbuf_add_json_string(struct sbuf *b, const char *s);
 void sbuf_consume(struct sbuf *b, size_t n);
+/* Sort the buffer's newline-terminated lines (a stable, readable order). */
+int sbuf_sort_lines(struct sbuf *b);
 void sbuf_reset(struct sbuf *b);
 void sbuf_free(struct sbuf *b);
 

@@ -108,3 +108,37 @@ int errf(char *err, size_t errlen, const char *fmt, ...)
 	errno = saved;
 	return -1;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sbuf_sort_lines(struct sbuf *b)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < b->len; i++)
+		n += b->p[i] == '\n';
+	if (n < 2)
+		return 0;
+	char *copy = malloc(b->len + 1), **lines = malloc(n * sizeof(char *));
+	if (!copy || !lines)
+		return free(copy), free(lines), -1;
+	memcpy(copy, b->p, b->len);
+	copy[b->len] = 0;
+	for (char *s = copy, *nl; k < n && (nl = strchr(s, '\n')); s = nl + 1) {
+		*nl = 0;
+		lines[k++] = s;
+	}
+	qsort(lines, k, sizeof(char *), cmp_str);
+	b->len = 0;
+	for (size_t i = 0; i < k; i++) {
+		size_t l = strlen(lines[i]);
+		memcpy(b->p + b->len, lines[i], l);
+		b->p[b->len + l] = '\n';
+		b->len += l + 1;
+	}
+	free(copy);
+	free(lines);
+	return 0;
+}
