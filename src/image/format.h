@@ -206,6 +206,10 @@ struct img_chunk {
 #define IMG_FILE_DELETED (1u << 0) /* contents are in IMG_SEC_FILEDATA */
 #define IMG_FILE_PIPE (1u << 1)	   /* a pipe: ino identifies it across processes; size
 				      bytes in flight (in IMG_SEC_FILEDATA) */
+#define IMG_FILE_SHMEM (1u << 2)   /* a shared memory object (shared anonymous, memfd, deleted
+				      file): ino/dev name it across the images; size = its bytes */
+#define IMG_FILE_SAVED (1u << 3)   /* size bytes of contents in IMG_SEC_FILEDATA: a shared-mapped
+				      file missing at restart is recreated from them */
 struct img_file {
 	uint32_t path_str;
 	uint32_t flags;
@@ -262,6 +266,14 @@ struct img_fd {
 	uint32_t parent_fd1; /* 1 + the parent's fd with the same open file description, 0 if none */
 };
 
+/* IMG_FD_MEMFD payload: the object is the descriptor's img_file (IMG_FILE_SHMEM,
+ * path "/memfd:NAME", contents saved) */
+struct img_memfd {
+	uint64_t pos;	   /* file offset */
+	uint32_t seals;	   /* F_GET_SEALS */
+	uint32_t reserved; /* 0 */
+};
+
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
@@ -270,5 +282,6 @@ _Static_assert(sizeof(struct img_vma) == 48, "img_vma");
 _Static_assert(sizeof(struct img_chunk) == 40, "img_chunk");
 _Static_assert(sizeof(struct img_fd) == 40, "img_fd");
 _Static_assert(sizeof(struct img_fdx) == 16, "img_fdx");
+_Static_assert(sizeof(struct img_memfd) == 16, "img_memfd");
 
 #endif

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <string.h>
 
+extern const struct rst_fd_kind rst_fd_memfd;
+
 static const struct rst_fd_kind *const kinds[] = {
+    &rst_fd_memfd,
     NULL,
 };
 

@@ -4,7 +4,10 @@
 
 #include <stddef.h>
 
+extern const struct rt_fd_kind rt_fd_memfd;
+
 static const struct rt_fd_kind *const kinds[] = {
+    &rt_fd_memfd,
     NULL,
 };
 

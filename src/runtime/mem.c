@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define SMAPS_MAX (64u << 20)
@@ -34,7 +35,7 @@ struct dump_ctx {
 };
 
 struct map_line {
-	uint64_t start, end, pgoff, ino;
+	uint64_t start, end, pgoff, ino, dev;
 	uint32_t prot;
 	int shared;
 	int growsdown, noreserve;
@@ -54,6 +55,7 @@ static int parse_header(char *line, struct map_line *m)
 	m->end = e;
 	m->pgoff = off;
 	m->ino = ino;
+	m->dev = makedev(maj, min);
 	m->prot = (perms[0] == 'r' ? IMG_PROT_READ : 0) | (perms[1] == 'w' ? IMG_PROT_WRITE : 0) |
 		  (perms[2] == 'x' ? IMG_PROT_EXEC : 0);
 	m->shared = perms[3] == 's';
@@ -251,8 +253,21 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 		if (v->file < 0)
 			return -1;
 	}
+	if (v->kind == IMG_VMA_FILE_SHARED &&
+	    rt_shm_keep_file(files, tab, v->file, d->err, d->errlen) < 0)
+		return -1;
 	if (skip)
 		return 0;
+	if (v->kind == IMG_VMA_SHMEM && m->path[0] == '/' && strncmp(m->path, "/SYSV", 5)) {
+		/* one object for every holder (shm.c): its pages are stored once */
+		v->file = rt_shm_object(files, tab, m->path, m->ino, m->dev, v->pgoff + (end - start),
+					d->err, d->errlen);
+		if (v->file < 0)
+			return -1;
+		if (rt_shm_saved(files, v->file) ||
+		    rt_shm_parent_stores(m->ino, m->dev, v->pgoff, end - start))
+			return 0;
+	}
 	return store_pages(d, v, store_all);
 }
 

@@ -206,6 +206,15 @@ void rt_note_inherited_fds(void);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
 
+/* shm.c: shared memory objects (IMG_FILE_SHMEM records, one per inode) and
+ * the saved contents of small shared-mapped files */
+int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t ino,
+		  uint64_t dev, uint64_t end, char *err, size_t errlen);
+int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err, size_t errlen);
+int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *err, size_t errlen);
+int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len);
+int rt_shm_saved(const struct rt_files *f, int idx);
+
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);
