@@ -212,32 +212,41 @@ void *rst_shm_map(const struct rst_image *img, const struct img_vma *v, uint64_t
 }
 
 /* Recreate a kept shared-mapped file that is gone (rst_open_file): its
- * directory too if that is gone, with its mode, contents and mtime. */
+ * directory too if that is gone, with its mode, contents and mtime. Several
+ * holders may race here: the file is written unnamed and then linked, so a
+ * holder sees either no file or the whole one, and the loser of the link takes
+ * the winner's. */
 int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f, int flags)
 {
 	const char *path = rst_str(img, f->path_str);
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], proc[64];
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
 		mkdir(dir, 0700);
 	}
-	int fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, f->mode & 07777);
-	if (fd < 0 || write_full(fd, img->filedata + f->data_off, f->size) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		errno = e;
-		return error("cannot recreate %s from the image: %s", path, strerror(errno));
-	}
+	int fd = open(slash && slash != dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC,
+		      f->mode & 07777);
+	if (fd < 0 || write_full(fd, img->filedata + f->data_off, f->size) < 0)
+		goto fail;
 	struct timespec t[2] = {{0, UTIME_OMIT},
 				{f->mtime_ns / 1000000000ull, f->mtime_ns % 1000000000ull}};
 	futimens(fd, t);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int linked = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0;
+	if (!linked && errno != EEXIST)
+		goto fail;
+	if (linked)
+		warn("%s was gone: recreated from the image (%llu bytes)", path,
+		     (unsigned long long)f->size);
 	close(fd);
-	warn("%s was gone: recreated from the image (%llu bytes)", path,
-	     (unsigned long long)f->size);
 	return open(path, flags | O_CLOEXEC);
+fail:;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	return error("cannot recreate %s from the image: %s", path, strerror(e));
 }
 
 /* memfd descriptors: a new open file description of the object (its own

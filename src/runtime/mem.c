@@ -230,6 +230,13 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 {
 	struct rt_vmas *o = d->out;
 	int store_all = 0;
+	struct map_line linked;
+	char real[PATH_MAX];
+	if (m->shared && rt_shm_linked_path(m->path, m->ino, m->dev, real, sizeof(real))) {
+		linked = *m; /* the file lives on under another name (shm.c) */
+		linked.path = real;
+		m = &linked;
+	}
 	if (o->nvmas >= VMAS_MAX) {
 		snprintf(d->err, d->errlen, "more than %d memory regions", VMAS_MAX);
 		return -1;

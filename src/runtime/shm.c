@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -162,4 +163,48 @@ int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t le
 int rt_shm_saved(const struct rt_files *f, int idx)
 {
 	return idx >= 0 && (f->files[idx].flags & IMG_FILE_SAVED);
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* A mapping shown as "DIR/X (deleted)" may be of a file that lives on under
+ * another name in the same directory: glibc's sem_open maps a temporary file,
+ * then links it to the semaphore's name and unlinks the temporary one. Fills
+ * out with that name and returns 1 if so. getdents64, not opendir: no malloc. */
+int rt_shm_linked_path(const char *path, uint64_t ino, uint64_t dev, char *out, size_t outlen)
+{
+	size_t n = strlen(path);
+	if (path[0] != '/' || n <= 10 || strcmp(path + n - 10, " (deleted)"))
+		return 0;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%.*s", (int)(n - 10), path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *buf = fd < 0 ? NULL : rt_alloc(65536);
+	int found = 0;
+	long got;
+	while (buf && !found && (got = syscall(SYS_getdents64, fd, buf, 65536)) > 0)
+		for (long off = 0; off < got && !found;) {
+			struct linux_dirent64 *d = (void *)(buf + off);
+			struct stat st;
+			off += d->d_reclen;
+			if (d->d_ino != ino ||
+			    fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    st.st_dev != dev || !S_ISREG(st.st_mode))
+				continue;
+			snprintf(out, outlen, "%s/%s", dir, d->d_name);
+			found = 1;
+		}
+	if (fd >= 0)
+		close(fd);
+	return found;
 }

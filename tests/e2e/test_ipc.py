@@ -62,3 +62,28 @@ def test_shared_pages_are_stored_once(st):
     st.wait_registered(nprocs=2, proc=r)
     (st.tmp / "verify").touch()
     assert r.wait(60) == 0 and "PASS" in out.read_text(), st.describe_all()
+
+
+def test_posix_shm_and_semaphores_with_a_waiting_child(st):
+    """Cycle 1 restarts with the /dev/shm files in place, cycle 2 after they were
+    removed: they come back from the image and are shared again."""
+    import glob
+    import os
+
+    def between(i):
+        files = [f for pid in [launched[0]] for f in
+                 (f"/dev/shm/stasis-ipc-{pid}", f"/dev/shm/sem.stasis-ipc-sem-{pid}")]
+        for f in files:
+            assert os.path.exists(f), f
+            if i == 1:
+                os.unlink(f)
+    launched = []
+    orig = st.launch
+
+    def launch(*a, **k):
+        p = orig(*a, **k)
+        launched.append(p.pid)
+        return p
+    st.launch = launch
+    cycles(st, "ipc_sem", 2, between=between)
+    assert not glob.glob(f"/dev/shm/*stasis-ipc*-{launched[0]}"), "files left behind"
