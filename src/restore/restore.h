@@ -140,6 +140,11 @@ int rst_shm_scan(struct rst_set *set, int i, char *err, size_t errlen);
 int rst_shm_region(const struct rst_image *img, const struct img_vma *v); /* filled by creator */
 void *rst_shm_map(const struct rst_image *img, const struct img_vma *v, uint64_t at, int prot,
 		  int flags);
+/* sysv.c: SysV IPC objects (IMG_SEC_IPC), created by PID 1 */
+int rst_sysv_scan(struct rst_set *set, int i, char *err, size_t errlen);
+int rst_sysv_create(const struct rst_set *set);
+void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t shmid,
+		   uint64_t at, int prot);
 int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f, int flags);
 
 /* fds.c: process i's descriptors at their numbers (shared with its parent's

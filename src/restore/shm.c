@@ -46,17 +46,25 @@ static uint64_t page_up(uint64_t x)
 	return (x + IMG_PAGE - 1) & ~(uint64_t)(IMG_PAGE - 1);
 }
 
-static const struct img_file *vma_object(const struct rst_image *img, const struct img_vma *v)
+static const struct img_file *vma_file(const struct rst_image *img, const struct img_vma *v,
+				       uint32_t flag)
 {
 	if (v->kind != IMG_VMA_SHMEM || v->file < 0 || (uint32_t)v->file >= img->nfiles ||
-	    !(img->files[v->file].flags & IMG_FILE_SHMEM))
+	    !(img->files[v->file].flags & flag))
 		return NULL;
 	return &img->files[v->file];
 }
 
+static const struct img_file *vma_object(const struct rst_image *img, const struct img_vma *v)
+{
+	return vma_file(img, v, IMG_FILE_SHMEM);
+}
+
+/* A region whose pages are not the holder's to fill: a shared object's or a
+ * SysV segment's (PID 1 filled it) */
 int rst_shm_region(const struct rst_image *img, const struct img_vma *v)
 {
-	return vma_object(img, v) != NULL;
+	return vma_file(img, v, IMG_FILE_SHMEM | IMG_FILE_SYSV) != NULL;
 }
 
 static struct shm_desc *desc_of(const struct rst_set *set, const struct img_file *f)
@@ -180,6 +188,7 @@ static int note(struct rst_set *set, int i, const struct img_file *f, const stru
 int rst_shm_scan(struct rst_set *set, int i, char *err, size_t errlen)
 {
 	const struct rst_image *img = &set->img[i];
+	shm_set = set;
 	for (uint32_t k = 0; k < img->nvmas; k++) {
 		const struct img_file *f = vma_object(img, &img->vmas[k]);
 		if (f && note(set, i, f, NULL) < 0)
@@ -191,6 +200,9 @@ int rst_shm_scan(struct rst_set *set, int i, char *err, size_t errlen)
 void *rst_shm_map(const struct rst_image *img, const struct img_vma *v, uint64_t at, int prot,
 		  int flags)
 {
+	const struct img_file *sysv = vma_file(img, v, IMG_FILE_SYSV);
+	if (sysv && shm_set)
+		return rst_sysv_map(shm_set, v, sysv->ino, at, prot);
 	const struct img_file *f = vma_object(img, v);
 	struct shm_desc *s = f && shm_set ? desc_of(shm_set, f) : NULL;
 	uint64_t len = v->end - v->start;

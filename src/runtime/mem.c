@@ -265,7 +265,13 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 		return -1;
 	if (skip)
 		return 0;
-	if (v->kind == IMG_VMA_SHMEM && m->path[0] == '/' && strncmp(m->path, "/SYSV", 5)) {
+	if (v->kind == IMG_VMA_SHMEM && !strncmp(m->path, "/SYSV", 5)) {
+		/* its contents are in the segment's IMG_SEC_IPC record (sysv.c) */
+		v->file = rt_sysv_vma(files, tab, m->path, m->ino, v->pgoff, end - start, d->err,
+				      d->errlen);
+		return v->file < 0 ? -1 : 0;
+	}
+	if (v->kind == IMG_VMA_SHMEM && m->path[0] == '/') {
 		/* one object for every holder (shm.c): its pages are stored once */
 		v->file = rt_shm_object(files, tab, m->path, m->ino, m->dev, v->pgoff + (end - start),
 					d->err, d->errlen);

@@ -87,3 +87,19 @@ def test_posix_shm_and_semaphores_with_a_waiting_child(st):
     st.launch = launch
     cycles(st, "ipc_sem", 2, between=between)
     assert not glob.glob(f"/dev/shm/*stasis-ipc*-{launched[0]}"), "files left behind"
+
+
+def test_sysv_shm_semaphores_and_message_queue(st):
+    try:
+        cycles(st, "ipc_sysv", 2)
+    finally:
+        # the objects of the first run stay in the host's IPC namespace after
+        # its checkpoint --kill (restarts ran in namespaces of their own)
+        import re
+        import subprocess
+        text = (st.tmp / "ipc_sysv.out").read_text()
+        m = re.search(r"ids (\d+) (\d+) (\d+) (\d+) (\d+)", text)
+        if m:
+            a, b, c, sem, q = m.groups()
+            subprocess.run(["ipcrm", "-m", a, "-m", b, "-m", c, "-s", sem, "-q", q],
+                           capture_output=True)
