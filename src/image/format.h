@@ -300,6 +300,15 @@ struct img_ipc {
 	uint32_t flags; /* IMG_IPC_* */
 };
 
+/* IMG_FD_MQUEUE payload. The descriptor's img_file (path "/NAME", IMG_FILE_SAVED)
+ * holds the queued messages in filedata, in receive order: records
+ * {u32 prio, u32 len, len bytes, zero padding to 8}. */
+struct img_mqueue {
+	int64_t maxmsg, msgsize, curmsgs;
+	uint32_t unlinked; /* 1: the name was removed (mq_unlink) */
+	uint32_t reserved; /* 0 */
+};
+
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
@@ -310,5 +319,6 @@ _Static_assert(sizeof(struct img_fd) == 40, "img_fd");
 _Static_assert(sizeof(struct img_fdx) == 16, "img_fdx");
 _Static_assert(sizeof(struct img_memfd) == 16, "img_memfd");
 _Static_assert(sizeof(struct img_ipc) == 56, "img_ipc");
+_Static_assert(sizeof(struct img_mqueue) == 32, "img_mqueue");
 
 #endif

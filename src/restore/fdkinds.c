@@ -8,9 +8,11 @@
 #include <string.h>
 
 extern const struct rst_fd_kind rst_fd_memfd;
+extern const struct rst_fd_kind rst_fd_mqueue;
 
 static const struct rst_fd_kind *const kinds[] = {
     &rst_fd_memfd,
+    &rst_fd_mqueue,
     NULL,
 };
 

@@ -102,6 +102,9 @@ static void run_init(struct rst_set *set, int status_fd)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
+	/* the new IPC namespace's own message queues, where programs look for them */
+	if (access("/dev/mqueue", F_OK) == 0)
+		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if (rst_sysv_create(set) < 0 || rst_objs_create(set, -1) < 0)
 		_exit(1);
 	for (int i = 0; i < set->n; i++) {

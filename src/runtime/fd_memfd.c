@@ -12,6 +12,10 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
+#endif
+
 static int memfd_match(int fd, const char *link, const struct stat *st)
 {
 	(void)fd;
@@ -44,6 +48,14 @@ static int memfd_dump(struct rt_fd_ctx *c)
 	c->e->file = idx;
 	c->e->pos = at;
 	return 0;
+}
+
+int rt_fd_not_regular(int fd, const char *link)
+{
+	struct statfs sfs;
+	if (!strncmp(link, "/memfd:", 7))
+		return 1;
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC;
 }
 
 const struct rt_fd_kind rt_fd_memfd = {"memfd", memfd_match, memfd_dump};

@@ -5,9 +5,11 @@
 #include <stddef.h>
 
 extern const struct rt_fd_kind rt_fd_memfd;
+extern const struct rt_fd_kind rt_fd_mqueue;
 
 static const struct rt_fd_kind *const kinds[] = {
     &rt_fd_memfd,
+    &rt_fd_mqueue,
     NULL,
 };
 

@@ -214,6 +214,8 @@ int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err
 int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *err, size_t errlen);
 int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len);
 int rt_shm_saved(const struct rt_files *f, int idx);
+/* fd_memfd.c: 1 for the S_ISREG descriptors that are kinds (memfd, mqueue) */
+int rt_fd_not_regular(int fd, const char *link);
 int rt_shm_linked_path(const char *path, uint64_t ino, uint64_t dev, char *out, size_t outlen);
 
 /* sysv.c: the SysV IPC objects this process uses (IMG_SEC_IPC) */

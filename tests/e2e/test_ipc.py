@@ -103,3 +103,22 @@ def test_sysv_shm_semaphores_and_message_queue(st):
             a, b, c, sem, q = m.groups()
             subprocess.run(["ipcrm", "-m", a, "-m", b, "-m", c, "-s", sem, "-q", q],
                            capture_output=True)
+
+
+def test_posix_message_queues(st):
+    import ctypes
+    pids = []
+    orig = st.launch
+
+    def launch(*a, **k):
+        p = orig(*a, **k)
+        pids.append(p.pid)
+        return p
+    st.launch = launch
+    try:
+        cycles(st, "ipc_mq", 2)
+    finally:
+        # the first run's queue stays in the host's IPC namespace after its
+        # checkpoint --kill (restarts ran in namespaces of their own)
+        if pids:
+            ctypes.CDLL(None).mq_unlink(f"/stasis-mq-{pids[0]}".encode())
