@@ -206,6 +206,12 @@ struct img_chunk {
 #define IMG_FILE_DELETED (1u << 0) /* contents are in IMG_SEC_FILEDATA */
 #define IMG_FILE_PIPE (1u << 1)	   /* a pipe: ino identifies it across processes; size
 				      bytes in flight (in IMG_SEC_FILEDATA) */
+#define IMG_FILE_SHMEM (1u << 2)   /* a shared memory object (shared anonymous, memfd, deleted
+				      file): ino/dev name it across the images; size = its bytes */
+#define IMG_FILE_SYSV (1u << 4)    /* the mapping of a SysV shm segment: ino is its shmid;
+				      the segment is an IMG_SEC_IPC record */
+#define IMG_FILE_SAVED (1u << 3)   /* size bytes of contents in IMG_SEC_FILEDATA: a shared-mapped
+				      file missing at restart is recreated from them */
 struct img_file {
 	uint32_t path_str;
 	uint32_t flags;
@@ -306,6 +312,47 @@ struct img_pidfd { /* IMG_FD_PIDFD */
 	uint32_t flags; /* PIDFD_NONBLOCK, PIDFD_THREAD as pidfd_open takes them */
 };
 
+/* IMG_FD_MEMFD payload: the object is the descriptor's img_file (IMG_FILE_SHMEM,
+ * path "/memfd:NAME", contents saved) */
+struct img_memfd {
+	uint64_t pos;	   /* file offset */
+	uint32_t seals;	   /* F_GET_SEALS */
+	uint32_t reserved; /* 0 */
+};
+
+/* IMG_SEC_IPC: struct img_ipc[], the SysV IPC objects of the computation (a
+ * process records those it got from shmget/semget/msgget, attached, or last
+ * used); restart recreates each once, with its id, in a new IPC namespace.
+ * Contents are in IMG_SEC_FILEDATA at data_off: shm: the segment's first
+ * data_len bytes (the rest is zero); sem: `size` u16 values; msg: `count`
+ * records {u64 mtype, u64 len, len bytes, zero padding to 8}. */
+enum img_ipc_type {
+	IMG_IPC_SHM = 1,
+	IMG_IPC_SEM = 2,
+	IMG_IPC_MSG = 3,
+};
+#define IMG_IPC_REMOVED (1u << 0) /* shm marked for removal (IPC_RMID) while attached */
+struct img_ipc {
+	uint32_t type; /* enum img_ipc_type */
+	uint32_t id;
+	int32_t key;
+	uint32_t mode; /* permission bits */
+	uint32_t uid, gid;
+	uint64_t size; /* shm: bytes; sem: semaphores; msg: msg_qbytes */
+	uint64_t data_off, data_len;
+	uint32_t count; /* msg: messages */
+	uint32_t flags; /* IMG_IPC_* */
+};
+
+/* IMG_FD_MQUEUE payload. The descriptor's img_file (path "/NAME", IMG_FILE_SAVED)
+ * holds the queued messages in filedata, in receive order: records
+ * {u32 prio, u32 len, len bytes, zero padding to 8}. */
+struct img_mqueue {
+	int64_t maxmsg, msgsize, curmsgs;
+	uint32_t unlinked; /* 1: the name was removed (mq_unlink) */
+	uint32_t reserved; /* 0 */
+};
+
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
@@ -322,5 +369,8 @@ _Static_assert(sizeof(struct img_epoll_item) == 24, "img_epoll_item");
 _Static_assert(sizeof(struct img_inotify) == 8, "img_inotify");
 _Static_assert(sizeof(struct img_inotify_watch) == 32, "img_inotify_watch");
 _Static_assert(sizeof(struct img_pidfd) == 8, "img_pidfd");
+_Static_assert(sizeof(struct img_memfd) == 16, "img_memfd");
+_Static_assert(sizeof(struct img_ipc) == 56, "img_ipc");
+_Static_assert(sizeof(struct img_mqueue) == 32, "img_mqueue");
 
 #endif

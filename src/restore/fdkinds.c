@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <string.h>
 
+extern const struct rst_fd_kind rst_fd_memfd;
+extern const struct rst_fd_kind rst_fd_mqueue;
+
 static const struct rst_fd_kind *const kinds[] = {
     &rst_fd_eventfd,
     &rst_fd_timerfd,
@@ -15,6 +18,8 @@ static const struct rst_fd_kind *const kinds[] = {
     &rst_fd_epoll,
     &rst_fd_inotify,
     &rst_fd_pidfd,
+    &rst_fd_memfd,
+    &rst_fd_mqueue,
     NULL,
 };
 

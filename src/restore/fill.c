@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #define MAX_WORKERS 4
+#define FILLED_ELSEWHERE UINT64_MAX /* a shared object's pages: its creator fills them */
 
 struct fill_job {
 	struct rst_image *img;
@@ -43,6 +44,8 @@ static void *worker(void *arg)
 		if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
 		const struct img_chunk *c = &j->img->chunks[i];
+		if (j->dst[i] == FILLED_ELSEWHERE)
+			continue;
 		if (img_read_chunk(&j->img->r, c, (void *)j->dst[i], d, tmp, tmpsize, err,
 				   sizeof(err)) < 0)
 			goto fail;
@@ -92,7 +95,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 		const struct img_vma *r = &img->vmas[v];
 		for (uint32_t c = r->first_chunk; l->premap[v] && c < r->first_chunk + r->nchunks;
 		     c++)
-			j.dst[c] = l->premap[v] + (img->chunks[c].vaddr - r->start);
+			j.dst[c] = rst_shm_region(img, r) ? FILLED_ELSEWHERE
+							  : l->premap[v] + (img->chunks[c].vaddr - r->start);
 	}
 	for (uint32_t c = 0; c < img->nchunks; c++)
 		if (!j.dst[c]) {

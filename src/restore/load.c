@@ -81,7 +81,7 @@ static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
 		const struct img_file *f = &img->files[i];
 		if (f->path_str >= img->strings_len)
 			return bad(img, err, errlen, "file %u has a bad name", i);
-		if ((f->flags & (IMG_FILE_DELETED | IMG_FILE_PIPE)) &&
+		if ((f->flags & (IMG_FILE_DELETED | IMG_FILE_PIPE | IMG_FILE_SAVED)) &&
 		    (f->data_off > img->filedata_len || f->size > img->filedata_len - f->data_off))
 			return bad(img, err, errlen, "deleted file %u has contents out of range",
 				   i);

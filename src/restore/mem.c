@@ -90,27 +90,20 @@ static int prot_of(uint32_t p)
 	       (p & IMG_PROT_EXEC ? PROT_EXEC : 0);
 }
 
-/* A deleted file's saved contents, as a new unlinked file in its old directory
- * (or /tmp). Returns an fd or -1. */
-static int recreate_deleted(const struct rst_image *img, const struct img_file *f)
+int rst_tmpfile_named(const char *path, unsigned mode)
 {
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", rst_str(img, f->path_str));
+	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = slash == dir ? '/' : 0, slash[1] = 0;
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, f->mode & 07777);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, f->mode & 07777);
+		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -1;
-	if (write_full(fd, img->filedata + f->data_off, f->size) < 0) {
-		close(fd);
-		return -1;
-	}
 	/* give it its old name for a moment, so that it is "NAME (deleted)" again */
 	char proc[64];
-	const char *path = rst_str(img, f->path_str);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) {
 		int named = open(path, O_RDWR | O_CLOEXEC);
@@ -119,6 +112,18 @@ static int recreate_deleted(const struct rst_image *img, const struct img_file *
 			close(fd);
 			fd = named;
 		}
+	}
+	return fd;
+}
+
+/* A deleted file's saved contents, as a new unlinked file in its old directory
+ * (or /tmp). Returns an fd or -1. */
+static int recreate_deleted(const struct rst_image *img, const struct img_file *f)
+{
+	int fd = rst_tmpfile_named(rst_str(img, f->path_str), f->mode & 07777);
+	if (fd >= 0 && write_full(fd, img->filedata + f->data_off, f->size) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -133,6 +138,8 @@ int rst_open_file(const struct rst_image *img, int idx, int flags)
 	if (f->flags & IMG_FILE_DELETED)
 		return recreate_deleted(img, f);
 	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && (f->flags & IMG_FILE_SAVED))
+		return rst_shm_recreate_file(img, f, flags); /* kept by the checkpoint (shm.c) */
 	if (fd < 0)
 		return error("cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -165,6 +172,10 @@ static int map_region(const struct rst_image *img, const struct img_vma *v, uint
 		close(fd);
 		break;
 	case IMG_VMA_SHMEM:
+		if (rst_shm_region(img, v)) { /* one object for all its holders (shm.c) */
+			p = rst_shm_map(img, v, at, prot_of(v->prot), fl & MAP_NORESERVE);
+			break;
+		}
 		p = mmap((void *)at, len, prot, fl | MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		break;
 	default:

@@ -135,6 +135,21 @@ void rst_process(struct rst_set *set, int i) __attribute__((noreturn));
 
 /* mem.c: open the file behind a mapping or fd (recreating deleted ones). */
 int rst_open_file(const struct rst_image *img, int idx, int flags);
+/* mem.c: a new unlinked file that shows as "PATH (deleted)" (made in PATH's
+ * directory, or /tmp), O_RDWR|O_CLOEXEC */
+int rst_tmpfile_named(const char *path, unsigned mode);
+
+/* shm.c: shared memory objects (IMG_FILE_SHMEM), one rst_obj each */
+int rst_shm_scan(struct rst_set *set, int i, char *err, size_t errlen);
+int rst_shm_region(const struct rst_image *img, const struct img_vma *v); /* filled by creator */
+void *rst_shm_map(const struct rst_image *img, const struct img_vma *v, uint64_t at, int prot,
+		  int flags);
+/* sysv.c: SysV IPC objects (IMG_SEC_IPC), created by PID 1 */
+int rst_sysv_scan(struct rst_set *set, int i, char *err, size_t errlen);
+int rst_sysv_create(const struct rst_set *set);
+void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t shmid,
+		   uint64_t at, int prot);
+int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f, int flags);
 
 /* fds.c: process i's descriptors at their numbers (shared with its parent's
  * where they were); on return every fd below set->top is the target's. */

@@ -43,7 +43,8 @@ static int enter_namespaces(void)
 	char map[64];
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) < 0)
+	/* a new IPC namespace too: SysV objects get their ids back there (sysv.c) */
+	if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) < 0)
 		return error("cannot create a user and PID namespace for the restart: %s "
 			     "(are unprivileged user namespaces disabled? "
 			     "sysctl kernel.unprivileged_userns_clone)",
@@ -101,7 +102,10 @@ static void run_init(struct rst_set *set, int status_fd)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
-	if (rst_objs_create(set, -1) < 0)
+	/* the new IPC namespace's own message queues, where programs look for them */
+	if (access("/dev/mqueue", F_OK) == 0)
+		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (rst_sysv_create(set) < 0 || rst_objs_create(set, -1) < 0)
 		_exit(1);
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)

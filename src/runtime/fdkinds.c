@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 
+extern const struct rt_fd_kind rt_fd_memfd;
+extern const struct rt_fd_kind rt_fd_mqueue;
+
 static const struct rt_fd_kind *const kinds[] = {
     &rt_fd_eventfd,
     &rt_fd_timerfd,
@@ -12,6 +15,8 @@ static const struct rt_fd_kind *const kinds[] = {
     &rt_fd_epoll,
     &rt_fd_inotify,
     &rt_fd_pidfd,
+    &rt_fd_memfd,
+    &rt_fd_mqueue,
     NULL,
 };
 

@@ -244,7 +244,7 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 		e->std = (e->open_flags & O_ACCMODE) == O_RDONLY ? 0 : 1;
 		return 0;
 	}
-	if (S_ISREG(st->st_mode)) {
+	if (S_ISREG(st->st_mode) && !rt_fd_not_regular(fd, link)) { /* memfd, mqueue: kinds */
 		e->type = IMG_FD_REG;
 		e->file = rt_file_add(files, tab, link, fd, err, errlen);
 		e->pos = lseek(fd, 0, SEEK_CUR);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define SMAPS_MAX (64u << 20)
@@ -34,7 +35,7 @@ struct dump_ctx {
 };
 
 struct map_line {
-	uint64_t start, end, pgoff, ino;
+	uint64_t start, end, pgoff, ino, dev;
 	uint32_t prot;
 	int shared;
 	int growsdown, noreserve;
@@ -54,6 +55,7 @@ static int parse_header(char *line, struct map_line *m)
 	m->end = e;
 	m->pgoff = off;
 	m->ino = ino;
+	m->dev = makedev(maj, min);
 	m->prot = (perms[0] == 'r' ? IMG_PROT_READ : 0) | (perms[1] == 'w' ? IMG_PROT_WRITE : 0) |
 		  (perms[2] == 'x' ? IMG_PROT_EXEC : 0);
 	m->shared = perms[3] == 's';
@@ -228,6 +230,13 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 {
 	struct rt_vmas *o = d->out;
 	int store_all = 0;
+	struct map_line linked;
+	char real[PATH_MAX];
+	if (m->shared && rt_shm_linked_path(m->path, m->ino, m->dev, real, sizeof(real))) {
+		linked = *m; /* the file lives on under another name (shm.c) */
+		linked.path = real;
+		m = &linked;
+	}
 	if (o->nvmas >= VMAS_MAX) {
 		snprintf(d->err, d->errlen, "more than %d memory regions", VMAS_MAX);
 		return -1;
@@ -251,8 +260,27 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 		if (v->file < 0)
 			return -1;
 	}
+	if (v->kind == IMG_VMA_FILE_SHARED &&
+	    rt_shm_keep_file(files, tab, v->file, d->err, d->errlen) < 0)
+		return -1;
 	if (skip)
 		return 0;
+	if (v->kind == IMG_VMA_SHMEM && !strncmp(m->path, "/SYSV", 5)) {
+		/* its contents are in the segment's IMG_SEC_IPC record (sysv.c) */
+		v->file = rt_sysv_vma(files, tab, m->path, m->ino, v->pgoff, end - start, d->err,
+				      d->errlen);
+		return v->file < 0 ? -1 : 0;
+	}
+	if (v->kind == IMG_VMA_SHMEM && m->path[0] == '/') {
+		/* one object for every holder (shm.c): its pages are stored once */
+		v->file = rt_shm_object(files, tab, m->path, m->ino, m->dev, v->pgoff + (end - start),
+					d->err, d->errlen);
+		if (v->file < 0)
+			return -1;
+		if (rt_shm_saved(files, v->file) ||
+		    rt_shm_parent_stores(m->ino, m->dev, v->pgoff, end - start))
+			return 0;
+	}
 	return store_pages(d, v, store_all);
 }
 

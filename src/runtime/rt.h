@@ -206,6 +206,27 @@ void rt_note_inherited_fds(void);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
 
+/* shm.c: shared memory objects (IMG_FILE_SHMEM records, one per inode) and
+ * the saved contents of small shared-mapped files */
+int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t ino,
+		  uint64_t dev, uint64_t end, char *err, size_t errlen);
+int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err, size_t errlen);
+int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *err, size_t errlen);
+int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len);
+int rt_shm_saved(const struct rt_files *f, int idx);
+/* fd_memfd.c: 1 for the S_ISREG descriptors that are kinds (memfd, mqueue) */
+int rt_fd_not_regular(int fd, const char *link);
+int rt_shm_linked_path(const char *path, uint64_t ino, uint64_t dev, char *out, size_t outlen);
+
+/* sysv.c: the SysV IPC objects this process uses (IMG_SEC_IPC) */
+struct rt_ipc {
+	struct img_ipc *objs;
+	uint32_t n;
+};
+int rt_dump_sysv(struct rt_ipc *out, struct rt_files *files, char *err, size_t errlen);
+int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t shmid,
+		uint64_t pgoff, uint64_t len, char *err, size_t errlen);
+
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);

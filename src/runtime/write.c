@@ -29,6 +29,7 @@ struct image_parts {
 	struct rt_files files;
 	struct rt_fds fds;
 	struct rt_vmas mem;
+	struct rt_ipc ipc;
 };
 
 static void thread_record(struct img_thread *o, const struct rt_thread *t, uint32_t flags)
@@ -89,6 +90,7 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_STRINGS, p->tab.buf, p->tab.len},
 	    {IMG_SEC_FILEDATA, p->files.data, p->files.data_len},
 	    {IMG_SEC_FDX, p->fds.fdx, p->fds.fdx_len},
+	    {IMG_SEC_IPC, p->ipc.objs, p->ipc.n * sizeof(struct img_ipc)},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)
@@ -193,6 +195,7 @@ int rt_write_image(const char *path, int compress, int may_fork, struct rt_image
 	rt_str_add(&p->tab, "");
 	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
+	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0 ||
 	    !(smaps = rt_read_smaps(err, errlen)))
 		return 0;
 	rt_dump_sigactions(p->sigact);

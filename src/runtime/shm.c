@@ -1,0 +1,210 @@
+/* Shared memory objects at checkpoint: shared anonymous memory, memfds and
+ * files deleted while mapped shared are recorded once per process as an
+ * IMG_FILE_SHMEM record named by its inode, so that the restorer recreates one
+ * object for all its holders. Their pages are stored by the holder whose parent
+ * does not map the same range (forked children share their parent's), and small
+ * shared-mapped files keep a copy of their contents in case they are gone at
+ * restart (the JVM deletes its hsperfdata file when it exits). */
+#include "runtime/rt.h"
+#include "common/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define FILES_MAX 65536
+#define FILEDATA_MAX (1ull << 30)
+#define KEEP_ANY_MAX (1ull << 20)    /* shared-mapped files up to 1 MiB are kept */
+#define KEEP_TMPFS_MAX (64ull << 20) /* and files on tmpfs (/dev/shm) up to 64 MiB */
+#define PARENT_MAPS_MAX (8u << 20)
+
+static struct img_file *find_shm(struct rt_files *f, uint64_t ino, uint64_t dev)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if ((f->files[i].flags & IMG_FILE_SHMEM) && f->files[i].ino == ino &&
+		    f->files[i].dev == dev)
+			return &f->files[i];
+	return NULL;
+}
+
+int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t ino,
+		  uint64_t dev, uint64_t end, char *err, size_t errlen)
+{
+	struct img_file *r = find_shm(f, ino, dev);
+	if (r) {
+		if (!(r->flags & IMG_FILE_SAVED) && end > r->size)
+			r->size = end;
+		return r - f->files;
+	}
+	if (!f->files) {
+		f->files = rt_alloc(FILES_MAX * sizeof(struct img_file));
+		f->cap = f->files ? FILES_MAX : 0;
+	}
+	if (f->n >= f->cap)
+		return snprintf(err, errlen, "too many files"), -1;
+	char clean[PATH_MAX];
+	snprintf(clean, sizeof(clean), "%s", path);
+	size_t n = strlen(clean);
+	if (n > 10 && !strcmp(clean + n - 10, " (deleted)"))
+		clean[n - 10] = 0;
+	r = &f->files[f->n];
+	memset(r, 0, sizeof(*r));
+	r->path_str = rt_str_add(tab, clean);
+	r->flags = IMG_FILE_SHMEM;
+	r->ino = ino;
+	r->dev = dev;
+	r->size = end;
+	r->mode = S_IFREG | 0600;
+	return f->n++;
+}
+
+/* Keep `size` bytes of fd's contents in filedata for record idx. */
+int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err, size_t errlen)
+{
+	struct img_file *r = &f->files[idx];
+	if (!f->data) {
+		f->data = rt_alloc(FILEDATA_MAX);
+		f->data_cap = f->data ? FILEDATA_MAX : 0;
+	}
+	if (size > f->data_cap - f->data_len)
+		return snprintf(err, errlen,
+				"cannot keep the %llu bytes of %s: over %llu bytes of saved files "
+				"in all",
+				(unsigned long long)size, "a shared file", FILEDATA_MAX),
+		       -1;
+	if (pread_full(fd, f->data + f->data_len, size, 0) != (ssize_t)size)
+		return snprintf(err, errlen, "cannot read the contents of fd %d: %s", fd,
+				strerror(errno)),
+		       -1;
+	r->data_off = f->data_len;
+	r->size = size;
+	r->flags |= IMG_FILE_SAVED;
+	f->data_len += size;
+	return 0;
+}
+
+/* A file mapped shared: small ones and those on tmpfs are kept, so that restart
+ * can recreate them if they are gone. */
+int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *err, size_t errlen)
+{
+	struct img_file *r = &f->files[idx];
+	struct statfs sfs;
+	(void)tab;
+	if (r->flags & (IMG_FILE_SAVED | IMG_FILE_DELETED))
+		return 0;
+	const char *path = tab->buf + r->path_str;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0; /* not ours to read: it is mapped again from the path */
+	int tmpfs = fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+	int rc = 0;
+	if (r->size <= KEEP_ANY_MAX || (tmpfs && r->size <= KEEP_TMPFS_MAX))
+		rc = rt_shm_save_fd(f, idx, fd, r->size, err, errlen);
+	close(fd);
+	return rc;
+}
+
+/* Our parent, seen from the process being checkpointed (the forked image
+ * writer's parent is that process itself). */
+static pid_t real_parent(void)
+{
+	char path[64], buf[512];
+	if (!rt.writer_child)
+		return getppid();
+	snprintf(path, sizeof(path), "/proc/%d/stat", getppid());
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	char *p = strrchr(buf, ')');
+	int ppid = -1;
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+static int line_covers(const char *line, uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len)
+{
+	unsigned long long s, e, off, i;
+	unsigned maj, min;
+	char perms[8];
+	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perms, &off, &maj, &min, &i) != 7)
+		return 0;
+	return perms[3] == 's' && i == ino && makedev(maj, min) == dev && off <= pgoff &&
+	       off + (e - s) >= pgoff + len;
+}
+
+/* 1 if our parent, a process of the computation (it runs the runtime), maps
+ * the same range of the object: it stores the pages, we do not. */
+int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len)
+{
+	char path[64];
+	pid_t ppid = real_parent();
+	if (ppid <= 1)
+		return 0;
+	char *buf = rt_alloc(PARENT_MAPS_MAX);
+	snprintf(path, sizeof(path), "/proc/%d/maps", ppid);
+	ssize_t n = buf ? read_small_file(path, buf, PARENT_MAPS_MAX) : -1;
+	if (n <= 0 || n >= (ssize_t)PARENT_MAPS_MAX - 1 || !strstr(buf, "/libstasis.so"))
+		return 0;
+	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : 0)
+		if (line_covers(line, ino, dev, pgoff, len))
+			return 1;
+	return 0;
+}
+
+/* 1 if record idx already holds the whole contents (a memfd's descriptor). */
+int rt_shm_saved(const struct rt_files *f, int idx)
+{
+	return idx >= 0 && (f->files[idx].flags & IMG_FILE_SAVED);
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* A mapping shown as "DIR/X (deleted)" may be of a file that lives on under
+ * another name in the same directory: glibc's sem_open maps a temporary file,
+ * then links it to the semaphore's name and unlinks the temporary one. Fills
+ * out with that name and returns 1 if so. getdents64, not opendir: no malloc. */
+int rt_shm_linked_path(const char *path, uint64_t ino, uint64_t dev, char *out, size_t outlen)
+{
+	size_t n = strlen(path);
+	if (path[0] != '/' || n <= 10 || strcmp(path + n - 10, " (deleted)"))
+		return 0;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%.*s", (int)(n - 10), path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *buf = fd < 0 ? NULL : rt_alloc(65536);
+	int found = 0;
+	long got;
+	while (buf && !found && (got = syscall(SYS_getdents64, fd, buf, 65536)) > 0)
+		for (long off = 0; off < got && !found;) {
+			struct linux_dirent64 *d = (void *)(buf + off);
+			struct stat st;
+			off += d->d_reclen;
+			if (d->d_ino != ino ||
+			    fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    st.st_dev != dev || !S_ISREG(st.st_mode))
+				continue;
+			snprintf(out, outlen, "%s/%s", dir, d->d_name);
+			found = 1;
+		}
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
