@@ -247,9 +247,14 @@ static void ckpt_advance(struct coord *c)
 		return ckpt_finish(c);
 	struct proto_barrier pass = {
 	    .id = ck->stage, .nprocs = (uint32_t)n, .flags = ck->failed ? BARRIER_F_ABORT : 0};
+	uint32_t pids[PROTO_MAX_MEMBERS];
+	size_t np = 0;
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->member && k->state == CONN_READY && np < PROTO_MAX_MEMBERS)
+			pids[np++] = k->pid;
 	for (struct conn *k = c->conns; k; k = k->next)
 		if (k->member && k->state == CONN_READY)
-			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
+			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), pids, np * sizeof(pids[0]));
 	ck->stage++;
 }
 

@@ -7,7 +7,12 @@
 #include <errno.h>
 #include <string.h>
 
+extern const struct rst_fd_kind rst_fd_unix, rst_fd_inet, rst_fd_fifo;
+
 static const struct rst_fd_kind *const kinds[] = {
+    &rst_fd_unix,
+    &rst_fd_inet,
+    &rst_fd_fifo,
     NULL,
 };
 

@@ -4,7 +4,12 @@
 
 #include <stddef.h>
 
+extern const struct rt_fd_kind rt_fd_unix, rt_fd_inet, rt_fd_fifo;
+
 static const struct rt_fd_kind *const kinds[] = {
+    &rt_fd_unix,
+    &rt_fd_inet,
+    &rt_fd_fifo,
     NULL,
 };
 

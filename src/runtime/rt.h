@@ -206,6 +206,10 @@ void rt_note_inherited_fds(void);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
 
+/* fd_sock.c: the pids of the processes taking part in the checkpoint, from a
+ * barrier pass (u32 each); sockets whose peer none of them holds lead outside. */
+void rt_note_members(const void *pids, size_t len);
+
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);
