@@ -10,7 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_segs_in */
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,15 +64,24 @@ static uint32_t inet_flags(int fd, int family, int proto)
 	return f;
 }
 
-static uint32_t tcp_state(int fd, uint32_t *backlog)
+/* The TCP state, as the record has it. A closed socket that received
+ * segments was connected (and reset or closed since: SO_ERROR would consume
+ * its pending error, so it is not asked); one that received none is merely
+ * bound, or fresh. */
+static uint32_t tcp_state(int fd, uint16_t lport, uint32_t *backlog)
 {
 	struct tcp_info ti;
 	socklen_t l = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0)
-		return 0;
-	*backlog = ti.tcpi_sacked; /* a listener's maximum backlog */
-	return ti.tcpi_state;
+		return IMG_INET_TCP_RESET;
+	if (ti.tcpi_state == 10) {
+		*backlog = ti.tcpi_sacked; /* a listener's maximum backlog */
+		return IMG_INET_LISTEN;
+	}
+	if (ti.tcpi_state != 7 || ti.tcpi_segs_in)
+		return IMG_INET_TCP_RESET;
+	return lport ? IMG_INET_BOUND : IMG_INET_FRESH;
 }
 
 static int inet_dump(struct rt_fd_ctx *c)
@@ -93,10 +102,7 @@ static int inet_dump(struct rt_fd_ctx *c)
 	if (connected)
 		addr_of(&ss, r.peer, &r.pport, NULL);
 	if (r.proto == IPPROTO_TCP) {
-		uint32_t s = tcp_state(c->fd, &r.backlog);
-		r.state = s == 10  ? IMG_INET_LISTEN
-			  : s == 7 ? (r.lport ? IMG_INET_BOUND : IMG_INET_FRESH)
-				   : IMG_INET_TCP_RESET;
+		r.state = tcp_state(c->fd, r.lport, &r.backlog);
 		if (r.state == IMG_INET_TCP_RESET)
 			r.flags &= ~(IMG_INET_REUSEADDR | IMG_INET_REUSEPORT);
 	} else {
