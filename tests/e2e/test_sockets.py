@@ -91,3 +91,27 @@ def test_tcp_udp(st):
         assert "PASS" in text and "FAIL" not in text, text
         for s in (conn, client, c4, c6, u):
             s.close()
+
+
+def test_scm_rights_shared_descriptions(st):
+    d = st.tmp / "rights"
+    d.mkdir()
+    cycles(st, "sock_rights", d, nprocs=2)
+
+
+def test_scm_rights_in_flight_refused(st):
+    d = st.tmp / "rights"
+    d.mkdir()
+    out = st.tmp / "inflight.out"
+    verify = st.tmp / "verify"
+    p = st.launch(program("sock_rights"), verify, d, "inflight", out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(nprocs=2, proc=p)
+    r = st.checkpoint(kill=True, expect_ok=False)
+    assert r.returncode != 0, r.stdout
+    assert "SCM_RIGHTS" in r.stderr and re.search(r"pid \d+ fd \d+", r.stderr), r.stderr
+    assert not list(st.ckpt_dir.glob("*.stasis")), "a refused checkpoint left an image"
+    assert p.running(), st.describe_all()
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    assert "PASS" in out.read_text(), st.describe_all()
