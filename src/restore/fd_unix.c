@@ -129,8 +129,9 @@ static int unix_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 		     char *err, size_t errlen)
 {
 	if (!valid(x))
-		return snprintf(err, errlen, "%s is corrupt: the unix socket record of fd %d is "
-					     "invalid",
+		return snprintf(err, errlen,
+				"%s is corrupt: the unix socket record of fd %d is "
+				"invalid",
 				set->img[i].r.path, d->fd),
 		       -1;
 	if (idx_set != set && build_index(set) < 0)
@@ -228,8 +229,8 @@ static int refill(int s, const struct img_unix *u, const struct sockaddr_un *to,
 	for (uint32_t k = 0; k < u->nmsgs; k++) {
 		uint32_t len;
 		memcpy(&len, m, 4);
-		ssize_t n = sendto(s, m + 4, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const void *)to,
-				   tolen);
+		ssize_t n =
+		    sendto(s, m + 4, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const void *)to, tolen);
 		if (n != (ssize_t)len)
 			return error("cannot put back %u bytes in flight on a unix socket: %s", len,
 				     n < 0 ? strerror(errno) : "short write");

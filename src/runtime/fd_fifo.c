@@ -73,8 +73,8 @@ static int fifo_dump(struct rt_fd_ctx *c)
 	if (fifo_peek(c, p + sizeof(f), cap - sizeof(f), &f.data_len) < 0)
 		return -1;
 	memcpy(p, &f, sizeof(f));
-	int64_t at = rt_fdx_add(c->fds, IMG_FD_FIFO, f.ino, p, sizeof(f) + f.data_len, c->err,
-				c->errlen);
+	int64_t at =
+	    rt_fdx_add(c->fds, IMG_FD_FIFO, f.ino, p, sizeof(f) + f.data_len, c->err, c->errlen);
 	if (at < 0)
 		return -1;
 	c->e->type = IMG_FD_FIFO;

@@ -30,7 +30,8 @@ static int inet_match(int fd, const char *link, const struct stat *st)
 	if (!S_ISSOCK(st->st_mode))
 		return 0;
 	int dom = sockopt(fd, SOL_SOCKET, SO_DOMAIN), proto = sockopt(fd, SOL_SOCKET, SO_PROTOCOL);
-	return (dom == AF_INET || dom == AF_INET6) && (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
+	return (dom == AF_INET || dom == AF_INET6) &&
+	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
 }
 
 /* address and port of a sockaddr into the record's fields */
@@ -108,8 +109,8 @@ static int inet_dump(struct rt_fd_ctx *c)
 	} else {
 		r.state = connected ? IMG_INET_UDP_CONN : r.lport ? IMG_INET_BOUND : IMG_INET_FRESH;
 	}
-	int64_t at = rt_fdx_add(c->fds, IMG_FD_INET, c->st->st_ino, &r, sizeof(r), c->err,
-				c->errlen);
+	int64_t at =
+	    rt_fdx_add(c->fds, IMG_FD_INET, c->st->st_ino, &r, sizeof(r), c->err, c->errlen);
 	if (at < 0)
 		return -1;
 	c->e->type = IMG_FD_INET;

@@ -176,8 +176,8 @@ static int load_unix(void)
 		  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
 	    .r = {.sdiag_family = AF_UNIX,
 		  .udiag_states = ~0u,
-		  .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
-				UDIAG_SHOW_RQLEN},
+		  .udiag_show =
+		      UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN},
 	};
 	unixes = rt_alloc(MAX_UNIX * sizeof(*unixes));
 	icons = rt_alloc(MAX_ICONS * sizeof(*icons));

@@ -83,10 +83,10 @@ static int peek_one(struct rt_fd_ctx *c, struct ubuf *b, int stream, uint32_t *g
 	if (room < 8)
 		return fail(c, "too many bytes in flight to keep (over 64 MiB)");
 	struct iovec iov = {b->p + b->len + 4, room - 4};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			   .msg_controllen = sizeof(ctl)};
-	ssize_t n = recvmsg(c->fd, &m, MSG_PEEK | MSG_DONTWAIT | (stream ? 0 : MSG_TRUNC) |
-					  MSG_CMSG_CLOEXEC);
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	ssize_t n = recvmsg(c->fd, &m,
+			    MSG_PEEK | MSG_DONTWAIT | (stream ? 0 : MSG_TRUNC) | MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n < 0)

@@ -120,8 +120,8 @@ int main(int argc, char **argv)
 	char buf[16] = "";
 	struct sockaddr_storage from;
 	socklen_t fl = sizeof(from);
-	ssize_t n = wait_in(u, 10000) ? recvfrom(u, buf, sizeof(buf) - 1, 0, (void *)&from, &fl)
-				      : -1;
+	ssize_t n =
+	    wait_in(u, 10000) ? recvfrom(u, buf, sizeof(buf) - 1, 0, (void *)&from, &fl) : -1;
 	buf[n > 0 ? n : 0] = 0;
 	zd_check(!strcmp(buf, "udp?"), "UDP: got '%s'", buf);
 	if (n > 0)

@@ -29,8 +29,8 @@ static void send_fds(int s, int a, int b)
 {
 	char c = 'F', ctl[CMSG_SPACE(2 * sizeof(int))];
 	struct iovec iov = {&c, 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			   .msg_controllen = sizeof(ctl)};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
 	h->cmsg_level = SOL_SOCKET;
 	h->cmsg_type = SCM_RIGHTS;
@@ -43,8 +43,8 @@ static void recv_fds(int s, int *a, int *b)
 {
 	char c, ctl[CMSG_SPACE(2 * sizeof(int))];
 	struct iovec iov = {&c, 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			   .msg_controllen = sizeof(ctl)};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
 	must(recvmsg(s, &m, 0) == 1, "recvmsg");
 	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
 	must(h && h->cmsg_type == SCM_RIGHTS, "no SCM_RIGHTS");

@@ -254,8 +254,8 @@ static void check_child(struct state *s)
 		snprintf(want, sizeof(want), "echo:m%d", i);
 		ssize_t n = recv(s->shared, got, sizeof(got) - 1, 0);
 		got[n > 0 ? n : 0] = 0;
-		zd_check(n > 0 && !strcmp(got, want), "child echo %d: got '%s', want '%s'", i,
-			 got, want);
+		zd_check(n > 0 && !strcmp(got, want), "child echo %d: got '%s', want '%s'", i, got,
+			 want);
 	}
 	shutdown(s->shared, SHUT_WR);
 	int st;
