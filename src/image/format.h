@@ -263,6 +263,7 @@ enum img_unix_state {
 };
 #define IMG_UNIX_PASSCRED (1u << 0) /* SO_PASSCRED */
 #define IMG_UNIX_PASSSEC (1u << 1)  /* SO_PASSSEC */
+#define IMG_UNIX_QUEUE (1u << 2)    /* this record holds the receive queue (one holder's does) */
 struct img_unix {
 	uint32_t type;	/* SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5 */
 	uint32_t state; /* enum img_unix_state */

@@ -120,8 +120,10 @@ static int reg(struct rst_set *set, int i, uint64_t key, const struct img_unix *
 		return -1;
 	if (!o->priv && !(o->priv = calloc(1, sizeof(struct uobj))))
 		return -1;
-	if (u)
-		((struct uobj *)o->priv)->end[ino != key] = u;
+	struct uobj *uo = (struct uobj *)o->priv;
+	/* several holders recorded the socket: the one that holds the queue wins */
+	if (u && (!uo->end[ino != key] || (u->flags & IMG_UNIX_QUEUE)))
+		uo->end[ino != key] = u;
 	return 0;
 }
 

@@ -51,6 +51,14 @@ static uint64_t held_key = ~0ull;
 static int cmp_held(const void *a, const void *b)
 {
 	const struct held *x = a, *y = b;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int cmp_held_ino(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
@@ -93,7 +101,9 @@ int sk_member_holder(uint64_t ino)
 	if (held_key != cache_key() && load_held() < 0)
 		return 0;
 	struct held k = {ino, 0};
-	struct held *h = bsearch(&k, held, nheld, sizeof(*held), cmp_held);
+	struct held *h = bsearch(&k, held, nheld, sizeof(*held), cmp_held_ino);
+	while (h && h > held && h[-1].ino == ino)
+		h--; /* the lowest pid */
 	return h ? (int)h->pid : 0;
 }
 

@@ -18,7 +18,8 @@ struct sk_unix {
 	uint32_t *icons; /* a listener's connections not yet accepted */
 };
 
-/* The socket inode is held by a process of the checkpoint: its pid, or 0. */
+/* The socket inode is held by a process of the checkpoint: the lowest pid
+ * of those holding it, or 0. */
 int sk_member_holder(uint64_t ino);
 /* sock_diag's record of a Unix socket, NULL if unknown (errno set on failure). */
 const struct sk_unix *sk_unix_find(uint64_t ino);

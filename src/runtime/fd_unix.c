@@ -275,8 +275,13 @@ static int unix_dump(struct rt_fd_ctx *c)
 	b.len = sizeof(b.u);
 	if (classify(c, &b, k) < 0)
 		return -1;
-	if (b.u.state != IMG_UNIX_LISTEN && peek_queue(c, &b, b.u.type == SOCK_STREAM) < 0)
-		return -1;
+	/* the peek offset is the socket's own: of several holders (all stopped),
+	 * only the lowest pid peeks, so that no two peeks interleave */
+	if (b.u.state != IMG_UNIX_LISTEN && sk_member_holder(c->st->st_ino) == getpid()) {
+		b.u.flags |= IMG_UNIX_QUEUE;
+		if (peek_queue(c, &b, b.u.type == SOCK_STREAM) < 0)
+			return -1;
+	}
 	memcpy(b.p, &b.u, sizeof(b.u));
 	int64_t at = rt_fdx_add(c->fds, IMG_FD_UNIX, c->st->st_ino, b.p, b.len, c->err, c->errlen);
 	if (at < 0)

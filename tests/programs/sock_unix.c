@@ -131,7 +131,9 @@ static void listeners(struct state *s, const char *dir)
 	send_all(s->acc, "to client");
 	s->pend_cli = socket(AF_UNIX, SOCK_STREAM, 0);
 	must(connect(s->pend_cli, (void *)&a, l) == 0, "connect pending");
-	l = abstract_addr(&a, "stasis-test-seq");
+	char abs[64]; /* unique: tests run in parallel */
+	snprintf(abs, sizeof(abs), "stasis-test-seq-%d", getpid());
+	l = abstract_addr(&a, abs);
 	s->seq_l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	must(bind(s->seq_l, (void *)&a, l) == 0 && listen(s->seq_l, 4) == 0, "listen abstract");
 	s->seq_pend = socket(AF_UNIX, SOCK_SEQPACKET, 0);
