@@ -138,6 +138,10 @@ struct proto_barrier {
 	uint32_t flags;	 /* BARRIER_F_* (coordinator -> process) */
 	uint32_t reserved;
 };
+/* A checkpoint barrier's pass (coordinator -> process) is followed by the u32
+ * pids of the processes taking part (at most PROTO_MAX_MEMBERS): the runtime
+ * tells sockets inside the computation from sockets to outside with them. */
+#define PROTO_MAX_MEMBERS 4096
 
 struct proto_image_done {
 	uint64_t size; /* bytes of the image file */

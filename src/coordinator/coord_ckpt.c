@@ -207,6 +207,19 @@ static void report(struct coord *c, int ok)
 	}
 }
 
+/* A failed checkpoint keeps no image: those other processes wrote are an
+ * incomplete set that restart would refuse. */
+static void remove_images(struct ckpt *ck)
+{
+	for (char *p = ck->paths.p, *nl; p && *p; p = nl + 1) {
+		if (!(nl = strchr(p, '\n')))
+			break;
+		*nl = 0;
+		unlink(p);
+		*nl = '\n';
+	}
+}
+
 static void ckpt_finish(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
@@ -221,6 +234,8 @@ static void ckpt_finish(struct coord *c)
 		ok = 0;
 	}
 	report(c, ok);
+	if (!ok)
+		remove_images(ck);
 	int reached, n = ckpt_members(c, 0, &reached);
 	struct proto_barrier pass = {.id = BARRIER_WRITTEN, .nprocs = (uint32_t)n};
 	for (struct conn *k = c->conns; k; k = k->next) {
@@ -249,9 +264,14 @@ static void ckpt_advance(struct coord *c)
 		return ckpt_finish(c);
 	struct proto_barrier pass = {
 	    .id = ck->stage, .nprocs = (uint32_t)n, .flags = ck->failed ? BARRIER_F_ABORT : 0};
+	uint32_t pids[PROTO_MAX_MEMBERS];
+	size_t np = 0;
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->member && k->state == CONN_READY && np < PROTO_MAX_MEMBERS)
+			pids[np++] = k->pid;
 	for (struct conn *k = c->conns; k; k = k->next)
 		if (k->member && k->state == CONN_READY)
-			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
+			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), pids, np * sizeof(pids[0]));
 	ck->stage++;
 }
 

@@ -256,6 +256,75 @@ struct img_fdx {
 	uint64_t ino;  /* identity of the object (socket inode, ...), 0 if none */
 };
 
+/* IMG_FD_UNIX payload: struct img_unix, then `npending` u64 inodes (a
+ * listener's connections not yet accepted: their client sockets, in queue
+ * order), then `nmsgs` messages of the receive queue, each a u32 length and its
+ * bytes, packed (a stream socket's queue is one message). */
+enum img_unix_state {
+	IMG_UNIX_UNCONNECTED = 1, /* maybe bound (name) */
+	IMG_UNIX_LISTEN = 2,	  /* bound and listening */
+	IMG_UNIX_CONNECTED = 3,	  /* one end of a pair with `peer` (0: the peer closed) */
+	IMG_UNIX_PENDING = 4,	  /* connected to listener `peer` (peer_name), not accepted */
+	IMG_UNIX_DGRAM_TO = 5,	  /* datagram socket connected to `peer` (0: outside) by name */
+};
+#define IMG_UNIX_PASSCRED (1u << 0) /* SO_PASSCRED */
+#define IMG_UNIX_PASSSEC (1u << 1)  /* SO_PASSSEC */
+#define IMG_UNIX_QUEUE (1u << 2)    /* this record holds the receive queue (one holder's does) */
+struct img_unix {
+	uint32_t type;	/* SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5 */
+	uint32_t state; /* enum img_unix_state */
+	uint64_t peer;	/* inode of the peer socket (see state), 0 if none */
+	uint32_t shutdown; /* bit 0: receive side shut down, bit 1: send side */
+	uint32_t backlog;  /* listen() backlog */
+	int32_t rcvbuf, sndbuf; /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
+	uint32_t flags;		/* IMG_UNIX_* */
+	uint32_t name_len;	/* bytes of name, 0: unnamed; name[0] == 0: abstract */
+	uint32_t peer_name_len; /* bytes of peer_name */
+	uint32_t npending;
+	uint32_t nmsgs;
+	uint32_t reserved;
+	uint64_t data_len; /* bytes of the messages (with their length words) */
+	char name[108];
+	char peer_name[108];
+};
+
+/* IMG_FD_INET payload: a TCP or UDP socket (IPv4 or IPv6). */
+enum img_inet_state {
+	IMG_INET_FRESH = 1,	/* neither bound nor connected */
+	IMG_INET_BOUND = 2,	/* bound (a UDP socket, or TCP not yet listening) */
+	IMG_INET_LISTEN = 3,	/* TCP listening */
+	IMG_INET_UDP_CONN = 4,	/* UDP connected to peer */
+	IMG_INET_TCP_RESET = 5, /* a TCP connection: comes back reset (ECONNRESET) */
+};
+#define IMG_INET_REUSEADDR (1u << 0)
+#define IMG_INET_REUSEPORT (1u << 1)
+#define IMG_INET_V6ONLY (1u << 2)
+#define IMG_INET_NODELAY (1u << 3)
+#define IMG_INET_KEEPALIVE (1u << 4)
+#define IMG_INET_BROADCAST (1u << 5)
+struct img_inet {
+	uint32_t family; /* AF_INET 2, AF_INET6 10 */
+	uint32_t proto;	 /* IPPROTO_TCP 6, IPPROTO_UDP 17 */
+	uint32_t state;	 /* enum img_inet_state */
+	uint32_t backlog;
+	uint8_t local[16], peer[16]; /* addresses, network order (IPv4: first 4 bytes) */
+	uint16_t lport, pport;	     /* ports, host order */
+	uint32_t flags;		     /* IMG_INET_* */
+	int32_t rcvbuf, sndbuf;	     /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
+	uint32_t scope_id;	     /* IPv6 scope of local */
+	uint32_t reserved;
+};
+
+/* IMG_FD_FIFO payload: struct img_fifo, then data_len bytes in flight. */
+struct img_fifo {
+	uint32_t path_str; /* strings offset: the FIFO's path */
+	uint32_t mode;	   /* st_mode */
+	uint64_t ino, dev;
+	uint32_t capacity; /* F_GETPIPE_SZ */
+	uint32_t reserved;
+	uint64_t data_len;
+};
+
 struct img_fd {
 	int32_t fd;
 	uint32_t type;	     /* enum img_fd_type */
@@ -372,5 +441,8 @@ _Static_assert(sizeof(struct img_pidfd) == 8, "img_pidfd");
 _Static_assert(sizeof(struct img_memfd) == 16, "img_memfd");
 _Static_assert(sizeof(struct img_ipc) == 56, "img_ipc");
 _Static_assert(sizeof(struct img_mqueue) == 32, "img_mqueue");
+_Static_assert(sizeof(struct img_unix) == 280, "img_unix");
+_Static_assert(sizeof(struct img_inet) == 72, "img_inet");
+_Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
 
 #endif

@@ -10,6 +10,7 @@
 
 extern const struct rst_fd_kind rst_fd_memfd;
 extern const struct rst_fd_kind rst_fd_mqueue;
+extern const struct rst_fd_kind rst_fd_unix, rst_fd_inet, rst_fd_fifo;
 
 static const struct rst_fd_kind *const kinds[] = {
     &rst_fd_eventfd,
@@ -20,6 +21,9 @@ static const struct rst_fd_kind *const kinds[] = {
     &rst_fd_pidfd,
     &rst_fd_memfd,
     &rst_fd_mqueue,
+    &rst_fd_unix,
+    &rst_fd_inet,
+    &rst_fd_fifo,
     NULL,
 };
 

@@ -67,6 +67,7 @@ static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 			if (b.id == id) {
 				rt.ckpt_nprocs = b.nprocs; /* how many processes take part */
 				rt.barrier_flags = b.flags;
+				rt_note_members(m.payload + sizeof(b), m.hdr.len - sizeof(b));
 				return 0;
 			}
 		}

@@ -7,6 +7,7 @@
 
 extern const struct rt_fd_kind rt_fd_memfd;
 extern const struct rt_fd_kind rt_fd_mqueue;
+extern const struct rt_fd_kind rt_fd_unix, rt_fd_inet, rt_fd_fifo;
 
 static const struct rt_fd_kind *const kinds[] = {
     &rt_fd_eventfd,
@@ -17,6 +18,9 @@ static const struct rt_fd_kind *const kinds[] = {
     &rt_fd_pidfd,
     &rt_fd_memfd,
     &rt_fd_mqueue,
+    &rt_fd_unix,
+    &rt_fd_inet,
+    &rt_fd_fifo,
     NULL,
 };
 

@@ -226,6 +226,9 @@ struct rt_ipc {
 int rt_dump_sysv(struct rt_ipc *out, struct rt_files *files, char *err, size_t errlen);
 int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t shmid,
 		uint64_t pgoff, uint64_t len, char *err, size_t errlen);
+/* fd_sock.c: the pids of the processes taking part in the checkpoint, from a
+ * barrier pass (u32 each); sockets whose peer none of them holds lead outside. */
+void rt_note_members(const void *pids, size_t len);
 
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);

@@ -179,6 +179,22 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, char *smaps,
 	return 0;
 }
 
+/* Pipes, FIFOs and sockets shared with other processes of the checkpoint hold
+ * bytes in flight that each holder records: this process must stay stopped
+ * until every one has (the WRITTEN barrier), so it does not fork a writer and
+ * resume early. */
+static int holds_shared_queues(const struct rt_fds *fds)
+{
+	if (rt.ckpt_nprocs <= 1)
+		return 0;
+	for (uint32_t i = 0; i < fds->n; i++) {
+		uint32_t t = fds->fds[i].type;
+		if (t == IMG_FD_PIPE || t == IMG_FD_UNIX || t == IMG_FD_FIFO || t == IMG_FD_INET)
+			return 1;
+	}
+	return 0;
+}
+
 /* Returns 1 when this call returns a second time in a restarted process;
  * otherwise 0 with the outcome in job (job->rc, or later rt_image_wait()). */
 int rt_write_image(const char *path, int compress, int may_fork, struct rt_image_job *job,
@@ -216,7 +232,8 @@ int rt_write_image(const char *path, int compress, int may_fork, struct rt_image
 		img_writer_abort(w);
 		return snprintf(err, errlen, "out of checkpoint memory"), 0;
 	}
-	if (may_fork && rt_fork_safe(smaps) && fork_writer(p, w, smaps, job) == 0)
+	if (may_fork && !holds_shared_queues(&p->fds) && rt_fork_safe(smaps) &&
+	    fork_writer(p, w, smaps, job) == 0)
 		return 0;
 	job->rc = write_rest(p, w, smaps, err, errlen);
 	job->size = w->hdr.file_size;

@@ -129,10 +129,13 @@ static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
 {
 	struct proto_msg m = expect(fd, MSG_BARRIER);
 	struct proto_barrier b;
-	ck_assert_uint_eq(m.hdr.len, sizeof(b));
 	memcpy(&b, m.payload, sizeof(b));
 	ck_assert_uint_eq(b.id, id);
 	ck_assert_uint_eq(b.nprocs, nprocs);
+	/* on the checkpoint's SUSPENDED and DRAINED passes the pids of the processes
+	 * taking part follow, one per process */
+	int pids = id == BARRIER_SUSPENDED || id == BARRIER_DRAINED;
+	ck_assert_uint_eq(m.hdr.len, sizeof(b) + (pids ? nprocs * sizeof(uint32_t) : 0));
 }
 
 static void send_image(int fd, const char *path)

@@ -1,0 +1,178 @@
+/* TCP and UDP sockets at restart, each a shared object (objs.c) so that the
+ * processes holding it share it again. Listening and bound sockets are bound
+ * to their address and port again (SO_REUSEADDR is on for the bind, so that
+ * connections of the dead original in TIME_WAIT do not block it, then set back
+ * as the program had it). A TCP connection comes back reset: the socket is
+ * connected through a temporary loopback listener whose side is then closed
+ * with SO_LINGER 0, so that the program's next read or write fails with
+ * ECONNRESET, as after a peer's crash. */
+#include "restore/restore.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static socklen_t sockaddr_of(struct sockaddr_storage *ss, uint32_t family, const uint8_t *addr,
+			     uint16_t port, uint32_t scope)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (void *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		memcpy(&a->sin_addr, addr, 4);
+		return sizeof(*a);
+	}
+	struct sockaddr_in6 *a = (void *)ss;
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(port);
+	a->sin6_scope_id = scope;
+	memcpy(&a->sin6_addr, addr, 16);
+	return sizeof(*a);
+}
+
+static const char *addr_text(uint32_t family, const uint8_t *addr, uint16_t port, char *buf,
+			     size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(family, addr, ip, sizeof(ip));
+	snprintf(buf, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	return buf;
+}
+
+static void setflag(int s, int level, int name, int on)
+{
+	setsockopt(s, level, name, &on, sizeof(on));
+}
+
+static void set_options(int s, const struct img_inet *r)
+{
+	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
+	if (r->flags & IMG_INET_REUSEPORT)
+		setflag(s, SOL_SOCKET, SO_REUSEPORT, 1);
+	if (r->flags & IMG_INET_KEEPALIVE)
+		setflag(s, SOL_SOCKET, SO_KEEPALIVE, 1);
+	if (r->flags & IMG_INET_BROADCAST)
+		setflag(s, SOL_SOCKET, SO_BROADCAST, 1);
+	if (r->family == AF_INET6)
+		setflag(s, IPPROTO_IPV6, IPV6_V6ONLY, !!(r->flags & IMG_INET_V6ONLY));
+	if (r->proto == IPPROTO_TCP && (r->flags & IMG_INET_NODELAY))
+		setflag(s, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (r->rcvbuf)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &r->rcvbuf, sizeof(r->rcvbuf));
+	if (r->sndbuf)
+		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &r->sndbuf, sizeof(r->sndbuf));
+}
+
+static int bind_again(int s, const struct img_inet *r)
+{
+	struct sockaddr_storage ss;
+	char text[80];
+	socklen_t l = sockaddr_of(&ss, r->family, r->local, r->lport, r->scope_id);
+	setflag(s, SOL_SOCKET, SO_REUSEADDR, 1);
+	int rc = bind(s, (void *)&ss, l);
+	int e = errno;
+	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
+	if (rc < 0)
+		return error("cannot bind a %s socket to %s again: %s%s",
+			     r->proto == IPPROTO_TCP ? "TCP" : "UDP",
+			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
+			     strerror(e),
+			     e == EADDRINUSE ? " (is the checkpointed program still running, or "
+					       "did another program take the port?)"
+					     : "");
+	return 0;
+}
+
+/* A TCP socket whose connection was reset by its peer. */
+static int make_reset(const struct img_inet *r)
+{
+	static const uint8_t lo6[16] = {[15] = 1}, lo4[4] = {127, 0, 0, 1};
+	struct sockaddr_storage ss;
+	socklen_t l = sockaddr_of(&ss, r->family, r->family == AF_INET ? lo4 : lo6, 0, 0);
+	int ls = socket(r->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s = socket(r->family, SOCK_STREAM | SOCK_CLOEXEC, 0), a = -1;
+	if (ls < 0 || s < 0 || bind(ls, (void *)&ss, l) < 0 || listen(ls, 1) < 0 ||
+	    getsockname(ls, (void *)&ss, &l) < 0 || connect(s, (void *)&ss, l) < 0 ||
+	    (a = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		error("cannot make a reset TCP connection on loopback: %s", strerror(errno));
+		if (s >= 0)
+			close(s);
+		s = -1;
+	} else {
+		struct linger lg = {1, 0};
+		setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(a); /* sends RST */
+	}
+	if (ls >= 0)
+		close(ls);
+	return s;
+}
+
+static int create_inet(const struct rst_set *set, const struct rst_obj *o, int fd[2])
+{
+	(void)set;
+	const struct img_inet *r = o->priv;
+	struct sockaddr_storage ss;
+	char text[80];
+	if (r->state == IMG_INET_TCP_RESET)
+		return (fd[0] = make_reset(r)) < 0 ? -1 : 0;
+	int type = r->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	int s = socket(r->family, type | SOCK_CLOEXEC, r->proto);
+	if (s < 0)
+		return -1;
+	fd[0] = s;
+	set_options(s, r);
+	if (r->state == IMG_INET_FRESH)
+		return 0;
+	if (bind_again(s, r) < 0)
+		return -1;
+	if (r->state == IMG_INET_LISTEN && listen(s, r->backlog ? (int)r->backlog : 128) < 0)
+		return error("cannot listen on %s again: %s",
+			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
+			     strerror(errno));
+	if (r->state == IMG_INET_UDP_CONN &&
+	    connect(s, (void *)&ss, sockaddr_of(&ss, r->family, r->peer, r->pport, 0)) < 0)
+		return error("cannot connect a UDP socket to %s again: %s",
+			     addr_text(r->family, r->peer, r->pport, text, sizeof(text)),
+			     strerror(errno));
+	return 0;
+}
+
+static int inet_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
+		     char *err, size_t errlen)
+{
+	const struct img_inet *r = rst_fdx_payload(x);
+	if (x->len < sizeof(*r) || (r->family != AF_INET && r->family != AF_INET6) ||
+	    (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) || r->state < IMG_INET_FRESH ||
+	    r->state > IMG_INET_TCP_RESET)
+		return snprintf(err, errlen,
+				"%s is corrupt: the TCP/UDP record of fd %d is invalid",
+				set->img[i].r.path, d->fd),
+		       -1;
+	struct rst_obj *o = rst_obj_get(set, IMG_FD_INET, x->ino, 0, i, create_inet);
+	if (!o)
+		return snprintf(err, errlen, "out of memory"), -1;
+	o->priv = r;
+	return 0;
+}
+
+static int inet_open(const struct rst_set *set, int i, const struct img_fd *d,
+		     const struct img_fdx *x)
+{
+	(void)i;
+	int at = rst_obj_fd(set, IMG_FD_INET, x->ino, 0, 0);
+	int fd = at < 0 ? -1 : fcntl(at, F_DUPFD_CLOEXEC, 0);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, d->open_flags & O_NONBLOCK);
+	return fd;
+}
+
+const struct rst_fd_kind rst_fd_inet = {IMG_FD_INET, inet_scan, inet_open, NULL};

@@ -1,0 +1,85 @@
+/* FIFOs (named pipes) at checkpoint time: the path, and the bytes in flight,
+ * copied with tee(2) from a read end opened for the purpose (through
+ * /proc/self/fd, so that even a holder of the write end alone can) and left in
+ * place. Every holder records them; the restorer writes them back once. */
+#include "runtime/rt.h"
+#include "common/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fifo_match(int fd, const char *link, const struct stat *st)
+{
+	(void)fd;
+	return S_ISFIFO(st->st_mode) && strncmp(link, "pipe:", 5) != 0;
+}
+
+static int fail(struct rt_fd_ctx *c, const char *what)
+{
+	snprintf(c->err, c->errlen, "pid %d fd %d (FIFO %s): %s", getpid(), c->fd, c->link, what);
+	return -1;
+}
+
+/* Copy the bytes in the FIFO to buf (at most cap), without taking them. */
+static int fifo_peek(struct rt_fd_ctx *c, uint8_t *buf, uint64_t cap, uint64_t *len)
+{
+	char path[64];
+	int avail = 0, tp[2];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fd);
+	int r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (r < 0)
+		return fail(c, "cannot open a read end to copy its contents");
+	*len = 0;
+	if (ioctl(r, FIONREAD, &avail) < 0 || avail <= 0) {
+		close(r);
+		return 0;
+	}
+	if ((uint64_t)avail > cap || pipe2(tp, O_CLOEXEC | O_NONBLOCK) < 0) {
+		close(r);
+		return fail(c, "cannot keep the bytes in flight");
+	}
+	fcntl(tp[1], F_SETPIPE_SZ, fcntl(r, F_GETPIPE_SZ));
+	ssize_t n = tee(r, tp[1], avail, SPLICE_F_NONBLOCK);
+	ssize_t got = n > 0 ? read_full(tp[0], buf, n) : n;
+	close(tp[0]);
+	close(tp[1]);
+	close(r);
+	if (got != avail)
+		return fail(c, "cannot copy the bytes in flight (tee)");
+	*len = got;
+	return 0;
+}
+
+static int fifo_dump(struct rt_fd_ctx *c)
+{
+	size_t ll = strlen(c->link);
+	if (ll > 10 && !strcmp(c->link + ll - 10, " (deleted)"))
+		return fail(c, "its path was removed: it cannot be opened again; keep the FIFO "
+			       "in the file system while checkpointing");
+	uint64_t cap = (1u << 20) + sizeof(struct img_fifo);
+	uint8_t *p = rt_alloc(cap);
+	if (!p)
+		return fail(c, "out of checkpoint memory");
+	struct img_fifo f = {.path_str = rt_str_add(c->tab, c->link),
+			     .mode = c->st->st_mode,
+			     .ino = c->st->st_ino,
+			     .dev = c->st->st_dev,
+			     .capacity = fcntl(c->fd, F_GETPIPE_SZ)};
+	if (fifo_peek(c, p + sizeof(f), cap - sizeof(f), &f.data_len) < 0)
+		return -1;
+	memcpy(p, &f, sizeof(f));
+	int64_t at =
+	    rt_fdx_add(c->fds, IMG_FD_FIFO, f.ino, p, sizeof(f) + f.data_len, c->err, c->errlen);
+	if (at < 0)
+		return -1;
+	c->e->type = IMG_FD_FIFO;
+	c->e->pos = at;
+	return 0;
+}
+
+const struct rt_fd_kind rt_fd_fifo = {"fifo", fifo_match, fifo_dump};

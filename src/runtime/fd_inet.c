@@ -1,0 +1,121 @@
+/* TCP and UDP sockets (IPv4, IPv6) at checkpoint time: address, port, state
+ * and the options a server sets. Listening and bound sockets come back bound
+ * to the same address and port; a TCP connection comes back as one the
+ * program sees reset (see docs/supported.md: the other side, inside or outside
+ * the computation, cannot be resumed without TCP_REPAIR, which needs
+ * CAP_NET_ADMIN). */
+#include "runtime/fd_sock.h"
+#include "runtime/rt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_segs_in */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int sockopt(int fd, int level, int name)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	return getsockopt(fd, level, name, &v, &l) < 0 ? -1 : v;
+}
+
+static int inet_match(int fd, const char *link, const struct stat *st)
+{
+	(void)link;
+	if (!S_ISSOCK(st->st_mode))
+		return 0;
+	int dom = sockopt(fd, SOL_SOCKET, SO_DOMAIN), proto = sockopt(fd, SOL_SOCKET, SO_PROTOCOL);
+	return (dom == AF_INET || dom == AF_INET6) &&
+	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
+}
+
+/* address and port of a sockaddr into the record's fields */
+static void addr_of(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port,
+		    uint32_t *scope)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+		memcpy(addr, &a->sin_addr, 4);
+		*port = ntohs(a->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+		memcpy(addr, &a->sin6_addr, 16);
+		*port = ntohs(a->sin6_port);
+		if (scope)
+			*scope = a->sin6_scope_id;
+	}
+}
+
+static uint32_t inet_flags(int fd, int family, int proto)
+{
+	uint32_t f = 0;
+	f |= sockopt(fd, SOL_SOCKET, SO_REUSEADDR) > 0 ? IMG_INET_REUSEADDR : 0;
+	f |= sockopt(fd, SOL_SOCKET, SO_REUSEPORT) > 0 ? IMG_INET_REUSEPORT : 0;
+	f |= sockopt(fd, SOL_SOCKET, SO_KEEPALIVE) > 0 ? IMG_INET_KEEPALIVE : 0;
+	f |= sockopt(fd, SOL_SOCKET, SO_BROADCAST) > 0 ? IMG_INET_BROADCAST : 0;
+	if (family == AF_INET6)
+		f |= sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0 ? IMG_INET_V6ONLY : 0;
+	if (proto == IPPROTO_TCP)
+		f |= sockopt(fd, IPPROTO_TCP, TCP_NODELAY) > 0 ? IMG_INET_NODELAY : 0;
+	return f;
+}
+
+/* The TCP state, as the record has it. A closed socket that received
+ * segments was connected (and reset or closed since: SO_ERROR would consume
+ * its pending error, so it is not asked); one that received none is merely
+ * bound, or fresh. */
+static uint32_t tcp_state(int fd, uint16_t lport, uint32_t *backlog)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0)
+		return IMG_INET_TCP_RESET;
+	if (ti.tcpi_state == 10) {
+		*backlog = ti.tcpi_sacked; /* a listener's maximum backlog */
+		return IMG_INET_LISTEN;
+	}
+	if (ti.tcpi_state != 7 || ti.tcpi_segs_in)
+		return IMG_INET_TCP_RESET;
+	return lport ? IMG_INET_BOUND : IMG_INET_FRESH;
+}
+
+static int inet_dump(struct rt_fd_ctx *c)
+{
+	struct img_inet r;
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+	memset(&r, 0, sizeof(r));
+	r.family = sockopt(c->fd, SOL_SOCKET, SO_DOMAIN);
+	r.proto = sockopt(c->fd, SOL_SOCKET, SO_PROTOCOL);
+	r.flags = inet_flags(c->fd, r.family, r.proto);
+	sk_bufs(c->fd, r.family, r.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, &r.rcvbuf,
+		&r.sndbuf);
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &l) == 0)
+		addr_of(&ss, r.local, &r.lport, &r.scope_id);
+	l = sizeof(ss);
+	int connected = getpeername(c->fd, (struct sockaddr *)&ss, &l) == 0;
+	if (connected)
+		addr_of(&ss, r.peer, &r.pport, NULL);
+	if (r.proto == IPPROTO_TCP) {
+		r.state = tcp_state(c->fd, r.lport, &r.backlog);
+		if (r.state == IMG_INET_TCP_RESET)
+			r.flags &= ~(IMG_INET_REUSEADDR | IMG_INET_REUSEPORT);
+	} else {
+		r.state = connected ? IMG_INET_UDP_CONN : r.lport ? IMG_INET_BOUND : IMG_INET_FRESH;
+	}
+	int64_t at =
+	    rt_fdx_add(c->fds, IMG_FD_INET, c->st->st_ino, &r, sizeof(r), c->err, c->errlen);
+	if (at < 0)
+		return -1;
+	c->e->type = IMG_FD_INET;
+	c->e->pos = at;
+	return 0;
+}
+
+const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};

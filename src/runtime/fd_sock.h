@@ -1,0 +1,35 @@
+/* Sockets at checkpoint time: which processes take part, which socket inodes
+ * they hold, and what the kernel says of every Unix socket (sock_diag). Shared
+ * by fd_unix.c and fd_inet.c. */
+#ifndef STASIS_RUNTIME_FD_SOCK_H
+#define STASIS_RUNTIME_FD_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One Unix socket as sock_diag reports it. */
+struct sk_unix {
+	uint64_t ino, peer; /* peer: 0 if none, or if the peer was closed */
+	int has_peer;
+	uint32_t type, state, shutdown, rq, wq;
+	uint32_t name_len;
+	char name[108];
+	uint32_t nicons;
+	uint32_t *icons; /* a listener's connections not yet accepted */
+};
+
+/* The socket inode is held by a process of the checkpoint: the lowest pid
+ * of those holding it, or 0. */
+int sk_member_holder(uint64_t ino);
+/* sock_diag's record of a Unix socket, NULL if unknown (errno set on failure). */
+const struct sk_unix *sk_unix_find(uint64_t ino);
+/* The listener with a connection from client socket ino in its accept queue
+ * (not yet accepted), or NULL. */
+const struct sk_unix *sk_unix_listener_of(uint64_t ino);
+/* A printable Unix address: "/path", "@abstract" or "an unnamed socket". */
+const char *sk_unix_addr(const char *name, uint32_t len, char *buf, size_t size);
+/* SO_RCVBUF/SO_SNDBUF to restore: 0 when the socket has the default of a new
+ * socket of its kind, else the value to set (the kernel doubles it). */
+void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd);
+
+#endif

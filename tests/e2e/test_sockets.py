@@ -1,0 +1,117 @@
+"""Sockets and FIFOs: Unix sockets (pairs, listeners with connections not yet
+accepted, datagram sockets by name, between a parent and a child), FIFOs,
+TCP and UDP sockets, and descriptors passed with SCM_RIGHTS come back after
+checkpoint --kill and restart, twice, with the bytes in flight; what cannot
+come back (a Unix socket connected to outside) fails the checkpoint clearly."""
+
+import os
+import re
+import signal
+import socket
+import time
+
+from conftest import free_port, program, read_fds
+
+
+def cycles(st, name, *args, nprocs=1, n=2, between=None, timeout=60):
+    """zdtm cycles for a program of nprocs processes: launch, wait for
+    "ready" and every process, then n times checkpoint --kill and restart;
+    then the verify file, and the program's verdict."""
+    out = st.tmp / f"{name}.out"
+    verify = st.tmp / "verify"
+    p = st.launch(program(name), verify, *args, out=out)
+    st.wait_for(out, "ready", proc=p, timeout=timeout)
+    st.wait_registered(nprocs=nprocs, proc=p)
+    fds0 = read_fds(p.pid)
+    for i in range(n):
+        imgs = st.checkpoint(kill=True)
+        assert len(imgs) == nprocs, imgs
+        rc = p.wait(timeout=30)
+        assert rc in (-signal.SIGKILL, 128 + signal.SIGKILL), st.describe_all()
+        p = st.restart(imgs)
+        st.wait_registered(nprocs=nprocs, proc=p)
+        if between:
+            between(i, p)
+    verify.touch()
+    rc = p.wait(timeout=timeout)
+    text = out.read_text(errors="replace")
+    assert "PASS" in text and rc == 0, f"{name}: exit {rc}, output:\n{text}\n{st.describe_all()}"
+    assert "FAIL" not in text, text
+    assert text.count("ready") == 1, text
+    return fds0
+
+
+def test_unix_sockets(st):
+    d = st.tmp / "socks"
+    d.mkdir()
+    fds = cycles(st, "sock_unix", d, nprocs=2)
+    assert sum(1 for t in fds.values() if t.startswith("socket:")) >= 18, fds
+
+
+def test_fifos(st):
+    d = st.tmp / "fifos"
+    d.mkdir()
+    cycles(st, "sock_fifo", d, nprocs=2)
+
+
+def test_tcp_udp(st):
+    port, uport = free_port(), free_port()
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        srv.settimeout(30)
+        out = st.tmp / "sock_inet.out"
+        verify = st.tmp / "verify"
+        p = st.launch(program("sock_inet"), verify, port, uport, srv.getsockname()[1], out=out)
+        st.wait_for(out, "listening", proc=p)
+        conn, _ = srv.accept()  # the program's connection to outside
+        client = socket.create_connection(("127.0.0.1", port), timeout=30)
+        st.wait_for(out, "ready", proc=p)
+        st.wait_registered(proc=p)
+        for _ in range(2):
+            imgs = st.checkpoint(kill=True)
+            p.wait(30)
+            # the dead program's connections are closed for the outside side
+            conn.settimeout(10)
+            assert conn.recv(16) == b""
+            p = st.restart(imgs)
+            st.wait_registered(proc=p)
+        c4 = socket.create_connection(("127.0.0.1", port), timeout=30)
+        c6 = socket.create_connection(("::1", port), timeout=30)
+        c4.sendall(b"ping4")
+        c6.sendall(b"ping6")
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(30)
+        u.sendto(b"udp?", ("127.0.0.1", uport))
+        verify.touch()
+        assert c4.recv(16) == b"pong" and c6.recv(16) == b"pong", st.describe_all()
+        assert u.recvfrom(16)[0] == b"udp!"
+        assert p.wait(30) == 0, st.describe_all()
+        text = out.read_text()
+        assert "PASS" in text and "FAIL" not in text, text
+        for s in (conn, client, c4, c6, u):
+            s.close()
+
+
+def test_scm_rights_shared_descriptions(st):
+    d = st.tmp / "rights"
+    d.mkdir()
+    cycles(st, "sock_rights", d, nprocs=2)
+
+
+def test_scm_rights_in_flight_refused(st):
+    d = st.tmp / "rights"
+    d.mkdir()
+    out = st.tmp / "inflight.out"
+    verify = st.tmp / "verify"
+    p = st.launch(program("sock_rights"), verify, d, "inflight", out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(nprocs=2, proc=p)
+    r = st.checkpoint(kill=True, expect_ok=False)
+    assert r.returncode != 0, r.stdout
+    assert "SCM_RIGHTS" in r.stderr and re.search(r"pid \d+ fd \d+", r.stderr), r.stderr
+    assert not list(st.ckpt_dir.glob("*.stasis")), "a refused checkpoint left an image"
+    assert p.running(), st.describe_all()
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    assert "PASS" in out.read_text(), st.describe_all()
