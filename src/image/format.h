@@ -250,6 +250,25 @@ struct img_fdx {
 	uint64_t ino;  /* identity of the object (socket inode, ...), 0 if none */
 };
 
+/* Payload of IMG_FD_PTY_MASTER, IMG_FD_PTY_SLAVE and IMG_FD_TTY records: one
+ * pty (/dev/pts/index of the devpts instance dev) and its terminal state. */
+#define IMG_TTY_CTTY (1u << 0)	  /* the process's controlling terminal; it leads its session */
+#define IMG_TTY_LOCKED (1u << 1)  /* master: the slave is still locked (no unlockpt) */
+#define IMG_TTY_PKTMODE (1u << 2) /* master: packet mode (TIOCPKT) */
+struct img_tty {
+	uint32_t index;	  /* N of /dev/pts/N */
+	uint32_t flags;	  /* IMG_TTY_* */
+	uint64_t dev;	  /* st_dev of the devpts instance: with index, names the pty */
+	uint32_t sid;	  /* session whose controlling terminal it is, 0 if unknown */
+	uint32_t fg_pgrp; /* its foreground process group, 0 if unknown */
+	uint32_t iflag, oflag, cflag, lflag; /* termios */
+	uint32_t ispeed, ospeed;
+	uint8_t cc[32]; /* termios c_cc */
+	uint16_t rows, cols, xpixel, ypixel; /* struct winsize */
+	uint8_t line;			     /* termios c_line */
+	uint8_t reserved[7];
+};
+
 struct img_fd {
 	int32_t fd;
 	uint32_t type;	     /* enum img_fd_type */
@@ -270,5 +289,6 @@ _Static_assert(sizeof(struct img_vma) == 48, "img_vma");
 _Static_assert(sizeof(struct img_chunk) == 40, "img_chunk");
 _Static_assert(sizeof(struct img_fd) == 40, "img_fd");
 _Static_assert(sizeof(struct img_fdx) == 16, "img_fdx");
+_Static_assert(sizeof(struct img_tty) == 96, "img_tty");
 
 #endif

@@ -8,6 +8,9 @@
 #include <string.h>
 
 static const struct rst_fd_kind *const kinds[] = {
+    &rst_fd_kind_pty_master,
+    &rst_fd_kind_pty_slave,
+    &rst_fd_kind_tty,
     NULL,
 };
 

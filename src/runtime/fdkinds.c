@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 static const struct rt_fd_kind *const kinds[] = {
+    &rt_fd_kind_tty,
     NULL,
 };
 
