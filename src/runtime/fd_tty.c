@@ -136,6 +136,23 @@ static int dump_master(struct rt_fd_ctx *c, struct img_tty *t)
 	return 0;
 }
 
+/* Bytes queued in a pty cannot be put back where they were (the input queue
+ * of a slave only takes what its master writes, through the line discipline
+ * again): refuse rather than lose them. */
+static int check_queued(struct rt_fd_ctx *c, const struct img_tty *t)
+{
+	int queued = 0;
+	if (ioctl(c->fd, FIONREAD, &queued) < 0 || queued <= 0)
+		return 0;
+	snprintf(c->err, c->errlen,
+		 "pid %d fd %d (%s of /dev/pts/%u): %d bytes wait in the terminal to be read, "
+		 "and bytes in flight in a pty are not kept yet; checkpoint again once the "
+		 "program has read them",
+		 getpid(), c->fd, c->e->type == IMG_FD_PTY_MASTER ? "master" : "slave", t->index,
+		 queued);
+	return -1;
+}
+
 static int tty_dump(struct rt_fd_ctx *c)
 {
 	struct img_tty t;
@@ -153,6 +170,8 @@ static int tty_dump(struct rt_fd_ctx *c)
 		if (getsid(0) == getpid() && ctty_rdev() == rdev)
 			t.flags |= IMG_TTY_CTTY;
 	}
+	if (check_queued(c, &t) < 0)
+		return -1;
 	save_termios(&t, c->fd);
 	save_session(&t, c->fd);
 	int64_t at = rt_fdx_add(c->fds, c->e->type, t.index, &t, sizeof(t), c->err, c->errlen);

@@ -228,3 +228,35 @@ def test_screen(st, tmux):
 def test_nested_tmux(st, tmux):
     nested(st, tmux, ["tmux", "-L", f"inner{st.port}", "-f", "/dev/null", "new-session",
                       "bash --norc --noprofile"])
+
+
+QUEUED = r"""
+import os, pty, sys, time
+m, s = pty.openpty()
+os.write(s, b"not read yet\n")
+print("ready", os.ttyname(s), flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+print("went on", os.read(m, 100), flush=True)
+"""
+
+
+def test_bytes_queued_in_a_pty_refuse_the_checkpoint(st):
+    """Bytes waiting in a pty are not kept yet: the checkpoint fails and says
+    so, the program goes on."""
+    script = st.tmp / "queued.py"
+    script.write_text(QUEUED)
+    out = st.tmp / "queued.out"
+    verify = st.tmp / "verify"
+    p = st.launch("/usr/bin/python3", script, verify, out=out)
+    st.wait_for(out, "ready", proc=p)
+    tty = out.read_text().split()[1]
+    st.wait_registered(proc=p)
+    r = st.checkpoint(kill=True, expect_ok=False)
+    assert r.returncode != 0, "the checkpoint should have failed"
+    index = tty.rsplit("/", 1)[1]
+    assert f"of /dev/pts/{index}): 14 bytes wait in the terminal" in r.stderr, r.stderr
+    assert not list(st.ckpt_dir.glob("*.stasis")), "an image was written"
+    verify.touch()
+    assert p.wait(30) == 0
+    assert "went on b'not read yet\\r\\n'" in out.read_text()
