@@ -12,17 +12,21 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: stasis launch [-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--] PROGRAM "
-    "[ARGS...]\n"
+    "usage: stasis launch [-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--no-tty] "
+    "[--] PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
     "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
     "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs.\n"
+    "With a terminal on stdin, PROGRAM runs on a pty of its own (launch relays your\n"
+    "terminal to it), so that its terminal and job control come back at a restart.\n"
     "\n"
     "  -p, --port PORT     coordinator port\n"
     "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
     "  -i, --interval N    checkpoint every N seconds\n"
-    "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n";
+    "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n"
+    "  --no-tty            with a terminal on stdin, run PROGRAM on it directly instead of\n"
+    "                      on a pty of its own (its job control then does not survive a restart)\n";
 
 static int set_preload(void)
 {
@@ -60,7 +64,7 @@ int cmd_launch(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR");
 	long interval = -1;
-	int no_compress = 0, i;
+	int no_compress = 0, no_tty = 0, i;
 	char absdir[PATH_MAX], portbuf[16];
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
@@ -82,6 +86,8 @@ int cmd_launch(int argc, char **argv)
 				die("invalid interval '%s': expected seconds", argv[i]);
 		} else if (!strcmp(a, "--no-compress")) {
 			no_compress = 1;
+		} else if (!strcmp(a, "--no-tty")) {
+			no_tty = 1;
 		} else {
 			fprintf(stderr, "stasis launch: unknown option '%s'\n%s", a, usage);
 			return 2;
@@ -107,6 +113,8 @@ int cmd_launch(int argc, char **argv)
 	setenv("STASIS_RUNTIME", "1", 1);
 	if (no_compress)
 		setenv("STASIS_NO_COMPRESS", "1", 1);
+	if (!no_tty && isatty(0))
+		return cli_launch_tty(argv + i);
 	execvp(argv[i], argv + i);
 	error("cannot run %s: %s", argv[i], strerror(errno));
 	return errno == ENOENT ? 127 : 126;

@@ -21,7 +21,8 @@ static const char usage[] =
     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
     "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
     "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
-    "if none runs.\n";
+    "if none runs. A computation that had a terminal of its own (launched on a\n"
+    "terminal) gets a new one, relayed to the terminal restart runs in.\n";
 
 static int ends_with(const char *s, const char *suffix)
 {

@@ -325,6 +325,25 @@ struct img_fifo {
 	uint64_t data_len;
 };
 
+/* Payload of IMG_FD_PTY_MASTER, IMG_FD_PTY_SLAVE and IMG_FD_TTY records: one
+ * pty (/dev/pts/index of the devpts instance dev) and its terminal state. */
+#define IMG_TTY_CTTY (1u << 0)	  /* the process's controlling terminal; it leads its session */
+#define IMG_TTY_LOCKED (1u << 1)  /* master: the slave is still locked (no unlockpt) */
+#define IMG_TTY_PKTMODE (1u << 2) /* master: packet mode (TIOCPKT) */
+struct img_tty {
+	uint32_t index;	  /* N of /dev/pts/N */
+	uint32_t flags;	  /* IMG_TTY_* */
+	uint64_t dev;	  /* st_dev of the devpts instance: with index, names the pty */
+	uint32_t sid;	  /* session whose controlling terminal it is, 0 if unknown */
+	uint32_t fg_pgrp; /* its foreground process group, 0 if unknown */
+	uint32_t iflag, oflag, cflag, lflag; /* termios */
+	uint32_t ispeed, ospeed;
+	uint8_t cc[32]; /* termios c_cc */
+	uint16_t rows, cols, xpixel, ypixel; /* struct winsize */
+	uint8_t line;			     /* termios c_line */
+	uint8_t reserved[7];
+};
+
 struct img_fd {
 	int32_t fd;
 	uint32_t type;	     /* enum img_fd_type */
@@ -444,5 +463,6 @@ _Static_assert(sizeof(struct img_mqueue) == 32, "img_mqueue");
 _Static_assert(sizeof(struct img_unix) == 280, "img_unix");
 _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
 _Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
+_Static_assert(sizeof(struct img_tty) == 96, "img_tty");
 
 #endif

@@ -24,6 +24,9 @@ static const struct rst_fd_kind *const kinds[] = {
     &rst_fd_unix,
     &rst_fd_inet,
     &rst_fd_fifo,
+    &rst_fd_kind_pty_master,
+    &rst_fd_kind_pty_slave,
+    &rst_fd_kind_tty,
     NULL,
 };
 

@@ -119,6 +119,18 @@ const struct rst_fd_kind *rst_fd_kind(uint32_t type);
 /* fdkinds.c: every `late` step of process i's descriptors */
 int rst_fds_late(const struct rst_set *set, int i);
 
+/* fd_tty.c: terminals. rst_tty_prepare (restart, in its namespaces, before
+ * PID 1) mounts a devpts of the restart's own and makes the computation's
+ * terminal; rst_tty_relay relays the user's terminal to it until done_fd is
+ * readable; rst_tty_leads_session says whether a process with no parent in the
+ * set leads a session of its own again; rst_tty_session (process i, its
+ * children in their groups) takes its controlling terminal back. */
+extern const struct rst_fd_kind rst_fd_kind_pty_master, rst_fd_kind_pty_slave, rst_fd_kind_tty;
+int rst_tty_prepare(const struct rst_set *set);
+int rst_tty_relay(int done_fd);
+int rst_tty_leads_session(const struct rst_set *set, int i);
+int rst_tty_session(const struct rst_set *set, int i);
+
 /* tree.c: the images are one checkpoint, complete; parents from their ppids. */
 int rst_set_check(struct rst_set *set, char *err, size_t errlen);
 /* tree.c: once joined to the coordinator, the restorer fds to the fixed layout. */

@@ -141,7 +141,7 @@ static void run_init(struct rst_set *set, int status_fd)
 int rst_run(struct rst_set *set)
 {
 	int pfd[2], st = -1;
-	if (enter_namespaces() < 0 || pipe2(pfd, O_CLOEXEC) < 0)
+	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
 	pid_t init = fork();
 	if (init < 0)
@@ -154,6 +154,7 @@ int rst_run(struct rst_set *set)
 	close_restorer_fds(set);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
+	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
 	ssize_t n = read_full(pfd[0], &st, sizeof(st));
 	int s;
 	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
@@ -228,8 +229,8 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
 static void own_session(const struct rst_set *set, int i)
 {
 	const struct img_proc *p = set->img[i].proc;
-	if (set->parent[i] < 0)
-		return;
+	if (set->parent[i] < 0 && !rst_tty_leads_session(set, i))
+		return; /* stays in restart's, unless it has a terminal of its own */
 	if (p->sid == p->pid && setsid() < 0)
 		warn("pid %u cannot lead a session again: %s", p->pid, strerror(errno));
 	else if (p->sid != p->pid && p->pgid == p->pid && setpgid(0, 0) < 0)
@@ -280,7 +281,7 @@ void rst_process(struct rst_set *set, int i)
 		    spawn_member(set, j) < 0)
 			_exit(1);
 	children_groups(set, i);
-	if (rst_fds_late(set, i) < 0)
+	if (rst_tty_session(set, i) < 0 || rst_fds_late(set, i) < 0)
 		_exit(1);
 	restore_proc_state(img);
 	struct timespec t0, t1;

@@ -21,6 +21,7 @@ static const struct rt_fd_kind *const kinds[] = {
     &rt_fd_unix,
     &rt_fd_inet,
     &rt_fd_fifo,
+    &rt_fd_kind_tty,
     NULL,
 };
 

@@ -4,6 +4,7 @@
 #include "runtime/rt.h"
 #include "common/io.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -158,7 +159,10 @@ void rt_note_inherited_fds(void)
 		p += snprintf(p, buf + sizeof(buf) - p, "%s%llx:%llx", p == buf ? "" : ",",
 			      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
 	}
-	setenv("STASIS_EXTERNAL", buf, 1);
+	/* libc's setenv: bash exports its own, which before main starts bash's variable
+	 * table with this one variable and then hides all others from its getenv */
+	int (*libc_setenv)(const char *, const char *, int) = dlsym(RTLD_NEXT, "setenv");
+	(libc_setenv ? libc_setenv : setenv)("STASIS_EXTERNAL", buf, 1);
 }
 
 static int inherited(int fd, const struct stat *st)
@@ -227,6 +231,10 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 		       struct rt_fds *fds, struct rt_files *files, struct rt_strtab *tab, char *err,
 		       size_t errlen)
 {
+	struct rt_fd_ctx c = {e, fd, link, st, fds, files, tab, err, errlen};
+	int taken = S_ISCHR(st->st_mode) ? rt_fd_kinds_dump(&c) : 0; /* ptys before terminals */
+	if (taken)
+		return taken < 0 ? -1 : 0;
 	int pipe = S_ISFIFO(st->st_mode) && !strncmp(link, "pipe:", 5);
 	if (pipe && !inherited(fd, st)) {
 		e->type = IMG_FD_PIPE;
@@ -259,8 +267,7 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 		e->type = IMG_FD_EXTERNAL; /* leads outside the computation */
 		return 0;
 	}
-	struct rt_fd_ctx c = {e, fd, link, st, fds, files, tab, err, errlen};
-	int taken = rt_fd_kinds_dump(&c);
+	taken = rt_fd_kinds_dump(&c);
 	if (taken)
 		return taken < 0 ? -1 : 0;
 	snprintf(err, errlen,

@@ -1,0 +1,209 @@
+/* The terminal relay of launch and restart; see ttyrelay.h. */
+#include "common/ttyrelay.h"
+#include "common/io.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define MAX_HELD 4096 /* ptys taken to reach a wanted number */
+
+static int raw_fd = -1;
+static struct termios saved;
+static int wake[2] = {-1, -1}; /* self-pipe: 'w' window size, 'c' child */
+
+void tty_raw_end(void)
+{
+	if (raw_fd >= 0)
+		tcsetattr(raw_fd, TCSADRAIN, &saved);
+	raw_fd = -1;
+}
+
+/* A signal that ends us must not leave the user's terminal raw. */
+static void on_fatal(int sig)
+{
+	tty_raw_end();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void tty_raw_begin(int fd)
+{
+	struct termios raw;
+	if (tcgetattr(fd, &saved) < 0)
+		return;
+	raw = saved;
+	cfmakeraw(&raw);
+	if (tcsetattr(fd, TCSADRAIN, &raw) < 0)
+		return;
+	raw_fd = fd;
+	signal(SIGTERM, on_fatal);
+	signal(SIGHUP, on_fatal);
+	atexit(tty_raw_end);
+}
+
+static void on_wake(int sig)
+{
+	int e = errno;
+	char c = sig == SIGWINCH ? 'w' : 'c';
+	if (write(wake[1], &c, 1) < 0) {
+		/* full: a wakeup is pending anyway */
+	}
+	errno = e;
+}
+
+static void copy_winsize(const struct tty_relay *r)
+{
+	struct winsize ws;
+	if (ioctl(r->in, TIOCGWINSZ, &ws) == 0)
+		ioctl(r->master, TIOCSWINSZ, &ws);
+}
+
+/* One read from `from` written whole to `to`; 0 at EOF or EIO (a pty whose
+ * slaves are all closed), 1 after data, -1 on an error. */
+static int pass(int from, int to)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n < 0 && errno == EIO)
+		return 0;
+	if (n <= 0)
+		return n;
+	return write_full(to, buf, n) < 0 ? -1 : 1;
+}
+
+/* What the computation wrote just before it ended. */
+static void drain(const struct tty_relay *r)
+{
+	char buf[16384];
+	ssize_t n;
+	int fl = fcntl(r->master, F_GETFL);
+	fcntl(r->master, F_SETFL, fl | O_NONBLOCK);
+	while ((n = read(r->master, buf, sizeof(buf))) > 0)
+		if (write_full(r->out, buf, n) < 0)
+			break;
+	fcntl(r->master, F_SETFL, fl);
+}
+
+static int child_ended(struct tty_relay *r)
+{
+	if (!r->child)
+		return 0;
+	pid_t w = waitpid(r->child, &r->status, WNOHANG);
+	return w == r->child || (w < 0 && errno == ECHILD);
+}
+
+static int handle_wake(struct tty_relay *r)
+{
+	char c[64];
+	ssize_t n = read(wake[0], c, sizeof(c));
+	for (ssize_t k = 0; k < n; k++)
+		if (c[k] == 'w')
+			copy_winsize(r);
+	return child_ended(r);
+}
+
+static int setup_wake(void)
+{
+	if (wake[0] < 0 && pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return error("cannot create a pipe for the terminal relay: %s", strerror(errno));
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_wake;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGWINCH, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	return 0;
+}
+
+int tty_relay_run(struct tty_relay *r)
+{
+	int in_open = 1, master_open = 1;
+	if (setup_wake() < 0)
+		return -1;
+	copy_winsize(r);
+	while (!child_ended(r)) {
+		struct pollfd p[4] = {{r->in, in_open ? POLLIN : 0, 0},
+				      {r->master, master_open ? POLLIN : 0, 0},
+				      {wake[0], POLLIN, 0},
+				      {r->done_fd, POLLIN, 0}};
+		if (poll(p, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return error("terminal relay: poll: %s", strerror(errno));
+		}
+		if (p[3].revents)
+			break;
+		if ((p[2].revents & POLLIN) && handle_wake(r))
+			break;
+		if (p[0].revents && pass(r->in, r->master) <= 0)
+			in_open = 0; /* the user's side ended: the program keeps running */
+		if (p[1].revents && pass(r->master, r->out) <= 0)
+			master_open = 0;
+	}
+	drain(r);
+	return 0;
+}
+
+/* Take ptys until the one numbered want comes (the kernel gives the lowest
+ * free number), then give back the others. */
+static int open_at(int want, int *master, int *index)
+{
+	int held[MAX_HELD], n = 0, rc = -1;
+	for (;;) {
+		int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		unsigned idx;
+		if (m < 0)
+			break;
+		if (ioctl(m, TIOCGPTN, &idx) < 0) {
+			close(m);
+			break;
+		}
+		if (want < 0 || (int)idx == want) {
+			*master = m;
+			*index = idx;
+			rc = 0;
+			break;
+		}
+		if ((int)idx > want || n == MAX_HELD) {
+			close(m);
+			errno = EBUSY;
+			break;
+		}
+		held[n++] = m;
+	}
+	int e = errno;
+	while (n > 0)
+		close(held[--n]);
+	errno = e;
+	return rc;
+}
+
+int tty_open_pty(int want, int *master, int *slave, int *index)
+{
+	int unlock = 0;
+	if (open_at(want, master, index) < 0)
+		return -1;
+	if (ioctl(*master, TIOCSPTLCK, &unlock) < 0)
+		goto fail;
+	if (!slave)
+		return 0;
+	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*slave >= 0)
+		return 0;
+fail:;
+	int e = errno;
+	close(*master);
+	errno = e;
+	return -1;
+}

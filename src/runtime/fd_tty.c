@@ -1,0 +1,192 @@
+/* Terminals: ptys of the computation (master and slave), and the terminal
+ * `stasis launch` gave it (IMG_FD_TTY, a pty whose master launch holds).
+ * A pts slave that is neither is recorded as a slave too: the restorer tells
+ * a pty whose master is in the computation from a terminal outside it (which
+ * becomes restart's own, as before) by looking for the master among the
+ * images. Each record keeps termios, window size, session and foreground
+ * process group, and whether it is the process's controlling terminal. */
+#include "runtime/rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define PTS_MAJOR_FIRST 136 /* UNIX98_PTY_SLAVE_MAJOR .. + 7 */
+#define PTS_MAJOR_LAST 143
+#define TTYAUX_MAJOR 5 /* minor 0: /dev/tty, minor 2: /dev/ptmx */
+
+static int launch_tty = -1; /* index of launch's pty ($STASIS_TTY), -1 if none */
+
+static int is_pts(dev_t rdev)
+{
+	return major(rdev) >= PTS_MAJOR_FIRST && major(rdev) <= PTS_MAJOR_LAST;
+}
+
+/* devpts numbers its slaves with major 136 and the index as minor (20 bits) */
+static unsigned pts_index(dev_t rdev)
+{
+	return minor(rdev);
+}
+
+/* The controlling terminal's device number (field 7 of /proc/self/stat). */
+static dev_t ctty_rdev(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	unsigned long long f[5] = {0};
+	char state;
+	if (!p || sscanf(p + 2, "%c %llu %llu %llu %llu", &state, &f[0], &f[1], &f[2], &f[3]) != 5)
+		return 0;
+	return (dev_t)f[3];
+}
+
+static int tty_match(int fd, const char *link, const struct stat *st)
+{
+	(void)fd;
+	(void)link;
+	if (!S_ISCHR(st->st_mode))
+		return 0;
+	if (major(st->st_rdev) == TTYAUX_MAJOR && minor(st->st_rdev) == 2)
+		return 1; /* a pty master */
+	if (major(st->st_rdev) == TTYAUX_MAJOR && minor(st->st_rdev) == 0)
+		return is_pts(ctty_rdev()); /* /dev/tty of a pty */
+	return is_pts(st->st_rdev);
+}
+
+/* The devpts instance a master belongs to: the kernel takes the "pts"
+ * directory next to the ptmx node it was opened through. */
+static uint64_t master_devpts(const char *link)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "%s", link);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = 0;
+	size_t n = strlen(dir);
+	if (!(n >= 4 && !strcmp(dir + n - 4, "/pts")))
+		snprintf(dir + n, sizeof(dir) - n, "/pts");
+	return stat(dir, &st) < 0 ? 0 : st.st_dev;
+}
+
+static void save_termios(struct img_tty *t, int fd)
+{
+	struct termios tio;
+	struct winsize ws;
+	if (tcgetattr(fd, &tio) == 0) {
+		t->iflag = tio.c_iflag;
+		t->oflag = tio.c_oflag;
+		t->cflag = tio.c_cflag;
+		t->lflag = tio.c_lflag;
+		t->line = tio.c_line;
+		t->ispeed = cfgetispeed(&tio);
+		t->ospeed = cfgetospeed(&tio);
+		memcpy(t->cc, tio.c_cc, sizeof(t->cc) < NCCS ? sizeof(t->cc) : NCCS);
+	}
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0) {
+		t->rows = ws.ws_row;
+		t->cols = ws.ws_col;
+		t->xpixel = ws.ws_xpixel;
+		t->ypixel = ws.ws_ypixel;
+	}
+}
+
+/* Session and foreground group: a master always tells them; a slave only to
+ * a process of the session it controls. */
+static void save_session(struct img_tty *t, int fd)
+{
+	pid_t sid = 0, pgrp = 0;
+	if (ioctl(fd, TIOCGSID, &sid) == 0)
+		t->sid = sid;
+	if (ioctl(fd, TIOCGPGRP, &pgrp) == 0)
+		t->fg_pgrp = pgrp;
+}
+
+static int dump_master(struct rt_fd_ctx *c, struct img_tty *t)
+{
+	unsigned idx;
+	int locked = 0, pkt = 0;
+	if (ioctl(c->fd, TIOCGPTN, &idx) < 0)
+		return snprintf(c->err, c->errlen,
+				"pid %d fd %d (%s): cannot read the pty number: %s", getpid(),
+				c->fd, c->link, strerror(errno)),
+		       -1;
+	t->index = idx;
+	t->dev = master_devpts(c->link);
+	if (ioctl(c->fd, TIOCGPTLCK, &locked) == 0 && locked)
+		t->flags |= IMG_TTY_LOCKED;
+	if (ioctl(c->fd, TIOCGPKT, &pkt) == 0 && pkt)
+		t->flags |= IMG_TTY_PKTMODE;
+	c->e->type = IMG_FD_PTY_MASTER;
+	return 0;
+}
+
+/* Bytes queued in a pty cannot be put back where they were (the input queue
+ * of a slave only takes what its master writes, through the line discipline
+ * again): refuse rather than lose them. */
+static int check_queued(struct rt_fd_ctx *c, const struct img_tty *t)
+{
+	int queued = 0;
+	if (ioctl(c->fd, FIONREAD, &queued) < 0 || queued <= 0)
+		return 0;
+	snprintf(c->err, c->errlen,
+		 "pid %d fd %d (%s of /dev/pts/%u): %d bytes wait in the terminal to be read, "
+		 "and bytes in flight in a pty are not kept yet; checkpoint again once the "
+		 "program has read them",
+		 getpid(), c->fd, c->e->type == IMG_FD_PTY_MASTER ? "master" : "slave", t->index,
+		 queued);
+	return -1;
+}
+
+static int tty_dump(struct rt_fd_ctx *c)
+{
+	struct img_tty t;
+	dev_t rdev = c->st->st_rdev;
+	memset(&t, 0, sizeof(t));
+	if (major(rdev) == TTYAUX_MAJOR && minor(rdev) == 2) {
+		if (dump_master(c, &t) < 0)
+			return -1;
+	} else {
+		if (major(rdev) == TTYAUX_MAJOR) /* /dev/tty: the controlling terminal */
+			rdev = ctty_rdev();
+		t.index = pts_index(rdev);
+		t.dev = c->st->st_dev;
+		c->e->type = (int)t.index == launch_tty ? IMG_FD_TTY : IMG_FD_PTY_SLAVE;
+		if (getsid(0) == getpid() && ctty_rdev() == rdev)
+			t.flags |= IMG_TTY_CTTY;
+	}
+	if (check_queued(c, &t) < 0)
+		return -1;
+	save_termios(&t, c->fd);
+	save_session(&t, c->fd);
+	int64_t at = rt_fdx_add(c->fds, c->e->type, t.index, &t, sizeof(t), c->err, c->errlen);
+	if (at < 0)
+		return -1;
+	c->e->pos = at;
+	return 0;
+}
+
+/* launch's pty: remembered at load time (a program may clear its environment) */
+__attribute__((constructor)) static void note_launch_tty(void)
+{
+	const char *v = getenv("STASIS_TTY");
+	if (v && *v)
+		launch_tty = atoi(v);
+}
+
+const struct rt_fd_kind rt_fd_kind_tty = {"tty", tty_match, tty_dump};
