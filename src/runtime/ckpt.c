@@ -173,11 +173,13 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
-/* With every thread held, no child can appear: tell the coordinator ours. */
+/* With every thread held, no child can appear: tell the coordinator ours.
+ * Zombies are not in the list: they are recorded in this image instead. */
 static void send_children(void)
 {
 	uint32_t *pids = rt_alloc(4096 * sizeof(uint32_t));
 	int n = pids ? rt_list_children(pids, 4096) : 0;
+	n = rt_zombies_take(pids, n);
 	proto_send(rt.coord_fd, MSG_CHILDREN, pids, n * sizeof(uint32_t), NULL, 0);
 }
 
@@ -336,6 +338,7 @@ static int join_coordinator(void)
 		return -1;
 	}
 	rt.coord_fd = fd_move_above(fd, 100);
+	rt.pid = getpid();
 	const char *dir = getenv("STASIS_CKPT_DIR");
 	if (dir && dir[0] == '/')
 		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);
@@ -350,7 +353,7 @@ static int join_coordinator(void)
 /* A forked child is a new process of the computation: it lets go of its
  * parent's coordinator connection and checkpoint thread state, joins with its
  * own, and starts its own checkpoint thread. */
-static void rt_forked_child(void)
+void rt_forked_child(void)
 {
 	if (rt.coord_fd >= 0)
 		close(rt.coord_fd);

@@ -91,7 +91,8 @@ static char **fix_env(char *const *envp, char **out, int cap)
  * closes, the new program joins again): a checkpoint waits for it meanwhile. */
 static void notify(uint32_t state)
 {
-	if (rt.enabled && rt.coord_fd >= 0)
+	/* a vfork child shares its parent's memory and connection: not its to use */
+	if (rt.enabled && rt.coord_fd >= 0 && getpid() == rt.pid)
 		proto_send(rt.coord_fd, MSG_EXEC, &state, sizeof(state), NULL, 0);
 }
 
