@@ -295,9 +295,14 @@ static void verify(long expect0, long churned0)
 			 method, st);
 		zd_check(sent > 10, "%s: only %ld numbers sent", method, sent);
 	}
-	if (strstr(method, "_exit"))
-		zd_check(churned > churned0 + 10, "%s: only %ld children since ready", method,
-			 churned - churned0);
+	if (strstr(method, "_exit")) { /* and it goes on after the last restart */
+		long before = churned;
+		for (int i = 0; i < 20; i++)
+			churn();
+		zd_check(churned > churned0 && churned == before + 60,
+			 "%s: %ld children since ready, %ld of 60 at verify", method,
+			 before - churned0, churned - before);
+	}
 	for (int i = 0; i < 3 && !strcmp(method, "fork_mt"); i++)
 		zd_check(spins[i] > 0, "%s: thread %d did not run", method, i);
 }
