@@ -138,7 +138,7 @@ static int after_restart(uint8_t *buf, size_t size)
 
 static int getenv_flag(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = secure_getenv(name);
 	return v && *v && strcmp(v, "0");
 }
 
@@ -339,10 +339,10 @@ static int join_coordinator(void)
 	}
 	rt.coord_fd = fd_move_above(fd, 100);
 	rt.pid = getpid();
-	const char *dir = getenv("STASIS_CKPT_DIR");
+	const char *dir = secure_getenv("STASIS_CKPT_DIR");
 	if (dir && dir[0] == '/')
 		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);
-	if (getenv("STASIS_NO_COMPRESS"))
+	if (secure_getenv("STASIS_NO_COMPRESS"))
 		w.flags |= CKPT_NO_COMPRESS;
 	rt.comp_id = w.comp_id;
 	rt.gen = w.gen;
@@ -370,11 +370,15 @@ void rt_forked_child(void)
 	rt.enabled = 1;
 }
 
+/* The runtime reads its variables with secure_getenv(), which reads environ
+ * directly: a program may define its own getenv() (bash does, and its answers
+ * in a forked child miss exported variables), and the checkpoint thread must
+ * not call into the program. */
 __attribute__((constructor)) static void rt_init(void)
 {
-	const char *port = getenv("STASIS_PORT");
-	const char *sig = getenv("STASIS_SIGNAL");
-	if (!port || !getenv("STASIS_RUNTIME"))
+	const char *port = secure_getenv("STASIS_PORT");
+	const char *sig = secure_getenv("STASIS_SIGNAL");
+	if (!port || !secure_getenv("STASIS_RUNTIME"))
 		return;
 	log_set_prefix("stasis runtime");
 	rt_wrappers_init();

@@ -49,7 +49,7 @@ void rt_exec_init(void)
 {
 	resolve();
 	for (size_t i = 0; i < NKEPT; i++) {
-		const char *v = getenv(kept_names[i]);
+		const char *v = secure_getenv(kept_names[i]);
 		if (v && asprintf(&kept[i], "%s=%s", kept_names[i], v) < 0)
 			kept[i] = NULL;
 	}
