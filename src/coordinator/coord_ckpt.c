@@ -373,9 +373,12 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
 			    "process %u (%s): its child process %u did not join the computation "
-			    "within %d s (started without the runtime: a static or setuid "
-			    "program, LD_PRELOAD removed, or a clone made by a raw system call "
-			    "the runtime cannot see): not supported\n",
+			    "within %d s: it runs without the runtime (a static or setuid "
+			    "program, or LD_PRELOAD removed), shares its parent's memory or "
+			    "descriptor table (clone with CLONE_VM or CLONE_FILES), or was "
+			    "made by a clone system call the runtime cannot see (inline "
+			    "assembly); not supported: start it with the runtime, or with "
+			    "fork()\n",
 			    k->pid, k->name, pid, RETRY_MS / 1000);
 	}
 }

@@ -5,6 +5,8 @@ computation. Programs: tests/programs/proc_*.c."""
 
 import pytest
 
+from conftest import program as program_path
+
 PIPED = ["fork_mt", "vfork_exec", "clone_glibc", "clone_raw", "clone3_raw", "spawn",
          "popen_r", "popen_w"]
 
@@ -77,3 +79,24 @@ def test_exited_process_leaves_the_computation(st):
     verify.touch()
     assert p.wait(30) == 0, st.describe_all()
     assert out.read_text().rstrip().endswith("PASS"), out.read_text()
+
+
+def test_child_sharing_memory_is_refused(st):
+    """A child made by clone(CLONE_VM) shares its parent's memory: it cannot
+    be a process of its own image. The checkpoint fails (after waiting for it
+    to join), names it, writes no image, and both go on running."""
+    import os
+    import re
+    out, verify = st.tmp / "vm.out", st.tmp / "verify"
+    p = st.launch(program_path("proc_create"), verify, "clone_vm", out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    r = st.checkpoint(kill=True, expect_ok=False)
+    assert r.returncode != 0, r.stdout
+    m = re.search(r"child process (\d+) did not join the computation.*CLONE_VM", r.stderr)
+    assert m, r.stderr
+    assert not [f for f in os.listdir(st.ckpt_dir) if f.endswith(".stasis")]
+    assert p.running(), st.describe_all()
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    assert "PASS" in out.read_text()

@@ -12,6 +12,8 @@
  *   clone3_raw   syscall(SYS_clone3) without a new stack
  *   spawn        posix_spawn() with file actions
  *   popen_r      popen(cmd, "r"): the parent reads the worker's output
+ *   clone_vm     glibc clone(CLONE_VM): a process sharing its parent's memory,
+ *                which cannot be checkpointed (the checkpoint must fail)
  * Methods that end children all the time, checked one by one:
  *   vfork_exit   vfork(); the child _exit()s with a code the parent checks
  *   fork_exit    fork(); the child exits at once and is reaped
@@ -144,11 +146,11 @@ static int start_vfork_exec(int w)
 	return pid > 0 ? 0 : -1;
 }
 
-static int start_clone_glibc(int w)
+static int start_clone_glibc(int w, int flags)
 {
 	size_t size = 256 * 1024;
 	char *stack = malloc(size);
-	child = clone(clone_child, stack + size, SIGCHLD, (void *)(intptr_t)w);
+	child = clone(clone_child, stack + size, flags | SIGCHLD, (void *)(intptr_t)w);
 	return child > 0 ? 0 : -1;
 }
 
@@ -203,7 +205,9 @@ static int start_piped(void)
 	else if (!strcmp(method, "vfork_exec"))
 		rc = start_vfork_exec(fds[1]);
 	else if (!strcmp(method, "clone_glibc"))
-		rc = start_clone_glibc(fds[1]);
+		rc = start_clone_glibc(fds[1], 0);
+	else if (!strcmp(method, "clone_vm"))
+		rc = start_clone_glibc(fds[1], CLONE_VM);
 	else if (!strcmp(method, "clone_raw") || !strcmp(method, "clone3_raw"))
 		rc = start_clone_raw(fds[1], method[5] == '3');
 	else
