@@ -319,6 +319,7 @@ START_TEST(test_checkpoint_round)
 	}
 	send_image(p1, "/ck/img 'one'.stasis");
 	send_barrier(p1, BARRIER_WRITTEN);
+	expect_nothing(p1); /* and the coordinator has taken p1's image first */
 	send_image(p2, "/ck/two.stasis");
 	expect_nothing(ctl);
 	send_barrier(p2, BARRIER_WRITTEN);
