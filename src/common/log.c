@@ -27,7 +27,7 @@ int log_get_fd(void)
 int log_debug_enabled(void)
 {
 	if (log_debug < 0) {
-		const char *v = getenv("STASIS_LOG");
+		const char *v = secure_getenv("STASIS_LOG");
 		log_debug = v && (!strcmp(v, "debug") || !strcmp(v, "1"));
 	}
 	return log_debug;

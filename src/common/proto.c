@@ -152,8 +152,8 @@ void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[P
 
 static int run_dir(char *buf, size_t size)
 {
-	const char *env = getenv("STASIS_RUN_DIR");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *env = secure_getenv("STASIS_RUN_DIR");
+	const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
 	int n;
 	if (env && *env)
 		n = snprintf(buf, size, "%s", env);
@@ -341,13 +341,13 @@ uint16_t proto_parse_port(const char *s)
 
 uint16_t proto_default_port(void)
 {
-	const char *s = getenv("STASIS_PORT");
+	const char *s = secure_getenv("STASIS_PORT");
 	return s && *s ? proto_parse_port(s) : STASIS_DEFAULT_PORT;
 }
 
 static const char *coord_host(void)
 {
-	const char *h = getenv("STASIS_COORD_HOST");
+	const char *h = secure_getenv("STASIS_COORD_HOST");
 	return h && *h ? h : "127.0.0.1";
 }
 

@@ -27,6 +27,8 @@ static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reac
 
 #define EXEC_WAIT_MS 2000 /* how long a checkpoint waits for an exec'ing process */
 #define EXEC_POLL_MS 20
+#define RETRY_MS 3000 /* how long a checkpoint starts again while processes come and go */
+#define RETRY_POLL_MS 30
 
 static long long now_ms(void)
 {
@@ -83,20 +85,42 @@ static long long deferred_fired(struct loop *l, long long id, void *data)
 	return LOOP_NOMORE;
 }
 
+static void defer(struct coord *c, uint32_t flags, uint64_t requester, long long ms)
+{
+	c->deferred.pending = 1;
+	c->deferred.flags = flags;
+	c->deferred.requester = requester;
+	c->defer_timer = loop_add_timer(c->loop, ms, deferred_fired, c);
+}
+
 /* A process is in the middle of an exec: start once it is back (or gone). */
 int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen)
 {
 	if (c->deferred.pending)
 		return errf(err, errlen,
 			    "a checkpoint is about to begin: try again when it completes");
+	if (!c->ckpt.active)
+		c->retry_until_ms = now_ms() + RETRY_MS;
 	if (!c->ckpt.active && execs_pending(c)) {
-		c->deferred.pending = 1;
-		c->deferred.flags = flags;
-		c->deferred.requester = requester;
-		c->defer_timer = loop_add_timer(c->loop, EXEC_POLL_MS, deferred_fired, c);
+		defer(c, flags, requester, EXEC_POLL_MS);
 		return 0;
 	}
 	return ckpt_begin(c, flags, requester, err, errlen);
+}
+
+/* The checkpoint failed only because a process was being born (forked or
+ * spawned, not joined yet) or left (exited, exec'd) while it ran: the
+ * computation changed under it, so it starts again, until RETRY_MS after the
+ * request. Returns 1 if it will. */
+static int ckpt_retry(struct coord *c)
+{
+	struct ckpt *ck = &c->ckpt;
+	if (!ck->failed || !ck->transient || now_ms() >= c->retry_until_ms)
+		return 0;
+	debug("checkpoint generation %u of %016llx starts again:\n%s", ck->gen,
+	      (unsigned long long)c->comp_id, ck->errors.p ? ck->errors.p : "");
+	defer(c, ck->flags, ck->requester, RETRY_POLL_MS);
+	return 1;
 }
 
 static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen)
@@ -233,9 +257,10 @@ static void ckpt_finish(struct coord *c)
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;
 	}
-	report(c, ok);
 	if (!ok)
-		remove_images(ck);
+		remove_images(ck); /* also before a retry: a new generation */
+	if (ok || !ckpt_retry(c))
+		report(c, ok);
 	int reached, n = ckpt_members(c, 0, &reached);
 	struct proto_barrier pass = {.id = BARRIER_WRITTEN, .nprocs = (uint32_t)n};
 	for (struct conn *k = c->conns; k; k = k->next) {
@@ -306,6 +331,7 @@ void ckpt_on_error(struct conn *k, const struct proto_msg *m)
 	if (!ck->active || !k->member)
 		return conn_drop(k, "checkpoint error outside a checkpoint");
 	ck->failed = 1;
+	ck->transient = 0; /* a process refused: trying again would not help */
 	sbuf_printf(&ck->errors, "process %u (%s): %.*s\n", k->pid, k->name, (int)m->hdr.len,
 		    (const char *)m->payload);
 }
@@ -343,9 +369,19 @@ static int is_member(const struct coord *c, uint32_t pid)
 	return 0;
 }
 
-/* Every child of a process must be a process of the computation: one that is
- * not (forked without exec, exec'd without the runtime, a zombie) would be
- * missing after a restart, so the checkpoint fails and says which. */
+/* A failure that may be gone at the next attempt; one that is not (a process
+ * refused) wins. */
+static void mark_transient(struct ckpt *ck)
+{
+	if (!ck->failed)
+		ck->transient = 1;
+	ck->failed = 1;
+}
+
+/* Every live child of a process must be a process of the computation (zombies
+ * are recorded in their parent's image, not listed): one that is not would be
+ * missing after a restart. One that was just born joins in a moment (the
+ * checkpoint then starts again); one that never joins fails it, saying which. */
 void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 {
 	struct ckpt *ck = &k->c->ckpt;
@@ -356,12 +392,16 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 		memcpy(&pid, m->payload + 4 * i, 4);
 		if (is_member(k->c, pid))
 			continue;
-		ck->failed = 1;
+		mark_transient(ck);
 		sbuf_printf(&ck->errors,
-			    "process %u (%s): its child process %u is not part of the computation "
-			    "(forked without exec, started without the runtime, or not reaped): "
-			    "not supported yet\n",
-			    k->pid, k->name, pid);
+			    "process %u (%s): its child process %u did not join the computation "
+			    "within %d s: it runs without the runtime (a static or setuid "
+			    "program, or LD_PRELOAD removed), shares its parent's memory or "
+			    "descriptor table (clone with CLONE_VM or CLONE_FILES), or was "
+			    "made by a clone system call the runtime cannot see (inline "
+			    "assembly); not supported: start it with the runtime, or with "
+			    "fork()\n",
+			    k->pid, k->name, pid, RETRY_MS / 1000);
 	}
 }
 
@@ -370,8 +410,8 @@ void ckpt_proc_left(struct conn *k)
 {
 	struct coord *c = k->c;
 	if (c->ckpt.active && k->member) {
-		if (!k->wrote) {
-			c->ckpt.failed = 1;
+		if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
+			mark_transient(&c->ckpt);
 			sbuf_printf(&c->ckpt.errors,
 				    "process %u (%s) disconnected before writing its image\n",
 				    k->pid, k->name);

@@ -62,6 +62,7 @@ struct ckpt {
 	uint32_t gen, flags, stage;
 	uint64_t requester; /* control client id, 0 for the interval timer */
 	int failed;
+	int transient; /* failed only because processes came or went: try again */
 	struct sbuf paths, errors;
 };
 
@@ -96,6 +97,7 @@ struct coord {
 		uint64_t requester;
 	} deferred;
 	long long defer_timer;
+	long long retry_until_ms; /* a checkpoint that failed transiently is retried until */
 	struct ckpt ckpt;
 	int status;
 };

@@ -84,6 +84,7 @@ enum img_section_type {
 	IMG_SEC_IPC = 13,      /* SysV and POSIX IPC objects of the computation */
 	IMG_SEC_TTY = 14,      /* terminal state: termios, window size, foreground group */
 	IMG_SEC_PARENT = 15,   /* incremental checkpoint: the image this one builds on */
+	IMG_SEC_ZOMBIES = 16,  /* struct img_zombie[]: exited children not yet reaped */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 
@@ -441,6 +442,17 @@ struct img_mqueue {
 	uint32_t reserved; /* 0 */
 };
 
+/* A child that has exited but was not reaped (a zombie), recorded in its
+ * parent's image and recreated as a zombie with the same PID and status.
+ *   0 4 pid   4 4 pgid   8 4 sid   12 4 exit_signal (what the parent gets, 0 if none)
+ *   16 4 code: CLD_EXITED (1), CLD_KILLED (2) or CLD_DUMPED (3), as waitid gives it
+ *   20 4 status: exit code, or the signal that ended it */
+struct img_zombie {
+	uint32_t pid, pgid, sid;
+	int32_t exit_signal;
+	int32_t code, status;
+};
+
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
@@ -464,5 +476,6 @@ _Static_assert(sizeof(struct img_unix) == 280, "img_unix");
 _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
 _Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
 _Static_assert(sizeof(struct img_tty) == 96, "img_tty");
+_Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
 
 #endif

@@ -391,6 +391,7 @@ const char *img_section_name(uint32_t type)
 	    [IMG_SEC_SIGQUEUE] = "sigqueue", [IMG_SEC_FDX] = "fdx",
 	    [IMG_SEC_IPC] = "ipc",	     [IMG_SEC_TTY] = "tty",
 	    [IMG_SEC_PARENT] = "parent",
+	    [IMG_SEC_ZOMBIES] = "zombies",
 	};
 	return NAME(names, type);
 }

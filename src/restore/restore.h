@@ -22,6 +22,8 @@ struct rst_image {
 	char *strings;
 	uint8_t *filedata;
 	uint8_t *fdx; /* IMG_SEC_FDX, NULL in images without one */
+	struct img_zombie *zombies; /* IMG_SEC_ZOMBIES, NULL in images without one */
+	uint32_t nzombies;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 };
@@ -144,6 +146,12 @@ int rst_run(struct rst_set *set);
 /* Inside the new process i (its PID is the image's): creates its children, then
  * becomes its image. Never returns on success. */
 void rst_process(struct rst_set *set, int i) __attribute__((noreturn));
+
+/* zombies.c: the image's zombies are valid (called by rst_load) */
+int rst_zombies_check(const struct rst_image *img, char *err, size_t errlen);
+/* zombies.c: inside process i, once its children exist: its zombies again,
+ * with their PIDs and exit statuses, not reaped. */
+int rst_zombies(const struct rst_set *set, int i);
 
 /* mem.c: open the file behind a mapping or fd (recreating deleted ones). */
 int rst_open_file(const struct rst_image *img, int idx, int flags);

@@ -281,7 +281,7 @@ void rst_process(struct rst_set *set, int i)
 		    spawn_member(set, j) < 0)
 			_exit(1);
 	children_groups(set, i);
-	if (rst_tty_session(set, i) < 0 || rst_fds_late(set, i) < 0)
+	if (rst_tty_session(set, i) < 0 || rst_zombies(set, i) < 0 || rst_fds_late(set, i) < 0)
 		_exit(1);
 	restore_proc_state(img);
 	struct timespec t0, t1;

@@ -139,7 +139,7 @@ static int after_restart(uint8_t *buf, size_t size)
 
 static int getenv_flag(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = secure_getenv(name);
 	return v && *v && strcmp(v, "0");
 }
 
@@ -174,11 +174,13 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
-/* With every thread held, no child can appear: tell the coordinator ours. */
+/* With every thread held, no child can appear: tell the coordinator ours.
+ * Zombies are not in the list: they are recorded in this image instead. */
 static void send_children(void)
 {
 	uint32_t *pids = rt_alloc(4096 * sizeof(uint32_t));
 	int n = pids ? rt_list_children(pids, 4096) : 0;
+	n = rt_zombies_take(pids, n);
 	proto_send(rt.coord_fd, MSG_CHILDREN, pids, n * sizeof(uint32_t), NULL, 0);
 }
 
@@ -337,10 +339,11 @@ static int join_coordinator(void)
 		return -1;
 	}
 	rt.coord_fd = fd_move_above(fd, 100);
-	const char *dir = getenv("STASIS_CKPT_DIR");
+	rt.pid = getpid();
+	const char *dir = secure_getenv("STASIS_CKPT_DIR");
 	if (dir && dir[0] == '/')
 		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);
-	if (getenv("STASIS_NO_COMPRESS"))
+	if (secure_getenv("STASIS_NO_COMPRESS"))
 		w.flags |= CKPT_NO_COMPRESS;
 	rt.comp_id = w.comp_id;
 	rt.gen = w.gen;
@@ -351,7 +354,7 @@ static int join_coordinator(void)
 /* A forked child is a new process of the computation: it lets go of its
  * parent's coordinator connection and checkpoint thread state, joins with its
  * own, and starts its own checkpoint thread. */
-static void rt_forked_child(void)
+void rt_forked_child(void)
 {
 	if (rt.coord_fd >= 0)
 		close(rt.coord_fd);
@@ -368,11 +371,15 @@ static void rt_forked_child(void)
 	rt.enabled = 1;
 }
 
+/* The runtime reads its variables with secure_getenv(), which reads environ
+ * directly: a program may define its own getenv() (bash does, and its answers
+ * in a forked child miss exported variables), and the checkpoint thread must
+ * not call into the program. */
 __attribute__((constructor)) static void rt_init(void)
 {
-	const char *port = getenv("STASIS_PORT");
-	const char *sig = getenv("STASIS_SIGNAL");
-	if (!port || !getenv("STASIS_RUNTIME"))
+	const char *port = secure_getenv("STASIS_PORT");
+	const char *sig = secure_getenv("STASIS_SIGNAL");
+	if (!port || !secure_getenv("STASIS_RUNTIME"))
 		return;
 	log_set_prefix("stasis runtime");
 	rt_wrappers_init();

@@ -50,7 +50,7 @@ void rt_exec_init(void)
 {
 	resolve();
 	for (size_t i = 0; i < NKEPT; i++) {
-		const char *v = getenv(kept_names[i]);
+		const char *v = secure_getenv(kept_names[i]);
 		if (v && asprintf(&kept[i], "%s=%s", kept_names[i], v) < 0)
 			kept[i] = NULL;
 	}
@@ -92,7 +92,8 @@ static char **fix_env(char *const *envp, char **out, int cap)
  * closes, the new program joins again): a checkpoint waits for it meanwhile. */
 static void notify(uint32_t state)
 {
-	if (rt.enabled && rt.coord_fd >= 0)
+	/* a vfork child shares its parent's memory and connection: not its to use */
+	if (rt.enabled && rt.coord_fd >= 0 && getpid() == rt.pid)
 		proto_send(rt.coord_fd, MSG_EXEC, &state, sizeof(state), NULL, 0);
 }
 

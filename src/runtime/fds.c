@@ -136,7 +136,7 @@ static const char *type_name(mode_t m)
  * parent (inside) from one of the launching shell's (outside). */
 void rt_note_inherited_fds(void)
 {
-	const char *ext = getenv("STASIS_EXTERNAL");
+	const char *ext = secure_getenv("STASIS_EXTERNAL");
 	char buf[256 * 42] = "", *p = buf;
 	if (ext) {
 		unsigned long long dev, ino;

@@ -71,6 +71,7 @@ struct rt_state {
 	int sig;      /* checkpoint signal */
 	int coord_fd; /* socket to the coordinator */
 	int ckpt_tid; /* the checkpoint thread */
+	int pid;      /* the process that joined with coord_fd (a vfork child is not it) */
 	uint16_t port;
 	uint64_t comp_id;
 	uint32_t gen;
@@ -265,6 +266,16 @@ void rt_restore_timers(void);
 
 /* exec.c */
 void rt_exec_init(void);
+
+/* ckpt.c: a new process (fork, clone) joins as a process of its own */
+void rt_forked_child(void);
+/* clone.c: the real syscall(3), for the runtime's own children */
+long rt_syscall6(long n, long a, long b, long c, long d, long e, long f);
+
+/* zombies.c: take the zombies out of a list of children (returns how many
+ * live ones are left in pids) and keep their records for the image. */
+int rt_zombies_take(uint32_t *pids, int n);
+const struct img_zombie *rt_zombies_list(uint32_t *n);
 
 /* wrappers.c */
 void rt_wrappers_init(void);

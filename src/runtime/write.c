@@ -75,6 +75,8 @@ static int setup_compression(struct img_writer *w)
 
 static int write_sections(struct img_writer *w, struct image_parts *p)
 {
+	uint32_t nz;
+	const struct img_zombie *zombies = rt_zombies_list(&nz);
 	struct {
 		uint32_t type;
 		const void *data;
@@ -91,6 +93,7 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_FILEDATA, p->files.data, p->files.data_len},
 	    {IMG_SEC_FDX, p->fds.fdx, p->fds.fdx_len},
 	    {IMG_SEC_IPC, p->ipc.objs, p->ipc.n * sizeof(struct img_ipc)},
+	    {IMG_SEC_ZOMBIES, zombies, nz * sizeof(struct img_zombie)},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)
@@ -162,7 +165,7 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, char *smaps,
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
-	long pid = syscall(SYS_clone, 0, NULL, NULL, NULL, NULL);
+	long pid = rt_syscall6(SYS_clone, 0, 0, 0, 0, 0, 0);
 	if (pid == 0) {
 		close(fds[0]);
 		child_main(p, w, smaps, fds[1]);

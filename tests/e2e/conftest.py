@@ -279,17 +279,18 @@ class Stasis:
         return "".join(p.describe() for p in self.procs)
 
     # ---- the zdtm protocol ---------------------------------------------------
-    def zdtm(self, name, *args, cycles=2, opts=(), timeout=60, between=None):
+    def zdtm(self, name, *args, cycles=2, opts=(), timeout=60, between=None, nprocs=1):
         """Launch tests/programs/NAME with argv[1] = the verify file, wait for
         "ready", then `cycles` times: checkpoint --kill and restart. Then create
         the verify file and wait for the program's verdict. `between(st, i, imgs,
-        restart_proc)` runs after each restart. Returns the output text."""
+        restart_proc)` runs after each restart. nprocs: processes the program
+        has at "ready" (it and its children). Returns the output text."""
         out = self.tmp / f"{name}.out"
         verify = self.tmp / "verify"
         p = self.launch(program(name), verify, *args, out=out, opts=opts)
         self.wait_for(out, "ready", proc=p, timeout=timeout)
-        self.wait_registered(proc=p)
-        host_pid = p.pid  # launch execs the program
+        self.wait_registered(nprocs=nprocs, proc=p)
+        host_pid = root = p.pid  # launch execs the program
         for i in range(cycles):
             maps0, fds0 = read_maps(host_pid), read_fds(host_pid)
             imgs = self.checkpoint(kill=True)
@@ -298,8 +299,8 @@ class Stasis:
             assert rc in (-signal.SIGKILL, 128 + signal.SIGKILL), (f"after checkpoint --kill the program ended with "
                                            f"{rc}, not SIGKILL\n{self.describe_all()}")
             p = self.restart(imgs)
-            status = self.wait_registered(proc=p)
-            host_pid = self.restored_host_pid(p, status["procs"][0]["pid"])
+            self.wait_registered(nprocs=nprocs, proc=p)
+            host_pid = self.restored_host_pid(p, root)
             self.compare_process(host_pid, maps0, fds0, f"restart {i + 1}")
             if between:
                 between(self, i, imgs, p)
