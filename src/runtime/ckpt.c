@@ -155,7 +155,8 @@ struct ckpt_run {
 	struct proto_ckpt_begin cb;
 	struct rt_image_job job;
 	struct timespec t0;
-	int released;
+	int released, reported;
+	struct image_parts *parts;
 	char dir[PATH_MAX], path[PATH_MAX], err[512];
 };
 
@@ -205,7 +206,8 @@ static int write_image(struct ckpt_run *c)
 	/* a --kill checkpoint has nothing to resume: no point in forking */
 	int may_fork = !(c->cb.flags & CKPT_KILL) && !getenv_flag("STASIS_NO_FORK");
 	int compress = !((c->cb.flags | rt.flags) & CKPT_NO_COMPRESS);
-	if (rt_write_image(c->path, compress, may_fork, &c->job, c->err, sizeof(c->err)) == 1)
+	if (rt_write_image(c->parts, c->path, compress, may_fork, &c->job, c->err,
+			   sizeof(c->err)) == 1)
 		return 1;
 	if (c->job.forked) {
 		rt_release_all(); /* the program runs on while the child writes */
@@ -235,16 +237,29 @@ static void resume_restarted(uint8_t *buf, size_t size)
 		die_killed();
 }
 
+static void lost_coordinator(void)
+{
+	rt_release_all();
+	rt_arena_reset();
+	warn("pid %d: lost the coordinator during a checkpoint", getpid());
+}
+
 static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
 	int rc = suspend(&c);
-	if (barrier(BARRIER_SUSPENDED, buf, size) || barrier(BARRIER_DRAINED, buf, size)) {
-		rt_release_all();
-		warn("pid %d: lost the coordinator during a checkpoint", getpid());
-		return;
+	if (barrier(BARRIER_SUSPENDED, buf, size))
+		return lost_coordinator();
+	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
+	    !(c.parts = rt_capture(c.err, sizeof(c.err))))
+		rc = -1;
+	if (rc != 0) { /* now, so that the DRAINED pass tells everyone to write nothing */
+		report_image(&c, rc);
+		c.reported = 1;
 	}
+	if (barrier(BARRIER_DRAINED, buf, size))
+		return lost_coordinator();
 	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
 	if (rc == 0 && !aborted && write_image(&c) == 1) {
 		resume_restarted(buf, size);
@@ -252,7 +267,7 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	}
 	if (rc == 0 && !aborted)
 		rc = rt_image_wait(&c.job, c.err, sizeof(c.err));
-	if (!aborted)
+	if (!aborted && !c.reported)
 		report_image(&c, rc);
 	rt_arena_reset();
 	rc = barrier(BARRIER_WRITTEN, buf, size);

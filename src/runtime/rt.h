@@ -137,8 +137,12 @@ struct rt_image_job {
 	int rc;
 	uint64_t size;
 };
-int rt_write_image(const char *path, int compress, int may_fork, struct rt_image_job *job,
-		   char *err, size_t errlen);
+struct image_parts;
+/* write.c: descriptors, queues in flight and SysV objects, taken while every
+ * process of the checkpoint is stopped; NULL with err set on failure */
+struct image_parts *rt_capture(char *err, size_t errlen);
+int rt_write_image(struct image_parts *p, const char *path, int compress, int may_fork,
+		   struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
 
 /* mem.c */

@@ -182,40 +182,37 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, char *smaps,
 	return 0;
 }
 
-/* Pipes, FIFOs and sockets shared with other processes of the checkpoint hold
- * bytes in flight that each holder records: this process must stay stopped
- * until every one has (the WRITTEN barrier), so it does not fork a writer and
- * resume early. */
-static int holds_shared_queues(const struct rt_fds *fds)
-{
-	if (rt.ckpt_nprocs <= 1)
-		return 0;
-	for (uint32_t i = 0; i < fds->n; i++) {
-		uint32_t t = fds->fds[i].type;
-		if (t == IMG_FD_PIPE || t == IMG_FD_UNIX || t == IMG_FD_FIFO || t == IMG_FD_INET)
-			return 1;
-	}
-	return 0;
-}
-
-/* Returns 1 when this call returns a second time in a restarted process;
- * otherwise 0 with the outcome in job (job->rc, or later rt_image_wait()). */
-int rt_write_image(const char *path, int compress, int may_fork, struct rt_image_job *job,
-		   char *err, size_t errlen)
+/* The state other processes of the checkpoint can change once they run on:
+ * descriptors with the bytes in flight in pipes, sockets and queues, and the
+ * SysV objects. Taken while every process is stopped (between the SUSPENDED
+ * and DRAINED barriers), so that a process that resumes early (forked writer)
+ * cannot send into a queue another has not recorded yet. */
+struct image_parts *rt_capture(char *err, size_t errlen)
 {
 	struct image_parts *p = rt_alloc(sizeof(*p));
-	struct img_writer *w = rt_alloc(sizeof(*w));
-	char *smaps;
-	memset(job, 0, sizeof(*job));
-	job->rc = -1;
-	if (!p || !w)
-		return snprintf(err, errlen, "out of checkpoint memory"), 0;
+	if (!p)
+		return snprintf(err, errlen, "out of checkpoint memory"), NULL;
 	memset(p, 0, sizeof(*p));
 	rt_str_add(&p->tab, "");
 	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
-	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0 ||
-	    !(smaps = rt_read_smaps(err, errlen)))
+	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0)
+		return NULL;
+	return p;
+}
+
+/* Returns 1 when this call returns a second time in a restarted process;
+ * otherwise 0 with the outcome in job (job->rc, or later rt_image_wait()). */
+int rt_write_image(struct image_parts *p, const char *path, int compress, int may_fork,
+		   struct rt_image_job *job, char *err, size_t errlen)
+{
+	struct img_writer *w = rt_alloc(sizeof(*w));
+	char *smaps;
+	memset(job, 0, sizeof(*job));
+	job->rc = -1;
+	if (!w)
+		return snprintf(err, errlen, "out of checkpoint memory"), 0;
+	if (!(smaps = rt_read_smaps(err, errlen)))
 		return 0;
 	rt_dump_sigactions(p->sigact);
 	if (rt_dump_timers(err, errlen) < 0)
@@ -235,7 +232,7 @@ int rt_write_image(const char *path, int compress, int may_fork, struct rt_image
 		img_writer_abort(w);
 		return snprintf(err, errlen, "out of checkpoint memory"), 0;
 	}
-	if (may_fork && !holds_shared_queues(&p->fds) && rt_fork_safe(smaps) &&
+	if (may_fork && rt_fork_safe(smaps) &&
 	    fork_writer(p, w, smaps, job) == 0)
 		return 0;
 	job->rc = write_rest(p, w, smaps, err, errlen);
