@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(build-essential libzstd-dev libxxhash-dev libsodium-dev check pkg-config
-	python3-pytest zstd)
+	python3-pytest zstd
+	tmux screen bsdutils util-linux sqlite3 perl dash redis-server default-jdk-headless vim)
 
 is_installed() {
 	local status
