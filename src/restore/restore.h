@@ -24,6 +24,8 @@ struct rst_image {
 	uint8_t *fdx; /* IMG_SEC_FDX, NULL in images without one */
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
+	struct rst_chain *chain; /* chain.c: an incremental image's parents, else NULL */
+	struct rst_src *chunk_src; /* chain.c: where each chunk's pages are, else NULL */
 };
 
 /* load.c: open, verify every checksum of the metadata and every index. */
@@ -141,6 +143,9 @@ struct rst_layout {
 	uint64_t blob_addr, blob_len;
 	uint64_t scratch_addr, scratch_len;
 	uint64_t *premap; /* per vma: its scratch address, 0 if not premapped */
+	uint8_t *mapped;  /* per chunk: 1 if mapped from the image file (mapimg.c) */
+	uint64_t (*runs)[2]; /* target address ranges mapped from image files */
+	uint32_t nruns;
 };
 int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len);
 int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
@@ -148,6 +153,16 @@ int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr,
 
 /* fill.c: read every chunk into its premapped region, in parallel */
 int rst_fill(struct rst_image *img, const struct rst_layout *l);
+
+/* mapimg.c: map the raw chunks of anonymous regions from the image file
+ * instead of reading them (instant restart); rst_map_images = 0 (restart
+ * --no-map) reads everything. Sets l->mapped[chunk]. */
+extern int rst_map_images;
+/* 1: checksum mapped chunks through the mapping (restart --no-verify: 0, pages
+ * then arrive only when the program touches them) */
+extern int rst_verify_mapped;
+#define RST_MAX_RUNS 64 /* = RT_MAX_MAPPED */
+int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped);
 
 /* plan.c */
 void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)

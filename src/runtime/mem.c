@@ -96,6 +96,13 @@ static uint32_t classify(const struct map_line *m, int *store_all)
 		return IMG_VMA_HEAP;
 	if (m->shared && (!p[0] || !strncmp(p, "/dev/zero", 9) || !strncmp(p, "/SYSV", 5)))
 		return IMG_VMA_SHMEM;
+	if (p[0] == '/' && !m->shared && ends_with(p, ".stasis")) {
+		/* memory a restart mapped from its image (restore/mapimg.c): it is
+		 * the program's anonymous memory, and pages not read yet are still
+		 * only in that file, so every page is stored */
+		*store_all = 1;
+		return IMG_VMA_ANON;
+	}
 	if (p[0] == '/' && ends_with(p, " (deleted)")) {
 		*store_all = 1; /* the file is gone: keep every page, restore as memory */
 		return m->shared ? IMG_VMA_SHMEM : IMG_VMA_ANON;

@@ -16,6 +16,7 @@ struct rt_files;
 #define RT_MAX_THREADS 1024
 #define RT_SUSPEND_TIMEOUT 10		       /* seconds for every thread to reach the handler */
 #define RT_RESTART_MAGIC 0x5453524154534552ull /* "RESTARTS" */
+#define RT_MAX_MAPPED 64			       /* ranges in rt_restart_info.mapped */
 
 enum rt_thread_state {
 	RT_FREE = 0,
@@ -64,6 +65,11 @@ struct rt_restart_info {
 	uint32_t port;	/* the coordinator of the restarted computation */
 	uint32_t reserved;
 	char ckpt_dir[PATH_MAX];
+	/* address ranges (a superset) the restorer mapped from image files
+	 * (restore/mapimg.c), for the madvise wrapper in mapped.c */
+	uint32_t nmapped;
+	uint32_t reserved2;
+	uint64_t mapped[RT_MAX_MAPPED][2];
 };
 
 struct rt_state {
