@@ -22,7 +22,9 @@ static const char usage[] =
     "  -p, --port PORT     coordinator port\n"
     "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
     "  -i, --interval N    checkpoint every N seconds\n"
-    "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n";
+    "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n"
+    "  --incremental       after the first image, store only the pages written since the\n"
+    "                      previous one (every checkpoint of the program)\n";
 
 static int set_preload(void)
 {
@@ -82,6 +84,8 @@ int cmd_launch(int argc, char **argv)
 				die("invalid interval '%s': expected seconds", argv[i]);
 		} else if (!strcmp(a, "--no-compress")) {
 			no_compress = 1;
+		} else if (!strcmp(a, "--incremental")) {
+			setenv("STASIS_INCREMENTAL", "1", 1);
 		} else {
 			fprintf(stderr, "stasis launch: unknown option '%s'\n%s", a, usage);
 			return 2;

@@ -20,6 +20,7 @@ struct fill_job {
 	const uint8_t *mapped;	   /* per chunk: mapped, not to be read */
 	uint64_t total, done;	   /* bytes of memory; done is atomic */
 	struct progress *progress; /* shown by the calling thread only */
+	struct img_reader *readers; /* the chain's files (chain.c), if any */
 	uint32_t n;
 	uint32_t next; /* atomic: next chunk to read */
 	int failed;    /* atomic */
@@ -46,9 +47,10 @@ static void *worker(void *arg)
 	struct fill_job *j = arg;
 	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
 	void *tmp = malloc(tmpsize);
+	void *whole = j->img->chunk_src ? malloc(IMG_CHUNK_PAGES * IMG_PAGE) : NULL;
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	char err[512];
-	if (!tmp || !d) {
+	if (!tmp || !d || (j->img->chunk_src && !whole)) {
 		snprintf(err, sizeof(err), "out of memory for restore buffers");
 		goto fail;
 	}
@@ -62,8 +64,8 @@ static void *worker(void *arg)
 				goto fail;
 			continue;
 		}
-		if (img_read_chunk(&j->img->r, c, (void *)j->dst[i], d, tmp, tmpsize, err,
-				   sizeof(err)) < 0)
+		if (rst_read_piece(j->img, j->readers, i, (void *)j->dst[i], d, tmp, tmpsize, whole,
+				   err, sizeof(err)) < 0)
 			goto fail;
 		uint64_t done =
 		    __atomic_add_fetch(&j->done, (uint64_t)c->npages * IMG_PAGE, __ATOMIC_RELAXED);
@@ -79,6 +81,7 @@ fail:
 out:
 	ZSTD_freeDCtx(d);
 	free(tmp);
+	free(whole);
 	return NULL;
 }
 
@@ -124,6 +127,15 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 			return error("%s is corrupt: memory chunk %u belongs to no region",
 				     img->r.path, c);
 		}
+	uint32_t nfiles = rst_chain_files(img);
+	j.readers = calloc(nfiles + 1, sizeof(*j.readers));
+	if (!j.readers)
+		snprintf(j.err, sizeof(j.err), "out of memory");
+	if (!j.readers || rst_chain_open(img, j.readers, j.err, sizeof(j.err)) < 0) {
+		free(j.dst);
+		free(j.readers);
+		return error("%s", j.err);
+	}
 	for (int i = 1; i < n; i++)
 		if (pthread_create(&t[started], NULL, worker, &j) == 0)
 			started++;
@@ -131,6 +143,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	progress_end(&prog);
+	rst_chain_close(img, j.readers, nfiles);
+	free(j.readers);
 	free(j.dst);
 	return j.failed ? error("%s", j.err) : 0;
 }

@@ -151,6 +151,43 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 	return 0;
 }
 
+/* Pages [start, end) unchanged since the parent image: chunks that say so. */
+static int parent_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		uint64_t n = (end - start) / IMG_PAGE;
+		if (n > IMG_CHUNK_PAGES)
+			n = IMG_CHUNK_PAGES;
+		if (d->out->nchunks >= CHUNKS_MAX) {
+			snprintf(d->err, d->errlen, "too many memory chunks");
+			return -1;
+		}
+		d->out->chunks[d->out->nchunks++] =
+		    (struct img_chunk){.vaddr = start, .npages = n, .comp = IMG_COMP_PARENT};
+		v->nchunks++;
+		start += n * IMG_PAGE;
+	}
+	return 0;
+}
+
+/* A tracked region (dirty.c): the pages written since the last image are
+ * stored, the others are in the parent when this image has one. */
+static int store_tracked(struct dump_ctx *d, struct img_vma *v, const struct rt_dirty_run *r,
+			 uint32_t n)
+{
+	int incremental = rt_dirty_parent() != NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t s = r[i].start > v->start ? r[i].start : v->start;
+		uint64_t e = r[i].end < v->end ? r[i].end : v->end;
+		if (s >= e)
+			continue;
+		if ((r[i].written || !incremental ? store_run(d, v, s, e) : parent_run(d, v, s, e)) <
+		    0)
+			return -1;
+	}
+	return 0;
+}
+
 static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint64_t inv,
 			  uint64_t anyof)
 {
@@ -206,6 +243,8 @@ static int store_resident_shared(struct dump_ctx *d, struct img_vma *v)
 
 static int store_pages(struct dump_ctx *d, struct img_vma *v, int store_all)
 {
+	const struct rt_dirty_run *runs;
+	uint32_t nruns;
 	v->first_chunk = d->out->nchunks;
 	switch (v->kind) {
 	case IMG_VMA_ANON:
@@ -213,6 +252,8 @@ static int store_pages(struct dump_ctx *d, struct img_vma *v, int store_all)
 	case IMG_VMA_HEAP:
 		if (store_all)
 			return store_run(d, v, v->start, v->end);
+		if (rt_dirty_lookup(v->start, v->end, &runs, &nruns))
+			return store_tracked(d, v, runs, nruns);
 		/* present or swapped, and not the zero page */
 		return scan_and_store(d, v, PAGE_IS_PFNZERO, PAGE_IS_PFNZERO,
 				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);

@@ -68,7 +68,7 @@ struct rt_restart_info {
 	/* address ranges (a superset) the restorer mapped from image files
 	 * (restore/mapimg.c), for the madvise wrapper in mapped.c */
 	uint32_t nmapped;
-	uint32_t reserved2;
+	uint32_t base_gen; /* the full image the restarted image's chain begins with */
 	uint64_t mapped[RT_MAX_MAPPED][2];
 };
 
@@ -141,9 +141,10 @@ struct rt_image_job {
 	int pid, result_fd;
 	int rc;
 	uint64_t size;
+	uint64_t header_sum; /* of the image written */
 };
-int rt_write_image(const char *path, int compress, int may_fork, struct rt_image_job *job,
-		   char *err, size_t errlen);
+int rt_write_image(const char *path, int compress, int incremental, int may_fork,
+		   struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
 
 /* mem.c */
@@ -250,6 +251,30 @@ void rt_exec_init(void);
 /* wrappers.c */
 void rt_wrappers_init(void);
 int rt_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* dirty.c: incremental checkpoints (userfaultfd write-protect + PAGEMAP_SCAN).
+ * rt_dirty_scan runs with the threads held, before the writer forks: it
+ * registers and scans every private anonymous region; rt_dirty_lookup gives
+ * the runs of a tracked region (sorted; written or unchanged since the last
+ * image); rt_dirty_parent is the IMG_SEC_PARENT record when the image being
+ * written is incremental. rt_dirty_done records a written image and returns
+ * the oldest generation retention must keep. */
+struct rt_dirty_run {
+	uint64_t start, end;
+	uint32_t written;
+	uint32_t reserved;
+};
+struct rt_dirty_vma {
+	uint64_t start, end;
+	uint32_t first_run, nruns;
+};
+int rt_dirty_scan(const char *smaps, const char *path, int want_incremental, char *err,
+		  size_t errlen);
+int rt_dirty_lookup(uint64_t start, uint64_t end, const struct rt_dirty_run **runs, uint32_t *n);
+const struct img_parent *rt_dirty_parent(void);
+uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint64_t size);
+int rt_dirty_fd(void);
+void rt_dirty_reset(uint32_t base_gen);
 
 /* raw syscalls the runtime needs */
 long rt_gettid(void);
