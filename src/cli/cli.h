@@ -12,6 +12,7 @@ int cmd_status(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Make sure a coordinator listens on port: connect to it, or (connection refused)
  * start `stasis coordinator --daemon --exit-on-last -p port [--ckpt-dir DIR]

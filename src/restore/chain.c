@@ -23,10 +23,10 @@
 #define MAX_CHAIN 64
 
 struct rst_chain {
-	uint32_t n;	    /* files below this image: [0] is the parent */
-	char **paths;	    /* absolute */
-	uint64_t *sums;	    /* their header_sum */
-	uint32_t base_gen;  /* generation of the full image at the bottom */
+	uint32_t n;	   /* files below this image: [0] is the parent */
+	char **paths;	   /* absolute */
+	uint64_t *sums;	   /* their header_sum */
+	uint32_t base_gen; /* generation of the full image at the bottom */
 	struct img_parent parent;
 };
 
@@ -198,8 +198,9 @@ static int resolve(struct rst_image *img, const struct rst_image *par, char *err
 		for (uint32_t k = r->first_chunk; k < r->first_chunk + r->nchunks; k++) {
 			const struct img_chunk *c = &img->chunks[k];
 			struct rst_src own = {.file = 0, .whole = *c};
-			if (c->comp == IMG_COMP_PARENT ? resolve_ref(img, par, c, &o, err, errlen) < 0
-						       : push(&o, c, &own) < 0) {
+			if (c->comp == IMG_COMP_PARENT
+				? resolve_ref(img, par, c, &o, err, errlen) < 0
+				: push(&o, c, &own) < 0) {
 				free(o.chunks);
 				free(o.src);
 				return err[0] ? -1 : chain_fail(err, errlen, "out of memory");
@@ -232,6 +233,8 @@ int rst_chain_load(struct rst_image *img, int depth, char *err, size_t errlen)
 	img->chain->parent = *p;
 	free(p);
 	struct rst_image par;
+	memset(&par, 0, sizeof(par));
+	par.r.fd = -1;
 	int rc = load_parent(img, &par, depth, err, errlen);
 	if (rc == 0 && take_chain(img->chain, &par) < 0)
 		rc = chain_fail(err, errlen, "out of memory");
@@ -272,6 +275,11 @@ const char *rst_chain_parent(const struct rst_image *img, uint32_t *gen, uint32_
 	*gen = img->chain->parent.gen;
 	*depth = img->chain->parent.depth;
 	return img->chain->paths[0];
+}
+
+const char *rst_chain_path(const struct rst_image *img, uint32_t k)
+{
+	return img->chain->paths[k];
 }
 
 uint32_t rst_chain_files(const struct rst_image *img)

@@ -41,6 +41,7 @@ int rst_chain_load(struct rst_image *img, int depth, char *err, size_t errlen);
 void rst_chain_free(struct rst_image *img);
 uint32_t rst_chain_base_gen(const struct rst_image *img);
 uint32_t rst_chain_files(const struct rst_image *img);
+const char *rst_chain_path(const struct rst_image *img, uint32_t k); /* k < files */
 /* which file holds piece i: 0 this image, k the k-th image below it */
 uint32_t rst_piece_file(const struct rst_image *img, uint32_t i);
 /* the parent's path (NULL for a full image), its generation and chain depth */

@@ -52,9 +52,9 @@
 /* What tracking knows between checkpoints. Lives in the runtime's memory, so
  * a restarted process finds it again: rt_dirty_reset() then forgets it. */
 static struct {
-	int uffd; /* -1: none yet */
-	int armed; /* pages are protected since the image below was written */
-	uint32_t depth; /* of that image's chain (0: it is a full image) */
+	int uffd;	   /* -1: none yet */
+	int armed;	   /* pages are protected since the image below was written */
+	uint32_t depth;	   /* of that image's chain (0: it is a full image) */
 	uint32_t gen;	   /* its generation */
 	uint32_t base_gen; /* generation of the full image its chain begins with (0: unknown) */
 	uint64_t header_sum, size;
@@ -93,8 +93,7 @@ static int open_uffd(char *err, size_t errlen)
 
 /* A region whose pages tracking can follow: private, anonymous, writable,
  * not the runtime's own arena. */
-static int trackable(const char *line, uint64_t s, uint64_t e, const char *perms,
-		     const char *path)
+static int trackable(const char *line, uint64_t s, uint64_t e, const char *perms, const char *path)
 {
 	uint64_t as, ae;
 	(void)line;
@@ -124,8 +123,9 @@ static int scan_vma(struct rt_dirty_vma *v, int pagemap, struct page_region *vec
 	while (a.start < a.end) {
 		long n = ioctl(pagemap, PAGEMAP_SCAN, &a);
 		if (n < 0)
-			return snprintf(err, errlen, "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s",
-					v->start, v->end, strerror(errno)),
+			return snprintf(err, errlen,
+					"PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s", v->start,
+					v->end, strerror(errno)),
 			       -1;
 		for (long i = 0; i < n; i++) {
 			if (cur.nruns >= MAX_RUNS)
