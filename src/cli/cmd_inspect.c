@@ -34,7 +34,8 @@ static int verify_chunks(struct rst_image *img, uint64_t *raw, uint64_t *stored,
 		*raw += (uint64_t)c->npages * IMG_PAGE;
 		/* pieces from parent images count in the image that stores them */
 		*stored += rst_piece_file(img, i) ? 0 : c->stored_size;
-		if (rst_read_piece(img, readers, i, dst, d, tmp, tmpsize, whole, e, sizeof(e)) < 0 &&
+		if (rst_read_piece(img, readers, i, dst, d, tmp, tmpsize, whole, e, sizeof(e)) <
+			0 &&
 		    !bad++)
 			snprintf(err, errlen, "%s", e);
 	}

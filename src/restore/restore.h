@@ -24,7 +24,7 @@ struct rst_image {
 	uint8_t *fdx; /* IMG_SEC_FDX, NULL in images without one */
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
-	struct rst_chain *chain; /* chain.c: an incremental image's parents, else NULL */
+	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */
 	struct rst_src *chunk_src; /* chain.c: where each chunk's pages are, else NULL */
 };
 
@@ -165,8 +165,8 @@ int rst_fds(struct rst_set *set, int i);
 struct rst_layout {
 	uint64_t blob_addr, blob_len;
 	uint64_t scratch_addr, scratch_len;
-	uint64_t *premap; /* per vma: its scratch address, 0 if not premapped */
-	uint8_t *mapped;  /* per chunk: 1 if mapped from the image file (mapimg.c) */
+	uint64_t *premap;    /* per vma: its scratch address, 0 if not premapped */
+	uint8_t *mapped;     /* per chunk: 1 if mapped from the image file (mapimg.c) */
 	uint64_t (*runs)[2]; /* target address ranges mapped from image files */
 	uint32_t nruns;
 };

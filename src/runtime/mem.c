@@ -181,8 +181,8 @@ static int store_tracked(struct dump_ctx *d, struct img_vma *v, const struct rt_
 		uint64_t e = r[i].end < v->end ? r[i].end : v->end;
 		if (s >= e)
 			continue;
-		if ((r[i].written || !incremental ? store_run(d, v, s, e) : parent_run(d, v, s, e)) <
-		    0)
+		if ((r[i].written || !incremental ? store_run(d, v, s, e)
+						  : parent_run(d, v, s, e)) < 0)
 			return -1;
 	}
 	return 0;

@@ -16,7 +16,7 @@ struct rt_files;
 #define RT_MAX_THREADS 1024
 #define RT_SUSPEND_TIMEOUT 10		       /* seconds for every thread to reach the handler */
 #define RT_RESTART_MAGIC 0x5453524154534552ull /* "RESTARTS" */
-#define RT_MAX_MAPPED 64			       /* ranges in rt_restart_info.mapped */
+#define RT_MAX_MAPPED 64		       /* ranges in rt_restart_info.mapped */
 
 enum rt_thread_state {
 	RT_FREE = 0,

@@ -1,15 +1,16 @@
 /* pagemem: memory that changes between checkpoints, verified word by word.
  *
- *   pagemem VERIFY_FILE MIB
+ *   pagemem VERIFY_FILE MIB [STRIDE]
  *
  * Fills MIB MiB of anonymous memory (mmap: page-aligned, so that madvise works) with an
  * incompressible pattern and a 1 MiB side region, prints "ready", then polls VERIFY_FILE.step: when
  * it holds a number k greater than the last step done, it runs step k and prints "step k done".
- * Step k rewrites every page p with p % 16 == k % 16 (1/16 of the memory), gives back
- * (MADV_DONTNEED: zero again) the pages with p % 64 == (k + 8) % 64, and at k == 2 moves the side
- * region elsewhere (mremap) and rewrites half of it. The expected contents of each page follow from
- * a per-page generation, so the final check (when VERIFY_FILE exists) compares every word: a page
- * restored from the wrong checkpoint, or a page given back but restored with data, is reported.
+ * Step k rewrites every page p with p % STRIDE == k % STRIDE (default 16: 1/16 of the memory),
+ * gives back (MADV_DONTNEED: zero again) the pages with p % 64 == (k + 8) % 64, and at k == 2 moves
+ * the side region elsewhere (mremap) and rewrites half of it. The expected contents of each page
+ * follow from a per-page generation, so the final check (when VERIFY_FILE exists) compares every
+ * word: a page restored from the wrong checkpoint, or a page given back but restored with data, is
+ * reported.
  */
 #include "zdtm.h"
 
@@ -23,6 +24,7 @@ static uint64_t *buf, *side;
 static uint16_t *gen;
 static size_t pages;
 static long done_step;
+static size_t stride = 16;
 static char step_path[4096];
 
 static uint64_t word(uint64_t i, uint64_t g)
@@ -40,7 +42,7 @@ static void write_page(uint64_t *base, size_t p, uint64_t g)
 
 static void run_step(long k)
 {
-	for (size_t p = k % 16; p < pages; p += 16) {
+	for (size_t p = k % stride; p < pages; p += stride) {
 		gen[p] = gen[p] == ZERO ? (uint16_t)k : gen[p] + 1;
 		write_page(buf, p, gen[p]);
 	}
@@ -100,6 +102,8 @@ int main(int argc, char **argv)
 	zd_init(argc, argv);
 	size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
 	snprintf(step_path, sizeof(step_path), "%s.step", argv[1]);
+	if (argc > 3 && atol(argv[3]) > 0)
+		stride = atol(argv[3]);
 	pages = (mib << 20) / PG;
 	buf = mmap(NULL, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	gen = calloc(pages, sizeof(*gen));
