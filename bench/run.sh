@@ -616,7 +616,7 @@ print_table() {
 		title["zero"] = mib " MiB untouched (zero)"; title["threads"] = "64 MiB random, 8 threads"
 		for (i = 1; i <= nw; i++) {
 			w = ws[i]
-			if (w == "true") continue
+			if (w == "true" || w == "mapped" || w == "incremental" || w == "redis") continue
 			printf "\n%s\n", (w in title) ? title[w] : w
 			printf "  %-22s %10s %11s %10s %9s %15s\n", "", "ckpt s", "image MiB", "restart s", "ckpt/dd", "restart/native"
 			row(w, "stasis", "zstd", "stasis (zstd)")
@@ -641,7 +641,7 @@ print_table() {
 chart() {
 	local metric=$1 scale=$2 ylabel=$3 png=$4 dat=$WORK/$1.dat
 	awk -F, -v met="$metric" -v scale="$scale" '
-	NR > 1 && $1 != "true" && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
+	NR > 1 && $1 !~ /^(true|mapped|incremental|redis)$/ && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
 		s = $2 "-" $3; if (s == "dd-fsync") s = "dd-conv=fsync(limit)"
 		if (!(s in si)) { si[s] = ++ns; sn[ns] = s }
 		if (!($1 in wi)) { wi[$1] = ++nw; wn[nw] = $1 }
