@@ -190,6 +190,8 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 	l->scratch_addr = total ? reserve_gap(img, total) : 0;
 	l->premap = calloc(img->nvmas + 1, sizeof(uint64_t));
 	l->mapped = calloc(img->nchunks + 1, 1);
+	l->runs = NULL; /* filled by rst_map_chunks */
+	l->nruns = 0;
 	if (!l->blob_addr || (total && !l->scratch_addr) || !l->premap || !l->mapped)
 		return error("cannot find room for the restore (%llu bytes): %s",
 			     (unsigned long long)total, strerror(errno));
