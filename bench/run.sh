@@ -10,13 +10,18 @@
 #   native   memhog alone, from exec to its first tick
 #   dmtcp, criu   the same cycle, when dmtcp_launch / criu are on PATH
 # and the launch overhead of `stasis launch /bin/true` over /bin/true (median of
-# BENCH_LAUNCH_RUNS, coordinator already running). It prints a table with the
+# BENCH_LAUNCH_RUNS, coordinator already running). Then (workloads "mapped",
+# "incremental", "redis"): restart of a --no-compress image to the program's
+# next instruction, mapped / mapped without checksums / read; the size of an
+# incremental image of BENCH_MIB MiB with BENCH_INCR_DIRTY_MIB (10) MiB
+# rewritten; redis-benchmark natively and under stasis launch, when installed. It prints a table with the
 # ratios, writes bench/results/runs.csv (every measurement) and results.csv
 # (medians and ratios), and PNG charts when gnuplot is installed.
 #
 # Environment: BENCH_RUNS (3), BENCH_MIB (1024), BENCH_LAUNCH_RUNS (20),
 # BENCH_TMP (/var/tmp: images and dd files go there, it must be a real disk),
-# BENCH_RESULTS (bench/results), BENCH_ONLY (space-separated workload names).
+# BENCH_RESULTS (bench/results), BENCH_ONLY (space-separated workload names:
+# rand text zero threads true mapped incremental redis).
 set -euo pipefail
 export LC_ALL=C
 
@@ -26,6 +31,7 @@ MEMHOG=$ROOT/build/tests/programs/memhog
 RUNS=${BENCH_RUNS:-3}
 MIB=${BENCH_MIB:-1024}
 LAUNCH_RUNS=${BENCH_LAUNCH_RUNS:-20}
+INCR_DIRTY_MIB=${BENCH_INCR_DIRTY_MIB:-10}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 TMPBASE=${BENCH_TMP:-/var/tmp}
 TICK_TIMEOUT_US=120000000
@@ -235,6 +241,19 @@ stasis_once() {
 	return "$rc"
 }
 
+# cycle_extra NAME: RUNS runs of NAME_once RUN
+cycle_extra() {
+	local run
+	log "bench: $1"
+	for ((run = 1; run <= RUNS; run++)); do
+		if ! "${1}_once" "$run"; then
+			log "bench: $1: run $run FAILED"
+			FAILURES=$((FAILURES + 1))
+			return 0
+		fi
+	done
+}
+
 # ---- peers, when installed ----
 
 have() { command -v "$1" >/dev/null; }
@@ -368,6 +387,164 @@ launch_overhead() {
 	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
 }
 
+# ---- instant restart, incremental checkpoints, redis (issue 4) ----
+
+RESUME=$ROOT/build/tests/programs/resume_clock
+PAGEMEM=$ROOT/build/tests/programs/pagemem
+
+# mapped_once RUN: RESUME_MIB of random memory checkpointed with --no-compress,
+# then restarted three ways (mapped and verified: the default; --no-verify;
+# --no-map: read), each timed from `stasis restart` to the program's first
+# instruction after it (resume_clock prints the CLOCK_REALTIME it resumed at).
+mapped_once() {
+	local run=$1 port ck out img size variant opt t0 rpid resumed rc=0
+	free_port
+	port=$PORT
+	ck=$WORK/ck.mapped.$run
+	out=$WORK/resume.log
+	mkdir -p "$ck"
+	: >"$out"
+	spawn "$STASIS" launch -p "$port" --ckpt-dir "$ck" --no-compress "$RESUME" "$MIB" >"$out" 2>"$WORK/launch.err"
+	wait_line "$out" 0 "$BG_PID" || return 1
+	img=$("$STASIS" checkpoint -p "$port" --kill 2>"$WORK/checkpoint.err" | grep '\.stasis$') || return 1
+	gone "$BG_PID" || true
+	size=$(stat -c %s "$out")
+	for variant in mapped noverify read; do
+		case $variant in
+		mapped) opt=() ;;
+		noverify) opt=(--no-verify) ;;
+		read) opt=(--no-map) ;;
+		esac
+		truncate -s "$size" "$out"
+		now t0
+		spawn "$STASIS" restart -p "$port" "${opt[@]}" "$img" >/dev/null 2>"$WORK/restart.err"
+		rpid=$BG_PID
+		if wait_line "$out" 1 "$rpid"; then
+			read -r _ resumed <<<"$(sed -n 2p "$out")"
+			record mapped stasis "$variant" restart_next_s "$run" "$(awk -v a="$resumed" -v b="$t0" 'BEGIN { printf "%.6f", (a / 1000 - b) / 1e6 }')"
+		else
+			log "bench: restart $variant printed nothing: $(tail -n 3 "$WORK/restart.err")"
+			rc=1
+		fi
+		"$STASIS" kill -p "$port" >/dev/null 2>&1 || true
+		gone "$rpid" || true
+	done
+	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
+	rm -rf "$ck"
+	return "$rc"
+}
+
+# incremental_once RUN: pagemem with MIB MiB; a full checkpoint, then a step
+# that rewrites about INCR_DIRTY_MIB MiB, then an incremental checkpoint (the
+# program runs on). Records both images' sizes and times.
+incremental_once() {
+	local run=$1 port ck out stride img t0 t1 k rc=0
+	free_port
+	port=$PORT
+	ck=$WORK/ck.incr.$run
+	out=$WORK/pagemem.log
+	stride=$((MIB / INCR_DIRTY_MIB))
+	mkdir -p "$ck"
+	: >"$out"
+	rm -f "$WORK/verify.step"
+	spawn "$STASIS" launch -p "$port" --ckpt-dir "$ck" --incremental "$PAGEMEM" "$WORK/verify" "$MIB" "$stride" >"$out" 2>"$WORK/launch.err"
+	local lpid=$BG_PID
+	wait_line "$out" 0 "$lpid" || return 1
+	for k in 0 1; do
+		if ((k)); then
+			echo "$k" >"$WORK/verify.step"
+			wait_line "$out" "$k" "$lpid" || rc=1
+		fi
+		sync
+		now t0
+		img=$("$STASIS" checkpoint -p "$port" 2>"$WORK/checkpoint.err" | grep '\.stasis$') || {
+			log "bench: incremental checkpoint failed: $(cat "$WORK/checkpoint.err")"
+			rc=1
+			break
+		}
+		now t1
+		local variant=full
+		((k)) && variant=incremental
+		record incremental stasis "$variant" ckpt_s "$run" "$(usecs $((t1 - t0)))"
+		record incremental stasis "$variant" image_bytes "$run" "$(stat -c %s "$img")"
+	done
+	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
+	gone "$lpid" || true
+	rm -rf "$ck"
+	return "$rc"
+}
+
+# redis_bench: redis-benchmark against redis-server, natively and under
+# `stasis launch`; throughput ratio (target >= 98 %).
+redis_rps() { # PORT -> requests per second of SET and GET, summed
+	redis-benchmark -p "$1" -q -n "${REDIS_REQUESTS:-200000}" -t set,get 2>/dev/null |
+		awk '/requests per second/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { s += $i; break } } END { print s + 0 }'
+}
+
+redis_once() {
+	local variant=$1 run=$2 port cport="" pid rps
+	free_port
+	port=$PORT
+	if [[ $variant == native ]]; then
+		spawn redis-server --port "$port" --save "" --appendonly no >"$WORK/redis.log" 2>&1
+	else
+		free_port
+		cport=$PORT
+		spawn "$STASIS" launch -p "$cport" --ckpt-dir "$WORK" redis-server --port "$port" --save "" --appendonly no >"$WORK/redis.log" 2>&1
+	fi
+	pid=$BG_PID
+	for _ in {1..200}; do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || break
+		nap
+	done
+	if ! redis-cli -p "$port" ping >/dev/null 2>&1; then
+		log "bench: redis-server cannot run under stasis $variant yet: $(tail -n 3 "$WORK/redis.log")"
+		kill -KILL "$pid" 2>/dev/null || true
+		return 1
+	fi
+	rps=$(redis_rps "$port")
+	record redis "$variant" run rps "$run" "$rps"
+	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
+	[[ -n $cport ]] && "$STASIS" kill -p "$cport" --coordinator >/dev/null 2>&1
+	gone "$pid" || true
+}
+
+redis_bench() {
+	local run
+	if ! have redis-server || ! have redis-benchmark; then
+		log "bench: redis: redis-server/redis-benchmark not installed (apt-get install redis-server redis-tools)"
+		return 0
+	fi
+	for ((run = 1; run <= RUNS; run++)); do
+		redis_once native "$run" || return 0
+		redis_once stasis "$run" || {
+			log "bench: redis under stasis: not measured (it needs listening TCP sockets and epoll)"
+			return 0
+		}
+	done
+}
+
+# The extra workloads' medians (summarize has put them in results.csv).
+print_extra() {
+	awk -F, -v mib="$MIB" -v dirty="$INCR_DIRTY_MIB" '
+	NR > 1 { m[$1 "," $2 "," $3 "," $4] = $5 }
+	function get(k) { return (k in m) ? m[k] : "" }
+	END {
+		if (get("mapped,stasis,mapped,restart_next_s") != "")
+			printf "\n%s MiB random, --no-compress: restart to the next instruction (s)\n  mapped, checksums verified %.3f\n  mapped, --no-verify        %.3f\n  read, --no-map             %.3f\n", mib,
+				get("mapped,stasis,mapped,restart_next_s"), get("mapped,stasis,noverify,restart_next_s"), get("mapped,stasis,read,restart_next_s")
+		if (get("incremental,stasis,incremental,image_bytes") != "")
+			printf "\n%s MiB, %s MiB rewritten between checkpoints\n  full image        %8.1f MiB %.3f s\n  incremental image %8.1f MiB %.3f s (%.2fx the rewritten bytes)\n", mib, dirty,
+				get("incremental,stasis,full,image_bytes") / 1048576, get("incremental,stasis,full,ckpt_s"),
+				get("incremental,stasis,incremental,image_bytes") / 1048576, get("incremental,stasis,incremental,ckpt_s"),
+				get("incremental,stasis,incremental,image_bytes") / (dirty * 1048576)
+		if (get("redis,native,run,rps") != "" && get("redis,stasis,run,rps") != "")
+			printf "\nredis-benchmark SET+GET: native %.0f req/s, under stasis %.0f req/s (%.1f %%)\n",
+				get("redis,native,run,rps"), get("redis,stasis,run,rps"), 100 * get("redis,stasis,run,rps") / get("redis,native,run,rps")
+	}' "$RESULTS/results.csv"
+}
+
 # ---- results ----
 
 # results.csv: the median of every (workload, system, variant, metric), then ratios.
@@ -439,7 +616,7 @@ print_table() {
 		title["zero"] = mib " MiB untouched (zero)"; title["threads"] = "64 MiB random, 8 threads"
 		for (i = 1; i <= nw; i++) {
 			w = ws[i]
-			if (w == "true") continue
+			if (w == "true" || w == "mapped" || w == "incremental" || w == "redis") continue
 			printf "\n%s\n", (w in title) ? title[w] : w
 			printf "  %-22s %10s %11s %10s %9s %15s\n", "", "ckpt s", "image MiB", "restart s", "ckpt/dd", "restart/native"
 			row(w, "stasis", "zstd", "stasis (zstd)")
@@ -464,7 +641,7 @@ print_table() {
 chart() {
 	local metric=$1 scale=$2 ylabel=$3 png=$4 dat=$WORK/$1.dat
 	awk -F, -v met="$metric" -v scale="$scale" '
-	NR > 1 && $1 != "true" && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
+	NR > 1 && $1 !~ /^(true|mapped|incremental|redis)$/ && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
 		s = $2 "-" $3; if (s == "dd-fsync") s = "dd-conv=fsync(limit)"
 		if (!(s in si)) { si[s] = ++ns; sn[ns] = s }
 		if (!($1 in wi)) { wi[$1] = ++nw; wn[nw] = $1 }
@@ -543,8 +720,12 @@ main() {
 		selected "$name" && run_workload "$name" "$args" "$ddmib"
 	done
 	selected true && launch_overhead
+	selected mapped && cycle_extra mapped
+	selected incremental && cycle_extra incremental
+	selected redis && redis_bench
 	summarize
 	print_table
+	print_extra
 	charts
 	log "bench: every measurement in $RESULTS/runs.csv, medians and ratios in $RESULTS/results.csv"
 	if ((FAILURES)); then

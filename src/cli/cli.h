@@ -14,6 +14,7 @@ int cmd_coordinator(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 /* launch_tty.c: run argv on a pty of its own, relaying the user's terminal */
 int cli_launch_tty(char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Make sure a coordinator listens on port: connect to it, or (connection refused)
  * start `stasis coordinator --daemon --exit-on-last -p port [--ckpt-dir DIR]

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: stasis checkpoint [-p PORT] [--kill] [--no-compress]\n"
+    "usage: stasis checkpoint [-p PORT] [--kill] [--no-compress] [--incremental]\n"
     "\n"
     "Checkpoint every process registered with the coordinator on PORT; print the\n"
     "image files written, one per line. A restart script is written next to them.\n"
@@ -17,6 +17,8 @@ static const char usage_text[] =
     "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
     "      --kill       end the computation once its images are safely written\n"
     "      --no-compress  store memory uncompressed (larger, faster to restart)\n"
+    "      --incremental  store only the pages written since each process's previous\n"
+    "                   image, which the new one builds on (the first is full)\n"
     "  -h, --help       show this help\n";
 
 static int print_result(const char *reply, long n)
@@ -47,6 +49,7 @@ int cmd_checkpoint(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"kill", no_argument, NULL, 'k'},
 	    {"no-compress", no_argument, NULL, 'n'},
+	    {"incremental", no_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -63,6 +66,9 @@ int cmd_checkpoint(int argc, char **argv)
 			break;
 		case 'n':
 			cmd.flags |= CKPT_NO_COMPRESS;
+			break;
+		case 'I':
+			cmd.flags |= CKPT_INCREMENTAL;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -19,19 +19,29 @@ static int verify_chunks(struct rst_image *img, uint64_t *raw, uint64_t *stored,
 {
 	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
 	void *dst = malloc(IMG_CHUNK_PAGES * IMG_PAGE), *tmp = malloc(tmpsize);
+	void *whole = malloc(IMG_CHUNK_PAGES * IMG_PAGE);
+	struct img_reader *readers = calloc(rst_chain_files(img) + 1, sizeof(*readers));
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	int bad = 0;
 	char e[512];
 	*raw = *stored = 0;
-	if (!dst || !tmp || !d)
+	if (!dst || !tmp || !d || !whole || !readers)
 		die("out of memory");
+	if (rst_chain_open(img, readers, err, errlen) < 0)
+		return 1;
 	for (uint32_t i = 0; i < img->nchunks; i++) {
 		const struct img_chunk *c = &img->chunks[i];
 		*raw += (uint64_t)c->npages * IMG_PAGE;
-		*stored += c->stored_size;
-		if (img_read_chunk(&img->r, c, dst, d, tmp, tmpsize, e, sizeof(e)) < 0 && !bad++)
+		/* pieces from parent images count in the image that stores them */
+		*stored += rst_piece_file(img, i) ? 0 : c->stored_size;
+		if (rst_read_piece(img, readers, i, dst, d, tmp, tmpsize, whole, e, sizeof(e)) <
+			0 &&
+		    !bad++)
 			snprintf(err, errlen, "%s", e);
 	}
+	rst_chain_close(img, readers, rst_chain_files(img));
+	free(readers);
+	free(whole);
 	ZSTD_freeDCtx(d);
 	free(dst);
 	free(tmp);
@@ -54,6 +64,11 @@ static void print_text(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	printf("memory     %llu bytes in %u chunks, stored as %llu bytes\n",
 	       (unsigned long long)raw, img->nchunks, (unsigned long long)stored);
 	printf("checksums  %s\n", bad ? "FAILED" : "all verified");
+	uint32_t pgen, depth;
+	const char *parent = rst_chain_parent(img, &pgen, &depth);
+	if (parent)
+		printf("parent     %s (generation %u; %u image%s below this one)\n", parent, pgen,
+		       depth, depth == 1 ? "" : "s");
 	printf("\nthreads (%u)\n", img->nthreads);
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct img_thread *t = &img->threads[i];
@@ -118,6 +133,14 @@ static void print_json(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	printf(",\"memory_bytes\":%llu,\"stored_bytes\":%llu,\"chunks\":%u,\"checksums_ok\":%s",
 	       (unsigned long long)raw, (unsigned long long)stored, img->nchunks,
 	       bad ? "false" : "true");
+	uint32_t pgen, depth;
+	const char *parent = rst_chain_parent(img, &pgen, &depth);
+	printf(",\"parent\":");
+	if (parent)
+		json_str(parent);
+	else
+		printf("null");
+	printf(",\"chain_depth\":%u", parent ? depth : 0);
 	printf(",\"threads\":[");
 	for (uint32_t i = 0; i < img->nthreads; i++)
 		printf("%s{\"tid\":%u,\"main\":%s,\"checkpoint_thread\":%s}", i ? "," : "",

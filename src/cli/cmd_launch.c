@@ -13,6 +13,7 @@
 
 static const char usage[] =
     "usage: stasis launch [-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--no-tty] "
+    "[--incremental] "
     "[--] PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
@@ -26,7 +27,9 @@ static const char usage[] =
     "  -i, --interval N    checkpoint every N seconds\n"
     "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n"
     "  --no-tty            with a terminal on stdin, run PROGRAM on it directly instead of\n"
-    "                      on a pty of its own (its job control then does not survive a restart)\n";
+    "                      on a pty of its own (its job control then does not survive a restart)\n"
+    "  --incremental       after the first image, store only the pages written since the\n"
+    "                      previous one (every checkpoint of the program)\n";
 
 static int set_preload(void)
 {
@@ -88,6 +91,8 @@ int cmd_launch(int argc, char **argv)
 			no_compress = 1;
 		} else if (!strcmp(a, "--no-tty")) {
 			no_tty = 1;
+		} else if (!strcmp(a, "--incremental")) {
+			setenv("STASIS_INCREMENTAL", "1", 1);
 		} else {
 			fprintf(stderr, "stasis launch: unknown option '%s'\n%s", a, usage);
 			return 2;

@@ -15,14 +15,20 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: stasis restart [-p PORT] (IMAGE... | --dir DIR)\n"
+    "usage: stasis restart [-p PORT] [--no-map | --no-verify] (IMAGE... | --dir DIR)\n"
     "\n"
     "Restarts a computation from its images (or from the newest complete checkpoint\n"
     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
     "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
     "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
     "if none runs. A computation that had a terminal of its own (launched on a\n"
-    "terminal) gets a new one, relayed to the terminal restart runs in.\n";
+    "terminal) gets a new one, relayed to the terminal restart runs in.\n"
+    "\n"
+    "  --no-map  read every memory chunk (verifying its checksum) instead of mapping\n"
+    "            the uncompressed ones from the image file (also STASIS_NO_MAP=1)\n"
+    "  --no-verify  map the uncompressed chunks without checking their checksums:\n"
+    "            the fastest restart (pages are read only when the program touches\n"
+    "            them), for images you trust\n";
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -172,6 +178,10 @@ int cmd_restart(int argc, char **argv)
 			return 0;
 		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
 			port_s = argv[++i];
+		} else if (!strcmp(a, "--no-map")) {
+			rst_map_images = 0;
+		} else if (!strcmp(a, "--no-verify")) {
+			rst_verify_mapped = 0;
 		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else {
@@ -179,6 +189,9 @@ int cmd_restart(int argc, char **argv)
 			return 2;
 		}
 	}
+	const char *nomap = getenv("STASIS_NO_MAP");
+	if (nomap && *nomap && strcmp(nomap, "0"))
+		rst_map_images = 0;
 	int nimg = argc - i;
 	char **paths = argv + i;
 	if ((dir && nimg) || (!dir && !nimg)) {

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"kill", cmd_kill, "end the computation"},
     {"coordinator", cmd_coordinator, "run a coordinator"},
     {"inspect", cmd_inspect, "print and verify an image file"},
+    {"merge", cmd_merge, "merge an incremental image and its chain into one image"},
 };
 
 static void usage(FILE *f)

@@ -103,6 +103,7 @@ enum proto_barrier_id {
 enum proto_ckpt_flags {
 	CKPT_KILL = 1u << 0,	    /* end the computation once the images are durable */
 	CKPT_NO_COMPRESS = 1u << 1, /* store memory uncompressed */
+	CKPT_INCREMENTAL = 1u << 2, /* store only pages written since the last image */
 };
 
 struct proto_hello { /* 128 bytes */

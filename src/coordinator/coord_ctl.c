@@ -67,7 +67,7 @@ static void reply_status(struct conn *k, int json)
 static void reply_checkpoint(struct conn *k, uint32_t flags)
 {
 	char err[256];
-	flags &= CKPT_KILL | CKPT_NO_COMPRESS;
+	flags &= CKPT_KILL | CKPT_NO_COMPRESS | CKPT_INCREMENTAL;
 	if (ckpt_start(k->c, flags, k->id, err, sizeof(err)) == 0)
 		return;
 	struct proto_ckpt_result r = {.status = 1, .gen = 0}; /* gen 0: not started */

@@ -48,7 +48,8 @@
 #define IMG_PAGE 4096
 #define IMG_CHUNK_PAGES 256 /* 1 MiB of memory per chunk */
 
-#define IMG_F_COMPRESSED (1u << 0) /* some chunks are zstd-compressed */
+#define IMG_F_COMPRESSED (1u << 0)  /* some chunks are zstd-compressed */
+#define IMG_F_INCREMENTAL (1u << 1) /* builds on a parent image (IMG_SEC_PARENT) */
 
 struct img_header {
 	char magic[8];
@@ -193,6 +194,19 @@ struct img_vma {
 enum img_compression {
 	IMG_COMP_NONE = 0,
 	IMG_COMP_ZSTD = 1,
+	IMG_COMP_PARENT = 2, /* unchanged since the parent image: its pages are there
+				(offset, stored_size and sum are 0) */
+};
+
+/* IMG_SEC_PARENT: the image an incremental checkpoint builds on. Its pages of
+ * chunks with IMG_COMP_PARENT are looked up there (by address), recursively. */
+struct img_parent {
+	uint64_t header_sum; /* the parent's img_header.header_sum: its identity */
+	uint64_t file_size;  /* the parent's size */
+	uint32_t gen;	     /* the parent's generation */
+	uint32_t depth;	     /* images in the chain below this one (1: the parent is full) */
+	uint64_t reserved;
+	char name[256]; /* the parent's file name, in this image's directory; NUL-padded */
 };
 
 struct img_chunk {
@@ -477,5 +491,6 @@ _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
 _Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
 _Static_assert(sizeof(struct img_tty) == 96, "img_tty");
 _Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
+_Static_assert(sizeof(struct img_parent) == 288, "img_parent");
 
 #endif

@@ -27,6 +27,14 @@ const char *rst_str(const struct rst_image *img, uint32_t off)
 	return off < img->strings_len ? img->strings + off : "";
 }
 
+/* IMG_COMP_PARENT only in an image that has a parent (chain.c resolves it) */
+static int known_comp(const struct rst_image *img, const struct img_chunk *k)
+{
+	if (k->comp == IMG_COMP_PARENT)
+		return !k->offset && !k->stored_size && img_find(&img->r, IMG_SEC_PARENT);
+	return k->comp <= IMG_COMP_ZSTD;
+}
+
 static int check_vmas(struct rst_image *img, char *err, size_t errlen)
 {
 	uint64_t prev_end = 0;
@@ -49,7 +57,7 @@ static int check_vmas(struct rst_image *img, char *err, size_t errlen)
 			const struct img_chunk *k = &img->chunks[c];
 			if (k->vaddr % IMG_PAGE || k->vaddr < v->start || !k->npages ||
 			    k->npages > IMG_CHUNK_PAGES ||
-			    k->npages > (v->end - k->vaddr) / IMG_PAGE || k->comp > IMG_COMP_ZSTD)
+			    k->npages > (v->end - k->vaddr) / IMG_PAGE || !known_comp(img, k))
 				return bad(img, err, errlen,
 					   "memory chunk %u does not fit region %u", c, i);
 		}
@@ -139,13 +147,17 @@ static void *load(struct rst_image *img, uint32_t type, size_t elem, uint32_t *c
 	return p;
 }
 
-static void *load_opt(struct rst_image *img, uint32_t type, size_t *bytes, char *err,
-		      size_t errlen)
+static void *load_opt(struct rst_image *img, uint32_t type, size_t *bytes, char *err, size_t errlen)
 {
 	return img_load(&img->r, type, 1, bytes, 1, err, errlen);
 }
 
 int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
+{
+	return rst_load_depth(img, path, 0, err, errlen);
+}
+
+int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err, size_t errlen)
 {
 	uint32_t one;
 	memset(img, 0, sizeof(*img));
@@ -173,11 +185,12 @@ int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
 	    !(img->fdx = load_opt(img, IMG_SEC_FDX, &img->fdx_len, err, errlen)))
 		goto fail;
 	if (img_find(&img->r, IMG_SEC_ZOMBIES) &&
-	    !(img->zombies = load(img, IMG_SEC_ZOMBIES, sizeof(struct img_zombie),
-				  &img->nzombies, NULL, err, errlen)))
+	    !(img->zombies = load(img, IMG_SEC_ZOMBIES, sizeof(struct img_zombie), &img->nzombies,
+				  NULL, err, errlen)))
 		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
-	    check_files_fds(img, err, errlen) < 0 || rst_zombies_check(img, err, errlen) < 0)
+	    check_files_fds(img, err, errlen) < 0 || rst_zombies_check(img, err, errlen) < 0 ||
+	    rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -199,6 +212,7 @@ void rst_free(struct rst_image *img)
 	free(img->filedata);
 	free(img->fdx);
 	free(img->zombies);
+	rst_chain_free(img);
 	memset(img, 0, sizeof(*img));
 	img->r.fd = -1;
 }

@@ -200,7 +200,10 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 	l->scratch_len = total;
 	l->scratch_addr = total ? reserve_gap(img, total) : 0;
 	l->premap = calloc(img->nvmas + 1, sizeof(uint64_t));
-	if (!l->blob_addr || (total && !l->scratch_addr) || !l->premap)
+	l->mapped = calloc(img->nchunks + 1, 1);
+	l->runs = NULL; /* filled by rst_map_chunks */
+	l->nruns = 0;
+	if (!l->blob_addr || (total && !l->scratch_addr) || !l->premap || !l->mapped)
 		return error("cannot find room for the restore (%llu bytes): %s",
 			     (unsigned long long)total, strerror(errno));
 	uint64_t at = l->scratch_addr;
@@ -213,7 +216,7 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 		l->premap[i] = at;
 		at += v->end - v->start + IMG_PAGE; /* a hole keeps regions from merging */
 	}
-	if (rst_fill(img, l) < 0)
+	if (rst_map_chunks(img, l, l->mapped) < 0 || rst_fill(img, l) < 0)
 		return -1;
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct img_vma *v = &img->vmas[i];

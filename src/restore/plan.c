@@ -30,10 +30,17 @@ static uint64_t code_size(void)
 	return page_up(stasis_blob_end - stasis_blob_start);
 }
 
+/* a region splits into at most 2 mappings more per run of chunks mapped from
+ * the image file (mapimg.c) */
+static uint32_t max_moves(const struct rst_image *img)
+{
+	return img->nvmas + 2 * img->nchunks;
+}
+
 static uint64_t plan_size(const struct rst_image *img)
 {
 	return page_up(sizeof(struct blob_plan) + MAX_UNMAP * sizeof(struct blob_range) +
-		       8 * sizeof(struct blob_move) + img->nvmas * sizeof(struct blob_move) +
+		       8 * sizeof(struct blob_move) + max_moves(img) * sizeof(struct blob_move) +
 		       img->nthreads * sizeof(struct blob_thread));
 }
 
@@ -117,13 +124,46 @@ static int plan_maps(struct blob_plan *p, const struct rst_image *img, const str
 	return 0;
 }
 
-static void plan_moves(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l)
+static uint64_t premap_end(const struct rst_image *img, const struct rst_layout *l, uint32_t i)
+{
+	return l->premap[i] + img->vmas[i].end - img->vmas[i].start;
+}
+
+/* One move per mapping: a region partly mapped from the image file is several
+ * mappings, and mremap moves only one at a time on kernels before 6.17. A
+ * mapping may also reach beyond its region (PROT_NONE regions merge with the
+ * reservation around them): moves are clipped to the regions. */
+static int plan_moves(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l)
 {
 	struct blob_move *m = (void *)((char *)p + p->moves_off);
-	for (uint32_t i = 0; i < img->nvmas; i++)
-		if (l->premap[i])
-			m[p->nmoves++] = (struct blob_move){l->premap[i], img->vmas[i].start,
-							    img->vmas[i].end - img->vmas[i].start};
+	uint32_t cap = max_moves(img), i = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[PATH_MAX + 128];
+	if (!f)
+		return error("cannot read /proc/self/maps: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
+			continue;
+		for (; i < img->nvmas; i++) {
+			if (!l->premap[i] || premap_end(img, l, i) <= s)
+				continue;
+			if (l->premap[i] >= e)
+				break; /* the region starts in a later mapping */
+			uint64_t a = s > l->premap[i] ? s : l->premap[i];
+			uint64_t b = e < premap_end(img, l, i) ? e : premap_end(img, l, i);
+			if (p->nmoves >= cap) {
+				fclose(f);
+				return error("too many memory mappings to move (%u)", cap);
+			}
+			m[p->nmoves++] =
+			    (struct blob_move){a, img->vmas[i].start + (a - l->premap[i]), b - a};
+			if (b < premap_end(img, l, i))
+				break; /* the rest of region i is in the next mapping */
+		}
+	}
+	fclose(f);
+	return 0;
 }
 
 static void plan_threads(struct blob_plan *p, const struct rst_image *img, uint64_t stacks)
@@ -198,8 +238,9 @@ void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int l
 	p->unmap_off = sizeof(*p);
 	p->special_off = p->unmap_off + MAX_UNMAP * sizeof(struct blob_range);
 	p->moves_off = p->special_off + 8 * sizeof(struct blob_move);
-	p->threads_off = p->moves_off + img->nvmas * sizeof(struct blob_move);
-	plan_moves(p, img, l);
+	p->threads_off = p->moves_off + max_moves(img) * sizeof(struct blob_move);
+	if (plan_moves(p, img, l) < 0)
+		die("cannot prepare the restore blob");
 	plan_threads(p, img, stacks);
 	plan_mm(p, img, close_from);
 	if (mprotect(base, code, PROT_READ | PROT_EXEC) < 0 || plan_maps(p, img, l) < 0)

@@ -26,10 +26,35 @@ struct rst_image {
 	uint32_t nzombies;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
+	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */
+	struct rst_src *chunk_src; /* chain.c: where each chunk's pages are, else NULL */
 };
 
-/* load.c: open, verify every checksum of the metadata and every index. */
+/* load.c: open, verify every checksum of the metadata and every index; an
+ * incremental image's parents are loaded and its chunks resolved (chain.c). */
 int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen);
+int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err, size_t errlen);
+
+/* chain.c: incremental images. After rst_chain_load, img->chunks are pieces
+ * of the stored chunks of the chain's files (img->chunk_src says which); read
+ * them with rst_read_piece, given the files opened by rst_chain_open
+ * (rst_chain_files(img) readers; none for an image without a parent). */
+int rst_chain_load(struct rst_image *img, int depth, char *err, size_t errlen);
+void rst_chain_free(struct rst_image *img);
+uint32_t rst_chain_base_gen(const struct rst_image *img);
+uint32_t rst_chain_files(const struct rst_image *img);
+const char *rst_chain_path(const struct rst_image *img, uint32_t k); /* k < files */
+/* which file holds piece i: 0 this image, k the k-th image below it */
+uint32_t rst_piece_file(const struct rst_image *img, uint32_t i);
+/* the parent's path (NULL for a full image), its generation and chain depth */
+const char *rst_chain_parent(const struct rst_image *img, uint32_t *gen, uint32_t *depth);
+int rst_chain_open(const struct rst_image *img, struct img_reader *readers, char *err,
+		   size_t errlen);
+void rst_chain_close(const struct rst_image *img, struct img_reader *readers, uint32_t n);
+/* whole_buf: IMG_CHUNK_PAGES pages, for pieces that are part of a chunk */
+int rst_read_piece(struct rst_image *img, struct img_reader *readers, uint32_t i, void *dst,
+		   struct ZSTD_DCtx_s *dctx, void *tmp, size_t tmpsize, void *whole_buf, char *err,
+		   size_t errlen);
 void rst_free(struct rst_image *img);
 const char *rst_str(const struct rst_image *img, uint32_t off);
 /* load.c: the IMG_SEC_FDX record of a descriptor of a kind that has one
@@ -179,7 +204,10 @@ int rst_fds(struct rst_set *set, int i);
 struct rst_layout {
 	uint64_t blob_addr, blob_len;
 	uint64_t scratch_addr, scratch_len;
-	uint64_t *premap; /* per vma: its scratch address, 0 if not premapped */
+	uint64_t *premap;    /* per vma: its scratch address, 0 if not premapped */
+	uint8_t *mapped;     /* per chunk: 1 if mapped from the image file (mapimg.c) */
+	uint64_t (*runs)[2]; /* target address ranges mapped from image files */
+	uint32_t nruns;
 };
 int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len);
 int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
@@ -187,6 +215,16 @@ int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr,
 
 /* fill.c: read every chunk into its premapped region, in parallel */
 int rst_fill(struct rst_image *img, const struct rst_layout *l);
+
+/* mapimg.c: map the raw chunks of anonymous regions from the image file
+ * instead of reading them (instant restart); rst_map_images = 0 (restart
+ * --no-map) reads everything. Sets l->mapped[chunk]. */
+extern int rst_map_images;
+/* 1: checksum mapped chunks through the mapping (restart --no-verify: 0, pages
+ * then arrive only when the program touches them) */
+extern int rst_verify_mapped;
+#define RST_MAX_RUNS 64 /* = RT_MAX_MAPPED */
+int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped);
 
 /* plan.c */
 void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)

@@ -204,6 +204,11 @@ static void write_restart_info(struct rst_image *img, struct rst_layout *l,
 	ri.flags = w->flags;
 	ri.port = port;
 	(void)dir; /* images keep going to the directory the program used */
+	_Static_assert(RST_MAX_RUNS == RT_MAX_MAPPED, "mapped ranges");
+	ri.nmapped = l->nruns;
+	ri.base_gen = rst_chain_base_gen(img);
+	if (l->nruns)
+		memcpy(ri.mapped, l->runs, l->nruns * sizeof(ri.mapped[0]));
 	if (rst_write_target(img, l, img->proc->runtime_info, &ri, sizeof(ri)) < 0)
 		die("the image has no runtime restart area at %#llx",
 		    (unsigned long long)img->proc->runtime_info);

@@ -95,13 +95,15 @@ static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
 		 (unsigned long long)rt.comp_id, getpid(), gen);
 }
 
-static void remove_old_generation(const char *dir, uint32_t gen)
+/* Keep this generation and the previous one, and every image their chains
+ * build on (incremental images): remove those below keep_from. */
+static void remove_old_generations(const char *dir, uint32_t keep_from)
 {
 	char old[PATH_MAX];
-	if (gen < 3)
-		return;
-	image_path(old, sizeof(old), dir, gen - 2); /* keep this and the previous one */
-	unlink(old);
+	for (uint32_t g = keep_from > 40 ? keep_from - 40 : 1; g < keep_from; g++) {
+		image_path(old, sizeof(old), dir, g);
+		unlink(old);
+	}
 }
 
 /* After a restart, the checkpoint thread resumes here (see write.c). */
@@ -109,6 +111,7 @@ static int after_restart(uint8_t *buf, size_t size)
 {
 	struct rt_restart_info *ri = &rt.restart;
 	rt_thread_reinstate_self(&rt.ckpt_self);
+	rt_dirty_reset(ri->magic == RT_RESTART_MAGIC ? ri->base_gen : 0);
 	rt.ckpt_tid = rt_gettid();
 	rt_progress_init(); /* shared again: it came back as private memory */
 	rt_restore_itimers();
@@ -206,7 +209,8 @@ static int write_image(struct ckpt_run *c)
 	/* a --kill checkpoint has nothing to resume: no point in forking */
 	int may_fork = !(c->cb.flags & CKPT_KILL) && !getenv_flag("STASIS_NO_FORK");
 	int compress = !((c->cb.flags | rt.flags) & CKPT_NO_COMPRESS);
-	if (rt_write_image(c->parts, c->path, compress, may_fork, &c->job, c->err,
+	int incremental = !!((c->cb.flags | rt.flags) & CKPT_INCREMENTAL);
+	if (rt_write_image(c->parts, c->path, compress, incremental, may_fork, &c->job, c->err,
 			   sizeof(c->err)) == 1)
 		return 1;
 	if (c->job.forked) {
@@ -222,7 +226,8 @@ static void report_image(struct ckpt_run *c, int rc)
 	if (rc == 0) {
 		struct proto_image_done d = {.size = c->job.size};
 		proto_send(rt.coord_fd, MSG_IMAGE_DONE, &d, sizeof(d), c->path, strlen(c->path));
-		remove_old_generation(c->dir, c->cb.gen);
+		remove_old_generations(
+		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));
 	} else {
 		proto_send(rt.coord_fd, MSG_CKPT_ERROR, c->err, strlen(c->err), NULL, 0);
 	}
@@ -360,6 +365,8 @@ static int join_coordinator(void)
 		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);
 	if (secure_getenv("STASIS_NO_COMPRESS"))
 		w.flags |= CKPT_NO_COMPRESS;
+	if (getenv_flag("STASIS_INCREMENTAL"))
+		w.flags |= CKPT_INCREMENTAL;
 	rt.comp_id = w.comp_id;
 	rt.gen = w.gen;
 	rt.flags = w.flags;
@@ -374,6 +381,9 @@ void rt_forked_child(void)
 	if (rt.coord_fd >= 0)
 		close(rt.coord_fd);
 	rt.coord_fd = -1;
+	if (rt_dirty_fd() >= 0)
+		close(rt_dirty_fd()); /* the parent's: this process has no registrations */
+	rt_dirty_reset(0);
 	rt.enabled = 0;
 	memset(rt.threads, 0, sizeof(rt.threads));
 	rt.nsuspended = rt.ntaken = rt.nrestored = 0;

@@ -383,7 +383,8 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 		return -1;
 	}
 	for (int i = 0; i < n; i++)
-		if (list[i] != self && dump_one(out, list[i], files, tab, err, errlen) < 0)
+		if (list[i] != self && list[i] != rt_dirty_fd() &&
+		    dump_one(out, list[i], files, tab, err, errlen) < 0)
 			return -1;
 	find_parent_shares(out);
 	return 0;

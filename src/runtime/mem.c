@@ -98,6 +98,13 @@ static uint32_t classify(const struct map_line *m, int *store_all)
 		return IMG_VMA_HEAP;
 	if (m->shared && (!p[0] || !strncmp(p, "/dev/zero", 9) || !strncmp(p, "/SYSV", 5)))
 		return IMG_VMA_SHMEM;
+	if (p[0] == '/' && !m->shared && ends_with(p, ".stasis")) {
+		/* memory a restart mapped from its image (restore/mapimg.c): it is
+		 * the program's anonymous memory, and pages not read yet are still
+		 * only in that file, so every page is stored */
+		*store_all = 1;
+		return IMG_VMA_ANON;
+	}
 	if (p[0] == '/' && ends_with(p, " (deleted)")) {
 		*store_all = 1; /* the file is gone: keep every page, restore as memory */
 		return m->shared ? IMG_VMA_SHMEM : IMG_VMA_ANON;
@@ -142,6 +149,43 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 		v->nchunks++;
 		start += n * IMG_PAGE;
 		rt_progress_add(n * IMG_PAGE);
+	}
+	return 0;
+}
+
+/* Pages [start, end) unchanged since the parent image: chunks that say so. */
+static int parent_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		uint64_t n = (end - start) / IMG_PAGE;
+		if (n > IMG_CHUNK_PAGES)
+			n = IMG_CHUNK_PAGES;
+		if (d->out->nchunks >= CHUNKS_MAX) {
+			snprintf(d->err, d->errlen, "too many memory chunks");
+			return -1;
+		}
+		d->out->chunks[d->out->nchunks++] =
+		    (struct img_chunk){.vaddr = start, .npages = n, .comp = IMG_COMP_PARENT};
+		v->nchunks++;
+		start += n * IMG_PAGE;
+	}
+	return 0;
+}
+
+/* A tracked region (dirty.c): the pages written since the last image are
+ * stored, the others are in the parent when this image has one. */
+static int store_tracked(struct dump_ctx *d, struct img_vma *v, const struct rt_dirty_run *r,
+			 uint32_t n)
+{
+	int incremental = rt_dirty_parent() != NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t s = r[i].start > v->start ? r[i].start : v->start;
+		uint64_t e = r[i].end < v->end ? r[i].end : v->end;
+		if (s >= e)
+			continue;
+		if ((r[i].written || !incremental ? store_run(d, v, s, e)
+						  : parent_run(d, v, s, e)) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -201,6 +245,8 @@ static int store_resident_shared(struct dump_ctx *d, struct img_vma *v)
 
 static int store_pages(struct dump_ctx *d, struct img_vma *v, int store_all)
 {
+	const struct rt_dirty_run *runs;
+	uint32_t nruns;
 	v->first_chunk = d->out->nchunks;
 	switch (v->kind) {
 	case IMG_VMA_ANON:
@@ -208,6 +254,8 @@ static int store_pages(struct dump_ctx *d, struct img_vma *v, int store_all)
 	case IMG_VMA_HEAP:
 		if (store_all)
 			return store_run(d, v, v->start, v->end);
+		if (rt_dirty_lookup(v->start, v->end, &runs, &nruns))
+			return store_tracked(d, v, runs, nruns);
 		/* present or swapped, and not the zero page */
 		return scan_and_store(d, v, PAGE_IS_PFNZERO, PAGE_IS_PFNZERO,
 				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);

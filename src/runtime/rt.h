@@ -16,6 +16,7 @@ struct rt_files;
 #define RT_MAX_THREADS 1024
 #define RT_SUSPEND_TIMEOUT 10		       /* seconds for every thread to reach the handler */
 #define RT_RESTART_MAGIC 0x5453524154534552ull /* "RESTARTS" */
+#define RT_MAX_MAPPED 64		       /* ranges in rt_restart_info.mapped */
 
 enum rt_thread_state {
 	RT_FREE = 0,
@@ -64,6 +65,11 @@ struct rt_restart_info {
 	uint32_t port;	/* the coordinator of the restarted computation */
 	uint32_t reserved;
 	char ckpt_dir[PATH_MAX];
+	/* address ranges (a superset) the restorer mapped from image files
+	 * (restore/mapimg.c), for the madvise wrapper in mapped.c */
+	uint32_t nmapped;
+	uint32_t base_gen; /* the full image the restarted image's chain begins with */
+	uint64_t mapped[RT_MAX_MAPPED][2];
 };
 
 struct rt_state {
@@ -136,13 +142,14 @@ struct rt_image_job {
 	int pid, result_fd;
 	int rc;
 	uint64_t size;
+	uint64_t header_sum; /* of the image written */
 };
 struct image_parts;
 /* write.c: descriptors, queues in flight and SysV objects, taken while every
  * process of the checkpoint is stopped; NULL with err set on failure */
 struct image_parts *rt_capture(char *err, size_t errlen);
-int rt_write_image(struct image_parts *p, const char *path, int compress, int may_fork,
-		   struct rt_image_job *job, char *err, size_t errlen);
+int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
+		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
 
 /* mem.c */
@@ -284,6 +291,30 @@ const struct img_zombie *rt_zombies_list(uint32_t *n);
 /* wrappers.c */
 void rt_wrappers_init(void);
 int rt_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* dirty.c: incremental checkpoints (userfaultfd write-protect + PAGEMAP_SCAN).
+ * rt_dirty_scan runs with the threads held, before the writer forks: it
+ * registers and scans every private anonymous region; rt_dirty_lookup gives
+ * the runs of a tracked region (sorted; written or unchanged since the last
+ * image); rt_dirty_parent is the IMG_SEC_PARENT record when the image being
+ * written is incremental. rt_dirty_done records a written image and returns
+ * the oldest generation retention must keep. */
+struct rt_dirty_run {
+	uint64_t start, end;
+	uint32_t written;
+	uint32_t reserved;
+};
+struct rt_dirty_vma {
+	uint64_t start, end;
+	uint32_t first_run, nruns;
+};
+int rt_dirty_scan(const char *smaps, const char *path, int want_incremental, char *err,
+		  size_t errlen);
+int rt_dirty_lookup(uint64_t start, uint64_t end, const struct rt_dirty_run **runs, uint32_t *n);
+const struct img_parent *rt_dirty_parent(void);
+uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint64_t size);
+int rt_dirty_fd(void);
+void rt_dirty_reset(uint32_t base_gen);
 
 /* raw syscalls the runtime needs */
 long rt_gettid(void);

@@ -94,9 +94,11 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_FDX, p->fds.fdx, p->fds.fdx_len},
 	    {IMG_SEC_IPC, p->ipc.objs, p->ipc.n * sizeof(struct img_ipc)},
 	    {IMG_SEC_ZOMBIES, zombies, nz * sizeof(struct img_zombie)},
+	    {IMG_SEC_PARENT, rt_dirty_parent(), rt_dirty_parent() ? sizeof(struct img_parent) : 0},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
-		if (img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)
+		if ((s[i].type != IMG_SEC_PARENT || s[i].data) &&
+		    img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)
 			return -1;
 	return 0;
 }
@@ -117,6 +119,8 @@ static int write_rest(struct image_parts *p, struct img_writer *w, char *smaps, 
 	w->hdr.gen = rt.gen;
 	w->hdr.nprocs = rt.ckpt_nprocs ? rt.ckpt_nprocs : 1;
 	w->hdr.pid = p->proc.pid;
+	if (rt_dirty_parent())
+		w->hdr.flags |= IMG_F_INCREMENTAL;
 	if (img_writer_finish(w) < 0) {
 		snprintf(err, errlen, "cannot finish %s: %s", w->path, strerror(errno));
 		return -1;
@@ -131,7 +135,7 @@ fail:
 
 struct child_result {
 	int32_t rc;
-	uint64_t size;
+	uint64_t size, header_sum;
 	char err[512];
 };
 
@@ -152,6 +156,7 @@ __attribute__((noreturn)) static void child_main(struct image_parts *p, struct i
 	rt.writer_child = 1;
 	r.rc = write_rest(p, w, smaps, r.err, sizeof(r.err));
 	r.size = w->hdr.file_size;
+	r.header_sum = w->hdr.header_sum;
 	write_full(out, &r, sizeof(r));
 	syscall(SYS_exit_group, 0);
 	__builtin_unreachable();
@@ -203,8 +208,8 @@ struct image_parts *rt_capture(char *err, size_t errlen)
 
 /* Returns 1 when this call returns a second time in a restarted process;
  * otherwise 0 with the outcome in job (job->rc, or later rt_image_wait()). */
-int rt_write_image(struct image_parts *p, const char *path, int compress, int may_fork,
-		   struct rt_image_job *job, char *err, size_t errlen)
+int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
+		   int may_fork, struct rt_image_job *job, char *err, size_t errlen)
 {
 	struct img_writer *w = rt_alloc(sizeof(*w));
 	char *smaps;
@@ -232,11 +237,17 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int ma
 		img_writer_abort(w);
 		return snprintf(err, errlen, "out of checkpoint memory"), 0;
 	}
-	if (may_fork && rt_fork_safe(smaps) &&
-	    fork_writer(p, w, smaps, job) == 0)
+	/* the written-page scan resets the protections: with the threads held,
+	 * before the writer's copy of the page tables exists */
+	if (rt_dirty_scan(smaps, path, incremental, err, errlen) < 0) {
+		img_writer_abort(w);
+		return 0;
+	}
+	if (may_fork && rt_fork_safe(smaps) && fork_writer(p, w, smaps, job) == 0)
 		return 0;
 	job->rc = write_rest(p, w, smaps, err, errlen);
 	job->size = w->hdr.file_size;
+	job->header_sum = w->hdr.header_sum;
 	return 0;
 }
 
@@ -262,5 +273,6 @@ int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen)
 	if (r.rc < 0)
 		snprintf(err, errlen, "%s", r.err);
 	job->size = r.size;
+	job->header_sum = r.header_sum;
 	return job->rc = r.rc;
 }

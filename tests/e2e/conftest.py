@@ -97,6 +97,21 @@ def read_maps(pid):
     return out
 
 
+def anon_view(maps):
+    """maps with memory a restart mapped from its image file (instant restart:
+    the regions show the *.stasis path) seen as the anonymous memory it is,
+    adjacent anonymous pieces of equal permissions joined again."""
+    out = []
+    for start, end, perms, off, path in maps:
+        if path.endswith(".stasis") and perms.endswith("p"):
+            path, off = "", "00000000"
+        if out and not path and not out[-1][4] and out[-1][1] == start and out[-1][2] == perms:
+            out[-1] = (out[-1][0], end, perms, off, path)
+            continue
+        out.append((start, end, perms, off, path))
+    return out
+
+
 def read_fds(pid):
     """{fd: link target} of /proc/PID/fd."""
     d = f"/proc/{pid}/fd"
@@ -325,7 +340,7 @@ class Stasis:
     def compare_process(self, host_pid, maps0, fds0, what):
         """The restored process has the memory map and descriptors it had at
         the checkpoint (zdtm compares /proc/PID/maps and fds the same way)."""
-        maps1 = read_maps(host_pid)
+        maps0, maps1 = anon_view(maps0), anon_view(read_maps(host_pid))
         if maps0 != maps1:
             a = set(maps0) - set(maps1)
             b = set(maps1) - set(maps0)

@@ -1,0 +1,124 @@
+"""Instant restart: the uncompressed chunks of an image are mapped from the
+image file (MAP_PRIVATE), not read. The program's memory must be exactly what
+it was, the next checkpoint must store that memory in full (not as a clean
+file mapping), and the program must survive its image being removed by the
+generation retention while it still maps it."""
+import os
+import signal
+import time
+
+from conftest import program, read_maps
+
+MiB = 1 << 20
+
+
+def host_pid(st, restart_proc):
+    status = st.wait_registered(proc=restart_proc)
+    return st.restored_host_pid(restart_proc, status["procs"][0]["pid"])
+
+
+def image_mappings(pid):
+    return [m for m in read_maps(pid) if ".stasis" in m[4]]
+
+
+def step(st, k, out, proc):
+    (st.tmp / "verify.step").write_text(str(k))
+    st.wait_for(out, f"step {k} done", proc=proc)
+
+
+def test_mapped_restart_cycles(st):
+    """Two cycles of --no-compress checkpoint and restart: the memory comes back
+    mapped from the image (checked in /proc/PID/maps) and verifies exactly."""
+    mapped = []
+
+    def between(st, i, imgs, proc):
+        pid = host_pid(st, proc)
+        maps = image_mappings(pid)
+        assert any(m[4] == imgs[0] for m in maps), (
+            f"restart {i + 1}: no memory mapped from {imgs[0]}:\n{read_maps(pid)}")
+        mapped.append(sum(int(m[1], 16) - int(m[0], 16) for m in maps))
+
+    st.zdtm("pagemem", 64, opts=["--no-compress"], between=between)
+    assert all(n >= 60 * MiB for n in mapped), f"mapped bytes per restart: {mapped}"
+
+
+def test_no_map_reads(st):
+    """restart --no-map reads every chunk: nothing of the image is mapped."""
+    out = st.tmp / "pagemem.out"
+    p = st.launch(program("pagemem"), st.tmp / "verify", 16, out=out, opts=["--no-compress"])
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    p.wait()
+    argv = [str(st.bin), "restart", "-p", str(st.port), "--no-map", *imgs]
+    r = st._spawn(argv, None, None, "restart --no-map")
+    assert image_mappings(host_pid(st, r)) == []
+    (st.tmp / "verify").touch()
+    assert r.wait(60) == 0, st.describe_all()
+    assert "PASS" in out.read_text(), st.describe_all()
+
+
+def test_mapped_image_removed_by_retention(st):
+    """A restarted process keeps running on its mapped image after later
+    generations remove the file; its next images hold all of that memory, so a
+    restart from them works without the first image."""
+    out = st.tmp / "pagemem.out"
+    p = st.launch(program("pagemem"), st.tmp / "verify", 32, out=out, opts=["--no-compress"])
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    first = st.checkpoint(kill=True)[0]
+    p.wait()
+    r = st.restart([first])
+    pid = host_pid(st, r)
+    assert image_mappings(pid), "nothing mapped from the image"
+    ino = os.stat(first).st_ino
+    for k in (1, 2, 3):
+        step(st, k, out, r)
+        st.checkpoint(kill=False)
+    # generations 2, 3, 4 written: the first is gone from the directory
+    assert not os.path.exists(first), "retention kept generation 1"
+    maps = image_mappings(pid)
+    assert maps and all(m[4].endswith("(deleted)") for m in maps), maps
+    assert os.stat(f"/proc/{pid}/map_files/{maps[0][0]}-{maps[0][1]}").st_ino == ino
+    last = st.checkpoint(kill=True)
+    assert r.wait(30) in (-signal.SIGKILL, 128 + signal.SIGKILL)
+    size = os.path.getsize(last[0])
+    # 32 MiB less the pages given back; as clean file pages it would be a few MiB
+    assert size > 28 * MiB, f"image after a mapped restart is {size} bytes: memory missing"
+    r2 = st.restart(last)
+    st.wait_registered(proc=r2)
+    (st.tmp / "verify").touch()
+    assert r2.wait(60) == 0, st.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text
+
+
+def test_mapped_restart_is_fast(st):
+    """256 MiB comes back mapped: the restorer does not read it (the restart
+    finishes well before reading 256 MiB and faulting it in could)."""
+    out = st.tmp / "pagemem.out"
+    p = st.launch(program("pagemem"), st.tmp / "verify", 256, out=out,
+                  opts=["--no-compress"])
+    st.wait_for(out, "ready", proc=p, timeout=60)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    p.wait()
+    argv = [str(st.bin), "restart", "-p", str(st.port), *imgs]
+    err = st.tmp / "restart.err"
+    saved = st.env
+    st.env = dict(saved, STASIS_LOG="debug")
+    t0 = time.monotonic()
+    try:
+        r = st._spawn(argv, None, err, "restart")
+    finally:
+        st.env = saved
+    st.wait_registered(proc=r)
+    elapsed = time.monotonic() - t0
+    line = [l for l in err.read_text().splitlines() if "restored in" in l]
+    assert line, err.read_text()
+    ms = float(line[0].split("restored in")[1].split()[0])
+    assert ms < 100, f"restoring 256 MiB of memory took {ms} ms: it was read, not mapped"
+    assert elapsed < 10, elapsed
+    (st.tmp / "verify").touch()
+    assert r.wait(60) == 0, st.describe_all()
+    assert "PASS" in out.read_text(), st.describe_all()
