@@ -86,6 +86,8 @@ enum img_section_type {
 	IMG_SEC_TTY = 14,      /* terminal state: termios, window size, foreground group */
 	IMG_SEC_PARENT = 15,   /* incremental checkpoint: the image this one builds on */
 	IMG_SEC_ZOMBIES = 16,  /* struct img_zombie[]: exited children not yet reaped */
+	/* 17 is taken by the shared-descriptions table */
+	IMG_SEC_LOCKS = 18, /* struct img_lock[]: file locks held through descriptors */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 
@@ -467,6 +469,23 @@ struct img_zombie {
 	int32_t code, status;
 };
 
+/* A file lock the process holds (IMG_SEC_LOCKS), taken again at restart
+ * through descriptor `fd`. POSIX locks belong to the process, flock and OFD
+ * locks to the open file description (recorded once, on its lowest fd). */
+enum img_lock_kind {
+	IMG_LOCK_POSIX = 1, /* fcntl F_SETLK */
+	IMG_LOCK_FLOCK = 2, /* flock */
+	IMG_LOCK_OFD = 3,   /* fcntl F_OFD_SETLK */
+};
+struct img_lock {
+	int32_t fd;
+	uint32_t kind;	 /* enum img_lock_kind */
+	uint32_t write;	 /* 1: exclusive (F_WRLCK, LOCK_EX), 0: shared */
+	uint32_t reserved;
+	int64_t start;	 /* first byte (0 for flock) */
+	int64_t end;	 /* last byte, -1: to the end of the file (and beyond) */
+};
+
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
@@ -491,6 +510,7 @@ _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
 _Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
 _Static_assert(sizeof(struct img_tty) == 96, "img_tty");
 _Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
+_Static_assert(sizeof(struct img_lock) == 32, "img_lock");
 _Static_assert(sizeof(struct img_parent) == 288, "img_parent");
 
 #endif

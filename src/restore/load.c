@@ -188,7 +188,12 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->zombies = load(img, IMG_SEC_ZOMBIES, sizeof(struct img_zombie), &img->nzombies,
 				  NULL, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_LOCKS) &&
+	    !(img->locks = load(img, IMG_SEC_LOCKS, sizeof(struct img_lock), &img->nlocks, NULL,
+				err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
+	    rst_locks_check(img, err, errlen) < 0 ||
 	    check_files_fds(img, err, errlen) < 0 || rst_zombies_check(img, err, errlen) < 0 ||
 	    rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
@@ -212,6 +217,7 @@ void rst_free(struct rst_image *img)
 	free(img->filedata);
 	free(img->fdx);
 	free(img->zombies);
+	free(img->locks);
 	rst_chain_free(img);
 	memset(img, 0, sizeof(*img));
 	img->r.fd = -1;

@@ -24,6 +24,8 @@ struct rst_image {
 	uint8_t *fdx; /* IMG_SEC_FDX, NULL in images without one */
 	struct img_zombie *zombies; /* IMG_SEC_ZOMBIES, NULL in images without one */
 	uint32_t nzombies;
+	struct img_lock *locks; /* IMG_SEC_LOCKS, NULL in images without one */
+	uint32_t nlocks;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */
@@ -172,6 +174,10 @@ int rst_run(struct rst_set *set);
  * becomes its image. Never returns on success. */
 void rst_process(struct rst_set *set, int i) __attribute__((noreturn));
 
+/* locks.c: the image's file locks name restored regular-file fds (rst_load) */
+int rst_locks_check(const struct rst_image *img, char *err, size_t errlen);
+/* locks.c: inside the process, last before the jump: its file locks again */
+int rst_locks_take(const struct rst_image *img);
 /* zombies.c: the image's zombies are valid (called by rst_load) */
 int rst_zombies_check(const struct rst_image *img, char *err, size_t errlen);
 /* zombies.c: inside process i, once its children exist: its zombies again,

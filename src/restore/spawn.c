@@ -296,6 +296,8 @@ void rst_process(struct rst_set *set, int i)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	debug("memory of pid %u restored in %.1f ms", img->proc->pid,
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (rst_locks_take(img) < 0)
+		_exit(1);
 	write_restart_info(img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, set->base, set->base + 2);

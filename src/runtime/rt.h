@@ -144,6 +144,15 @@ struct rt_image_job {
 	uint64_t size;
 	uint64_t header_sum; /* of the image written */
 };
+/* locks.c: file locks held through the descriptors (IMG_SEC_LOCKS) */
+struct rt_fds;
+struct rt_locks {
+	struct img_lock *locks;
+	uint32_t n;
+};
+int rt_dump_locks(struct rt_locks *out, const struct rt_fds *fds, char *err, size_t errlen);
+int rt_holds_posix_lock(uint64_t dev, uint64_t ino);
+
 struct image_parts;
 /* write.c: descriptors, queues in flight and SysV objects, taken while every
  * process of the checkpoint is stopped; NULL with err set on failure */

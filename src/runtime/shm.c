@@ -101,6 +101,8 @@ int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *e
 	if (r->flags & (IMG_FILE_SAVED | IMG_FILE_DELETED))
 		return 0;
 	const char *path = tab->buf + r->path_str;
+	if (!rt.writer_child && rt_holds_posix_lock(r->dev, r->ino))
+		return 0; /* our close would drop the program's lock: mapped from the path */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0; /* not ours to read: it is mapped again from the path */

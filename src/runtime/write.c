@@ -30,6 +30,7 @@ struct image_parts {
 	struct rt_fds fds;
 	struct rt_vmas mem;
 	struct rt_ipc ipc;
+	struct rt_locks locks;
 };
 
 static void thread_record(struct img_thread *o, const struct rt_thread *t, uint32_t flags)
@@ -94,6 +95,7 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_FDX, p->fds.fdx, p->fds.fdx_len},
 	    {IMG_SEC_IPC, p->ipc.objs, p->ipc.n * sizeof(struct img_ipc)},
 	    {IMG_SEC_ZOMBIES, zombies, nz * sizeof(struct img_zombie)},
+	    {IMG_SEC_LOCKS, p->locks.locks, p->locks.n * sizeof(struct img_lock)},
 	    {IMG_SEC_PARENT, rt_dirty_parent(), rt_dirty_parent() ? sizeof(struct img_parent) : 0},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
@@ -201,7 +203,8 @@ struct image_parts *rt_capture(char *err, size_t errlen)
 	rt_str_add(&p->tab, "");
 	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
-	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0)
+	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0 ||
+	    rt_dump_locks(&p->locks, &p->fds, err, errlen) < 0)
 		return NULL;
 	return p;
 }

@@ -1,0 +1,140 @@
+/* File locks held through the process's descriptors (IMG_SEC_LOCKS). The
+ * kernel lists them in /proc/self/fdinfo/FD ("lock:" lines): the POSIX locks
+ * this process owns on the fd's file, and the flock and OFD locks of the fd's
+ * open file description. */
+#include "runtime/rt.h"
+#include "runtime/fd_event.h"
+
+#include "common/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define LOCKS_MAX 4096
+#define INFO_SIZE 65536
+
+struct lock_line {
+	char kind[16], type[16], end[32];
+	long long start;
+};
+
+/* "lock:\t1: POSIX  ADVISORY  WRITE 1234 08:02:1234 0 EOF" */
+static int parse_line(const char *p, struct lock_line *l)
+{
+	char adv[16], devino[64];
+	int pid;
+	return sscanf(p, "lock: %*d: %15s %15s %15s %d %63s %lld %31s", l->kind, adv, l->type, &pid,
+		      devino, &l->start, l->end) == 7;
+}
+
+static int kind_of(const char *k)
+{
+	if (!strcmp(k, "POSIX"))
+		return IMG_LOCK_POSIX;
+	if (!strcmp(k, "FLOCK"))
+		return IMG_LOCK_FLOCK;
+	if (!strcmp(k, "OFDLCK"))
+		return IMG_LOCK_OFD;
+	return 0;
+}
+
+/* A POSIX lock shows on every fd of its file: keep it once per inode. */
+static int seen_posix(const struct rt_locks *out, const struct rt_fds *fds,
+		      const struct img_lock *l, const struct stat *st)
+{
+	for (uint32_t i = 0; i < out->n; i++) {
+		const struct img_lock *o = &out->locks[i];
+		struct stat ost;
+		if (o->kind != IMG_LOCK_POSIX || o->start != l->start || o->end != l->end ||
+		    o->write != l->write || fstat(o->fd, &ost) < 0)
+			continue;
+		if (ost.st_ino == st->st_ino && ost.st_dev == st->st_dev)
+			return 1;
+	}
+	(void)fds;
+	return 0;
+}
+
+static int add_lock(struct rt_locks *out, const struct rt_fds *fds, const struct img_fd *e,
+		    const struct lock_line *ll, char *err, size_t errlen)
+{
+	struct img_lock l = {.fd = e->fd, .kind = kind_of(ll->kind)};
+	struct stat st;
+	if (!l.kind)
+		return snprintf(
+			   err, errlen,
+			   "pid %d fd %d holds a %s lock (a lease?): not supported; release it "
+			   "before checkpointing",
+			   getpid(), e->fd, ll->kind),
+		       -1;
+	l.write = !strcmp(ll->type, "WRITE");
+	l.start = ll->start;
+	l.end = !strcmp(ll->end, "EOF") ? -1 : strtoll(ll->end, NULL, 10);
+	if (fstat(e->fd, &st) < 0 || (l.kind == IMG_LOCK_POSIX && seen_posix(out, fds, &l, &st)))
+		return 0;
+	if (l.kind != IMG_LOCK_POSIX && e->share >= 0)
+		return 0; /* the description's lock, recorded on its lowest fd */
+	if (out->n >= LOCKS_MAX)
+		return snprintf(err, errlen, "pid %d holds more than %d file locks", getpid(),
+				LOCKS_MAX),
+		       -1;
+	out->locks[out->n++] = l;
+	return 0;
+}
+
+int rt_dump_locks(struct rt_locks *out, const struct rt_fds *fds, char *err, size_t errlen)
+{
+	char *info = rt_alloc(INFO_SIZE);
+	out->n = 0;
+	out->locks = rt_alloc(LOCKS_MAX * sizeof(struct img_lock));
+	if (!info || !out->locks)
+		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+	for (uint32_t i = 0; i < fds->n; i++) {
+		const struct img_fd *e = &fds->fds[i];
+		if (e->type != IMG_FD_REG || rt_fdinfo_read(e->fd, info, INFO_SIZE) < 0)
+			continue;
+		for (const char *p = strstr(info, "lock:"); p; p = strstr(p + 1, "\nlock:")) {
+			struct lock_line ll;
+			if (*p == '\n')
+				p++;
+			if (parse_line(p, &ll) && add_lock(out, fds, e, &ll, err, errlen) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Whether this process holds a POSIX lock on the file: then it must not open
+ * and close that file itself (the close would drop the lock). No stdio: the
+ * other threads are stopped, maybe inside malloc. */
+int rt_holds_posix_lock(uint64_t dev, uint64_t ino)
+{
+	size_t size = 1 << 20;
+	char *buf = rt_alloc(size);
+	int fd = open("/proc/locks", O_RDONLY | O_CLOEXEC);
+	ssize_t n = buf && fd >= 0 ? read_full(fd, buf, size - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		return 1; /* cannot tell: assume it does */
+	buf[n] = 0;
+	for (char *line = buf; line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		char kind[16];
+		int pid;
+		unsigned maj, min;
+		unsigned long long i;
+		if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%llu", kind, &pid, &maj, &min, &i) ==
+			5 &&
+		    !strcmp(kind, "POSIX") && pid == getpid() && i == ino &&
+		    makedev(maj, min) == dev)
+			return 1;
+	}
+	return 0;
+}
