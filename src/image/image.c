@@ -392,6 +392,7 @@ const char *img_section_name(uint32_t type)
 	    [IMG_SEC_IPC] = "ipc",	     [IMG_SEC_TTY] = "tty",
 	    [IMG_SEC_PARENT] = "parent",
 	    [IMG_SEC_ZOMBIES] = "zombies",
+	    [IMG_SEC_SHARES] = "shares",
 	};
 	return NAME(names, type);
 }

@@ -172,12 +172,17 @@ int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
 	if (img_find(&img->r, IMG_SEC_FDX) &&
 	    !(img->fdx = load_opt(img, IMG_SEC_FDX, &img->fdx_len, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_SHARES) &&
+	    !(img->shares = load(img, IMG_SEC_SHARES, sizeof(struct img_share), &img->nshares,
+				 NULL, err, errlen)))
+		goto fail;
 	if (img_find(&img->r, IMG_SEC_ZOMBIES) &&
 	    !(img->zombies = load(img, IMG_SEC_ZOMBIES, sizeof(struct img_zombie),
 				  &img->nzombies, NULL, err, errlen)))
 		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
-	    check_files_fds(img, err, errlen) < 0 || rst_zombies_check(img, err, errlen) < 0)
+	    check_files_fds(img, err, errlen) < 0 || rst_zombies_check(img, err, errlen) < 0 ||
+	    rst_shares_check(img, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -199,6 +204,7 @@ void rst_free(struct rst_image *img)
 	free(img->filedata);
 	free(img->fdx);
 	free(img->zombies);
+	free(img->shares);
 	memset(img, 0, sizeof(*img));
 	img->r.fd = -1;
 }

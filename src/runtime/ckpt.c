@@ -240,7 +240,10 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
 	int rc = suspend(&c);
-	if (barrier(BARRIER_SUSPENDED, buf, size) || barrier(BARRIER_DRAINED, buf, size)) {
+	int lost = barrier(BARRIER_SUSPENDED, buf, size);
+	if (!lost)
+		rt_shares_scan(); /* every process is stopped until DRAINED passes */
+	if (lost || barrier(BARRIER_DRAINED, buf, size)) {
 		rt_release_all();
 		warn("pid %d: lost the coordinator during a checkpoint", getpid());
 		return;
