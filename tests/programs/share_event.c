@@ -1,28 +1,35 @@
-/* share_event: a timerfd, an epoll watching it and an eventfd, made by the
- * parent, kept by its two children after the parent closed all three, stay
- * one description each across checkpoint/restart.
+/* share_event: a timerfd, an epoll watching it, an eventfd, a signalfd, an
+ * inotify instance and a memfd, made by the parent, kept by its two children
+ * after the parent closed them all, stay one description each across
+ * checkpoint/restart.
  *
  *   share_event VERIFY_FILE
  *
- * After VERIFY_FILE, child A sets O_NONBLOCK on the three (a description's
+ * After VERIFY_FILE, child A sets O_NONBLOCK on them all (a description's
  * status flags), re-arms the timer (20 ms, interval 777 s), adds the eventfd
- * to the epoll and adds 5 to it. Child B must then see the flags, the timer's
- * new interval, both events in its epoll_wait, and take the expiration and
- * the 5; A then finds nothing left to read in either.
+ * to the epoll and adds 5 to it, and moves the memfd's offset to 1234. Child B
+ * must then see the flags, the timer's new interval, both events in its
+ * epoll_wait, the offset, and take the expiration and the 5; A then finds
+ * nothing left to read in either.
  */
 #include "zdtm.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #define TIMER_KEY 0x7fdull
 #define EVENT_KEY 0xefdull
+#define NFDS 6
 
-static int tfd, ep, efd;
+static int tfd, ep, efd, sfd, ifd, mfd;
 
 static void must(int ok, const char *what)
 {
@@ -39,10 +46,11 @@ static void child_a(int to_b, int from_b)
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EVENT_KEY};
 	uint64_t five = 5, v;
 	zd_wait();
-	int fds[3] = {tfd, ep, efd};
-	for (int k = 0; k < 3; k++)
+	int fds[NFDS] = {tfd, ep, efd, sfd, ifd, mfd};
+	for (int k = 0; k < NFDS; k++)
 		zd_check(fcntl(fds[k], F_SETFL, O_NONBLOCK) == 0, "A: F_SETFL fd %d: %s", fds[k],
 			 strerror(errno));
+	zd_check(lseek(mfd, 1234, SEEK_SET) == 1234, "A: lseek memfd: %s", strerror(errno));
 	zd_check(timerfd_settime(tfd, 0, &its, NULL) == 0, "A: timerfd_settime: %s",
 		 strerror(errno));
 	zd_check(epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) == 0, "A: epoll_ctl: %s", strerror(errno));
@@ -88,8 +96,8 @@ static void child_b(int from_a, int to_a)
 	uint64_t v = 0;
 	zd_wait();
 	must(read(from_a, &c, 1) == 1, "B: turn");
-	int fds[3] = {tfd, ep, efd};
-	for (int k = 0; k < 3; k++)
+	int fds[NFDS] = {tfd, ep, efd, sfd, ifd, mfd};
+	for (int k = 0; k < NFDS; k++)
 		if (!(fcntl(fds[k], F_GETFL) & O_NONBLOCK)) {
 			zd_fail("B: fd %d is not O_NONBLOCK: A set it on another description",
 				fds[k]);
@@ -98,6 +106,8 @@ static void child_b(int from_a, int to_a)
 	zd_check(timerfd_gettime(tfd, &its) == 0 && its.it_interval.tv_sec == 777,
 		 "B: the timer's interval is %lld s, not the 777 s A set",
 		 (long long)its.it_interval.tv_sec);
+	zd_check(lseek(mfd, 0, SEEK_CUR) == 1234, "B: memfd offset %ld, not the 1234 A set",
+		 (long)lseek(mfd, 0, SEEK_CUR));
 	wait_both();
 	zd_check(read(tfd, &v, 8) == 8 && v == 1, "B: timer expirations %llu, not 1",
 		 (unsigned long long)v);
@@ -112,7 +122,16 @@ int main(int argc, char **argv)
 	int ab[2], ba[2], st;
 	struct itimerspec hour = {.it_value = {3600, 0}};
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TIMER_KEY};
+	sigset_t usr1;
 	zd_init(argc, argv);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sfd = signalfd(-1, &usr1, 0);
+	ifd = inotify_init1(0);
+	mfd = memfd_create("share_event", 0);
+	must(sfd >= 0 && ifd >= 0 && mfd >= 0 && ftruncate(mfd, 4096) == 0 &&
+		 lseek(mfd, 100, SEEK_SET) == 100,
+	     "signalfd, inotify, memfd");
 	setvbuf(stdout, NULL, _IONBF, 0);
 	tfd = timerfd_create(CLOCK_MONOTONIC, 0);
 	ep = epoll_create1(0);
@@ -129,6 +148,9 @@ int main(int argc, char **argv)
 	close(tfd);
 	close(ep);
 	close(efd);
+	close(sfd);
+	close(ifd);
+	close(mfd);
 	close(ab[0]);
 	close(ab[1]);
 	close(ba[0]);
