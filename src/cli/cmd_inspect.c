@@ -73,8 +73,8 @@ static void print_text(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	if (img->nshares)
 		printf("\ndescriptions other processes hold too (%u)\n", img->nshares);
 	for (uint32_t i = 0; i < img->nshares; i++)
-		printf("  fd %-4d owner pid %u fd %d\n", img->shares[i].fd, img->shares[i].owner_pid,
-		       img->shares[i].owner_fd);
+		printf("  fd %-4d owner pid %u fd %d\n", img->shares[i].fd,
+		       img->shares[i].owner_pid, img->shares[i].owner_fd);
 	printf("\nmemory regions (%u)\n", img->nvmas);
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct img_vma *v = &img->vmas[i];

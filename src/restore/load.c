@@ -173,8 +173,8 @@ int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen)
 	    !(img->fdx = load_opt(img, IMG_SEC_FDX, &img->fdx_len, err, errlen)))
 		goto fail;
 	if (img_find(&img->r, IMG_SEC_SHARES) &&
-	    !(img->shares = load(img, IMG_SEC_SHARES, sizeof(struct img_share), &img->nshares,
-				 NULL, err, errlen)))
+	    !(img->shares = load(img, IMG_SEC_SHARES, sizeof(struct img_share), &img->nshares, NULL,
+				 err, errlen)))
 		goto fail;
 	if (img_find(&img->r, IMG_SEC_ZOMBIES) &&
 	    !(img->zombies = load(img, IMG_SEC_ZOMBIES, sizeof(struct img_zombie),
