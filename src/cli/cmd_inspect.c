@@ -85,6 +85,11 @@ static void print_text(struct rst_image *img, uint64_t raw, uint64_t stored, int
 		       d->open_flags, (long long)d->pos,
 		       d->file >= 0 ? rst_str(img, img->files[d->file].path_str) : "");
 	}
+	if (img->nshares)
+		printf("\ndescriptions other processes hold too (%u)\n", img->nshares);
+	for (uint32_t i = 0; i < img->nshares; i++)
+		printf("  fd %-4d owner pid %u fd %d\n", img->shares[i].fd,
+		       img->shares[i].owner_pid, img->shares[i].owner_fd);
 	printf("\nmemory regions (%u)\n", img->nvmas);
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct img_vma *v = &img->vmas[i];
@@ -155,6 +160,10 @@ static void print_json(struct rst_image *img, uint64_t raw, uint64_t stored, int
 		json_str(d->file >= 0 ? rst_str(img, img->files[d->file].path_str) : "");
 		putchar('}');
 	}
+	printf("],\"shares\":[");
+	for (uint32_t i = 0; i < img->nshares; i++)
+		printf("%s{\"fd\":%d,\"owner_pid\":%u,\"owner_fd\":%d}", i ? "," : "",
+		       img->shares[i].fd, img->shares[i].owner_pid, img->shares[i].owner_fd);
 	printf("],\"vmas\":[");
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct img_vma *v = &img->vmas[i];

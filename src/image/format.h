@@ -86,7 +86,7 @@ enum img_section_type {
 	IMG_SEC_TTY = 14,      /* terminal state: termios, window size, foreground group */
 	IMG_SEC_PARENT = 15,   /* incremental checkpoint: the image this one builds on */
 	IMG_SEC_ZOMBIES = 16,  /* struct img_zombie[]: exited children not yet reaped */
-	/* 17 is taken by the shared-descriptions table */
+	IMG_SEC_SHARES = 17,   /* struct img_share[]: descriptions other processes hold too */
 	IMG_SEC_LOCKS = 18, /* struct img_lock[]: file locks held through descriptors */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
@@ -486,6 +486,18 @@ struct img_lock {
 	int64_t end;	 /* last byte, -1: to the end of the file (and beyond) */
 };
 
+/* IMG_SEC_SHARES: one record per descriptor (the lowest of its dups) whose open
+ * file description another process of the checkpoint holds too, in fd order.
+ * Its owner, the lowest (pid, fd) holding the description in the whole
+ * computation, names the description: every holder's record has the same one.
+ *   0 4 fd   4 4 owner_pid   8 4 owner_fd   12 4 reserved (0) */
+struct img_share {
+	int32_t fd;
+	uint32_t owner_pid;
+	int32_t owner_fd;
+	uint32_t reserved;
+};
+
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
@@ -512,5 +524,6 @@ _Static_assert(sizeof(struct img_tty) == 96, "img_tty");
 _Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
 _Static_assert(sizeof(struct img_lock) == 32, "img_lock");
 _Static_assert(sizeof(struct img_parent) == 288, "img_parent");
+_Static_assert(sizeof(struct img_share) == 16, "img_share");
 
 #endif

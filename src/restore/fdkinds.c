@@ -44,8 +44,11 @@ static int late_pass(const struct rst_set *set, int i, int pass)
 	for (uint32_t k = 0; k < img->nfds; k++) {
 		const struct img_fd *d = &img->fds[k];
 		const struct rst_fd_kind *kind = rst_fd_kind(d->type);
-		if (d->share >= 0 || !kind || !kind->late || kind->late_pass != pass ||
-		    (d->parent_fd1 && set->parent[i] >= 0 && !kind->late_inherited))
+		if (d->share >= 0 || !kind || !kind->late || kind->late_pass != pass)
+			continue;
+		int own = rst_share_late(set, i, d); /* a share: its owner's step only */
+		if (!own ||
+		    (own < 0 && d->parent_fd1 && set->parent[i] >= 0 && !kind->late_inherited))
 			continue;
 		if (kind->late(set, i, d, rst_fdx(img, d)) < 0)
 			return error("cannot finish restoring fd %d (%s) of pid %u: %s", d->fd,

@@ -33,7 +33,7 @@ static int open_kind(const struct rst_set *set, int i, const struct img_fd *d)
 	return kind->open(set, i, d, rst_fdx(&set->img[i], d));
 }
 
-static int open_one(const struct rst_set *set, int i, const struct img_fd *d, const int *std,
+static int open_new(const struct rst_set *set, int i, const struct img_fd *d, const int *std,
 		    int coord_fd)
 {
 	struct rst_image *img = &set->img[i];
@@ -68,6 +68,22 @@ static int open_one(const struct rst_set *set, int i, const struct img_fd *d, co
 	}
 	}
 	return open_kind(set, i, d);
+}
+
+int rst_fd_open(const struct rst_set *set, int i, const struct img_fd *d)
+{
+	const int std[3] = {set->base, set->base + 1, set->base + 2};
+	return open_new(set, i, d, std, set->opts[i].coord_fd);
+}
+
+/* A description other processes hold too is taken where an ancestor made it. */
+static int open_one(const struct rst_set *set, int i, const struct img_fd *d, const int *std,
+		    int coord_fd)
+{
+	int slot = rst_share_slot(set, i, d);
+	if (slot >= 0)
+		return fcntl(slot, F_DUPFD_CLOEXEC, 0);
+	return open_new(set, i, d, std, coord_fd);
 }
 
 static int place(int fd, int at, uint32_t fd_flags)

@@ -184,6 +184,10 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	if (img_find(&img->r, IMG_SEC_FDX) &&
 	    !(img->fdx = load_opt(img, IMG_SEC_FDX, &img->fdx_len, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_SHARES) &&
+	    !(img->shares = load(img, IMG_SEC_SHARES, sizeof(struct img_share), &img->nshares, NULL,
+				 err, errlen)))
+		goto fail;
 	if (img_find(&img->r, IMG_SEC_ZOMBIES) &&
 	    !(img->zombies = load(img, IMG_SEC_ZOMBIES, sizeof(struct img_zombie), &img->nzombies,
 				  NULL, err, errlen)))
@@ -195,7 +199,8 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    rst_locks_check(img, err, errlen) < 0 ||
 	    check_files_fds(img, err, errlen) < 0 || rst_zombies_check(img, err, errlen) < 0 ||
-	    rst_chain_load(img, depth, err, errlen) < 0)
+	    rst_chain_load(img, depth, err, errlen) < 0 ||
+	    rst_shares_check(img, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -219,6 +224,7 @@ void rst_free(struct rst_image *img)
 	free(img->zombies);
 	free(img->locks);
 	rst_chain_free(img);
+	free(img->shares);
 	memset(img, 0, sizeof(*img));
 	img->r.fd = -1;
 }

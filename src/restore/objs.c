@@ -115,7 +115,7 @@ int rst_objs_find(struct rst_set *set, char *err, size_t errlen)
 		    rst_sysv_scan(set, i, err, errlen) < 0)
 			return -1;
 	}
-	return 0;
+	return rst_shares_find(set, err, errlen); /* made from the objects above */
 }
 
 /* Move fd to number want (closing whatever the caller had there). */

@@ -26,6 +26,8 @@ struct rst_image {
 	uint32_t nzombies;
 	struct img_lock *locks; /* IMG_SEC_LOCKS, NULL in images without one */
 	uint32_t nlocks;
+	struct img_share *shares; /* IMG_SEC_SHARES, NULL in images without one */
+	uint32_t nshares;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */
@@ -205,6 +207,23 @@ int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f,
 /* fds.c: process i's descriptors at their numbers (shared with its parent's
  * where they were); on return every fd below set->top is the target's. */
 int rst_fds(struct rst_set *set, int i);
+/* fds.c: a new open file description for process i's descriptor d, as its own
+ * restore would make it (for shares.c, which makes it in another process) */
+int rst_fd_open(const struct rst_set *set, int i, const struct img_fd *d);
+
+/* shares.c: open file descriptions several processes hold (IMG_SEC_SHARES)
+ * that inheritance from the parent cannot give all of them (passed between
+ * siblings, kept after the parent closed it, from a grandparent): each is an
+ * rst_obj made by the nearest common ancestor of its holders through its
+ * owner's open path. rst_shares_check (rst_load) checks one image's records;
+ * rst_shares_find (rst_objs_find, after every other object) registers them;
+ * rst_share_slot is the fixed fd a holder takes d from (-1: not such a share);
+ * rst_share_late says whether d's `late` step runs in process i (1), not (0),
+ * or follows the usual rule (-1): only the owner fills an epoll's list. */
+int rst_shares_check(const struct rst_image *img, char *err, size_t errlen);
+int rst_shares_find(struct rst_set *set, char *err, size_t errlen);
+int rst_share_slot(const struct rst_set *set, int i, const struct img_fd *d);
+int rst_share_late(const struct rst_set *set, int i, const struct img_fd *d);
 
 /* mem.c */
 struct rst_layout {

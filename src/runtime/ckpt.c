@@ -256,6 +256,7 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	int rc = suspend(&c);
 	if (barrier(BARRIER_SUSPENDED, buf, size))
 		return lost_coordinator();
+	rt_shares_scan(); /* every process is stopped until DRAINED passes */
 	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
 	    !(c.parts = rt_capture(c.err, sizeof(c.err))))
 		rc = -1;

@@ -34,6 +34,12 @@ void rt_note_members(const void *pids, size_t len)
 	memcpy(members, pids, nmembers * sizeof(uint32_t));
 }
 
+size_t rt_members(const uint32_t **pids)
+{
+	*pids = members;
+	return nmembers;
+}
+
 /* What was computed for which checkpoint (the arena is reset after each). */
 static uint64_t cache_key(void)
 {

@@ -387,5 +387,5 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 		    dump_one(out, list[i], files, tab, err, errlen) < 0)
 			return -1;
 	find_parent_shares(out);
-	return 0;
+	return rt_shares_dump(out, err, errlen);
 }

@@ -196,6 +196,8 @@ struct rt_fds {
 	uint32_t n;
 	uint8_t *fdx; /* IMG_SEC_FDX being built */
 	uint64_t fdx_len, fdx_cap;
+	struct img_share *shares; /* IMG_SEC_SHARES (fd_share.c) */
+	uint32_t nshares;
 };
 /* fds.c: append a record (type, ino, payload) to IMG_SEC_FDX; returns its
  * offset (for img_fd.pos), or -1 with err set. */
@@ -251,6 +253,13 @@ int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uin
 /* fd_sock.c: the pids of the processes taking part in the checkpoint, from a
  * barrier pass (u32 each); sockets whose peer none of them holds lead outside. */
 void rt_note_members(const void *pids, size_t len);
+size_t rt_members(const uint32_t **pids); /* the last list noted */
+/* fd_share.c: descriptions other processes of the checkpoint hold too.
+ * rt_shares_scan runs while every process is stopped (after the SUSPENDED
+ * barrier); rt_shares_dump then names each shared one of out's descriptors by
+ * its owner (out->shares), or fails with what the scan could not read. */
+void rt_shares_scan(void);
+int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
 
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);

@@ -97,9 +97,11 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_ZOMBIES, zombies, nz * sizeof(struct img_zombie)},
 	    {IMG_SEC_LOCKS, p->locks.locks, p->locks.n * sizeof(struct img_lock)},
 	    {IMG_SEC_PARENT, rt_dirty_parent(), rt_dirty_parent() ? sizeof(struct img_parent) : 0},
+	    {IMG_SEC_SHARES, p->fds.shares, p->fds.nshares * sizeof(struct img_share)},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if ((s[i].type != IMG_SEC_PARENT || s[i].data) &&
+		    (s[i].size || s[i].type != IMG_SEC_SHARES) && /* only when there are some */
 		    img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)
 			return -1;
 	return 0;

@@ -5,7 +5,6 @@ file mapping), and the program must survive its image being removed by the
 generation retention while it still maps it."""
 import os
 import signal
-import time
 
 from conftest import program, read_maps
 
@@ -94,31 +93,28 @@ def test_mapped_image_removed_by_retention(st):
 
 
 def test_mapped_restart_is_fast(st):
-    """256 MiB comes back mapped: the restorer does not read it (the restart
-    finishes well before reading 256 MiB and faulting it in could)."""
+    """256 MiB comes back mapped from the image, not read: the restored
+    process's memory is the image file's pages (seen in its maps) until it
+    touches them. (The time it saves is measured by `make bench`, not here.)"""
     out = st.tmp / "pagemem.out"
     p = st.launch(program("pagemem"), st.tmp / "verify", 256, out=out,
                   opts=["--no-compress"])
     st.wait_for(out, "ready", proc=p, timeout=60)
     st.wait_registered(proc=p)
+    root = p.pid
     imgs = st.checkpoint(kill=True)
     p.wait()
-    argv = [str(st.bin), "restart", "-p", str(st.port), *imgs]
-    err = st.tmp / "restart.err"
-    saved = st.env
-    st.env = dict(saved, STASIS_LOG="debug")
-    t0 = time.monotonic()
-    try:
-        r = st._spawn(argv, None, err, "restart")
-    finally:
-        st.env = saved
+    r = st.restart(imgs)
     st.wait_registered(proc=r)
-    elapsed = time.monotonic() - t0
-    line = [l for l in err.read_text().splitlines() if "restored in" in l]
-    assert line, err.read_text()
-    ms = float(line[0].split("restored in")[1].split()[0])
-    assert ms < 100, f"restoring 256 MiB of memory took {ms} ms: it was read, not mapped"
-    assert elapsed < 10, elapsed
+    pid = st.restored_host_pid(r, root)
+    mapped = 0
+    for line in open(f"/proc/{pid}/maps"):
+        f = line.split()
+        if len(f) >= 6 and f[5].endswith(".stasis"):
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            mapped += hi - lo
+    assert mapped >= 250 << 20, (f"only {mapped >> 20} MiB of the restored memory is mapped "
+                                 f"from the image: it was read, not mapped")
     (st.tmp / "verify").touch()
     assert r.wait(60) == 0, st.describe_all()
     assert "PASS" in out.read_text(), st.describe_all()
