@@ -119,6 +119,11 @@ void rt_thread_reinstate_self(const struct rt_thread *t);
 int rt_futex_wait(int *addr, int val);
 void rt_futex_wake(int *addr);
 
+/* sysrestart.c: a call interrupted by the checkpoint signal starts again */
+void rt_sysrestart_reset(void);
+void rt_sysrestart_note(int tid);
+void rt_sysrestart_fix(int tid, ucontext_t *uc);
+
 /* arena.c: checkpoint-time memory that never touches malloc */
 int rt_arena_init(void);
 void *rt_alloc(size_t size);
