@@ -356,9 +356,10 @@ static int join_coordinator(void)
  * own, and starts its own checkpoint thread. */
 void rt_forked_child(void)
 {
-	if (rt.coord_fd >= 0)
-		close(rt.coord_fd);
-	rt.coord_fd = -1;
+	int parent_fd = rt.coord_fd;
+	rt.coord_fd = -1; /* first: close() refuses the runtime's own fd (fdguard.c) */
+	if (parent_fd >= 0)
+		close(parent_fd);
 	rt.enabled = 0;
 	memset(rt.threads, 0, sizeof(rt.threads));
 	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
