@@ -233,6 +233,7 @@ static void resume_restarted(uint8_t *buf, size_t size)
 	rt_release_all();
 	if (rc == 1)
 		die_killed();
+	rt_tty_restarted();
 }
 
 static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)

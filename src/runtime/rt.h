@@ -209,6 +209,8 @@ struct rt_fd_kind {
 /* 1 if a kind took the descriptor, 0 if none matches, -1 on error (c->err) */
 int rt_fd_kinds_dump(struct rt_fd_ctx *c);
 extern const struct rt_fd_kind rt_fd_kind_tty; /* fd_tty.c: ptys and launch's terminal */
+/* fd_tty.c: after a restart, the programs on launch's pty draw their screen again */
+void rt_tty_restarted(void);
 void rt_note_inherited_fds(void);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
