@@ -115,6 +115,25 @@ static void *helper(void *arg)
 	return NULL;
 }
 
+/* The timer signal ignored: while the helper runs the checkpoint handler, or
+ * is being restored, its mask lets that signal through, and its default
+ * action ends the process. Ignored but blocked (the helper's normal state),
+ * it stays queued for rt_sigtimedwait; an expiry in that window is lost. A
+ * later pthread_cancel() installs glibc's handler, which ignores it too (it
+ * takes only tgkill signals of its own process). Raw: glibc refuses 32. */
+static void ignore_timer_signal(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} act = {SIG_IGN, 0, NULL, 0}, old;
+	if (syscall(SYS_rt_sigaction, TIMER_SIG, NULL, &old, sizeof(uint64_t)) == 0 &&
+	    old.handler == SIG_DFL)
+		syscall(SYS_rt_sigaction, TIMER_SIG, &act, NULL, sizeof(uint64_t));
+}
+
 /* Under lock. The helper's TID, starting it the first time. */
 static int helper_start(void)
 {
@@ -122,6 +141,7 @@ static int helper_start(void)
 	pthread_attr_t a;
 	if (helper_tid)
 		return helper_tid;
+	ignore_timer_signal();
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	int rc = pthread_create(&th, &a, helper, NULL);
