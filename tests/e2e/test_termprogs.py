@@ -74,3 +74,11 @@ def test_vim_unsaved_buffer(st, tmux):
     tmux.line(win, ":wq")
     tmux.wait(win, lambda s: s.rstrip().endswith(OUTER.strip()), "the end of vim")
     assert notes.read_text() == "first line!\nsecond line and more\nthird line\n"
+
+
+def test_closed_fds_eintr_and_thread_timers(st):
+    """tests/programs/term_sys.c: descriptors closed wholesale at start, poll()
+    and epoll_wait() threads that take EINTR for an error, a SIGEV_THREAD
+    timer; a checkpoint that lets the program go on, then a kill and a restart,
+    twice."""
+    st.zdtm("term_sys", between=lambda st, i, imgs, p: st.checkpoint(kill=False))
