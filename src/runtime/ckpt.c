@@ -112,7 +112,6 @@ static int after_restart(uint8_t *buf, size_t size)
 	rt.ckpt_tid = rt_gettid();
 	rt_progress_init(); /* shared again: it came back as private memory */
 	rt_restore_itimers();
-	rt_restore_timers();
 	int want = rt.nsuspended;
 	for (;;) {
 		int n = __atomic_load_n(&rt.nrestored, __ATOMIC_ACQUIRE);
@@ -120,6 +119,7 @@ static int after_restart(uint8_t *buf, size_t size)
 			break;
 		rt_futex_wait(&rt.nrestored, n);
 	}
+	rt_restore_timers(); /* once every thread exists: a timer may signal one of them */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
