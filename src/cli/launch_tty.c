@@ -6,6 +6,7 @@
  * any terminal makes a new one just like it (restore/fd_tty.c). */
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/proto.h"
 #include "common/ttyrelay.h"
 
 #include <errno.h>
@@ -75,7 +76,12 @@ int cli_launch_tty(char **argv)
 	if (pid == 0)
 		run_program(slave, argv);
 	close(slave);
-	struct tty_relay r = {.master = master, .in = 0, .out = 1, .done_fd = -1, .child = pid};
+	struct tty_relay r = {.master = master,
+			      .in = 0,
+			      .out = 1,
+			      .done_fd = -1,
+			      .child = pid,
+			      .port = proto_default_port()};
 	tty_raw_begin(0);
 	int rc = tty_relay_run(&r);
 	tty_raw_end();

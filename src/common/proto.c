@@ -181,6 +181,19 @@ int proto_token_path(uint16_t port, char *buf, size_t size)
 	return 0;
 }
 
+int proto_run_file(uint16_t port, const char *name, char *buf, size_t size)
+{
+	char dir[4096];
+	if (run_dir(dir, sizeof(dir)) < 0)
+		return -1;
+	int n = snprintf(buf, size, "%s/%s-%u", dir, name, (unsigned)port);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 /* The run directory: created 0700 if missing; an existing one must be ours and
  * not writable by others (they could replace the token file). */
 static int ensure_run_dir(char *err, size_t errlen)

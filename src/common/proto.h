@@ -185,6 +185,8 @@ void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[P
  * in a 0700 directory. rundir is $STASIS_RUN_DIR, else $XDG_RUNTIME_DIR/stasis, else
  * /tmp/stasis-<uid>. */
 int proto_token_path(uint16_t port, char *buf, size_t size);
+/* <rundir>/<name>-<port>: a file of the computation on port, in the run dir */
+int proto_run_file(uint16_t port, const char *name, char *buf, size_t size);
 int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
 int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
 

@@ -2,6 +2,7 @@
 #include "common/ttyrelay.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "common/ttymodes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 static int raw_fd = -1;
 static struct termios saved;
 static int wake[2] = {-1, -1}; /* self-pipe: 'w' window size, 'c' child */
+static struct tty_modes modes; /* what the computation switched on in the user's terminal */
 
 void tty_raw_end(void)
 {
@@ -69,7 +71,7 @@ static void copy_winsize(const struct tty_relay *r)
 
 /* One read from `from` written whole to `to`; 0 at EOF or EIO (a pty whose
  * slaves are all closed), 1 after data, -1 on an error. */
-static int pass(int from, int to)
+static int pass(int from, int to, struct tty_modes *follow)
 {
 	char buf[16384];
 	ssize_t n = read(from, buf, sizeof(buf));
@@ -79,7 +81,31 @@ static int pass(int from, int to)
 		return 0;
 	if (n <= 0)
 		return n;
+	if (follow)
+		tty_modes_feed(follow, buf, n);
 	return write_full(to, buf, n) < 0 ? -1 : 1;
+}
+
+/* Keep the modes where the next checkpoint finds them, when they changed. */
+static void publish_modes(const struct tty_relay *r, uint16_t *last)
+{
+	uint16_t now = tty_modes_bits(&modes);
+	if (r->port && now != *last)
+		tty_modes_save(r->port, now);
+	*last = now;
+}
+
+/* At restart: the new terminal is put in the modes the program left on. */
+static void begin_modes(const struct tty_relay *r)
+{
+	char seq[256];
+	tty_modes_init(&modes);
+	tty_modes_set_bits(&modes, r->modes);
+	size_t n = tty_modes_set_seq(&modes, seq, sizeof(seq));
+	if (n)
+		write_full(r->out, seq, n);
+	if (r->port)
+		tty_modes_save(r->port, r->modes);
 }
 
 /* What the computation wrote just before it ended. */
@@ -89,10 +115,25 @@ static void drain(const struct tty_relay *r)
 	ssize_t n;
 	int fl = fcntl(r->master, F_GETFL);
 	fcntl(r->master, F_SETFL, fl | O_NONBLOCK);
-	while ((n = read(r->master, buf, sizeof(buf))) > 0)
+	while ((n = read(r->master, buf, sizeof(buf))) > 0) {
+		tty_modes_feed(&modes, buf, n);
 		if (write_full(r->out, buf, n) < 0)
 			break;
+	}
 	fcntl(r->master, F_SETFL, fl);
+}
+
+/* The computation is gone (ended, or killed by a checkpoint): switch off the
+ * modes it left on in the user's terminal (alternate screen, mouse, ...). */
+static void undo_modes(const struct tty_relay *r)
+{
+	char seq[256];
+	size_t n = tty_modes_reset_seq(&modes, seq, sizeof(seq));
+	if (n)
+		write_full(r->out, seq, n);
+	tty_modes_init(&modes);
+	if (r->port)
+		tty_modes_remove(r->port);
 }
 
 static int child_ended(struct tty_relay *r)
@@ -131,7 +172,9 @@ int tty_relay_run(struct tty_relay *r)
 	int in_open = 1, master_open = 1;
 	if (setup_wake() < 0)
 		return -1;
+	uint16_t published = r->modes;
 	copy_winsize(r);
+	begin_modes(r);
 	while (!child_ended(r)) {
 		struct pollfd p[4] = {{r->in, in_open ? POLLIN : 0, 0},
 				      {r->master, master_open ? POLLIN : 0, 0},
@@ -146,12 +189,14 @@ int tty_relay_run(struct tty_relay *r)
 			break;
 		if ((p[2].revents & POLLIN) && handle_wake(r))
 			break;
-		if (p[0].revents && pass(r->in, r->master) <= 0)
+		if (p[0].revents && pass(r->in, r->master, NULL) <= 0)
 			in_open = 0; /* the user's side ended: the program keeps running */
-		if (p[1].revents && pass(r->master, r->out) <= 0)
+		if (p[1].revents && pass(r->master, r->out, &modes) <= 0)
 			master_open = 0;
+		publish_modes(r, &published);
 	}
 	drain(r);
+	undo_modes(r);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef STASIS_COMMON_TTYRELAY_H
 #define STASIS_COMMON_TTYRELAY_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct tty_relay {
@@ -13,6 +14,11 @@ struct tty_relay {
 	int done_fd; /* readable once the computation has ended, or -1 */
 	pid_t child; /* or: the process whose end ends the relay (reaped here), or 0 */
 	int status;  /* the child's wait status */
+	/* the computation's coordinator port: the relay keeps the terminal's
+	 * modes in the run dir for its checkpoints (common/ttymodes.h); 0: not */
+	uint16_t port;
+	/* modes to switch on first in the user's terminal (at restart) */
+	uint16_t modes;
 };
 
 /* The user's terminal (fd) in raw mode until tty_raw_end() or a fatal signal;

@@ -358,7 +358,10 @@ struct img_tty {
 	uint8_t cc[32]; /* termios c_cc */
 	uint16_t rows, cols, xpixel, ypixel; /* struct winsize */
 	uint8_t line;			     /* termios c_line */
-	uint8_t reserved[7];
+	uint8_t reserved0;
+	uint16_t term_modes; /* IMG_FD_TTY: modes the program set in the user's terminal
+				(alternate screen, keypad, mouse...; common/ttymodes.h) */
+	uint8_t reserved[4];
 };
 
 struct img_fd {

@@ -31,6 +31,7 @@
 
 static int ctty_master = -1, ctty_slave = -1; /* restart's pty for IMG_FD_TTY */
 static const struct img_tty *ctty_rec;	      /* its saved state */
+static uint16_t ctty_port;		      /* the coordinator: the relay keeps modes for it */
 
 static const struct img_tty *rec(const struct img_fdx *x)
 {
@@ -259,6 +260,7 @@ static int make_ctty(const struct rst_set *set)
 		return error("cannot make the computation's terminal /dev/pts/%u again: %s",
 			     ctty_rec->index, strerror(errno));
 	apply_termios(s, ctty_rec, 1);
+	ctty_port = set->opts ? set->opts->port : 0;
 	ctty_master = fcntl(m, F_DUPFD_CLOEXEC, set->top);
 	ctty_slave = fcntl(s, F_DUPFD_CLOEXEC, set->top);
 	close(m);
@@ -287,7 +289,12 @@ int rst_tty_relay(int done_fd)
 	if (ctty_master < 0)
 		return 0;
 	close(ctty_slave);
-	struct tty_relay r = {.master = ctty_master, .in = 0, .out = 1, .done_fd = done_fd};
+	struct tty_relay r = {.master = ctty_master,
+			      .in = 0,
+			      .out = 1,
+			      .done_fd = done_fd,
+			      .port = ctty_port,
+			      .modes = ctty_rec->term_modes};
 	tty_raw_begin(0);
 	int rc = tty_relay_run(&r);
 	tty_raw_end();

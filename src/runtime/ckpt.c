@@ -115,7 +115,6 @@ static int after_restart(uint8_t *buf, size_t size)
 	rt.ckpt_tid = rt_gettid();
 	rt_progress_init(); /* shared again: it came back as private memory */
 	rt_restore_itimers();
-	rt_restore_timers();
 	int want = rt.nsuspended;
 	for (;;) {
 		int n = __atomic_load_n(&rt.nrestored, __ATOMIC_ACQUIRE);
@@ -123,6 +122,7 @@ static int after_restart(uint8_t *buf, size_t size)
 			break;
 		rt_futex_wait(&rt.nrestored, n);
 	}
+	rt_restore_timers(); /* once every thread exists: a timer may signal one of them */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
@@ -240,6 +240,7 @@ static void resume_restarted(uint8_t *buf, size_t size)
 	rt_release_all();
 	if (rc == 1)
 		die_killed();
+	rt_tty_restarted();
 }
 
 static void lost_coordinator(void)
@@ -379,12 +380,14 @@ static int join_coordinator(void)
  * own, and starts its own checkpoint thread. */
 void rt_forked_child(void)
 {
-	if (rt.coord_fd >= 0)
-		close(rt.coord_fd);
-	rt.coord_fd = -1;
-	if (rt_dirty_fd() >= 0)
-		close(rt_dirty_fd()); /* the parent's: this process has no registrations */
-	rt_dirty_reset(0);
+	int parent_fd = rt.coord_fd;
+	rt.coord_fd = -1; /* first: close() refuses the runtime's own fd (fdguard.c) */
+	if (parent_fd >= 0)
+		close(parent_fd);
+	int uffd = rt_dirty_fd();
+	rt_dirty_reset(0); /* first, like the socket: then close() lets it go */
+	if (uffd >= 0)
+		close(uffd); /* the parent's: this process has no registrations */
 	rt.enabled = 0;
 	memset(rt.threads, 0, sizeof(rt.threads));
 	rt.nsuspended = rt.ntaken = rt.nrestored = 0;

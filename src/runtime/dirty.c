@@ -282,6 +282,15 @@ int rt_dirty_fd(void)
 	return trk.uffd;
 }
 
+void rt_dirty_move_fd(int fd)
+{
+	if (fd < 0 || fd != trk.uffd)
+		return;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	if (nfd >= 0)
+		trk.uffd = nfd; /* the program's dup2/dup3 then replaces the old number */
+}
+
 void rt_dirty_reset(uint32_t base_gen)
 {
 	/* a restarted or forked process has no registrations and no such fd;

@@ -5,10 +5,12 @@
  * becomes restart's own, as before) by looking for the master among the
  * images. Each record keeps termios, window size, session and foreground
  * process group, and whether it is the process's controlling terminal. */
+#include "common/ttymodes.h"
 #include "runtime/rt.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +169,8 @@ static int tty_dump(struct rt_fd_ctx *c)
 		t.index = pts_index(rdev);
 		t.dev = c->st->st_dev;
 		c->e->type = (int)t.index == launch_tty ? IMG_FD_TTY : IMG_FD_PTY_SLAVE;
+		if (c->e->type == IMG_FD_TTY) /* kept by launch's or restart's relay */
+			t.term_modes = tty_modes_load(rt.port);
 		if (getsid(0) == getpid() && ctty_rdev() == rdev)
 			t.flags |= IMG_TTY_CTTY;
 	}
@@ -179,6 +183,28 @@ static int tty_dump(struct rt_fd_ctx *c)
 		return -1;
 	c->e->pos = at;
 	return 0;
+}
+
+/* After a restart, in the leader of the session of launch's pty: the pty is
+ * new, in a terminal that may have another size and shows nothing of the
+ * program yet. The kernel signalled no size change (the processes did not
+ * exist when restart gave the pty its size), so send SIGWINCH to the
+ * foreground process group as the kernel does: full-screen programs (tmux,
+ * screen, vim, less) read the size and draw their whole screen again. */
+void rt_tty_restarted(void)
+{
+	if (launch_tty < 0 || getsid(0) != getpid())
+		return;
+	dev_t rdev = ctty_rdev();
+	if (!is_pts(rdev) || (int)pts_index(rdev) != launch_tty)
+		return;
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	pid_t fg = tcgetpgrp(fd);
+	close(fd);
+	if (fg > 0)
+		kill(-fg, SIGWINCH);
 }
 
 /* launch's pty: remembered at load time (a program may clear its environment) */

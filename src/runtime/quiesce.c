@@ -120,6 +120,7 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 	int saved_errno = errno;
 	const int seq = __atomic_load_n(&rt.release_seq, __ATOMIC_ACQUIRE);
 	const int take = __atomic_load_n(&rt.take_seq, __ATOMIC_ACQUIRE);
+	rt_sysrestart_fix(rt_gettid(), uc);
 	if (!__atomic_load_n(&rt.suspending, __ATOMIC_ACQUIRE))
 		return; /* a late signal from a checkpoint that gave up waiting for us */
 	struct rt_thread *const t = slot_claim(rt_gettid());
@@ -186,6 +187,7 @@ static int signal_round(int *signalled, int *nsig)
 			errno = E2BIG;
 			return -1;
 		}
+		rt_sysrestart_note(tid);
 		if (syscall(SYS_tgkill, getpid(), tid, rt.sig) == 0) {
 			signalled[(*nsig)++] = tid;
 			sent++;
@@ -251,6 +253,7 @@ int rt_suspend_all(void)
 		return -1;
 	__atomic_store_n(&rt.nsuspended, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&rt.ntaken, 0, __ATOMIC_RELEASE);
+	rt_sysrestart_reset();
 	__atomic_store_n(&rt.suspending, 1, __ATOMIC_RELEASE);
 	for (;;) {
 		int sent = signal_round(signalled, &nsig);

@@ -125,6 +125,11 @@ void rt_thread_reinstate_self(const struct rt_thread *t);
 int rt_futex_wait(int *addr, int val);
 void rt_futex_wake(int *addr);
 
+/* sysrestart.c: a call interrupted by the checkpoint signal starts again */
+void rt_sysrestart_reset(void);
+void rt_sysrestart_note(int tid);
+void rt_sysrestart_fix(int tid, ucontext_t *uc);
+
 /* arena.c: checkpoint-time memory that never touches malloc */
 int rt_arena_init(void);
 void *rt_alloc(size_t size);
@@ -226,6 +231,8 @@ struct rt_fd_kind {
 /* 1 if a kind took the descriptor, 0 if none matches, -1 on error (c->err) */
 int rt_fd_kinds_dump(struct rt_fd_ctx *c);
 extern const struct rt_fd_kind rt_fd_kind_tty; /* fd_tty.c: ptys and launch's terminal */
+/* fd_tty.c: after a restart, the programs on launch's pty draw their screen again */
+void rt_tty_restarted(void);
 void rt_note_inherited_fds(void);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
@@ -332,6 +339,8 @@ int rt_dirty_lookup(uint64_t start, uint64_t end, const struct rt_dirty_run **ru
 const struct img_parent *rt_dirty_parent(void);
 uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint64_t size);
 int rt_dirty_fd(void);
+/* dirty.c: the program dup2()s onto the userfaultfd's number: move it away */
+void rt_dirty_move_fd(int fd);
 void rt_dirty_reset(uint32_t base_gen);
 
 /* raw syscalls the runtime needs */

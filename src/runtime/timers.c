@@ -23,15 +23,17 @@
 #define SIGEV_THREAD_ID 4
 #endif
 
+/* "notify: KIND/WHO.ID": KIND signal, none or thread; WHO is "tid" for a
+ * timer that signals one thread (SIGEV_THREAD_ID), "pid" for the process. */
 static int parse_notify(const char *s, struct rt_timer *t)
 {
-	char kind[16];
+	char kind[16], who[16];
 	int id;
-	if (sscanf(s, "%15[a-z]/%*[a-z].%d", kind, &id) != 2)
+	if (sscanf(s, "%15[a-z]/%15[a-z].%d", kind, who, &id) != 3)
 		return -1;
-	t->notify = !strcmp(kind, "none")     ? SIGEV_NONE
-		    : !strcmp(kind, "thread") ? SIGEV_THREAD_ID
-					      : SIGEV_SIGNAL;
+	t->notify = !strcmp(kind, "none") ? SIGEV_NONE : SIGEV_SIGNAL;
+	if (!strcmp(who, "tid") || !strcmp(kind, "thread"))
+		t->notify |= SIGEV_THREAD_ID;
 	t->tid = id;
 	return 0;
 }

@@ -190,44 +190,65 @@ def test_termios_and_own_pty(st, tmux):
     assert text.count("ready") == 1, text
 
 
-def nested(st, tmux, argv):
+def nested(st, tmux, argv, redraws=True, redraw_keys=()):
     """A terminal program under Stasis running a shell (on a pty the program
-    made); a variable set in that shell is there after two restarts."""
+    made): a variable set in that shell is there after two restarts, a counter
+    goes on, what the shell printed before the checkpoint is drawn again by the
+    program in the new terminal (redraws: by itself on the SIGWINCH restart
+    sends, or when redraw_keys are typed), and after each checkpoint --kill the
+    user's shell gets its terminal back on the main screen."""
     win = tmux.terminal()
     tmux.line(win, launch_line(st, *argv))
     answer(tmux, win, "echo up-$((1+1))", r"up-2")  # everything is running
     nprocs = st.wait_registered()["nprocs"]
-    tmux.line(win, "FOO=nested-$((6*7))")
+    tmux.line(win, "FOO=nested-$((6*7)); N=0")
+    answer(tmux, win, "echo before-$((100+1))", r"before-101")
     for cycle in range(2):
         checkpoint_kill(st, tmux, win, nprocs=nprocs)
         win = tmux.terminal()
         tmux.line(win, restart_line(st))
         st.wait_registered(nprocs=nprocs)
+        if redraw_keys:
+            tmux.send(win, *redraw_keys)
+        if redraws:  # the program's screen, not the shell, kept this line
+            tmux.wait_text(win, "before-101")
         assert answer(tmux, win, "echo foo=$FOO", r"foo=(\S+)").group(1) == "nested-42"
+        n = answer(tmux, win, "N=$((N+1)); echo n=$N", r"n=(\d+)").group(1)
+        assert n == str(cycle + 1), n
+    tmux.line(win, "exit")
+    return win
 
 
-@pytest.mark.xfail(strict=True, reason="script(1) reads its signals from a signalfd: needs "
-                   "the eventfds branch (signalfd)")
 def test_script(st, tmux):
-    nested(st, tmux, ["script", "-q", "-c", "bash --norc --noprofile", "/dev/null"])
+    """script(1) blocks every signal and reads them from a signalfd: an EINTR
+    from the checkpoint signal in its poll() used to end its session."""
+    win = nested(st, tmux, ["script", "-q", "-c", "bash --norc --noprofile", "/dev/null"],
+                 redraws=False)
+    tmux.wait(win, lambda s: s.rstrip().endswith(OUTER.strip()), "the end of script")
 
 
-@pytest.mark.xfail(strict=True, reason="screen talks to its backend over a unix socket: "
-                   "needs the sockets branch")
 def test_screen(st, tmux):
+    """screen closes every descriptor when it starts (the runtime's socket is
+    kept) and talks to its backend over a unix socket."""
     # the Debian binary may be setgid (LD_PRELOAD ignored): a plain copy
     screen = st.tmp / "screen"
     shutil.copy(shutil.which("screen"), screen)
     (st.tmp / "screendir").mkdir(mode=0o700)
     tmux.env["SCREENDIR"] = str(st.tmp / "screendir")
-    nested(st, tmux, [screen, "-q", "bash", "--norc", "--noprofile"])
+    # screen redraws on a size change only: ^A l redraws its window
+    win = nested(st, tmux, [screen, "-q", "bash", "--norc", "--noprofile"],
+                 redraw_keys=("C-a", "l"))
+    tmux.wait(win, lambda s: s.rstrip().endswith(OUTER.strip()), "the end of screen")
 
 
-@pytest.mark.xfail(strict=True, reason="a tmux client talks to its server over a unix "
-                   "socket: needs the sockets branch")
 def test_nested_tmux(st, tmux):
-    nested(st, tmux, ["tmux", "-L", f"inner{st.port}", "-f", "/dev/null", "new-session",
-                      "bash --norc --noprofile"])
+    """A tmux server with its own -L socket, started by its client under Stasis:
+    closefrom() in the server, the alternate screen switched off after each
+    checkpoint --kill and on again by restart."""
+    win = nested(st, tmux, ["tmux", "-L", f"inner{st.port}", "-f", "/dev/null", "new-session",
+                            "bash --norc --noprofile"])
+    tmux.wait(win, lambda s: "[exited]" in s and s.rstrip().endswith(OUTER.strip()),
+              "the end of the inner tmux")
 
 
 QUEUED = r"""
