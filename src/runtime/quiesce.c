@@ -245,11 +245,33 @@ static void take_pending(void)
 	}
 }
 
+/* Threads released by the previous checkpoint (or restored by a restart) leave
+ * the handler on their own time; until they have, their slots still say
+ * SUSPENDED and the next round would take that for this checkpoint's answer
+ * (and miss the thread). Wait for every slot to be free. */
+static int wait_slots_free(void)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (int i = 0; i < RT_MAX_THREADS; i++) {
+		while (__atomic_load_n(&rt.threads[i].state, __ATOMIC_ACQUIRE) != RT_FREE) {
+			struct timespec ms = {0, 1000000};
+			nanosleep(&ms, NULL);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - start.tv_sec >= RT_SUSPEND_TIMEOUT) {
+				errno = EBUSY;
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 int rt_suspend_all(void)
 {
 	int *signalled = rt_alloc(sizeof(int) * RT_MAX_THREADS);
 	int nsig = 0, rc = 0;
-	if (!signalled)
+	if (!signalled || wait_slots_free() < 0)
 		return -1;
 	__atomic_store_n(&rt.nsuspended, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&rt.ntaken, 0, __ATOMIC_RELEASE);

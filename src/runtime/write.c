@@ -47,6 +47,14 @@ static void thread_record(struct img_thread *o, const struct rt_thread *t, uint3
 	memcpy(o->comm, t->comm, sizeof(o->comm));
 }
 
+static int has_main_thread(const struct image_parts *p)
+{
+	for (uint32_t i = 0; i < p->nthreads; i++)
+		if (p->threads[i].flags & IMG_THREAD_MAIN)
+			return 1;
+	return 0;
+}
+
 static int collect_threads(struct image_parts *p)
 {
 	p->threads = rt_alloc((RT_MAX_THREADS + 1) * sizeof(struct img_thread));
@@ -241,6 +249,14 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 	if (collect_threads(p) < 0) {
 		img_writer_abort(w);
 		return snprintf(err, errlen, "out of checkpoint memory"), 0;
+	}
+	if (!has_main_thread(p)) { /* an image restart would refuse: write none */
+		img_writer_abort(w);
+		return snprintf(err, errlen,
+				"pid %d: its main thread was not held for the checkpoint (%u "
+				"threads held); the program goes on, try again",
+				getpid(), p->nthreads),
+		       0;
 	}
 	/* the written-page scan resets the protections: with the threads held,
 	 * before the writer's copy of the page tables exists */
