@@ -34,6 +34,14 @@ void rt_note_members(const void *pids, size_t len)
 	memcpy(members, pids, nmembers * sizeof(uint32_t));
 }
 
+int rt_is_member(uint32_t pid)
+{
+	for (size_t i = 0; i < nmembers; i++)
+		if (members[i] == pid)
+			return 1;
+	return 0;
+}
+
 /* What was computed for which checkpoint (the arena is reset after each). */
 static uint64_t cache_key(void)
 {

@@ -231,6 +231,8 @@ int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uin
 /* fd_sock.c: the pids of the processes taking part in the checkpoint, from a
  * barrier pass (u32 each); sockets whose peer none of them holds lead outside. */
 void rt_note_members(const void *pids, size_t len);
+/* pid takes part in the running checkpoint (per the last barrier pass). */
+int rt_is_member(uint32_t pid);
 
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
