@@ -13,12 +13,13 @@ import random
 import shutil
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port, read_fds, read_maps
+from conftest import _children_of, free_port, read_fds, read_maps
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed "
@@ -336,3 +337,51 @@ def test_redis_keys_ttls_clients_two_restarts(st):
     verify(c, data)
     c.sock.sendall(Client.encode(("SHUTDOWN", "NOSAVE")))
     assert p.wait(30) == 0, st.describe_all()
+
+
+def bgsave_running(c):
+    return info(c, "persistence")["rdb_bgsave_in_progress"] == "1"
+
+
+def test_redis_checkpoint_during_bgsave(st):
+    """A checkpoint taken while BGSAVE's child writes the snapshot (slowed
+    down by rdb-key-save-delay) holds both processes; after each restart the
+    child goes on writing where it was, the server reaps it and records the
+    save as done, and the file holds every key. Twice."""
+    port = free_port()
+    p = launch_redis(st, port)
+    root = p.pid
+    c = connect(port)
+    data = make_data(seed=7)
+    load(c, data)
+    c.call("CONFIG", "SET", "rdb-key-save-delay", 200)  # microseconds a key: 2 s in all
+    for cycle in range(2):
+        saves = int(info(c, "persistence")["rdb_saves"])
+        assert c.call("BGSAVE") == "Background saving started"
+        wait_until("the BGSAVE child joined", lambda: st.status()["nprocs"] == 2)
+        st.wait_registered(nprocs=2, proc=p)
+        assert bgsave_running(c), "BGSAVE ended before the checkpoint: nothing tested"
+        c.close()
+        imgs = st.checkpoint(kill=True)
+        assert len(imgs) == 2, imgs
+        p.wait(30)
+        p = st.restart(imgs)
+        st.wait_registered(nprocs=2, proc=p)
+        server = st.restored_host_pid(p, root)
+        kids = [k for k in _children_of(server)
+                if Path(f"/proc/{k}/cmdline").read_bytes().startswith(b"redis-rdb-bgsave")]
+        assert len(kids) == 1, f"the BGSAVE child is not the restored server's child: {kids}"
+        c = connect(port)
+        assert bgsave_running(c), "the restored server does not know its BGSAVE child"
+        wait_until("the restored BGSAVE finished", lambda: not bgsave_running(c), timeout=60)
+        persistence = info(c, "persistence")
+        assert persistence["rdb_last_bgsave_status"] == "ok", persistence
+        assert int(persistence["rdb_saves"]) == saves + 1, persistence
+        check = subprocess.run(["redis-check-rdb", str(st.tmp / "dump.rdb")],
+                               capture_output=True, text=True, timeout=60)
+        assert f"{len(data)} keys read" in check.stdout, check.stdout + check.stderr
+        verify(c, data)
+        more = {b"bg%d:%d" % (cycle, i): ("string", b"x%d" % i, None) for i in range(100)}
+        load(c, more)
+        data.update(more)
+    c.close()
