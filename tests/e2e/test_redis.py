@@ -326,8 +326,23 @@ def test_redis_keys_ttls_clients_two_restarts(st):
         assert c.call("DBSIZE") == len(data)
         c.close()
 
-    # a fork of the restored server works: BGSAVE writes a snapshot
+    # the restored bio_lazy_free thread works: UNLINK of big keys hands
+    # their freeing to it
     c = connect(port)
+    # (sets, hashes and sorted sets of 300 members in a hash table or skiplist:
+    # smaller ones, and intsets, are freed at once)
+    keys = [k for k, (t, v, _) in data.items() if t in ("hash", "set", "zset") and len(v) >= 300]
+    encs = c.pipeline([("OBJECT", "ENCODING", k) for k in keys])
+    big = [k for k, e in zip(keys, encs) if e in (b"hashtable", b"skiplist")]
+    assert len(big) >= 3, list(zip(keys, encs))
+    freed = int(info(c, "memory")["lazyfreed_objects"])
+    assert c.pipeline([("UNLINK", k) for k in big]) == [1] * len(big)
+    wait_until(f"{len(big)} big keys freed by the bio_lazy_free thread",
+               lambda: int(info(c, "memory")["lazyfreed_objects"]) == freed + len(big))
+    for k in big:
+        del data[k]
+
+    # a fork of the restored server works: BGSAVE writes a snapshot
     before = c.call("LASTSAVE")
     assert c.call("BGSAVE") in ("Background saving started", "Background saving scheduled")
     wait_until("BGSAVE finished", lambda: c.call("LASTSAVE") != before and
