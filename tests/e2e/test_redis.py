@@ -400,3 +400,54 @@ def test_redis_checkpoint_during_bgsave(st):
         load(c, more)
         data.update(more)
     c.close()
+
+
+def test_redis_appendonly_two_restarts(st):
+    """redis with an append-only file: after each restart the server goes on
+    appending to its AOF (a file open for append at checkpoint time), and
+    rewrites it in a child (BGREWRITEAOF); at the end a redis-server started
+    natively on that AOF loads every key."""
+    port = free_port()
+    out = st.tmp / "redis.out"
+    p = st.launch(REDIS, "--port", port, "--save", "", "--appendonly", "yes", out=out)
+    st.wait_for(out, "Ready to accept connections", proc=p)
+    st.wait_registered(proc=p)
+    c = connect(port)
+    data = dict(list(make_data(seed=3).items())[:3000])
+    load(c, data)
+    c.close()
+    for cycle in range(2):
+        imgs = st.checkpoint(kill=True)
+        p.wait(30)
+        p = st.restart(imgs)
+        st.wait_registered(proc=p)
+        c = connect(port)
+        verify(c, data)
+        more = {b"aof%d:%d" % (cycle, i): ("list", [b"a", b"%d" % i], None) for i in range(500)}
+        load(c, more)
+        data.update(more)
+        rewrites = int(info(c, "persistence")["aof_rewrites"])
+        assert c.call("BGREWRITEAOF").startswith("Background append only file rewriting")
+        wait_until("BGREWRITEAOF finished", lambda: int(info(c, "persistence")["aof_rewrites"])
+                   == rewrites + 1 and info(c, "persistence")["aof_rewrite_in_progress"] == "0",
+                   timeout=30)
+        assert info(c, "persistence")["aof_last_bgrewrite_status"] == "ok"
+        load(c, {b"tail%d" % cycle: ("string", b"after the rewrite", None)})
+        data[b"tail%d" % cycle] = ("string", b"after the rewrite", None)
+        c.close()
+    c = connect(port)
+    c.sock.sendall(Client.encode(("SHUTDOWN",)))
+    assert p.wait(30) == 0, st.describe_all()
+    # a native server loads the AOF the restored ones wrote
+    port2 = free_port()
+    log = open(st.tmp / "native.out", "wb")
+    native = subprocess.Popen([REDIS, "--port", str(port2), "--save", "", "--appendonly", "yes"],
+                              cwd=st.tmp, stdout=log, stderr=log, start_new_session=True)
+    try:
+        c = connect(port2)
+        assert c.call("DBSIZE") == len(data)
+        verify(c, data)
+        c.close()
+    finally:
+        native.kill()
+        native.wait()
