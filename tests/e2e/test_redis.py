@@ -451,3 +451,51 @@ def test_redis_appendonly_two_restarts(st):
     finally:
         native.kill()
         native.wait()
+
+
+def repl_synced(master, replica):
+    m, r = info(master, "replication"), info(replica, "replication")
+    return r.get("master_link_status") == "up" and \
+        r.get("slave_repl_offset") == m.get("master_repl_offset")
+
+
+def test_redis_replica_partial_resync_two_restarts(st):
+    """A master and its replica, both launched into one computation: the
+    replication link (a TCP connection between two of its processes) comes
+    back reset after each restart, the replica reconnects and the master
+    accepts a partial resynchronization from its backlog (no second full
+    sync); writes made afterwards reach the replica."""
+    mport, rport = free_port(), free_port()
+    p = launch_redis(st, mport)
+    rdir = st.tmp / "replica"
+    rdir.mkdir()
+    rout = st.tmp / "replica.out"
+    st.launch(REDIS, "--port", rport, "--save", "", "--appendonly", "no", "--dir", rdir,
+              "--replicaof", "127.0.0.1", mport, out=rout)
+    st.wait_for(rout, "MASTER <-> REPLICA sync: Finished with success", proc=p, timeout=60)
+    st.wait_registered(nprocs=2, proc=p)
+    master = connect(mport)
+    replica = connect(rport)
+    data = dict(list(make_data(seed=5).items())[:5000])
+    load(master, data)
+    wait_until("the replica caught up", lambda: repl_synced(master, replica))
+    master.close()
+    replica.close()
+    for cycle in range(2):
+        imgs = st.checkpoint(kill=True)
+        assert len(imgs) == 2, imgs
+        p.wait(30)
+        p = st.restart(imgs)
+        st.wait_registered(nprocs=2, proc=p)
+        master, replica = connect(mport), connect(rport)
+        wait_until("the replica linked again", lambda: repl_synced(master, replica), timeout=30)
+        stats = info(master, "stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"]) == ("1", str(cycle + 1)), stats
+        more = {b"r%d:%d" % (cycle, i): ("hash", {b"f": b"%d" % i}, None) for i in range(500)}
+        load(master, more)
+        data.update(more)
+        wait_until("the replica caught up", lambda: repl_synced(master, replica))
+        assert replica.call("DBSIZE") == len(data)
+        verify(replica, data)
+        master.close()
+        replica.close()
