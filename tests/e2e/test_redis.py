@@ -499,3 +499,56 @@ def test_redis_replica_partial_resync_two_restarts(st):
         verify(replica, data)
         master.close()
         replica.close()
+
+
+def test_redis_unix_socket_client_from_outside(st):
+    """redis listening on a Unix socket too, with a client from outside the
+    computation connected to it at checkpoint time (with a write held back by
+    CLIENT PAUSE): the checkpoint is taken, the connection comes back closed by
+    its peer and the server frees it (the held write is never done); the client
+    sees its connection end, and connects again through the socket's path.
+    Twice."""
+    port = free_port()
+    path = st.tmp / "redis.sock"
+    out = st.tmp / "redis.out"
+    p = st.launch(REDIS, "--port", port, "--save", "", "--appendonly", "no",
+                  "--unixsocket", path, out=out)
+    st.wait_for(out, "Ready to accept connections", proc=p)
+    st.wait_registered(proc=p)
+    root = p.pid
+
+    def unix_client():
+        c = Client.__new__(Client)
+        c.sock = socket.socket(socket.AF_UNIX)
+        c.sock.settimeout(20)
+        c.sock.connect(str(path))
+        c.f = c.sock.makefile("rb")
+        return c
+
+    c = unix_client()
+    c.call("SET", "k", "v0")
+    for cycle in range(2):
+        held = unix_client()
+        assert held.call("PING") == "PONG"
+        wait_until("two unix clients", lambda: info(c, "clients")["connected_clients"] == "2")
+        c.close()
+        # held back by the pause: dropped with its client
+        held.call("CLIENT", "PAUSE", 100000, "WRITE")
+        held.sock.sendall(Client.encode(("SET", "unread", cycle)))
+        imgs = st.checkpoint(kill=True)
+        p.wait(30)
+        with pytest.raises((ConnectionError, OSError)):
+            held.call("PING")
+        held.close()
+        p = st.restart(imgs)
+        st.wait_registered(proc=p)
+        fds = read_fds(st.restored_host_pid(p, root))
+        assert any(t.startswith("socket:") for t in fds.values()), fds
+        c = unix_client()
+        wait_until("the closed connection freed",
+                   lambda: info(c, "clients")["connected_clients"] == "1")
+        c.call("CLIENT", "UNPAUSE")
+        assert c.call("GET", "k") == b"v%d" % cycle
+        assert c.call("GET", "unread") is None
+        c.call("SET", "k", "v%d" % (cycle + 1))
+    c.close()
