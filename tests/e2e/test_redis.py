@@ -223,7 +223,7 @@ def connections(pid, fds):
     return {fd for fd, t in fds.items() if t.startswith("socket:") and t not in listening}
 
 
-def compare_process(st, pid, maps0, fds0, conns, what):
+def compare_process(pid, maps0, fds0, conns, what):
     """The memory map is the checkpoint's, and so are the descriptors, but for
     the client connections: restored reset, the server may have closed them."""
     maps1 = read_maps(pid)
@@ -285,7 +285,7 @@ def test_redis_keys_ttls_clients_two_restarts(st):
         p = st.restart(imgs)
         st.wait_registered(proc=p)
         host_pid = st.restored_host_pid(p, root)
-        compare_process(st, host_pid, maps0, fds0, conns, f"restart {cycle + 1}")
+        compare_process(host_pid, maps0, fds0, conns, f"restart {cycle + 1}")
         assert threads(host_pid) == threads0, "the server's threads differ after restart"
 
         # the connection that was open is reset or closed; it reconnects
