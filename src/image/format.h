@@ -401,7 +401,8 @@ struct img_epoll_item {
 	int32_t tfd;	 /* the fd number the item was added with (its key) */
 	uint32_t events; /* EPOLL* including EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE */
 	uint64_t data;
-	int32_t src_fd; /* an fd of the process with the target's description (tfd if open) */
+	int32_t src_fd; /* an fd of the process with the target's description (tfd if open);
+			   -1: only the parent holds it (the epoll is the parent's too) */
 	uint32_t reserved;
 };
 struct img_inotify { /* IMG_FD_INOTIFY, followed by nwatches struct img_inotify_watch */

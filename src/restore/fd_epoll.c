@@ -94,6 +94,16 @@ static int late_epoll(const struct rst_set *set, int i, const struct img_fd *d,
 		const struct img_epoll_item *it = &items[n % h->nitems];
 		if (disarmed(it) != (n < h->nitems))
 			continue; /* disarmed one-shot items first */
+		/* only the parent held the target, and the epoll was not taken from it */
+		if (it->src_fd < 0) {
+			error("pid %u fd %d (epoll): fd %d was watched through the epoll it shares "
+			      "with its parent (pid %u), whose image is not being restarted: "
+			      "restart the parent's image too",
+			      set->img[i].proc->pid, d->fd, it->tfd, set->img[i].proc->ppid);
+			close(ep);
+			errno = EINVAL;
+			return -1;
+		}
 		int rc = it->src_fd == it->tfd ? add(ep, it) : add_borrowed(ep, it, set->top);
 		if (rc < 0 && errno == EPERM && stands_in(&set->img[i], it->src_fd)) {
 			warn("pid %u fd %d (epoll): fd %d now leads to restart's own stdio or "

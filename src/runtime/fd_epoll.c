@@ -5,7 +5,11 @@
  * finds an fd of this process with the target's description (the item's own
  * number first); the restorer puts that description at the item's number just
  * long enough to add it. A target no fd of this process holds any more, and
- * the runtime's own coordinator connection, fail the checkpoint. */
+ * the runtime's own coordinator connection, fail the checkpoint; unless the
+ * epoll is shared with the parent (inherited across fork) and the parent takes
+ * part: the restorer then takes the epoll from the parent, whose own record
+ * has the item. A forked child that closes what its parent still watches is
+ * common (redis's BGSAVE child closes the listening sockets). */
 #include "runtime/fd_event.h"
 
 #include <errno.h>
@@ -42,6 +46,29 @@ static int find_source(int epfd, int tfd, int toff, const int *fds, int nfds)
 	return -1;
 }
 
+/* epfd is an open file description our parent (of the checkpoint) holds too. */
+static int shared_with_parent(int epfd)
+{
+	pid_t pid = getpid(), ppid = getppid();
+	char dir[64], path[96], link[64];
+	if (!rt_is_member(ppid))
+		return 0;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", ppid);
+	int *fds = rt_alloc(EP_FDS_MAX * sizeof(int));
+	int n = fds ? rt_list_numeric(dir, fds, EP_FDS_MAX, NULL) : -1;
+	for (int k = 0; k < n; k++) {
+		snprintf(path, sizeof(path), "%s/%d", dir, fds[k]);
+		ssize_t l = readlink(path, link, sizeof(link) - 1);
+		if (l <= 0)
+			continue;
+		link[l] = 0;
+		if (!strcmp(link, "anon_inode:[eventpoll]") &&
+		    syscall(SYS_kcmp, ppid, pid, KCMP_FILE, fds[k], epfd) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int count_items(const char *info)
 {
 	int n = 0;
@@ -72,6 +99,7 @@ static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_i
 	int *fds = rt_alloc(EP_FDS_MAX * sizeof(int));
 	int nfds = fds ? rt_list_numeric("/proc/self/fd", fds, EP_FDS_MAX, NULL) : -1;
 	const char *p = info;
+	int parents = -1; /* shared_with_parent(), once it is needed */
 	for (int i = 0; i < n; i++) {
 		struct img_epoll_item *it = &items[i];
 		unsigned long long data;
@@ -86,7 +114,9 @@ static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_i
 		it->data = data;
 		it->src_fd = find_source(c->fd, it->tfd, same_tfd_before(items, i, it->tfd), fds,
 					 nfds < 0 ? 0 : nfds);
-		if (it->src_fd < 0)
+		if (it->src_fd < 0 && parents < 0)
+			parents = shared_with_parent(c->fd);
+		if (it->src_fd < 0 && !parents)
 			return item_error(c, it,
 					  "a file no descriptor of this process holds any more");
 		if (it->src_fd == rt.coord_fd)

@@ -40,6 +40,14 @@ size_t rt_members(const uint32_t **pids)
 	return nmembers;
 }
 
+int rt_is_member(uint32_t pid)
+{
+	for (size_t i = 0; i < nmembers; i++)
+		if (members[i] == pid)
+			return 1;
+	return 0;
+}
+
 /* What was computed for which checkpoint (the arena is reset after each). */
 static uint64_t cache_key(void)
 {
@@ -237,6 +245,17 @@ const struct sk_unix *sk_unix_listener_of(uint64_t ino)
 				return &unixes[i];
 	}
 	return NULL;
+}
+
+int sk_unix_member_listener(const char *name, uint32_t len)
+{
+	if (!len || (unix_key != cache_key() && load_unix() < 0))
+		return 0;
+	for (size_t i = 0; i < nunix; i++)
+		if (unixes[i].state == TCP_LISTEN_STATE && unixes[i].name_len == len &&
+		    !memcmp(unixes[i].name, name, len) && sk_member_holder(unixes[i].ino))
+			return 1;
+	return 0;
 }
 
 const char *sk_unix_addr(const char *name, uint32_t len, char *buf, size_t size)

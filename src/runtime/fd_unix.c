@@ -40,6 +40,7 @@ struct ubuf {
 	struct img_unix u;
 	uint8_t *p;
 	uint64_t len, cap;
+	int no_queue; /* its queue is not kept (a connection from outside) */
 };
 
 static int put(struct ubuf *b, const void *data, uint64_t len)
@@ -161,12 +162,12 @@ static int outside(struct rt_fd_ctx *c, const struct sk_unix *p)
 {
 	char addr[160], what[400];
 	/* an accepted socket carries its listener's name */
-	sk_unix_addr(p->name, p->name_len, addr, sizeof(addr));
 	snprintf(what, sizeof(what),
 		 "connected to %s (socket:[%llu]), which no process of the computation holds: "
 		 "a connection to outside cannot be restored; close it before checkpointing, "
 		 "or run the other side under stasis too (see docs/supported.md)",
-		 addr, (unsigned long long)p->ino);
+		 sk_unix_addr(p->name, p->name_len, addr, sizeof(addr)),
+		 (unsigned long long)p->ino);
 	return fail(c, what);
 }
 
@@ -203,6 +204,15 @@ static int dump_stream_peer(struct rt_fd_ctx *c, struct ubuf *b, const struct sk
 	b->u.peer = k->peer;
 	if (k->peer && sk_member_holder(k->peer))
 		return 0;
+	if (k->peer && sk_unix_member_listener(k->name, k->name_len)) {
+		/* accepted by a listener of ours from a client outside, which saw the
+		 * connection end with the original: it comes back closed by its peer
+		 * (EOF), what the client had sent and the server not read dropped, as
+		 * TCP connections come back reset */
+		b->u.peer = 0;
+		b->no_queue = 1;
+		return 0;
+	}
 	if (k->peer) {
 		const struct sk_unix *p = sk_unix_find(k->peer);
 		return p ? outside(c, p) : fail(c, "its peer is not in sock_diag's list");
@@ -277,7 +287,8 @@ static int unix_dump(struct rt_fd_ctx *c)
 		return -1;
 	/* the peek offset is the socket's own: of several holders (all stopped),
 	 * only the lowest pid peeks, so that no two peeks interleave */
-	if (b.u.state != IMG_UNIX_LISTEN && sk_member_holder(c->st->st_ino) == getpid()) {
+	if (b.u.state != IMG_UNIX_LISTEN && !b.no_queue &&
+	    sk_member_holder(c->st->st_ino) == getpid()) {
 		b.u.flags |= IMG_UNIX_QUEUE;
 		if (peek_queue(c, &b, b.u.type == SOCK_STREAM) < 0)
 			return -1;

@@ -267,6 +267,8 @@ size_t rt_members(const uint32_t **pids); /* the last list noted */
  * its owner (out->shares), or fails with what the scan could not read. */
 void rt_shares_scan(void);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
+/* pid takes part in the running checkpoint (per the last barrier pass). */
+int rt_is_member(uint32_t pid);
 
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
