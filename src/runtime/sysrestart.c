@@ -12,9 +12,10 @@
  * /proc/self/task/TID/syscall: number, arguments, stack pointer and address.
  * The handler then checks that its frame is that very call, returned with
  * EINTR, and rewinds it as the kernel does for a restartable call: rax = the
- * number, rip back over the 2-byte syscall instruction. Sleeps whose relative
- * time cannot be rewound (nanosleep, relative clock_nanosleep) keep their
- * EINTR (docs/supported.md). A wait with a timeout starts again with its whole
+ * number, rip back over the 2-byte syscall instruction. A relative sleep
+ * (nanosleep, relative clock_nanosleep) goes on with the time left, which the
+ * kernel has written to its `rem` argument: the request register is pointed at
+ * it. One without `rem` (usleep) keeps its EINTR (docs/supported.md). A wait with a timeout starts again with its whole
  * timeout, except those the kernel counts down in the caller's memory (select,
  * pselect6, ppoll), which go on with what was left.
  */
@@ -104,12 +105,15 @@ static const struct sysrestart_call *find_call(int tid)
 	return NULL;
 }
 
-/* A sleep for a relative time: restarting it would sleep the whole time again. */
-static int relative_sleep(const struct sysrestart_call *c)
+/* A sleep for a relative time: restarting it as it was would sleep the whole
+ * time again. Returns the argument register holding the request, -1 if not. */
+static int relative_sleep(const struct sysrestart_call *c, int *rem_arg)
 {
 	if (c->nr == SYS_nanosleep)
-		return 1;
-	return c->nr == SYS_clock_nanosleep && !(c->args[1] & TIMER_ABSTIME);
+		return *rem_arg = 1, 0;
+	if (c->nr == SYS_clock_nanosleep && !(c->args[1] & TIMER_ABSTIME))
+		return *rem_arg = 3, 2;
+	return -1;
 }
 
 static int same_call(const struct sysrestart_call *c, const greg_t *g)
@@ -132,9 +136,16 @@ void rt_sysrestart_fix(int tid, ucontext_t *uc)
 	greg_t *g = uc->uc_mcontext.gregs;
 	if (g[REG_RAX] != -EINTR)
 		return;
+	static const int regs[6] = {REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9};
 	const struct sysrestart_call *c = find_call(tid);
-	if (!c || relative_sleep(c) || !same_call(c, g))
+	int rem_arg, req_arg;
+	if (!c || !same_call(c, g))
 		return;
+	if ((req_arg = relative_sleep(c, &rem_arg)) >= 0) {
+		if (!c->args[rem_arg])
+			return; /* the time left is not known: EINTR */
+		g[regs[req_arg]] = c->args[rem_arg]; /* sleep what is left */
+	}
 	g[REG_RAX] = c->nr;
 	g[REG_RIP] -= 2;
 }

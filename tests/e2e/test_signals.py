@@ -8,3 +8,9 @@ def test_signals(st):
 
 def test_alarm(st):
     st.zdtm("alarm", cycles=2)
+
+
+def test_relative_sleeps_are_not_cut_short(st):
+    """nanosleep, relative clock_nanosleep and sleep() interrupted by the
+    checkpoint go on with the time left (after a restart too): no EINTR."""
+    st.zdtm("sleeps", cycles=2)
