@@ -27,6 +27,7 @@ struct ZSTD_DCtx_s;
 struct img_writer {
 	int fd;
 	uint64_t off;
+	uint64_t flushed; /* writeback started for [header, flushed) */
 	uint32_t nsec;
 	int level; /* zstd level; compression is on when cctx is set */
 	int skip_compress; /* chunks still to store raw after an incompressible sample */
