@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The Stasis benchmark (`make bench`). For each workload (memhog from
 # tests/programs/memhog.c (= shared/workloads/memhog.c): 1 GiB random, text and untouched-zero memory,
-# 64 MiB with 8 threads) it measures, as medians of BENCH_RUNS runs:
+# 64 MiB with 8 threads; bench/pyhog.py: BENCH_PY_MIB MiB of python3 objects
+# and bytes) it measures, as medians of BENCH_RUNS runs:
 #   stasis   checkpoint time (wall time of `stasis checkpoint`, fsync included),
 #            image size, and restart time (from `stasis restart` to the first new
 #            "tick" line the program prints), compressed (default) and --no-compress
 #   dd       the hardware limit: writing as many bytes of random data with
 #            conv=fsync, and to the page cache only
-#   native   memhog alone, from exec to its first tick
-#   dmtcp, criu   the same cycle, when dmtcp_launch / criu are on PATH
+#   native   the program alone, from exec to its first tick
+#   dmtcp, criu   the same cycle, when dmtcp_launch / criu are on PATH and work
+#            here (a smoke test / `criu check`: the bench says why when not)
 # and the launch overhead of `stasis launch /bin/true` over /bin/true (median of
-# BENCH_LAUNCH_RUNS, coordinator already running). Then (workloads "mapped",
+# BENCH_LAUNCH_RUNS, coordinator already running); the pause of a forked
+# checkpoint of BENCH_MIB MiB (workload "pause": the time the program's threads
+# are held, from the runtime's STASIS_LOG=debug "threads paused" line, and the
+# wall time of that `stasis checkpoint`). Then (workloads "mapped",
 # "incremental", "redis"): restart of a --no-compress image to the program's
 # next instruction, mapped / mapped without checksums / read; the size of an
 # incremental image of BENCH_MIB MiB with BENCH_INCR_DIRTY_MIB (10) MiB
@@ -20,8 +25,9 @@
 #
 # Environment: BENCH_RUNS (3), BENCH_MIB (1024), BENCH_LAUNCH_RUNS (20),
 # BENCH_TMP (/var/tmp: images and dd files go there, it must be a real disk),
-# BENCH_RESULTS (bench/results), BENCH_ONLY (space-separated workload names:
-# rand text zero threads true mapped incremental redis).
+# BENCH_RESULTS (bench/results), BENCH_PY_MIB (256), BENCH_PYTHON
+# (/usr/bin/python3), BENCH_ONLY (space-separated workload names:
+# rand text zero threads python true pause mapped incremental redis).
 set -euo pipefail
 export LC_ALL=C
 
@@ -34,11 +40,14 @@ LAUNCH_RUNS=${BENCH_LAUNCH_RUNS:-20}
 INCR_DIRTY_MIB=${BENCH_INCR_DIRTY_MIB:-10}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 TMPBASE=${BENCH_TMP:-/var/tmp}
+PY_MIB=${BENCH_PY_MIB:-256}
+PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
 TICK_TIMEOUT_US=120000000
 
-# name|memhog arguments|MiB written by dd for the limit
-WORKLOADS=("rand|$MIB rand 0|$MIB" "text|$MIB text 0|$MIB" "zero|$MIB zero 0|$MIB"
-	"threads|64 rand 8|64")
+# name|command (words)|MiB written by dd for the limit
+WORKLOADS=("rand|$MEMHOG $MIB rand 0|$MIB" "text|$MEMHOG $MIB text 0|$MIB"
+	"zero|$MEMHOG $MIB zero 0|$MIB" "threads|$MEMHOG 64 rand 8|64"
+	"python|$PYTHON $ROOT/bench/pyhog.py $PY_MIB|$PY_MIB")
 
 WORK=""
 NAPFD=""
@@ -183,7 +192,7 @@ native_runs() {
 		: >"$out"
 		now t0
 		# shellcheck disable=SC2086 # args are words
-		spawn "$MEMHOG" $args >"$out" 2>&1
+		spawn $args >"$out" 2>&1
 		wait_line "$out" 0 "$BG_PID"
 		now t1
 		kill -KILL "$BG_PID"
@@ -206,10 +215,10 @@ stasis_once() {
 	mkdir -p "$ck"
 	: >"$out"
 	# shellcheck disable=SC2086 # args are words
-	spawn "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$MEMHOG" $args >"$out" 2>"$WORK/launch.err"
+	spawn "$STASIS" launch -p "$port" --ckpt-dir "$ck" $args >"$out" 2>"$WORK/launch.err"
 	local lpid=$BG_PID
 	if ! wait_line "$out" 0 "$lpid"; then
-		log "bench: stasis launch of memhog $args printed no tick: $(tail -n 5 "$WORK/launch.err")"
+		log "bench: stasis launch of $args printed no tick: $(tail -n 5 "$WORK/launch.err")"
 		return 1
 	fi
 	sync
@@ -258,6 +267,57 @@ cycle_extra() {
 
 have() { command -v "$1" >/dev/null; }
 
+# Peers run only when they work on this machine: PEERS lists those that do,
+# PEER_NOTES says for each why it is or is not in the tables.
+PEERS=""
+PEER_NOTES=()
+
+peer_note() {
+	PEER_NOTES+=("$1")
+	log "bench: $1"
+}
+
+# dmtcp_usable: dmtcp_launch is on PATH and runs /bin/true under a coordinator
+# of its own (a present DMTCP may still not work on this kernel).
+dmtcp_usable() {
+	local out
+	if ! have dmtcp_launch; then
+		peer_note "DMTCP: not installed (no dmtcp_launch on PATH; Debian 12 has no package)"
+		return 1
+	fi
+	if ! out=$(timeout 60 dmtcp_launch --new-coordinator /bin/true 2>&1 </dev/null); then
+		peer_note "DMTCP: installed but not usable here: 'dmtcp_launch --new-coordinator /bin/true' failed: $(tail -n 1 <<<"$out")"
+		return 1
+	fi
+	peer_note "DMTCP: $(dmtcp_launch --version 2>&1 | head -n 1): runs here, measured"
+}
+
+# criu_usable: criu is on PATH and `criu check` passes (it needs root, and
+# criu 3.17 of Debian 12 fails on kernel 6.18: "vdso: Failed to fill self vdso
+# symtable"); the first errors it gives are the reason printed.
+criu_usable() {
+	local out ver why
+	if ! have criu; then
+		peer_note "CRIU: not installed (no criu on PATH; apt-get install criu)"
+		return 1
+	fi
+	ver=$(criu --version 2>/dev/null | sed -n 's/^Version: //p')
+	if ! out=$(criu check 2>&1 </dev/null); then
+		why=$(grep -v 'exited, status' <<<"$out" | sed 's/^Error ([^)]*): //' | head -n 2 | paste -sd ';' - | sed 's/;/; /g')
+		peer_note "CRIU ${ver:-?}: installed but not usable here: 'criu check' fails: ${why:-no reason given}"
+		return 1
+	fi
+	peer_note "CRIU ${ver:-?}: 'criu check' passes: measured"
+}
+
+detect_peers() {
+	if dmtcp_usable; then PEERS+=" dmtcp"; fi
+	if criu_usable; then PEERS+=" criu"; fi
+	printf '%s\n' "${PEER_NOTES[@]}" >"$RESULTS/peers.txt"
+}
+
+peer() { [[ " $PEERS " == *" $1 "* ]]; }
+
 # dmtcp_once NAME ARGS VARIANT RUN (variant gzip: DMTCP's default; raw: --no-gzip)
 dmtcp_once() {
 	local name=$1 args=$2 variant=$3 run=$4 port ck out img n t0 t1 rc=0
@@ -271,7 +331,7 @@ dmtcp_once() {
 	: >"$out"
 	dmtcp_coordinator --daemon -p "$port" --ckptdir "$ck" >/dev/null 2>&1 || return 1
 	# shellcheck disable=SC2086 # args are words
-	spawn dmtcp_launch -p "$port" "${flag[@]}" "$MEMHOG" $args >"$out" 2>"$WORK/dmtcp.err"
+	spawn dmtcp_launch -p "$port" "${flag[@]}" $args >"$out" 2>"$WORK/dmtcp.err"
 	local lpid=$BG_PID
 	wait_line "$out" 0 "$lpid" || rc=1
 	now t0
@@ -314,7 +374,7 @@ criu_once() {
 	mkdir -p "$ck"
 	: >"$out"
 	# shellcheck disable=SC2086 # args are words
-	spawn setsid "$MEMHOG" $args >"$out" 2>/dev/null </dev/null
+	spawn setsid $args >"$out" 2>/dev/null </dev/null
 	pid=$BG_PID
 	wait_line "$out" 0 "$pid" || rc=1
 	now t0
@@ -358,11 +418,11 @@ cycle() {
 
 peer_cycles() {
 	local name=$1 args=$2
-	if have dmtcp_launch; then
+	if peer dmtcp; then
 		cycle dmtcp "$name" "$args" gzip
 		cycle dmtcp "$name" "$args" raw
 	fi
-	if have criu; then
+	if peer criu; then
 		cycle criu "$name" "$args" raw
 	fi
 }
@@ -430,6 +490,45 @@ mapped_once() {
 		gone "$rpid" || true
 	done
 	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
+	rm -rf "$ck"
+	return "$rc"
+}
+
+# pause_once RUN: memhog with MIB MiB of random memory, launched with
+# STASIS_LOG=debug, and one checkpoint that does not end it: the runtime forks
+# a writer and releases the program's threads, logging "threads paused N ms"
+# (from the suspend signal to the release). Records that pause and the wall
+# time of `stasis checkpoint` (which returns when the child has written).
+pause_once() {
+	local run=$1 port ck out err t0 t1 ms rc=0
+	free_port
+	port=$PORT
+	ck=$WORK/ck.pause.$run
+	out=$WORK/pause.log
+	err=$WORK/pause.err
+	mkdir -p "$ck"
+	: >"$out"
+	spawn env STASIS_LOG=debug "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$MEMHOG" "$MIB" rand 0 >"$out" 2>"$err"
+	local lpid=$BG_PID
+	wait_line "$out" 0 "$lpid" || return 1
+	sync
+	now t0
+	if "$STASIS" checkpoint -p "$port" >/dev/null 2>"$WORK/checkpoint.err"; then
+		now t1
+		record pause stasis forked ckpt_s "$run" "$(usecs $((t1 - t0)))"
+		ms=$(grep -o 'threads paused [0-9.]* ms' "$err" | head -n 1 | cut -d' ' -f3)
+		if [[ -n $ms ]]; then
+			record pause stasis forked pause_ms "$run" "$ms"
+		else
+			log "bench: the runtime logged no 'threads paused' line (was the writer forked?)"
+			rc=1
+		fi
+	else
+		log "bench: forked checkpoint failed: $(cat "$WORK/checkpoint.err")"
+		rc=1
+	fi
+	"$STASIS" kill -p "$port" --coordinator >/dev/null 2>&1 || true
+	gone "$lpid" || true
 	rm -rf "$ck"
 	return "$rc"
 }
@@ -542,6 +641,9 @@ print_extra() {
 		if (get("redis,native,run,rps") != "" && get("redis,stasis,run,rps") != "")
 			printf "\nredis-benchmark SET+GET: native %.0f req/s, under stasis %.0f req/s (%.1f %%)\n",
 				get("redis,native,run,rps"), get("redis,stasis,run,rps"), 100 * get("redis,stasis,run,rps") / get("redis,native,run,rps")
+		if (get("pause,stasis,forked,pause_ms") != "")
+			printf "\n%s MiB random, checkpoint that goes on (forked writer)\n  threads paused %.1f ms (target <= 100 ms), checkpoint wall time %.3f s\n", mib,
+				get("pause,stasis,forked,pause_ms"), get("pause,stasis,forked,ckpt_s")
 	}' "$RESULTS/results.csv"
 }
 
@@ -591,7 +693,7 @@ summarize() {
 }
 
 print_table() {
-	awk -F, -v mib="$MIB" '
+	awk -F, -v mib="$MIB" -v py="$PY_MIB" '
 	NR > 1 { m[$1 "," $2 "," $3 "," $4] = $5; if (!($1 in seen)) { seen[$1] = 1; ws[++nw] = $1 } }
 	function get(k) { return (k in m) ? m[k] : "" }
 	function sec(x) { return x == "" ? "-" : sprintf("%.3f", x) }
@@ -614,9 +716,10 @@ print_table() {
 	END {
 		title["rand"] = mib " MiB random"; title["text"] = mib " MiB text"
 		title["zero"] = mib " MiB untouched (zero)"; title["threads"] = "64 MiB random, 8 threads"
+		title["python"] = "python3, " py " MiB (bench/pyhog.py)"
 		for (i = 1; i <= nw; i++) {
 			w = ws[i]
-			if (w == "true" || w == "mapped" || w == "incremental" || w == "redis") continue
+			if (w == "true" || w == "pause" || w == "mapped" || w == "incremental" || w == "redis") continue
 			printf "\n%s\n", (w in title) ? title[w] : w
 			printf "  %-22s %10s %11s %10s %9s %15s\n", "", "ckpt s", "image MiB", "restart s", "ckpt/dd", "restart/native"
 			row(w, "stasis", "zstd", "stasis (zstd)")
@@ -641,7 +744,7 @@ print_table() {
 chart() {
 	local metric=$1 scale=$2 ylabel=$3 png=$4 dat=$WORK/$1.dat
 	awk -F, -v met="$metric" -v scale="$scale" '
-	NR > 1 && $1 !~ /^(true|mapped|incremental|redis)$/ && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
+	NR > 1 && $1 !~ /^(true|pause|mapped|incremental|redis)$/ && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
 		s = $2 "-" $3; if (s == "dd-fsync") s = "dd-conv=fsync(limit)"
 		if (!(s in si)) { si[s] = ++ns; sn[ns] = s }
 		if (!($1 in wi)) { wi[$1] = ++nw; wn[nw] = $1 }
@@ -692,7 +795,7 @@ selected() { [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $1 "* ]]; }
 
 run_workload() {
 	local name=$1 args=$2 ddmib=$3
-	log "bench: $name (memhog $args): dd, native, stasis zstd, stasis --no-compress"
+	log "bench: $name ($args): dd, native, stasis zstd, stasis --no-compress"
 	dd_runs "$name" "$ddmib"
 	native_runs "$name" "$args"
 	cycle stasis "$name" "$args" zstd
@@ -711,21 +814,28 @@ main() {
 	exec {NAPFD}<> <(:)
 	echo "workload,system,variant,metric,run,value" >"$RESULTS/runs.csv"
 	log "bench: $RUNS runs each; images and dd files in $WORK ($(df -h --output=source,fstype "$WORK" | tail -n 1))"
-	have dmtcp_launch || log "bench: DMTCP (dmtcp_launch): not installed"
-	have criu || log "bench: CRIU (criu): not installed"
+	detect_peers
 	make_source
 	local w name args ddmib
 	for w in "${WORKLOADS[@]}"; do
 		IFS='|' read -r name args ddmib <<<"$w"
-		selected "$name" && run_workload "$name" "$args" "$ddmib"
+		selected "$name" || continue
+		if [[ $name == python && ! -x $PYTHON ]]; then
+			log "bench: python: $PYTHON is not installed (apt-get install python3): skipped"
+			continue
+		fi
+		run_workload "$name" "$args" "$ddmib"
 	done
 	selected true && launch_overhead
+	selected pause && cycle_extra pause
 	selected mapped && cycle_extra mapped
 	selected incremental && cycle_extra incremental
 	selected redis && redis_bench
 	summarize
 	print_table
 	print_extra
+	printf '\npeers:\n'
+	printf '  %s\n' "${PEER_NOTES[@]}"
 	charts
 	log "bench: every measurement in $RESULTS/runs.csv, medians and ratios in $RESULTS/results.csv"
 	if ((FAILURES)); then

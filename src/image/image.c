@@ -61,67 +61,36 @@ void img_writer_compress(struct img_writer *w, struct ZSTD_CCtx_s *cctx, void *z
 	w->level = level;
 }
 
-static int write_at_end(struct img_writer *w, const void *data, size_t len)
+/* Dirty pages are only written back at the final fdatasync (the machine's
+ * dirty_background threshold is gigabytes): starting the writeback of every
+ * IMG_WRITEBACK_WINDOW bytes as soon as they are written lets the disk work
+ * while the next ones are stored, so the final fdatasync finds little left.
+ * Not waiting for it keeps the writer at memory speed (waiting measured
+ * slower). Errors are ignored here: fdatasync reports them. */
+#define IMG_WRITEBACK_WINDOW (8u << 20)
+
+static void start_writeback(struct img_writer *w)
+{
+	if (w->off - w->flushed < IMG_WRITEBACK_WINDOW)
+		return;
+	sync_file_range(w->fd, w->flushed, w->off - w->flushed, SYNC_FILE_RANGE_WRITE);
+	w->flushed = w->off;
+}
+
+int img_write_at_end(struct img_writer *w, const void *data, size_t len)
 {
 	if (pwrite_full(w->fd, data, len, w->off) < 0)
 		return -1;
 	w->off += len;
+	start_writeback(w);
 	return 0;
-}
-
-/* Compressing a sample first keeps incompressible memory (already compressed or
- * encrypted data, random numbers) at the disk's speed; after an incompressible
- * sample the next 15 chunks are stored raw without trying. */
-static int compressible(struct img_writer *w, const void *mem, size_t len)
-{
-	size_t sample = 64 * 1024;
-	if (len <= 2 * sample)
-		return 1;
-	if (w->skip_compress) { /* the last sample was incompressible: so are its neighbours */
-		w->skip_compress--;
-		return 0;
-	}
-	size_t n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zbuf_size, mem, sample, w->level);
-	if (!ZSTD_isError(n) && n < sample - sample / 16)
-		return 1;
-	w->skip_compress = 15;
-	return 0;
-}
-
-int img_write_chunk(struct img_writer *w, const void *mem, uint32_t npages, uint64_t vaddr,
-		    struct img_chunk *out)
-{
-	size_t len = (size_t)npages * IMG_PAGE;
-	memset(out, 0, sizeof(*out));
-	out->vaddr = vaddr;
-	out->npages = npages;
-	if (w->cctx && compressible(w, mem, len)) {
-		size_t n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zbuf_size, mem, len, w->level);
-		/* store raw when compression gains less than 1/16 */
-		if (!ZSTD_isError(n) && n < len - len / 16) {
-			out->comp = IMG_COMP_ZSTD;
-			out->offset = w->off;
-			out->stored_size = n;
-			out->sum = img_sum(w->zbuf, n);
-			w->raw_bytes += len;
-			w->stored_bytes += n;
-			w->hdr.flags |= IMG_F_COMPRESSED;
-			return write_at_end(w, w->zbuf, n);
-		}
-	}
-	w->off = (w->off + IMG_PAGE - 1) & ~(uint64_t)(IMG_PAGE - 1);
-	out->comp = IMG_COMP_NONE;
-	out->offset = w->off;
-	out->stored_size = len;
-	out->sum = img_sum(mem, len);
-	w->raw_bytes += len;
-	w->stored_bytes += len;
-	return write_at_end(w, mem, len);
 }
 
 int img_write_section(struct img_writer *w, uint32_t type, uint32_t flags, const void *data,
 		      size_t size)
 {
+	if (img_writer_flush(w) < 0)
+		return -1;
 	if (w->nsec >= IMG_MAX_SECTIONS) {
 		errno = ENOSPC;
 		return -1;
@@ -133,7 +102,7 @@ int img_write_section(struct img_writer *w, uint32_t type, uint32_t flags, const
 	s->offset = w->off;
 	s->size = size;
 	s->sum = img_sum(data, size);
-	return write_at_end(w, data, size);
+	return img_write_at_end(w, data, size);
 }
 
 static int fsync_dir_of(const char *path)
@@ -152,6 +121,8 @@ int img_writer_finish(struct img_writer *w)
 {
 	struct img_header *h = &w->hdr;
 	struct timespec ts;
+	if (img_writer_flush(w) < 0)
+		goto fail;
 	w->off = (w->off + 7) & ~7ull;
 	memcpy(h->magic, IMG_MAGIC, 8);
 	h->version = IMG_VERSION;
@@ -165,8 +136,8 @@ int img_writer_finish(struct img_writer *w)
 	h->header_sum = img_sum(h, offsetof(struct img_header, header_sum));
 	struct img_trailer t = {.file_size = h->file_size, .header_sum = h->header_sum};
 	memcpy(t.magic, IMG_TRAILER_MAGIC, 8);
-	if (write_at_end(w, w->sec, w->nsec * sizeof(w->sec[0])) < 0 ||
-	    write_at_end(w, &t, sizeof(t)) < 0 || pwrite_full(w->fd, h, sizeof(*h), 0) < 0 ||
+	if (img_write_at_end(w, w->sec, w->nsec * sizeof(w->sec[0])) < 0 ||
+	    img_write_at_end(w, &t, sizeof(t)) < 0 || pwrite_full(w->fd, h, sizeof(*h), 0) < 0 ||
 	    fdatasync(w->fd) < 0)
 		goto fail;
 	if (close(w->fd) < 0) {

@@ -24,12 +24,37 @@
 struct ZSTD_CCtx_s;
 struct ZSTD_DCtx_s;
 
+#define IMG_PIPE_SLOTS 8
+
+struct img_pipe_slot {
+	const void *mem;
+	struct img_chunk *out;
+	void *zbuf; /* ZSTD_compressBound(IMG_CHUNK_PAGES pages) bytes, when compressing */
+	size_t len, zlen; /* zlen: compressed size, 0 to store the memory raw */
+	uint64_t vaddr, seq, sum;
+	uint32_t state;
+};
+
+/* Chunks prepared (sampled, compressed, checksummed) by the writer's thread
+ * and one helper thread, and written in order by the writer's thread. */
+struct img_pipe {
+	struct img_pipe_slot slot[IMG_PIPE_SLOTS];
+	struct ZSTD_CCtx_s *cctx; /* the helper's, when the writer compresses */
+	uint64_t head, tail;	  /* chunks queued, chunks written */
+	uint32_t queued;	  /* futex word: bumped when a chunk is queued, or on stop */
+	uint32_t done;		  /* futex word: bumped when a chunk is prepared */
+	uint32_t stop;
+};
+
 struct img_writer {
 	int fd;
 	uint64_t off;
+	uint64_t flushed; /* writeback started for [header, flushed) */
 	uint32_t nsec;
 	int level; /* zstd level; compression is on when cctx is set */
-	int skip_compress; /* chunks still to store raw after an incompressible sample */
+	uint64_t nchunks; /* chunks given so far */
+	uint64_t skip_until; /* chunks before this one are stored raw without a sample */
+	struct img_pipe *pipe; /* chunk.c: chunks prepared on two threads, or NULL */
 	struct ZSTD_CCtx_s *cctx;
 	void *zbuf;
 	size_t zbuf_size;
@@ -44,9 +69,22 @@ int img_writer_open(struct img_writer *w, const char *path);
 /* Turn compression on; zbuf must hold ZSTD_compressBound(IMG_CHUNK_PAGES pages). */
 void img_writer_compress(struct img_writer *w, struct ZSTD_CCtx_s *cctx, void *zbuf,
 			 size_t zbuf_size, int level);
-/* Store npages of memory at mem (to be restored at vaddr); fills *out. */
+/* Store npages of memory at mem (to be restored at vaddr); fills *out. With a
+ * pipe, this only queues the chunk: mem must stay as it is, and *out is filled,
+ * until img_writer_flush (which img_write_section and img_writer_finish call). */
 int img_write_chunk(struct img_writer *w, const void *mem, uint32_t npages, uint64_t vaddr,
 		    struct img_chunk *out);
+/* Prepare chunks on a helper thread too (chunk.c). p's slots need their zbufs
+ * and p->cctx when compression is on. The caller runs img_pipe_helper(w) on a
+ * thread of its own; img_pipe_stop(w) makes it return. The helper shares the
+ * writer thread's TLS: nothing it runs touches errno. */
+void img_writer_pipe(struct img_writer *w, struct img_pipe *p);
+void img_pipe_helper(struct img_writer *w);
+void img_pipe_stop(struct img_writer *w);
+/* Write every queued chunk (nothing to do without a pipe). */
+int img_writer_flush(struct img_writer *w);
+/* Append bytes at the end of the file (chunk.c). */
+int img_write_at_end(struct img_writer *w, const void *data, size_t len);
 int img_write_section(struct img_writer *w, uint32_t type, uint32_t flags, const void *data,
 		      size_t size);
 /* Fill w->hdr's identity fields (comp_id, gen, nprocs, pid, flags) before calling. */

@@ -142,7 +142,10 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 			src = d->bounce;
 		}
 		struct img_chunk *c = &d->out->chunks[d->out->nchunks++];
-		if (img_write_chunk(d->w, src, n, start, c) < 0) {
+		/* a queued chunk is read later (image/chunk.c): the bounce buffer
+		 * must be written out before it is filled again */
+		if (img_write_chunk(d->w, src, n, start, c) < 0 ||
+		    (src == d->bounce && img_writer_flush(d->w) < 0)) {
 			snprintf(d->err, d->errlen, "cannot write image: %s", strerror(errno));
 			return -1;
 		}

@@ -166,6 +166,17 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
 
+/* write_pipe.c: a helper thread compresses chunks while memory is written
+ * (when the writer compresses; STASIS_WRITE_THREADS=1: never). rt_pipe_end
+ * stops it and writes what it left: 0, or -1 with errno. */
+struct img_writer;
+struct rt_pipe {
+	uint32_t ctid;
+	int running;
+};
+void rt_pipe_start(struct img_writer *w, struct rt_pipe *h);
+int rt_pipe_end(struct img_writer *w, struct rt_pipe *h);
+
 /* mem.c */
 struct img_writer;
 struct rt_vmas {

@@ -115,11 +115,25 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	return 0;
 }
 
+/* Memory, with a helper thread compressing beside this one. */
+static int write_memory(struct image_parts *p, struct img_writer *w, char *smaps, char *err,
+			size_t errlen)
+{
+	struct rt_pipe pipe;
+	rt_pipe_start(w, &pipe);
+	int rc = rt_dump_memory(w, &p->mem, &p->tab, &p->files, smaps, err, errlen);
+	if (rt_pipe_end(w, &pipe) < 0 && rc == 0) {
+		snprintf(err, errlen, "cannot write %s.tmp: %s", w->path, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
 /* Memory, sections, header: everything after the threads are recorded. */
 static int write_rest(struct image_parts *p, struct img_writer *w, char *smaps, char *err,
 		      size_t errlen)
 {
-	if (rt_dump_memory(w, &p->mem, &p->tab, &p->files, smaps, err, errlen) < 0)
+	if (write_memory(p, w, smaps, err, errlen) < 0)
 		goto fail;
 	p->proc.vdso_size = p->mem.vdso_size;
 	p->proc.vvar_size = p->mem.vvar_size;

@@ -1,0 +1,119 @@
+/* The image writer's helper thread: while the checkpoint thread (or the forked
+ * writer) walks memory and writes chunks, a second thread compresses the
+ * chunks queued ahead (image/chunk.c). It is a bare clone(): no glibc thread,
+ * so nothing here takes a lock that a held application thread may own, and it
+ * shares the creating thread's TLS, which it never touches. It exists only
+ * while memory is written, with every signal blocked, and is invisible to the
+ * program (it is gone before the program's threads run again or the writer
+ * child exits). STASIS_WRITE_THREADS=1 turns it off. */
+#include "runtime/rt.h"
+#include "image/image.h"
+#include "common/log.h"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
+#define HELPER_STACK (256u << 10)
+#define HELPER_FLAGS                                                                               \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |        \
+	 CLONE_CHILD_CLEARTID)
+
+/* clone(2) onto a new stack, where the child calls fn(arg) and then exits
+ * (only itself). Returns the child's tid or -errno. */
+static long clone_thread(void *stack_top, uint32_t *ctid, void (*fn)(void *), void *arg)
+{
+	void **sp = (void **)(((uintptr_t)stack_top & ~(uintptr_t)15) - 16);
+	long ret;
+	sp[0] = arg;
+	sp[1] = (void *)fn;
+	register long r10 __asm__("r10") = (long)ctid;
+	register long r8 __asm__("r8") = 0;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t" /* the child: the end of its call chain */
+			 "pop %%rdi\n\t"
+			 "pop %%rax\n\t"
+			 "call *%%rax\n\t"
+			 "mov $60, %%eax\n\t" /* exit(0): this thread only */
+			 "xor %%edi, %%edi\n\t"
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone), "D"((long)HELPER_FLAGS), "S"(sp), "d"(0L),
+			   "r"(r10), "r"(r8)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static void helper_main(void *w)
+{
+	img_pipe_helper(w);
+}
+
+static int helper_wanted(const struct img_writer *w)
+{
+	const char *v = getenv("STASIS_WRITE_THREADS");
+	return w->cctx && !(v && atoi(v) == 1);
+}
+
+/* The pipe's slots and the helper's zstd context, from the arena. */
+static struct img_pipe *pipe_alloc(const struct img_writer *w)
+{
+	size_t ws = ZSTD_estimateCCtxSize(w->level);
+	struct img_pipe *p = rt_alloc(sizeof(*p));
+	void *work = rt_alloc(ws);
+	if (!p || !work)
+		return NULL;
+	memset(p, 0, sizeof(*p));
+	for (int i = 0; i < IMG_PIPE_SLOTS; i++)
+		if (!(p->slot[i].zbuf = rt_alloc(w->zbuf_size)))
+			return NULL;
+	p->cctx = ZSTD_initStaticCCtx(work, ws);
+	return p->cctx ? p : NULL;
+}
+
+void rt_pipe_start(struct img_writer *w, struct rt_pipe *h)
+{
+	sigset_t all, old;
+	memset(h, 0, sizeof(*h));
+	struct img_pipe *p = helper_wanted(w) ? pipe_alloc(w) : NULL;
+	char *stack = p ? rt_alloc(HELPER_STACK) : NULL;
+	if (!stack)
+		return; /* one thread does it all, as without a helper */
+	img_writer_pipe(w, p);
+	h->ctid = 1; /* the kernel clears it when the helper is gone */
+	sigfillset(&all);
+	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
+	long tid = clone_thread(stack + HELPER_STACK, &h->ctid, helper_main, w);
+	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+	if (tid < 0) {
+		img_writer_pipe(w, NULL);
+		return;
+	}
+	h->running = 1;
+	debug("pid %d: image writer helper thread %ld compresses beside thread %d", getpid(), tid,
+	      (int)rt_gettid());
+}
+
+int rt_pipe_end(struct img_writer *w, struct rt_pipe *h)
+{
+	uint32_t v;
+	if (!h->running)
+		return 0;
+	img_pipe_stop(w);
+	while ((v = __atomic_load_n(&h->ctid, __ATOMIC_ACQUIRE)) != 0)
+		rt_syscall6(SYS_futex, (long)&h->ctid, FUTEX_WAIT, v, 0, 0, 0);
+	h->running = 0;
+	int rc = img_writer_flush(w); /* what the helper left, on this thread */
+	img_writer_pipe(w, NULL);
+	return rc;
+}
