@@ -46,12 +46,9 @@ static int print_result(const char *reply, long n)
 int cmd_checkpoint(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"port", required_argument, NULL, 'p'},
-	    {"kill", no_argument, NULL, 'k'},
-	    {"no-compress", no_argument, NULL, 'n'},
-	    {"incremental", no_argument, NULL, 'I'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"port", required_argument, NULL, 'p'},  {"kill", no_argument, NULL, 'k'},
+	    {"no-compress", no_argument, NULL, 'n'}, {"incremental", no_argument, NULL, 'I'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	struct proto_cmd_checkpoint cmd = {0};
 	uint16_t port = 0;

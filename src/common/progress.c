@@ -39,8 +39,7 @@ void progress_update(struct progress *p, uint64_t done, uint64_t total)
 	if (seconds_between(&p->start, &now) < 1.0 || seconds_between(&p->last, &now) < 0.25)
 		return;
 	p->last = now;
-	progress_format(line, sizeof(line), p->what, done, total,
-			seconds_between(&p->start, &now));
+	progress_format(line, sizeof(line), p->what, done, total, seconds_between(&p->start, &now));
 	dprintf(p->fd, "\r%s\033[K", line);
 	p->shown = 1;
 }

@@ -75,13 +75,13 @@ enum proto_type {
 	MSG_CMD_SET_INTERVAL = 37, /* control c->s: u32 seconds (0 = off); reply MSG_OK */
 	MSG_OK = 38,		   /* s->c: empty */
 	MSG_CMD_QUIT = 39,	   /* control c->s: coordinator exits after MSG_OK */
-	MSG_PROGRESS = 41, /* process c->s while writing, s->requesting control client:
-			      struct proto_progress (bytes of memory written / to write) */
-	MSG_EXEC = 43,	   /* process c->s: u32 1 = about to exec (it will join again with
-			      the same pid: checkpoints wait for it), 0 = the exec failed */
-	MSG_CHILDREN = 42, /* process c->s after CKPT_BEGIN: u32 pids of its child
-			      processes; a child that is not a process of the computation
-			      fails the checkpoint */
+	MSG_PROGRESS = 41,	   /* process c->s while writing, s->requesting control client:
+				      struct proto_progress (bytes of memory written / to write) */
+	MSG_EXEC = 43,		   /* process c->s: u32 1 = about to exec (it will join again with
+				      the same pid: checkpoints wait for it), 0 = the exec failed */
+	MSG_CHILDREN = 42,	   /* process c->s after CKPT_BEGIN: u32 pids of its child
+				      processes; a child that is not a process of the computation
+				      fails the checkpoint */
 };
 
 enum proto_role {

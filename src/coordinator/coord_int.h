@@ -49,9 +49,9 @@ struct conn {
 	char name[PROTO_NAME_LEN + 1];
 	uint8_t nonce[PROTO_NONCE_LEN];
 	struct sbuf in, out;
-	uint32_t barrier; /* last barrier reached in the current round */
-	int member;	  /* takes part in the running checkpoint */
-	int wrote;	  /* sent IMAGE_DONE in the running checkpoint */
+	uint32_t barrier;     /* last barrier reached in the current round */
+	int member;	      /* takes part in the running checkpoint */
+	int wrote;	      /* sent IMAGE_DONE in the running checkpoint */
 	uint64_t done, total; /* its last MSG_PROGRESS in the running checkpoint */
 	int execing;	      /* said MSG_EXEC 1: its leaving is an exec */
 	struct conn *next;

@@ -87,7 +87,7 @@ enum img_section_type {
 	IMG_SEC_PARENT = 15,   /* incremental checkpoint: the image this one builds on */
 	IMG_SEC_ZOMBIES = 16,  /* struct img_zombie[]: exited children not yet reaped */
 	IMG_SEC_SHARES = 17,   /* struct img_share[]: descriptions other processes hold too */
-	IMG_SEC_LOCKS = 18, /* struct img_lock[]: file locks held through descriptors */
+	IMG_SEC_LOCKS = 18,    /* struct img_lock[]: file locks held through descriptors */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 
@@ -221,14 +221,18 @@ struct img_chunk {
 };
 
 #define IMG_FILE_DELETED (1u << 0) /* contents are in IMG_SEC_FILEDATA */
-#define IMG_FILE_PIPE (1u << 1)	   /* a pipe: ino identifies it across processes; size
-				      bytes in flight (in IMG_SEC_FILEDATA) */
-#define IMG_FILE_SHMEM (1u << 2)   /* a shared memory object (shared anonymous, memfd, deleted
-				      file): ino/dev name it across the images; size = its bytes */
-#define IMG_FILE_SYSV (1u << 4)    /* the mapping of a SysV shm segment: ino is its shmid;
-				      the segment is an IMG_SEC_IPC record */
-#define IMG_FILE_SAVED (1u << 3)   /* size bytes of contents in IMG_SEC_FILEDATA: a shared-mapped
-				      file missing at restart is recreated from them */
+#define IMG_FILE_PIPE                                                                              \
+	(1u << 1) /* a pipe: ino identifies it across processes; size                              \
+		     bytes in flight (in IMG_SEC_FILEDATA) */
+#define IMG_FILE_SHMEM                                                                             \
+	(1u << 2) /* a shared memory object (shared anonymous, memfd, deleted                      \
+		     file): ino/dev name it across the images; size = its bytes */
+#define IMG_FILE_SYSV                                                                              \
+	(1u << 4) /* the mapping of a SysV shm segment: ino is its shmid;                          \
+		     the segment is an IMG_SEC_IPC record */
+#define IMG_FILE_SAVED                                                                             \
+	(1u << 3) /* size bytes of contents in IMG_SEC_FILEDATA: a shared-mapped                   \
+		     file missing at restart is recreated from them */
 struct img_file {
 	uint32_t path_str;
 	uint32_t flags;
@@ -288,11 +292,11 @@ enum img_unix_state {
 #define IMG_UNIX_PASSSEC (1u << 1)  /* SO_PASSSEC */
 #define IMG_UNIX_QUEUE (1u << 2)    /* this record holds the receive queue (one holder's does) */
 struct img_unix {
-	uint32_t type;	/* SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5 */
-	uint32_t state; /* enum img_unix_state */
-	uint64_t peer;	/* inode of the peer socket (see state), 0 if none */
-	uint32_t shutdown; /* bit 0: receive side shut down, bit 1: send side */
-	uint32_t backlog;  /* listen() backlog */
+	uint32_t type;		/* SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5 */
+	uint32_t state;		/* enum img_unix_state */
+	uint64_t peer;		/* inode of the peer socket (see state), 0 if none */
+	uint32_t shutdown;	/* bit 0: receive side shut down, bit 1: send side */
+	uint32_t backlog;	/* listen() backlog */
 	int32_t rcvbuf, sndbuf; /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
 	uint32_t flags;		/* IMG_UNIX_* */
 	uint32_t name_len;	/* bytes of name, 0: unnamed; name[0] == 0: abstract */
@@ -355,7 +359,7 @@ struct img_tty {
 	uint32_t fg_pgrp; /* its foreground process group, 0 if unknown */
 	uint32_t iflag, oflag, cflag, lflag; /* termios */
 	uint32_t ispeed, ospeed;
-	uint8_t cc[32]; /* termios c_cc */
+	uint8_t cc[32];			     /* termios c_cc */
 	uint16_t rows, cols, xpixel, ypixel; /* struct winsize */
 	uint8_t line;			     /* termios c_line */
 	uint8_t reserved0;
@@ -373,7 +377,8 @@ struct img_fd {
 	int32_t file;  /* index into IMG_SEC_FILES, -1 if none */
 	int32_t share; /* lowest fd sharing this open file description, or -1 */
 	int32_t std;   /* for IMG_FD_STDIO: 0, 1 or 2 */
-	uint32_t parent_fd1; /* 1 + the parent's fd with the same open file description, 0 if none */
+	uint32_t
+	    parent_fd1; /* 1 + the parent's fd with the same open file description, 0 if none */
 };
 
 /* fdx payloads of the event descriptors (docs/format.md has the byte tables). */
@@ -383,14 +388,14 @@ struct img_eventfd { /* IMG_FD_EVENTFD; img_fdx.ino = the kernel's eventfd-id */
 	uint32_t flags; /* IMG_EVENTFD_* */
 	uint32_t reserved;
 };
-struct img_timerfd { /* IMG_FD_TIMERFD */
-	int32_t clock;		 /* CLOCK_REALTIME, CLOCK_MONOTONIC or CLOCK_BOOTTIME */
-	uint32_t settime_flags;	 /* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
-	uint64_t ticks;		 /* expirations not yet read */
-	int64_t value_ns;	 /* ABSTIME: expiry on `clock`; else time left; 0 disarmed */
+struct img_timerfd {		/* IMG_FD_TIMERFD */
+	int32_t clock;		/* CLOCK_REALTIME, CLOCK_MONOTONIC or CLOCK_BOOTTIME */
+	uint32_t settime_flags; /* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
+	uint64_t ticks;		/* expirations not yet read */
+	int64_t value_ns;	/* ABSTIME: expiry on `clock`; else time left; 0 disarmed */
 	int64_t interval_ns;
 };
-struct img_signalfd { /* IMG_FD_SIGNALFD */
+struct img_signalfd {	  /* IMG_FD_SIGNALFD */
 	uint64_t sigmask; /* bit sig-1 for signal sig */
 };
 struct img_epoll { /* IMG_FD_EPOLL, followed by nitems struct img_epoll_item */
@@ -416,7 +421,7 @@ struct img_inotify_watch {
 	uint32_t reserved;
 	uint64_t ino, dev; /* of the watched inode, to warn when the path changed */
 };
-struct img_pidfd { /* IMG_FD_PIDFD */
+struct img_pidfd {	/* IMG_FD_PIDFD */
 	int32_t pid;	/* in the computation's PID namespace */
 	uint32_t flags; /* PIDFD_NONBLOCK, PIDFD_THREAD as pidfd_open takes them */
 };
@@ -483,11 +488,11 @@ enum img_lock_kind {
 };
 struct img_lock {
 	int32_t fd;
-	uint32_t kind;	 /* enum img_lock_kind */
-	uint32_t write;	 /* 1: exclusive (F_WRLCK, LOCK_EX), 0: shared */
+	uint32_t kind;	/* enum img_lock_kind */
+	uint32_t write; /* 1: exclusive (F_WRLCK, LOCK_EX), 0: shared */
 	uint32_t reserved;
-	int64_t start;	 /* first byte (0 for flock) */
-	int64_t end;	 /* last byte, -1: to the end of the file (and beyond) */
+	int64_t start; /* first byte (0 for flock) */
+	int64_t end;   /* last byte, -1: to the end of the file (and beyond) */
 };
 
 /* IMG_SEC_SHARES: one record per descriptor (the lowest of its dups) whose open

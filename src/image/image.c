@@ -361,10 +361,8 @@ const char *img_section_name(uint32_t type)
 	    [IMG_SEC_FILES] = "files",	     [IMG_SEC_TIMERS] = "timers",
 	    [IMG_SEC_SIGQUEUE] = "sigqueue", [IMG_SEC_FDX] = "fdx",
 	    [IMG_SEC_IPC] = "ipc",	     [IMG_SEC_TTY] = "tty",
-	    [IMG_SEC_PARENT] = "parent",
-	    [IMG_SEC_ZOMBIES] = "zombies",
-	    [IMG_SEC_LOCKS] = "locks",
-	    [IMG_SEC_SHARES] = "shares",
+	    [IMG_SEC_PARENT] = "parent",     [IMG_SEC_ZOMBIES] = "zombies",
+	    [IMG_SEC_LOCKS] = "locks",	     [IMG_SEC_SHARES] = "shares",
 	};
 	return NAME(names, type);
 }

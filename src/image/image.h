@@ -29,7 +29,7 @@ struct ZSTD_DCtx_s;
 struct img_pipe_slot {
 	const void *mem;
 	struct img_chunk *out;
-	void *zbuf; /* ZSTD_compressBound(IMG_CHUNK_PAGES pages) bytes, when compressing */
+	void *zbuf;	  /* ZSTD_compressBound(IMG_CHUNK_PAGES pages) bytes, when compressing */
 	size_t len, zlen; /* zlen: compressed size, 0 to store the memory raw */
 	uint64_t vaddr, seq, sum;
 	uint32_t state;
@@ -51,9 +51,9 @@ struct img_writer {
 	uint64_t off;
 	uint64_t flushed; /* writeback started for [header, flushed) */
 	uint32_t nsec;
-	int level; /* zstd level; compression is on when cctx is set */
-	uint64_t nchunks; /* chunks given so far */
-	uint64_t skip_until; /* chunks before this one are stored raw without a sample */
+	int level;	       /* zstd level; compression is on when cctx is set */
+	uint64_t nchunks;      /* chunks given so far */
+	uint64_t skip_until;   /* chunks before this one are stored raw without a sample */
 	struct img_pipe *pipe; /* chunk.c: chunks prepared on two threads, or NULL */
 	struct ZSTD_CCtx_s *cctx;
 	void *zbuf;

@@ -13,21 +13,11 @@ extern const struct rst_fd_kind rst_fd_mqueue;
 extern const struct rst_fd_kind rst_fd_unix, rst_fd_inet, rst_fd_fifo;
 
 static const struct rst_fd_kind *const kinds[] = {
-    &rst_fd_eventfd,
-    &rst_fd_timerfd,
-    &rst_fd_signalfd,
-    &rst_fd_epoll,
-    &rst_fd_inotify,
-    &rst_fd_pidfd,
-    &rst_fd_memfd,
-    &rst_fd_mqueue,
-    &rst_fd_unix,
-    &rst_fd_inet,
-    &rst_fd_fifo,
-    &rst_fd_kind_pty_master,
-    &rst_fd_kind_pty_slave,
-    &rst_fd_kind_tty,
-    NULL,
+    &rst_fd_eventfd,	    &rst_fd_timerfd,  &rst_fd_signalfd,
+    &rst_fd_epoll,	    &rst_fd_inotify,  &rst_fd_pidfd,
+    &rst_fd_memfd,	    &rst_fd_mqueue,   &rst_fd_unix,
+    &rst_fd_inet,	    &rst_fd_fifo,     &rst_fd_kind_pty_master,
+    &rst_fd_kind_pty_slave, &rst_fd_kind_tty, NULL,
 };
 
 const struct rst_fd_kind *rst_fd_kind(uint32_t type)

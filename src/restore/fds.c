@@ -16,7 +16,8 @@
 static int open_pipe_end(const struct rst_set *set, struct rst_image *img, const struct img_fd *d)
 {
 	const struct img_file *f = &img->files[d->file];
-	int at = rst_obj_fd(set, IMG_FD_PIPE, f->ino, f->dev, (d->open_flags & O_ACCMODE) == O_WRONLY);
+	int at =
+	    rst_obj_fd(set, IMG_FD_PIPE, f->ino, f->dev, (d->open_flags & O_ACCMODE) == O_WRONLY);
 	int fd = at < 0 ? -1 : fcntl(at, F_DUPFD_CLOEXEC, 0);
 	if (fd >= 0)
 		fcntl(fd, F_SETFL, d->open_flags & O_NONBLOCK);

@@ -197,10 +197,9 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 				err, errlen)))
 		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
-	    rst_locks_check(img, err, errlen) < 0 ||
-	    check_files_fds(img, err, errlen) < 0 || rst_zombies_check(img, err, errlen) < 0 ||
-	    rst_chain_load(img, depth, err, errlen) < 0 ||
-	    rst_shares_check(img, err, errlen) < 0)
+	    rst_locks_check(img, err, errlen) < 0 || check_files_fds(img, err, errlen) < 0 ||
+	    rst_zombies_check(img, err, errlen) < 0 ||
+	    rst_chain_load(img, depth, err, errlen) < 0 || rst_shares_check(img, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:

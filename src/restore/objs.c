@@ -24,8 +24,7 @@ static int ancestor_or_self(const struct rst_set *set, int a, int h)
 static int obj_index(const struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t dev)
 {
 	for (int k = 0; k < set->nobjs; k++)
-		if (set->objs[k].kind == kind && set->objs[k].ino == ino &&
-		    set->objs[k].dev == dev)
+		if (set->objs[k].kind == kind && set->objs[k].ino == ino && set->objs[k].dev == dev)
 			return k;
 	return -1;
 }

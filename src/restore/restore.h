@@ -21,7 +21,7 @@ struct rst_image {
 	struct img_file *files;
 	char *strings;
 	uint8_t *filedata;
-	uint8_t *fdx; /* IMG_SEC_FDX, NULL in images without one */
+	uint8_t *fdx;		    /* IMG_SEC_FDX, NULL in images without one */
 	struct img_zombie *zombies; /* IMG_SEC_ZOMBIES, NULL in images without one */
 	uint32_t nzombies;
 	struct img_lock *locks; /* IMG_SEC_LOCKS, NULL in images without one */
@@ -200,8 +200,8 @@ void *rst_shm_map(const struct rst_image *img, const struct img_vma *v, uint64_t
 /* sysv.c: SysV IPC objects (IMG_SEC_IPC), created by PID 1 */
 int rst_sysv_scan(struct rst_set *set, int i, char *err, size_t errlen);
 int rst_sysv_create(const struct rst_set *set);
-void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t shmid,
-		   uint64_t at, int prot);
+void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t shmid, uint64_t at,
+		   int prot);
 int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f, int flags);
 
 /* fds.c: process i's descriptors at their numbers (shared with its parent's

@@ -28,8 +28,8 @@ static void *real_fn(void **slot, const char *name)
 
 static int is_runtime_fd(int fd)
 {
-	return fd >= 0 && (fd == __atomic_load_n(&rt.coord_fd, __ATOMIC_ACQUIRE) ||
-			   fd == rt_dirty_fd());
+	return fd >= 0 &&
+	       (fd == __atomic_load_n(&rt.coord_fd, __ATOMIC_ACQUIRE) || fd == rt_dirty_fd());
 }
 
 /* The runtime's descriptors inside [lo, hi], ascending; how many. */

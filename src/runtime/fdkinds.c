@@ -10,18 +10,8 @@ extern const struct rt_fd_kind rt_fd_mqueue;
 extern const struct rt_fd_kind rt_fd_unix, rt_fd_inet, rt_fd_fifo;
 
 static const struct rt_fd_kind *const kinds[] = {
-    &rt_fd_eventfd,
-    &rt_fd_timerfd,
-    &rt_fd_signalfd,
-    &rt_fd_epoll,
-    &rt_fd_inotify,
-    &rt_fd_pidfd,
-    &rt_fd_memfd,
-    &rt_fd_mqueue,
-    &rt_fd_unix,
-    &rt_fd_inet,
-    &rt_fd_fifo,
-    &rt_fd_kind_tty,
+    &rt_fd_eventfd, &rt_fd_timerfd, &rt_fd_signalfd, &rt_fd_epoll, &rt_fd_inotify, &rt_fd_pidfd,
+    &rt_fd_memfd,   &rt_fd_mqueue,  &rt_fd_unix,     &rt_fd_inet,  &rt_fd_fifo,	   &rt_fd_kind_tty,
     NULL,
 };
 

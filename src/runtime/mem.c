@@ -324,8 +324,8 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 	}
 	if (v->kind == IMG_VMA_SHMEM && m->path[0] == '/') {
 		/* one object for every holder (shm.c): its pages are stored once */
-		v->file = rt_shm_object(files, tab, m->path, m->ino, m->dev, v->pgoff + (end - start),
-					d->err, d->errlen);
+		v->file = rt_shm_object(files, tab, m->path, m->ino, m->dev,
+					v->pgoff + (end - start), d->err, d->errlen);
 		if (v->file < 0)
 			return -1;
 		if (rt_shm_saved(files, v->file) ||

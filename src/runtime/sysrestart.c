@@ -15,8 +15,8 @@
  * number, rip back over the 2-byte syscall instruction. A relative sleep
  * (nanosleep, relative clock_nanosleep) goes on with the time left, which the
  * kernel has written to its `rem` argument: the request register is pointed at
- * it. One without `rem` (usleep) keeps its EINTR (docs/supported.md). A wait with a timeout starts again with its whole
- * timeout, except those the kernel counts down in the caller's memory (select,
+ * it. One without `rem` (usleep) keeps its EINTR (docs/supported.md). A wait with a timeout starts
+ * again with its whole timeout, except those the kernel counts down in the caller's memory (select,
  * pselect6, ppoll), which go on with what was left.
  */
 #include "runtime/rt.h"
@@ -143,7 +143,7 @@ void rt_sysrestart_fix(int tid, ucontext_t *uc)
 		return;
 	if ((req_arg = relative_sleep(c, &rem_arg)) >= 0) {
 		if (!c->args[rem_arg])
-			return; /* the time left is not known: EINTR */
+			return;			     /* the time left is not known: EINTR */
 		g[regs[req_arg]] = c->args[rem_arg]; /* sleep what is left */
 	}
 	g[REG_RAX] = c->nr;

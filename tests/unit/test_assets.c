@@ -125,8 +125,9 @@ START_TEST(test_damaged_images_are_refused_cleanly)
 		fclose(f);
 		if (try_image(tmp, err, sizeof(err)) < 0) {
 			refused++;
-			ck_assert_msg(strstr(err, tmp) != NULL, "iteration %d: message '%s' does "
-								"not name the file",
+			ck_assert_msg(strstr(err, tmp) != NULL,
+				      "iteration %d: message '%s' does "
+				      "not name the file",
 				      iter, err);
 		}
 	}
