@@ -105,7 +105,7 @@ static int load_held(void)
 	for (size_t i = 0; i < nmembers; i++)
 		if (members[i] != self)
 			scan_fds_of(members[i], fds);
-	qsort(held, nheld, sizeof(*held), cmp_held);
+	rt_sort(held, nheld, sizeof(*held), cmp_held);
 	held_key = cache_key();
 	return 0;
 }
@@ -217,7 +217,7 @@ static int load_unix(void)
 	close(nl);
 	if (rc < 0)
 		return errno = e, -1;
-	qsort(unixes, nunix, sizeof(*unixes), cmp_unix);
+	rt_sort(unixes, nunix, sizeof(*unixes), cmp_unix);
 	unix_key = cache_key();
 	return 0;
 }

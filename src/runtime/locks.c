@@ -121,8 +121,8 @@ int rt_holds_posix_lock(uint64_t dev, uint64_t ino)
 	ssize_t n = buf && fd >= 0 ? read_full(fd, buf, size - 1) : -1;
 	if (fd >= 0)
 		close(fd);
-	if (n < 0)
-		return 1; /* cannot tell: assume it does */
+	if (n < 0 || (size_t)n == size - 1)
+		return 1; /* cannot tell (or not all of it): assume it does */
 	buf[n] = 0;
 	for (char *line = buf; line && *line;
 	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {

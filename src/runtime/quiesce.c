@@ -170,9 +170,11 @@ static int thread_is_suspended(int tid)
 /* Signal every thread not yet in the handler; returns how many were signalled. */
 static int signal_round(int *signalled, int *nsig)
 {
-	int tids[RT_MAX_THREADS];
-	int n = rt_list_numeric("/proc/self/task", tids, RT_MAX_THREADS, NULL);
+	int tids[RT_MAX_THREADS + 1];
+	int n = rt_list_numeric("/proc/self/task", tids, RT_MAX_THREADS + 1, NULL);
 	int sent = 0;
+	if (n > RT_MAX_THREADS) /* more than the runtime can hold: none may be missed */
+		return errno = E2BIG, -1;
 	if (n < 0)
 		return -1;
 	for (int k = 0; k < n; k++) {

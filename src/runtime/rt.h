@@ -300,6 +300,9 @@ void rt_progress_add(uint64_t bytes);
 void rt_progress_report(int force);
 uint64_t rt_smaps_anon_bytes(const char *smaps);
 
+/* sort.c: heapsort that allocates nothing (safe while threads are stopped) */
+void rt_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* dirlist.c: numeric entries of a /proc directory, sorted; *self_fd gets the
  * listing's own fd number (closed on return). */
 int rt_list_numeric(const char *dir, int *out, int max, int *self_fd);

@@ -40,7 +40,7 @@ static void note_used(int type, int id)
 {
 	if (id < 0)
 		return;
-	for (int i = 0; i < __atomic_load_n(&nused, __ATOMIC_ACQUIRE); i++)
+	for (int i = 0; i < __atomic_load_n(&nused, __ATOMIC_ACQUIRE) && i < USED_MAX; i++)
 		if (used[i].type == type && used[i].id == id)
 			return;
 	int k = __atomic_fetch_add(&nused, 1, __ATOMIC_ACQ_REL);

@@ -328,6 +328,14 @@ class Stasis:
         assert text.count("ready") == 1, f"ready printed more than once:\n{text}"
         return text
 
+    def wait_killed(self, proc, timeout=30):
+        """After `checkpoint --kill`: the program (launch execs it) or restart
+        (which reports it as 128 + 9) ended by SIGKILL, nothing else."""
+        rc = proc.wait(timeout=timeout)
+        assert rc in (-signal.SIGKILL, 128 + signal.SIGKILL), (
+            f"after checkpoint --kill the program ended with {rc}, not SIGKILL\n"
+            f"{self.describe_all()}")
+
     def restored_host_pid(self, restart_proc, pid):
         """Host PID of the restored process that sees itself as pid."""
         for d in _descendants(restart_proc.pid):

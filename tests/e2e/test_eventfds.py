@@ -22,7 +22,7 @@ def cycles_with_downtime(st, name, down=1.0, cycles=2, nprocs=1):
     st.wait_registered(nprocs, proc=p)
     for _ in range(cycles):
         imgs = st.checkpoint(kill=True)
-        p.wait(30)
+        st.wait_killed(p)
         time.sleep(down)
         assert len(imgs) == nprocs, imgs
         p = st.restart(imgs)

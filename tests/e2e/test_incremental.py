@@ -131,7 +131,6 @@ def test_missing_parent(st):
     r = st.stasis("restart", "-p", st.port, imgs[3], timeout=30)
     assert r.returncode != 0
     assert os.path.basename(imgs[1]) in r.stderr and "chain" in r.stderr, r.stderr
-    assert "PASS" not in out.read_text()
 
 
 def test_replaced_parent(st):

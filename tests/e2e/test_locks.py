@@ -73,12 +73,15 @@ def test_lock_taken_by_another_process_fails_the_restart_clearly(st):
     p.wait(timeout=30)
     fd = os.open(d / "c", os.O_RDWR)
     fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # someone else took it meanwhile
+    before = [open(i, "rb").read() for i in imgs]
     r = st.stasis("restart", "-p", st.port, *imgs, timeout=30)
     assert r.returncode != 0
     assert "cannot take back its OFD write lock on fd" in r.stderr and "/c" in r.stderr, r.stderr
     os.close(fd)
-    before = [os.stat(i).st_size for i in imgs]
-    assert before == [os.stat(i).st_size for i in imgs]
+    assert before == [open(i, "rb").read() for i in imgs], "a refused restart changed an image"
     p = st.restart(imgs)  # with the lock released, the same images restart
     st.wait_registered(proc=p)
     check_held(d)
+    (st.tmp / "verify").touch()
+    assert p.wait(timeout=30) == 0, st.describe_all()
+    assert "PASS" in out.read_text(), out.read_text()

@@ -13,7 +13,7 @@ def cycles(st, p, out, nprocs, grew, n=2):
     for i in range(n):
         imgs = st.checkpoint(kill=True)
         assert len(imgs) == nprocs, imgs
-        p.wait(30)
+        st.wait_killed(p)
         before = out.read_text(errors="replace")
         p = st.restart(imgs)
         st.wait_registered(nprocs=nprocs, proc=p)
@@ -161,7 +161,7 @@ def pipeline_test(st, shell):
         size = data.stat().st_size
         imgs = st.checkpoint(kill=True)
         assert len(imgs) == 3, imgs
-        p.wait(30)
+        st.wait_killed(p)
         p = st.restart(imgs)
         st.wait_registered(nprocs=3, proc=p)
         deadline = time.monotonic() + 20

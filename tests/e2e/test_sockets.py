@@ -70,7 +70,7 @@ def test_tcp_udp(st):
         st.wait_registered(proc=p)
         for _ in range(2):
             imgs = st.checkpoint(kill=True)
-            p.wait(30)
+            st.wait_killed(p)
             # the dead program's connections are closed for the outside side
             conn.settimeout(10)
             assert conn.recv(16) == b""

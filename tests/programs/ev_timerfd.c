@@ -33,7 +33,7 @@ static void tick(void)
 {
 	uint64_t n;
 	double t = now_ms();
-	if (t - last_ms < 150)
+	if (t - last_ms < 500) /* longer: the restart's downtime (1 s), not running */
 		active_ms += t - last_ms;
 	last_ms = t;
 	if (read(rate, &n, 8) == 8)
