@@ -167,35 +167,63 @@ static int thread_is_suspended(int tid)
 	return 0;
 }
 
-/* Signal every thread not yet in the handler; returns how many were signalled. */
-static int signal_round(int *signalled, int *nsig)
+struct round {
+	int *signalled, *nsig;
+	int sent, err;
+};
+
+/* On the private-files helper (rt_run_private_files): it lists the threads and
+ * reads their calls without taking a descriptor number from the program. */
+static void signal_round_private(void *arg)
 {
-	int tids[RT_MAX_THREADS + 1];
-	int n = rt_list_numeric("/proc/self/task", tids, RT_MAX_THREADS + 1, NULL);
-	int sent = 0;
-	if (n > RT_MAX_THREADS) /* more than the runtime can hold: none may be missed */
-		return errno = E2BIG, -1;
-	if (n < 0)
-		return -1;
+	struct round *r = arg;
+	int tids[RT_MAX_THREADS + 2];
+	int self = rt_gettid();
+	int n = rt_list_numeric("/proc/self/task", tids, RT_MAX_THREADS + 2, NULL);
+	r->sent = 0;
+	r->err = 0;
+	if (n < 0) {
+		r->sent = -1;
+		r->err = errno;
+		return;
+	}
+	if (n > RT_MAX_THREADS + 1) { /* more than the runtime can hold: none may be missed */
+		r->sent = -1;
+		r->err = E2BIG;
+		return;
+	}
 	for (int k = 0; k < n; k++) {
 		int tid = tids[k], already = 0;
-		if (tid == rt.ckpt_tid || thread_is_suspended(tid))
+		if (tid == self || tid == rt.ckpt_tid || thread_is_suspended(tid))
 			continue;
-		for (int i = 0; i < *nsig; i++)
-			already |= signalled[i] == tid;
+		for (int i = 0; i < *r->nsig; i++)
+			already |= r->signalled[i] == tid;
 		if (already)
 			continue;
-		if (*nsig >= RT_MAX_THREADS) {
-			errno = E2BIG;
-			return -1;
+		if (*r->nsig >= RT_MAX_THREADS) {
+			r->sent = -1;
+			r->err = E2BIG;
+			return;
 		}
 		rt_sysrestart_note(tid);
 		if (syscall(SYS_tgkill, getpid(), tid, rt.sig) == 0) {
-			signalled[(*nsig)++] = tid;
-			sent++;
+			r->signalled[(*r->nsig)++] = tid;
+			r->sent++;
 		}
 	}
-	return sent;
+}
+
+/* Signal every thread not yet in the handler; returns how many were signalled.
+ * The program's threads still run: what is opened here must not take one of
+ * their descriptor numbers (rt_run_private_files). */
+static int signal_round(int *signalled, int *nsig)
+{
+	struct round r = {.signalled = signalled, .nsig = nsig};
+	if (rt_run_private_files(signal_round_private, &r) < 0)
+		return -1;
+	if (r.sent < 0)
+		errno = r.err;
+	return r.sent;
 }
 
 static int live_unsuspended(int *signalled, int nsig)

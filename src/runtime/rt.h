@@ -176,6 +176,9 @@ struct rt_pipe {
 };
 void rt_pipe_start(struct img_writer *w, struct rt_pipe *h);
 int rt_pipe_end(struct img_writer *w, struct rt_pipe *h);
+/* fn(arg) on a helper thread with a private copy of the descriptor table, for
+ * files the checkpoint thread opens while the program's threads run. */
+int rt_run_private_files(void (*fn)(void *), void *arg);
 
 /* mem.c */
 struct img_writer;

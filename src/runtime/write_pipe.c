@@ -10,6 +10,7 @@
 #include "image/image.h"
 #include "common/log.h"
 
+#include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,9 +26,10 @@
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |        \
 	 CLONE_CHILD_CLEARTID)
 
-/* clone(2) onto a new stack, where the child calls fn(arg) and then exits
- * (only itself). Returns the child's tid or -errno. */
-static long clone_thread(void *stack_top, uint32_t *ctid, void (*fn)(void *), void *arg)
+/* clone(2) with flags onto a new stack, where the child calls fn(arg) and then
+ * exits (only itself). Returns the child's tid or -errno. */
+static long clone_thread(long flags, void *stack_top, uint32_t *ctid, void (*fn)(void *),
+			 void *arg)
 {
 	void **sp = (void **)(((uintptr_t)stack_top & ~(uintptr_t)15) - 16);
 	long ret;
@@ -48,7 +50,7 @@ static long clone_thread(void *stack_top, uint32_t *ctid, void (*fn)(void *), vo
 			 "hlt\n"
 			 "1:"
 			 : "=a"(ret)
-			 : "0"((long)SYS_clone), "D"((long)HELPER_FLAGS), "S"(sp), "d"(0L),
+			 : "0"((long)SYS_clone), "D"(flags), "S"(sp), "d"(0L),
 			   "r"(r10), "r"(r8)
 			 : "rcx", "r11", "memory");
 	return ret;
@@ -93,7 +95,7 @@ void rt_pipe_start(struct img_writer *w, struct rt_pipe *h)
 	h->ctid = 1; /* the kernel clears it when the helper is gone */
 	sigfillset(&all);
 	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
-	long tid = clone_thread(stack + HELPER_STACK, &h->ctid, helper_main, w);
+	long tid = clone_thread(HELPER_FLAGS, stack + HELPER_STACK, &h->ctid, helper_main, w);
 	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
 	if (tid < 0) {
 		img_writer_pipe(w, NULL);
@@ -116,4 +118,35 @@ int rt_pipe_end(struct img_writer *w, struct rt_pipe *h)
 	int rc = img_writer_flush(w); /* what the helper left, on this thread */
 	img_writer_pipe(w, NULL);
 	return rc;
+}
+
+#define PRIVATE_STACK (64u << 10)
+
+/* Run fn(arg) on a bare clone of this thread that has a copy of the descriptor
+ * table instead of sharing it (no CLONE_FILES), every signal blocked, and wait
+ * until it is gone. What it opens while the program's threads run takes no
+ * number from the program: an open() on the shared table takes the lowest free
+ * number, which a thread of the program may be about to dup2() onto (dash and
+ * bash close fd 1 before they dup2 a redirection onto it: the dup2 fails with
+ * EBUSY, or replaces the runtime's descriptor, which the runtime then closes).
+ * Returns 0, or -1 with errno if no thread could be made (fn did not run). */
+int rt_run_private_files(void (*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	uint32_t ctid = 1, v;
+	char *stack = rt_alloc(PRIVATE_STACK);
+	if (!stack)
+		return -1;
+	sigfillset(&all);
+	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
+	long tid = clone_thread(HELPER_FLAGS & ~(long)CLONE_FILES, stack + PRIVATE_STACK, &ctid,
+				fn, arg);
+	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+	if (tid < 0) {
+		errno = (int)-tid;
+		return -1;
+	}
+	while ((v = __atomic_load_n(&ctid, __ATOMIC_ACQUIRE)) != 0)
+		rt_syscall6(SYS_futex, (long)&ctid, FUTEX_WAIT, v, 0, 0, 0);
+	return 0;
 }
