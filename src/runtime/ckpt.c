@@ -237,10 +237,12 @@ static void resume_restarted(uint8_t *buf, size_t size)
 {
 	int rc = after_restart(buf, size);
 	rt_arena_reset();
+	if (rc != 1)
+		rt_tty_restarted(); /* opens /dev/tty: while the program's threads are
+				       held, so it cannot take a number they are about to use */
 	rt_release_all();
 	if (rc == 1)
 		die_killed();
-	rt_tty_restarted();
 }
 
 static void lost_coordinator(void)
