@@ -69,9 +69,9 @@ $(O)/blob_embed.o: src/restore/blob_embed.S $(O)/blob.bin
 $(STASIS): $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) $^ -o $@ $(LIBS)
-$(RUNTIME): $(RT_OBJ) $(LIB_OBJ)
+$(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $^ -o $@ $(LIBS) -ldl
+	$(CC) -shared -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
 
 $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
 	@mkdir -p $(dir $@)

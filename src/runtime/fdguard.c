@@ -26,6 +26,17 @@ static void *real_fn(void **slot, const char *name)
 	return f;
 }
 
+/* libc's functions, resolved at load: close() and dup2() are async-signal-safe,
+ * so their first call may come from a signal handler, where dlsym is not. */
+static void *close_slot, *dup2_slot, *dup3_slot;
+
+__attribute__((constructor)) static void resolve_real(void)
+{
+	real_fn(&close_slot, "close");
+	real_fn(&dup2_slot, "dup2");
+	real_fn(&dup3_slot, "dup3");
+}
+
 static int is_runtime_fd(int fd)
 {
 	return fd >= 0 &&
@@ -50,8 +61,7 @@ static int guarded_in(unsigned lo, unsigned hi, unsigned out[2])
 
 EXPORT int close(int fd)
 {
-	static void *slot;
-	int (*real)(int) = real_fn(&slot, "close");
+	int (*real)(int) = real_fn(&close_slot, "close");
 	if (is_runtime_fd(fd)) {
 		errno = EBADF;
 		return -1;
@@ -108,8 +118,7 @@ static void move_runtime_fd(int fd)
 
 EXPORT int dup2(int oldfd, int newfd)
 {
-	static void *slot;
-	int (*real)(int, int) = real_fn(&slot, "dup2");
+	int (*real)(int, int) = real_fn(&dup2_slot, "dup2");
 	if (oldfd != newfd)
 		move_runtime_fd(newfd);
 	return real(oldfd, newfd);
@@ -117,8 +126,7 @@ EXPORT int dup2(int oldfd, int newfd)
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	static void *slot;
-	int (*real)(int, int, int) = real_fn(&slot, "dup3");
+	int (*real)(int, int, int) = real_fn(&dup3_slot, "dup3");
 	if (oldfd != newfd)
 		move_runtime_fd(newfd);
 	return real(oldfd, newfd, flags);
