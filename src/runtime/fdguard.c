@@ -8,7 +8,6 @@
 #include "common/io.h"
 #include "runtime/rt.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -16,25 +15,15 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static void *real_fn(void **slot, const char *name)
-{
-	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
-	}
-	return f;
-}
-
 /* libc's functions, resolved at load: close() and dup2() are async-signal-safe,
  * so their first call may come from a signal handler, where dlsym is not. */
 static void *close_slot, *dup2_slot, *dup3_slot;
 
 __attribute__((constructor)) static void resolve_real(void)
 {
-	real_fn(&close_slot, "close");
-	real_fn(&dup2_slot, "dup2");
-	real_fn(&dup3_slot, "dup3");
+	rt_libc_fn(&close_slot, "close");
+	rt_libc_fn(&dup2_slot, "dup2");
+	rt_libc_fn(&dup3_slot, "dup3");
 }
 
 static int is_runtime_fd(int fd)
@@ -61,7 +50,7 @@ static int guarded_in(unsigned lo, unsigned hi, unsigned out[2])
 
 EXPORT int close(int fd)
 {
-	int (*real)(int) = real_fn(&close_slot, "close");
+	int (*real)(int) = rt_libc_fn(&close_slot, "close");
 	if (is_runtime_fd(fd)) {
 		errno = EBADF;
 		return -1;
@@ -118,7 +107,7 @@ static void move_runtime_fd(int fd)
 
 EXPORT int dup2(int oldfd, int newfd)
 {
-	int (*real)(int, int) = real_fn(&dup2_slot, "dup2");
+	int (*real)(int, int) = rt_libc_fn(&dup2_slot, "dup2");
 	if (oldfd != newfd)
 		move_runtime_fd(newfd);
 	return real(oldfd, newfd);
@@ -126,7 +115,7 @@ EXPORT int dup2(int oldfd, int newfd)
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	int (*real)(int, int, int) = real_fn(&dup3_slot, "dup3");
+	int (*real)(int, int, int) = rt_libc_fn(&dup3_slot, "dup3");
 	if (oldfd != newfd)
 		move_runtime_fd(newfd);
 	return real(oldfd, newfd, flags);

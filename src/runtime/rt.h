@@ -335,6 +335,9 @@ const struct img_zombie *rt_zombies_list(uint32_t *n);
 /* wrappers.c */
 void rt_wrappers_init(void);
 int rt_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* wrappers.c: libc's `name` (the next definition after the runtime's), looked
+ * up once and kept in *slot */
+void *rt_libc_fn(void **slot, const char *name);
 
 /* dirty.c: incremental checkpoints (userfaultfd write-protect + PAGEMAP_SCAN).
  * rt_dirty_scan runs with the threads held, before the writer forks: it

@@ -7,7 +7,6 @@
  * sigsuspend's wrapper does (wrappers.c). */
 #include "runtime/rt.h"
 
-#include <dlfcn.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -15,28 +14,18 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static void *real(void **slot, const char *name)
-{
-	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
-	}
-	return f;
-}
-
 static void *ppoll_fn, *pselect_fn, *epoll_pwait_fn, *epoll_pwait2_fn, *sigwait_fn, *sigwaitinfo_fn,
     *sigtimedwait_fn;
 
 __attribute__((constructor)) static void resolve(void)
 {
-	real(&ppoll_fn, "ppoll");
-	real(&pselect_fn, "pselect");
-	real(&epoll_pwait_fn, "epoll_pwait");
-	real(&epoll_pwait2_fn, "epoll_pwait2");
-	real(&sigwait_fn, "sigwait");
-	real(&sigwaitinfo_fn, "sigwaitinfo");
-	real(&sigtimedwait_fn, "sigtimedwait");
+	rt_libc_fn(&ppoll_fn, "ppoll");
+	rt_libc_fn(&pselect_fn, "pselect");
+	rt_libc_fn(&epoll_pwait_fn, "epoll_pwait");
+	rt_libc_fn(&epoll_pwait2_fn, "epoll_pwait2");
+	rt_libc_fn(&sigwait_fn, "sigwait");
+	rt_libc_fn(&sigwaitinfo_fn, "sigwaitinfo");
+	rt_libc_fn(&sigtimedwait_fn, "sigtimedwait");
 }
 
 /* set without the checkpoint signal (in *copy), or set itself */
@@ -53,7 +42,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const s
 {
 	sigset_t c;
 	int (*f)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *) =
-	    real(&ppoll_fn, "ppoll");
+	    rt_libc_fn(&ppoll_fn, "ppoll");
 	return f(fds, n, t, without_ours(mask, &c));
 }
 
@@ -62,7 +51,7 @@ EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec
 {
 	sigset_t c;
 	int (*f)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *) =
-	    real(&pselect_fn, "pselect");
+	    rt_libc_fn(&pselect_fn, "pselect");
 	return f(n, r, w, e, t, without_ours(mask, &c));
 }
 
@@ -70,7 +59,7 @@ EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout, con
 {
 	sigset_t c;
 	int (*f)(int, struct epoll_event *, int, int, const sigset_t *) =
-	    real(&epoll_pwait_fn, "epoll_pwait");
+	    rt_libc_fn(&epoll_pwait_fn, "epoll_pwait");
 	return f(ep, ev, max, timeout, without_ours(mask, &c));
 }
 
@@ -79,21 +68,21 @@ EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct ti
 {
 	sigset_t c;
 	int (*f)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *) =
-	    real(&epoll_pwait2_fn, "epoll_pwait2");
+	    rt_libc_fn(&epoll_pwait2_fn, "epoll_pwait2");
 	return f(ep, ev, max, t, without_ours(mask, &c));
 }
 
 EXPORT int sigwait(const sigset_t *set, int *sig)
 {
 	sigset_t c;
-	int (*f)(const sigset_t *, int *) = real(&sigwait_fn, "sigwait");
+	int (*f)(const sigset_t *, int *) = rt_libc_fn(&sigwait_fn, "sigwait");
 	return f(without_ours(set, &c), sig);
 }
 
 EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
 	sigset_t c;
-	int (*f)(const sigset_t *, siginfo_t *) = real(&sigwaitinfo_fn, "sigwaitinfo");
+	int (*f)(const sigset_t *, siginfo_t *) = rt_libc_fn(&sigwaitinfo_fn, "sigwaitinfo");
 	return f(without_ours(set, &c), info);
 }
 
@@ -101,6 +90,6 @@ EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct times
 {
 	sigset_t c;
 	int (*f)(const sigset_t *, siginfo_t *, const struct timespec *) =
-	    real(&sigtimedwait_fn, "sigtimedwait");
+	    rt_libc_fn(&sigtimedwait_fn, "sigtimedwait");
 	return f(without_ours(set, &c), info, t);
 }

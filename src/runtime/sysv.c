@@ -9,7 +9,6 @@
 #include "runtime/rt.h"
 #include "common/io.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,30 +60,24 @@ static int was_used(int type, int id)
 
 __attribute__((visibility("default"))) int shmget(key_t key, size_t size, int flg)
 {
-	static int (*real)(key_t, size_t, int);
-	if (!real)
-		real = (int (*)(key_t, size_t, int))dlsym(RTLD_NEXT, "shmget");
-	int id = real(key, size, flg);
+	static void *slot;
+	int id = ((int (*)(key_t, size_t, int))rt_libc_fn(&slot, "shmget"))(key, size, flg);
 	note_used(IMG_IPC_SHM, id);
 	return id;
 }
 
 __attribute__((visibility("default"))) int semget(key_t key, int nsems, int flg)
 {
-	static int (*real)(key_t, int, int);
-	if (!real)
-		real = (int (*)(key_t, int, int))dlsym(RTLD_NEXT, "semget");
-	int id = real(key, nsems, flg);
+	static void *slot;
+	int id = ((int (*)(key_t, int, int))rt_libc_fn(&slot, "semget"))(key, nsems, flg);
 	note_used(IMG_IPC_SEM, id);
 	return id;
 }
 
 __attribute__((visibility("default"))) int msgget(key_t key, int flg)
 {
-	static int (*real)(key_t, int);
-	if (!real)
-		real = (int (*)(key_t, int))dlsym(RTLD_NEXT, "msgget");
-	int id = real(key, flg);
+	static void *slot;
+	int id = ((int (*)(key_t, int))rt_libc_fn(&slot, "msgget"))(key, flg);
 	note_used(IMG_IPC_MSG, id);
 	return id;
 }

@@ -37,6 +37,16 @@ void rt_wrappers_init(void)
 	real.sigsuspend = next("sigsuspend");
 }
 
+void *rt_libc_fn(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = next(name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
 int rt_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (!real.sigaction)
@@ -79,8 +89,6 @@ static int mask_call(int (*fn)(int, const sigset_t *, sigset_t *), int how, cons
 {
 	sigset_t copy;
 	int was = app_blocked;
-	if (!fn)
-		rt_wrappers_init();
 	int rc = fn(how, strip(how, set, &copy), old);
 	if (rc == 0)
 		report(how, set, old, was);
