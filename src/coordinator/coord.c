@@ -124,7 +124,7 @@ static void before_sleep(struct loop *l, void *data)
 #define TICK_MS 500
 
 /* Twice a second: a checkpoint's pings and bounds, a kill's escalation,
- * clients that connected and never said hello. */
+ * clients that connected and never said hello, the computation's lock. */
 static long long tick(struct loop *l, long long id, void *data)
 {
 	struct coord *c = data;
@@ -135,6 +135,9 @@ static long long tick(struct loop *l, long long id, void *data)
 			conn_drop(k, "no hello");
 	watch_tick(c);
 	kill_check(c);
+	if (!coord_nprocs(c) && !c->restarting && !ckpt_exec_pending(c, 0))
+		life_release(c); /* the computation is over (a process that left to exec
+				    and never came back held it) */
 	return TICK_MS;
 }
 

@@ -24,9 +24,20 @@ void watch_abandon(struct conn *k)
 	k->member = 0;
 }
 
+/* Restored processes wait for the RESTARTED pass while the others are still
+ * being restored (large images take a while): they hear from us meanwhile. */
+static void ping_restarted(struct coord *c)
+{
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->state == CONN_READY && k->barrier == BARRIER_RESTARTED)
+			conn_send(k, MSG_PING, NULL, 0, NULL, 0);
+}
+
 void watch_tick(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
+	if (c->restarting)
+		ping_restarted(c);
 	if (!ck->active)
 		return;
 	long long now = now_ms();

@@ -334,10 +334,12 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 static int join_coordinator(uint32_t flags, int quiet);
 
 #define REJOIN_MS 500
+#define REFUSED_S 5
 
 /* The coordinator is gone (killed, or silent during a checkpoint): the
  * program goes on, and this thread joins a coordinator started again on the
- * same port, as the same computation, trying every REJOIN_MS. */
+ * same port, as the same computation, trying every REJOIN_MS (every
+ * REFUSED_S while one that serves another computation refuses it). */
 static void rejoin(void)
 {
 	int fd = rt.coord_fd;
@@ -349,8 +351,12 @@ static void rejoin(void)
 	warn("pid %d lost its coordinator (port %u): it goes on, and joins the computation "
 	     "again when a coordinator listens there",
 	     getpid(), rt.port);
-	while (join_coordinator(HELLO_REJOIN, 1) < 0)
-		nanosleep(&(struct timespec){.tv_nsec = REJOIN_MS * 1000000L}, NULL);
+	while (join_coordinator(HELLO_REJOIN, 1) < 0) {
+		/* refused (another computation runs there): ask less often */
+		struct timespec t = {.tv_sec = errno == EACCES ? REFUSED_S : 0,
+				     .tv_nsec = errno == EACCES ? 0 : REJOIN_MS * 1000000L};
+		nanosleep(&t, NULL);
+	}
 	log_msg(NULL, "pid %d joined the coordinator on port %u again", getpid(), rt.port);
 	send_interval();
 }

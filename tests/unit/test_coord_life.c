@@ -267,6 +267,30 @@ START_TEST(test_outside_child_is_not_missing)
 }
 END_TEST
 
+/* A restored process waiting for the others hears from the coordinator
+ * (it gives up on one silent for PROTO_SILENCE_MS). */
+START_TEST(test_restored_process_waits_with_pings)
+{
+	const uint64_t comp = 0x5555666677778888ull;
+	char err[512];
+	start_coord(0);
+	int p1 = join_restart(cport, 21, comp, 600, err, sizeof(err));
+	ck_assert_msg(p1 >= 0, "%s", err);
+	set_timeout(p1);
+	send_barrier(p1, BARRIER_RESTARTED);
+	expect(p1, MSG_PING);
+	expect(p1, MSG_PING);
+	int p2 = join_restart(cport, 22, comp, 600, err, sizeof(err));
+	ck_assert_msg(p2 >= 0, "%s", err);
+	set_timeout(p2);
+	send_barrier(p2, BARRIER_RESTARTED);
+	expect_pass(p1, BARRIER_RESTARTED, 2);
+	expect_pass(p2, BARRIER_RESTARTED, 2);
+	close(p1);
+	close(p2);
+}
+END_TEST
+
 static Suite *life_suite(void)
 {
 	Suite *s = suite_create("coord_life");
@@ -280,6 +304,7 @@ static Suite *life_suite(void)
 	tcase_add_test(tc, test_kill_waits_for_the_processes);
 	tcase_add_test(tc, test_interval_comes_back);
 	tcase_add_test(tc, test_outside_child_is_not_missing);
+	tcase_add_test(tc, test_restored_process_waits_with_pings);
 	suite_add_tcase(s, tc);
 	return s;
 }
