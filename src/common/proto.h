@@ -85,7 +85,8 @@ enum proto_type {
 	MSG_PROGRESS = 41,	   /* process c->s while writing, s->requesting control client:
 				      struct proto_progress (bytes of memory written / to write) */
 	MSG_EXEC = 43,		   /* process c->s: u32 1 = about to exec (it will join again with
-				      the same pid: checkpoints wait for it), 0 = the exec failed */
+				      the same pid: checkpoints wait for it), 0 = the exec failed,
+				      EXEC_EXITING = it exits (a checkpoint let it go on) */
 	MSG_CHILDREN = 42,	   /* process c->s after CKPT_BEGIN: u32 pids of its child
 				      processes; a child that is not a process of the computation
 				      fails the checkpoint */
@@ -98,6 +99,8 @@ enum proto_type {
 				      of this generation is written, the coordinator removes the
 				      process's images of generations below it */
 };
+
+#define EXEC_EXITING 2 /* MSG_EXEC: the process exits on purpose */
 
 enum proto_role {
 	ROLE_PROCESS = 1, /* a process of the computation (runtime or restorer) */

@@ -523,10 +523,10 @@ void ckpt_proc_left(struct conn *k)
 {
 	struct coord *c = k->c;
 	if (c->ckpt.active && k->member) {
-		if (!k->wrote && k->barrier >= BARRIER_SUSPENDED) /* it had stopped for us */
-			ckpt_fail(c,
+		if (!k->wrote && k->barrier >= BARRIER_SUSPENDED && !k->execing && !k->exiting)
+			ckpt_fail(c, /* it had stopped for us, and did not say it leaves */
 				  "process %u (%s) ended during the checkpoint, before its image "
-				  "was written (killed by a signal, or it exited)",
+				  "was written (killed by a signal)",
 				  k->pid, k->name);
 		else if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
 			mark_transient(&c->ckpt);

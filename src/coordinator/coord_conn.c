@@ -262,11 +262,17 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 			return -1;
 		ckpt_on_progress(k, m);
 		return 0;
-	case MSG_EXEC:
+	case MSG_EXEC: {
+		uint32_t state;
 		if (m->hdr.len != 4)
 			return -1;
-		memcpy(&k->execing, m->payload, 4);
+		memcpy(&state, m->payload, 4);
+		if (state == EXEC_EXITING)
+			k->exiting = 1;
+		else
+			k->execing = state != 0;
 		return 0;
+	}
 	case MSG_CHILDREN:
 		if (m->hdr.len % 4)
 			return -1;

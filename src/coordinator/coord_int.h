@@ -57,6 +57,7 @@ struct conn {
 	uint64_t done, total; /* its last MSG_PROGRESS in the running checkpoint */
 	int execing;	      /* said MSG_EXEC 1: its leaving is an exec (a launch: its
 				 program is being started) */
+	int exiting;	      /* said MSG_EXEC EXEC_EXITING: it leaves on purpose */
 	uint32_t flags;	      /* its hello's HELLO_* flags */
 	uint32_t restart_id;  /* HELLO_RESTART: the 'stasis restart' it came with */
 	long long heard_ms;   /* when it last said something, or was last asked to */

@@ -232,6 +232,7 @@ static int write_image(struct ckpt_run *c)
 			   sizeof(c->err)) == 1)
 		return 1;
 	if (c->job.forked) {
+		__atomic_store_n(&rt.let_go, 1, __ATOMIC_RELEASE); /* see leave.c */
 		rt_release_all(); /* the program runs on while the child writes */
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
@@ -321,6 +322,7 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		report_image(&c, rc);
 	rt_arena_reset();
 	b = barrier(BARRIER_WRITTEN, buf, size);
+	__atomic_store_n(&rt.let_go, 0, __ATOMIC_RELEASE);
 	if (b < 0)
 		return lost_coordinator(&c);
 	if (b == 1 || !(rt.barrier_flags & BARRIER_F_ABORT))
@@ -357,7 +359,7 @@ static void rejoin(void)
 				     .tv_nsec = errno == EACCES ? 0 : REJOIN_MS * 1000000L};
 		nanosleep(&t, NULL);
 	}
-	log_msg(NULL, "pid %d joined the coordinator on port %u again", getpid(), rt.port);
+	debug("pid %d joined the coordinator on port %u again", getpid(), rt.port);
 	send_interval();
 }
 
@@ -504,6 +506,7 @@ void rt_forked_child(void)
 	rt.suspending = 0;
 	rt.api_pending = 0;
 	rt.coord_lost = 0;
+	rt.let_go = 0;
 	join_coordinator(0, rt.comp_id != 0); /* failed: the thread joins again later */
 	if (rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d (forked) runs without checkpoints", getpid());

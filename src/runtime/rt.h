@@ -84,6 +84,7 @@ struct rt_state {
 	uint32_t flags;
 	uint32_t interval; /* the computation's checkpoint interval (MSG_INTERVAL) */
 	int coord_lost;	   /* the checkpoint gave the coordinator up: join again */
+	int let_go;	   /* a checkpoint let the threads go on before its end (forked writer) */
 	char name[64];
 	char ckpt_dir[PATH_MAX];
 	/* quiesce */
@@ -323,6 +324,9 @@ void rt_restore_timers(void);
 
 /* exec.c */
 void rt_exec_init(void);
+/* MSG_EXEC to the coordinator: 1 about to exec, 0 the exec failed,
+ * EXEC_EXITING exiting while a checkpoint let it go on (leave.c) */
+void rt_note_leave(uint32_t state);
 
 /* ckpt.c: a new process (fork, clone) joins as a process of its own */
 void rt_forked_child(void);

@@ -3,7 +3,9 @@
  * that does not compress (a pattern of its index) and keeps a counter. The
  * parent prints "tick N" every 50 ms, so a test sees whether it runs on.
  * At verify each child checks its memory and exits 0 (or 1); the parent
- * checks its own, waits for every child, and passes if all did.
+ * checks its own, waits for every child, and passes if all did. A child also
+ * ends (with exit(), after checking its memory) as soon as VERIFY_FILE.exit
+ * exists.
  *
  *   lifecycle VERIFY_FILE [NCHILD [MIB]]
  */
@@ -49,13 +51,16 @@ static void tick(void)
 	zd_say(line);
 }
 
+static char exit_path[4096];
+
 static int child(int idx, int ready)
 {
 	fill(idx + 1);
 	if (write(ready, "c", 1) != 1)
 		return 2;
 	close(ready);
-	zd_wait();
+	while (access(zd_verify_path, F_OK) < 0 && access(exit_path, F_OK) < 0)
+		zd_sleep_ms(5);
 	return check(idx + 1) ? 1 : 0;
 }
 
@@ -67,6 +72,7 @@ int main(int argc, char **argv)
 	int pipefd[2];
 	pid_t kids[64];
 	words = mib << 17;
+	snprintf(exit_path, sizeof(exit_path), "%s.exit", argv[1]);
 	mem = mmap(NULL, words * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED || n < 0 || n > 64 || pipe(pipefd) < 0) {
 		perror("lifecycle");
@@ -76,7 +82,7 @@ int main(int argc, char **argv)
 		kids[i] = fork();
 		if (kids[i] == 0) {
 			close(pipefd[0]);
-			_exit(child(i, pipefd[1]));
+			exit(child(i, pipefd[1]));
 		}
 	}
 	close(pipefd[1]);

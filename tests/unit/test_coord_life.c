@@ -267,6 +267,52 @@ START_TEST(test_outside_child_is_not_missing)
 }
 END_TEST
 
+/* A process that had stopped for the checkpoint and disconnects was killed:
+ * the checkpoint fails naming it. One that said it exits (a forked writer
+ * let it go on) makes it start again without it. */
+START_TEST(test_killed_or_exiting_member)
+{
+	const char *text;
+	uint32_t exiting = EXEC_EXITING;
+	start_coord(0);
+	int p1 = join_process(1201, NULL), p2 = join_process(1202, NULL);
+	int ctl = request_checkpoint(0);
+	expect_begin(p1);
+	expect_begin(p2);
+	send_barrier(p1, BARRIER_SUSPENDED);
+	send_barrier(p2, BARRIER_SUSPENDED);
+	expect_pass(p1, BARRIER_SUSPENDED, 2);
+	close(p2); /* SIGKILL */
+	send_barrier(p1, BARRIER_DRAINED);
+	expect_pass_flags(p1, BARRIER_DRAINED, BARRIER_F_ABORT);
+	send_barrier(p1, BARRIER_WRITTEN);
+	struct proto_ckpt_result r = expect_result(ctl, &text);
+	ck_assert_uint_eq(r.status, 1);
+	ck_assert_str_eq(text, "process 1202 (fakeproc) ended during the checkpoint, before its "
+			       "image was written (killed by a signal)\n");
+	expect_pass_flags(p1, BARRIER_WRITTEN, BARRIER_F_ABORT);
+
+	p2 = join_process(1203, NULL);
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
+	expect_begin(p1);
+	expect_begin(p2);
+	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_DRAINED; id++) {
+		send_barrier(p1, id);
+		send_barrier(p2, id);
+		expect_pass(p1, id, 2);
+		expect_pass(p2, id, 2);
+	}
+	ck_assert_int_eq(proto_send(p2, MSG_EXEC, &exiting, 4, NULL, 0), 0);
+	close(p2); /* it exited while its writer wrote */
+	send_image(p1, "/ck/p1");
+	send_barrier(p1, BARRIER_WRITTEN);
+	expect_pass_flags(p1, BARRIER_WRITTEN, BARRIER_F_ABORT);
+	ck_assert_uint_eq(expect_begin(p1).gen, 3); /* again, without it */
+	close(p1);
+	close(ctl);
+}
+END_TEST
+
 /* A restored process waiting for the others hears from the coordinator
  * (it gives up on one silent for PROTO_SILENCE_MS). */
 START_TEST(test_restored_process_waits_with_pings)
@@ -305,6 +351,7 @@ static Suite *life_suite(void)
 	tcase_add_test(tc, test_interval_comes_back);
 	tcase_add_test(tc, test_outside_child_is_not_missing);
 	tcase_add_test(tc, test_restored_process_waits_with_pings);
+	tcase_add_test(tc, test_killed_or_exiting_member);
 	suite_add_tcase(s, tc);
 	return s;
 }
