@@ -359,10 +359,16 @@ static void ckpt_finish(struct coord *c)
 	sbuf_reset(&ck->errors);
 }
 
+static void member_gone(struct coord *c, struct conn *k);
+
 /* Pass the current barrier, or finish, once every live member has reached it. */
 void ckpt_advance(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (ck->active && k->member && k->state == CONN_DEAD)
+			member_gone(c, k); /* closed in this pass of the loop: its failure
+					      goes with the pass (ABORT) */
 	int reached, n = ckpt_members(c, ck->stage, &reached);
 	if (!ck->active || reached < n)
 		return;
@@ -518,23 +524,29 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 	}
 }
 
+/* Member k has gone: what that does to the checkpoint. */
+static void member_gone(struct coord *c, struct conn *k)
+{
+	if (!k->wrote && k->barrier >= BARRIER_SUSPENDED && !k->execing && !k->exiting)
+		ckpt_fail(c, /* it had stopped for us, and did not say it leaves */
+			  "process %u (%s) ended during the checkpoint, before its image was "
+			  "written (killed by a signal)",
+			  k->pid, k->name);
+	else if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
+		mark_transient(&c->ckpt);
+		sbuf_printf(&c->ckpt.errors,
+			    "process %u (%s) disconnected before writing its image\n", k->pid,
+			    k->name);
+	}
+	k->member = 0;
+}
+
 /* k has gone (it is no longer in the connection list). */
 void ckpt_proc_left(struct conn *k)
 {
 	struct coord *c = k->c;
 	if (c->ckpt.active && k->member) {
-		if (!k->wrote && k->barrier >= BARRIER_SUSPENDED && !k->execing && !k->exiting)
-			ckpt_fail(c, /* it had stopped for us, and did not say it leaves */
-				  "process %u (%s) ended during the checkpoint, before its image "
-				  "was written (killed by a signal)",
-				  k->pid, k->name);
-		else if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
-			mark_transient(&c->ckpt);
-			sbuf_printf(&c->ckpt.errors,
-				    "process %u (%s) disconnected before writing its image\n",
-				    k->pid, k->name);
-		}
-		k->member = 0;
+		member_gone(c, k);
 		ckpt_advance(c);
 	}
 }

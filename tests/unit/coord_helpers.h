@@ -200,6 +200,17 @@ static struct proto_ckpt_result expect_result(int ctl, const char **text)
 	return r;
 }
 
+/* p1 and p2 pass each barrier from SUSPENDED to last together. */
+static void pass_two(int p1, int p2, uint32_t last)
+{
+	for (uint32_t id = BARRIER_SUSPENDED; id <= last; id++) {
+		send_barrier(p1, id);
+		send_barrier(p2, id);
+		expect_pass(p1, id, 2);
+		expect_pass(p2, id, 2);
+	}
+}
+
 /* One control command on a fresh connection; the reply's text in rbuf. */
 static const char *command(uint16_t type, const void *arg, size_t len, uint16_t reply)
 {

@@ -431,12 +431,7 @@ START_TEST(test_progress_forwarded)
 	int ctl = request_checkpoint(0);
 	expect_begin(p1);
 	expect_begin(p2);
-	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_DRAINED; b++) {
-		send_barrier(p1, b);
-		send_barrier(p2, b);
-		expect_pass(p1, b, 2);
-		expect_pass(p2, b, 2);
-	}
+	pass_two(p1, p2, BARRIER_DRAINED);
 	send_progress(p1, 10, 100);
 	struct proto_progress s = expect_progress(ctl);
 	ck_assert_uint_eq(s.done, 10);

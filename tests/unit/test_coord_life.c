@@ -17,6 +17,21 @@ static struct proto_barrier expect_pass_flags(int fd, uint32_t id, uint32_t flag
 	return b;
 }
 
+/* The checkpoint failed past SUSPENDED: the survivor p gets DRAINED with
+ * ABORT, the result goes to ctl (its text returned), WRITTEN with ABORT. */
+static const char *fail_alone(int p, int ctl)
+{
+	const char *text;
+	send_barrier(p, BARRIER_DRAINED);
+	expect_pass_flags(p, BARRIER_DRAINED, BARRIER_F_ABORT);
+	send_barrier(p, BARRIER_WRITTEN);
+	ck_assert_uint_eq(expect_result(ctl, &text).status, 1);
+	static char copy[1024];
+	snprintf(copy, sizeof(copy), "%s", text);
+	expect_pass_flags(p, BARRIER_WRITTEN, BARRIER_F_ABORT);
+	return copy;
+}
+
 static int join_restart(uint16_t port, uint32_t pid, uint64_t comp, uint32_t restart_id, char *err,
 			size_t errlen)
 {
@@ -141,17 +156,12 @@ START_TEST(test_silent_process_given_up)
 	struct proto_barrier b = expect_pass_flags(p1, BARRIER_SUSPENDED, BARRIER_F_ABORT);
 	ck_assert_uint_eq(b.nprocs, 1);
 	ck_assert_int_ge(loop_now_ms() - t0, 800);
-	send_barrier(p1, BARRIER_DRAINED);
-	expect_pass_flags(p1, BARRIER_DRAINED, BARRIER_F_ABORT);
-	send_barrier(p1, BARRIER_WRITTEN);
-	struct proto_ckpt_result r = expect_result(ctl, &text);
-	ck_assert_uint_eq(r.status, 1);
-	ck_assert_str_eq(text, "process 802 (fakeproc) did not answer within 1 s: it does not "
-			       "answer (it cannot be seen from this host)\n");
-	expect_pass_flags(p1, BARRIER_WRITTEN, BARRIER_F_ABORT);
+	ck_assert_str_eq(fail_alone(p1, ctl), "process 802 (fakeproc) did not answer within 1 s: "
+					      "it does not answer (it cannot be seen from this "
+					      "host)\n");
 	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"idle\""));
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
-	r = expect_result(ctl, &text);
+	struct proto_ckpt_result r = expect_result(ctl, &text);
 	ck_assert_uint_eq(r.gen, 0);
 	ck_assert_ptr_nonnull(strstr(text, "process 802 (fakeproc) has not answered since "
 					   "checkpoint generation 1 was given up"));
@@ -272,7 +282,6 @@ END_TEST
  * let it go on) makes it start again without it. */
 START_TEST(test_killed_or_exiting_member)
 {
-	const char *text;
 	uint32_t exiting = EXEC_EXITING;
 	start_coord(0);
 	int p1 = join_process(1201, NULL), p2 = join_process(1202, NULL);
@@ -283,25 +292,15 @@ START_TEST(test_killed_or_exiting_member)
 	send_barrier(p2, BARRIER_SUSPENDED);
 	expect_pass(p1, BARRIER_SUSPENDED, 2);
 	close(p2); /* SIGKILL */
-	send_barrier(p1, BARRIER_DRAINED);
-	expect_pass_flags(p1, BARRIER_DRAINED, BARRIER_F_ABORT);
-	send_barrier(p1, BARRIER_WRITTEN);
-	struct proto_ckpt_result r = expect_result(ctl, &text);
-	ck_assert_uint_eq(r.status, 1);
-	ck_assert_str_eq(text, "process 1202 (fakeproc) ended during the checkpoint, before its "
-			       "image was written (killed by a signal)\n");
-	expect_pass_flags(p1, BARRIER_WRITTEN, BARRIER_F_ABORT);
+	ck_assert_str_eq(fail_alone(p1, ctl), "process 1202 (fakeproc) ended during the "
+					      "checkpoint, before its image was written (killed "
+					      "by a signal)\n");
 
 	p2 = join_process(1203, NULL);
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
 	expect_begin(p1);
 	expect_begin(p2);
-	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_DRAINED; id++) {
-		send_barrier(p1, id);
-		send_barrier(p2, id);
-		expect_pass(p1, id, 2);
-		expect_pass(p2, id, 2);
-	}
+	pass_two(p1, p2, BARRIER_DRAINED);
 	ck_assert_int_eq(proto_send(p2, MSG_EXEC, &exiting, 4, NULL, 0), 0);
 	close(p2); /* it exited while its writer wrote */
 	send_image(p1, "/ck/p1");
