@@ -43,7 +43,7 @@ int complock_take(uint64_t comp_id, unsigned port, int *fd, struct complock_hold
 	char path[4200], text[64];
 	if (lock_path(comp_id, path, sizeof(path)) < 0)
 		return -1;
-	for (int attempt = 0; attempt < 20; attempt++) {
+	for (int attempt = 1; attempt <= 20; attempt++) {
 		int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (lfd < 0)
 			return -1;
@@ -52,9 +52,9 @@ int complock_take(uint64_t comp_id, unsigned port, int *fd, struct complock_hold
 			read_holder(lfd, h);
 			close(lfd);
 			errno = saved;
-			if (saved != EWOULDBLOCK || h->port)
+			if (saved != EWOULDBLOCK || attempt == 10)
 				return -1;
-			/* a reader's probe, or a holder still writing its name */
+			/* a reader's probe (complock_holder) holds it for a moment */
 			nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
 			continue;
 		}
@@ -72,7 +72,7 @@ int complock_take(uint64_t comp_id, unsigned port, int *fd, struct complock_hold
 		*fd = lfd;
 		return 0;
 	}
-	errno = EWOULDBLOCK;
+	errno = EAGAIN; /* removed under us again and again */
 	return -1;
 }
 
