@@ -132,7 +132,7 @@ def spawn(argv, out, err, env=None, session=False):
     """Start argv in the background, stdin /dev/null, stdout and stderr to files."""
     fa = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
           (os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-          (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)]
+          (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
     return os.posix_spawnp(argv[0], argv, env if env is not None else os.environ,
                            file_actions=fa, setsid=session)
 
@@ -289,7 +289,7 @@ def read_bytes(path):
         return b""
 
 
-def wait_first_tick(logpath, pid, timeout):
+def wait_first_tick(logpath, pid, timeout, errpath):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         m = TICK.search(read_bytes(logpath))
@@ -298,9 +298,9 @@ def wait_first_tick(logpath, pid, timeout):
                 raise BenchError("the program printed '%s' at start" % m.group(0).decode())
             return
         if not alive(pid):
-            raise BenchError("the program ended before its first tick")
+            raise BenchError("the program ended before its first tick: %s" % tail(errpath))
         time.sleep(0.005)
-    raise BenchError("no tick within %d s" % timeout)
+    raise BenchError("no tick within %d s: %s" % (timeout, tail(errpath)))
 
 
 class Ticks:
@@ -320,12 +320,15 @@ class Ticks:
             return "rout"
         return None
 
-    def wait(self, pid, timeout, errpath):
+    def wait(self, pid, timeout, errpath, fatal=None):
+        """fatal: a pattern of the restart's stderr that means it will not get there."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             w = self.where()
             if w:
                 return time.monotonic(), w
+            if fatal and re.search(fatal, read_bytes(errpath).decode(errors="replace")):
+                raise BenchError("the restart failed: %s" % tail(errpath))
             if pid and not alive(pid):
                 w = self.where()
                 if w:
@@ -359,6 +362,7 @@ class Workload:
     def __init__(self, name, title, argv, mib, comm, nprocs=1, family=None, fill_s=120):
         self.name, self.title, self.argv, self.mib = name, title, argv, mib
         self.comm, self.nprocs, self.family, self.fill_s = comm, nprocs, family, fill_s
+        self.wait_s = 60 + mib // 16  # bound of a restart to the next tick
 
 
 def workloads(work):
@@ -452,8 +456,9 @@ def stasis_ckpt_dir(work, tag):
 
 def stasis_launch(wl, work, ck, port, logpath, env=None, flags=()):
     argv = [STASIS, "launch", "-p", str(port), "--ckpt-dir", ck, *flags, "--", *wl.argv]
-    pid = spawn(argv, logpath, os.path.join(work, "launch.err"), env=env)
-    wait_first_tick(logpath, pid, wl.fill_s)
+    err = os.path.join(work, "launch.err")
+    pid = spawn(argv, logpath, err, env=env)
+    wait_first_tick(logpath, pid, wl.fill_s, err)
     return pid
 
 
@@ -515,7 +520,7 @@ def stasis_cycle(wl, work, res, rnd, variant):
     ticks = Ticks(logpath, rout)
     t0 = time.monotonic()
     rpid = spawn([STASIS, "restart", "-p", str(port), "--dir", ck], rout, rerr)
-    t1, where = ticks.wait(rpid, 300, rerr)
+    t1, where = ticks.wait(rpid, wl.wait_s, rerr)
     res.add(wl.name, "stasis", variant, "restart_s", rnd, t1 - t0)
     extra = restorer_extra_kib(rpid, wl.comm, rss_before)
     if extra is not None:
@@ -533,7 +538,6 @@ def stasis_writer_mem(wl, work, res, rnd):
     before a checkpoint written in the process (STASIS_NO_FORK=1), read after it."""
     port, ck = free_port(), stasis_ckpt_dir(work, "mem")
     logpath, err = os.path.join(work, "mem.log"), os.path.join(work, "launch.err")
-    open(err, "w").close()
     env = dict(os.environ, STASIS_NO_FORK="1", STASIS_LOG="debug")
     pid = stasis_launch(wl, work, ck, port, logpath, env=env)
     pids = [pid] + [p for p in descendants(pid) if comm(p) == wl.comm]
@@ -545,7 +549,7 @@ def stasis_writer_mem(wl, work, res, rnd):
     extra = [status_kib(p, "VmHWM") - before[p] for p in pids if before[p] is not None]
     res.add(wl.name, "stasis", "zstd", "writer_extra_kib", rnd, max(extra))
     share = [float(x) for x in re.findall(r"descriptors compared with \d+ processes in "
-                                          r"([0-9.]+) ms", open(err).read())]
+                                          r"([0-9.]+) ms", read_bytes(err).decode(errors="replace"))]
     if share:  # the descriptor-sharing pass of runtime/fd_share.c, slowest process
         res.add(wl.name, "stasis", "zstd", "share_pass_ms", rnd, max(share))
     subprocess.run([STASIS, "kill", "-p", str(port), "--coordinator"],
@@ -565,8 +569,9 @@ def dmtcp_cycle(wl, work, res, rnd, variant):
     flags = ["--no-gzip"] if variant == "raw" else []
     argv = ["dmtcp_launch", "--new-coordinator", "--coord-port", str(port), "--ckptdir", ck,
             *flags, *wl.argv]
-    pid = spawn(argv, logpath, os.path.join(work, "dmtcp.err"))
-    wait_first_tick(logpath, pid, wl.fill_s)
+    err = os.path.join(work, "dmtcp.err")
+    pid = spawn(argv, logpath, err)
+    wait_first_tick(logpath, pid, wl.fill_s, err)
     os.sync()
     cmd = ["dmtcp_command", "--coord-port", str(port)]
     t0 = time.monotonic()
@@ -586,7 +591,7 @@ def dmtcp_cycle(wl, work, res, rnd, variant):
     t0 = time.monotonic()
     rpid = spawn(["dmtcp_restart", "--new-coordinator", "--coord-port", str(port), *images],
                  rout, rerr)
-    t1, where = ticks.wait(rpid, 300, rerr)
+    t1, where = ticks.wait(rpid, wl.wait_s, rerr, fatal=r"ASSERT at ")
     res.add(wl.name, "dmtcp", variant, "restart_s", rnd, t1 - t0)
     ticks.verify(where)
     subprocess.run(cmd + ["--quit"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -604,8 +609,9 @@ def criu_cycle(wl, work, res, rnd, variant):
     os.makedirs(ck)
     logpath, rout, rerr = (os.path.join(work, n) for n in ("prog.log", "restart.out",
                                                            "restart.err"))
-    pid = spawn(wl.argv, logpath, os.path.join(work, "criu.err"), session=True)
-    wait_first_tick(logpath, pid, wl.fill_s)
+    err = os.path.join(work, "criu.err")
+    pid = spawn(wl.argv, logpath, err, session=True)
+    wait_first_tick(logpath, pid, wl.fill_s, err)
     tree = [pid] + descendants(pid)
     os.sync()
     t0 = time.monotonic()
@@ -623,7 +629,7 @@ def criu_cycle(wl, work, res, rnd, variant):
     t0 = time.monotonic()
     run(["criu", "restore", "-D", ck, "-d", "-o", "restore.log"],
         what="criu restore (log: %s/restore.log)" % ck)
-    t1, where = ticks.wait(pid, 300, os.path.join(ck, "restore.log"))
+    t1, where = ticks.wait(pid, wl.wait_s, os.path.join(ck, "restore.log"))
     res.add(wl.name, "criu", variant, "restart_s", rnd, t1 - t0)
     ticks.verify(where)
     kill_ours()
@@ -795,14 +801,13 @@ def pause_once(name, mib, work, res, rnd):
                   fill_s=600 if mib > 2048 else 120)
     port, ck = free_port(), stasis_ckpt_dir(work, "pause")
     err = os.path.join(work, "launch.err")
-    open(err, "w").close()
     env = dict(os.environ, STASIS_LOG="debug")
     stasis_launch(wl, work, ck, port, os.path.join(work, "pause.log"), env=env)
     os.sync()
     t0 = time.monotonic()
     run([STASIS, "checkpoint", "-p", str(port)], what="forked stasis checkpoint")
     res.add(name, "stasis", "forked", "ckpt_s", rnd, time.monotonic() - t0)
-    m = re.search(r"threads paused ([0-9.]+) ms", open(err).read())
+    m = re.search(r"threads paused ([0-9.]+) ms", read_bytes(err).decode(errors="replace"))
     if not m:
         raise BenchError("the runtime logged no 'threads paused' line (was the writer forked?)")
     res.add(name, "stasis", "forked", "pause_ms", rnd, float(m.group(1)))
@@ -884,7 +889,7 @@ def redis_once(work, res, rnd, variant):
     if variant == "stasis":
         cport = free_port()
         argv = [STASIS, "launch", "-p", str(cport), "--ckpt-dir", work, "--", *argv]
-    pid = spawn(argv, os.path.join(work, "redis.log"), os.path.join(work, "redis.log"))
+    pid = spawn(argv, os.path.join(work, "redis.out"), os.path.join(work, "redis.log"))
     end = time.monotonic() + 10
     while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode:
         if not alive(pid) or time.monotonic() > end:
