@@ -18,7 +18,7 @@ Workloads (BENCH_ONLY picks some, by name):
   rand text zero       memhog BENCH_MIB MiB random / text / untouched (tests/programs/memhog.c)
   threads              memhog 64 MiB random, 8 threads
   python               bench/pyhog.py, BENCH_PY_MIB MiB of python3 objects and bytes
-  rand64 rand256       memhog 64 / 256 MiB random (the size chart)
+  randsmall randmid    memhog BENCH_MIB/16 and BENCH_MIB/4 MiB random (the size chart)
   tree16 tree64        tests/programs/manyhog.c: 16 / 64 processes sharing BENCH_MIB MiB
   tree16big            16 processes x BENCH_MIB/4 MiB (16 x 256 MiB at the default size)
   threads1000          one process, 1000 threads, 64 MiB
@@ -382,8 +382,9 @@ def workloads(work):
                  [c.python, os.path.join(ROOT, "bench/pyhog.py"), str(c.py_mib)], c.py_mib,
                  "python3"),
     ]
-    wl += [Workload("rand%d" % s, "%d MiB random" % s, [MEMHOG, str(s), "rand", "0"], s,
-                    "memhog", family="size") for s in (64, 256) if s < m]
+    wl += [Workload(name, "%d MiB random" % s, [MEMHOG, str(s), "rand", "0"], s, "memhog",
+                    family="size") for name, s in (("randsmall", max(1, m // 16)),
+                                                   ("randmid", max(2, m // 4)))]
     wl += [tree(16, max(1, m // 16), name="tree16", family="procs"),
            tree(64, max(1, m // 64), name="tree64", family="procs"),
            tree(16, max(1, m // 4), name="tree16big"),
@@ -493,7 +494,7 @@ def restorer_extra_kib(rpid, name, rss_before):
     for p in restored_pids(rpid, name):
         hwm, before = status_kib(p, "VmHWM"), rss_before.get(ns_pid(p))
         if hwm is not None and before is not None:
-            extra.append(hwm - before)
+            extra.append(max(0, hwm - before))
     return max(extra) if extra else None
 
 
@@ -760,11 +761,27 @@ def tools_of(peers):
 CYCLES = {"stasis": stasis_cycle, "dmtcp": dmtcp_cycle, "criu": criu_cycle}
 
 
+class Staged:
+    """A cycle's measurements, kept only if the restored program went on correctly."""
+
+    def __init__(self, res):
+        self.res, self.rows = res, []
+
+    def add(self, *row):
+        self.rows.append(row)
+
+    def commit(self):
+        for row in self.rows:
+            self.res.add(*row)
+
+
 def one_round(wl, work, res, rnd, peers, src):
     images = {}
     for tool, variant in tools_of(peers):
         try:
-            got = CYCLES[tool](wl, work, res, rnd, variant)
+            staged = Staged(res)
+            got = CYCLES[tool](wl, work, staged, rnd, variant)
+            staged.commit()
             if tool == "stasis":
                 images[variant] = got
         except (BenchError, OSError, subprocess.SubprocessError) as e:
@@ -862,6 +879,9 @@ def incremental_once(work, res, rnd):
     port, ck = free_port(), stasis_ckpt_dir(work, "incr")
     out, verify = os.path.join(work, "pagemem.log"), os.path.join(work, "verify")
     stride = max(1, Cfg.mib // Cfg.incr_dirty_mib)
+    for f in (verify, verify + ".step"):  # the last round's: pagemem would run its step
+        if os.path.exists(f):
+            os.unlink(f)
     pid = spawn([STASIS, "launch", "-p", str(port), "--ckpt-dir", ck, "--incremental", PAGEMEM,
                  verify, str(Cfg.mib), str(stride)], out, os.path.join(work, "launch.err"))
     wait_line(out, 1, pid, 120)
