@@ -418,6 +418,7 @@ class Results:
         self.failures = []
         self.findings = []
         self.notes = []
+        self.failed = {}  # (workload, tool, variant) -> why its last cycle failed
 
     def add(self, w, tool, variant, metric, rnd, value):
         self.rows.append((w, tool, variant, metric, rnd, value))
@@ -438,6 +439,7 @@ class Results:
         msg = "%s: FAILED: %s" % (what, err)
         log(msg)
         (self.findings if peer else self.failures).append(msg)
+        return msg
 
     def write_runs(self):
         with open(os.path.join(self.dir, "runs.csv"), "w", newline="") as f:
@@ -787,6 +789,7 @@ def one_round(wl, work, res, rnd, peers, src):
         except (BenchError, OSError, subprocess.SubprocessError) as e:
             res.fail("%s %s %s round %d" % (wl.name, tool, variant, rnd), e,
                      peer=tool != "stasis")
+            res.failed[(wl.name, tool, variant)] = str(e)
         kill_ours()
     stored = total_bytes(images["zstd"]) if "zstd" in images else wl.mib * MiB
     try:
@@ -1055,6 +1058,17 @@ def fx(x):
     return "-" if x is None else "%.2fx" % x
 
 
+def short_reason(why):
+    """The telling part of a tool's failure, for a table cell: DMTCP's ASSERT
+    (where, and what failed or was exceeded), or what the program printed."""
+    a = re.search(r"ASSERT at (\S+?:\d+):(.*?)(?: \||$)", why)
+    if a:
+        what = re.search(r"((?:\w+ )*(?:failed|exceeded)[\w ]*)", a.group(2))
+        return "ASSERT at %s: %s" % (a.group(1), (what.group(1) if what else a.group(2)[-60:]))
+    m = re.search(r"(printed '[^']+')", why)
+    return (m.group(1) if m else why[:100]).replace("|", "/").strip()
+
+
 def workload_table(res, wl):
     """Markdown: one row per tool, the medians, and Stasis's per-round ratios."""
     w, rt = wl.name, ratios(res, wl.name)
@@ -1063,6 +1077,9 @@ def workload_table(res, wl):
     rows = []
     for t, v, label in STASIS_ROWS + PEER_ROWS:
         if not any(res.values(w, t, v, m) for m, _ in METRICS):
+            why = res.failed.get((w, t, v))
+            if why:  # no cycle of it went through
+                rows.append("| %s | failed: %s | | | | | |" % (label, short_reason(why)))
             continue
         cells = [label]
         for m, _ in METRICS:
@@ -1152,7 +1169,12 @@ def tables(res, wls):
              if any(res.values(wl.name, "stasis", v, "ckpt_s") for v in ("zstd", "raw"))
              or any(res.values(wl.name, t, v, "ckpt_s") for t, v, _ in PEER_ROWS)]
     parts += [extras_table(res), coord_table(res), targets_table(res, wls)]
-    return "\n".join(p for p in parts if p)
+    head = ("Medians of %d rounds (BENCH_MIB=%d). \"Stasis ÷\": on Stasis's rows, Stasis's "
+            "time (or size) over the fastest (smallest) peer's of the same round; on the other "
+            "rows, Stasis's (zstd) over that row's; the median of those per-round ratios. "
+            "Peers' images are synced inside their timed span.\n"
+            % (Cfg.rounds, Cfg.mib))
+    return "\n".join([head] + [p for p in parts if p])
 
 
 def verdict(x, limit):
