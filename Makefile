@@ -30,9 +30,10 @@ STASIS := $(B)/bin/stasis
 RUNTIME := $(B)/lib/libstasis.so
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
+COORDLOAD := $(B)/bench/coordload
 
 .PHONY: all clean check unit e2e asan demo bench format deps
-all: $(STASIS) $(RUNTIME) $(PROGS)
+all: $(STASIS) $(RUNTIME) $(PROGS) $(COORDLOAD)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,6 +78,11 @@ $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/prog
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
 
+# The coordinator load tool of the bench: the real protocol code (src/common).
+$(COORDLOAD): $(O)/bench/coordload.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) $^ -o $@ $(LIBS)
+
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $^ -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
@@ -106,8 +112,9 @@ demo:
 deps:
 	@scripts/deps.sh
 
+# PEERS=1: DMTCP and CRIU too, built by ../shared/peers/build.sh if needed.
 bench: all
-	@bench/run.sh
+	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -380,6 +380,18 @@ static int join_coordinator(void)
 /* A forked child is a new process of the computation: it lets go of its
  * parent's coordinator connection and checkpoint thread state, joins with its
  * own, and starts its own checkpoint thread. */
+/* The parent's thread slots mean nothing here. Only the slots a thread used are
+ * written: the table is 8 MiB, and a memset of it made every forked child store
+ * it in its image (and fault it in at fork). */
+static void forget_threads(void)
+{
+	for (int i = 0; i < RT_MAX_THREADS; i++)
+		if (rt.threads[i].state != RT_FREE || rt.threads[i].tid) {
+			rt.threads[i].state = RT_FREE;
+			rt.threads[i].tid = 0;
+		}
+}
+
 void rt_forked_child(void)
 {
 	int parent_fd = rt.coord_fd;
@@ -391,7 +403,7 @@ void rt_forked_child(void)
 	if (uffd >= 0)
 		close(uffd); /* the parent's: this process has no registrations */
 	rt.enabled = 0;
-	memset(rt.threads, 0, sizeof(rt.threads));
+	forget_threads();
 	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;

@@ -275,6 +275,23 @@ int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uin
  * barrier pass (u32 each); sockets whose peer none of them holds lead outside. */
 void rt_note_members(const void *pids, size_t len);
 size_t rt_members(const uint32_t **pids); /* the last list noted */
+/* fd_order.c: a process's descriptors sorted by the file each names, then by
+ * open file description (kcmp order, the same from every process), then by
+ * number; the descriptors of one description are a run, its lowest first. */
+struct rt_fdesc {
+	int fd;
+	uint32_t first; /* index of the first of its description's run */
+	uint64_t ino, dev;
+};
+/* pid's descriptors (at most max; fds is scratch for max ints), without the
+ * runtime's own and those gone meanwhile: the count, or -1 with errno. */
+int rt_fds_sorted(uint32_t pid, struct rt_fdesc *out, int *fds, int max);
+/* a of pa against b of pb: by file, then description; 0: the same description */
+int rt_fdesc_cmp(uint32_t pa, const struct rt_fdesc *a, uint32_t pb, const struct rt_fdesc *b);
+/* The index after the run that starts at v[k]. */
+uint32_t rt_fdesc_next_run(const struct rt_fdesc *v, uint32_t k, uint32_t n);
+/* The first kcmp failure other than a closed descriptor since the last reset. */
+int rt_fdesc_errno(int reset);
 /* fd_share.c: descriptions other processes of the checkpoint hold too.
  * rt_shares_scan runs while every process is stopped (after the SUSPENDED
  * barrier); rt_shares_dump then names each shared one of out's descriptors by
