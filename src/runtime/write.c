@@ -119,7 +119,7 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 /* Memory, with a helper thread compressing beside this one. */
 static int write_memory(struct image_parts *p, struct img_writer *w, char *err, size_t errlen)
 {
-	struct rt_pipe pipe;
+	struct rt_helper pipe;
 	rt_pipe_start(w, &pipe);
 	int rc = rt_dump_memory(w, &p->mem, err, errlen);
 	if (rt_pipe_end(w, &pipe) < 0 && rc == 0) {
