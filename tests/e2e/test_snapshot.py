@@ -8,6 +8,7 @@ process-shared semaphore as fast as they can; after every restart all of them
 must agree with each other and with the update counts kept in each process's
 private memory, and must not be behind their value at the checkpoint."""
 
+import json
 import os
 import re
 import time
@@ -96,3 +97,65 @@ def test_kill_cycles_keep_shared_memory_consistent(st):
         imgs = c.checkpoint(kill=True)
         c.restart(imgs, kill=False)
     c.finish()
+
+
+def test_files_renamed_after_the_stop(st):
+    """A thread renames two mapped files back and forth as fast as it can: the
+    names, sizes and times recorded are those of the stop (the forked writer
+    used to look the names up after the program ran on: 'cannot stat')."""
+    out, verify = st.tmp / "map_renamed.out", st.tmp / "verify"
+    p = st.launch(program("map_renamed"), verify, out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    for _ in range(4):
+        imgs = st.checkpoint(kill=False)
+    r = st.stasis("kill", "-p", st.port)
+    assert r.returncode == 0, r.stderr
+    st.wait_killed(p)
+    for name in ("priv", "shared"):  # whichever name the stop saw
+        a, b = st.tmp / name, st.tmp / f"{name}.moved"
+        if not a.exists():
+            os.link(b, a)
+        elif not b.exists():
+            os.link(a, b)
+    p = st.restart(imgs)
+    st.wait_registered(proc=p)
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text
+
+
+def whole_region_stored(st, imgs, size):
+    """Whether one of the images stores pages of a shared region of size bytes."""
+    for img in imgs:
+        r = st.stasis("inspect", img, "--json")
+        assert r.returncode == 0, r.stderr
+        for v in json.loads(r.stdout)["vmas"]:
+            if v["kind"] == "shmem" and v["end"] - v["start"] == size and v["chunks"]:
+                return True
+    return False
+
+
+def test_shared_pages_stored_by_who_mapped_them_at_the_stop(st):
+    """A child maps 16 pages of shared memory, its parent maps them whole only
+    now and then (tests/programs/shm_remap.c): the parent stores them if it
+    mapped them at the stop, else the child does; deciding on what the parent
+    mapped later (the forked writer used to read the parent's maps when it got
+    there) lost them in about one checkpoint in four."""
+    out, verify = st.tmp / "shm_remap.out", st.tmp / "verify"
+    p = st.launch(program("shm_remap"), verify, out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(nprocs=2, proc=p)
+    for i in range(20):
+        imgs = st.checkpoint(kill=False)
+        assert whole_region_stored(st, imgs, 16 * 4096), f"checkpoint {i + 1}: pages lost"
+    r = st.stasis("kill", "-p", st.port)
+    assert r.returncode == 0, r.stderr
+    st.wait_killed(p)
+    p = st.restart(imgs)
+    st.wait_registered(nprocs=2, proc=p)
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text
