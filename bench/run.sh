@@ -15,7 +15,8 @@
 # BENCH_LAUNCH_RUNS, coordinator already running); the pause of a forked
 # checkpoint of BENCH_MIB MiB (workload "pause": the time the program's threads
 # are held, from the runtime's STASIS_LOG=debug "threads paused" line, and the
-# wall time of that `stasis checkpoint`). Then (workloads "mapped",
+# wall time of that `stasis checkpoint`), and the same for BENCH_SHM_MIB MiB of
+# shared memory (workload "pause_shm": tests/programs/shmhog.c). Then (workloads "mapped",
 # "incremental", "redis"): restart of a --no-compress image to the program's
 # next instruction, mapped / mapped without checksums / read; the size of an
 # incremental image of BENCH_MIB MiB with BENCH_INCR_DIRTY_MIB (10) MiB
@@ -26,14 +27,16 @@
 # Environment: BENCH_RUNS (3), BENCH_MIB (1024), BENCH_LAUNCH_RUNS (20),
 # BENCH_TMP (/var/tmp: images and dd files go there, it must be a real disk),
 # BENCH_RESULTS (bench/results), BENCH_PY_MIB (256), BENCH_PYTHON
-# (/usr/bin/python3), BENCH_ONLY (space-separated workload names:
-# rand text zero threads python true pause mapped incremental redis).
+# (/usr/bin/python3), BENCH_SHM_MIB (256), BENCH_ONLY (space-separated workload
+# names: rand text zero threads python true pause pause_shm mapped incremental
+# redis).
 set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STASIS=$ROOT/build/bin/stasis
 MEMHOG=$ROOT/build/tests/programs/memhog
+SHMHOG=$ROOT/build/tests/programs/shmhog
 RUNS=${BENCH_RUNS:-3}
 MIB=${BENCH_MIB:-1024}
 LAUNCH_RUNS=${BENCH_LAUNCH_RUNS:-20}
@@ -41,6 +44,7 @@ INCR_DIRTY_MIB=${BENCH_INCR_DIRTY_MIB:-10}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 TMPBASE=${BENCH_TMP:-/var/tmp}
 PY_MIB=${BENCH_PY_MIB:-256}
+SHM_MIB=${BENCH_SHM_MIB:-256}
 PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
 TICK_TIMEOUT_US=120000000
 
@@ -494,31 +498,33 @@ mapped_once() {
 	return "$rc"
 }
 
-# pause_once RUN: memhog with MIB MiB of random memory, launched with
+# pause_run NAME RUN CMD...: CMD (memhog's tick protocol) launched with
 # STASIS_LOG=debug, and one checkpoint that does not end it: the runtime forks
 # a writer and releases the program's threads, logging "threads paused N ms"
-# (from the suspend signal to the release). Records that pause and the wall
-# time of `stasis checkpoint` (which returns when the child has written).
-pause_once() {
-	local run=$1 port ck out err t0 t1 ms rc=0
+# (from the suspend signal to the release) in each process. Records the
+# longest of those pauses and the wall time of `stasis checkpoint` (which
+# returns when the child has written).
+pause_run() {
+	local name=$1 run=$2 port ck out err t0 t1 ms rc=0
+	shift 2
 	free_port
 	port=$PORT
-	ck=$WORK/ck.pause.$run
-	out=$WORK/pause.log
-	err=$WORK/pause.err
+	ck=$WORK/ck.$name.$run
+	out=$WORK/$name.log
+	err=$WORK/$name.err
 	mkdir -p "$ck"
 	: >"$out"
-	spawn env STASIS_LOG=debug "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$MEMHOG" "$MIB" rand 0 >"$out" 2>"$err"
+	spawn env STASIS_LOG=debug "$STASIS" launch -p "$port" --ckpt-dir "$ck" "$@" >"$out" 2>"$err"
 	local lpid=$BG_PID
 	wait_line "$out" 0 "$lpid" || return 1
 	sync
 	now t0
 	if "$STASIS" checkpoint -p "$port" >/dev/null 2>"$WORK/checkpoint.err"; then
 		now t1
-		record pause stasis forked ckpt_s "$run" "$(usecs $((t1 - t0)))"
-		ms=$(grep -o 'threads paused [0-9.]* ms' "$err" | head -n 1 | cut -d' ' -f3)
+		record "$name" stasis forked ckpt_s "$run" "$(usecs $((t1 - t0)))"
+		ms=$(grep -o 'threads paused [0-9.]* ms' "$err" | cut -d' ' -f3 | sort -g | tail -n 1)
 		if [[ -n $ms ]]; then
-			record pause stasis forked pause_ms "$run" "$ms"
+			record "$name" stasis forked pause_ms "$run" "$ms"
 		else
 			log "bench: the runtime logged no 'threads paused' line (was the writer forked?)"
 			rc=1
@@ -532,6 +538,13 @@ pause_once() {
 	rm -rf "$ck"
 	return "$rc"
 }
+
+# pause_once RUN: memhog with MIB MiB of random (private) memory.
+pause_once() { pause_run pause "$1" "$MEMHOG" "$MIB" rand 0; }
+
+# pause_shm_once RUN: shmhog with SHM_MIB MiB of random shared memory, mapped
+# by it and a forked child (its pages are copied while the program is stopped).
+pause_shm_once() { pause_run pause_shm "$1" "$SHMHOG" "$SHM_MIB"; }
 
 # incremental_once RUN: pagemem with MIB MiB; a full checkpoint, then a step
 # that rewrites about INCR_DIRTY_MIB MiB, then an incremental checkpoint (the
@@ -626,7 +639,7 @@ redis_bench() {
 
 # The extra workloads' medians (summarize has put them in results.csv).
 print_extra() {
-	awk -F, -v mib="$MIB" -v dirty="$INCR_DIRTY_MIB" '
+	awk -F, -v mib="$MIB" -v dirty="$INCR_DIRTY_MIB" -v shm="$SHM_MIB" '
 	NR > 1 { m[$1 "," $2 "," $3 "," $4] = $5 }
 	function get(k) { return (k in m) ? m[k] : "" }
 	END {
@@ -644,6 +657,9 @@ print_extra() {
 		if (get("pause,stasis,forked,pause_ms") != "")
 			printf "\n%s MiB random, checkpoint that goes on (forked writer)\n  threads paused %.1f ms (target <= 100 ms), checkpoint wall time %.3f s\n", mib,
 				get("pause,stasis,forked,pause_ms"), get("pause,stasis,forked,ckpt_s")
+		if (get("pause_shm,stasis,forked,pause_ms") != "")
+			printf "\n%s MiB random shared memory, two processes, checkpoint that goes on\n  threads paused %.1f ms (the shared pages are copied then), checkpoint wall time %.3f s\n", shm,
+				get("pause_shm,stasis,forked,pause_ms"), get("pause_shm,stasis,forked,ckpt_s")
 	}' "$RESULTS/results.csv"
 }
 
@@ -719,7 +735,7 @@ print_table() {
 		title["python"] = "python3, " py " MiB (bench/pyhog.py)"
 		for (i = 1; i <= nw; i++) {
 			w = ws[i]
-			if (w == "true" || w == "pause" || w == "mapped" || w == "incremental" || w == "redis") continue
+			if (w == "true" || w == "pause" || w == "pause_shm" || w == "mapped" || w == "incremental" || w == "redis") continue
 			printf "\n%s\n", (w in title) ? title[w] : w
 			printf "  %-22s %10s %11s %10s %9s %15s\n", "", "ckpt s", "image MiB", "restart s", "ckpt/dd", "restart/native"
 			row(w, "stasis", "zstd", "stasis (zstd)")
@@ -744,7 +760,7 @@ print_table() {
 chart() {
 	local metric=$1 scale=$2 ylabel=$3 png=$4 dat=$WORK/$1.dat
 	awk -F, -v met="$metric" -v scale="$scale" '
-	NR > 1 && $1 !~ /^(true|pause|mapped|incremental|redis)$/ && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
+	NR > 1 && $1 !~ /^(true|pause|pause_shm|mapped|incremental|redis)$/ && ($4 == met || (met == "ckpt_s" && $2 $3 $4 == "ddfsyncwrite_s")) {
 		s = $2 "-" $3; if (s == "dd-fsync") s = "dd-conv=fsync(limit)"
 		if (!(s in si)) { si[s] = ++ns; sn[ns] = s }
 		if (!($1 in wi)) { wi[$1] = ++nw; wn[nw] = $1 }
@@ -828,6 +844,7 @@ main() {
 	done
 	selected true && launch_overhead
 	selected pause && cycle_extra pause
+	selected pause_shm && cycle_extra pause_shm
 	selected mapped && cycle_extra mapped
 	selected incremental && cycle_extra incremental
 	selected redis && redis_bench

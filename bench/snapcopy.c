@@ -4,14 +4,16 @@
  *
  * Copy while stopped: the resident pages of a MAP_SHARED|MAP_ANONYMOUS region
  * copied into private memory (fresh anonymous pages, with or without
- * MADV_HUGEPAGE or MADV_POPULATE_WRITE first; a memfd written with write(2);
- * one or two threads).
+ * MADV_HUGEPAGE or MADV_POPULATE_WRITE first; pages allocated before the
+ * clock starts, as the runtime prepares them before the stop; a memfd written
+ * with write(2); one or two threads).
  * userfaultfd write-protect: registering the shared region and protecting it
  * (what the stop would cost), and a first write to a protected page handled by
  * a thread that copies the page and lifts the protection (what the program
  * pays afterwards, per page). The same registration for private memory, for
  * comparison with the fork of a forked checkpoint.
- * Built by bench/run.sh; not part of the runtime.
+ * Build: cc -O2 bench/snapcopy.c -o snapcopy -lpthread (not part of the
+ * runtime; docs/performance.md, "Consistent snapshots", has its figures).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -72,13 +74,18 @@ static void *copy_part(void *arg)
 	return NULL;
 }
 
+/* advice -1: the pages are allocated before the clock starts (what the
+ * runtime does before the stop), in shared anonymous memory like its buffer */
 static double anon_copy(int advice, int threads)
 {
-	double t0 = now_ms();
-	char *dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *dst = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 (advice < 0 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
 	if (dst == MAP_FAILED)
 		return -1;
-	if (advice)
+	if (advice < 0)
+		madvise(dst, len, MADV_POPULATE_WRITE);
+	double t0 = now_ms();
+	if (advice > 0)
 		madvise(dst, len, advice);
 	if (threads == 1) {
 		memcpy(dst, src, len);
@@ -265,6 +272,8 @@ int main(int argc, char **argv)
 	    {"same, MADV_POPULATE_WRITE first", MADV_POPULATE_WRITE, 1, 0},
 	    {"memcpy, two threads", 0, 2, 0},
 	    {"memcpy, two threads, MADV_HUGEPAGE", MADV_HUGEPAGE, 2, 0},
+	    {"memcpy into pages allocated before", -1, 1, 0},
+	    {"same, two threads", -1, 2, 0},
 	    {"write(2) into a memfd", 0, 1, 1},
 	    {"write(2) into two memfds, two threads", 0, 2, 1},
 	};
