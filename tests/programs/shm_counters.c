@@ -16,8 +16,11 @@
  * Whenever a process takes the semaphore every counter must equal the sum of
  * the two processes' update counts, and its own private count must equal the
  * one it published: checked at every update, so the first update after a
- * restart finds a torn image. The parent prints "count N" (the anonymous
- * counter) every 20 ms, and at verify "counters N" once it has checked them.
+ * restart finds a torn image. After each update the child also sends its
+ * count down a pipe and a Unix stream socket, which a thread of the parent
+ * reads: each stream must carry 1, 2, 3, ... with nothing lost or repeated
+ * across restarts (queues in flight taken at the same cut as memory). The parent prints "count N"
+ * (the anonymous counter) every 20 ms, and at verify "counters N" once it has checked them.
  * nofork-parent: the parent marks a page MADV_DONTFORK, so that it writes its
  * image itself (held) while its child runs on after a checkpoint.
  */
@@ -31,7 +34,9 @@
 #include <stdint.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 enum { C_ANON, C_SYSV, C_MEMFD_OPEN, C_MEMFD_CLOSED, C_POSIX, C_DELETED, C_FILE, NCTR };
@@ -49,8 +54,10 @@ struct ctl {
 
 static struct ctl *ctl;
 static volatile uint64_t *ctr[NCTR];
-static uint64_t mine; /* private memory: this process's updates */
-static int me;	      /* 0 parent, 1 child */
+static uint64_t mine;	  /* private memory: this process's updates */
+static int me;		  /* 0 parent, 1 child */
+static int streams[2][2]; /* a pipe and a socket pair: child -> parent */
+static char stream_bad[128];
 
 static void report(const char *fmt, unsigned long long a, unsigned long long b, int k)
 {
@@ -84,6 +91,35 @@ static void update(void)
 	ctl->done[me]++;
 	mine++;
 	sem_post(&ctl->sem);
+	for (int i = 0; me == 1 && i < 2; i++)
+		if (write(streams[i][1], &mine, sizeof(mine)) != sizeof(mine))
+			_exit(4);
+}
+
+/* The parent's reader: each stream carries the child's counts in order. */
+static void *reader(void *arg)
+{
+	(void)arg;
+	uint64_t last[2] = {0, 0}, v;
+	struct pollfd p[2] = {{streams[0][0], POLLIN, 0}, {streams[1][0], POLLIN, 0}};
+	while (poll(p, 2, -1) > 0)
+		for (int i = 0; i < 2; i++) {
+			if (!(p[i].revents & POLLIN))
+				continue;
+			ssize_t n = read(streams[i][0], &v, sizeof(v));
+			if (n == 0)
+				return NULL; /* the child was ended at verify */
+			if (n != sizeof(v) || v != last[i] + 1) {
+				if (!stream_bad[0])
+					snprintf(stream_bad, sizeof(stream_bad),
+						 "the %s carried %llu after %llu",
+						 i ? "socket" : "pipe", (unsigned long long)v,
+						 (unsigned long long)last[i]);
+				return NULL;
+			}
+			last[i] = v;
+		}
+	return NULL;
 }
 
 static void *worker(void *arg)
@@ -161,6 +197,8 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s", argv[1]);
 	if (setup(dirname(dir)) < 0)
 		return 2;
+	if (pipe(streams[0]) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, streams[1]) < 0)
+		return printf("cannot make the streams: %s\n", strerror(errno)), 2;
 	if (argc > 2 && !strcmp(argv[2], "nofork-parent")) {
 		static char page[4096] __attribute__((aligned(4096)));
 		page[0] = 1;
@@ -169,11 +207,16 @@ int main(int argc, char **argv)
 	pid_t child = fork();
 	if (child == 0) {
 		me = 1;
+		close(streams[0][0]);
+		close(streams[1][0]);
 		for (;;)
 			update();
 	}
-	pthread_t t;
-	if (child < 0 || pthread_create(&t, NULL, worker, NULL))
+	close(streams[0][1]);
+	close(streams[1][1]);
+	pthread_t t, r;
+	if (child < 0 || pthread_create(&t, NULL, worker, NULL) ||
+	    pthread_create(&r, NULL, reader, NULL))
 		return printf("cannot start: %s\n", strerror(errno)), 2;
 	zd_ready();
 	zd_wait_tick(tick);
@@ -181,6 +224,7 @@ int main(int argc, char **argv)
 		;
 	check_locked();
 	uint64_t n = ctl->anon;
+	zd_check(!stream_bad[0], "%s", stream_bad); /* before the child's end closes them */
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	zd_check(!ctl->bad, "%s", ctl->why);
