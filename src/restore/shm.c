@@ -272,6 +272,12 @@ int rst_shm_put_back(const struct rst_image *img, const struct img_file *f)
 	uint8_t buf[65536];
 	struct stat st;
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+		warn("cannot put back the contents of %s (POSIX shared memory) as of the "
+		     "checkpoint: %s; the program sees what it holds now",
+		     path, strerror(errno));
+		return 0; /* the program could not have written it either */
+	}
 	if (fd < 0 || fstat(fd, &st) < 0)
 		goto fail;
 	if ((uint64_t)st.st_size != f->size && ftruncate(fd, f->size) < 0)
@@ -292,7 +298,8 @@ fail:;
 	int e = errno;
 	if (fd >= 0)
 		close(fd);
-	return error("cannot put back the contents of %s (POSIX shared memory, %llu bytes): %s",
+	return error("cannot put back the contents of %s (POSIX shared memory, %llu bytes): %s; "
+		     "remove it (the restart then recreates it from the image) and restart again",
 		     path, (unsigned long long)f->size, strerror(e));
 }
 

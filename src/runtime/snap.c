@@ -112,7 +112,8 @@ static int make_buffer(uint64_t size, int populate)
 	if (len <= snap.len)
 		return 0;
 	rt_snap_release(); /* too small: a shared mapping cannot grow */
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	snap.buf = p; /* first: a child the program forks now lets go of it */
@@ -217,7 +218,10 @@ int rt_snap_copy(int live, char *err, size_t errlen)
 	      snap.size >> 10, ms_since(&t0));
 	return 0;
 fail:
-	return snprintf(err, errlen, "pid %d: cannot copy %" PRIu64 " MiB of shared memory: %s",
+	return snprintf(err, errlen,
+			"pid %d: cannot copy the %" PRIu64 " MiB of shared memory it stores: %s; "
+			"the program goes on: free some memory, or checkpoint with --kill (which "
+			"copies nothing)",
 			getpid(), snap.size >> 20, strerror(errno)),
 	       -1;
 }
