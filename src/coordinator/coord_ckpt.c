@@ -1,5 +1,6 @@
-/* The checkpoint state machine (CKPT_BEGIN, barriers SUSPENDED, DRAINED, WRITTEN,
- * CKPT_RESULT), the restart barrier, and the restart script of each generation. */
+/* The checkpoint state machine (CKPT_BEGIN, barriers PREPARED, SUSPENDED,
+ * DRAINED, WRITTEN, CKPT_RESULT), the restart barrier, and the restart script
+ * of each generation. */
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -12,6 +13,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A checkpoint's barriers in order: a connection's `barrier` is the position
+ * (1-based) of the last one it reached, 0 for none. */
+static const uint32_t stages[] = {BARRIER_PREPARED, BARRIER_SUSPENDED, BARRIER_DRAINED,
+				  BARRIER_WRITTEN};
+
+static uint32_t stage_pos(uint32_t id)
+{
+	for (uint32_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+		if (stages[i] == id)
+			return i + 1;
+	return 0;
+}
+
 static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reached)
 {
 	int n = 0;
@@ -20,7 +34,7 @@ static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reac
 		if (!k->member || k->state != CONN_READY)
 			continue;
 		n++;
-		*reached += k->barrier >= reached_stage;
+		*reached += k->barrier >= stage_pos(reached_stage);
 	}
 	return n;
 }
@@ -142,7 +156,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
-			    .stage = BARRIER_SUSPENDED,
+			    .stage = stages[0],
 			    .requester = requester};
 	struct proto_ckpt_begin b = {.comp_id = c->comp_id, .gen = ck->gen, .flags = ck->flags};
 	debug("checkpoint generation %u of %016llx begins", ck->gen,
@@ -297,19 +311,19 @@ static void ckpt_advance(struct coord *c)
 	for (struct conn *k = c->conns; k; k = k->next)
 		if (k->member && k->state == CONN_READY)
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), pids, np * sizeof(pids[0]));
-	ck->stage++;
+	ck->stage = stages[stage_pos(ck->stage)];
 }
 
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
 {
 	struct ckpt *ck = &k->c->ckpt;
 	char why[96];
-	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= b->id) {
+	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= stage_pos(b->id)) {
 		snprintf(why, sizeof(why), "barrier %u out of sequence (checkpoint %s, stage %u)",
 			 b->id, ck->active ? "running" : "idle", ck->stage);
 		return conn_drop(k, why);
 	}
-	k->barrier = b->id;
+	k->barrier = stage_pos(b->id);
 	ckpt_advance(k->c);
 }
 

@@ -218,6 +218,7 @@ static int write_image(struct ckpt_run *c)
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
 	}
+	rt_snap_release(); /* the writer has its own mapping of the copy */
 	return 0;
 }
 
@@ -248,20 +249,33 @@ static void resume_restarted(uint8_t *buf, size_t size)
 static void lost_coordinator(void)
 {
 	rt_release_all();
+	rt_snap_release();
 	rt_arena_reset();
 	warn("pid %d: lost the coordinator during a checkpoint", getpid());
+}
+
+/* On a helper with its own descriptor table: what it opens takes no number
+ * the program's running threads may be about to use. */
+static void snap_prepare(void *arg)
+{
+	(void)arg;
+	rt_snap_prepare();
 }
 
 static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
+	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
+		rt_run_private_files(snap_prepare, NULL);
+	if (barrier(BARRIER_PREPARED, buf, size)) /* nobody stops before all are ready */
+		return lost_coordinator();
 	int rc = suspend(&c);
 	if (barrier(BARRIER_SUSPENDED, buf, size))
 		return lost_coordinator();
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
 	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
-	    !(c.parts = rt_capture(c.err, sizeof(c.err))))
+	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
 	if (rc != 0) { /* now, so that the DRAINED pass tells everyone to write nothing */
 		report_image(&c, rc);
@@ -278,6 +292,7 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		rc = rt_image_wait(&c.job, c.err, sizeof(c.err));
 	if (!aborted && !c.reported)
 		report_image(&c, rc);
+	rt_snap_release(); /* a capture that was not written */
 	rt_arena_reset();
 	rc = barrier(BARRIER_WRITTEN, buf, size);
 	if (rc == 1)
@@ -398,6 +413,7 @@ void rt_forked_child(void)
 	rt.coord_fd = -1; /* first: close() refuses the runtime's own fd (fdguard.c) */
 	if (parent_fd >= 0)
 		close(parent_fd);
+	rt_snap_release(); /* forked while the parent prepared a checkpoint: not ours */
 	int uffd = rt_dirty_fd();
 	rt_dirty_reset(0); /* first, like the socket: then close() lets it go */
 	if (uffd >= 0)

@@ -132,10 +132,22 @@ static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
 	memcpy(&b, m.payload, sizeof(b));
 	ck_assert_uint_eq(b.id, id);
 	ck_assert_uint_eq(b.nprocs, nprocs);
-	/* on the checkpoint's SUSPENDED and DRAINED passes the pids of the processes
-	 * taking part follow, one per process */
-	int pids = id == BARRIER_SUSPENDED || id == BARRIER_DRAINED;
+	/* on the checkpoint's PREPARED, SUSPENDED and DRAINED passes the pids of the
+	 * processes taking part follow, one per process */
+	int pids = id == BARRIER_PREPARED || id == BARRIER_SUSPENDED || id == BARRIER_DRAINED;
 	ck_assert_uint_eq(m.hdr.len, sizeof(b) + (pids ? nprocs * sizeof(uint32_t) : 0));
+}
+
+/* The first barrier of a checkpoint, reached by each of the n processes. */
+static void prepared(const int *ps, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			expect_nothing(ps[0]); /* not before the last one reached it */
+		send_barrier(ps[i], BARRIER_PREPARED);
+	}
+	for (int i = 0; i < n; i++)
+		expect_pass(ps[i], BARRIER_PREPARED, n);
 }
 
 static void send_image(int fd, const char *path)
@@ -312,6 +324,7 @@ START_TEST(test_checkpoint_round)
 	ck_assert_uint_eq(b.gen, 1);
 	ck_assert_uint_eq(b.flags, 0);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"checkpointing\""));
 	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_DRAINED; id++) {
 		send_barrier(p1, id);
@@ -353,6 +366,7 @@ START_TEST(test_checkpoint_round)
 	ck_assert_uint_eq(b.gen, 2);
 	ck_assert_uint_eq(b.flags, CKPT_KILL);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_WRITTEN; id++) {
 		if (id == BARRIER_WRITTEN) {
 			send_image(p1, "/ck/a2");
@@ -384,6 +398,7 @@ START_TEST(test_disconnect_mid_checkpoint)
 	int ctl = request_checkpoint(CKPT_KILL);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	send_barrier(p1, BARRIER_SUSPENDED);
 	expect_nothing(p1);
 	close(p2);
@@ -396,6 +411,7 @@ START_TEST(test_disconnect_mid_checkpoint)
 	 * left, the checkpoint starts again without it */
 	expect_pass(p1, BARRIER_WRITTEN, 1);
 	struct proto_ckpt_begin b = expect_begin(p1);
+	prepared((int[]){p1}, 1);
 	ck_assert_uint_eq(b.gen, 2);
 	send_barrier(p1, BARRIER_SUSPENDED);
 	expect_pass(p1, BARRIER_SUSPENDED, 1);
@@ -440,6 +456,7 @@ START_TEST(test_checkpoint_refusals_and_errors)
 	p = join_process(302, NULL);
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
 	expect_begin(p);
+	prepared((int[]){p}, 1);
 	send_barrier(p, BARRIER_SUSPENDED);
 	expect_pass(p, BARRIER_SUSPENDED, 1);
 	send_barrier(p, BARRIER_DRAINED);
@@ -507,6 +524,7 @@ START_TEST(test_kill_checkpoint_then_exit_on_last)
 	int ctl = request_checkpoint(CKPT_KILL | CKPT_NO_COMPRESS);
 	struct proto_ckpt_begin b = expect_begin(p);
 	ck_assert_uint_eq(b.flags, CKPT_KILL | CKPT_NO_COMPRESS);
+	prepared((int[]){p}, 1);
 	send_barrier(p, BARRIER_SUSPENDED);
 	expect_pass(p, BARRIER_SUSPENDED, 1);
 	send_barrier(p, BARRIER_DRAINED);
@@ -624,6 +642,7 @@ START_TEST(test_progress_forwarded)
 	int ctl = request_checkpoint(0);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_DRAINED; b++) {
 		send_barrier(p1, b);
 		send_barrier(p2, b);
@@ -670,6 +689,7 @@ START_TEST(test_checkpoint_waits_for_exec)
 	p2 = join_process(222, NULL);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_WRITTEN; b++) {
 		if (b == BARRIER_WRITTEN) {
 			send_image(p1, "/ck/p1");
