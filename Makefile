@@ -32,9 +32,10 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 # a static program runs without the runtime: launch must not leave its coordinator behind
 PROGS += $(B)/tests/programs/lifecycle-static
+COORDLOAD := $(B)/bench/coordload
 
 .PHONY: all clean check unit e2e asan demo bench format deps
-all: $(STASIS) $(RUNTIME) $(PROGS)
+all: $(STASIS) $(RUNTIME) $(PROGS) $(COORDLOAD)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,6 +84,11 @@ $(B)/tests/programs/lifecycle-static: tests/programs/lifecycle.c tests/programs/
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static $< -o $@
 
+# The coordinator load tool of the bench: the real protocol code (src/common).
+$(COORDLOAD): $(O)/bench/coordload.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) $^ -o $@ $(LIBS)
+
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ)) \
 		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
@@ -113,8 +119,9 @@ demo:
 deps:
 	@scripts/deps.sh
 
+# PEERS=1: DMTCP and CRIU too, built by ../shared/peers/build.sh if needed.
 bench: all
-	@bench/run.sh
+	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

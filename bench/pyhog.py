@@ -1,4 +1,4 @@
-"""pyhog: the python3 workload of the Stasis benchmark (bench/run.sh).
+"""pyhog: the python3 workload of the Stasis benchmark (bench/run.py).
 
 Builds about MIB MiB of interpreter state, half of it a bytearray of random
 bytes (incompressible) and half a dict of small str objects (the heap of a

@@ -116,11 +116,14 @@ enum proto_hello_flags {
 				    its pid is not a process of it while connected */
 };
 
+/* A checkpoint's barriers come in the order PREPARED, SUSPENDED, DRAINED,
+ * WRITTEN (the codes are fixed, not the order). */
 enum proto_barrier_id {
 	BARRIER_SUSPENDED = 1,
 	BARRIER_DRAINED = 2,
 	BARRIER_WRITTEN = 3,
 	BARRIER_RESTARTED = 4,
+	BARRIER_PREPARED = 5, /* every process has prepared while it runs; then they stop */
 };
 
 enum proto_ckpt_flags {

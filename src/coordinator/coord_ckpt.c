@@ -1,5 +1,6 @@
-/* The checkpoint state machine (CKPT_BEGIN, barriers SUSPENDED, DRAINED, WRITTEN,
- * CKPT_RESULT), the restart barrier, and the restart script of each generation. */
+/* The checkpoint state machine (CKPT_BEGIN, barriers PREPARED, SUSPENDED,
+ * DRAINED, WRITTEN, CKPT_RESULT), the restart barrier, and the restart script
+ * of each generation. */
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -15,6 +16,29 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A checkpoint's barriers in order: a connection's `barrier` is the position
+ * (1-based) of the last one it reached, 0 for none. */
+static const uint32_t stages[] = {BARRIER_PREPARED, BARRIER_SUSPENDED, BARRIER_DRAINED,
+				  BARRIER_WRITTEN};
+
+static uint32_t stage_pos(uint32_t id)
+{
+	for (uint32_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+		if (stages[i] == id)
+			return i + 1;
+	return 0;
+}
+
+int ckpt_reached(const struct conn *k, uint32_t id)
+{
+	return k->barrier >= stage_pos(id);
+}
+
+int ckpt_stage_known(uint32_t id)
+{
+	return stage_pos(id) != 0;
+}
+
 static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reached)
 {
 	int n = 0;
@@ -23,7 +47,7 @@ static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reac
 		if (!k->member || k->state != CONN_READY)
 			continue;
 		n++;
-		*reached += k->barrier >= reached_stage;
+		*reached += k->barrier >= stage_pos(reached_stage);
 	}
 	return n;
 }
@@ -150,7 +174,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
-			    .stage = BARRIER_SUSPENDED,
+			    .stage = stages[0],
 			    .requester = requester};
 	struct proto_ckpt_begin b = {.comp_id = c->comp_id, .gen = ck->gen, .flags = ck->flags};
 	debug("checkpoint generation %u of %016llx begins", ck->gen,
@@ -386,19 +410,19 @@ void ckpt_advance(struct coord *c)
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), pids, np * sizeof(pids[0]));
 			k->heard_ms = now_ms(); /* asked for the next barrier from now */
 		}
-	ck->stage++;
+	ck->stage = stages[stage_pos(ck->stage)];
 }
 
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
 {
 	struct ckpt *ck = &k->c->ckpt;
 	char why[96];
-	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= b->id) {
+	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= stage_pos(b->id)) {
 		snprintf(why, sizeof(why), "barrier %u out of sequence (checkpoint %s, stage %u)",
 			 b->id, ck->active ? "running" : "idle", ck->stage);
 		return conn_drop(k, why);
 	}
-	k->barrier = b->id;
+	k->barrier = stage_pos(b->id);
 	ckpt_advance(k->c);
 }
 
@@ -479,11 +503,13 @@ void ckpt_fail(struct coord *c, const char *fmt, ...)
 	sbuf_printf(&c->ckpt.errors, "%s\n", line);
 }
 
-/* pid is a stasis program started inside the computation: not a process of it */
-static int is_outside(const struct coord *c, uint32_t pid)
+/* pid is a stasis program started inside the computation (not a process of
+ * it), or a process this checkpoint gave up on (its failure is said already) */
+static int is_accounted(const struct coord *c, uint32_t pid)
 {
 	for (const struct conn *o = c->conns; o; o = o->next)
-		if (o->state == CONN_READY && (o->flags & HELLO_OUTSIDE) && o->pid == pid)
+		if (o->state == CONN_READY && o->pid == pid &&
+		    ((o->flags & HELLO_OUTSIDE) || (conn_is_process(o) && o->abandoned)))
 			return 1;
 	return 0;
 }
@@ -509,7 +535,7 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 	for (uint32_t i = 0; i < m->hdr.len / 4; i++) {
 		uint32_t pid;
 		memcpy(&pid, m->payload + 4 * i, 4);
-		if (is_member(k->c, pid) || is_outside(k->c, pid))
+		if (is_member(k->c, pid) || is_accounted(k->c, pid))
 			continue;
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
@@ -527,7 +553,7 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 /* Member k has gone: what that does to the checkpoint. */
 static void member_gone(struct coord *c, struct conn *k)
 {
-	if (!k->wrote && k->barrier >= BARRIER_SUSPENDED && !k->execing && !k->exiting)
+	if (!k->wrote && ckpt_reached(k, BARRIER_SUSPENDED) && !k->execing && !k->exiting)
 		ckpt_fail(c, /* it had stopped for us, and did not say it leaves */
 			  "process %u (%s) ended during the checkpoint, before its image was "
 			  "written (killed by a signal)",

@@ -49,7 +49,8 @@ struct conn {
 	char name[PROTO_NAME_LEN + 1];
 	uint8_t nonce[PROTO_NONCE_LEN];
 	struct sbuf in, out;
-	uint32_t barrier;     /* last barrier reached in the current round */
+	uint32_t barrier;     /* last barrier reached in the current round (its position in
+				 the checkpoint's order, coord_ckpt.c; or BARRIER_RESTARTED) */
 	int member;	      /* takes part in the running checkpoint */
 	int wrote;	      /* sent IMAGE_DONE in the running checkpoint */
 	char *image;	      /* its path (malloc'ed), or NULL */
@@ -154,6 +155,10 @@ void ckpt_proc_left(struct conn *k);
 void restart_on_barrier(struct conn *k);
 void ckpt_free(struct ckpt *ck);
 
+/* k has reached checkpoint barrier id in the running checkpoint */
+int ckpt_reached(const struct conn *k, uint32_t id);
+/* id is one of a checkpoint's barriers */
+int ckpt_stage_known(uint32_t id);
 /* name is ckpt_<prog>_<comp_id>_<pid>_g<gen>.stasis (or .tmp) */
 int ckpt_generation_file(const char *name, uint64_t comp_id, uint32_t gen);
 void ckpt_fail(struct coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

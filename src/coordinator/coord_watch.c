@@ -48,7 +48,7 @@ void watch_tick(struct coord *c)
 		if (!k->member || k->state != CONN_READY)
 			continue;
 		conn_send(k, MSG_PING, NULL, 0, NULL, 0);
-		if (k->barrier < ck->stage && now - k->heard_ms >= c->timeout_ms)
+		if (!ckpt_reached(k, ck->stage) && now - k->heard_ms >= c->timeout_ms)
 			watch_abandon(k);
 	}
 	ckpt_advance(c);
@@ -64,7 +64,7 @@ int watch_on_abandoned(struct conn *k, const struct proto_msg *m)
 		if (m->hdr.len != sizeof(b))
 			return 0;
 		memcpy(&b, m->payload, sizeof(b));
-		if (b.id < BARRIER_SUSPENDED || b.id > BARRIER_WRITTEN)
+		if (!ckpt_stage_known(b.id))
 			return 0;
 		struct proto_barrier pass = {.id = b.id, .nprocs = 1, .flags = BARRIER_F_ABORT};
 		conn_send(k, MSG_BARRIER, &pass, sizeof(pass), &pid,

@@ -233,6 +233,9 @@ struct img_chunk {
 #define IMG_FILE_SAVED                                                                             \
 	(1u << 3) /* size bytes of contents in IMG_SEC_FILEDATA: a shared-mapped                   \
 		     file missing at restart is recreated from them */
+#define IMG_FILE_RESTORE                                                                           \
+	(1u << 5) /* with IMG_FILE_SAVED: a shared-mapped file on tmpfs (POSIX                     \
+		     shared memory) whose saved contents are put back at restart */
 struct img_file {
 	uint32_t path_str;
 	uint32_t flags;

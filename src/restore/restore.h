@@ -203,6 +203,9 @@ int rst_sysv_create(const struct rst_set *set);
 void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t shmid, uint64_t at,
 		   int prot);
 int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f, int flags);
+/* A POSIX shm file (IMG_FILE_RESTORE) that exists: its contents, size and
+ * mtime become the checkpoint's again. 0, or -1 with a message. */
+int rst_shm_put_back(const struct rst_image *img, const struct img_file *f);
 
 /* fds.c: process i's descriptors at their numbers (shared with its parent's
  * where they were); on return every fd below set->top is the target's. */

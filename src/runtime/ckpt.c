@@ -237,6 +237,7 @@ static int write_image(struct ckpt_run *c)
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
 	}
+	rt_snap_release(); /* the writer has its own mapping of the copy */
 	return 0;
 }
 
@@ -285,6 +286,7 @@ static void lost_coordinator(struct ckpt_run *c)
 {
 	if (!c->released)
 		rt_release_all();
+	rt_snap_release();
 	rt_arena_reset();
 	if (c->wrote)
 		unlink(c->path);
@@ -294,16 +296,29 @@ static void lost_coordinator(struct ckpt_run *c)
 	rt.coord_lost = 1;
 }
 
+/* On a helper with its own descriptor table: what it opens takes no number
+ * the program's running threads may be about to use. */
+static void snap_prepare(void *arg)
+{
+	(void)arg;
+	rt_snap_prepare();
+}
+
 static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
-	int rc = suspend(&c), b;
+	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
+		rt_run_private_files(snap_prepare, NULL);
+	int b = barrier(BARRIER_PREPARED, buf, size); /* nobody stops before all are ready */
+	if (b != 0)
+		return b > 0 ? die_killed() : lost_coordinator(&c);
+	int rc = suspend(&c);
 	if ((b = barrier(BARRIER_SUSPENDED, buf, size)) != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
 	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
-	    !(c.parts = rt_capture(c.err, sizeof(c.err))))
+	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
 	if (rc != 0) { /* now, so that the DRAINED pass tells everyone to write nothing */
 		report_image(&c, rc);
@@ -320,6 +335,7 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		rc = rt_image_wait(&c.job, c.err, sizeof(c.err));
 	if (!aborted && !c.reported)
 		report_image(&c, rc);
+	rt_snap_release(); /* a capture that was not written */
 	rt_arena_reset();
 	b = barrier(BARRIER_WRITTEN, buf, size);
 	__atomic_store_n(&rt.let_go, 0, __ATOMIC_RELEASE);
@@ -490,18 +506,31 @@ __attribute__((visibility("default"))) void stasis_rt_outside_close(void)
 /* A forked child is a new process of the computation: it lets go of its
  * parent's coordinator connection and checkpoint thread state, joins with its
  * own, and starts its own checkpoint thread. */
+/* The parent's thread slots mean nothing here. Only the slots a thread used are
+ * written: the table is 8 MiB, and a memset of it made every forked child store
+ * it in its image (and fault it in at fork). */
+static void forget_threads(void)
+{
+	for (int i = 0; i < RT_MAX_THREADS; i++)
+		if (rt.threads[i].state != RT_FREE || rt.threads[i].tid) {
+			rt.threads[i].state = RT_FREE;
+			rt.threads[i].tid = 0;
+		}
+}
+
 void rt_forked_child(void)
 {
 	int parent_fd = rt.coord_fd;
 	rt.coord_fd = -1; /* first: close() refuses the runtime's own fd (fdguard.c) */
 	if (parent_fd >= 0)
 		close(parent_fd);
+	rt_snap_release(); /* forked while the parent prepared a checkpoint: not ours */
 	int uffd = rt_dirty_fd();
 	rt_dirty_reset(0); /* first, like the socket: then close() lets it go */
 	if (uffd >= 0)
 		close(uffd); /* the parent's: this process has no registrations */
 	rt.enabled = 0;
-	memset(rt.threads, 0, sizeof(rt.threads));
+	forget_threads();
 	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;

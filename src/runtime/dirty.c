@@ -99,7 +99,7 @@ static int trackable(const char *line, uint64_t s, uint64_t e, const char *perms
 	(void)line;
 	rt_arena_contains(0, &as, &ae);
 	if (perms[1] != 'w' || perms[3] != 'p' || (s < ae && e > as) ||
-	    s == (uint64_t)(uintptr_t)rt_prog)
+	    s == (uint64_t)(uintptr_t)rt_prog || rt_snap_contains(s, e))
 		return 0;
 	return !path[0] || !strcmp(path, "[heap]") || !strcmp(path, "[stack]");
 }

@@ -7,13 +7,11 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define STRTAB_MAX (16u << 20)
@@ -111,12 +109,6 @@ int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int
 	if (deleted && fd >= 0 && save_contents(f, r, fd, clean, err, errlen) < 0)
 		return -1;
 	return f->n++;
-}
-
-static int same_file(int a, int b)
-{
-	pid_t pid = getpid();
-	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, a, b) == 0;
 }
 
 static const char *type_name(mode_t m)
@@ -277,8 +269,41 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 	return -1;
 }
 
-static int dump_one(struct rt_fds *out, int fd, struct rt_files *files, struct rt_strtab *tab,
-		    char *err, size_t errlen)
+/* Our descriptors in description order (fd_order.c); for each fd up to maxfd,
+ * the lowest fd of its open file description and the index in out->fds of
+ * its entry (-1: none yet). */
+struct fd_order {
+	struct rt_fdesc *v;
+	int n, maxfd;
+	int *lowest, *entry;
+};
+
+static int order_fds(struct fd_order *o, const int *list, int n)
+{
+	o->maxfd = n ? list[n - 1] : 0;
+	o->v = rt_alloc(FDS_MAX * sizeof(*o->v));
+	o->lowest = rt_alloc((o->maxfd + 1) * sizeof(int));
+	o->entry = rt_alloc((o->maxfd + 1) * sizeof(int));
+	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
+	if (!o->v || !o->lowest || !o->entry || !scratch)
+		return -1;
+	for (int fd = 0; fd <= o->maxfd; fd++)
+		o->lowest[fd] = fd, o->entry[fd] = -1;
+	o->n = rt_fds_sorted(getpid(), o->v, scratch, FDS_MAX);
+	for (int k = 0; k < o->n; k++) /* a run starts with its lowest fd */
+		if (o->v[k].fd <= o->maxfd)
+			o->lowest[o->v[k].fd] = o->v[o->v[k].first].fd;
+	return o->n < 0 ? -1 : 0;
+}
+
+/* The entry of a lower descriptor of fd's open file description, or -1. */
+static int dup_entry(const struct fd_order *o, int fd)
+{
+	return fd <= o->maxfd && o->lowest[fd] < fd ? o->entry[o->lowest[fd]] : -1;
+}
+
+static int dump_one(struct rt_fds *out, int fd, int dup, struct rt_files *files,
+		    struct rt_strtab *tab, char *err, size_t errlen)
 {
 	char path[64], link[PATH_MAX];
 	struct stat st;
@@ -301,50 +326,63 @@ static int dump_one(struct rt_fds *out, int fd, struct rt_files *files, struct r
 		out->n++;
 		return 0;
 	}
-	for (uint32_t i = 0; i < out->n; i++)
-		if (out->fds[i].type != IMG_FD_RUNTIME && same_file(out->fds[i].fd, fd)) {
-			*e = out->fds[i];
-			e->fd = fd;
-			e->fd_flags = fcntl(fd, F_GETFD);
-			e->share = out->fds[i].share >= 0 ? out->fds[i].share : out->fds[i].fd;
-			out->n++;
-			return 0;
-		}
+	if (dup >= 0 && out->fds[dup].type != IMG_FD_RUNTIME) {
+		*e = out->fds[dup];
+		e->fd = fd;
+		e->fd_flags = fcntl(fd, F_GETFD);
+		e->share = out->fds[dup].share >= 0 ? out->fds[dup].share : out->fds[dup].fd;
+		out->n++;
+		return 0;
+	}
 	if (classify_fd(e, fd, link, &st, out, files, tab, err, errlen) < 0)
 		return -1;
 	out->n++;
 	return 0;
 }
 
-/* Which of our fds share an open file description with our parent's (inherited
- * across fork, or passed): the restorer then hands them down the same way. */
-static void find_parent_shares(struct rt_fds *out)
+/* fd shares the description that the parent holds at run[0..n) (sorted by
+ * number): the restorer hands it down from the parent's fd of the same number
+ * when there is one (the usual inheritance), else from its lowest. */
+static void note_parent_fd(struct rt_fds *out, const struct fd_order *o, int fd,
+			   const struct rt_fdesc *run, uint32_t n)
 {
-	pid_t pid = getpid(), ppid = getppid();
-	char path[64];
-	int *pfds = rt_alloc(FDS_MAX * sizeof(int));
-	struct stat *pst = rt_alloc(FDS_MAX * sizeof(struct stat));
-	snprintf(path, sizeof(path), "/proc/%d/fd", ppid);
-	int n = pfds && pst ? rt_list_numeric(path, pfds, FDS_MAX, NULL) : -1;
-	/* one stat per descriptor: only those naming the same file are compared */
-	for (int k = 0; k < n; k++) {
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", ppid, pfds[k]);
-		if (stat(path, &pst[k]) < 0)
-			pst[k].st_ino = 0;
-	}
-	for (uint32_t i = 0; i < out->n; i++) {
-		struct img_fd *e = &out->fds[i];
-		struct stat st;
-		if (e->type == IMG_FD_RUNTIME || fstat(e->fd, &st) < 0)
-			continue;
-		for (int k = 0; k < n; k++) {
-			if (pst[k].st_ino != st.st_ino || pst[k].st_dev != st.st_dev ||
-			    syscall(SYS_kcmp, ppid, pid, KCMP_FILE, pfds[k], e->fd) != 0)
-				continue;
-			/* the same number when there is a choice: the usual inheritance */
-			if (!e->parent_fd1 || pfds[k] == e->fd)
-				e->parent_fd1 = pfds[k] + 1;
+	int at = fd <= o->maxfd ? o->entry[fd] : -1;
+	if (at < 0 || out->fds[at].type == IMG_FD_RUNTIME)
+		return;
+	int pfd = run[0].fd;
+	for (uint32_t lo = 0, hi = n; lo < hi;) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (run[mid].fd == fd) {
+			pfd = fd;
+			break;
 		}
+		if (run[mid].fd < fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	out->fds[at].parent_fd1 = pfd + 1;
+}
+
+/* Which of our fds share an open file description with our parent's (inherited
+ * across fork, or passed): the restorer then hands them down the same way.
+ * Both lists in description order, merged. */
+static void find_parent_shares(struct rt_fds *out, const struct fd_order *o)
+{
+	uint32_t self = getpid(), ppid = getppid();
+	struct rt_fdesc *pv = rt_alloc(FDS_MAX * sizeof(*pv));
+	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
+	int pn = pv && scratch ? rt_fds_sorted(ppid, pv, scratch, FDS_MAX) : -1;
+	for (uint32_t i = 0, j = 0; pn > 0 && i < (uint32_t)o->n && j < (uint32_t)pn;) {
+		int c = rt_fdesc_cmp(self, &o->v[i], ppid, &pv[j]);
+		uint32_t inext = rt_fdesc_next_run(o->v, i, o->n);
+		uint32_t jnext = rt_fdesc_next_run(pv, j, pn);
+		for (uint32_t k = i; !c && k < inext; k++)
+			note_parent_fd(out, o, o->v[k].fd, pv + j, jnext - j);
+		if (c <= 0)
+			i = inext;
+		if (c >= 0)
+			j = jnext;
 	}
 }
 
@@ -377,15 +415,26 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 	out->fds = rt_alloc(FDS_MAX * sizeof(struct img_fd));
 	out->n = 0;
 	out->fdx_len = 0;
+	struct fd_order o;
 	int n = list ? rt_list_numeric("/proc/self/fd", list, FDS_MAX, &self) : -1;
 	if (n < 0 || !out->fds) {
 		snprintf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
 		return -1;
 	}
-	for (int i = 0; i < n; i++)
-		if (list[i] != self && list[i] != rt_dirty_fd() &&
-		    dump_one(out, list[i], files, tab, err, errlen) < 0)
+	if (order_fds(&o, list, n) < 0) {
+		snprintf(err, errlen,
+			 "cannot sort the %d descriptors of pid %d by open file "
+			 "description: %s",
+			 n, (int)getpid(), strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (list[i] == self || list[i] == rt_dirty_fd())
+			continue;
+		o.entry[list[i]] = out->n;
+		if (dump_one(out, list[i], dup_entry(&o, list[i]), files, tab, err, errlen) < 0)
 			return -1;
-	find_parent_shares(out);
+	}
+	find_parent_shares(out, &o);
 	return rt_shares_dump(out, err, errlen);
 }

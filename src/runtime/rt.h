@@ -162,23 +162,32 @@ int rt_dump_locks(struct rt_locks *out, const struct rt_fds *fds, char *err, siz
 int rt_holds_posix_lock(uint64_t dev, uint64_t ino);
 
 struct image_parts;
-/* write.c: descriptors, queues in flight and SysV objects, taken while every
- * process of the checkpoint is stopped; NULL with err set on failure */
-struct image_parts *rt_capture(char *err, size_t errlen);
+/* write.c: descriptors, queues in flight, SysV objects, memory regions and a
+ * copy of the shared pages (unless live: nobody runs before the images are
+ * written), taken while every process of the checkpoint is stopped; NULL
+ * with err set on failure */
+struct image_parts *rt_capture(int live, char *err, size_t errlen);
 int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
 
-/* write_pipe.c: a helper thread compresses chunks while memory is written
- * (when the writer compresses; STASIS_WRITE_THREADS=1: never). rt_pipe_end
- * stops it and writes what it left: 0, or -1 with errno. */
+/* write_pipe.c: bare helper threads (a clone sharing everything, every signal
+ * blocked, the creator's TLS, which it must not touch): rt_helper_start runs
+ * fn(arg) on one (-1 if none could be made), rt_helper_join waits until it
+ * is gone. One compresses chunks while memory is written (when the writer
+ * compresses; STASIS_WRITE_THREADS=1: never); rt_pipe_end stops it and
+ * writes what it left: 0, or -1 with errno. */
 struct img_writer;
-struct rt_pipe {
+struct rt_helper {
 	uint32_t ctid;
 	int running;
+	long tid;
 };
-void rt_pipe_start(struct img_writer *w, struct rt_pipe *h);
-int rt_pipe_end(struct img_writer *w, struct rt_pipe *h);
+int rt_helper_start(struct rt_helper *h, void (*fn)(void *), void *arg);
+void rt_helper_join(struct rt_helper *h);
+int rt_one_thread(void); /* STASIS_WRITE_THREADS=1: no helper (compression, snap.c's copy) */
+void rt_pipe_start(struct img_writer *w, struct rt_helper *h);
+int rt_pipe_end(struct img_writer *w, struct rt_helper *h);
 /* fn(arg) on a helper thread with a private copy of the descriptor table, for
  * files the checkpoint thread opens while the program's threads run. */
 int rt_run_private_files(void (*fn)(void *), void *arg);
@@ -187,6 +196,7 @@ int rt_run_private_files(void (*fn)(void *), void *arg);
 struct img_writer;
 struct rt_vmas {
 	struct img_vma *vmas;
+	uint8_t *how; /* per region: how the writer stores its pages (mem.c) */
 	uint32_t nvmas;
 	struct img_chunk *chunks;
 	uint32_t nchunks, chunk_cap;
@@ -194,8 +204,41 @@ struct rt_vmas {
 };
 char *rt_read_smaps(char *err, size_t errlen);
 int rt_fork_safe(const char *smaps);
-int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *tab,
-		   struct rt_files *files, char *smaps, char *err, size_t errlen);
+/* rt_plan_memory while every process is stopped (regions, files, a copy of
+ * the shared pages this process stores); rt_dump_memory by the writer, which
+ * stores the pages. */
+enum rt_plan_mode {
+	RT_PLAN_COPY = 0, /* copy the shared pages this process stores */
+	RT_PLAN_LIVE,	  /* no copy: no process runs before every image is written */
+	RT_PLAN_ESTIMATE, /* before the stop: only how much the copy would be (snap.c) */
+};
+int rt_plan_memory(struct rt_vmas *out, struct rt_strtab *tab, struct rt_files *files,
+		   const char *smaps, int mode, char *err, size_t errlen);
+int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, char *err, size_t errlen);
+
+/* snap.c: shared pages copied at the stop, for the writer. rt_snap_prepare,
+ * before the stop, makes a buffer as large as the copy would be then;
+ * rt_snap_contains says whether a range meets that buffer. rt_snap_note
+ * records a region's resident pages (or all of them), rt_snap_copy copies
+ * every run noted (unless live); rt_snap_lookup gives the runs that meet
+ * [start, end) (by address, each with its offset in the copy) and the copy's
+ * base (NULL when live: read the memory itself), or -1 if the copy is gone.
+ * rt_snap_release unmaps the copy (a forked writer keeps its own); a
+ * restarted process forgets it (it was never part of the image). */
+struct rt_snap_run {
+	uint64_t start, end;
+	uint64_t off;
+	uint32_t readable, reserved;
+};
+void rt_snap_prepare(void);
+int rt_snap_contains(uint64_t start, uint64_t end);
+void rt_snap_reset(void);
+int rt_snap_note(uint64_t start, uint64_t end, int readable, int all, char *err, size_t errlen);
+int rt_snap_copy(int live, char *err, size_t errlen);
+int rt_snap_lookup(uint64_t start, uint64_t end, const struct rt_snap_run **runs, uint32_t *n,
+		   const uint8_t **copy);
+void rt_snap_release(void);
+void rt_snap_forget(void);
 
 /* strtab / files (fds.c) */
 struct rt_strtab {
@@ -259,7 +302,10 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t ino,
 		  uint64_t dev, uint64_t end, char *err, size_t errlen);
 int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err, size_t errlen);
-int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *err, size_t errlen);
+int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, char *err,
+		     size_t errlen);
+int rt_shm_keep_pending(char *err, size_t errlen);
+void rt_shm_reset(void); /* a new checkpoint: forget the parent's maps */
 int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len);
 int rt_shm_saved(const struct rt_files *f, int idx);
 /* fd_memfd.c: 1 for the S_ISREG descriptors that are kinds (memfd, mqueue) */
@@ -278,6 +324,23 @@ int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uin
  * barrier pass (u32 each); sockets whose peer none of them holds lead outside. */
 void rt_note_members(const void *pids, size_t len);
 size_t rt_members(const uint32_t **pids); /* the last list noted */
+/* fd_order.c: a process's descriptors sorted by the file each names, then by
+ * open file description (kcmp order, the same from every process), then by
+ * number; the descriptors of one description are a run, its lowest first. */
+struct rt_fdesc {
+	int fd;
+	uint32_t first; /* index of the first of its description's run */
+	uint64_t ino, dev;
+};
+/* pid's descriptors (at most max; fds is scratch for max ints), without the
+ * runtime's own and those gone meanwhile: the count, or -1 with errno. */
+int rt_fds_sorted(uint32_t pid, struct rt_fdesc *out, int *fds, int max);
+/* a of pa against b of pb: by file, then description; 0: the same description */
+int rt_fdesc_cmp(uint32_t pa, const struct rt_fdesc *a, uint32_t pb, const struct rt_fdesc *b);
+/* The index after the run that starts at v[k]. */
+uint32_t rt_fdesc_next_run(const struct rt_fdesc *v, uint32_t k, uint32_t n);
+/* The first kcmp failure other than a closed descriptor since the last reset. */
+int rt_fdesc_errno(int reset);
 /* fd_share.c: descriptions other processes of the checkpoint hold too.
  * rt_shares_scan runs while every process is stopped (after the SUSPENDED
  * barrier); rt_shares_dump then names each shared one of out's descriptors by

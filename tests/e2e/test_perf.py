@@ -5,6 +5,8 @@ sees no extra thread); STASIS_WRITE_THREADS=1 writes on one thread."""
 
 import os
 import re
+import resource
+import time
 
 import pytest
 
@@ -79,3 +81,54 @@ def test_helper_gone_after_checkpoint(st, fork):
     assert p.wait(30) == 0, st.describe_all()
     text = out.read_text()
     assert "PASS" in text and "FAIL" not in text, text
+
+
+def restart_ticks_on(st, p, out):
+    """After checkpoint --kill of p (a program that prints ticks, like memhog):
+    restart the newest checkpoint; the program writes on, every tick ok and in
+    sequence."""
+    st.wait_killed(p)
+    size = out.stat().st_size
+    r = st.restart(directory=st.ckpt_dir)
+    deadline = time.monotonic() + 30
+    while out.stat().st_size <= size:
+        assert r.running() and time.monotonic() < deadline, st.describe_all()
+        time.sleep(0.01)
+    ticks = re.findall(r"^tick (\d+) (\w+)$", out.read_text(), re.M)
+    assert ticks == [(str(i), "ok") for i in range(len(ticks))], ticks
+
+
+def test_forked_child_image_holds_no_runtime_table(st):
+    """A forked child's image stores about what its parent's does: the runtime
+    clears only the thread slots its parent used (a memset of the whole 8 MiB
+    table stored it in every child's image: 64 processes x 16 MiB gave 450 MiB
+    of images where CRIU writes 135 MiB). The tree restarts and ticks on."""
+    out = st.tmp / "tree.out"
+    p = st.launch(program("manyhog"), "-p", "3", "-m", "2", out=out)
+    st.wait_for(out, "tick 0 ok", proc=p)
+    st.wait_registered(nprocs=3, proc=p)
+    imgs = st.checkpoint()
+    stats = sorted(memory_stats(st, i) for i in imgs)
+    assert len(stats) == 3, imgs
+    (smallest, _), (largest, _) = stats[0], stats[-1]
+    assert largest - smallest < 2**20, f"(memory, stored) bytes per process: {stats}"
+    restart_ticks_on(st, p, out)
+
+
+def test_ten_thousand_descriptors_of_one_file(st):
+    """10000 descriptors of one file, each its own description at its own
+    offset: the checkpoint finds the dups among them by sorting them in kcmp
+    order (fd_order.c), not by comparing every pair (18 s here before), and
+    every offset comes back (manyhog checks them at each tick)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    n = min(10000, hard - 100)
+    assert n >= 5000, f"RLIMIT_NOFILE hard limit {hard}: this test needs 5100"
+    out = st.tmp / "fds.out"
+    p = st.launch(program("manyhog"), "-m", "1", "-f", n, "-F", st.tmp / "fds.dat", out=out)
+    st.wait_for(out, "tick 0 ok", proc=p)
+    st.wait_registered(proc=p)
+    t0 = time.monotonic()
+    st.checkpoint()
+    took = time.monotonic() - t0
+    assert took < 3, f"checkpoint of {n} descriptors took {took:.1f} s"
+    restart_ticks_on(st, p, out)

@@ -160,10 +160,22 @@ static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
 	memcpy(&b, m.payload, sizeof(b));
 	ck_assert_uint_eq(b.id, id);
 	ck_assert_uint_eq(b.nprocs, nprocs);
-	/* on the checkpoint's SUSPENDED and DRAINED passes the pids of the processes
-	 * taking part follow, one per process */
-	int pids = id == BARRIER_SUSPENDED || id == BARRIER_DRAINED;
+	/* on the checkpoint's PREPARED, SUSPENDED and DRAINED passes the pids of the
+	 * processes taking part follow, one per process */
+	int pids = id == BARRIER_PREPARED || id == BARRIER_SUSPENDED || id == BARRIER_DRAINED;
 	ck_assert_uint_eq(m.hdr.len, sizeof(b) + (pids ? nprocs * sizeof(uint32_t) : 0));
+}
+
+/* The first barrier of a checkpoint, reached by each of the n processes. */
+static void prepared(const int *ps, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			expect_nothing(ps[0]); /* not before the last one reached it */
+		send_barrier(ps[i], BARRIER_PREPARED);
+	}
+	for (int i = 0; i < n; i++)
+		expect_pass(ps[i], BARRIER_PREPARED, n);
 }
 
 static void send_image(int fd, const char *path)

@@ -118,6 +118,7 @@ START_TEST(test_checkpoint_round)
 	ck_assert_uint_eq(b.gen, 1);
 	ck_assert_uint_eq(b.flags, 0);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"checkpointing\""));
 	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_DRAINED; id++) {
 		send_barrier(p1, id);
@@ -159,6 +160,7 @@ START_TEST(test_checkpoint_round)
 	ck_assert_uint_eq(b.gen, 2);
 	ck_assert_uint_eq(b.flags, CKPT_KILL);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_WRITTEN; id++) {
 		if (id == BARRIER_WRITTEN) {
 			send_image(p1, "/ck/a2");
@@ -190,6 +192,7 @@ START_TEST(test_disconnect_mid_checkpoint)
 	int ctl = request_checkpoint(CKPT_KILL);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	send_barrier(p1, BARRIER_SUSPENDED);
 	expect_nothing(p1);
 	close(p2);
@@ -202,6 +205,7 @@ START_TEST(test_disconnect_mid_checkpoint)
 	 * left, the checkpoint starts again without it */
 	expect_pass(p1, BARRIER_WRITTEN, 1);
 	struct proto_ckpt_begin b = expect_begin(p1);
+	prepared((int[]){p1}, 1);
 	ck_assert_uint_eq(b.gen, 2);
 	send_barrier(p1, BARRIER_SUSPENDED);
 	expect_pass(p1, BARRIER_SUSPENDED, 1);
@@ -246,6 +250,7 @@ START_TEST(test_checkpoint_refusals_and_errors)
 	p = join_process(302, NULL);
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
 	expect_begin(p);
+	prepared((int[]){p}, 1);
 	send_barrier(p, BARRIER_SUSPENDED);
 	expect_pass(p, BARRIER_SUSPENDED, 1);
 	send_barrier(p, BARRIER_DRAINED);
@@ -313,6 +318,7 @@ START_TEST(test_kill_checkpoint_then_exit_on_last)
 	int ctl = request_checkpoint(CKPT_KILL | CKPT_NO_COMPRESS);
 	struct proto_ckpt_begin b = expect_begin(p);
 	ck_assert_uint_eq(b.flags, CKPT_KILL | CKPT_NO_COMPRESS);
+	prepared((int[]){p}, 1);
 	send_barrier(p, BARRIER_SUSPENDED);
 	expect_pass(p, BARRIER_SUSPENDED, 1);
 	send_barrier(p, BARRIER_DRAINED);
@@ -431,6 +437,7 @@ START_TEST(test_progress_forwarded)
 	int ctl = request_checkpoint(0);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	pass_two(p1, p2, BARRIER_DRAINED);
 	send_progress(p1, 10, 100);
 	struct proto_progress s = expect_progress(ctl);
@@ -472,6 +479,7 @@ START_TEST(test_checkpoint_waits_for_exec)
 	p2 = join_process(222, NULL);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_WRITTEN; b++) {
 		if (b == BARRIER_WRITTEN) {
 			send_image(p1, "/ck/p1");

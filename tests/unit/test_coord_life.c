@@ -151,11 +151,15 @@ START_TEST(test_silent_process_given_up)
 	int ctl = request_checkpoint(0);
 	expect_begin(p1);
 	expect_begin(p2);
-	send_barrier(p1, BARRIER_SUSPENDED);
+	send_barrier(p1, BARRIER_PREPARED); /* p2 is stopped: it never prepares */
 	long long t0 = loop_now_ms();
-	struct proto_barrier b = expect_pass_flags(p1, BARRIER_SUSPENDED, BARRIER_F_ABORT);
+	struct proto_barrier b = expect_pass_flags(p1, BARRIER_PREPARED, BARRIER_F_ABORT);
 	ck_assert_uint_eq(b.nprocs, 1);
 	ck_assert_int_ge(loop_now_ms() - t0, 800);
+	uint32_t kids[] = {802}; /* its child, given up on: not "a child that did not join" */
+	ck_assert_int_eq(proto_send(p1, MSG_CHILDREN, kids, sizeof(kids), NULL, 0), 0);
+	send_barrier(p1, BARRIER_SUSPENDED);
+	expect_pass_flags(p1, BARRIER_SUSPENDED, BARRIER_F_ABORT);
 	ck_assert_str_eq(fail_alone(p1, ctl), "process 802 (fakeproc) did not answer within 1 s: "
 					      "it does not answer (it cannot be seen from this "
 					      "host)\n");
@@ -170,11 +174,13 @@ START_TEST(test_silent_process_given_up)
 	snprintf(img, sizeof(img), "%s/ckpt_fakeproc_%016llx_802_g1.stasis", ckdir,
 		 (unsigned long long)w.comp_id);
 	close(open(img, O_CREAT | O_WRONLY, 0600));
-	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_WRITTEN; id++) {
-		if (id == BARRIER_WRITTEN)
+	const uint32_t order[] = {BARRIER_PREPARED, BARRIER_SUSPENDED, BARRIER_DRAINED,
+				  BARRIER_WRITTEN};
+	for (int i = 0; i < 4; i++) {
+		if (order[i] == BARRIER_WRITTEN)
 			send_image(p2, img);
-		send_barrier(p2, id);
-		expect_pass_flags(p2, id, BARRIER_F_ABORT);
+		send_barrier(p2, order[i]);
+		expect_pass_flags(p2, order[i], BARRIER_F_ABORT);
 	}
 	ck_assert_int_eq(access(img, F_OK), -1);
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
@@ -262,6 +268,7 @@ START_TEST(test_outside_child_is_not_missing)
 	int outside = join(ROLE_CONTROL, 1102, "stasis", 0, HELLO_OUTSIDE, 0, NULL);
 	int ctl = request_checkpoint(0);
 	expect_begin(p);
+	prepared((int[]){p}, 1);
 	uint32_t kids[] = {1102};
 	ck_assert_int_eq(proto_send(p, MSG_CHILDREN, kids, sizeof(kids), NULL, 0), 0);
 	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_WRITTEN; id++) {
@@ -288,6 +295,7 @@ START_TEST(test_killed_or_exiting_member)
 	int ctl = request_checkpoint(0);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	send_barrier(p1, BARRIER_SUSPENDED);
 	send_barrier(p2, BARRIER_SUSPENDED);
 	expect_pass(p1, BARRIER_SUSPENDED, 2);
@@ -300,6 +308,7 @@ START_TEST(test_killed_or_exiting_member)
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	pass_two(p1, p2, BARRIER_DRAINED);
 	ck_assert_int_eq(proto_send(p2, MSG_EXEC, &exiting, 4, NULL, 0), 0);
 	close(p2); /* it exited while its writer wrote */
