@@ -30,6 +30,8 @@ STASIS := $(B)/bin/stasis
 RUNTIME := $(B)/lib/libstasis.so
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
+# a static program runs without the runtime: launch must not leave its coordinator behind
+PROGS += $(B)/tests/programs/lifecycle-static
 COORDLOAD := $(B)/bench/coordload
 
 .PHONY: all clean check unit e2e asan demo bench format deps
@@ -69,7 +71,7 @@ $(O)/blob_embed.o: src/restore/blob_embed.S $(O)/blob.bin
 
 $(STASIS): $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) $^ -o $@ $(LIBS)
+	$(CC) $(SAN) -Wl,--export-dynamic-symbol=stasis_cli_marker $^ -o $@ $(LIBS)
 $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
@@ -78,14 +80,19 @@ $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/prog
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
 
+$(B)/tests/programs/lifecycle-static: tests/programs/lifecycle.c tests/programs/zdtm.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static $< -o $@
+
 # The coordinator load tool of the bench: the real protocol code (src/common).
 $(COORDLOAD): $(O)/bench/coordload.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) $^ -o $@ $(LIBS)
 
-$(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
+$(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ)) \
+		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $^ -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done

@@ -13,15 +13,21 @@ int cmd_kill(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 /* launch_tty.c: run argv on a pty of its own, relaying the user's terminal */
-int cli_launch_tty(char **argv);
+int cli_launch_tty(char **argv, int hold);
+/* cmd_launch.c: say on the held connection whether a program is being started
+ * (1), or not (0: the connection is closed too) */
+void cli_launching(int hold, uint32_t state);
 int cmd_merge(int argc, char **argv);
 
-/* Make sure a coordinator listens on port: connect to it, or (connection refused)
- * start `stasis coordinator --daemon --exit-on-last -p port [--ckpt-dir DIR]
- * [--no-compress]` and wait until it accepts. ckpt_dir may be NULL (the
- * coordinator then uses the caller's cwd). A coordinator already running with
- * another directory or compression default is used as it is, with a warning.
- * Returns 0, or -1 after printing why. */
+/* Make sure a coordinator listens on port: connect to it, or (connection
+ * refused, or reset by one that is exiting) start `stasis coordinator --daemon
+ * --exit-on-last -p port [--ckpt-dir DIR] [--no-compress]` and connect to it.
+ * ckpt_dir may be NULL (the coordinator then uses the caller's cwd). A
+ * coordinator already running with another directory or compression default
+ * is used as it is, with a warning. Returns the connection, which holds the
+ * coordinator (HELLO_HOLD) until it is closed: close it once the processes
+ * have joined (a launch: at exec, after sending MSG_EXEC 1; it then waits a
+ * few seconds more for the program). -1 after printing why. */
 int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */

@@ -52,6 +52,16 @@ static int set_preload(void)
 	return 0;
 }
 
+/* Tell the coordinator we hold whether a program is being started (1: it
+ * waits a few seconds after our connection closes for it to join); 0 also
+ * lets go of it. */
+void cli_launching(int hold, uint32_t state)
+{
+	proto_send(hold, MSG_EXEC, &state, sizeof(state), NULL, 0);
+	if (!state)
+		close(hold);
+}
+
 static int resolve_dir(const char *dir, char *out)
 {
 	struct stat st;
@@ -103,8 +113,10 @@ int cmd_launch(int argc, char **argv)
 		return 2;
 	}
 	uint16_t port = cli_parse_port(port_s);
-	if (resolve_dir(dir ? dir : ".", absdir) < 0 ||
-	    cli_ensure_coordinator(port, absdir, no_compress) < 0 || set_preload() < 0)
+	if (resolve_dir(dir ? dir : ".", absdir) < 0)
+		return 1;
+	int hold = cli_ensure_coordinator(port, absdir, no_compress);
+	if (hold < 0 || set_preload() < 0)
 		return 1;
 	if (interval >= 0) {
 		uint32_t secs = interval;
@@ -119,8 +131,11 @@ int cmd_launch(int argc, char **argv)
 	if (no_compress)
 		setenv("STASIS_NO_COMPRESS", "1", 1);
 	if (!no_tty && isatty(0))
-		return cli_launch_tty(argv + i);
+		return cli_launch_tty(argv + i, hold);
+	cli_launching(hold, 1); /* the held connection closes at exec */
 	execvp(argv[i], argv + i);
-	error("cannot run %s: %s", argv[i], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	int saved = errno;
+	cli_launching(hold, 0);
+	error("cannot run %s: %s", argv[i], strerror(saved));
+	return saved == ENOENT ? 127 : 126;
 }

@@ -1,9 +1,11 @@
 /* stasis restart: bring a computation back from its images, in the foreground. */
 #include "cli/cli.h"
+#include "common/complock.h"
 #include "common/log.h"
 #include "restore/restore.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -92,6 +94,8 @@ static int newest_in_dir(const char *dir, char ***out)
 				     "generation with images missing)",
 				     dir);
 	}
+	debug("restarting generation %u of computation %016llx from %s (%u images)", f[best].gen,
+	      (unsigned long long)f[best].comp_id, dir, f[best].nprocs);
 	*out = calloc(f[best].nprocs + 1, sizeof(char *));
 	for (int j = 0; j < n && *out && k < (int)f[best].nprocs; j++)
 		if (f[j].comp_id == f[best].comp_id && f[j].gen == f[best].gen)
@@ -115,9 +119,39 @@ static int check_owner(struct rst_image *img)
 	return 0;
 }
 
-/* Join as the image's process; a coordinator that is just exiting (its last
- * process left) or not there yet is started again. */
-static int join_coordinator(struct rst_image *img, struct rst_opts *o, const char *path)
+/* A computation that runs under another coordinator is refused before
+ * anything is created (common/complock.h); on restart's own port the
+ * coordinator refuses it, naming its processes. */
+static int check_not_running(const struct rst_set *set, uint16_t port)
+{
+	struct complock_holder h;
+	uint64_t comp = set->img[0].r.hdr.comp_id;
+	if (!complock_holder(comp, &h) || h.port == port)
+		return 0;
+	return error("cannot restart: computation %016llx is already running under the "
+		     "coordinator on port %u (pid %d): end it first with 'stasis kill -p %u'",
+		     (unsigned long long)comp, h.port, h.pid, h.port);
+}
+
+/* "coordinator on port N refused us: REASON": REASON */
+static const char *refusal(const char *err)
+{
+	const char *r = strstr(err, "refused us: ");
+	return r ? r + 12 : err;
+}
+
+static void leave(struct rst_set *set, int n)
+{
+	for (int k = 0; k < n; k++) {
+		close(set->opts[k].coord_fd);
+		set->opts[k].coord_fd = -1;
+	}
+}
+
+/* Join as every image's process, holding the coordinator meanwhile. One that
+ * is just exiting (its last process left) or not there yet is started again;
+ * a refusal is final. */
+static int join_all(struct rst_set *set, uint16_t port, const char *path)
 {
 	char imgdir[PATH_MAX], err[1024];
 	snprintf(imgdir, sizeof(imgdir), "%s", path);
@@ -125,10 +159,21 @@ static int join_coordinator(struct rst_image *img, struct rst_opts *o, const cha
 	if (slash)
 		*slash = 0;
 	for (int attempt = 0;; attempt++) {
-		if (cli_ensure_coordinator(o->port, slash ? imgdir : ".", 0) < 0)
+		int hold = cli_ensure_coordinator(port, slash ? imgdir : ".", 0), k;
+		if (hold < 0)
 			return -1;
-		if (rst_join(img, o, err, sizeof(err)) == 0)
+		for (k = 0; k < set->n; k++) {
+			set->opts[k] = (struct rst_opts){.port = port, .coord_fd = -1};
+			if (rst_join(&set->img[k], &set->opts[k], err, sizeof(err)) < 0)
+				break;
+		}
+		int refused = k < set->n && errno == EACCES;
+		close(hold);
+		if (k == set->n)
 			return 0;
+		leave(set, k);
+		if (refused)
+			return error("cannot restart: %s", refusal(err));
 		if (attempt == 5)
 			return error("%s", err);
 		debug("joining the coordinator failed (%s): trying again", err);
@@ -162,6 +207,16 @@ static void *xcalloc(int n, size_t size)
 	return p;
 }
 
+/* Restart run inside a computation (a shell under stasis): the processes it
+ * brings back must not inherit its runtime's connection (main.c). */
+static void leave_outer_computation(void)
+{
+	void (*close_outside)(void) =
+	    (void (*)(void))dlsym(RTLD_DEFAULT, "stasis_rt_outside_close");
+	if (close_outside)
+		close_outside();
+}
+
 int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL;
@@ -189,6 +244,7 @@ int cmd_restart(int argc, char **argv)
 			return 2;
 		}
 	}
+	leave_outer_computation();
 	const char *nomap = getenv("STASIS_NO_MAP");
 	if (nomap && *nomap && strcmp(nomap, "0"))
 		rst_map_images = 0;
@@ -216,11 +272,9 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
-	for (int k = 0; k < nimg; k++) {
-		set.opts[k] = (struct rst_opts){.port = cli_parse_port(port_s), .coord_fd = -1};
-		if (join_coordinator(&set.img[k], &set.opts[k], paths[k]) < 0)
-			return 1;
-	}
+	uint16_t port = cli_parse_port(port_s);
+	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0]) < 0)
+		return 1;
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);
 		return 1;

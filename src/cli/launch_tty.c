@@ -59,7 +59,7 @@ static int exit_like(int st)
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
 }
 
-int cli_launch_tty(char **argv)
+int cli_launch_tty(char **argv, int hold)
 {
 	int master, slave, index;
 	char num[16];
@@ -70,11 +70,15 @@ int cli_launch_tty(char **argv)
 	copy_terminal(0, slave);
 	snprintf(num, sizeof(num), "%d", index);
 	setenv("STASIS_TTY", num, 1);
+	cli_launching(hold, 1);
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		cli_launching(hold, 0);
 		return error("cannot fork: %s", strerror(errno));
+	}
 	if (pid == 0)
-		run_program(slave, argv);
+		run_program(slave, argv); /* the held connection closes at exec */
+	close(hold);
 	close(slave);
 	struct tty_relay r = {.master = master,
 			      .in = 0,

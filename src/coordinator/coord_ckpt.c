@@ -5,9 +5,12 @@
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,6 +27,16 @@ static uint32_t stage_pos(uint32_t id)
 		if (stages[i] == id)
 			return i + 1;
 	return 0;
+}
+
+int ckpt_reached(const struct conn *k, uint32_t id)
+{
+	return k->barrier >= stage_pos(id);
+}
+
+int ckpt_stage_known(uint32_t id)
+{
+	return stage_pos(id) != 0;
 }
 
 static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reached)
@@ -44,13 +57,6 @@ static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reac
 #define RETRY_MS 3000 /* how long a checkpoint starts again while processes come and go */
 #define RETRY_POLL_MS 30
 
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000ll + t.tv_nsec / 1000000;
-}
-
 /* Processes that are between leaving (exec) and joining again, still expected. */
 static int execs_pending(struct coord *c)
 {
@@ -67,6 +73,16 @@ void ckpt_exec_left(struct coord *c, uint32_t pid)
 {
 	if (c->nexecs < (int)(sizeof(c->execs) / sizeof(c->execs[0])))
 		c->execs[c->nexecs++] = (typeof(c->execs[0])){pid, now_ms() + EXEC_WAIT_MS};
+}
+
+/* pid (0: any) left to exec and is expected back */
+int ckpt_exec_pending(const struct coord *c, uint32_t pid)
+{
+	long long now = now_ms();
+	for (int i = 0; i < c->nexecs; i++)
+		if (c->execs[i].deadline_ms > now && (!pid || c->execs[i].pid == pid))
+			return 1;
+	return 0;
 }
 
 void ckpt_exec_joined(struct coord *c, uint32_t pid)
@@ -153,6 +169,8 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	if (!coord_nprocs(c))
 		return errf(err, errlen,
 			    "no process to checkpoint: start the program with 'stasis launch'");
+	if (watch_refuse_abandoned(c, err, errlen) < 0)
+		return -1;
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
@@ -167,7 +185,11 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 		k->member = 1;
 		k->barrier = 0;
 		k->wrote = 0;
+		k->keep_from = 0;
+		free(k->image);
+		k->image = NULL;
 		k->done = k->total = 0;
+		k->heard_ms = now_ms();
 		conn_send(k, MSG_CKPT_BEGIN, &b, sizeof(b), c->ckpt_dir, strlen(c->ckpt_dir));
 	}
 	return 0;
@@ -228,33 +250,99 @@ out:
 	return rc;
 }
 
+static void remember(struct coord *c, int ok)
+{
+	struct ckpt *ck = &c->ckpt;
+	typeof(c->last_ok) *last = ok ? &c->last_ok : &c->last_err;
+	last->gen = ck->gen;
+	last->at_ms = now_ms();
+	snprintf(last->text, sizeof(last->text), "%s", ok || !ck->errors.p ? "" : ck->errors.p);
+	size_t n = strlen(last->text);
+	while (n && last->text[n - 1] == '\n')
+		last->text[--n] = 0;
+}
+
 static void report(struct coord *c, int ok)
 {
 	struct ckpt *ck = &c->ckpt;
 	struct proto_ckpt_result r = {.status = ok ? 0 : 1, .gen = ck->gen};
 	const struct sbuf *text = ok ? &ck->paths : &ck->errors;
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
-	if (req) {
+	remember(c, ok);
+	if (req)
 		conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
-	} else if (ok) {
+	if (ok && !req)
 		log_msg(NULL, "checkpoint generation %u of %016llx written", ck->gen,
 			(unsigned long long)c->comp_id);
-	} else {
+	else if (!ok)
 		warn("checkpoint generation %u of %016llx failed:\n%s", ck->gen,
 		     (unsigned long long)c->comp_id, text->p ? text->p : "");
-	}
 }
 
-/* A failed checkpoint keeps no image: those other processes wrote are an
- * incomplete set that restart would refuse. */
-static void remove_images(struct ckpt *ck)
+/* ckpt_<name>_<comp_id>_<pid>_g<gen>.stasis, or .stasis.tmp, of comp_id and gen */
+int ckpt_generation_file(const char *name, uint64_t comp_id, uint32_t gen)
 {
+	char tail[64];
+	size_t n = strlen(name), t;
+	if (strncmp(name, "ckpt_", 5))
+		return 0;
+	if (n > 4 && !strcmp(name + n - 4, ".tmp"))
+		n -= 4;
+	snprintf(tail, sizeof(tail), "_g%u.stasis", gen);
+	t = strlen(tail);
+	if (n < t || strncmp(name + n - t, tail, t))
+		return 0;
+	snprintf(tail, sizeof(tail), "_%016llx_", (unsigned long long)comp_id);
+	const char *id = strstr(name, tail);
+	if (!id)
+		return 0;
+	for (const char *p = id + strlen(tail); p < name + n - t; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+/* A failed generation keeps no file: the images other processes wrote are an
+ * incomplete set that restart would refuse, and a process that died while
+ * writing left its temp file (or a forked writer is finishing it: without
+ * its temp file its rename fails). */
+void ckpt_remove_generation(struct coord *c, uint32_t gen)
+{
+	struct ckpt *ck = &c->ckpt;
 	for (char *p = ck->paths.p, *nl; p && *p; p = nl + 1) {
 		if (!(nl = strchr(p, '\n')))
 			break;
 		*nl = 0;
 		unlink(p);
 		*nl = '\n';
+	}
+	DIR *d = opendir(c->ckpt_dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (ckpt_generation_file(e->d_name, c->comp_id, gen))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
+/* The generation succeeded: each process's images below the generation it
+ * named (MSG_RETAIN: the previous good one, or its incremental chain) go,
+ * before anyone hears of the success. <image minus _g<gen>.stasis>_g<k>.stasis */
+static void retain(struct coord *c)
+{
+	char tail[32], old[PATH_MAX + 32];
+	snprintf(tail, sizeof(tail), "_g%u.stasis", c->ckpt.gen);
+	size_t t = strlen(tail);
+	for (struct conn *k = c->conns; k; k = k->next) {
+		size_t n = k->image ? strlen(k->image) : 0;
+		if (!k->member || !k->keep_from || n < t || strcmp(k->image + n - t, tail))
+			continue;
+		for (uint32_t g = k->keep_from > 40 ? k->keep_from - 40 : 1; g < k->keep_from;
+		     g++) {
+			snprintf(old, sizeof(old), "%.*s_g%u.stasis", (int)(n - t), k->image, g);
+			unlink(old);
+		}
 	}
 }
 
@@ -271,12 +359,15 @@ static void ckpt_finish(struct coord *c)
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;
 	}
-	if (!ok)
-		remove_images(ck); /* also before a retry: a new generation */
+	if (ok)
+		retain(c);
+	else
+		ckpt_remove_generation(c, ck->gen); /* also before a retry: a new generation */
 	if (ok || !ckpt_retry(c))
 		report(c, ok);
 	int reached, n = ckpt_members(c, 0, &reached);
-	struct proto_barrier pass = {.id = BARRIER_WRITTEN, .nprocs = (uint32_t)n};
+	struct proto_barrier pass = {
+	    .id = BARRIER_WRITTEN, .nprocs = (uint32_t)n, .flags = ok ? 0 : BARRIER_F_ABORT};
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->member || k->state != CONN_READY)
 			continue;
@@ -292,10 +383,16 @@ static void ckpt_finish(struct coord *c)
 	sbuf_reset(&ck->errors);
 }
 
+static void member_gone(struct coord *c, struct conn *k);
+
 /* Pass the current barrier, or finish, once every live member has reached it. */
-static void ckpt_advance(struct coord *c)
+void ckpt_advance(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (ck->active && k->member && k->state == CONN_DEAD)
+			member_gone(c, k); /* closed in this pass of the loop: its failure
+					      goes with the pass (ABORT) */
 	int reached, n = ckpt_members(c, ck->stage, &reached);
 	if (!ck->active || reached < n)
 		return;
@@ -309,8 +406,10 @@ static void ckpt_advance(struct coord *c)
 		if (k->member && k->state == CONN_READY && np < PROTO_MAX_MEMBERS)
 			pids[np++] = k->pid;
 	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->member && k->state == CONN_READY)
+		if (k->member && k->state == CONN_READY) {
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), pids, np * sizeof(pids[0]));
+			k->heard_ms = now_ms(); /* asked for the next barrier from now */
+		}
 	ck->stage = stages[stage_pos(ck->stage)];
 }
 
@@ -335,8 +434,16 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m)
 	if (!ck->active || !k->member || memchr(path, '\n', len) || memchr(path, 0, len))
 		return conn_drop(k, "unexpected or malformed image notice");
 	k->wrote = 1;
+	free(k->image);
+	k->image = strndup(path, len);
 	if (sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0)
 		ck->failed = 1;
+}
+
+void ckpt_on_retain(struct conn *k, const struct proto_msg *m)
+{
+	if (k->c->ckpt.active && k->member)
+		memcpy(&k->keep_from, m->payload, sizeof(k->keep_from));
 }
 
 void ckpt_on_error(struct conn *k, const struct proto_msg *m)
@@ -383,6 +490,30 @@ static int is_member(const struct coord *c, uint32_t pid)
 	return 0;
 }
 
+/* A failure that trying again would not cure. */
+void ckpt_fail(struct coord *c, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->ckpt.failed = 1;
+	c->ckpt.transient = 0;
+	sbuf_printf(&c->ckpt.errors, "%s\n", line);
+}
+
+/* pid is a stasis program started inside the computation (not a process of
+ * it), or a process this checkpoint gave up on (its failure is said already) */
+static int is_accounted(const struct coord *c, uint32_t pid)
+{
+	for (const struct conn *o = c->conns; o; o = o->next)
+		if (o->state == CONN_READY && o->pid == pid &&
+		    ((o->flags & HELLO_OUTSIDE) || (conn_is_process(o) && o->abandoned)))
+			return 1;
+	return 0;
+}
+
 /* A failure that may be gone at the next attempt; one that is not (a process
  * refused) wins. */
 static void mark_transient(struct ckpt *ck)
@@ -404,7 +535,7 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 	for (uint32_t i = 0; i < m->hdr.len / 4; i++) {
 		uint32_t pid;
 		memcpy(&pid, m->payload + 4 * i, 4);
-		if (is_member(k->c, pid))
+		if (is_member(k->c, pid) || is_accounted(k->c, pid))
 			continue;
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
@@ -419,18 +550,29 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 	}
 }
 
+/* Member k has gone: what that does to the checkpoint. */
+static void member_gone(struct coord *c, struct conn *k)
+{
+	if (!k->wrote && ckpt_reached(k, BARRIER_SUSPENDED) && !k->execing && !k->exiting)
+		ckpt_fail(c, /* it had stopped for us, and did not say it leaves */
+			  "process %u (%s) ended during the checkpoint, before its image was "
+			  "written (killed by a signal)",
+			  k->pid, k->name);
+	else if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
+		mark_transient(&c->ckpt);
+		sbuf_printf(&c->ckpt.errors,
+			    "process %u (%s) disconnected before writing its image\n", k->pid,
+			    k->name);
+	}
+	k->member = 0;
+}
+
 /* k has gone (it is no longer in the connection list). */
 void ckpt_proc_left(struct conn *k)
 {
 	struct coord *c = k->c;
 	if (c->ckpt.active && k->member) {
-		if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
-			mark_transient(&c->ckpt);
-			sbuf_printf(&c->ckpt.errors,
-				    "process %u (%s) disconnected before writing its image\n",
-				    k->pid, k->name);
-		}
-		k->member = 0;
+		member_gone(c, k);
 		ckpt_advance(c);
 	}
 }

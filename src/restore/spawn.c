@@ -221,7 +221,8 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
 				.comp_id = img->r.hdr.comp_id,
 				.gen = img->r.hdr.gen,
 				.flags = HELLO_RESTART,
-				.nprocs = img->r.hdr.nprocs};
+				.nprocs = img->r.hdr.nprocs,
+				.restart_id = (uint32_t)getpid()}; /* this 'stasis restart' */
 	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
 	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
 					   sizeof(o->ckpt_dir), err, errlen);

@@ -6,6 +6,7 @@
 #include "common/proto.h"
 #include "stasis/stasis.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -47,18 +48,44 @@ static void handle_result(struct proto_msg *m)
 	api_complete(r.status ? -1 : STASIS_CKPT_ORIGINAL);
 }
 
+/* The computation's interval, which the coordinator tells every process: it
+ * is in the image, and a restarted or rejoining process tells it back. */
+static void note_interval(const struct proto_msg *m)
+{
+	if (m->hdr.len == sizeof(rt.interval))
+		memcpy(&rt.interval, m->payload, sizeof(rt.interval));
+}
+
+static void send_interval(void)
+{
+	if (rt.interval)
+		proto_send(rt.coord_fd, MSG_INTERVAL, &rt.interval, sizeof(rt.interval), NULL, 0);
+}
+
 /* Wait for the pass of barrier id; other messages that may arrive meanwhile are
- * handled here. Returns 0 on pass, 1 on KILL, -1 on a lost coordinator. */
+ * handled here. The coordinator pings every second of a checkpoint: one silent
+ * for PROTO_SILENCE_MS is given up on. Returns 0 on pass, 1 on KILL, -1 on a
+ * lost coordinator. */
 static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 {
 	struct proto_msg m;
 	for (;;) {
-		if (proto_recv(rt.coord_fd, &m, buf, size) < 0)
+		if (proto_recv_timeout(rt.coord_fd, &m, buf, size, PROTO_SILENCE_MS) < 0) {
+			if (errno == ETIMEDOUT)
+				warn("pid %d: the coordinator (port %u) said nothing for %d s "
+				     "during a "
+				     "checkpoint",
+				     getpid(), rt.port, PROTO_SILENCE_MS / 1000);
 			return -1;
+		}
 		if (m.hdr.type == MSG_KILL)
 			return 1;
 		if (m.hdr.type == MSG_CKPT_RESULT) {
 			handle_result(&m);
+			continue;
+		}
+		if (m.hdr.type == MSG_INTERVAL) {
+			note_interval(&m);
 			continue;
 		}
 		if (m.hdr.type == MSG_BARRIER && m.hdr.len >= sizeof(struct proto_barrier)) {
@@ -71,7 +98,8 @@ static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 				return 0;
 			}
 		}
-		debug("unexpected message %u while waiting for barrier %u", m.hdr.type, id);
+		if (m.hdr.type != MSG_PING)
+			debug("unexpected message %u while waiting for barrier %u", m.hdr.type, id);
 	}
 }
 
@@ -93,17 +121,6 @@ static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
 {
 	snprintf(buf, size, "%s/ckpt_%s_%016llx_%d_g%u.stasis", dir, rt.name,
 		 (unsigned long long)rt.comp_id, getpid(), gen);
-}
-
-/* Keep this generation and the previous one, and every image their chains
- * build on (incremental images): remove those below keep_from. */
-static void remove_old_generations(const char *dir, uint32_t keep_from)
-{
-	char old[PATH_MAX];
-	for (uint32_t g = keep_from > 40 ? keep_from - 40 : 1; g < keep_from; g++) {
-		image_path(old, sizeof(old), dir, g);
-		unlink(old);
-	}
 }
 
 /* After a restart, the checkpoint thread resumes here (see write.c). */
@@ -135,6 +152,7 @@ static int after_restart(uint8_t *buf, size_t size)
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
 		ri->magic = 0;
 	}
+	send_interval(); /* a new coordinator takes it */
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
 	api_complete(STASIS_CKPT_RESTARTED);
 	return rc;
@@ -158,7 +176,7 @@ struct ckpt_run {
 	struct proto_ckpt_begin cb;
 	struct rt_image_job job;
 	struct timespec t0;
-	int released, reported;
+	int released, reported, wrote;
 	struct image_parts *parts;
 	char dir[PATH_MAX], path[PATH_MAX], err[512];
 };
@@ -214,6 +232,7 @@ static int write_image(struct ckpt_run *c)
 			   sizeof(c->err)) == 1)
 		return 1;
 	if (c->job.forked) {
+		__atomic_store_n(&rt.let_go, 1, __ATOMIC_RELEASE); /* see leave.c */
 		rt_release_all(); /* the program runs on while the child writes */
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
@@ -225,10 +244,13 @@ static int write_image(struct ckpt_run *c)
 static void report_image(struct ckpt_run *c, int rc)
 {
 	if (rc == 0) {
+		/* once every process has written its image, the coordinator removes ours
+		 * before this generation and the previous good one (and its chain) */
+		uint32_t keep = rt_dirty_keep_from(c->cb.gen);
 		struct proto_image_done d = {.size = c->job.size};
+		proto_send(rt.coord_fd, MSG_RETAIN, &keep, sizeof(keep), NULL, 0);
 		proto_send(rt.coord_fd, MSG_IMAGE_DONE, &d, sizeof(d), c->path, strlen(c->path));
-		remove_old_generations(
-		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));
+		c->wrote = 1;
 	} else {
 		proto_send(rt.coord_fd, MSG_CKPT_ERROR, c->err, strlen(c->err), NULL, 0);
 	}
@@ -237,6 +259,8 @@ static void report_image(struct ckpt_run *c, int rc)
 static void resume_restarted(uint8_t *buf, size_t size)
 {
 	int rc = after_restart(buf, size);
+	if (rc < 0)
+		rt.coord_lost = 1;
 	rt_arena_reset();
 	if (rc != 1)
 		rt_tty_restarted(); /* opens /dev/tty: while the program's threads are
@@ -246,12 +270,30 @@ static void resume_restarted(uint8_t *buf, size_t size)
 		die_killed();
 }
 
-static void lost_coordinator(void)
+/* Every process's image is written (WRITTEN passed without ABORT, or KILL
+ * after it): this one becomes the base of the next incremental image. Not
+ * before: a failed generation's images are removed. */
+static void committed(struct ckpt_run *c)
 {
-	rt_release_all();
+	if (c->wrote)
+		rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size);
+}
+
+/* The coordinator is gone in the middle of a checkpoint: the program goes on,
+ * and an image written for it is removed (no one can say that every process
+ * wrote one: the generation is discarded, restart --dir takes the one before). */
+static void lost_coordinator(struct ckpt_run *c)
+{
+	if (!c->released)
+		rt_release_all();
 	rt_snap_release();
 	rt_arena_reset();
-	warn("pid %d: lost the coordinator during a checkpoint", getpid());
+	if (c->wrote)
+		unlink(c->path);
+	warn("pid %d: lost the coordinator during checkpoint generation %u: the program goes "
+	     "on, its image of this generation is discarded",
+	     getpid(), c->cb.gen);
+	rt.coord_lost = 1;
 }
 
 /* On a helper with its own descriptor table: what it opens takes no number
@@ -268,11 +310,12 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	parse_begin(m, &c);
 	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
 		rt_run_private_files(snap_prepare, NULL);
-	if (barrier(BARRIER_PREPARED, buf, size)) /* nobody stops before all are ready */
-		return lost_coordinator();
+	int b = barrier(BARRIER_PREPARED, buf, size); /* nobody stops before all are ready */
+	if (b != 0)
+		return b > 0 ? die_killed() : lost_coordinator(&c);
 	int rc = suspend(&c);
-	if (barrier(BARRIER_SUSPENDED, buf, size))
-		return lost_coordinator();
+	if ((b = barrier(BARRIER_SUSPENDED, buf, size)) != 0)
+		return b > 0 ? die_killed() : lost_coordinator(&c);
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
 	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
 	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
@@ -281,8 +324,8 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		report_image(&c, rc);
 		c.reported = 1;
 	}
-	if (barrier(BARRIER_DRAINED, buf, size))
-		return lost_coordinator();
+	if ((b = barrier(BARRIER_DRAINED, buf, size)) != 0)
+		return b > 0 ? die_killed() : lost_coordinator(&c);
 	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
 	if (rc == 0 && !aborted && write_image(&c) == 1) {
 		resume_restarted(buf, size);
@@ -294,29 +337,60 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		report_image(&c, rc);
 	rt_snap_release(); /* a capture that was not written */
 	rt_arena_reset();
-	rc = barrier(BARRIER_WRITTEN, buf, size);
-	if (rc == 1)
+	b = barrier(BARRIER_WRITTEN, buf, size);
+	__atomic_store_n(&rt.let_go, 0, __ATOMIC_RELEASE);
+	if (b < 0)
+		return lost_coordinator(&c);
+	if (b == 1 || !(rt.barrier_flags & BARRIER_F_ABORT))
+		committed(&c);
+	if (b == 1)
 		die_killed();
 	if (!c.released)
 		rt_release_all();
-	if (rc < 0)
-		warn("pid %d: lost the coordinator during a checkpoint", getpid());
 }
 
-static void *ckpt_thread(void *arg)
+static int join_coordinator(uint32_t flags, int quiet);
+
+#define REJOIN_MS 500
+#define REFUSED_S 5
+
+/* The coordinator is gone (killed, or silent during a checkpoint): the
+ * program goes on, and this thread joins a coordinator started again on the
+ * same port, as the same computation, trying every REJOIN_MS (every
+ * REFUSED_S while one that serves another computation refuses it). */
+static void rejoin(void)
+{
+	int fd = rt.coord_fd;
+	__atomic_store_n(&rt.coord_fd, -1, __ATOMIC_RELEASE); /* first: see fdguard.c */
+	if (fd >= 0)
+		close(fd);
+	rt.coord_lost = 0;
+	api_complete(-1);
+	warn("pid %d lost its coordinator (port %u): it goes on, and joins the computation "
+	     "again when a coordinator listens there",
+	     getpid(), rt.port);
+	while (join_coordinator(HELLO_REJOIN, 1) < 0) {
+		/* refused (another computation runs there): ask less often */
+		struct timespec t = {.tv_sec = errno == EACCES ? REFUSED_S : 0,
+				     .tv_nsec = errno == EACCES ? 0 : REJOIN_MS * 1000000L};
+		nanosleep(&t, NULL);
+	}
+	debug("pid %d joined the coordinator on port %u again", getpid(), rt.port);
+	send_interval();
+}
+
+__attribute__((noreturn)) static void *ckpt_thread(void *arg)
 {
 	(void)arg;
 	static uint8_t buf[PATH_MAX + 4096];
 	rt.ckpt_tid = rt_gettid();
+	if (rt.coord_fd < 0)
+		rejoin();
 	for (;;) {
 		struct proto_msg m;
-		if (proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
-			warn("pid %d lost its coordinator (port %u): %s; it goes on without "
-			     "checkpoints",
-			     getpid(), rt.port,
-			     errno == ECONNRESET ? "connection closed" : strerror(errno));
-			api_complete(-1);
-			return NULL; /* the program goes on without checkpoints */
+		if (rt.coord_lost || proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
+			rejoin();
+			continue;
 		}
 		switch (m.hdr.type) {
 		case MSG_CKPT_BEGIN:
@@ -326,8 +400,13 @@ static void *ckpt_thread(void *arg)
 		case MSG_CKPT_RESULT:
 			handle_result(&m);
 			break;
+		case MSG_INTERVAL:
+			note_interval(&m);
+			break;
 		case MSG_KILL:
 			die_killed();
+			break;
+		case MSG_PING:
 			break;
 		default:
 			debug("ignoring message type %u", m.hdr.type);
@@ -364,24 +443,31 @@ static void program_name(char *buf, size_t size)
 	snprintf(buf, size, "%s", comm[0] ? comm : "proc");
 }
 
-static int join_coordinator(void)
+/* Join as a process of the computation (a new one, or rt.comp_id when
+ * rejoining); quiet: no message when it fails. */
+static int join_coordinator(uint32_t flags, int quiet)
 {
-	struct proto_hello h = {.role = ROLE_PROCESS, .pid = getpid(), .comp_id = rt.comp_id};
+	struct proto_hello h = {.role = ROLE_PROCESS,
+				.pid = getpid(),
+				.comp_id = rt.comp_id,
+				.gen = flags & HELLO_REJOIN ? rt.gen : 0,
+				.flags = flags};
 	struct proto_welcome w;
-	char err[512];
+	char err[512], dir[PATH_MAX];
 	program_name(rt.name, sizeof(rt.name));
 	snprintf(h.name, sizeof(h.name), "%s", rt.name);
-	int fd = proto_client_connect(rt.port, &h, &w, rt.ckpt_dir, sizeof(rt.ckpt_dir), err,
-				      sizeof(err));
+	int fd = proto_client_connect(rt.port, &h, &w, dir, sizeof(dir), err, sizeof(err));
 	if (fd < 0) {
-		log_msg("error", "%s", err);
+		if (!quiet)
+			log_msg("error", "%s", err);
 		return -1;
 	}
-	rt.coord_fd = fd_move_above(fd, 100);
-	rt.pid = getpid();
-	const char *dir = secure_getenv("STASIS_CKPT_DIR");
-	if (dir && dir[0] == '/')
+	if (!rt.ckpt_dir[0])
 		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);
+	rt.pid = getpid();
+	const char *env = secure_getenv("STASIS_CKPT_DIR");
+	if (env && env[0] == '/')
+		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", env);
 	if (secure_getenv("STASIS_NO_COMPRESS"))
 		w.flags |= CKPT_NO_COMPRESS;
 	if (getenv_flag("STASIS_INCREMENTAL"))
@@ -389,7 +475,32 @@ static int join_coordinator(void)
 	rt.comp_id = w.comp_id;
 	rt.gen = w.gen;
 	rt.flags = w.flags;
+	__atomic_store_n(&rt.coord_fd, fd_move_above(fd, 100), __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* A stasis program (the CLI, a coordinator) run inside a computation is not a
+ * process of it: its runtime stays off and tells the coordinator, so that
+ * its parent (a shell) is checkpointed without it. The connection lives as
+ * long as the program (close-on-exec); a restart closes it first
+ * (stasis_rt_outside_close), since its children must not inherit it. */
+static int outside_fd = -1;
+
+static void join_outside(void)
+{
+	struct proto_hello h = {.role = ROLE_CONTROL, .pid = getpid(), .flags = HELLO_OUTSIDE};
+	char err[512];
+	snprintf(h.name, sizeof(h.name), "stasis");
+	int fd = proto_client_connect(proto_default_port(), &h, NULL, NULL, 0, err, sizeof(err));
+	if (fd >= 0)
+		outside_fd = fd_move_above(fd, 100);
+}
+
+__attribute__((visibility("default"))) void stasis_rt_outside_close(void)
+{
+	if (outside_fd >= 0)
+		close(outside_fd);
+	outside_fd = -1;
 }
 
 /* A forked child is a new process of the computation: it lets go of its
@@ -423,7 +534,10 @@ void rt_forked_child(void)
 	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;
-	if (join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
+	rt.coord_lost = 0;
+	rt.let_go = 0;
+	join_coordinator(0, rt.comp_id != 0); /* failed: the thread joins again later */
+	if (rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d (forked) runs without checkpoints", getpid());
 		return;
 	}
@@ -440,6 +554,8 @@ __attribute__((constructor)) static void rt_init(void)
 	const char *sig = secure_getenv("STASIS_SIGNAL");
 	if (!port || !secure_getenv("STASIS_RUNTIME"))
 		return;
+	if (dlsym(RTLD_DEFAULT, "stasis_cli_marker")) /* a stasis program */
+		return join_outside();
 	log_set_prefix("stasis runtime");
 	rt_wrappers_init();
 	rt.port = proto_default_port();
@@ -447,7 +563,7 @@ __attribute__((constructor)) static void rt_init(void)
 	rt_note_inherited_fds();
 	rt_exec_init();
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
-	    join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
+	    join_coordinator(0, 0) < 0 || rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());
 		return;
 	}

@@ -89,8 +89,9 @@ static char **fix_env(char *const *envp, char **out, int cap)
 #define REAL(name) (real.name ? real.name : (resolve(), real.name))
 
 /* Tell the coordinator that this process is about to exec (its connection
- * closes, the new program joins again): a checkpoint waits for it meanwhile. */
-static void notify(uint32_t state)
+ * closes, the new program joins again): a checkpoint waits for it meanwhile.
+ * Also used by leave.c (state EXEC_EXITING). */
+void rt_note_leave(uint32_t state)
 {
 	/* a vfork child shares its parent's memory and connection: not its to use */
 	if (rt.enabled && rt.coord_fd >= 0 && getpid() == rt.pid)
@@ -100,7 +101,7 @@ static void notify(uint32_t state)
 static int exec_done(int rc)
 {
 	int saved = errno;
-	notify(0); /* still here: the exec failed */
+	rt_note_leave(0); /* still here: the exec failed */
 	errno = saved;
 	return rc;
 }
@@ -108,14 +109,14 @@ static int exec_done(int rc)
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	char *env[MAX_ENV];
-	notify(1);
+	rt_note_leave(1);
 	return exec_done(REAL(execve)(path, argv, fix_env(envp, env, MAX_ENV)));
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	char *env[MAX_ENV];
-	notify(1);
+	rt_note_leave(1);
 	return exec_done(REAL(execvpe)(file, argv, fix_env(envp, env, MAX_ENV)));
 }
 

@@ -82,6 +82,9 @@ struct rt_state {
 	uint64_t comp_id;
 	uint32_t gen;
 	uint32_t flags;
+	uint32_t interval; /* the computation's checkpoint interval (MSG_INTERVAL) */
+	int coord_lost;	   /* the checkpoint gave the coordinator up: join again */
+	int let_go;	   /* a checkpoint let the threads go on before its end (forked writer) */
 	char name[64];
 	char ckpt_dir[PATH_MAX];
 	/* quiesce */
@@ -384,6 +387,9 @@ void rt_restore_timers(void);
 
 /* exec.c */
 void rt_exec_init(void);
+/* MSG_EXEC to the coordinator: 1 about to exec, 0 the exec failed,
+ * EXEC_EXITING exiting while a checkpoint let it go on (leave.c) */
+void rt_note_leave(uint32_t state);
 
 /* ckpt.c: a new process (fork, clone) joins as a process of its own */
 void rt_forked_child(void);
@@ -423,6 +429,8 @@ int rt_dirty_scan(const char *smaps, const char *path, int want_incremental, cha
 int rt_dirty_lookup(uint64_t start, uint64_t end, const struct rt_dirty_run **runs, uint32_t *n);
 const struct img_parent *rt_dirty_parent(void);
 uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint64_t size);
+/* What rt_dirty_done would return for gen, changing nothing. */
+uint32_t rt_dirty_keep_from(uint32_t gen);
 int rt_dirty_fd(void);
 /* dirty.c: the program dup2()s onto the userfaultfd's number: move it away */
 void rt_dirty_move_fd(int fd);
