@@ -269,8 +269,19 @@ static void report(struct coord *c, int ok)
 	const struct sbuf *text = ok ? &ck->paths : &ck->errors;
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
 	remember(c, ok);
-	if (req)
+	if (ok && (ck->flags & CKPT_KILL)) {
+		/* answered once every process is gone: a restart right after it must not
+		   find the computation still running */
+		struct sbuf res = {0};
+		if (sbuf_add(&res, &r, sizeof(r)) < 0 || sbuf_add(&res, text->p, text->len) < 0)
+			res.len = 0;
+		if (req && !res.len)
+			conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
+		kill_after_checkpoint(c, res.len ? req : NULL, res.p, res.len);
+		sbuf_free(&res);
+	} else if (req) {
 		conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
+	}
 	if (ok && !req)
 		log_msg(NULL, "checkpoint generation %u of %016llx written", ck->gen,
 			(unsigned long long)c->comp_id);
@@ -371,9 +382,7 @@ static void ckpt_finish(struct coord *c)
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->member || k->state != CONN_READY)
 			continue;
-		if (ok && (ck->flags & CKPT_KILL))
-			conn_send(k, MSG_KILL, NULL, 0, NULL, 0);
-		else
+		if (!ok || !(ck->flags & CKPT_KILL)) /* else report() sent KILL */
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
 		k->member = 0;
 		k->barrier = 0;

@@ -22,15 +22,29 @@ static void send_kill(struct conn *k)
 	k->killing = 1;
 }
 
-void kill_start(struct conn *requester)
+static void kill_all(struct coord *c, struct conn *requester)
 {
-	struct coord *c = requester->c;
 	for (struct conn *k = c->conns; k; k = k->next)
 		send_kill(k);
-	requester->waits_kill = 1;
+	if (requester)
+		requester->waits_kill = 1;
 	if (!c->kill_since_ms)
 		c->kill_since_ms = now_ms();
 	kill_check(c);
+}
+
+void kill_start(struct conn *requester)
+{
+	kill_all(requester->c, requester);
+}
+
+void kill_after_checkpoint(struct coord *c, struct conn *requester, const void *result, size_t len)
+{
+	if (requester && sbuf_add(&requester->kill_result, result, len) < 0) {
+		conn_send(requester, MSG_CKPT_RESULT, result, len, NULL, 0);
+		requester = NULL; /* no memory to hold it: answered now */
+	}
+	kill_all(c, requester);
 }
 
 static void escalate(struct coord *c)
@@ -61,10 +75,16 @@ static void answer(struct coord *c, int left)
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->waits_kill || k->state != CONN_READY)
 			continue;
-		if (left)
+		if (k->kill_result.len) /* the images are good whatever is left */
+			conn_send(k, MSG_CKPT_RESULT, k->kill_result.p, k->kill_result.len, NULL,
+				  0);
+		else if (left)
 			conn_send(k, MSG_ERROR, text, n, NULL, 0);
 		else
 			conn_send(k, MSG_OK, NULL, 0, NULL, 0);
+		if (k->kill_result.len && left)
+			warn("%s", text);
+		sbuf_reset(&k->kill_result);
 		k->waits_kill = 0;
 	}
 	c->kill_since_ms = 0;

@@ -134,6 +134,18 @@ def test_restart_right_after_kill(st):
     finish(st, p, out)
 
 
+def test_restart_right_after_checkpoint_kill(st):
+    """checkpoint --kill returns once every process is gone, so a restart
+    started the moment it returns never finds the computation running (its
+    children, slower to die with their memory, were still registered)."""
+    p, out = start_tree(st, nchild=3, mib=64)
+    for _ in range(3):
+        st.checkpoint(kill=True)
+        p = st.restart(directory=st.ckpt_dir)
+        st.wait_registered(nprocs=4, proc=p)
+    finish(st, p, out)
+
+
 # ---- defect 3: a computation restarted while it runs, or twice ---------------
 
 def refusal(comp, port, holder):
