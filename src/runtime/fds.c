@@ -45,6 +45,37 @@ static int file_find(struct rt_files *f, const struct stat *st)
 	return -1;
 }
 
+static int reopen_readable(int fd)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+/* A descriptor to read a deleted file through. One open write-only (a log
+ * the program appends to) cannot be read: the file is opened again for
+ * reading through its /proc/self/fd link. When its mode denies reading to
+ * the owner (0200), read permission is lent for that open and taken back:
+ * only the file's ctime shows it. Returns fd itself, a new descriptor the
+ * caller closes, or -1 with errno set. */
+static int readable_fd(int fd, const struct img_file *r)
+{
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_WRONLY)
+		return fd;
+	int rfd = reopen_readable(fd);
+	if (rfd >= 0 || errno != EACCES || (r->mode & S_IRUSR))
+		return rfd;
+	if (fchmod(fd, (r->mode & 07777) | S_IRUSR) < 0) {
+		errno = EACCES;
+		return -1;
+	}
+	rfd = reopen_readable(fd);
+	int e = errno;
+	fchmod(fd, r->mode & 07777);
+	errno = e;
+	return rfd;
+}
+
 static int save_contents(struct rt_files *f, struct img_file *r, int fd, const char *path,
 			 char *err, size_t errlen)
 {
@@ -58,8 +89,21 @@ static int save_contents(struct rt_files *f, struct img_file *r, int fd, const c
 		return -1;
 	}
 	r->data_off = f->data_len;
-	if (pread_full(fd, f->data + f->data_len, r->size, 0) != (ssize_t)r->size) {
-		snprintf(err, errlen, "cannot read deleted file %s: %s", path, strerror(errno));
+	int rfd = readable_fd(fd, r);
+	if (rfd < 0) {
+		snprintf(err, errlen,
+			 "pid %d fd %d: cannot open deleted file %s for reading to keep its "
+			 "contents: %s; close it before checkpointing",
+			 getpid(), fd, path, strerror(errno));
+		return -1;
+	}
+	ssize_t n = pread_full(rfd, f->data + f->data_len, r->size, 0);
+	int e = errno;
+	if (rfd != fd)
+		close(rfd);
+	if (n != (ssize_t)r->size) {
+		snprintf(err, errlen, "pid %d fd %d: cannot read deleted file %s: %s", getpid(), fd,
+			 path, n < 0 ? strerror(e) : "it shrank while being read");
 		return -1;
 	}
 	f->data_len += r->size;
