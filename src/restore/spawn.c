@@ -191,11 +191,27 @@ static void restore_rlimits(const struct img_proc *p)
 	}
 }
 
-static void write_restart_info(struct rst_image *img, struct rst_layout *l,
-			       const struct proto_welcome *w, const char *dir, uint16_t port)
+/* The pipes and sockets among restart's own stdin, stdout and stderr lead
+ * outside the restarted computation (the runtime's $STASIS_EXTERNAL). */
+static void note_outside(const struct rst_set *set, struct rt_restart_info *ri)
+{
+	for (int k = 0; k < 3; k++) {
+		struct stat st;
+		if (fstat(set->base + k, &st) < 0 ||
+		    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			continue;
+		ri->outer[ri->nouter].dev = st.st_dev;
+		ri->outer[ri->nouter++].ino = st.st_ino;
+	}
+}
+
+static void write_restart_info(const struct rst_set *set, struct rst_image *img,
+			       struct rst_layout *l, const struct proto_welcome *w, const char *dir,
+			       uint16_t port)
 {
 	struct rt_restart_info ri;
 	memset(&ri, 0, sizeof(ri));
+	note_outside(set, &ri);
 	ri.magic = RT_RESTART_MAGIC;
 	ri.blob_addr = l->blob_addr;
 	ri.blob_len = l->blob_len;
@@ -298,7 +314,7 @@ void rst_process(struct rst_set *set, int i)
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rst_locks_take(img) < 0)
 		_exit(1);
-	write_restart_info(img, &l, &o->welcome, o->ckpt_dir, o->port);
+	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, set->base, set->base + 2);
 }

@@ -133,6 +133,7 @@ static int after_restart(uint8_t *buf, size_t size)
 			rt.port = ri->port;
 		if (ri->ckpt_dir[0])
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
+		rt_outside_restarted(ri);
 		ri->magic = 0;
 	}
 	int rc = barrier(BARRIER_RESTARTED, buf, size);

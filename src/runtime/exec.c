@@ -20,11 +20,21 @@
 
 extern char **environ;
 
+/* STASIS_TTY names the computation's own terminal (launch's pty), see fd_tty.c */
+#define EXTERNAL 10 /* the index of STASIS_EXTERNAL */
 static const char *const kept_names[] = {
-    "LD_PRELOAD",      "STASIS_RUNTIME", "STASIS_PORT",	  "STASIS_CKPT_DIR",   "STASIS_NO_COMPRESS",
-    "STASIS_RUN_DIR",  "STASIS_LOG",	 "STASIS_SIGNAL", "STASIS_COORD_HOST", "STASIS_NO_FORK",
-    "STASIS_EXTERNAL", "STASIS_TTY", /* the computation's own terminal (launch's pty), see fd_tty.c
-				      */
+    "LD_PRELOAD",
+    "STASIS_RUNTIME",
+    "STASIS_PORT",
+    "STASIS_CKPT_DIR",
+    "STASIS_NO_COMPRESS",
+    "STASIS_RUN_DIR",
+    "STASIS_LOG",
+    "STASIS_SIGNAL",
+    "STASIS_COORD_HOST",
+    "STASIS_NO_FORK",
+    [EXTERNAL] = "STASIS_EXTERNAL",
+    "STASIS_TTY",
 };
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
 static char *kept[NKEPT]; /* "NAME=value" as at load time, or NULL */
@@ -56,6 +66,16 @@ void rt_exec_init(void)
 	}
 }
 
+/* The outside changed (a restart): $STASIS_EXTERNAL describes the runtime's
+ * state, not a choice of the program's, so exec passes the new list even
+ * where the environment still holds the old one. */
+void rt_exec_set_external(const char *list)
+{
+	static char entry[sizeof("STASIS_EXTERNAL=") + 256 * 42];
+	snprintf(entry, sizeof(entry), "STASIS_EXTERNAL=%s", list);
+	kept[EXTERNAL] = entry; /* the old one is not freed: no malloc here */
+}
+
 static int has_name(char *const *envp, int n, const char *name)
 {
 	size_t len = strlen(name);
@@ -76,9 +96,12 @@ static char **fix_env(char *const *envp, char **out, int cap)
 		out[n] = envp[n];
 	if (envp[n])
 		return (char **)envp; /* too large to rebuild: leave it alone */
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (!strncmp(out[i], "LD_PRELOAD=", 11) && !strstr(out[i], "libstasis.so"))
 			out[i] = kept[0];
+		if (!strncmp(out[i], "STASIS_EXTERNAL=", 16) && kept[EXTERNAL])
+			out[i] = kept[EXTERNAL];
+	}
 	for (size_t k = 0; k < NKEPT; k++)
 		if (kept[k] && !has_name(out, n, kept_names[k]))
 			out[n++] = kept[k];

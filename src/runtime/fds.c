@@ -174,6 +174,19 @@ static const char *type_name(mode_t m)
 	return "an unsupported kind of file";
 }
 
+#define OUTSIDE_LIST (256 * 42)
+
+/* Note one object of the outside and append "dev:ino" to the list at *p. */
+static void add_outside(uint64_t dev, uint64_t ino, char *buf, char **p)
+{
+	if (rt.ninherited >= 256)
+		return;
+	rt.inherited[rt.ninherited].dev = dev;
+	rt.inherited[rt.ninherited++].ino = ino;
+	*p += snprintf(*p, buf + OUTSIDE_LIST - *p, "%s%llx:%llx", *p == buf ? "" : ",",
+		       (unsigned long long)dev, (unsigned long long)ino);
+}
+
 /* Pipes and sockets the launched program inherited lead outside the
  * computation. The launched process records them and passes the list down in
  * $STASIS_EXTERNAL ("dev:ino,..."), so that its children tell a pipe from their
@@ -181,7 +194,7 @@ static const char *type_name(mode_t m)
 void rt_note_inherited_fds(void)
 {
 	const char *ext = secure_getenv("STASIS_EXTERNAL");
-	char buf[256 * 42] = "", *p = buf;
+	char buf[OUTSIDE_LIST] = "", *p = buf;
 	if (ext) {
 		unsigned long long dev, ino;
 		int used;
@@ -196,17 +209,29 @@ void rt_note_inherited_fds(void)
 	int n = rt_list_numeric("/proc/self/fd", fds, 256, NULL);
 	for (int i = 0; i < n; i++) {
 		struct stat st;
-		if (fstat(fds[i], &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-			continue;
-		rt.inherited[rt.ninherited].ino = st.st_ino;
-		rt.inherited[rt.ninherited++].dev = st.st_dev;
-		p += snprintf(p, buf + sizeof(buf) - p, "%s%llx:%llx", p == buf ? "" : ",",
-			      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+		if (fstat(fds[i], &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			add_outside(st.st_dev, st.st_ino, buf, &p);
 	}
 	/* libc's setenv: bash exports its own, which before main starts bash's variable
 	 * table with this one variable and then hides all others from its getenv */
 	int (*libc_setenv)(const char *, const char *, int) = dlsym(RTLD_NEXT, "setenv");
 	(libc_setenv ? libc_setenv : setenv)("STASIS_EXTERNAL", buf, 1);
+}
+
+/* After a restart the launching shell's pipes are gone: what leads outside now
+ * are the pipes and sockets among restart's own stdin, stdout and stderr,
+ * which the restorer lists. Programs exec'd from now on get the new list
+ * (exec.c), so that an outside pipe stays outside across any number of
+ * restarts. Called with the program's threads held: no malloc, no setenv. */
+void rt_outside_restarted(const struct rt_restart_info *ri)
+{
+	static char buf[OUTSIDE_LIST];
+	char *p = buf;
+	buf[0] = 0;
+	rt.ninherited = 0;
+	for (uint32_t i = 0; i < ri->nouter && i < 3; i++)
+		add_outside(ri->outer[i].dev, ri->outer[i].ino, buf, &p);
+	rt_exec_set_external(buf);
 }
 
 static int inherited(int fd, const struct stat *st)

@@ -70,6 +70,13 @@ struct rt_restart_info {
 	uint32_t nmapped;
 	uint32_t base_gen; /* the full image the restarted image's chain begins with */
 	uint64_t mapped[RT_MAX_MAPPED][2];
+	/* the pipes and sockets among restart's own stdin, stdout and stderr:
+	 * the computation's outside from now on (fds.c) */
+	uint32_t nouter;
+	uint32_t reserved2;
+	struct {
+		uint64_t dev, ino;
+	} outer[3];
 };
 
 struct rt_state {
@@ -248,6 +255,7 @@ extern const struct rt_fd_kind rt_fd_kind_tty; /* fd_tty.c: ptys and launch's te
 /* fd_tty.c: after a restart, the programs on launch's pty draw their screen again */
 void rt_tty_restarted(void);
 void rt_note_inherited_fds(void);
+void rt_outside_restarted(const struct rt_restart_info *ri);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
 
@@ -321,6 +329,7 @@ void rt_restore_timers(void);
 
 /* exec.c */
 void rt_exec_init(void);
+void rt_exec_set_external(const char *list);
 
 /* ckpt.c: a new process (fork, clone) joins as a process of its own */
 void rt_forked_child(void);
