@@ -311,7 +311,11 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 				   errlen);
 		return e->file < 0 ? -1 : 0;
 	}
-	if (fd <= 2 && (isatty(fd) || S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
+	/* a pipe or socket on 0-2 is the outside's only if it came from outside: one
+	 * that joins two processes of the computation (MPICH's proxy and its ranks)
+	 * is restored as what it is */
+	if (fd <= 2 && (isatty(fd) ||
+			((S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) && inherited(fd, st)))) {
 		e->type = IMG_FD_STDIO;
 		e->std = fd;
 		return 0;

@@ -48,6 +48,13 @@ def test_unix_sockets(st):
     assert sum(1 for t in fds.values() if t.startswith("socket:")) >= 18, fds
 
 
+def test_unix_socket_on_stdio_of_a_member(st):
+    """A child whose stdin and stdout are a socket to its parent (MPICH's
+    proxy and its ranks) keeps that socket: fds 0-2 are taken for the outside
+    only when they lead outside, not when both ends are in the computation."""
+    st.zdtm("sock_stdio", nprocs=2)
+
+
 def test_fifos(st):
     d = st.tmp / "fifos"
     d.mkdir()
