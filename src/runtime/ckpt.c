@@ -84,7 +84,8 @@ static int barrier(uint32_t id, uint8_t *buf, size_t size)
 
 static void die_killed(void)
 {
-	/* the computation was checkpointed with --kill */
+	/* the computation was checkpointed with --kill, or stasis kill */
+	rt_inet_before_kill();
 	syscall(SYS_kill, getpid(), SIGKILL);
 	_exit(137);
 }

@@ -255,6 +255,7 @@ extern const struct rt_fd_kind rt_fd_kind_tty; /* fd_tty.c: ptys and launch's te
 /* fd_tty.c: after a restart, the programs on launch's pty draw their screen again */
 void rt_tty_restarted(void);
 void rt_note_inherited_fds(void);
+void rt_inet_before_kill(void);
 void rt_outside_restarted(const struct rt_restart_info *ri);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
