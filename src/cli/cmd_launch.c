@@ -116,6 +116,8 @@ int cmd_launch(int argc, char **argv)
 	setenv("STASIS_PORT", portbuf, 1);
 	setenv("STASIS_CKPT_DIR", absdir, 1);
 	setenv("STASIS_RUNTIME", "1", 1);
+	unsetenv("STASIS_COMP_ID"); /* a new computation, whatever launched launch */
+	unsetenv("STASIS_EXTERNAL");
 	if (no_compress)
 		setenv("STASIS_NO_COMPRESS", "1", 1);
 	if (!no_tty && isatty(0))

@@ -420,6 +420,8 @@ __attribute__((constructor)) static void rt_init(void)
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
 	rt_exec_init();
+	const char *comp = secure_getenv("STASIS_COMP_ID"); /* exec'd: the same computation */
+	rt.comp_id = comp ? strtoull(comp, NULL, 16) : 0;
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
 	    join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());

@@ -20,8 +20,13 @@
 
 extern char **environ;
 
-/* STASIS_TTY names the computation's own terminal (launch's pty), see fd_tty.c */
-#define EXTERNAL 10 /* the index of STASIS_EXTERNAL */
+/* STASIS_TTY names the computation's own terminal (launch's pty), see fd_tty.c.
+ * STASIS_EXTERNAL and STASIS_COMP_ID describe the runtime's state, not a choice
+ * of the program's: exec passes the runtime's values even where the
+ * environment holds others (the outside changes at a restart; the computation
+ * id must reach the new program, or it would join as a new computation). */
+#define EXTERNAL 10
+#define COMP_ID 12
 static const char *const kept_names[] = {
     "LD_PRELOAD",
     "STASIS_RUNTIME",
@@ -35,6 +40,7 @@ static const char *const kept_names[] = {
     "STASIS_NO_FORK",
     [EXTERNAL] = "STASIS_EXTERNAL",
     "STASIS_TTY",
+    [COMP_ID] = "STASIS_COMP_ID",
 };
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
 static char *kept[NKEPT]; /* "NAME=value" as at load time, or NULL */
@@ -66,9 +72,7 @@ void rt_exec_init(void)
 	}
 }
 
-/* The outside changed (a restart): $STASIS_EXTERNAL describes the runtime's
- * state, not a choice of the program's, so exec passes the new list even
- * where the environment still holds the old one. */
+/* The outside changed (a restart). */
 void rt_exec_set_external(const char *list)
 {
 	static char entry[sizeof("STASIS_EXTERNAL=") + 256 * 42];
@@ -76,11 +80,16 @@ void rt_exec_set_external(const char *list)
 	kept[EXTERNAL] = entry; /* the old one is not freed: no malloc here */
 }
 
-static int has_name(char *const *envp, int n, const char *name)
+static int is_var(const char *entry, size_t k)
 {
-	size_t len = strlen(name);
+	size_t len = strlen(kept_names[k]);
+	return !strncmp(entry, kept_names[k], len) && entry[len] == '=';
+}
+
+static int has_var(char *const *envp, int n, size_t k)
+{
 	for (int i = 0; i < n; i++)
-		if (!strncmp(envp[i], name, len) && envp[i][len] == '=')
+		if (is_var(envp[i], k))
 			return 1;
 	return 0;
 }
@@ -89,9 +98,15 @@ static int has_name(char *const *envp, int n, const char *name)
  * that lost the runtime gets the runtime's entry instead. */
 static char **fix_env(char *const *envp, char **out, int cap)
 {
+	static char comp_entry[sizeof("STASIS_COMP_ID=") + 16];
 	int n = 0;
 	if (!kept[0] || !kept[1] || !envp) /* not started by stasis launch */
 		return (char **)envp;
+	if (rt.comp_id) {
+		snprintf(comp_entry, sizeof(comp_entry), "STASIS_COMP_ID=%016llx",
+			 (unsigned long long)rt.comp_id);
+		kept[COMP_ID] = comp_entry;
+	}
 	for (; envp[n] && n < cap - (int)NKEPT - 1; n++)
 		out[n] = envp[n];
 	if (envp[n])
@@ -99,11 +114,13 @@ static char **fix_env(char *const *envp, char **out, int cap)
 	for (int i = 0; i < n; i++) {
 		if (!strncmp(out[i], "LD_PRELOAD=", 11) && !strstr(out[i], "libstasis.so"))
 			out[i] = kept[0];
-		if (!strncmp(out[i], "STASIS_EXTERNAL=", 16) && kept[EXTERNAL])
+		if (is_var(out[i], EXTERNAL) && kept[EXTERNAL])
 			out[i] = kept[EXTERNAL];
+		if (is_var(out[i], COMP_ID) && kept[COMP_ID])
+			out[i] = kept[COMP_ID];
 	}
 	for (size_t k = 0; k < NKEPT; k++)
-		if (kept[k] && !has_name(out, n, kept_names[k]))
+		if (kept[k] && !has_var(out, n, k))
 			out[n++] = kept[k];
 	out[n] = NULL;
 	return out;

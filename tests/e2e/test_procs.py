@@ -3,6 +3,8 @@ restart (two checkpoint/kill/restart cycles each), zombies come back as
 zombies with their exit status, and a process that exits leaves the
 computation. Programs: tests/programs/proc_*.c."""
 
+import subprocess
+
 import pytest
 
 from conftest import program as program_path
@@ -39,6 +41,39 @@ def test_children_that_exit_all_the_time(st, method):
     checkpoints taken meanwhile leave them out (they start again when a child
     was being born or left) and the churn goes on after each restart."""
     st.zdtm("proc_create", method)
+
+
+def test_child_forked_just_before_its_parent_execs(st):
+    """A child forked right before its parent execs (DMTCP's dmtcp5) joins the
+    computation of the exec'd parent, whichever of the two joins first: both
+    come back from two restarts, and the parent reaps the child."""
+    st.zdtm("fork_then_exec", nprocs=2)
+
+
+def test_exec_stays_in_the_computation(st):
+    """A process that execs joins its coordinator again as the same
+    computation, at the same generation (it was a new computation, numbered
+    from 0, when it joined alone)."""
+    p = subprocess.Popen([str(st.bin), "launch", "-p", str(st.port), "--ckpt-dir",
+                          str(st.ckpt_dir), program_path("echo_lines")], cwd=st.tmp, env=st.env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        before = st.wait_registered()
+        img = st.checkpoint(kill=False)[0]
+        assert f"_{before['comp_id']}_" in img and img.endswith("_g1.stasis"), img
+        p.stdin.write(b"exec\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == b"got 1: exec\n"
+        assert p.stdout.readline() == b"ready\n"
+        after = st.wait_registered()
+        assert (after["comp_id"], after["gen"]) == (before["comp_id"], 1), (before, after)
+        img = st.checkpoint(kill=True)[0]
+        assert f"_{before['comp_id']}_" in img and img.endswith("_g2.stasis"), img
+        assert p.wait(30) == -9
+    finally:
+        p.kill()
+        p.wait()
 
 
 EXITER = r"""
