@@ -290,6 +290,7 @@ size_t rt_members(const uint32_t **pids); /* the last list noted */
  * its owner (out->shares), or fails with what the scan could not read. */
 void rt_shares_scan(void);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
+uint32_t rt_share_owner(int fd);
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
 
