@@ -66,16 +66,20 @@ $(O)/blob_embed.o: src/restore/blob_embed.S $(O)/blob.bin
 	@mkdir -p $(dir $@)
 	$(CC) -c -DBLOB_BIN='"$(O)/blob.bin"' $< -o $@
 
+# stasis_cli_no_runtime (cmd_nocheckpoint.c) tells a preloaded runtime that
+# this is the stasis command, which never joins a computation
 $(STASIS): $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) $^ -o $@ $(LIBS)
+	$(CC) $(SAN) -Wl,--export-dynamic-symbol=stasis_cli_no_runtime $^ -o $@ $(LIBS)
 $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
 
 $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ \
+		$(PROG_LDFLAGS) -lpthread -lm -ldl
+$(B)/tests/programs/static_pause: PROG_LDFLAGS := -static
 
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
 	@mkdir -p $(dir $@)

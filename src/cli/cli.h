@@ -15,6 +15,10 @@ int cmd_inspect(int argc, char **argv);
 /* launch_tty.c: run argv on a pty of its own, relaying the user's terminal */
 int cli_launch_tty(char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_nocheckpoint(int argc, char **argv);
+/* cmd_nocheckpoint.c: this process's environment without the runtime in
+ * LD_PRELOAD and without any STASIS_* variable */
+void cli_env_without_stasis(void);
 
 /* Make sure a coordinator listens on port: connect to it, or (connection refused)
  * start `stasis coordinator --daemon --exit-on-last -p port [--ckpt-dir DIR]

@@ -412,7 +412,7 @@ __attribute__((constructor)) static void rt_init(void)
 {
 	const char *port = secure_getenv("STASIS_PORT");
 	const char *sig = secure_getenv("STASIS_SIGNAL");
-	if (!port || !secure_getenv("STASIS_RUNTIME"))
+	if (!port || !secure_getenv("STASIS_RUNTIME") || rt_in_stasis_cli())
 		return;
 	log_set_prefix("stasis runtime");
 	rt_wrappers_init();
@@ -420,6 +420,7 @@ __attribute__((constructor)) static void rt_init(void)
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
 	rt_exec_init();
+	rt_outside_init();
 	const char *comp = secure_getenv("STASIS_COMP_ID"); /* exec'd: the same computation */
 	rt.comp_id = comp ? strtoull(comp, NULL, 16) : 0;
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||

@@ -6,6 +6,7 @@
 #include "common/proto.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -94,11 +95,34 @@ static int has_var(char *const *envp, int n, size_t k)
 	return 0;
 }
 
-/* out: envp with every kept variable the program dropped put back. LD_PRELOAD
- * that lost the runtime gets the runtime's entry instead. */
-static char **fix_env(char *const *envp, char **out, int cap)
+/* An environment rebuilt for exec, on the caller's stack. */
+struct env_fix {
+	char *env[MAX_ENV];
+	char preload[2 * PATH_MAX + 16];
+};
+
+/* LD_PRELOAD=VALUE that lost the runtime: the runtime's entry, then VALUE
+ * (the program's own libraries stay preloaded). */
+static char *preload_with_runtime(const char *entry, struct env_fix *f)
+{
+	const char *own = entry + 11, *v = kept[0] + 11, *lib = strstr(v, "libstasis.so");
+	if (!lib)
+		return kept[0];
+	const char *start = lib, *end = lib + strcspn(lib, ": ");
+	while (start > v && start[-1] != ':' && start[-1] != ' ')
+		start--;
+	int n = snprintf(f->preload, sizeof(f->preload), "LD_PRELOAD=%.*s%s%s", (int)(end - start),
+			 start, *own ? ":" : "", own);
+	return n < (int)sizeof(f->preload) ? f->preload : kept[0];
+}
+
+/* f->env: envp with every kept variable the program dropped put back, and
+ * the runtime put back into an LD_PRELOAD that lost it. */
+static char **fix_env(char *const *envp, struct env_fix *f)
 {
 	static char comp_entry[sizeof("STASIS_COMP_ID=") + 16];
+	char **out = f->env;
+	const int cap = MAX_ENV;
 	int n = 0;
 	if (!kept[0] || !kept[1] || !envp) /* not started by stasis launch */
 		return (char **)envp;
@@ -113,7 +137,7 @@ static char **fix_env(char *const *envp, char **out, int cap)
 		return (char **)envp; /* too large to rebuild: leave it alone */
 	for (int i = 0; i < n; i++) {
 		if (!strncmp(out[i], "LD_PRELOAD=", 11) && !strstr(out[i], "libstasis.so"))
-			out[i] = kept[0];
+			out[i] = preload_with_runtime(out[i], f);
 		if (is_var(out[i], EXTERNAL) && kept[EXTERNAL])
 			out[i] = kept[EXTERNAL];
 		if (is_var(out[i], COMP_ID) && kept[COMP_ID])
@@ -137,26 +161,37 @@ static void notify(uint32_t state)
 		proto_send(rt.coord_fd, MSG_EXEC, &state, sizeof(state), NULL, 0);
 }
 
-static int exec_done(int rc)
+/* The new program joins again (the coordinator waits for it), unless it
+ * cannot (outside.c): then this process leaves the computation. */
+static int exec_begin(const char *file, int search)
+{
+	int joins = rt.enabled && !rt_exec_leaves(file, search);
+	if (joins)
+		notify(1);
+	return joins;
+}
+
+static int exec_done(int rc, int joined)
 {
 	int saved = errno;
-	notify(0); /* still here: the exec failed */
+	if (joined)
+		notify(0); /* still here: the exec failed */
 	errno = saved;
 	return rc;
 }
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	notify(1);
-	return exec_done(REAL(execve)(path, argv, fix_env(envp, env, MAX_ENV)));
+	struct env_fix f;
+	int joins = exec_begin(path, 0);
+	return exec_done(REAL(execve)(path, argv, fix_env(envp, &f)), joins);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	notify(1);
-	return exec_done(REAL(execvpe)(file, argv, fix_env(envp, env, MAX_ENV)));
+	struct env_fix f;
+	int joins = exec_begin(file, 1);
+	return exec_done(REAL(execvpe)(file, argv, fix_env(envp, &f)), joins);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
@@ -218,13 +253,13 @@ EXPORT int execle(const char *path, const char *arg, ...)
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	return REAL(posix_spawn)(pid, path, fa, attr, argv, fix_env(envp, env, MAX_ENV));
+	struct env_fix f;
+	return REAL(posix_spawn)(pid, path, fa, attr, argv, fix_env(envp, &f));
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	return REAL(posix_spawnp)(pid, file, fa, attr, argv, fix_env(envp, env, MAX_ENV));
+	struct env_fix f;
+	return REAL(posix_spawnp)(pid, file, fa, attr, argv, fix_env(envp, &f));
 }

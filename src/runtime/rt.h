@@ -294,6 +294,12 @@ uint32_t rt_share_owner(int fd);
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
 
+/* outside.c: processes started from the computation that are not part of it */
+int rt_in_stasis_cli(void);
+void rt_outside_init(void);
+int rt_exec_leaves(const char *file, int search);
+int rt_child_outside(uint32_t pid);
+
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);

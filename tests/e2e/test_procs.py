@@ -3,6 +3,10 @@ restart (two checkpoint/kill/restart cycles each), zombies come back as
 zombies with their exit status, and a process that exits leaves the
 computation. Programs: tests/programs/proc_*.c."""
 
+import os
+import re
+import signal
+import struct
 import subprocess
 
 import pytest
@@ -74,6 +78,79 @@ def test_exec_stays_in_the_computation(st):
     finally:
         p.kill()
         p.wait()
+
+
+def elf32_pause(path):
+    """A minimal 32-bit (i386) program that pauses until it is killed, written
+    byte by byte (no multilib compiler needed)."""
+    code = bytes([0xb8, 29, 0, 0, 0, 0xcd, 0x80, 0xeb, 0xf7])  # eax = pause; int 0x80; again
+    base, size = 0x08048000, 52 + 32 + len(code)
+    ehdr = struct.pack("<4s5B7xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 0, 2, 3, 1,
+                       base + 52 + 32, 52, 0, 0, 52, 32, 1, 0, 0, 0)
+    phdr = struct.pack("<8I", 1, 0, base, base, size, size, 5, 0x1000)
+    path.write_bytes(ehdr + phdr + code)
+    path.chmod(0o755)
+    return path
+
+
+def test_launch_refuses_a_32bit_program(st):
+    """The runtime cannot be loaded into a 32-bit program: launch says so and
+    starts nothing (no coordinator either)."""
+    prog = elf32_pause(st.tmp / "pause32")
+    r = st.stasis("launch", "-p", st.port, "--ckpt-dir", st.ckpt_dir, prog, timeout=30)
+    assert r.returncode == 126, r
+    assert f"stasis: error: {prog} is a 32-bit program: Stasis checkpoints x86_64 programs " \
+           "only" in r.stderr, r.stderr
+    assert st.status() is None
+
+
+def test_launch_runs_a_static_program_outside_stasis(st):
+    """A statically linked program runs, with a warning that names it, without
+    checkpoints; no coordinator is started for it."""
+    prog = program_path("static_pause")
+    r = st.stasis("launch", "-p", st.port, "--ckpt-dir", st.ckpt_dir, prog, "exit", timeout=30)
+    assert (r.returncode, r.stdout) == (3, "static ran\n"), r
+    assert f"stasis: warning: {prog} is statically linked: the runtime cannot be loaded " \
+           "into it, so it runs outside Stasis, without checkpoints" in r.stderr, r.stderr
+    assert st.status() is None
+
+
+def outside_pid(text):
+    return int(re.search(r"^outside pid (\d+)$", text, re.M).group(1))
+
+
+def still_runs(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] in "RS"
+
+
+@pytest.mark.parametrize("kind", ["static", "32bit"])
+def test_exec_of_a_program_that_cannot_join(st, kind):
+    """A child that execs a statically linked or a 32-bit program leaves the
+    computation with a warning that names the program; checkpoints go on
+    without it (they neither wait for it nor fail) over two restarts, and it
+    runs on outside (checkpoint --kill does not end it)."""
+    prog = program_path("static_pause") if kind == "static" else elf32_pause(st.tmp / "p32")
+    what = "statically linked" if kind == "static" else "a 32-bit program"
+    text = st.zdtm("outside", "exec", prog, cycles=2)
+    pid = outside_pid(text)
+    assert still_runs(pid), f"the outside process {pid} is gone"
+    err = st.procs[0].err.read_text()
+    assert f"execs {prog}, which is {what}: the runtime cannot be loaded into it, so it runs " \
+           "outside the computation" in err, err
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_nocheckpoint(st):
+    """`stasis nocheckpoint PROG` runs PROG outside the computation (DMTCP's
+    dmtcp_nocheckpoint): without the runtime and any STASIS_* variable, with
+    the LD_PRELOAD its parent gave (unset, empty, or a library of its own);
+    such children run all the time while the parent is checkpointed and
+    restarted twice, and a long-lived one runs on after checkpoint --kill."""
+    text = st.zdtm("outside", "nocheckpoint", st.bin, cycles=2)
+    pid = outside_pid(text)
+    assert still_runs(pid), f"the outside process {pid} is gone"
+    os.kill(pid, signal.SIGKILL)
 
 
 EXITER = r"""
