@@ -123,6 +123,10 @@ static int after_restart(uint8_t *buf, size_t size)
 			break;
 		rt_futex_wait(&rt.nrestored, n);
 	}
+	/* restart --debug-pause: every thread is back. The signal is this thread's,
+	 * so that it stops here, in tgkill, not somewhere after it. */
+	if (ri->magic == RT_RESTART_MAGIC && ri->debug_pause)
+		syscall(SYS_tgkill, getpid(), rt_gettid(), SIGSTOP);
 	rt_restore_timers(); /* once every thread exists: a timer may signal one of them */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)

@@ -61,9 +61,9 @@ struct rt_restart_info {
 	uint64_t blob_len;
 	uint64_t comp_id;
 	uint32_t gen;
-	uint32_t flags; /* enum proto_ckpt_flags defaults */
-	uint32_t port;	/* the coordinator of the restarted computation */
-	uint32_t reserved;
+	uint32_t flags;	      /* enum proto_ckpt_flags defaults */
+	uint32_t port;	      /* the coordinator of the restarted computation */
+	uint32_t debug_pause; /* stop (SIGSTOP) before the program goes on */
 	char ckpt_dir[PATH_MAX];
 	/* address ranges (a superset) the restorer mapped from image files
 	 * (restore/mapimg.c), for the madvise wrapper in mapped.c */
