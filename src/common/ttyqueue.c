@@ -31,35 +31,36 @@ static int failed(char *err, size_t errlen, const char *what, int e)
 	return -1;
 }
 
-/* Everything fd has to read, into buf (cap bytes), or dropped if buf is NULL.
- * In packet mode each read starts with a status byte: data follows a 0, any
- * other is a status notice alone (dropped). Returns the bytes kept, or -1. */
-static ssize_t drain(int fd, int pkt, uint8_t *buf, size_t cap)
+/* Everything fd has to read, into buf (cap bytes; *got: how many, also on
+ * failure: they are out of the pty), or dropped if buf is NULL. In packet mode
+ * each read starts with a status byte: data follows a 0, any other is a
+ * status notice alone (dropped). Returns 0, or -1 with errno set. */
+static int drain(int fd, int pkt, uint8_t *buf, size_t cap, uint32_t *got)
 {
 	uint8_t tmp[CHUNK + 1];
-	size_t n = 0;
 	long long deadline = now_ms() + PASS_MS;
+	*got = 0;
 	while (now_ms() < deadline) {
 		struct pollfd p = {fd, POLLIN, 0};
 		int r = poll(&p, 1, SETTLE_MS);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0 || !(p.revents & POLLIN))
-			return r < 0 ? -1 : (ssize_t)n;
-		ssize_t got = read(fd, tmp, sizeof(tmp));
-		if (got < 0 && errno == EINTR)
+			return r < 0 ? -1 : 0;
+		size_t room = buf ? cap - *got : CHUNK;
+		ssize_t n = read(fd, tmp, room < CHUNK ? room + !!pkt : sizeof(tmp));
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (got <= 0) /* EIO: the other side is closed; EAGAIN: nothing after all */
-			return got < 0 && errno != EIO && errno != EAGAIN ? -1 : (ssize_t)n;
-		uint8_t *data = tmp + !!pkt;
-		size_t len = pkt && tmp[0] ? 0 : (size_t)got - !!pkt;
-		if (buf && len > cap - n) {
+		if (n <= 0) /* EIO: the other side is closed; EAGAIN: nothing after all */
+			return n < 0 && errno != EIO && errno != EAGAIN ? -1 : 0;
+		size_t len = pkt && tmp[0] ? 0 : (size_t)n - !!pkt;
+		if (buf)
+			memcpy(buf + *got, tmp + !!pkt, len);
+		*got += buf ? len : 0;
+		if (buf && *got == cap) {
 			errno = E2BIG;
 			return -1;
 		}
-		if (buf)
-			memcpy(buf + n, data, len);
-		n += buf ? len : 0;
 	}
 	errno = ETIMEDOUT;
 	return -1;
@@ -108,15 +109,12 @@ int tty_queues_take(int master, int slave, struct tty_queues *q, char *err, size
 {
 	int pkt = 0;
 	struct termios t;
-	ssize_t n = 0;
 	q->in_len = q->out_len = 0;
 	if (master >= 0) {
 		ioctl(master, TIOCGPKT, &pkt);
-		n = drain(master, pkt, q->out, TTYQ_MAX);
+		if (drain(master, pkt, q->out, TTYQ_MAX, &q->out_len) < 0)
+			return failed(err, errlen, "read the output waiting in the pty", errno);
 	}
-	if (n < 0)
-		return failed(err, errlen, "read the output waiting in the pty", errno);
-	q->out_len = n;
 	/* non-canonical: a line not finished yet can be read too */
 	if (tcgetattr(slave, &t) < 0)
 		return failed(err, errlen, "read the pty's settings", errno);
@@ -125,10 +123,8 @@ int tty_queues_take(int master, int slave, struct tty_queues *q, char *err, size
 	t.c_cc[VTIME] = 0;
 	if (tcsetattr(slave, TCSANOW, &t) < 0)
 		return failed(err, errlen, "make the pty's input readable", errno);
-	n = drain(slave, 0, q->in, TTYQ_MAX);
-	if (n < 0)
+	if (drain(slave, 0, q->in, TTYQ_MAX, &q->in_len) < 0)
 		return failed(err, errlen, "read the input waiting in the pty", errno);
-	q->in_len = n;
 	return 0;
 }
 
@@ -160,7 +156,8 @@ static int put_input(int master, int slave, const struct termios *tio, const str
 	if (write_all(master, q->in, q->in_len, deadline) < 0 ||
 	    wait_readable(master, q->in_len, deadline) < 0)
 		return failed(err, errlen, "put the pty's input back", errno);
-	if (drain(master, pkt, NULL, 0) < 0)
+	uint32_t echoed;
+	if (drain(master, pkt, NULL, 0, &echoed) < 0)
 		return failed(err, errlen, "take the echo of the pty's input", errno);
 	return 0;
 }

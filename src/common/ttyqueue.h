@@ -26,7 +26,8 @@ struct tty_queues {
 /* Take both queues out of the pty: master (any description; -1: the input
  * queue only), slave (one of its own, from TIOCGPTPEER, O_NONBLOCK, or any
  * with master -1). The slave is left in non-canonical mode: tty_queues_put()
- * or tty_queues_type() gives it tio back. 0, or -1 with err set. */
+ * or tty_queues_type() gives it tio back. 0, or -1 with err set; q holds what
+ * was taken out in both cases (to be put back). */
 int tty_queues_take(int master, int slave, struct tty_queues *q, char *err, size_t errlen);
 
 /* Put the queues into the pty (empty), then apply tio to it. 0, or -1 with

@@ -243,6 +243,8 @@ static int take_typed(struct rt_fd_ctx *c, const struct img_tty *t, struct tty_q
  * flight, img_tty_queues, the input bytes, the output bytes. */
 static int64_t record(struct rt_fd_ctx *c, struct img_tty *t)
 {
+	if (c->e->type != IMG_FD_PTY_MASTER && c->e->type != IMG_FD_TTY)
+		return rt_fdx_add(c->fds, c->e->type, t->index, t, sizeof(*t), c->err, c->errlen);
 	uint8_t *rec = rt_alloc(sizeof(*t) + sizeof(struct img_tty_queues) + 2 * TTYQ_MAX);
 	if (!rec)
 		return snprintf(c->err, c->errlen, "out of checkpoint memory"), -1;
