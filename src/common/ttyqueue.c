@@ -39,10 +39,11 @@ static int drain(int fd, int pkt, uint8_t *buf, size_t cap, uint32_t *got)
 {
 	uint8_t tmp[CHUNK + 1];
 	long long deadline = now_ms() + PASS_MS;
+	int seen = 0; /* bytes came: more may still be on their way */
 	*got = 0;
 	while (now_ms() < deadline) {
 		struct pollfd p = {fd, POLLIN, 0};
-		int r = poll(&p, 1, SETTLE_MS);
+		int r = poll(&p, 1, seen ? SETTLE_MS : 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0 || !(p.revents & POLLIN))
@@ -54,6 +55,7 @@ static int drain(int fd, int pkt, uint8_t *buf, size_t cap, uint32_t *got)
 		if (n <= 0) /* EIO: the other side is closed; EAGAIN: nothing after all */
 			return n < 0 && errno != EIO && errno != EAGAIN ? -1 : 0;
 		size_t len = pkt && tmp[0] ? 0 : (size_t)n - !!pkt;
+		seen = 1;
 		if (buf)
 			memcpy(buf + *got, tmp + !!pkt, len);
 		*got += buf ? len : 0;
