@@ -22,16 +22,18 @@
 extern char **environ;
 
 /* STASIS_TTY names the computation's own terminal (launch's pty), see fd_tty.c.
- * STASIS_EXTERNAL and STASIS_COMP_ID describe the runtime's state, not a choice
- * of the program's: exec passes the runtime's values even where the
- * environment holds others (the outside changes at a restart; the computation
- * id must reach the new program, or it would join as a new computation). */
+ * STASIS_PORT, STASIS_EXTERNAL and STASIS_COMP_ID describe the runtime's state,
+ * not a choice of the program's: exec passes the runtime's values even where
+ * the environment holds others (a restart may use another coordinator port,
+ * and the outside changes; the computation id must reach the new program, or
+ * it would join as a new computation). */
+#define PORT 2
 #define EXTERNAL 10
 #define COMP_ID 12
 static const char *const kept_names[] = {
     "LD_PRELOAD",
     "STASIS_RUNTIME",
-    "STASIS_PORT",
+    [PORT] = "STASIS_PORT",
     "STASIS_CKPT_DIR",
     "STASIS_NO_COMPRESS",
     "STASIS_RUN_DIR",
@@ -120,7 +122,8 @@ static char *preload_with_runtime(const char *entry, struct env_fix *f)
  * the runtime put back into an LD_PRELOAD that lost it. */
 static char **fix_env(char *const *envp, struct env_fix *f)
 {
-	static char comp_entry[sizeof("STASIS_COMP_ID=") + 16];
+	static const size_t state[] = {PORT, EXTERNAL, COMP_ID};
+	static char comp_entry[sizeof("STASIS_COMP_ID=") + 16], port_entry[32];
 	char **out = f->env;
 	const int cap = MAX_ENV;
 	int n = 0;
@@ -131,6 +134,10 @@ static char **fix_env(char *const *envp, struct env_fix *f)
 			 (unsigned long long)rt.comp_id);
 		kept[COMP_ID] = comp_entry;
 	}
+	if (rt.port) {
+		snprintf(port_entry, sizeof(port_entry), "STASIS_PORT=%u", rt.port);
+		kept[PORT] = port_entry;
+	}
 	for (; envp[n] && n < cap - (int)NKEPT - 1; n++)
 		out[n] = envp[n];
 	if (envp[n])
@@ -138,10 +145,9 @@ static char **fix_env(char *const *envp, struct env_fix *f)
 	for (int i = 0; i < n; i++) {
 		if (!strncmp(out[i], "LD_PRELOAD=", 11) && !strstr(out[i], "libstasis.so"))
 			out[i] = preload_with_runtime(out[i], f);
-		if (is_var(out[i], EXTERNAL) && kept[EXTERNAL])
-			out[i] = kept[EXTERNAL];
-		if (is_var(out[i], COMP_ID) && kept[COMP_ID])
-			out[i] = kept[COMP_ID];
+		for (size_t k = 0; k < sizeof(state) / sizeof(state[0]); k++)
+			if (is_var(out[i], state[k]) && kept[state[k]])
+				out[i] = kept[state[k]];
 	}
 	for (size_t k = 0; k < NKEPT; k++)
 		if (kept[k] && !has_var(out, n, k))

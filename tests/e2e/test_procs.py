@@ -8,9 +8,11 @@ import re
 import signal
 import struct
 import subprocess
+import time
 
 import pytest
 
+from conftest import free_port
 from conftest import program as program_path
 
 PIPED = ["fork_mt", "vfork_exec", "clone_glibc", "clone_raw", "clone3_raw", "spawn",
@@ -151,6 +153,40 @@ def test_nocheckpoint(st):
     pid = outside_pid(text)
     assert still_runs(pid), f"the outside process {pid} is gone"
     os.kill(pid, signal.SIGKILL)
+
+
+def test_exec_after_a_restart_on_another_port(st):
+    """A program exec'd after a restart on another coordinator port joins that
+    coordinator (it joined the launch's port, left from its environment)."""
+    p = subprocess.Popen([str(st.bin), "launch", "-p", str(st.port), "--ckpt-dir",
+                          str(st.ckpt_dir), program_path("echo_lines")], cwd=st.tmp, env=st.env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    r = None
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        st.wait_registered()
+        st.checkpoint(kill=True)
+        assert p.wait(30) == -9
+        old, st.port = st.port, free_port()
+        r = subprocess.Popen([str(st.bin), "restart", "-p", str(st.port), "--dir",
+                              str(st.ckpt_dir)], cwd=st.tmp, env=st.env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, start_new_session=True)
+        st.wait_registered()
+        r.stdin.write(b"exec\n")
+        r.stdin.flush()
+        assert r.stdout.readline() == b"got 1: exec\n"
+        assert r.stdout.readline() == b"ready\n"
+        assert st.wait_registered()["nprocs"] == 1
+        st.port = old  # nothing joined the launch's coordinator: it exits
+        deadline = time.monotonic() + 10
+        while (left := st.status()) is not None:
+            assert time.monotonic() < deadline, f"the launch's coordinator stays: {left}"
+            time.sleep(0.05)
+    finally:
+        for proc in (p, r):
+            if proc:
+                proc.kill()
+                proc.wait()
 
 
 EXITER = r"""
