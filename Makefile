@@ -29,7 +29,8 @@ BLOB_OBJ := $(patsubst %.c,$(O)/blob/%.o,$(BLOB_SRC)) $(patsubst %.S,$(O)/blob/%
 STASIS := $(B)/bin/stasis
 RUNTIME := $(B)/lib/libstasis.so
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
-PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
+PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC)) \
+	$(B)/tests/programs/idle_static
 
 .PHONY: all clean check unit e2e asan demo bench format deps
 all: $(STASIS) $(RUNTIME) $(PROGS)
@@ -77,9 +78,11 @@ $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 
 $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ \
-		$(PROG_LDFLAGS) -lpthread -lm -ldl
-$(B)/tests/programs/static_pause: PROG_LDFLAGS := -static
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
+# a statically linked program, for the tests of programs the runtime cannot join
+$(B)/tests/programs/idle_static: tests/programs/idle.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -static $< -o $@
 
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
 	@mkdir -p $(dir $@)

@@ -56,15 +56,21 @@ int rt_exec_leaves(const char *file, int search)
 		snprintf(path, sizeof(path), "%s", file);
 	else if (prog_find(file, secure_getenv("PATH"), path, sizeof(path)) < 0)
 		return 0;
-	if (stat(path, &st) == 0 && is_cli(&st))
+	if (stat(path, &st) < 0)
+		return 0; /* exec says why */
+	if (is_cli(&st))
 		return 1; /* stasis nocheckpoint, or any stasis command */
 	enum prog_kind k = prog_kind(path);
-	if (k == PROG_DYNAMIC)
+	const char *what = k != PROG_DYNAMIC ? prog_kind_text(k) : NULL;
+	if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+	    ((st.st_mode & S_ISGID) && st.st_gid != getegid()))
+		what = "set-user-ID or set-group-ID (the dynamic loader ignores LD_PRELOAD)";
+	if (!what)
 		return 0;
 	log_msg("warning",
 		"pid %d execs %s, which is %s: the runtime cannot be loaded into it, so it "
 		"runs outside the computation and is not checkpointed (nor restarted)",
-		getpid(), path, prog_kind_text(k));
+		getpid(), path, what);
 	return 1;
 }
 

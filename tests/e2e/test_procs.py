@@ -5,6 +5,7 @@ computation. Programs: tests/programs/proc_*.c."""
 
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -109,9 +110,9 @@ def test_launch_refuses_a_32bit_program(st):
 def test_launch_runs_a_static_program_outside_stasis(st):
     """A statically linked program runs, with a warning that names it, without
     checkpoints; no coordinator is started for it."""
-    prog = program_path("static_pause")
+    prog = program_path("idle_static")
     r = st.stasis("launch", "-p", st.port, "--ckpt-dir", st.ckpt_dir, prog, "exit", timeout=30)
-    assert (r.returncode, r.stdout) == (3, "static ran\n"), r
+    assert (r.returncode, r.stdout) == (3, "idle ran\n"), r
     assert f"stasis: warning: {prog} is statically linked: the runtime cannot be loaded " \
            "into it, so it runs outside Stasis, without checkpoints" in r.stderr, r.stderr
     assert st.status() is None
@@ -126,14 +127,30 @@ def still_runs(pid):
         return f.read().rsplit(")", 1)[1].split()[0] in "RS"
 
 
-@pytest.mark.parametrize("kind", ["static", "32bit"])
+def setuid_copy(st, name):
+    """A copy of a test program that runs as nobody (set-user-ID): the dynamic
+    loader then ignores LD_PRELOAD."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a set-user-ID program to another user needs root (CI runs as root)")
+    path = st.tmp / name
+    shutil.copy(program_path(name), path)
+    os.chown(path, 65534, 65534)
+    path.chmod(0o4755)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["static", "32bit", "setuid"])
 def test_exec_of_a_program_that_cannot_join(st, kind):
-    """A child that execs a statically linked or a 32-bit program leaves the
-    computation with a warning that names the program; checkpoints go on
-    without it (they neither wait for it nor fail) over two restarts, and it
-    runs on outside (checkpoint --kill does not end it)."""
-    prog = program_path("static_pause") if kind == "static" else elf32_pause(st.tmp / "p32")
-    what = "statically linked" if kind == "static" else "a 32-bit program"
+    """A child that execs a statically linked, a 32-bit or a set-user-ID program
+    (the runtime cannot be loaded into any) leaves the computation with a
+    warning that names the program; checkpoints go on without it (they neither
+    wait for it nor fail) over two restarts, and it runs on outside
+    (checkpoint --kill does not end it)."""
+    prog = {"static": lambda: program_path("idle_static"),
+            "32bit": lambda: elf32_pause(st.tmp / "p32"),
+            "setuid": lambda: setuid_copy(st, "idle")}[kind]()
+    what = {"static": "statically linked", "32bit": "a 32-bit program",
+            "setuid": "set-user-ID or set-group-ID (the dynamic loader ignores LD_PRELOAD)"}[kind]
     text = st.zdtm("outside", "exec", prog, cycles=2)
     pid = outside_pid(text)
     assert still_runs(pid), f"the outside process {pid} is gone"
