@@ -30,8 +30,8 @@ STASIS := $(B)/bin/stasis
 RUNTIME := $(B)/lib/libstasis.so
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
-# a static program runs without the runtime: launch must not leave its coordinator behind
-PROGS += $(B)/tests/programs/lifecycle-static
+# static programs run without the runtime: launch warns, and leaves no coordinator behind
+PROGS += $(B)/tests/programs/lifecycle-static $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
 
 .PHONY: all clean check unit e2e asan demo bench format deps
@@ -69,6 +69,8 @@ $(O)/blob_embed.o: src/restore/blob_embed.S $(O)/blob.bin
 	@mkdir -p $(dir $@)
 	$(CC) -c -DBLOB_BIN='"$(O)/blob.bin"' $< -o $@
 
+# stasis_cli_marker (cli/main.c) tells a preloaded runtime that this is the
+# stasis command, which never joins a computation
 $(STASIS): $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -Wl,--export-dynamic-symbol=stasis_cli_marker $^ -o $@ $(LIBS)
@@ -79,6 +81,10 @@ $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
+# a statically linked program, for the tests of programs the runtime cannot join
+$(B)/tests/programs/idle_static: tests/programs/idle.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -static $< -o $@
 
 $(B)/tests/programs/lifecycle-static: tests/programs/lifecycle.c tests/programs/zdtm.h
 	@mkdir -p $(dir $@)

@@ -18,6 +18,10 @@ int cli_launch_tty(char **argv, int hold);
  * (1), or not (0: the connection is closed too) */
 void cli_launching(int hold, uint32_t state);
 int cmd_merge(int argc, char **argv);
+int cmd_nocheckpoint(int argc, char **argv);
+/* cmd_nocheckpoint.c: this process's environment without the runtime in
+ * LD_PRELOAD and without any STASIS_* variable */
+void cli_env_without_stasis(void);
 
 /* Make sure a coordinator listens on port: connect to it, or (connection
  * refused, or reset by one that is exiting) start `stasis coordinator --daemon

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"coordinator", cmd_coordinator, "run a coordinator"},
     {"inspect", cmd_inspect, "print and verify an image file"},
     {"merge", cmd_merge, "merge an incremental image and its chain into one image"},
+    {"nocheckpoint", cmd_nocheckpoint, "run a program outside the computation, from inside it"},
 };
 
 static void usage(FILE *f)

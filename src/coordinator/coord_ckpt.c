@@ -549,12 +549,12 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
 			    "process %u (%s): its child process %u did not join the computation "
-			    "within %d s: it runs without the runtime (a static or setuid "
-			    "program, or LD_PRELOAD removed), shares its parent's memory or "
-			    "descriptor table (clone with CLONE_VM or CLONE_FILES), or was "
-			    "made by a clone system call the runtime cannot see (inline "
-			    "assembly); not supported: start it with the runtime, or with "
-			    "fork()\n",
+			    "within %d s: its runtime could not join the coordinator, it "
+			    "shares its parent's memory or descriptor table (clone with "
+			    "CLONE_VM or CLONE_FILES), or it was made by a clone system call "
+			    "the runtime cannot see (inline assembly); not supported: start "
+			    "it with fork(), or outside the computation (stasis "
+			    "nocheckpoint)\n",
 			    k->pid, k->name, pid, RETRY_MS / 1000);
 	}
 }

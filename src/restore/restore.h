@@ -115,6 +115,9 @@ struct rst_set {
 	int nobjs;
 	struct rst_obj *objs; /* at base+3+2n+2k and +1 */
 	int base, top;
+	/* --debug-pause: each process stops before it goes on (SIGSTOP);
+	 * host_proc: the host's /proc (for its host PID), at a number >= top */
+	int debug_pause, host_proc;
 };
 
 /* objs.c: the object (kind, ino, dev), held by process `holder`, added if new

@@ -138,9 +138,22 @@ static void run_init(struct rst_set *set, int status_fd)
 	_exit(0);
 }
 
+/* The host's /proc, kept at a number >= top (PID 1 mounts the namespace's own
+ * over it): in it, "self" is a process's PID on the host. */
+static void keep_host_proc(struct rst_set *set)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	set->host_proc = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, set->top);
+	if (fd >= 0)
+		close(fd);
+}
+
 int rst_run(struct rst_set *set)
 {
 	int pfd[2], st = -1;
+	set->host_proc = -1;
+	if (set->debug_pause)
+		keep_host_proc(set);
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
 	pid_t init = fork();
@@ -191,11 +204,50 @@ static void restore_rlimits(const struct img_proc *p)
 	}
 }
 
-static void write_restart_info(struct rst_image *img, struct rst_layout *l,
-			       const struct proto_welcome *w, const char *dir, uint16_t port)
+/* The pipes and sockets among restart's own stdin, stdout and stderr lead
+ * outside the restarted computation (the runtime's $STASIS_EXTERNAL). */
+static void note_outside(const struct rst_set *set, struct rt_restart_info *ri)
+{
+	for (int k = 0; k < 3; k++) {
+		struct stat st;
+		if (fstat(set->base + k, &st) < 0 ||
+		    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			continue;
+		ri->outer[ri->nouter].dev = st.st_dev;
+		ri->outer[ri->nouter++].ino = st.st_ino;
+	}
+}
+
+/* --debug-pause: say how to reach the process, which stops once every thread
+ * is back (runtime, after_restart), before its program goes on. */
+static void announce_pause(const struct rst_set *set, const struct rst_image *img)
+{
+	char self[32] = "";
+	ssize_t n = readlinkat(set->host_proc, "self", self, sizeof(self) - 1);
+	int host = n > 0 ? atoi(self) : 0;
+	if (host <= 0) {
+		warn("pid %u stops before it goes on (--debug-pause), but its host PID is not "
+		     "known: find it with 'ps' (NSpid in /proc/PID/status)",
+		     img->proc->pid);
+		return;
+	}
+	log_msg(NULL,
+		"pid %u (%s) is restored and stopped before it goes on (--debug-pause): "
+		"attach a debugger with 'gdb -p %d' (its PID on this host), then let it go on "
+		"with 'kill -CONT %d' (after the debugger detaches)",
+		img->proc->pid, rst_str(img, img->proc->name_str), host, host);
+}
+
+static void write_restart_info(const struct rst_set *set, struct rst_image *img,
+			       struct rst_layout *l, const struct proto_welcome *w, const char *dir,
+			       uint16_t port)
 {
 	struct rt_restart_info ri;
 	memset(&ri, 0, sizeof(ri));
+	note_outside(set, &ri);
+	ri.debug_pause = !!set->debug_pause;
+	if (set->debug_pause)
+		announce_pause(set, img);
 	ri.magic = RT_RESTART_MAGIC;
 	ri.blob_addr = l->blob_addr;
 	ri.blob_len = l->blob_len;
@@ -299,7 +351,7 @@ void rst_process(struct rst_set *set, int i)
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rst_locks_take(img) < 0)
 		_exit(1);
-	write_restart_info(img, &l, &o->welcome, o->ckpt_dir, o->port);
+	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, set->base, set->base + 2);
 }
