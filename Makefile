@@ -44,7 +44,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 COORDLOAD := $(B)/bench/coordload
 
-.PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall
+.PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb
 all: $(STASIS) $(RUNTIME) $(PROGS) $(COORDLOAD)
 bin: $(STASIS) $(RUNTIME)
 
@@ -147,6 +147,11 @@ install: bin
 	install -m 0644 completion/stasis.bash $(DESTDIR)$(BASHCOMPDIR)/stasis
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' stasis.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/stasis.pc
+
+# The Debian package, built in a temporary copy, checked with lintian and tried
+# (scripts/deb-check.sh); the .deb stays in the directory it names.
+deb:
+	@scripts/deb-check.sh --keep
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/stasis $(DESTDIR)$(PREFIX)/lib/stasis/libstasis.so \
