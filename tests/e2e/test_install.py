@@ -38,6 +38,14 @@ def test_version():
     assert bad.returncode == 2 and "no arguments expected" in bad.stderr, bad
 
 
+def test_one_version_everywhere():
+    """The Debian changelog's version is VERSION's (and so are the man pages',
+    checked below)."""
+    first = (ROOT / "debian" / "changelog").read_text().splitlines()[0]
+    assert re.match(rf"stasis \({re.escape(VERSION)}\) ", first), \
+        f"debian/changelog says {first!r}, VERSION says {VERSION}"
+
+
 def man_text(page):
     """A man page's source as plain text: roff's escaped hyphens and font
     changes undone."""
@@ -71,7 +79,8 @@ def test_man_page_lists_every_option(cmd):
 
 
 def test_man_pages_render_without_warnings():
-    """man(1) renders every page without a warning (what lintian checks)."""
+    """man(1) renders every page without a warning (what lintian checks);
+    each names the version."""
     if not shutil.which("man"):
         pytest.fail("man is not installed (apt-get install man-db)")
     pages = sorted(MAN.glob("*.[13]"))
@@ -81,6 +90,7 @@ def test_man_pages_render_without_warnings():
         if text.startswith(".so "):  # another name of a page: man3/stasis.h.3
             assert (MAN / text.split()[1].split("/")[1]).exists(), f"{page.name}: {text}"
             continue
+        assert f'"stasis {VERSION}"' in text.splitlines()[0], f"{page.name}: not {VERSION}"
         r = subprocess.run(["man", "--warnings=all", "-l", str(page)], capture_output=True,
                            text=True, env=dict(os.environ, MANWIDTH="80"), cwd=MAN.parent,
                            timeout=30)
