@@ -26,6 +26,12 @@ for a in "$@"; do
 	esac
 done
 
+if ((INSTALL && EUID != 0)); then
+	echo "==> deb: --install runs dpkg -i, which needs root (without it, the package is" \
+		"installed into a private dpkg root)" >&2
+	exit 2
+fi
+
 WORK=$(mktemp -d /tmp/stasis-deb.XXXXXX)
 PREFIX="" # where the package's /usr is: $WORK/root/usr, or /usr
 RESTART_PID="" LAUNCH_PID="" PORT=""
