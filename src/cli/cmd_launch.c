@@ -37,13 +37,8 @@ static const char usage[] =
 static int set_preload(void)
 {
 	char lib[PATH_MAX], val[2 * PATH_MAX];
-	const char *over = getenv("STASIS_LIB");
-	if (over)
-		snprintf(lib, sizeof(lib), "%s", over);
-	else
-		snprintf(lib, sizeof(lib), "%s/lib/libstasis.so", cli_self_dir());
-	if (access(lib, R_OK) < 0)
-		return error("runtime library %s: %s (build it with 'make')", lib, strerror(errno));
+	if (cli_runtime_path(lib, sizeof(lib)) < 0)
+		return -1;
 	const char *old = getenv("LD_PRELOAD");
 	if (old && strstr(old, "libstasis.so"))
 		snprintf(val, sizeof(val), "%s", old);

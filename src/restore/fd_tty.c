@@ -337,6 +337,11 @@ int rst_tty_prepare(const struct rst_set *set)
 	return ctty_rec ? make_ctty(set) : 0;
 }
 
+int rst_tty_own(void)
+{
+	return ctty_master >= 0;
+}
+
 int rst_tty_relay(int done_fd)
 {
 	if (ctty_master < 0)

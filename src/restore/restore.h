@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct rst_image {
 	struct img_reader r;
@@ -162,6 +163,16 @@ int rst_fds_late(const struct rst_set *set, int i);
 extern const struct rst_fd_kind rst_fd_kind_pty_master, rst_fd_kind_pty_slave, rst_fd_kind_tty;
 int rst_tty_prepare(const struct rst_set *set);
 int rst_tty_relay(int done_fd);
+/* Whether the computation has a terminal of its own that restart relays to. */
+int rst_tty_own(void);
+
+/* sigfwd.c: signals sent to restart go to the program. In restart, once PID
+ * 1 (init) exists; own_terminal: the program is not in restart's process
+ * group. In PID 1: rst_sigfwd_init first, rst_sigfwd_program once the
+ * program exists. */
+void rst_sigfwd_restart(pid_t init, int own_terminal);
+void rst_sigfwd_init(void);
+void rst_sigfwd_program(pid_t pid);
 int rst_tty_leads_session(const struct rst_set *set, int i);
 int rst_tty_session(const struct rst_set *set, int i);
 

@@ -26,8 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static pid_t child_pid;
-
 static int write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -57,12 +55,6 @@ static int enter_namespaces(void)
 	if (write_file("/proc/self/gid_map", map) < 0)
 		return error("cannot write gid_map: %s", strerror(errno));
 	return 0;
-}
-
-static void forward(int sig)
-{
-	if (child_pid > 0)
-		kill(child_pid, sig);
 }
 
 static pid_t clone_with_pid(pid_t pid)
@@ -99,6 +91,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	int st = 0;
 	pid_t first = 0;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	rst_sigfwd_init();
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
@@ -116,12 +109,8 @@ static void run_init(struct rst_set *set, int status_fd)
 		if (!first)
 			first = pid;
 	}
-	child_pid = first;
+	rst_sigfwd_program(first);
 	close_restorer_fds(set); /* the restored processes have them */
-	signal(SIGTERM, forward);
-	signal(SIGHUP, forward);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
 	for (;;) {
 		int s;
 		pid_t w = waitpid(-1, &s, 0);
@@ -165,8 +154,7 @@ int rst_run(struct rst_set *set)
 	}
 	close(pfd[1]);
 	close_restorer_fds(set);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	rst_sigfwd_restart(init, rst_tty_own());
 	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
 	ssize_t n = read_full(pfd[0], &st, sizeof(st));
 	int s;
