@@ -43,7 +43,7 @@ RUNTIME := $(B)/lib/libstasis.so
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 # static programs run without the runtime: launch warns, and leaves no coordinator behind
-PROGS += $(B)/tests/programs/lifecycle-static $(B)/tests/programs/idle_static
+PROGS += $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
 
 .PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb
@@ -102,10 +102,6 @@ $(B)/tests/programs/idle_static: tests/programs/idle.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -static $< -o $@
 
-$(B)/tests/programs/lifecycle-static: tests/programs/lifecycle.c tests/programs/zdtm.h
-	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static $< -o $@
-
 # The coordinator load tool of the bench: the real protocol code (src/common).
 $(COORDLOAD): $(O)/bench/coordload.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -115,6 +111,9 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(
 		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
+
+# the runtime's libc table, tested on its own (it needs nothing else of the runtime)
+$(B)/tests/unit/test_libc: $(O)/src/runtime/libc.o
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done

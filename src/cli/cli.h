@@ -22,6 +22,9 @@ int cmd_nocheckpoint(int argc, char **argv);
 /* cmd_nocheckpoint.c: this process's environment without the runtime in
  * LD_PRELOAD and without any STASIS_* variable */
 void cli_env_without_stasis(void);
+/* cmd_nocheckpoint.c: LD_PRELOAD without the runtime's entries (separated by
+ * ':' or ' '), the program's own kept; 1 if it named the runtime */
+int cli_drop_runtime_preload(void);
 
 /* Make sure a coordinator listens on port: connect to it, or (connection
  * refused, or reset by one that is exiting) start `stasis coordinator --daemon

@@ -1,25 +1,30 @@
 /* stasis checkpoint: checkpoint the computation and print its image paths. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/log.h"
 #include "common/proto.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: stasis checkpoint [-p PORT] [--kill] [--no-compress] [--incremental]\n"
-    "\n"
-    "Checkpoint every process registered with the coordinator on PORT; print the\n"
-    "image files written, one per line. A restart script is written next to them.\n"
-    "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
-    "      --kill       end the computation once its images are safely written\n"
-    "      --no-compress  store memory uncompressed (larger, faster to restart)\n"
-    "      --incremental  store only the pages written since each process's previous\n"
-    "                   image, which the new one builds on (the first is full)\n"
-    "  -h, --help       show this help\n";
+enum { OPT_KILL = 256, OPT_NO_COMPRESS, OPT_INCREMENTAL };
+static const struct cli_opt opts[] = {
+    CLI_OPT_PORT,
+    {"kill", OPT_KILL, NULL, "end the computation once its images are safely written"},
+    {"no-compress", OPT_NO_COMPRESS, NULL, "store memory uncompressed (larger, faster to restart)"},
+    {"incremental", OPT_INCREMENTAL, NULL,
+     "store only the pages written since each process's previous image, which the new one "
+     "builds on (the first is full)"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "checkpoint",
+    .synopsis = "[-p PORT] [--kill] [--no-compress] [--incremental]",
+    .about = "Checkpoint every process registered with the coordinator on PORT; print the\n"
+	     "image files written, one per line. A restart script is written next to them.",
+    .opts = opts,
+};
 
 static int print_result(const char *reply, long n)
 {
@@ -45,43 +50,24 @@ static int print_result(const char *reply, long n)
 
 int cmd_checkpoint(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"port", required_argument, NULL, 'p'},  {"kill", no_argument, NULL, 'k'},
-	    {"no-compress", no_argument, NULL, 'n'}, {"incremental", no_argument, NULL, 'I'},
-	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
-	};
-	struct proto_cmd_checkpoint cmd = {0};
+	struct proto_cmd_checkpoint req = {0};
 	uint16_t port = 0;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			port = cli_parse_port(optarg);
-			break;
-		case 'k':
-			cmd.flags |= CKPT_KILL;
-			break;
-		case 'n':
-			cmd.flags |= CKPT_NO_COMPRESS;
-			break;
-		case 'I':
-			cmd.flags |= CKPT_INCREMENTAL;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage_text, stderr);
-		return 2;
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));) {
+		if (key == 'p')
+			port = cli_parse_port(arg);
+		else if (key == OPT_KILL)
+			req.flags |= CKPT_KILL;
+		else if (key == OPT_NO_COMPRESS)
+			req.flags |= CKPT_NO_COMPRESS;
+		else if (key == OPT_INCREMENTAL)
+			req.flags |= CKPT_INCREMENTAL;
 	}
 	char *reply;
-	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &cmd,
-				   sizeof(cmd), MSG_CKPT_RESULT, &reply);
+	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &req,
+				   sizeof(req), MSG_CKPT_RESULT, &reply);
 	if (n < 0)
 		return 1;
 	int rc = print_result(reply, n);

@@ -1,5 +1,6 @@
 /* stasis inspect: print an image and verify every checksum in it. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/log.h"
 #include "restore/restore.h"
 
@@ -8,10 +9,21 @@
 #include <string.h>
 #include <zstd.h>
 
-static const char usage[] = "usage: stasis inspect IMAGE [--json]\n"
-			    "\n"
-			    "Prints the image's header, process, threads, descriptors and memory\n"
-			    "regions with their sizes, after verifying every checksum in it.\n";
+enum { OPT_JSON = 256 };
+static const struct cli_opt opts[] = {
+    {"json", OPT_JSON, NULL, "print one JSON object instead of text"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "inspect",
+    .synopsis = "IMAGE [--json]",
+    .about = "Prints the image's header, process, threads, descriptors and memory\n"
+	     "regions with their sizes, after verifying every checksum in it.",
+    .opts = opts,
+    .operands = "IMAGE",
+    .min_operands = 1,
+    .max_operands = 1,
+};
 
 /* Read every chunk: returns the number that fail, with the first error in err. */
 static int verify_chunks(struct rst_image *img, uint64_t *raw, uint64_t *stored, char *err,
@@ -176,27 +188,15 @@ static void print_json(struct rst_image *img, uint64_t raw, uint64_t stored, int
 
 int cmd_inspect(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path, *arg;
 	int json = 0;
 	char err[1024] = "";
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "--json")) {
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));)
+		if (key == OPT_JSON)
 			json = 1;
-		} else if (argv[i][0] != '-' && !path) {
-			path = argv[i];
-		} else {
-			fprintf(stderr, "stasis inspect: unexpected argument '%s'\n%s", argv[i],
-				usage);
-			return 2;
-		}
-	}
-	if (!path) {
-		fprintf(stderr, "%s", usage);
-		return 2;
-	}
+	path = argv[a.next];
 	struct rst_image img;
 	uint64_t raw, stored;
 	if (rst_load(&img, path, err, sizeof(err)) < 0) {

@@ -1,11 +1,11 @@
 /* stasis restart: bring a computation back from its images, in the foreground. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/complock.h"
 #include "common/log.h"
 #include "restore/restore.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,26 +16,35 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: stasis restart [-p PORT] [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir "
-    "DIR)\n"
-    "\n"
-    "Restarts a computation from its images (or from the newest complete checkpoint\n"
-    "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
-    "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
-    "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
-    "if none runs. A computation that had a terminal of its own (launched on a\n"
-    "terminal) gets a new one, relayed to the terminal restart runs in.\n"
-    "\n"
-    "  --no-map  read every memory chunk (verifying its checksum) instead of mapping\n"
-    "            the uncompressed ones from the image file (also STASIS_NO_MAP=1)\n"
-    "  --no-verify  map the uncompressed chunks without checking their checksums:\n"
-    "            the fastest restart (pages are read only when the program touches\n"
-    "            them), for images you trust\n"
-    "  --debug-pause  stop each restored process (SIGSTOP) once it is whole, before its\n"
-    "            program goes on, and print its PID on this host: attach a debugger\n"
-    "            with 'gdb -p PID', let it go on with 'kill -CONT PID' (also\n"
-    "            STASIS_RESTART_PAUSE=1)\n";
+enum { OPT_DIR = 256, OPT_NO_MAP, OPT_NO_VERIFY, OPT_DEBUG_PAUSE };
+static const struct cli_opt opts[] = {
+    CLI_OPT_PORT,
+    {"dir", OPT_DIR, "DIR", "restart the newest complete checkpoint in DIR"},
+    {"no-map", OPT_NO_MAP, NULL,
+     "read every memory chunk (verifying its checksum) instead of mapping the uncompressed "
+     "ones from the image file (also STASIS_NO_MAP=1)"},
+    {"no-verify", OPT_NO_VERIFY, NULL,
+     "map the uncompressed chunks without checking their checksums: the fastest restart "
+     "(pages are read only when the program touches them), for images you trust"},
+    {"debug-pause", OPT_DEBUG_PAUSE, NULL,
+     "stop each restored process (SIGSTOP) once it is whole, before its program goes on, and "
+     "print its PID on this host: attach a debugger with 'gdb -p PID', let it go on with "
+     "'kill -CONT PID' (also STASIS_RESTART_PAUSE=1)"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "restart",
+    .synopsis = "[-p PORT] [--no-map | --no-verify] [--debug-pause]\n"
+		"                      (IMAGE... | --dir DIR)",
+    .about = "Restarts a computation from its images (or from the newest complete checkpoint\n"
+	     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
+	     "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
+	     "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
+	     "if none runs. A computation that had a terminal of its own (launched on a\n"
+	     "terminal) gets a new one, relayed to the terminal restart runs in.",
+    .opts = opts,
+    .max_operands = -1,
+};
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -212,57 +221,34 @@ static void *xcalloc(int n, size_t size)
 	return p;
 }
 
-/* Restart run inside a computation (a shell under stasis): the processes it
- * brings back must not inherit its runtime's connection (main.c). */
-static void leave_outer_computation(void)
-{
-	void (*close_outside)(void) =
-	    (void (*)(void))dlsym(RTLD_DEFAULT, "stasis_rt_outside_close");
-	if (close_outside)
-		close_outside();
-}
-
 int cmd_restart(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = NULL;
+	const char *port_s = NULL, *dir = NULL, *arg;
 	char err[1024];
-	int i, debug_pause = 0;
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
-			port_s = argv[++i];
-		} else if (!strcmp(a, "--no-map")) {
+	int debug_pause = 0;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));) {
+		if (key == 'p')
+			port_s = arg;
+		else if (key == OPT_DIR)
+			dir = arg;
+		else if (key == OPT_NO_MAP)
 			rst_map_images = 0;
-		} else if (!strcmp(a, "--no-verify")) {
+		else if (key == OPT_NO_VERIFY)
 			rst_verify_mapped = 0;
-		} else if (!strcmp(a, "--debug-pause")) {
+		else if (key == OPT_DEBUG_PAUSE)
 			debug_pause = 1;
-		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
-			dir = argv[++i];
-		} else {
-			fprintf(stderr, "stasis restart: unknown option '%s'\n%s", a, usage);
-			return 2;
-		}
 	}
-	leave_outer_computation();
 	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
 		rst_map_images = 0;
 	if (pause && *pause && strcmp(pause, "0"))
 		debug_pause = 1;
-	int nimg = argc - i;
-	char **paths = argv + i;
-	if ((dir && nimg) || (!dir && !nimg)) {
-		fprintf(stderr, "stasis restart: give image files or --dir DIR\n%s", usage);
-		return 2;
-	}
+	int nimg = argc - a.next;
+	char **paths = argv + a.next;
+	if ((dir && nimg) || (!dir && !nimg))
+		cli_usage_error(&cmd, "give image files or --dir DIR");
 	if (dir && (nimg = newest_in_dir(dir, &paths)) <= 0)
 		return 1;
 	struct rst_set set = {.n = nimg,

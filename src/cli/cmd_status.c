@@ -1,51 +1,38 @@
 /* stasis status: show the coordinator, its computation and its processes. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/proto.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char usage_text[] =
-    "usage: stasis status [-p PORT] [--json]\n"
-    "\n"
-    "Show the coordinator on PORT, its computation, and its processes.\n"
-    "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
-    "      --json       print one JSON object: port, comp_id, gen, state, interval,\n"
-    "                   ckpt_dir, nprocs, procs [{pid, name}]\n"
-    "  -h, --help       show this help\n";
+enum { OPT_JSON = 256 };
+static const struct cli_opt opts[] = {
+    CLI_OPT_PORT,
+    {"json", OPT_JSON, NULL,
+     "print one JSON object: port, comp_id, gen, state, interval, ckpt_dir, nprocs, procs "
+     "[{pid, name}]"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "status",
+    .synopsis = "[-p PORT] [--json]",
+    .about = "Show the coordinator on PORT, its computation, and its processes.",
+    .opts = opts,
+};
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"port", required_argument, NULL, 'p'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	uint16_t port = 0;
 	uint32_t json = 0;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			port = cli_parse_port(optarg);
-			break;
-		case 'j':
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));) {
+		if (key == 'p')
+			port = cli_parse_port(arg);
+		else if (key == OPT_JSON)
 			json = 1;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage_text, stderr);
-		return 2;
 	}
 	char *reply;
 	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_STATUS, &json,

@@ -226,14 +226,14 @@ static int write_script(struct coord *c, char *err, size_t errlen)
 		 (unsigned long long)c->comp_id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	if (script_text(c, &s) < 0) {
-		snprintf(err, errlen, "cannot write restart script %s: out of memory", path);
+		errf(err, errlen, "cannot write restart script %s: out of memory", path);
 		goto out;
 	}
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0700);
 	if (fd < 0 || fchmod(fd, 0700) < 0 || write_full(fd, s.p, s.len) < 0 || fsync(fd) < 0 ||
 	    rename(tmp, path) < 0) {
-		snprintf(err, errlen, "cannot write restart script %s: %s", path, strerror(errno));
+		errf(err, errlen, "cannot write restart script %s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -512,13 +512,11 @@ void ckpt_fail(struct coord *c, const char *fmt, ...)
 	sbuf_printf(&c->ckpt.errors, "%s\n", line);
 }
 
-/* pid is a stasis program started inside the computation (not a process of
- * it), or a process this checkpoint gave up on (its failure is said already) */
+/* pid is a process this checkpoint gave up on (its failure is said already) */
 static int is_accounted(const struct coord *c, uint32_t pid)
 {
 	for (const struct conn *o = c->conns; o; o = o->next)
-		if (o->state == CONN_READY && o->pid == pid &&
-		    ((o->flags & HELLO_OUTSIDE) || (conn_is_process(o) && o->abandoned)))
+		if (o->state == CONN_READY && o->pid == pid && conn_is_process(o) && o->abandoned)
 			return 1;
 	return 0;
 }

@@ -2,6 +2,7 @@
  * rst_obj), so that processes sharing it without being parent and child
  * still share one counter; made with the counter written back. */
 #include "restore/fd_event.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +31,8 @@ static int scan(struct rst_set *set, int i, const struct img_fd *d, const struct
 	const struct img_eventfd *p = rst_ev_payload(x, sizeof(*p));
 	struct rst_obj *o = p ? rst_obj_get(set, IMG_FD_EVENTFD, x->ino, 0, i, create) : NULL;
 	if (!o)
-		return snprintf(err, errlen, "pid %u fd %d (eventfd): %s", set->img[i].proc->pid,
-				d->fd, p ? "out of memory" : "bad record"),
-		       -1;
+		return errf(err, errlen, "pid %u fd %d (eventfd): %s", set->img[i].proc->pid, d->fd,
+			    p ? "out of memory" : "bad record");
 	o->priv = d;
 	o->data = (const uint8_t *)p;
 	return 0;

@@ -52,15 +52,14 @@ static int fifo_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 	const struct rst_image *img = &set->img[i];
 	if (x->len < sizeof(*r) || r->data_len != x->len - sizeof(*r) ||
 	    r->path_str >= img->strings_len || !rst_str(img, r->path_str)[0])
-		return snprintf(err, errlen, "%s is corrupt: the FIFO record of fd %d is invalid",
-				img->r.path, d->fd),
-		       -1;
+		return errf(err, errlen, "%s is corrupt: the FIFO record of fd %d is invalid",
+			    img->r.path, d->fd);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_FIFO, r->ino, r->dev, i, create_fifo);
 	struct fobj *f = o ? (struct fobj *)o->priv : NULL;
 	if (o && !f && (f = calloc(1, sizeof(*f))))
 		*f = (struct fobj){rst_str(img, r->path_str), r->mode, r->capacity, NULL, 0};
 	if (!f)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	o->priv = f;
 	if (!f->len && r->data_len) { /* every holder recorded the same bytes: once */
 		f->data = (const uint8_t *)(r + 1);

@@ -158,13 +158,11 @@ static int inet_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 	if (x->len < sizeof(*r) || (r->family != AF_INET && r->family != AF_INET6) ||
 	    (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) || r->state < IMG_INET_FRESH ||
 	    r->state > IMG_INET_TCP_RESET)
-		return snprintf(err, errlen,
-				"%s is corrupt: the TCP/UDP record of fd %d is invalid",
-				set->img[i].r.path, d->fd),
-		       -1;
+		return errf(err, errlen, "%s is corrupt: the TCP/UDP record of fd %d is invalid",
+			    set->img[i].r.path, d->fd);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_INET, x->ino, 0, i, create_inet);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	o->priv = r;
 	return 0;
 }

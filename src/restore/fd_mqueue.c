@@ -59,17 +59,16 @@ static int mq_scan(struct rst_set *set, int i, const struct img_fd *d, const str
 	const struct rst_image *img = &set->img[i];
 	if (d->file < 0 || !(img->files[d->file].flags & IMG_FILE_SAVED) ||
 	    x->len < sizeof(struct img_mqueue))
-		return snprintf(err, errlen, "%s is corrupt: queue fd %d has no record",
-				img->r.path, d->fd),
-		       -1;
+		return errf(err, errlen, "%s is corrupt: queue fd %d has no record", img->r.path,
+			    d->fd);
 	const struct img_file *f = &img->files[d->file];
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_MQUEUE, f->ino, f->dev, i, mq_create);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	if (!o->priv) {
 		struct mq_desc *m = calloc(1, sizeof(*m));
 		if (!m)
-			return snprintf(err, errlen, "out of memory"), -1;
+			return errf(err, errlen, "out of memory");
 		m->name = rst_str(img, f->path_str);
 		m->mode = f->mode;
 		memcpy(&m->m, rst_fdx_payload(x), sizeof(m->m));

@@ -121,9 +121,8 @@ static int create_ctty(const struct rst_set *set, const struct rst_obj *o, int f
 static int bad_record(const struct rst_set *set, int i, const struct img_fd *d, char *err,
 		      size_t errlen)
 {
-	return snprintf(err, errlen, "%s: fd %d of pid %u has a truncated terminal record",
-			set->img[i].r.path, d->fd, set->img[i].proc->pid),
-	       -1;
+	return errf(err, errlen, "%s: fd %d of pid %u has a truncated terminal record",
+		    set->img[i].r.path, d->fd, set->img[i].proc->pid);
 }
 
 /* A master's record with the pty's bytes in flight holds them all. */
@@ -147,7 +146,7 @@ static int scan_master(struct rst_set *set, int i, const struct img_fd *d, const
 		return bad_record(set, i, d, err, errlen);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_PTY_MASTER, t->index, t->dev, i, create_pair);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	o->creator = -1; /* PID 1 makes every pty, one after the other: the numbers */
 	if (!o->priv || (t->flags & IMG_TTY_QUEUES)) /* the owner's record has the bytes */
 		o->priv = t;
@@ -161,14 +160,13 @@ static int scan_ctty(struct rst_set *set, int i, const struct img_fd *d, const s
 	if (!t || !queues_fit(x, t))
 		return bad_record(set, i, d, err, errlen);
 	if (ctty_rec && ctty_rec->index != t->index)
-		return snprintf(err, errlen,
-				"pid %u has terminal /dev/pts/%u, another process /dev/pts/%u: "
-				"the computation has one terminal of its own",
-				set->img[i].proc->pid, t->index, ctty_rec->index),
-		       -1;
+		return errf(err, errlen,
+			    "pid %u has terminal /dev/pts/%u, another process /dev/pts/%u: "
+			    "the computation has one terminal of its own",
+			    set->img[i].proc->pid, t->index, ctty_rec->index);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_TTY, t->index, 0, i, create_ctty);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	o->creator = -1;
 	/* the session leader's record, the one with the bytes typed ahead if any */
 	if (!ctty_rec || ((t->flags & IMG_TTY_CTTY) && !(ctty_rec->flags & IMG_TTY_QUEUES)))

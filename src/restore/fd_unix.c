@@ -131,13 +131,12 @@ static int unix_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 		     char *err, size_t errlen)
 {
 	if (!valid(x))
-		return snprintf(err, errlen,
-				"%s is corrupt: the unix socket record of fd %d is "
-				"invalid",
-				set->img[i].r.path, d->fd),
-		       -1;
+		return errf(err, errlen,
+			    "%s is corrupt: the unix socket record of fd %d is "
+			    "invalid",
+			    set->img[i].r.path, d->fd);
 	if (idx_set != set && build_index(set) < 0)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	const struct img_unix *u = rst_fdx_payload(x), *p = u->peer ? find(u->peer) : NULL;
 	int rc = 0;
 	if ((u->state == IMG_UNIX_PENDING || u->state == IMG_UNIX_DGRAM_TO) && p)
@@ -148,7 +147,7 @@ static int unix_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 		if (find(pending_of(u)[k])) /* its clients connect after it, in queue order */
 			rc = reg(set, i, pending_of(u)[k], NULL, 0);
 	if (rc < 0)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	return 0;
 }
 

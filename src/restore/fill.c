@@ -37,10 +37,9 @@ static int verify_mapped(const struct rst_image *img, const struct img_chunk *c,
 {
 	if (!rst_verify_mapped || img_sum(mem, (size_t)c->npages * IMG_PAGE) == c->sum)
 		return 0;
-	snprintf(err, errlen,
-		 "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
-		 img->r.path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
-	return -1;
+	return errf(err, errlen,
+		    "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
+		    img->r.path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
 }
 
 static void *worker(void *arg)

@@ -1,6 +1,7 @@
 /* Loading an image for restart: every section's checksum and every index is
  * checked here, before anything is created, so that a bad image changes nothing. */
 #include "restore/restore.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,19 +9,6 @@
 #include <string.h>
 
 #define USER_TOP 0x800000000000ull
-
-static int bad(struct rst_image *img, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int bad(struct rst_image *img, char *err, size_t errlen, const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "%s is corrupt: %s", img->r.path, what);
-	return -1;
-}
 
 const char *rst_str(const struct rst_image *img, uint32_t off)
 {
@@ -42,24 +30,37 @@ static int check_vmas(struct rst_image *img, char *err, size_t errlen)
 		const struct img_vma *v = &img->vmas[i];
 		if (v->start >= v->end || v->start % IMG_PAGE || v->end % IMG_PAGE ||
 		    v->start < prev_end || (v->end > USER_TOP && v->kind != IMG_VMA_VSYSCALL))
-			return bad(img, err, errlen, "memory region %u (%#llx-%#llx) is invalid", i,
-				   (unsigned long long)v->start, (unsigned long long)v->end);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "memory region %u (%#llx-%#llx) is invalid",
+				    img->r.path, i, (unsigned long long)v->start,
+				    (unsigned long long)v->end);
 		if (v->kind < IMG_VMA_ANON || v->kind > IMG_VMA_SKIP)
-			return bad(img, err, errlen, "memory region %u has unknown kind %u", i,
-				   v->kind);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "memory region %u has unknown kind %u",
+				    img->r.path, i, v->kind);
 		if (v->file >= (int32_t)img->nfiles ||
 		    ((v->kind == IMG_VMA_FILE_PRIVATE || v->kind == IMG_VMA_FILE_SHARED) &&
 		     v->file < 0))
-			return bad(img, err, errlen, "memory region %u names file %d", i, v->file);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "memory region %u names file %d",
+				    img->r.path, i, v->file);
 		if (v->first_chunk > img->nchunks || v->nchunks > img->nchunks - v->first_chunk)
-			return bad(img, err, errlen, "memory region %u has chunks out of range", i);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "memory region %u has chunks out of range",
+				    img->r.path, i);
 		for (uint32_t c = v->first_chunk; c < v->first_chunk + v->nchunks; c++) {
 			const struct img_chunk *k = &img->chunks[c];
 			if (k->vaddr % IMG_PAGE || k->vaddr < v->start || !k->npages ||
 			    k->npages > IMG_CHUNK_PAGES ||
 			    k->npages > (v->end - k->vaddr) / IMG_PAGE || !known_comp(img, k))
-				return bad(img, err, errlen,
-					   "memory chunk %u does not fit region %u", c, i);
+				return errf(err, errlen,
+					    "%s is corrupt: "
+					    "memory chunk %u does not fit region %u",
+					    img->r.path, c, i);
 		}
 		prev_end = v->end;
 	}
@@ -88,11 +89,16 @@ static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
 	for (uint32_t i = 0; i < img->nfiles; i++) {
 		const struct img_file *f = &img->files[i];
 		if (f->path_str >= img->strings_len)
-			return bad(img, err, errlen, "file %u has a bad name", i);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "file %u has a bad name",
+				    img->r.path, i);
 		if ((f->flags & (IMG_FILE_DELETED | IMG_FILE_PIPE | IMG_FILE_SAVED)) &&
 		    (f->data_off > img->filedata_len || f->size > img->filedata_len - f->data_off))
-			return bad(img, err, errlen, "deleted file %u has contents out of range",
-				   i);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "deleted file %u has contents out of range",
+				    img->r.path, i);
 	}
 	for (uint32_t i = 0; i < img->nfds; i++) {
 		const struct img_fd *d = &img->fds[i];
@@ -106,8 +112,10 @@ static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
 		    (d->type == IMG_FD_PIPE && d->share < 0 &&
 		     !(img->files[d->file].flags & IMG_FILE_PIPE)) ||
 		    d->std < 0 || d->std > 2)
-			return bad(img, err, errlen, "descriptor entry %u (fd %d) is invalid", i,
-				   d->fd);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "descriptor entry %u (fd %d) is invalid",
+				    img->r.path, i, d->fd);
 	}
 	return 0;
 }
@@ -116,22 +124,39 @@ static int check_proc(struct rst_image *img, char *err, size_t errlen)
 {
 	int mains = 0;
 	if (img->proc->pid < 2 || img->proc->pid > 4194304)
-		return bad(img, err, errlen, "pid %u is invalid", img->proc->pid);
+		return errf(err, errlen,
+			    "%s is corrupt: "
+			    "pid %u is invalid",
+			    img->r.path, img->proc->pid);
 	if (img->proc->mm.auxv_words > IMG_AUXV_WORDS)
-		return bad(img, err, errlen, "auxv too long");
+		return errf(err, errlen,
+			    "%s is corrupt: "
+			    "auxv too long",
+			    img->r.path);
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct img_thread *t = &img->threads[i];
 		if (t->tid < 2 || t->tid > 4194304)
-			return bad(img, err, errlen, "thread %u has tid %u", i, t->tid);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "thread %u has tid %u",
+				    img->r.path, i, t->tid);
 		mains += !!(t->flags & IMG_THREAD_MAIN);
 		if ((t->flags & IMG_THREAD_MAIN) && t->tid != img->proc->pid)
-			return bad(img, err, errlen, "main thread tid %u is not the pid %u", t->tid,
-				   img->proc->pid);
+			return errf(err, errlen,
+				    "%s is corrupt: "
+				    "main thread tid %u is not the pid %u",
+				    img->r.path, t->tid, img->proc->pid);
 	}
 	if (mains != 1)
-		return bad(img, err, errlen, "%d main threads", mains);
+		return errf(err, errlen,
+			    "%s is corrupt: "
+			    "%d main threads",
+			    img->r.path, mains);
 	if (!img->strings_len || img->strings[img->strings_len - 1])
-		return bad(img, err, errlen, "string table is not terminated");
+		return errf(err, errlen,
+			    "%s is corrupt: "
+			    "string table is not terminated",
+			    img->r.path);
 	return 0;
 }
 

@@ -26,10 +26,8 @@ int rst_locks_check(const struct rst_image *img, char *err, size_t errlen)
 		const struct img_fd *d = fd_entry(img, l->fd);
 		if (!d || d->type != IMG_FD_REG || l->kind < IMG_LOCK_POSIX ||
 		    l->kind > IMG_LOCK_OFD || l->start < 0 || (l->end != -1 && l->end < l->start))
-			return snprintf(err, errlen,
-					"%s is corrupt: file lock %u (fd %d) is invalid",
-					img->r.path, k, l->fd),
-			       -1;
+			return errf(err, errlen, "%s is corrupt: file lock %u (fd %d) is invalid",
+				    img->r.path, k, l->fd);
 	}
 	return 0;
 }

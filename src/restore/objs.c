@@ -109,7 +109,7 @@ int rst_objs_find(struct rst_set *set, char *err, size_t errlen)
 {
 	for (int i = 0; i < set->n; i++) {
 		if (find_pipes(set, i) < 0)
-			return snprintf(err, errlen, "out of memory"), -1;
+			return errf(err, errlen, "out of memory");
 		if (scan_kinds(set, i, err, errlen) < 0 || rst_shm_scan(set, i, err, errlen) < 0 ||
 		    rst_sysv_scan(set, i, err, errlen) < 0)
 			return -1;

@@ -81,11 +81,10 @@ int rst_shares_check(const struct rst_image *img, char *err, size_t errlen)
 		    (k && s->fd <= img->shares[k - 1].fd) || s->owner_pid < 2 ||
 		    s->owner_pid > 4194304 || s->owner_fd < 0 || s->reserved ||
 		    (s->owner_pid == img->proc->pid && s->owner_fd > s->fd))
-			return snprintf(err, errlen,
-					"%s is corrupt: shared description record %u (fd %d, owner "
-					"pid %u fd %d) is invalid",
-					img->r.path, k, s->fd, s->owner_pid, s->owner_fd),
-			       -1;
+			return errf(err, errlen,
+				    "%s is corrupt: shared description record %u (fd %d, owner "
+				    "pid %u fd %d) is invalid",
+				    img->r.path, k, s->fd, s->owner_pid, s->owner_fd);
 	}
 	return 0;
 }
@@ -148,13 +147,11 @@ static int check_group(const struct rst_set *set, const struct holder *h, int n,
 	for (int k = 0; k < n; k++)
 		if (is_owner(set, h[k].i, h[k].s))
 			return 0;
-	return snprintf(err, errlen,
-			"the images do not agree: pid %u fd %d shares its open file description "
-			"with pid %u fd %d, which that process's image does not say; take a new "
-			"checkpoint",
-			set->img[h[0].i].proc->pid, h[0].s->fd, h[0].s->owner_pid,
-			h[0].s->owner_fd),
-	       -1;
+	return errf(err, errlen,
+		    "the images do not agree: pid %u fd %d shares its open file description "
+		    "with pid %u fd %d, which that process's image does not say; take a new "
+		    "checkpoint",
+		    set->img[h[0].i].proc->pid, h[0].s->fd, h[0].s->owner_pid, h[0].s->owner_fd);
 }
 
 /* Separate descriptions, as before, for kinds no other process can make or
@@ -182,7 +179,7 @@ static int add_group(struct rst_set *set, const struct holder *h, int n, char *e
 		struct rst_obj *o = rst_obj_get(set, SHARE_KIND | owner->type, h[k].s->owner_pid,
 						(uint64_t)h[k].s->owner_fd, h[k].i, make_shared);
 		if (!o)
-			return snprintf(err, errlen, "out of memory"), -1;
+			return errf(err, errlen, "out of memory");
 		o->priv = owner;
 	}
 	return 0;
@@ -208,7 +205,7 @@ int rst_shares_find(struct rst_set *set, char *err, size_t errlen)
 		total += set->img[i].nshares;
 	struct holder *h = malloc((total + 1) * sizeof(*h));
 	if (!h)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	int n = collect(set, h), rc = 0;
 	for (int a = 0, b; a < n && rc == 0; a = b) {
 		for (b = a + 1; b < n && by_owner(&h[a], &h[b]) == 0; b++)

@@ -192,7 +192,7 @@ int rst_shm_scan(struct rst_set *set, int i, char *err, size_t errlen)
 	for (uint32_t k = 0; k < img->nvmas; k++) {
 		const struct img_file *f = vma_object(img, &img->vmas[k]);
 		if (f && note(set, i, f, NULL) < 0)
-			return snprintf(err, errlen, "out of memory"), -1;
+			return errf(err, errlen, "out of memory");
 	}
 	return 0;
 }
@@ -311,12 +311,11 @@ static int memfd_scan(struct rst_set *set, int i, const struct img_fd *d, const 
 	const struct rst_image *img = &set->img[i];
 	struct img_memfd m = {0};
 	if (d->file < 0 || !(img->files[d->file].flags & IMG_FILE_SHMEM) || x->len < sizeof(m))
-		return snprintf(err, errlen, "%s is corrupt: memfd fd %d has no object",
-				img->r.path, d->fd),
-		       -1;
+		return errf(err, errlen, "%s is corrupt: memfd fd %d has no object", img->r.path,
+			    d->fd);
 	memcpy(&m, rst_fdx_payload(x), sizeof(m));
 	if (note(set, i, &img->files[d->file], &m) < 0)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	return 0;
 }
 

@@ -48,7 +48,7 @@ int rst_sysv_scan(struct rst_set *set, int i, char *err, size_t errlen)
 	struct rst_image *img = &set->img[i];
 	size_t size = 0;
 	if (!per && !(per = calloc(set->n, sizeof(*per))))
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	if (!img_find(&img->r, IMG_SEC_IPC))
 		return 0;
 	per[i].recs = img_load(&img->r, IMG_SEC_IPC, sizeof(struct img_ipc), &size, 1, err, errlen);
@@ -57,9 +57,8 @@ int rst_sysv_scan(struct rst_set *set, int i, char *err, size_t errlen)
 	per[i].n = size / sizeof(struct img_ipc);
 	for (uint32_t k = 0; k < per[i].n; k++)
 		if (check_rec(img, &per[i].recs[k]) < 0)
-			return snprintf(err, errlen, "%s is corrupt: IPC object %u is invalid",
-					img->r.path, k),
-			       -1;
+			return errf(err, errlen, "%s is corrupt: IPC object %u is invalid",
+				    img->r.path, k);
 	return 0;
 }
 

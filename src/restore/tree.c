@@ -17,26 +17,23 @@ static int check_members(struct rst_set *set, char *err, size_t errlen)
 	for (int i = 0; i < set->n; i++) {
 		const struct img_header *h = &set->img[i].r.hdr;
 		if (h->comp_id != h0->comp_id || h->gen != h0->gen)
-			return snprintf(err, errlen,
-					"%s and %s are not of the same checkpoint (computation "
-					"%016llx generation %u, and %016llx generation %u)",
-					set->img[0].r.path, set->img[i].r.path,
-					(unsigned long long)h0->comp_id, h0->gen,
-					(unsigned long long)h->comp_id, h->gen),
-			       -1;
+			return errf(err, errlen,
+				    "%s and %s are not of the same checkpoint (computation "
+				    "%016llx generation %u, and %016llx generation %u)",
+				    set->img[0].r.path, set->img[i].r.path,
+				    (unsigned long long)h0->comp_id, h0->gen,
+				    (unsigned long long)h->comp_id, h->gen);
 		if (h->nprocs != (uint32_t)set->n)
-			return snprintf(err, errlen,
-					"%s is one of %u processes, but %d image%s given: give "
-					"every image of generation %u (or use --dir)",
-					set->img[i].r.path, h->nprocs, set->n,
-					set->n == 1 ? " was" : "s were", h->gen),
-			       -1;
+			return errf(err, errlen,
+				    "%s is one of %u processes, but %d image%s given: give "
+				    "every image of generation %u (or use --dir)",
+				    set->img[i].r.path, h->nprocs, set->n,
+				    set->n == 1 ? " was" : "s were", h->gen);
 		for (int j = 0; j < i; j++)
 			if (set->img[j].proc->pid == set->img[i].proc->pid)
-				return snprintf(err, errlen, "%s and %s are the same process %u",
-						set->img[j].r.path, set->img[i].r.path,
-						set->img[i].proc->pid),
-				       -1;
+				return errf(err, errlen, "%s and %s are the same process %u",
+					    set->img[j].r.path, set->img[i].r.path,
+					    set->img[i].proc->pid);
 	}
 	return 0;
 }
@@ -101,6 +98,5 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 	}
 	return 0;
 fail:
-	snprintf(err, errlen, "cannot arrange descriptors for the restart: %s", strerror(errno));
-	return -1;
+	return errf(err, errlen, "cannot arrange descriptors for the restart: %s", strerror(errno));
 }

@@ -25,11 +25,10 @@ int rst_zombies_check(const struct rst_image *img, char *err, size_t errlen)
 			     z->status <= 64;
 		if (z->pid < 2 || z->pid > 4194304 || z->pid == img->proc->pid ||
 		    z->exit_signal < 0 || z->exit_signal > 64 || !(exited || killed))
-			return snprintf(err, errlen,
-					"%s is corrupt: zombie entry %u (pid %u, code %d, "
-					"status %d) is invalid",
-					img->r.path, k, z->pid, z->code, z->status),
-			       -1;
+			return errf(err, errlen,
+				    "%s is corrupt: zombie entry %u (pid %u, code %d, "
+				    "status %d) is invalid",
+				    img->r.path, k, z->pid, z->code, z->status);
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@
  * place. Every holder records them; the restorer writes them back once. */
 #include "runtime/rt.h"
 #include "common/io.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +20,6 @@ static int fifo_match(int fd, const char *link, const struct stat *st)
 	return S_ISFIFO(st->st_mode) && strncmp(link, "pipe:", 5) != 0;
 }
 
-static int fail(struct rt_fd_ctx *c, const char *what)
-{
-	snprintf(c->err, c->errlen, "pid %d fd %d (FIFO %s): %s", getpid(), c->fd, c->link, what);
-	return -1;
-}
-
 /* Copy the bytes in the FIFO to buf (at most cap), without taking them. */
 static int fifo_peek(struct rt_fd_ctx *c, uint8_t *buf, uint64_t cap, uint64_t *len)
 {
@@ -33,7 +28,9 @@ static int fifo_peek(struct rt_fd_ctx *c, uint8_t *buf, uint64_t cap, uint64_t *
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fd);
 	int r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (r < 0)
-		return fail(c, "cannot open a read end to copy its contents");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (FIFO %s): cannot open a read end to copy its contents",
+			    getpid(), c->fd, c->link);
 	*len = 0;
 	if (ioctl(r, FIONREAD, &avail) < 0 || avail <= 0) {
 		close(r);
@@ -41,7 +38,9 @@ static int fifo_peek(struct rt_fd_ctx *c, uint8_t *buf, uint64_t cap, uint64_t *
 	}
 	if ((uint64_t)avail > cap || pipe2(tp, O_CLOEXEC | O_NONBLOCK) < 0) {
 		close(r);
-		return fail(c, "cannot keep the bytes in flight");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (FIFO %s): cannot keep the bytes in flight", getpid(),
+			    c->fd, c->link);
 	}
 	fcntl(tp[1], F_SETPIPE_SZ, fcntl(r, F_GETPIPE_SZ));
 	ssize_t n = tee(r, tp[1], avail, SPLICE_F_NONBLOCK);
@@ -50,7 +49,9 @@ static int fifo_peek(struct rt_fd_ctx *c, uint8_t *buf, uint64_t cap, uint64_t *
 	close(tp[1]);
 	close(r);
 	if (got != avail)
-		return fail(c, "cannot copy the bytes in flight (tee)");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (FIFO %s): cannot copy the bytes in flight (tee)",
+			    getpid(), c->fd, c->link);
 	*len = got;
 	return 0;
 }
@@ -59,12 +60,15 @@ static int fifo_dump(struct rt_fd_ctx *c)
 {
 	size_t ll = strlen(c->link);
 	if (ll > 10 && !strcmp(c->link + ll - 10, " (deleted)"))
-		return fail(c, "its path was removed: it cannot be opened again; keep the FIFO "
-			       "in the file system while checkpointing");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (FIFO %s): its path was removed: it cannot be opened "
+			    "again; keep the FIFO in the file system while checkpointing",
+			    getpid(), c->fd, c->link);
 	uint64_t cap = (1u << 20) + sizeof(struct img_fifo);
 	uint8_t *p = rt_alloc(cap);
 	if (!p)
-		return fail(c, "out of checkpoint memory");
+		return errf(c->err, c->errlen, "pid %d fd %d (FIFO %s): out of checkpoint memory",
+			    getpid(), c->fd, c->link);
 	struct img_fifo f = {.path_str = rt_str_add(c->tab, c->link),
 			     .mode = c->st->st_mode,
 			     .ino = c->st->st_ino,

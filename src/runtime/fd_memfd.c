@@ -2,6 +2,7 @@
  * the same IMG_FILE_SHMEM record its mappings use (shm.c), so descriptors and
  * mappings of one memfd, in any process, share one object again at restart. */
 #include "runtime/rt.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +27,10 @@ static int memfd_dump(struct rt_fd_ctx *c)
 {
 	struct statfs sfs;
 	if (fstatfs(c->fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d is a hugetlb memfd (%s): not supported; close it "
-				"before checkpointing",
-				getpid(), c->fd, c->link),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d is a hugetlb memfd (%s): not supported; close it "
+			    "before checkpointing",
+			    getpid(), c->fd, c->link);
 	int idx = rt_shm_object(c->files, c->tab, c->link, c->st->st_ino, c->st->st_dev,
 				c->st->st_size, c->err, c->errlen);
 	if (idx < 0)

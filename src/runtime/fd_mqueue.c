@@ -6,6 +6,7 @@
  * queue is whole again before anything is written: a checkpoint that fails
  * later loses nothing. */
 #include "runtime/rt.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,7 @@ static int queue_record(struct rt_fd_ctx *c, const char *name)
 		f->data_cap = f->data ? FILEDATA_MAX : 0;
 	}
 	if (f->n >= f->cap || !f->data)
-		return snprintf(c->err, c->errlen, "too many files"), -1;
+		return errf(c->err, c->errlen, "too many files");
 	struct img_file *r = &f->files[f->n];
 	memset(r, 0, sizeof(*r));
 	r->path_str = rt_str_add(c->tab, name);
@@ -89,12 +90,11 @@ static int drain_and_refill(struct rt_fd_ctx *c, int q, const struct mq_attr *a,
 	}
 	r->size = f->data_len - start;
 	if (lost || n < a->mq_curmsgs)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d: cannot copy the %ld messages of queue %s (%ld "
-				"copied, %d not put back: %s)",
-				getpid(), c->fd, (long)a->mq_curmsgs, c->link, n, lost,
-				strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d: cannot copy the %ld messages of queue %s (%ld "
+			    "copied, %d not put back: %s)",
+			    getpid(), c->fd, (long)a->mq_curmsgs, c->link, n, lost,
+			    strerror(errno));
 	return 0;
 }
 
@@ -108,9 +108,8 @@ static int mq_dump(struct rt_fd_ctx *c)
 	if (unlinked)
 		name[len - 10] = 0;
 	if (mq_getattr(c->fd, &a) < 0)
-		return snprintf(c->err, c->errlen, "pid %d fd %d: cannot read queue %s: %s",
-				getpid(), c->fd, name, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d fd %d: cannot read queue %s: %s", getpid(),
+			    c->fd, name, strerror(errno));
 	int idx = queue_record(c, name);
 	if (idx < 0)
 		return -1;
@@ -118,9 +117,8 @@ static int mq_dump(struct rt_fd_ctx *c)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fd);
 	int q = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (q < 0)
-		return snprintf(c->err, c->errlen, "pid %d fd %d: cannot open queue %s: %s",
-				getpid(), c->fd, name, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d fd %d: cannot open queue %s: %s", getpid(),
+			    c->fd, name, strerror(errno));
 	flock(q, LOCK_EX);
 	mq_getattr(q, &a); /* the count as it is under the lock */
 	int rc = drain_and_refill(c, q, &a, &c->files->files[idx]);

@@ -170,12 +170,12 @@ int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen)
 	if (scan_key != ckpt_key() || (!nmine && !scan_err[0]))
 		return 0; /* one process: nothing is shared with another */
 	if (scan_err[0])
-		return snprintf(err, errlen, "%s; the program goes on", scan_err), -1;
+		return errf(err, errlen, "%s; the program goes on", scan_err);
 	int maxfd;
 	uint32_t *byfd = index_by_fd(&maxfd);
 	out->shares = rt_alloc(out->n * sizeof(struct img_share) + 1);
 	if (!out->shares || !byfd)
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	for (uint32_t k = 0; k < out->n; k++) {
 		const struct img_fd *e = &out->fds[k];
 		uint32_t at = e->share < 0 && e->fd <= maxfd ? byfd[e->fd] : 0;

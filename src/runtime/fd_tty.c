@@ -9,6 +9,7 @@
 #include "common/ttymodes.h"
 #include "common/ttyqueue.h"
 #include "runtime/rt.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,10 +127,8 @@ static int dump_master(struct rt_fd_ctx *c, struct img_tty *t)
 	unsigned idx;
 	int locked = 0, pkt = 0;
 	if (ioctl(c->fd, TIOCGPTN, &idx) < 0)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (%s): cannot read the pty number: %s", getpid(),
-				c->fd, c->link, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d fd %d (%s): cannot read the pty number: %s",
+			    getpid(), c->fd, c->link, strerror(errno));
 	t->index = idx;
 	t->dev = master_devpts(c->link);
 	if (ioctl(c->fd, TIOCGPTLCK, &locked) == 0 && locked)
@@ -159,9 +158,8 @@ static int queues_taken(const struct rt_fds *fds, const struct img_tty *t, uint3
 
 static int queues_failed(struct rt_fd_ctx *c, const struct img_tty *t, const char *why)
 {
-	snprintf(c->err, c->errlen, "pid %d fd %d (%s of /dev/pts/%u): %s", getpid(), c->fd,
-		 c->e->type == IMG_FD_PTY_MASTER ? "master" : "terminal", t->index, why);
-	return -1;
+	return errf(c->err, c->errlen, "pid %d fd %d (%s of /dev/pts/%u): %s", getpid(), c->fd,
+		    c->e->type == IMG_FD_PTY_MASTER ? "master" : "terminal", t->index, why);
 }
 
 /* Bytes typed ahead in the computation's own terminal that nobody takes: its
@@ -187,7 +185,7 @@ static int take_and_put(int master, int slave, struct tty_queues *q, char *why, 
 	struct termios tio;
 	char why2[256] = "";
 	if (tcgetattr(slave, &tio) < 0)
-		return snprintf(why, len, "cannot read its settings: %s", strerror(errno)), -1;
+		return errf(why, len, "cannot read its settings: %s", strerror(errno));
 	int rc = tty_queues_take(master, slave, q, why, len);
 	int rc2 = master >= 0 ? tty_queues_put(master, slave, &tio, q, why2, sizeof(why2))
 			      : tty_queues_type(slave, &tio, q, why2, sizeof(why2));
@@ -247,7 +245,7 @@ static int64_t record(struct rt_fd_ctx *c, struct img_tty *t)
 		return rt_fdx_add(c->fds, c->e->type, t->index, t, sizeof(*t), c->err, c->errlen);
 	uint8_t *rec = rt_alloc(sizeof(*t) + sizeof(struct img_tty_queues) + 2 * TTYQ_MAX);
 	if (!rec)
-		return snprintf(c->err, c->errlen, "out of checkpoint memory"), -1;
+		return errf(c->err, c->errlen, "out of checkpoint memory");
 	uint8_t *data = rec + sizeof(*t) + sizeof(struct img_tty_queues);
 	struct tty_queues q = {data, data + TTYQ_MAX, 0, 0};
 	int took = c->e->type == IMG_FD_PTY_MASTER ? take_master(c, t, &q)

@@ -2,9 +2,10 @@
  * string table of an image. Whatever cannot be restored yet is refused here,
  * at checkpoint time, with a message that names it. */
 #include "runtime/rt.h"
+#include "runtime/libc.h"
 #include "common/io.h"
+#include "common/log.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -82,27 +83,24 @@ static int save_contents(struct rt_files *f, struct img_file *r, int fd, const c
 		f->data_cap = f->data ? FILEDATA_MAX : 0;
 	}
 	if (r->size > f->data_cap - f->data_len) {
-		snprintf(err, errlen, "deleted file %s is too large to keep (%llu bytes)", path,
-			 (unsigned long long)r->size);
-		return -1;
+		return errf(err, errlen, "deleted file %s is too large to keep (%llu bytes)", path,
+			    (unsigned long long)r->size);
 	}
 	r->data_off = f->data_len;
 	int rfd = readable_fd(fd, r);
 	if (rfd < 0) {
-		snprintf(err, errlen,
-			 "pid %d fd %d: cannot open deleted file %s for reading to keep its "
-			 "contents: %s; close it before checkpointing",
-			 getpid(), fd, path, strerror(errno));
-		return -1;
+		return errf(err, errlen,
+			    "pid %d fd %d: cannot open deleted file %s for reading to keep its "
+			    "contents: %s; close it before checkpointing",
+			    getpid(), fd, path, strerror(errno));
 	}
 	ssize_t n = pread_full(rfd, f->data + f->data_len, r->size, 0);
 	int e = errno;
 	if (rfd != fd)
 		close(rfd);
 	if (n != (ssize_t)r->size) {
-		snprintf(err, errlen, "pid %d fd %d: cannot read deleted file %s: %s", getpid(), fd,
-			 path, n < 0 ? strerror(e) : "it shrank while being read");
-		return -1;
+		return errf(err, errlen, "pid %d fd %d: cannot read deleted file %s: %s", getpid(),
+			    fd, path, n < 0 ? strerror(e) : "it shrank while being read");
 	}
 	f->data_len += r->size;
 	r->flags |= IMG_FILE_DELETED;
@@ -128,8 +126,7 @@ int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int
 		deleted = 1;
 	}
 	if ((fd >= 0 ? fstat(fd, &st) : stat(clean, &st)) < 0) {
-		snprintf(err, errlen, "cannot stat %s: %s", clean, strerror(errno));
-		return -1;
+		return errf(err, errlen, "cannot stat %s: %s", clean, strerror(errno));
 	}
 	int i = file_find(f, &st);
 	if (i >= 0)
@@ -139,8 +136,7 @@ int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int
 		f->cap = f->files ? FILES_MAX : 0;
 	}
 	if (f->n >= f->cap) {
-		snprintf(err, errlen, "too many files");
-		return -1;
+		return errf(err, errlen, "too many files");
 	}
 	struct img_file *r = &f->files[f->n];
 	memset(r, 0, sizeof(*r));
@@ -206,8 +202,7 @@ void rt_note_inherited_fds(void)
 	}
 	/* libc's setenv: bash exports its own, which before main starts bash's variable
 	 * table with this one variable and then hides all others from its getenv */
-	int (*libc_setenv)(const char *, const char *, int) = dlsym(RTLD_NEXT, "setenv");
-	(libc_setenv ? libc_setenv : setenv)("STASIS_EXTERNAL", buf, 1);
+	REAL(setenv)("STASIS_EXTERNAL", buf, 1);
 }
 
 /* After a restart the launching shell's pipes are gone: what leads outside now
@@ -246,17 +241,15 @@ static int pipe_contents(struct rt_files *f, struct img_file *r, int fd, char *e
 		f->data_cap = f->data ? FILEDATA_MAX : 0;
 	}
 	if ((uint64_t)avail > f->data_cap - f->data_len || pipe2(tp, O_CLOEXEC | O_NONBLOCK) < 0)
-		return snprintf(err, errlen, "cannot keep the %d bytes in pipe fd %d", avail, fd),
-		       -1;
+		return errf(err, errlen, "cannot keep the %d bytes in pipe fd %d", avail, fd);
 	fcntl(tp[1], F_SETPIPE_SZ, r->capacity);
 	ssize_t n = tee(fd, tp[1], avail, SPLICE_F_NONBLOCK);
 	ssize_t got = n > 0 ? read_full(tp[0], f->data + f->data_len, n) : n;
 	close(tp[0]);
 	close(tp[1]);
 	if (got != avail)
-		return snprintf(err, errlen, "cannot copy the %d bytes in pipe fd %d: %s", avail,
-				fd, strerror(errno)),
-		       -1;
+		return errf(err, errlen, "cannot copy the %d bytes in pipe fd %d: %s", avail, fd,
+			    strerror(errno));
 	r->data_off = f->data_len;
 	r->size = avail;
 	f->data_len += avail;
@@ -275,7 +268,7 @@ static int pipe_add(struct rt_files *f, struct rt_strtab *tab, int fd, const str
 		f->cap = f->files ? FILES_MAX : 0;
 	}
 	if (f->n >= f->cap)
-		return snprintf(err, errlen, "too many files"), -1;
+		return errf(err, errlen, "too many files");
 	struct img_file *r = &f->files[f->n];
 	memset(r, 0, sizeof(*r));
 	r->path_str = rt_str_add(tab, "pipe");
@@ -335,11 +328,10 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 	taken = rt_fd_kinds_dump(&c);
 	if (taken)
 		return taken < 0 ? -1 : 0;
-	snprintf(err, errlen,
-		 "pid %d fd %d is %s (%s): not supported yet; close it before checkpointing or "
-		 "see docs/supported.md",
-		 getpid(), fd, type_name(st->st_mode), link);
-	return -1;
+	return errf(err, errlen,
+		    "pid %d fd %d is %s (%s): not supported yet; close it before checkpointing or "
+		    "see docs/supported.md",
+		    getpid(), fd, type_name(st->st_mode), link);
 }
 
 /* Our descriptors in description order (fd_order.c); for each fd up to maxfd,
@@ -390,8 +382,7 @@ static int dump_one(struct rt_fds *out, int fd, int dup, struct rt_files *files,
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "cannot inspect fd %d: %s", fd, strerror(errno));
-		return -1;
+		return errf(err, errlen, "cannot inspect fd %d: %s", fd, strerror(errno));
 	}
 	link[n] = 0;
 	if (fd == rt.coord_fd) {
@@ -468,9 +459,8 @@ int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *
 		out->fdx_cap = out->fdx ? FDX_MAX : 0;
 	}
 	if (need > out->fdx_cap - out->fdx_len)
-		return snprintf(err, errlen, "too much descriptor state (over %llu bytes)",
-				(unsigned long long)FDX_MAX),
-		       -1;
+		return errf(err, errlen, "too much descriptor state (over %llu bytes)",
+			    (unsigned long long)FDX_MAX);
 	int64_t at = out->fdx_len;
 	struct img_fdx x = {.type = type, .len = len, .ino = ino};
 	memcpy(out->fdx + at, &x, sizeof(x));
@@ -491,15 +481,13 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 	struct fd_order o;
 	int n = list ? rt_list_numeric("/proc/self/fd", list, FDS_MAX, &self) : -1;
 	if (n < 0 || !out->fds) {
-		snprintf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
-		return -1;
+		return errf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
 	}
 	if (order_fds(&o, list, n) < 0) {
-		snprintf(err, errlen,
-			 "cannot sort the %d descriptors of pid %d by open file "
-			 "description: %s",
-			 n, (int)getpid(), strerror(errno));
-		return -1;
+		return errf(err, errlen,
+			    "cannot sort the %d descriptors of pid %d by open file "
+			    "description: %s",
+			    n, (int)getpid(), strerror(errno));
 	}
 	for (int i = 0; i < n; i++) {
 		if (list[i] == self || list[i] == rt_dirty_fd())

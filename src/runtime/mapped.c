@@ -8,8 +8,8 @@
  * /proc/self/maps says which parts really are image mappings. Nothing here
  * calls malloc: the caller may be an allocator holding its own locks. */
 #include "runtime/rt.h"
+#include "runtime/libc.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +18,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED 24
 #endif

@@ -2,6 +2,7 @@
  * timers and signal actions. */
 #include "runtime/rt.h"
 #include "common/io.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,8 +100,8 @@ int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t er
 	p->runtime_info = (uint64_t)(uintptr_t)&rt.restart;
 	p->personality = personality(0xffffffff);
 	if (dump_mm(&p->mm) < 0) {
-		snprintf(err, errlen, "cannot read /proc/self/stat or auxv: %s", strerror(errno));
-		return -1;
+		return errf(err, errlen, "cannot read /proc/self/stat or auxv: %s",
+			    strerror(errno));
 	}
 	for (int i = 0; i < IMG_NRLIMIT && i < RLIM_NLIMITS; i++) {
 		struct rlimit r;

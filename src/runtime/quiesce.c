@@ -10,6 +10,7 @@
  * and waits again until the checkpoint thread releases everyone.
  */
 #include "runtime/rt.h"
+#include "runtime/libc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,7 +156,7 @@ int rt_install_handler(void)
 	sa.sa_sigaction = ckpt_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	return rt_real_sigaction(rt.sig, &sa, NULL);
+	return REAL(sigaction)(rt.sig, &sa, NULL);
 }
 
 static int thread_is_suspended(int tid)

@@ -153,6 +153,7 @@ int rt_start_ckpt_thread(void);
  * copy-on-write snapshot) writes the memory while the caller releases the
  * threads; rt_image_wait() then collects its result. */
 struct rt_image_job {
+	int restarted; /* rt_write_image returned in a restarted process */
 	int forked;
 	int pid, result_fd;
 	int rc;
@@ -174,6 +175,8 @@ struct image_parts;
  * written), taken while every process of the checkpoint is stopped; NULL
  * with err set on failure */
 struct image_parts *rt_capture(int live, char *err, size_t errlen);
+/* 0: written, or being written by a forked child (job->forked), or returning
+ * in a restarted process (job->restarted); -1 with err set. */
 int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
@@ -410,20 +413,11 @@ void rt_exec_set_external(const char *list);
 
 /* ckpt.c: a new process (fork, clone) joins as a process of its own */
 void rt_forked_child(void);
-/* clone.c: the real syscall(3), for the runtime's own children */
-long rt_syscall6(long n, long a, long b, long c, long d, long e, long f);
 
 /* zombies.c: take the zombies out of a list of children (returns how many
  * live ones are left in pids) and keep their records for the image. */
 int rt_zombies_take(uint32_t *pids, int n);
 const struct img_zombie *rt_zombies_list(uint32_t *n);
-
-/* wrappers.c */
-void rt_wrappers_init(void);
-int rt_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-/* wrappers.c: libc's `name` (the next definition after the runtime's), looked
- * up once and kept in *slot */
-void *rt_libc_fn(void **slot, const char *name);
 
 /* dirty.c: incremental checkpoints (userfaultfd write-protect + PAGEMAP_SCAN).
  * rt_dirty_scan runs with the threads held, before the writer forks: it

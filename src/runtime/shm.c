@@ -7,6 +7,7 @@
  * restart (the JVM deletes its hsperfdata file when it exits). */
 #include "runtime/rt.h"
 #include "common/io.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +50,7 @@ int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, u
 		f->cap = f->files ? FILES_MAX : 0;
 	}
 	if (f->n >= f->cap)
-		return snprintf(err, errlen, "too many files"), -1;
+		return errf(err, errlen, "too many files");
 	char clean[PATH_MAX];
 	snprintf(clean, sizeof(clean), "%s", path);
 	size_t n = strlen(clean);
@@ -75,15 +76,13 @@ int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err
 		f->data_cap = f->data ? FILEDATA_MAX : 0;
 	}
 	if (size > f->data_cap - f->data_len)
-		return snprintf(err, errlen,
-				"cannot keep the %llu bytes of %s: over %llu bytes of saved files "
-				"in all",
-				(unsigned long long)size, "a shared file", FILEDATA_MAX),
-		       -1;
+		return errf(err, errlen,
+			    "cannot keep the %llu bytes of %s: over %llu bytes of saved files "
+			    "in all",
+			    (unsigned long long)size, "a shared file", FILEDATA_MAX);
 	if (pread_full(fd, f->data + f->data_len, size, 0) != (ssize_t)size)
-		return snprintf(err, errlen, "cannot read the contents of fd %d: %s", fd,
-				strerror(errno)),
-		       -1;
+		return errf(err, errlen, "cannot read the contents of fd %d: %s", fd,
+			    strerror(errno));
 	r->data_off = f->data_len;
 	r->size = size;
 	r->flags |= IMG_FILE_SAVED;
@@ -116,7 +115,7 @@ int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, c
 		if (keep.idx[i] == idx)
 			return 0;
 	if (!keep.idx && !(keep.idx = rt_alloc(FILES_MAX * sizeof(int))))
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	keep.idx[keep.n++] = idx;
 	keep.f = f;
 	keep.tab = tab;
@@ -156,9 +155,9 @@ int rt_shm_keep_pending(char *err, size_t errlen)
 	keep.err = err;
 	keep.errlen = errlen;
 	if (keep.n && rt_run_private_files(keep_all, NULL) < 0) {
-		snprintf(err, errlen, "pid %d: cannot start a thread to read shared files: %s",
+		keep.rc =
+		    errf(err, errlen, "pid %d: cannot start a thread to read shared files: %s",
 			 getpid(), strerror(errno));
-		keep.rc = -1;
 	}
 	keep.n = 0;
 	keep.idx = NULL; /* arena memory: gone with this checkpoint */

@@ -67,15 +67,13 @@ void rt_snap_reset(void)
 static int add_run(uint64_t start, uint64_t end, int readable, char *err, size_t errlen)
 {
 	if (!snap.runs && !(snap.runs = rt_alloc(RUNS_MAX * sizeof(*snap.runs))))
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	if (snap.nruns && snap.runs[snap.nruns - 1].end == start &&
 	    snap.runs[snap.nruns - 1].readable == (uint32_t)readable) {
 		snap.runs[snap.nruns - 1].end = end;
 	} else {
 		if (snap.nruns >= RUNS_MAX)
-			return snprintf(err, errlen, "pid %d: too many runs of shared pages",
-					getpid()),
-			       -1;
+			return errf(err, errlen, "pid %d: too many runs of shared pages", getpid());
 		snap.runs[snap.nruns++] = (struct rt_snap_run){start, end, snap.size, readable};
 	}
 	snap.size += end - start;
@@ -89,9 +87,8 @@ int rt_snap_note(uint64_t start, uint64_t end, int readable, int all, char *err,
 	size_t pages = (end - start) / 4096;
 	unsigned char *vec = rt_alloc(pages);
 	if (!vec || mincore((void *)start, end - start, vec) < 0)
-		return snprintf(err, errlen, "pid %d: mincore of %#" PRIx64 "-%#" PRIx64 ": %s",
-				getpid(), start, end, vec ? strerror(errno) : "out of memory"),
-		       -1;
+		return errf(err, errlen, "pid %d: mincore of %#" PRIx64 "-%#" PRIx64 ": %s",
+			    getpid(), start, end, vec ? strerror(errno) : "out of memory");
 	for (size_t i = 0; i < pages;) {
 		size_t j = i;
 		while (j < pages && (vec[j] & 1))
@@ -218,12 +215,11 @@ int rt_snap_copy(int live, char *err, size_t errlen)
 	      snap.size >> 10, ms_since(&t0));
 	return 0;
 fail:
-	return snprintf(err, errlen,
-			"pid %d: cannot copy the %" PRIu64 " MiB of shared memory it stores: %s; "
-			"the program goes on: free some memory, or checkpoint with --kill (which "
-			"copies nothing)",
-			getpid(), snap.size >> 20, strerror(errno)),
-	       -1;
+	return errf(err, errlen,
+		    "pid %d: cannot copy the %" PRIu64 " MiB of shared memory it stores: %s; "
+		    "the program goes on: free some memory, or checkpoint with --kill (which "
+		    "copies nothing)",
+		    getpid(), snap.size >> 20, strerror(errno));
 }
 
 int rt_snap_lookup(uint64_t start, uint64_t end, const struct rt_snap_run **runs, uint32_t *n,

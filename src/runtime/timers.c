@@ -68,13 +68,11 @@ int rt_dump_timers(char *err, size_t errlen)
 		if (strncmp(l, "ID:", 3) || parse_block(l, &save, t) < 0)
 			continue;
 		if (rt.ntimers >= RT_MAX_TIMERS) {
-			snprintf(err, errlen, "more than %d POSIX timers", RT_MAX_TIMERS);
-			return -1;
+			return errf(err, errlen, "more than %d POSIX timers", RT_MAX_TIMERS);
 		}
 		if (syscall(SYS_timer_gettime, t->id, &t->spec) < 0) {
-			snprintf(err, errlen, "cannot read POSIX timer %d: %s", t->id,
-				 strerror(errno));
-			return -1;
+			return errf(err, errlen, "cannot read POSIX timer %d: %s", t->id,
+				    strerror(errno));
 		}
 		rt.ntimers++;
 	}
