@@ -7,7 +7,8 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "common/log.h"
-#include "restore/restore.h"
+#include "restore/chain.h"
+#include "restore/load.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,10 @@
 #include "cli/opts.h"
 #include "common/complock.h"
 #include "common/log.h"
-#include "restore/restore.h"
+#include "restore/load.h"
+#include "restore/set.h"
+#include "restore/spawn.h"
+#include "restore/tree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -157,8 +160,8 @@ static const char *refusal(const char *err)
 static void leave(struct rst_set *set, int n)
 {
 	for (int k = 0; k < n; k++) {
-		close(set->opts[k].coord_fd);
-		set->opts[k].coord_fd = -1;
+		close(set->conn[k].coord_fd);
+		set->conn[k].coord_fd = -1;
 	}
 }
 
@@ -177,8 +180,8 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path)
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
-			set->opts[k] = (struct rst_opts){.port = port, .coord_fd = -1};
-			if (rst_join(&set->img[k], &set->opts[k], err, sizeof(err)) < 0)
+			set->conn[k] = (struct rst_conn){.port = port, .coord_fd = -1};
+			if (rst_join(&set->img[k], &set->conn[k], err, sizeof(err)) < 0)
 				break;
 		}
 		int refused = k < set->n && errno == EACCES;
@@ -225,7 +228,7 @@ int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL, *arg;
 	char err[1024];
-	int debug_pause = 0;
+	struct rst_options opt = {.map_images = 1, .verify_mapped = 1};
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));) {
@@ -234,17 +237,17 @@ int cmd_restart(int argc, char **argv)
 		else if (key == OPT_DIR)
 			dir = arg;
 		else if (key == OPT_NO_MAP)
-			rst_map_images = 0;
+			opt.map_images = 0;
 		else if (key == OPT_NO_VERIFY)
-			rst_verify_mapped = 0;
+			opt.verify_mapped = 0;
 		else if (key == OPT_DEBUG_PAUSE)
-			debug_pause = 1;
+			opt.debug_pause = 1;
 	}
 	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
-		rst_map_images = 0;
+		opt.map_images = 0;
 	if (pause && *pause && strcmp(pause, "0"))
-		debug_pause = 1;
+		opt.debug_pause = 1;
 	int nimg = argc - a.next;
 	char **paths = argv + a.next;
 	if ((dir && nimg) || (!dir && !nimg))
@@ -253,9 +256,9 @@ int cmd_restart(int argc, char **argv)
 		return 1;
 	struct rst_set set = {.n = nimg,
 			      .img = xcalloc(nimg, sizeof(struct rst_image)),
-			      .opts = xcalloc(nimg, sizeof(struct rst_opts)),
+			      .conn = xcalloc(nimg, sizeof(struct rst_conn)),
 			      .parent = xcalloc(nimg, sizeof(int)),
-			      .debug_pause = debug_pause};
+			      .opt = opt};
 	for (int k = 0; k < nimg; k++) {
 		if (rst_load(&set.img[k], paths[k], err, sizeof(err)) < 0) {
 			error("cannot restart: %s", err);

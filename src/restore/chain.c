@@ -10,7 +10,8 @@
  * The parents' files are reopened by path when the pages are read (rst_fill,
  * stasis inspect, stasis merge), so that a restart holds no extra descriptors
  * while it puts the program's own at their numbers. */
-#include "restore/restore.h"
+#include "restore/chain.h"
+#include "restore/load.h"
 #include "common/log.h"
 
 #include <errno.h>

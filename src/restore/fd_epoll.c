@@ -3,7 +3,10 @@
  * item whose fd number no longer held its target is added through that
  * number all the same (the number is its key in the kernel): the description
  * is put there for the call, and whatever held the number is put back. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <errno.h>

@@ -1,7 +1,10 @@
 /* eventfd at restart: one object per eventfd-id across the set (struct
  * rst_obj), so that processes sharing it without being parent and child
  * still share one counter; made with the counter written back. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <errno.h>

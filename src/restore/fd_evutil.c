@@ -1,5 +1,6 @@
 /* Helpers the event descriptor kinds share at restart. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/load.h"
 
 #include <errno.h>
 #include <fcntl.h>

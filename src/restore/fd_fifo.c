@@ -4,7 +4,10 @@
  * in flight written back once. Each holder then opens the FIFO again through
  * that descriptor with its own access mode, so the bytes are there for it and
  * no open waits for a peer. */
-#include "restore/restore.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/io.h"
 #include "common/log.h"
 

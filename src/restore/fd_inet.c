@@ -7,7 +7,10 @@
  * socket is connected through a temporary loopback listener whose side is then closed with
  * SO_LINGER 0, so that the program's next read or write fails with ECONNRESET, as after a peer's
  * crash. */
-#include "restore/restore.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>

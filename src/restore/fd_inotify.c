@@ -3,7 +3,10 @@
  * order (cyclically) per instance: a wd below the wanted one is taken and
  * given back until the next one is the wanted one; the IN_IGNORED events
  * that produces are read away before the program sees the instance. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <errno.h>

@@ -3,7 +3,10 @@
  * restart's IPC namespace with its name, attributes and messages (in their
  * order, with their priorities), and unlinked again if it was; every holder
  * opens its own description of it through /proc, with its access mode. */
-#include "restore/restore.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <errno.h>

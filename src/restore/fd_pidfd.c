@@ -5,7 +5,9 @@
  * creating. A child's copy inherited from its parent was that placeholder
  * too: it opens its own (late_inherited); the two then no longer share one
  * description, which for a pidfd holds nothing but O_NONBLOCK. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/set.h"
 
 #include <errno.h>
 #include <fcntl.h>

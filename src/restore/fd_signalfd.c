@@ -1,5 +1,7 @@
 /* signalfd at restart: a new one with the saved mask. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/set.h"
 
 #include <fcntl.h>
 #include <signal.h>

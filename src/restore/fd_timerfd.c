@@ -1,7 +1,9 @@
 /* timerfd at restart: the same clock and flags, armed with the time it had
  * left (or its absolute expiry), and its unread expirations put back with
  * TFD_IOC_SET_TICKS (CONFIG_CHECKPOINT_RESTORE). */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/set.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,11 @@
  * that were in flight in it are put back (common/ttyqueue.c); a session
  * leader whose controlling terminal it was takes it again (TIOCSCTTY) and puts
  * the foreground process group back, once its children are in their groups. */
-#include "restore/restore.h"
+#include "restore/fd_tty.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
 #include "common/ttyqueue.h"
 #include "common/ttyrelay.h"
@@ -311,7 +315,7 @@ static int make_ctty(const struct rst_set *set)
 		close(s);
 		return -1;
 	}
-	ctty_port = set->opts ? set->opts->port : 0;
+	ctty_port = set->conn ? set->conn->port : 0;
 	ctty_master = fcntl(m, F_DUPFD_CLOEXEC, set->top);
 	ctty_slave = fcntl(s, F_DUPFD_CLOEXEC, set->top);
 	close(m);

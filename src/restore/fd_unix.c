@@ -12,7 +12,10 @@
  *     (sent to its name), then connects to its peer's name.
  * The objects a socket depends on are registered before it, so that they are
  * created first. */
-#include "restore/restore.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <errno.h>

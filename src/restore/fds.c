@@ -1,6 +1,12 @@
 /* Descriptors at restart: every saved fd at its number, with its flags and
  * offset; the restorer's own fds are moved above all of them first. */
-#include "restore/restore.h"
+#include "restore/fds.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/mem.h"
+#include "restore/objs.h"
+#include "restore/set.h"
+#include "restore/shares.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -74,7 +80,7 @@ static int open_new(const struct rst_set *set, int i, const struct img_fd *d, co
 int rst_fd_open(const struct rst_set *set, int i, const struct img_fd *d)
 {
 	const int std[3] = {set->base, set->base + 1, set->base + 2};
-	return open_new(set, i, d, std, set->opts[i].coord_fd);
+	return open_new(set, i, d, std, set->conn[i].coord_fd);
 }
 
 /* A description other processes hold too is taken where an ancestor made it. */
@@ -120,7 +126,7 @@ int rst_fds(struct rst_set *set, int i)
 {
 	struct rst_image *img = &set->img[i];
 	const int std[3] = {set->base, set->base + 1, set->base + 2};
-	int coord_fd = set->opts[i].coord_fd;
+	int coord_fd = set->conn[i].coord_fd;
 	int *src = calloc(img->nfds + 1, sizeof(int));
 	if (!src || keep_parent_shares(set, i, src) < 0)
 		return -1;

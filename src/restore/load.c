@@ -1,6 +1,10 @@
 /* Loading an image for restart: every section's checksum and every index is
  * checked here, before anything is created, so that a bad image changes nothing. */
-#include "restore/restore.h"
+#include "restore/load.h"
+#include "restore/chain.h"
+#include "restore/locks.h"
+#include "restore/shares.h"
+#include "restore/zombies.h"
 #include "common/log.h"
 
 #include <stdarg.h>

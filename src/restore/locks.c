@@ -1,7 +1,8 @@
 /* File locks at restart: taken again through the restored descriptors, as the
  * last step before the jump (any close of a descriptor to a file after its
  * POSIX locks are taken would drop them). */
-#include "restore/restore.h"
+#include "restore/locks.h"
+#include "restore/load.h"
 #include "common/log.h"
 
 #include <errno.h>

@@ -1,7 +1,11 @@
 /* Memory for restart: choose a blob area and a scratch range that are free in
  * both the restorer's layout and the target's, premap every region there with
  * its contents, and leave the final moves to the blob. */
-#include "restore/restore.h"
+#include "restore/mem.h"
+#include "restore/fill.h"
+#include "restore/load.h"
+#include "restore/mapimg.h"
+#include "restore/shm.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -235,17 +239,37 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 }
 
 /* Write into the target's memory, at target address addr, through its premap. */
-int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
-		     size_t len)
+/* Where [addr, addr + len) of the target is premapped now, or NULL. */
+static void *target(const struct rst_image *img, const struct rst_layout *l, uint64_t addr,
+		    size_t len, int writable)
 {
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct img_vma *v = &img->vmas[i];
 		if (!l->premap[i] || addr < v->start || addr + len > v->end)
 			continue;
-		if (!(v->prot & IMG_PROT_WRITE))
-			return -1;
-		memcpy((void *)(l->premap[i] + (addr - v->start)), src, len);
-		return 0;
+		if (writable && !(v->prot & IMG_PROT_WRITE))
+			return NULL;
+		return (void *)(l->premap[i] + (addr - v->start));
 	}
-	return -1;
+	return NULL;
+}
+
+int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
+		     size_t len)
+{
+	void *at = target(img, l, addr, len, 1);
+	if (!at)
+		return -1;
+	memcpy(at, src, len);
+	return 0;
+}
+
+int rst_read_target(const struct rst_image *img, const struct rst_layout *l, uint64_t addr,
+		    void *dst, size_t len)
+{
+	const void *at = target(img, l, addr, len, 0);
+	if (!at)
+		return -1;
+	memcpy(dst, at, len);
+	return 0;
 }

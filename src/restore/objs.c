@@ -2,7 +2,13 @@
  * the nearest common ancestor of its holders, before that process forks, at
  * two fixed descriptor numbers all of them inherit. Pipes are the first kind;
  * the descriptor kinds of fdkinds.c register theirs from their `scan` step. */
-#include "restore/restore.h"
+#include "restore/objs.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/set.h"
+#include "restore/shares.h"
+#include "restore/shm.h"
+#include "restore/sysv.h"
 #include "common/io.h"
 #include "common/log.h"
 

@@ -1,5 +1,7 @@
 /* The flat plan for the restore blob, and the jump into it. */
-#include "restore/restore.h"
+#include "restore/plan.h"
+#include "restore/load.h"
+#include "restore/mem.h"
 #include "restore/blob/blob.h"
 #include "common/log.h"
 

@@ -12,7 +12,11 @@
  * number every holder inherits and takes its descriptor from. Only the owner
  * then runs the kind's `late` step (an epoll's interest list, which names the
  * owner's descriptor numbers). */
-#include "restore/restore.h"
+#include "restore/shares.h"
+#include "restore/fds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <errno.h>

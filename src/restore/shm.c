@@ -8,7 +8,13 @@
  * across fork, which maps the same pages again and keeps "/dev/zero (deleted)").
  * The holders do not fill these regions themselves: no holder resumes before
  * all are restored (the RESTARTED barrier), so the creator's copy is the one. */
-#include "restore/restore.h"
+#include "restore/shm.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/mem.h"
+#include "restore/objs.h"
+#include "restore/set.h"
+#include "restore/sysv.h"
 #include "common/io.h"
 #include "common/log.h"
 

@@ -4,7 +4,9 @@
  * contents, semaphore values and queued messages, before any process of the
  * set exists. Holders of a segment attach it at their premap address; one that
  * was removed (IPC_RMID) while attached is removed again once attached. */
-#include "restore/restore.h"
+#include "restore/sysv.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/io.h"
 #include "common/log.h"
 

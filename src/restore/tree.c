@@ -1,6 +1,9 @@
 /* A set of images restarted together: who is whose parent, and the fixed
  * descriptor layout every restorer process relies on. */
-#include "restore/restore.h"
+#include "restore/tree.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -77,8 +80,8 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 				maxfd = img->fds[k].fd;
 		if (img->r.fd > maxfd)
 			maxfd = img->r.fd;
-		if (set->opts[i].coord_fd > maxfd)
-			maxfd = set->opts[i].coord_fd;
+		if (set->conn[i].coord_fd > maxfd)
+			maxfd = set->conn[i].coord_fd;
 	}
 	set->base = maxfd + 16;
 	set->top = set->base + 3 + 2 * set->n + 2 * set->nobjs;
@@ -90,10 +93,10 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 			goto fail;
 	}
 	for (int i = 0; i < set->n; i++) {
-		if (place_at(set->opts[i].coord_fd, set->base + 3 + i) < 0 ||
+		if (place_at(set->conn[i].coord_fd, set->base + 3 + i) < 0 ||
 		    place_at(set->img[i].r.fd, set->base + 3 + set->n + i) < 0)
 			goto fail;
-		set->opts[i].coord_fd = set->base + 3 + i;
+		set->conn[i].coord_fd = set->base + 3 + i;
 		set->img[i].r.fd = set->base + 3 + set->n + i;
 	}
 	return 0;

@@ -3,7 +3,9 @@
  * recorded exit signal; the child ends at once the way it ended before (same
  * exit code, or killed by the same signal), and stays a zombie until the
  * restored program reaps it with wait(). */
-#include "restore/restore.h"
+#include "restore/zombies.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/log.h"
 
 #include <errno.h>

@@ -1,6 +1,25 @@
 /* The runtime's entry: joins the coordinator at load time, then runs the
  * checkpoint thread, which follows the coordinator's phases. */
-#include "runtime/rt.h"
+#include "runtime/ckpt.h"
+#include "restore/blob/restart_info.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/exec.h"
+#include "runtime/fd_inet.h"
+#include "runtime/fd_share.h"
+#include "runtime/fd_sock.h"
+#include "runtime/fd_tty.h"
+#include "runtime/fds.h"
+#include "runtime/outside.h"
+#include "runtime/procinfo.h"
+#include "runtime/progress.h"
+#include "runtime/quiesce.h"
+#include "runtime/snap.h"
+#include "runtime/state.h"
+#include "runtime/timers.h"
+#include "runtime/write.h"
+#include "runtime/write_pipe.h"
+#include "runtime/zombies.h"
 #include "runtime/libc.h"
 #include "common/io.h"
 #include "common/log.h"
@@ -9,8 +28,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +40,12 @@
 #include <time.h>
 #include <unistd.h>
 
-struct rt_state rt = {.coord_fd = -1};
+/* restart: in every image, so that a restorer of another build can tell
+ * (restore/blob/restart_info.h) */
+struct rt_state rt = {
+    .coord_fd = -1,
+    .restart = {.version = RT_RESTART_VERSION, .size = sizeof(struct rt_restart_info)},
+};
 
 static int send_barrier(uint32_t id)
 {

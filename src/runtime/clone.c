@@ -6,7 +6,8 @@
  * posix_spawn's helper) or descriptor table (CLONE_FILES) cannot be a process
  * of its own image; it is left alone (a vfork child execs or exits soon, and
  * a checkpoint waits for it; the others make a checkpoint fail, by name). */
-#include "runtime/rt.h"
+#include "runtime/ckpt.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 
 #include <errno.h>

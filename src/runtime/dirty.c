@@ -18,15 +18,21 @@
  *
  * Runs with the program's threads held (rt_write_image), before the writer
  * child is forked: the child's copy of the page tables has no protections. */
-#include "runtime/rt.h"
+#include "runtime/dirty.h"
+#include "runtime/arena.h"
+#include "runtime/progress.h"
+#include "runtime/snap.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/userfaultfd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>

@@ -2,7 +2,9 @@
  * before exec (clearenv, execve with its own envp, posix_spawn) still starts the
  * new program under Stasis. The variables the runtime was started with are
  * remembered at load time and put back into any environment an exec is given. */
-#include "runtime/rt.h"
+#include "runtime/exec.h"
+#include "runtime/outside.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 #include "common/proto.h"
 
@@ -10,6 +12,7 @@
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

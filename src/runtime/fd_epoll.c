@@ -10,11 +10,18 @@
  * part: the restorer then takes the epoll from the parent, whose own record
  * has the item. A forked child that closes what its parent still watches is
  * common (redis's BGSAVE child closes the listening sockets). */
-#include "runtime/fd_event.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/fd_info.h"
+#include "runtime/fd_sock.h"
+#include "runtime/fdkinds.h"
+#include "runtime/state.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <linux/kcmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>

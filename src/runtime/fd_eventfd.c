@@ -2,8 +2,10 @@
  * description's O_NONBLOCK, kept in img_fd.open_flags). The kernel's
  * eventfd-id names it across the processes of a checkpoint, so that one
  * shared by several processes comes back as one. */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,12 +2,16 @@
  * copied with tee(2) from a read end opened for the purpose (through
  * /proc/self/fd, so that even a holder of the write end alone can) and left in
  * place. Every holder records them; the restorer writes them back once. */
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>

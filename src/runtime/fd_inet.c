@@ -5,12 +5,18 @@
  * the computation, cannot be resumed without TCP_REPAIR, which needs
  * CAP_NET_ADMIN). */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/fd_inet.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "image/format.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_segs_in */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -1,11 +1,14 @@
 /* /proc/self/fdinfo: what the kernel shows of an event descriptor's state.
  * Read with plain syscalls into the caller's buffer: no malloc on the
  * checkpoint path. */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 #include "common/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,14 +5,19 @@
  * the runtime did not see being added fails the checkpoint. Events queued
  * but not yet read are not kept (an inotify queue cannot be read without
  * consuming it): docs/supported.md. */
-#include "runtime/fd_event.h"
+#include "runtime/arena.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 #include "runtime/libc.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>

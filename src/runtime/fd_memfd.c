@@ -1,12 +1,17 @@
 /* memfd descriptors: name, seals, offset and the whole contents. The object is
  * the same IMG_FILE_SHMEM record its mappings use (shm.c), so descriptors and
  * mappings of one memfd, in any process, share one object again at restart. */
-#include "runtime/rt.h"
+#include "runtime/fd_memfd.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "runtime/shm.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -5,13 +5,18 @@
  * the queue so that two holders checkpointed together do not interleave. The
  * queue is whole again before anything is written: a checkpoint that fails
  * later loses nothing. */
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <mqueue.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>

@@ -2,8 +2,10 @@
  * this process or one of its descendants (those are the computation's: a
  * child that is not makes the checkpoint fail anyway). A pidfd of any other
  * process, or of one that has exited, fails the checkpoint. */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <fcntl.h>
 #include <stdio.h>

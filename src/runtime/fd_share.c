@@ -13,10 +13,17 @@
  * merged with each other process's list: O(n log n) kcmp calls per process
  * compared, where comparing every pair would take n^2 (1000 fds of /dev/null
  * in each of 9 processes: 12 s per process). */
-#include "runtime/rt.h"
+#include "runtime/fd_share.h"
+#include "runtime/arena.h"
+#include "runtime/fd_order.h"
+#include "runtime/fd_sock.h"
+#include "runtime/fds.h"
+#include "runtime/state.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

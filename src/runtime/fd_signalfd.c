@@ -3,9 +3,12 @@
  * sets (wrapper below), so that no signalfd read can take it from the
  * runtime's handler. Pending signals are the runtime's business already
  * (sigqueue.c). */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -4,13 +4,17 @@
  * name, shutdown state: all readable without privileges). Computed once per
  * checkpoint, in the runtime's arena. */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/sort.h"
+#include "runtime/state.h"
 
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,10 +6,13 @@
  * comes back with the time it had left (the time the computation was down
  * does not count); an absolute one (TFD_TIMER_ABSTIME) with its expiry on its
  * clock, so a wall-clock timer fires for the time it missed. */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/timerfd.h>

@@ -8,12 +8,21 @@
  * master's record also the bytes in flight in its pty (common/ttyqueue.c). */
 #include "common/ttymodes.h"
 #include "common/ttyqueue.h"
-#include "runtime/rt.h"
+#include "runtime/fd_tty.h"
+#include "runtime/arena.h"
+#include "runtime/fd_share.h"
+#include "runtime/fd_sock.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "runtime/state.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,11 +5,16 @@
  * stopped while this runs. A socket whose peer no process of the computation
  * holds leads outside and is refused, with its address. */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>

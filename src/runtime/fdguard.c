@@ -6,7 +6,9 @@
  * close_range() and closefrom() leave those descriptors open and report them
  * as not open; dup2()/dup3() onto one first move it to another number. */
 #include "common/io.h"
-#include "runtime/rt.h"
+#include "runtime/dirlist.h"
+#include "runtime/dirty.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 
 #include <errno.h>

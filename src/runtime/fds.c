@@ -1,13 +1,26 @@
 /* File descriptors, the files behind them and behind file mappings, and the
  * string table of an image. Whatever cannot be restored yet is refused here,
  * at checkpoint time, with a message that names it. */
-#include "runtime/rt.h"
+#include "runtime/fds.h"
+#include "restore/blob/restart_info.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/dirty.h"
+#include "runtime/exec.h"
+#include "runtime/fd_memfd.h"
+#include "runtime/fd_order.h"
+#include "runtime/fd_share.h"
+#include "runtime/fdkinds.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>

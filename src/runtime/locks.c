@@ -2,14 +2,18 @@
  * kernel lists them in /proc/self/fdinfo/FD ("lock:" lines): the POSIX locks
  * this process owns on the fd's file, and the flock and OFD locks of the fd's
  * open file description. */
-#include "runtime/rt.h"
-#include "runtime/fd_event.h"
+#include "runtime/locks.h"
+#include "runtime/arena.h"
+#include "runtime/fd_info.h"
+#include "runtime/fds.h"
 
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/sysmacros.h>

@@ -7,11 +7,13 @@
  * mremap. rt.restart.mapped is a quick filter: it is a superset, and
  * /proc/self/maps says which parts really are image mappings. Nothing here
  * calls malloc: the caller may be an allocator holding its own locks. */
-#include "runtime/rt.h"
+#include "restore/blob/restart_info.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>

@@ -9,7 +9,14 @@
  * (snap.c). rt_dump_memory, by the writer (a forked child once the program
  * runs on): the pages, private ones from its copy-on-write view, shared ones
  * from the copy. */
-#include "runtime/rt.h"
+#include "runtime/mem.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/fds.h"
+#include "runtime/progress.h"
+#include "runtime/shm.h"
+#include "runtime/snap.h"
+#include "runtime/sysv.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
 #include "image/image.h"
@@ -18,6 +25,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

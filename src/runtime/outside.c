@@ -8,13 +8,14 @@
  * coordinator wait for it to join again (rt_exec_leaves); a checkpoint leaves
  * out a child that does not map the runtime (rt_child_outside), instead of
  * failing because a child never joined. */
-#include "runtime/rt.h"
+#include "runtime/outside.h"
 #include "common/log.h"
 #include "common/progkind.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,19 @@
 /* Process-wide state: identity, mm fields, auxv, cwd, umask, rlimits, interval
  * timers and signal actions. */
-#include "runtime/rt.h"
+#include "runtime/procinfo.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/fds.h"
+#include "runtime/outside.h"
+#include "runtime/state.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -9,7 +9,13 @@
  * point (rt_save_context returns 1); the thread re-registers its kernel state
  * and waits again until the checkpoint thread releases everyone.
  */
-#include "runtime/rt.h"
+#include "runtime/quiesce.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/sigqueue.h"
+#include "runtime/state.h"
+#include "runtime/sysrestart.h"
+#include "runtime/write_pipe.h"
 #include "runtime/libc.h"
 
 #include <errno.h>
@@ -33,11 +39,6 @@
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
-
-long rt_gettid(void)
-{
-	return syscall(SYS_gettid);
-}
 
 int rt_futex_wait(int *addr, int val)
 {

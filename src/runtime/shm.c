@@ -5,13 +5,19 @@
  * does not map the same range (forked children share their parent's), and small
  * shared-mapped files keep a copy of their contents in case they are gone at
  * restart (the JVM deletes its hsperfdata file when it exits). */
-#include "runtime/rt.h"
+#include "runtime/shm.h"
+#include "runtime/arena.h"
+#include "runtime/fds.h"
+#include "runtime/write_pipe.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,13 +3,15 @@
  * process-wide ones by the checkpoint thread; all go back into the kernel's
  * queues, with their siginfo, when the threads are released, both after a
  * checkpoint and after a restart (the TIDs are the same). */
-#include "runtime/rt.h"
+#include "runtime/sigqueue.h"
+#include "runtime/state.h"
 #include "common/io.h"
 #include "common/log.h"
 
 #include <errno.h>
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>

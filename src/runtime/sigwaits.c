@@ -5,7 +5,7 @@
  * of their set (a dedicated signal thread waiting for every signal would
  * swallow the checkpoint's). The runtime's signal is removed from the set, as
  * sigsuspend's wrapper does (wrappers.c). */
-#include "runtime/rt.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 
 #include <poll.h>

@@ -16,13 +16,18 @@
  * copy-on-write view of it (rt_snap_release). A checkpoint that ends the
  * program (--kill) copies nothing: no process runs before every image is
  * written, so the writer reads the noted runs where they are. */
-#include "runtime/rt.h"
+#include "runtime/snap.h"
+#include "runtime/arena.h"
+#include "runtime/fds.h"
+#include "runtime/mem.h"
+#include "runtime/write_pipe.h"
 #include "common/io.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>

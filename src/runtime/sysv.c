@@ -6,13 +6,18 @@
  * Several processes may record one object: restart creates it once. Contents
  * are read without changing anything: shm through a read-only attach, message
  * queues with msgrcv(MSG_COPY). */
-#include "runtime/rt.h"
+#include "runtime/sysv.h"
+#include "runtime/arena.h"
+#include "runtime/fds.h"
+#include "runtime/shm.h"
 #include "runtime/libc.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

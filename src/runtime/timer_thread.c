@@ -14,7 +14,8 @@
  * timer_gettime, timer_getoverrun and timer_delete take as they are, and which
  * timers.c restores with its notification. Of the thread attributes given,
  * the stack and guard sizes are kept (glibc keeps the others too). */
-#include "runtime/rt.h"
+#include "runtime/quiesce.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 
 #include <errno.h>

@@ -2,7 +2,9 @@
  * at checkpoint, created again with the same IDs at restart
  * (prctl PR_TIMER_CREATE_RESTORE_IDS, Linux 6.15+). Interval timers
  * (setitimer/alarm) are in procinfo.c. */
-#include "runtime/rt.h"
+#include "runtime/timers.h"
+#include "runtime/arena.h"
+#include "runtime/state.h"
 #include "common/io.h"
 #include "common/log.h"
 

@@ -2,7 +2,7 @@
  * it can never be blocked, caught, ignored or waited for by the application.
  * What the program asked for is remembered and reported back to it. The real
  * functions are libc.h's. */
-#include "runtime/rt.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 
 #include <errno.h>

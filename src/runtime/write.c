@@ -2,7 +2,21 @@
  * every other thread waits in the checkpoint handler; the memory is then
  * written either right away or, by default, by a forked child that holds a
  * copy-on-write snapshot while the program runs on. */
-#include "runtime/rt.h"
+#include "runtime/write.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/fds.h"
+#include "runtime/locks.h"
+#include "runtime/mem.h"
+#include "runtime/procinfo.h"
+#include "runtime/progress.h"
+#include "runtime/quiesce.h"
+#include "runtime/snap.h"
+#include "runtime/state.h"
+#include "runtime/sysv.h"
+#include "runtime/timers.h"
+#include "runtime/write_pipe.h"
+#include "runtime/zombies.h"
 #include "runtime/libc.h"
 #include "image/image.h"
 #include "common/io.h"
@@ -11,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -6,7 +6,9 @@
  * while memory is written, with every signal blocked, and is invisible to the
  * program (it is gone before the program's threads run again or the writer
  * child exits). STASIS_WRITE_THREADS=1 turns it off. */
-#include "runtime/rt.h"
+#include "runtime/write_pipe.h"
+#include "runtime/arena.h"
+#include "runtime/state.h"
 #include "runtime/libc.h"
 #include "image/image.h"
 #include "common/log.h"
@@ -15,6 +17,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>

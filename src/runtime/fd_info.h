@@ -1,17 +1,16 @@
-/* Event descriptors (eventfd, timerfd, signalfd, epoll, inotify, pidfd): the
- * kinds fdkinds.c lists, and the /proc/self/fdinfo reading they share. */
-#ifndef STASIS_RUNTIME_FD_EVENT_H
-#define STASIS_RUNTIME_FD_EVENT_H
-
-#include "runtime/rt.h"
+/* fd_info.c: what the event descriptors' kinds (eventfd, timerfd, signalfd,
+ * epoll, inotify, pidfd) share: reading /proc/self/fdinfo, and recording a
+ * descriptor's payload. */
+#ifndef STASIS_RUNTIME_FD_INFO_H
+#define STASIS_RUNTIME_FD_INFO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-extern const struct rt_fd_kind rt_fd_eventfd, rt_fd_timerfd, rt_fd_signalfd, rt_fd_epoll,
-    rt_fd_inotify, rt_fd_pidfd;
+struct rt_fd_ctx;
 
-/* fd_info.c: /proc/self/fdinfo/FD into buf, NUL-terminated; its length or -1
+/* /proc/self/fdinfo/FD into buf, NUL-terminated; its length or -1
  * (errno; E2BIG when it does not fit). */
 ssize_t rt_fdinfo_read(int fd, char *buf, size_t size);
 /* The text after `key` at the start of a line of info (key includes its

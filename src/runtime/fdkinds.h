@@ -1,0 +1,32 @@
+/* fdkinds.c: the descriptor kinds beyond files and pipes, in one table.
+ * `match` says whether fd (st: its fstat, link: its /proc/self/fd target) is
+ * of the kind; `dump` fills c->e (type, file, pos = the rt_fdx_add offset of
+ * its record). */
+#ifndef STASIS_RUNTIME_FDKINDS_H
+#define STASIS_RUNTIME_FDKINDS_H
+
+#include "image/format.h"
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+struct rt_fd_ctx {
+	struct img_fd *e;
+	int fd;
+	const char *link;
+	const struct stat *st;
+	struct rt_fds *fds;
+	struct rt_files *files;
+	struct rt_strtab *tab;
+	char *err;
+	size_t errlen;
+};
+struct rt_fd_kind {
+	const char *name;
+	int (*match)(int fd, const char *link, const struct stat *st);
+	int (*dump)(struct rt_fd_ctx *c);
+};
+/* 1 if a kind took the descriptor, 0 if none matches, -1 on error (c->err) */
+int rt_fd_kinds_dump(struct rt_fd_ctx *c);
+
+#endif

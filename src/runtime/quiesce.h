@@ -1,0 +1,20 @@
+/* quiesce.c: holding the program's threads for a checkpoint (each in the
+ * checkpoint signal's handler, saving its own state) and letting them go. */
+#ifndef STASIS_RUNTIME_QUIESCE_H
+#define STASIS_RUNTIME_QUIESCE_H
+
+#include "runtime/state.h"
+
+int rt_install_handler(void);
+/* Signal every other thread and wait until each is held (RT_SUSPEND_TIMEOUT):
+ * 0, or -1 with errno. */
+int rt_suspend_all(void);
+void rt_release_all(void);
+/* What the kernel keeps per thread and no memory dump shows (TLS base, robust
+ * list, alternate stack, capabilities ...), and back after a restart. */
+void rt_thread_capture_self(struct rt_thread *t);
+void rt_thread_reinstate_self(const struct rt_thread *t);
+int rt_futex_wait(int *addr, int val);
+void rt_futex_wake(int *addr);
+
+#endif
