@@ -23,7 +23,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
 
 COMMON_SRC := $(wildcard src/common/*.c)
-IMAGE_SRC := $(wildcard src/image/*.c)
+IMAGE_SRC := $(wildcard src/image/*.c) $(wildcard src/image/kinds/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/coordinator/*.c) $(wildcard src/restore/*.c)
 RT_SRC := $(wildcard src/runtime/*.c)
 RT_ASM := $(wildcard src/runtime/*.S)

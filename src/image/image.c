@@ -357,6 +357,23 @@ const char *img_section_name(uint32_t type)
 	return NAME(names, type);
 }
 
+uint32_t img_vma_special(const char *name)
+{
+	static const struct {
+		const char *name;
+		uint32_t kind;
+	} special[] = {
+	    {"[vdso]", IMG_VMA_VDSO},
+	    {"[vvar]", IMG_VMA_VVAR},
+	    {"[vvar_vclock]", IMG_VMA_VVAR_VCLOCK},
+	    {"[vsyscall]", IMG_VMA_VSYSCALL},
+	};
+	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+		if (!strcmp(name, special[i].name))
+			return special[i].kind;
+	return 0;
+}
+
 const char *img_vma_kind_name(uint32_t kind)
 {
 	static const char *const names[] = {
@@ -373,32 +390,4 @@ const char *img_vma_kind_name(uint32_t kind)
 	    [IMG_VMA_SKIP] = "runtime-scratch",
 	};
 	return NAME(names, kind);
-}
-
-const char *img_fd_type_name(uint32_t type)
-{
-	static const char *const names[] = {
-	    [IMG_FD_REG] = "file",
-	    [IMG_FD_DIR] = "dir",
-	    [IMG_FD_CHR] = "chardev",
-	    [IMG_FD_STDIO] = "stdio",
-	    [IMG_FD_RUNTIME] = "runtime",
-	    [IMG_FD_EXTERNAL] = "external",
-	    [IMG_FD_PIPE] = "pipe",
-	    [IMG_FD_UNIX] = "unix",
-	    [IMG_FD_FIFO] = "fifo",
-	    [IMG_FD_INET] = "inet",
-	    [IMG_FD_EVENTFD] = "eventfd",
-	    [IMG_FD_TIMERFD] = "timerfd",
-	    [IMG_FD_SIGNALFD] = "signalfd",
-	    [IMG_FD_EPOLL] = "epoll",
-	    [IMG_FD_INOTIFY] = "inotify",
-	    [IMG_FD_PIDFD] = "pidfd",
-	    [IMG_FD_MEMFD] = "memfd",
-	    [IMG_FD_MQUEUE] = "mqueue",
-	    [IMG_FD_PTY_MASTER] = "pty-master",
-	    [IMG_FD_PTY_SLAVE] = "pty-slave",
-	    [IMG_FD_TTY] = "tty",
-	};
-	return NAME(names, type);
 }

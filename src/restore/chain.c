@@ -266,6 +266,11 @@ const char *rst_chain_parent(const struct rst_image *img, uint32_t *gen, uint32_
 	return img->chain->paths[0];
 }
 
+const struct img_parent *rst_chain_record(const struct rst_image *img)
+{
+	return img->chain ? &img->chain->parent : NULL;
+}
+
 const char *rst_chain_path(const struct rst_image *img, uint32_t k)
 {
 	return img->chain->paths[k];

@@ -20,6 +20,8 @@ const char *rst_chain_path(const struct rst_image *img, uint32_t k); /* k < file
 uint32_t rst_piece_file(const struct rst_image *img, uint32_t i);
 /* the parent's path (NULL for a full image), its generation and chain depth */
 const char *rst_chain_parent(const struct rst_image *img, uint32_t *gen, uint32_t *depth);
+/* the image's IMG_SEC_PARENT record, NULL for a full image */
+const struct img_parent *rst_chain_record(const struct rst_image *img);
 int rst_chain_open(const struct rst_image *img, struct img_reader *readers, char *err,
 		   size_t errlen);
 void rst_chain_close(const struct rst_image *img, struct img_reader *readers, uint32_t n);

@@ -6,15 +6,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-const void *rst_ev_payload(const struct img_fdx *x, size_t len)
-{
-	if (!x || x->len < len) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return rst_fdx_payload(x);
-}
-
 static int put_at(int fd, const struct img_fd *d)
 {
 	return dup3(fd, d->fd, (d->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0 ? -1 : 0;

@@ -10,6 +10,7 @@
 #include "restore/set.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/kinds/fd_fifo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,12 +52,9 @@ static int create_fifo(const struct rst_set *set, const struct rst_obj *o, int f
 static int fifo_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		     char *err, size_t errlen)
 {
+	(void)d;
 	const struct img_fifo *r = rst_fdx_payload(x);
 	const struct rst_image *img = &set->img[i];
-	if (x->len < sizeof(*r) || r->data_len != x->len - sizeof(*r) ||
-	    r->path_str >= img->strings_len || !rst_str(img, r->path_str)[0])
-		return errf(err, errlen, "%s is corrupt: the FIFO record of fd %d is invalid",
-			    img->r.path, d->fd);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_FIFO, r->ino, r->dev, i, create_fifo);
 	struct fobj *f = o ? (struct fobj *)o->priv : NULL;
 	if (o && !f && (f = calloc(1, sizeof(*f))))

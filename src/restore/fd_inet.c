@@ -12,6 +12,7 @@
 #include "restore/objs.h"
 #include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/fd_inet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,15 +41,6 @@ static socklen_t sockaddr_of(struct sockaddr_storage *ss, uint32_t family, const
 	a->sin6_scope_id = scope;
 	memcpy(&a->sin6_addr, addr, 16);
 	return sizeof(*a);
-}
-
-static const char *addr_text(uint32_t family, const uint8_t *addr, uint16_t port, char *buf,
-			     size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(family, addr, ip, sizeof(ip));
-	snprintf(buf, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
-	return buf;
 }
 
 static void setflag(int s, int level, int name, int on)
@@ -86,7 +78,7 @@ static int bind_again(int s, const struct img_inet *r)
 	if (rc < 0)
 		return error("cannot bind a %s socket to %s again: %s%s",
 			     r->proto == IPPROTO_TCP ? "TCP" : "UDP",
-			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
+			     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
 			     strerror(e),
 			     e == EADDRINUSE
 				 ? " (is the checkpointed program still running, did another "
@@ -143,13 +135,13 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 	/* listen() checks the port again: SO_REUSEADDR stays on until it is done */
 	if (r->state == IMG_INET_LISTEN && listen(s, r->backlog ? (int)r->backlog : 128) < 0)
 		return error("cannot listen on %s again: %s",
-			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
+			     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
 			     strerror(errno));
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
 	if (r->state == IMG_INET_UDP_CONN &&
 	    connect(s, (void *)&ss, sockaddr_of(&ss, r->family, r->peer, r->pport, 0)) < 0)
 		return error("cannot connect a UDP socket to %s again: %s",
-			     addr_text(r->family, r->peer, r->pport, text, sizeof(text)),
+			     img_inet_addr(r->family, r->peer, r->pport, text, sizeof(text)),
 			     strerror(errno));
 	return 0;
 }
@@ -157,12 +149,8 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 static int inet_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		     char *err, size_t errlen)
 {
+	(void)d;
 	const struct img_inet *r = rst_fdx_payload(x);
-	if (x->len < sizeof(*r) || (r->family != AF_INET && r->family != AF_INET6) ||
-	    (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) || r->state < IMG_INET_FRESH ||
-	    r->state > IMG_INET_TCP_RESET)
-		return errf(err, errlen, "%s is corrupt: the TCP/UDP record of fd %d is invalid",
-			    set->img[i].r.path, d->fd);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_INET, x->ino, 0, i, create_inet);
 	if (!o)
 		return errf(err, errlen, "out of memory");

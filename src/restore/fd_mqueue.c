@@ -8,6 +8,7 @@
 #include "restore/objs.h"
 #include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/fd_mqueue.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,10 +61,6 @@ static int mq_scan(struct rst_set *set, int i, const struct img_fd *d, const str
 		   char *err, size_t errlen)
 {
 	const struct rst_image *img = &set->img[i];
-	if (d->file < 0 || !(img->files[d->file].flags & IMG_FILE_SAVED) ||
-	    x->len < sizeof(struct img_mqueue))
-		return errf(err, errlen, "%s is corrupt: queue fd %d has no record", img->r.path,
-			    d->fd);
 	const struct img_file *f = &img->files[d->file];
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_MQUEUE, f->ino, f->dev, i, mq_create);
 	if (!o)

@@ -1,9 +1,7 @@
-/* fdkinds.c: descriptors of the kinds with an IMG_SEC_FDX record, in one
- * table. `scan` runs once per set before anything is created (to register
- * shared objects), `open` gives a new descriptor (O_CLOEXEC) for d, and
- * `late` runs once the process's descriptors are all in place and its
- * children exist (epoll interest lists, pidfds), with the descriptor already
- * at d->fd. */
+/* fdkinds.c: the descriptor kinds at restart, in one table. `scan` runs once per set before
+ * anything is created (to register shared objects), `open` gives a new descriptor (O_CLOEXEC) for
+ * d, and `late` runs once the process's descriptors are all in place and its children exist (epoll
+ * interest lists, pidfds), with the descriptor already at d->fd. */
 #ifndef STASIS_RESTORE_FDKINDS_H
 #define STASIS_RESTORE_FDKINDS_H
 

@@ -5,6 +5,11 @@
 #define STASIS_RESTORE_LOAD_H
 
 #include "image/image.h"
+#include "image/kinds/kind.h"
+#include "image/kinds/sysv.h"
+#include "image/kinds/locks.h"
+#include "image/kinds/shares.h"
+#include "image/kinds/zombies.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +32,8 @@ struct rst_image {
 	uint32_t nlocks;
 	struct img_share *shares; /* IMG_SEC_SHARES, NULL in images without one */
 	uint32_t nshares;
+	struct img_ipc *ipc; /* IMG_SEC_IPC, NULL in images without one */
+	uint32_t nipc;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */
@@ -39,6 +46,8 @@ int rst_load(struct rst_image *img, const char *path, char *err, size_t errlen);
 int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err, size_t errlen);
 void rst_free(struct rst_image *img);
 const char *rst_str(const struct rst_image *img, uint32_t off);
+/* The sections the kinds' records point into (image/kinds/kind.h). */
+struct img_view rst_view(const struct rst_image *img);
 /* The IMG_SEC_FDX record of a descriptor of a kind that has one (checked by
  * rst_load: in range, of the descriptor's type); its payload follows the
  * header. */

@@ -4,6 +4,7 @@
 #include "restore/locks.h"
 #include "restore/load.h"
 #include "common/log.h"
+#include "image/kinds/locks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,27 +12,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-static const struct img_fd *fd_entry(const struct rst_image *img, int fd)
-{
-	for (uint32_t k = 0; k < img->nfds; k++)
-		if (img->fds[k].fd == fd)
-			return &img->fds[k];
-	return NULL;
-}
-
-int rst_locks_check(const struct rst_image *img, char *err, size_t errlen)
-{
-	for (uint32_t k = 0; k < img->nlocks; k++) {
-		const struct img_lock *l = &img->locks[k];
-		const struct img_fd *d = fd_entry(img, l->fd);
-		if (!d || d->type != IMG_FD_REG || l->kind < IMG_LOCK_POSIX ||
-		    l->kind > IMG_LOCK_OFD || l->start < 0 || (l->end != -1 && l->end < l->start))
-			return errf(err, errlen, "%s is corrupt: file lock %u (fd %d) is invalid",
-				    img->r.path, k, l->fd);
-	}
-	return 0;
-}
 
 static int take(const struct img_lock *l)
 {

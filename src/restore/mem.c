@@ -8,6 +8,7 @@
 #include "restore/shm.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "restore/fd_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,73 +93,6 @@ static int prot_of(uint32_t p)
 {
 	return (p & IMG_PROT_READ ? PROT_READ : 0) | (p & IMG_PROT_WRITE ? PROT_WRITE : 0) |
 	       (p & IMG_PROT_EXEC ? PROT_EXEC : 0);
-}
-
-int rst_tmpfile_named(const char *path, unsigned mode)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = slash == dir ? '/' : 0, slash[1] = 0;
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-	if (fd < 0)
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -1;
-	/* give it its old name for a moment, so that it is "NAME (deleted)" again */
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) {
-		int named = open(path, O_RDWR | O_CLOEXEC);
-		unlink(path);
-		if (named >= 0) {
-			close(fd);
-			fd = named;
-		}
-	}
-	return fd;
-}
-
-/* A deleted file's saved contents, as a new unlinked file in its old directory
- * (or /tmp). Returns an fd or -1. */
-static int recreate_deleted(const struct rst_image *img, const struct img_file *f)
-{
-	int fd = rst_tmpfile_named(rst_str(img, f->path_str), f->mode & 07777);
-	if (fd >= 0 && write_full(fd, img->filedata + f->data_off, f->size) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Open the file behind a mapping or descriptor, checking that it is the one the
- * image saw. */
-int rst_open_file(const struct rst_image *img, int idx, int flags)
-{
-	const struct img_file *f = &img->files[idx];
-	const char *path = rst_str(img, f->path_str);
-	struct stat st;
-	if (f->flags & IMG_FILE_DELETED)
-		return recreate_deleted(img, f);
-	int fd = open(path, flags | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && (f->flags & IMG_FILE_SAVED))
-		return rst_shm_recreate_file(img, f, flags); /* kept by the checkpoint (shm.c) */
-	if (fd < 0)
-		return error("cannot open %s: %s", path, strerror(errno));
-	if ((f->flags & IMG_FILE_RESTORE) && (f->flags & IMG_FILE_SAVED)) {
-		if (rst_shm_put_back(img, f) == 0)
-			return fd; /* the computation's shared memory, as of the checkpoint */
-		close(fd);
-		return -1;
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    ((uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec != f->mtime_ns ||
-	     (uint64_t)st.st_size != f->size))
-		warn("%s changed since the checkpoint (size %llu, was %llu): the program may see "
-		     "different data",
-		     path, (unsigned long long)st.st_size, (unsigned long long)f->size);
-	return fd;
 }
 
 static int map_region(const struct rst_image *img, const struct img_vma *v, uint64_t at)

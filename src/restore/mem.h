@@ -1,7 +1,6 @@
 /* mem.c: the memory of the process: a blob area and a scratch range free in
  * both the restorer's and the target's layout, every region premapped there
- * with its contents (fill.c, mapimg.c), and the files behind mappings and
- * descriptors. */
+ * with its contents (fill.c, mapimg.c). */
 #ifndef STASIS_RESTORE_MEM_H
 #define STASIS_RESTORE_MEM_H
 
@@ -28,10 +27,5 @@ int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr,
 		     size_t len);
 int rst_read_target(const struct rst_image *img, const struct rst_layout *l, uint64_t addr,
 		    void *dst, size_t len);
-/* Open the file behind a mapping or fd (recreating deleted ones). */
-int rst_open_file(const struct rst_image *img, int idx, int flags);
-/* A new unlinked file that shows as "PATH (deleted)" (made in PATH's
- * directory, or /tmp), O_RDWR|O_CLOEXEC */
-int rst_tmpfile_named(const char *path, unsigned mode);
 
 #endif

@@ -63,19 +63,6 @@ size_t rst_blob_area_size(const struct rst_image *img)
 	       specials_size(img);
 }
 
-static uint32_t special_kind(const char *name)
-{
-	if (!strcmp(name, "[vdso]"))
-		return IMG_VMA_VDSO;
-	if (!strcmp(name, "[vvar]"))
-		return IMG_VMA_VVAR;
-	if (!strcmp(name, "[vvar_vclock]"))
-		return IMG_VMA_VVAR_VCLOCK;
-	if (!strcmp(name, "[vsyscall]"))
-		return IMG_VMA_VSYSCALL;
-	return 0;
-}
-
 static const struct img_vma *target_special(const struct rst_image *img, uint32_t kind)
 {
 	for (uint32_t i = 0; i < img->nvmas; i++)
@@ -99,7 +86,7 @@ static int plan_maps(struct blob_plan *p, const struct rst_image *img, const str
 		char name[PATH_MAX] = "";
 		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %4095s", &s, &e, name) < 2)
 			continue;
-		uint32_t kind = special_kind(name);
+		uint32_t kind = img_vma_special(name);
 		if (kind == IMG_VMA_VSYSCALL ||
 		    (s >= l->blob_addr && e <= l->blob_addr + l->blob_len) ||
 		    (s >= l->scratch_addr && e <= l->scratch_addr + l->scratch_len))

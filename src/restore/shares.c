@@ -18,6 +18,7 @@
 #include "restore/objs.h"
 #include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/shares.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -52,15 +53,8 @@ static int makeable(uint32_t type)
 
 static const struct img_fd *find_fd(const struct rst_image *img, int fd)
 {
-	uint32_t lo = 0, hi = img->nfds;
-	while (lo < hi) { /* fds are in increasing order (checked by rst_load) */
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (img->fds[mid].fd < fd)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < img->nfds && img->fds[lo].fd == fd ? &img->fds[lo] : NULL;
+	struct img_view v = rst_view(img);
+	return img_view_fd(&v, fd);
 }
 
 static const struct img_share *find_share(const struct rst_image *img, int fd)
@@ -74,23 +68,6 @@ static const struct img_share *find_share(const struct rst_image *img, int fd)
 			hi = mid;
 	}
 	return lo < img->nshares && img->shares[lo].fd == fd ? &img->shares[lo] : NULL;
-}
-
-int rst_shares_check(const struct rst_image *img, char *err, size_t errlen)
-{
-	for (uint32_t k = 0; k < img->nshares; k++) {
-		const struct img_share *s = &img->shares[k];
-		const struct img_fd *d = find_fd(img, s->fd);
-		if (!d || d->share >= 0 || d->type == IMG_FD_RUNTIME ||
-		    (k && s->fd <= img->shares[k - 1].fd) || s->owner_pid < 2 ||
-		    s->owner_pid > 4194304 || s->owner_fd < 0 || s->reserved ||
-		    (s->owner_pid == img->proc->pid && s->owner_fd > s->fd))
-			return errf(err, errlen,
-				    "%s is corrupt: shared description record %u (fd %d, owner "
-				    "pid %u fd %d) is invalid",
-				    img->r.path, k, s->fd, s->owner_pid, s->owner_fd);
-	}
-	return 0;
 }
 
 /* One holder of a description: process i, its descriptor d. */

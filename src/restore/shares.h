@@ -2,8 +2,8 @@
  * that inheritance from the parent cannot give all of them (passed between
  * siblings, kept after the parent closed it, from a grandparent): each is an
  * rst_obj made by the nearest common ancestor of its holders through its
- * owner's open path. rst_shares_check (rst_load) checks one image's records;
- * rst_shares_find (rst_objs_find, after every other object) registers them;
+ * owner's open path (image/kinds/shares.c checks each record when the image
+ * is loaded). rst_shares_find (rst_objs_find, after every other object) registers them;
  * rst_share_slot is the fixed fd a holder takes d from (-1: not such a share);
  * rst_share_late says whether d's `late` step runs in process i (1), not (0),
  * or follows the usual rule (-1): only the owner fills an epoll's list. */
@@ -14,7 +14,6 @@
 
 #include <stddef.h>
 
-int rst_shares_check(const struct rst_image *img, char *err, size_t errlen);
 int rst_shares_find(struct rst_set *set, char *err, size_t errlen);
 int rst_share_slot(const struct rst_set *set, int i, const struct img_fd *d);
 int rst_share_late(const struct rst_set *set, int i, const struct img_fd *d);

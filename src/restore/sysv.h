@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int rst_sysv_scan(struct rst_set *set, int i, char *err, size_t errlen);
 int rst_sysv_create(const struct rst_set *set);
 void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t shmid, uint64_t at,
 		   int prot);

@@ -6,7 +6,7 @@
 #include "runtime/dirty.h"
 #include "runtime/exec.h"
 #include "runtime/fd_inet.h"
-#include "runtime/fd_share.h"
+#include "runtime/shares.h"
 #include "runtime/fd_sock.h"
 #include "runtime/fd_tty.h"
 #include "runtime/fds.h"
@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "stasis/stasis.h"
+#include "runtime/fd_outside.h"
 
 #include <errno.h>
 #include <fcntl.h>

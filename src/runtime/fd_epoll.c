@@ -18,6 +18,7 @@
 #include "runtime/state.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_epoll.h"
 
 #include <errno.h>
 #include <linux/kcmp.h>

@@ -6,6 +6,7 @@
 #include "runtime/fdkinds.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_eventfd.h"
 
 #include <stdio.h>
 #include <string.h>

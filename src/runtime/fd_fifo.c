@@ -8,6 +8,9 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_fifo.h"
+#include "runtime/fd_pipe.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,35 +31,18 @@ static int fifo_match(int fd, const char *link, const struct stat *st)
 static int fifo_peek(struct rt_fd_ctx *c, uint8_t *buf, uint64_t cap, uint64_t *len)
 {
 	char path[64];
-	int avail = 0, tp[2];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fd);
 	int r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (r < 0)
 		return errf(c->err, c->errlen,
 			    "pid %d fd %d (FIFO %s): cannot open a read end to copy its contents",
 			    getpid(), c->fd, c->link);
-	*len = 0;
-	if (ioctl(r, FIONREAD, &avail) < 0 || avail <= 0) {
-		close(r);
-		return 0;
-	}
-	if ((uint64_t)avail > cap || pipe2(tp, O_CLOEXEC | O_NONBLOCK) < 0) {
-		close(r);
-		return errf(c->err, c->errlen,
-			    "pid %d fd %d (FIFO %s): cannot keep the bytes in flight", getpid(),
-			    c->fd, c->link);
-	}
-	fcntl(tp[1], F_SETPIPE_SZ, fcntl(r, F_GETPIPE_SZ));
-	ssize_t n = tee(r, tp[1], avail, SPLICE_F_NONBLOCK);
-	ssize_t got = n > 0 ? read_full(tp[0], buf, n) : n;
-	close(tp[0]);
-	close(tp[1]);
+	int rc = rt_pipe_peek(r, buf, cap, len);
 	close(r);
-	if (got != avail)
+	if (rc < 0)
 		return errf(c->err, c->errlen,
-			    "pid %d fd %d (FIFO %s): cannot copy the bytes in flight (tee)",
-			    getpid(), c->fd, c->link);
-	*len = got;
+			    "pid %d fd %d (FIFO %s): cannot keep the bytes in flight: %s", getpid(),
+			    c->fd, c->link, strerror(errno));
 	return 0;
 }
 
@@ -81,13 +67,7 @@ static int fifo_dump(struct rt_fd_ctx *c)
 	if (fifo_peek(c, p + sizeof(f), cap - sizeof(f), &f.data_len) < 0)
 		return -1;
 	memcpy(p, &f, sizeof(f));
-	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_FIFO, f.ino, p, sizeof(f) + f.data_len, c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_FIFO;
-	c->e->pos = at;
-	return 0;
+	return rt_fd_record(c, IMG_FD_FIFO, f.ino, p, sizeof(f) + f.data_len);
 }
 
 const struct rt_fd_kind rt_fd_fifo = {"fifo", fifo_match, fifo_dump};

@@ -11,6 +11,7 @@
 #include "runtime/fdkinds.h"
 #include "runtime/fds.h"
 #include "image/format.h"
+#include "image/kinds/fd_inet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -115,13 +116,7 @@ static int inet_dump(struct rt_fd_ctx *c)
 	} else {
 		r.state = connected ? IMG_INET_UDP_CONN : r.lport ? IMG_INET_BOUND : IMG_INET_FRESH;
 	}
-	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_INET, c->st->st_ino, &r, sizeof(r), c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_INET;
-	c->e->pos = at;
-	return 0;
+	return rt_fd_record(c, IMG_FD_INET, c->st->st_ino, &r, sizeof(r));
 }
 
 const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};

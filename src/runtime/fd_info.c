@@ -57,13 +57,3 @@ int rt_fdinfo_u64(const char *info, const char *key, int base, unsigned long lon
 	*v = strtoull(p, &end, base);
 	return end == p || errno ? -1 : 0;
 }
-
-int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len)
-{
-	int64_t at = rt_fdx_add(c->fds, type, ino, p, len, c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = type;
-	c->e->pos = at;
-	return 0;
-}

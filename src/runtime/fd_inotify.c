@@ -12,6 +12,8 @@
 #include "runtime/libc.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_inotify.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,12 @@
 /* memfd descriptors: name, seals, offset and the whole contents. The object is
  * the same IMG_FILE_SHMEM record its mappings use (shm.c), so descriptors and
  * mappings of one memfd, in any process, share one object again at restart. */
-#include "runtime/fd_memfd.h"
 #include "runtime/fdkinds.h"
 #include "runtime/fds.h"
 #include "runtime/shm.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_memfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,22 +45,8 @@ static int memfd_dump(struct rt_fd_ctx *c)
 		return -1;
 	int seals = fcntl(c->fd, F_GET_SEALS);
 	struct img_memfd m = {.pos = lseek(c->fd, 0, SEEK_CUR), .seals = seals < 0 ? 0 : seals};
-	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_MEMFD, c->st->st_ino, &m, sizeof(m), c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_MEMFD;
 	c->e->file = idx;
-	c->e->pos = at;
-	return 0;
-}
-
-int rt_fd_not_regular(int fd, const char *link)
-{
-	struct statfs sfs;
-	if (!strncmp(link, "/memfd:", 7))
-		return 1;
-	return fstatfs(fd, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC;
+	return rt_fd_record(c, IMG_FD_MEMFD, c->st->st_ino, &m, sizeof(m));
 }
 
 const struct rt_fd_kind rt_fd_memfd = {"memfd", memfd_match, memfd_dump};

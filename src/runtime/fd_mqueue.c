@@ -10,6 +10,9 @@
 #include "runtime/fds.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_mqueue.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +32,6 @@
 #define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
 #endif
 
-#define FILES_MAX 65536
-#define FILEDATA_MAX (1ull << 30)
-
 static int mq_match(int fd, const char *link, const struct stat *st)
 {
 	struct statfs sfs;
@@ -43,25 +43,16 @@ static int mq_match(int fd, const char *link, const struct stat *st)
 static int queue_record(struct rt_fd_ctx *c, const char *name)
 {
 	struct rt_files *f = c->files;
-	if (!f->files) {
-		f->files = rt_alloc(FILES_MAX * sizeof(struct img_file));
-		f->cap = f->files ? FILES_MAX : 0;
-	}
-	if (!f->data) {
-		f->data = rt_alloc(FILEDATA_MAX);
-		f->data_cap = f->data ? FILEDATA_MAX : 0;
-	}
-	if (f->n >= f->cap || !f->data)
-		return errf(c->err, c->errlen, "too many files");
-	struct img_file *r = &f->files[f->n];
-	memset(r, 0, sizeof(*r));
+	struct img_file *r = rt_filedata_room(f, 0) ? rt_file_new(f) : NULL;
+	if (!r)
+		return errf(c->err, c->errlen, "too many files (over %d)", RT_FILES_MAX);
 	r->path_str = rt_str_add(c->tab, name);
 	r->flags = IMG_FILE_SAVED;
 	r->ino = c->st->st_ino;
 	r->dev = c->st->st_dev;
 	r->mode = c->st->st_mode;
 	r->data_off = f->data_len;
-	return f->n++;
+	return r - f->files;
 }
 
 /* Take every message out of q (a descriptor that can read), keeping them in
@@ -73,10 +64,9 @@ static int drain_and_refill(struct rt_fd_ctx *c, int q, const struct mq_attr *a,
 	uint64_t start = f->data_len;
 	long n = 0;
 	for (; n < a->mq_curmsgs; n++) {
-		uint64_t need = 8 + ((a->mq_msgsize + 7) & ~7ull);
-		if (need > f->data_cap - f->data_len)
+		uint8_t *rec = rt_filedata_room(f, 8 + ((a->mq_msgsize + 7) & ~7ull));
+		if (!rec)
 			break;
-		uint8_t *rec = (uint8_t *)f->data + f->data_len;
 		unsigned prio;
 		ssize_t len = mq_timedreceive(q, (char *)rec + 8, a->mq_msgsize, &prio, &now);
 		if (len < 0)
@@ -89,7 +79,7 @@ static int drain_and_refill(struct rt_fd_ctx *c, int q, const struct mq_attr *a,
 	for (uint64_t off = start; off < f->data_len;) {
 		uint32_t hdr[2];
 		memcpy(hdr, f->data + off, 8);
-		if (mq_timedsend(q, f->data + off + 8, hdr[1], hdr[0], &now) < 0)
+		if (mq_timedsend(q, (const char *)f->data + off + 8, hdr[1], hdr[0], &now) < 0)
 			lost++;
 		off += 8 + ((hdr[1] + 7ull) & ~7ull);
 	}
@@ -135,14 +125,8 @@ static int mq_dump(struct rt_fd_ctx *c)
 			       .msgsize = a.mq_msgsize,
 			       .curmsgs = a.mq_curmsgs,
 			       .unlinked = unlinked};
-	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_MQUEUE, c->st->st_ino, &m, sizeof(m), c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_MQUEUE;
 	c->e->file = idx;
-	c->e->pos = at;
-	return 0;
+	return rt_fd_record(c, IMG_FD_MQUEUE, c->st->st_ino, &m, sizeof(m));
 }
 
 const struct rt_fd_kind rt_fd_mqueue = {"mqueue", mq_match, mq_dump};

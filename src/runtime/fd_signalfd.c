@@ -9,6 +9,7 @@
 #include "runtime/libc.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_signalfd.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -262,17 +262,6 @@ int sk_unix_member_listener(const char *name, uint32_t len)
 	return 0;
 }
 
-const char *sk_unix_addr(const char *name, uint32_t len, char *buf, size_t size)
-{
-	if (!len)
-		return "an unnamed socket";
-	if (name[0])
-		snprintf(buf, size, "%.*s", (int)len, name);
-	else
-		snprintf(buf, size, "@%.*s", (int)len - 1, name + 1);
-	return buf;
-}
-
 void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd)
 {
 	int cur_r = 0, cur_s = 0, def_r = 0, def_s = 0;

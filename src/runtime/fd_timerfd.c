@@ -10,6 +10,7 @@
 #include "runtime/fdkinds.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_timerfd.h"
 
 #include <errno.h>
 #include <stdint.h>

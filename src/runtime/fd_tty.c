@@ -10,13 +10,14 @@
 #include "common/ttyqueue.h"
 #include "runtime/fd_tty.h"
 #include "runtime/arena.h"
-#include "runtime/fd_share.h"
+#include "runtime/shares.h"
 #include "runtime/fd_sock.h"
 #include "runtime/fdkinds.h"
 #include "runtime/fds.h"
 #include "runtime/state.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -248,10 +249,10 @@ static int take_typed(struct rt_fd_ctx *c, const struct img_tty *t, struct tty_q
 
 /* The record: the img_tty and, when this descriptor took the pty's bytes in
  * flight, img_tty_queues, the input bytes, the output bytes. */
-static int64_t record(struct rt_fd_ctx *c, struct img_tty *t)
+static int record(struct rt_fd_ctx *c, struct img_tty *t)
 {
 	if (c->e->type != IMG_FD_PTY_MASTER && c->e->type != IMG_FD_TTY)
-		return rt_fdx_add(c->fds, c->e->type, t->index, t, sizeof(*t), c->err, c->errlen);
+		return rt_fd_record(c, c->e->type, t->index, t, sizeof(*t));
 	uint8_t *rec = rt_alloc(sizeof(*t) + sizeof(struct img_tty_queues) + 2 * TTYQ_MAX);
 	if (!rec)
 		return errf(c->err, c->errlen, "out of checkpoint memory");
@@ -271,7 +272,7 @@ static int64_t record(struct rt_fd_ctx *c, struct img_tty *t)
 		len += sizeof(h) + q.in_len + q.out_len;
 	}
 	memcpy(rec, t, sizeof(*t));
-	return rt_fdx_add(c->fds, c->e->type, t->index, rec, len, c->err, c->errlen);
+	return rt_fd_record(c, c->e->type, t->index, rec, len);
 }
 
 static int tty_dump(struct rt_fd_ctx *c)
@@ -295,11 +296,7 @@ static int tty_dump(struct rt_fd_ctx *c)
 	}
 	save_termios(&t, c->fd);
 	save_session(&t, c->fd);
-	int64_t at = record(c, &t);
-	if (at < 0)
-		return -1;
-	c->e->pos = at;
-	return 0;
+	return record(c, &t);
 }
 
 /* After a restart, in the leader of the session of launch's pty: the pty is

@@ -10,6 +10,7 @@
 #include "runtime/fds.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/fd_unix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -181,7 +182,7 @@ static int outside(struct rt_fd_ctx *c, const struct sk_unix *p)
 		 "connected to %s (socket:[%llu]), which no process of the computation holds: "
 		 "a connection to outside cannot be restored; close it before checkpointing, "
 		 "or run the other side under stasis too (see docs/supported.md)",
-		 sk_unix_addr(p->name, p->name_len, addr, sizeof(addr)),
+		 img_unix_addr(p->name, p->name_len, addr, sizeof(addr)),
 		 (unsigned long long)p->ino);
 	return errf(c->err, c->errlen, "pid %d fd %d (unix socket %s): %s", getpid(), c->fd,
 		    c->link, what);
@@ -328,12 +329,7 @@ static int unix_dump(struct rt_fd_ctx *c)
 			return -1;
 	}
 	memcpy(b.p, &b.u, sizeof(b.u));
-	int64_t at = rt_fdx_add(c->fds, IMG_FD_UNIX, c->st->st_ino, b.p, b.len, c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_UNIX;
-	c->e->pos = at;
-	return 0;
+	return rt_fd_record(c, IMG_FD_UNIX, c->st->st_ino, b.p, b.len);
 }
 
 const struct rt_fd_kind rt_fd_unix = {"unix", unix_match, unix_dump};

@@ -1,4 +1,4 @@
-/* fdkinds.c: the descriptor kinds beyond files and pipes, in one table.
+/* fdkinds.c: the descriptor kinds, in one table.
  * `match` says whether fd (st: its fstat, link: its /proc/self/fd target) is
  * of the kind; `dump` fills c->e (type, file, pos = the rt_fdx_add offset of
  * its record). */
@@ -8,6 +8,7 @@
 #include "image/format.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 struct rt_fd_ctx {
@@ -28,5 +29,7 @@ struct rt_fd_kind {
 };
 /* 1 if a kind took the descriptor, 0 if none matches, -1 on error (c->err) */
 int rt_fd_kinds_dump(struct rt_fd_ctx *c);
+/* Record a payload for c's descriptor as `type` (fills c->e). */
+int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len);
 
 #endif

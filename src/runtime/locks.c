@@ -10,6 +10,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/locks.h"
 
 #include <errno.h>
 #include <fcntl.h>

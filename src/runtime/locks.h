@@ -4,6 +4,7 @@
 #define STASIS_RUNTIME_LOCKS_H
 
 #include "image/format.h"
+#include "image/kinds/locks.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -21,6 +21,8 @@
 #include "common/io.h"
 #include "image/image.h"
 #include "common/log.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,14 +114,8 @@ static uint32_t classify(const struct map_line *m, int *store_all)
 {
 	const char *p = m->path;
 	*store_all = 0;
-	if (!strcmp(p, "[vdso]"))
-		return IMG_VMA_VDSO;
-	if (!strcmp(p, "[vvar]"))
-		return IMG_VMA_VVAR;
-	if (!strcmp(p, "[vvar_vclock]"))
-		return IMG_VMA_VVAR_VCLOCK;
-	if (!strcmp(p, "[vsyscall]"))
-		return IMG_VMA_VSYSCALL;
+	if (img_vma_special(p))
+		return img_vma_special(p);
 	if (!strcmp(p, "[stack]"))
 		return IMG_VMA_STACK;
 	if (!strcmp(p, "[heap]"))
@@ -151,9 +147,8 @@ static int store_from(struct dump_ctx *d, struct img_vma *v, uint64_t start, uin
 		uint64_t n = (end - start) / IMG_PAGE;
 		if (n > IMG_CHUNK_PAGES)
 			n = IMG_CHUNK_PAGES;
-		if (d->out->nchunks >= CHUNKS_MAX) {
+		if (d->out->nchunks >= CHUNKS_MAX)
 			return errf(d->err, d->errlen, "too many memory chunks");
-		}
 		const void *src = copy ? copy : (const void *)start;
 		uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 		if (copy) {
@@ -197,9 +192,8 @@ static int parent_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uin
 		uint64_t n = (end - start) / IMG_PAGE;
 		if (n > IMG_CHUNK_PAGES)
 			n = IMG_CHUNK_PAGES;
-		if (d->out->nchunks >= CHUNKS_MAX) {
+		if (d->out->nchunks >= CHUNKS_MAX)
 			return errf(d->err, d->errlen, "too many memory chunks");
-		}
 		d->out->chunks[d->out->nchunks++] =
 		    (struct img_chunk){.vaddr = start, .npages = n, .comp = IMG_COMP_PARENT};
 		v->nchunks++;
@@ -242,11 +236,10 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
 	};
 	while (a.start < a.end) {
 		long n = ioctl(d->pagemap_fd, PAGEMAP_SCAN, &a);
-		if (n < 0) {
+		if (n < 0)
 			return errf(d->err, d->errlen,
 				    "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s", v->start,
 				    v->end, strerror(errno));
-		}
 		for (long i = 0; i < n; i++)
 			if (store_run(d, v, d->vec[i].start, d->vec[i].end) < 0)
 				return -1;
@@ -262,11 +255,10 @@ static int store_snap(struct dump_ctx *d, struct img_vma *v)
 	const struct rt_snap_run *r;
 	const uint8_t *copy;
 	uint32_t n;
-	if (rt_snap_lookup(v->start, v->end, &r, &n, &copy) < 0) {
+	if (rt_snap_lookup(v->start, v->end, &r, &n, &copy) < 0)
 		return errf(d->err, d->errlen,
 			    "pid %d: the copy of shared memory at %#" PRIx64 " is gone", getpid(),
 			    v->start);
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t s = r[i].start > v->start ? r[i].start : v->start;
 		uint64_t e = r[i].end < v->end ? r[i].end : v->end;
@@ -360,9 +352,8 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 		linked.path = real;
 		m = &linked;
 	}
-	if (o->nvmas >= VMAS_MAX) {
+	if (o->nvmas >= VMAS_MAX)
 		return errf(d->err, d->errlen, "more than %d memory regions", VMAS_MAX);
-	}
 	uint8_t *how = &o->how[o->nvmas];
 	struct img_vma *v = &o->vmas[o->nvmas++];
 	memset(v, 0, sizeof(*v));

@@ -9,6 +9,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,10 +108,9 @@ int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t er
 	p->name_str = rt_str_add(tab, rt.name);
 	p->runtime_info = (uint64_t)(uintptr_t)&rt.restart;
 	p->personality = personality(0xffffffff);
-	if (dump_mm(&p->mm) < 0) {
+	if (dump_mm(&p->mm) < 0)
 		return errf(err, errlen, "cannot read /proc/self/stat or auxv: %s",
 			    strerror(errno));
-	}
 	for (int i = 0; i < IMG_NRLIMIT && i < RLIM_NLIMITS; i++) {
 		struct rlimit r;
 		getrlimit(i, &r);

@@ -23,6 +23,8 @@
 #include "runtime/write_pipe.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>

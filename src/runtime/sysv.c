@@ -14,6 +14,9 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/sysv.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +38,6 @@
 #define OBJS_MAX 4096
 #define PROCFILE_MAX (4u << 20)
 #define MSGBUF_MAX (1u << 20)
-#define FILEDATA_MAX (1ull << 30)
 
 static struct {
 	int type, id;
@@ -114,16 +116,13 @@ struct sysv_ctx {
 
 static void *data_reserve(struct rt_files *f, uint64_t len, uint64_t *off)
 {
-	if (!f->data) {
-		f->data = rt_alloc(FILEDATA_MAX);
-		f->data_cap = f->data ? FILEDATA_MAX : 0;
-	}
 	len = (len + 7) & ~7ull;
-	if (len > f->data_cap - f->data_len)
+	uint8_t *room = rt_filedata_room(f, len);
+	if (!room)
 		return NULL;
 	*off = f->data_len;
 	f->data_len += len;
-	return f->data + *off;
+	return room;
 }
 
 static int attached(const char *maps, int id)

@@ -4,6 +4,7 @@
 #define STASIS_RUNTIME_SYSV_H
 
 #include "image/format.h"
+#include "image/kinds/sysv.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -69,13 +69,11 @@ int rt_dump_timers(char *err, size_t errlen)
 		struct rt_timer *t = &rt.timers[rt.ntimers];
 		if (strncmp(l, "ID:", 3) || parse_block(l, &save, t) < 0)
 			continue;
-		if (rt.ntimers >= RT_MAX_TIMERS) {
+		if (rt.ntimers >= RT_MAX_TIMERS)
 			return errf(err, errlen, "more than %d POSIX timers", RT_MAX_TIMERS);
-		}
-		if (syscall(SYS_timer_gettime, t->id, &t->spec) < 0) {
+		if (syscall(SYS_timer_gettime, t->id, &t->spec) < 0)
 			return errf(err, errlen, "cannot read POSIX timer %d: %s", t->id,
 				    strerror(errno));
-		}
 		rt.ntimers++;
 	}
 	return 0;

@@ -21,6 +21,12 @@
 #include "image/image.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/kinds/locks.h"
+#include "image/kinds/shares.h"
+#include "image/kinds/sysv.h"
+#include "image/kinds/zombies.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,6 +5,7 @@
 #include "runtime/zombies.h"
 #include "common/io.h"
 #include "image/format.h"
+#include "image/kinds/zombies.h"
 
 #include <signal.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
 #define STASIS_RUNTIME_ZOMBIES_H
 
 #include "image/format.h"
+#include "image/kinds/zombies.h"
 
 #include <stdint.h>
 

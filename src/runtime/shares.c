@@ -13,7 +13,7 @@
  * merged with each other process's list: O(n log n) kcmp calls per process
  * compared, where comparing every pair would take n^2 (1000 fds of /dev/null
  * in each of 9 processes: 12 s per process). */
-#include "runtime/fd_share.h"
+#include "runtime/shares.h"
 #include "runtime/arena.h"
 #include "runtime/fd_order.h"
 #include "runtime/fd_sock.h"
@@ -21,6 +21,7 @@
 #include "runtime/state.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/shares.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,9 +1,9 @@
-/* fd_share.c: descriptions other processes of the checkpoint hold too.
+/* shares.c: descriptions other processes of the checkpoint hold too.
  * rt_shares_scan runs while every process is stopped (after the SUSPENDED
  * barrier); rt_shares_dump then names each shared one of out's descriptors by
  * its owner (out->shares), or fails with what the scan could not read. */
-#ifndef STASIS_RUNTIME_FD_SHARE_H
-#define STASIS_RUNTIME_FD_SHARE_H
+#ifndef STASIS_RUNTIME_SHARES_H
+#define STASIS_RUNTIME_SHARES_H
 
 #include <stddef.h>
 #include <stdint.h>
