@@ -112,8 +112,10 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
 
-# the runtime's libc table, tested on its own (it needs nothing else of the runtime)
+# the runtime's libc table, tested on its own (it needs nothing else of the runtime),
+# and the blob, which resumes a context the runtime's rt_save_context saved
 $(B)/tests/unit/test_libc: $(O)/src/runtime/libc.o
+$(B)/tests/unit/test_blob: $(O)/src/runtime/context.o
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done

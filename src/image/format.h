@@ -39,6 +39,9 @@
 #ifndef STASIS_IMAGE_FORMAT_H
 #define STASIS_IMAGE_FORMAT_H
 
+#include "image/context_abi.h"
+
+#include <stddef.h>
 #include <stdint.h>
 
 #define IMG_MAGIC "STASISIM"
@@ -137,7 +140,9 @@ struct img_proc {
 	uint32_t reserved;
 };
 
-/* Callee-saved context of a thread at its save point (see runtime/context.S). */
+/* Callee-saved context of a thread at its save point, saved by
+ * runtime/context.S and loaded by restore/blob/entry.S, which find its fields
+ * at the offsets of image/context_abi.h (asserted below). */
 struct img_context {
 	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
 	uint32_t mxcsr;
@@ -300,7 +305,17 @@ struct img_fd {
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
-_Static_assert(sizeof(struct img_context) == 72, "img_context");
+_Static_assert(sizeof(struct img_context) == IMG_CTX_SIZE, "img_context");
+_Static_assert(offsetof(struct img_context, rbx) == IMG_CTX_RBX, "img_context.rbx");
+_Static_assert(offsetof(struct img_context, rbp) == IMG_CTX_RBP, "img_context.rbp");
+_Static_assert(offsetof(struct img_context, r12) == IMG_CTX_R12, "img_context.r12");
+_Static_assert(offsetof(struct img_context, r13) == IMG_CTX_R13, "img_context.r13");
+_Static_assert(offsetof(struct img_context, r14) == IMG_CTX_R14, "img_context.r14");
+_Static_assert(offsetof(struct img_context, r15) == IMG_CTX_R15, "img_context.r15");
+_Static_assert(offsetof(struct img_context, rsp) == IMG_CTX_RSP, "img_context.rsp");
+_Static_assert(offsetof(struct img_context, rip) == IMG_CTX_RIP, "img_context.rip");
+_Static_assert(offsetof(struct img_context, mxcsr) == IMG_CTX_MXCSR, "img_context.mxcsr");
+_Static_assert(offsetof(struct img_context, fpucw) == IMG_CTX_FPUCW, "img_context.fpucw");
 _Static_assert(sizeof(struct img_vma) == 48, "img_vma");
 _Static_assert(sizeof(struct img_chunk) == 40, "img_chunk");
 _Static_assert(sizeof(struct img_fd) == 40, "img_fd");

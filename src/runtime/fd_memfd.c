@@ -18,10 +18,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#ifndef MQUEUE_MAGIC
-#define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
-#endif
-
 static int memfd_match(int fd, const char *link, const struct stat *st)
 {
 	(void)fd;

@@ -10,6 +10,7 @@
  * and waits again until the checkpoint thread releases everyone.
  */
 #include "runtime/quiesce.h"
+#include "restore/blob/abi.h"
 #include "runtime/arena.h"
 #include "runtime/dirlist.h"
 #include "runtime/sigqueue.h"
@@ -32,7 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RSEQ_SIG 0x53053053
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31)
 #endif
