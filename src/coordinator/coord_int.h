@@ -94,9 +94,14 @@ struct coord {
 	uint32_t gen; /* last generation started */
 	unsigned interval;
 	long long interval_timer, exit_timer, watchdog_timer, kill_timer;
-	long long linger_until_ms; /* --exit-on-last: not before this */
-	unsigned served;	   /* processes and holding clients that said hello */
-	long long kill_since_ms;   /* a CMD_KILL is under way since */
+	long long linger_until_ms;  /* --exit-on-last: not before this */
+	unsigned served;	    /* processes and holding clients that said hello */
+	long long kill_since_ms;    /* a CMD_KILL is under way since */
+	struct {		    /* checkpoint --kill: its result, sent once the */
+		uint64_t requester; /* processes are gone (coord_kill.c) */
+		struct proto_ckpt_result r;
+		struct sbuf paths;
+	} kill_result;
 	int kill_escalated;
 	unsigned timeout_ms; /* a checkpoint gives up on a silent process after this */
 	int interval_set;    /* given by option or command: a restart does not replace it */
@@ -109,6 +114,7 @@ struct coord {
 	} last_ok, last_err; /* the last checkpoint that succeeded, and that failed */
 	int restarting;
 	uint32_t restart_nprocs;
+	uint32_t failed_restart; /* restart_id of the last restart that failed */
 	/* processes that left to exec: a checkpoint waits for them to join again */
 	struct {
 		uint32_t pid;
@@ -180,11 +186,20 @@ void ctl_on_interval(struct conn *k, const struct proto_msg *m);
 /* coord_kill.c: CMD_KILL ends every process, stopped ones included */
 void kill_start(struct conn *requester);
 void kill_check(struct coord *c);
+/* checkpoint --kill succeeded: every process ends as with CMD_KILL, and req
+ * gets the result r with paths once they are gone (a restart right after it
+ * finds nothing running). */
+void kill_after_checkpoint(struct coord *c, struct conn *req, const struct proto_ckpt_result *r,
+			   const struct sbuf *paths);
 
 /* coord_peer.c: the process at the other end of a local connection */
 /* The host pid of the process holding the other end of fd that sees itself as
  * pid (innermost PID namespace), or -1 (another host, or not found). */
 int peer_host_pid(int fd, uint32_t pid);
+/* A process of this host that sees itself as pid, named name (the runtime's
+ * name for it), runs and is not ending: a peer whose connection closed is
+ * still there (it lost the connection; it was not killed). */
+int peer_runs(uint32_t pid, const char *name);
 /* Its state from /proc/PID/stat ('T' stopped), or 0. */
 char peer_state(int host_pid);
 /* "it is stopped (SIGSTOP ...)" or what else is known of a process that does

@@ -3,7 +3,8 @@
  * SIGKILL from here when they run on this host. The client is answered once
  * every process is gone (OK), or after KILL_GIVEUP_MS with the ones left
  * (ERROR). A process that joins meanwhile (a child being born, a restart) gets
- * KILL too. */
+ * KILL too. A checkpoint --kill ends the computation the same way, and its
+ * client hears of the images once the processes are gone. */
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
@@ -22,15 +23,47 @@ static void send_kill(struct conn *k)
 	k->killing = 1;
 }
 
-void kill_start(struct conn *requester)
+static void start(struct coord *c)
 {
-	struct coord *c = requester->c;
 	for (struct conn *k = c->conns; k; k = k->next)
 		send_kill(k);
-	requester->waits_kill = 1;
 	if (!c->kill_since_ms)
 		c->kill_since_ms = now_ms();
 	kill_check(c);
+}
+
+void kill_start(struct conn *requester)
+{
+	requester->waits_kill = 1;
+	start(requester->c);
+}
+
+void kill_after_checkpoint(struct coord *c, struct conn *req, const struct proto_ckpt_result *r,
+			   const struct sbuf *paths)
+{
+	struct sbuf *p = &c->kill_result.paths;
+	sbuf_reset(p);
+	c->kill_result.requester = 0;
+	if (req && sbuf_add(p, paths->p, paths->len) == 0) {
+		c->kill_result.requester = req->id;
+		c->kill_result.r = *r;
+	} else if (req) { /* no memory to keep them: answer now */
+		conn_send(req, MSG_CKPT_RESULT, r, sizeof(*r), paths->p, paths->len);
+	}
+	start(c);
+}
+
+/* The result of a checkpoint --kill, now that its processes are gone (or
+ * KILL_GIVEUP_MS passed: its images are written all the same). */
+static void answer_checkpoint(struct coord *c)
+{
+	struct conn *req = conn_by_id(c, c->kill_result.requester);
+	struct sbuf *p = &c->kill_result.paths;
+	if (req)
+		conn_send(req, MSG_CKPT_RESULT, &c->kill_result.r, sizeof(c->kill_result.r), p->p,
+			  p->len);
+	c->kill_result.requester = 0;
+	sbuf_reset(p);
 }
 
 static void escalate(struct coord *c)
@@ -67,6 +100,8 @@ static void answer(struct coord *c, int left)
 			conn_send(k, MSG_OK, NULL, 0, NULL, 0);
 		k->waits_kill = 0;
 	}
+	if (c->kill_result.requester)
+		answer_checkpoint(c);
 	c->kill_since_ms = 0;
 }
 

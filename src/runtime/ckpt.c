@@ -1,6 +1,7 @@
 /* The runtime's entry: joins the coordinator at load time, then runs the
  * checkpoint thread, which follows the coordinator's phases. */
 #include "runtime/rt.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -127,6 +128,7 @@ static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
 static int after_restart(uint8_t *buf, size_t size)
 {
 	struct rt_restart_info *ri = &rt.restart;
+	fault_generation(0); /* the checkpoint's faults were for its first run */
 	rt_thread_reinstate_self(&rt.ckpt_self);
 	rt_dirty_reset(ri->magic == RT_RESTART_MAGIC ? ri->base_gen : 0);
 	rt.ckpt_tid = rt_gettid();
@@ -193,17 +195,24 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 		snprintf(c->dir, sizeof(c->dir), "%s", rt.ckpt_dir);
 	rt.comp_id = c->cb.comp_id;
 	rt.gen = c->cb.gen;
+	fault_generation(rt.gen);
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
 /* With every thread held, no child can appear: tell the coordinator ours.
  * Zombies are not in the list: they are recorded in this image instead. */
-static void send_children(void)
+static int send_children(struct ckpt_run *c)
 {
 	uint32_t *pids = rt_alloc(4096 * sizeof(uint32_t));
-	int n = pids ? rt_list_children(pids, 4096) : 0;
+	int n = pids ? rt_list_children(pids, 4096) : -1;
+	if (n < 0) /* an empty list would hide a child that did not join */
+		return snprintf(c->err, sizeof(c->err),
+				"pid %d: cannot list its children: out of checkpoint memory",
+				getpid()),
+		       -1;
 	n = rt_zombies_take(pids, n);
 	proto_send(rt.coord_fd, MSG_CHILDREN, pids, n * sizeof(uint32_t), NULL, 0);
+	return 0;
 }
 
 static int suspend(struct ckpt_run *c)
@@ -211,13 +220,20 @@ static int suspend(struct ckpt_run *c)
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	rt.nrestored = 0;
 	int rc = rt_suspend_all();
-	send_children();
+	if (send_children(c) < 0)
+		return -1;
 	if (rc == 0)
 		return 0;
-	snprintf(c->err, sizeof(c->err),
-		 "pid %d: a thread did not stop for the checkpoint within %d s (%s); the "
-		 "program goes on",
-		 getpid(), RT_SUSPEND_TIMEOUT, strerror(errno));
+	if (errno == ENOMEM)
+		snprintf(c->err, sizeof(c->err),
+			 "pid %d: cannot hold its threads: out of checkpoint memory; the program "
+			 "goes on",
+			 getpid());
+	else
+		snprintf(c->err, sizeof(c->err),
+			 "pid %d: a thread did not stop for the checkpoint within %d s (%s); the "
+			 "program goes on",
+			 getpid(), RT_SUSPEND_TIMEOUT, strerror(errno));
 	return -1;
 }
 
@@ -396,6 +412,7 @@ __attribute__((noreturn)) static void *ckpt_thread(void *arg)
 		case MSG_CKPT_BEGIN:
 			if (m.hdr.len >= sizeof(struct proto_ckpt_begin))
 				checkpoint(&m, buf, sizeof(buf));
+			fault_generation(0);
 			break;
 		case MSG_CKPT_RESULT:
 			handle_result(&m);

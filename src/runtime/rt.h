@@ -170,6 +170,11 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen);
 int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
+struct img_writer;
+/* What failed writing w's image (w->failed, errno) into err: the file, and
+ * for a full disk its directory, the space free there and the bytes the
+ * image needs. */
+void rt_image_error(const struct img_writer *w, char *err, size_t errlen);
 
 /* write_pipe.c: bare helper threads (a clone sharing everything, every signal
  * blocked, the creator's TLS, which it must not touch): rt_helper_start runs
@@ -306,10 +311,12 @@ int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, c
 		     size_t errlen);
 int rt_shm_keep_pending(char *err, size_t errlen);
 void rt_shm_reset(void); /* a new checkpoint: forget the parent's maps */
+/* 1 if the parent stores the range's pages, 0 if not, -1 (ENOMEM) if unknown */
 int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len);
 int rt_shm_saved(const struct rt_files *f, int idx);
 /* fd_memfd.c: 1 for the S_ISREG descriptors that are kinds (memfd, mqueue) */
 int rt_fd_not_regular(int fd, const char *link);
+/* 1 and its name in out, 0 if not linked, -1 (ENOMEM) if unknown */
 int rt_shm_linked_path(const char *path, uint64_t ino, uint64_t dev, char *out, size_t outlen);
 
 /* sysv.c: the SysV IPC objects this process uses (IMG_SEC_IPC) */
@@ -354,6 +361,7 @@ int rt_is_member(uint32_t pid);
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);
 void rt_restore_itimers(void);
+/* how many (at most max), or -1 without the memory to read them */
 int rt_list_children(uint32_t *pids, int max);
 
 /* progress.c: bytes of memory written by the checkpoint being taken, in a

@@ -4,7 +4,6 @@ not coordinators, stopped processes), no coordinator left behind, stasis's own
 commands never part of a computation, periodic checkpoints that fail, and the
 faults a checkpointer must survive: SIGKILL of the computation or of the
 coordinator while a checkpoint is written (docs/reliability.md)."""
-import json
 import os
 import random
 import re
@@ -17,105 +16,9 @@ import time
 
 import pytest
 
-from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port, program
-
-
-# ---- helpers -----------------------------------------------------------------
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout} s")
-        time.sleep(0.01)
-
-
-def listening(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def coordinator(st, *opts, port=None):
-    """Start `stasis coordinator --daemon` on port (default st.port); returns its pid."""
-    port = port or st.port
-    r = st.stasis("coordinator", "--daemon", "-p", port, "--ckpt-dir", st.ckpt_dir, *opts,
-                  timeout=20)
-    assert r.returncode == 0, r.stderr
-    return status_of(st, port)["pid"]
-
-
-def status_of(st, port=None):
-    r = st.stasis("status", "-p", port or st.port, "--json", timeout=20)
-    assert r.returncode == 0, f"status failed: {r.stderr}\n{st.describe_all()}"
-    return json.loads(r.stdout)
-
-
-def ticks(path):
-    """The last "tick N" the lifecycle program printed (0 if none)."""
-    found = re.findall(r"^tick (\d+)$", path.read_text(errors="replace"), re.M)
-    return int(found[-1]) if found else 0
-
-
-def runs_on(st, out, n=3):
-    """The program prints n more ticks: it runs."""
-    t0 = ticks(out)
-    wait_until(lambda: ticks(out) >= t0 + n, 20, f"the program printing tick {t0 + n}")
-
-
-def start_tree(st, nchild=0, mib=4, opts=()):
-    out = st.tmp / "lifecycle.out"
-    p = st.launch(program("lifecycle"), st.tmp / "verify", nchild, mib, out=out, opts=opts)
-    st.wait_for(out, "ready", proc=p)
-    st.wait_registered(nprocs=1 + nchild, proc=p)
-    return p, out
-
-
-def finish(st, proc, out):
-    (st.tmp / "verify").touch()
-    rc = proc.wait(60)
-    text = out.read_text(errors="replace")
-    assert rc == 0 and "PASS" in text and "FAIL" not in text, (
-        f"exit {rc}:\n{text}\n{st.describe_all()}")
-
-
-def gone(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] in "ZX"
-    except FileNotFoundError:
-        return True
-
-
-def generations(st):
-    """{gen: [image names]} of the checkpoint directory."""
-    gens = {}
-    for f in st.ckpt_dir.glob("ckpt_*.stasis"):
-        gens.setdefault(int(re.search(r"_g(\d+)\.stasis$", f.name).group(1)), []).append(f.name)
-    return gens
-
-
-def newest_complete(st, nprocs):
-    complete = [g for g, imgs in generations(st).items() if len(imgs) == nprocs]
-    return max(complete) if complete else None
-
-
-def restart_dir(st, nprocs):
-    """restart --dir; returns it and the generation it chose (its debug log)."""
-    st.env["STASIS_LOG"] = "debug"
-    p = st.restart(directory=st.ckpt_dir)
-    del st.env["STASIS_LOG"]
-    st.wait_registered(nprocs=nprocs, proc=p)
-    m = re.search(r"restarting generation (\d+) of computation", p.err.read_text())
-    assert m, p.err.read_text()
-    return p, int(m.group(1))
-
-
-def kill_all(st):
-    r = st.stasis("kill", "-p", st.port, timeout=30)
-    assert r.returncode == 0, r.stderr
+from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port
+from helpers import (coordinator, finish, generations, gone, kill_all, listening,
+                     newest_complete, restart_dir, runs_on, start_tree, status_of, wait_until)
 
 
 # ---- defect 2: a restart right after a kill ----------------------------------
@@ -131,6 +34,20 @@ def test_restart_right_after_kill(st):
         time.sleep(delay)  # the delay is what is tested, not a wait for a state
         p = st.restart(directory=st.ckpt_dir)
         st.wait_registered(proc=p)
+    finish(st, p, out)
+
+
+def test_checkpoint_kill_answers_once_the_processes_are_gone(st):
+    """checkpoint --kill answers once the processes it ended are gone, so that
+    a restart right after it is not refused as still running (it was, under
+    load, while their memory was being torn down)."""
+    p, out = start_tree(st, nchild=2, mib=64, opts=("--no-compress",))
+    pids = [x["pid"] for x in status_of(st)["procs"]]
+    imgs = st.checkpoint(kill=True)
+    assert status_of(st)["nprocs"] == 0
+    assert [pid for pid in pids if not gone(pid)] == []
+    p = st.restart(imgs)
+    st.wait_registered(nprocs=3, proc=p)
     finish(st, p, out)
 
 

@@ -15,6 +15,7 @@
 #define NR_mremap 25
 #define NR_prctl 157
 #define NR_arch_prctl 158
+#define NR_kill 62
 #define NR_exit_group 231
 #define NR_rseq 334
 #define NR_clone3 435
@@ -115,6 +116,7 @@ __attribute__((noreturn)) static void fail(struct blob_plan *p, const char *what
 	log_str(p->log_fd, "errno ");
 	log_hex(p->log_fd, (uint64_t)-err);
 	log_str(p->log_fd, "\n");
+	sys6(NR_kill, 1, BLOB_ABORT_SIGNAL, 0, 0, 0, 0); /* the restart fails as a whole */
 	sys6(NR_exit_group, 1, 0, 0, 0, 0, 0);
 	__builtin_unreachable();
 }

@@ -13,6 +13,11 @@
 
 #include <stdint.h>
 
+/* A process that fails before it becomes its image sends this signal
+ * (SIGUSR1) to PID 1 of the restart's namespace, which then ends the
+ * namespace and every process in it: a restart is all or nothing. */
+#define BLOB_ABORT_SIGNAL 10
+
 struct blob_range {
 	uint64_t addr, len;
 };
