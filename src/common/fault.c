@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@ static const struct {
     [FAULT_RST_ALLOC] = {"rst-alloc", ENOMEM, "restorer: buffers filling memory"},
     [FAULT_RST_CLONE] = {"rst-clone", EAGAIN, "restorer: creating a process"},
     [FAULT_RST_MMAP] = {"rst-mmap", ENOMEM, "restorer: premapping a memory region"},
+    [FAULT_RST_BLOB] = {"rst-blob", EIO, "restore blob: once the restorer is unmapped"},
 };
 
 #define MAX_ITEMS 512
@@ -46,8 +48,10 @@ static const struct {
 struct item {
 	uint32_t gen;  /* 0: any time */
 	uint32_t nth;  /* fails at this hit */
+	uint32_t pid;  /* 0: any process, else only the one that sees itself as pid */
 	uint32_t hits; /* atomic */
 	int point;     /* 0: prefix match */
+	int stop;      /* /stop: the process stops (SIGSTOP) there instead of failing */
 	char prefix[PREFIX_MAX];
 };
 
@@ -94,13 +98,22 @@ static int parse_point(const char *s, size_t len, struct item *it)
 	return -1;
 }
 
-/* [gGEN:]POINT[:NTH], len bytes at s */
+/* [gGEN:]POINT[:NTH][@PID][/stop], len bytes at s */
 static int parse_item(const char *s, size_t len, struct item *it)
 {
-	const char *end = s + len, *colon;
+	const char *end = s + len, *colon, *at;
 	memset(it, 0, sizeof(*it));
 	it->nth = 1;
-	if (len && s[0] == 'g' && (colon = memchr(s, ':', len))) {
+	if (len > 5 && !memcmp(end - 5, "/stop", 5)) {
+		it->stop = 1;
+		end -= 5;
+	}
+	if ((at = memchr(s, '@', end - s))) {
+		if (parse_uint(at + 1, end - at - 1, &it->pid) < 0 || !it->pid)
+			return -1;
+		end = at;
+	}
+	if (s < end && s[0] == 'g' && (colon = memchr(s, ':', end - s))) {
 		if (parse_uint(s + 1, colon - s - 1, &it->gen) < 0 || !it->gen)
 			return -1;
 		s = colon + 1;
@@ -198,7 +211,7 @@ static void trace_hit(enum fault_point p, uint32_t gen)
 	errno = saved;
 }
 
-int fault_hit(enum fault_point p)
+int fault_check(enum fault_point p)
 {
 	if (__atomic_load_n(&parsed, __ATOMIC_ACQUIRE) != 2)
 		parse_env();
@@ -211,18 +224,28 @@ int fault_hit(enum fault_point p)
 	const struct item *fired = NULL;
 	for (int i = 0; i < nitems; i++) { /* every matching item counts the hit */
 		struct item *it = &items[i];
-		if ((it->gen && it->gen != gen) || !matches(it, p))
+		if ((it->gen && it->gen != gen) || (it->pid && it->pid != (uint32_t)getpid()) ||
+		    !matches(it, p))
 			continue;
 		if (__atomic_add_fetch(&it->hits, 1, __ATOMIC_RELAXED) == it->nth && !fired)
 			fired = it;
 	}
 	if (!fired)
 		return 0;
-	log_msg("fault", "pid %d: injecting %s (point %d, hit %u%s%.0u): %s", (int)getpid(),
-		points[p].name, (int)p, fired->nth, fired->gen ? " of generation " : "", fired->gen,
-		strerror(points[p].err));
+	log_msg("fault", "pid %d: %s %s (point %d, hit %u%s%.0u)%s%s", (int)getpid(),
+		fired->stop ? "stopping at" : "injecting", points[p].name, (int)p, fired->nth,
+		fired->gen ? " of generation " : "", fired->gen, fired->stop ? "" : ": ",
+		fired->stop ? "" : strerror(points[p].err));
 	errno = points[p].err;
-	return 1;
+	return fired->stop ? FAULT_STOP : FAULT_FAIL;
+}
+
+int fault_hit(enum fault_point p)
+{
+	int a = fault_check(p);
+	if (a == FAULT_STOP)
+		raise(SIGSTOP); /* a test kills or continues us now */
+	return a == FAULT_FAIL;
 }
 
 void fault_generation(uint32_t gen)
@@ -238,7 +261,7 @@ void fault_generation(uint32_t gen)
 
 void fault_list(FILE *f)
 {
-	fprintf(f, "STASIS_FAULT=ITEM[,ITEM...], ITEM = [gGEN:]POINT[:NTH]; POINT:\n");
+	fprintf(f, "STASIS_FAULT=ITEM[,ITEM...], ITEM = [gGEN:]POINT[:NTH][@PID][/stop]; POINT:\n");
 	for (int p = 1; p < FAULT_NPOINTS; p++)
 		fprintf(f, "%3d %-14s %-11s %s\n", p, points[p].name,
 			strerrorname_np(points[p].err), points[p].where);

@@ -3,7 +3,7 @@
  * makes fail through one environment variable (after CRIU's CRIU_FAULT and
  * SQLite's failing Nth call):
  *
- *   STASIS_FAULT=ITEM[,ITEM...]      ITEM = [gGEN:]POINT[:NTH]
+ *   STASIS_FAULT=ITEM[,ITEM...]      ITEM = [gGEN:]POINT[:NTH][@PID][/stop]
  *
  * POINT is a point's name or number (below; `STASIS_FAULT=list stasis`
  * prints them), a prefix ending in '*' ("img-*"), or "all". The NTH time
@@ -13,7 +13,10 @@
  * coordinator) works on checkpoint generation GEN, from its start: one
  * launch can fail generation 2 at one point and generation 3 at another.
  * Without it, the item counts from the start of the process (a forked
- * process goes on from its parent's counts).
+ * process goes on from its parent's counts). With @PID, only in the process
+ * that sees itself as PID (a restored process: its PID in the image). With
+ * /stop, the process stops there (SIGSTOP) instead of failing, for a test to
+ * kill it (or something else) at that moment.
  *
  * STASIS_FAULT_LOG=FILE appends "PID GEN POINT" to FILE for every point
  * reached (a test counts the hits it can walk; it opens the file each time,
@@ -62,11 +65,17 @@ enum fault_point {
 	FAULT_RST_ALLOC = 21, /* buffers filling memory: ENOMEM */
 	FAULT_RST_CLONE = 22, /* creating a process (namespace init, clone3): EAGAIN */
 	FAULT_RST_MMAP = 23,  /* premapping a memory region: ENOMEM */
+	FAULT_RST_BLOB = 24,  /* in the blob, once the restorer is unmapped (fault_check) */
 	FAULT_NPOINTS
 };
 
-/* 1 (errno set) when point p must fail now; 0 otherwise. */
+enum fault_action { FAULT_FAIL = 1, FAULT_STOP = 2 };
+
+/* 1 (errno set) when point p must fail now; 0 otherwise (after a stop). */
 int fault_hit(enum fault_point p);
+/* What point p must do now (enum fault_action), or 0, without doing it: for
+ * a point that acts elsewhere (the freestanding blob). */
+int fault_check(enum fault_point p);
 /* The process now works on checkpoint generation gen (0: none): items gGEN
  * count from here. */
 void fault_generation(uint32_t gen);

@@ -1,5 +1,6 @@
 /* The flat plan for the restore blob, and the jump into it. */
 #include "restore/restore.h"
+#include "common/fault.h"
 #include "restore/blob/blob.h"
 #include "common/log.h"
 
@@ -245,6 +246,7 @@ void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int l
 			  img->proc->pid);
 	plan_threads(p, img, stacks);
 	plan_mm(p, img, close_from);
+	p->fault = fault_check(FAULT_RST_BLOB);
 	if (mprotect(base, code, PROT_READ | PROT_EXEC) < 0 || plan_maps(p, img, l) < 0)
 		rst_abort("pid %u: cannot prepare the restore blob: %s", img->proc->pid,
 			  strerror(errno));

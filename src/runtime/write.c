@@ -178,14 +178,13 @@ static void disk_full(const struct img_writer *w, char *err, size_t errlen)
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - w->path) : 1,
 		 slash ? w->path : ".");
 	uint64_t free_bytes = statvfs(dir, &vfs) == 0 ? (uint64_t)vfs.f_bavail * vfs.f_frsize : 0;
-	uint64_t needed = memory_bytes > w->off ? memory_bytes : w->off;
 	mib(avail, sizeof(avail), free_bytes);
-	mib(need, sizeof(need), needed + (4u << 20)); /* with room for the tables */
+	mib(need, sizeof(need), memory_bytes > w->off ? memory_bytes : w->off);
 	mib(done, sizeof(done), w->off);
 	snprintf(err, errlen,
 		 "cannot %s %s: %s: the file system of %s has %s free, and this image needs up "
-		 "to %s (%s written so far); make room there, or checkpoint to another "
-		 "directory (--ckpt-dir)",
+		 "to %s, its memory uncompressed (%s written so far); make room there, or "
+		 "checkpoint to another directory (--ckpt-dir)",
 		 w->failed ? w->failed : "write", w->tmp, strerror(ENOSPC), dir, avail, need, done);
 }
 

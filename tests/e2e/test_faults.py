@@ -114,9 +114,9 @@ def img_error(op, path, why):
 
 
 NOSPACE = (r"No space left on device: the file system of {dir} has \d+ bytes \([\d.]+ MiB\) "
-           r"free, and this image needs up to \d+ bytes \([\d.]+ MiB\) \(\d+ bytes \([\d.]+ "
-           r"MiB\) written so far\); make room there, or checkpoint to another directory "
-           r"\(--ckpt-dir\)")
+           r"free, and this image needs up to \d+ bytes \([\d.]+ MiB\), its memory "
+           r"uncompressed \(\d+ bytes \([\d.]+ MiB\) written so far\); make room there, or "
+           r"checkpoint to another directory \(--ckpt-dir\)")
 IMAGE = r"{dir}/ckpt_family_\w+_\1_g2\.stasis"
 LOST = (r"process (\d+) \(family\) lost its connection to the coordinator during the "
         r"checkpoint, before its image was written: it goes on, and joins the computation "
@@ -211,6 +211,8 @@ AT_RESTART = {
                     r"0x[0-9a-f]+ \([\w-]+\): Cannot allocate memory", EACH), (ABORTED, 1)],
     "rst-alloc:1": [(rf"stasis: error: pid (\d+): no memory for the buffers reading {IMG}", EACH),
                     (ABORTED, 1)],
+    "rst-blob:1": [(r"stasis: error: injected fault \(rst-blob\) at 0x0{16} errno "
+                    r"0x0{15}5 ", EACH), (ABORTED, 1)],
     "msg-send:1": None,  # the connection is made again
     "msg-recv:1": None,
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* hits 1..n of p: a bit per hit that failed */
 static unsigned fails(enum fault_point p, int n)
@@ -67,6 +68,23 @@ START_TEST(test_generation_items_count_from_their_generation)
 }
 END_TEST
 
+START_TEST(test_pid_scope_and_stop)
+{
+	char spec[64];
+	snprintf(spec, sizeof(spec), "rst-mmap:2@%d,rst-clone@%d", (int)getpid() + 1,
+		 (int)getpid());
+	ck_assert_int_eq(fault_configure(spec), 0);
+	ck_assert_uint_eq(fails(FAULT_RST_MMAP, 4), 0); /* another process's */
+	ck_assert_uint_eq(fails(FAULT_RST_CLONE, 4), 1u);
+	ck_assert_int_eq(fault_configure("g2:rst-blob:2/stop,rst-blob:3"), 0);
+	fault_generation(2);
+	ck_assert_int_eq(fault_check(FAULT_RST_BLOB), 0);
+	ck_assert_int_eq(fault_check(FAULT_RST_BLOB), FAULT_STOP);
+	ck_assert_int_eq(fault_check(FAULT_RST_BLOB), FAULT_FAIL);
+	ck_assert_int_eq(fault_configure("rst-blob/stop@3"), -1); /* /stop comes last */
+}
+END_TEST
+
 START_TEST(test_bad_items_are_refused)
 {
 	const char *bad[] = {"img-nope",     "img-write:0", "img-write:x", "g0:img-write",
@@ -104,6 +122,7 @@ int main(void)
 	tcase_add_test(tc, test_nth_hit_fails_once);
 	tcase_add_test(tc, test_all_and_prefix_count_every_matching_point);
 	tcase_add_test(tc, test_generation_items_count_from_their_generation);
+	tcase_add_test(tc, test_pid_scope_and_stop);
 	tcase_add_test(tc, test_bad_items_are_refused);
 	tcase_add_test(tc, test_every_point_has_a_name_and_is_listed);
 	suite_add_tcase(s, tc);

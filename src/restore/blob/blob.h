@@ -55,6 +55,7 @@ struct blob_plan {
 	uint64_t unmap_off, special_off, moves_off, threads_off; /* from the plan's start */
 	struct blob_mm_map mm;
 	uint64_t auxv[IMG_AUXV_WORDS];
+	uint32_t fault; /* fault injection (rst-blob): 1 fail, 2 stop, once unmapped */
 };
 
 /* Entry at offset 0 of the blob: switches to stack_top and never returns. */
