@@ -141,7 +141,8 @@ static int after_restart(uint8_t *buf, size_t size)
 			break;
 		rt_futex_wait(&rt.nrestored, n);
 	}
-	rt_restore_timers(); /* once every thread exists: a timer may signal one of them */
+	rt_requeue_restored(); /* before any process of the restart runs */
+	rt_restore_timers();   /* once every thread exists: a timer may signal one of them */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
@@ -229,6 +230,7 @@ static int suspend(struct ckpt_run *c)
 			 "pid %d: cannot hold its threads: out of checkpoint memory; the program "
 			 "goes on",
 			 getpid());
+
 	else
 		snprintf(c->err, sizeof(c->err),
 			 "pid %d: a thread did not stop for the checkpoint within %d s (%s); the "
@@ -333,6 +335,13 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	if ((b = barrier(BARRIER_SUSPENDED, buf, size)) != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
+	if (rc == 0 && rt_take_pending() < 0) {
+		snprintf(c.err, sizeof(c.err),
+			 "pid %d: cannot record its pending signals (more than %d queued for one "
+			 "thread, or no memory for the process's queue); the program goes on",
+			 getpid(), RT_MAX_PENDING);
+		rc = -1;
+	}
 	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
 	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
@@ -548,7 +557,9 @@ void rt_forked_child(void)
 		close(uffd); /* the parent's: this process has no registrations */
 	rt.enabled = 0;
 	forget_threads();
-	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
+	rt.nsuspended = rt.ntaken = rt.nrequeued = rt.nrestored = 0;
+	rt.shared_pending.n = 0; /* the parent's */
+	rt.take_due = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;
 	rt.coord_lost = 0;

@@ -27,7 +27,17 @@ enum rt_thread_state {
 #define RT_MAX_PENDING 64
 struct rt_sigq {
 	int n;
+	int more; /* more than RT_MAX_PENDING were queued: the rest stayed in the kernel */
 	siginfo_t info[RT_MAX_PENDING];
+};
+
+/* The process-wide queue, as long as it is (up to RLIMIT_SIGPENDING: a
+ * sender that fills it must lose nothing): in a mapping of its own, which
+ * grows and is part of the image. */
+struct rt_sigq_shared {
+	uint32_t n, cap;
+	int more; /* no memory for the rest: they stayed in the kernel */
+	siginfo_t *info;
 };
 
 #define RT_MAX_TIMERS 64
@@ -93,6 +103,9 @@ struct rt_state {
 	int nrestored;		/* futex: threads that resumed after a restart */
 	int take_seq;		/* futex: incremented when threads may take their pending signals */
 	int ntaken;		/* futex: threads that took them */
+	int requeue_seq;	/* futex: incremented when threads may queue them again */
+	int nrequeued;		/* futex: threads that did */
+	int take_due;		/* the held threads wait for rt_take_pending() */
 	int suspending;		/* 1 while threads are being held for a checkpoint */
 	int writer_child;	/* 1 in the forked child that writes an image */
 	uint32_t ckpt_nprocs;	/* processes in the running checkpoint (barrier pass) */
@@ -108,7 +121,7 @@ struct rt_state {
 		int fd;
 		uint64_t ino, dev;
 	} inherited[256];
-	struct rt_sigq shared_pending;
+	struct rt_sigq_shared shared_pending;
 	int ntimers;
 	struct rt_timer timers[RT_MAX_TIMERS];
 	struct itimerval itimers[3]; /* saved at checkpoint, re-armed at restart */
@@ -384,10 +397,19 @@ void rt_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const v
  * listing's own fd number (closed on return). */
 int rt_list_numeric(const char *dir, int *out, int max, int *self_fd);
 
+/* quiesce.c: once every process of the checkpoint is stopped, the pending
+ * signals are recorded and queued again (-1, EOVERFLOW: not all of them
+ * could be recorded); after a restart, those of the image are queued before
+ * the RESTARTED barrier. */
+int rt_take_pending(void);
+void rt_requeue_restored(void);
+
 /* sigqueue.c */
 void rt_take_thread_pending(struct rt_thread *t);
 void rt_take_shared_pending(void);
-void rt_requeue_self(struct rt_thread *t);
+/* Queue them again: t's own, and in the main thread the process-wide ones.
+ * keep: the records stay (for the image being written). */
+void rt_requeue_self(struct rt_thread *t, int keep);
 
 /* timers.c */
 int rt_dump_timers(char *err, size_t errlen);

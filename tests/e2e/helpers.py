@@ -48,7 +48,7 @@ def status_of(st, port=None):
 
 def ticks(path):
     """The last "tick N" the program printed (0 if none)."""
-    found = re.findall(r"^tick (\d+)$", path.read_text(errors="replace"), re.M)
+    found = re.findall(r"^tick (\d+)(?: .*)?$", path.read_text(errors="replace"), re.M)
     return int(found[-1]) if found else 0
 
 

@@ -12,11 +12,11 @@
  * private copy its slot. Each child sends its updates, numbered 1, 2, 3, ...,
  * down a pipe to a thread of the parent, which checks that nothing is lost
  * or repeated. Each thread counts in private memory under a mutex, with a
- * copy on its own stack. The parent prints "tick N" every 60 ms while all
- * is well (and checks its pattern every 16 ticks); the first broken
- * invariant prints "FAIL: ...". At verify every child checks its pattern and
- * sends its last number; the parent checks every stream and its own memory,
- * reaps the children and prints PASS.
+ * copy on its own stack. Every process checks its pattern four times a
+ * second. The parent prints "tick N" every 60 ms while all is well; the first
+ * broken invariant prints "FAIL: ...". At verify every child checks its
+ * pattern and sends its last number; the parent checks every stream and its
+ * own memory, reaps the children and prints PASS.
  */
 #include "zdtm.h"
 
@@ -137,6 +137,9 @@ static int child(void)
 	while (access(zd_verify_path, F_OK) < 0) {
 		update();
 		send_msg(0);
+		if (mine % 25 == 0)
+			zd_check(pattern_ok(), "child %d (pid %d): memory pattern changed", me,
+				 (int)getpid());
 		zd_sleep_ms(10);
 	}
 	stop_all_threads();
@@ -175,7 +178,7 @@ static void tick(void)
 	update();
 	if (++ticks % 3 || zd_failed)
 		return;
-	if (ticks % 48 == 0)
+	if (ticks % 12 == 0)
 		zd_check(pattern_ok(), "the parent's memory pattern changed");
 	snprintf(line, sizeof(line), "tick %lu", ticks / 3);
 	zd_say(line);
