@@ -173,6 +173,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	if (watch_refuse_abandoned(c, err, errlen) < 0)
 		return -1;
 	fault_generation(c->gen + 1);
+	ckpt_free(ck); /* the last checkpoint's texts (emptied, not freed) */
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
