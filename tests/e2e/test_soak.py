@@ -17,8 +17,8 @@ from helpers import (coordinator, finish, live_descendants, runs_on, start_tree,
 
 CYCLES = int(os.environ.get("STASIS_SOAK_CYCLES", "20"))
 WARMUP = 2  # steps before the figures are taken as the baseline
-RSS_SLACK_KIB = 32  # the allocator may keep a few more pages once (a leak of 256 B per
-# checkpoint grew the coordinator by 52 KiB in 100: make soak; LSan in make asan sees less)
+RSS_SLACK_KIB = 32  # the allocator may keep a few more pages, once; a leak of 256 B per
+# checkpoint grew the coordinator 52 KiB in make soak's 100 (LSan in the unit tests sees any)
 
 
 def proc_figures(pid):
