@@ -18,6 +18,10 @@ int cli_launch_tty(char **argv, int hold);
  * (1), or not (0: the connection is closed too) */
 void cli_launching(int hold, uint32_t state);
 int cmd_merge(int argc, char **argv);
+int cmd_nocheckpoint(int argc, char **argv);
+/* cmd_nocheckpoint.c: this process's environment without the runtime in
+ * LD_PRELOAD and without any STASIS_* variable */
+void cli_env_without_stasis(void);
 
 /* Make sure a coordinator listens on port: connect to it, or (connection
  * refused, or reset by one that is exiting) start `stasis coordinator --daemon
@@ -32,9 +36,13 @@ int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);
-/* The build tree holding this executable: /x/build for /x/build/bin/stasis
- * (so that cli_self_dir() + "/lib/libstasis.so" is the runtime). */
+/* The directory above the one holding this executable: /usr for
+ * /usr/bin/stasis, /x/build for /x/build/bin/stasis. */
 const char *cli_self_dir(void);
+/* runtime_path.c: the runtime library to preload ($STASIS_LIB, else the one
+ * installed beside this executable, else the build tree's) in out. Returns 0,
+ * or -1 after printing what was tried and what to do. */
+int cli_runtime_path(char *out, size_t size);
 /* Send one command to the coordinator on port as a control client and wait for
  * the reply of type reply_type. Returns the reply's length, its payload in
  * *reply unless reply is NULL (malloc'ed, NUL-terminated; free it), or -1 after printing why. */

@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: stasis restart [-p PORT] [--no-map | --no-verify] (IMAGE... | --dir DIR)\n"
+    "usage: stasis restart [-p PORT] [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir "
+    "DIR)\n"
     "\n"
     "Restarts a computation from its images (or from the newest complete checkpoint\n"
     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
@@ -30,7 +31,11 @@ static const char usage[] =
     "            the uncompressed ones from the image file (also STASIS_NO_MAP=1)\n"
     "  --no-verify  map the uncompressed chunks without checking their checksums:\n"
     "            the fastest restart (pages are read only when the program touches\n"
-    "            them), for images you trust\n";
+    "            them), for images you trust\n"
+    "  --debug-pause  stop each restored process (SIGSTOP) once it is whole, before its\n"
+    "            program goes on, and print its PID on this host: attach a debugger\n"
+    "            with 'gdb -p PID', let it go on with 'kill -CONT PID' (also\n"
+    "            STASIS_RESTART_PAUSE=1)\n";
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -221,7 +226,7 @@ int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL;
 	char err[1024];
-	int i;
+	int i, debug_pause = 0;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--")) {
@@ -237,6 +242,8 @@ int cmd_restart(int argc, char **argv)
 			rst_map_images = 0;
 		} else if (!strcmp(a, "--no-verify")) {
 			rst_verify_mapped = 0;
+		} else if (!strcmp(a, "--debug-pause")) {
+			debug_pause = 1;
 		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else {
@@ -245,9 +252,11 @@ int cmd_restart(int argc, char **argv)
 		}
 	}
 	leave_outer_computation();
-	const char *nomap = getenv("STASIS_NO_MAP");
+	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
 		rst_map_images = 0;
+	if (pause && *pause && strcmp(pause, "0"))
+		debug_pause = 1;
 	int nimg = argc - i;
 	char **paths = argv + i;
 	if ((dir && nimg) || (!dir && !nimg)) {
@@ -259,7 +268,8 @@ int cmd_restart(int argc, char **argv)
 	struct rst_set set = {.n = nimg,
 			      .img = xcalloc(nimg, sizeof(struct rst_image)),
 			      .opts = xcalloc(nimg, sizeof(struct rst_opts)),
-			      .parent = xcalloc(nimg, sizeof(int))};
+			      .parent = xcalloc(nimg, sizeof(int)),
+			      .debug_pause = debug_pause};
 	for (int k = 0; k < nimg; k++) {
 		if (rst_load(&set.img[k], paths[k], err, sizeof(err)) < 0) {
 			error("cannot restart: %s", err);

@@ -113,7 +113,6 @@ static void coord_destroy(struct coord *c)
 	life_release(c);
 	loop_free(c->loop);
 	ckpt_free(&c->ckpt);
-	sbuf_free(&c->kill_result.paths);
 	sodium_memzero(c->token, sizeof(c->token));
 	free(c);
 }

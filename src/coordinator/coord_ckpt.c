@@ -295,10 +295,19 @@ static void report(struct coord *c, int ok)
 	const struct sbuf *text = ok ? &ck->paths : ck->errors.len ? &ck->errors : &nomem;
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
 	remember(c, ok);
-	if (ok && (ck->flags & CKPT_KILL)) /* answered once the processes are gone */
-		kill_after_checkpoint(c, req, &r, text);
-	else if (req)
+	if (ok && (ck->flags & CKPT_KILL)) {
+		/* answered once every process is gone: a restart right after it must not
+		   find the computation still running */
+		struct sbuf res = {0};
+		if (sbuf_add(&res, &r, sizeof(r)) < 0 || sbuf_add(&res, text->p, text->len) < 0)
+			res.len = 0;
+		if (req && !res.len)
+			conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
+		kill_after_checkpoint(c, res.len ? req : NULL, res.p, res.len);
+		sbuf_free(&res);
+	} else if (req) {
 		conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
+	}
 	if (ok && !req)
 		log_msg(NULL, "checkpoint generation %u of %016llx written", ck->gen,
 			(unsigned long long)c->comp_id);
@@ -399,7 +408,7 @@ static void ckpt_finish(struct coord *c)
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->member || k->state != CONN_READY)
 			continue;
-		if (!ok || !(ck->flags & CKPT_KILL)) /* else kill_after_checkpoint() told it */
+		if (!ok || !(ck->flags & CKPT_KILL)) /* else report() sent KILL */
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
 		k->member = 0;
 		k->barrier = 0;
@@ -570,12 +579,12 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
 			    "process %u (%s): its child process %u did not join the computation "
-			    "within %d s: it runs without the runtime (a static or setuid "
-			    "program, or LD_PRELOAD removed), shares its parent's memory or "
-			    "descriptor table (clone with CLONE_VM or CLONE_FILES), or was "
-			    "made by a clone system call the runtime cannot see (inline "
-			    "assembly); not supported: start it with the runtime, or with "
-			    "fork()\n",
+			    "within %d s: its runtime could not join the coordinator, it "
+			    "shares its parent's memory or descriptor table (clone with "
+			    "CLONE_VM or CLONE_FILES), or it was made by a clone system call "
+			    "the runtime cannot see (inline assembly); not supported: start "
+			    "it with fork(), or outside the computation (stasis "
+			    "nocheckpoint)\n",
 			    k->pid, k->name, pid, RETRY_MS / 1000);
 	}
 }

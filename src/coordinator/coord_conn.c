@@ -401,6 +401,7 @@ static void conn_free(struct conn *k)
 	free(k->image);
 	sbuf_free(&k->in);
 	sbuf_free(&k->out);
+	sbuf_free(&k->kill_result);
 	free(k);
 }
 

@@ -49,22 +49,24 @@ struct conn {
 	char name[PROTO_NAME_LEN + 1];
 	uint8_t nonce[PROTO_NONCE_LEN];
 	struct sbuf in, out;
-	uint32_t barrier;     /* last barrier reached in the current round (its position in
-				 the checkpoint's order, coord_ckpt.c; or BARRIER_RESTARTED) */
-	int member;	      /* takes part in the running checkpoint */
-	int wrote;	      /* sent IMAGE_DONE in the running checkpoint */
-	char *image;	      /* its path (malloc'ed), or NULL */
-	uint32_t keep_from;   /* MSG_RETAIN: its images below this generation may go */
-	uint64_t done, total; /* its last MSG_PROGRESS in the running checkpoint */
-	int execing;	      /* said MSG_EXEC 1: its leaving is an exec (a launch: its
-				 program is being started) */
-	int exiting;	      /* said MSG_EXEC EXEC_EXITING: it leaves on purpose */
-	uint32_t flags;	      /* its hello's HELLO_* flags */
-	uint32_t restart_id;  /* HELLO_RESTART: the 'stasis restart' it came with */
-	long long heard_ms;   /* when it last said something, or was last asked to */
-	uint32_t abandoned;   /* the generation whose checkpoint gave up on it, or 0 */
-	int killing;	      /* sent KILL by CMD_KILL */
-	int waits_kill;	      /* a control client waiting for CMD_KILL to complete */
+	uint32_t barrier;	 /* last barrier reached in the current round (its position in
+				    the checkpoint's order, coord_ckpt.c; or BARRIER_RESTARTED) */
+	int member;		 /* takes part in the running checkpoint */
+	int wrote;		 /* sent IMAGE_DONE in the running checkpoint */
+	char *image;		 /* its path (malloc'ed), or NULL */
+	uint32_t keep_from;	 /* MSG_RETAIN: its images below this generation may go */
+	uint64_t done, total;	 /* its last MSG_PROGRESS in the running checkpoint */
+	int execing;		 /* said MSG_EXEC 1: its leaving is an exec (a launch: its
+				    program is being started) */
+	int exiting;		 /* said MSG_EXEC EXEC_EXITING: it leaves on purpose */
+	uint32_t flags;		 /* its hello's HELLO_* flags */
+	uint32_t restart_id;	 /* HELLO_RESTART: the 'stasis restart' it came with */
+	long long heard_ms;	 /* when it last said something, or was last asked to */
+	uint32_t abandoned;	 /* the generation whose checkpoint gave up on it, or 0 */
+	int killing;		 /* sent KILL by CMD_KILL */
+	int waits_kill;		 /* a control client waiting for CMD_KILL to complete */
+	struct sbuf kill_result; /* checkpoint --kill: its MSG_CKPT_RESULT, sent once every
+				    process is gone (payload as sent, or empty) */
 	struct conn *next;
 };
 
@@ -94,14 +96,9 @@ struct coord {
 	uint32_t gen; /* last generation started */
 	unsigned interval;
 	long long interval_timer, exit_timer, watchdog_timer, kill_timer;
-	long long linger_until_ms;  /* --exit-on-last: not before this */
-	unsigned served;	    /* processes and holding clients that said hello */
-	long long kill_since_ms;    /* a CMD_KILL is under way since */
-	struct {		    /* checkpoint --kill: its result, sent once the */
-		uint64_t requester; /* processes are gone (coord_kill.c) */
-		struct proto_ckpt_result r;
-		struct sbuf paths;
-	} kill_result;
+	long long linger_until_ms; /* --exit-on-last: not before this */
+	unsigned served;	   /* processes and holding clients that said hello */
+	long long kill_since_ms;   /* a CMD_KILL is under way since */
 	int kill_escalated;
 	unsigned timeout_ms; /* a checkpoint gives up on a silent process after this */
 	int interval_set;    /* given by option or command: a restart does not replace it */
@@ -185,12 +182,10 @@ void ctl_on_interval(struct conn *k, const struct proto_msg *m);
 
 /* coord_kill.c: CMD_KILL ends every process, stopped ones included */
 void kill_start(struct conn *requester);
+/* checkpoint --kill succeeded: KILL to every process; the requester (may be NULL)
+ * gets result (the MSG_CKPT_RESULT payload) once they are gone, as `kill` would. */
+void kill_after_checkpoint(struct coord *c, struct conn *requester, const void *result, size_t len);
 void kill_check(struct coord *c);
-/* checkpoint --kill succeeded: every process ends as with CMD_KILL, and req
- * gets the result r with paths once they are gone (a restart right after it
- * finds nothing running). */
-void kill_after_checkpoint(struct coord *c, struct conn *req, const struct proto_ckpt_result *r,
-			   const struct sbuf *paths);
 
 /* coord_peer.c: the process at the other end of a local connection */
 /* The host pid of the process holding the other end of fd that sees itself as

@@ -3,8 +3,7 @@
  * SIGKILL from here when they run on this host. The client is answered once
  * every process is gone (OK), or after KILL_GIVEUP_MS with the ones left
  * (ERROR). A process that joins meanwhile (a child being born, a restart) gets
- * KILL too. A checkpoint --kill ends the computation the same way, and its
- * client hears of the images once the processes are gone. */
+ * KILL too. */
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
@@ -23,10 +22,12 @@ static void send_kill(struct conn *k)
 	k->killing = 1;
 }
 
-static void start(struct coord *c)
+static void kill_all(struct coord *c, struct conn *requester)
 {
 	for (struct conn *k = c->conns; k; k = k->next)
 		send_kill(k);
+	if (requester)
+		requester->waits_kill = 1;
 	if (!c->kill_since_ms)
 		c->kill_since_ms = now_ms();
 	kill_check(c);
@@ -34,36 +35,16 @@ static void start(struct coord *c)
 
 void kill_start(struct conn *requester)
 {
-	requester->waits_kill = 1;
-	start(requester->c);
+	kill_all(requester->c, requester);
 }
 
-void kill_after_checkpoint(struct coord *c, struct conn *req, const struct proto_ckpt_result *r,
-			   const struct sbuf *paths)
+void kill_after_checkpoint(struct coord *c, struct conn *requester, const void *result, size_t len)
 {
-	struct sbuf *p = &c->kill_result.paths;
-	sbuf_reset(p);
-	c->kill_result.requester = 0;
-	if (req && sbuf_add(p, paths->p, paths->len) == 0) {
-		c->kill_result.requester = req->id;
-		c->kill_result.r = *r;
-	} else if (req) { /* no memory to keep them: answer now */
-		conn_send(req, MSG_CKPT_RESULT, r, sizeof(*r), paths->p, paths->len);
+	if (requester && sbuf_add(&requester->kill_result, result, len) < 0) {
+		conn_send(requester, MSG_CKPT_RESULT, result, len, NULL, 0);
+		requester = NULL; /* no memory to hold it: answered now */
 	}
-	start(c);
-}
-
-/* The result of a checkpoint --kill, now that its processes are gone (or
- * KILL_GIVEUP_MS passed: its images are written all the same). */
-static void answer_checkpoint(struct coord *c)
-{
-	struct conn *req = conn_by_id(c, c->kill_result.requester);
-	struct sbuf *p = &c->kill_result.paths;
-	if (req)
-		conn_send(req, MSG_CKPT_RESULT, &c->kill_result.r, sizeof(c->kill_result.r), p->p,
-			  p->len);
-	c->kill_result.requester = 0;
-	sbuf_reset(p);
+	kill_all(c, requester);
 }
 
 static void escalate(struct coord *c)
@@ -94,14 +75,18 @@ static void answer(struct coord *c, int left)
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->waits_kill || k->state != CONN_READY)
 			continue;
-		if (left)
+		if (k->kill_result.len) /* the images are good whatever is left */
+			conn_send(k, MSG_CKPT_RESULT, k->kill_result.p, k->kill_result.len, NULL,
+				  0);
+		else if (left)
 			conn_send(k, MSG_ERROR, text, n, NULL, 0);
 		else
 			conn_send(k, MSG_OK, NULL, 0, NULL, 0);
+		if (k->kill_result.len && left)
+			warn("%s", text);
+		sbuf_reset(&k->kill_result);
 		k->waits_kill = 0;
 	}
-	if (c->kill_result.requester)
-		answer_checkpoint(c);
 	c->kill_since_ms = 0;
 }
 

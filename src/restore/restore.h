@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct rst_image {
 	struct img_reader r;
@@ -115,6 +116,9 @@ struct rst_set {
 	int nobjs;
 	struct rst_obj *objs; /* at base+3+2n+2k and +1 */
 	int base, top;
+	/* --debug-pause: each process stops before it goes on (SIGSTOP);
+	 * host_proc: the host's /proc (for its host PID), at a number >= top */
+	int debug_pause, host_proc;
 };
 
 /* objs.c: the object (kind, ino, dev), held by process `holder`, added if new
@@ -159,6 +163,16 @@ int rst_fds_late(const struct rst_set *set, int i);
 extern const struct rst_fd_kind rst_fd_kind_pty_master, rst_fd_kind_pty_slave, rst_fd_kind_tty;
 int rst_tty_prepare(const struct rst_set *set);
 int rst_tty_relay(int done_fd);
+/* Whether the computation has a terminal of its own that restart relays to. */
+int rst_tty_own(void);
+
+/* sigfwd.c: signals sent to restart go to the program. In restart, once PID
+ * 1 (init) exists; own_terminal: the program is not in restart's process
+ * group. In PID 1: rst_sigfwd_init first, rst_sigfwd_program once the
+ * program exists. */
+void rst_sigfwd_restart(pid_t init, int own_terminal);
+void rst_sigfwd_init(void);
+void rst_sigfwd_program(pid_t pid);
 int rst_tty_leads_session(const struct rst_set *set, int i);
 int rst_tty_session(const struct rst_set *set, int i);
 

@@ -12,11 +12,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static pid_t child_pid;
-
 /* What PID 1 tells restart: the first process's wait status, or that the
  * restart was given up (a process failed before it became its image). */
 struct init_report {
@@ -41,14 +39,16 @@ struct init_report {
 
 static int report_fd = -1; /* PID 1's end of the pipe to restart */
 
-_Static_assert(BLOB_ABORT_SIGNAL == SIGUSR1, "the blob's abort signal");
-
 /* In PID 1: a process of the restart failed. Ending PID 1 ends the namespace:
- * the kernel kills every process in it, none is left half restored. */
-static void on_abort(int sig)
+ * the kernel kills every process in it, none is left half restored. Only a
+ * process of the namespace asks (a signal from outside has si_pid 0 here). */
+static void on_abort(int sig, siginfo_t *si, void *uc)
 {
 	struct init_report r = {.aborted = 1};
 	(void)sig;
+	(void)uc;
+	if (si->si_code != SI_USER || si->si_pid <= 0)
+		return;
 	write_full(report_fd, &r, sizeof(r));
 	_exit(1);
 }
@@ -98,12 +98,6 @@ static int enter_namespaces(void)
 	return 0;
 }
 
-static void forward(int sig)
-{
-	if (child_pid > 0)
-		kill(child_pid, sig);
-}
-
 static pid_t clone_with_pid(pid_t pid)
 {
 	struct clone_args a;
@@ -131,13 +125,11 @@ static void close_restorer_fds(const struct rst_set *set)
 	close_range(set->base, set->top - 1, 0);
 }
 
-/* PID 1 of the restart namespace: creates the processes whose parent is not in
- * the set, reaps, and reports the first one's end. */
 /* PID 1 dies with restart (SIGKILL of restart while it loads leaves
  * nothing): if restart was gone before that was set, go now. */
 static void init_follows_restart(void)
 {
-	struct sigaction sa = {.sa_handler = on_abort};
+	struct sigaction sa = {.sa_sigaction = on_abort, .sa_flags = SA_SIGINFO};
 	sigfillset(&sa.sa_mask);
 	sigaction(BLOB_ABORT_SIGNAL, &sa, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -146,12 +138,15 @@ static void init_follows_restart(void)
 		_exit(1);
 }
 
+/* PID 1 of the restart namespace: creates the processes whose parent is not in
+ * the set, reaps, and reports the first one's end. */
 static void run_init(struct rst_set *set, int status_fd)
 {
 	struct init_report r = {0};
 	pid_t first = 0;
 	report_fd = status_fd;
 	init_follows_restart();
+	rst_sigfwd_init();
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		rst_abort("cannot mount /proc in the restart namespace: %s", strerror(errno));
@@ -167,12 +162,8 @@ static void run_init(struct rst_set *set, int status_fd)
 		if (!first)
 			first = pid;
 	}
-	child_pid = first;
+	rst_sigfwd_program(first);
 	close_restorer_fds(set); /* the restored processes have them */
-	signal(SIGTERM, forward);
-	signal(SIGHUP, forward);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
 	for (;;) {
 		int s;
 		pid_t w = waitpid(-1, &s, 0);
@@ -189,10 +180,23 @@ static void run_init(struct rst_set *set, int status_fd)
 	_exit(0);
 }
 
+/* The host's /proc, kept at a number >= top (PID 1 mounts the namespace's own
+ * over it): in it, "self" is a process's PID on the host. */
+static void keep_host_proc(struct rst_set *set)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	set->host_proc = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, set->top);
+	if (fd >= 0)
+		close(fd);
+}
+
 int rst_run(struct rst_set *set)
 {
 	int pfd[2];
 	struct init_report r;
+	set->host_proc = -1;
+	if (set->debug_pause)
+		keep_host_proc(set);
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
 	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
@@ -205,8 +209,7 @@ int rst_run(struct rst_set *set)
 	}
 	close(pfd[1]);
 	close_restorer_fds(set);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	rst_sigfwd_restart(init, rst_tty_own());
 	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
 	ssize_t n = read_full(pfd[0], &r, sizeof(r));
 	int s;
@@ -248,11 +251,50 @@ static void restore_rlimits(const struct img_proc *p)
 	}
 }
 
-static void write_restart_info(struct rst_image *img, struct rst_layout *l,
-			       const struct proto_welcome *w, const char *dir, uint16_t port)
+/* The pipes and sockets among restart's own stdin, stdout and stderr lead
+ * outside the restarted computation (the runtime's $STASIS_EXTERNAL). */
+static void note_outside(const struct rst_set *set, struct rt_restart_info *ri)
+{
+	for (int k = 0; k < 3; k++) {
+		struct stat st;
+		if (fstat(set->base + k, &st) < 0 ||
+		    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			continue;
+		ri->outer[ri->nouter].dev = st.st_dev;
+		ri->outer[ri->nouter++].ino = st.st_ino;
+	}
+}
+
+/* --debug-pause: say how to reach the process, which stops once every thread
+ * is back (runtime, after_restart), before its program goes on. */
+static void announce_pause(const struct rst_set *set, const struct rst_image *img)
+{
+	char self[32] = "";
+	ssize_t n = readlinkat(set->host_proc, "self", self, sizeof(self) - 1);
+	int host = n > 0 ? atoi(self) : 0;
+	if (host <= 0) {
+		warn("pid %u stops before it goes on (--debug-pause), but its host PID is not "
+		     "known: find it with 'ps' (NSpid in /proc/PID/status)",
+		     img->proc->pid);
+		return;
+	}
+	log_msg(NULL,
+		"pid %u (%s) is restored and stopped before it goes on (--debug-pause): "
+		"attach a debugger with 'gdb -p %d' (its PID on this host), then let it go on "
+		"with 'kill -CONT %d' (after the debugger detaches)",
+		img->proc->pid, rst_str(img, img->proc->name_str), host, host);
+}
+
+static void write_restart_info(const struct rst_set *set, struct rst_image *img,
+			       struct rst_layout *l, const struct proto_welcome *w, const char *dir,
+			       uint16_t port)
 {
 	struct rt_restart_info ri;
 	memset(&ri, 0, sizeof(ri));
+	note_outside(set, &ri);
+	ri.debug_pause = !!set->debug_pause;
+	if (set->debug_pause)
+		announce_pause(set, img);
 	ri.magic = RT_RESTART_MAGIC;
 	ri.blob_addr = l->blob_addr;
 	ri.blob_len = l->blob_len;
@@ -354,7 +396,7 @@ void rst_process(struct rst_set *set, int i)
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rst_locks_take(img) < 0)
 		rst_abort(NULL);
-	write_restart_info(img, &l, &o->welcome, o->ckpt_dir, o->port);
+	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, set->base, set->base + 2);
 }

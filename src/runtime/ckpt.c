@@ -7,7 +7,6 @@
 #include "common/proto.h"
 #include "stasis/stasis.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -113,7 +112,8 @@ static int barrier(uint32_t id, uint8_t *buf, size_t size)
 
 static void die_killed(void)
 {
-	/* the computation was checkpointed with --kill */
+	/* the computation was checkpointed with --kill, or stasis kill */
+	rt_inet_before_kill();
 	syscall(SYS_kill, getpid(), SIGKILL);
 	_exit(137);
 }
@@ -141,6 +141,10 @@ static int after_restart(uint8_t *buf, size_t size)
 			break;
 		rt_futex_wait(&rt.nrestored, n);
 	}
+	/* restart --debug-pause: every thread is back. The signal is this thread's,
+	 * so that it stops here, in tgkill, not somewhere after it. */
+	if (ri->magic == RT_RESTART_MAGIC && ri->debug_pause)
+		syscall(SYS_tgkill, getpid(), rt_gettid(), SIGSTOP);
 	rt_requeue_restored(); /* before any process of the restart runs */
 	rt_restore_timers();   /* once every thread exists: a timer may signal one of them */
 	if (ri->magic == RT_RESTART_MAGIC) {
@@ -153,6 +157,7 @@ static int after_restart(uint8_t *buf, size_t size)
 			rt.port = ri->port;
 		if (ri->ckpt_dir[0])
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
+		rt_outside_restarted(ri);
 		ri->magic = 0;
 	}
 	send_interval(); /* a new coordinator takes it */
@@ -582,7 +587,7 @@ __attribute__((constructor)) static void rt_init(void)
 	const char *sig = secure_getenv("STASIS_SIGNAL");
 	if (!port || !secure_getenv("STASIS_RUNTIME"))
 		return;
-	if (dlsym(RTLD_DEFAULT, "stasis_cli_marker")) /* a stasis program */
+	if (rt_in_stasis_cli()) /* a stasis program: never part of a computation */
 		return join_outside();
 	log_set_prefix("stasis runtime");
 	rt_wrappers_init();
@@ -590,6 +595,9 @@ __attribute__((constructor)) static void rt_init(void)
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
 	rt_exec_init();
+	rt_outside_init();
+	const char *comp = secure_getenv("STASIS_COMP_ID"); /* exec'd: the same computation */
+	rt.comp_id = comp ? strtoull(comp, NULL, 16) : 0;
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
 	    join_coordinator(0, 0) < 0 || rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());

@@ -71,15 +71,22 @@ struct rt_restart_info {
 	uint64_t blob_len;
 	uint64_t comp_id;
 	uint32_t gen;
-	uint32_t flags; /* enum proto_ckpt_flags defaults */
-	uint32_t port;	/* the coordinator of the restarted computation */
-	uint32_t reserved;
+	uint32_t flags;	      /* enum proto_ckpt_flags defaults */
+	uint32_t port;	      /* the coordinator of the restarted computation */
+	uint32_t debug_pause; /* stop (SIGSTOP) before the program goes on */
 	char ckpt_dir[PATH_MAX];
 	/* address ranges (a superset) the restorer mapped from image files
 	 * (restore/mapimg.c), for the madvise wrapper in mapped.c */
 	uint32_t nmapped;
 	uint32_t base_gen; /* the full image the restarted image's chain begins with */
 	uint64_t mapped[RT_MAX_MAPPED][2];
+	/* the pipes and sockets among restart's own stdin, stdout and stderr:
+	 * the computation's outside from now on (fds.c) */
+	uint32_t nouter;
+	uint32_t reserved2;
+	struct {
+		uint64_t dev, ino;
+	} outer[3];
 };
 
 struct rt_state {
@@ -312,6 +319,8 @@ extern const struct rt_fd_kind rt_fd_kind_tty; /* fd_tty.c: ptys and launch's te
 /* fd_tty.c: after a restart, the programs on launch's pty draw their screen again */
 void rt_tty_restarted(void);
 void rt_note_inherited_fds(void);
+void rt_inet_before_kill(void);
+void rt_outside_restarted(const struct rt_restart_info *ri);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
 
@@ -367,8 +376,15 @@ int rt_fdesc_errno(int reset);
  * its owner (out->shares), or fails with what the scan could not read. */
 void rt_shares_scan(void);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
+uint32_t rt_share_owner(int fd);
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
+
+/* outside.c: processes started from the computation that are not part of it */
+int rt_in_stasis_cli(void);
+void rt_outside_init(void);
+int rt_exec_leaves(const char *file, int search);
+int rt_child_outside(uint32_t pid);
 
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
@@ -420,6 +436,7 @@ void rt_exec_init(void);
 /* MSG_EXEC to the coordinator: 1 about to exec, 0 the exec failed,
  * EXEC_EXITING exiting while a checkpoint let it go on (leave.c) */
 void rt_note_leave(uint32_t state);
+void rt_exec_set_external(const char *list);
 
 /* ckpt.c: a new process (fork, clone) joins as a process of its own */
 void rt_forked_child(void);

@@ -13,10 +13,12 @@
 
 #include <stdint.h>
 
-/* A process that fails before it becomes its image sends this signal
- * (SIGUSR1) to PID 1 of the restart's namespace, which then ends the
- * namespace and every process in it: a restart is all or nothing. */
-#define BLOB_ABORT_SIGNAL 10
+/* A process that fails before it becomes its image sends this signal (35:
+ * glibc's SIGRTMIN + 1, none of those restart passes on to the program, nor
+ * SIGRTMIN, with which it does) to PID 1 of the restart's namespace, which
+ * then ends the namespace and every process in it: a restart is all or
+ * nothing. */
+#define BLOB_ABORT_SIGNAL 35
 
 struct blob_range {
 	uint64_t addr, len;
