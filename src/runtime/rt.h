@@ -32,12 +32,14 @@ struct rt_sigq {
 };
 
 /* The process-wide queue, as long as it is (up to RLIMIT_SIGPENDING: a
- * sender that fills it must lose nothing): in a mapping of its own, which
- * grows and is part of the image. */
+ * sender that fills it must lose nothing): in `small`, and past
+ * RT_MAX_PENDING in a mapping of its own, which grows and is part of the
+ * image (a mapping that a program with few signals never gets). */
 struct rt_sigq_shared {
 	uint32_t n, cap;
-	int more; /* no memory for the rest: they stayed in the kernel */
-	siginfo_t *info;
+	int more;	 /* no memory for the rest: they stayed in the kernel */
+	siginfo_t *info; /* small, or the mapping */
+	siginfo_t small[RT_MAX_PENDING];
 };
 
 #define RT_MAX_TIMERS 64

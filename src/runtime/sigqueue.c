@@ -56,17 +56,25 @@ void rt_take_thread_pending(struct rt_thread *t)
 		  takeable(pending_mask("/proc/thread-self/status", "SigPnd:")) != 0;
 }
 
-/* Room for one more process-wide signal: the mapping grows (by mremap). */
+/* Room for one more process-wide signal: past `small`, a mapping that grows
+ * (by mremap). */
 static int shared_room(struct rt_sigq_shared *q)
 {
+	if (!q->info) {
+		q->info = q->small;
+		q->cap = RT_MAX_PENDING;
+	}
 	if (q->n < q->cap)
 		return 0;
-	size_t cap = q->cap ? 2 * q->cap : 256, old = q->cap * sizeof(siginfo_t);
-	void *p = q->info ? mremap(q->info, old, cap * sizeof(siginfo_t), MREMAP_MAYMOVE)
-			  : mmap(NULL, cap * sizeof(siginfo_t), PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t cap = 2 * q->cap, old = q->cap * sizeof(siginfo_t);
+	void *p = q->info != q->small
+		      ? mremap(q->info, old, cap * sizeof(siginfo_t), MREMAP_MAYMOVE)
+		      : mmap(NULL, cap * sizeof(siginfo_t), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
+	if (q->info == q->small)
+		memcpy(p, q->small, old);
 	q->info = p;
 	q->cap = cap;
 	return 0;
