@@ -130,8 +130,10 @@ int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, s
 	if (c->deferred.pending)
 		return errf(err, errlen,
 			    "a checkpoint is about to begin: try again when it completes");
-	if (!c->ckpt.active)
+	if (!c->ckpt.active) {
 		c->retry_until_ms = now_ms() + RETRY_MS;
+		c->retries = 0;
+	}
 	if (!c->ckpt.active && execs_pending(c)) {
 		defer(c, flags, requester, EXEC_POLL_MS);
 		return 0;
@@ -142,12 +144,14 @@ int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, s
 /* The checkpoint failed only because a process was being born (forked or
  * spawned, not joined yet) or left (exited, exec'd) while it ran: the
  * computation changed under it, so it starts again, until RETRY_MS after the
- * request. Returns 1 if it will. */
+ * request, and at least once (an attempt that wrote large images may alone
+ * take longer). Returns 1 if it will. */
 static int ckpt_retry(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
-	if (!ck->failed || !ck->transient || now_ms() >= c->retry_until_ms)
+	if (!ck->failed || !ck->transient || (now_ms() >= c->retry_until_ms && c->retries))
 		return 0;
+	c->retries++;
 	debug("checkpoint generation %u of %016llx starts again:\n%s", ck->gen,
 	      (unsigned long long)c->comp_id, ck->errors.p ? ck->errors.p : "");
 	defer(c, ck->flags, ck->requester, RETRY_POLL_MS);

@@ -125,6 +125,7 @@ struct coord {
 	} deferred;
 	long long defer_timer;
 	long long retry_until_ms; /* a checkpoint that failed transiently is retried until */
+	unsigned retries;	  /* and at least once: the retries of this request */
 	struct ckpt ckpt;
 	int status;
 };

@@ -397,6 +397,36 @@ def test_a_process_exiting_while_its_image_is_written(st):
     finish(st, p, out)
 
 
+def test_a_long_attempt_is_started_again(st):
+    """A checkpoint attempt that took longer than the 3 s its retries are
+    allowed (large images, a slow disk: here its writers are held there) and
+    failed because a process exited meanwhile starts again once, and
+    succeeds; it failed for good before (test above, under load)."""
+    st.env["STASIS_FAULT"] = "g2:img-fsync/stop"  # every writer of generation 2 stops there
+    try:
+        p, out = start_tree(st, nchild=1)
+    finally:
+        del st.env["STASIS_FAULT"]
+    st.checkpoint(kill=False)
+    ck = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers = wait_until(lambda: (lambda w: len(w) == 2 and w)(
+        [d for d in _descendants(os.getpid()) if stopped(d)]), 20, "both writers held")
+    (st.tmp / "verify.exit").touch()  # the child exits while its image is not written
+    time.sleep(3.2)  # the attempt outlasts the retries' 3 s: the delay is what is tested
+    for w in writers:
+        os.kill(w, signal.SIGCONT)
+    imgs, err = ck.communicate(timeout=30)
+    assert ck.returncode == 0, err
+    assert imgs.split() == [str(st.ckpt_dir / f) for f in generations(st)[3]], imgs
+    assert len(imgs.split()) == 1 and f"_{p.pid}_g3.stasis" in imgs, imgs
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    p = st.restart(imgs)
+    st.wait_registered(proc=p)
+    finish(st, p, out)
+
+
 # ---- fault: the coordinator killed -------------------------------------------
 
 def test_coordinator_killed_while_the_computation_runs(st):
