@@ -2,6 +2,7 @@
  * threads as there are cores (up to 4): page faults, copies, checksums and
  * decompression all run in parallel. The threads are gone before the blob runs. */
 #include "restore/restore.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/progress.h"
 
@@ -47,12 +48,13 @@ static void *worker(void *arg)
 {
 	struct fill_job *j = arg;
 	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
-	void *tmp = malloc(tmpsize);
+	void *tmp = fault_hit(FAULT_RST_ALLOC) ? NULL : malloc(tmpsize);
 	void *whole = j->img->chunk_src ? malloc(IMG_CHUNK_PAGES * IMG_PAGE) : NULL;
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	char err[512];
 	if (!tmp || !d || (j->img->chunk_src && !whole)) {
-		snprintf(err, sizeof(err), "out of memory for restore buffers");
+		snprintf(err, sizeof(err), "pid %u: no memory for the buffers reading %s",
+			 j->img->proc->pid, j->img->r.path);
 		goto fail;
 	}
 	for (;;) {

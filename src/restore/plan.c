@@ -1,5 +1,6 @@
 /* The flat plan for the restore blob, and the jump into it. */
 #include "restore/restore.h"
+#include "common/fault.h"
 #include "restore/blob/blob.h"
 #include "common/log.h"
 
@@ -227,7 +228,8 @@ void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int l
 	uint64_t stacks = l->blob_addr + code + plan;
 	struct blob_plan *p = (void *)(base + code);
 	if (mprotect(base, l->blob_len, PROT_READ | PROT_WRITE) < 0)
-		die("cannot prepare the restore blob: %s", strerror(errno));
+		rst_abort("pid %u: cannot prepare the restore blob: %s", img->proc->pid,
+			  strerror(errno));
 	memcpy(base, stasis_blob_start, stasis_blob_end - stasis_blob_start);
 	memset(p, 0, sizeof(*p));
 	p->log_fd = log_fd;
@@ -240,11 +242,14 @@ void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int l
 	p->moves_off = p->special_off + 8 * sizeof(struct blob_move);
 	p->threads_off = p->moves_off + max_moves(img) * sizeof(struct blob_move);
 	if (plan_moves(p, img, l) < 0)
-		die("cannot prepare the restore blob");
+		rst_abort("pid %u: cannot prepare the restore blob: too many memory moves",
+			  img->proc->pid);
 	plan_threads(p, img, stacks);
 	plan_mm(p, img, close_from);
+	p->fault = fault_check(FAULT_RST_BLOB);
 	if (mprotect(base, code, PROT_READ | PROT_EXEC) < 0 || plan_maps(p, img, l) < 0)
-		die("cannot prepare the restore blob: %s", strerror(errno));
+		rst_abort("pid %u: cannot prepare the restore blob: %s", img->proc->pid,
+			  strerror(errno));
 	unregister_rseq();
 	((blob_entry_fn)(void *)base)(p, stacks + (img->nthreads + 1) * THREAD_STACK);
 	__builtin_unreachable();

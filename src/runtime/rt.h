@@ -27,7 +27,19 @@ enum rt_thread_state {
 #define RT_MAX_PENDING 64
 struct rt_sigq {
 	int n;
+	int more; /* more than RT_MAX_PENDING were queued: the rest stayed in the kernel */
 	siginfo_t info[RT_MAX_PENDING];
+};
+
+/* The process-wide queue, as long as it is (up to RLIMIT_SIGPENDING: a
+ * sender that fills it must lose nothing): in `small`, and past
+ * RT_MAX_PENDING in a mapping of its own, which grows and is part of the
+ * image (a mapping that a program with few signals never gets). */
+struct rt_sigq_shared {
+	uint32_t n, cap;
+	int more;	 /* no memory for the rest: they stayed in the kernel */
+	siginfo_t *info; /* small, or the mapping */
+	siginfo_t small[RT_MAX_PENDING];
 };
 
 #define RT_MAX_TIMERS 64
@@ -100,6 +112,9 @@ struct rt_state {
 	int nrestored;		/* futex: threads that resumed after a restart */
 	int take_seq;		/* futex: incremented when threads may take their pending signals */
 	int ntaken;		/* futex: threads that took them */
+	int requeue_seq;	/* futex: incremented when threads may queue them again */
+	int nrequeued;		/* futex: threads that did */
+	int take_due;		/* the held threads wait for rt_take_pending() */
 	int suspending;		/* 1 while threads are being held for a checkpoint */
 	int writer_child;	/* 1 in the forked child that writes an image */
 	uint32_t ckpt_nprocs;	/* processes in the running checkpoint (barrier pass) */
@@ -115,7 +130,7 @@ struct rt_state {
 		int fd;
 		uint64_t ino, dev;
 	} inherited[256];
-	struct rt_sigq shared_pending;
+	struct rt_sigq_shared shared_pending;
 	int ntimers;
 	struct rt_timer timers[RT_MAX_TIMERS];
 	struct itimerval itimers[3]; /* saved at checkpoint, re-armed at restart */
@@ -177,6 +192,11 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen);
 int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
+struct img_writer;
+/* What failed writing w's image (w->failed, errno) into err: the file, and
+ * for a full disk its directory, the space free there and the bytes the
+ * image needs. */
+void rt_image_error(const struct img_writer *w, char *err, size_t errlen);
 
 /* write_pipe.c: bare helper threads (a clone sharing everything, every signal
  * blocked, the creator's TLS, which it must not touch): rt_helper_start runs
@@ -315,10 +335,12 @@ int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, c
 		     size_t errlen);
 int rt_shm_keep_pending(char *err, size_t errlen);
 void rt_shm_reset(void); /* a new checkpoint: forget the parent's maps */
+/* 1 if the parent stores the range's pages, 0 if not, -1 (ENOMEM) if unknown */
 int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len);
 int rt_shm_saved(const struct rt_files *f, int idx);
 /* fd_memfd.c: 1 for the S_ISREG descriptors that are kinds (memfd, mqueue) */
 int rt_fd_not_regular(int fd, const char *link);
+/* 1 and its name in out, 0 if not linked, -1 (ENOMEM) if unknown */
 int rt_shm_linked_path(const char *path, uint64_t ino, uint64_t dev, char *out, size_t outlen);
 
 /* sysv.c: the SysV IPC objects this process uses (IMG_SEC_IPC) */
@@ -370,6 +392,7 @@ int rt_child_outside(uint32_t pid);
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);
 void rt_restore_itimers(void);
+/* how many (at most max), or -1 without the memory to read them */
 int rt_list_children(uint32_t *pids, int max);
 
 /* progress.c: bytes of memory written by the checkpoint being taken, in a
@@ -392,10 +415,19 @@ void rt_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const v
  * listing's own fd number (closed on return). */
 int rt_list_numeric(const char *dir, int *out, int max, int *self_fd);
 
+/* quiesce.c: once every process of the checkpoint is stopped, the pending
+ * signals are recorded and queued again (-1, EOVERFLOW: not all of them
+ * could be recorded); after a restart, those of the image are queued before
+ * the RESTARTED barrier. */
+int rt_take_pending(void);
+void rt_requeue_restored(void);
+
 /* sigqueue.c */
 void rt_take_thread_pending(struct rt_thread *t);
 void rt_take_shared_pending(void);
-void rt_requeue_self(struct rt_thread *t);
+/* Queue them again: t's own, and in the main thread the process-wide ones.
+ * keep: the records stay (for the image being written). */
+void rt_requeue_self(struct rt_thread *t, int keep);
 
 /* timers.c */
 int rt_dump_timers(char *err, size_t errlen);

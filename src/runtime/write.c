@@ -4,6 +4,7 @@
  * copy-on-write snapshot while the program runs on. */
 #include "runtime/rt.h"
 #include "image/image.h"
+#include "common/fault.h"
 #include "common/io.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +21,10 @@
 #include <zstd.h>
 
 #define ZSTD_LEVEL 1
+
+/* The program's anonymous memory at this checkpoint: the most its image
+ * stores, uncompressed (for the message of a full disk). */
+static uint64_t memory_bytes;
 
 struct image_parts {
 	struct img_proc proc;
@@ -123,7 +129,7 @@ static int write_memory(struct image_parts *p, struct img_writer *w, char *err, 
 	rt_pipe_start(w, &pipe);
 	int rc = rt_dump_memory(w, &p->mem, err, errlen);
 	if (rt_pipe_end(w, &pipe) < 0 && rc == 0) {
-		snprintf(err, errlen, "cannot write %s.tmp: %s", w->path, strerror(errno));
+		rt_image_error(w, err, errlen);
 		rc = -1;
 	}
 	return rc;
@@ -137,7 +143,7 @@ static int write_rest(struct image_parts *p, struct img_writer *w, char *err, si
 	p->proc.vdso_size = p->mem.vdso_size;
 	p->proc.vvar_size = p->mem.vvar_size;
 	if (write_sections(w, p) < 0) {
-		snprintf(err, errlen, "cannot write %s.tmp: %s", w->path, strerror(errno));
+		rt_image_error(w, err, errlen);
 		goto fail;
 	}
 	w->hdr.comp_id = rt.comp_id;
@@ -147,7 +153,7 @@ static int write_rest(struct image_parts *p, struct img_writer *w, char *err, si
 	if (rt_dirty_parent())
 		w->hdr.flags |= IMG_F_INCREMENTAL;
 	if (img_writer_finish(w) < 0) {
-		snprintf(err, errlen, "cannot finish %s: %s", w->path, strerror(errno));
+		rt_image_error(w, err, errlen);
 		return -1;
 	}
 	return 0;
@@ -156,6 +162,41 @@ fail:
 	if (!err[0])
 		snprintf(err, errlen, "checkpoint of pid %u failed", p->proc.pid);
 	return -1;
+}
+
+static void mib(char *buf, size_t size, uint64_t bytes)
+{
+	snprintf(buf, size, "%llu bytes (%.1f MiB)", (unsigned long long)bytes, bytes / 1048576.0);
+}
+
+/* A full disk: where, what is free there, what the image needs. */
+static void disk_full(const struct img_writer *w, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], avail[64], need[64], done[64];
+	struct statvfs vfs;
+	const char *slash = strrchr(w->path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - w->path) : 1,
+		 slash ? w->path : ".");
+	uint64_t free_bytes = statvfs(dir, &vfs) == 0 ? (uint64_t)vfs.f_bavail * vfs.f_frsize : 0;
+	mib(avail, sizeof(avail), free_bytes);
+	mib(need, sizeof(need), memory_bytes > w->off ? memory_bytes : w->off);
+	mib(done, sizeof(done), w->off);
+	snprintf(err, errlen,
+		 "cannot %s %s: %s: the file system of %s has %s free, and this image needs up "
+		 "to %s, its memory uncompressed (%s written so far); make room there, or "
+		 "checkpoint to another directory (--ckpt-dir)",
+		 w->failed ? w->failed : "write", w->tmp, strerror(ENOSPC), dir, avail, need, done);
+}
+
+void rt_image_error(const struct img_writer *w, char *err, size_t errlen)
+{
+	int e = errno;
+	if (e == ENOSPC || e == EDQUOT)
+		return disk_full(w, err, errlen);
+	const char *op = w->failed ? w->failed : "write";
+	snprintf(err, errlen, "cannot %s %s: %s", op,
+		 !strcmp(op, "fsync the directory of") ? w->path : w->tmp, strerror(e));
+	errno = e;
 }
 
 struct child_result {
@@ -194,7 +235,7 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, struct rt_im
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
-	long pid = rt_syscall6(SYS_clone, 0, 0, 0, 0, 0, 0);
+	long pid = fault_hit(FAULT_RT_FORK) ? -1 : rt_syscall6(SYS_clone, 0, 0, 0, 0, 0, 0);
 	if (pid == 0) {
 		close(fds[0]);
 		child_main(p, w, fds[1]);
@@ -253,7 +294,7 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 	if (rt_dump_timers(err, errlen) < 0)
 		return 0;
 	if (img_writer_open(w, path) < 0)
-		return snprintf(err, errlen, "cannot create %s.tmp: %s", path, strerror(errno)), 0;
+		return rt_image_error(w, err, errlen), 0;
 	if (compress && setup_compression(w) < 0) {
 		img_writer_abort(w);
 		return snprintf(err, errlen, "cannot set up compression"), 0;
@@ -264,7 +305,8 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 		rt_snap_forget();
 		return 1; /* restarted: the image we were writing is the one we came from */
 	}
-	rt_progress_begin(rt_smaps_anon_bytes(smaps));
+	memory_bytes = rt_smaps_anon_bytes(smaps);
+	rt_progress_begin(memory_bytes);
 	if (collect_threads(p) < 0) {
 		img_writer_abort(w);
 		return snprintf(err, errlen, "out of checkpoint memory"), 0;
