@@ -1,9 +1,9 @@
 /* churn: load for checkpoints. One thread creates and joins threads as fast
  * as it can, another forks children that exit at once (each with its own
  * status) and reaps them, and a child process sends the parent real-time
- * signals numbered 1, 2, 3, ... (sigqueue) as fast as it can, with up to
- * OUTSTANDING of them queued (a queue full to RLIMIT_SIGPENDING, which
- * every process of the user shares, would make the test depend on them).
+ * signals numbered 1, 2, 3, ... (sigqueue) as fast as it can, in bursts of
+ * OUTSTANDING, each taken before the next (a queue full to RLIMIT_SIGPENDING,
+ * which every process of the user shares, would make the test depend on them).
  *
  *   churn VERIFY_FILE [THREADS_ON [FORKS_ON [SIGNALS_ON]]]   (each 1 or 0, default 1)
  *
@@ -94,6 +94,17 @@ static void *fork_churn(void *arg)
 	return NULL;
 }
 
+/* A full burst sent: wait until the parent took all of it, then leave it 1 ms
+ * with nothing queued. A queue that never empties keeps the parent's main
+ * thread in its handler (the kernel delivers the next signal at each
+ * sigreturn) and it would never tick. */
+static void pause_for_parent(int seq)
+{
+	while (*shown < (uint64_t)seq && access(zd_verify_path, F_OK) < 0)
+		sched_yield();
+	zd_sleep_ms(1);
+}
+
 /* The sender: numbers 1, 2, 3, ... until the verify file exists; then the
  * count down the pipe. */
 static int sender(pid_t parent, int out)
@@ -102,7 +113,7 @@ static int sender(pid_t parent, int out)
 	while (access(zd_verify_path, F_OK) < 0) {
 		union sigval v = {.sival_int = seq + 1};
 		if ((uint64_t)seq - *shown >= OUTSTANDING)
-			sched_yield();
+			pause_for_parent(seq);
 		else if (sigqueue(parent, SIG, v) == 0)
 			seq++;
 		else if (errno == EAGAIN)
