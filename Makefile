@@ -46,7 +46,7 @@ PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 PROGS += $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
 
-.PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb
+.PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb soak
 all: $(STASIS) $(RUNTIME) $(PROGS) $(COORDLOAD)
 bin: $(STASIS) $(RUNTIME)
 
@@ -132,6 +132,16 @@ e2e: all
 
 check: all
 	@scripts/check.sh
+
+# The long runs of the fault tests (docs/reliability.md), outside `make check`:
+# 100 checkpoints and 100 kill/restart cycles of the soak, 2000 damaged image
+# sets, 20 checkpoints under load on each side of a restart, and the fault
+# walks. About 4 minutes here (2 cores).
+soak: all
+	STASIS_SOAK_CYCLES=100 STASIS_CORRUPT_MUTANTS=2000 STASIS_LOAD_ROUNDS=20 \
+		$(PYTHON) -m pytest -v -s -p no:cacheprovider tests/e2e/test_soak.py \
+		tests/e2e/test_corrupt.py tests/e2e/test_load.py tests/e2e/test_faults.py \
+		tests/e2e/test_restart_killed.py tests/e2e/test_disk_full.py
 
 # deps first, then the build: not as prerequisites, which -j would run in parallel
 demo:

@@ -216,13 +216,15 @@ int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
 		int fd = hold_connect(port, ckpt_dir, no_compress, err, sizeof(err));
 		if (fd >= 0)
 			return fd;
-		if ((errno != ECONNREFUSED && errno != ECONNABORTED) || !local ||
-		    attempt == ENSURE_ATTEMPTS)
+		/* a connection dropped before the welcome (EPIPE, ECONNRESET) is one
+		 * to a coordinator that is exiting, as ECONNABORTED */
+		int dropped = errno == ECONNABORTED || errno == EPIPE || errno == ECONNRESET;
+		if ((errno != ECONNREFUSED && !dropped) || !local || attempt == ENSURE_ATTEMPTS)
 			return error("%s", err);
 		/* none listens, or the one there is exiting: start one; if another
 		 * launcher did first ("in use"), use that one */
 		debug("no coordinator on port %u (%s): starting one", port, err);
-		if (errno == ECONNABORTED)
+		if (dropped)
 			usleep(20000 * attempt); /* the exiting one closes its port now */
 		if (spawn_coordinator(port, ckpt_dir, no_compress, err, sizeof(err)) < 0 &&
 		    !strstr(err, "is in use"))

@@ -1,6 +1,7 @@
 /* stasis: transparent checkpoint/restart. Dispatches subcommands from one table. */
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "image/format.h"
@@ -84,6 +85,16 @@ int main(int argc, char **argv)
 	log_set_prefix("stasis");
 	unsetenv("STASIS_RUNTIME"); /* nor do our children join (launch sets it again) */
 	start_without_runtime(argv);
+	const char *fault = getenv("STASIS_FAULT");
+	char err[256];
+	if (fault && !strcmp(fault, "list")) { /* fault injection points (common/fault.h) */
+		fault_list(stdout);
+		return 0;
+	}
+	if (fault_check_env(err, sizeof(err)) < 0) {
+		error("%s", err);
+		return 2;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

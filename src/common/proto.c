@@ -4,6 +4,7 @@
  */
 #include "common/proto.h"
 #include "common/clock.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -91,7 +92,7 @@ int proto_send(int fd, uint16_t type, const void *a, size_t alen, const void *b,
 			      .len = (uint32_t)(alen + blen)};
 	struct iovec iov[3] = {
 	    {&h, sizeof(h)}, {(void *)a, a ? alen : 0}, {(void *)b, b ? blen : 0}};
-	return writev_full(fd, iov, 3);
+	return fault_hit(FAULT_MSG_SEND) ? -1 : writev_full(fd, iov, 3);
 }
 
 /* len bytes before deadline_ms (monotonic; -1: none). ECONNRESET if the peer
@@ -131,7 +132,8 @@ static int recv_exact(int fd, void *buf, size_t len, long long deadline_ms)
 static int recv_until(int fd, struct proto_msg *msg, void *buf, size_t bufsize,
 		      long long deadline_ms)
 {
-	if (recv_exact(fd, &msg->hdr, sizeof(msg->hdr), deadline_ms) < 0)
+	if (recv_exact(fd, &msg->hdr, sizeof(msg->hdr), deadline_ms) < 0 ||
+	    fault_hit(FAULT_MSG_RECV))
 		return -1;
 	if (proto_check_hdr(&msg->hdr) < 0 || msg->hdr.len > bufsize) {
 		errno = EPROTO;

@@ -1,6 +1,7 @@
 /* The checkpoint state machine (CKPT_BEGIN, barriers PREPARED, SUSPENDED,
  * DRAINED, WRITTEN, CKPT_RESULT), the restart barrier, and the restart script
  * of each generation. */
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -129,8 +130,10 @@ int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, s
 	if (c->deferred.pending)
 		return errf(err, errlen,
 			    "a checkpoint is about to begin: try again when it completes");
-	if (!c->ckpt.active)
+	if (!c->ckpt.active) {
 		c->retry_until_ms = now_ms() + RETRY_MS;
+		c->retries = 0;
+	}
 	if (!c->ckpt.active && execs_pending(c)) {
 		defer(c, flags, requester, EXEC_POLL_MS);
 		return 0;
@@ -141,12 +144,14 @@ int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, s
 /* The checkpoint failed only because a process was being born (forked or
  * spawned, not joined yet) or left (exited, exec'd) while it ran: the
  * computation changed under it, so it starts again, until RETRY_MS after the
- * request. Returns 1 if it will. */
+ * request, and at least once (an attempt that wrote large images may alone
+ * take longer). Returns 1 if it will. */
 static int ckpt_retry(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
-	if (!ck->failed || !ck->transient || now_ms() >= c->retry_until_ms)
+	if (!ck->failed || !ck->transient || (now_ms() >= c->retry_until_ms && c->retries))
 		return 0;
+	c->retries++;
 	debug("checkpoint generation %u of %016llx starts again:\n%s", ck->gen,
 	      (unsigned long long)c->comp_id, ck->errors.p ? ck->errors.p : "");
 	defer(c, ck->flags, ck->requester, RETRY_POLL_MS);
@@ -171,6 +176,8 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 			    "no process to checkpoint: start the program with 'stasis launch'");
 	if (watch_refuse_abandoned(c, err, errlen) < 0)
 		return -1;
+	fault_generation(c->gen + 1);
+	ckpt_free(ck); /* the last checkpoint's texts (emptied, not freed) */
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
@@ -217,35 +224,56 @@ static int script_text(struct coord *c, struct sbuf *s)
 	return rc | sbuf_add(s, "\n", 1);
 }
 
+/* The text into tmp, fsynced, renamed to path; *op says what failed. */
+static int script_file(const struct sbuf *s, const char *tmp, const char *path, const char **op)
+{
+	int fd, rc = -1;
+	unlink(tmp);
+	*op = "create";
+	fd = fault_hit(FAULT_SCRIPT_CREATE)
+		 ? -1
+		 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0700);
+	if (fd < 0)
+		return -1;
+	*op = "write";
+	if (fchmod(fd, 0700) < 0 || fault_hit(FAULT_SCRIPT_WRITE) ||
+	    write_full(fd, s->p, s->len) < 0)
+		goto out;
+	*op = "fsync";
+	if (fault_hit(FAULT_SCRIPT_FSYNC) || fsync(fd) < 0)
+		goto out;
+	*op = "rename";
+	rc = fault_hit(FAULT_SCRIPT_RENAME) ? -1 : rename(tmp, path);
+out:;
+	int saved = errno;
+	close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	errno = saved;
+	return rc;
+}
+
 static int write_script(struct coord *c, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 96];
 	struct sbuf s = {0};
-	int fd = -1, rc = -1;
+	const char *op;
+	int rc = -1;
 	snprintf(path, sizeof(path), "%s/stasis_restart_%016llx.sh", c->ckpt_dir,
 		 (unsigned long long)c->comp_id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if (script_text(c, &s) < 0) {
-		errf(err, errlen, "cannot write restart script %s: out of memory", path);
-		goto out;
-	}
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0700);
-	if (fd < 0 || fchmod(fd, 0700) < 0 || write_full(fd, s.p, s.len) < 0 || fsync(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		errf(err, errlen, "cannot write restart script %s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	int dfd = open(c->ckpt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
+	if (script_text(c, &s) < 0)
+		errf(err, errlen, "cannot write the restart script %s: out of memory", path);
+	else if (script_file(&s, tmp, path, &op) < 0)
+		errf(err, errlen, "cannot %s the restart script %s: %s", op,
+		     strcmp(op, "rename") ? tmp : path, strerror(errno));
+	else
+		rc = 0;
+	int dfd = rc < 0 ? -1 : open(c->ckpt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) { /* best effort: the images are durable, the script is a convenience */
 		fsync(dfd);
 		close(dfd);
 	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
 	sbuf_free(&s);
 	return rc;
 }
@@ -266,7 +294,9 @@ static void report(struct coord *c, int ok)
 {
 	struct ckpt *ck = &c->ckpt;
 	struct proto_ckpt_result r = {.status = ok ? 0 : 1, .gen = ck->gen};
-	const struct sbuf *text = ok ? &ck->paths : &ck->errors;
+	static char why[] = "the coordinator ran out of memory recording why\n";
+	static struct sbuf nomem = {.p = why, .len = sizeof(why) - 1};
+	const struct sbuf *text = ok ? &ck->paths : ck->errors.len ? &ck->errors : &nomem;
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
 	remember(c, ok);
 	if (ok && (ck->flags & CKPT_KILL)) {
@@ -390,6 +420,7 @@ static void ckpt_finish(struct coord *c)
 	ck->active = 0;
 	sbuf_reset(&ck->paths);
 	sbuf_reset(&ck->errors);
+	fault_generation(0);
 }
 
 static void member_gone(struct coord *c, struct conn *k);
@@ -445,8 +476,11 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m)
 	k->wrote = 1;
 	free(k->image);
 	k->image = strndup(path, len);
-	if (sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0)
-		ck->failed = 1;
+	if (!k->image || sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0)
+		ckpt_fail(k->c,
+			  "the coordinator ran out of memory recording the image of process "
+			  "%u (%s)",
+			  k->pid, k->name);
 }
 
 void ckpt_on_retain(struct conn *k, const struct proto_msg *m)
@@ -560,7 +594,14 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 /* Member k has gone: what that does to the checkpoint. */
 static void member_gone(struct coord *c, struct conn *k)
 {
-	if (!k->wrote && ckpt_reached(k, BARRIER_SUSPENDED) && !k->execing && !k->exiting)
+	if (!k->wrote && ckpt_reached(k, BARRIER_SUSPENDED) && !k->execing && !k->exiting &&
+	    peer_runs(k->pid, k->name))
+		ckpt_fail(c,
+			  "process %u (%s) lost its connection to the coordinator during the "
+			  "checkpoint, before its image was written: it goes on, and joins the "
+			  "computation again",
+			  k->pid, k->name);
+	else if (!k->wrote && ckpt_reached(k, BARRIER_SUSPENDED) && !k->execing && !k->exiting)
 		ckpt_fail(c, /* it had stopped for us, and did not say it leaves */
 			  "process %u (%s) ended during the checkpoint, before its image was "
 			  "written (killed by a signal)",

@@ -1,5 +1,6 @@
 /* Coordinator connections: accept, nonblocking buffered I/O, framing, the
  * challenge/hello handshake, and dispatch of authenticated messages. */
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -68,6 +69,12 @@ int conn_send(struct conn *k, uint16_t type, const void *a, size_t alen, const v
 			      .len = (uint32_t)(alen + blen)};
 	if (k->state == CONN_DEAD)
 		return -1;
+	if (fault_hit(FAULT_COORD_SEND)) {
+		char why[96];
+		snprintf(why, sizeof(why), "cannot send to it: %s", strerror(errno));
+		conn_drop(k, why);
+		return -1;
+	}
 	if (alen + blen > PROTO_MAX_PAYLOAD || k->out.len > OUT_MAX) {
 		conn_drop(k, "output too large (the peer does not read)");
 		return -1;
@@ -401,10 +408,30 @@ static void conn_free(struct conn *k)
 #define EXIT_GRACE_MS 1500   /* --exit-on-last waits this long after a process left (an exec) */
 #define LAUNCH_GRACE_MS 5000 /* and this long for the program a launch started */
 
+/* A process of a restart left before the restart completed (it failed or was
+ * killed while restored): the restart fails as a whole, the other processes
+ * it brought back end too (when they reach the RESTARTED barrier, if they
+ * have not yet). */
+static void restart_failed(struct coord *c, const struct conn *k)
+{
+	if (c->failed_restart == k->restart_id)
+		return; /* said, and the others were told */
+	c->failed_restart = k->restart_id;
+	warn("process %u (%s) of a restart of computation %016llx ended before every process "
+	     "was restored: ending the others",
+	     k->pid, k->name, (unsigned long long)c->comp_id);
+	for (struct conn *o = c->conns; o; o = o->next)
+		if (o != k && o->state == CONN_READY && conn_is_process(o) &&
+		    (o->flags & HELLO_RESTART) && o->restart_id == k->restart_id)
+			conn_send(o, MSG_KILL, NULL, 0, NULL, 0);
+}
+
 static void conn_left(struct coord *c, struct conn *k)
 {
 	if (conn_is_process(k)) {
 		debug("process %u (%s) left", k->pid, k->name);
+		if (c->restarting && (k->flags & HELLO_RESTART))
+			restart_failed(c, k);
 		if (k->execing)
 			ckpt_exec_left(c, k->pid);
 		life_linger(c, EXIT_GRACE_MS);

@@ -43,7 +43,9 @@ static int status_json(struct coord *c, struct sbuf *s)
 			continue;
 		rc |= sbuf_printf(s, "%s{\"pid\": %u, \"name\": ", sep, k->pid);
 		rc |= sbuf_add_json_string(s, k->name);
-		rc |= sbuf_add(s, "}", 1);
+		rc |=
+		    sbuf_printf(s, ", \"restored\": %s}", /* waits for the others of its restart */
+				k->barrier == BARRIER_RESTARTED ? "true" : "false");
 		sep = ", ";
 	}
 	return rc | sbuf_add(s, "]}\n", 3);

@@ -110,6 +110,7 @@ struct coord {
 	} last_ok, last_err; /* the last checkpoint that succeeded, and that failed */
 	int restarting;
 	uint32_t restart_nprocs;
+	uint32_t failed_restart; /* restart_id of the last restart that failed */
 	/* processes that left to exec: a checkpoint waits for them to join again */
 	struct {
 		uint32_t pid;
@@ -123,6 +124,7 @@ struct coord {
 	} deferred;
 	long long defer_timer;
 	long long retry_until_ms; /* a checkpoint that failed transiently is retried until */
+	unsigned retries;	  /* and at least once: the retries of this request */
 	struct ckpt ckpt;
 	int status;
 };
@@ -189,6 +191,10 @@ void kill_check(struct coord *c);
 /* The host pid of the process holding the other end of fd that sees itself as
  * pid (innermost PID namespace), or -1 (another host, or not found). */
 int peer_host_pid(int fd, uint32_t pid);
+/* A process of this host that sees itself as pid, named name (the runtime's
+ * name for it), runs and is not ending: a peer whose connection closed is
+ * still there (it lost the connection; it was not killed). */
+int peer_runs(uint32_t pid, const char *name);
 /* Its state from /proc/PID/stat ('T' stopped), or 0. */
 char peer_state(int host_pid);
 /* "it is stopped (SIGSTOP ...)" or what else is known of a process that does

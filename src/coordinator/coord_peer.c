@@ -117,6 +117,44 @@ int peer_host_pid(int fd, uint32_t pid)
 	return found;
 }
 
+#define PF_EXITING 0x4 /* the kernel's task flag: it is ending */
+
+/* host_pid is pid in its innermost namespace, named name (as the runtime
+ * names itself: '/' and ' ' of its comm as '_'), and is not ending. */
+static int runs_as(const char *host_pid, uint32_t pid, const char *name)
+{
+	char path[64], comm[64], stat[1024];
+	snprintf(path, sizeof(path), "/proc/%s/comm", host_pid);
+	if (read_small_file(path, comm, sizeof(comm)) <= 0)
+		return 0;
+	comm[strcspn(comm, "\n")] = 0;
+	for (char *p = comm; *p; p++)
+		if (*p == '/' || *p == ' ')
+			*p = '_';
+	if (strcmp(comm, name) || inner_pid(host_pid) != (long)pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%s/stat", host_pid);
+	char *p = read_small_file(path, stat, sizeof(stat)) > 0 ? strrchr(stat, ')') : NULL;
+	unsigned long flags = 0;
+	char state = 0;
+	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return 0;
+	return state != 'Z' && state != 'X' && !(flags & PF_EXITING);
+}
+
+int peer_runs(uint32_t pid, const char *name)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d)))
+		found = e->d_name[0] >= '1' && e->d_name[0] <= '9' && runs_as(e->d_name, pid, name);
+	closedir(d);
+	return found;
+}
+
 char peer_state(int host_pid)
 {
 	char path[64], text[512];

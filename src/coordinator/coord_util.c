@@ -1,6 +1,7 @@
 /* Growable text buffers, the quoting the coordinator needs (shell, JSON), and
  * error messages into a caller's buffer. */
 #include "coordinator/coord_int.h"
+#include "common/fault.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,7 +16,7 @@ int sbuf_reserve(struct sbuf *b, size_t n)
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + n + 1)
 		cap *= 2;
-	char *p = realloc(b->p, cap);
+	char *p = fault_hit(FAULT_COORD_ALLOC) ? NULL : realloc(b->p, cap);
 	if (!p)
 		return -1;
 	b->p = p;

@@ -1,4 +1,5 @@
 #include "image/image.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -32,7 +33,10 @@ int img_writer_open(struct img_writer *w, const char *path)
 	strcpy(w->path, path);
 	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", path);
 	unlink(w->tmp);
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	w->failed = "create";
+	w->fd = fault_hit(FAULT_IMG_CREATE)
+		    ? -1
+		    : open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd < 0)
 		return -1;
 	w->fd = fd_move_above(w->fd, 3);
@@ -69,7 +73,8 @@ static void start_writeback(struct img_writer *w)
 
 int img_write_at_end(struct img_writer *w, const void *data, size_t len)
 {
-	if (pwrite_full(w->fd, data, len, w->off) < 0)
+	w->failed = "write";
+	if (fault_hit(FAULT_IMG_WRITE) || pwrite_full(w->fd, data, len, w->off) < 0)
 		return -1;
 	w->off += len;
 	start_writeback(w);
@@ -95,15 +100,18 @@ int img_write_section(struct img_writer *w, uint32_t type, uint32_t flags, const
 	return img_write_at_end(w, data, size);
 }
 
-static int fsync_dir_of(const char *path)
+static int fsync_dir_of(struct img_writer *w)
 {
 	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
+	snprintf(buf, sizeof(buf), "%s", w->path);
+	w->failed = "fsync the directory of";
 	int dfd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
-	int rc = fsync(dfd);
+	int rc = fault_hit(FAULT_IMG_FSYNC_DIR) ? -1 : fsync(dfd);
+	int saved = errno;
 	close(dfd);
+	errno = saved;
 	return rc;
 }
 
@@ -127,17 +135,29 @@ int img_writer_finish(struct img_writer *w)
 	struct img_trailer t = {.file_size = h->file_size, .header_sum = h->header_sum};
 	memcpy(t.magic, IMG_TRAILER_MAGIC, 8);
 	if (img_write_at_end(w, w->sec, w->nsec * sizeof(w->sec[0])) < 0 ||
-	    img_write_at_end(w, &t, sizeof(t)) < 0 || pwrite_full(w->fd, h, sizeof(*h), 0) < 0 ||
-	    fdatasync(w->fd) < 0)
+	    img_write_at_end(w, &t, sizeof(t)) < 0)
 		goto fail;
-	if (close(w->fd) < 0) {
-		w->fd = -1;
+	if (fault_hit(FAULT_IMG_WRITE) || pwrite_full(w->fd, h, sizeof(*h), 0) < 0)
 		goto fail;
-	}
+	w->failed = "fsync";
+	if (fault_hit(FAULT_IMG_FSYNC) || fdatasync(w->fd) < 0)
+		goto fail;
+	w->failed = "close";
+	int closed = close(w->fd);
 	w->fd = -1;
-	if (rename(w->tmp, w->path) < 0)
+	if (fault_hit(FAULT_IMG_CLOSE) || closed < 0)
 		goto fail;
-	return fsync_dir_of(w->path);
+	w->failed = "rename";
+	if (fault_hit(FAULT_IMG_RENAME) || rename(w->tmp, w->path) < 0)
+		goto fail;
+	if (fsync_dir_of(w) < 0) { /* renamed, but not durable: no image of this generation */
+		int saved = errno;
+		unlink(w->path);
+		errno = saved;
+		return -1;
+	}
+	w->failed = NULL;
+	return 0;
 fail:
 	img_writer_abort(w);
 	return -1;
@@ -154,6 +174,16 @@ void img_writer_abort(struct img_writer *w)
 }
 
 /* ---- reader ---- */
+
+/* len bytes at off, or -1 with errno (EIO for a file shorter than that: it
+ * changed since it was opened) */
+int img_pread(struct img_reader *r, void *buf, size_t len, uint64_t off)
+{
+	ssize_t n = fault_hit(FAULT_IMG_READ) ? -1 : pread_full(r->fd, buf, len, off);
+	if (n >= 0 && (size_t)n != len)
+		errno = EIO;
+	return n >= 0 && (size_t)n == len ? 0 : -1;
+}
 
 static int check_header(struct img_reader *r, char *err, size_t errlen)
 {
@@ -188,8 +218,9 @@ static int check_trailer(struct img_reader *r, char *err, size_t errlen)
 {
 	struct img_trailer t;
 	uint64_t off = r->file_size - sizeof(t);
-	if (pread_full(r->fd, &t, sizeof(t), off) != sizeof(t))
-		return errf(err, errlen, "%s: cannot read trailer: %s", r->path, strerror(errno));
+	if (img_pread(r, &t, sizeof(t), off) < 0)
+		return errf(err, errlen, "cannot read the trailer of %s: %s", r->path,
+			    strerror(errno));
 	if (memcmp(t.magic, IMG_TRAILER_MAGIC, 8) || t.file_size != r->file_size ||
 	    t.header_sum != r->hdr.header_sum || t.reserved)
 		return errf(err, errlen, "%s is corrupt: bad trailer at offset %llu", r->path,
@@ -200,11 +231,12 @@ static int check_trailer(struct img_reader *r, char *err, size_t errlen)
 static int load_table(struct img_reader *r, char *err, size_t errlen)
 {
 	size_t n = r->hdr.nsections * sizeof(struct img_section);
-	r->sec = malloc(n ? n : 1);
+	r->sec = fault_hit(FAULT_IMG_ALLOC) ? NULL : malloc(n ? n : 1);
 	if (!r->sec)
-		return errf(err, errlen, "out of memory reading %s", r->path);
-	if (pread_full(r->fd, r->sec, n, r->hdr.table_off) != (ssize_t)n)
-		return errf(err, errlen, "%s: cannot read section table: %s", r->path,
+		return errf(err, errlen, "cannot read the section table of %s: %s", r->path,
+			    strerror(errno));
+	if (img_pread(r, r->sec, n, r->hdr.table_off) < 0)
+		return errf(err, errlen, "cannot read the section table of %s: %s", r->path,
 			    strerror(errno));
 	if (img_sum(r->sec, n) != r->hdr.table_sum)
 		return errf(err, errlen, "%s is corrupt: section table checksum mismatch at %llu",
@@ -223,7 +255,7 @@ int img_open(struct img_reader *r, const char *path, char *err, size_t errlen)
 	struct stat st;
 	memset(r, 0, sizeof(*r));
 	snprintf(r->path, sizeof(r->path), "%s", path);
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	r->fd = fault_hit(FAULT_IMG_OPEN) ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0)
 		return errf(err, errlen, "cannot open image %s: %s", path, strerror(errno));
 	if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -236,8 +268,8 @@ int img_open(struct img_reader *r, const char *path, char *err, size_t errlen)
 		     (unsigned long long)r->file_size);
 		goto out;
 	}
-	if (pread_full(r->fd, &r->hdr, sizeof(r->hdr), 0) != sizeof(r->hdr)) {
-		errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+	if (img_pread(r, &r->hdr, sizeof(r->hdr), 0) < 0) {
+		errf(err, errlen, "cannot read the header of %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (check_header(r, err, errlen) < 0 || check_trailer(r, err, errlen) < 0 ||
@@ -282,14 +314,15 @@ void *img_load(struct img_reader *r, uint32_t type, size_t elem, size_t *size, i
 		     r->path, img_section_name(type), (unsigned long long)s->size, elem);
 		return NULL;
 	}
-	void *buf = malloc(s->size ? s->size : 1);
-	if (!buf) {
-		errf(err, errlen, "out of memory loading section %s of %s", img_section_name(type),
-		     r->path);
+	void *buf = fault_hit(FAULT_IMG_ALLOC) ? NULL : malloc(s->size ? s->size : 1);
+	if (!buf || img_pread(r, buf, s->size, s->offset) < 0) {
+		errf(err, errlen, "cannot read section %s of %s (offset %llu, %llu bytes): %s",
+		     img_section_name(type), r->path, (unsigned long long)s->offset,
+		     (unsigned long long)s->size, strerror(errno));
+		free(buf);
 		return NULL;
 	}
-	if (pread_full(r->fd, buf, s->size, s->offset) != (ssize_t)s->size ||
-	    img_sum(buf, s->size) != s->sum) {
+	if (img_sum(buf, s->size) != s->sum) {
 		errf(err, errlen,
 		     "%s is corrupt: section %s (offset %llu, %llu bytes) fails its checksum",
 		     r->path, img_section_name(type), (unsigned long long)s->offset,
@@ -310,9 +343,16 @@ int img_read_chunk(struct img_reader *r, const struct img_chunk *c, void *dst,
 		return errf(err, errlen, "%s is corrupt: memory chunk at %llu out of bounds",
 			    r->path, off);
 	if (c->comp == IMG_COMP_NONE) {
-		if (c->stored_size != len || pread_full(r->fd, dst, len, c->offset) != (ssize_t)len)
-			return errf(err, errlen, "%s: cannot read memory chunk at offset %llu",
-				    r->path, off);
+		if (c->stored_size != len)
+			return errf(err, errlen,
+				    "%s is corrupt: memory chunk at offset %llu (address %#llx) "
+				    "has %llu bytes for %zu",
+				    r->path, off, (unsigned long long)c->vaddr,
+				    (unsigned long long)c->stored_size, len);
+		if (img_pread(r, dst, len, c->offset) < 0)
+			return errf(err, errlen,
+				    "cannot read the memory chunk at offset %llu of %s: %s", off,
+				    r->path, strerror(errno));
 		if (img_sum(dst, len) != c->sum)
 			return errf(err, errlen,
 				    "%s is corrupt: memory chunk at offset %llu (address %#llx) "
@@ -323,9 +363,9 @@ int img_read_chunk(struct img_reader *r, const struct img_chunk *c, void *dst,
 	if (c->comp != IMG_COMP_ZSTD || !dctx || c->stored_size > tmpsize)
 		return errf(err, errlen, "%s: unsupported memory chunk at offset %llu", r->path,
 			    off);
-	if (pread_full(r->fd, tmp, c->stored_size, c->offset) != (ssize_t)c->stored_size)
-		return errf(err, errlen, "%s: cannot read memory chunk at offset %llu", r->path,
-			    off);
+	if (img_pread(r, tmp, c->stored_size, c->offset) < 0)
+		return errf(err, errlen, "cannot read the memory chunk at offset %llu of %s: %s",
+			    off, r->path, strerror(errno));
 	if (img_sum(tmp, c->stored_size) != c->sum)
 		return errf(
 		    err, errlen,

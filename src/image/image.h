@@ -61,6 +61,7 @@ struct img_writer {
 	uint64_t raw_bytes, stored_bytes;
 	struct img_header hdr;
 	struct img_section sec[IMG_MAX_SECTIONS];
+	const char *failed; /* what failed ("write", "fsync", "rename", ...), for messages */
 	char path[PATH_MAX];
 	char tmp[PATH_MAX + 8];
 };
@@ -100,6 +101,8 @@ struct img_reader {
 };
 
 int img_open(struct img_reader *r, const char *path, char *err, size_t errlen);
+/* len bytes at off of the image, or -1 with errno */
+int img_pread(struct img_reader *r, void *buf, size_t len, uint64_t off);
 void img_close(struct img_reader *r);
 const struct img_section *img_find(const struct img_reader *r, uint32_t type);
 /* Load a section (malloc'd, checksum verified). elem: expected element size (the

@@ -6,6 +6,7 @@
 #include "restore/load.h"
 #include "restore/mem.h"
 #include "restore/shm.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/progress.h"
 
@@ -51,12 +52,13 @@ static void *worker(void *arg)
 {
 	struct fill_job *j = arg;
 	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
-	void *tmp = malloc(tmpsize);
+	void *tmp = fault_hit(FAULT_RST_ALLOC) ? NULL : malloc(tmpsize);
 	void *whole = j->img->chunk_src ? malloc(IMG_CHUNK_PAGES * IMG_PAGE) : NULL;
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	char err[512];
 	if (!tmp || !d || (j->img->chunk_src && !whole)) {
-		snprintf(err, sizeof(err), "out of memory for restore buffers");
+		snprintf(err, sizeof(err), "pid %u: no memory for the buffers reading %s",
+			 j->img->proc->pid, j->img->r.path);
 		goto fail;
 	}
 	for (;;) {

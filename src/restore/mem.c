@@ -6,6 +6,7 @@
 #include "restore/load.h"
 #include "restore/mapimg.h"
 #include "restore/shm.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "restore/fd_file.h"
@@ -95,9 +96,18 @@ static int prot_of(uint32_t p)
 	       (p & IMG_PROT_EXEC ? PROT_EXEC : 0);
 }
 
+static int map_error(const struct rst_image *img, const struct img_vma *v)
+{
+	return error("pid %u: cannot map its memory region %#llx-%#llx (%s): %s", img->proc->pid,
+		     (unsigned long long)v->start, (unsigned long long)v->end,
+		     img_vma_kind_name(v->kind), strerror(errno));
+}
+
 static int map_region(const struct rst_image *img, const struct img_vma *v, uint64_t at)
 {
 	uint64_t len = v->end - v->start;
+	if (fault_hit(FAULT_RST_MMAP))
+		return map_error(img, v);
 	int prot = prot_of(v->prot) | (v->nchunks ? PROT_READ | PROT_WRITE : 0);
 	int fl = MAP_FIXED | (v->flags & IMG_VMAF_NORESERVE ? MAP_NORESERVE : 0);
 	int fd = -1;
@@ -126,11 +136,7 @@ static int map_region(const struct rst_image *img, const struct img_vma *v, uint
 		fl |= v->flags & IMG_VMAF_GROWSDOWN ? MAP_GROWSDOWN : 0;
 		p = mmap((void *)at, len, prot, fl | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
-	if (p == MAP_FAILED)
-		return error("cannot map region %#llx-%#llx (%s): %s", (unsigned long long)v->start,
-			     (unsigned long long)v->end, img_vma_kind_name(v->kind),
-			     strerror(errno));
-	return 0;
+	return p == MAP_FAILED ? map_error(img, v) : 0;
 }
 
 int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)

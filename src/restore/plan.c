@@ -3,6 +3,8 @@
 #include "restore/load.h"
 #include "restore/mem.h"
 #include "restore/blob/abi.h"
+#include "restore/spawn.h"
+#include "common/fault.h"
 #include "restore/blob/blob.h"
 #include "common/log.h"
 
@@ -242,16 +244,19 @@ void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int l
 	struct blob_plan *p = (void *)(base + code);
 	struct rst_map *maps = calloc(MAX_UNMAP + 64, sizeof(*maps));
 	if (!maps || mprotect(base, l->blob_len, PROT_READ | PROT_WRITE) < 0)
-		die("cannot prepare the restore blob: %s", strerror(errno));
+		rst_abort("pid %u: cannot prepare the restore blob: %s", img->proc->pid,
+			  strerror(errno));
 	memcpy(base, stasis_blob_start, stasis_blob_end - stasis_blob_start);
 	int n = mprotect(base, code, PROT_READ | PROT_EXEC) < 0
 		    ? -1
 		    : rst_maps_read(maps, MAX_UNMAP + 64); /* the last mapping made */
 	if (n < 0)
-		die("cannot read this process's mappings (/proc/self/maps): %s", strerror(errno));
+		rst_abort("pid %u: cannot read its mappings (/proc/self/maps): %s", img->proc->pid,
+			  strerror(errno));
 	if (rst_plan(p, img, l, maps, n, stacks, close_from) < 0)
-		die("cannot prepare the restore blob");
+		rst_abort("pid %u: cannot prepare the restore blob", img->proc->pid);
 	p->log_fd = log_fd;
+	p->fault = fault_check(FAULT_RST_BLOB);
 	unregister_rseq();
 	((blob_entry_fn)(void *)base)(p, stacks + (img->nthreads + 1) * BLOB_THREAD_STACK);
 	__builtin_unreachable();

@@ -16,6 +16,8 @@
 #include "restore/sigfwd.h"
 #include "restore/sysv.h"
 #include "restore/zombies.h"
+#include "restore/blob/blob.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -24,8 +26,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,43 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* What PID 1 tells restart: the first process's wait status, or that the
+ * restart was given up (a process failed before it became its image). */
+struct init_report {
+	int32_t status;
+	int32_t aborted;
+};
+
+static int report_fd = -1; /* PID 1's end of the pipe to restart */
+
+/* In PID 1: a process of the restart failed. Ending PID 1 ends the namespace:
+ * the kernel kills every process in it, none is left half restored. Only a
+ * process of the namespace asks (a signal from outside has si_pid 0 here). */
+static void on_abort(int sig, siginfo_t *si, void *uc)
+{
+	struct init_report r = {.aborted = 1};
+	(void)sig;
+	(void)uc;
+	if (si->si_code != SI_USER || si->si_pid <= 0)
+		return;
+	write_full(report_fd, &r, sizeof(r));
+	_exit(1);
+}
+
+void rst_abort(const char *fmt, ...)
+{
+	if (fmt) {
+		char msg[1024];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		error("%s", msg);
+	}
+	kill(1, BLOB_ABORT_SIGNAL);
+	_exit(1);
+}
 
 static int write_file(const char *path, const char *s)
 {
@@ -77,7 +118,7 @@ static pid_t clone_with_pid(pid_t pid)
 	a.exit_signal = SIGCHLD;
 	a.set_tid = (uint64_t)(uintptr_t)&pid;
 	a.set_tid_size = 1;
-	return syscall(SYS_clone3, &a, sizeof(a));
+	return fault_hit(FAULT_RST_CLONE) ? -1 : syscall(SYS_clone3, &a, sizeof(a));
 }
 
 /* Create process i of the set with its PID; the child becomes it. */
@@ -87,8 +128,8 @@ static pid_t spawn_member(struct rst_set *set, int i)
 	if (pid == 0)
 		rst_process(set, i);
 	if (pid < 0)
-		error("cannot create pid %u in the restart namespace: %s", set->img[i].proc->pid,
-		      strerror(errno));
+		rst_abort("cannot create pid %u in the restart namespace: %s",
+			  set->img[i].proc->pid, strerror(errno));
 	return pid;
 }
 
@@ -97,28 +138,40 @@ static void close_restorer_fds(const struct rst_set *set)
 	close_range(set->base, set->top - 1, 0);
 }
 
+/* PID 1 dies with restart (SIGKILL of restart while it loads leaves
+ * nothing): if restart was gone before that was set, go now. */
+static void init_follows_restart(void)
+{
+	struct sigaction sa = {.sa_sigaction = on_abort, .sa_flags = SA_SIGINFO};
+	sigfillset(&sa.sa_mask);
+	sigaction(BLOB_ABORT_SIGNAL, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	struct pollfd p = {.fd = report_fd};
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) /* no reader: restart is gone */
+		_exit(1);
+}
+
 /* PID 1 of the restart namespace: creates the processes whose parent is not in
  * the set, reaps, and reports the first one's end. */
 static void run_init(struct rst_set *set, int status_fd)
 {
-	int st = 0;
+	struct init_report r = {0};
 	pid_t first = 0;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	report_fd = status_fd;
+	init_follows_restart();
 	rst_sigfwd_init();
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
+		rst_abort("cannot mount /proc in the restart namespace: %s", strerror(errno));
 	/* the new IPC namespace's own message queues, where programs look for them */
 	if (access("/dev/mqueue", F_OK) == 0)
 		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if (rst_sysv_create(set) < 0 || rst_objs_create(set, -1) < 0)
-		_exit(1);
+		rst_abort(NULL);
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)
 			continue;
 		pid_t pid = spawn_member(set, i);
-		if (pid < 0)
-			_exit(1);
 		if (!first)
 			first = pid;
 	}
@@ -132,11 +185,11 @@ static void run_init(struct rst_set *set, int status_fd)
 		if (w < 0)
 			break;
 		if (w == first) {
-			st = s;
+			r.status = s;
 			break;
 		}
 	}
-	write_full(status_fd, &st, sizeof(st));
+	write_full(status_fd, &r, sizeof(r));
 	_exit(0);
 }
 
@@ -152,15 +205,17 @@ static void keep_host_proc(struct rst_set *set)
 
 int rst_run(struct rst_set *set)
 {
-	int pfd[2], st = -1;
+	int pfd[2];
+	struct init_report r;
 	set->host_proc = -1;
 	if (set->opt.debug_pause)
 		keep_host_proc(set);
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
-	pid_t init = fork();
+	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
 	if (init < 0)
-		return error("cannot fork: %s", strerror(errno));
+		return error("cannot create the restart namespace's first process: %s",
+			     strerror(errno));
 	if (init == 0) {
 		close(pfd[0]);
 		run_init(set, pfd[1]);
@@ -169,13 +224,17 @@ int rst_run(struct rst_set *set)
 	close_restorer_fds(set);
 	rst_sigfwd_restart(init, rst_tty_own());
 	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
-	ssize_t n = read_full(pfd[0], &st, sizeof(st));
+	ssize_t n = read_full(pfd[0], &r, sizeof(r));
 	int s;
 	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
 		;
-	if (n != sizeof(st))
+	if (n == sizeof(r) && r.aborted)
+		return error("cannot restart: a process failed while it was restored (above); "
+			     "every process of the restart was ended, nothing of the computation "
+			     "runs");
+	if (n != sizeof(r))
 		return error("the restarted computation's namespace ended unexpectedly");
-	return st;
+	return r.status;
 }
 
 static void restore_proc_state(struct rst_image *img)
@@ -246,13 +305,13 @@ static void write_restart_info(const struct rst_set *set, struct rst_image *img,
 	struct rt_restart_info ri;
 	uint64_t at = img->proc->runtime_info;
 	if (rst_read_target(img, l, at, &ri, 2 * sizeof(uint32_t)) < 0)
-		die("%s: the image has no runtime restart area at %#llx", img->r.path,
-		    (unsigned long long)at);
+		rst_abort("%s is corrupt: it has no runtime restart area at %#llx", img->r.path,
+			  (unsigned long long)at);
 	if (ri.version != RT_RESTART_VERSION || ri.size != sizeof(ri))
-		die("cannot restart %s: it was written by a Stasis runtime of another build (its "
-		    "restart handoff is version %u, %u bytes; this stasis's is version %u, %zu "
-		    "bytes): restart it with the stasis that checkpointed it",
-		    img->r.path, ri.version, ri.size, RT_RESTART_VERSION, sizeof(ri));
+		rst_abort("cannot restart %s: it was written by a Stasis runtime of another build "
+			  "(its restart handoff is version %u, %u bytes; this stasis's is version "
+			  "%u, %zu bytes): restart it with the stasis that checkpointed it",
+			  img->r.path, ri.version, ri.size, RT_RESTART_VERSION, sizeof(ri));
 	memset(&ri, 0, sizeof(ri));
 	ri.version = RT_RESTART_VERSION;
 	ri.size = sizeof(ri);
@@ -273,8 +332,8 @@ static void write_restart_info(const struct rst_set *set, struct rst_image *img,
 	if (l->nruns)
 		memcpy(ri.mapped, l->runs, l->nruns * sizeof(ri.mapped[0]));
 	if (rst_write_target(img, l, at, &ri, sizeof(ri)) < 0)
-		die("%s: the image has no writable runtime restart area at %#llx", img->r.path,
-		    (unsigned long long)at);
+		rst_abort("%s is corrupt: it has no writable runtime restart area at %#llx",
+			  img->r.path, (unsigned long long)at);
 }
 
 int rst_join(struct rst_image *img, struct rst_conn *o, char *err, size_t errlen)
@@ -340,28 +399,26 @@ void rst_process(struct rst_set *set, int i)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	own_session(set, i);
 	if (rst_objs_create(set, i) < 0 || rst_fds(set, i) < 0)
-		_exit(1);
+		rst_abort(NULL);
 	for (int j = 0; j < set->n; j++)
-		if (set->parent[j] == i && set->img[j].proc->pgid == set->img[j].proc->pid &&
-		    spawn_member(set, j) < 0)
-			_exit(1);
+		if (set->parent[j] == i && set->img[j].proc->pgid == set->img[j].proc->pid)
+			spawn_member(set, j);
 	for (int j = 0; j < set->n; j++)
-		if (set->parent[j] == i && set->img[j].proc->pgid != set->img[j].proc->pid &&
-		    spawn_member(set, j) < 0)
-			_exit(1);
+		if (set->parent[j] == i && set->img[j].proc->pgid != set->img[j].proc->pid)
+			spawn_member(set, j);
 	children_groups(set, i);
 	if (rst_tty_session(set, i) < 0 || rst_zombies(set, i) < 0 || rst_fds_late(set, i) < 0)
-		_exit(1);
+		rst_abort(NULL);
 	restore_proc_state(img);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rst_memory(img, &l, rst_blob_area_size(img)) < 0)
-		_exit(1);
+		rst_abort(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	debug("memory of pid %u restored in %.1f ms", img->proc->pid,
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rst_locks_take(img) < 0)
-		_exit(1);
+		rst_abort(NULL);
 	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, set->base, set->base + 2);

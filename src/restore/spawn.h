@@ -17,5 +17,8 @@ int rst_run(struct rst_set *set);
 /* Inside the new process i (its PID is the image's): creates its children,
  * then becomes its image. Never returns on success. */
 void rst_process(struct rst_set *set, int i) __attribute__((noreturn));
+/* A process of the restart failed before it became its image: say why (if
+ * fmt), and end the whole restart (PID 1 ends the namespace). */
+void rst_abort(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif

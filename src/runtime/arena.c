@@ -2,7 +2,9 @@
  * each checkpoint. Nothing here touches the application's malloc, and the
  * arena's pages are never stored in an image (mem.c skips them). */
 #include "runtime/arena.h"
+#include "common/fault.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -39,8 +41,8 @@ int rt_arena_init(void)
 void *rt_alloc(size_t size)
 {
 	size = (size + 63) & ~(size_t)63;
-	if (!arena || size > ARENA_SIZE - arena_used)
-		return NULL;
+	if (!arena || size > ARENA_SIZE - arena_used || fault_hit(FAULT_RT_ALLOC))
+		return errno = ENOMEM, NULL;
 	void *p = arena + arena_used;
 	arena_used += size;
 	return p;

@@ -21,6 +21,7 @@
 #include "runtime/write_pipe.h"
 #include "runtime/zombies.h"
 #include "runtime/libc.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -155,6 +156,7 @@ static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
 static int after_restart(uint8_t *buf, size_t size)
 {
 	struct rt_restart_info *ri = &rt.restart;
+	fault_generation(0); /* the checkpoint's faults were for its first run */
 	rt_thread_reinstate_self(&rt.ckpt_self);
 	rt_dirty_reset(ri->magic == RT_RESTART_MAGIC ? ri->base_gen : 0);
 	rt.ckpt_tid = rt_gettid();
@@ -171,7 +173,8 @@ static int after_restart(uint8_t *buf, size_t size)
 	 * so that it stops here, in tgkill, not somewhere after it. */
 	if (ri->magic == RT_RESTART_MAGIC && ri->debug_pause)
 		syscall(SYS_tgkill, getpid(), rt_gettid(), SIGSTOP);
-	rt_restore_timers(); /* once every thread exists: a timer may signal one of them */
+	rt_requeue_restored(); /* before any process of the restart runs */
+	rt_restore_timers();   /* once every thread exists: a timer may signal one of them */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
@@ -226,17 +229,24 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 		snprintf(c->dir, sizeof(c->dir), "%s", rt.ckpt_dir);
 	rt.comp_id = c->cb.comp_id;
 	rt.gen = c->cb.gen;
+	fault_generation(rt.gen);
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
 /* With every thread held, no child can appear: tell the coordinator ours.
  * Zombies are not in the list: they are recorded in this image instead. */
-static void send_children(void)
+static int send_children(struct ckpt_run *c)
 {
 	uint32_t *pids = rt_alloc(4096 * sizeof(uint32_t));
-	int n = pids ? rt_list_children(pids, 4096) : 0;
+	int n = pids ? rt_list_children(pids, 4096) : -1;
+	if (n < 0) /* an empty list would hide a child that did not join */
+		return snprintf(c->err, sizeof(c->err),
+				"pid %d: cannot list its children: out of checkpoint memory",
+				getpid()),
+		       -1;
 	n = rt_zombies_take(pids, n);
 	proto_send(rt.coord_fd, MSG_CHILDREN, pids, n * sizeof(uint32_t), NULL, 0);
+	return 0;
 }
 
 static int suspend(struct ckpt_run *c)
@@ -244,13 +254,21 @@ static int suspend(struct ckpt_run *c)
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	rt.nrestored = 0;
 	int rc = rt_suspend_all();
-	send_children();
+	if (send_children(c) < 0)
+		return -1;
 	if (rc == 0)
 		return 0;
-	snprintf(c->err, sizeof(c->err),
-		 "pid %d: a thread did not stop for the checkpoint within %d s (%s); the "
-		 "program goes on",
-		 getpid(), RT_SUSPEND_TIMEOUT, strerror(errno));
+	if (errno == ENOMEM)
+		snprintf(c->err, sizeof(c->err),
+			 "pid %d: cannot hold its threads: out of checkpoint memory; the program "
+			 "goes on",
+			 getpid());
+
+	else
+		snprintf(c->err, sizeof(c->err),
+			 "pid %d: a thread did not stop for the checkpoint within %d s (%s); the "
+			 "program goes on",
+			 getpid(), RT_SUSPEND_TIMEOUT, strerror(errno));
 	return -1;
 }
 
@@ -352,6 +370,13 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	if ((b = barrier(BARRIER_SUSPENDED, buf, size)) != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
+	if (rc == 0 && rt_take_pending() < 0) {
+		snprintf(c.err, sizeof(c.err),
+			 "pid %d: cannot record its pending signals (more than %d queued for one "
+			 "thread, or no memory for the process's queue); the program goes on",
+			 getpid(), RT_MAX_PENDING);
+		rc = -1;
+	}
 	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
 	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
@@ -433,6 +458,7 @@ __attribute__((noreturn)) static void *ckpt_thread(void *arg)
 		case MSG_CKPT_BEGIN:
 			if (m.hdr.len >= sizeof(struct proto_ckpt_begin))
 				checkpoint(&m, buf, sizeof(buf));
+			fault_generation(0);
 			break;
 		case MSG_CKPT_RESULT:
 			handle_result(&m);
@@ -544,7 +570,9 @@ void rt_forked_child(void)
 		close(uffd); /* the parent's: this process has no registrations */
 	rt.enabled = 0;
 	forget_threads();
-	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
+	rt.nsuspended = rt.ntaken = rt.nrequeued = rt.nrestored = 0;
+	rt.shared_pending.n = 0; /* the parent's */
+	rt.take_due = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;
 	rt.coord_lost = 0;

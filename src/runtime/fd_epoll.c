@@ -55,7 +55,8 @@ static int find_source(int epfd, int tfd, int toff, const int *fds, int nfds)
 	return -1;
 }
 
-/* epfd is an open file description our parent (of the checkpoint) holds too. */
+/* epfd is an open file description our parent (of the checkpoint) holds too
+ * (1), not (0), or -1 without the memory to tell. */
 static int shared_with_parent(int epfd)
 {
 	pid_t pid = getpid(), ppid = getppid();
@@ -64,7 +65,9 @@ static int shared_with_parent(int epfd)
 		return 0;
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", ppid);
 	int *fds = rt_alloc(EP_FDS_MAX * sizeof(int));
-	int n = fds ? rt_list_numeric(dir, fds, EP_FDS_MAX, NULL) : -1;
+	if (!fds)
+		return -1;
+	int n = rt_list_numeric(dir, fds, EP_FDS_MAX, NULL);
 	for (int k = 0; k < n; k++) {
 		snprintf(path, sizeof(path), "%s/%d", dir, fds[k]);
 		ssize_t l = readlink(path, link, sizeof(link) - 1);
@@ -107,6 +110,10 @@ static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_i
 	int *fds = rt_alloc(EP_FDS_MAX * sizeof(int));
 	int nfds = fds ? rt_list_numeric("/proc/self/fd", fds, EP_FDS_MAX, NULL) : -1;
 	const char *p = info;
+	if (!fds)
+		return snprintf(c->err, c->errlen, "pid %d fd %d (epoll): out of checkpoint memory",
+				getpid(), c->fd),
+		       -1;
 	int parents = -1; /* shared_with_parent(), once it is needed */
 	for (int i = 0; i < n; i++) {
 		struct img_epoll_item *it = &items[i];
@@ -121,8 +128,11 @@ static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_i
 		it->data = data;
 		it->src_fd = find_source(c->fd, it->tfd, same_tfd_before(items, i, it->tfd), fds,
 					 nfds < 0 ? 0 : nfds);
-		if (it->src_fd < 0 && parents < 0)
-			parents = shared_with_parent(c->fd);
+		if (it->src_fd < 0 && parents < 0 && (parents = shared_with_parent(c->fd)) < 0)
+			return snprintf(c->err, c->errlen,
+					"pid %d fd %d (epoll): out of checkpoint memory", getpid(),
+					c->fd),
+			       -1;
 		if (it->src_fd < 0 && !parents)
 			return item_error(c, it,
 					  "a file no descriptor of this process holds any more");

@@ -157,12 +157,14 @@ static void note_parent_fd(struct rt_fds *out, const struct fd_order *o, int fd,
 /* Which of our fds share an open file description with our parent's (inherited
  * across fork, or passed): the restorer then hands them down the same way.
  * Both lists in description order, merged. */
-static void find_parent_shares(struct rt_fds *out, const struct fd_order *o)
+static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 {
 	uint32_t self = getpid(), ppid = getppid();
 	struct rt_fdesc *pv = rt_alloc(FDS_MAX * sizeof(*pv));
 	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
-	int pn = pv && scratch ? rt_fds_sorted(ppid, pv, scratch, FDS_MAX) : -1;
+	if (!pv || !scratch)
+		return -1;
+	int pn = rt_fds_sorted(ppid, pv, scratch, FDS_MAX);
 	for (uint32_t i = 0, j = 0; pn > 0 && i < (uint32_t)o->n && j < (uint32_t)pn;) {
 		int c = rt_fdesc_cmp(self, &o->v[i], ppid, &pv[j]);
 		uint32_t inext = rt_fdesc_next_run(o->v, i, o->n);
@@ -174,6 +176,7 @@ static void find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 		if (c >= 0)
 			j = jnext;
 	}
+	return 0;
 }
 
 int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
@@ -226,6 +229,11 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 		if (dump_one(out, list[i], dup_entry(&o, list[i]), files, tab, err, errlen) < 0)
 			return -1;
 	}
-	find_parent_shares(out, &o);
+	if (find_parent_shares(out, &o) < 0)
+		return snprintf(err, errlen,
+				"cannot compare the descriptors of pid %d with its parent's: out "
+				"of checkpoint memory",
+				(int)getpid()),
+		       -1;
 	return rt_shares_dump(out, err, errlen);
 }

@@ -17,6 +17,7 @@
 #include "runtime/shm.h"
 #include "runtime/snap.h"
 #include "runtime/sysv.h"
+#include "runtime/write.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
 #include "image/image.h"
@@ -171,7 +172,8 @@ static int store_from(struct dump_ctx *d, struct img_vma *v, uint64_t start, uin
 		 * must be written out before it is filled again */
 		if (img_write_chunk(d->w, src, n, start, c) < 0 ||
 		    (src == d->bounce && img_writer_flush(d->w) < 0)) {
-			return errf(d->err, d->errlen, "cannot write image: %s", strerror(errno));
+			rt_image_error(d->w, d->err, d->errlen);
+			return -1;
 		}
 		v->nchunks++;
 		start += n * IMG_PAGE;
@@ -347,7 +349,11 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 	int store_all = 0;
 	struct map_line linked;
 	char real[PATH_MAX];
-	if (m->shared && rt_shm_linked_path(m->path, m->ino, m->dev, real, sizeof(real))) {
+	int linked_to =
+	    m->shared ? rt_shm_linked_path(m->path, m->ino, m->dev, real, sizeof(real)) : 0;
+	if (linked_to < 0)
+		return snprintf(d->err, d->errlen, "out of checkpoint memory"), -1;
+	if (linked_to) {
 		linked = *m; /* the file lives on under another name (shm.c) */
 		linked.path = real;
 		m = &linked;
@@ -392,8 +398,10 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 					v->pgoff + (end - start), d->err, d->errlen);
 		if (v->file < 0)
 			return -1;
-		if (rt_shm_saved(files, v->file) ||
-		    rt_shm_parent_stores(m->ino, m->dev, v->pgoff, end - start))
+		int by_parent = rt_shm_parent_stores(m->ino, m->dev, v->pgoff, end - start);
+		if (by_parent < 0)
+			return snprintf(d->err, d->errlen, "out of checkpoint memory"), -1;
+		if (rt_shm_saved(files, v->file) || by_parent)
 			return 0;
 	}
 	return plan_pages(d, m, v, store_all, how);

@@ -152,7 +152,9 @@ int rt_list_children(uint32_t *pids, int max)
 	int tids[RT_MAX_THREADS], n = 0;
 	int nt = rt_list_numeric("/proc/self/task", tids, RT_MAX_THREADS, NULL);
 	char *buf = rt_alloc(65536);
-	for (int i = 0; buf && i < nt; i++) {
+	if (!buf)
+		return -1;
+	for (int i = 0; i < nt; i++) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/task/%d/children", tids[i]);
 		if (read_small_file(path, buf, 65536) < 0)

@@ -15,7 +15,8 @@ struct rt_strtab;
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
 void rt_dump_sigactions(struct img_sigaction *sa);
 void rt_restore_itimers(void);
-/* The live children of this process that are part of the computation. */
+/* The live children of this process that are part of the computation: how
+ * many (at most max), or -1 without the memory to read them. */
 int rt_list_children(uint32_t *pids, int max);
 
 #endif

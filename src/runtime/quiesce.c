@@ -122,6 +122,7 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 	int saved_errno = errno;
 	const int seq = __atomic_load_n(&rt.release_seq, __ATOMIC_ACQUIRE);
 	const int take = __atomic_load_n(&rt.take_seq, __ATOMIC_ACQUIRE);
+	const int requeue = __atomic_load_n(&rt.requeue_seq, __ATOMIC_ACQUIRE);
 	rt_sysrestart_fix(rt_gettid(), uc);
 	if (!__atomic_load_n(&rt.suspending, __ATOMIC_ACQUIRE))
 		return; /* a late signal from a checkpoint that gave up waiting for us */
@@ -139,13 +140,23 @@ static void ckpt_handler(int sig, siginfo_t *si, void *ucv)
 		rt_take_thread_pending(t);
 		__atomic_add_fetch(&rt.ntaken, 1, __ATOMIC_ACQ_REL);
 		rt_futex_wake(&rt.ntaken);
+		/* once every thread took its own: all go back, in order, and stay
+		 * blocked here; the records stay for the image */
+		wait_change(&rt.requeue_seq, requeue);
+		rt_requeue_self(t, 1);
 	} else {
+		/* a new process: the image's pending signals go into its queues
+		 * before any process of the restart runs (rt_requeue_restored) */
+		int rq = __atomic_load_n(&rt.requeue_seq, __ATOMIC_ACQUIRE);
 		rt_thread_reinstate_self(t);
 		__atomic_add_fetch(&rt.nrestored, 1, __ATOMIC_ACQ_REL);
 		rt_futex_wake(&rt.nrestored);
+		wait_change(&rt.requeue_seq, rq);
+		rt_requeue_self(t, 0);
 	}
+	__atomic_add_fetch(&rt.nrequeued, 1, __ATOMIC_ACQ_REL);
+	rt_futex_wake(&rt.nrequeued);
 	wait_change(&rt.release_seq, seq);
-	rt_requeue_self(t);
 	__atomic_store_n(&t->state, RT_FREE, __ATOMIC_RELEASE);
 	errno = saved_errno;
 }
@@ -261,20 +272,49 @@ static int wait_suspended(int *signalled, int nsig)
 	return 0;
 }
 
-/* With every thread held, take the process-wide pending signals, then let each
- * thread take its own (rt_sigtimedwait would otherwise hand a thread signals of
- * the process-wide queue too). */
-static void take_pending(void)
+static void wait_count(int *word)
 {
+	for (;;) {
+		int n = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		if (n >= __atomic_load_n(&rt.nsuspended, __ATOMIC_ACQUIRE))
+			break;
+		rt_futex_wait(word, n);
+	}
+}
+
+static void requeue_round(void)
+{
+	__atomic_store_n(&rt.nrequeued, 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&rt.requeue_seq, 1, __ATOMIC_ACQ_REL);
+	rt_futex_wake(&rt.requeue_seq);
+	wait_count(&rt.nrequeued);
+}
+
+/* Once every process is stopped (SUSPENDED passed): take the process-wide
+ * pending signals, then let each thread take its own (rt_sigtimedwait would
+ * otherwise hand a thread signals of the process-wide queue too); then every
+ * thread queues them back, none having come behind them. -1 (EOVERFLOW) if
+ * some could not be recorded. */
+int rt_take_pending(void)
+{
+	if (!rt.take_due)
+		return 0;
+	rt.take_due = 0;
 	rt_take_shared_pending();
 	__atomic_add_fetch(&rt.take_seq, 1, __ATOMIC_ACQ_REL);
 	rt_futex_wake(&rt.take_seq);
-	for (;;) {
-		int n = __atomic_load_n(&rt.ntaken, __ATOMIC_ACQUIRE);
-		if (n >= __atomic_load_n(&rt.nsuspended, __ATOMIC_ACQUIRE))
-			break;
-		rt_futex_wait(&rt.ntaken, n);
-	}
+	wait_count(&rt.ntaken);
+	requeue_round();
+	int more = rt.shared_pending.more;
+	for (int i = 0; i < RT_MAX_THREADS; i++)
+		more |= __atomic_load_n(&rt.threads[i].state, __ATOMIC_ACQUIRE) == RT_SUSPENDED &&
+			rt.threads[i].pending.more;
+	return more ? (errno = EOVERFLOW, -1) : 0;
+}
+
+void rt_requeue_restored(void)
+{
+	requeue_round();
 }
 
 /* Threads released by the previous checkpoint (or restored by a restart) leave
@@ -318,14 +358,14 @@ int rt_suspend_all(void)
 		if (sent == 0)
 			break; /* a full scan found no thread left running */
 	}
-	int saved = errno;
-	take_pending();
-	errno = saved;
+	rt.take_due = 1; /* the threads that stopped wait for rt_take_pending() */
 	return rc;
 }
 
 void rt_release_all(void)
 {
+	if (rt.take_due) /* a checkpoint given up before: they wait for it */
+		rt_take_pending();
 	__atomic_store_n(&rt.suspending, 0, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&rt.release_seq, 1, __ATOMIC_ACQ_REL);
 	rt_futex_wake(&rt.release_seq);

@@ -164,12 +164,14 @@ int rt_shm_keep_pending(char *err, size_t errlen)
 /* The parent's maps, read at most once per checkpoint. */
 static struct {
 	int read;
+	int nomem; /* no memory to read them: no answer */
 	char *maps;
 } parent;
 
 void rt_shm_reset(void)
 {
 	parent.read = 0;
+	parent.nomem = 0;
 	parent.maps = NULL;
 	keep.n = 0;
 	keep.idx = NULL;
@@ -198,6 +200,7 @@ int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t le
 	if (!parent.read) { /* once per checkpoint */
 		parent.read = 1;
 		parent.maps = rt_alloc(PARENT_MAPS_MAX);
+		parent.nomem = !parent.maps;
 		snprintf(path, sizeof(path), "/proc/%d/maps", ppid);
 		ssize_t n = parent.maps ? read_small_file(path, parent.maps, PARENT_MAPS_MAX) : -1;
 		if (n <= 0 || n >= (ssize_t)PARENT_MAPS_MAX - 1 ||
@@ -205,6 +208,8 @@ int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t le
 			parent.maps = NULL;
 	}
 	char *buf = parent.maps;
+	if (parent.nomem)
+		return errno = ENOMEM, -1;
 	if (!buf)
 		return 0;
 	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : 0)
@@ -244,7 +249,7 @@ int rt_shm_linked_path(const char *path, uint64_t ino, uint64_t dev, char *out, 
 	*slash = 0;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char *buf = fd < 0 ? NULL : rt_alloc(65536);
-	int found = 0;
+	int found = fd >= 0 && !buf ? -1 : 0;
 	long got;
 	while (buf && !found && (got = syscall(SYS_getdents64, fd, buf, 65536)) > 0)
 		for (long off = 0; off < got && !found;) {

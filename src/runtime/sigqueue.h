@@ -7,6 +7,8 @@
 
 void rt_take_thread_pending(struct rt_thread *t);
 void rt_take_shared_pending(void);
-void rt_requeue_self(struct rt_thread *t);
+/* Queue them again: t's own, and in the main thread the process-wide ones.
+ * keep: the records stay (for the image being written). */
+void rt_requeue_self(struct rt_thread *t, int keep);
 
 #endif

@@ -21,6 +21,7 @@
 #include "runtime/fds.h"
 #include "runtime/mem.h"
 #include "runtime/write_pipe.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "runtime/fd_file.h"
@@ -116,8 +117,10 @@ static int make_buffer(uint64_t size, int populate)
 	if (len <= snap.len)
 		return 0;
 	rt_snap_release(); /* too small: a shared mapping cannot grow */
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = fault_hit(FAULT_RT_SNAP)
+		      ? MAP_FAILED
+		      : mmap(NULL, len, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	snap.buf = p; /* first: a child the program forks now lets go of it */
@@ -223,10 +226,10 @@ int rt_snap_copy(int live, char *err, size_t errlen)
 	return 0;
 fail:
 	return errf(err, errlen,
-		    "pid %d: cannot copy the %" PRIu64 " MiB of shared memory it stores: %s; "
+		    "pid %d: cannot copy the %" PRIu64 " KiB of shared memory it stores: %s; "
 		    "the program goes on: free some memory, or checkpoint with --kill (which "
 		    "copies nothing)",
-		    getpid(), snap.size >> 20, strerror(errno));
+		    getpid(), snap.size >> 10, strerror(errno));
 }
 
 int rt_snap_lookup(uint64_t start, uint64_t end, const struct rt_snap_run **runs, uint32_t *n,

@@ -27,7 +27,19 @@ enum rt_thread_state {
 #define RT_MAX_PENDING 64
 struct rt_sigq {
 	int n;
+	int more; /* more than RT_MAX_PENDING were queued: the rest stayed in the kernel */
 	siginfo_t info[RT_MAX_PENDING];
+};
+
+/* The process-wide queue, as long as it is (up to RLIMIT_SIGPENDING: a
+ * sender that fills it must lose nothing): in `small`, and past
+ * RT_MAX_PENDING in a mapping of its own, which grows and is part of the
+ * image (a mapping that a program with few signals never gets). */
+struct rt_sigq_shared {
+	uint32_t n, cap;
+	int more;	 /* no memory for the rest: they stayed in the kernel */
+	siginfo_t *info; /* small, or the mapping */
+	siginfo_t small[RT_MAX_PENDING];
 };
 
 #define RT_MAX_TIMERS 64
@@ -74,6 +86,9 @@ struct rt_state {
 	int nrestored;		/* futex: threads that resumed after a restart */
 	int take_seq;		/* futex: incremented when threads may take their pending signals */
 	int ntaken;		/* futex: threads that took them */
+	int requeue_seq;	/* futex: incremented when threads may queue them again */
+	int nrequeued;		/* futex: threads that did */
+	int take_due;		/* the held threads wait for rt_take_pending() */
 	int suspending;		/* 1 while threads are being held for a checkpoint */
 	int writer_child;	/* 1 in the forked child that writes an image */
 	uint32_t ckpt_nprocs;	/* processes in the running checkpoint (barrier pass) */
@@ -89,7 +104,7 @@ struct rt_state {
 		int fd;
 		uint64_t ino, dev;
 	} inherited[256];
-	struct rt_sigq shared_pending;
+	struct rt_sigq_shared shared_pending;
 	int ntimers;
 	struct rt_timer timers[RT_MAX_TIMERS];
 	struct itimerval itimers[3];	/* saved at checkpoint, re-armed at restart */

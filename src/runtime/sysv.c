@@ -232,7 +232,13 @@ static int copy_messages(struct sysv_ctx *c, struct img_ipc *o, int id)
 	}
 	o->data_off = start;
 	o->data_len = c->files->data_len - start;
-	return buf ? 0 : -1;
+	if (!buf)
+		return snprintf(c->err, c->errlen,
+				"pid %d: cannot copy SysV queue %d: out of "
+				"checkpoint memory",
+				getpid(), id),
+		       -1;
+	return 0;
 }
 
 static int dump_msg(struct sysv_ctx *c, int id)
@@ -258,8 +264,11 @@ static int dump_msg(struct sysv_ctx *c, int id)
 static int scan_table(struct sysv_ctx *c, const char *file, uint32_t type, int pidcol1, int pidcol2)
 {
 	char *buf = rt_alloc(PROCFILE_MAX);
-	ssize_t n = buf ? read_small_file(file, buf, PROCFILE_MAX) : -1;
-	if (n < 0)
+	if (!buf)
+		return snprintf(c->err, c->errlen, "cannot read %s: out of checkpoint memory",
+				file),
+		       -1;
+	if (read_small_file(file, buf, PROCFILE_MAX) < 0)
 		return 0; /* no SysV IPC in this kernel: nothing to keep */
 	int me = getpid();
 	char *save = NULL;

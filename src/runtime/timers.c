@@ -63,7 +63,12 @@ int rt_dump_timers(char *err, size_t errlen)
 	char *buf = rt_alloc(1 << 20);
 	char *save = NULL;
 	rt.ntimers = 0;
-	if (!buf || read_small_file("/proc/self/timers", buf, 1 << 20) < 0)
+	if (!buf)
+		return snprintf(err, errlen,
+				"cannot read /proc/self/timers: out of checkpoint "
+				"memory"),
+		       -1;
+	if (read_small_file("/proc/self/timers", buf, 1 << 20) < 0)
 		return 0; /* no POSIX timers support: nothing to save */
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		struct rt_timer *t = &rt.timers[rt.ntimers];

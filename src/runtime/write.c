@@ -19,6 +19,7 @@
 #include "runtime/zombies.h"
 #include "runtime/libc.h"
 #include "image/image.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "image/kinds/locks.h"
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +44,10 @@
 #include <zstd.h>
 
 #define ZSTD_LEVEL 1
+
+/* The program's anonymous memory at this checkpoint: the most its image
+ * stores, uncompressed (for the message of a full disk). */
+static uint64_t memory_bytes;
 
 struct image_parts {
 	struct img_proc proc;
@@ -145,8 +151,10 @@ static int write_memory(struct image_parts *p, struct img_writer *w, char *err, 
 	struct rt_helper pipe;
 	rt_pipe_start(w, &pipe);
 	int rc = rt_dump_memory(w, &p->mem, err, errlen);
-	if (rt_pipe_end(w, &pipe) < 0 && rc == 0)
-		rc = errf(err, errlen, "cannot write %s.tmp: %s", w->path, strerror(errno));
+	if (rt_pipe_end(w, &pipe) < 0 && rc == 0) {
+		rt_image_error(w, err, errlen);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -158,7 +166,7 @@ static int write_rest(struct image_parts *p, struct img_writer *w, char *err, si
 	p->proc.vdso_size = p->mem.vdso_size;
 	p->proc.vvar_size = p->mem.vvar_size;
 	if (write_sections(w, p) < 0) {
-		errf(err, errlen, "cannot write %s.tmp: %s", w->path, strerror(errno));
+		rt_image_error(w, err, errlen);
 		goto fail;
 	}
 	w->hdr.comp_id = rt.comp_id;
@@ -168,7 +176,7 @@ static int write_rest(struct image_parts *p, struct img_writer *w, char *err, si
 	if (rt_dirty_parent())
 		w->hdr.flags |= IMG_F_INCREMENTAL;
 	if (img_writer_finish(w) < 0) {
-		errf(err, errlen, "cannot finish %s: %s", w->path, strerror(errno));
+		rt_image_error(w, err, errlen);
 		goto fail;
 	}
 	return 0;
@@ -177,6 +185,41 @@ fail:
 	if (!err[0])
 		errf(err, errlen, "checkpoint of pid %u failed", p->proc.pid);
 	return -1;
+}
+
+static void mib(char *buf, size_t size, uint64_t bytes)
+{
+	snprintf(buf, size, "%llu bytes (%.1f MiB)", (unsigned long long)bytes, bytes / 1048576.0);
+}
+
+/* A full disk: where, what is free there, what the image needs. */
+static void disk_full(const struct img_writer *w, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], avail[64], need[64], done[64];
+	struct statvfs vfs;
+	const char *slash = strrchr(w->path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - w->path) : 1,
+		 slash ? w->path : ".");
+	uint64_t free_bytes = statvfs(dir, &vfs) == 0 ? (uint64_t)vfs.f_bavail * vfs.f_frsize : 0;
+	mib(avail, sizeof(avail), free_bytes);
+	mib(need, sizeof(need), memory_bytes > w->off ? memory_bytes : w->off);
+	mib(done, sizeof(done), w->off);
+	snprintf(err, errlen,
+		 "cannot %s %s: %s: the file system of %s has %s free, and this image needs up "
+		 "to %s, its memory uncompressed (%s written so far); make room there, or "
+		 "checkpoint to another directory (--ckpt-dir)",
+		 w->failed ? w->failed : "write", w->tmp, strerror(ENOSPC), dir, avail, need, done);
+}
+
+void rt_image_error(const struct img_writer *w, char *err, size_t errlen)
+{
+	int e = errno;
+	if (e == ENOSPC || e == EDQUOT)
+		return disk_full(w, err, errlen);
+	const char *op = w->failed ? w->failed : "write";
+	snprintf(err, errlen, "cannot %s %s: %s", op,
+		 !strcmp(op, "fsync the directory of") ? w->path : w->tmp, strerror(e));
+	errno = e;
 }
 
 struct child_result {
@@ -215,7 +258,7 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, struct rt_im
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
-	long pid = REAL(syscall)(SYS_clone, 0, 0, 0, 0, 0, 0);
+	long pid = fault_hit(FAULT_RT_FORK) ? -1 : REAL(syscall)(SYS_clone, 0, 0, 0, 0, 0, 0);
 	if (pid == 0) {
 		close(fds[0]);
 		child_main(p, w, fds[1]);
@@ -271,8 +314,10 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 	rt_dump_sigactions(p->sigact);
 	if (rt_dump_timers(err, errlen) < 0)
 		return -1;
-	if (img_writer_open(w, path) < 0)
-		return errf(err, errlen, "cannot create %s.tmp: %s", path, strerror(errno));
+	if (img_writer_open(w, path) < 0) {
+		rt_image_error(w, err, errlen);
+		return -1;
+	}
 	if (compress && setup_compression(w) < 0) {
 		errf(err, errlen, "cannot set up compression");
 		goto fail;
@@ -284,7 +329,8 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 		job->restarted = 1; /* the image we were writing is the one we came from */
 		return 0;
 	}
-	rt_progress_begin(rt_smaps_anon_bytes(smaps));
+	memory_bytes = rt_smaps_anon_bytes(smaps);
+	rt_progress_begin(memory_bytes);
 	if (collect_threads(p) < 0) {
 		errf(err, errlen, "out of checkpoint memory");
 		goto fail;

@@ -28,5 +28,10 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen);
 int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
+struct img_writer;
+/* What failed writing w's image (w->failed, errno) into err: the file, and
+ * for a full disk its directory, the space free there and the bytes the
+ * image needs. */
+void rt_image_error(const struct img_writer *w, char *err, size_t errlen);
 
 #endif

@@ -4,7 +4,6 @@ not coordinators, stopped processes), no coordinator left behind, stasis's own
 commands never part of a computation, periodic checkpoints that fail, and the
 faults a checkpointer must survive: SIGKILL of the computation or of the
 coordinator while a checkpoint is written (docs/reliability.md)."""
-import json
 import os
 import random
 import re
@@ -17,105 +16,9 @@ import time
 
 import pytest
 
-from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port, program
-
-
-# ---- helpers -----------------------------------------------------------------
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout} s")
-        time.sleep(0.01)
-
-
-def listening(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def coordinator(st, *opts, port=None):
-    """Start `stasis coordinator --daemon` on port (default st.port); returns its pid."""
-    port = port or st.port
-    r = st.stasis("coordinator", "--daemon", "-p", port, "--ckpt-dir", st.ckpt_dir, *opts,
-                  timeout=20)
-    assert r.returncode == 0, r.stderr
-    return status_of(st, port)["pid"]
-
-
-def status_of(st, port=None):
-    r = st.stasis("status", "-p", port or st.port, "--json", timeout=20)
-    assert r.returncode == 0, f"status failed: {r.stderr}\n{st.describe_all()}"
-    return json.loads(r.stdout)
-
-
-def ticks(path):
-    """The last "tick N" the lifecycle program printed (0 if none)."""
-    found = re.findall(r"^tick (\d+)$", path.read_text(errors="replace"), re.M)
-    return int(found[-1]) if found else 0
-
-
-def runs_on(st, out, n=3):
-    """The program prints n more ticks: it runs."""
-    t0 = ticks(out)
-    wait_until(lambda: ticks(out) >= t0 + n, 20, f"the program printing tick {t0 + n}")
-
-
-def start_tree(st, nchild=0, mib=4, opts=()):
-    out = st.tmp / "lifecycle.out"
-    p = st.launch(program("lifecycle"), st.tmp / "verify", nchild, mib, out=out, opts=opts)
-    st.wait_for(out, "ready", proc=p)
-    st.wait_registered(nprocs=1 + nchild, proc=p)
-    return p, out
-
-
-def finish(st, proc, out):
-    (st.tmp / "verify").touch()
-    rc = proc.wait(60)
-    text = out.read_text(errors="replace")
-    assert rc == 0 and "PASS" in text and "FAIL" not in text, (
-        f"exit {rc}:\n{text}\n{st.describe_all()}")
-
-
-def gone(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] in "ZX"
-    except FileNotFoundError:
-        return True
-
-
-def generations(st):
-    """{gen: [image names]} of the checkpoint directory."""
-    gens = {}
-    for f in st.ckpt_dir.glob("ckpt_*.stasis"):
-        gens.setdefault(int(re.search(r"_g(\d+)\.stasis$", f.name).group(1)), []).append(f.name)
-    return gens
-
-
-def newest_complete(st, nprocs):
-    complete = [g for g, imgs in generations(st).items() if len(imgs) == nprocs]
-    return max(complete) if complete else None
-
-
-def restart_dir(st, nprocs):
-    """restart --dir; returns it and the generation it chose (its debug log)."""
-    st.env["STASIS_LOG"] = "debug"
-    p = st.restart(directory=st.ckpt_dir)
-    del st.env["STASIS_LOG"]
-    st.wait_registered(nprocs=nprocs, proc=p)
-    m = re.search(r"restarting generation (\d+) of computation", p.err.read_text())
-    assert m, p.err.read_text()
-    return p, int(m.group(1))
-
-
-def kill_all(st):
-    r = st.stasis("kill", "-p", st.port, timeout=30)
-    assert r.returncode == 0, r.stderr
+from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port
+from helpers import (coordinator, finish, generations, gone, kill_all, listening,
+                     newest_complete, restart_dir, runs_on, start_tree, status_of, wait_until)
 
 
 # ---- defect 2: a restart right after a kill ----------------------------------
@@ -486,6 +389,36 @@ def test_a_process_exiting_while_its_image_is_written(st):
         assert len(imgs) == 2 and all(i.endswith("_g2.stasis") for i in imgs), imgs
     else:
         assert imgs == [i for i in imgs if i.endswith(f"_{p.pid}_g3.stasis")] and len(imgs) == 1
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    p = st.restart(imgs)
+    st.wait_registered(proc=p)
+    finish(st, p, out)
+
+
+def test_a_long_attempt_is_started_again(st):
+    """A checkpoint attempt that took longer than the 3 s its retries are
+    allowed (large images, a slow disk: here its writers are held there) and
+    failed because a process exited meanwhile starts again once, and
+    succeeds; it failed for good before (test above, under load)."""
+    st.env["STASIS_FAULT"] = "g2:img-fsync/stop"  # every writer of generation 2 stops there
+    try:
+        p, out = start_tree(st, nchild=1)
+    finally:
+        del st.env["STASIS_FAULT"]
+    st.checkpoint(kill=False)
+    ck = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers = wait_until(lambda: (lambda w: len(w) == 2 and w)(
+        [d for d in _descendants(os.getpid()) if stopped(d)]), 20, "both writers held")
+    (st.tmp / "verify.exit").touch()  # the child exits while its image is not written
+    time.sleep(3.2)  # the attempt outlasts the retries' 3 s: the delay is what is tested
+    for w in writers:
+        os.kill(w, signal.SIGCONT)
+    imgs, err = ck.communicate(timeout=30)
+    assert ck.returncode == 0, err
+    assert imgs.split() == [str(st.ckpt_dir / f) for f in generations(st)[3]], imgs
+    assert len(imgs.split()) == 1 and f"_{p.pid}_g3.stasis" in imgs, imgs
     imgs = st.checkpoint(kill=True)
     st.wait_killed(p)
     p = st.restart(imgs)

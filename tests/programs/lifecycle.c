@@ -98,13 +98,7 @@ int main(int argc, char **argv)
 	zd_ready();
 	zd_wait_tick(tick);
 	zd_check(check(0) == 0, "the parent's memory changed");
-	for (int i = 0; i < n; i++) {
-		int st;
-		if (waitpid(kids[i], &st, 0) != kids[i])
-			zd_fail("waitpid(%d): %s", (int)kids[i], strerror(errno));
-		else
-			zd_check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-				 "child %d (pid %d) ended with status %#x", i, (int)kids[i], st);
-	}
+	for (int i = 0; i < n; i++)
+		zd_reap(kids[i], i);
 	return zd_finish();
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +107,17 @@ __attribute__((unused)) static void zd_wait_tick(void (*tick)(void))
 __attribute__((unused)) static void zd_wait(void)
 {
 	zd_wait_tick(NULL);
+}
+
+/* Wait for child pid (the idx-th) and check that it exited with status 0. */
+__attribute__((unused)) static void zd_reap(pid_t pid, int idx)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		zd_fail("waitpid(%d): %s", (int)pid, strerror(errno));
+	else
+		zd_check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			 "child %d (pid %d) ended with status %#x", idx, (int)pid, st);
 }
 
 __attribute__((unused)) static int zd_finish(void)

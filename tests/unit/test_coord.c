@@ -93,8 +93,8 @@ START_TEST(test_status)
 	ck_assert_ptr_nonnull(strstr(j, "\"interval\": 0"));
 	ck_assert_ptr_nonnull(strstr(j, ckdir));
 	ck_assert_ptr_nonnull(strstr(j, "\"nprocs\": 1"));
-	ck_assert_ptr_nonnull(
-	    strstr(j, "\"procs\": [{\"pid\": 4242, \"name\": \"fake\\\"proc\"}]"));
+	ck_assert_ptr_nonnull(strstr(
+	    j, "\"procs\": [{\"pid\": 4242, \"name\": \"fake\\\"proc\", \"restored\": false}]"));
 	uint32_t secs = 30;
 	command(MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK);
 	ck_assert_ptr_nonnull(strstr(status(1), "\"interval\": 30"));

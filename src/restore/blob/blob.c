@@ -98,13 +98,14 @@ static void log_hex(int fd, uint64_t v)
 __attribute__((noreturn)) static void fail(struct blob_plan *p, const char *what, uint64_t a,
 					   long err)
 {
-	log_str(p->log_fd, "stasis restart: error: ");
+	log_str(p->log_fd, "stasis: error: ");
 	log_str(p->log_fd, what);
 	log_str(p->log_fd, " at ");
 	log_hex(p->log_fd, a);
 	log_str(p->log_fd, "errno ");
 	log_hex(p->log_fd, (uint64_t)-err);
 	log_str(p->log_fd, "\n");
+	sys6(NR_kill, 1, BLOB_ABORT_SIGNAL, 0, 0, 0, 0); /* the restart fails as a whole */
 	sys6(NR_exit_group, 1, 0, 0, 0, 0, 0);
 	__builtin_unreachable();
 }
@@ -184,6 +185,10 @@ void blob_main(struct blob_plan *p)
 	if (p->rseq_addr)
 		sys6(NR_rseq, p->rseq_addr, p->rseq_len, RSEQ_FLAG_UNREGISTER, p->rseq_sig, 0, 0);
 	unmap_restorer(p);
+	if (p->fault == 1) /* fault injection (common/fault.h): only the blob is left */
+		fail(p, "injected fault (rst-blob)", 0, -5 /* EIO */);
+	if (p->fault == 2)
+		sys6(NR_kill, sys6(NR_getpid, 0, 0, 0, 0, 0, 0), 19 /* SIGSTOP */, 0, 0, 0, 0);
 	move_specials(p);
 	move_regions(p);
 	p->mm.auxv = (uint64_t)(uintptr_t)p->auxv;

@@ -13,6 +13,13 @@
 
 #include <stdint.h>
 
+/* A process that fails before it becomes its image sends this signal (35:
+ * glibc's SIGRTMIN + 1, none of those restart passes on to the program, nor
+ * SIGRTMIN, with which it does) to PID 1 of the restart's namespace, which
+ * then ends the namespace and every process in it: a restart is all or
+ * nothing. */
+#define BLOB_ABORT_SIGNAL 35
+
 struct blob_range {
 	uint64_t addr, len;
 };
@@ -50,6 +57,7 @@ struct blob_plan {
 	uint64_t unmap_off, special_off, moves_off, threads_off; /* from the plan's start */
 	struct blob_mm_map mm;
 	uint64_t auxv[IMG_AUXV_WORDS];
+	uint32_t fault; /* fault injection (rst-blob): 1 fail, 2 stop, once unmapped */
 };
 
 /* Entry at offset 0 of the blob: switches to stack_top and never returns. */
