@@ -147,7 +147,7 @@ def test_installed_stasis_checkpoints_and_restarts(st, installed):
     verified."""
     st.bin = installed / "bin" / "stasis"
     st.env.pop("STASIS_LIB", None)
-    st.zdtm("memory", cycles=2)
+    st.zdtm("mem_heap", cycles=2)
 
 
 def test_installed_runtime_is_the_one_beside_it(st, installed):
