@@ -147,6 +147,24 @@ def _reap_all():
             return
 
 
+def kill_descendants():
+    """SIGKILL and reap every descendant of this process (we are a subreaper:
+    whatever a test started and left behind is one)."""
+    me = os.getpid()
+    for _ in range(50):
+        left = _descendants(me)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+        _reap_all()
+    _reap_all()
+
+
 class Proc:
     """A process started by the harness: a Popen plus where its output goes."""
 
@@ -383,19 +401,7 @@ class Stasis:
                 pass
         # Whatever is left (the coordinator daemon, processes of a PID namespace)
         # was started by us and is our descendant, since we are a subreaper.
-        me = os.getpid()
-        for _ in range(50):
-            left = _descendants(me)
-            if not left:
-                break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
-            _reap_all()
-        _reap_all()
+        kill_descendants()
 
 
 @pytest.fixture
