@@ -15,7 +15,7 @@
 # options needed.
 #
 # Change --time to what your site allows; keep the lead of --signal above the
-# time a checkpoint takes plus 60 s (Slurm may send the signal that much late).
+# time a checkpoint takes plus 30 s (Slurm looks at time limits every 30 s).
 #SBATCH --time=02:00:00
 #SBATCH --signal=B:USR1@300
 #SBATCH --requeue
