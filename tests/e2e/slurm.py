@@ -267,6 +267,7 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
             time.sleep(0.1)
         left = self._ps(_descendants(os.getpid()))
         kill_descendants()
-        for job in self.jobs:
-            shutil.rmtree(f"/tmp/stasis-{os.getuid()}-slurm-{job}", ignore_errors=True)
+        for job in self.jobs:  # the run directories stasis made for them, any user's
+            for d in Path("/tmp").glob(f"stasis-*-slurm-{job}"):
+                shutil.rmtree(d, ignore_errors=True)
         return left

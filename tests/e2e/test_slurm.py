@@ -34,6 +34,7 @@ from conftest import ROOT, program
 SCRIPT = ROOT / "examples" / "slurm" / "stasis-job.sh"
 N, STEP, PACE_MS = 3000000, 100000, 2200  # 30 steps of 2.2 s: 66 s of work
 LIMIT = ["--time=1", "--signal=B:USR1@50"]
+NOBODY = 65534
 
 # What Slurm, srun and bash say when a run ends by the checkpoint and the
 # requeue; nothing else may be in the job's output (no stasis warning).
@@ -117,7 +118,7 @@ def check_output(text, job, sub, runs, pace, tasks=1):
     return images
 
 
-def check_job(cluster, job, sub, log, pace=PACE_MS, tasks=1, more_images=()):
+def check_job(cluster, job, sub, log, pace=PACE_MS, tasks=1, more_images=(), uid=None):
     """The job ended well, its output is right (check_output), the newest two
     generations are in its directory, its coordinator used the port derived
     from the job id, and nothing of it runs any more. Returns its run count."""
@@ -132,7 +133,7 @@ def check_job(cluster, job, sub, log, pace=PACE_MS, tasks=1, more_images=()):
     assert len(list(ckpt.glob("stasis_restart_*.sh"))) == 1
     # the coordinator listened on the port derived from the job id (docs/slurm.md)
     port = 20000 + job % 10000
-    rundir = Path(f"/tmp/stasis-{os.getuid()}-slurm-{job}")
+    rundir = Path(f"/tmp/stasis-{os.getuid() if uid is None else uid}-slurm-{job}")
     assert (rundir / f"coord-{port}.log").exists(), (
         f"no coordinator log for port {port} in {rundir}: {list(rundir.iterdir())} "
         f"(was something else listening on {port}?)")
@@ -145,13 +146,16 @@ def test_checkpoint_on_demand(cluster, jobs):
     run in the job with srun --jobid --overlap find its coordinator with no
     option (status, a checkpoint the program goes on after), and scancel
     --signal=USR1 --batch runs the script's checkpoint and requeue at once.
+    The job runs as a plain user (nobody), as jobs do.
     Runs while the two jobs below run (the node shares its CPUs)."""
     sub = cluster.dir / "submit-on-demand"
     sub.mkdir()
+    os.chown(sub, NOBODY, NOBODY)
     log = sub / "job.out"
-    job = cluster.sbatch(SCRIPT, program("series"), N, STEP, 500, opts=[f"--output={log}"],
-                         cwd=sub)  # 15 s of work
-    overlap = ["srun", f"--jobid={job}", "--overlap", "stasis"]
+    job = cluster.sbatch(SCRIPT, program("series"), N, STEP, 500, cwd=sub,  # 15 s of work
+                         opts=[f"--uid={NOBODY}", f"--gid={NOBODY}", f"--output={log}"])
+    # as the job's user (root's srun into another user's job fails: "job has expired")
+    overlap = ["runuser", "-u", "nobody", "--", "srun", f"--jobid={job}", "--overlap", "stasis"]
     deadline = time.monotonic() + 60
     while True:
         r = cluster.run(*overlap, "status", "--json", check=False)
@@ -166,7 +170,7 @@ def test_checkpoint_on_demand(cluster, jobs):
     first = r.stdout.split()
     assert len(first) == 1 and first[0].startswith(f"{ckpt}/ckpt_series_"), r.stdout
     cluster.run("scancel", "--signal=USR1", "--batch", job)
-    assert check_job(cluster, job, sub, log, pace=500, more_images=first) == 2
+    assert check_job(cluster, job, sub, log, pace=500, more_images=first, uid=NOBODY) == 2
 
 
 def test_srun_tasks_make_one_computation(cluster, jobs):
