@@ -138,15 +138,44 @@ static void init_follows_restart(void)
 		_exit(1);
 }
 
+/* Wait until every root has ended: the status of the first that failed (by
+ * a signal or a non-zero exit), else 0. Other processes are reaped. */
+static int wait_roots(const pid_t *roots, int nroots)
+{
+	int st = 0, failed = 0, left = nroots;
+	while (left > 0) {
+		int s, i;
+		pid_t w = waitpid(-1, &s, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		for (i = 0; i < nroots && roots[i] != w; i++)
+			;
+		if (i == nroots)
+			continue;
+		left--;
+		if (!failed && !(WIFEXITED(s) && WEXITSTATUS(s) == 0)) {
+			st = s;
+			failed = 1;
+		}
+	}
+	return st;
+}
+
 /* PID 1 of the restart namespace: creates the processes whose parent is not in
- * the set, reaps, and reports the first one's end. */
+ * the set (the roots: one per program launched into the computation, as the
+ * tasks of `srun stasis launch`), reaps, and reports once every root has
+ * ended. */
 static void run_init(struct rst_set *set, int status_fd)
 {
-	struct init_report r = {0};
-	pid_t first = 0;
+	pid_t *roots = calloc(set->n, sizeof(pid_t));
+	int nroots = 0;
 	report_fd = status_fd;
 	init_follows_restart();
 	rst_sigfwd_init();
+	if (!roots)
+		rst_abort("cannot restart %d processes: out of memory", set->n);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		rst_abort("cannot mount /proc in the restart namespace: %s", strerror(errno));
@@ -158,24 +187,11 @@ static void run_init(struct rst_set *set, int status_fd)
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)
 			continue;
-		pid_t pid = spawn_member(set, i);
-		if (!first)
-			first = pid;
+		roots[nroots++] = spawn_member(set, i);
 	}
-	rst_sigfwd_program(first);
+	rst_sigfwd_programs(roots, nroots);
 	close_restorer_fds(set); /* the restored processes have them */
-	for (;;) {
-		int s;
-		pid_t w = waitpid(-1, &s, 0);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		if (w == first) {
-			r.status = s;
-			break;
-		}
-	}
+	struct init_report r = {.status = wait_roots(roots, nroots)};
 	write_full(status_fd, &r, sizeof(r));
 	_exit(0);
 }

@@ -147,6 +147,24 @@ def _reap_all():
             return
 
 
+def kill_descendants():
+    """SIGKILL and reap every descendant of this process (we are a subreaper:
+    whatever a test started and left behind is one)."""
+    me = os.getpid()
+    for _ in range(50):
+        left = _descendants(me)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+        _reap_all()
+    _reap_all()
+
+
 class Proc:
     """A process started by the harness: a Popen plus where its output goes."""
 
@@ -211,23 +229,25 @@ class Stasis:
         self._n += 1
         return self.tmp / f"{base}.{self._n}"
 
-    def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL):
+    def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL, append=False):
         out = Path(out) if out else self._name("stdout")
         err = Path(err) if err else self._name("stderr")
-        # The program's stdout is a regular file (not O_APPEND): restart reopens
-        # it at its offset, so lines written after the checkpoint are overwritten.
-        with open(out, "wb") as fo, open(err, "wb") as fe:
+        # The program's stdout is a regular file (not O_APPEND unless append):
+        # restart reopens it at its offset, so lines written after the
+        # checkpoint are overwritten.
+        with open(out, "ab" if append else "wb") as fo, open(err, "wb") as fe:
             p = subprocess.Popen(argv, cwd=self.tmp, env=self.env, stdin=stdin, stdout=fo,
                                  stderr=fe, start_new_session=True)
         proc = Proc(p, out, err, what)
         self.procs.append(proc)
         return proc
 
-    def launch(self, prog, *args, out=None, err=None, opts=()):
-        """`stasis launch` PROG ARGS in the background, stdout and stderr to files."""
+    def launch(self, prog, *args, out=None, err=None, opts=(), append=False):
+        """`stasis launch` PROG ARGS in the background, stdout and stderr to
+        files (stdout opened O_APPEND with append)."""
         argv = [str(self.bin), "launch", "-p", str(self.port), "--ckpt-dir", str(self.ckpt_dir),
                 *opts, str(prog), *map(str, args)]
-        return self._spawn(argv, out, err, f"launch {Path(prog).name}")
+        return self._spawn(argv, out, err, f"launch {Path(prog).name}", append=append)
 
     def restart(self, images=None, directory=None, out=None, err=None):
         """`stasis restart` in the background (the restored program writes where it wrote)."""
@@ -381,19 +401,7 @@ class Stasis:
                 pass
         # Whatever is left (the coordinator daemon, processes of a PID namespace)
         # was started by us and is our descendant, since we are a subreaper.
-        me = os.getpid()
-        for _ in range(50):
-            left = _descendants(me)
-            if not left:
-                break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
-            _reap_all()
-        _reap_all()
+        kill_descendants()
 
 
 @pytest.fixture
