@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from hosts import net  # noqa: F401  (the hosts fixture, tests/e2e/hosts.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 STASIS = BUILD / "bin" / "stasis"
