@@ -82,6 +82,15 @@ enum proto_type {
 	MSG_CHILDREN = 42,	   /* process c->s after CKPT_BEGIN: u32 pids of its child
 				      processes; a child that is not a process of the computation
 				      fails the checkpoint */
+	MSG_TCP_REPORT = 44,	   /* process c->s after the SUSPENDED pass: struct
+				      proto_tcp_report, then its TCP connections */
+	MSG_TCP_MATCH = 45,	   /* s->c once every process reported: struct proto_tcp_match,
+				      then one struct proto_tcp_peer per reported end */
+	MSG_NAME_PUBLISH = 46,	   /* c->s at restart: struct proto_name, where a connection's
+				      listening end now waits */
+	MSG_NAME_LOOKUP = 47,	   /* c->s at restart: u64 conn_id; answered by NAME_ANSWER
+				      once that connection is published */
+	MSG_NAME_ANSWER = 48,	   /* s->c: struct proto_name */
 };
 
 enum proto_role {
@@ -144,6 +153,51 @@ struct proto_barrier {
  * tells sockets inside the computation from sockets to outside with them. */
 #define PROTO_MAX_MEMBERS 4096
 
+/* TCP connections at checkpoint (runtime/fd_tcp.c, coordinator/coord_tcp.c).
+ * After the SUSPENDED pass every process reports the TCP sockets it drains
+ * (those it is the lowest pid to hold); the coordinator pairs the two ends of
+ * each connection across processes and hosts and answers every process. */
+struct proto_tcp_report { /* 24 bytes, then count struct proto_tcp_end */
+	uint32_t count;
+	uint32_t reserved;
+	uint8_t host[16]; /* the network the sockets live in: boot id ^ netns inode */
+};
+#define PROTO_TCP_SHUT_WR (1u << 0)   /* this end sent its FIN (shutdown SHUT_WR) */
+#define PROTO_TCP_PEER_SHUT (1u << 1) /* this end received the peer's FIN */
+#define PROTO_TCP_URGENT (1u << 2)    /* urgent (out-of-band) data waits to be read */
+#define PROTO_TCP_PENDING (1u << 3)   /* in the accept queue of listener `fd` (ino 0) */
+struct proto_tcp_end {		      /* 64 bytes */
+	uint64_t ino;		      /* socket inode */
+	int32_t fd;		      /* its lowest descriptor in the process (for messages) */
+	uint32_t state;		      /* TCP state, as linux/tcp.h numbers them (1 ESTABLISHED) */
+	uint16_t family;	      /* AF_INET 2, AF_INET6 10 */
+	uint16_t flags;		      /* PROTO_TCP_* */
+	uint16_t lport, pport;	      /* host order */
+	uint8_t local[16], peer[16];  /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+	uint32_t outq, inq;	      /* SIOCOUTQ (sent, not acknowledged), SIOCINQ (unread) */
+};
+#define PROTO_TCP_ABORT (1u << 0) /* the checkpoint failed: drain nothing */
+struct proto_tcp_match {	  /* 24 bytes, then count struct proto_tcp_peer */
+	uint32_t count;		  /* = the report's */
+	uint32_t flags;		  /* PROTO_TCP_ABORT */
+	uint8_t nonce[16];	  /* random, this checkpoint's: begins every drain marker */
+};
+struct proto_tcp_peer {	    /* 16 bytes, for the report's end of the same index */
+	uint64_t conn_id;   /* 0: the peer is outside the computation */
+	uint32_t side;	    /* 0 or 1; at restart side 0 listens and side 1 connects */
+	uint32_t peer_outq; /* the peer end's SIOCOUTQ */
+};
+/* At restart: where a connection's side 0 listens now (publish), or the
+ * answer to a lookup. The connecting side sends the cookie first. */
+struct proto_name { /* 48 bytes */
+	uint64_t conn_id;
+	uint16_t family; /* AF_INET or AF_INET6 */
+	uint16_t port;	 /* host order */
+	uint32_t reserved;
+	uint8_t addr[16];   /* network order (IPv4: the first 4 bytes) */
+	uint8_t cookie[16]; /* random: proves the connecting side asked the coordinator */
+};
+
 struct proto_image_done {
 	uint64_t size; /* bytes of the image file */
 };
@@ -204,5 +258,11 @@ int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_
 uint16_t proto_default_port(void);
 /* A port number 1-65535 in decimal, or 0 if s is not one. */
 uint16_t proto_parse_port(const char *s);
+
+_Static_assert(sizeof(struct proto_tcp_report) == 24, "proto_tcp_report");
+_Static_assert(sizeof(struct proto_tcp_end) == 64, "proto_tcp_end");
+_Static_assert(sizeof(struct proto_tcp_match) == 24, "proto_tcp_match");
+_Static_assert(sizeof(struct proto_tcp_peer) == 16, "proto_tcp_peer");
+_Static_assert(sizeof(struct proto_name) == 48, "proto_name");
 
 #endif

@@ -109,6 +109,7 @@ static void coord_destroy(struct coord *c)
 		unlink(c->token_path);
 	loop_free(c->loop);
 	ckpt_free(&c->ckpt);
+	names_forget(c);
 	sodium_memzero(c->token, sizeof(c->token));
 	free(c);
 }

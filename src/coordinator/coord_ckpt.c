@@ -153,6 +153,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 		k->member = 1;
 		k->barrier = 0;
 		k->wrote = 0;
+		tcp_forget(k);
 		k->done = k->total = 0;
 		conn_send(k, MSG_CKPT_BEGIN, &b, sizeof(b), c->ckpt_dir, strlen(c->ckpt_dir));
 	}
@@ -272,6 +273,7 @@ static void ckpt_finish(struct coord *c)
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
 		k->member = 0;
 		k->barrier = 0;
+		tcp_forget(k);
 	}
 	ck->active = 0;
 	sbuf_reset(&ck->paths);
@@ -304,7 +306,8 @@ void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
 {
 	struct ckpt *ck = &k->c->ckpt;
 	char why[96];
-	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= b->id) {
+	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= b->id ||
+	    (b->id == BARRIER_DRAINED && !k->tcp_reported)) {
 		snprintf(why, sizeof(why), "barrier %u out of sequence (checkpoint %s, stage %u)",
 			 b->id, ck->active ? "running" : "idle", ck->stage);
 		return conn_drop(k, why);
@@ -417,6 +420,7 @@ void ckpt_proc_left(struct conn *k)
 				    k->pid, k->name);
 		}
 		k->member = 0;
+		tcp_check_reports(c); /* the others may be waiting for its report */
 		ckpt_advance(c);
 	}
 }
@@ -439,6 +443,7 @@ void restart_on_barrier(struct conn *k)
 		p->barrier = 0;
 	}
 	c->restarting = 0;
+	names_forget(c); /* every connection is made again */
 }
 
 void ckpt_free(struct ckpt *ck)

@@ -227,6 +227,9 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 			return -1;
 		ckpt_on_children(k, m);
 		return 0;
+	case MSG_TCP_REPORT:
+		tcp_on_report(k, m);
+		return 0;
 	case MSG_CMD_CHECKPOINT: /* stasis_checkpoint() from inside the computation */
 		return ctl_dispatch(k, m);
 	}
@@ -238,8 +241,12 @@ static void dispatch(struct conn *k, const struct proto_msg *m)
 	char why[96];
 	if (k->state == CONN_HELLO)
 		return on_hello(k, m);
-	if ((conn_is_process(k) ? process_dispatch(k, m) : ctl_dispatch(k, m)) == 0)
+	if (m->hdr.type == MSG_NAME_PUBLISH || m->hdr.type == MSG_NAME_LOOKUP) {
+		if (names_dispatch(k, m) == 0)
+			return;
+	} else if ((conn_is_process(k) ? process_dispatch(k, m) : ctl_dispatch(k, m)) == 0) {
 		return;
+	}
 	snprintf(why, sizeof(why), "unexpected message (type %u, %u bytes)", m->hdr.type,
 		 m->hdr.len);
 	conn_drop(k, why);
@@ -328,6 +335,7 @@ static void conn_free(struct conn *k)
 {
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 	close(k->fd);
+	tcp_forget(k);
 	sbuf_free(&k->in);
 	sbuf_free(&k->out);
 	free(k);

@@ -54,6 +54,12 @@ struct conn {
 	int wrote;	      /* sent IMAGE_DONE in the running checkpoint */
 	uint64_t done, total; /* its last MSG_PROGRESS in the running checkpoint */
 	int execing;	      /* said MSG_EXEC 1: its leaving is an exec */
+	/* its TCP report in the running checkpoint (coord_tcp.c) */
+	struct proto_tcp_end *tcp;
+	struct proto_tcp_peer *tcp_out;
+	uint32_t ntcp;
+	int tcp_reported;
+	uint8_t tcp_host[16];
 	struct conn *next;
 };
 
@@ -62,9 +68,14 @@ struct ckpt {
 	uint32_t gen, flags, stage;
 	uint64_t requester; /* control client id, 0 for the interval timer */
 	int failed;
-	int transient; /* failed only because processes came or went: try again */
+	int transient;	  /* failed only because processes came or went: try again */
+	int tcp_answered; /* MSG_TCP_MATCH went to every member */
+	uint8_t nonce[16];
 	struct sbuf paths, errors;
 };
+
+struct name;
+struct lookup;
 
 struct coord {
 	struct coord_opts opts;
@@ -100,6 +111,10 @@ struct coord {
 	long long retry_until_ms; /* a checkpoint that failed transiently is retried until */
 	struct ckpt ckpt;
 	int status;
+	/* the name service of a restart (coord_names.c) */
+	struct name *names;
+	struct lookup *lookups;
+	size_t nnames;
 };
 
 /* coord_conn.c */
@@ -128,6 +143,17 @@ void ckpt_exec_joined(struct coord *c, uint32_t pid);
 void ckpt_proc_left(struct conn *k);
 void restart_on_barrier(struct conn *k);
 void ckpt_free(struct ckpt *ck);
+
+/* coord_tcp.c: TCP reports after the SUSPENDED pass; tcp_check_reports
+ * answers once every member has reported (also when one leaves) */
+void tcp_on_report(struct conn *k, const struct proto_msg *m);
+void tcp_check_reports(struct coord *c);
+void tcp_forget(struct conn *k);
+
+/* coord_names.c: MSG_NAME_PUBLISH and MSG_NAME_LOOKUP from any peer (0, or
+ * -1: malformed); names_forget once a restart is complete */
+int names_dispatch(struct conn *k, const struct proto_msg *m);
+void names_forget(struct coord *c);
 
 /* coord_ctl.c */
 int ctl_dispatch(struct conn *k, const struct proto_msg *m);

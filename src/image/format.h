@@ -316,6 +316,8 @@ enum img_inet_state {
 	IMG_INET_LISTEN = 3,	/* TCP listening */
 	IMG_INET_UDP_CONN = 4,	/* UDP connected to peer */
 	IMG_INET_TCP_RESET = 5, /* a TCP connection: comes back reset (ECONNRESET) */
+	IMG_INET_TCP_CONN = 6,	/* a TCP connection to a peer in the computation: made again
+				   through the coordinator (struct img_tcp follows) */
 };
 #define IMG_INET_REUSEADDR (1u << 0)
 #define IMG_INET_REUSEPORT (1u << 1)
@@ -334,6 +336,19 @@ struct img_inet {
 	int32_t rcvbuf, sndbuf;	     /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
 	uint32_t scope_id;	     /* IPv6 scope of local */
 	uint32_t reserved;
+};
+
+/* After a struct img_inet of state IMG_INET_TCP_CONN: the connection, then
+ * data_len bytes, what was in flight to this end (its receive queue). One
+ * holder's record (the process that drained it) has this; the others' say
+ * IMG_INET_TCP_RESET and take the socket from it. */
+#define IMG_TCP_SHUT_WR (1u << 0)   /* this end had shut its sending side (FIN sent) */
+#define IMG_TCP_PEER_SHUT (1u << 1) /* the peer had: reads end after the data */
+struct img_tcp {
+	uint64_t conn_id;  /* unique among the connections of its generation */
+	uint32_t side;	   /* at restart, side 0 listens and side 1 connects */
+	uint32_t flags;	   /* IMG_TCP_* */
+	uint64_t data_len; /* bytes that follow */
 };
 
 /* IMG_FD_FIFO payload: struct img_fifo, then data_len bytes in flight. */
@@ -528,6 +543,7 @@ _Static_assert(sizeof(struct img_ipc) == 56, "img_ipc");
 _Static_assert(sizeof(struct img_mqueue) == 32, "img_mqueue");
 _Static_assert(sizeof(struct img_unix) == 280, "img_unix");
 _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
+_Static_assert(sizeof(struct img_tcp) == 24, "img_tcp");
 _Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
 _Static_assert(sizeof(struct img_tty) == 96, "img_tty");
 _Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");

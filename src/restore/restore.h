@@ -162,6 +162,15 @@ int rst_tty_relay(int done_fd);
 int rst_tty_leads_session(const struct rst_set *set, int i);
 int rst_tty_session(const struct rst_set *set, int i);
 
+/* fd_inet.c: a TCP/UDP socket's options as the record has them */
+void rst_inet_options(int s, const struct img_inet *r);
+/* fd_tcp.c: TCP connections between processes of the computation (records
+ * IMG_INET_TCP_CONN). rst_tcp_restore (PID 1, before it creates any object)
+ * makes all of the set's again through the coordinator with their bytes in
+ * flight; rst_tcp_take hands one to its object. */
+int rst_tcp_restore(const struct rst_set *set);
+int rst_tcp_take(const struct rst_obj *o, int fd[2]);
+
 /* tree.c: the images are one checkpoint, complete; parents from their ppids. */
 int rst_set_check(struct rst_set *set, char *err, size_t errlen);
 /* tree.c: once joined to the coordinator, the restorer fds to the fixed layout. */

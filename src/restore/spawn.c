@@ -105,7 +105,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	/* the new IPC namespace's own message queues, where programs look for them */
 	if (access("/dev/mqueue", F_OK) == 0)
 		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	if (rst_sysv_create(set) < 0 || rst_objs_create(set, -1) < 0)
+	if (rst_sysv_create(set) < 0 || rst_tcp_restore(set) < 0 || rst_objs_create(set, -1) < 0)
 		_exit(1);
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)

@@ -47,21 +47,32 @@ static void handle_result(struct proto_msg *m)
 	api_complete(r.status ? -1 : STASIS_CKPT_ORIGINAL);
 }
 
+int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
+{
+	for (;;) {
+		if (proto_recv(rt.coord_fd, m, buf, size) < 0)
+			return RT_COORD_LOST;
+		if (m->hdr.type == MSG_KILL)
+			return RT_COORD_KILLED;
+		if (m->hdr.type == MSG_CKPT_RESULT)
+			handle_result(m);
+		else if (m->hdr.type == type)
+			return 0;
+		else
+			debug("unexpected message %u while waiting for %u", m->hdr.type, type);
+	}
+}
+
 /* Wait for the pass of barrier id; other messages that may arrive meanwhile are
  * handled here. Returns 0 on pass, 1 on KILL, -1 on a lost coordinator. */
 static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 {
 	struct proto_msg m;
 	for (;;) {
-		if (proto_recv(rt.coord_fd, &m, buf, size) < 0)
-			return -1;
-		if (m.hdr.type == MSG_KILL)
-			return 1;
-		if (m.hdr.type == MSG_CKPT_RESULT) {
-			handle_result(&m);
-			continue;
-		}
-		if (m.hdr.type == MSG_BARRIER && m.hdr.len >= sizeof(struct proto_barrier)) {
+		int rc = rt_coord_wait(MSG_BARRIER, &m, buf, size);
+		if (rc)
+			return rc == RT_COORD_KILLED ? 1 : -1;
+		if (m.hdr.len >= sizeof(struct proto_barrier)) {
 			struct proto_barrier b;
 			memcpy(&b, m.payload, sizeof(b));
 			if (b.id == id) {
@@ -71,7 +82,7 @@ static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 				return 0;
 			}
 		}
-		debug("unexpected message %u while waiting for barrier %u", m.hdr.type, id);
+		debug("unexpected barrier while waiting for barrier %u", id);
 	}
 }
 
@@ -122,7 +133,8 @@ static int after_restart(uint8_t *buf, size_t size)
 			break;
 		rt_futex_wait(&rt.nrestored, n);
 	}
-	rt_restore_timers(); /* once every thread exists: a timer may signal one of them */
+	rt_restore_timers();  /* once every thread exists: a timer may signal one of them */
+	rt_names_restarted(); /* the connections' new sockets answer with the old names */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
@@ -260,8 +272,15 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	if (barrier(BARRIER_SUSPENDED, buf, size))
 		return lost_coordinator();
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
-	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
-	    !(c.parts = rt_capture(c.err, sizeof(c.err))))
+	int ok = rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT);
+	int t = rt_tcp_checkpoint(ok, c.err, sizeof(c.err)); /* TCP connections drained */
+	if (t == RT_COORD_KILLED)
+		die_killed();
+	if (t == RT_COORD_LOST)
+		return lost_coordinator();
+	if (t < 0)
+		rc = -1;
+	if (rc == 0 && ok && !(c.parts = rt_capture(c.err, sizeof(c.err))))
 		rc = -1;
 	if (rc != 0) { /* now, so that the DRAINED pass tells everyone to write nothing */
 		report_image(&c, rc);

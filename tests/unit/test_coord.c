@@ -119,14 +119,42 @@ static void expect_closed(int fd)
 	ck_assert_int_le(recv(fd, &c, 1, 0), 0);
 }
 
+static void send_tcp_report(int fd, const uint8_t host[16], const struct proto_tcp_end *e,
+			    uint32_t n)
+{
+	struct proto_tcp_report h = {.count = n};
+	if (host)
+		memcpy(h.host, host, sizeof(h.host));
+	ck_assert_int_eq(proto_send(fd, MSG_TCP_REPORT, &h, sizeof(h), e, n * sizeof(*e)), 0);
+}
+
+/* DRAINED follows the process's TCP report (here: no connection) */
 static void send_barrier(int fd, uint32_t id)
 {
 	struct proto_barrier b = {.id = id};
+	if (id == BARRIER_DRAINED)
+		send_tcp_report(fd, NULL, NULL, 0);
 	ck_assert_int_eq(proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0), 0);
+}
+
+/* The answer to a TCP report: its header (the peers in rbuf after it). */
+static struct proto_tcp_match expect_match(int fd, uint32_t count)
+{
+	struct proto_msg m = expect(fd, MSG_TCP_MATCH);
+	struct proto_tcp_match h;
+	ck_assert_uint_ge(m.hdr.len, sizeof(h));
+	memcpy(&h, m.payload, sizeof(h));
+	ck_assert_uint_eq(h.count, count);
+	ck_assert_uint_eq(
+	    m.hdr.len,
+	    sizeof(h) + (h.flags & PROTO_TCP_ABORT ? 0 : count * sizeof(struct proto_tcp_peer)));
+	return h;
 }
 
 static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
 {
+	if (id == BARRIER_DRAINED)
+		expect_match(fd, 0);
 	struct proto_msg m = expect(fd, MSG_BARRIER);
 	struct proto_barrier b;
 	memcpy(&b, m.payload, sizeof(b));
@@ -455,6 +483,144 @@ START_TEST(test_checkpoint_refusals_and_errors)
 }
 END_TEST
 
+static struct proto_tcp_end tcp_end(uint64_t ino, const char *local, uint16_t lport,
+				    const char *peer, uint16_t pport, uint32_t outq)
+{
+	struct proto_tcp_end e = {.ino = ino,
+				  .fd = (int32_t)ino,
+				  .state = 1 /* ESTABLISHED */,
+				  .family = AF_INET,
+				  .lport = lport,
+				  .pport = pport,
+				  .outq = outq};
+	e.local[10] = e.local[11] = e.peer[10] = e.peer[11] = 0xff;
+	ck_assert_int_eq(inet_pton(AF_INET, local, e.local + 12), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, peer, e.peer + 12), 1);
+	return e;
+}
+
+static void tcp_round(int *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		send_barrier(p[i], BARRIER_SUSPENDED);
+	for (int i = 0; i < n; i++)
+		expect_pass(p[i], BARRIER_SUSPENDED, n);
+}
+
+static struct proto_tcp_peer peer_at(int k)
+{
+	struct proto_tcp_peer r;
+	memcpy(&r, rbuf + sizeof(struct proto_tcp_match) + k * sizeof(r), sizeof(r));
+	return r;
+}
+
+/* The coordinator pairs the two ends of each connection across processes by
+ * their addresses (loopback ones only on the same host), answers once every
+ * process reported, and refuses a connect in progress as transient. */
+START_TEST(test_tcp_pairing)
+{
+	const char *text;
+	uint8_t host_a[16] = {1}, host_b[16] = {2};
+	start_coord(0);
+	int p[3] = {join_process(401, NULL), join_process(402, NULL), join_process(403, NULL)};
+	int ctl = request_checkpoint(0);
+	for (int i = 0; i < 3; i++)
+		expect_begin(p[i]);
+	tcp_round(p, 3);
+	struct proto_tcp_end e1[] = {tcp_end(11, "127.0.0.1", 1000, "127.0.0.1", 2000, 5),
+				     tcp_end(12, "192.0.2.1", 40000, "192.0.2.2", 80, 0),
+				     tcp_end(13, "198.51.100.1", 5, "198.51.100.9", 6, 0)};
+	struct proto_tcp_end e2[] = {tcp_end(21, "127.0.0.1", 2000, "127.0.0.1", 1000, 7)};
+	/* the same loopback tuple on another host, and the other end of 12 */
+	struct proto_tcp_end e3[] = {tcp_end(31, "127.0.0.1", 2000, "127.0.0.1", 1000, 0),
+				     tcp_end(32, "192.0.2.2", 80, "192.0.2.1", 40000, 9)};
+	send_tcp_report(p[0], host_a, e1, 3);
+	send_tcp_report(p[1], host_a, e2, 1);
+	expect_nothing(p[0]); /* p[2] has not reported */
+	send_tcp_report(p[2], host_b, e3, 2);
+	struct proto_tcp_match h = expect_match(p[0], 3);
+	ck_assert_uint_eq(h.flags, 0);
+	struct proto_tcp_peer a = peer_at(0), b = peer_at(1), c = peer_at(2);
+	h = expect_match(p[1], 1);
+	struct proto_tcp_peer d = peer_at(0);
+	expect_match(p[2], 2);
+	struct proto_tcp_peer e = peer_at(0), f = peer_at(1);
+	ck_assert_uint_ne(a.conn_id, 0);
+	ck_assert_uint_eq(a.conn_id >> 32, 1); /* generation 1 */
+	ck_assert_uint_eq(a.conn_id, d.conn_id);
+	ck_assert_uint_eq(a.side + d.side, 1);
+	ck_assert_uint_eq(a.peer_outq, 7);
+	ck_assert_uint_eq(d.peer_outq, 5);
+	ck_assert_uint_ne(b.conn_id, 0);
+	ck_assert_uint_ne(b.conn_id, a.conn_id);
+	ck_assert_uint_eq(b.conn_id, f.conn_id);
+	ck_assert_uint_eq(b.side + f.side, 1);
+	ck_assert_uint_eq(b.peer_outq, 9);
+	ck_assert_uint_eq(c.conn_id, 0); /* to outside */
+	ck_assert_uint_eq(e.conn_id, 0); /* loopback of another host */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(proto_send(p[i], MSG_BARRIER, &(struct proto_barrier){.id = 2},
+					    sizeof(struct proto_barrier), NULL, 0),
+				 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		struct proto_msg m = expect(p[i], MSG_BARRIER);
+		ck_assert_uint_eq(((struct proto_barrier *)m.payload)->flags, 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		send_image(p[i], i == 0 ? "/ck/1" : i == 1 ? "/ck/2" : "/ck/3");
+		send_barrier(p[i], BARRIER_WRITTEN);
+	}
+	ck_assert_uint_eq(expect_result(ctl, &text).status, 0);
+	for (int i = 0; i < 3; i++)
+		expect_pass(p[i], BARRIER_WRITTEN, 3);
+
+	/* a connect in progress: every process is told to drain nothing */
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
+	for (int i = 0; i < 3; i++)
+		expect_begin(p[i]);
+	tcp_round(p, 3);
+	e1[1].state = 2; /* SYN_SENT */
+	send_tcp_report(p[0], host_a, e1, 3);
+	send_tcp_report(p[1], host_a, NULL, 0);
+	send_tcp_report(p[2], host_b, NULL, 0);
+	ck_assert_uint_eq(expect_match(p[0], 3).flags, PROTO_TCP_ABORT);
+	ck_assert_uint_eq(expect_match(p[1], 0).flags, PROTO_TCP_ABORT);
+	ck_assert_uint_eq(expect_match(p[2], 0).flags, PROTO_TCP_ABORT);
+	for (int i = 0; i < 3; i++)
+		close(p[i]);
+	close(ctl);
+}
+END_TEST
+
+/* The name service of a restart: a lookup waits for the publication; names
+ * are forgotten once the restart is complete. */
+START_TEST(test_names)
+{
+	start_coord(0);
+	int a = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	int b = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	struct proto_name n = {.conn_id = 0x100000007ull, .family = AF_INET, .port = 4242};
+	memset(n.cookie, 0xab, sizeof(n.cookie));
+	uint64_t id = n.conn_id;
+	ck_assert_int_eq(proto_send(b, MSG_NAME_LOOKUP, &id, 8, NULL, 0), 0);
+	expect_nothing(b);
+	ck_assert_int_eq(proto_send(a, MSG_NAME_PUBLISH, &n, sizeof(n), NULL, 0), 0);
+	struct proto_msg m = expect(b, MSG_NAME_ANSWER);
+	ck_assert_uint_eq(m.hdr.len, sizeof(n));
+	ck_assert_mem_eq(m.payload, &n, sizeof(n));
+	/* asked after it was published: answered at once */
+	ck_assert_int_eq(proto_send(a, MSG_NAME_LOOKUP, &id, 8, NULL, 0), 0);
+	m = expect(a, MSG_NAME_ANSWER);
+	ck_assert_mem_eq(m.payload, &n, sizeof(n));
+	/* published twice: that peer is dropped */
+	ck_assert_int_eq(proto_send(a, MSG_NAME_PUBLISH, &n, sizeof(n), NULL, 0), 0);
+	expect_closed(a);
+	close(a);
+	close(b);
+}
+END_TEST
+
 START_TEST(test_restart_barrier)
 {
 	struct proto_welcome w;
@@ -704,6 +870,8 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_checkpoint_waits_for_exec);
 	tcase_add_test(tc, test_checkpoint_refusals_and_errors);
 	tcase_add_test(tc, test_restart_barrier);
+	tcase_add_test(tc, test_tcp_pairing);
+	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);
 	tcase_add_test(tc, test_kill_checkpoint_then_exit_on_last);
 	tcase_add_test(tc, test_quit_and_port_in_use);
