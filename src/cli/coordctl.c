@@ -24,6 +24,30 @@ uint16_t cli_parse_port(const char *s)
 	return p;
 }
 
+int cli_coord_opt(const char *opt, const char *arg)
+{
+	char abs[PATH_MAX];
+	if (!strcmp(opt, "--coord-host")) {
+		if (!*arg)
+			die("--coord-host needs a host name or address");
+		setenv("STASIS_COORD_HOST", arg, 1);
+		return 1;
+	}
+	if (!strcmp(opt, "--token-file")) {
+		if (!realpath(arg, abs))
+			die("token file %s: %s", arg, strerror(errno));
+		setenv("STASIS_TOKEN_FILE", abs, 1);
+		return 1;
+	}
+	return 0;
+}
+
+int cli_coord_remote(void)
+{
+	const char *h = getenv("STASIS_COORD_HOST");
+	return h && *h && strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+}
+
 static const char *self_exe(void)
 {
 	static char path[PATH_MAX];
@@ -159,15 +183,14 @@ int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
 {
 	char err[PATH_MAX + 256], dir[PATH_MAX];
 	struct proto_welcome w;
-	const char *host = getenv("STASIS_COORD_HOST");
 	int fd = control_connect(port, &w, dir, sizeof(dir), err, sizeof(err));
 	if (fd >= 0) {
 		close(fd);
-		check_settings(port, &w, dir, ckpt_dir, no_compress);
+		if (!cli_coord_remote()) /* images go to the directory of each host anyway */
+			check_settings(port, &w, dir, ckpt_dir, no_compress);
 		return 0;
 	}
-	if (errno != ECONNREFUSED ||
-	    (host && *host && strcmp(host, "127.0.0.1") && strcmp(host, "localhost")))
+	if (errno != ECONNREFUSED || cli_coord_remote()) /* never one for another host */
 		return error("%s", err);
 	debug("no coordinator on port %u: starting one", port);
 	if (spawn_coordinator(port, ckpt_dir, no_compress) == 0)

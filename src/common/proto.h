@@ -91,6 +91,12 @@ enum proto_type {
 	MSG_NAME_LOOKUP = 47,	   /* c->s at restart: u64 conn_id; answered by NAME_ANSWER
 				      once that connection is published */
 	MSG_NAME_ANSWER = 48,	   /* s->c: struct proto_name */
+	MSG_HOST = 49,		   /* process c->s after WELCOME: struct proto_host */
+	MSG_MEMBERS = 50,	   /* s->c before the DRAINED pass: struct proto_member of every
+				      process of the checkpoint (recorded in each image) */
+	MSG_CMD_RESTART_WAIT = 51, /* control c->s from restart: struct proto_restart_wait, then
+				      the generation's struct proto_member from its images */
+	MSG_RESTART_RESULT = 52,   /* s->c: struct proto_ckpt_result (gen 0: failed), then text */
 };
 
 enum proto_role {
@@ -198,6 +204,40 @@ struct proto_name { /* 48 bytes */
 	uint8_t cookie[16]; /* random: proves the connecting side asked the coordinator */
 };
 
+/* Where a process runs (MSG_HOST): its network's key (as in TCP_REPORT), its
+ * host name, and for a process coming back from an image the host it ran
+ * on at the checkpoint. */
+struct proto_host {	    /* 160 bytes */
+	uint8_t key[16];    /* its network */
+	uint8_t pids[16];   /* its view of pids: boot id ^ PID namespace inode */
+	char host[64];	    /* NUL-padded */
+	char orig_host[64]; /* restart: the image's; else empty */
+};
+/* One process of a checkpoint (MSG_MEMBERS, MSG_CMD_RESTART_WAIT; the image
+ * section members has the same 104 bytes). */
+struct proto_member {
+	uint32_t pid;
+	uint32_t flags; /* in an image: 1 for the image's own process */
+	char host[64];
+	char name[32]; /* program name */
+};
+struct proto_restart_wait { /* 24 bytes, then nmembers struct proto_member */
+	uint64_t comp_id;
+	uint32_t gen;
+	uint32_t seconds;  /* how long the coordinator waits for the whole generation */
+	uint32_t nmembers; /* 0 when the images do not list them */
+	uint32_t reserved;
+};
+
+/* The network a process's sockets live in (ns "net"), or the pids it sees
+ * (ns "pid"): the boot id with that namespace's inode XORed into its first 8
+ * bytes (zero if unknown). */
+void proto_host_key(uint8_t key[16], const char *ns);
+/* Both keys and the host name, for MSG_HOST */
+void proto_host_fill(struct proto_host *h);
+/* This host's name (uname), NUL-terminated in 64 bytes. */
+void proto_host_name(char name[64]);
+
 struct proto_image_done {
 	uint64_t size; /* bytes of the image file */
 };
@@ -264,5 +304,8 @@ _Static_assert(sizeof(struct proto_tcp_end) == 64, "proto_tcp_end");
 _Static_assert(sizeof(struct proto_tcp_match) == 24, "proto_tcp_match");
 _Static_assert(sizeof(struct proto_tcp_peer) == 16, "proto_tcp_peer");
 _Static_assert(sizeof(struct proto_name) == 48, "proto_name");
+_Static_assert(sizeof(struct proto_host) == 160, "proto_host");
+_Static_assert(sizeof(struct proto_member) == 104, "proto_member");
+_Static_assert(sizeof(struct proto_restart_wait) == 24, "proto_restart_wait");
 
 #endif

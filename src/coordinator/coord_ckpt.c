@@ -232,19 +232,6 @@ static void report(struct coord *c, int ok)
 	}
 }
 
-/* A failed checkpoint keeps no image: those other processes wrote are an
- * incomplete set that restart would refuse. */
-static void remove_images(struct ckpt *ck)
-{
-	for (char *p = ck->paths.p, *nl; p && *p; p = nl + 1) {
-		if (!(nl = strchr(p, '\n')))
-			break;
-		*nl = 0;
-		unlink(p);
-		*nl = '\n';
-	}
-}
-
 static void ckpt_finish(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
@@ -258,12 +245,14 @@ static void ckpt_finish(struct coord *c)
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;
 	}
-	if (!ok)
-		remove_images(ck); /* also before a retry: a new generation */
 	if (ok || !ckpt_retry(c))
 		report(c, ok);
 	int reached, n = ckpt_members(c, 0, &reached);
-	struct proto_barrier pass = {.id = BARRIER_WRITTEN, .nprocs = (uint32_t)n};
+	/* a failed checkpoint keeps no image: those written are an incomplete set
+	 * that restart would refuse; each process removes its own, on its host
+	 * (also before a retry: a new generation) */
+	struct proto_barrier pass = {
+	    .id = BARRIER_WRITTEN, .nprocs = (uint32_t)n, .flags = ok ? 0 : BARRIER_F_ABORT};
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->member || k->state != CONN_READY)
 			continue;
@@ -280,6 +269,19 @@ static void ckpt_finish(struct coord *c)
 	sbuf_reset(&ck->errors);
 }
 
+/* A checkpoint barrier's pass to k, with the pids of the members on k's
+ * host (pids of other hosts mean other processes there). */
+static void send_pass(struct coord *c, struct conn *k, const struct proto_barrier *pass)
+{
+	static uint32_t pids[PROTO_MAX_MEMBERS];
+	size_t np = 0;
+	for (struct conn *o = c->conns; o; o = o->next)
+		if (o->member && o->state == CONN_READY && np < PROTO_MAX_MEMBERS &&
+		    same_host(k, o))
+			pids[np++] = o->pid;
+	conn_send(k, MSG_BARRIER, pass, sizeof(*pass), pids, np * sizeof(pids[0]));
+}
+
 /* Pass the current barrier, or finish, once every live member has reached it. */
 static void ckpt_advance(struct coord *c)
 {
@@ -291,14 +293,11 @@ static void ckpt_advance(struct coord *c)
 		return ckpt_finish(c);
 	struct proto_barrier pass = {
 	    .id = ck->stage, .nprocs = (uint32_t)n, .flags = ck->failed ? BARRIER_F_ABORT : 0};
-	uint32_t pids[PROTO_MAX_MEMBERS];
-	size_t np = 0;
-	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->member && k->state == CONN_READY && np < PROTO_MAX_MEMBERS)
-			pids[np++] = k->pid;
+	if (ck->stage == BARRIER_DRAINED)
+		members_send(c); /* for the images, before they are written */
 	for (struct conn *k = c->conns; k; k = k->next)
 		if (k->member && k->state == CONN_READY)
-			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), pids, np * sizeof(pids[0]));
+			send_pass(c, k, &pass);
 	ck->stage++;
 }
 
@@ -364,10 +363,11 @@ void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
 
 /* pid takes part in the running checkpoint (one that joined after it began
  * is not in it). */
-static int is_member(const struct coord *c, uint32_t pid)
+static int is_member(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
 	for (const struct conn *o = c->conns; o; o = o->next)
-		if (o->member && o->state == CONN_READY && conn_is_process(o) && o->pid == pid)
+		if (o->member && o->state == CONN_READY && conn_is_process(o) && o->pid == pid &&
+		    same_host(parent, o))
 			return 1;
 	return 0;
 }
@@ -393,7 +393,7 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 	for (uint32_t i = 0; i < m->hdr.len / 4; i++) {
 		uint32_t pid;
 		memcpy(&pid, m->payload + 4 * i, 4);
-		if (is_member(k->c, pid))
+		if (is_member(k->c, k, pid))
 			continue;
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
@@ -444,6 +444,7 @@ void restart_on_barrier(struct conn *k)
 	}
 	c->restarting = 0;
 	names_forget(c); /* every connection is made again */
+	restart_done(c);
 }
 
 void ckpt_free(struct ckpt *ck)

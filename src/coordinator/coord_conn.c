@@ -185,6 +185,7 @@ static void on_hello(struct conn *k, const struct proto_msg *m)
 	if (h.role == ROLE_PROCESS)
 		ckpt_exec_joined(k->c, h.pid);
 	k->role = h.role;
+	k->restarted = h.role == ROLE_PROCESS && (h.flags & HELLO_RESTART);
 	memcpy(k->name, h.name, PROTO_NAME_LEN);
 	k->name[PROTO_NAME_LEN] = 0;
 	debug("%s %u (%s) joined", k->role == ROLE_PROCESS ? "process" : "client", k->pid, k->name);
@@ -229,6 +230,9 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 		return 0;
 	case MSG_TCP_REPORT:
 		tcp_on_report(k, m);
+		return 0;
+	case MSG_HOST:
+		host_on(k, m);
 		return 0;
 	case MSG_CMD_CHECKPOINT: /* stasis_checkpoint() from inside the computation */
 		return ctl_dispatch(k, m);

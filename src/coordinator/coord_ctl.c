@@ -135,6 +135,8 @@ int ctl_dispatch(struct conn *k, const struct proto_msg *m)
 			return -1;
 		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
 		return 0;
+	case MSG_CMD_RESTART_WAIT:
+		return restart_on_wait(k, m);
 	case MSG_CMD_QUIT:
 		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
 		loop_stop(k->c->loop);

@@ -60,6 +60,11 @@ struct conn {
 	uint32_t ntcp;
 	int tcp_reported;
 	uint8_t tcp_host[16];
+	/* where it runs (MSG_HOST): key as in TCP reports, 0 if it did not say */
+	int has_host;
+	uint8_t host_key[16], pids_key[16];
+	char host[65], orig_host[65];
+	int restarted; /* joined with HELLO_RESTART */
 	struct conn *next;
 };
 
@@ -76,6 +81,7 @@ struct ckpt {
 
 struct name;
 struct lookup;
+struct waiter;
 
 struct coord {
 	struct coord_opts opts;
@@ -115,6 +121,12 @@ struct coord {
 	struct name *names;
 	struct lookup *lookups;
 	size_t nnames;
+	/* restarts in parts (coord_restart.c) */
+	struct waiter *waiters;
+	struct proto_member *expected; /* the generation's processes, from the images */
+	uint32_t nexpected;
+	uint64_t restarted_comp; /* the last restart that came back whole */
+	uint32_t restarted_gen;
 };
 
 /* coord_conn.c */
@@ -154,6 +166,21 @@ void tcp_forget(struct conn *k);
  * -1: malformed); names_forget once a restart is complete */
 int names_dispatch(struct conn *k, const struct proto_msg *m);
 void names_forget(struct coord *c);
+
+/* coord_hosts.c: where processes run. host_on sets k's host (MSG_HOST);
+ * same_host says whether two processes see the same pids (one machine, one
+ * PID namespace; a process that did not say where it runs shares everyone's);
+ * members_send
+ * gives every member of the running checkpoint the list of all (MSG_MEMBERS). */
+void host_on(struct conn *k, const struct proto_msg *m);
+int same_host(const struct conn *a, const struct conn *b);
+void members_send(struct coord *c);
+
+/* coord_restart.c: MSG_CMD_RESTART_WAIT (0, or -1: malformed);
+ * restart_done once the RESTARTED barrier passed; restart_forget at exit */
+int restart_on_wait(struct conn *k, const struct proto_msg *m);
+void restart_done(struct coord *c);
+void restart_forget(struct coord *c);
 
 /* coord_ctl.c */
 int ctl_dispatch(struct conn *k, const struct proto_msg *m);

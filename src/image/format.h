@@ -88,6 +88,7 @@ enum img_section_type {
 	IMG_SEC_ZOMBIES = 16,  /* struct img_zombie[]: exited children not yet reaped */
 	IMG_SEC_SHARES = 17,   /* struct img_share[]: descriptions other processes hold too */
 	IMG_SEC_LOCKS = 18,    /* struct img_lock[]: file locks held through descriptors */
+	IMG_SEC_MEMBERS = 19,  /* struct img_member[]: every process of the generation */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 
@@ -510,6 +511,19 @@ struct img_lock {
 	int64_t end;   /* last byte, -1: to the end of the file (and beyond) */
 };
 
+/* IMG_SEC_MEMBERS: every process of the checkpoint, on every host, as the
+ * coordinator listed them: a restart of one host's part can name those that
+ * did not come back.
+ *   0 4 pid   4 4 flags (IMG_MEMBER_SELF: this image's process)   8 64 host
+ *   (NUL-padded)   72 32 name (the program, NUL-padded) */
+#define IMG_MEMBER_SELF (1u << 0)
+struct img_member {
+	uint32_t pid;
+	uint32_t flags;
+	char host[64];
+	char name[32];
+};
+
 /* IMG_SEC_SHARES: one record per descriptor (the lowest of its dups) whose open
  * file description another process of the checkpoint holds too, in fd order.
  * Its owner, the lowest (pid, fd) holding the description in the whole
@@ -550,5 +564,6 @@ _Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
 _Static_assert(sizeof(struct img_lock) == 32, "img_lock");
 _Static_assert(sizeof(struct img_parent) == 288, "img_parent");
 _Static_assert(sizeof(struct img_share) == 16, "img_share");
+_Static_assert(sizeof(struct img_member) == 104, "img_member");
 
 #endif

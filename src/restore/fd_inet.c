@@ -73,11 +73,18 @@ void rst_inet_options(int s, const struct img_inet *r)
 
 static int bind_again(int s, const struct img_inet *r)
 {
+	static const uint8_t any[16];
 	struct sockaddr_storage ss;
 	char text[80];
 	socklen_t l = sockaddr_of(&ss, r->family, r->local, r->lport, r->scope_id);
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, 1);
 	int rc = bind(s, (void *)&ss, l);
+	if (rc < 0 && errno == EADDRNOTAVAIL) { /* another host's address: its port on this one */
+		debug("%s is not an address of this host: binding to its port on every address",
+		      addr_text(r->family, r->local, r->lport, text, sizeof(text)));
+		l = sockaddr_of(&ss, r->family, any, r->lport, 0);
+		rc = bind(s, (void *)&ss, l);
+	}
 	int e = errno;
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
 	if (rc < 0)

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RST_TCP_WAIT_S 60 /* for the peers of every connection to come back */
+#define RST_TCP_WAIT_S 60 /* for the peers of every connection to come back, at least */
 
 enum { LISTENING = 1, COOKIE, ASKED, CONNECTING, FLOWING, DONE };
 
@@ -289,7 +289,7 @@ static int on_answer(int ns)
 	return 0;
 }
 
-static int timed_out(void)
+static int timed_out(int wait_s)
 {
 	char t[160];
 	for (int i = 0; i < nconns; i++) {
@@ -302,15 +302,15 @@ static int timed_out(void)
 			     c->state == ASKED	     ? "its peer did not publish its new port"
 			     : c->state == LISTENING ? "its peer did not connect"
 						     : "its peer did not send its bytes back",
-			     RST_TCP_WAIT_S);
+			     wait_s);
 	}
 	return -1;
 }
 
-static int run(int ns)
+static int run(int ns, int wait_s)
 {
 	struct pollfd *p = calloc(nconns + 1, sizeof(*p));
-	time_t end = time(NULL) + RST_TCP_WAIT_S;
+	time_t end = time(NULL) + wait_s;
 	if (!p)
 		return error("out of memory");
 	for (;;) {
@@ -330,7 +330,7 @@ static int run(int ns)
 		for (int i = 0; i < nconns; i++)
 			p[n++] = want(&conns[i]);
 		if (time(NULL) > end) {
-			timed_out();
+			timed_out(wait_s);
 			goto out;
 		}
 		if (poll(p, n, 200) < 0 && errno != EINTR) {
@@ -392,8 +392,11 @@ int rst_tcp_restore(const struct rst_set *set)
 		else
 			c->state = ASKED;
 	}
+	/* the coordinator's own --wait ends a part that waits in vain first, and
+	 * says which processes did not come */
+	int wait_s = set->wait_s + 5 > RST_TCP_WAIT_S ? set->wait_s + 5 : RST_TCP_WAIT_S;
 	if (rc == 0)
-		rc = run(ns);
+		rc = run(ns, wait_s);
 	if (ns >= 0)
 		close(ns);
 	return rc;

@@ -28,6 +28,8 @@ struct rst_image {
 	uint32_t nlocks;
 	struct img_share *shares; /* IMG_SEC_SHARES, NULL in images without one */
 	uint32_t nshares;
+	struct img_member *members; /* IMG_SEC_MEMBERS, NULL in images without one */
+	uint32_t nmembers;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */
@@ -109,6 +111,8 @@ struct rst_obj {
 
 struct rst_set {
 	int n;
+	int part;   /* the images are one host's part of their generation (n < nprocs) */
+	int wait_s; /* how long the other parts may take to come back (restart --wait) */
 	struct rst_image *img;
 	struct rst_opts *opts;
 	int *parent; /* index of the parent in the set, or -1 */
@@ -178,8 +182,11 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen);
 
 /* spawn.c: run the restored computation in the foreground; returns the wait
  * status of its first root process (as waitpid gives it), or -1 after printing
- * why it could not start. */
+ * why it could not start (quietly after rst_stop). */
 int rst_run(struct rst_set *set);
+/* spawn.c: from another thread, end the restarted computation (its PID 1 and
+ * with it every process of the namespace): rst_run then returns -1. */
+void rst_stop(void);
 
 /* Inside the new process i (its PID is the image's): creates its children, then
  * becomes its image. Never returns on success. */

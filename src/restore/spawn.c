@@ -92,11 +92,19 @@ static void close_restorer_fds(const struct rst_set *set)
 	close_range(set->base, set->top - 1, 0);
 }
 
+static int is_root(const struct rst_set *set, pid_t pid)
+{
+	for (int i = 0; i < set->n; i++)
+		if ((pid_t)set->img[i].proc->pid == pid)
+			return set->parent[i] < 0;
+	return 0;
+}
+
 /* PID 1 of the restart namespace: creates the processes whose parent is not in
- * the set, reaps, and reports the first one's end. */
+ * the set, reaps, and once they have all ended reports the first one's end. */
 static void run_init(struct rst_set *set, int status_fd)
 {
-	int st = 0;
+	int st = 0, roots = 0;
 	pid_t first = 0;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -115,6 +123,7 @@ static void run_init(struct rst_set *set, int status_fd)
 			_exit(1);
 		if (!first)
 			first = pid;
+		roots++;
 	}
 	child_pid = first;
 	close_restorer_fds(set); /* the restored processes have them */
@@ -129,13 +138,25 @@ static void run_init(struct rst_set *set, int status_fd)
 			continue;
 		if (w < 0)
 			break;
-		if (w == first) {
+		if (w == first)
 			st = s;
-			break;
-		}
+		if (is_root(set, w) && --roots == 0)
+			break; /* every root has ended (processes of several hosts, launched apart)
+				*/
 	}
 	write_full(status_fd, &st, sizeof(st));
 	_exit(0);
+}
+
+static pid_t init_pid;	     /* PID 1 of the restart, from restart's side */
+static volatile int stopped; /* rst_stop ended it */
+
+void rst_stop(void)
+{
+	stopped = 1;
+	pid_t p = __atomic_load_n(&init_pid, __ATOMIC_ACQUIRE);
+	if (p > 0)
+		kill(p, SIGKILL);
 }
 
 int rst_run(struct rst_set *set)
@@ -146,6 +167,11 @@ int rst_run(struct rst_set *set)
 	pid_t init = fork();
 	if (init < 0)
 		return error("cannot fork: %s", strerror(errno));
+	if (init > 0) {
+		__atomic_store_n(&init_pid, init, __ATOMIC_RELEASE);
+		if (stopped)
+			kill(init, SIGKILL);
+	}
 	if (init == 0) {
 		close(pfd[0]);
 		run_init(set, pfd[1]);
@@ -160,7 +186,8 @@ int rst_run(struct rst_set *set)
 	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
 		;
 	if (n != sizeof(st))
-		return error("the restarted computation's namespace ended unexpectedly");
+		return stopped ? -1
+			       : error("the restarted computation's namespace ended unexpectedly");
 	return st;
 }
 
@@ -225,7 +252,15 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
 	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
 	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
 					   sizeof(o->ckpt_dir), err, errlen);
-	return o->coord_fd < 0 ? -1 : 0;
+	if (o->coord_fd < 0)
+		return -1;
+	struct proto_host host; /* where it runs now, and where it ran */
+	proto_host_fill(&host);
+	for (uint32_t k = 0; k < img->nmembers; k++)
+		if (img->members[k].flags & IMG_MEMBER_SELF)
+			memcpy(host.orig_host, img->members[k].host, sizeof(host.orig_host) - 1);
+	proto_send(o->coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
+	return 0;
 }
 
 /* A child that led its own session or process group does so again (the

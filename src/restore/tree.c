@@ -24,10 +24,12 @@ static int check_members(struct rst_set *set, char *err, size_t errlen)
 					(unsigned long long)h0->comp_id, h0->gen,
 					(unsigned long long)h->comp_id, h->gen),
 			       -1;
-		if (h->nprocs != (uint32_t)set->n)
+		if (h->nprocs != (uint32_t)set->n && !(set->part && h->nprocs > (uint32_t)set->n))
 			return snprintf(err, errlen,
 					"%s is one of %u processes, but %d image%s given: give "
-					"every image of generation %u (or use --dir)",
+					"every image of generation %u (or use --dir; a part of "
+					"them, whose other processes are restarted on other "
+					"hosts: with --coord-host or --wait)",
 					set->img[i].r.path, h->nprocs, set->n,
 					set->n == 1 ? " was" : "s were", h->gen),
 			       -1;

@@ -56,6 +56,8 @@ int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
 			return RT_COORD_KILLED;
 		if (m->hdr.type == MSG_CKPT_RESULT)
 			handle_result(m);
+		else if (m->hdr.type == MSG_MEMBERS)
+			rt_members_note(m->payload, m->hdr.len);
 		else if (m->hdr.type == type)
 			return 0;
 		else
@@ -117,6 +119,15 @@ static void remove_old_generations(const char *dir, uint32_t keep_from)
 	}
 }
 
+/* Where this process runs (MSG_HOST): after joining, and after a restart,
+ * which runs it in a PID namespace of its own, maybe on another host. */
+static void send_host(void)
+{
+	struct proto_host host;
+	proto_host_fill(&host);
+	proto_send(rt.coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
+}
+
 /* After a restart, the checkpoint thread resumes here (see write.c). */
 static int after_restart(uint8_t *buf, size_t size)
 {
@@ -147,6 +158,7 @@ static int after_restart(uint8_t *buf, size_t size)
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
 		ri->magic = 0;
 	}
+	send_host();
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
 	api_complete(STASIS_CKPT_RESTARTED);
 	return rc;
@@ -187,6 +199,7 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 		snprintf(c->dir, sizeof(c->dir), "%s", rt.ckpt_dir);
 	rt.comp_id = c->cb.comp_id;
 	rt.gen = c->cb.gen;
+	rt_members_note(NULL, 0); /* until the coordinator lists this checkpoint's */
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
@@ -298,7 +311,10 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	if (!aborted && !c.reported)
 		report_image(&c, rc);
 	rt_arena_reset();
+	int wrote = rc == 0 && !aborted;
 	rc = barrier(BARRIER_WRITTEN, buf, size);
+	if (rc == 0 && wrote && (rt.barrier_flags & BARRIER_F_ABORT))
+		unlink(c.path); /* the checkpoint failed elsewhere: an incomplete set */
 	if (rc == 1)
 		die_killed();
 	if (!c.released)
@@ -383,6 +399,7 @@ static int join_coordinator(void)
 	}
 	rt.coord_fd = fd_move_above(fd, 100);
 	rt.pid = getpid();
+	send_host();
 	const char *dir = secure_getenv("STASIS_CKPT_DIR");
 	if (dir && dir[0] == '/')
 		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);

@@ -21,10 +21,20 @@
 extern char **environ;
 
 static const char *const kept_names[] = {
-    "LD_PRELOAD",      "STASIS_RUNTIME", "STASIS_PORT",	  "STASIS_CKPT_DIR",   "STASIS_NO_COMPRESS",
-    "STASIS_RUN_DIR",  "STASIS_LOG",	 "STASIS_SIGNAL", "STASIS_COORD_HOST", "STASIS_NO_FORK",
-    "STASIS_EXTERNAL", "STASIS_TTY", /* the computation's own terminal (launch's pty), see fd_tty.c
-				      */
+    "LD_PRELOAD",
+    "STASIS_RUNTIME",
+    "STASIS_PORT",
+    "STASIS_CKPT_DIR",
+    "STASIS_NO_COMPRESS",
+    "STASIS_RUN_DIR",
+    "STASIS_LOG",
+    "STASIS_SIGNAL",
+    "STASIS_COORD_HOST",
+    "STASIS_NO_FORK",
+    "STASIS_EXTERNAL",
+    "STASIS_TTY", /* the computation's own terminal (launch's pty), see fd_tty.c
+		   */
+    "STASIS_TOKEN_FILE",
 };
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
 static char *kept[NKEPT]; /* "NAME=value" as at load time, or NULL */

@@ -127,8 +127,9 @@ static int inet_dump(struct rt_fd_ctx *c)
 		r.state = tcp_state(c->fd, r.lport, &r.backlog);
 		if (r.state == IMG_INET_TCP_RESET)
 			r.flags &= ~(IMG_INET_REUSEADDR | IMG_INET_REUSEPORT);
-		if (r.state == IMG_INET_TCP_RESET && connected)
-			rt_names_note(c->fd, (struct sockaddr *)&ss, l, (struct sockaddr *)&ps, pl);
+		if (r.lport) /* a restart may make it elsewhere (another port, another host) */
+			rt_names_note(c->fd, (struct sockaddr *)&ss, l, (struct sockaddr *)&ps,
+				      connected ? pl : 0);
 		const struct rt_tcp_conn *t = rt_tcp_find(c->st->st_ino);
 		if (t && !(payload = with_tcp(&r, t, &len)))
 			return snprintf(

@@ -199,32 +199,13 @@ static int collect(char *err, size_t errlen)
 	return 0;
 }
 
-/* Which network the sockets are in: the boot id tells hosts apart, the
- * network namespace the hosts of one machine. */
-static void host_key(uint8_t key[16])
-{
-	char text[64] = "";
-	struct stat st;
-	unsigned b[16];
-	memset(key, 0, 16);
-	if (read_small_file("/proc/sys/kernel/random/boot_id", text, sizeof(text)) > 0 &&
-	    sscanf(text, "%2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-%2x%2x%2x%2x%2x%2x", &b[0], &b[1],
-		   &b[2], &b[3], &b[4], &b[5], &b[6], &b[7], &b[8], &b[9], &b[10], &b[11], &b[12],
-		   &b[13], &b[14], &b[15]) == 16)
-		for (int i = 0; i < 16; i++)
-			key[i] = (uint8_t)b[i];
-	if (stat("/proc/self/ns/net", &st) == 0)
-		for (int i = 0; i < 8; i++)
-			key[i] ^= (uint8_t)(st.st_ino >> (8 * i));
-}
-
 static int exchange(int take_part, struct proto_tcp_match *mh, char *err, size_t errlen)
 {
 	struct proto_tcp_report h = {.count = take_part ? nends : 0};
 	struct proto_msg m;
 	size_t size = sizeof(*mh) + (size_t)nends * sizeof(struct proto_tcp_peer) + 4096;
 	uint8_t *buf = rt_alloc(size);
-	host_key(h.host);
+	proto_host_key(h.host, "net");
 	if (!buf)
 		return snprintf(err, errlen, "out of memory"), -1;
 	if (proto_send(rt.coord_fd, MSG_TCP_REPORT, &h, sizeof(h), reps,

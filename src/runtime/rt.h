@@ -309,6 +309,11 @@ int rt_is_member(uint32_t pid);
 struct proto_msg;
 int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size);
 
+/* members.c: every process of the running checkpoint (MSG_MEMBERS), for the
+ * image's IMG_SEC_MEMBERS */
+void rt_members_note(const void *payload, size_t len);
+const struct img_member *rt_members_list(uint32_t *n);
+
 /* fd_tcp.c: TCP connections of the computation. After the SUSPENDED pass:
  * report this process's connections, get the coordinator's pairing, drain
  * them and put their bytes back (take_part 0: report none, drain none).

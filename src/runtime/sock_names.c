@@ -1,7 +1,8 @@
-/* getsockname and getpeername of the TCP connections a restart made again:
- * they return what the program saw at the checkpoint (programs use them as
- * identities), wherever the ends run now. At every checkpoint the socket
- * dump notes, per descriptor of a TCP connection, the names the program saw;
+/* getsockname and getpeername of the TCP sockets a restart made again
+ * (connections, and listeners bound elsewhere after a migration): they return
+ * what the program saw at the checkpoint (programs use them as identities),
+ * wherever the ends run now. At every checkpoint the socket dump notes, per
+ * descriptor of a TCP socket with a name, the names the program saw;
  * after a restart those notes become the table the wrappers answer from,
  * keyed by the new sockets' inodes, so that a descriptor number reused for
  * another socket later gets the real answer. A checkpoint that the program
@@ -95,7 +96,7 @@ EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
 EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
 	const struct name *n = lookup(fd);
-	if (n)
+	if (n && n->plen) /* else not connected: the kernel says so */
 		return answer(&n->peer, n->plen, addr, addrlen);
 	return (int)syscall(SYS_getpeername, fd, addr, addrlen);
 }

@@ -7,6 +7,8 @@
  *   tcp_pair VERIFY_FILE fan ADDR PORT BYTES MODE N    (N forked clients; a forked worker
  *            serves each accepted connection, sharing it and the listener with the
  *            parent, which checks with kcmp that they are still one socket each)
+ *   tcp_pair VERIFY_FILE serve ADDR PORT BYTES MODE N  (the same with N clients
+ *            started elsewhere: `client` on other hosts)
  *
  * Each end sends BYTES bytes to the other: 64-bit words counting up from a
  * value of its own side, so that a byte lost, repeated or out of order is
@@ -248,15 +250,21 @@ static pid_t fork_end(int listener, const char *addr, int port, int s, int ready
 	return pid;
 }
 
-/* fan: N clients; each accepted connection is served by a worker child that
- * shares it (and the listener) with the parent. */
-static void fan(const char *addr, int port, int n)
+/* fan: N clients (forked here, or with `serve` elsewhere: other hosts);
+ * each accepted connection is served by a worker child that shares it (and
+ * the listener) with the parent. */
+static void fan(const char *addr, int port, int n, int local)
 {
 	int l = listen_on(addr, port), p[2], hold[2], conns[64];
 	pid_t clients[64], workers[64];
-	must(n > 0 && n <= 64 && pipe(p) == 0 && pipe(hold) == 0, "fan setup");
+	struct sockaddr_storage lname;
+	socklen_t ll = sizeof(lname);
+	memset(&lname, 0, sizeof(lname));
+	must(n > 0 && n <= 64 && pipe(p) == 0 && pipe(hold) == 0 &&
+		 getsockname(l, (void *)&lname, &ll) == 0,
+	     "fan setup");
 	for (int i = 0; i < n; i++)
-		clients[i] = fork_end(l, addr, port, -1, p[1]);
+		clients[i] = local ? fork_end(l, addr, port, -1, p[1]) : -1;
 	hold_fd = hold[0];
 	for (int i = 0; i < n; i++) {
 		must((conns[i] = accept(l, NULL, NULL)) >= 0, "accept");
@@ -266,7 +274,7 @@ static void fan(const char *addr, int port, int n)
 		}
 		must(workers[i] > 0, "fork");
 	}
-	for (int i = 0; i < 2 * n; i++) {
+	for (int i = 0; i < (local ? 2 : 1) * n; i++) {
 		char c;
 		must(read(p[0], &c, 1) == 1, "the ends' ready");
 	}
@@ -284,12 +292,17 @@ static void fan(const char *addr, int port, int n)
 			 "the parent's and worker %d's listeners are not one socket (kcmp %ld)",
 			 workers[i], b);
 	}
+	struct sockaddr_storage now;
+	memset(&now, 0, sizeof(now));
+	ll = sizeof(now);
+	zd_check(getsockname(l, (void *)&now, &ll) == 0 && !memcmp(&now, &lname, sizeof(now)),
+		 "the listener's getsockname changed");
 	close(hold[1]);
 	for (int i = 0; i < n; i++) {
 		int st = 0;
 		zd_check(waitpid(workers[i], &st, 0) == workers[i] && st == 0,
 			 "worker %d ended with status %#x", workers[i], st);
-		zd_check(waitpid(clients[i], &st, 0) == clients[i] && st == 0,
+		zd_check(!local || (waitpid(clients[i], &st, 0) == clients[i] && st == 0),
 			 "client %d ended with status %#x", clients[i], st);
 	}
 }
@@ -298,8 +311,9 @@ int main(int argc, char **argv)
 {
 	zd_init(argc, argv);
 	if (argc < 7) {
-		fprintf(stderr, "usage: tcp_pair VERIFY (pair|server|client|fan) ADDR PORT BYTES "
-				"MODE [NCLIENTS]\n");
+		fprintf(stderr,
+			"usage: tcp_pair VERIFY (pair|server|client|fan|serve) ADDR PORT BYTES "
+			"MODE [NCLIENTS]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -308,8 +322,8 @@ int main(int argc, char **argv)
 	nbytes = strtoull(argv[5], NULL, 0) & ~7ull;
 	live = !strcmp(argv[6], "live");
 	pthread_t w, r = 0;
-	if (!strcmp(role, "fan")) {
-		fan(addr, port, argc > 7 ? atoi(argv[7]) : 3);
+	if (!strcmp(role, "fan") || !strcmp(role, "serve")) {
+		fan(addr, port, argc > 7 ? atoi(argv[7]) : 3, !strcmp(role, "fan"));
 		return zd_finish();
 	}
 	if (!strcmp(role, "client")) {

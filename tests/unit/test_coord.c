@@ -151,10 +151,19 @@ static struct proto_tcp_match expect_match(int fd, uint32_t count)
 	return h;
 }
 
+/* Before the DRAINED pass: every process of the checkpoint, for the images */
+static void expect_members(int fd, uint32_t nprocs)
+{
+	struct proto_msg m = expect(fd, MSG_MEMBERS);
+	ck_assert_uint_eq(m.hdr.len, nprocs * sizeof(struct proto_member));
+}
+
 static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
 {
-	if (id == BARRIER_DRAINED)
+	if (id == BARRIER_DRAINED) {
 		expect_match(fd, 0);
+		expect_members(fd, nprocs);
+	}
 	struct proto_msg m = expect(fd, MSG_BARRIER);
 	struct proto_barrier b;
 	memcpy(&b, m.payload, sizeof(b));
@@ -564,6 +573,7 @@ START_TEST(test_tcp_pairing)
 				 0);
 	}
 	for (int i = 0; i < 3; i++) {
+		expect_members(p[i], 3);
 		struct proto_msg m = expect(p[i], MSG_BARRIER);
 		ck_assert_uint_eq(((struct proto_barrier *)m.payload)->flags, 0);
 	}
@@ -587,6 +597,68 @@ START_TEST(test_tcp_pairing)
 	ck_assert_uint_eq(expect_match(p[0], 3).flags, PROTO_TCP_ABORT);
 	ck_assert_uint_eq(expect_match(p[1], 0).flags, PROTO_TCP_ABORT);
 	ck_assert_uint_eq(expect_match(p[2], 0).flags, PROTO_TCP_ABORT);
+	for (int i = 0; i < 3; i++)
+		close(p[i]);
+	close(ctl);
+}
+END_TEST
+
+static void send_host(int fd, uint8_t key0, const char *name)
+{
+	struct proto_host h = {.key = {key0}, .pids = {key0}};
+	snprintf(h.host, sizeof(h.host), "%s", name);
+	ck_assert_int_eq(proto_send(fd, MSG_HOST, &h, sizeof(h), NULL, 0), 0);
+}
+
+/* The pids a pass lists (after its struct) */
+static int pass_pids(int fd, uint32_t id, uint32_t *pids)
+{
+	struct proto_msg m = expect(fd, MSG_BARRIER);
+	struct proto_barrier b;
+	memcpy(&b, m.payload, sizeof(b));
+	ck_assert_uint_eq(b.id, id);
+	int n = (m.hdr.len - sizeof(b)) / 4;
+	memcpy(pids, m.payload + sizeof(b), n * 4);
+	return n;
+}
+
+/* Pids are per host: a pass lists the members of the process's own host;
+ * every image gets every member with its host (MSG_MEMBERS). */
+START_TEST(test_hosts_and_members)
+{
+	uint32_t pids[8];
+	start_coord(0);
+	int p[3] = {join_process(501, NULL), join_process(502, NULL), join_process(503, NULL)};
+	send_host(p[0], 1, "alpha");
+	send_host(p[1], 2, "beta");
+	send_host(p[2], 1, "alpha");
+	int ctl = request_checkpoint(0);
+	for (int i = 0; i < 3; i++) {
+		expect_begin(p[i]);
+		send_barrier(p[i], BARRIER_SUSPENDED);
+	}
+	ck_assert_int_eq(pass_pids(p[0], BARRIER_SUSPENDED, pids), 2);
+	ck_assert(pids[0] + pids[1] == 501 + 503);
+	ck_assert_int_eq(pass_pids(p[1], BARRIER_SUSPENDED, pids), 1);
+	ck_assert_uint_eq(pids[0], 502);
+	ck_assert_int_eq(pass_pids(p[2], BARRIER_SUSPENDED, pids), 2);
+	for (int i = 0; i < 3; i++)
+		send_barrier(p[i], BARRIER_DRAINED);
+	for (int i = 0; i < 3; i++) {
+		expect_match(p[i], 0);
+		struct proto_msg m = expect(p[i], MSG_MEMBERS);
+		ck_assert_uint_eq(m.hdr.len, 3 * sizeof(struct proto_member));
+		int seen = 0;
+		for (int k = 0; k < 3; k++) {
+			struct proto_member e;
+			memcpy(&e, m.payload + k * sizeof(e), sizeof(e));
+			ck_assert_str_eq(e.host, e.pid == 502 ? "beta" : "alpha");
+			ck_assert_str_eq(e.name, "fakeproc");
+			seen |= 1 << (e.pid - 501);
+		}
+		ck_assert_int_eq(seen, 7);
+		ck_assert_int_eq(pass_pids(p[i], BARRIER_DRAINED, pids), i == 1 ? 1 : 2);
+	}
 	for (int i = 0; i < 3; i++)
 		close(p[i]);
 	close(ctl);
@@ -618,6 +690,66 @@ START_TEST(test_names)
 	expect_closed(a);
 	close(a);
 	close(b);
+}
+END_TEST
+
+static int restart_waiter(uint64_t comp, uint32_t seconds, const struct proto_member *m, uint32_t n)
+{
+	struct proto_restart_wait w = {
+	    .comp_id = comp, .gen = 0, .seconds = seconds, .nmembers = n};
+	int ctl = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_RESTART_WAIT, &w, sizeof(w), m, n * sizeof(*m)),
+			 0);
+	return ctl;
+}
+
+/* A restart in parts: the waiting restart hears when the whole generation is
+ * back; if it is not within the wait, every restarted process is ended and
+ * the waiting restarts hear which processes are missing, and where. */
+START_TEST(test_restart_in_parts)
+{
+	const uint64_t comp = 0x0102030405060708ull;
+	struct proto_member m[2] = {{.pid = 601, .host = "alpha", .name = "srv"},
+				    {.pid = 602, .host = "beta", .name = "cli"}};
+	start_coord(0);
+	int p1 = join(ROLE_PROCESS, 601, "srv", comp, HELLO_RESTART, 2, NULL);
+	int ctl = restart_waiter(comp, 1, m, 2);
+	send_barrier(p1, BARRIER_RESTARTED);
+	expect_nothing(ctl);
+	struct proto_msg r = expect(ctl, MSG_RESTART_RESULT); /* after 1 s */
+	struct proto_ckpt_result res;
+	memcpy(&res, r.payload, sizeof(res));
+	ck_assert_uint_eq(res.status, 1);
+	ck_assert_str_eq((char *)r.payload + sizeof(res),
+			 "restart of computation 0102030405060708 generation 0: 1 of its 2 "
+			 "processes came back within 1 s; missing: process 602 (cli) of host beta. "
+			 "Every restarted process was ended: restart the part of every host "
+			 "(stasis restart --coord-host ... --dir DIR on each), or all its images "
+			 "on one host");
+	expect(p1, MSG_KILL);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"idle\""));
+	close(p1);
+	close(ctl);
+
+	/* whole: the waiter hears it when the RESTARTED barrier passes */
+	p1 = join(ROLE_PROCESS, 601, "srv", comp, HELLO_RESTART, 2, NULL);
+	int p2 = join(ROLE_PROCESS, 602, "cli", comp, HELLO_RESTART, 2, NULL);
+	ctl = restart_waiter(comp, 30, m, 2);
+	send_barrier(p1, BARRIER_RESTARTED);
+	send_barrier(p2, BARRIER_RESTARTED);
+	expect_pass(p1, BARRIER_RESTARTED, 2);
+	r = expect(ctl, MSG_RESTART_RESULT);
+	memcpy(&res, r.payload, sizeof(res));
+	ck_assert_uint_eq(res.status, 0);
+	close(ctl);
+	/* asked once it is whole already: answered at once */
+	ctl = restart_waiter(comp, 30, m, 2);
+	r = expect(ctl, MSG_RESTART_RESULT);
+	memcpy(&res, r.payload, sizeof(res));
+	ck_assert_uint_eq(res.status, 0);
+	close(ctl);
+	close(p1);
+	close(p2);
 }
 END_TEST
 
@@ -872,6 +1004,8 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_restart_barrier);
 	tcase_add_test(tc, test_tcp_pairing);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_hosts_and_members);
+	tcase_add_test(tc, test_restart_in_parts);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);
 	tcase_add_test(tc, test_kill_checkpoint_then_exit_on_last);
 	tcase_add_test(tc, test_quit_and_port_in_use);

@@ -1,0 +1,209 @@
+"""Several hosts, one computation (hosts made of namespaces: tests/e2e/hosts.py,
+stasis on them: tests/e2e/dist.py): processes launched on each host with
+--coord-host join one coordinator; a checkpoint is one cut over every host; a
+restart on each host brings back its part, in any mapping of images to hosts,
+with the TCP connections between hosts connected and every byte in flight
+delivered once (tests/programs/tcp_pair.c checks every word)."""
+
+import os
+import re
+import shutil
+import signal
+
+import pytest
+
+from conftest import program, _descendants
+from dist import cluster  # noqa: F401  (the fixture)
+
+MIB = 1 << 20
+PORT = 6000
+
+
+class Run:
+    """A tcp_pair computation over hosts: ends[i] = (HostStasis, Proc)."""
+
+    def __init__(self, c):
+        self.c = c
+        self.verify = c.tmp / "verify"
+        self.ends = []
+        self.outs = []  # where the programs write, wherever they run
+
+    def launch(self, st, *args):
+        p = st.launch(program("tcp_pair"), self.verify, *args, out=st.tmp / "out")
+        self.ends.append([st, p])
+        self.outs.append(st.tmp / "out")
+        return p
+
+    def ready(self):
+        for st, p in self.ends:
+            st.wait_for(st.tmp / "out", "ready", proc=p, timeout=60)
+
+    def registered(self, n):
+        st = self.ends[0][0]
+        st.wait_registered(nprocs=n, proc=self.ends[0][1])
+
+    def checkpoint_kill(self, st):
+        """checkpoint --kill from st's host: every launched or restarted
+        process ends; returns the images by host name."""
+        imgs = st.checkpoint(kill=True)
+        for s, p in self.ends:
+            s.wait_killed(p)
+        by_dir = {}
+        for i in imgs:
+            by_dir.setdefault(os.path.dirname(i), []).append(i)
+        return imgs, by_dir
+
+    def restart(self, parts):
+        """parts: [(HostStasis, images dir)]: one restart per part; the ends
+        become the restarts (the programs write where they wrote)."""
+        self.ends = [[st, st.restart(directory=d)] for st, d in parts]
+
+    def finish(self, nprocs):
+        self.registered(nprocs)
+        self.verify.touch()
+        for st, p in self.ends:
+            rc = p.wait(timeout=120)
+            assert rc == 0, f"{st.host.name}: exit {rc}\n{self.c.describe_all()}"
+        for out in self.outs:
+            text = out.read_text(errors="replace")
+            assert "PASS" in text and "FAIL" not in text, f"{out}:\n{text}"
+            assert text.count("ready") == 1, text
+
+
+def copy_images(src_dir, dst_dir):
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for f in os.listdir(src_dir):
+        if f.endswith(".stasis"):
+            shutil.copy2(os.path.join(src_dir, f), dst_dir / f)
+    return dst_dir
+
+
+def pair(c, srv, cli, nbytes=8 * MIB, mode="held"):
+    r = Run(c)
+    a, b = c.on(srv, "server"), c.on(cli, "client")
+    r.launch(a, "server", srv.addr, PORT, nbytes, mode)
+    r.launch(b, "client", srv.addr, PORT, nbytes, mode)
+    r.ready()
+    r.registered(2)
+    return r, a, b
+
+
+def test_pair_across_two_hosts(cluster):
+    """8 MiB held both ways between two hosts: two checkpoints that let it
+    run on (one cut over both hosts), then twice checkpoint --kill and a
+    restart of each host's part on its own host."""
+    c, hs = cluster(2)
+    r, a, b = pair(c, hs[0], hs[1])
+    for _ in range(2):
+        assert len(b.checkpoint(kill=False)) == 2  # asked from the other host
+    for _ in range(2):
+        r.checkpoint_kill(a)
+        r.restart([(a, a.ckpt_dir), (b, b.ckpt_dir)])
+        r.registered(2)
+    r.finish(2)
+
+
+def running_programs():
+    """Our descendants that run tcp_pair (we are a subreaper)."""
+    out = []
+    for d in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if b"tcp_pair" in f.read():
+                    out.append(d)
+        except OSError:
+            pass
+    return out
+
+
+def test_hosts_swapped_then_all_on_one(cluster):
+    """Migration: the server's image restarts on the client's host and the
+    client's on the server's (the listener listens on its port there, the
+    connection is made to wherever its peer runs, getsockname/getpeername
+    answer as before); then both images on one host."""
+    c, hs = cluster(2)
+    r = Run(c)
+    a, b = c.on(hs[0], "server"), c.on(hs[1], "client")
+    r.launch(a, "serve", hs[0].addr, PORT, 8 * MIB, "held", 1)  # keeps its listener
+    r.launch(b, "client", hs[0].addr, PORT, 8 * MIB, "held")
+    r.ready()
+    r.registered(3)
+    r.checkpoint_kill(a)
+    a2, b2 = c.on(hs[1], "server-on-host2"), c.on(hs[0], "client-on-host1")
+    r.restart([(a2, copy_images(a.ckpt_dir, a2.tmp / "imgs")),
+               (b2, copy_images(b.ckpt_dir, b2.tmp / "imgs"))])
+    r.registered(3)
+    listening = hs[1].run("ss", "-Hltn").stdout
+    assert re.search(rf"(\*|0\.0\.0\.0):{PORT}\b", listening), listening  # on host2 now
+    _, by_dir = r.checkpoint_kill(b2)
+    assert sorted(by_dir) == sorted([str(a.ckpt_dir), str(b.ckpt_dir)])  # where they wrote
+    one = c.on(hs[0], "both-on-host1")
+    d = copy_images(a.ckpt_dir, one.tmp / "imgs")
+    copy_images(b.ckpt_dir, d)
+    r.restart([(one, d)])
+    r.finish(3)
+
+
+def test_server_with_clients_on_three_hosts(cluster):
+    """A server on host1 whose workers serve clients on host1, host2, host3,
+    with the coordinator on a host of its own (host4)."""
+    c, hs = cluster(4, coord=3)
+    r = Run(c)
+    srv = c.on(hs[0], "server")
+    r.launch(srv, "serve", hs[0].addr, PORT, 2 * MIB, "held", 3)
+    clients = [c.on(h, f"client{i}") for i, h in enumerate(hs[:3])]
+    for st in clients:
+        r.launch(st, "client", hs[0].addr, PORT, 2 * MIB, "held")
+    r.ready()
+    r.registered(7)  # the server, its 3 workers, 3 clients
+    for _ in range(2):
+        r.checkpoint_kill(clients[1])
+        r.restart([(st, st.ckpt_dir) for st in [srv] + clients])
+        r.registered(7)
+    r.finish(7)
+
+
+def test_host_missing_at_restart(cluster):
+    """Only one host's part is restarted: the coordinator holds it, and after
+    --wait ends it; restart names the missing process and its host, and
+    nothing of the computation runs."""
+    c, hs = cluster(2)
+    r, a, b = pair(c, hs[0], hs[1], nbytes=4096, mode="acked")
+    client_pid = r.ends[1][1].pid
+    r.checkpoint_kill(a)
+    p = a.restart(directory=a.ckpt_dir, opts=("--wait", "3"))
+    rc = p.wait(timeout=60)
+    err = p.err.read_text()
+    assert rc == 1, err
+    assert re.search(rf"restart of computation [0-9a-f]{{16}} generation 1: 1 of its 2 "
+                     rf"processes came back within 3 s; missing: process {client_pid} "
+                     rf"\(tcp_pair\) of host host2\.", err), err
+    assert running_programs() == []
+
+
+def test_wrong_token_from_another_host(cluster):
+    """A peer on another host with a token that is not the coordinator's is
+    refused, and nothing joins."""
+    c, hs = cluster(2)
+    st = c.on(hs[1])
+    bad = st.tmp / "bad.token"
+    bad.write_text("ab" * 32 + "\n")
+    os.chmod(bad, 0o600)
+    r = st.stasis("launch", "-p", c.port, "--token-file", bad, "--ckpt-dir", st.ckpt_dir,
+                  "/bin/true")
+    assert r.returncode == 1, r
+    assert (f"coordinator on {hs[0].addr}:{c.port} refused us: bad token (token file {bad} "
+            "belongs to another coordinator?)") in r.stderr, r.stderr
+    r = st.stasis("status", "--token-file", bad)
+    assert r.returncode == 1 and "bad token" in r.stderr, r
+    assert st.status()["nprocs"] == 0
+
+
+def test_launch_never_starts_a_coordinator_for_another_host(cluster):
+    c, hs = cluster(2)
+    st = c.on(hs[1])
+    r = st.stasis("launch", "-p", 7000, "--ckpt-dir", st.ckpt_dir, "/bin/true")
+    assert r.returncode == 1, r
+    assert f"no coordinator on {hs[0].addr}:7000 (connection refused)" in r.stderr, r.stderr
+    r = hs[1].run("ss", "-ltn")
+    assert ":7000" not in r.stdout, r.stdout  # none was started here
