@@ -87,21 +87,15 @@ static uint32_t tcp_state(int fd, uint16_t lport, uint32_t *backlog)
 }
 
 /* A connection drained with its peer (fd_tcp.c): the record goes on with
- * struct img_tcp and the bytes in flight to this end. */
-static void *with_tcp(struct img_inet *r, const struct rt_tcp_conn *t, uint32_t *len)
+ * struct img_tcp; the bytes in flight to this end follow. */
+static void with_tcp(struct img_inet *r, const struct rt_tcp_conn *t, uint8_t *head)
 {
 	struct img_tcp x = {.conn_id = t->conn_id, .side = t->side, .data_len = t->len};
 	x.flags = (t->flags & PROTO_TCP_SHUT_WR ? IMG_TCP_SHUT_WR : 0) |
 		  (t->flags & PROTO_TCP_PEER_SHUT ? IMG_TCP_PEER_SHUT : 0);
-	*len = sizeof(*r) + sizeof(x) + t->len;
-	uint8_t *p = t->len < (1ull << 31) ? rt_alloc(*len) : NULL;
-	if (!p)
-		return NULL;
 	r->state = IMG_INET_TCP_CONN;
-	memcpy(p, r, sizeof(*r));
-	memcpy(p + sizeof(*r), &x, sizeof(x));
-	memcpy(p + sizeof(*r) + sizeof(x), t->data, t->len);
-	return p;
+	memcpy(head, r, sizeof(*r));
+	memcpy(head + sizeof(*r), &x, sizeof(x));
 }
 
 static int inet_dump(struct rt_fd_ctx *c)
@@ -121,8 +115,8 @@ static int inet_dump(struct rt_fd_ctx *c)
 	int connected = getpeername(c->fd, (struct sockaddr *)&ps, &pl) == 0;
 	if (connected)
 		addr_of(&ps, r.peer, &r.pport, NULL);
-	const void *payload = &r;
-	uint32_t len = sizeof(r);
+	uint8_t head[sizeof(r) + sizeof(struct img_tcp)];
+	const struct rt_tcp_conn *t = NULL;
 	if (r.proto == IPPROTO_TCP) {
 		r.state = tcp_state(c->fd, r.lport, &r.backlog);
 		if (r.state == IMG_INET_TCP_RESET)
@@ -130,19 +124,15 @@ static int inet_dump(struct rt_fd_ctx *c)
 		if (r.lport) /* a restart may make it elsewhere (another port, another host) */
 			rt_names_note(c->fd, (struct sockaddr *)&ss, l, (struct sockaddr *)&ps,
 				      connected ? pl : 0);
-		const struct rt_tcp_conn *t = rt_tcp_find(c->st->st_ino);
-		if (t && !(payload = with_tcp(&r, t, &len)))
-			return snprintf(
-				   c->err, c->errlen,
-				   "pid %d fd %d: no memory for the %llu bytes in flight on its "
-				   "TCP connection",
-				   getpid(), c->fd, (unsigned long long)t->len),
-			       -1;
+		if ((t = rt_tcp_find(c->st->st_ino)))
+			with_tcp(&r, t, head);
 	} else {
 		r.state = connected ? IMG_INET_UDP_CONN : r.lport ? IMG_INET_BOUND : IMG_INET_FRESH;
 	}
 	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_INET, c->st->st_ino, payload, len, c->err, c->errlen);
+	    t ? rt_fdx_add2(c->fds, IMG_FD_INET, c->st->st_ino, head, sizeof(head), t->data, t->len,
+			    c->err, c->errlen)
+	      : rt_fdx_add(c->fds, IMG_FD_INET, c->st->st_ino, &r, sizeof(r), c->err, c->errlen);
 	if (at < 0)
 		return -1;
 	c->e->type = IMG_FD_INET;

@@ -449,11 +449,18 @@ int rt_tcp_checkpoint(int take_part, char *err, size_t errlen)
 		return rc ? rc : -1;
 	if (!take_part || (mh.flags & PROTO_TCP_ABORT))
 		return 0;
+	long long t0 = now_ms();
 	for (uint32_t k = 0; k < nends; k++)
 		if (ends[k].peer.conn_id && setup(&ends[k], &reps[k], mh.nonce) < 0)
 			return end_error(&ends[k], &reps[k], strerror(errno), err, errlen);
 	if (drain_all(err, errlen) < 0)
 		return -1;
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < nends; k++)
+		total += ends[k].in_len;
+	debug("pid %d: %u TCP connections, %llu bytes in flight to them, drained and put back in "
+	      "%lld ms",
+	      getpid(), nends, (unsigned long long)total, now_ms() - t0);
 	for (uint32_t k = 0; k < nends; k++) {
 		struct end *e = &ends[k];
 		if (e->peer.conn_id)

@@ -222,6 +222,9 @@ struct rt_fds {
  * offset (for img_fd.pos), or -1 with err set. */
 int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
 		   uint32_t len, char *err, size_t errlen);
+/* the same with the payload in two parts: head, then tlen bytes of tail */
+int64_t rt_fdx_add2(struct rt_fds *out, uint32_t type, uint64_t ino, const void *head,
+		    uint32_t hlen, const void *tail, uint64_t tlen, char *err, size_t errlen);
 
 /* fdkinds.c: descriptor kinds beyond files and pipes. `match` says whether fd
  * (st: its fstat, link: its /proc/self/fd target) is of the kind; `dump` fills
