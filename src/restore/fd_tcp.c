@@ -46,6 +46,17 @@ struct rconn {
 
 static struct rconn *conns;
 static int nconns;
+static int min_fd; /* above the set's fixed layout: its slots are taken later */
+
+/* fd moved to min_fd or above (O_CLOEXEC), or -1 (fd closed) */
+static int above(int fd)
+{
+	if (fd < 0 || fd >= min_fd)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	close(fd);
+	return moved;
+}
 
 static const char *rconn_text(const struct rconn *c, char *buf, size_t size)
 {
@@ -93,7 +104,8 @@ static socklen_t here(int ns, int family, struct sockaddr_storage *ss)
 
 static int new_socket(const struct rconn *c)
 {
-	int s = socket(c->r->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	int s =
+	    above(socket(c->r->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
 	if (s < 0)
 		return -1;
 	rst_inet_options(s, c->r);
@@ -182,6 +194,8 @@ static int on_accept(struct rconn *c)
 	int fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : fail(c, "accepting its peer");
+	if ((fd = above(fd)) < 0)
+		return fail(c, "moving its socket");
 	c->fd = fd;
 	c->ngot = 0;
 	c->state = COOKIE;
@@ -382,7 +396,8 @@ int rst_tcp_restore(const struct rst_set *set)
 	}
 	if (!nconns)
 		return 0;
-	int ns = open_ns(set), rc = ns < 0 ? -1 : 0;
+	min_fd = set->top;
+	int ns = above(open_ns(set)), rc = ns < 0 ? -1 : 0;
 	for (int i = 0; rc == 0 && i < nconns; i++) {
 		struct rconn *c = &conns[i];
 		if (c->t.side == 0)

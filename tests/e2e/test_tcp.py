@@ -136,3 +136,21 @@ def test_refused_by_name(st, mode, why):
     assert not list(st.ckpt_dir.glob("*.stasis")), "a refused checkpoint left an image"
     assert p.running(), st.describe_all()
     finish_edge(st, p, out)
+
+
+def test_a_hundred_connections(st):
+    """100 connections between two processes, 256 KiB in flight each way on
+    each: every word comes back after a checkpoint and a restart."""
+    out = st.tmp / "many.out"
+    p = st.launch(program("tcp_many"), st.tmp / "verify", 100, 256 * 1024, out=out)
+    st.wait_for(out, "ready", proc=p, timeout=60)
+    st.wait_registered(nprocs=2, proc=p)
+    assert len(st.checkpoint(kill=False)) == 2
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    p = st.restart(imgs)
+    st.wait_registered(nprocs=2, proc=p)
+    (st.tmp / "verify").touch()
+    assert p.wait(timeout=120) == 0, st.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text
