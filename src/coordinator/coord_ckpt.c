@@ -2,6 +2,7 @@
  * CKPT_RESULT), the restart barrier, and the restart script of each generation. */
 #include "common/io.h"
 #include "common/log.h"
+#include "common/proto.h"
 #include "coordinator/coord_int.h"
 
 #include <errno.h>
@@ -139,11 +140,15 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	if (!coord_nprocs(c))
 		return errf(err, errlen,
 			    "no process to checkpoint: start the program with 'stasis launch'");
+	struct sbuf keep[3] = {ck->paths, ck->errors, ck->hostpaths}; /* emptied, not freed */
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
 			    .stage = BARRIER_SUSPENDED,
-			    .requester = requester};
+			    .requester = requester,
+			    .paths = keep[0],
+			    .errors = keep[1],
+			    .hostpaths = keep[2]};
 	struct proto_ckpt_begin b = {.comp_id = c->comp_id, .gen = ck->gen, .flags = ck->flags};
 	debug("checkpoint generation %u of %016llx begins", ck->gen,
 	      (unsigned long long)c->comp_id);
@@ -182,15 +187,110 @@ static int script_text(struct coord *c, struct sbuf *s)
 	return rc | sbuf_add(s, "\n", 1);
 }
 
+/* Some image was written on another host than this one. */
+static int script_hosts(const struct ckpt *ck, const char *here)
+{
+	for (const char *p = ck->hostpaths.p; p && *p; p = strchr(p, '\n') + 1) {
+		size_t n = strcspn(p, "\t");
+		if (n && (n != strlen(here) || strncmp(p, here, n)))
+			return 1;
+	}
+	return 0;
+}
+
+static const char multi_head[] =
+    "#!/bin/sh\n"
+    "# Restart computation %016llx from checkpoint generation %u on the hosts it ran\n"
+    "# on: the part of this host (%s) here, each other host's over ssh\n"
+    "# (${STASIS_SSH:-ssh} HOST), all held by the coordinator on %s:%u until\n"
+    "# every part is back (--wait ${STASIS_WAIT:-60} s). --host-map OLD=NEW (any\n"
+    "# number) restarts OLD's part on NEW; other arguments go to every 'stasis\n"
+    "# restart'. Remote parts use the token file $STASIS_REMOTE_TOKEN_FILE, else\n"
+    "# the coordinator's path. Written by the stasis coordinator.\n"
+    ": \"${STASIS_PORT:=%u}\"\nexport STASIS_PORT\n"
+    "here=$(hostname)\nmap=\nn=$#\n"
+    "while [ \"$n\" -gt 0 ]; do\n"
+    "\tcase $1 in\n"
+    "\t--host-map) map=\"$map $2\"; shift 2; n=$((n - 2)); continue ;;\n"
+    "\t--host-map=*) map=\"$map ${1#--host-map=}\"; shift; n=$((n - 1)); continue ;;\n"
+    "\tesac\n"
+    "\tset -- \"$@\" \"$1\"; shift; n=$((n - 1))\n"
+    "done\n"
+    "q() { for a; do printf \"'%%s' \" \"$(printf %%s \"$a\" | sed \"s/'/'\\\\\\\\''/g\")\"; done; "
+    "}\n"
+    "part() {\n"
+    "\to=$1; h=$1; shift\n"
+    "\tfor m in $map; do [ \"${m%%%%=*}\" = \"$o\" ] && h=${m#*=}; done\n"
+    "\tset -- --coord-host \"$coord\" -p \"$STASIS_PORT\" --wait \"$wait\" \"$@\"\n"
+    "\tif [ \"$h\" = \"$here\" ]; then \"$stasis\" restart \"$@\"\n"
+    "\telse ${STASIS_SSH:-ssh} \"$h\" \"$(q \"$stasis\" restart --token-file \"$token\" \"$@\")\"; "
+    "fi\n"
+    "}\n";
+
+/* The host of line p (n bytes) had a line before it. */
+static int seen_before(const struct ckpt *ck, const char *p, size_t n)
+{
+	for (const char *q = ck->hostpaths.p; q < p; q = strchr(q, '\n') + 1)
+		if (strcspn(q, "\t") == n && !strncmp(q, p, n))
+			return 1;
+	return 0;
+}
+
+/* The lines of hostpaths whose host is h, as quoted image arguments. */
+static int add_images(struct sbuf *s, const struct ckpt *ck, const char *h, size_t hl)
+{
+	int rc = 0;
+	for (const char *p = ck->hostpaths.p; p && *p; p = strchr(p, '\n') + 1) {
+		size_t n = strcspn(p, "\t"), pl = strcspn(p + n + 1, "\n");
+		char path[PATH_MAX];
+		if (n != hl || strncmp(p, h, n) || pl >= sizeof(path))
+			continue;
+		memcpy(path, p + n + 1, pl);
+		path[pl] = 0;
+		rc |= sbuf_add(s, " \\\n\t", 4) | sbuf_add_shell_quoted(s, path);
+	}
+	return rc;
+}
+
+/* One part per host of the computation: the others first, in the background,
+ * this host's last, in the foreground; the script ends with its status. */
+static int script_multi(struct coord *c, struct sbuf *s, const char *here)
+{
+	const struct ckpt *ck = &c->ckpt;
+	char token[PATH_MAX + 64];
+	int rc = sbuf_printf(s, multi_head, (unsigned long long)c->comp_id, ck->gen, here,
+			     c->bind_addr, c->port, c->port);
+	rc |= sbuf_add(s, "stasis=", 7) | sbuf_add_shell_quoted(s, c->self_exe);
+	snprintf(token, sizeof(token), "${STASIS_REMOTE_TOKEN_FILE:-%s}", c->token_path);
+	rc |= sbuf_printf(s, "\ncoord=%s\ntoken=\"%s\"\nwait=${STASIS_WAIT:-60}\nrc=0\npids=\n",
+			  c->bind_addr, token);
+	for (int local = 0; local < 2; local++)
+		for (const char *p = ck->hostpaths.p; p && *p; p = strchr(p, '\n') + 1) {
+			size_t n = strcspn(p, "\t");
+			const char *h = n ? p : here;
+			size_t hl = n ? n : strlen(here);
+			int is_here = hl == strlen(here) && !strncmp(h, here, hl);
+			if (is_here != local || seen_before(ck, p, n))
+				continue;
+			rc |= sbuf_printf(s, "part %.*s \"$@\" --", (int)hl, h);
+			rc |= add_images(s, ck, p, n);
+			rc |=
+			    sbuf_printf(s, "%s", local ? " || rc=$?\n" : " &\npids=\"$pids $!\"\n");
+		}
+	return rc | sbuf_printf(s, "for p in $pids; do wait \"$p\" || rc=$?; done\nexit $rc\n");
+}
+
 static int write_script(struct coord *c, char *err, size_t errlen)
 {
+	char here[64];
+	proto_host_name(here);
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 96];
 	struct sbuf s = {0};
 	int fd = -1, rc = -1;
 	snprintf(path, sizeof(path), "%s/stasis_restart_%016llx.sh", c->ckpt_dir,
 		 (unsigned long long)c->comp_id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if (script_text(c, &s) < 0) {
+	if ((script_hosts(&c->ckpt, here) ? script_multi(c, &s, here) : script_text(c, &s)) < 0) {
 		snprintf(err, errlen, "cannot write restart script %s: out of memory", path);
 		goto out;
 	}
@@ -267,6 +367,7 @@ static void ckpt_finish(struct coord *c)
 	ck->active = 0;
 	sbuf_reset(&ck->paths);
 	sbuf_reset(&ck->errors);
+	sbuf_reset(&ck->hostpaths);
 }
 
 /* A checkpoint barrier's pass to k, with the pids of the members on k's
@@ -323,7 +424,8 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m)
 	if (!ck->active || !k->member || memchr(path, '\n', len) || memchr(path, 0, len))
 		return conn_drop(k, "unexpected or malformed image notice");
 	k->wrote = 1;
-	if (sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0)
+	if (sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0 ||
+	    sbuf_printf(&ck->hostpaths, "%s\t%.*s\n", k->host, (int)len, path) < 0)
 		ck->failed = 1;
 }
 
@@ -451,4 +553,5 @@ void ckpt_free(struct ckpt *ck)
 {
 	sbuf_free(&ck->paths);
 	sbuf_free(&ck->errors);
+	sbuf_free(&ck->hostpaths);
 }

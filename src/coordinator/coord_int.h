@@ -73,8 +73,9 @@ struct ckpt {
 	uint32_t gen, flags, stage;
 	uint64_t requester; /* control client id, 0 for the interval timer */
 	int failed;
-	int transient;	  /* failed only because processes came or went: try again */
-	int tcp_answered; /* MSG_TCP_MATCH went to every member */
+	int transient;	       /* failed only because processes came or went: try again */
+	int tcp_answered;      /* MSG_TCP_MATCH went to every member */
+	struct sbuf hostpaths; /* "host<TAB>image path" lines, for the restart script */
 	uint8_t nonce[16];
 	struct sbuf paths, errors;
 };

@@ -207,3 +207,45 @@ def test_launch_never_starts_a_coordinator_for_another_host(cluster):
     assert f"no coordinator on {hs[0].addr}:7000 (connection refused)" in r.stderr, r.stderr
     r = hs[1].run("ss", "-ltn")
     assert ":7000" not in r.stdout, r.stdout  # none was started here
+
+
+def test_restart_script_over_ssh(cluster):
+    """The restart script a checkpoint writes restarts the whole computation
+    from the coordinator's host: its part there, the other host's over ssh;
+    then with --host-map swapping the hosts."""
+    c, hs = cluster(2, sshd=True)
+    r, a, b = pair(c, hs[0], hs[1])
+    env = dict(a.env, STASIS_SSH=f"ssh -F {hs.ssh_config}", STASIS_RUN_DIR=str(c.run_dir))
+    for k in ("STASIS_COORD_HOST", "STASIS_TOKEN_FILE"):
+        env.pop(k)
+    for swap in ((), ("--host-map", "host1=host2", "--host-map", "host2=host1")):
+        r.checkpoint_kill(a)
+        script = next(c.ckpt_dir.glob("stasis_restart_*.sh"))
+        text = script.read_text()
+        assert "part host2 " in text and "part host1 " in text, text
+        log = open(c.tmp / f"script{len(swap)}.log", "wb")
+        p = hs[0].popen(["/bin/sh", script, *swap], env=env, stdout=log, stderr=log)
+        r.ends = [[a, type("P", (), {"wait": p.wait, "popen": p, "pid": p.pid,
+                                     "running": lambda: p.poll() is None})()]]
+        a.wait_registered(nprocs=2)
+        if swap:  # the server's listener and process are on host2 now, the client's on host1
+            assert running_on(hs[1], "server") and running_on(hs[0], "client")
+    r.verify.touch()
+    assert p.wait(timeout=120) == 0, (c.tmp / "script4.log").read_text()
+    for out in r.outs:
+        text = out.read_text()
+        assert "PASS" in text and "FAIL" not in text, text
+
+
+def running_on(host, role):
+    """A tcp_pair of that role runs in host's network namespace."""
+    ns = os.readlink(f"/proc/{host.pid}/ns/net")
+    for d in running_programs():
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            if role.encode() in args and os.readlink(f"/proc/{d}/ns/net") == ns:
+                return True
+        except OSError:
+            pass
+    return False
