@@ -1,5 +1,6 @@
 # Stasis build. `make` builds everything into build/; `make check` runs every test;
-# `make demo` installs what is missing (as root), builds and runs the demo.
+# `make demo` installs what is missing (as root), builds and runs the demo;
+# `make install PREFIX=/usr DESTDIR=...` installs stasis (below).
 CC ?= gcc
 PYTHON ?= /usr/bin/python3
 B := build
@@ -9,6 +10,17 @@ CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
 	-D_GNU_SOURCE -Isrc -Isrc/include $(SAN)
 LIBS := -lzstd -lxxhash -lsodium -lpthread
+VERSION := $(shell cat VERSION)
+
+# Where `make install` puts things. The runtime always goes to
+# $(PREFIX)/lib/stasis/: the installed stasis finds it there, relative to its
+# own path (src/cli/runtime_path.c), wherever PREFIX is.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
 
 COMMON_SRC := $(wildcard src/common/*.c)
 IMAGE_SRC := $(wildcard src/image/*.c)
@@ -30,10 +42,16 @@ STASIS := $(B)/bin/stasis
 RUNTIME := $(B)/lib/libstasis.so
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
+# static programs run without the runtime: launch warns, and leaves no coordinator behind
+PROGS += $(B)/tests/programs/lifecycle-static $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
 
-.PHONY: all clean check unit e2e asan demo bench format deps
+.PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb
 all: $(STASIS) $(RUNTIME) $(PROGS) $(COORDLOAD)
+bin: $(STASIS) $(RUNTIME)
+
+$(O)/src/cli/main.o: VERSION
+$(O)/src/cli/main.o: BASE_CFLAGS += -DSTASIS_VERSION='"$(VERSION)"'
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,25 +85,36 @@ $(O)/blob_embed.o: src/restore/blob_embed.S $(O)/blob.bin
 	@mkdir -p $(dir $@)
 	$(CC) -c -DBLOB_BIN='"$(O)/blob.bin"' $< -o $@
 
+# stasis_cli_marker (cli/main.c) tells a preloaded runtime that this is the
+# stasis command, which never joins a computation
 $(STASIS): $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) $^ -o $@ $(LIBS)
+	$(CC) $(SAN) $(LDFLAGS) -Wl,--export-dynamic-symbol=stasis_cli_marker $^ -o $@ $(LIBS)
 $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
+	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
 
 $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
+# a statically linked program, for the tests of programs the runtime cannot join
+$(B)/tests/programs/idle_static: tests/programs/idle.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -static $< -o $@
+
+$(B)/tests/programs/lifecycle-static: tests/programs/lifecycle.c tests/programs/zdtm.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static $< -o $@
 
 # The coordinator load tool of the bench: the real protocol code (src/common).
 $(COORDLOAD): $(O)/bench/coordload.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) $^ -o $@ $(LIBS)
 
-$(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
+$(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ)) \
+		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $^ -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done
@@ -118,6 +147,32 @@ bench: all
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+install: bin
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/lib/stasis \
+		$(DESTDIR)$(INCLUDEDIR)/stasis $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(STASIS) $(DESTDIR)$(BINDIR)/stasis
+	install -m 0644 $(RUNTIME) $(DESTDIR)$(PREFIX)/lib/stasis/libstasis.so
+	install -m 0644 src/include/stasis/stasis.h $(DESTDIR)$(INCLUDEDIR)/stasis/stasis.h
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 man/*.3 $(DESTDIR)$(MANDIR)/man3
+	install -m 0644 completion/stasis.bash $(DESTDIR)$(BASHCOMPDIR)/stasis
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' stasis.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/stasis.pc
+
+# The Debian package, built in a temporary copy, checked with lintian and tried
+# (scripts/deb-check.sh); the .deb stays in the directory it names.
+deb:
+	@scripts/deb-check.sh --keep
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/stasis $(DESTDIR)$(PREFIX)/lib/stasis/libstasis.so \
+		$(DESTDIR)$(INCLUDEDIR)/stasis/stasis.h $(DESTDIR)$(BASHCOMPDIR)/stasis \
+		$(DESTDIR)$(PKGCONFIGDIR)/stasis.pc \
+		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1)) \
+		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/stasis $(DESTDIR)$(INCLUDEDIR)/stasis
 
 clean:
 	rm -rf build

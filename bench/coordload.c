@@ -147,26 +147,34 @@ static int sim_step(int fd, uint32_t pid, const char *dir, uint8_t *buf, struct 
 	if (proto_recv(fd, &m, buf, PROTO_MAX_PAYLOAD) < 0)
 		return -1;
 	if (m.hdr.type == MSG_CKPT_BEGIN) {
-		b.id = BARRIER_SUSPENDED;
-		return proto_send(fd, MSG_CHILDREN, NULL, 0, NULL, 0) |
-		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
+		b.id = BARRIER_PREPARED;
+		return proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
 	}
 	if (m.hdr.type != MSG_BARRIER || m.hdr.len < sizeof(in))
-		return 0; /* PROGRESS, KILL: nothing to answer */
+		return 0; /* PROGRESS, TCP_MATCH, MEMBERS, KILL: nothing to answer */
 	memcpy(&in, m.payload, sizeof(in));
 	unsigned npids = (m.hdr.len - sizeof(in)) / 4;
 	r->max_pass_pids = npids > r->max_pass_pids ? npids : r->max_pass_pids;
 	r->aborted += (in.flags & BARRIER_F_ABORT) != 0;
-	if (in.id == BARRIER_SUSPENDED) {
+	if (in.id == BARRIER_PREPARED) { /* the runtime stops its threads here */
+		b.id = BARRIER_SUSPENDED;
+		return proto_send(fd, MSG_CHILDREN, NULL, 0, NULL, 0) |
+		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
+	}
+	if (in.id == BARRIER_SUSPENDED) { /* no TCP connection to drain */
+		struct proto_tcp_report t = {0};
 		b.id = BARRIER_DRAINED;
-		return proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
+		return proto_send(fd, MSG_TCP_REPORT, &t, sizeof(t), NULL, 0) |
+		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
 	}
 	if (in.id == BARRIER_DRAINED) {
 		char path[256];
 		struct proto_image_done d = {.size = 4096};
+		uint32_t keep = 0; /* no older generation to keep */
 		int len = snprintf(path, sizeof(path), "%s/sim_%u.stasis", dir, pid);
 		b.id = BARRIER_WRITTEN;
-		return proto_send(fd, MSG_IMAGE_DONE, &d, sizeof(d), path, len) |
+		return proto_send(fd, MSG_RETAIN, &keep, sizeof(keep), NULL, 0) |
+		       proto_send(fd, MSG_IMAGE_DONE, &d, sizeof(d), path, len) |
 		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
 	}
 	return in.id == BARRIER_WRITTEN;

@@ -28,6 +28,8 @@ Workloads (BENCH_ONLY picks some, by name):
                        or BENCH_BIG=1 (8 GiB x 4 tools x rounds: about 5 min a round)
   pause                forked checkpoint of BENCH_MIB MiB (and BENCH_BIG_MIB with big): the time
                        the program is held (runtime's STASIS_LOG=debug "threads paused")
+  pause_shm            the same for BENCH_SHM_MIB (256) MiB of MAP_SHARED memory held by two
+                       processes (tests/programs/shmhog.c: copied while the program is stopped)
   coord                bench/coordload.c against one coordinator: BENCH_COORD_PROCS simulated
                        processes (1000 10000 32000), a full checkpoint's barriers
   mapped incremental redis true   Stasis only: restart to the next instruction, incremental
@@ -39,7 +41,7 @@ PEERS=1), BENCH_PEERS_PREFIX ($HOME/.cache/stasis-peers), BENCH_DMTCP_GZIP (0: D
 default is slow, ~45 s a GiB of random memory; 1 measures it too), BENCH_TMP (/var/tmp: images
 and dd files, a real disk), BENCH_RESULTS (bench/results), BENCH_PY_MIB (256), BENCH_PYTHON
 (/usr/bin/python3), BENCH_COORD_PROCS ("1000 10000 32000"), BENCH_LAUNCH_RUNS (20),
-BENCH_INCR_DIRTY_MIB (10).
+BENCH_INCR_DIRTY_MIB (10), BENCH_SHM_MIB (256).
 
 Outputs in BENCH_RESULTS: runs.csv (every measurement), results.csv (medians and median
 ratios), tables.md (the tables of docs/performance.md), peers.txt, coord.csv, and gnuplot charts
@@ -64,6 +66,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 STASIS = os.path.join(BUILD, "bin/stasis")
 MEMHOG = os.path.join(BUILD, "tests/programs/memhog")
+SHMHOG = os.path.join(BUILD, "tests/programs/shmhog")
 MANYHOG = os.path.join(BUILD, "tests/programs/manyhog")
 COORDLOAD = os.path.join(BUILD, "bench/coordload")
 RESUME = os.path.join(BUILD, "tests/programs/resume_clock")
@@ -83,6 +86,7 @@ class Cfg:
     mib = env_int("BENCH_MIB", 1024)
     big_mib = env_int("BENCH_BIG_MIB", 8192)
     py_mib = env_int("BENCH_PY_MIB", 256)
+    shm_mib = env_int("BENCH_SHM_MIB", 256)
     only = os.environ.get("BENCH_ONLY", "").split()
     big = os.environ.get("BENCH_BIG", "0") == "1" or "big" in only
     peers = os.environ.get("BENCH_PEERS", "") not in ("", "0")
@@ -817,10 +821,12 @@ def run_workload(wl, work, res, peers, src):
 
 # ---- Stasis alone: forked pause, mapped restart, incremental image, redis, launch ----
 
-def pause_once(name, mib, work, res, rnd):
-    """One checkpoint that lets memhog run on: the runtime forks the writer and logs (with
-    STASIS_LOG=debug) how long the program's threads were held."""
-    wl = Workload(name, "", [MEMHOG, str(mib), "rand", "0"], mib, "memhog",
+def pause_once(name, mib, work, res, rnd, shared=False):
+    """One checkpoint that lets memhog (or, shared, shmhog: MAP_SHARED memory held by two
+    processes, copied at the stop) run on: the runtime forks the writer and logs (with
+    STASIS_LOG=debug) how long each process's threads were held; the longest counts."""
+    argv = [SHMHOG, str(mib)] if shared else [MEMHOG, str(mib), "rand", "0"]
+    wl = Workload(name, "", argv, mib, "shmhog" if shared else "memhog",
                   fill_s=600 if mib > 2048 else 120)
     port, ck = free_port(), stasis_ckpt_dir(work, "pause")
     err = os.path.join(work, "launch.err")
@@ -830,10 +836,10 @@ def pause_once(name, mib, work, res, rnd):
     t0 = time.monotonic()
     run([STASIS, "checkpoint", "-p", str(port)], what="forked stasis checkpoint")
     res.add(name, "stasis", "forked", "ckpt_s", rnd, time.monotonic() - t0)
-    m = re.search(r"threads paused ([0-9.]+) ms", read_bytes(err).decode(errors="replace"))
+    m = re.findall(r"threads paused ([0-9.]+) ms", read_bytes(err).decode(errors="replace"))
     if not m:
         raise BenchError("the runtime logged no 'threads paused' line (was the writer forked?)")
-    res.add(name, "stasis", "forked", "pause_ms", rnd, float(m.group(1)))
+    res.add(name, "stasis", "forked", "pause_ms", rnd, max(float(x) for x in m))
     subprocess.run([STASIS, "kill", "-p", str(port), "--coordinator"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
     kill_ours()
@@ -1003,6 +1009,9 @@ def extras(work, res):
     jobs = []
     if selected("pause"):
         jobs.append(("pause", lambda r: pause_once("pause", Cfg.mib, work, res, r)))
+    if selected("pause_shm"):
+        jobs.append(("pause_shm", lambda r: pause_once("pause_shm", Cfg.shm_mib, work, res, r,
+                                                       shared=True)))
     if Cfg.big and (selected("pause") or selected("big")):
         jobs.append(("pause_big", lambda r: pause_once("pause_big", Cfg.big_mib, work, res, r)))
     if selected("mapped"):
@@ -1165,11 +1174,12 @@ def workload_table(res, wl):
 
 def extras_table(res):
     out = []
-    for name, mib in (("pause", Cfg.mib), ("pause_big", Cfg.big_mib)):
+    for name, mib, what in (("pause", Cfg.mib, "random"), ("pause_big", Cfg.big_mib, "random"),
+                            ("pause_shm", Cfg.shm_mib, "shared by 2 processes")):
         p = res.values(name, "stasis", "forked", "pause_ms")
         if p:
-            out.append("| forked checkpoint of %d MiB random: program held (threads paused) "
-                       "| %.1f ms (%s) |" % (mib, statistics.median(p),
+            out.append("| forked checkpoint of %d MiB %s: program held (threads paused) "
+                       "| %.1f ms (%s) |" % (mib, what, statistics.median(p),
                                              ", ".join("%.1f" % x for x in p)))
             out.append("| same: wall time of that checkpoint (the program runs on) | %.3f s |"
                        % res.median(name, "stasis", "forked", "ckpt_s"))

@@ -5,7 +5,9 @@ set -euo pipefail
 
 PACKAGES=(build-essential libzstd-dev libxxhash-dev libsodium-dev check pkg-config
 	python3-pytest zstd
-	tmux screen bsdutils util-linux sqlite3 perl dash redis-server redis-tools default-jdk-headless vim)
+	tmux screen bsdutils util-linux sqlite3 perl dash redis-server redis-tools default-jdk-headless vim
+	r-base-core octave nodejs emacs-nox xvfb xterm x11-utils
+	man-db dpkg-dev debhelper lintian gdb)
 
 is_installed() {
 	local status

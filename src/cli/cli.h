@@ -13,15 +13,25 @@ int cmd_kill(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 /* launch_tty.c: run argv on a pty of its own, relaying the user's terminal */
-int cli_launch_tty(char **argv);
+int cli_launch_tty(char **argv, int hold);
+/* cmd_launch.c: say on the held connection whether a program is being started
+ * (1), or not (0: the connection is closed too) */
+void cli_launching(int hold, uint32_t state);
 int cmd_merge(int argc, char **argv);
+int cmd_nocheckpoint(int argc, char **argv);
+/* cmd_nocheckpoint.c: this process's environment without the runtime in
+ * LD_PRELOAD and without any STASIS_* variable */
+void cli_env_without_stasis(void);
 
-/* Make sure a coordinator listens on port: connect to it, or (connection refused)
- * start `stasis coordinator --daemon --exit-on-last -p port [--ckpt-dir DIR]
- * [--no-compress]` and wait until it accepts. ckpt_dir may be NULL (the
- * coordinator then uses the caller's cwd). A coordinator already running with
- * another directory or compression default is used as it is, with a warning.
- * Returns 0, or -1 after printing why. */
+/* Make sure a coordinator listens on port: connect to it, or (connection
+ * refused, or reset by one that is exiting) start `stasis coordinator --daemon
+ * --exit-on-last -p port [--ckpt-dir DIR] [--no-compress]` and connect to it.
+ * ckpt_dir may be NULL (the coordinator then uses the caller's cwd). A
+ * coordinator already running with another directory or compression default
+ * is used as it is, with a warning. Returns the connection, which holds the
+ * coordinator (HELLO_HOLD) until it is closed: close it once the processes
+ * have joined (a launch: at exec, after sending MSG_EXEC 1; it then waits a
+ * few seconds more for the program). -1 after printing why. */
 int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress);
 /* --coord-host HOST and --token-file FILE, which every client command takes:
  * they set $STASIS_COORD_HOST and $STASIS_TOKEN_FILE (made absolute) for this
@@ -34,19 +44,23 @@ int cli_coord_opt(const char *opt, const char *arg);
 		"token-file", required_argument, NULL, 'T'                                         \
 	}
 #define CLI_COORD_USAGE                                                                            \
-	"  --coord-host HOST  the coordinator's host (default $STASIS_COORD_HOST, else\n"          \
-	"                   127.0.0.1)\n"                                                          \
-	"  --token-file FILE  a copy of its token (default $STASIS_TOKEN_FILE, else\n"             \
-	"                   <run dir>/coord-PORT.token)\n"
+	"      --coord-host HOST  the coordinator's host (default $STASIS_COORD_HOST,\n"           \
+	"                   else 127.0.0.1)\n"                                                     \
+	"      --token-file FILE  a copy of its token file (default $STASIS_TOKEN_FILE,\n"         \
+	"                   else <run dir>/coord-PORT.token)\n"
 /* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
  * loopback): nothing may start one here */
 int cli_coord_remote(void);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);
-/* The build tree holding this executable: /x/build for /x/build/bin/stasis
- * (so that cli_self_dir() + "/lib/libstasis.so" is the runtime). */
+/* The directory above the one holding this executable: /usr for
+ * /usr/bin/stasis, /x/build for /x/build/bin/stasis. */
 const char *cli_self_dir(void);
+/* runtime_path.c: the runtime library to preload ($STASIS_LIB, else the one
+ * installed beside this executable, else the build tree's) in out. Returns 0,
+ * or -1 after printing what was tried and what to do. */
+int cli_runtime_path(char *out, size_t size);
 /* Send one command to the coordinator on port as a control client and wait for
  * the reply of type reply_type. Returns the reply's length, its payload in
  * *reply unless reply is NULL (malloc'ed, NUL-terminated; free it), or -1 after printing why. */

@@ -15,12 +15,12 @@ static const char usage_text[] =
     "Checkpoint every process registered with the coordinator on PORT; print the\n"
     "image files written, one per line. A restart script is written next to them.\n"
     "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
+    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
     "      --kill       end the computation once its images are safely written\n"
     "      --no-compress  store memory uncompressed (larger, faster to restart)\n"
     "      --incremental  store only the pages written since each process's previous\n"
     "                   image, which the new one builds on (the first is full)\n"
-    "  -h, --help       show this help\n" CLI_COORD_USAGE;
+    "  -h, --help       show this help\n";
 
 static int print_result(const char *reply, long n)
 {

@@ -11,18 +11,22 @@
 
 static const char usage_text[] =
     "usage: stasis coordinator [-p PORT] [--bind ADDR] [--daemon] [--exit-on-last]\n"
-    "                          [--ckpt-dir DIR] [-i SECONDS] [--no-compress]\n"
+    "                          [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--timeout SECS]\n"
     "\n"
     "Run the coordinator that the processes of a computation register with.\n"
     "\n"
     "  -p, --port PORT      listen on PORT (default $STASIS_PORT, else 7779)\n"
     "      --bind ADDR      listen on ADDR (default 127.0.0.1; other hosts need the\n"
     "                       token file, copied securely)\n"
-    "      --daemon         run in the background; return once it listens\n"
-    "      --exit-on-last   exit when the last process of the computation leaves\n"
+    "      --daemon         run in the background, its messages in\n"
+    "                       <run dir>/coord-PORT.log; return once it listens\n"
+    "      --exit-on-last   exit once no process, client or checkpoint is left (after a\n"
+    "                       grace of 1.5 s, 5 s while a launch's program is starting)\n"
     "      --ckpt-dir DIR   write images and restart scripts in DIR (default: cwd)\n"
     "  -i, --interval SECS  checkpoint every SECS seconds (0: never)\n"
     "      --no-compress    store memory uncompressed by default\n"
+    "      --timeout SECS   a checkpoint gives up on a process that says nothing for\n"
+    "                       SECS seconds (stopped, hung), naming it (default 20)\n"
     "  -h, --help           show this help\n";
 
 static int usage_error(void)
@@ -37,7 +41,7 @@ static unsigned parse_seconds(const char *s)
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
 	if (errno || !*s || *end || *s == '-' || v > UINT_MAX / 1000) {
-		log_msg("error", "invalid interval '%s': expected a number of seconds", s);
+		log_msg("error", "invalid number of seconds '%s'", s);
 		exit(2);
 	}
 	return (unsigned)v;
@@ -45,7 +49,14 @@ static unsigned parse_seconds(const char *s)
 
 int cmd_coordinator(int argc, char **argv)
 {
-	enum { OPT_BIND = 256, OPT_DAEMON, OPT_EXIT_ON_LAST, OPT_DIR, OPT_NO_COMPRESS };
+	enum {
+		OPT_BIND = 256,
+		OPT_DAEMON,
+		OPT_EXIT_ON_LAST,
+		OPT_DIR,
+		OPT_NO_COMPRESS,
+		OPT_TIMEOUT
+	};
 	static const struct option longopts[] = {
 	    {"port", required_argument, NULL, 'p'},
 	    {"bind", required_argument, NULL, OPT_BIND},
@@ -54,6 +65,7 @@ int cmd_coordinator(int argc, char **argv)
 	    {"ckpt-dir", required_argument, NULL, OPT_DIR},
 	    {"interval", required_argument, NULL, 'i'},
 	    {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -81,6 +93,12 @@ int cmd_coordinator(int argc, char **argv)
 			break;
 		case OPT_NO_COMPRESS:
 			o.no_compress = 1;
+			break;
+		case OPT_TIMEOUT:
+			if (!(o.timeout = parse_seconds(optarg))) {
+				log_msg("error", "invalid timeout '%s': at least 1 second", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

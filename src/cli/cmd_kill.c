@@ -11,9 +11,9 @@ static const char usage_text[] =
     "\n"
     "End every process of the computation registered with the coordinator on PORT.\n"
     "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
+    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
     "      --coordinator  stop the coordinator too\n"
-    "  -h, --help       show this help\n" CLI_COORD_USAGE;
+    "  -h, --help       show this help\n";
 
 static int command(uint16_t port, uint16_t type)
 {

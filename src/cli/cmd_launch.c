@@ -1,6 +1,7 @@
 /* stasis launch: run a program under checkpoint control, in the foreground. */
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/progkind.h"
 #include "common/proto.h"
 
 #include <errno.h>
@@ -23,6 +24,8 @@ static const char usage[] =
     "--coord-host, the coordinator of another host (none is started: it must run).\n"
     "With a terminal on stdin, PROGRAM runs on a pty of its own (launch relays your\n"
     "terminal to it), so that its terminal and job control come back at a restart.\n"
+    "PROGRAM must be a dynamically linked x86_64 program: a 32-bit one is refused; a\n"
+    "statically linked one runs outside Stasis, without checkpoints (with a warning).\n"
     "\n"
     "  -p, --port PORT     coordinator port\n" CLI_COORD_USAGE
     "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
@@ -36,13 +39,8 @@ static const char usage[] =
 static int set_preload(void)
 {
 	char lib[PATH_MAX], val[2 * PATH_MAX];
-	const char *over = getenv("STASIS_LIB");
-	if (over)
-		snprintf(lib, sizeof(lib), "%s", over);
-	else
-		snprintf(lib, sizeof(lib), "%s/lib/libstasis.so", cli_self_dir());
-	if (access(lib, R_OK) < 0)
-		return error("runtime library %s: %s (build it with 'make')", lib, strerror(errno));
+	if (cli_runtime_path(lib, sizeof(lib)) < 0)
+		return -1;
 	const char *old = getenv("LD_PRELOAD");
 	if (old && strstr(old, "libstasis.so"))
 		snprintf(val, sizeof(val), "%s", old);
@@ -54,6 +52,16 @@ static int set_preload(void)
 	return 0;
 }
 
+/* Tell the coordinator we hold whether a program is being started (1: it
+ * waits a few seconds after our connection closes for it to join); 0 also
+ * lets go of it. */
+void cli_launching(int hold, uint32_t state)
+{
+	proto_send(hold, MSG_EXEC, &state, sizeof(state), NULL, 0);
+	if (!state)
+		close(hold);
+}
+
 static int resolve_dir(const char *dir, char *out)
 {
 	struct stat st;
@@ -62,6 +70,34 @@ static int resolve_dir(const char *dir, char *out)
 			     errno ? strerror(errno) : "not a directory");
 	if (access(out, W_OK) < 0)
 		return error("checkpoint directory %s is not writable: %s", out, strerror(errno));
+	return 0;
+}
+
+/* The runtime is preloaded into dynamically linked x86_64 programs only: a
+ * 32-bit one is refused (126); a static one runs, with a warning, outside
+ * Stasis (no coordinator, no runtime variables: nothing it starts joins). */
+static int check_program(char **argv)
+{
+	char path[PATH_MAX];
+	if (prog_find(argv[0], getenv("PATH"), path, sizeof(path)) < 0)
+		return 0; /* exec says it is not found */
+	enum prog_kind k = prog_kind(path);
+	if (k == PROG_32BIT) {
+		error("%s is a 32-bit program: Stasis checkpoints x86_64 programs only (its "
+		      "runtime cannot be loaded into a 32-bit process; see docs/supported.md); "
+		      "build it for x86_64, or run it without stasis launch",
+		      path);
+		return 126;
+	}
+	if (k == PROG_STATIC) {
+		warn("%s is statically linked: the runtime cannot be loaded into it, so it runs "
+		     "outside Stasis, without checkpoints (link it dynamically to checkpoint it)",
+		     path);
+		cli_env_without_stasis();
+		execvp(argv[0], argv);
+		error("cannot run %s: %s", argv[0], strerror(errno));
+		return errno == ENOENT ? 127 : 126;
+	}
 	return 0;
 }
 
@@ -106,9 +142,14 @@ int cmd_launch(int argc, char **argv)
 		fprintf(stderr, "stasis launch: no program given\n%s", usage);
 		return 2;
 	}
+	int refused = check_program(argv + i);
+	if (refused)
+		return refused;
 	uint16_t port = cli_parse_port(port_s);
-	if (resolve_dir(dir ? dir : ".", absdir) < 0 ||
-	    cli_ensure_coordinator(port, absdir, no_compress) < 0 || set_preload() < 0)
+	if (resolve_dir(dir ? dir : ".", absdir) < 0)
+		return 1;
+	int hold = cli_ensure_coordinator(port, absdir, no_compress);
+	if (hold < 0 || set_preload() < 0)
 		return 1;
 	if (interval >= 0) {
 		uint32_t secs = interval;
@@ -120,11 +161,16 @@ int cmd_launch(int argc, char **argv)
 	setenv("STASIS_PORT", portbuf, 1);
 	setenv("STASIS_CKPT_DIR", absdir, 1);
 	setenv("STASIS_RUNTIME", "1", 1);
+	unsetenv("STASIS_COMP_ID"); /* a new computation, whatever launched launch */
+	unsetenv("STASIS_EXTERNAL");
 	if (no_compress)
 		setenv("STASIS_NO_COMPRESS", "1", 1);
 	if (!no_tty && isatty(0))
-		return cli_launch_tty(argv + i);
+		return cli_launch_tty(argv + i, hold);
+	cli_launching(hold, 1); /* the held connection closes at exec */
 	execvp(argv[i], argv + i);
-	error("cannot run %s: %s", argv[i], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	int saved = errno;
+	cli_launching(hold, 0);
+	error("cannot run %s: %s", argv[i], strerror(saved));
+	return saved == ENOENT ? 127 : 126;
 }

@@ -1,9 +1,11 @@
 /* stasis restart: bring a computation back from its images, in the foreground. */
 #include "cli/cli.h"
+#include "common/complock.h"
 #include "common/log.h"
 #include "restore/restore.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,7 +18,7 @@
 
 static const char usage[] =
     "usage: stasis restart [-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
-    "                      [--no-map | --no-verify] (IMAGE... | --dir DIR)\n"
+    "                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)\n"
     "\n"
     "Restarts a computation from its images (or from the newest complete checkpoint\n"
     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
@@ -35,7 +37,11 @@ static const char usage[] =
     "            the uncompressed ones from the image file (also STASIS_NO_MAP=1)\n"
     "  --no-verify  map the uncompressed chunks without checking their checksums:\n"
     "            the fastest restart (pages are read only when the program touches\n"
-    "            them), for images you trust\n";
+    "            them), for images you trust\n"
+    "  --debug-pause  stop each restored process (SIGSTOP) once it is whole, before its\n"
+    "            program goes on, and print its PID on this host: attach a debugger\n"
+    "            with 'gdb -p PID', let it go on with 'kill -CONT PID' (also\n"
+    "            STASIS_RESTART_PAUSE=1)\n";
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -101,6 +107,8 @@ static int newest_in_dir(const char *dir, char ***out, int part)
 				     "generation with images missing)",
 				     dir);
 	}
+	debug("restarting generation %u of computation %016llx from %s (%u images)", f[best].gen,
+	      (unsigned long long)f[best].comp_id, dir, f[best].nprocs);
 	*out = calloc(f[best].nprocs + 1, sizeof(char *));
 	for (int j = 0; j < n && *out && k < (int)f[best].nprocs; j++)
 		if (f[j].comp_id == f[best].comp_id && f[j].gen == f[best].gen)
@@ -124,9 +132,39 @@ static int check_owner(struct rst_image *img)
 	return 0;
 }
 
-/* Join as the image's process; a coordinator that is just exiting (its last
- * process left) or not there yet is started again. */
-static int join_coordinator(struct rst_image *img, struct rst_opts *o, const char *path)
+/* A computation that runs under another coordinator is refused before
+ * anything is created (common/complock.h); on restart's own port the
+ * coordinator refuses it, naming its processes. */
+static int check_not_running(const struct rst_set *set, uint16_t port)
+{
+	struct complock_holder h;
+	uint64_t comp = set->img[0].r.hdr.comp_id;
+	if (!complock_holder(comp, &h) || h.port == port)
+		return 0;
+	return error("cannot restart: computation %016llx is already running under the "
+		     "coordinator on port %u (pid %d): end it first with 'stasis kill -p %u'",
+		     (unsigned long long)comp, h.port, h.pid, h.port);
+}
+
+/* "coordinator on port N refused us: REASON": REASON */
+static const char *refusal(const char *err)
+{
+	const char *r = strstr(err, "refused us: ");
+	return r ? r + 12 : err;
+}
+
+static void leave(struct rst_set *set, int n)
+{
+	for (int k = 0; k < n; k++) {
+		close(set->opts[k].coord_fd);
+		set->opts[k].coord_fd = -1;
+	}
+}
+
+/* Join as every image's process, holding the coordinator meanwhile. One that
+ * is just exiting (its last process left) or not there yet is started again;
+ * a refusal is final. */
+static int join_all(struct rst_set *set, uint16_t port, const char *path)
 {
 	char imgdir[PATH_MAX], err[1024];
 	snprintf(imgdir, sizeof(imgdir), "%s", path);
@@ -134,10 +172,22 @@ static int join_coordinator(struct rst_image *img, struct rst_opts *o, const cha
 	if (slash)
 		*slash = 0;
 	for (int attempt = 0;; attempt++) {
-		if (cli_ensure_coordinator(o->port, slash ? imgdir : ".", 0) < 0)
+		int hold = cli_ensure_coordinator(port, slash ? imgdir : ".", 0), k;
+		if (hold < 0)
 			return -1;
-		if (rst_join(img, o, err, sizeof(err)) == 0)
+		for (k = 0; k < set->n; k++) {
+			set->opts[k] =
+			    (struct rst_opts){.port = port, .part = set->part, .coord_fd = -1};
+			if (rst_join(&set->img[k], &set->opts[k], err, sizeof(err)) < 0)
+				break;
+		}
+		int refused = k < set->n && errno == EACCES;
+		close(hold);
+		if (k == set->n)
 			return 0;
+		leave(set, k);
+		if (refused)
+			return error("cannot restart: %s", refusal(err));
 		if (attempt == 5)
 			return error("%s", err);
 		debug("joining the coordinator failed (%s): trying again", err);
@@ -150,7 +200,9 @@ static int join_coordinator(struct rst_image *img, struct rst_opts *o, const cha
  * after wait_s and says which did not come (MSG_CMD_RESTART_WAIT). A child
  * process waits for its answer (restart may not have threads: it enters a
  * user and PID namespace) and, on failure, prints it and tells restart with
- * SIGUSR1, which ends the restarted part (rst_stop). */
+ * WATCH_FAILED, which ends the restarted part (rst_stop). Not SIGUSR1: the
+ * signals a user sends restart go to the program (restore/sigfwd.c). */
+#define WATCH_FAILED (SIGRTMIN + 1)
 static volatile sig_atomic_t watch_failed;
 static pid_t watcher;
 
@@ -173,7 +225,7 @@ static __attribute__((noreturn)) void watch_result(int fd)
 	buf[m.hdr.len] = 0;
 	if (r.status != 0) {
 		fprintf(stderr, "stasis: error: %s\n", (char *)m.payload + sizeof(r));
-		kill(getppid(), SIGUSR1);
+		kill(getppid(), WATCH_FAILED);
 	}
 	_exit(0);
 }
@@ -201,7 +253,7 @@ static int start_watch(const struct rst_set *set, uint16_t port, int wait_s)
 				  img->nmembers * sizeof(*mv)) < 0)
 		rc = error("cannot send to the coordinator: %s", strerror(errno));
 	free(mv);
-	signal(SIGUSR1, on_watch_failed);
+	signal(WATCH_FAILED, on_watch_failed);
 	if (rc == 0 && (watcher = fork()) == 0)
 		watch_result(fd);
 	if (rc == 0 && watcher < 0)
@@ -246,12 +298,22 @@ static void *xcalloc(int n, size_t size)
 	return p;
 }
 
+/* Restart run inside a computation (a shell under stasis): the processes it
+ * brings back must not inherit its runtime's connection (main.c). */
+static void leave_outer_computation(void)
+{
+	void (*close_outside)(void) =
+	    (void (*)(void))dlsym(RTLD_DEFAULT, "stasis_rt_outside_close");
+	if (close_outside)
+		close_outside();
+}
+
 int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL;
 	long wait_s = -1;
 	char err[1024];
-	int i;
+	int i, debug_pause = 0;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--")) {
@@ -269,6 +331,8 @@ int cmd_restart(int argc, char **argv)
 			rst_map_images = 0;
 		} else if (!strcmp(a, "--no-verify")) {
 			rst_verify_mapped = 0;
+		} else if (!strcmp(a, "--debug-pause")) {
+			debug_pause = 1;
 		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else if (!strcmp(a, "--wait") && i + 1 < argc) {
@@ -281,9 +345,12 @@ int cmd_restart(int argc, char **argv)
 			return 2;
 		}
 	}
-	const char *nomap = getenv("STASIS_NO_MAP");
+	leave_outer_computation();
+	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
 		rst_map_images = 0;
+	if (pause && *pause && strcmp(pause, "0"))
+		debug_pause = 1;
 	int nimg = argc - i;
 	char **paths = argv + i;
 	if ((dir && nimg) || (!dir && !nimg)) {
@@ -297,7 +364,8 @@ int cmd_restart(int argc, char **argv)
 			      .wait_s = wait_s > 0 ? (int)wait_s : 60,
 			      .img = xcalloc(nimg, sizeof(struct rst_image)),
 			      .opts = xcalloc(nimg, sizeof(struct rst_opts)),
-			      .parent = xcalloc(nimg, sizeof(int))};
+			      .parent = xcalloc(nimg, sizeof(int)),
+			      .debug_pause = debug_pause};
 	for (int k = 0; k < nimg; k++) {
 		if (rst_load(&set.img[k], paths[k], err, sizeof(err)) < 0) {
 			error("cannot restart: %s", err);
@@ -311,11 +379,9 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
-	for (int k = 0; k < nimg; k++) {
-		set.opts[k] = (struct rst_opts){.port = cli_parse_port(port_s), .coord_fd = -1};
-		if (join_coordinator(&set.img[k], &set.opts[k], paths[k]) < 0)
-			return 1;
-	}
+	uint16_t port = cli_parse_port(port_s);
+	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0]) < 0)
+		return 1;
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);
 		return 1;

@@ -11,10 +11,10 @@ static const char usage_text[] =
     "\n"
     "Show the coordinator on PORT, its computation, and its processes.\n"
     "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
+    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
     "      --json       print one JSON object: port, comp_id, gen, state, interval,\n"
     "                   ckpt_dir, nprocs, procs [{pid, name}]\n"
-    "  -h, --help       show this help\n" CLI_COORD_USAGE;
+    "  -h, --help       show this help\n";
 
 int cmd_status(int argc, char **argv)
 {

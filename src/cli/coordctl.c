@@ -1,11 +1,13 @@
 /* The CLI's side of the coordinator: ports, starting one on demand, and
  * one-shot control commands. */
 #include "cli/cli.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,25 +72,27 @@ const char *cli_self_dir(void)
 	return dir;
 }
 
-static int control_connect(uint16_t port, struct proto_welcome *w, char *dir, size_t dirsize,
-			   char *err, size_t errlen)
+static int control_connect(uint16_t port, uint32_t flags, struct proto_welcome *w, char *dir,
+			   size_t dirsize, char *err, size_t errlen)
 {
-	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid()};
+	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid(), .flags = flags};
 	snprintf(h.name, sizeof(h.name), "stasis");
 	return proto_client_connect(port, &h, w, dir, dirsize, err, errlen);
 }
 
-/* The reply to a command; progress reports that come first (a checkpoint that
- * writes for more than a second) are shown on a terminal meanwhile. */
+/* The reply to a command, skipping pings; progress reports that come first
+ * (a checkpoint that writes for more than a second) are shown on a terminal
+ * meanwhile. A coordinator silent for PROTO_SILENCE_MS is given up on
+ * (ETIMEDOUT): it pings every second of a checkpoint. */
 static int recv_reply(int fd, struct proto_msg *m, char *buf)
 {
 	struct progress prog;
 	struct proto_progress p;
 	int rc;
 	progress_start(&prog, "stasis: checkpoint", 2);
-	while ((rc = proto_recv(fd, m, buf, PROTO_MAX_PAYLOAD)) == 0 &&
-	       m->hdr.type == MSG_PROGRESS) {
-		if (m->hdr.len != sizeof(p))
+	while ((rc = proto_recv_timeout(fd, m, buf, PROTO_MAX_PAYLOAD, PROTO_SILENCE_MS)) == 0 &&
+	       (m->hdr.type == MSG_PROGRESS || m->hdr.type == MSG_PING)) {
+		if (m->hdr.type != MSG_PROGRESS || m->hdr.len != sizeof(p))
 			continue;
 		memcpy(&p, m->payload, sizeof(p));
 		progress_update(&prog, p.done, p.total);
@@ -97,12 +101,26 @@ static int recv_reply(int fd, struct proto_msg *m, char *buf)
 	return rc;
 }
 
+static const char *reply_error(uint16_t port)
+{
+	static char why[128];
+	if (errno == ECONNRESET)
+		return "it closed the connection";
+	if (errno == ETIMEDOUT)
+		snprintf(why, sizeof(why),
+			 "it said nothing for %d s (is it stopped? 'stasis status -p %u')",
+			 PROTO_SILENCE_MS / 1000, port);
+	else
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	return why;
+}
+
 long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arglen,
 		       uint16_t reply_type, char **reply)
 {
 	char err[PATH_MAX + 256];
 	struct proto_msg m;
-	int fd = control_connect(port, NULL, NULL, 0, err, sizeof(err));
+	int fd = control_connect(port, 0, NULL, NULL, 0, err, sizeof(err));
 	if (fd < 0)
 		return error("%s", err);
 	char *buf = malloc(PROTO_MAX_PAYLOAD + 1);
@@ -115,8 +133,9 @@ long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arg
 		error("cannot send a command to the coordinator on port %u: %s", port,
 		      strerror(errno));
 	else if (recv_reply(fd, &m, buf) < 0)
-		error("no reply from the coordinator on port %u: %s", port,
-		      errno == ECONNRESET ? "it closed the connection" : strerror(errno));
+		error("no reply from the coordinator on port %u: %s", port, reply_error(port));
+	else if (m.hdr.type == MSG_ERROR)
+		error("%.*s", (int)m.hdr.len, buf);
 	else if (m.hdr.type != reply_type)
 		error("unexpected reply (message type %u) from the coordinator on port %u",
 		      m.hdr.type, port);
@@ -150,12 +169,15 @@ static void check_settings(uint16_t port, const struct proto_welcome *w, const c
 		     port);
 }
 
-static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
+/* Run `stasis coordinator --daemon --exit-on-last ...`, which returns once it
+ * listens: 0, or -1 with what it said in err. */
+static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compress, char *err,
+			     size_t errlen)
 {
 	char portbuf[8];
 	const char *argv[10] = {self_exe(),	  "coordinator", "--daemon",
 				"--exit-on-last", "-p",		 portbuf};
-	int argc = 6, status;
+	int argc = 6, status, p[2];
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
 	if (ckpt_dir) {
 		argv[argc++] = "--ckpt-dir";
@@ -163,42 +185,70 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 	}
 	if (no_compress)
 		argv[argc++] = "--no-compress";
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
-		return error("cannot fork to start a coordinator: %s", strerror(errno));
+		return errf(err, errlen, "cannot fork to start a coordinator: %s", strerror(errno));
 	if (pid == 0) {
+		dup2(p[1], 2);		/* its messages come to us */
+		unsetenv("LD_PRELOAD"); /* of a computation it runs in, or an ASan build's */
 		execv(argv[0], (char **)argv);
 		error("cannot run %s to start a coordinator: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
+	close(p[1]);
+	ssize_t n = read_full(p[0], err, errlen - 1);
+	close(p[0]);
+	err[n > 0 ? n : 0] = 0;
+	err[strcspn(err, "\n")] = 0;
+	if (!strncmp(err, "stasis: error: ", 15))
+		memmove(err, err + 15, strlen(err + 15) + 1);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return error("cannot wait for the coordinator to start: %s",
-				     strerror(errno));
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+			return errf(err, errlen, "cannot wait for the coordinator to start: %s",
+				    strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (!err[0])
+		snprintf(err, errlen, "the coordinator did not start (status %#x)", status);
+	return -1;
+}
+
+#define ENSURE_ATTEMPTS 5
+
+/* Connected (the held connection), or -1 with errno: ECONNREFUSED (nothing
+ * listens), ECONNABORTED (a coordinator that is exiting reset us), another. */
+static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, char *err,
+			size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct proto_welcome w;
+	int fd = control_connect(port, HELLO_HOLD, &w, dir, sizeof(dir), err, errlen);
+	if (fd >= 0 && !cli_coord_remote()) /* images go to the directory of each host */
+		check_settings(port, &w, dir, ckpt_dir, no_compress);
+	return fd;
 }
 
 int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
 {
-	char err[PATH_MAX + 256], dir[PATH_MAX];
-	struct proto_welcome w;
-	int fd = control_connect(port, &w, dir, sizeof(dir), err, sizeof(err));
-	if (fd >= 0) {
-		close(fd);
-		if (!cli_coord_remote()) /* images go to the directory of each host anyway */
-			check_settings(port, &w, dir, ckpt_dir, no_compress);
-		return 0;
+	char err[PATH_MAX + 256];
+	int local = !cli_coord_remote(); /* never one for another host */
+	for (int attempt = 1;; attempt++) {
+		int fd = hold_connect(port, ckpt_dir, no_compress, err, sizeof(err));
+		if (fd >= 0)
+			return fd;
+		if ((errno != ECONNREFUSED && errno != ECONNABORTED) || !local ||
+		    attempt == ENSURE_ATTEMPTS)
+			return error("%s", err);
+		/* none listens, or the one there is exiting: start one; if another
+		 * launcher did first ("in use"), use that one */
+		debug("no coordinator on port %u (%s): starting one", port, err);
+		if (errno == ECONNABORTED)
+			usleep(20000 * attempt); /* the exiting one closes its port now */
+		if (spawn_coordinator(port, ckpt_dir, no_compress, err, sizeof(err)) < 0 &&
+		    !strstr(err, "is in use"))
+			return error("%s", err);
 	}
-	if (errno != ECONNREFUSED || cli_coord_remote()) /* never one for another host */
-		return error("%s", err);
-	debug("no coordinator on port %u: starting one", port);
-	if (spawn_coordinator(port, ckpt_dir, no_compress) == 0)
-		return 0;
-	/* another launcher may have started one at the same time */
-	fd = control_connect(port, &w, dir, sizeof(dir), err, sizeof(err));
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
 }

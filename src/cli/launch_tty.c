@@ -1,12 +1,14 @@
 /* stasis launch with a terminal on stdin: the program gets a pty of its own.
  * It runs as the leader of a new session whose controlling terminal is the
  * pty's slave (its process group in the foreground), and launch relays between
- * the user's terminal and the master. The pty is then part of the computation's
- * state (termios, window size, foreground group, job control) and a restart in
- * any terminal makes a new one just like it (restore/fd_tty.c). */
+ * the user's terminal and the master. Signals sent to launch are passed on to
+ * the program, and when the program stops (^Z), launch stops too. The pty is then part of the
+ * computation's state (termios, window size, foreground group, job control) and a restart in any
+ * terminal makes a new one just like it (restore/fd_tty.c). */
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/sigfwd.h"
 #include "common/ttyrelay.h"
 
 #include <errno.h>
@@ -48,6 +50,19 @@ static void run_program(int slave, char **argv)
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+static pid_t program;
+
+/* A signal sent to launch is the program's (common/sigfwd.h): it runs in a
+ * session of its own, which no signal to our process group reaches. */
+static void pass_on(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	int e = errno;
+	if (program > 0 && sigfwd_wanted(sig, si, 0))
+		kill(program, sig);
+	errno = e;
+}
+
 static int exit_like(int st)
 {
 	if (WIFEXITED(st))
@@ -59,7 +74,7 @@ static int exit_like(int st)
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
 }
 
-int cli_launch_tty(char **argv)
+int cli_launch_tty(char **argv, int hold)
 {
 	int master, slave, index;
 	char num[16];
@@ -70,11 +85,17 @@ int cli_launch_tty(char **argv)
 	copy_terminal(0, slave);
 	snprintf(num, sizeof(num), "%d", index);
 	setenv("STASIS_TTY", num, 1);
+	cli_launching(hold, 1);
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		cli_launching(hold, 0);
 		return error("cannot fork: %s", strerror(errno));
+	}
 	if (pid == 0)
-		run_program(slave, argv);
+		run_program(slave, argv); /* the held connection closes at exec */
+	close(hold);
+	program = pid;
+	sigfwd_install(pass_on);
 	close(slave);
 	struct tty_relay r = {.master = master,
 			      .in = 0,

@@ -3,11 +3,28 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *log_prefix = "stasis";
 static int log_fd = 2;
 static int log_debug = -1;
+static int log_stamps;
+
+void log_set_timestamps(int on)
+{
+	log_stamps = on;
+}
+
+/* "2025-01-31 12:00:00 " when timestamps are on (a daemon's log file) */
+static int stamp(char *buf, size_t size)
+{
+	struct tm tm;
+	time_t t = time(NULL);
+	if (!log_stamps || !localtime_r(&t, &tm))
+		return 0;
+	return (int)strftime(buf, size, "%Y-%m-%d %H:%M:%S ", &tm);
+}
 
 void log_set_prefix(const char *prefix)
 {
@@ -36,10 +53,12 @@ int log_debug_enabled(void)
 static void log_vmsg(const char *level, const char *fmt, va_list ap)
 {
 	char buf[1024];
-	int n = snprintf(buf, sizeof(buf), "%s: %s%s", log_prefix, level ? level : "",
+	int t = stamp(buf, sizeof(buf));
+	int n = snprintf(buf + t, sizeof(buf) - t, "%s: %s%s", log_prefix, level ? level : "",
 			 level ? ": " : "");
 	if (n < 0)
 		return;
+	n += t;
 	if ((size_t)n < sizeof(buf)) {
 		int m = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 		if (m > 0)
@@ -58,6 +77,19 @@ void log_msg(const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	int saved = errno;
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+	return -1;
 }
 
 int error(const char *fmt, ...)

@@ -9,10 +9,13 @@
 #define STASIS_COMMON_LOG_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 void log_set_prefix(const char *prefix);
 void log_set_fd(int fd);
+/* Begin every line with the local date and time (a daemon's log file). */
+void log_set_timestamps(int on);
 int log_get_fd(void);
 int log_debug_enabled(void);
 
@@ -20,6 +23,9 @@ void log_msg(const char *level, const char *fmt, ...) __attribute__((format(prin
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Format a message into the caller's buffer err (if not NULL), keeping errno;
+ * returns -1, for code that reports its errors to its caller. */
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define debug(...)                                                                                 \
 	do {                                                                                       \

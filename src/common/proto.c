@@ -4,6 +4,7 @@
  */
 #include "common/proto.h"
 #include "common/io.h"
+#include "common/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire format is little-endian");
@@ -30,24 +31,6 @@ _Static_assert(sizeof(struct proto_welcome) == 24, "proto_welcome is 24 bytes");
 _Static_assert(sizeof(struct proto_ckpt_begin) == 16, "proto_ckpt_begin is 16 bytes");
 _Static_assert(sizeof(struct proto_barrier) == 16, "proto_barrier is 16 bytes");
 _Static_assert(sizeof(struct proto_ckpt_result) == 8, "proto_ckpt_result is 8 bytes");
-
-#define HANDSHAKE_TIMEOUT_S 10
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	int saved = errno;
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-	return -1;
-}
 
 /* ---- framing ---- */
 
@@ -111,28 +94,68 @@ int proto_send(int fd, uint16_t type, const void *a, size_t alen, const void *b,
 	return writev_full(fd, iov, 3);
 }
 
-static int recv_exact(int fd, void *buf, size_t len)
+static long long mono_ms(void)
 {
-	ssize_t n = read_full(fd, buf, len);
-	if (n < 0)
-		return -1;
-	if ((size_t)n < len) {
-		errno = ECONNRESET;
-		return -1;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000ll + t.tv_nsec / 1000000;
+}
+
+/* len bytes before deadline_ms (monotonic; -1: none). ECONNRESET if the peer
+ * closed first, ETIMEDOUT if the deadline passed. */
+static int recv_exact(int fd, void *buf, size_t len, long long deadline_ms)
+{
+	char *p = buf;
+	while (len) {
+		if (deadline_ms >= 0) {
+			long long left = deadline_ms - mono_ms();
+			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -1;
+			if (n == 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+		}
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= n;
 	}
 	return 0;
 }
 
-int proto_recv(int fd, struct proto_msg *msg, void *buf, size_t bufsize)
+static int recv_until(int fd, struct proto_msg *msg, void *buf, size_t bufsize,
+		      long long deadline_ms)
 {
-	if (recv_exact(fd, &msg->hdr, sizeof(msg->hdr)) < 0)
+	if (recv_exact(fd, &msg->hdr, sizeof(msg->hdr), deadline_ms) < 0)
 		return -1;
 	if (proto_check_hdr(&msg->hdr) < 0 || msg->hdr.len > bufsize) {
 		errno = EPROTO;
 		return -1;
 	}
 	msg->payload = buf;
-	return recv_exact(fd, buf, msg->hdr.len);
+	return recv_exact(fd, buf, msg->hdr.len, deadline_ms);
+}
+
+int proto_recv(int fd, struct proto_msg *msg, void *buf, size_t bufsize)
+{
+	return recv_until(fd, msg, buf, bufsize, -1);
+}
+
+int proto_recv_timeout(int fd, struct proto_msg *msg, void *buf, size_t bufsize, int timeout_ms)
+{
+	return recv_until(fd, msg, buf, bufsize, timeout_ms < 0 ? -1 : mono_ms() + timeout_ms);
 }
 
 /* ---- authentication ---- */
@@ -182,6 +205,19 @@ int proto_token_path(uint16_t port, char *buf, size_t size)
 	return 0;
 }
 
+int proto_run_path(const char *name, char *buf, size_t size)
+{
+	char dir[4096];
+	if (run_dir(dir, sizeof(dir)) < 0)
+		return -1;
+	int n = snprintf(buf, size, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 int proto_run_file(uint16_t port, const char *name, char *buf, size_t size)
 {
 	char dir[4096];
@@ -202,25 +238,24 @@ static int ensure_run_dir(char *err, size_t errlen)
 	char dir[4096];
 	struct stat st;
 	if (run_dir(dir, sizeof(dir)) < 0)
-		return seterr(err, errlen, "run directory path too long (check $STASIS_RUN_DIR)");
+		return errf(err, errlen, "run directory path too long (check $STASIS_RUN_DIR)");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return seterr(err, errlen, "cannot create run directory %s: %s", dir,
-			      strerror(errno));
+		return errf(err, errlen, "cannot create run directory %s: %s", dir,
+			    strerror(errno));
 	if (stat(dir, &st) < 0)
-		return seterr(err, errlen, "cannot stat run directory %s: %s", dir,
-			      strerror(errno));
+		return errf(err, errlen, "cannot stat run directory %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return seterr(err, errlen, "run directory %s is not a directory", dir);
+		return errf(err, errlen, "run directory %s is not a directory", dir);
 	if (st.st_uid != getuid())
-		return seterr(err, errlen,
-			      "run directory %s belongs to uid %u, not to us: set $STASIS_RUN_DIR "
-			      "to a directory of yours",
-			      dir, (unsigned)st.st_uid);
+		return errf(err, errlen,
+			    "run directory %s belongs to uid %u, not to us: set $STASIS_RUN_DIR "
+			    "to a directory of yours",
+			    dir, (unsigned)st.st_uid);
 	if (st.st_mode & 022)
-		return seterr(err, errlen,
-			      "run directory %s is writable by group or others (mode %04o): run "
-			      "'chmod 700 %s'",
-			      dir, (unsigned)(st.st_mode & 07777), dir);
+		return errf(err, errlen,
+			    "run directory %s is writable by group or others (mode %04o): run "
+			    "'chmod 700 %s'",
+			    dir, (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -261,18 +296,18 @@ static int read_token_fd(int fd, const char *path, uint8_t token[PROTO_TOKEN_LEN
 	struct stat st;
 	char text[2 * PROTO_TOKEN_LEN + 2];
 	if (fstat(fd, &st) < 0)
-		return seterr(err, errlen, "cannot stat token file %s: %s", path, strerror(errno));
+		return errf(err, errlen, "cannot stat token file %s: %s", path, strerror(errno));
 	if (st.st_mode & 077)
-		return seterr(err, errlen,
-			      "token file %s is readable by group or others (mode %04o): refusing "
-			      "to use it; run 'chmod 600 %s'",
-			      path, (unsigned)(st.st_mode & 07777), path);
+		return errf(err, errlen,
+			    "token file %s is readable by group or others (mode %04o): refusing "
+			    "to use it; run 'chmod 600 %s'",
+			    path, (unsigned)(st.st_mode & 07777), path);
 	ssize_t n = read_full(fd, text, sizeof(text));
 	if (n < 0)
-		return seterr(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
+		return errf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
 	if (n < 2 * PROTO_TOKEN_LEN || hex_decode(text, token, PROTO_TOKEN_LEN) < 0)
-		return seterr(err, errlen, "token file %s is corrupt (expected %d hex digits)",
-			      path, 2 * PROTO_TOKEN_LEN);
+		return errf(err, errlen, "token file %s is corrupt (expected %d hex digits)", path,
+			    2 * PROTO_TOKEN_LEN);
 	return 0;
 }
 
@@ -291,19 +326,19 @@ int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, s
 	char path[4096];
 	const char *f = secure_getenv("STASIS_TOKEN_FILE");
 	if (client_token_path(port, path, sizeof(path)) < 0)
-		return seterr(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
+		return errf(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && f && *f)
-		return seterr(err, errlen,
-			      "cannot open token file %s ($STASIS_TOKEN_FILE, --token-file): %s "
-			      "(copy the coordinator's token file there, mode 0600)",
-			      path, strerror(errno));
+		return errf(err, errlen,
+			    "cannot open token file %s ($STASIS_TOKEN_FILE, --token-file): %s "
+			    "(copy the coordinator's token file there, mode 0600)",
+			    path, strerror(errno));
 	if (fd < 0)
-		return seterr(err, errlen,
-			      "cannot open token file %s: %s (is the coordinator on port %u run "
-			      "by another user or with another $STASIS_RUN_DIR? on another host: "
-			      "give a copy of its token with --token-file)",
-			      path, strerror(errno), (unsigned)port);
+		return errf(err, errlen,
+			    "cannot open token file %s: %s (is the coordinator on port %u run "
+			    "by another user or with another $STASIS_RUN_DIR? on another host: "
+			    "give a copy of its token with --token-file)",
+			    path, strerror(errno), (unsigned)port);
 	int ret = read_token_fd(fd, path, token, err, errlen);
 	int saved = errno;
 	close(fd);
@@ -319,18 +354,18 @@ static int write_token_tmp(const char *tmp, const uint8_t token[PROTO_TOKEN_LEN]
 	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		return errf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 	hex_encode(token, PROTO_TOKEN_LEN, text);
 	text[2 * PROTO_TOKEN_LEN] = '\n';
 	if (fchmod(fd, 0600) < 0 || write_full(fd, text, sizeof(text)) < 0 || fsync(fd) < 0) {
-		seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		errf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
 	sodium_memzero(text, sizeof(text));
 	if (close(fd) < 0) {
-		seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		errf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
@@ -343,13 +378,13 @@ int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err,
 	if (ensure_run_dir(err, errlen) < 0)
 		return -1;
 	if (proto_token_path(port, path, sizeof(path)) < 0)
-		return seterr(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
+		return errf(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	randombytes_buf(token, PROTO_TOKEN_LEN);
 	if (write_token_tmp(tmp, token, err, errlen) < 0)
 		return -1;
 	if (rename(tmp, path) < 0) {
-		seterr(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		errf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
@@ -382,29 +417,42 @@ static const char *coord_host(void)
 	return h && *h ? h : "127.0.0.1";
 }
 
-/* connect(2) that survives EINTR: the connection then completes asynchronously. */
-static int connect_eintr(int fd, const struct sockaddr *sa, socklen_t salen)
+/* connect(2) within the deadline; one interrupted by a signal goes on. */
+static int connect_until(int fd, const struct sockaddr *sa, socklen_t salen, long long deadline)
 {
-	if (connect(fd, sa, salen) == 0)
-		return 0;
-	if (errno != EINTR && errno != EINPROGRESS)
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -1;
-	struct pollfd p = {.fd = fd, .events = POLLOUT};
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
+	if (connect(fd, sa, salen) < 0) {
+		if (errno != EINTR && errno != EINPROGRESS)
 			return -1;
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-		return -1;
-	if (soerr) {
-		errno = soerr;
-		return -1;
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		for (;;) {
+			long long left = deadline - mono_ms();
+			int n = left > 0 ? poll(&p, 1, (int)left) : 0;
+			if (n > 0)
+				break;
+			if (n == 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			if (errno != EINTR)
+				return -1;
+		}
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+			return -1;
+		if (soerr) {
+			errno = soerr;
+			return -1;
+		}
 	}
-	return 0;
+	return fcntl(fd, F_SETFL, fl);
 }
 
-static int tcp_connect(const char *host, uint16_t port, char *err, size_t errlen)
+static int tcp_connect(const char *host, uint16_t port, long long deadline, char *err,
+		       size_t errlen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res;
@@ -412,15 +460,15 @@ static int tcp_connect(const char *host, uint16_t port, char *err, size_t errlen
 	snprintf(serv, sizeof(serv), "%u", (unsigned)port);
 	int rc = getaddrinfo(host, serv, &hints, &res);
 	if (rc)
-		return seterr(err, errlen,
-			      "cannot resolve coordinator host '%s' ($STASIS_COORD_HOST): %s", host,
-			      gai_strerror(rc));
+		return errf(err, errlen,
+			    "cannot resolve coordinator host '%s' ($STASIS_COORD_HOST): %s", host,
+			    gai_strerror(rc));
 	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		freeaddrinfo(res);
-		return seterr(err, errlen, "cannot create a socket: %s", strerror(errno));
+		return errf(err, errlen, "cannot create a socket: %s", strerror(errno));
 	}
-	rc = connect_eintr(fd, res->ai_addr, res->ai_addrlen);
+	rc = connect_until(fd, res->ai_addr, res->ai_addrlen, deadline);
 	freeaddrinfo(res);
 	if (rc == 0) {
 		int one = 1;
@@ -431,35 +479,65 @@ static int tcp_connect(const char *host, uint16_t port, char *err, size_t errlen
 	close(fd);
 	errno = saved;
 	if (saved == ECONNREFUSED)
-		return seterr(err, errlen,
-			      "no coordinator on %s:%u (connection refused): start one with "
-			      "'stasis coordinator' or use 'stasis launch'",
-			      host, (unsigned)port);
-	return seterr(err, errlen, "cannot connect to the coordinator on %s:%u: %s", host,
-		      (unsigned)port, strerror(saved));
+		return errf(err, errlen,
+			    "no coordinator on %s:%u (connection refused): start one with "
+			    "'stasis coordinator' or use 'stasis launch'",
+			    host, (unsigned)port);
+	if (saved == ETIMEDOUT)
+		return errf(err, errlen,
+			    "cannot connect to the coordinator on %s:%u: no answer within %d s",
+			    host, (unsigned)port, PROTO_HANDSHAKE_MS / 1000);
+	return errf(err, errlen, "cannot connect to the coordinator on %s:%u: %s", host,
+		    (unsigned)port, strerror(saved));
 }
 
-static int set_rcvtimeo(int fd, int seconds)
+/* The challenge: a peer that sends none is not a coordinator, or is stopped. */
+static int recv_challenge(int fd, uint16_t port, struct proto_msg *m, void *buf, size_t size,
+			  long long deadline, char *err, size_t errlen)
 {
-	struct timeval tv = {.tv_sec = seconds};
-	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
-static int recv_or_explain(int fd, uint16_t port, struct proto_msg *m, void *buf, size_t size,
-			   const char *what, char *err, size_t errlen)
-{
-	if (proto_recv(fd, m, buf, size) == 0)
-		return 0;
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return seterr(err, errlen, "coordinator on port %u did not send its %s within %d s",
-			      (unsigned)port, what, HANDSHAKE_TIMEOUT_S);
+	const char *host = coord_host();
+	if (recv_until(fd, m, buf, size, deadline) == 0) {
+		if (m->hdr.type == MSG_CHALLENGE && m->hdr.len == PROTO_NONCE_LEN)
+			return 0;
+		errno = EPROTO;
+	}
+	if (errno == ETIMEDOUT)
+		return errf(err, errlen,
+			    "the peer on %s:%u sent no stasis challenge within %d s: it is not a "
+			    "stasis coordinator, or it is stopped",
+			    host, (unsigned)port, PROTO_HANDSHAKE_MS / 1000);
 	if (errno == EPROTO)
-		return seterr(err, errlen,
-			      "the peer on port %u is not a stasis coordinator of this version "
-			      "(bad %s)",
-			      (unsigned)port, what);
-	return seterr(err, errlen, "coordinator on port %u: receiving its %s failed: %s",
-		      (unsigned)port, what, strerror(errno));
+		return errf(err, errlen,
+			    "the peer on %s:%u is not a stasis coordinator of this version (it "
+			    "sent no valid challenge)",
+			    host, (unsigned)port);
+	if (errno == ECONNRESET) {
+		errno = ECONNABORTED; /* a coordinator that is exiting: start another */
+		return errf(err, errlen,
+			    "the peer on %s:%u closed the connection before its challenge (a "
+			    "coordinator that is exiting, or not a stasis coordinator)",
+			    host, (unsigned)port);
+	}
+	return errf(err, errlen, "coordinator on %s:%u: receiving its challenge failed: %s", host,
+		    (unsigned)port, strerror(errno));
+}
+
+static int recv_welcome(int fd, uint16_t port, struct proto_msg *m, void *buf, size_t size,
+			long long deadline, char *err, size_t errlen)
+{
+	if (recv_until(fd, m, buf, size, deadline) == 0)
+		return 0;
+	if (errno == ETIMEDOUT)
+		return errf(err, errlen,
+			    "coordinator on port %u did not answer our hello within %d s",
+			    (unsigned)port, PROTO_HANDSHAKE_MS / 1000);
+	if (errno == EPROTO)
+		return errf(err, errlen,
+			    "the peer on port %u is not a stasis coordinator of this version "
+			    "(bad welcome)",
+			    (unsigned)port);
+	return errf(err, errlen, "coordinator on port %u: receiving its welcome failed: %s",
+		    (unsigned)port, strerror(errno));
 }
 
 static int handle_refuse(uint16_t port, const struct proto_msg *m, char *err, size_t errlen)
@@ -470,12 +548,12 @@ static int handle_refuse(uint16_t port, const struct proto_msg *m, char *err, si
 	client_token_path(port, path, sizeof(path));
 	errno = EACCES;
 	if (n == 9 && !memcmp(reason, "bad token", 9))
-		return seterr(err, errlen,
-			      "coordinator on %s:%u refused us: bad token (token file %s "
-			      "belongs to another coordinator?)",
-			      coord_host(), (unsigned)port, path);
-	return seterr(err, errlen, "coordinator on %s:%u refused us: %.*s", coord_host(),
-		      (unsigned)port, n, reason);
+		return errf(err, errlen,
+			    "coordinator on %s:%u refused us: bad token (token file %s "
+			    "belongs to another coordinator?)",
+			    coord_host(), (unsigned)port, path);
+	return errf(err, errlen, "coordinator on %s:%u refused us: %.*s", coord_host(),
+		    (unsigned)port, n, reason);
 }
 
 static int handle_welcome(const struct proto_msg *m, struct proto_welcome *welcome, char *ckpt_dir,
@@ -488,7 +566,7 @@ static int handle_welcome(const struct proto_msg *m, struct proto_welcome *welco
 		return 0;
 	if (dlen >= dirsize) {
 		errno = ENAMETOOLONG;
-		return seterr(err, errlen, "checkpoint directory from the coordinator is too long");
+		return errf(err, errlen, "checkpoint directory from the coordinator is too long");
 	}
 	memcpy(ckpt_dir, m->payload + sizeof(*welcome), dlen);
 	ckpt_dir[dlen] = 0;
@@ -496,33 +574,28 @@ static int handle_welcome(const struct proto_msg *m, struct proto_welcome *welco
 }
 
 static int handshake(int fd, uint16_t port, struct proto_hello *hello,
-		     struct proto_welcome *welcome, char *ckpt_dir, size_t dirsize, char *err,
-		     size_t errlen)
+		     struct proto_welcome *welcome, char *ckpt_dir, size_t dirsize,
+		     long long deadline, char *err, size_t errlen)
 {
 	uint8_t buf[sizeof(struct proto_welcome) + 4096], token[PROTO_TOKEN_LEN];
 	struct proto_msg m;
-	if (recv_or_explain(fd, port, &m, buf, sizeof(buf), "challenge", err, errlen) < 0)
+	if (recv_challenge(fd, port, &m, buf, sizeof(buf), deadline, err, errlen) < 0)
 		return -1;
-	if (m.hdr.type != MSG_CHALLENGE || m.hdr.len != PROTO_NONCE_LEN) {
-		errno = EPROTO;
-		return seterr(err, errlen, "coordinator on port %u sent no valid challenge",
-			      (unsigned)port);
-	}
 	if (proto_token_load(port, token, err, errlen) < 0)
 		return -1;
 	proto_hello_mac(token, m.payload, hello->role, hello->pid, hello->mac);
 	sodium_memzero(token, sizeof(token));
 	if (proto_send(fd, MSG_HELLO, hello, sizeof(*hello), NULL, 0) < 0)
-		return seterr(err, errlen, "cannot send hello to the coordinator on port %u: %s",
-			      (unsigned)port, strerror(errno));
-	if (recv_or_explain(fd, port, &m, buf, sizeof(buf), "welcome", err, errlen) < 0)
+		return errf(err, errlen, "cannot send hello to the coordinator on port %u: %s",
+			    (unsigned)port, strerror(errno));
+	if (recv_welcome(fd, port, &m, buf, sizeof(buf), deadline, err, errlen) < 0)
 		return -1;
 	if (m.hdr.type == MSG_REFUSE)
 		return handle_refuse(port, &m, err, errlen);
 	if (m.hdr.type != MSG_WELCOME || m.hdr.len < sizeof(struct proto_welcome)) {
 		errno = EPROTO;
-		return seterr(err, errlen, "coordinator on port %u sent no valid welcome",
-			      (unsigned)port);
+		return errf(err, errlen, "coordinator on port %u sent no valid welcome",
+			    (unsigned)port);
 	}
 	return handle_welcome(&m, welcome, ckpt_dir, dirsize, err, errlen);
 }
@@ -532,15 +605,13 @@ int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_
 {
 	if (port == 0) {
 		errno = EINVAL;
-		return seterr(err, errlen,
-			      "invalid coordinator port ($STASIS_PORT must be 1-65535)");
+		return errf(err, errlen, "invalid coordinator port ($STASIS_PORT must be 1-65535)");
 	}
-	int fd = tcp_connect(coord_host(), port, err, errlen);
+	long long deadline = mono_ms() + PROTO_HANDSHAKE_MS;
+	int fd = tcp_connect(coord_host(), port, deadline, err, errlen);
 	if (fd < 0)
 		return -1;
-	if (set_rcvtimeo(fd, HANDSHAKE_TIMEOUT_S) < 0 ||
-	    handshake(fd, port, hello, welcome, ckpt_dir, dirsize, err, errlen) < 0 ||
-	    set_rcvtimeo(fd, 0) < 0) {
+	if (handshake(fd, port, hello, welcome, ckpt_dir, dirsize, deadline, err, errlen) < 0) {
 		int saved = errno;
 		close(fd);
 		errno = saved;
@@ -573,6 +644,11 @@ void proto_host_name(char name[64])
 	memset(name, 0, 64);
 	if (uname(&u) == 0)
 		snprintf(name, 64, "%s", u.nodename);
+}
+
+void proto_origin(uint8_t out[16], const char *host)
+{
+	crypto_generichash(out, 16, (const uint8_t *)host, strnlen(host, 64), NULL, 0);
 }
 
 void proto_host_fill(struct proto_host *h)

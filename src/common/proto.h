@@ -24,9 +24,12 @@
  *   to all (pass). Same for DRAINED. Then each process writes its image and sends
  *   IMAGE_DONE (or CKPT_ERROR) followed by BARRIER{WRITTEN}. When all have reached
  *   WRITTEN the coordinator answers the requesting control client with CKPT_RESULT and
- *   either passes WRITTEN (processes resume) or, for a --kill checkpoint that fully
- *   succeeded, sends KILL. A CMD_CHECKPOINT while one runs (or with no process, or
- *   during a restart) is not queued: it gets CKPT_RESULT{1, gen 0} and a reason.
+ *   either passes WRITTEN (processes resume; with ABORT if it failed) or, for a
+ *   --kill checkpoint that fully succeeded, sends KILL. A CMD_CHECKPOINT while one
+ *   runs (or with no process, or during a restart) is not queued: it gets
+ *   CKPT_RESULT{1, gen 0} and a reason. Every second of a checkpoint the
+ *   coordinator sends PING to its members and to the client that asked; a member
+ *   silent for longer than the coordinator's --timeout is given up.
  * Restart: the restorer connects with HELLO flags HELLO_RESTART, the image's comp_id,
  *   gen and nprocs; the restored runtime later sends BARRIER{RESTARTED} and waits for
  *   the pass, which comes once nprocs processes have reached it.
@@ -43,8 +46,12 @@
 #define PROTO_NONCE_LEN 32
 #define PROTO_TOKEN_LEN 32
 #define PROTO_MAC_LEN 32
-#define PROTO_NAME_LEN 64
+#define PROTO_NAME_LEN 48
 #define STASIS_DEFAULT_PORT 7779
+#define PROTO_HANDSHAKE_MS 5000 /* connect, challenge, welcome: all within this */
+#define PROTO_SILENCE_MS                                                                           \
+	15000 /* a peer waiting for the coordinator gives up after this                            \
+		 long without a word (it pings every second of a checkpoint) */
 
 struct proto_hdr {
 	uint32_t magic;
@@ -78,26 +85,37 @@ enum proto_type {
 	MSG_PROGRESS = 41,	   /* process c->s while writing, s->requesting control client:
 				      struct proto_progress (bytes of memory written / to write) */
 	MSG_EXEC = 43,		   /* process c->s: u32 1 = about to exec (it will join again with
-				      the same pid: checkpoints wait for it), 0 = the exec failed */
+				      the same pid: checkpoints wait for it), 0 = the exec failed,
+				      EXEC_EXITING = it exits (a checkpoint let it go on) */
 	MSG_CHILDREN = 42,	   /* process c->s after CKPT_BEGIN: u32 pids of its child
 				      processes; a child that is not a process of the computation
 				      fails the checkpoint */
-	MSG_TCP_REPORT = 44,	   /* process c->s after the SUSPENDED pass: struct
+	MSG_INTERVAL = 44,	   /* s->process: u32 seconds between checkpoints (after WELCOME
+				      and on change); process->s after a restart or a rejoin: the
+				      interval its computation had */
+	MSG_ERROR = 45,		   /* s->control: the command failed: text */
+	MSG_PING = 46,		   /* s->c, empty: still working (every second of a checkpoint) */
+	MSG_RETAIN = 47,	   /* process c->s before IMAGE_DONE: u32 gen; once every image
+				      of this generation is written, the coordinator removes the
+				      process's images of generations below it */
+	MSG_TCP_REPORT = 48,	   /* process c->s after the SUSPENDED pass: struct
 				      proto_tcp_report, then its TCP connections */
-	MSG_TCP_MATCH = 45,	   /* s->c once every process reported: struct proto_tcp_match,
+	MSG_TCP_MATCH = 49,	   /* s->c once every process reported: struct proto_tcp_match,
 				      then one struct proto_tcp_peer per reported end */
-	MSG_NAME_PUBLISH = 46,	   /* c->s at restart: struct proto_name, where a connection's
+	MSG_NAME_PUBLISH = 50,	   /* c->s at restart: struct proto_name, where a connection's
 				      listening end now waits */
-	MSG_NAME_LOOKUP = 47,	   /* c->s at restart: u64 conn_id; answered by NAME_ANSWER
+	MSG_NAME_LOOKUP = 51,	   /* c->s at restart: u64 conn_id; answered by NAME_ANSWER
 				      once that connection is published */
-	MSG_NAME_ANSWER = 48,	   /* s->c: struct proto_name */
-	MSG_HOST = 49,		   /* process c->s after WELCOME: struct proto_host */
-	MSG_MEMBERS = 50,	   /* s->c before the DRAINED pass: struct proto_member of every
+	MSG_NAME_ANSWER = 52,	   /* s->c: struct proto_name */
+	MSG_HOST = 53,		   /* process c->s after WELCOME: struct proto_host */
+	MSG_MEMBERS = 54,	   /* s->c before the DRAINED pass: struct proto_member of every
 				      process of the checkpoint (recorded in each image) */
-	MSG_CMD_RESTART_WAIT = 51, /* control c->s from restart: struct proto_restart_wait, then
+	MSG_CMD_RESTART_WAIT = 55, /* control c->s from restart: struct proto_restart_wait, then
 				      the generation's struct proto_member from its images */
-	MSG_RESTART_RESULT = 52,   /* s->c: struct proto_ckpt_result (gen 0: failed), then text */
+	MSG_RESTART_RESULT = 56,   /* s->c: struct proto_ckpt_result (gen 0: failed), then text */
 };
+
+#define EXEC_EXITING 2 /* MSG_EXEC: the process exits on purpose */
 
 enum proto_role {
 	ROLE_PROCESS = 1, /* a process of the computation (runtime or restorer) */
@@ -106,13 +124,23 @@ enum proto_role {
 
 enum proto_hello_flags {
 	HELLO_RESTART = 1u << 0, /* a process coming back from an image */
+	HELLO_HOLD = 1u << 1,	 /* control: keep the coordinator while connected (launch,
+				    restart), and after a MSG_EXEC 1 for a moment more */
+	HELLO_REJOIN = 1u << 2,	 /* process: back after losing its coordinator */
+	HELLO_OUTSIDE = 1u << 3, /* control: a stasis program started inside a computation;
+				    its pid is not a process of it while connected */
+	HELLO_PART = 1u << 4,	 /* with HELLO_RESTART: one host's part of its generation
+				    (origin says which host it ran on) */
 };
 
+/* A checkpoint's barriers come in the order PREPARED, SUSPENDED, DRAINED,
+ * WRITTEN (the codes are fixed, not the order). */
 enum proto_barrier_id {
 	BARRIER_SUSPENDED = 1,
 	BARRIER_DRAINED = 2,
 	BARRIER_WRITTEN = 3,
 	BARRIER_RESTARTED = 4,
+	BARRIER_PREPARED = 5, /* every process has prepared while it runs; then they stop */
 };
 
 enum proto_ckpt_flags {
@@ -123,13 +151,14 @@ enum proto_ckpt_flags {
 
 struct proto_hello { /* 128 bytes */
 	uint32_t role;
-	uint32_t pid;	  /* pid as the process sees itself (its namespace) */
-	uint64_t comp_id; /* 0 for a new computation */
-	uint32_t gen;	  /* last checkpoint generation (restart), else 0 */
-	uint32_t flags;	  /* enum proto_hello_flags */
-	uint32_t nprocs;  /* processes in the image set (restart), else 0 */
-	uint32_t reserved;
+	uint32_t pid;	     /* pid as the process sees itself (its namespace) */
+	uint64_t comp_id;    /* 0 for a new computation */
+	uint32_t gen;	     /* last checkpoint generation (restart), else 0 */
+	uint32_t flags;	     /* enum proto_hello_flags */
+	uint32_t nprocs;     /* processes in the image set (restart), else 0 */
+	uint32_t restart_id; /* HELLO_RESTART: pid of the 'stasis restart' (one per restart) */
 	char name[PROTO_NAME_LEN]; /* program name, NUL-padded */
+	uint8_t origin[16];	   /* HELLO_PART: proto_origin() of the host it ran on */
 	uint8_t mac[PROTO_MAC_LEN];
 };
 
@@ -146,7 +175,9 @@ struct proto_ckpt_begin { /* 16 bytes + ckpt_dir */
 	uint32_t flags; /* enum proto_ckpt_flags */
 };
 
-#define BARRIER_F_ABORT (1u << 0) /* on a pass: the checkpoint has failed, write nothing */
+#define BARRIER_F_ABORT                                                                            \
+	(1u << 0) /* on a pass: the checkpoint has failed (SUSPENDED, DRAINED:                     \
+		     write nothing; WRITTEN: keep the older images) */
 
 struct proto_barrier {
 	uint32_t id;	 /* enum proto_barrier_id */
@@ -237,6 +268,8 @@ void proto_host_key(uint8_t key[16], const char *ns);
 void proto_host_fill(struct proto_host *h);
 /* This host's name (uname), NUL-terminated in 64 bytes. */
 void proto_host_name(char name[64]);
+/* The hello's origin of a process that ran on host (a name) */
+void proto_origin(uint8_t out[16], const char *host);
 
 struct proto_image_done {
 	uint64_t size; /* bytes of the image file */
@@ -268,6 +301,8 @@ int proto_send(int fd, uint16_t type, const void *a, size_t alen, const void *b,
 /* Read one message; payload into buf (size bufsize). Returns 0, or -1 with errno
  * (EPROTO: bad header or too long; ECONNRESET: peer closed). */
 int proto_recv(int fd, struct proto_msg *msg, void *buf, size_t bufsize);
+/* The same within timeout_ms for the whole message (-1: no bound); ETIMEDOUT. */
+int proto_recv_timeout(int fd, struct proto_msg *msg, void *buf, size_t bufsize, int timeout_ms);
 /* Validate a header received from the wire: 0 if well-formed. */
 int proto_check_hdr(const struct proto_hdr *h);
 
@@ -279,17 +314,21 @@ void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[P
  * in a 0700 directory. rundir is $STASIS_RUN_DIR, else $XDG_RUNTIME_DIR/stasis, else
  * /tmp/stasis-<uid>. */
 int proto_token_path(uint16_t port, char *buf, size_t size);
+/* <rundir>/<name> */
+int proto_run_path(const char *name, char *buf, size_t size);
 /* <rundir>/<name>-<port>: a file of the computation on port, in the run dir */
 int proto_run_file(uint16_t port, const char *name, char *buf, size_t size);
 int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
 int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
 
-/* Connect to 127.0.0.1:port (or $STASIS_COORD_HOST), run the handshake.
- * hello: role, pid, comp_id, gen, flags, nprocs and name filled by the caller;
- * the mac is computed here. welcome and ckpt_dir may be NULL.
- * Returns the socket (O_CLOEXEC, blocking) or -1 with errno and a user-facing
- * message in err ("no coordinator on 127.0.0.1:N (connection refused): start
- * one with ..."; errno ECONNREFUSED then). */
+/* Connect to 127.0.0.1:port (or $STASIS_COORD_HOST), run the handshake, both
+ * within PROTO_HANDSHAKE_MS. hello: role, pid, comp_id, gen, flags, nprocs and
+ * name filled by the caller; the mac is computed here. welcome and ckpt_dir may
+ * be NULL. Returns the socket (O_CLOEXEC, blocking) or -1 with errno and a
+ * user-facing message in err: ECONNREFUSED "no coordinator on 127.0.0.1:N
+ * (connection refused): start one with ..."; ECONNABORTED when the peer closed
+ * before its challenge (a coordinator that is exiting); ETIMEDOUT when it said
+ * nothing (not a coordinator, or stopped). */
 struct proto_hello;
 int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_welcome *welcome,
 			 char *ckpt_dir, size_t dirsize, char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -18,8 +19,9 @@
 #define MAX_HELD 4096 /* ptys taken to reach a wanted number */
 
 static int raw_fd = -1;
+static int term_fd = -1; /* the user's terminal, raw or not */
 static struct termios saved;
-static int wake[2] = {-1, -1}; /* self-pipe: 'w' window size, 'c' child */
+static int wake[2] = {-1, -1}; /* self-pipe: 'w' window size, 'c' child, 'o' continued */
 static struct tty_modes modes; /* what the computation switched on in the user's terminal */
 
 void tty_raw_end(void)
@@ -37,25 +39,49 @@ static void on_fatal(int sig)
 	raise(sig);
 }
 
+/* A signal's handler, unless the caller already catches or ignores it. */
+static void catch_unless_handled(int sig, void (*fn)(int))
+{
+	struct sigaction old;
+	if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+	    !(old.sa_flags & SA_SIGINFO))
+		signal(sig, fn);
+}
+
+/* Whether we are in the terminal's foreground process group: a background job
+ * must neither change the terminal's modes nor read it. */
+static int foreground(int fd)
+{
+	pid_t fg = tcgetpgrp(fd);
+	return fg < 0 || fg == getpgrp();
+}
+
 void tty_raw_begin(int fd)
 {
 	struct termios raw;
-	if (tcgetattr(fd, &saved) < 0)
+	static int have_saved;
+	term_fd = fd;
+	if (raw_fd >= 0 || !isatty(fd) || !foreground(fd))
+		return;
+	/* the user's own modes, as first found: when a stopped job is brought back
+	 * with fg, the shell restores the raw modes it had */
+	if (!have_saved && tcgetattr(fd, &saved) < 0)
 		return;
 	raw = saved;
 	cfmakeraw(&raw);
 	if (tcsetattr(fd, TCSADRAIN, &raw) < 0)
 		return;
 	raw_fd = fd;
-	signal(SIGTERM, on_fatal);
-	signal(SIGHUP, on_fatal);
-	atexit(tty_raw_end);
+	catch_unless_handled(SIGTERM, on_fatal);
+	catch_unless_handled(SIGHUP, on_fatal);
+	if (!have_saved++)
+		atexit(tty_raw_end);
 }
 
 static void on_wake(int sig)
 {
 	int e = errno;
-	char c = sig == SIGWINCH ? 'w' : 'c';
+	char c = sig == SIGWINCH ? 'w' : sig == SIGCONT ? 'o' : 'c';
 	if (write(wake[1], &c, 1) < 0) {
 		/* full: a wakeup is pending anyway */
 	}
@@ -136,11 +162,106 @@ static void undo_modes(const struct tty_relay *r)
 		tty_modes_remove(r->port);
 }
 
+/* We were continued (fg, bg): raw mode only in the foreground. */
+static void continued(struct tty_relay *r)
+{
+	if (term_fd < 0)
+		return;
+	if (foreground(term_fd)) {
+		tty_raw_begin(term_fd);
+		copy_winsize(r);
+	} else {
+		tty_raw_end();
+	}
+}
+
+/* Stop with sig, the user's terminal in its own modes, as the job the user's
+ * shell started (it gets its terminal back); then, continued (fg, bg),
+ * continue the program's foreground job. */
+static void stop_with(struct tty_relay *r, int sig, pid_t pgrp)
+{
+	tty_raw_end();
+	if (sig != SIGSTOP)
+		signal(sig, SIG_DFL);
+	raise(sig);
+	continued(r);
+	if (pgrp > 0)
+		kill(-pgrp, SIGCONT);
+}
+
+/* The program stopped (a stop signal sent to it): so does the relay. */
+static void follow_stop(struct tty_relay *r, int sig)
+{
+	pid_t pgrp = 0;
+	if (ioctl(r->master, TIOCGPGRP, &pgrp) < 0)
+		pgrp = r->child;
+	stop_with(r, sig, pgrp);
+	kill(r->child, SIGCONT);
+}
+
+/* Whether pid catches sig, from /proc/PID/status (0 when that cannot be told:
+ * restart's /proc is its namespace's, where pid means another process). */
+static int catches(pid_t pid, int sig)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	const char *ns = strstr(buf, "\nNSpid:\t"), *cgt = strstr(buf, "\nSigCgt:\t");
+	if (!ns || !cgt || atoi(ns + 9) != pid)
+		return 0;
+	return (strtoull(cgt + 9, NULL, 16) >> (sig - 1)) & 1;
+}
+
+/* The group to stop for a ^Z typed now, or 0 when the pty's line discipline
+ * does it: the session leader's own group is orphaned (its parent, launch or
+ * restart's PID 1, is outside the session), and the kernel does not stop an
+ * orphaned group for SIGTSTP. So for a program that leads its session and
+ * leaves SIGTSTP alone, ^Z stops it with SIGSTOP instead; a job of a shell
+ * inside (another group of the session) gets its SIGTSTP from the pty. */
+static pid_t suspend_group(const struct tty_relay *r, struct termios *t)
+{
+	pid_t pgrp, sid;
+	if (tcgetattr(r->master, t) < 0 || !(t->c_lflag & ISIG) ||
+	    t->c_cc[VSUSP] == _POSIX_VDISABLE || ioctl(r->master, TIOCGPGRP, &pgrp) < 0 ||
+	    ioctl(r->master, TIOCGSID, &sid) < 0 || pgrp != sid || catches(sid, SIGTSTP))
+		return 0;
+	return pgrp;
+}
+
+/* The user's keys to the program; a ^Z for a session leader (above) stops it
+ * and us. Returns as pass() does. */
+static int pass_input(struct tty_relay *r)
+{
+	char buf[16384];
+	struct termios t;
+	ssize_t n = read(r->in, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return 0;
+	pid_t pgrp = suspend_group(r, &t);
+	char *z = pgrp ? memchr(buf, t.c_cc[VSUSP], n) : NULL;
+	if (!z)
+		return write_full(r->master, buf, n) < 0 ? -1 : 1;
+	if (write_full(r->master, buf, z - buf) < 0)
+		return -1;
+	if ((t.c_lflag & ECHO) && (t.c_lflag & ECHOCTL))
+		write_full(r->out, "^Z", 2);
+	kill(-pgrp, SIGSTOP);
+	stop_with(r, SIGTSTP, pgrp);
+	return write_full(r->master, z + 1, buf + n - (z + 1)) < 0 ? -1 : 1;
+}
+
 static int child_ended(struct tty_relay *r)
 {
 	if (!r->child)
 		return 0;
-	pid_t w = waitpid(r->child, &r->status, WNOHANG);
+	pid_t w = waitpid(r->child, &r->status, WNOHANG | WUNTRACED);
+	if (w == r->child && WIFSTOPPED(r->status)) {
+		follow_stop(r, WSTOPSIG(r->status));
+		return 0;
+	}
 	return w == r->child || (w < 0 && errno == ECHILD);
 }
 
@@ -148,9 +269,12 @@ static int handle_wake(struct tty_relay *r)
 {
 	char c[64];
 	ssize_t n = read(wake[0], c, sizeof(c));
-	for (ssize_t k = 0; k < n; k++)
+	for (ssize_t k = 0; k < n; k++) {
 		if (c[k] == 'w')
 			copy_winsize(r);
+		if (c[k] == 'o')
+			continued(r);
+	}
 	return child_ended(r);
 }
 
@@ -164,6 +288,7 @@ static int setup_wake(void)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGWINCH, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGCONT, &sa, NULL);
 	return 0;
 }
 
@@ -176,7 +301,10 @@ int tty_relay_run(struct tty_relay *r)
 	copy_winsize(r);
 	begin_modes(r);
 	while (!child_ended(r)) {
-		struct pollfd p[4] = {{r->in, in_open ? POLLIN : 0, 0},
+		/* the user's terminal is read in the foreground only (a background
+		 * job reading it would be stopped) */
+		int reading = in_open && (term_fd < 0 || foreground(term_fd));
+		struct pollfd p[4] = {{r->in, reading ? POLLIN : 0, 0},
 				      {r->master, master_open ? POLLIN : 0, 0},
 				      {wake[0], POLLIN, 0},
 				      {r->done_fd, POLLIN, 0}};
@@ -189,7 +317,7 @@ int tty_relay_run(struct tty_relay *r)
 			break;
 		if ((p[2].revents & POLLIN) && handle_wake(r))
 			break;
-		if (p[0].revents && pass(r->in, r->master, NULL) <= 0)
+		if (p[0].revents && pass_input(r) <= 0)
 			in_open = 0; /* the user's side ended: the program keeps running */
 		if (p[1].revents && pass(r->master, r->out, &modes) <= 0)
 			master_open = 0;

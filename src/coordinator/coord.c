@@ -20,8 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RESTART_GRACE_MS 30000 /* --exit-on-last waits this long for restarted processes */
-#define EXIT_GRACE_MS 1500     /* and this long for a process that left (exec) to return */
+#define START_GRACE_MS                                                                             \
+	5000 /* --exit-on-last: a new coordinator waits this long for a first                      \
+		 client (a launch or restart is on its way) */
+#define DEFAULT_TIMEOUT_S 20
 
 static int resolve_ckpt_dir(struct coord *c, const char *dir, char *err, size_t errlen)
 {
@@ -100,13 +102,11 @@ static int bind_socket(struct coord *c, char *err, size_t errlen)
 
 static void coord_destroy(struct coord *c)
 {
+	life_stop_listening(c);
 	conn_free_all(c);
-	if (c->listen_fd >= 0)
-		close(c->listen_fd);
 	if (c->sig_fd >= 0)
 		close(c->sig_fd);
-	if (c->token_path[0])
-		unlink(c->token_path);
+	life_release(c);
 	loop_free(c->loop);
 	ckpt_free(&c->ckpt);
 	names_forget(c);
@@ -115,50 +115,39 @@ static void coord_destroy(struct coord *c)
 	free(c);
 }
 
-static void check_exit(struct coord *c);
-
 static void before_sleep(struct loop *l, void *data)
 {
 	(void)l;
 	conn_reap(data);
-	check_exit(data);
+	kill_check(data);
+	life_check_exit(data);
 }
 
-static long long exit_fired(struct loop *l, long long id, void *data)
+#define TICK_MS 500
+
+/* Twice a second: a checkpoint's pings and bounds, a kill's escalation,
+ * clients that connected and never said hello, the computation's lock. */
+static long long tick(struct loop *l, long long id, void *data)
 {
 	struct coord *c = data;
+	(void)l;
 	(void)id;
-	if (c->restarting)
-		warn("restarted processes did not come back within %d s: exiting",
-		     RESTART_GRACE_MS / 1000);
-	else
-		debug("no process came back within %d ms: exiting", EXIT_GRACE_MS);
-	c->exit_timer = 0;
-	loop_stop(l);
-	return LOOP_NOMORE;
-}
-
-/* --exit-on-last: exit once the last process has left and no checkpoint runs,
- * after a short grace (a process that execs leaves and joins again at once);
- * during a restart, give the restored processes time to reconnect. */
-static void check_exit(struct coord *c)
-{
-	int n = coord_nprocs(c);
-	if (n && c->exit_timer) {
-		loop_del_timer(c->loop, c->exit_timer);
-		c->exit_timer = 0;
-	}
-	if (!c->opts.exit_on_last || !c->had_process || n || c->ckpt.active)
-		return;
-	if (!c->exit_timer)
-		c->exit_timer = loop_add_timer(
-		    c->loop, c->restarting ? RESTART_GRACE_MS : EXIT_GRACE_MS, exit_fired, c);
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->state == CONN_HELLO && now_ms() - k->heard_ms > 2 * PROTO_HANDSHAKE_MS)
+			conn_drop(k, "no hello");
+	watch_tick(c);
+	kill_check(c);
+	if (!coord_nprocs(c) && !c->restarting && !ckpt_exec_pending(c, 0))
+		life_release(c); /* the computation is over (a process that left to exec
+				    and never came back held it) */
+	return TICK_MS;
 }
 
 static int setup_loop(struct coord *c, char *err, size_t errlen)
 {
 	c->loop = loop_new();
 	if (!c->loop || loop_add_fd(c->loop, c->listen_fd, LOOP_READ, conn_accept, c) < 0 ||
+	    loop_add_timer(c->loop, TICK_MS, tick, c) < 0 ||
 	    ctl_set_interval(c, c->opts.interval) < 0)
 		return errf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
 	loop_set_before_sleep(c->loop, before_sleep, c);
@@ -173,7 +162,10 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	c->opts = *o;
-	c->listen_fd = c->sig_fd = -1;
+	c->listen_fd = c->sig_fd = c->lock_fd = -1;
+	c->timeout_ms = (o->timeout ? o->timeout : DEFAULT_TIMEOUT_S) * 1000u;
+	c->interval_set = o->interval != 0;
+	life_linger(c, START_GRACE_MS);
 	snprintf(c->bind_addr, sizeof(c->bind_addr), "%s",
 		 o->bind_addr ? o->bind_addr : "127.0.0.1");
 	if (sodium_init() < 0) {
@@ -258,14 +250,16 @@ int coord_run(const struct coord_opts *o)
 
 /* ---- running in a child ---- */
 
-static void detach_stdio(void)
+/* stdin and stdout on /dev/null, stderr to the log file */
+static void detach_stdio(struct coord *c)
 {
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	dup2(fd, 0);
 	dup2(fd, 1);
-	dup2(fd, 2);
+	if (life_open_log(c) < 0)
+		dup2(fd, 2);
 	close(fd);
 	if (chdir("/") < 0)
 		warn("cannot change directory to /: %s", strerror(errno));
@@ -289,8 +283,11 @@ static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, in
 		write_full(fd, msg, strlen(msg));
 		_exit(1);
 	}
-	if (daemon)
-		detach_stdio();
+	if (daemon) {
+		detach_stdio(c);
+		log_msg(NULL, "coordinator listening on %s:%u (pid %d), checkpoints in %s",
+			c->bind_addr, c->port, (int)getpid(), c->ckpt_dir);
+	}
 	snprintf(msg, sizeof(msg), "R %u %d", c->port, (int)getpid());
 	write_full(fd, msg, strlen(msg));
 	close(fd);

@@ -17,6 +17,7 @@ struct coord_opts {
 	int exit_on_last;      /* exit when the last process leaves */
 	int no_compress;       /* default CKPT_NO_COMPRESS for every checkpoint */
 	const char *self_exe;  /* stasis binary named in restart scripts; NULL: /proc/self/exe */
+	unsigned timeout;      /* seconds a checkpoint waits for a silent process; 0: 20 */
 };
 
 struct coord;

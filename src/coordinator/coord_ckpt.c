@@ -1,17 +1,44 @@
-/* The checkpoint state machine (CKPT_BEGIN, barriers SUSPENDED, DRAINED, WRITTEN,
- * CKPT_RESULT), the restart barrier, and the restart script of each generation. */
+/* The checkpoint state machine (CKPT_BEGIN, barriers PREPARED, SUSPENDED,
+ * DRAINED, WRITTEN, CKPT_RESULT), the restart barrier, and the restart script
+ * of each generation. */
+#include "common/ckptfiles.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "coordinator/coord_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A checkpoint's barriers in order: a connection's `barrier` is the position
+ * (1-based) of the last one it reached, 0 for none. */
+static const uint32_t stages[] = {BARRIER_PREPARED, BARRIER_SUSPENDED, BARRIER_DRAINED,
+				  BARRIER_WRITTEN};
+
+static uint32_t stage_pos(uint32_t id)
+{
+	for (uint32_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+		if (stages[i] == id)
+			return i + 1;
+	return 0;
+}
+
+int ckpt_reached(const struct conn *k, uint32_t id)
+{
+	return k->barrier >= stage_pos(id);
+}
+
+int ckpt_stage_known(uint32_t id)
+{
+	return stage_pos(id) != 0;
+}
 
 static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reached)
 {
@@ -21,7 +48,7 @@ static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reac
 		if (!k->member || k->state != CONN_READY)
 			continue;
 		n++;
-		*reached += k->barrier >= reached_stage;
+		*reached += k->barrier >= stage_pos(reached_stage);
 	}
 	return n;
 }
@@ -30,13 +57,6 @@ static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reac
 #define EXEC_POLL_MS 20
 #define RETRY_MS 3000 /* how long a checkpoint starts again while processes come and go */
 #define RETRY_POLL_MS 30
-
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000ll + t.tv_nsec / 1000000;
-}
 
 /* Processes that are between leaving (exec) and joining again, still expected. */
 static int execs_pending(struct coord *c)
@@ -54,6 +74,16 @@ void ckpt_exec_left(struct coord *c, uint32_t pid)
 {
 	if (c->nexecs < (int)(sizeof(c->execs) / sizeof(c->execs[0])))
 		c->execs[c->nexecs++] = (typeof(c->execs[0])){pid, now_ms() + EXEC_WAIT_MS};
+}
+
+/* pid (0: any) left to exec and is expected back */
+int ckpt_exec_pending(const struct coord *c, uint32_t pid)
+{
+	long long now = now_ms();
+	for (int i = 0; i < c->nexecs; i++)
+		if (c->execs[i].deadline_ms > now && (!pid || c->execs[i].pid == pid))
+			return 1;
+	return 0;
 }
 
 void ckpt_exec_joined(struct coord *c, uint32_t pid)
@@ -140,11 +170,13 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	if (!coord_nprocs(c))
 		return errf(err, errlen,
 			    "no process to checkpoint: start the program with 'stasis launch'");
+	if (watch_refuse_abandoned(c, err, errlen) < 0)
+		return -1;
 	struct sbuf keep[3] = {ck->paths, ck->errors, ck->hostpaths}; /* emptied, not freed */
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
-			    .stage = BARRIER_SUSPENDED,
+			    .stage = stages[0],
 			    .requester = requester,
 			    .paths = keep[0],
 			    .errors = keep[1],
@@ -159,7 +191,11 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 		k->barrier = 0;
 		k->wrote = 0;
 		tcp_forget(k);
+		k->keep_from = 0;
+		free(k->image);
+		k->image = NULL;
 		k->done = k->total = 0;
+		k->heard_ms = now_ms();
 		conn_send(k, MSG_CKPT_BEGIN, &b, sizeof(b), c->ckpt_dir, strlen(c->ckpt_dir));
 	}
 	return 0;
@@ -315,20 +351,80 @@ out:
 	return rc;
 }
 
+static void remember(struct coord *c, int ok)
+{
+	struct ckpt *ck = &c->ckpt;
+	typeof(c->last_ok) *last = ok ? &c->last_ok : &c->last_err;
+	last->gen = ck->gen;
+	last->at_ms = now_ms();
+	snprintf(last->text, sizeof(last->text), "%s", ok || !ck->errors.p ? "" : ck->errors.p);
+	size_t n = strlen(last->text);
+	while (n && last->text[n - 1] == '\n')
+		last->text[--n] = 0;
+}
+
 static void report(struct coord *c, int ok)
 {
 	struct ckpt *ck = &c->ckpt;
 	struct proto_ckpt_result r = {.status = ok ? 0 : 1, .gen = ck->gen};
 	const struct sbuf *text = ok ? &ck->paths : &ck->errors;
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
-	if (req) {
+	remember(c, ok);
+	if (ok && (ck->flags & CKPT_KILL)) {
+		/* answered once every process is gone: a restart right after it must not
+		   find the computation still running */
+		struct sbuf res = {0};
+		if (sbuf_add(&res, &r, sizeof(r)) < 0 || sbuf_add(&res, text->p, text->len) < 0)
+			res.len = 0;
+		if (req && !res.len)
+			conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
+		kill_after_checkpoint(c, res.len ? req : NULL, res.p, res.len);
+		sbuf_free(&res);
+	} else if (req) {
 		conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), text->p, text->len);
-	} else if (ok) {
+	}
+	if (ok && !req)
 		log_msg(NULL, "checkpoint generation %u of %016llx written", ck->gen,
 			(unsigned long long)c->comp_id);
-	} else {
+	else if (!ok)
 		warn("checkpoint generation %u of %016llx failed:\n%s", ck->gen,
 		     (unsigned long long)c->comp_id, text->p ? text->p : "");
+}
+
+/* A failed generation keeps no file: the images other processes wrote are an
+ * incomplete set that restart would refuse, and a process that died while
+ * writing left its temp file (or a forked writer is finishing it: without
+ * its temp file its rename fails). */
+void ckpt_remove_generation(struct coord *c, uint32_t gen)
+{
+	struct ckpt *ck = &c->ckpt;
+	for (char *p = ck->paths.p, *nl; p && *p; p = nl + 1) {
+		if (!(nl = strchr(p, '\n')))
+			break;
+		*nl = 0;
+		unlink(p);
+		*nl = '\n';
+	}
+	ckpt_remove_generation_in(c->ckpt_dir, c->comp_id, gen);
+}
+
+/* The generation succeeded: each process's images below the generation it
+ * named (MSG_RETAIN: the previous good one, or its incremental chain) go,
+ * before anyone hears of the success. <image minus _g<gen>.stasis>_g<k>.stasis */
+static void retain(struct coord *c)
+{
+	char tail[32], old[PATH_MAX + 32];
+	snprintf(tail, sizeof(tail), "_g%u.stasis", c->ckpt.gen);
+	size_t t = strlen(tail);
+	for (struct conn *k = c->conns; k; k = k->next) {
+		size_t n = k->image ? strlen(k->image) : 0;
+		if (!k->member || !k->keep_from || n < t || strcmp(k->image + n - t, tail))
+			continue;
+		for (uint32_t g = k->keep_from > 40 ? k->keep_from - 40 : 1; g < k->keep_from;
+		     g++) {
+			snprintf(old, sizeof(old), "%.*s_g%u.stasis", (int)(n - t), k->image, g);
+			unlink(old);
+		}
 	}
 }
 
@@ -345,20 +441,23 @@ static void ckpt_finish(struct coord *c)
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;
 	}
+	/* a failed checkpoint keeps no image: those written are an incomplete set
+	 * that restart would refuse. The coordinator removes what it can see on its
+	 * host; each process removes its own on its host when the WRITTEN pass says
+	 * ABORT (also before a retry: a new generation) */
+	if (ok)
+		retain(c);
+	else
+		ckpt_remove_generation(c, ck->gen);
 	if (ok || !ckpt_retry(c))
 		report(c, ok);
 	int reached, n = ckpt_members(c, 0, &reached);
-	/* a failed checkpoint keeps no image: those written are an incomplete set
-	 * that restart would refuse; each process removes its own, on its host
-	 * (also before a retry: a new generation) */
 	struct proto_barrier pass = {
 	    .id = BARRIER_WRITTEN, .nprocs = (uint32_t)n, .flags = ok ? 0 : BARRIER_F_ABORT};
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->member || k->state != CONN_READY)
 			continue;
-		if (ok && (ck->flags & CKPT_KILL))
-			conn_send(k, MSG_KILL, NULL, 0, NULL, 0);
-		else
+		if (!ok || !(ck->flags & CKPT_KILL)) /* else report() sent KILL */
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
 		k->member = 0;
 		k->barrier = 0;
@@ -383,10 +482,18 @@ static void send_pass(struct coord *c, struct conn *k, const struct proto_barrie
 	conn_send(k, MSG_BARRIER, pass, sizeof(*pass), pids, np * sizeof(pids[0]));
 }
 
+static void member_gone(struct coord *c, struct conn *k);
+
 /* Pass the current barrier, or finish, once every live member has reached it. */
-static void ckpt_advance(struct coord *c)
+void ckpt_advance(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (ck->active && k->member && k->state == CONN_DEAD)
+			member_gone(c, k); /* closed in this pass of the loop: its failure
+					      goes with the pass (ABORT) */
+	/* the others may wait for the report of one gone */
+	tcp_check_reports(c);
 	int reached, n = ckpt_members(c, ck->stage, &reached);
 	if (!ck->active || reached < n)
 		return;
@@ -397,22 +504,24 @@ static void ckpt_advance(struct coord *c)
 	if (ck->stage == BARRIER_DRAINED)
 		members_send(c); /* for the images, before they are written */
 	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->member && k->state == CONN_READY)
+		if (k->member && k->state == CONN_READY) {
 			send_pass(c, k, &pass);
-	ck->stage++;
+			k->heard_ms = now_ms(); /* asked for the next barrier from now */
+		}
+	ck->stage = stages[stage_pos(ck->stage)];
 }
 
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
 {
 	struct ckpt *ck = &k->c->ckpt;
 	char why[96];
-	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= b->id ||
+	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= stage_pos(b->id) ||
 	    (b->id == BARRIER_DRAINED && !k->tcp_reported)) {
 		snprintf(why, sizeof(why), "barrier %u out of sequence (checkpoint %s, stage %u)",
 			 b->id, ck->active ? "running" : "idle", ck->stage);
 		return conn_drop(k, why);
 	}
-	k->barrier = b->id;
+	k->barrier = stage_pos(b->id);
 	ckpt_advance(k->c);
 }
 
@@ -424,9 +533,17 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m)
 	if (!ck->active || !k->member || memchr(path, '\n', len) || memchr(path, 0, len))
 		return conn_drop(k, "unexpected or malformed image notice");
 	k->wrote = 1;
+	free(k->image);
+	k->image = strndup(path, len);
 	if (sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0 ||
 	    sbuf_printf(&ck->hostpaths, "%s\t%.*s\n", k->host, (int)len, path) < 0)
 		ck->failed = 1;
+}
+
+void ckpt_on_retain(struct conn *k, const struct proto_msg *m)
+{
+	if (k->c->ckpt.active && k->member)
+		memcpy(&k->keep_from, m->payload, sizeof(k->keep_from));
 }
 
 void ckpt_on_error(struct conn *k, const struct proto_msg *m)
@@ -474,6 +591,30 @@ static int is_member(const struct coord *c, const struct conn *parent, uint32_t 
 	return 0;
 }
 
+/* A failure that trying again would not cure. */
+void ckpt_fail(struct coord *c, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->ckpt.failed = 1;
+	c->ckpt.transient = 0;
+	sbuf_printf(&c->ckpt.errors, "%s\n", line);
+}
+
+/* pid is a stasis program started inside the computation (not a process of
+ * it), or a process this checkpoint gave up on (its failure is said already) */
+static int is_accounted(const struct coord *c, const struct conn *parent, uint32_t pid)
+{
+	for (const struct conn *o = c->conns; o; o = o->next)
+		if (o->state == CONN_READY && o->pid == pid && same_host(parent, o) &&
+		    ((o->flags & HELLO_OUTSIDE) || (conn_is_process(o) && o->abandoned)))
+			return 1;
+	return 0;
+}
+
 /* A failure that may be gone at the next attempt; one that is not (a process
  * refused) wins. */
 static void mark_transient(struct ckpt *ck)
@@ -495,19 +636,36 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 	for (uint32_t i = 0; i < m->hdr.len / 4; i++) {
 		uint32_t pid;
 		memcpy(&pid, m->payload + 4 * i, 4);
-		if (is_member(k->c, k, pid))
+		if (is_member(k->c, k, pid) || is_accounted(k->c, k, pid))
 			continue;
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
 			    "process %u (%s): its child process %u did not join the computation "
-			    "within %d s: it runs without the runtime (a static or setuid "
-			    "program, or LD_PRELOAD removed), shares its parent's memory or "
-			    "descriptor table (clone with CLONE_VM or CLONE_FILES), or was "
-			    "made by a clone system call the runtime cannot see (inline "
-			    "assembly); not supported: start it with the runtime, or with "
-			    "fork()\n",
+			    "within %d s: its runtime could not join the coordinator, it "
+			    "shares its parent's memory or descriptor table (clone with "
+			    "CLONE_VM or CLONE_FILES), or it was made by a clone system call "
+			    "the runtime cannot see (inline assembly); not supported: start "
+			    "it with fork(), or outside the computation (stasis "
+			    "nocheckpoint)\n",
 			    k->pid, k->name, pid, RETRY_MS / 1000);
 	}
+}
+
+/* Member k has gone: what that does to the checkpoint. */
+static void member_gone(struct coord *c, struct conn *k)
+{
+	if (!k->wrote && ckpt_reached(k, BARRIER_SUSPENDED) && !k->execing && !k->exiting)
+		ckpt_fail(c, /* it had stopped for us, and did not say it leaves */
+			  "process %u (%s) ended during the checkpoint, before its image was "
+			  "written (killed by a signal)",
+			  k->pid, k->name);
+	else if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
+		mark_transient(&c->ckpt);
+		sbuf_printf(&c->ckpt.errors,
+			    "process %u (%s) disconnected before writing its image\n", k->pid,
+			    k->name);
+	}
+	k->member = 0;
 }
 
 /* k has gone (it is no longer in the connection list). */
@@ -515,14 +673,7 @@ void ckpt_proc_left(struct conn *k)
 {
 	struct coord *c = k->c;
 	if (c->ckpt.active && k->member) {
-		if (!k->wrote) { /* it exited or exec'd: the next attempt goes without it */
-			mark_transient(&c->ckpt);
-			sbuf_printf(&c->ckpt.errors,
-				    "process %u (%s) disconnected before writing its image\n",
-				    k->pid, k->name);
-		}
-		k->member = 0;
-		tcp_check_reports(c); /* the others may be waiting for its report */
+		member_gone(c, k);
 		ckpt_advance(c);
 	}
 }

@@ -113,43 +113,91 @@ int coord_nprocs(const struct coord *c)
 	return n;
 }
 
-static void new_computation(struct coord *c)
+/* k and the restart hello h are parts of one restart in parts: each is one
+ * host's part of the generation being restarted, and they are not the same
+ * process (its pid on the host it ran on). */
+static int other_part(const struct coord *c, const struct conn *k, const struct proto_hello *h)
 {
-	do
-		randombytes_buf(&c->comp_id, sizeof(c->comp_id));
-	while (!c->comp_id);
-	c->gen = 0;
+	return c->restarting && (h->flags & HELLO_PART) && (k->flags & HELLO_PART) &&
+	       h->gen == c->gen &&
+	       (k->pid != h->pid || memcmp(k->origin, h->origin, sizeof(k->origin)));
+}
+
+/* "101 (a), 102 (b)": the processes of the computation that run, or are being
+ * restarted by another 'stasis restart' than h's (not another part of it);
+ * how many. */
+static int running_procs(const struct coord *c, const struct proto_hello *h, char *buf, size_t size)
+{
+	uint32_t last = 0;
+	int n = 0;
+	buf[0] = 0;
+	for (;;) { /* ascending pids, without sorting a copy */
+		const struct conn *next = NULL;
+		for (const struct conn *k = c->conns; k; k = k->next)
+			if (k->state == CONN_READY && conn_is_process(k) && k->pid > last &&
+			    (!(k->flags & HELLO_RESTART) || k->restart_id != h->restart_id) &&
+			    !other_part(c, k, h) && (!next || k->pid < next->pid))
+				next = k;
+		if (!next)
+			return n;
+		size_t len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%u (%s)", n ? ", " : "", next->pid, next->name);
+		last = next->pid;
+		n++;
+	}
+}
+
+static int check_restart(struct coord *c, const struct proto_hello *h, char *err, size_t errlen)
+{
+	char procs[1024];
+	if (!h->comp_id)
+		return errf(err, errlen, "restart hello without a computation id");
+	if (h->comp_id == c->comp_id && running_procs(c, h, procs, sizeof(procs)))
+		return errf(err, errlen,
+			    "computation %016llx is already running under the coordinator on port "
+			    "%u (processes %s): end it first with 'stasis kill -p %u'",
+			    (unsigned long long)h->comp_id, c->port, procs, c->port);
+	return 0;
+}
+
+/* The computation a hello joins: its own, the one with live processes, the
+ * one a process left to exec from, or a new one. */
+static uint64_t computation_of(const struct coord *c, const struct proto_hello *h, int others)
+{
+	uint64_t id = h->comp_id;
+	if (!id && (others || ckpt_exec_pending(c, h->pid)))
+		id = c->comp_id;
+	while (!id)
+		randombytes_buf(&id, sizeof(id));
+	return id;
 }
 
 /* Attach a process to the computation this coordinator serves, or start one. */
 static int join_computation(struct coord *c, const struct proto_hello *h, char *err, size_t errlen)
 {
 	int others = coord_nprocs(c);
-	if (h->comp_id && others && h->comp_id != c->comp_id) {
-		snprintf(err, errlen,
-			 "this coordinator serves computation %016llx, not %016llx: use another "
-			 "port (-p)",
-			 (unsigned long long)c->comp_id, (unsigned long long)h->comp_id);
+	if (h->comp_id && others && h->comp_id != c->comp_id)
+		return errf(err, errlen,
+			    "this coordinator serves computation %016llx, not %016llx: use another "
+			    "port (-p)",
+			    (unsigned long long)c->comp_id, (unsigned long long)h->comp_id);
+	if ((h->flags & HELLO_RESTART) && check_restart(c, h, err, errlen) < 0)
 		return -1;
+	uint64_t id = computation_of(c, h, others);
+	if (life_adopt(c, id, err, errlen) < 0)
+		return -1;
+	if (id != c->comp_id) {
+		c->comp_id = id;
+		c->gen = 0;
+		memset(&c->last_ok, 0, sizeof(c->last_ok));
+		memset(&c->last_err, 0, sizeof(c->last_err));
 	}
-	if (h->flags & HELLO_RESTART) {
-		if (!h->comp_id) {
-			snprintf(err, errlen, "restart hello without a computation id");
-			return -1;
-		}
-		if (!c->restarting) {
-			c->restarting = 1;
-			c->restart_nprocs = h->nprocs ? h->nprocs : 1;
-		}
+	if (h->comp_id && h->gen > c->gen)
+		c->gen = h->gen;
+	if ((h->flags & HELLO_RESTART) && !c->restarting) {
+		c->restarting = 1;
+		c->restart_nprocs = h->nprocs ? h->nprocs : 1;
 	}
-	if (h->comp_id) {
-		c->comp_id = h->comp_id;
-		if (h->gen > c->gen)
-			c->gen = h->gen;
-	} else if (!others) {
-		new_computation(c);
-	}
-	c->had_process = 1;
 	return 0;
 }
 
@@ -182,19 +230,27 @@ static void on_hello(struct conn *k, const struct proto_msg *m)
 		return refuse(k, "unknown role");
 	if (h.role == ROLE_PROCESS && join_computation(k->c, &h, reason, sizeof(reason)) < 0)
 		return refuse(k, reason);
-	if (h.role == ROLE_PROCESS)
-		ckpt_exec_joined(k->c, h.pid);
+	if (h.role == ROLE_PROCESS || (h.flags & HELLO_OUTSIDE))
+		ckpt_exec_joined(k->c, h.pid); /* back, or a stasis program that is not */
+	if ((h.role == ROLE_PROCESS || (h.flags & HELLO_HOLD)) && !k->c->served++)
+		k->c->linger_until_ms = 0; /* what it was started for is here: no start grace */
 	k->role = h.role;
-	k->restarted = h.role == ROLE_PROCESS && (h.flags & HELLO_RESTART);
+	k->flags = h.flags;
+	k->restart_id = h.restart_id;
+	memcpy(k->origin, h.origin, sizeof(k->origin));
 	memcpy(k->name, h.name, PROTO_NAME_LEN);
 	k->name[PROTO_NAME_LEN] = 0;
 	debug("%s %u (%s) joined", k->role == ROLE_PROCESS ? "process" : "client", k->pid, k->name);
 	welcome(k);
+	if (h.role == ROLE_PROCESS && !(h.flags & (HELLO_RESTART | HELLO_REJOIN)))
+		ctl_send_interval(k); /* a new process learns its computation's interval */
 }
 
 static int process_dispatch(struct conn *k, const struct proto_msg *m)
 {
 	struct proto_barrier b;
+	if (k->abandoned && watch_on_abandoned(k, m))
+		return 0;
 	switch (m->hdr.type) {
 	case MSG_BARRIER:
 		if (m->hdr.len != sizeof(b))
@@ -218,11 +274,17 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 			return -1;
 		ckpt_on_progress(k, m);
 		return 0;
-	case MSG_EXEC:
+	case MSG_EXEC: {
+		uint32_t state;
 		if (m->hdr.len != 4)
 			return -1;
-		memcpy(&k->execing, m->payload, 4);
+		memcpy(&state, m->payload, 4);
+		if (state == EXEC_EXITING)
+			k->exiting = 1;
+		else
+			k->execing = state != 0;
 		return 0;
+	}
 	case MSG_CHILDREN:
 		if (m->hdr.len % 4)
 			return -1;
@@ -233,6 +295,16 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 		return 0;
 	case MSG_HOST:
 		host_on(k, m);
+		return 0;
+	case MSG_INTERVAL:
+		if (m->hdr.len != 4)
+			return -1;
+		ctl_on_interval(k, m);
+		return 0;
+	case MSG_RETAIN:
+		if (m->hdr.len != 4)
+			return -1;
+		ckpt_on_retain(k, m);
 		return 0;
 	case MSG_CMD_CHECKPOINT: /* stasis_checkpoint() from inside the computation */
 		return ctl_dispatch(k, m);
@@ -271,6 +343,7 @@ static void parse_input(struct conn *k)
 		if (k->in.len - off - sizeof(m.hdr) < m.hdr.len)
 			break;
 		m.payload = (uint8_t *)k->in.p + off + sizeof(m.hdr);
+		k->heard_ms = now_ms();
 		dispatch(k, &m);
 		off += sizeof(m.hdr) + m.hdr.len;
 	}
@@ -311,6 +384,7 @@ static void conn_new(struct coord *c, int fd)
 	k->fd = fd;
 	k->id = ++c->next_client_id;
 	k->state = CONN_HELLO;
+	k->heard_ms = now_ms();
 	k->next = c->conns;
 	c->conns = k;
 	randombytes_buf(k->nonce, sizeof(k->nonce));
@@ -340,9 +414,27 @@ static void conn_free(struct conn *k)
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 	close(k->fd);
 	tcp_forget(k);
+	free(k->image);
 	sbuf_free(&k->in);
 	sbuf_free(&k->out);
+	sbuf_free(&k->kill_result);
 	free(k);
+}
+
+#define EXIT_GRACE_MS 1500   /* --exit-on-last waits this long after a process left (an exec) */
+#define LAUNCH_GRACE_MS 5000 /* and this long for the program a launch started */
+
+static void conn_left(struct coord *c, struct conn *k)
+{
+	if (conn_is_process(k)) {
+		debug("process %u (%s) left", k->pid, k->name);
+		if (k->execing)
+			ckpt_exec_left(c, k->pid);
+		life_linger(c, EXIT_GRACE_MS);
+		ckpt_proc_left(k);
+	} else if ((k->flags & HELLO_HOLD) && k->execing) {
+		life_linger(c, LAUNCH_GRACE_MS); /* its program is on its way */
+	}
 }
 
 int conn_reap(struct coord *c)
@@ -357,16 +449,18 @@ int conn_reap(struct coord *c)
 				continue;
 			}
 			*p = k->next;
+			conn_left(c, k);
 			if (conn_is_process(k)) {
-				debug("process %u (%s) left", k->pid, k->name);
-				if (k->execing)
-					ckpt_exec_left(c, k->pid);
-				ckpt_proc_left(k);
 				left++;
 				again = 1;
 			}
 			conn_free(k);
 		}
+	}
+	if (left && !coord_nprocs(c)) {
+		c->restarting = 0; /* its processes are gone: the restart failed, or was killed */
+		if (!ckpt_exec_pending(c, 0))
+			life_release(c);
 	}
 	return left;
 }

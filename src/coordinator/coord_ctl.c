@@ -2,6 +2,7 @@
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,13 +13,29 @@ static const char *state_name(const struct coord *c)
 	return c->restarting ? "restarting" : "idle";
 }
 
+/* ,"last_error": {"gen": N, "age": S, "text": "..."} (or null), the same for last_ok */
+static int json_last(struct sbuf *s, const char *key, const typeof(((struct coord *)0)->last_ok) *l)
+{
+	if (!l->gen)
+		return sbuf_printf(s, ", \"%s\": null", key);
+	int rc = sbuf_printf(s, ", \"%s\": {\"gen\": %u, \"age\": %lld, \"text\": ", key, l->gen,
+			     (now_ms() - l->at_ms) / 1000);
+	rc |= sbuf_add_json_string(s, l->text);
+	return rc | sbuf_add(s, "}", 1);
+}
+
 static int status_json(struct coord *c, struct sbuf *s)
 {
-	int rc = sbuf_printf(s, "{\"port\": %u, \"comp_id\": \"%016llx\", \"gen\": %u, ", c->port,
-			     (unsigned long long)c->comp_id, c->gen);
-	rc |= sbuf_printf(s, "\"state\": \"%s\", \"interval\": %u, \"ckpt_dir\": ", state_name(c),
-			  c->interval);
+	int rc =
+	    sbuf_printf(s, "{\"port\": %u, \"pid\": %d, \"comp_id\": \"%016llx\", \"gen\": %u, ",
+			c->port, (int)getpid(), (unsigned long long)c->comp_id, c->gen);
+	rc |= sbuf_printf(s, "\"state\": \"%s\", \"interval\": %u, \"timeout\": %u, \"ckpt_dir\": ",
+			  state_name(c), c->interval, c->timeout_ms / 1000);
 	rc |= sbuf_add_json_string(s, c->ckpt_dir);
+	rc |= sbuf_add(s, ", \"log\": ", 9);
+	rc |= c->log_path[0] ? sbuf_add_json_string(s, c->log_path) : sbuf_add(s, "null", 4);
+	rc |= json_last(s, "last_ok", &c->last_ok);
+	rc |= json_last(s, "last_error", &c->last_err);
 	rc |= sbuf_printf(s, ", \"nprocs\": %d, \"procs\": [", coord_nprocs(c));
 	const char *sep = "";
 	for (struct conn *k = c->conns; k; k = k->next) {
@@ -30,6 +47,15 @@ static int status_json(struct coord *c, struct sbuf *s)
 		sep = ", ";
 	}
 	return rc | sbuf_add(s, "]}\n", 3);
+}
+
+static int text_last(struct sbuf *s, const char *what,
+		     const typeof(((struct coord *)0)->last_ok) *l)
+{
+	if (!l->gen)
+		return 0;
+	return sbuf_printf(s, "%s generation %u, %lld s ago%s%s\n", what, l->gen,
+			   (now_ms() - l->at_ms) / 1000, l->text[0] ? ":\n  " : "", l->text);
 }
 
 static int status_text(struct coord *c, struct sbuf *s)
@@ -46,6 +72,10 @@ static int status_text(struct coord *c, struct sbuf *s)
 		rc |= sbuf_printf(s, "interval:       every %u s\n", c->interval);
 	else
 		rc |= sbuf_printf(s, "interval:       off\n");
+	rc |= text_last(s, "last success:  ", &c->last_ok);
+	rc |= text_last(s, "last error:    ", &c->last_err);
+	if (c->log_path[0])
+		rc |= sbuf_printf(s, "log:            %s\n", c->log_path);
 	rc |= sbuf_printf(s, "checkpoint dir: %s\nprocesses:      %d\n", c->ckpt_dir,
 			  coord_nprocs(c));
 	for (struct conn *k = c->conns; k; k = k->next)
@@ -74,35 +104,58 @@ static void reply_checkpoint(struct conn *k, uint32_t flags)
 	conn_send(k, MSG_CKPT_RESULT, &r, sizeof(r), err, strlen(err));
 }
 
-static void kill_all(struct coord *c)
-{
-	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->state == CONN_READY && conn_is_process(k))
-			conn_send(k, MSG_KILL, NULL, 0, NULL, 0);
-}
-
 static long long interval_fired(struct loop *l, long long id, void *data)
 {
 	struct coord *c = data;
-	char err[256];
+	char err[1024];
 	(void)l;
 	(void)id;
 	if (coord_nprocs(c) && !c->ckpt.active && !c->restarting &&
-	    ckpt_start(c, 0, 0, err, sizeof(err)) < 0)
+	    ckpt_start(c, 0, 0, err, sizeof(err)) < 0) {
 		warn("interval checkpoint not started: %s", err);
+		c->last_err.gen = c->gen + 1;
+		c->last_err.at_ms = now_ms();
+		snprintf(c->last_err.text, sizeof(c->last_err.text), "not started: %s", err);
+	}
 	return (long long)c->interval * 1000;
 }
 
+void ctl_send_interval(struct conn *k)
+{
+	uint32_t secs = k->c->interval;
+	conn_send(k, MSG_INTERVAL, &secs, sizeof(secs), NULL, 0);
+}
+
+/* Every process keeps its computation's interval (it travels in its image). */
 int ctl_set_interval(struct coord *c, unsigned seconds)
 {
 	if (c->interval_timer > 0)
 		loop_del_timer(c->loop, c->interval_timer);
 	c->interval_timer = 0;
 	c->interval = seconds;
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->state == CONN_READY && conn_is_process(k))
+			ctl_send_interval(k);
 	if (!seconds)
 		return 0;
 	c->interval_timer = loop_add_timer(c->loop, (long long)seconds * 1000, interval_fired, c);
 	return c->interval_timer > 0 ? 0 : -1;
+}
+
+/* A restarted or rejoining process says the interval its computation had:
+ * taken unless this coordinator was given one; else it learns ours. */
+void ctl_on_interval(struct conn *k, const struct proto_msg *m)
+{
+	struct coord *c = k->c;
+	uint32_t secs;
+	memcpy(&secs, m->payload, sizeof(secs));
+	if (secs == c->interval)
+		return;
+	if (c->interval_set || ctl_set_interval(c, secs) < 0)
+		ctl_send_interval(k);
+	else
+		log_msg(NULL, "interval of computation %016llx: every %u s",
+			(unsigned long long)c->comp_id, secs);
 }
 
 static uint32_t u32_arg(const struct proto_msg *m)
@@ -127,16 +180,22 @@ int ctl_dispatch(struct conn *k, const struct proto_msg *m)
 		reply_status(k, u32_arg(m) != 0);
 		return 0;
 	case MSG_CMD_KILL:
-		kill_all(k->c);
-		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
+		kill_start(k);
 		return 0;
 	case MSG_CMD_SET_INTERVAL:
 		if (len != 4 || ctl_set_interval(k->c, u32_arg(m)) < 0)
 			return -1;
+		k->c->interval_set = 1;
 		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
 		return 0;
 	case MSG_CMD_RESTART_WAIT:
 		return restart_on_wait(k, m);
+	case MSG_EXEC: /* a launch holding the coordinator: its program is (1) or is not (0)
+			  being started */
+		if (len != 4 || !(k->flags & HELLO_HOLD))
+			return -1;
+		k->execing = u32_arg(m) != 0;
+		return 0;
 	case MSG_CMD_QUIT:
 		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
 		loop_stop(k->c->loop);

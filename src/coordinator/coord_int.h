@@ -2,6 +2,7 @@
 #ifndef STASIS_COORDINATOR_COORD_INT_H
 #define STASIS_COORDINATOR_COORD_INT_H
 
+#include "common/log.h"
 #include "common/proto.h"
 #include "coordinator/coord.h"
 #include "coordinator/loop.h"
@@ -28,8 +29,7 @@ int sbuf_sort_lines(struct sbuf *b);
 void sbuf_reset(struct sbuf *b);
 void sbuf_free(struct sbuf *b);
 
-/* Format a message into err (errno kept); returns -1. */
-int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+long long now_ms(void);
 
 enum conn_state {
 	CONN_HELLO,   /* challenge sent, waiting for HELLO */
@@ -49,11 +49,25 @@ struct conn {
 	char name[PROTO_NAME_LEN + 1];
 	uint8_t nonce[PROTO_NONCE_LEN];
 	struct sbuf in, out;
-	uint32_t barrier;     /* last barrier reached in the current round */
-	int member;	      /* takes part in the running checkpoint */
-	int wrote;	      /* sent IMAGE_DONE in the running checkpoint */
-	uint64_t done, total; /* its last MSG_PROGRESS in the running checkpoint */
-	int execing;	      /* said MSG_EXEC 1: its leaving is an exec */
+	uint32_t barrier;	 /* last barrier reached in the current round (its position in
+				    the checkpoint's order, coord_ckpt.c; or BARRIER_RESTARTED) */
+	int member;		 /* takes part in the running checkpoint */
+	int wrote;		 /* sent IMAGE_DONE in the running checkpoint */
+	char *image;		 /* its path (malloc'ed), or NULL */
+	uint32_t keep_from;	 /* MSG_RETAIN: its images below this generation may go */
+	uint64_t done, total;	 /* its last MSG_PROGRESS in the running checkpoint */
+	int execing;		 /* said MSG_EXEC 1: its leaving is an exec (a launch: its
+				    program is being started) */
+	int exiting;		 /* said MSG_EXEC EXEC_EXITING: it leaves on purpose */
+	uint32_t flags;		 /* its hello's HELLO_* flags */
+	uint32_t restart_id;	 /* HELLO_RESTART: the 'stasis restart' it came with */
+	uint8_t origin[16];	 /* HELLO_PART: the host it ran on (proto_origin) */
+	long long heard_ms;	 /* when it last said something, or was last asked to */
+	uint32_t abandoned;	 /* the generation whose checkpoint gave up on it, or 0 */
+	int killing;		 /* sent KILL by CMD_KILL */
+	int waits_kill;		 /* a control client waiting for CMD_KILL to complete */
+	struct sbuf kill_result; /* checkpoint --kill: its MSG_CKPT_RESULT, sent once every
+				    process is gone (payload as sent, or empty) */
 	/* its TCP report in the running checkpoint (coord_tcp.c) */
 	struct proto_tcp_end *tcp;
 	struct proto_tcp_peer *tcp_out;
@@ -64,7 +78,6 @@ struct conn {
 	int has_host;
 	uint8_t host_key[16], pids_key[16];
 	char host[65], orig_host[65];
-	int restarted; /* joined with HELLO_RESTART */
 	struct conn *next;
 };
 
@@ -91,6 +104,7 @@ struct coord {
 	char ckpt_dir[PATH_MAX];
 	char self_exe[PATH_MAX];
 	char token_path[PATH_MAX];
+	char log_path[PATH_MAX]; /* a daemon's log file, or "" */
 	uint8_t token[PROTO_TOKEN_LEN];
 	int listen_fd, sig_fd;
 	struct loop *loop;
@@ -99,8 +113,20 @@ struct coord {
 	uint64_t comp_id;
 	uint32_t gen; /* last generation started */
 	unsigned interval;
-	long long interval_timer, exit_timer;
-	int had_process;
+	long long interval_timer, exit_timer, watchdog_timer, kill_timer;
+	long long linger_until_ms; /* --exit-on-last: not before this */
+	unsigned served;	   /* processes and holding clients that said hello */
+	long long kill_since_ms;   /* a CMD_KILL is under way since */
+	int kill_escalated;
+	unsigned timeout_ms; /* a checkpoint gives up on a silent process after this */
+	int interval_set;    /* given by option or command: a restart does not replace it */
+	int lock_fd;	     /* the computation's lock (common/complock.h), or -1 */
+	uint64_t locked_comp;
+	struct {
+		uint32_t gen;
+		long long at_ms;
+		char text[1024];
+	} last_ok, last_err; /* the last checkpoint that succeeded, and that failed */
 	int restarting;
 	uint32_t restart_nprocs;
 	/* processes that left to exec: a checkpoint waits for them to join again */
@@ -148,11 +174,13 @@ void conn_free_all(struct coord *c);
 int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen);
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b);
 void ckpt_on_image(struct conn *k, const struct proto_msg *m);
+void ckpt_on_retain(struct conn *k, const struct proto_msg *m);
 void ckpt_on_error(struct conn *k, const struct proto_msg *m);
 void ckpt_on_progress(struct conn *k, const struct proto_msg *m);
 void ckpt_on_children(struct conn *k, const struct proto_msg *m);
 void ckpt_exec_left(struct coord *c, uint32_t pid);
 void ckpt_exec_joined(struct coord *c, uint32_t pid);
+int ckpt_exec_pending(const struct coord *c, uint32_t pid);
 void ckpt_proc_left(struct conn *k);
 void restart_on_barrier(struct conn *k);
 void ckpt_free(struct ckpt *ck);
@@ -182,9 +210,50 @@ void members_send(struct coord *c);
 int restart_on_wait(struct conn *k, const struct proto_msg *m);
 void restart_done(struct coord *c);
 void restart_forget(struct coord *c);
+/* k has reached checkpoint barrier id in the running checkpoint */
+int ckpt_reached(const struct conn *k, uint32_t id);
+/* id is one of a checkpoint's barriers */
+int ckpt_stage_known(uint32_t id);
+void ckpt_fail(struct coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ckpt_advance(struct coord *c);
+void ckpt_remove_generation(struct coord *c, uint32_t gen);
+
+/* coord_watch.c: a checkpoint's bounds: pings, silent processes given up */
+void watch_tick(struct coord *c);
+void watch_abandon(struct conn *k);
+int watch_on_abandoned(struct conn *k, const struct proto_msg *m);
+int watch_refuse_abandoned(struct coord *c, char *err, size_t errlen);
 
 /* coord_ctl.c */
 int ctl_dispatch(struct conn *k, const struct proto_msg *m);
 int ctl_set_interval(struct coord *c, unsigned seconds);
+void ctl_send_interval(struct conn *k);
+void ctl_on_interval(struct conn *k, const struct proto_msg *m);
+
+/* coord_kill.c: CMD_KILL ends every process, stopped ones included */
+void kill_start(struct conn *requester);
+/* checkpoint --kill succeeded: KILL to every process; the requester (may be NULL)
+ * gets result (the MSG_CKPT_RESULT payload) once they are gone, as `kill` would. */
+void kill_after_checkpoint(struct coord *c, struct conn *requester, const void *result, size_t len);
+void kill_check(struct coord *c);
+
+/* coord_peer.c: the process at the other end of a local connection */
+/* The host pid of the process holding the other end of fd that sees itself as
+ * pid (innermost PID namespace), or -1 (another host, or not found). */
+int peer_host_pid(int fd, uint32_t pid);
+/* Its state from /proc/PID/stat ('T' stopped), or 0. */
+char peer_state(int host_pid);
+/* "it is stopped (SIGSTOP ...)" or what else is known of a process that does
+ * not answer, for messages. */
+void peer_describe(const struct conn *k, char *buf, size_t size);
+
+/* coord_life.c: --exit-on-last, the computation's lock, the log */
+void life_linger(struct coord *c, long long ms);
+void life_check_exit(struct coord *c);
+int life_adopt(struct coord *c, uint64_t comp_id, char *err, size_t errlen);
+void life_release(struct coord *c);
+/* Remove the token, then close the listening socket (in that order). */
+void life_stop_listening(struct coord *c);
+int life_open_log(struct coord *c);
 
 #endif

@@ -60,7 +60,7 @@ void restart_done(struct coord *c)
 static int came_back(const struct coord *c, const struct proto_member *e)
 {
 	for (const struct conn *k = c->conns; k; k = k->next)
-		if (k->state == CONN_READY && conn_is_process(k) && k->restarted &&
+		if (k->state == CONN_READY && conn_is_process(k) && (k->flags & HELLO_RESTART) &&
 		    k->pid == e->pid &&
 		    (!k->orig_host[0] || !e->host[0] || !strncmp(k->orig_host, e->host, 64)))
 			return 1;
@@ -71,7 +71,7 @@ static int missing_text(struct coord *c, struct sbuf *s, unsigned seconds)
 {
 	uint32_t back = 0;
 	for (struct conn *k = c->conns; k; k = k->next)
-		back += k->state == CONN_READY && conn_is_process(k) && k->restarted;
+		back += k->state == CONN_READY && conn_is_process(k) && (k->flags & HELLO_RESTART);
 	int rc =
 	    sbuf_printf(s,
 			"restart of computation %016llx generation %u: %u of its %u "
@@ -109,7 +109,7 @@ static long long wait_expired(struct loop *l, long long id, void *data)
 	missing_text(c, &s, seconds);
 	warn("%s", s.p ? s.p : "restart failed");
 	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->state == CONN_READY && conn_is_process(k) && k->restarted)
+		if (k->state == CONN_READY && conn_is_process(k) && (k->flags & HELLO_RESTART))
 			conn_send(k, MSG_KILL, NULL, 0, NULL, 0);
 	answer_all(c, 0, s.p ? s.p : "restart failed");
 	sbuf_free(&s);

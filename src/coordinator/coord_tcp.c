@@ -167,6 +167,7 @@ static void answer(struct coord *c)
 		memcpy(h.nonce, ck->nonce, sizeof(h.nonce));
 		conn_send(k, MSG_TCP_MATCH, &h, sizeof(h), k->tcp_out,
 			  ck->failed ? 0 : k->ntcp * sizeof(*k->tcp_out));
+		k->heard_ms = now_ms(); /* it drains, then asks for DRAINED */
 	}
 	ck->tcp_answered = 1;
 }

@@ -98,15 +98,9 @@ void sbuf_free(struct sbuf *b)
 	b->len = b->cap = 0;
 }
 
-int errf(char *err, size_t errlen, const char *fmt, ...)
+long long now_ms(void)
 {
-	int saved = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	errno = saved;
-	return -1;
+	return loop_now_ms();
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -234,6 +234,9 @@ struct img_chunk {
 #define IMG_FILE_SAVED                                                                             \
 	(1u << 3) /* size bytes of contents in IMG_SEC_FILEDATA: a shared-mapped                   \
 		     file missing at restart is recreated from them */
+#define IMG_FILE_RESTORE                                                                           \
+	(1u << 5) /* with IMG_FILE_SAVED: a shared-mapped file on tmpfs (POSIX                     \
+		     shared memory) whose saved contents are put back at restart */
 struct img_file {
 	uint32_t path_str;
 	uint32_t flags;
@@ -367,6 +370,8 @@ struct img_fifo {
 #define IMG_TTY_CTTY (1u << 0)	  /* the process's controlling terminal; it leads its session */
 #define IMG_TTY_LOCKED (1u << 1)  /* master: the slave is still locked (no unlockpt) */
 #define IMG_TTY_PKTMODE (1u << 2) /* master: packet mode (TIOCPKT) */
+/* master: the bytes in flight follow the record (struct img_tty_queues) */
+#define IMG_TTY_QUEUES (1u << 3)
 struct img_tty {
 	uint32_t index;	  /* N of /dev/pts/N */
 	uint32_t flags;	  /* IMG_TTY_* */
@@ -382,6 +387,13 @@ struct img_tty {
 	uint16_t term_modes; /* IMG_FD_TTY: modes the program set in the user's terminal
 				(alternate screen, keypad, mouse...; common/ttymodes.h) */
 	uint8_t reserved[4];
+};
+
+/* After an IMG_TTY_QUEUES master's struct img_tty: this header, the pty's
+ * input queue (in_len bytes), then its output queue (out_len bytes). */
+struct img_tty_queues {
+	uint32_t in_len;  /* written by the master, not read yet by the slave's reader */
+	uint32_t out_len; /* written by the slave, not read yet by the master's reader */
 };
 
 struct img_fd {
@@ -560,6 +572,7 @@ _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
 _Static_assert(sizeof(struct img_tcp) == 24, "img_tcp");
 _Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
 _Static_assert(sizeof(struct img_tty) == 96, "img_tty");
+_Static_assert(sizeof(struct img_tty_queues) == 8, "img_tty_queues");
 _Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
 _Static_assert(sizeof(struct img_lock) == 32, "img_lock");
 _Static_assert(sizeof(struct img_parent) == 288, "img_parent");

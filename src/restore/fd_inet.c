@@ -1,11 +1,12 @@
 /* TCP and UDP sockets at restart, each a shared object (objs.c) so that the
  * processes holding it share it again. Listening and bound sockets are bound
- * to their address and port again (SO_REUSEADDR is on for the bind, so that
- * connections of the dead original in TIME_WAIT do not block it, then set back
- * as the program had it). A TCP connection comes back reset: the socket is
- * connected through a temporary loopback listener whose side is then closed
- * with SO_LINGER 0, so that the program's next read or write fails with
- * ECONNRESET, as after a peer's crash. */
+ * to their address and port again (SO_REUSEADDR is on for the bind and the
+ * listen, so that connections of the dead original in TIME_WAIT do not block
+ * it, then set back as the program had it; the runtime turned it on on those
+ * connections before they died, see rt_inet_before_kill). A TCP connection comes back reset: the
+ * socket is connected through a temporary loopback listener whose side is then closed with
+ * SO_LINGER 0, so that the program's next read or write fails with ECONNRESET, as after a peer's
+ * crash. */
 #include "restore/restore.h"
 #include "common/log.h"
 
@@ -86,15 +87,17 @@ static int bind_again(int s, const struct img_inet *r)
 		rc = bind(s, (void *)&ss, l);
 	}
 	int e = errno;
-	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
 	if (rc < 0)
 		return error("cannot bind a %s socket to %s again: %s%s",
 			     r->proto == IPPROTO_TCP ? "TCP" : "UDP",
 			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
 			     strerror(e),
-			     e == EADDRINUSE ? " (is the checkpointed program still running, or "
-					       "did another program take the port?)"
-					     : "");
+			     e == EADDRINUSE
+				 ? " (is the checkpointed program still running, did another "
+				   "program take the port, or do connections of a program killed "
+				   "by other means than stasis kill wait in TIME-WAIT on it? "
+				   "'ss -tan' shows them; they go within 60 s)"
+				 : "");
 	return 0;
 }
 
@@ -143,10 +146,12 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 		return 0;
 	if (bind_again(s, r) < 0)
 		return -1;
+	/* listen() checks the port again: SO_REUSEADDR stays on until it is done */
 	if (r->state == IMG_INET_LISTEN && listen(s, r->backlog ? (int)r->backlog : 128) < 0)
 		return error("cannot listen on %s again: %s",
 			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
 			     strerror(errno));
+	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
 	if (r->state == IMG_INET_UDP_CONN &&
 	    connect(s, (void *)&ss, sockaddr_of(&ss, r->family, r->peer, r->pport, 0)) < 0)
 		return error("cannot connect a UDP socket to %s again: %s",

@@ -12,11 +12,13 @@
  *    takes a copy, each slave is opened afresh from it (TIOCGPTPEER).
  *  - a slave whose master is not in the images is a terminal outside the
  *    computation: restart's own stdin or stdout, as before.
- * termios, window size and packet mode are set on each new pty; a session
+ * termios, window size and packet mode are set on each new pty, and the bytes
+ * that were in flight in it are put back (common/ttyqueue.c); a session
  * leader whose controlling terminal it was takes it again (TIOCSCTTY) and puts
  * the foreground process group back, once its children are in their groups. */
 #include "restore/restore.h"
 #include "common/log.h"
+#include "common/ttyqueue.h"
 #include "common/ttyrelay.h"
 
 #include <errno.h>
@@ -38,25 +40,54 @@ static const struct img_tty *rec(const struct img_fdx *x)
 	return x && x->len >= sizeof(struct img_tty) ? rst_fdx_payload(x) : NULL;
 }
 
+static int termios_of(int fd, const struct img_tty *t, struct termios *tio)
+{
+	if (tcgetattr(fd, tio) < 0)
+		return -1;
+	tio->c_iflag = t->iflag;
+	tio->c_oflag = t->oflag;
+	tio->c_cflag = t->cflag;
+	tio->c_lflag = t->lflag;
+	tio->c_line = t->line;
+	memcpy(tio->c_cc, t->cc, sizeof(t->cc) < NCCS ? sizeof(t->cc) : NCCS);
+	cfsetispeed(tio, t->ispeed);
+	cfsetospeed(tio, t->ospeed);
+	return 0;
+}
+
 static void apply_termios(int fd, const struct img_tty *t, int winsize)
 {
 	struct termios tio;
-	if (tcgetattr(fd, &tio) == 0) {
-		tio.c_iflag = t->iflag;
-		tio.c_oflag = t->oflag;
-		tio.c_cflag = t->cflag;
-		tio.c_lflag = t->lflag;
-		tio.c_line = t->line;
-		memcpy(tio.c_cc, t->cc, sizeof(t->cc) < NCCS ? sizeof(t->cc) : NCCS);
-		cfsetispeed(&tio, t->ispeed);
-		cfsetospeed(&tio, t->ospeed);
-		if (tcsetattr(fd, TCSANOW, &tio) < 0)
-			warn("cannot restore the settings of /dev/pts/%u: %s", t->index,
-			     strerror(errno));
-	}
+	if (termios_of(fd, t, &tio) == 0 && tcsetattr(fd, TCSANOW, &tio) < 0)
+		warn("cannot restore the settings of /dev/pts/%u: %s", t->index, strerror(errno));
 	struct winsize ws = {t->rows, t->cols, t->xpixel, t->ypixel};
 	if (winsize)
 		ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+/* The bytes that were in flight in the pty, put in before packet mode is on
+ * (the record was checked by scan_master). */
+static int put_queues(int master, const struct img_tty *t)
+{
+	const struct img_tty_queues *h = (const void *)(t + 1);
+	struct tty_queues q = {(uint8_t *)(h + 1), (uint8_t *)(h + 1) + h->in_len, h->in_len,
+			       h->out_len};
+	struct termios tio;
+	char err[256];
+	if (!(t->flags & IMG_TTY_QUEUES) || (!q.in_len && !q.out_len))
+		return 0;
+	int rc = -1, slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (slave < 0 || termios_of(slave, t, &tio) < 0)
+		snprintf(err, sizeof(err), "cannot open its slave: %s", strerror(errno));
+	else
+		rc = tty_queues_put(master, slave, &tio, &q, err, sizeof(err));
+	if (slave >= 0)
+		close(slave);
+	if (rc < 0)
+		return error("/dev/pts/%u: cannot put back the %u bytes of input and %u of output "
+			     "that were in flight: %s",
+			     t->index, q.in_len, q.out_len, err);
+	return 0;
 }
 
 /* PID 1: a pty of the program, at its number. */
@@ -68,6 +99,8 @@ static int create_pair(const struct rst_set *set, const struct rst_obj *o, int f
 	if (tty_open_pty(t->index, &fd[0], NULL, &index) < 0)
 		return -1;
 	apply_termios(fd[0], t, 1);
+	if (put_queues(fd[0], t) < 0)
+		return -1;
 	if ((t->flags & IMG_TTY_PKTMODE) && ioctl(fd[0], TIOCPKT, &pkt) < 0)
 		return -1;
 	if ((t->flags & IMG_TTY_LOCKED) && ioctl(fd[0], TIOCSPTLCK, &lock) < 0)
@@ -93,17 +126,31 @@ static int bad_record(const struct rst_set *set, int i, const struct img_fd *d, 
 	       -1;
 }
 
+/* A master's record with the pty's bytes in flight holds them all. */
+static int queues_fit(const struct img_fdx *x, const struct img_tty *t)
+{
+	struct img_tty_queues h;
+	if (!(t->flags & IMG_TTY_QUEUES))
+		return 1;
+	if (x->len < sizeof(*t) + sizeof(h))
+		return 0;
+	memcpy(&h, t + 1, sizeof(h));
+	return h.in_len <= TTYQ_MAX && h.out_len <= TTYQ_MAX &&
+	       sizeof(*t) + sizeof(h) + h.in_len + h.out_len <= x->len;
+}
+
 static int scan_master(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		       char *err, size_t errlen)
 {
 	const struct img_tty *t = rec(x);
-	if (!t)
+	if (!t || !queues_fit(x, t))
 		return bad_record(set, i, d, err, errlen);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_PTY_MASTER, t->index, t->dev, i, create_pair);
 	if (!o)
 		return snprintf(err, errlen, "out of memory"), -1;
 	o->creator = -1; /* PID 1 makes every pty, one after the other: the numbers */
-	o->priv = t;
+	if (!o->priv || (t->flags & IMG_TTY_QUEUES)) /* the owner's record has the bytes */
+		o->priv = t;
 	return 0;
 }
 
@@ -111,7 +158,7 @@ static int scan_ctty(struct rst_set *set, int i, const struct img_fd *d, const s
 		     char *err, size_t errlen)
 {
 	const struct img_tty *t = rec(x);
-	if (!t)
+	if (!t || !queues_fit(x, t))
 		return bad_record(set, i, d, err, errlen);
 	if (ctty_rec && ctty_rec->index != t->index)
 		return snprintf(err, errlen,
@@ -123,7 +170,8 @@ static int scan_ctty(struct rst_set *set, int i, const struct img_fd *d, const s
 	if (!o)
 		return snprintf(err, errlen, "out of memory"), -1;
 	o->creator = -1;
-	if (!ctty_rec || (t->flags & IMG_TTY_CTTY))
+	/* the session leader's record, the one with the bytes typed ahead if any */
+	if (!ctty_rec || ((t->flags & IMG_TTY_CTTY) && !(ctty_rec->flags & IMG_TTY_QUEUES)))
 		ctty_rec = t;
 	return 0;
 }
@@ -260,6 +308,11 @@ static int make_ctty(const struct rst_set *set)
 		return error("cannot make the computation's terminal /dev/pts/%u again: %s",
 			     ctty_rec->index, strerror(errno));
 	apply_termios(s, ctty_rec, 1);
+	if (put_queues(m, ctty_rec) < 0) {
+		close(m);
+		close(s);
+		return -1;
+	}
 	ctty_port = set->opts ? set->opts->port : 0;
 	ctty_master = fcntl(m, F_DUPFD_CLOEXEC, set->top);
 	ctty_slave = fcntl(s, F_DUPFD_CLOEXEC, set->top);
@@ -282,6 +335,11 @@ int rst_tty_prepare(const struct rst_set *set)
 			     "%s",
 			     strerror(errno));
 	return ctty_rec ? make_ctty(set) : 0;
+}
+
+int rst_tty_own(void)
+{
+	return ctty_master >= 0;
 }
 
 int rst_tty_relay(int done_fd)

@@ -142,6 +142,12 @@ int rst_open_file(const struct rst_image *img, int idx, int flags)
 		return rst_shm_recreate_file(img, f, flags); /* kept by the checkpoint (shm.c) */
 	if (fd < 0)
 		return error("cannot open %s: %s", path, strerror(errno));
+	if ((f->flags & IMG_FILE_RESTORE) && (f->flags & IMG_FILE_SAVED)) {
+		if (rst_shm_put_back(img, f) == 0)
+			return fd; /* the computation's shared memory, as of the checkpoint */
+		close(fd);
+		return -1;
+	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    ((uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec != f->mtime_ns ||
 	     (uint64_t)st.st_size != f->size))

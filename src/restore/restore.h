@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct rst_image {
 	struct img_reader r;
@@ -74,6 +75,7 @@ static inline const void *rst_fdx_payload(const struct img_fdx *x)
 
 struct rst_opts {
 	uint16_t port;
+	int part;     /* the image is of one host's part of its generation (HELLO_PART) */
 	int coord_fd; /* socket joined to the coordinator (rst_join) */
 	struct proto_welcome welcome;
 	char ckpt_dir[PATH_MAX];
@@ -119,6 +121,9 @@ struct rst_set {
 	int nobjs;
 	struct rst_obj *objs; /* at base+3+2n+2k and +1 */
 	int base, top;
+	/* --debug-pause: each process stops before it goes on (SIGSTOP);
+	 * host_proc: the host's /proc (for its host PID), at a number >= top */
+	int debug_pause, host_proc;
 };
 
 /* objs.c: the object (kind, ino, dev), held by process `holder`, added if new
@@ -163,6 +168,16 @@ int rst_fds_late(const struct rst_set *set, int i);
 extern const struct rst_fd_kind rst_fd_kind_pty_master, rst_fd_kind_pty_slave, rst_fd_kind_tty;
 int rst_tty_prepare(const struct rst_set *set);
 int rst_tty_relay(int done_fd);
+/* Whether the computation has a terminal of its own that restart relays to. */
+int rst_tty_own(void);
+
+/* sigfwd.c: signals sent to restart go to the program. In restart, once PID
+ * 1 (init) exists; own_terminal: the program is not in restart's process
+ * group. In PID 1: rst_sigfwd_init first, rst_sigfwd_program once the
+ * program exists. */
+void rst_sigfwd_restart(pid_t init, int own_terminal);
+void rst_sigfwd_init(void);
+void rst_sigfwd_program(pid_t pid);
 int rst_tty_leads_session(const struct rst_set *set, int i);
 int rst_tty_session(const struct rst_set *set, int i);
 
@@ -219,6 +234,9 @@ int rst_sysv_create(const struct rst_set *set);
 void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t shmid, uint64_t at,
 		   int prot);
 int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f, int flags);
+/* A POSIX shm file (IMG_FILE_RESTORE) that exists: its contents, size and
+ * mtime become the checkpoint's again. 0, or -1 with a message. */
+int rst_shm_put_back(const struct rst_image *img, const struct img_file *f);
 
 /* fds.c: process i's descriptors at their numbers (shared with its parent's
  * where they were); on return every fd below set->top is the target's. */

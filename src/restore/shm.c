@@ -261,6 +261,48 @@ fail:;
 	return error("cannot recreate %s from the image: %s", path, strerror(e));
 }
 
+/* POSIX shared memory (a file on tmpfs mapped shared) is the computation's
+ * state like a SysV segment: its saved contents are written back, where they
+ * differ, before any holder runs again (each holder's restorer may do it:
+ * every image of a checkpoint saved the same bytes). */
+int rst_shm_put_back(const struct rst_image *img, const struct img_file *f)
+{
+	const char *path = rst_str(img, f->path_str);
+	const uint8_t *want = img->filedata + f->data_off;
+	uint8_t buf[65536];
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+		warn("cannot put back the contents of %s (POSIX shared memory) as of the "
+		     "checkpoint: %s; the program sees what it holds now",
+		     path, strerror(errno));
+		return 0; /* the program could not have written it either */
+	}
+	if (fd < 0 || fstat(fd, &st) < 0)
+		goto fail;
+	if ((uint64_t)st.st_size != f->size && ftruncate(fd, f->size) < 0)
+		goto fail;
+	for (uint64_t off = 0; off < f->size; off += sizeof(buf)) {
+		size_t n = f->size - off < sizeof(buf) ? f->size - off : sizeof(buf);
+		if (pread_full(fd, buf, n, off) == (ssize_t)n && !memcmp(buf, want + off, n))
+			continue;
+		if (pwrite_full(fd, want + off, n, off) < 0)
+			goto fail;
+	}
+	struct timespec t[2] = {{0, UTIME_OMIT},
+				{f->mtime_ns / 1000000000ull, f->mtime_ns % 1000000000ull}};
+	futimens(fd, t);
+	close(fd);
+	return 0;
+fail:;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	return error("cannot put back the contents of %s (POSIX shared memory, %llu bytes): %s; "
+		     "remove it (the restart then recreates it from the image) and restart again",
+		     path, (unsigned long long)f->size, strerror(e));
+}
+
 /* memfd descriptors: a new open file description of the object (its own
  * offset), taken from the object's fixed descriptor through /proc. */
 static int memfd_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,

@@ -26,8 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static pid_t child_pid;
-
 static int write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -57,12 +55,6 @@ static int enter_namespaces(void)
 	if (write_file("/proc/self/gid_map", map) < 0)
 		return error("cannot write gid_map: %s", strerror(errno));
 	return 0;
-}
-
-static void forward(int sig)
-{
-	if (child_pid > 0)
-		kill(child_pid, sig);
 }
 
 static pid_t clone_with_pid(pid_t pid)
@@ -107,6 +99,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	int st = 0, roots = 0;
 	pid_t first = 0;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	rst_sigfwd_init();
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("cannot mount /proc in the restart namespace: %s", strerror(errno));
@@ -125,12 +118,8 @@ static void run_init(struct rst_set *set, int status_fd)
 			first = pid;
 		roots++;
 	}
-	child_pid = first;
+	rst_sigfwd_program(first);
 	close_restorer_fds(set); /* the restored processes have them */
-	signal(SIGTERM, forward);
-	signal(SIGHUP, forward);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
 	for (;;) {
 		int s;
 		pid_t w = waitpid(-1, &s, 0);
@@ -159,9 +148,22 @@ void rst_stop(void)
 		kill(p, SIGKILL);
 }
 
+/* The host's /proc, kept at a number >= top (PID 1 mounts the namespace's own
+ * over it): in it, "self" is a process's PID on the host. */
+static void keep_host_proc(struct rst_set *set)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	set->host_proc = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, set->top);
+	if (fd >= 0)
+		close(fd);
+}
+
 int rst_run(struct rst_set *set)
 {
 	int pfd[2], st = -1;
+	set->host_proc = -1;
+	if (set->debug_pause)
+		keep_host_proc(set);
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
 	pid_t init = fork();
@@ -178,8 +180,7 @@ int rst_run(struct rst_set *set)
 	}
 	close(pfd[1]);
 	close_restorer_fds(set);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	rst_sigfwd_restart(init, rst_tty_own());
 	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
 	ssize_t n = read_full(pfd[0], &st, sizeof(st));
 	int s;
@@ -218,11 +219,50 @@ static void restore_rlimits(const struct img_proc *p)
 	}
 }
 
-static void write_restart_info(struct rst_image *img, struct rst_layout *l,
-			       const struct proto_welcome *w, const char *dir, uint16_t port)
+/* The pipes and sockets among restart's own stdin, stdout and stderr lead
+ * outside the restarted computation (the runtime's $STASIS_EXTERNAL). */
+static void note_outside(const struct rst_set *set, struct rt_restart_info *ri)
+{
+	for (int k = 0; k < 3; k++) {
+		struct stat st;
+		if (fstat(set->base + k, &st) < 0 ||
+		    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			continue;
+		ri->outer[ri->nouter].dev = st.st_dev;
+		ri->outer[ri->nouter++].ino = st.st_ino;
+	}
+}
+
+/* --debug-pause: say how to reach the process, which stops once every thread
+ * is back (runtime, after_restart), before its program goes on. */
+static void announce_pause(const struct rst_set *set, const struct rst_image *img)
+{
+	char self[32] = "";
+	ssize_t n = readlinkat(set->host_proc, "self", self, sizeof(self) - 1);
+	int host = n > 0 ? atoi(self) : 0;
+	if (host <= 0) {
+		warn("pid %u stops before it goes on (--debug-pause), but its host PID is not "
+		     "known: find it with 'ps' (NSpid in /proc/PID/status)",
+		     img->proc->pid);
+		return;
+	}
+	log_msg(NULL,
+		"pid %u (%s) is restored and stopped before it goes on (--debug-pause): "
+		"attach a debugger with 'gdb -p %d' (its PID on this host), then let it go on "
+		"with 'kill -CONT %d' (after the debugger detaches)",
+		img->proc->pid, rst_str(img, img->proc->name_str), host, host);
+}
+
+static void write_restart_info(const struct rst_set *set, struct rst_image *img,
+			       struct rst_layout *l, const struct proto_welcome *w, const char *dir,
+			       uint16_t port)
 {
 	struct rt_restart_info ri;
 	memset(&ri, 0, sizeof(ri));
+	note_outside(set, &ri);
+	ri.debug_pause = !!set->debug_pause;
+	if (set->debug_pause)
+		announce_pause(set, img);
 	ri.magic = RT_RESTART_MAGIC;
 	ri.blob_addr = l->blob_addr;
 	ri.blob_len = l->blob_len;
@@ -247,18 +287,21 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
 				.pid = img->proc->pid,
 				.comp_id = img->r.hdr.comp_id,
 				.gen = img->r.hdr.gen,
-				.flags = HELLO_RESTART,
-				.nprocs = img->r.hdr.nprocs};
-	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
-	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
-					   sizeof(o->ckpt_dir), err, errlen);
-	if (o->coord_fd < 0)
-		return -1;
+				.flags = HELLO_RESTART | (o->part ? HELLO_PART : 0),
+				.nprocs = img->r.hdr.nprocs,
+				.restart_id = (uint32_t)getpid()}; /* this 'stasis restart' */
 	struct proto_host host; /* where it runs now, and where it ran */
 	proto_host_fill(&host);
 	for (uint32_t k = 0; k < img->nmembers; k++)
 		if (img->members[k].flags & IMG_MEMBER_SELF)
 			memcpy(host.orig_host, img->members[k].host, sizeof(host.orig_host) - 1);
+	if (o->part)
+		proto_origin(h.origin, host.orig_host);
+	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
+	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
+					   sizeof(o->ckpt_dir), err, errlen);
+	if (o->coord_fd < 0)
+		return -1;
 	proto_send(o->coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
 	return 0;
 }
@@ -333,7 +376,7 @@ void rst_process(struct rst_set *set, int i)
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rst_locks_take(img) < 0)
 		_exit(1);
-	write_restart_info(img, &l, &o->welcome, o->ckpt_dir, o->port);
+	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
 	rst_jump(img, &l, set->base, set->base + 2);
 }

@@ -1,6 +1,7 @@
 /* The runtime's entry: joins the coordinator at load time, then runs the
  * checkpoint thread, which follows the coordinator's phases. */
 #include "runtime/rt.h"
+#include "common/ckptfiles.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -47,26 +48,50 @@ static void handle_result(struct proto_msg *m)
 	api_complete(r.status ? -1 : STASIS_CKPT_ORIGINAL);
 }
 
+/* The computation's interval, which the coordinator tells every process: it
+ * is in the image, and a restarted or rejoining process tells it back. */
+static void note_interval(const struct proto_msg *m)
+{
+	if (m->hdr.len == sizeof(rt.interval))
+		memcpy(&rt.interval, m->payload, sizeof(rt.interval));
+}
+
+static void send_interval(void)
+{
+	if (rt.interval)
+		proto_send(rt.coord_fd, MSG_INTERVAL, &rt.interval, sizeof(rt.interval), NULL, 0);
+}
+
+/* The next message of `type`; the others that may arrive meanwhile are
+ * handled here. The coordinator pings every second of a checkpoint: one
+ * silent for PROTO_SILENCE_MS is given up on. */
 int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
 {
 	for (;;) {
-		if (proto_recv(rt.coord_fd, m, buf, size) < 0)
+		if (proto_recv_timeout(rt.coord_fd, m, buf, size, PROTO_SILENCE_MS) < 0) {
+			if (errno == ETIMEDOUT)
+				warn("pid %d: the coordinator (port %u) said nothing for %d s "
+				     "during a checkpoint",
+				     getpid(), rt.port, PROTO_SILENCE_MS / 1000);
 			return RT_COORD_LOST;
+		}
 		if (m->hdr.type == MSG_KILL)
 			return RT_COORD_KILLED;
 		if (m->hdr.type == MSG_CKPT_RESULT)
 			handle_result(m);
+		else if (m->hdr.type == MSG_INTERVAL)
+			note_interval(m);
 		else if (m->hdr.type == MSG_MEMBERS)
 			rt_members_note(m->payload, m->hdr.len);
 		else if (m->hdr.type == type)
 			return 0;
-		else
+		else if (m->hdr.type != MSG_PING)
 			debug("unexpected message %u while waiting for %u", m->hdr.type, type);
 	}
 }
 
-/* Wait for the pass of barrier id; other messages that may arrive meanwhile are
- * handled here. Returns 0 on pass, 1 on KILL, -1 on a lost coordinator. */
+/* Wait for the pass of barrier id (see rt_coord_wait). Returns 0 on pass, 1
+ * on KILL, -1 on a lost coordinator. */
 static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 {
 	struct proto_msg m;
@@ -97,7 +122,8 @@ static int barrier(uint32_t id, uint8_t *buf, size_t size)
 
 static void die_killed(void)
 {
-	/* the computation was checkpointed with --kill */
+	/* the computation was checkpointed with --kill, or stasis kill */
+	rt_inet_before_kill();
 	syscall(SYS_kill, getpid(), SIGKILL);
 	_exit(137);
 }
@@ -109,13 +135,16 @@ static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
 }
 
 /* Keep this generation and the previous one, and every image their chains
- * build on (incremental images): remove those below keep_from. */
+ * build on (incremental images): remove those below keep_from, and their
+ * temp files. */
 static void remove_old_generations(const char *dir, uint32_t keep_from)
 {
-	char old[PATH_MAX];
+	char old[PATH_MAX], tmp[PATH_MAX + 8];
 	for (uint32_t g = keep_from > 40 ? keep_from - 40 : 1; g < keep_from; g++) {
 		image_path(old, sizeof(old), dir, g);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", old);
 		unlink(old);
+		unlink(tmp);
 	}
 }
 
@@ -144,6 +173,10 @@ static int after_restart(uint8_t *buf, size_t size)
 			break;
 		rt_futex_wait(&rt.nrestored, n);
 	}
+	/* restart --debug-pause: every thread is back. The signal is this thread's,
+	 * so that it stops here, in tgkill, not somewhere after it. */
+	if (ri->magic == RT_RESTART_MAGIC && ri->debug_pause)
+		syscall(SYS_tgkill, getpid(), rt_gettid(), SIGSTOP);
 	rt_restore_timers();  /* once every thread exists: a timer may signal one of them */
 	rt_names_restarted(); /* the connections' new sockets answer with the old names */
 	if (ri->magic == RT_RESTART_MAGIC) {
@@ -156,9 +189,11 @@ static int after_restart(uint8_t *buf, size_t size)
 			rt.port = ri->port;
 		if (ri->ckpt_dir[0])
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
+		rt_outside_restarted(ri);
 		ri->magic = 0;
 	}
 	send_host();
+	send_interval(); /* a new coordinator takes it */
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
 	api_complete(STASIS_CKPT_RESTARTED);
 	return rc;
@@ -182,7 +217,7 @@ struct ckpt_run {
 	struct proto_ckpt_begin cb;
 	struct rt_image_job job;
 	struct timespec t0;
-	int released, reported;
+	int released, reported, wrote;
 	struct image_parts *parts;
 	char dir[PATH_MAX], path[PATH_MAX], err[512];
 };
@@ -239,20 +274,25 @@ static int write_image(struct ckpt_run *c)
 			   sizeof(c->err)) == 1)
 		return 1;
 	if (c->job.forked) {
+		__atomic_store_n(&rt.let_go, 1, __ATOMIC_RELEASE); /* see leave.c */
 		rt_release_all(); /* the program runs on while the child writes */
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
 	}
+	rt_snap_release(); /* the writer has its own mapping of the copy */
 	return 0;
 }
 
 static void report_image(struct ckpt_run *c, int rc)
 {
 	if (rc == 0) {
+		/* once every process has written its image, the coordinator removes ours
+		 * before this generation and the previous good one (and its chain) */
+		uint32_t keep = rt_dirty_keep_from(c->cb.gen);
 		struct proto_image_done d = {.size = c->job.size};
+		proto_send(rt.coord_fd, MSG_RETAIN, &keep, sizeof(keep), NULL, 0);
 		proto_send(rt.coord_fd, MSG_IMAGE_DONE, &d, sizeof(d), c->path, strlen(c->path));
-		remove_old_generations(
-		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));
+		c->wrote = 1;
 	} else {
 		proto_send(rt.coord_fd, MSG_CKPT_ERROR, c->err, strlen(c->err), NULL, 0);
 	}
@@ -261,6 +301,8 @@ static void report_image(struct ckpt_run *c, int rc)
 static void resume_restarted(uint8_t *buf, size_t size)
 {
 	int rc = after_restart(buf, size);
+	if (rc < 0)
+		rt.coord_lost = 1;
 	rt_arena_reset();
 	if (rc != 1)
 		rt_tty_restarted(); /* opens /dev/tty: while the program's threads are
@@ -270,37 +312,81 @@ static void resume_restarted(uint8_t *buf, size_t size)
 		die_killed();
 }
 
-static void lost_coordinator(void)
+/* Every process's image is written (WRITTEN passed without ABORT, or KILL
+ * after it): this one becomes the base of the next incremental image, and
+ * this process's older images go, on its host (the coordinator removed those
+ * it sees on its own before it answered). Not before: a failed generation's
+ * images are removed. */
+static void committed(struct ckpt_run *c)
 {
-	rt_release_all();
+	if (c->wrote)
+		remove_old_generations(
+		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));
+}
+
+/* The generation failed (the WRITTEN pass says ABORT): no file of it stays
+ * on this host, neither this process's nor one that a process of this host
+ * which died while writing left. Every live process has finished writing. */
+static void discard(struct ckpt_run *c)
+{
+	ckpt_remove_generation_in(c->dir, c->cb.comp_id, c->cb.gen);
+}
+
+/* The coordinator is gone in the middle of a checkpoint: the program goes on,
+ * and an image written for it is removed (no one can say that every process
+ * wrote one: the generation is discarded, restart --dir takes the one before). */
+static void lost_coordinator(struct ckpt_run *c)
+{
+	if (!c->released)
+		rt_release_all();
+	rt_snap_release();
 	rt_arena_reset();
-	warn("pid %d: lost the coordinator during a checkpoint", getpid());
+	if (c->wrote)
+		unlink(c->path);
+	warn("pid %d: lost the coordinator during checkpoint generation %u: the program goes "
+	     "on, its image of this generation is discarded",
+	     getpid(), c->cb.gen);
+	rt.coord_lost = 1;
+}
+
+/* On a helper with its own descriptor table: what it opens takes no number
+ * the program's running threads may be about to use. */
+static void snap_prepare(void *arg)
+{
+	(void)arg;
+	rt_snap_prepare();
 }
 
 static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
+	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
+		rt_run_private_files(snap_prepare, NULL);
+	int b = barrier(BARRIER_PREPARED, buf, size); /* nobody stops before all are ready */
+	if (b != 0)
+		return b > 0 ? die_killed() : lost_coordinator(&c);
 	int rc = suspend(&c);
-	if (barrier(BARRIER_SUSPENDED, buf, size))
-		return lost_coordinator();
+	if ((b = barrier(BARRIER_SUSPENDED, buf, size)) != 0)
+		return b > 0 ? die_killed() : lost_coordinator(&c);
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
 	int ok = rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT);
 	int t = rt_tcp_checkpoint(ok, c.err, sizeof(c.err)); /* TCP connections drained */
 	if (t == RT_COORD_KILLED)
-		die_killed();
+		return die_killed();
 	if (t == RT_COORD_LOST)
-		return lost_coordinator();
+		return lost_coordinator(&c);
 	if (t < 0)
 		rc = -1;
-	if (rc == 0 && ok && !(c.parts = rt_capture(c.err, sizeof(c.err))))
+	if (rc == 0 && ok &&
+	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
 	if (rc != 0) { /* now, so that the DRAINED pass tells everyone to write nothing */
 		report_image(&c, rc);
 		c.reported = 1;
 	}
-	if (barrier(BARRIER_DRAINED, buf, size))
-		return lost_coordinator();
+	if ((b = barrier(BARRIER_DRAINED, buf, size)) != 0)
+		return b > 0 ? die_killed() : lost_coordinator(&c);
 	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
 	if (rc == 0 && !aborted && write_image(&c) == 1) {
 		resume_restarted(buf, size);
@@ -310,33 +396,64 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		rc = rt_image_wait(&c.job, c.err, sizeof(c.err));
 	if (!aborted && !c.reported)
 		report_image(&c, rc);
+	rt_snap_release(); /* a capture that was not written */
 	rt_arena_reset();
-	int wrote = rc == 0 && !aborted;
-	rc = barrier(BARRIER_WRITTEN, buf, size);
-	if (rc == 0 && wrote && (rt.barrier_flags & BARRIER_F_ABORT))
-		unlink(c.path); /* the checkpoint failed elsewhere: an incomplete set */
-	if (rc == 1)
+	b = barrier(BARRIER_WRITTEN, buf, size);
+	__atomic_store_n(&rt.let_go, 0, __ATOMIC_RELEASE);
+	if (b < 0)
+		return lost_coordinator(&c);
+	if (b == 1 || !(rt.barrier_flags & BARRIER_F_ABORT))
+		committed(&c);
+	else
+		discard(&c);
+	if (b == 1)
 		die_killed();
 	if (!c.released)
 		rt_release_all();
-	if (rc < 0)
-		warn("pid %d: lost the coordinator during a checkpoint", getpid());
 }
 
-static void *ckpt_thread(void *arg)
+static int join_coordinator(uint32_t flags, int quiet);
+
+#define REJOIN_MS 500
+#define REFUSED_S 5
+
+/* The coordinator is gone (killed, or silent during a checkpoint): the
+ * program goes on, and this thread joins a coordinator started again on the
+ * same port, as the same computation, trying every REJOIN_MS (every
+ * REFUSED_S while one that serves another computation refuses it). */
+static void rejoin(void)
+{
+	int fd = rt.coord_fd;
+	__atomic_store_n(&rt.coord_fd, -1, __ATOMIC_RELEASE); /* first: see fdguard.c */
+	if (fd >= 0)
+		close(fd);
+	rt.coord_lost = 0;
+	api_complete(-1);
+	warn("pid %d lost its coordinator (port %u): it goes on, and joins the computation "
+	     "again when a coordinator listens there",
+	     getpid(), rt.port);
+	while (join_coordinator(HELLO_REJOIN, 1) < 0) {
+		/* refused (another computation runs there): ask less often */
+		struct timespec t = {.tv_sec = errno == EACCES ? REFUSED_S : 0,
+				     .tv_nsec = errno == EACCES ? 0 : REJOIN_MS * 1000000L};
+		nanosleep(&t, NULL);
+	}
+	debug("pid %d joined the coordinator on port %u again", getpid(), rt.port);
+	send_interval();
+}
+
+__attribute__((noreturn)) static void *ckpt_thread(void *arg)
 {
 	(void)arg;
 	static uint8_t buf[PATH_MAX + 4096];
 	rt.ckpt_tid = rt_gettid();
+	if (rt.coord_fd < 0)
+		rejoin();
 	for (;;) {
 		struct proto_msg m;
-		if (proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
-			warn("pid %d lost its coordinator (port %u): %s; it goes on without "
-			     "checkpoints",
-			     getpid(), rt.port,
-			     errno == ECONNRESET ? "connection closed" : strerror(errno));
-			api_complete(-1);
-			return NULL; /* the program goes on without checkpoints */
+		if (rt.coord_lost || proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
+			rejoin();
+			continue;
 		}
 		switch (m.hdr.type) {
 		case MSG_CKPT_BEGIN:
@@ -346,8 +463,13 @@ static void *ckpt_thread(void *arg)
 		case MSG_CKPT_RESULT:
 			handle_result(&m);
 			break;
+		case MSG_INTERVAL:
+			note_interval(&m);
+			break;
 		case MSG_KILL:
 			die_killed();
+			break;
+		case MSG_PING:
 			break;
 		default:
 			debug("ignoring message type %u", m.hdr.type);
@@ -384,25 +506,31 @@ static void program_name(char *buf, size_t size)
 	snprintf(buf, size, "%s", comm[0] ? comm : "proc");
 }
 
-static int join_coordinator(void)
+/* Join as a process of the computation (a new one, or rt.comp_id when
+ * rejoining); quiet: no message when it fails. */
+static int join_coordinator(uint32_t flags, int quiet)
 {
-	struct proto_hello h = {.role = ROLE_PROCESS, .pid = getpid(), .comp_id = rt.comp_id};
+	struct proto_hello h = {.role = ROLE_PROCESS,
+				.pid = getpid(),
+				.comp_id = rt.comp_id,
+				.gen = flags & HELLO_REJOIN ? rt.gen : 0,
+				.flags = flags};
 	struct proto_welcome w;
-	char err[512];
+	char err[512], dir[PATH_MAX];
 	program_name(rt.name, sizeof(rt.name));
 	snprintf(h.name, sizeof(h.name), "%s", rt.name);
-	int fd = proto_client_connect(rt.port, &h, &w, rt.ckpt_dir, sizeof(rt.ckpt_dir), err,
-				      sizeof(err));
+	int fd = proto_client_connect(rt.port, &h, &w, dir, sizeof(dir), err, sizeof(err));
 	if (fd < 0) {
-		log_msg("error", "%s", err);
+		if (!quiet)
+			log_msg("error", "%s", err);
 		return -1;
 	}
-	rt.coord_fd = fd_move_above(fd, 100);
-	rt.pid = getpid();
-	send_host();
-	const char *dir = secure_getenv("STASIS_CKPT_DIR");
-	if (dir && dir[0] == '/')
+	if (!rt.ckpt_dir[0])
 		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", dir);
+	rt.pid = getpid();
+	const char *env = secure_getenv("STASIS_CKPT_DIR");
+	if (env && env[0] == '/')
+		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", env);
 	if (secure_getenv("STASIS_NO_COMPRESS"))
 		w.flags |= CKPT_NO_COMPRESS;
 	if (getenv_flag("STASIS_INCREMENTAL"))
@@ -410,7 +538,33 @@ static int join_coordinator(void)
 	rt.comp_id = w.comp_id;
 	rt.gen = w.gen;
 	rt.flags = w.flags;
+	__atomic_store_n(&rt.coord_fd, fd_move_above(fd, 100), __ATOMIC_RELEASE);
+	send_host();
 	return 0;
+}
+
+/* A stasis program (the CLI, a coordinator) run inside a computation is not a
+ * process of it: its runtime stays off and tells the coordinator, so that
+ * its parent (a shell) is checkpointed without it. The connection lives as
+ * long as the program (close-on-exec); a restart closes it first
+ * (stasis_rt_outside_close), since its children must not inherit it. */
+static int outside_fd = -1;
+
+static void join_outside(void)
+{
+	struct proto_hello h = {.role = ROLE_CONTROL, .pid = getpid(), .flags = HELLO_OUTSIDE};
+	char err[512];
+	snprintf(h.name, sizeof(h.name), "stasis");
+	int fd = proto_client_connect(proto_default_port(), &h, NULL, NULL, 0, err, sizeof(err));
+	if (fd >= 0)
+		outside_fd = fd_move_above(fd, 100);
+}
+
+__attribute__((visibility("default"))) void stasis_rt_outside_close(void)
+{
+	if (outside_fd >= 0)
+		close(outside_fd);
+	outside_fd = -1;
 }
 
 /* A forked child is a new process of the computation: it lets go of its
@@ -434,6 +588,7 @@ void rt_forked_child(void)
 	rt.coord_fd = -1; /* first: close() refuses the runtime's own fd (fdguard.c) */
 	if (parent_fd >= 0)
 		close(parent_fd);
+	rt_snap_release(); /* forked while the parent prepared a checkpoint: not ours */
 	int uffd = rt_dirty_fd();
 	rt_dirty_reset(0); /* first, like the socket: then close() lets it go */
 	if (uffd >= 0)
@@ -443,7 +598,10 @@ void rt_forked_child(void)
 	rt.nsuspended = rt.ntaken = rt.nrestored = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;
-	if (join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
+	rt.coord_lost = 0;
+	rt.let_go = 0;
+	join_coordinator(0, rt.comp_id != 0); /* failed: the thread joins again later */
+	if (rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d (forked) runs without checkpoints", getpid());
 		return;
 	}
@@ -460,14 +618,19 @@ __attribute__((constructor)) static void rt_init(void)
 	const char *sig = secure_getenv("STASIS_SIGNAL");
 	if (!port || !secure_getenv("STASIS_RUNTIME"))
 		return;
+	if (rt_in_stasis_cli()) /* a stasis program: never part of a computation */
+		return join_outside();
 	log_set_prefix("stasis runtime");
 	rt_wrappers_init();
 	rt.port = proto_default_port();
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
 	rt_exec_init();
+	rt_outside_init();
+	const char *comp = secure_getenv("STASIS_COMP_ID"); /* exec'd: the same computation */
+	rt.comp_id = comp ? strtoull(comp, NULL, 16) : 0;
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
-	    join_coordinator() < 0 || rt_start_ckpt_thread() < 0) {
+	    join_coordinator(0, 0) < 0 || rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());
 		return;
 	}

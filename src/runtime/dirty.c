@@ -99,7 +99,7 @@ static int trackable(const char *line, uint64_t s, uint64_t e, const char *perms
 	(void)line;
 	rt_arena_contains(0, &as, &ae);
 	if (perms[1] != 'w' || perms[3] != 'p' || (s < ae && e > as) ||
-	    s == (uint64_t)(uintptr_t)rt_prog)
+	    s == (uint64_t)(uintptr_t)rt_prog || rt_snap_contains(s, e))
 		return 0;
 	return !path[0] || !strcmp(path, "[heap]") || !strcmp(path, "[stack]");
 }
@@ -260,11 +260,17 @@ const struct img_parent *rt_dirty_parent(void)
 	return cur.incremental ? &cur.parent : NULL;
 }
 
-uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint64_t size)
+uint32_t rt_dirty_keep_from(uint32_t gen)
 {
 	/* the last image's chain began at base_gen (0: unknown, count it full) */
 	uint32_t prev_base = trk.base_gen ? trk.base_gen : gen > 1 ? gen - 1 : 1;
 	uint32_t keep = prev_base < gen - 1 ? prev_base : gen - 1;
+	return keep ? keep : 1;
+}
+
+uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint64_t size)
+{
+	uint32_t keep = rt_dirty_keep_from(gen);
 	trk.base_gen = cur.incremental ? trk.base_gen : gen;
 	if (trk.uffd >= 0 && cur.vmas) {
 		trk.depth = cur.incremental ? cur.parent.depth : 0;
@@ -274,7 +280,7 @@ uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint
 		snprintf(trk.path, sizeof(trk.path), "%s", path);
 		trk.armed = 1;
 	}
-	return keep ? keep : 1;
+	return keep;
 }
 
 int rt_dirty_fd(void)

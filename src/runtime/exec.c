@@ -6,6 +6,7 @@
 #include "common/proto.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -20,10 +21,19 @@
 
 extern char **environ;
 
+/* STASIS_TTY names the computation's own terminal (launch's pty), see fd_tty.c.
+ * STASIS_PORT, STASIS_EXTERNAL and STASIS_COMP_ID describe the runtime's state,
+ * not a choice of the program's: exec passes the runtime's values even where
+ * the environment holds others (a restart may use another coordinator port,
+ * and the outside changes; the computation id must reach the new program, or
+ * it would join as a new computation). */
+#define PORT 2
+#define EXTERNAL 10
+#define COMP_ID 12
 static const char *const kept_names[] = {
     "LD_PRELOAD",
     "STASIS_RUNTIME",
-    "STASIS_PORT",
+    [PORT] = "STASIS_PORT",
     "STASIS_CKPT_DIR",
     "STASIS_NO_COMPRESS",
     "STASIS_RUN_DIR",
@@ -31,9 +41,9 @@ static const char *const kept_names[] = {
     "STASIS_SIGNAL",
     "STASIS_COORD_HOST",
     "STASIS_NO_FORK",
-    "STASIS_EXTERNAL",
-    "STASIS_TTY", /* the computation's own terminal (launch's pty), see fd_tty.c
-		   */
+    [EXTERNAL] = "STASIS_EXTERNAL",
+    "STASIS_TTY",
+    [COMP_ID] = "STASIS_COMP_ID",
     "STASIS_TOKEN_FILE",
 };
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
@@ -66,31 +76,82 @@ void rt_exec_init(void)
 	}
 }
 
-static int has_name(char *const *envp, int n, const char *name)
+/* The outside changed (a restart). */
+void rt_exec_set_external(const char *list)
 {
-	size_t len = strlen(name);
+	static char entry[sizeof("STASIS_EXTERNAL=") + 256 * 42];
+	snprintf(entry, sizeof(entry), "STASIS_EXTERNAL=%s", list);
+	kept[EXTERNAL] = entry; /* the old one is not freed: no malloc here */
+}
+
+static int is_var(const char *entry, size_t k)
+{
+	size_t len = strlen(kept_names[k]);
+	return !strncmp(entry, kept_names[k], len) && entry[len] == '=';
+}
+
+static int has_var(char *const *envp, int n, size_t k)
+{
 	for (int i = 0; i < n; i++)
-		if (!strncmp(envp[i], name, len) && envp[i][len] == '=')
+		if (is_var(envp[i], k))
 			return 1;
 	return 0;
 }
 
-/* out: envp with every kept variable the program dropped put back. LD_PRELOAD
- * that lost the runtime gets the runtime's entry instead. */
-static char **fix_env(char *const *envp, char **out, int cap)
+/* An environment rebuilt for exec, on the caller's stack. */
+struct env_fix {
+	char *env[MAX_ENV];
+	char preload[2 * PATH_MAX + 16];
+};
+
+/* LD_PRELOAD=VALUE that lost the runtime: the runtime's entry, then VALUE
+ * (the program's own libraries stay preloaded). */
+static char *preload_with_runtime(const char *entry, struct env_fix *f)
 {
+	const char *own = entry + 11, *v = kept[0] + 11, *lib = strstr(v, "libstasis.so");
+	if (!lib)
+		return kept[0];
+	const char *start = lib, *end = lib + strcspn(lib, ": ");
+	while (start > v && start[-1] != ':' && start[-1] != ' ')
+		start--;
+	int n = snprintf(f->preload, sizeof(f->preload), "LD_PRELOAD=%.*s%s%s", (int)(end - start),
+			 start, *own ? ":" : "", own);
+	return n < (int)sizeof(f->preload) ? f->preload : kept[0];
+}
+
+/* f->env: envp with every kept variable the program dropped put back, and
+ * the runtime put back into an LD_PRELOAD that lost it. */
+static char **fix_env(char *const *envp, struct env_fix *f)
+{
+	static const size_t state[] = {PORT, EXTERNAL, COMP_ID};
+	static char comp_entry[sizeof("STASIS_COMP_ID=") + 16], port_entry[32];
+	char **out = f->env;
+	const int cap = MAX_ENV;
 	int n = 0;
 	if (!kept[0] || !kept[1] || !envp) /* not started by stasis launch */
 		return (char **)envp;
+	if (rt.comp_id) {
+		snprintf(comp_entry, sizeof(comp_entry), "STASIS_COMP_ID=%016llx",
+			 (unsigned long long)rt.comp_id);
+		kept[COMP_ID] = comp_entry;
+	}
+	if (rt.port) {
+		snprintf(port_entry, sizeof(port_entry), "STASIS_PORT=%u", rt.port);
+		kept[PORT] = port_entry;
+	}
 	for (; envp[n] && n < cap - (int)NKEPT - 1; n++)
 		out[n] = envp[n];
 	if (envp[n])
 		return (char **)envp; /* too large to rebuild: leave it alone */
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (!strncmp(out[i], "LD_PRELOAD=", 11) && !strstr(out[i], "libstasis.so"))
-			out[i] = kept[0];
+			out[i] = preload_with_runtime(out[i], f);
+		for (size_t k = 0; k < sizeof(state) / sizeof(state[0]); k++)
+			if (is_var(out[i], state[k]) && kept[state[k]])
+				out[i] = kept[state[k]];
+	}
 	for (size_t k = 0; k < NKEPT; k++)
-		if (kept[k] && !has_name(out, n, kept_names[k]))
+		if (kept[k] && !has_var(out, n, k))
 			out[n++] = kept[k];
 	out[n] = NULL;
 	return out;
@@ -99,34 +160,46 @@ static char **fix_env(char *const *envp, char **out, int cap)
 #define REAL(name) (real.name ? real.name : (resolve(), real.name))
 
 /* Tell the coordinator that this process is about to exec (its connection
- * closes, the new program joins again): a checkpoint waits for it meanwhile. */
-static void notify(uint32_t state)
+ * closes, the new program joins again): a checkpoint waits for it meanwhile.
+ * Also used by leave.c (state EXEC_EXITING). */
+void rt_note_leave(uint32_t state)
 {
 	/* a vfork child shares its parent's memory and connection: not its to use */
 	if (rt.enabled && rt.coord_fd >= 0 && getpid() == rt.pid)
 		proto_send(rt.coord_fd, MSG_EXEC, &state, sizeof(state), NULL, 0);
 }
 
-static int exec_done(int rc)
+/* The new program joins again (the coordinator waits for it), unless it
+ * cannot (outside.c): then this process leaves the computation. */
+static int exec_begin(const char *file, int search)
+{
+	int joins = rt.enabled && !rt_exec_leaves(file, search);
+	if (joins)
+		rt_note_leave(1);
+	return joins;
+}
+
+static int exec_done(int rc, int joined)
 {
 	int saved = errno;
-	notify(0); /* still here: the exec failed */
+	if (joined)
+		rt_note_leave(0); /* still here: the exec failed */
 	errno = saved;
 	return rc;
 }
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	notify(1);
-	return exec_done(REAL(execve)(path, argv, fix_env(envp, env, MAX_ENV)));
+	struct env_fix f;
+	int joins = exec_begin(path, 0);
+	return exec_done(REAL(execve)(path, argv, fix_env(envp, &f)), joins);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	notify(1);
-	return exec_done(REAL(execvpe)(file, argv, fix_env(envp, env, MAX_ENV)));
+	struct env_fix f;
+	int joins = exec_begin(file, 1);
+	return exec_done(REAL(execvpe)(file, argv, fix_env(envp, &f)), joins);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
@@ -188,13 +261,13 @@ EXPORT int execle(const char *path, const char *arg, ...)
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	return REAL(posix_spawn)(pid, path, fa, attr, argv, fix_env(envp, env, MAX_ENV));
+	struct env_fix f;
+	return REAL(posix_spawn)(pid, path, fa, attr, argv, fix_env(envp, &f));
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV];
-	return REAL(posix_spawnp)(pid, file, fa, attr, argv, fix_env(envp, env, MAX_ENV));
+	struct env_fix f;
+	return REAL(posix_spawnp)(pid, file, fa, attr, argv, fix_env(envp, &f));
 }

@@ -141,3 +141,22 @@ static int inet_dump(struct rt_fd_ctx *c)
 }
 
 const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};
+
+/* The process is about to be killed (stasis kill, checkpoint --kill): its TCP
+ * connections close and wait in TIME-WAIT on their ports for a minute, which
+ * would keep a restart from binding its listening ports again unless the
+ * dying sockets allow it. SO_REUSEADDR goes on on every TCP socket now: the
+ * program never runs again to see it, and the restart sets the program's own
+ * value back. */
+void rt_inet_before_kill(void)
+{
+	int *fds = rt_alloc(65536 * sizeof(int));
+	int n = fds ? rt_list_numeric("/proc/self/fd", fds, 65536, NULL) : -1;
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		int one = 1;
+		if (fstat(fds[i], &st) == 0 && inet_match(fds[i], NULL, &st) &&
+		    sockopt(fds[i], SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP)
+			setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+}

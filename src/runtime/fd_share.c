@@ -136,6 +136,17 @@ void rt_shares_scan(void)
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
+/* The process that speaks for the description at fd in this checkpoint: its
+ * owner, this process when no other holds it. */
+uint32_t rt_share_owner(int fd)
+{
+	if (scan_key == ckpt_key())
+		for (uint32_t k = 0; k < nmine; k++)
+			if (mine[k].fd == fd)
+				return own[k].pid;
+	return getpid();
+}
+
 /* byfd[fd] = 1 + the index of fd in mine, 0 if none */
 static uint32_t *index_by_fd(int *maxfd)
 {

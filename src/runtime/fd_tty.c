@@ -4,8 +4,10 @@
  * a pty whose master is in the computation from a terminal outside it (which
  * becomes restart's own, as before) by looking for the master among the
  * images. Each record keeps termios, window size, session and foreground
- * process group, and whether it is the process's controlling terminal. */
+ * process group, and whether it is the process's controlling terminal; a
+ * master's record also the bytes in flight in its pty (common/ttyqueue.c). */
 #include "common/ttymodes.h"
+#include "common/ttyqueue.h"
 #include "runtime/rt.h"
 
 #include <errno.h>
@@ -138,21 +140,131 @@ static int dump_master(struct rt_fd_ctx *c, struct img_tty *t)
 	return 0;
 }
 
-/* Bytes queued in a pty cannot be put back where they were (the input queue
- * of a slave only takes what its master writes, through the line discipline
- * again): refuse rather than lose them. */
-static int check_queued(struct rt_fd_ctx *c, const struct img_tty *t)
+/* Another record of this image holds the pty's queues already (a dup). */
+static int queues_taken(const struct rt_fds *fds, const struct img_tty *t, uint32_t type)
+{
+	for (uint64_t at = 0; at + sizeof(struct img_fdx) <= fds->fdx_len;) {
+		struct img_fdx x;
+		struct img_tty o;
+		memcpy(&x, fds->fdx + at, sizeof(x));
+		if (x.type == type && x.len >= sizeof(o)) {
+			memcpy(&o, fds->fdx + at + sizeof(x), sizeof(o));
+			if (o.index == t->index && o.dev == t->dev && (o.flags & IMG_TTY_QUEUES))
+				return 1;
+		}
+		at += sizeof(x) + ((x.len + 7ull) & ~7ull);
+	}
+	return 0;
+}
+
+static int queues_failed(struct rt_fd_ctx *c, const struct img_tty *t, const char *why)
+{
+	snprintf(c->err, c->errlen, "pid %d fd %d (%s of /dev/pts/%u): %s", getpid(), c->fd,
+		 c->e->type == IMG_FD_PTY_MASTER ? "master" : "terminal", t->index, why);
+	return -1;
+}
+
+/* Bytes typed ahead in the computation's own terminal that nobody takes: its
+ * session leader is not in the checkpoint, or the kernel refuses TIOCSTI. */
+static int typed_ahead_refused(struct rt_fd_ctx *c, const struct img_tty *t, const char *why)
 {
 	int queued = 0;
 	if (ioctl(c->fd, FIONREAD, &queued) < 0 || queued <= 0)
 		return 0;
-	snprintf(c->err, c->errlen,
-		 "pid %d fd %d (%s of /dev/pts/%u): %d bytes wait in the terminal to be read, "
-		 "and bytes in flight in a pty are not kept yet; checkpoint again once the "
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 "%d bytes typed ahead wait to be read, and %s; checkpoint again once the "
 		 "program has read them",
-		 getpid(), c->fd, c->e->type == IMG_FD_PTY_MASTER ? "master" : "slave", t->index,
-		 queued);
-	return -1;
+		 queued, why);
+	return queues_failed(c, t, msg);
+}
+
+/* Take the queues out and put them back at once, so that the pty goes on as
+ * it was: master >= 0, through the master (both queues); else input only,
+ * typed back into slave, the caller's controlling terminal. */
+static int take_and_put(int master, int slave, struct tty_queues *q, char *why, size_t len)
+{
+	struct termios tio;
+	char why2[256] = "";
+	if (tcgetattr(slave, &tio) < 0)
+		return snprintf(why, len, "cannot read its settings: %s", strerror(errno)), -1;
+	int rc = tty_queues_take(master, slave, q, why, len);
+	int rc2 = master >= 0 ? tty_queues_put(master, slave, &tio, q, why2, sizeof(why2))
+			      : tty_queues_type(slave, &tio, q, why2, sizeof(why2));
+	if (rc == 0 && rc2 < 0)
+		snprintf(why, len, "%s", why2);
+	return rc < 0 || rc2 < 0 ? -1 : 0;
+}
+
+/* The bytes in flight of a pty of the computation, taken by the one process
+ * that owns its master's description (lowest pid, then fd). */
+static int take_master(struct rt_fd_ctx *c, const struct img_tty *t, struct tty_queues *q)
+{
+	char why[256];
+	if (rt_share_owner(c->fd) != (uint32_t)getpid() ||
+	    queues_taken(c->fds, t, IMG_FD_PTY_MASTER))
+		return 0;
+	int slave = ioctl(c->fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (slave < 0) {
+		snprintf(why, sizeof(why), "cannot open its slave to keep the bytes in flight: %s",
+			 strerror(errno));
+		return queues_failed(c, t, why);
+	}
+	int rc = take_and_put(c->fd, slave, q, why, sizeof(why));
+	close(slave);
+	return rc < 0 ? queues_failed(c, t, why) : 1;
+}
+
+/* The computation's own terminal: what the program wrote goes on to the
+ * relay of launch or restart (outside), which copies it out even after the
+ * end; bytes typed ahead wait in its input queue. The session leader it
+ * controls takes them, and types them back (the relay holds the master). */
+static int take_typed(struct rt_fd_ctx *c, const struct img_tty *t, struct tty_queues *q)
+{
+	char why[256];
+	if (!(t->flags & IMG_TTY_CTTY)) {
+		pid_t sid = 0;
+		if (ioctl(c->fd, TIOCGSID, &sid) == 0 && rt_is_member(sid))
+			return 0; /* the session leader takes them */
+		return typed_ahead_refused(c, t, "the session it controls is not checkpointed");
+	}
+	if (queues_taken(c->fds, t, IMG_FD_TTY))
+		return 0;
+	if (!tty_queues_may_type(c->fd))
+		return typed_ahead_refused(c, t,
+					   "the kernel refuses to give them back (TIOCSTI; "
+					   "sysctl dev.tty.legacy_tiocsti)");
+	if (take_and_put(-1, c->fd, q, why, sizeof(why)) < 0)
+		return queues_failed(c, t, why);
+	return 1;
+}
+
+/* The record: the img_tty and, when this descriptor took the pty's bytes in
+ * flight, img_tty_queues, the input bytes, the output bytes. */
+static int64_t record(struct rt_fd_ctx *c, struct img_tty *t)
+{
+	if (c->e->type != IMG_FD_PTY_MASTER && c->e->type != IMG_FD_TTY)
+		return rt_fdx_add(c->fds, c->e->type, t->index, t, sizeof(*t), c->err, c->errlen);
+	uint8_t *rec = rt_alloc(sizeof(*t) + sizeof(struct img_tty_queues) + 2 * TTYQ_MAX);
+	if (!rec)
+		return snprintf(c->err, c->errlen, "out of checkpoint memory"), -1;
+	uint8_t *data = rec + sizeof(*t) + sizeof(struct img_tty_queues);
+	struct tty_queues q = {data, data + TTYQ_MAX, 0, 0};
+	int took = c->e->type == IMG_FD_PTY_MASTER ? take_master(c, t, &q)
+		   : c->e->type == IMG_FD_TTY	   ? take_typed(c, t, &q)
+						   : 0;
+	if (took < 0)
+		return -1;
+	uint32_t len = sizeof(*t);
+	if (took) {
+		struct img_tty_queues h = {q.in_len, q.out_len};
+		memmove(data + q.in_len, q.out, q.out_len);
+		memcpy(rec + sizeof(*t), &h, sizeof(h));
+		t->flags |= IMG_TTY_QUEUES;
+		len += sizeof(h) + q.in_len + q.out_len;
+	}
+	memcpy(rec, t, sizeof(*t));
+	return rt_fdx_add(c->fds, c->e->type, t->index, rec, len, c->err, c->errlen);
 }
 
 static int tty_dump(struct rt_fd_ctx *c)
@@ -174,11 +286,9 @@ static int tty_dump(struct rt_fd_ctx *c)
 		if (getsid(0) == getpid() && ctty_rdev() == rdev)
 			t.flags |= IMG_TTY_CTTY;
 	}
-	if (check_queued(c, &t) < 0)
-		return -1;
 	save_termios(&t, c->fd);
 	save_session(&t, c->fd);
-	int64_t at = rt_fdx_add(c->fds, c->e->type, t.index, &t, sizeof(t), c->err, c->errlen);
+	int64_t at = record(c, &t);
 	if (at < 0)
 		return -1;
 	c->e->pos = at;

@@ -43,6 +43,37 @@ static int file_find(struct rt_files *f, const struct stat *st)
 	return -1;
 }
 
+static int reopen_readable(int fd)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+/* A descriptor to read a deleted file through. One open write-only (a log
+ * the program appends to) cannot be read: the file is opened again for
+ * reading through its /proc/self/fd link. When its mode denies reading to
+ * the owner (0200), read permission is lent for that open and taken back:
+ * only the file's ctime shows it. Returns fd itself, a new descriptor the
+ * caller closes, or -1 with errno set. */
+static int readable_fd(int fd, const struct img_file *r)
+{
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_WRONLY)
+		return fd;
+	int rfd = reopen_readable(fd);
+	if (rfd >= 0 || errno != EACCES || (r->mode & S_IRUSR))
+		return rfd;
+	if (fchmod(fd, (r->mode & 07777) | S_IRUSR) < 0) {
+		errno = EACCES;
+		return -1;
+	}
+	rfd = reopen_readable(fd);
+	int e = errno;
+	fchmod(fd, r->mode & 07777);
+	errno = e;
+	return rfd;
+}
+
 static int save_contents(struct rt_files *f, struct img_file *r, int fd, const char *path,
 			 char *err, size_t errlen)
 {
@@ -56,8 +87,21 @@ static int save_contents(struct rt_files *f, struct img_file *r, int fd, const c
 		return -1;
 	}
 	r->data_off = f->data_len;
-	if (pread_full(fd, f->data + f->data_len, r->size, 0) != (ssize_t)r->size) {
-		snprintf(err, errlen, "cannot read deleted file %s: %s", path, strerror(errno));
+	int rfd = readable_fd(fd, r);
+	if (rfd < 0) {
+		snprintf(err, errlen,
+			 "pid %d fd %d: cannot open deleted file %s for reading to keep its "
+			 "contents: %s; close it before checkpointing",
+			 getpid(), fd, path, strerror(errno));
+		return -1;
+	}
+	ssize_t n = pread_full(rfd, f->data + f->data_len, r->size, 0);
+	int e = errno;
+	if (rfd != fd)
+		close(rfd);
+	if (n != (ssize_t)r->size) {
+		snprintf(err, errlen, "pid %d fd %d: cannot read deleted file %s: %s", getpid(), fd,
+			 path, n < 0 ? strerror(e) : "it shrank while being read");
 		return -1;
 	}
 	f->data_len += r->size;
@@ -122,6 +166,19 @@ static const char *type_name(mode_t m)
 	return "an unsupported kind of file";
 }
 
+#define OUTSIDE_LIST (256 * 42)
+
+/* Note one object of the outside and append "dev:ino" to the list at *p. */
+static void add_outside(uint64_t dev, uint64_t ino, char *buf, char **p)
+{
+	if (rt.ninherited >= 256)
+		return;
+	rt.inherited[rt.ninherited].dev = dev;
+	rt.inherited[rt.ninherited++].ino = ino;
+	*p += snprintf(*p, buf + OUTSIDE_LIST - *p, "%s%llx:%llx", *p == buf ? "" : ",",
+		       (unsigned long long)dev, (unsigned long long)ino);
+}
+
 /* Pipes and sockets the launched program inherited lead outside the
  * computation. The launched process records them and passes the list down in
  * $STASIS_EXTERNAL ("dev:ino,..."), so that its children tell a pipe from their
@@ -129,7 +186,7 @@ static const char *type_name(mode_t m)
 void rt_note_inherited_fds(void)
 {
 	const char *ext = secure_getenv("STASIS_EXTERNAL");
-	char buf[256 * 42] = "", *p = buf;
+	char buf[OUTSIDE_LIST] = "", *p = buf;
 	if (ext) {
 		unsigned long long dev, ino;
 		int used;
@@ -144,17 +201,29 @@ void rt_note_inherited_fds(void)
 	int n = rt_list_numeric("/proc/self/fd", fds, 256, NULL);
 	for (int i = 0; i < n; i++) {
 		struct stat st;
-		if (fstat(fds[i], &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-			continue;
-		rt.inherited[rt.ninherited].ino = st.st_ino;
-		rt.inherited[rt.ninherited++].dev = st.st_dev;
-		p += snprintf(p, buf + sizeof(buf) - p, "%s%llx:%llx", p == buf ? "" : ",",
-			      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+		if (fstat(fds[i], &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			add_outside(st.st_dev, st.st_ino, buf, &p);
 	}
 	/* libc's setenv: bash exports its own, which before main starts bash's variable
 	 * table with this one variable and then hides all others from its getenv */
 	int (*libc_setenv)(const char *, const char *, int) = dlsym(RTLD_NEXT, "setenv");
 	(libc_setenv ? libc_setenv : setenv)("STASIS_EXTERNAL", buf, 1);
+}
+
+/* After a restart the launching shell's pipes are gone: what leads outside now
+ * are the pipes and sockets among restart's own stdin, stdout and stderr,
+ * which the restorer lists. Programs exec'd from now on get the new list
+ * (exec.c), so that an outside pipe stays outside across any number of
+ * restarts. Called with the program's threads held: no malloc, no setenv. */
+void rt_outside_restarted(const struct rt_restart_info *ri)
+{
+	static char buf[OUTSIDE_LIST];
+	char *p = buf;
+	buf[0] = 0;
+	rt.ninherited = 0;
+	for (uint32_t i = 0; i < ri->nouter && i < 3; i++)
+		add_outside(ri->outer[i].dev, ri->outer[i].ino, buf, &p);
+	rt_exec_set_external(buf);
 }
 
 static int inherited(int fd, const struct stat *st)
@@ -234,7 +303,11 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 				   errlen);
 		return e->file < 0 ? -1 : 0;
 	}
-	if (fd <= 2 && (isatty(fd) || S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
+	/* a pipe or socket on 0-2 is the outside's only if it came from outside: one
+	 * that joins two processes of the computation (MPICH's proxy and its ranks)
+	 * is restored as what it is */
+	if (fd <= 2 && (isatty(fd) ||
+			((S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) && inherited(fd, st)))) {
 		e->type = IMG_FD_STDIO;
 		e->std = fd;
 		return 0;

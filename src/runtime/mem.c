@@ -1,7 +1,14 @@
 /* Memory: the process's regions and the pages of each that cannot be
  * re-created. Untouched pages, pages mapping the shared zero page and clean
  * file pages are never stored; a region without PROT_READ is read through
- * /proc/self/mem; the runtime's own arena is recorded but never stored. */
+ * /proc/self/mem; the runtime's own arena is recorded but never stored.
+ *
+ * Two steps. rt_plan_memory, while every process is stopped: the list of
+ * regions, the files behind them (stat, kept contents), which process stores
+ * a shared object's pages, and a copy of the shared pages this process stores
+ * (snap.c). rt_dump_memory, by the writer (a forked child once the program
+ * runs on): the pages, private ones from its copy-on-write view, shared ones
+ * from the copy. */
 #include "runtime/rt.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
@@ -15,13 +22,24 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #define SMAPS_MAX (64u << 20)
 #define CHUNKS_MAX ((64u << 20) / sizeof(struct img_chunk))
 #define VMAS_MAX 65536
 #define SCAN_VEC 512
+
+/* How the writer stores a region's pages (rt_vmas.how). */
+enum how {
+	HOW_NONE = 0,
+	HOW_PRIVATE,	  /* present or swapped, not the zero page (or the tracked runs) */
+	HOW_ALL,	  /* every page, from the writer's view */
+	HOW_FILE_PRIVATE, /* the copied-on-write pages */
+	HOW_SNAP,	  /* shared: the runs noted at the stop, from their copy (snap.c) */
+};
 
 struct dump_ctx {
 	struct img_writer *w;
@@ -114,8 +132,10 @@ static uint32_t classify(const struct map_line *m, int *store_all)
 	return IMG_VMA_ANON;
 }
 
-/* Store pages [start, end) of one run, in chunks. */
-static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
+/* Store pages [start, end) of one run, in chunks, from copy (the pages of
+ * start onwards) or, when copy is NULL, from memory. */
+static int store_from(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end,
+		      const uint8_t *copy)
 {
 	while (start < end) {
 		uint64_t n = (end - start) / IMG_PAGE;
@@ -125,9 +145,11 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 			snprintf(d->err, d->errlen, "too many memory chunks");
 			return -1;
 		}
-		const void *src = (const void *)start;
+		const void *src = copy ? copy : (const void *)start;
 		uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
-		if (sp >= v->start && sp < v->end) {
+		if (copy) {
+			copy += n * IMG_PAGE;
+		} else if (sp >= v->start && sp < v->end) {
 			/* our own stack changes while we write it: store a still copy */
 			memcpy(d->bounce, src, n * IMG_PAGE);
 			src = d->bounce;
@@ -154,6 +176,11 @@ static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint
 		rt_progress_add(n * IMG_PAGE);
 	}
 	return 0;
+}
+
+static int store_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
+{
+	return store_from(d, v, start, end, NULL);
 }
 
 /* Pages [start, end) unchanged since the parent image: chunks that say so. */
@@ -222,58 +249,98 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
 	return 0;
 }
 
-static int store_resident_shared(struct dump_ctx *d, struct img_vma *v)
+/* Shared pages noted at the stop (snap.c): from the copy taken then, or
+ * from memory when no process runs before the image is written. */
+static int store_snap(struct dump_ctx *d, struct img_vma *v)
 {
-	size_t pages = (v->end - v->start) / IMG_PAGE;
-	unsigned char *vec = rt_alloc(pages);
-	if (!vec || mincore((void *)v->start, v->end - v->start, vec) < 0) {
-		snprintf(d->err, d->errlen, "mincore of %#" PRIx64 ": %s", v->start,
-			 strerror(errno));
+	const struct rt_snap_run *r;
+	const uint8_t *copy;
+	uint32_t n;
+	if (rt_snap_lookup(v->start, v->end, &r, &n, &copy) < 0) {
+		snprintf(d->err, d->errlen,
+			 "pid %d: the copy of shared memory at %#" PRIx64 " is gone", getpid(),
+			 v->start);
 		return -1;
 	}
-	for (size_t i = 0; i < pages;) {
-		if (!(vec[i] & 1)) {
-			i++;
-			continue;
-		}
-		size_t j = i;
-		while (j < pages && (vec[j] & 1))
-			j++;
-		if (store_run(d, v, v->start + i * IMG_PAGE, v->start + j * IMG_PAGE) < 0)
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t s = r[i].start > v->start ? r[i].start : v->start;
+		uint64_t e = r[i].end < v->end ? r[i].end : v->end;
+		if (s < e &&
+		    store_from(d, v, s, e, copy ? copy + r[i].off + (s - r[i].start) : NULL) < 0)
 			return -1;
-		i = j;
 	}
 	return 0;
 }
 
-static int store_pages(struct dump_ctx *d, struct img_vma *v, int store_all)
+static int store_pages(struct dump_ctx *d, struct img_vma *v, enum how how)
 {
 	const struct rt_dirty_run *runs;
 	uint32_t nruns;
+	if (how == HOW_NONE)
+		return 0;
 	v->first_chunk = d->out->nchunks;
-	switch (v->kind) {
-	case IMG_VMA_ANON:
-	case IMG_VMA_STACK:
-	case IMG_VMA_HEAP:
-		if (store_all)
-			return store_run(d, v, v->start, v->end);
+	switch (how) {
+	case HOW_PRIVATE:
 		if (rt_dirty_lookup(v->start, v->end, &runs, &nruns))
 			return store_tracked(d, v, runs, nruns);
 		/* present or swapped, and not the zero page */
 		return scan_and_store(d, v, PAGE_IS_PFNZERO, PAGE_IS_PFNZERO,
 				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);
-	case IMG_VMA_FILE_PRIVATE:
+	case HOW_ALL:
+		return store_run(d, v, v->start, v->end);
+	case HOW_FILE_PRIVATE:
 		/* copied-on-write pages only: present or swapped, not file pages */
 		return scan_and_store(d, v, PAGE_IS_FILE | PAGE_IS_PFNZERO,
 				      PAGE_IS_FILE | PAGE_IS_PFNZERO,
 				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);
-	case IMG_VMA_SHMEM:
-		if (store_all)
-			return store_run(d, v, v->start, v->end);
-		return store_resident_shared(d, v);
+	case HOW_SNAP:
+		return store_snap(d, v);
 	default:
 		return 0; /* shared files, vdso, vvar, runtime scratch: nothing to store */
 	}
+}
+
+/* A private mapping whose untouched pages are a file others may write: a
+ * memfd, or a file on tmpfs (POSIX shared memory). */
+static int private_of_shm(const struct map_line *m)
+{
+	char dir[PATH_MAX];
+	struct statfs sfs;
+	if (!strncmp(m->path, "/memfd:", 7))
+		return 1;
+	snprintf(dir, sizeof(dir), "%s", m->path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	slash[slash == dir] = 0;
+	return statfs(dir, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+}
+
+/* How the writer stores v's pages; the shared pages it stores are noted
+ * now (and copied once every region is known, rt_snap_copy). */
+static int plan_pages(const struct dump_ctx *d, const struct map_line *m, struct img_vma *v,
+		      int store_all, uint8_t *how)
+{
+	switch (v->kind) {
+	case IMG_VMA_ANON:
+	case IMG_VMA_STACK:
+	case IMG_VMA_HEAP:
+		*how = store_all ? HOW_ALL : HOW_PRIVATE;
+		if (!store_all || !private_of_shm(m))
+			return 0;
+		break;
+	case IMG_VMA_FILE_PRIVATE:
+		*how = HOW_FILE_PRIVATE;
+		return 0;
+	case IMG_VMA_SHMEM:
+		break; /* resident pages, or all of a deleted file's */
+	default:
+		*how = HOW_NONE;
+		return 0;
+	}
+	*how = HOW_SNAP;
+	return rt_snap_note(v->start, v->end, !!(v->prot & IMG_PROT_READ), store_all, d->err,
+			    d->errlen);
 }
 
 static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *files,
@@ -292,8 +359,10 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 		snprintf(d->err, d->errlen, "more than %d memory regions", VMAS_MAX);
 		return -1;
 	}
+	uint8_t *how = &o->how[o->nvmas];
 	struct img_vma *v = &o->vmas[o->nvmas++];
 	memset(v, 0, sizeof(*v));
+	*how = HOW_NONE;
 	v->start = start;
 	v->end = end;
 	v->prot = m->prot;
@@ -332,7 +401,7 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 		    rt_shm_parent_stores(m->ino, m->dev, v->pgoff, end - start))
 			return 0;
 	}
-	return store_pages(d, v, store_all);
+	return plan_pages(d, m, v, store_all, how);
 }
 
 /* Split a region around the runtime's arena, which is recorded but not stored. */
@@ -344,6 +413,8 @@ static int add_region(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files
 	uint64_t s = m->start, e = m->end;
 	if (s == (uint64_t)(uintptr_t)rt_prog)
 		return add_vma(d, tab, files, m, s, e, 1); /* the runtime's progress page */
+	if (rt_snap_contains(s, e))
+		return 0; /* the buffer shared pages are copied into: not the program's */
 	if (ae <= s || as >= e || m->path[0])
 		return add_vma(d, tab, files, m, s, e, 0);
 	if (s < as && add_vma(d, tab, files, m, s, as, 0) < 0)
@@ -371,29 +442,36 @@ char *rt_read_smaps(char *err, size_t errlen)
 	return buf;
 }
 
-static int walk_smaps(struct dump_ctx *d, char *smaps, struct rt_strtab *tab,
+/* The text is left as it is (rt_fork_safe, dirty.c and progress.c read it
+ * too): each header line is copied out. */
+static int walk_smaps(struct dump_ctx *d, const char *smaps, struct rt_strtab *tab,
 		      struct rt_files *files)
 {
+	static char header[PATH_MAX + 256];
 	struct map_line m;
 	int have = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(smaps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (const char *line = smaps; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		if (!strncmp(line, "VmFlags:", 8)) {
 			if (have) {
-				parse_vmflags(line + 9, &m);
+				char flags[256];
+				snprintf(flags, sizeof(flags), "%.*s", (int)(len - 8), line + 8);
+				parse_vmflags(flags + 1, &m);
 				if (add_region(d, tab, files, &m) < 0)
 					return -1;
 			}
 			have = 0;
-			continue;
+		} else if (!(line[0] >= 'A' && line[0] <= 'Z') && len < sizeof(header)) {
+			struct map_line n; /* not "Rss:" and friends: a region's header */
+			memcpy(header, line, len);
+			header[len] = 0;
+			if (parse_header(header, &n) == 0) {
+				m = n;
+				have = 1;
+			}
 		}
-		struct map_line n;
-		if (line[0] >= 'A' && line[0] <= 'Z')
-			continue; /* "Rss:" and friends */
-		if (parse_header(line, &n) == 0) {
-			m = n;
-			have = 1;
-		}
+		line += len + (nl != NULL);
 	}
 	return 0;
 }
@@ -412,24 +490,49 @@ int rt_fork_safe(const char *smaps)
 	return 1;
 }
 
-int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *tab,
-		   struct rt_files *files, char *smaps, char *err, size_t errlen)
+/* While every process is stopped: the regions, their files, and a copy of
+ * the shared pages this process stores (RT_PLAN_LIVE: no copy, no process
+ * runs before the image is written; RT_PLAN_ESTIMATE, before the stop: only
+ * how much the copy would be, rt_snap_prepare). */
+int rt_plan_memory(struct rt_vmas *out, struct rt_strtab *tab, struct rt_files *files,
+		   const char *smaps, int mode, char *err, size_t errlen)
 {
-	struct dump_ctx d = {.w = w, .out = out, .err = err, .errlen = errlen};
-	int rc = -1;
+	struct dump_ctx d = {.out = out, .err = err, .errlen = errlen};
 	memset(out, 0, sizeof(*out));
 	out->vmas = rt_alloc(VMAS_MAX * sizeof(struct img_vma));
+	out->how = rt_alloc(VMAS_MAX);
+	if (!out->vmas || !out->how)
+		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+	rt_snap_reset();
+	rt_shm_reset();
+	if (walk_smaps(&d, smaps, tab, files) < 0)
+		return -1;
+	if (mode == RT_PLAN_ESTIMATE)
+		return 0;
+	if (rt_shm_keep_pending(err, errlen) < 0)
+		return -1;
+	return rt_snap_copy(mode == RT_PLAN_LIVE, err, errlen);
+}
+
+/* The writer: the pages of every region planned. */
+int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, char *err, size_t errlen)
+{
+	struct dump_ctx d = {.w = w, .out = out, .err = err, .errlen = errlen};
+	int rc = 0;
+	out->nchunks = 0;
 	out->chunks = rt_alloc(CHUNKS_MAX * sizeof(struct img_chunk));
 	d.bounce = rt_alloc(IMG_CHUNK_PAGES * IMG_PAGE);
 	d.vec = rt_alloc(SCAN_VEC * sizeof(struct page_region));
-	if (!out->vmas || !out->chunks || !d.bounce || !d.vec || !smaps)
-		return -1;
+	if (!out->chunks || !d.bounce || !d.vec)
+		return snprintf(err, errlen, "out of checkpoint memory"), -1;
 	d.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	d.mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-	if (d.pagemap_fd < 0 || d.mem_fd < 0)
+	if (d.pagemap_fd < 0 || d.mem_fd < 0) {
 		snprintf(err, errlen, "cannot open /proc/self/pagemap or mem: %s", strerror(errno));
-	else
-		rc = walk_smaps(&d, smaps, tab, files);
+		rc = -1;
+	}
+	for (uint32_t i = 0; rc == 0 && i < out->nvmas; i++)
+		rc = store_pages(&d, &out->vmas[i], out->how[i]);
 	if (d.pagemap_fd >= 0)
 		close(d.pagemap_fd);
 	if (d.mem_fd >= 0)

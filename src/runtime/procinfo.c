@@ -153,7 +153,8 @@ int rt_list_children(uint32_t *pids, int max)
 			unsigned long pid = strtoul(p, &end, 10);
 			if (end == p)
 				break;
-			pids[n++] = pid;
+			if (!rt_child_outside(pid)) /* outside.c: not part of the computation */
+				pids[n++] = pid;
 			p = end;
 		}
 	}

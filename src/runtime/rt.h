@@ -61,15 +61,22 @@ struct rt_restart_info {
 	uint64_t blob_len;
 	uint64_t comp_id;
 	uint32_t gen;
-	uint32_t flags; /* enum proto_ckpt_flags defaults */
-	uint32_t port;	/* the coordinator of the restarted computation */
-	uint32_t reserved;
+	uint32_t flags;	      /* enum proto_ckpt_flags defaults */
+	uint32_t port;	      /* the coordinator of the restarted computation */
+	uint32_t debug_pause; /* stop (SIGSTOP) before the program goes on */
 	char ckpt_dir[PATH_MAX];
 	/* address ranges (a superset) the restorer mapped from image files
 	 * (restore/mapimg.c), for the madvise wrapper in mapped.c */
 	uint32_t nmapped;
 	uint32_t base_gen; /* the full image the restarted image's chain begins with */
 	uint64_t mapped[RT_MAX_MAPPED][2];
+	/* the pipes and sockets among restart's own stdin, stdout and stderr:
+	 * the computation's outside from now on (fds.c) */
+	uint32_t nouter;
+	uint32_t reserved2;
+	struct {
+		uint64_t dev, ino;
+	} outer[3];
 };
 
 struct rt_state {
@@ -82,6 +89,9 @@ struct rt_state {
 	uint64_t comp_id;
 	uint32_t gen;
 	uint32_t flags;
+	uint32_t interval; /* the computation's checkpoint interval (MSG_INTERVAL) */
+	int coord_lost;	   /* the checkpoint gave the coordinator up: join again */
+	int let_go;	   /* a checkpoint let the threads go on before its end (forked writer) */
 	char name[64];
 	char ckpt_dir[PATH_MAX];
 	/* quiesce */
@@ -159,23 +169,32 @@ int rt_dump_locks(struct rt_locks *out, const struct rt_fds *fds, char *err, siz
 int rt_holds_posix_lock(uint64_t dev, uint64_t ino);
 
 struct image_parts;
-/* write.c: descriptors, queues in flight and SysV objects, taken while every
- * process of the checkpoint is stopped; NULL with err set on failure */
-struct image_parts *rt_capture(char *err, size_t errlen);
+/* write.c: descriptors, queues in flight, SysV objects, memory regions and a
+ * copy of the shared pages (unless live: nobody runs before the images are
+ * written), taken while every process of the checkpoint is stopped; NULL
+ * with err set on failure */
+struct image_parts *rt_capture(int live, char *err, size_t errlen);
 int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen);
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen);
 
-/* write_pipe.c: a helper thread compresses chunks while memory is written
- * (when the writer compresses; STASIS_WRITE_THREADS=1: never). rt_pipe_end
- * stops it and writes what it left: 0, or -1 with errno. */
+/* write_pipe.c: bare helper threads (a clone sharing everything, every signal
+ * blocked, the creator's TLS, which it must not touch): rt_helper_start runs
+ * fn(arg) on one (-1 if none could be made), rt_helper_join waits until it
+ * is gone. One compresses chunks while memory is written (when the writer
+ * compresses; STASIS_WRITE_THREADS=1: never); rt_pipe_end stops it and
+ * writes what it left: 0, or -1 with errno. */
 struct img_writer;
-struct rt_pipe {
+struct rt_helper {
 	uint32_t ctid;
 	int running;
+	long tid;
 };
-void rt_pipe_start(struct img_writer *w, struct rt_pipe *h);
-int rt_pipe_end(struct img_writer *w, struct rt_pipe *h);
+int rt_helper_start(struct rt_helper *h, void (*fn)(void *), void *arg);
+void rt_helper_join(struct rt_helper *h);
+int rt_one_thread(void); /* STASIS_WRITE_THREADS=1: no helper (compression, snap.c's copy) */
+void rt_pipe_start(struct img_writer *w, struct rt_helper *h);
+int rt_pipe_end(struct img_writer *w, struct rt_helper *h);
 /* fn(arg) on a helper thread with a private copy of the descriptor table, for
  * files the checkpoint thread opens while the program's threads run. */
 int rt_run_private_files(void (*fn)(void *), void *arg);
@@ -184,6 +203,7 @@ int rt_run_private_files(void (*fn)(void *), void *arg);
 struct img_writer;
 struct rt_vmas {
 	struct img_vma *vmas;
+	uint8_t *how; /* per region: how the writer stores its pages (mem.c) */
 	uint32_t nvmas;
 	struct img_chunk *chunks;
 	uint32_t nchunks, chunk_cap;
@@ -191,8 +211,41 @@ struct rt_vmas {
 };
 char *rt_read_smaps(char *err, size_t errlen);
 int rt_fork_safe(const char *smaps);
-int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, struct rt_strtab *tab,
-		   struct rt_files *files, char *smaps, char *err, size_t errlen);
+/* rt_plan_memory while every process is stopped (regions, files, a copy of
+ * the shared pages this process stores); rt_dump_memory by the writer, which
+ * stores the pages. */
+enum rt_plan_mode {
+	RT_PLAN_COPY = 0, /* copy the shared pages this process stores */
+	RT_PLAN_LIVE,	  /* no copy: no process runs before every image is written */
+	RT_PLAN_ESTIMATE, /* before the stop: only how much the copy would be (snap.c) */
+};
+int rt_plan_memory(struct rt_vmas *out, struct rt_strtab *tab, struct rt_files *files,
+		   const char *smaps, int mode, char *err, size_t errlen);
+int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, char *err, size_t errlen);
+
+/* snap.c: shared pages copied at the stop, for the writer. rt_snap_prepare,
+ * before the stop, makes a buffer as large as the copy would be then;
+ * rt_snap_contains says whether a range meets that buffer. rt_snap_note
+ * records a region's resident pages (or all of them), rt_snap_copy copies
+ * every run noted (unless live); rt_snap_lookup gives the runs that meet
+ * [start, end) (by address, each with its offset in the copy) and the copy's
+ * base (NULL when live: read the memory itself), or -1 if the copy is gone.
+ * rt_snap_release unmaps the copy (a forked writer keeps its own); a
+ * restarted process forgets it (it was never part of the image). */
+struct rt_snap_run {
+	uint64_t start, end;
+	uint64_t off;
+	uint32_t readable, reserved;
+};
+void rt_snap_prepare(void);
+int rt_snap_contains(uint64_t start, uint64_t end);
+void rt_snap_reset(void);
+int rt_snap_note(uint64_t start, uint64_t end, int readable, int all, char *err, size_t errlen);
+int rt_snap_copy(int live, char *err, size_t errlen);
+int rt_snap_lookup(uint64_t start, uint64_t end, const struct rt_snap_run **runs, uint32_t *n,
+		   const uint8_t **copy);
+void rt_snap_release(void);
+void rt_snap_forget(void);
 
 /* strtab / files (fds.c) */
 struct rt_strtab {
@@ -251,6 +304,8 @@ extern const struct rt_fd_kind rt_fd_kind_tty; /* fd_tty.c: ptys and launch's te
 /* fd_tty.c: after a restart, the programs on launch's pty draw their screen again */
 void rt_tty_restarted(void);
 void rt_note_inherited_fds(void);
+void rt_inet_before_kill(void);
+void rt_outside_restarted(const struct rt_restart_info *ri);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
 
@@ -259,7 +314,10 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t ino,
 		  uint64_t dev, uint64_t end, char *err, size_t errlen);
 int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err, size_t errlen);
-int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *err, size_t errlen);
+int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, char *err,
+		     size_t errlen);
+int rt_shm_keep_pending(char *err, size_t errlen);
+void rt_shm_reset(void); /* a new checkpoint: forget the parent's maps */
 int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len);
 int rt_shm_saved(const struct rt_files *f, int idx);
 /* fd_memfd.c: 1 for the S_ISREG descriptors that are kinds (memfd, mqueue) */
@@ -301,6 +359,7 @@ int rt_fdesc_errno(int reset);
  * its owner (out->shares), or fails with what the scan could not read. */
 void rt_shares_scan(void);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
+uint32_t rt_share_owner(int fd);
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
 
@@ -348,6 +407,11 @@ void rt_names_begin(void);
 void rt_names_note(int fd, const struct sockaddr *local, unsigned llen, const struct sockaddr *peer,
 		   unsigned plen);
 void rt_names_restarted(void);
+/* outside.c: processes started from the computation that are not part of it */
+int rt_in_stasis_cli(void);
+void rt_outside_init(void);
+int rt_exec_leaves(const char *file, int search);
+int rt_child_outside(uint32_t pid);
 
 /* procinfo.c */
 int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t errlen);
@@ -386,6 +450,10 @@ void rt_restore_timers(void);
 
 /* exec.c */
 void rt_exec_init(void);
+/* MSG_EXEC to the coordinator: 1 about to exec, 0 the exec failed,
+ * EXEC_EXITING exiting while a checkpoint let it go on (leave.c) */
+void rt_note_leave(uint32_t state);
+void rt_exec_set_external(const char *list);
 
 /* ckpt.c: a new process (fork, clone) joins as a process of its own */
 void rt_forked_child(void);
@@ -425,6 +493,8 @@ int rt_dirty_scan(const char *smaps, const char *path, int want_incremental, cha
 int rt_dirty_lookup(uint64_t start, uint64_t end, const struct rt_dirty_run **runs, uint32_t *n);
 const struct img_parent *rt_dirty_parent(void);
 uint32_t rt_dirty_done(const char *path, uint32_t gen, uint64_t header_sum, uint64_t size);
+/* What rt_dirty_done would return for gen, changing nothing. */
+uint32_t rt_dirty_keep_from(uint32_t gen);
 int rt_dirty_fd(void);
 /* dirty.c: the program dup2()s onto the userfaultfd's number: move it away */
 void rt_dirty_move_fd(int fd);

@@ -91,44 +91,92 @@ int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err
 	return 0;
 }
 
+/* Shared-mapped files whose contents are kept, read once every region is
+ * known (rt_shm_keep_pending). */
+static struct {
+	int *idx;
+	uint32_t n;
+	struct rt_files *f;
+	const struct rt_strtab *tab;
+	int rc;
+	char *err;
+	size_t errlen;
+} keep;
+
 /* A file mapped shared: small ones and those on tmpfs are kept, so that restart
- * can recreate them if they are gone. */
-int rt_shm_keep_file(struct rt_files *f, struct rt_strtab *tab, int idx, char *err, size_t errlen)
+ * can recreate them if they are gone (and put back the contents of those on
+ * tmpfs, POSIX shared memory, which are the computation's own). */
+int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, char *err,
+		     size_t errlen)
+{
+	const struct img_file *r = &f->files[idx];
+	if (r->flags & (IMG_FILE_SAVED | IMG_FILE_DELETED) || r->size > KEEP_TMPFS_MAX)
+		return 0;
+	for (uint32_t i = 0; i < keep.n; i++)
+		if (keep.idx[i] == idx)
+			return 0;
+	if (!keep.idx && !(keep.idx = rt_alloc(FILES_MAX * sizeof(int))))
+		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+	keep.idx[keep.n++] = idx;
+	keep.f = f;
+	keep.tab = tab;
+	return 0;
+}
+
+static void keep_one(struct rt_files *f, const char *path, int idx)
 {
 	struct img_file *r = &f->files[idx];
 	struct statfs sfs;
-	(void)tab;
-	if (r->flags & (IMG_FILE_SAVED | IMG_FILE_DELETED))
-		return 0;
-	const char *path = tab->buf + r->path_str;
-	if (!rt.writer_child && rt_holds_posix_lock(r->dev, r->ino))
-		return 0; /* our close would drop the program's lock: mapped from the path */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return 0; /* not ours to read: it is mapped again from the path */
+		return; /* not ours to read: it is mapped again from the path */
 	int tmpfs = fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
-	int rc = 0;
-	if (r->size <= KEEP_ANY_MAX || (tmpfs && r->size <= KEEP_TMPFS_MAX))
-		rc = rt_shm_save_fd(f, idx, fd, r->size, err, errlen);
+	if (r->size <= KEEP_ANY_MAX || tmpfs) {
+		if (rt_shm_save_fd(f, idx, fd, r->size, keep.err, keep.errlen) < 0)
+			keep.rc = -1;
+		else if (tmpfs)
+			r->flags |= IMG_FILE_RESTORE;
+	}
 	close(fd);
-	return rc;
 }
 
-/* Our parent, seen from the process being checkpointed (the forked image
- * writer's parent is that process itself). */
-static pid_t real_parent(void)
+static void keep_all(void *arg)
 {
-	char path[64], buf[512];
-	if (!rt.writer_child)
-		return getppid();
-	snprintf(path, sizeof(path), "/proc/%d/stat", getppid());
-	if (read_small_file(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	char *p = strrchr(buf, ')');
-	int ppid = -1;
-	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
-		return -1;
-	return ppid;
+	(void)arg;
+	for (uint32_t i = 0; i < keep.n && keep.rc == 0; i++)
+		keep_one(keep.f, keep.tab->buf + keep.f->files[keep.idx[i]].path_str, keep.idx[i]);
+}
+
+/* Read the kept files on a thread with its own copy of the descriptor table:
+ * its close() drops no POSIX lock of the program's (a lock belongs to the
+ * table), and its open() takes no number the program may be about to use. */
+int rt_shm_keep_pending(char *err, size_t errlen)
+{
+	keep.rc = 0;
+	keep.err = err;
+	keep.errlen = errlen;
+	if (keep.n && rt_run_private_files(keep_all, NULL) < 0) {
+		snprintf(err, errlen, "pid %d: cannot start a thread to read shared files: %s",
+			 getpid(), strerror(errno));
+		keep.rc = -1;
+	}
+	keep.n = 0;
+	keep.idx = NULL; /* arena memory: gone with this checkpoint */
+	return keep.rc;
+}
+
+/* The parent's maps, read at most once per checkpoint. */
+static struct {
+	int read;
+	char *maps;
+} parent;
+
+void rt_shm_reset(void)
+{
+	parent.read = 0;
+	parent.maps = NULL;
+	keep.n = 0;
+	keep.idx = NULL;
 }
 
 static int line_covers(const char *line, uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len)
@@ -143,17 +191,25 @@ static int line_covers(const char *line, uint64_t ino, uint64_t dev, uint64_t pg
 }
 
 /* 1 if our parent, a process of the computation (it runs the runtime), maps
- * the same range of the object: it stores the pages, we do not. */
+ * the same range of the object: it stores the pages, we do not. Read while
+ * every process is stopped: both decide on the same maps. */
 int rt_shm_parent_stores(uint64_t ino, uint64_t dev, uint64_t pgoff, uint64_t len)
 {
 	char path[64];
-	pid_t ppid = real_parent();
+	pid_t ppid = getppid();
 	if (ppid <= 1)
 		return 0;
-	char *buf = rt_alloc(PARENT_MAPS_MAX);
-	snprintf(path, sizeof(path), "/proc/%d/maps", ppid);
-	ssize_t n = buf ? read_small_file(path, buf, PARENT_MAPS_MAX) : -1;
-	if (n <= 0 || n >= (ssize_t)PARENT_MAPS_MAX - 1 || !strstr(buf, "/libstasis.so"))
+	if (!parent.read) { /* once per checkpoint */
+		parent.read = 1;
+		parent.maps = rt_alloc(PARENT_MAPS_MAX);
+		snprintf(path, sizeof(path), "/proc/%d/maps", ppid);
+		ssize_t n = parent.maps ? read_small_file(path, parent.maps, PARENT_MAPS_MAX) : -1;
+		if (n <= 0 || n >= (ssize_t)PARENT_MAPS_MAX - 1 ||
+		    !strstr(parent.maps, "/libstasis.so"))
+			parent.maps = NULL;
+	}
+	char *buf = parent.maps;
+	if (!buf)
 		return 0;
 	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : 0)
 		if (line_covers(line, ino, dev, pgoff, len))

@@ -31,6 +31,7 @@ struct image_parts {
 	struct rt_vmas mem;
 	struct rt_ipc ipc;
 	struct rt_locks locks;
+	char *smaps; /* /proc/self/smaps at the stop */
 };
 
 static void thread_record(struct img_thread *o, const struct rt_thread *t, uint32_t flags)
@@ -119,12 +120,11 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 }
 
 /* Memory, with a helper thread compressing beside this one. */
-static int write_memory(struct image_parts *p, struct img_writer *w, char *smaps, char *err,
-			size_t errlen)
+static int write_memory(struct image_parts *p, struct img_writer *w, char *err, size_t errlen)
 {
-	struct rt_pipe pipe;
+	struct rt_helper pipe;
 	rt_pipe_start(w, &pipe);
-	int rc = rt_dump_memory(w, &p->mem, &p->tab, &p->files, smaps, err, errlen);
+	int rc = rt_dump_memory(w, &p->mem, err, errlen);
 	if (rt_pipe_end(w, &pipe) < 0 && rc == 0) {
 		snprintf(err, errlen, "cannot write %s.tmp: %s", w->path, strerror(errno));
 		rc = -1;
@@ -133,10 +133,9 @@ static int write_memory(struct image_parts *p, struct img_writer *w, char *smaps
 }
 
 /* Memory, sections, header: everything after the threads are recorded. */
-static int write_rest(struct image_parts *p, struct img_writer *w, char *smaps, char *err,
-		      size_t errlen)
+static int write_rest(struct image_parts *p, struct img_writer *w, char *err, size_t errlen)
 {
-	if (write_memory(p, w, smaps, err, errlen) < 0)
+	if (write_memory(p, w, err, errlen) < 0)
 		goto fail;
 	p->proc.vdso_size = p->mem.vdso_size;
 	p->proc.vvar_size = p->mem.vvar_size;
@@ -170,7 +169,7 @@ struct child_result {
 
 /* In the forked child: a frozen copy of the process, only this thread. */
 __attribute__((noreturn)) static void child_main(struct image_parts *p, struct img_writer *w,
-						 char *smaps, int out)
+						 int out)
 {
 	struct child_result r;
 	int lo = w->fd < out ? w->fd : out, hi = w->fd < out ? out : w->fd;
@@ -183,7 +182,7 @@ __attribute__((noreturn)) static void child_main(struct image_parts *p, struct i
 	close_range(hi + 1, ~0u, 0);
 	memset(&r, 0, sizeof(r));
 	rt.writer_child = 1;
-	r.rc = write_rest(p, w, smaps, r.err, sizeof(r.err));
+	r.rc = write_rest(p, w, r.err, sizeof(r.err));
 	r.size = w->hdr.file_size;
 	r.header_sum = w->hdr.header_sum;
 	write_full(out, &r, sizeof(r));
@@ -193,8 +192,7 @@ __attribute__((noreturn)) static void child_main(struct image_parts *p, struct i
 
 /* clone() without an exit signal: the program never sees this child (no
  * SIGCHLD, invisible to wait() without __WALL), and no fork handlers run. */
-static int fork_writer(struct image_parts *p, struct img_writer *w, char *smaps,
-		       struct rt_image_job *job)
+static int fork_writer(struct image_parts *p, struct img_writer *w, struct rt_image_job *job)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -202,7 +200,7 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, char *smaps,
 	long pid = rt_syscall6(SYS_clone, 0, 0, 0, 0, 0, 0);
 	if (pid == 0) {
 		close(fds[0]);
-		child_main(p, w, smaps, fds[1]);
+		child_main(p, w, fds[1]);
 	}
 	close(fds[1]);
 	if (pid < 0) {
@@ -216,12 +214,16 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, char *smaps,
 	return 0;
 }
 
-/* The state other processes of the checkpoint can change once they run on:
- * descriptors with the bytes in flight in pipes, sockets and queues, and the
- * SysV objects. Taken while every process is stopped (between the SUSPENDED
- * and DRAINED barriers), so that a process that resumes early (forked writer)
- * cannot send into a queue another has not recorded yet. */
-struct image_parts *rt_capture(char *err, size_t errlen)
+/* Everything a process of the checkpoint can change once it runs on:
+ * descriptors with the bytes in flight in pipes, sockets and queues, the
+ * SysV objects, the memory regions with the files behind them, and a copy
+ * of the shared pages this process stores. Taken while every process is
+ * stopped (between the SUSPENDED and DRAINED barriers), so that a process
+ * that resumes early (forked writer) can neither send into a queue another
+ * has not recorded yet nor write shared memory another has not copied yet.
+ * live: no process runs before every image is written (checkpoint --kill),
+ * so shared pages need no copy. */
+struct image_parts *rt_capture(int live, char *err, size_t errlen)
 {
 	struct image_parts *p = rt_alloc(sizeof(*p));
 	if (!p)
@@ -231,7 +233,10 @@ struct image_parts *rt_capture(char *err, size_t errlen)
 	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
 	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0 ||
-	    rt_dump_locks(&p->locks, &p->fds, err, errlen) < 0)
+	    rt_dump_locks(&p->locks, &p->fds, err, errlen) < 0 ||
+	    !(p->smaps = rt_read_smaps(err, errlen)) ||
+	    rt_plan_memory(&p->mem, &p->tab, &p->files, p->smaps,
+			   live ? RT_PLAN_LIVE : RT_PLAN_COPY, err, errlen) < 0)
 		return NULL;
 	return p;
 }
@@ -242,13 +247,11 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen)
 {
 	struct img_writer *w = rt_alloc(sizeof(*w));
-	char *smaps;
+	const char *smaps = p->smaps;
 	memset(job, 0, sizeof(*job));
 	job->rc = -1;
 	if (!w)
 		return snprintf(err, errlen, "out of checkpoint memory"), 0;
-	if (!(smaps = rt_read_smaps(err, errlen)))
-		return 0;
 	rt_dump_sigactions(p->sigact);
 	if (rt_dump_timers(err, errlen) < 0)
 		return 0;
@@ -260,8 +263,10 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 	}
 	rt_thread_capture_self(&rt.ckpt_self);
 	rt.ckpt_self.tid = rt_gettid();
-	if (rt_save_context(&rt.ckpt_self.ctx))
+	if (rt_save_context(&rt.ckpt_self.ctx)) {
+		rt_snap_forget();
 		return 1; /* restarted: the image we were writing is the one we came from */
+	}
 	rt_progress_begin(rt_smaps_anon_bytes(smaps));
 	if (collect_threads(p) < 0) {
 		img_writer_abort(w);
@@ -281,9 +286,9 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 		img_writer_abort(w);
 		return 0;
 	}
-	if (may_fork && rt_fork_safe(smaps) && fork_writer(p, w, smaps, job) == 0)
+	if (may_fork && rt_fork_safe(smaps) && fork_writer(p, w, job) == 0)
 		return 0;
-	job->rc = write_rest(p, w, smaps, err, errlen);
+	job->rc = write_rest(p, w, err, errlen);
 	job->size = w->hdr.file_size;
 	job->header_sum = w->hdr.header_sum;
 	return 0;

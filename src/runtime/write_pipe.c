@@ -28,8 +28,7 @@
 
 /* clone(2) with flags onto a new stack, where the child calls fn(arg) and then
  * exits (only itself). Returns the child's tid or -errno. */
-static long clone_thread(long flags, void *stack_top, uint32_t *ctid, void (*fn)(void *),
-			 void *arg)
+static long clone_thread(long flags, void *stack_top, uint32_t *ctid, void (*fn)(void *), void *arg)
 {
 	void **sp = (void **)(((uintptr_t)stack_top & ~(uintptr_t)15) - 16);
 	long ret;
@@ -50,8 +49,7 @@ static long clone_thread(long flags, void *stack_top, uint32_t *ctid, void (*fn)
 			 "hlt\n"
 			 "1:"
 			 : "=a"(ret)
-			 : "0"((long)SYS_clone), "D"(flags), "S"(sp), "d"(0L),
-			   "r"(r10), "r"(r8)
+			 : "0"((long)SYS_clone), "D"(flags), "S"(sp), "d"(0L), "r"(r10), "r"(r8)
 			 : "rcx", "r11", "memory");
 	return ret;
 }
@@ -61,10 +59,15 @@ static void helper_main(void *w)
 	img_pipe_helper(w);
 }
 
-static int helper_wanted(const struct img_writer *w)
+int rt_one_thread(void)
 {
 	const char *v = getenv("STASIS_WRITE_THREADS");
-	return w->cctx && !(v && atoi(v) == 1);
+	return v && atoi(v) == 1;
+}
+
+static int helper_wanted(const struct img_writer *w)
+{
+	return w->cctx && !rt_one_thread();
 }
 
 /* The pipe's slots and the helper's zstd context, from the arena. */
@@ -83,44 +86,65 @@ static struct img_pipe *pipe_alloc(const struct img_writer *w)
 	return p->cctx ? p : NULL;
 }
 
-void rt_pipe_start(struct img_writer *w, struct rt_pipe *h)
+/* fn(arg) on a bare thread made with flags, every signal blocked. -1 with
+ * errno if none could be made. */
+static int start_thread(struct rt_helper *h, long flags, void (*fn)(void *), void *arg)
 {
 	sigset_t all, old;
+	char *stack = rt_alloc(HELPER_STACK);
 	memset(h, 0, sizeof(*h));
-	struct img_pipe *p = helper_wanted(w) ? pipe_alloc(w) : NULL;
-	char *stack = p ? rt_alloc(HELPER_STACK) : NULL;
 	if (!stack)
-		return; /* one thread does it all, as without a helper */
-	img_writer_pipe(w, p);
+		return errno = ENOMEM, -1;
 	h->ctid = 1; /* the kernel clears it when the helper is gone */
 	sigfillset(&all);
 	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
-	long tid = clone_thread(HELPER_FLAGS, stack + HELPER_STACK, &h->ctid, helper_main, w);
+	long tid = clone_thread(flags, stack + HELPER_STACK, &h->ctid, fn, arg);
 	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
-	if (tid < 0) {
+	if (tid < 0)
+		return errno = (int)-tid, -1;
+	h->running = 1;
+	h->tid = tid;
+	return 0;
+}
+
+int rt_helper_start(struct rt_helper *h, void (*fn)(void *), void *arg)
+{
+	return start_thread(h, HELPER_FLAGS, fn, arg);
+}
+
+void rt_helper_join(struct rt_helper *h)
+{
+	uint32_t v;
+	while (h->running && (v = __atomic_load_n(&h->ctid, __ATOMIC_ACQUIRE)) != 0)
+		rt_syscall6(SYS_futex, (long)&h->ctid, FUTEX_WAIT, v, 0, 0, 0);
+	h->running = 0;
+}
+
+void rt_pipe_start(struct img_writer *w, struct rt_helper *h)
+{
+	struct img_pipe *p = helper_wanted(w) ? pipe_alloc(w) : NULL;
+	memset(h, 0, sizeof(*h));
+	if (!p)
+		return; /* one thread does it all, as without a helper */
+	img_writer_pipe(w, p);
+	if (rt_helper_start(h, helper_main, w) < 0) {
 		img_writer_pipe(w, NULL);
 		return;
 	}
-	h->running = 1;
-	debug("pid %d: image writer helper thread %ld compresses beside thread %d", getpid(), tid,
-	      (int)rt_gettid());
+	debug("pid %d: image writer helper thread %ld compresses beside thread %d", getpid(),
+	      h->tid, (int)rt_gettid());
 }
 
-int rt_pipe_end(struct img_writer *w, struct rt_pipe *h)
+int rt_pipe_end(struct img_writer *w, struct rt_helper *h)
 {
-	uint32_t v;
 	if (!h->running)
 		return 0;
 	img_pipe_stop(w);
-	while ((v = __atomic_load_n(&h->ctid, __ATOMIC_ACQUIRE)) != 0)
-		rt_syscall6(SYS_futex, (long)&h->ctid, FUTEX_WAIT, v, 0, 0, 0);
-	h->running = 0;
+	rt_helper_join(h);
 	int rc = img_writer_flush(w); /* what the helper left, on this thread */
 	img_writer_pipe(w, NULL);
 	return rc;
 }
-
-#define PRIVATE_STACK (64u << 10)
 
 /* Run fn(arg) on a bare clone of this thread that has a copy of the descriptor
  * table instead of sharing it (no CLONE_FILES), every signal blocked, and wait
@@ -132,21 +156,9 @@ int rt_pipe_end(struct img_writer *w, struct rt_pipe *h)
  * Returns 0, or -1 with errno if no thread could be made (fn did not run). */
 int rt_run_private_files(void (*fn)(void *), void *arg)
 {
-	sigset_t all, old;
-	uint32_t ctid = 1, v;
-	char *stack = rt_alloc(PRIVATE_STACK);
-	if (!stack)
+	struct rt_helper h;
+	if (start_thread(&h, HELPER_FLAGS & ~(long)CLONE_FILES, fn, arg) < 0)
 		return -1;
-	sigfillset(&all);
-	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
-	long tid = clone_thread(HELPER_FLAGS & ~(long)CLONE_FILES, stack + PRIVATE_STACK, &ctid,
-				fn, arg);
-	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
-	if (tid < 0) {
-		errno = (int)-tid;
-		return -1;
-	}
-	while ((v = __atomic_load_n(&ctid, __ATOMIC_ACQUIRE)) != 0)
-		rt_syscall6(SYS_futex, (long)&ctid, FUTEX_WAIT, v, 0, 0, 0);
+	rt_helper_join(&h);
 	return 0;
 }

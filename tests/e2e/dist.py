@@ -9,6 +9,7 @@ and a copy of the coordinator's token, as a user would over ssh.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -54,6 +55,26 @@ class HostStasis(Stasis):
         argv = [str(self.bin), "restart", "-p", str(self.port), *opts]
         argv += ["--dir", str(directory)] if directory else [str(i) for i in images]
         return self._spawn(argv, out, err, "restart")
+
+    def private_ckpt_dir(self):
+        """Its checkpoint directory becomes a tmpfs of its host's own, which
+        no other host (nor the test, nor the coordinator) sees, as on real
+        hosts: list it with generations()."""
+        r = self.host.run("mount", "-t", "tmpfs", "-o", "mode=700", "tmpfs", self.ckpt_dir)
+        assert r.returncode == 0, r.stderr
+
+    def generations(self):
+        """{gen: number of images} in its checkpoint directory, seen from its
+        host; temp files count as gen -1."""
+        r = self.host.run("ls", "-a", self.ckpt_dir)
+        assert r.returncode == 0, r.stderr
+        gens = {}
+        for name in r.stdout.split():
+            m = re.fullmatch(r"ckpt_.*_g(\d+)\.stasis(\.tmp)?", name)
+            if m:
+                g = -1 if m.group(2) else int(m.group(1))
+                gens[g] = gens.get(g, 0) + 1
+        return gens
 
     def cleanup(self):
         self.kill_procs()  # the rest goes with the hosts' namespaces

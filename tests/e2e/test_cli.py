@@ -1,13 +1,19 @@
 """The command line: help, exit statuses, status without a coordinator, the
 token, malformed peers, the coordinator going away with its last process."""
+import os
+import re
+import shutil
+import signal
 import socket
+import subprocess
 import time
 
 import pytest
 
-from conftest import STASIS, program
+from conftest import STASIS, nspid, program
 
-COMMANDS = ["launch", "checkpoint", "restart", "status", "kill", "coordinator", "inspect"]
+COMMANDS = ["launch", "checkpoint", "restart", "status", "kill", "coordinator", "inspect",
+            "merge", "nocheckpoint"]
 
 
 def test_main_help(st):
@@ -125,3 +131,63 @@ def test_restart_exit_status_is_programs(st, code):
         assert rc in (-15, 128 + 15), f"restart exited {rc}\n{st.describe_all()}"
     else:
         assert rc == int(code), st.describe_all()
+
+
+PAUSED = re.compile(r"^stasis: pid (\d+) \((\S+)\) is restored and stopped before it goes on "
+                    r"\(--debug-pause\): attach a debugger with 'gdb -p (\d+)' \(its PID on this "
+                    r"host\), then let it go on with 'kill -CONT \3' \(after the debugger detaches\)$",
+                    re.M)
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("how", ["--debug-pause", "STASIS_RESTART_PAUSE=1"])
+def test_restart_debug_pause(st, how):
+    """restart --debug-pause (or STASIS_RESTART_PAUSE=1, like DMTCP_RESTART_PAUSE)
+    stops each restored process once it is whole, before its program goes on,
+    and prints its host PID with how to attach a debugger and let it go on:
+    gdb attaches and sees every thread; after kill -CONT the program goes on."""
+    if not shutil.which("gdb"):
+        pytest.fail("gdb is not installed (apt-get install gdb)")
+    out, verify = st.tmp / "proc.out", st.tmp / "verify"
+    p = st.launch(program("proc_create"), verify, "fork_mt", out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(nprocs=2, proc=p)
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    argv = [str(st.bin), "restart", "-p", str(st.port)]
+    if how == "--debug-pause":
+        argv.append("--debug-pause")
+    else:
+        st.env["STASIS_RESTART_PAUSE"] = "1"
+    r = st._spawn(argv + imgs, None, None, "restart")
+    st.env.pop("STASIS_RESTART_PAUSE", None)
+    deadline = time.monotonic() + 30
+    while len(PAUSED.findall(r.err.read_text())) < 2:
+        assert time.monotonic() < deadline and r.running(), st.describe_all()
+        time.sleep(0.02)
+    paused = {int(pid): int(host) for pid, name, host in PAUSED.findall(r.err.read_text())}
+    assert sorted(paused) == sorted(int(i.rsplit("_", 2)[1]) for i in imgs), paused
+    for pid, host in paused.items():
+        assert nspid(host)[-1] == pid, (pid, host, nspid(host))
+        while proc_state(host) != "T":
+            assert time.monotonic() < deadline, f"pid {pid} (host {host}) did not stop"
+            time.sleep(0.01)
+    assert st.status()["state"] == "restarting"
+    parent = paused[p.pid]
+    g = subprocess.run(["gdb", "-p", str(parent), "-batch", "-ex", "info threads"],
+                       capture_output=True, text=True, timeout=60)
+    threads = re.findall(r"^\*?\s+\d+\s+Thread .* \(LWP (\d+)\)", g.stdout, re.M)
+    assert sorted(map(int, threads)) == sorted(map(int, os.listdir(f"/proc/{parent}/task"))), \
+        g.stdout + g.stderr
+    assert proc_state(parent) == "T", "the process went on when the debugger detached"
+    for host in paused.values():
+        os.kill(host, signal.SIGCONT)
+    st.wait_registered(nprocs=2, proc=r)
+    verify.touch()
+    assert r.wait(30) == 0, st.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text

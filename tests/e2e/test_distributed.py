@@ -9,10 +9,12 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import time
 
 import pytest
 
-from conftest import program, _descendants
+from conftest import STASIS, program, _descendants
 from dist import cluster  # noqa: F401  (the fixture)
 
 MIB = 1 << 20
@@ -179,6 +181,56 @@ def test_host_missing_at_restart(cluster):
                      rf"processes came back within 3 s; missing: process {client_pid} "
                      rf"\(tcp_pair\) of host host2\.", err), err
     assert running_programs() == []
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+        time.sleep(0.01)
+
+
+def test_images_removed_on_each_host(cluster):
+    """Each host keeps the newest two generations and nothing of a failed
+    one, though the coordinator sees no file of the other hosts (host2's
+    checkpoint directory is its own tmpfs): each process removes its own
+    older images once a generation is complete, and every file of a failed
+    generation in its directory (a process of its host killed while writing
+    left its temp file)."""
+    c, hs = cluster(2)
+    r = Run(c)
+    a, b = c.on(hs[0], "server"), c.on(hs[1], "client")
+    b.private_ckpt_dir()
+    victim = c.on(hs[0], "victim")  # writes 96 MiB with the server, itself
+    victim.ckpt_dir = a.ckpt_dir
+    victim.env["STASIS_NO_FORK"] = "1"
+    r.launch(a, "server", hs[0].addr, PORT, 4096, "acked")
+    r.launch(b, "client", hs[0].addr, PORT, 4096, "acked")
+    vp = victim.launch(program("lifecycle"), victim.tmp / "verify", 0, 96,
+                       out=victim.tmp / "out", opts=("--no-compress",))
+    r.ready()
+    victim.wait_for(victim.tmp / "out", "ready", proc=vp)
+    r.registered(3)
+    for gen in (1, 2, 3):
+        ck = b.stasis("checkpoint")
+        assert ck.returncode == 0, ck.stderr
+        want = {gen - 1: 2, gen: 2} if gen > 1 else {1: 2}
+        assert a.generations() == want  # the coordinator's host: before the answer
+        want = {g: 1 for g in want}
+        wait_until(lambda: b.generations() == want, 10, f"host2 holding {want}")
+    pid = next(x["pid"] for x in a.status()["procs"] if x["name"] == "lifecycle")
+    ck = subprocess.Popen(hs[1].argv([STASIS, "checkpoint"]), env=b.env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_until(lambda: list(a.ckpt_dir.glob(f"ckpt_*_{pid}_g4.stasis.tmp")), 20,
+               "the victim writing its image")
+    os.kill(pid, signal.SIGKILL)
+    _, err = ck.communicate(timeout=60)
+    assert ck.returncode == 1 and f"process {pid} (lifecycle) ended during the checkpoint" in err, err
+    wait_until(lambda: a.generations() == {2: 2, 3: 2} and b.generations() == {2: 1, 3: 1}, 10,
+               f"no file of generation 4 on either host ({a.generations()}, {b.generations()})")
+    r = a.stasis("kill")
+    assert r.returncode == 0, r.stderr
 
 
 def test_wrong_token_from_another_host(cluster):

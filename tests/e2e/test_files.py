@@ -1,6 +1,7 @@
 """Files and process state: offsets, O_APPEND, dup, deleted files, stdio
 buffers, cwd, umask, rlimits, environment, cmdline/exe, dlopen, getaddrinfo,
 locale."""
+import pytest
 
 
 def test_files(st):
@@ -24,3 +25,12 @@ def test_stdout_file_continues(st):
         st.wait_registered(proc=p)
     lines = out.read_text().splitlines()
     assert lines == [f"tick {i} ok" for i in range(len(lines))], lines
+
+
+@pytest.mark.parametrize("mode", ["600", "200"])
+def test_deleted_file_held_write_only(st, mode):
+    """A file deleted while held open write-only (a log, DMTCP's file1) is kept
+    by the checkpoint: the runtime reads it through /proc/self/fd. The program
+    holds itself to the file's mode as a plain user would (no DAC override);
+    mode 200 denies reading even to the owner."""
+    st.zdtm("del_wronly", mode, cycles=2)

@@ -3,8 +3,17 @@ restart (two checkpoint/kill/restart cycles each), zombies come back as
 zombies with their exit status, and a process that exits leaves the
 computation. Programs: tests/programs/proc_*.c."""
 
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import time
+
 import pytest
 
+from conftest import free_port
 from conftest import program as program_path
 
 PIPED = ["fork_mt", "vfork_exec", "clone_glibc", "clone_raw", "clone3_raw", "spawn",
@@ -39,6 +48,162 @@ def test_children_that_exit_all_the_time(st, method):
     checkpoints taken meanwhile leave them out (they start again when a child
     was being born or left) and the churn goes on after each restart."""
     st.zdtm("proc_create", method)
+
+
+def test_child_forked_just_before_its_parent_execs(st):
+    """A child forked right before its parent execs (DMTCP's dmtcp5) joins the
+    computation of the exec'd parent, whichever of the two joins first: both
+    come back from two restarts, and the parent reaps the child."""
+    st.zdtm("fork_then_exec", nprocs=2)
+
+
+def test_exec_stays_in_the_computation(st):
+    """A process that execs joins its coordinator again as the same
+    computation, at the same generation (it was a new computation, numbered
+    from 0, when it joined alone)."""
+    p = subprocess.Popen([str(st.bin), "launch", "-p", str(st.port), "--ckpt-dir",
+                          str(st.ckpt_dir), program_path("echo_lines")], cwd=st.tmp, env=st.env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        before = st.wait_registered()
+        img = st.checkpoint(kill=False)[0]
+        assert f"_{before['comp_id']}_" in img and img.endswith("_g1.stasis"), img
+        p.stdin.write(b"exec\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == b"got 1: exec\n"
+        assert p.stdout.readline() == b"ready\n"
+        after = st.wait_registered()
+        assert (after["comp_id"], after["gen"]) == (before["comp_id"], 1), (before, after)
+        img = st.checkpoint(kill=True)[0]
+        assert f"_{before['comp_id']}_" in img and img.endswith("_g2.stasis"), img
+        assert p.wait(30) == -9
+    finally:
+        p.kill()
+        p.wait()
+
+
+def elf32_pause(path):
+    """A minimal 32-bit (i386) program that pauses until it is killed, written
+    byte by byte (no multilib compiler needed)."""
+    code = bytes([0xb8, 29, 0, 0, 0, 0xcd, 0x80, 0xeb, 0xf7])  # eax = pause; int 0x80; again
+    base, size = 0x08048000, 52 + 32 + len(code)
+    ehdr = struct.pack("<4s5B7xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 0, 2, 3, 1,
+                       base + 52 + 32, 52, 0, 0, 52, 32, 1, 0, 0, 0)
+    phdr = struct.pack("<8I", 1, 0, base, base, size, size, 5, 0x1000)
+    path.write_bytes(ehdr + phdr + code)
+    path.chmod(0o755)
+    return path
+
+
+def test_launch_refuses_a_32bit_program(st):
+    """The runtime cannot be loaded into a 32-bit program: launch says so and
+    starts nothing (no coordinator either)."""
+    prog = elf32_pause(st.tmp / "pause32")
+    r = st.stasis("launch", "-p", st.port, "--ckpt-dir", st.ckpt_dir, prog, timeout=30)
+    assert r.returncode == 126, r
+    assert f"stasis: error: {prog} is a 32-bit program: Stasis checkpoints x86_64 programs " \
+           "only" in r.stderr, r.stderr
+    assert st.status() is None
+
+
+def test_launch_runs_a_static_program_outside_stasis(st):
+    """A statically linked program runs, with a warning that names it, without
+    checkpoints; no coordinator is started for it."""
+    prog = program_path("idle_static")
+    r = st.stasis("launch", "-p", st.port, "--ckpt-dir", st.ckpt_dir, prog, "exit", timeout=30)
+    assert (r.returncode, r.stdout) == (3, "idle ran\n"), r
+    assert f"stasis: warning: {prog} is statically linked: the runtime cannot be loaded " \
+           "into it, so it runs outside Stasis, without checkpoints" in r.stderr, r.stderr
+    assert st.status() is None
+
+
+def outside_pid(text):
+    return int(re.search(r"^outside pid (\d+)$", text, re.M).group(1))
+
+
+def still_runs(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] in "RS"
+
+
+def setuid_copy(st, name):
+    """A copy of a test program that runs as nobody (set-user-ID): the dynamic
+    loader then ignores LD_PRELOAD."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a set-user-ID program to another user needs root (CI runs as root)")
+    path = st.tmp / name
+    shutil.copy(program_path(name), path)
+    os.chown(path, 65534, 65534)
+    path.chmod(0o4755)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["static", "32bit", "setuid"])
+def test_exec_of_a_program_that_cannot_join(st, kind):
+    """A child that execs a statically linked, a 32-bit or a set-user-ID program
+    (the runtime cannot be loaded into any) leaves the computation with a
+    warning that names the program; checkpoints go on without it (they neither
+    wait for it nor fail) over two restarts, and it runs on outside
+    (checkpoint --kill does not end it)."""
+    prog = {"static": lambda: program_path("idle_static"),
+            "32bit": lambda: elf32_pause(st.tmp / "p32"),
+            "setuid": lambda: setuid_copy(st, "idle")}[kind]()
+    what = {"static": "statically linked", "32bit": "a 32-bit program",
+            "setuid": "set-user-ID or set-group-ID (the dynamic loader ignores LD_PRELOAD)"}[kind]
+    text = st.zdtm("outside", "exec", prog, cycles=2)
+    pid = outside_pid(text)
+    assert still_runs(pid), f"the outside process {pid} is gone"
+    err = st.procs[0].err.read_text()
+    assert f"execs {prog}, which is {what}: the runtime cannot be loaded into it, so it runs " \
+           "outside the computation" in err, err
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_nocheckpoint(st):
+    """`stasis nocheckpoint PROG` runs PROG outside the computation (DMTCP's
+    dmtcp_nocheckpoint): without the runtime and any STASIS_* variable, with
+    the LD_PRELOAD its parent gave (unset, empty, or a library of its own);
+    such children run all the time while the parent is checkpointed and
+    restarted twice, and a long-lived one runs on after checkpoint --kill."""
+    text = st.zdtm("outside", "nocheckpoint", st.bin, cycles=2)
+    pid = outside_pid(text)
+    assert still_runs(pid), f"the outside process {pid} is gone"
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_exec_after_a_restart_on_another_port(st):
+    """A program exec'd after a restart on another coordinator port joins that
+    coordinator (it joined the launch's port, left from its environment)."""
+    p = subprocess.Popen([str(st.bin), "launch", "-p", str(st.port), "--ckpt-dir",
+                          str(st.ckpt_dir), program_path("echo_lines")], cwd=st.tmp, env=st.env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    r = None
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        st.wait_registered()
+        st.checkpoint(kill=True)
+        assert p.wait(30) == -9
+        old, st.port = st.port, free_port()
+        r = subprocess.Popen([str(st.bin), "restart", "-p", str(st.port), "--dir",
+                              str(st.ckpt_dir)], cwd=st.tmp, env=st.env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, start_new_session=True)
+        st.wait_registered()
+        r.stdin.write(b"exec\n")
+        r.stdin.flush()
+        assert r.stdout.readline() == b"got 1: exec\n"
+        assert r.stdout.readline() == b"ready\n"
+        assert st.wait_registered()["nprocs"] == 1
+        st.port = old  # nothing joined the launch's coordinator: it exits
+        deadline = time.monotonic() + 10
+        while (left := st.status()) is not None:
+            assert time.monotonic() < deadline, f"the launch's coordinator stays: {left}"
+            time.sleep(0.05)
+    finally:
+        for proc in (p, r):
+            if proc:
+                proc.kill()
+                proc.wait()
 
 
 EXITER = r"""

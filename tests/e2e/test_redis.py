@@ -473,8 +473,8 @@ def test_redis_replica_link_survives_two_restarts(st):
     rdir = st.tmp / "replica"
     rdir.mkdir()
     rout = st.tmp / "replica.out"
-    st.launch(REDIS, "--port", rport, "--save", "", "--appendonly", "no", "--dir", rdir,
-              "--replicaof", "127.0.0.1", mport, out=rout)
+    rp = st.launch(REDIS, "--port", rport, "--save", "", "--appendonly", "no", "--dir", rdir,
+                   "--replicaof", "127.0.0.1", mport, out=rout)
     st.wait_for(rout, "MASTER <-> REPLICA sync: Finished with success", proc=p, timeout=60)
     st.wait_registered(nprocs=2, proc=p)
     master = connect(mport)
@@ -488,6 +488,9 @@ def test_redis_replica_link_survives_two_restarts(st):
         imgs = st.checkpoint(kill=True)
         assert len(imgs) == 2, imgs
         st.wait_killed(p)
+        if rp:  # launched on its own: gone (and its port free) before the restart
+            st.wait_killed(rp)
+            rp = None
         p = st.restart(imgs)
         st.wait_registered(nprocs=2, proc=p)
         master, replica = connect(mport), connect(rport)

@@ -10,6 +10,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 from conftest import free_port, program, read_fds
 
 
@@ -46,6 +48,58 @@ def test_unix_sockets(st):
     d.mkdir()
     fds = cycles(st, "sock_unix", d, nprocs=2)
     assert sum(1 for t in fds.values() if t.startswith("socket:")) >= 18, fds
+
+
+def test_unix_socket_on_stdio_of_a_member(st):
+    """A child whose stdin and stdout are a socket to its parent (MPICH's
+    proxy and its ranks) keeps that socket: fds 0-2 are taken for the outside
+    only when they lead outside, not when both ends are in the computation."""
+    st.zdtm("sock_stdio", nprocs=2)
+
+
+def tcp_states(port):
+    """The states of the IPv4 TCP sockets on local port, as /proc/net/tcp
+    writes them (06: TIME-WAIT)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.read().splitlines()[1:]]
+    return [r[3] for r in rows if int(r[1].split(":")[1], 16) == port]
+
+
+@pytest.mark.parametrize("how", ["checkpoint --kill", "checkpoint, kill"])
+def test_listener_gets_its_port_back_over_time_wait(st, how):
+    """A listener without SO_REUSEADDR (DMTCP's frisbee) binds its port again
+    at restart while the killed original's accepted connection waits in
+    TIME-WAIT on it; SO_REUSEADDR still reads 0 in the restarted program."""
+    port = free_port()
+    out, verify = st.tmp / "sock_port.out", st.tmp / "verify"
+    p = st.launch(program("sock_port"), verify, port, out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    for n in (1, 2):
+        c = socket.create_connection(("127.0.0.1", port), timeout=30)
+        assert c.recv(16) == f"hello {n}\n".encode()
+        if how == "checkpoint --kill":
+            imgs = st.checkpoint(kill=True)
+        else:
+            imgs = st.checkpoint(kill=False)
+            r = st.stasis("kill", "-p", st.port)
+            assert r.returncode == 0, r.stderr
+        st.wait_killed(p)
+        assert c.recv(16) == b""  # the program's side closed first...
+        c.close()  # ...so it waits in TIME-WAIT on the port
+        deadline = time.monotonic() + 10
+        while "06" not in tcp_states(port):
+            assert time.monotonic() < deadline, f"no TIME-WAIT on {port}: {tcp_states(port)}"
+            time.sleep(0.01)
+        p = st.restart(imgs)
+        st.wait_registered(proc=p)
+    c = socket.create_connection(("127.0.0.1", port), timeout=30)
+    assert c.recv(16) == b"hello 3\n"
+    verify.touch()
+    assert p.wait(30) == 0, st.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text
+    c.close()
 
 
 def test_fifos(st):

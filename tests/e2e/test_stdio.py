@@ -5,6 +5,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from conftest import program
 
 
@@ -55,6 +57,66 @@ def test_pipes_become_restarts_own(st):
         assert read_line(r.stdout) == "got 2: two\n"  # the count went on
         r.stdin.close()
         assert read_line(r.stdout) == "eof after 2\n"
+        assert r.wait(30) == 0, r.stderr.read()
+    finally:
+        r.kill()
+
+
+@pytest.mark.parametrize("tree", ["shell", "alone"])
+def test_outside_pipes_stay_outside_across_restarts(st, tree):
+    """A pipe from outside on stdin and stdout (DMTCP's forkexec) is restart's
+    own after every restart, not only the first. shell: a shell and its child
+    both hold it; alone: one process holds it, and execs itself after the
+    first restart (the new program must learn the outside from the old one).
+    Before, the image taken after a restart recorded restart's pipes as pipes
+    of the computation, which came back with no writer and no reader."""
+    argv = [str(st.bin), "launch", "-p", str(st.port), "--ckpt-dir", str(st.ckpt_dir)]
+    if tree == "shell":
+        argv += ["/bin/sh", "-c", f"{program('echo_lines')}; echo sh-end"]
+    else:
+        argv += [program("echo_lines")]
+    nprocs = 2 if tree == "shell" else 1
+    p = popen(st, argv)
+    try:
+        assert read_line(p.stdout) == "ready\n"
+        p.stdin.write(b"one\n")
+        p.stdin.flush()
+        assert read_line(p.stdout) == "got 1: one\n"
+        st.wait_registered(nprocs=nprocs)
+        imgs = st.checkpoint(kill=True)
+        assert p.wait(30) == -9
+    finally:
+        p.kill()
+    lines = [b"exec", b"two", b"three", b"four"]
+    n = 1
+    for cycle in range(3):
+        r = popen(st, [str(st.bin), "restart", "-p", str(st.port), "--dir", str(st.ckpt_dir)])
+        try:
+            st.wait_registered(nprocs=nprocs)
+            line = lines.pop(0)
+            r.stdin.write(line + b"\n")
+            r.stdin.flush()
+            n += 1
+            assert read_line(r.stdout) == f"got {n}: {line.decode()}\n", f"restart {cycle + 1}"
+            if line == b"exec":
+                assert read_line(r.stdout) == "ready\n"
+                st.wait_registered(nprocs=nprocs)
+                line = lines.pop(0)
+                r.stdin.write(line + b"\n")
+                r.stdin.flush()
+                n += 1
+                assert read_line(r.stdout) == f"got {n}: {line.decode()}\n"
+            if cycle < 2:
+                st.checkpoint(kill=True)
+                assert r.wait(30) == 128 + 9, r.stderr.read()
+        finally:
+            if cycle < 2:
+                r.kill()
+    try:
+        r.stdin.close()
+        assert read_line(r.stdout) == f"eof after {n}\n"
+        if tree == "shell":
+            assert read_line(r.stdout) == "sh-end\n"
         assert r.wait(30) == 0, r.stderr.read()
     finally:
         r.kill()

@@ -1,6 +1,6 @@
 """Full-screen terminal programs under Stasis, driven through tmux like a user
-(the helpers are test_tty.py's): vim with an unsaved buffer across two
-restarts in other terminals; and the runtime pieces they need, in a zdtm
+(the helpers are test_tty.py's): vim and emacs with an unsaved buffer across
+two restarts in other terminals; and the runtime pieces they need, in a zdtm
 program (tests/programs/term_sys.c)."""
 
 import shutil
@@ -82,3 +82,51 @@ def test_closed_fds_eintr_and_thread_timers(st):
     timer; a checkpoint that lets the program go on, then a kill and a restart,
     twice."""
     st.zdtm("term_sys", between=lambda st, i, imgs, p: st.checkpoint(kill=False))
+
+
+def emacs_eval(tmux, win, expr, shows):
+    """M-: EXPR in emacs; wait until the echo area shows its value."""
+    tmux.send(win, "M-:")
+    tmux.wait_text(win, "Eval:")
+    tmux.cmd("send-keys", "-t", win, "-l", expr)
+    tmux.send(win, "Enter")
+    tmux.wait_text(win, shows)
+
+
+def test_emacs_unsaved_buffer(st, tmux):
+    """emacs -nw -Q with text typed into a buffer, never written, and a Lisp
+    variable: after each restart (in another tmux window of another size) the
+    text is on the screen, typing goes on, the variable holds its value, emacs
+    took the new size, and C-x C-s finally writes everything."""
+    if not shutil.which("emacs"):
+        pytest.fail("emacs is not installed (apt-get install emacs-nox)")
+    notes = st.tmp / "notes.txt"
+    win = tmux.terminal()
+    tmux.line(win, launch_line(st, "emacs", "-nw", "-Q", notes))
+    st.wait_registered(nprocs=1)
+    tmux.wait_text(win, "(Text)")  # the mode line: emacs reads the keyboard now
+    tmux.cmd("send-keys", "-t", win, "-l", "first line")
+    tmux.send(win, "Enter")
+    tmux.wait_text(win, "first line")
+    emacs_eval(tmux, win, "(setq stasis-n 40)", "\n40")
+    sizes = [(100, 30), (90, 26)]
+    for cycle in range(2):
+        checkpoint_kill(st, tmux, win, nprocs=1)
+        assert not notes.exists(), "emacs wrote the file"
+        cols, rows = sizes[cycle]
+        win = tmux.terminal(cols, rows)
+        tmux.line(win, restart_line(st))
+        st.wait_registered(nprocs=1)
+        tmux.wait_text(win, "first line")
+        tmux.cmd("send-keys", "-t", win, "-l", f"line after restart {cycle + 1}")
+        tmux.send(win, "Enter")
+        tmux.wait_text(win, f"line after restart {cycle + 1}")
+        emacs_eval(tmux, win, "(setq stasis-n (1+ stasis-n))", f"\n{41 + cycle}")
+        # a frame is the terminal without its last line (the echo area)
+        emacs_eval(tmux, win, '(format "size=%dx%d" (frame-width) (frame-height))',
+                   f"size={cols}x{rows - 1}")
+    tmux.send(win, "C-x", "C-s")
+    tmux.wait_text(win, "Wrote ")
+    tmux.send(win, "C-x", "C-c")
+    tmux.wait(win, lambda s: s.rstrip().endswith(OUTER.strip()), "the end of emacs")
+    assert notes.read_text() == "first line\nline after restart 1\nline after restart 2\n"

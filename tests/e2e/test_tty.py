@@ -251,33 +251,50 @@ def test_nested_tmux(st, tmux):
               "the end of the inner tmux")
 
 
-QUEUED = r"""
-import os, pty, sys, time
-m, s = pty.openpty()
-os.write(s, b"not read yet\n")
-print("ready", os.ttyname(s), flush=True)
+TYPED = r"""
+import os, sys, time
+print("ready", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.02)
-print("went on", os.read(m, 100), flush=True)
+with open(sys.argv[2], "w") as f:
+    f.write(sys.stdin.readline().rstrip("\n") + "|" + sys.stdin.readline().rstrip("\n") + "\n")
 """
 
 
-def test_bytes_queued_in_a_pty_refuse_the_checkpoint(st):
-    """Bytes waiting in a pty are not kept yet: the checkpoint fails and says
-    so, the program goes on."""
-    script = st.tmp / "queued.py"
-    script.write_text(QUEUED)
-    out = st.tmp / "queued.out"
-    verify = st.tmp / "verify"
-    p = st.launch("/usr/bin/python3", script, verify, out=out)
-    st.wait_for(out, "ready", proc=p)
-    tty = out.read_text().split()[1]
-    st.wait_registered(proc=p)
-    r = st.checkpoint(kill=True, expect_ok=False)
-    assert r.returncode != 0, "the checkpoint should have failed"
-    index = tty.rsplit("/", 1)[1]
-    assert f"of /dev/pts/{index}): 14 bytes wait in the terminal" in r.stderr, r.stderr
-    assert not list(st.ckpt_dir.glob("*.stasis")), "an image was written"
+def test_typed_ahead_in_the_computations_terminal(st, tmux):
+    """Lines typed ahead in the terminal launch gave the program (one whole,
+    one not finished yet) wait for a program that does not read yet: a
+    checkpoint leaves them there, and a restart in another terminal puts them
+    back in its terminal, where the unfinished line can be finished."""
+    script, verify, result = st.tmp / "typed.py", st.tmp / "verify", st.tmp / "typed.out"
+    script.write_text(TYPED)
+    win = tmux.terminal()
+    tmux.line(win, launch_line(st, "/usr/bin/python3", script, verify, result))
+    tmux.wait_text(win, "ready")
+    st.wait_registered()
+    tmux.line(win, "first line")
+    tmux.cmd("send-keys", "-t", win, "-l", "second")
+    tmux.wait_text(win, "second")
+    st.checkpoint(kill=False)
+    checkpoint_kill(st, tmux, win, nprocs=1)
+    win = tmux.terminal()
+    tmux.line(win, restart_line(st))
+    st.wait_registered()
+    tmux.line(win, " half")
     verify.touch()
-    assert p.wait(30) == 0
-    assert "went on b'not read yet\\r\\n'" in out.read_text()
+    tmux.wait(win, lambda s: s.rstrip().endswith(OUTER.strip()), "the end of the program")
+    assert result.read_text() == "first line|second half\n"
+
+
+@pytest.mark.parametrize("mode", ["plain", "packet"])
+def test_bytes_queued_in_a_pty_come_back(st, mode):
+    """Bytes waiting in a pty of the program (DMTCP's pty1) are kept, both
+    ways: the slave's input (two lines and a line not finished, after ICRNL)
+    and the master's output (with the echo), with the master in packet mode
+    or not. A checkpoint the program survives leaves them where they were;
+    each restart puts them back."""
+    def between(st, i, imgs, r):
+        st.checkpoint(kill=False)
+
+    args = ["packet"] if mode == "packet" else []
+    st.zdtm("pty_queues", *args, nprocs=2, between=between)

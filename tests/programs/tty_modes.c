@@ -20,23 +20,6 @@ static struct termios own0, inner0;
 static char inner_name[64];
 static const struct winsize inner_ws = {37, 101, 0, 0};
 
-static int line_of(int fd, char *buf, size_t size)
-{
-	size_t n = 0;
-	while (n + 1 < size) {
-		ssize_t r = read(fd, buf + n, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		if (buf[n] == '\n')
-			break;
-		n += buf[n] != '\r';
-	}
-	buf[n] = 0;
-	return (int)n;
-}
-
 /* The child: leads a session whose controlling terminal is the slave. */
 static void child(const char *slave)
 {
@@ -50,7 +33,7 @@ static void child(const char *slave)
 	dup2(fd, 2);
 	if (fd > 2)
 		close(fd);
-	while (line_of(0, line, sizeof(line)) >= 0) {
+	while (zd_read_line(0, line, sizeof(line)) >= 0) {
 		int ctty = open("/dev/tty", O_RDWR);
 		int n = snprintf(out, sizeof(out), "%s sid=%d fg=%d me=%d tty=%s ctty=%d\n", line,
 				 (int)tcgetsid(0), (int)tcgetpgrp(0), (int)getpid(),
@@ -98,7 +81,7 @@ static void ask(int m, const char *q, pid_t pid)
 {
 	char want[128], line[256];
 	dprintf(m, "%s\n", q);
-	if (line_of(m, line, sizeof(line)) < 0) {
+	if (zd_read_line(m, line, sizeof(line)) < 0) {
 		zd_fail("no answer from the child on %s: %s", inner_name, strerror(errno));
 		return;
 	}

@@ -52,6 +52,25 @@ __attribute__((unused)) static void zd_say(const char *s)
 		_exit(3);
 }
 
+/* One line from fd, read a byte at a time (nothing read past it), without its
+ * '\n' and any '\r' (a terminal's); -1 at end of file or on an error. */
+__attribute__((unused)) static int zd_read_line(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+	while (n + 1 < size) {
+		ssize_t r = read(fd, buf + n, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		if (buf[n] == '\n')
+			break;
+		n += buf[n] != '\r';
+	}
+	buf[n] = 0;
+	return (int)n;
+}
+
 __attribute__((unused)) static void zd_init(int argc, char **argv)
 {
 	if (argc < 2) {

@@ -1,240 +1,9 @@
 /* Unit tests of the coordinator (src/coordinator/): a real coordinator runs in a
  * child on a free loopback port; fake processes and control clients talk to it
  * with the client side of src/common/proto.c. Also tests the event loop. */
-#include "common/proto.h"
-#include "coordinator/coord.h"
+#include "coord_helpers.h"
 #include "coordinator/loop.h"
-
-#include <arpa/inet.h>
 #include "unit.h"
-
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#define FAKE_EXE "/opt/stasis/bin/stasis"
-
-static char tmpdir[64], ckdir[PATH_MAX];
-static pid_t cpid;
-static uint16_t cport;
-static uint8_t rbuf[PROTO_MAX_PAYLOAD + 1];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void setup(void)
-{
-	char run[128];
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/stasis-test-coord-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	snprintf(run, sizeof(run), "%s/run", tmpdir);
-	setenv("STASIS_RUN_DIR", run, 1);
-	unsetenv("STASIS_COORD_HOST");
-	ck_assert_ptr_nonnull(realpath(tmpdir, ckdir));
-	strcat(ckdir, "/ck");
-	cpid = 0;
-}
-
-static void teardown(void)
-{
-	if (cpid > 0) {
-		kill(cpid, SIGTERM);
-		waitpid(cpid, NULL, 0);
-	}
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void start_coord(int exit_on_last)
-{
-	struct coord_opts o = {
-	    .ckpt_dir = ckdir, .self_exe = FAKE_EXE, .exit_on_last = exit_on_last};
-	char err[512];
-	cpid = coord_spawn(&o, 0, &cport, err, sizeof(err));
-	ck_assert_msg(cpid > 0, "coordinator did not start: %s", err);
-	ck_assert_uint_ne(cport, 0);
-}
-
-static void set_timeout(int fd)
-{
-	struct timeval tv = {.tv_sec = 5};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
-static int join(uint32_t role, uint32_t pid, const char *name, uint64_t comp_id, uint32_t flags,
-		uint32_t nprocs, struct proto_welcome *w)
-{
-	struct proto_hello h = {
-	    .role = role, .pid = pid, .comp_id = comp_id, .flags = flags, .nprocs = nprocs};
-	char err[512], dir[PATH_MAX];
-	struct proto_welcome w2;
-	snprintf(h.name, sizeof(h.name), "%s", name);
-	int fd = proto_client_connect(cport, &h, w ? w : &w2, dir, sizeof(dir), err, sizeof(err));
-	ck_assert_msg(fd >= 0, "connect failed: %s", err);
-	ck_assert_str_eq(dir, ckdir);
-	set_timeout(fd);
-	return fd;
-}
-
-static int join_process(uint32_t pid, struct proto_welcome *w)
-{
-	return join(ROLE_PROCESS, pid, "fakeproc", 0, 0, 0, w);
-}
-
-static struct proto_msg expect(int fd, uint16_t type)
-{
-	struct proto_msg m;
-	ck_assert_msg(proto_recv(fd, &m, rbuf, PROTO_MAX_PAYLOAD) == 0, "recv: %s",
-		      strerror(errno));
-	ck_assert_uint_eq(m.hdr.type, type);
-	rbuf[m.hdr.len] = 0;
-	return m;
-}
-
-static void expect_nothing(int fd)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	ck_assert_int_eq(poll(&p, 1, 150), 0);
-}
-
-static void expect_closed(int fd)
-{
-	char c;
-	set_timeout(fd);
-	ck_assert_int_le(recv(fd, &c, 1, 0), 0);
-}
-
-static void send_tcp_report(int fd, const uint8_t host[16], const struct proto_tcp_end *e,
-			    uint32_t n)
-{
-	struct proto_tcp_report h = {.count = n};
-	if (host)
-		memcpy(h.host, host, sizeof(h.host));
-	ck_assert_int_eq(proto_send(fd, MSG_TCP_REPORT, &h, sizeof(h), e, n * sizeof(*e)), 0);
-}
-
-/* DRAINED follows the process's TCP report (here: no connection) */
-static void send_barrier(int fd, uint32_t id)
-{
-	struct proto_barrier b = {.id = id};
-	if (id == BARRIER_DRAINED)
-		send_tcp_report(fd, NULL, NULL, 0);
-	ck_assert_int_eq(proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0), 0);
-}
-
-/* The answer to a TCP report: its header (the peers in rbuf after it). */
-static struct proto_tcp_match expect_match(int fd, uint32_t count)
-{
-	struct proto_msg m = expect(fd, MSG_TCP_MATCH);
-	struct proto_tcp_match h;
-	ck_assert_uint_ge(m.hdr.len, sizeof(h));
-	memcpy(&h, m.payload, sizeof(h));
-	ck_assert_uint_eq(h.count, count);
-	ck_assert_uint_eq(
-	    m.hdr.len,
-	    sizeof(h) + (h.flags & PROTO_TCP_ABORT ? 0 : count * sizeof(struct proto_tcp_peer)));
-	return h;
-}
-
-/* Before the DRAINED pass: every process of the checkpoint, for the images */
-static void expect_members(int fd, uint32_t nprocs)
-{
-	struct proto_msg m = expect(fd, MSG_MEMBERS);
-	ck_assert_uint_eq(m.hdr.len, nprocs * sizeof(struct proto_member));
-}
-
-static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
-{
-	if (id == BARRIER_DRAINED) {
-		expect_match(fd, 0);
-		expect_members(fd, nprocs);
-	}
-	struct proto_msg m = expect(fd, MSG_BARRIER);
-	struct proto_barrier b;
-	memcpy(&b, m.payload, sizeof(b));
-	ck_assert_uint_eq(b.id, id);
-	ck_assert_uint_eq(b.nprocs, nprocs);
-	/* on the checkpoint's SUSPENDED and DRAINED passes the pids of the processes
-	 * taking part follow, one per process */
-	int pids = id == BARRIER_SUSPENDED || id == BARRIER_DRAINED;
-	ck_assert_uint_eq(m.hdr.len, sizeof(b) + (pids ? nprocs * sizeof(uint32_t) : 0));
-}
-
-static void send_image(int fd, const char *path)
-{
-	struct proto_image_done d = {.size = 4096};
-	ck_assert_int_eq(proto_send(fd, MSG_IMAGE_DONE, &d, sizeof(d), path, strlen(path)), 0);
-}
-
-static int request_checkpoint(uint32_t flags)
-{
-	struct proto_cmd_checkpoint cmd = {.flags = flags};
-	int ctl = join(ROLE_CONTROL, (uint32_t)getpid(), "stasis", 0, 0, 0, NULL);
-	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &cmd, sizeof(cmd), NULL, 0), 0);
-	return ctl;
-}
-
-static struct proto_ckpt_begin expect_begin(int fd)
-{
-	struct proto_msg m = expect(fd, MSG_CKPT_BEGIN);
-	struct proto_ckpt_begin b;
-	ck_assert_uint_eq(m.hdr.len, sizeof(b) + strlen(ckdir));
-	memcpy(&b, m.payload, sizeof(b));
-	ck_assert_mem_eq(m.payload + sizeof(b), ckdir, strlen(ckdir));
-	return b;
-}
-
-static struct proto_ckpt_result expect_result(int ctl, const char **text)
-{
-	struct proto_msg m = expect(ctl, MSG_CKPT_RESULT);
-	struct proto_ckpt_result r;
-	ck_assert_uint_ge(m.hdr.len, sizeof(r));
-	memcpy(&r, m.payload, sizeof(r));
-	*text = (const char *)m.payload + sizeof(r);
-	return r;
-}
-
-/* One control command on a fresh connection; the reply's text in rbuf. */
-static const char *command(uint16_t type, const void *arg, size_t len, uint16_t reply)
-{
-	int ctl = join(ROLE_CONTROL, (uint32_t)getpid(), "stasis", 0, 0, 0, NULL);
-	ck_assert_int_eq(proto_send(ctl, type, arg, len, NULL, 0), 0);
-	expect(ctl, reply);
-	close(ctl);
-	return (const char *)rbuf;
-}
-
-static const char *status(uint32_t json)
-{
-	return command(MSG_CMD_STATUS, &json, sizeof(json), MSG_STATUS_REPLY);
-}
-
-static int raw_connect(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cport)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	set_timeout(fd);
-	struct proto_msg m = expect(fd, MSG_CHALLENGE);
-	ck_assert_uint_eq(m.hdr.len, PROTO_NONCE_LEN);
-	return fd;
-}
 
 START_TEST(test_bad_token)
 {
@@ -349,6 +118,7 @@ START_TEST(test_checkpoint_round)
 	ck_assert_uint_eq(b.gen, 1);
 	ck_assert_uint_eq(b.flags, 0);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"checkpointing\""));
 	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_DRAINED; id++) {
 		send_barrier(p1, id);
@@ -390,6 +160,7 @@ START_TEST(test_checkpoint_round)
 	ck_assert_uint_eq(b.gen, 2);
 	ck_assert_uint_eq(b.flags, CKPT_KILL);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_WRITTEN; id++) {
 		if (id == BARRIER_WRITTEN) {
 			send_image(p1, "/ck/a2");
@@ -421,6 +192,7 @@ START_TEST(test_disconnect_mid_checkpoint)
 	int ctl = request_checkpoint(CKPT_KILL);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	send_barrier(p1, BARRIER_SUSPENDED);
 	expect_nothing(p1);
 	close(p2);
@@ -433,6 +205,7 @@ START_TEST(test_disconnect_mid_checkpoint)
 	 * left, the checkpoint starts again without it */
 	expect_pass(p1, BARRIER_WRITTEN, 1);
 	struct proto_ckpt_begin b = expect_begin(p1);
+	prepared((int[]){p1}, 1);
 	ck_assert_uint_eq(b.gen, 2);
 	send_barrier(p1, BARRIER_SUSPENDED);
 	expect_pass(p1, BARRIER_SUSPENDED, 1);
@@ -477,6 +250,7 @@ START_TEST(test_checkpoint_refusals_and_errors)
 	p = join_process(302, NULL);
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
 	expect_begin(p);
+	prepared((int[]){p}, 1);
 	send_barrier(p, BARRIER_SUSPENDED);
 	expect_pass(p, BARRIER_SUSPENDED, 1);
 	send_barrier(p, BARRIER_DRAINED);
@@ -510,6 +284,7 @@ static struct proto_tcp_end tcp_end(uint64_t ino, const char *local, uint16_t lp
 
 static void tcp_round(int *p, int n)
 {
+	prepared(p, n);
 	for (int i = 0; i < n; i++)
 		send_barrier(p[i], BARRIER_SUSPENDED);
 	for (int i = 0; i < n; i++)
@@ -633,10 +408,14 @@ START_TEST(test_hosts_and_members)
 	send_host(p[1], 2, "beta");
 	send_host(p[2], 1, "alpha");
 	int ctl = request_checkpoint(0);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
 		expect_begin(p[i]);
+	for (int i = 0; i < 3; i++)
+		send_barrier(p[i], BARRIER_PREPARED);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pass_pids(p[i], BARRIER_PREPARED, pids), i == 1 ? 1 : 2);
+	for (int i = 0; i < 3; i++)
 		send_barrier(p[i], BARRIER_SUSPENDED);
-	}
 	ck_assert_int_eq(pass_pids(p[0], BARRIER_SUSPENDED, pids), 2);
 	ck_assert(pids[0] + pids[1] == 501 + 503);
 	ck_assert_int_eq(pass_pids(p[1], BARRIER_SUSPENDED, pids), 1);
@@ -805,6 +584,7 @@ START_TEST(test_kill_checkpoint_then_exit_on_last)
 	int ctl = request_checkpoint(CKPT_KILL | CKPT_NO_COMPRESS);
 	struct proto_ckpt_begin b = expect_begin(p);
 	ck_assert_uint_eq(b.flags, CKPT_KILL | CKPT_NO_COMPRESS);
+	prepared((int[]){p}, 1);
 	send_barrier(p, BARRIER_SUSPENDED);
 	expect_pass(p, BARRIER_SUSPENDED, 1);
 	send_barrier(p, BARRIER_DRAINED);
@@ -816,10 +596,11 @@ START_TEST(test_kill_checkpoint_then_exit_on_last)
 	struct proto_ckpt_result r = expect_result(ctl, &text);
 	ck_assert_uint_eq(r.status, 0);
 	ck_assert_str_eq(text, "/ck/only\n");
+	expect_nothing(ctl);
+	close(ctl); /* a client's connection keeps the coordinator too */
 	ck_assert_int_eq(waitpid(cpid, &st, 0), cpid);
 	cpid = 0;
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	close(ctl);
 }
 END_TEST
 
@@ -922,12 +703,8 @@ START_TEST(test_progress_forwarded)
 	int ctl = request_checkpoint(0);
 	expect_begin(p1);
 	expect_begin(p2);
-	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_DRAINED; b++) {
-		send_barrier(p1, b);
-		send_barrier(p2, b);
-		expect_pass(p1, b, 2);
-		expect_pass(p2, b, 2);
-	}
+	prepared((int[]){p1, p2}, 2);
+	pass_two(p1, p2, BARRIER_DRAINED);
 	send_progress(p1, 10, 100);
 	struct proto_progress s = expect_progress(ctl);
 	ck_assert_uint_eq(s.done, 10);
@@ -968,6 +745,7 @@ START_TEST(test_checkpoint_waits_for_exec)
 	p2 = join_process(222, NULL);
 	expect_begin(p1);
 	expect_begin(p2);
+	prepared((int[]){p1, p2}, 2);
 	for (uint32_t b = BARRIER_SUSPENDED; b <= BARRIER_WRITTEN; b++) {
 		if (b == BARRIER_WRITTEN) {
 			send_image(p1, "/ck/p1");

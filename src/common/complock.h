@@ -1,0 +1,26 @@
+/* A computation is served by one coordinator at a time. The coordinator that
+ * serves computation ID holds an exclusive lock (flock) on
+ * <rundir>/comp-<ID as 16 hex digits>.lock, whose text names it: "PORT PID\n".
+ * Another coordinator (or `stasis restart`, before it creates anything) finds
+ * the computation taken there. The lock goes with the coordinator's process:
+ * a coordinator that was killed holds nothing. */
+#ifndef STASIS_COMMON_COMPLOCK_H
+#define STASIS_COMMON_COMPLOCK_H
+
+#include <stdint.h>
+
+struct complock_holder {
+	unsigned port;
+	int pid;
+};
+
+/* Take comp_id's lock for the coordinator on port: 0 and the lock's fd in *fd;
+ * -1 with errno EWOULDBLOCK and the holder in *h when another holds it, or
+ * with another errno when the lock file cannot be used. */
+int complock_take(uint64_t comp_id, unsigned port, int *fd, struct complock_holder *h);
+/* Give it up: the file is removed while still locked, then closed. */
+void complock_release(uint64_t comp_id, int fd);
+/* 1 and the holder in *h if a coordinator holds comp_id's lock, else 0. */
+int complock_holder(uint64_t comp_id, struct complock_holder *h);
+
+#endif

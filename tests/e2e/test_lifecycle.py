@@ -1,0 +1,543 @@
+"""Lifecycle of a computation and its coordinator: restart right after kill,
+restart refused while the computation runs, every wait bounded (peers that are
+not coordinators, stopped processes), no coordinator left behind, stasis's own
+commands never part of a computation, periodic checkpoints that fail, and the
+faults a checkpointer must survive: SIGKILL of the computation or of the
+coordinator while a checkpoint is written (docs/reliability.md)."""
+import json
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port, program
+
+
+# ---- helpers -----------------------------------------------------------------
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+        time.sleep(0.01)
+
+
+def listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def coordinator(st, *opts, port=None):
+    """Start `stasis coordinator --daemon` on port (default st.port); returns its pid."""
+    port = port or st.port
+    r = st.stasis("coordinator", "--daemon", "-p", port, "--ckpt-dir", st.ckpt_dir, *opts,
+                  timeout=20)
+    assert r.returncode == 0, r.stderr
+    return status_of(st, port)["pid"]
+
+
+def status_of(st, port=None):
+    r = st.stasis("status", "-p", port or st.port, "--json", timeout=20)
+    assert r.returncode == 0, f"status failed: {r.stderr}\n{st.describe_all()}"
+    return json.loads(r.stdout)
+
+
+def ticks(path):
+    """The last "tick N" the lifecycle program printed (0 if none)."""
+    found = re.findall(r"^tick (\d+)$", path.read_text(errors="replace"), re.M)
+    return int(found[-1]) if found else 0
+
+
+def runs_on(st, out, n=3):
+    """The program prints n more ticks: it runs."""
+    t0 = ticks(out)
+    wait_until(lambda: ticks(out) >= t0 + n, 20, f"the program printing tick {t0 + n}")
+
+
+def start_tree(st, nchild=0, mib=4, opts=()):
+    out = st.tmp / "lifecycle.out"
+    p = st.launch(program("lifecycle"), st.tmp / "verify", nchild, mib, out=out, opts=opts)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(nprocs=1 + nchild, proc=p)
+    return p, out
+
+
+def finish(st, proc, out):
+    (st.tmp / "verify").touch()
+    rc = proc.wait(60)
+    text = out.read_text(errors="replace")
+    assert rc == 0 and "PASS" in text and "FAIL" not in text, (
+        f"exit {rc}:\n{text}\n{st.describe_all()}")
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def generations(st):
+    """{gen: [image names]} of the checkpoint directory."""
+    gens = {}
+    for f in st.ckpt_dir.glob("ckpt_*.stasis"):
+        gens.setdefault(int(re.search(r"_g(\d+)\.stasis$", f.name).group(1)), []).append(f.name)
+    return gens
+
+
+def newest_complete(st, nprocs):
+    complete = [g for g, imgs in generations(st).items() if len(imgs) == nprocs]
+    return max(complete) if complete else None
+
+
+def restart_dir(st, nprocs):
+    """restart --dir; returns it and the generation it chose (its debug log)."""
+    st.env["STASIS_LOG"] = "debug"
+    p = st.restart(directory=st.ckpt_dir)
+    del st.env["STASIS_LOG"]
+    st.wait_registered(nprocs=nprocs, proc=p)
+    m = re.search(r"restarting generation (\d+) of computation", p.err.read_text())
+    assert m, p.err.read_text()
+    return p, int(m.group(1))
+
+
+def kill_all(st):
+    r = st.stasis("kill", "-p", st.port, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+# ---- defect 2: a restart right after a kill ----------------------------------
+
+def test_restart_right_after_kill(st):
+    """kill, then restart --dir after any delay, with the coordinator launch
+    started (it exits 1.5 s after its last process): every restart works."""
+    p, out = start_tree(st)
+    st.checkpoint(kill=False)
+    for delay in (0, 1.0, 1.45, 1.5, 1.55, 1.6):
+        kill_all(st)
+        p.wait(30)
+        time.sleep(delay)  # the delay is what is tested, not a wait for a state
+        p = st.restart(directory=st.ckpt_dir)
+        st.wait_registered(proc=p)
+    finish(st, p, out)
+
+
+def test_restart_right_after_checkpoint_kill(st):
+    """checkpoint --kill returns once every process is gone, so a restart
+    started the moment it returns never finds the computation running (its
+    children, slower to die with their memory, were still registered)."""
+    p, out = start_tree(st, nchild=3, mib=64)
+    for _ in range(3):
+        st.checkpoint(kill=True)
+        p = st.restart(directory=st.ckpt_dir)
+        st.wait_registered(nprocs=4, proc=p)
+    finish(st, p, out)
+
+
+# ---- defect 3: a computation restarted while it runs, or twice ---------------
+
+def refusal(comp, port, holder):
+    return (f"stasis: error: cannot restart: computation {comp} is already running under the "
+            f"coordinator on port {port} ({holder}): end it first with 'stasis kill -p {port}'\n")
+
+
+def test_restart_refused_while_running(st):
+    """restart refuses a computation that runs, before creating anything: on
+    its coordinator's port (naming its processes) and on another port (naming
+    the coordinator that serves it)."""
+    p, out = start_tree(st, nchild=1)
+    st.checkpoint(kill=False)
+    before = status_of(st)
+    procs = ", ".join(f"{x['pid']} (lifecycle)" for x in sorted(before["procs"],
+                                                                 key=lambda x: x["pid"]))
+    known = set(_descendants(os.getpid()))
+    r = st.stasis("restart", "-p", st.port, "--dir", st.ckpt_dir, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr == refusal(before["comp_id"], st.port, f"processes {procs}"), r.stderr
+    other = free_port()
+    r = st.stasis("restart", "-p", other, "--dir", st.ckpt_dir, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr == refusal(before["comp_id"], st.port, f"pid {before['pid']}"), r.stderr
+    assert not listening(other), "a coordinator was started for a refused restart"
+    _reap_all()
+    assert not [d for d in set(_descendants(os.getpid())) - known if not gone(d)]
+    after = status_of(st)
+    assert after["procs"] == before["procs"] and after["state"] == "idle", after
+    runs_on(st, out)
+    finish(st, p, out)
+
+
+def test_restart_twice_at_once(st):
+    p, out = start_tree(st)
+    comp = status_of(st)["comp_id"]
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    a = st.restart(imgs)
+    b = st.restart(imgs)
+    wait_until(lambda: not a.running() or not b.running(), 30, "one restart refused")
+    loser, winner = (a, b) if not a.running() else (b, a)
+    assert loser.wait(5) == 1, st.describe_all()
+    pid = int(re.search(r"_(\d+)_g1\.stasis$", imgs[0]).group(1))
+    assert loser.err.read_text() == refusal(comp, st.port, f"processes {pid} (lifecycle)"), (
+        loser.err.read_text())
+    st.wait_registered(proc=winner)
+    assert [x["pid"] for x in status_of(st)["procs"]] == [pid]
+    finish(st, winner, out)
+
+
+# ---- defect 4: every wait has a bound ------------------------------------------
+
+class Silent:
+    """A TCP server that accepts connections and never says anything, or
+    dribbles a well-formed challenge one byte every 0.3 s (a wait bounded per
+    read would last as long as the peer likes)."""
+
+    CHALLENGE = struct.pack("<IHHII", 0x4d535453, 1, 1, 32, 0) + bytes(range(32))
+
+    def __init__(self, dribble=False):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.dribble = dribble
+        self.conns = []
+        self.stop = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        self.sock.settimeout(0.1)
+        while not self.stop:
+            try:
+                self.conns.append([self.sock.accept()[0], 0])
+            except OSError:
+                pass
+            if self.dribble:
+                for c in self.conns:
+                    try:
+                        c[0].send(self.CHALLENGE[c[1] % len(self.CHALLENGE):][:1])
+                        c[1] += 1
+                    except OSError:
+                        pass
+                time.sleep(0.3)
+
+    def close(self):
+        self.stop = True
+        for c in self.conns:
+            c[0].close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("dribble", [False, True])
+def test_commands_against_a_peer_that_is_not_a_coordinator(st, dribble):
+    srv = Silent(dribble)
+    try:
+        cmds = [["status"], ["checkpoint"], ["kill"],
+                ["launch", "--ckpt-dir", st.ckpt_dir, "/bin/true"]]
+        procs = [subprocess.Popen([str(STASIS), c[0], "-p", str(srv.port), *map(str, c[1:])],
+                                  env=st.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, start_new_session=True) for c in cmds]
+        t0 = time.monotonic()
+        for c, pr in zip(cmds, procs):
+            try:
+                _, err = pr.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                pr.kill()
+                pytest.fail(f"stasis {c[0]} against a silent peer still waits after 20 s")
+            assert pr.returncode == 1, (c, pr.returncode, err)
+            assert err == (f"stasis: error: the peer on 127.0.0.1:{srv.port} sent no stasis "
+                           f"challenge within 5 s: it is not a stasis coordinator, or it is "
+                           f"stopped\n"), (c, err)
+        assert time.monotonic() - t0 < 12
+    finally:
+        srv.close()
+
+
+def stopped(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ")[1][0] == "T"
+
+
+def test_checkpoint_of_a_stopped_process(st):
+    """A stopped process makes the checkpoint fail after the coordinator's
+    --timeout, naming it; the next one is refused until it is continued; once
+    continued it finishes the abandoned checkpoint alone and the computation
+    is checkpointed and restarted as usual."""
+    coordinator(st, "--exit-on-last", "--timeout", "2")
+    p, out = start_tree(st, nchild=1)
+    child = [x["pid"] for x in status_of(st)["procs"] if x["pid"] != p.pid][0]
+    os.kill(child, signal.SIGSTOP)
+    wait_until(lambda: stopped(child), 10, "the child stopped")
+    t0 = time.monotonic()
+    r = st.checkpoint(kill=False, expect_ok=False)
+    assert time.monotonic() - t0 < 10
+    assert r.returncode == 1
+    assert r.stderr == ("stasis: error: checkpoint generation 1 failed:\n"
+                        f"process {child} (lifecycle) did not answer within 2 s: it is "
+                        f"stopped (SIGSTOP or a debugger; 'kill -CONT {child}' continues "
+                        "it)\n"), r.stderr
+    assert status_of(st)["state"] == "idle"
+    runs_on(st, out)  # the other process goes on
+    r = st.checkpoint(kill=False, expect_ok=False)
+    assert r.returncode == 1
+    assert r.stderr == (f"stasis: error: checkpoint not taken: process {child} (lifecycle) has "
+                        "not answered since checkpoint generation 1 was given up: it is "
+                        f"stopped (SIGSTOP or a debugger; 'kill -CONT {child}' continues "
+                        "it)\n"), r.stderr
+    os.kill(child, signal.SIGCONT)
+    imgs = wait_until(lambda: (lambda r: r.returncode == 0 and r.stdout.split())(
+        st.checkpoint(kill=False, expect_ok=False)), 20, "a checkpoint after SIGCONT")
+    assert len(imgs) == 2 and all("_g2.stasis" in i for i in imgs), imgs  # refusals take no generation
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    p = st.restart(imgs)
+    st.wait_registered(nprocs=2, proc=p)
+    finish(st, p, out)
+
+
+def test_kill_ends_a_stopped_computation(st):
+    """kill ends every process, stopped ones included, after a checkpoint
+    that gave up on them; the coordinator is idle and exits with them."""
+    coordinator(st, "--exit-on-last", "--timeout", "2")
+    p, out = start_tree(st, nchild=2)
+    pids = [x["pid"] for x in status_of(st)["procs"]]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    r = st.checkpoint(kill=False, expect_ok=False)
+    assert r.returncode == 1 and "did not answer within 2 s" in r.stderr, r.stderr
+    r = st.stasis("kill", "-p", st.port, timeout=30)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    for pid in pids:
+        assert gone(pid), f"process {pid} survived kill"
+    assert p.wait(10) == -signal.SIGKILL
+    wait_until(lambda: not listening(st.port), 10, "the coordinator exiting")
+
+
+# ---- defect 5: no coordinator left behind ------------------------------------
+
+def test_launch_of_a_missing_program_leaves_no_coordinator(st):
+    r = st.stasis("launch", "-p", st.port, "--ckpt-dir", st.ckpt_dir, st.tmp / "nope")
+    assert r.returncode == 127, r
+    wait_until(lambda: not listening(st.port), 3, "the coordinator launch started exiting")
+    assert not list(st.run_dir.glob("*.token"))
+
+
+def test_launch_of_a_static_program_leaves_no_coordinator(st):
+    """A static program runs without the runtime and never joins: the
+    coordinator launch started for it exits after its grace (5 s), whether the
+    program ends first or not."""
+    (st.tmp / "verify").touch()
+    r = st.stasis("launch", "-p", st.port, "--ckpt-dir", st.ckpt_dir,
+                  PROGRAMS / "lifecycle-static", st.tmp / "verify")
+    assert r.returncode == 0 and "PASS" in r.stdout, r
+    wait_until(lambda: not listening(st.port), 8, "the coordinator exiting after its grace")
+    (st.tmp / "verify").unlink()
+    out = st.tmp / "static.out"
+    p = st.launch(PROGRAMS / "lifecycle-static", st.tmp / "verify", out=out)
+    st.wait_for(out, "ready", proc=p)
+    wait_until(lambda: not listening(st.port), 9, "the coordinator exiting while the static "
+               "program runs")
+    assert p.running()
+    finish(st, p, out)
+
+
+# ---- defect 6: stasis's own commands inside a computation --------------------
+
+def test_stasis_commands_inside_the_computation(st):
+    """A shell under stasis runs stasis status, checkpoint and a coordinator:
+    none of them joins; the checkpoint holds the shell only."""
+    other = free_port()
+    script = f"""
+        stasis=$1
+        "$stasis" checkpoint -p $STASIS_PORT > ck.out 2> ck.err; echo $? > ck.rc
+        "$stasis" coordinator -p {other} --ckpt-dir ckpt > inner.log 2>&1 &
+        inner=$!
+        echo started > started
+        while [ ! -e verify ]; do read -t 0.05 x < /dev/zero 2>/dev/null; done
+        "$stasis" kill -p {other} --coordinator
+        wait $inner
+        echo shell done
+    """
+    p = st.launch("/bin/bash", "-c", script, "bash", STASIS)
+    st.wait_for(st.tmp / "started", "started", proc=p)
+    assert (st.tmp / "ck.rc").read_text() == "0\n", (st.tmp / "ck.err").read_text()
+    imgs = (st.tmp / "ck.out").read_text().split()
+    assert len(imgs) == 1 and os.path.basename(imgs[0]).startswith("ckpt_bash_"), imgs
+    wait_until(lambda: listening(other), 10, "the inner coordinator listening")
+    procs = status_of(st)["procs"]
+    assert [x["name"] for x in procs] == ["bash"], procs
+    assert status_of(st, other)["nprocs"] == 0
+    imgs = st.checkpoint(kill=False)  # the inner coordinator is not a missing child
+    assert len(imgs) == 1 and "ckpt_bash_" in imgs[0], imgs
+    (st.tmp / "verify").touch()
+    assert p.wait(30) == 0, st.describe_all()
+
+
+# ---- defect 7: periodic checkpoints that fail --------------------------------
+
+def test_interval_failure_reported_and_interval_kept(st):
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount of the checkpoint directory needs root")
+    p, out = start_tree(st, opts=("-i", "1"))
+    wait_until(lambda: status_of(st)["gen"] >= 1 and status_of(st)["state"] == "idle", 20,
+               "a first periodic checkpoint")
+    d = str(st.ckpt_dir)
+    subprocess.run(["mount", "--bind", d, d], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", d, d], check=True)
+        err = wait_until(lambda: status_of(st)["last_error"], 20, "a failed periodic checkpoint")
+    finally:
+        subprocess.run(["umount", d], check=True)
+    assert "Read-only file system" in err["text"] and str(st.ckpt_dir) in err["text"], err
+    log = (st.run_dir / f"coord-{st.port}.log").read_text()
+    assert f"checkpoint generation {err['gen']} of {status_of(st)['comp_id']} failed" in log, log
+    assert "Read-only file system" in log
+    r = st.stasis("status", "-p", st.port)
+    assert f"last error:     generation {err['gen']}" in r.stdout, r.stdout
+    gen = status_of(st)["gen"]
+    wait_until(lambda: status_of(st)["gen"] > gen + 1, 20, "periodic checkpoints again")
+    imgs = wait_until(lambda: kill_checkpoint_between_ticks(st), 20, "a checkpoint --kill")
+    st.wait_killed(p)
+    wait_until(lambda: not listening(st.port), 10, "the coordinator exiting")
+    p = st.restart(imgs)
+    st.wait_registered(proc=p)
+    assert status_of(st)["interval"] == 1  # a new coordinator, the computation's interval
+    gen = status_of(st)["gen"]
+    wait_until(lambda: status_of(st)["gen"] > gen, 20, "a periodic checkpoint after restart")
+    finish(st, p, out)
+
+
+def kill_checkpoint_between_ticks(st):
+    """checkpoint --kill; None while a periodic one runs."""
+    r = st.checkpoint(kill=True, expect_ok=False)
+    if r.returncode == 0:
+        return r.stdout.split()
+    assert re.fullmatch(r"stasis: error: checkpoint not taken: checkpoint generation \d+ is "
+                        r"still running: try again when it completes\n", r.stderr), r.stderr
+    return None
+
+
+# ---- fault: SIGKILL of the computation while a checkpoint is written --------
+
+@pytest.mark.parametrize("nchild,forked", [(0, True), (0, False), (2, True), (2, False)])
+def test_sigkill_while_a_checkpoint_is_written(st, nchild, forked):
+    if not forked:
+        st.env["STASIS_NO_FORK"] = "1"
+    p, out = start_tree(st, nchild=nchild, mib=96, opts=("--no-compress",))
+    nprocs = 1 + nchild
+    st.checkpoint(kill=False)
+    victim = p.pid if nchild == 0 else random.choice(
+        [x["pid"] for x in status_of(st)["procs"] if x["pid"] != p.pid])
+    ck = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: list(st.ckpt_dir.glob(f"ckpt_*_{victim}_g2.stasis.tmp")), 20,
+               "the victim writing its image")
+    time.sleep(random.uniform(0, 0.05))
+    os.kill(victim, signal.SIGKILL)
+    try:
+        _, err = ck.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        ck.kill()
+        pytest.fail("stasis checkpoint hangs after its process was killed")
+    if ck.returncode == 0:  # the image was complete just before the kill
+        assert newest_complete(st, nprocs) == 2
+    else:
+        assert ck.returncode == 1
+        assert err == ("stasis: error: checkpoint generation 2 failed:\n"
+                       f"process {victim} (lifecycle) ended during the checkpoint, before its "
+                       "image was written (killed by a signal)\n"), err
+        assert newest_complete(st, nprocs) == 1, generations(st)
+    assert not list(st.ckpt_dir.glob("*.tmp")), "a partial image was left"
+    want = newest_complete(st, nprocs)
+    if nchild:
+        runs_on(st, out)  # the others resumed
+    kill_all(st)
+    p.wait(30)
+    p, gen = restart_dir(st, nprocs)
+    assert gen == want
+    finish(st, p, out)
+
+
+def test_a_process_exiting_while_its_image_is_written(st):
+    """A process that exits on purpose once a forked writer let it go on is
+    not a fault: the checkpoint is taken again without it, and succeeds."""
+    p, out = start_tree(st, nchild=1, mib=96, opts=("--no-compress",))
+    st.checkpoint(kill=False)
+    child = [x["pid"] for x in status_of(st)["procs"] if x["pid"] != p.pid][0]
+    ck = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: list(st.ckpt_dir.glob(f"ckpt_*_{child}_g2.stasis.tmp")), 20,
+               "the child's image being written")
+    (st.tmp / "verify.exit").touch()
+    imgs, err = ck.communicate(timeout=30)
+    assert ck.returncode == 0, err
+    imgs = imgs.split()
+    if any(i.endswith("_g2.stasis") for i in imgs):  # its image was done before it left
+        assert len(imgs) == 2 and all(i.endswith("_g2.stasis") for i in imgs), imgs
+    else:
+        assert imgs == [i for i in imgs if i.endswith(f"_{p.pid}_g3.stasis")] and len(imgs) == 1
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    p = st.restart(imgs)
+    st.wait_registered(proc=p)
+    finish(st, p, out)
+
+
+# ---- fault: the coordinator killed -------------------------------------------
+
+def test_coordinator_killed_while_the_computation_runs(st):
+    p, out = start_tree(st, nchild=2)
+    before = status_of(st)
+    st.checkpoint(kill=False)
+    os.kill(before["pid"], signal.SIGKILL)
+    wait_until(lambda: not listening(st.port), 10, "the coordinator gone")
+    runs_on(st, out)
+    coordinator(st, "--exit-on-last")
+    t0 = time.monotonic()
+    st.wait_registered(nprocs=3, proc=p, timeout=10)
+    assert time.monotonic() - t0 < 5
+    now = status_of(st)
+    assert now["comp_id"] == before["comp_id"] and now["gen"] == 1, now
+    assert sorted(x["pid"] for x in now["procs"]) == sorted(x["pid"] for x in before["procs"])
+    imgs = st.checkpoint(kill=False)
+    assert len(imgs) == 3 and all(i.endswith("_g2.stasis") for i in imgs), imgs
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    p = st.restart(directory=st.ckpt_dir)
+    st.wait_registered(nprocs=3, proc=p)
+    finish(st, p, out)
+
+
+def test_coordinator_killed_during_a_checkpoint(st):
+    p, out = start_tree(st, nchild=1, mib=96, opts=("--no-compress",))
+    st.checkpoint(kill=False)
+    coord = status_of(st)["pid"]
+    ck = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: list(st.ckpt_dir.glob("ckpt_*_g2.stasis*")), 20, "images being written")
+    os.kill(coord, signal.SIGKILL)
+    _, err = ck.communicate(timeout=30)
+    assert ck.returncode == 1
+    assert err == (f"stasis: error: no reply from the coordinator on port {st.port}: it "
+                   "closed the connection\n"), err
+    runs_on(st, out)  # the processes resumed
+    wait_until(lambda: 2 not in generations(st) and not list(st.ckpt_dir.glob("*.tmp")), 20,
+               "the partial generation discarded")
+    coordinator(st, "--exit-on-last")
+    st.wait_registered(nprocs=2, proc=p, timeout=10)
+    kill_all(st)
+    p.wait(30)
+    p, gen = restart_dir(st, 2)
+    assert gen == 1
+    finish(st, p, out)
