@@ -372,15 +372,15 @@ static int write_token_tmp(const char *tmp, const uint8_t token[PROTO_TOKEN_LEN]
 	return 0;
 }
 
-int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen)
+int proto_token_save(const char *name, const uint8_t token[PROTO_TOKEN_LEN], char *path,
+		     size_t pathsize, char *err, size_t errlen)
 {
-	char path[4096], tmp[4200];
+	char tmp[4200];
 	if (ensure_run_dir(err, errlen) < 0)
 		return -1;
-	if (proto_token_path(port, path, sizeof(path)) < 0)
+	if (proto_run_path(name, path, pathsize) < 0)
 		return errf(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	randombytes_buf(token, PROTO_TOKEN_LEN);
 	if (write_token_tmp(tmp, token, err, errlen) < 0)
 		return -1;
 	if (rename(tmp, path) < 0) {
@@ -389,6 +389,25 @@ int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err,
 		return -1;
 	}
 	return 0;
+}
+
+int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen)
+{
+	char name[64], path[4096];
+	snprintf(name, sizeof(name), "coord-%u.token", (unsigned)port);
+	randombytes_buf(token, PROTO_TOKEN_LEN);
+	return proto_token_save(name, token, path, sizeof(path), err, errlen);
+}
+
+void proto_token_to_hex(const uint8_t token[PROTO_TOKEN_LEN], char hex[2 * PROTO_TOKEN_LEN + 1])
+{
+	hex_encode(token, PROTO_TOKEN_LEN, hex);
+	hex[2 * PROTO_TOKEN_LEN] = 0;
+}
+
+int proto_token_from_hex(const char *hex, uint8_t token[PROTO_TOKEN_LEN])
+{
+	return strlen(hex) == 2 * PROTO_TOKEN_LEN ? hex_decode(hex, token, PROTO_TOKEN_LEN) : -1;
 }
 
 /* ---- client side ---- */

@@ -320,6 +320,13 @@ int proto_run_path(const char *name, char *buf, size_t size);
 int proto_run_file(uint16_t port, const char *name, char *buf, size_t size);
 int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
 int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
+/* Write token to <rundir>/name (mode 0600, temp file and rename; the run
+ * directory made 0700 if missing); its path in path. */
+int proto_token_save(const char *name, const uint8_t token[PROTO_TOKEN_LEN], char *path,
+		     size_t pathsize, char *err, size_t errlen);
+/* The token as 64 hex digits and a NUL, and back (0, or -1 if malformed). */
+void proto_token_to_hex(const uint8_t token[PROTO_TOKEN_LEN], char hex[2 * PROTO_TOKEN_LEN + 1]);
+int proto_token_from_hex(const char *hex, uint8_t token[PROTO_TOKEN_LEN]);
 
 /* Connect to 127.0.0.1:port (or $STASIS_COORD_HOST), run the handshake, both
  * within PROTO_HANDSHAKE_MS. hello: role, pid, comp_id, gen, flags, nprocs and

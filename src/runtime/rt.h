@@ -411,6 +411,9 @@ void rt_names_restarted(void);
 int rt_in_stasis_cli(void);
 void rt_outside_init(void);
 int rt_exec_leaves(const char *file, int search);
+/* stasis-ssh, which an exec of ssh runs instead (src/ssh/ssh.h); NULL in
+ * stasis-ssh itself, or when it is not installed next to the runtime */
+const char *rt_ssh_relay(void);
 int rt_child_outside(uint32_t pid);
 
 /* procinfo.c */

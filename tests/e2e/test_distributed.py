@@ -6,6 +6,7 @@ with the TCP connections between hosts connected and every byte in flight
 delivered once (tests/programs/tcp_pair.c checks every word)."""
 
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -105,13 +106,13 @@ def test_pair_across_two_hosts(cluster):
     r.finish(2)
 
 
-def running_programs():
-    """Our descendants that run tcp_pair (we are a subreaper)."""
+def running_programs(name=b"tcp_pair"):
+    """Our descendants that run the test program name (we are a subreaper)."""
     out = []
     for d in _descendants(os.getpid()):
         try:
             with open(f"/proc/{d}/cmdline", "rb") as f:
-                if b"tcp_pair" in f.read():
+                if name in f.read():
                     out.append(d)
         except OSError:
             pass
@@ -233,6 +234,64 @@ def test_images_removed_on_each_host(cluster):
     assert r.returncode == 0, r.stderr
 
 
+def checkpoint_kill_any(st):
+    """checkpoint --kill from st's host, images of any host (not all visible
+    here): returns when every process is gone."""
+    r = st.stasis("checkpoint", "--kill")
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def talks_on(st, out):
+    """ssh_talk answers 25 lines more than it had."""
+    said = re.findall(r"^answered (\d+)$", out.read_text(), re.M)
+    st.wait_for(out, f"answered {int(said[-1]) + 25 if said else 25}\n", timeout=30)
+
+
+def test_command_started_over_ssh(cluster):
+    """A program on host1 runs `ssh host2 'echo_lines; echo bye >&2'` and
+    talks to it over ssh's stdin and stdout: the command joins the
+    computation on host2 (its images stay there: host2's checkpoint directory
+    is a tmpfs of its own). Twice checkpoint --kill and restart: each part on
+    its own host, then the parts swapped; every line is answered once, in
+    order, the command's stderr and its exit status come through."""
+    c, hs = cluster(2, sshd=True)
+    a, b = c.on(hs[0], "local"), c.on(hs[1], "remote")
+    b.ckpt_dir = a.ckpt_dir  # the remote part writes where the local one does, on host2
+    b.private_ckpt_dir()
+    out = a.tmp / "out"
+    cmd = f"{program('echo_lines')}; echo bye >&2"
+    p = a.launch(program("ssh_talk"), a.tmp / "verify", hs.ssh_config, "host2", cmd, out=out)
+    a.wait_for(out, "ready", proc=p, timeout=60)
+    names = sorted(x["name"] for x in a.wait_registered(nprocs=5, proc=p)["procs"])
+    shell = os.path.basename(pwd.getpwuid(os.getuid()).pw_shell)  # runs COMMAND, as sshd does
+    assert names == sorted(["echo_lines", shell, "ssh_talk", "stasis-ssh", "stasis-ssh"]), names
+    assert running_on(hs[1], "echo_lines") and running_on(hs[0], "ssh_talk")
+    assert b.generations() == {}
+    imgs = checkpoint_kill_any(a)
+    assert len(imgs) == 5 and b.generations() == {1: 3}, (imgs, b.generations())
+    ends = [a.restart(directory=a.ckpt_dir), b.restart(directory=b.ckpt_dir)]
+    a.wait_registered(nprocs=5, timeout=60)
+    talks_on(a, out)
+    checkpoint_kill_any(b)
+    for e in ends:
+        e.wait(timeout=30)
+    to1, to2 = a.tmp / "to-host1", a.tmp / "to-host2"
+    to1.mkdir()
+    copy_images(a.ckpt_dir, to2)  # host1's part, for host2
+    r = hs[1].run("sh", "-c", f"cp {a.ckpt_dir}/*.stasis {to1}")
+    assert r.returncode == 0, r.stderr
+    ends = [b.restart(directory=to2), a.restart(directory=to1)]
+    a.wait_registered(nprocs=5, timeout=60)
+    assert running_on(hs[1], "ssh_talk") and running_on(hs[0], "echo_lines")
+    talks_on(a, out)
+    (a.tmp / "verify").touch()
+    assert ends[0].wait(timeout=60) == 0, c.describe_all()
+    text = out.read_text()
+    assert "PASS" in text and "FAIL" not in text, text
+    assert ends[1].wait(timeout=30) == 0, c.describe_all()
+
+
 def test_wrong_token_from_another_host(cluster):
     """A peer on another host with a token that is not the coordinator's is
     refused, and nothing joins."""
@@ -292,11 +351,12 @@ def test_restart_script_over_ssh(cluster):
 def running_on(host, role):
     """A tcp_pair of that role runs in host's network namespace."""
     ns = os.readlink(f"/proc/{host.pid}/ns/net")
-    for d in running_programs():
+    for d in running_programs(role.encode()):
         try:
             with open(f"/proc/{d}/cmdline", "rb") as f:
                 args = f.read().split(b"\0")
-            if role.encode() in args and os.readlink(f"/proc/{d}/ns/net") == ns:
+            if (role.encode() in args or os.path.basename(args[0]) == role.encode()) and \
+                    os.readlink(f"/proc/{d}/ns/net") == ns:
                 return True
         except OSError:
             pass
