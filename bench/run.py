@@ -71,6 +71,7 @@ MANYHOG = os.path.join(BUILD, "tests/programs/manyhog")
 COORDLOAD = os.path.join(BUILD, "bench/coordload")
 RESUME = os.path.join(BUILD, "tests/programs/resume_clock")
 PAGEMEM = os.path.join(BUILD, "tests/programs/pagemem")
+TCPMANY = os.path.join(BUILD, "tests/programs/tcp_many")
 PEERS_BUILD = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers", "build.sh"))
 MiB = 1 << 20
 
@@ -99,6 +100,8 @@ class Cfg:
                                                   "1000 10000 32000").split()]
     launch_runs = env_int("BENCH_LAUNCH_RUNS", 20)
     incr_dirty_mib = env_int("BENCH_INCR_DIRTY_MIB", 10)
+    tcp_conns = env_int("BENCH_TCP_CONNS", 100)
+    tcp_kib = env_int("BENCH_TCP_KIB", 1024)  # in flight each way on each connection
 
 
 class BenchError(Exception):
@@ -935,6 +938,58 @@ def redis_once(work, res, rnd, variant):
     kill_ours()
 
 
+def tcp_once(work, res, rnd):
+    """tcp_many: BENCH_TCP_CONNS connections between two processes with BENCH_TCP_KIB KiB in
+    flight each way on each. A checkpoint the program survives (the runtime's debug log gives
+    the drain and refill time of each process: the slowest counts), then checkpoint --kill
+    and restart to the coordinator's idle state; the program then checks every byte."""
+    port, ck = free_port(), stasis_ckpt_dir(work, "tcp")
+    out, err = os.path.join(work, "tcp.out"), os.path.join(work, "tcp.err")
+    verify = os.path.join(work, "verify")
+    if os.path.exists(verify):
+        os.unlink(verify)
+    env = dict(os.environ, STASIS_LOG="debug")
+    pid = spawn([STASIS, "launch", "-p", str(port), "--ckpt-dir", ck, TCPMANY, verify,
+                 str(Cfg.tcp_conns), str(Cfg.tcp_kib * 1024)], out, err, env=env)
+    wait_line(out, 1, pid, 120)
+    for variant in ("bounced", "copied"):  # the second finds the bytes acknowledged
+        if variant == "copied":
+            time.sleep(0.3)  # the receivers' delayed ACKs of the bytes bounced back
+        before = read_bytes(err).count(b"drained and put back in")
+        t0 = time.monotonic()
+        run([STASIS, "checkpoint", "-p", str(port)], what="stasis checkpoint")
+        res.add("tcp", "stasis", variant, "ckpt_s", rnd, time.monotonic() - t0)
+        ms = [int(m) for m in re.findall(rb"drained and put back in (\d+) ms",
+                                         read_bytes(err))[before:]]
+        if ms:
+            res.add("tcp", "stasis", variant, "drain_ms", rnd, max(ms))
+    run([STASIS, "checkpoint", "-p", str(port), "--kill"], what="stasis checkpoint --kill")
+    wait_gone([pid], 30)
+    t0 = time.monotonic()
+    rpid = spawn([STASIS, "restart", "-p", str(port), "--dir", ck],
+                 os.path.join(work, "restart.out"), os.path.join(work, "restart.err"))
+    end = time.monotonic() + 120
+    while True:
+        st = subprocess.run([STASIS, "status", "-p", str(port), "--json"], capture_output=True,
+                            text=True)
+        if st.returncode == 0 and '"state": "idle"' in st.stdout and '"nprocs": 2' in st.stdout:
+            break
+        if not alive(rpid) or time.monotonic() > end:
+            raise BenchError("tcp: the restart did not come back: %s"
+                             % tail(os.path.join(work, "restart.err")))
+        time.sleep(0.005)
+    res.add("tcp", "stasis", "restart", "restart_s", rnd, time.monotonic() - t0)
+    with open(verify, "w"):
+        pass
+    wait_gone([rpid], 120)
+    if b"PASS" not in read_bytes(out):
+        raise BenchError("tcp: the program did not pass: %s" % tail(out))
+    subprocess.run([STASIS, "kill", "-p", str(port), "--coordinator"], capture_output=True,
+                   timeout=30)
+    kill_ours()
+    shutil.rmtree(ck, ignore_errors=True)
+
+
 def launch_overhead(work, res):
     port = free_port()
     run([STASIS, "coordinator", "-p", str(port), "--daemon", "--ckpt-dir", work])
@@ -963,6 +1018,8 @@ def extras(work, res):
         jobs.append(("mapped", lambda r: mapped_once(work, res, r)))
     if selected("incremental"):
         jobs.append(("incremental", lambda r: incremental_once(work, res, r)))
+    if selected("tcp"):
+        jobs.append(("tcp", lambda r: tcp_once(work, res, r)))
     if selected("redis"):
         if shutil.which("redis-server") and shutil.which("redis-benchmark"):
             jobs.append(("redis", lambda r: (redis_once(work, res, r, "native"),
@@ -1140,6 +1197,18 @@ def extras_table(res):
                        Cfg.incr_dirty_mib, Cfg.mib, inc / MiB,
                        res.median("incremental", "stasis", "incremental", "ckpt_s"),
                        full / MiB, res.median("incremental", "stasis", "full", "ckpt_s")))
+    for v, label in (("bounced", "bytes read to the markers and bounced back"),
+                     ("copied", "bytes copied (all acknowledged)")):
+        d = res.median("tcp", "stasis", v, "drain_ms")
+        if d is not None:
+            out.append("| %d TCP connections, %d KiB in flight each way on each: drain and "
+                       "refill, %s | %.0f ms (checkpoint %.3f s) |" % (
+                           Cfg.tcp_conns, Cfg.tcp_kib, label, d,
+                           res.median("tcp", "stasis", v, "ckpt_s")))
+    x = res.median("tcp", "stasis", "restart", "restart_s")
+    if x is not None:
+        out.append("| same: restart until every process is back (connections made again, "
+                   "bytes put back) | %.3f s |" % x)
     nat, sta = (res.median("redis", v, "run", "rps") for v in ("native", "stasis"))
     if nat and sta:
         out.append("| redis-benchmark SET+GET, native / under stasis launch | %.0f / %.0f "

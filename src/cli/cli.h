@@ -43,6 +43,24 @@ void cli_job_defaults(int argc, char **argv);
 #define JOB_PORT_SPAN 10000
 #define JOB_PORT_TRIES 16
 uint16_t cli_job_port(unsigned long job, unsigned attempt);
+/* --coord-host HOST and --token-file FILE, which every client command takes:
+ * they set $STASIS_COORD_HOST and $STASIS_TOKEN_FILE (made absolute) for this
+ * process and for what it starts (the runtime of a launched program, the
+ * restorer). Returns 1 if opt is one of them (arg consumed), else 0. */
+int cli_coord_opt(const char *opt, const char *arg);
+#define CLI_COORD_LONGOPTS                                                                         \
+	{"coord-host", required_argument, NULL, 'H'},                                              \
+	{                                                                                          \
+		"token-file", required_argument, NULL, 'T'                                         \
+	}
+#define CLI_COORD_USAGE                                                                            \
+	"      --coord-host HOST  the coordinator's host (default $STASIS_COORD_HOST,\n"           \
+	"                   else 127.0.0.1)\n"                                                     \
+	"      --token-file FILE  a copy of its token file (default $STASIS_TOKEN_FILE,\n"         \
+	"                   else <run dir>/coord-PORT.token)\n"
+/* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
+ * loopback): nothing may start one here */
+int cli_coord_remote(void);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);

@@ -9,12 +9,13 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: stasis checkpoint [-p PORT] [--kill] [--no-compress] [--incremental]\n"
+    "usage: stasis checkpoint [-p PORT] [--coord-host HOST] [--token-file FILE] [--kill] "
+    "[--no-compress] [--incremental]\n"
     "\n"
     "Checkpoint every process registered with the coordinator on PORT; print the\n"
     "image files written, one per line. A restart script is written next to them.\n"
     "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
+    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
     "      --kill       end the computation once its images are safely written\n"
     "      --no-compress  store memory uncompressed (larger, faster to restart)\n"
     "      --incremental  store only the pages written since each process's previous\n"
@@ -46,9 +47,13 @@ static int print_result(const char *reply, long n)
 int cmd_checkpoint(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"port", required_argument, NULL, 'p'},  {"kill", no_argument, NULL, 'k'},
-	    {"no-compress", no_argument, NULL, 'n'}, {"incremental", no_argument, NULL, 'I'},
-	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+	    {"port", required_argument, NULL, 'p'},
+	    {"kill", no_argument, NULL, 'k'},
+	    {"no-compress", no_argument, NULL, 'n'},
+	    {"incremental", no_argument, NULL, 'I'},
+	    {"help", no_argument, NULL, 'h'},
+	    CLI_COORD_LONGOPTS,
+	    {NULL, 0, NULL, 0},
 	};
 	struct proto_cmd_checkpoint cmd = {0};
 	uint16_t port = 0;
@@ -70,6 +75,10 @@ int cmd_checkpoint(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
+		case 'H':
+		case 'T':
+			cli_coord_opt(opt == 'H' ? "--coord-host" : "--token-file", optarg);
+			break;
 		default:
 			fputs(usage_text, stderr);
 			return 2;

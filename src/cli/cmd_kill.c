@@ -7,11 +7,11 @@
 #include <stdlib.h>
 
 static const char usage_text[] =
-    "usage: stasis kill [-p PORT] [--coordinator]\n"
+    "usage: stasis kill [-p PORT] [--coord-host HOST] [--token-file FILE] [--coordinator]\n"
     "\n"
     "End every process of the computation registered with the coordinator on PORT.\n"
     "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
+    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
     "      --coordinator  stop the coordinator too\n"
     "  -h, --help       show this help\n";
 
@@ -30,6 +30,7 @@ int cmd_kill(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"coordinator", no_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
+	    CLI_COORD_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	uint16_t port = 0;
@@ -45,6 +46,10 @@ int cmd_kill(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
+		case 'H':
+		case 'T':
+			cli_coord_opt(opt == 'H' ? "--coord-host" : "--token-file", optarg);
+			break;
 		default:
 			fputs(usage_text, stderr);
 			return 2;

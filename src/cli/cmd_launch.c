@@ -13,19 +13,21 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: stasis launch [-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--no-tty] "
+    "usage: stasis launch [-p PORT] [--coord-host HOST] [--token-file FILE] [--ckpt-dir DIR] [-i "
+    "SECONDS] [--no-compress] [--no-tty] "
     "[--incremental] "
     "[--] PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
     "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
-    "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs.\n"
+    "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs; with\n"
+    "--coord-host, the coordinator of another host (none is started: it must run).\n"
     "With a terminal on stdin, PROGRAM runs on a pty of its own (launch relays your\n"
     "terminal to it), so that its terminal and job control come back at a restart.\n"
     "PROGRAM must be a dynamically linked x86_64 program: a 32-bit one is refused; a\n"
     "statically linked one runs outside Stasis, without checkpoints (with a warning).\n"
     "\n"
-    "  -p, --port PORT     coordinator port\n"
+    "  -p, --port PORT     coordinator port\n" CLI_COORD_USAGE
     "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
     "  -i, --interval N    checkpoint every N seconds\n"
     "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n"
@@ -116,6 +118,8 @@ int cmd_launch(int argc, char **argv)
 			return 0;
 		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
 			port_s = argv[++i];
+		} else if (i + 1 < argc && cli_coord_opt(a, argv[i + 1])) {
+			i++;
 		} else if (!strcmp(a, "--ckpt-dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {

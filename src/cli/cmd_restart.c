@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: stasis restart [-p PORT] [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir "
-    "DIR)\n"
+    "usage: stasis restart [-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
+    "                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)\n"
     "\n"
     "Restarts a computation from its images (or from the newest complete checkpoint\n"
     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
@@ -27,6 +27,12 @@ static const char usage[] =
     "if none runs. A computation that had a terminal of its own (launched on a\n"
     "terminal) gets a new one, relayed to the terminal restart runs in.\n"
     "\n"
+    "On several hosts (--coord-host, or --wait), it restarts the part of the newest\n"
+    "generation whose images are in DIR (or given); the coordinator holds its\n"
+    "processes until every process of that generation is back, from whichever\n"
+    "hosts, and ends them all if they are not within --wait SECONDS (default 60).\n"
+    "\n" CLI_COORD_USAGE
+    "  --wait SECONDS  how long the parts of other hosts may take to come back\n"
     "  --no-map  read every memory chunk (verifying its checksum) instead of mapping\n"
     "            the uncompressed ones from the image file (also STASIS_NO_MAP=1)\n"
     "  --no-verify  map the uncompressed chunks without checking their checksums:\n"
@@ -80,8 +86,10 @@ static int scan_dir(const char *dir, struct found **out)
 }
 
 /* The newest complete checkpoint in dir: the newest image whose generation has
- * all its processes' images there. Returns how many (their paths in *out). */
-static int newest_in_dir(const char *dir, char ***out)
+ * all its processes' images there; with part, the newest image's generation
+ * (the other processes' images are on other hosts). Returns how many (their
+ * paths in *out). */
+static int newest_in_dir(const char *dir, char ***out, int part)
 {
 	struct found *f;
 	int n = scan_dir(dir, &f), best = -1, k = 0;
@@ -89,7 +97,7 @@ static int newest_in_dir(const char *dir, char ***out)
 		uint32_t have = 0;
 		for (int j = 0; j < n; j++)
 			have += f[j].comp_id == f[i].comp_id && f[j].gen == f[i].gen;
-		if (have >= f[i].nprocs && (best < 0 || f[i].created > f[best].created))
+		if ((part || have >= f[i].nprocs) && (best < 0 || f[i].created > f[best].created))
 			best = i;
 	}
 	if (best < 0) {
@@ -168,7 +176,8 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path)
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
-			set->opts[k] = (struct rst_opts){.port = port, .coord_fd = -1};
+			set->opts[k] =
+			    (struct rst_opts){.port = port, .part = set->part, .coord_fd = -1};
 			if (rst_join(&set->img[k], &set->opts[k], err, sizeof(err)) < 0)
 				break;
 		}
@@ -184,6 +193,83 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path)
 		debug("joining the coordinator failed (%s): trying again", err);
 		usleep(100000 << (attempt < 3 ? attempt : 3));
 	}
+}
+
+/* A part of a generation: the coordinator holds its processes until every
+ * process of the generation is back, from whichever hosts, or ends them all
+ * after wait_s and says which did not come (MSG_CMD_RESTART_WAIT). A child
+ * process waits for its answer (restart may not have threads: it enters a
+ * user and PID namespace) and, on failure, prints it and tells restart with
+ * WATCH_FAILED, which ends the restarted part (rst_stop). Not SIGUSR1: the
+ * signals a user sends restart go to the program (restore/sigfwd.c). */
+#define WATCH_FAILED (SIGRTMIN + 1)
+static volatile sig_atomic_t watch_failed;
+static pid_t watcher;
+
+static void on_watch_failed(int sig)
+{
+	(void)sig;
+	watch_failed = 1;
+	rst_stop();
+}
+
+static __attribute__((noreturn)) void watch_result(int fd)
+{
+	static char buf[65536];
+	struct proto_msg m;
+	struct proto_ckpt_result r;
+	if (proto_recv(fd, &m, buf, sizeof(buf) - 1) < 0 || m.hdr.type != MSG_RESTART_RESULT ||
+	    m.hdr.len < sizeof(r))
+		_exit(0); /* the coordinator went away: the processes will say so */
+	memcpy(&r, m.payload, sizeof(r));
+	buf[m.hdr.len] = 0;
+	if (r.status != 0) {
+		fprintf(stderr, "stasis: error: %s\n", (char *)m.payload + sizeof(r));
+		kill(getppid(), WATCH_FAILED);
+	}
+	_exit(0);
+}
+
+static int start_watch(const struct rst_set *set, uint16_t port, int wait_s)
+{
+	const struct rst_image *img = &set->img[0];
+	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid()};
+	struct proto_restart_wait w = {.comp_id = img->r.hdr.comp_id,
+				       .gen = img->r.hdr.gen,
+				       .seconds = (uint32_t)wait_s,
+				       .nmembers = img->nmembers};
+	struct proto_member *mv = calloc(img->nmembers + 1, sizeof(*mv));
+	char err[1024];
+	snprintf(h.name, sizeof(h.name), "restart");
+	if (!mv)
+		return error("out of memory");
+	for (uint32_t k = 0; k < img->nmembers; k++) {
+		memcpy(&mv[k], &img->members[k], sizeof(mv[k]));
+		mv[k].flags = 0;
+	}
+	int fd = proto_client_connect(port, &h, NULL, NULL, 0, err, sizeof(err));
+	int rc = fd < 0 ? error("%s", err) : 0;
+	if (rc == 0 && proto_send(fd, MSG_CMD_RESTART_WAIT, &w, sizeof(w), mv,
+				  img->nmembers * sizeof(*mv)) < 0)
+		rc = error("cannot send to the coordinator: %s", strerror(errno));
+	free(mv);
+	signal(WATCH_FAILED, on_watch_failed);
+	if (rc == 0 && (watcher = fork()) == 0)
+		watch_result(fd);
+	if (rc == 0 && watcher < 0)
+		rc = error("cannot fork: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void end_watch(void)
+{
+	if (watcher <= 0)
+		return;
+	kill(watcher, SIGKILL);
+	while (waitpid(watcher, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 static int exit_like(int st)
@@ -225,6 +311,7 @@ static void leave_outer_computation(void)
 int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL;
+	long wait_s = -1;
 	char err[1024];
 	int i, debug_pause = 0;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -238,6 +325,8 @@ int cmd_restart(int argc, char **argv)
 			return 0;
 		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
 			port_s = argv[++i];
+		} else if (i + 1 < argc && cli_coord_opt(a, argv[i + 1])) {
+			i++;
 		} else if (!strcmp(a, "--no-map")) {
 			rst_map_images = 0;
 		} else if (!strcmp(a, "--no-verify")) {
@@ -246,6 +335,11 @@ int cmd_restart(int argc, char **argv)
 			debug_pause = 1;
 		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
 			dir = argv[++i];
+		} else if (!strcmp(a, "--wait") && i + 1 < argc) {
+			char *end;
+			wait_s = strtol(argv[++i], &end, 10);
+			if (*end || wait_s < 1 || wait_s > 86400)
+				die("invalid --wait '%s': expected seconds (1-86400)", argv[i]);
 		} else {
 			fprintf(stderr, "stasis restart: unknown option '%s'\n%s", a, usage);
 			return 2;
@@ -263,9 +357,11 @@ int cmd_restart(int argc, char **argv)
 		fprintf(stderr, "stasis restart: give image files or --dir DIR\n%s", usage);
 		return 2;
 	}
-	if (dir && (nimg = newest_in_dir(dir, &paths)) <= 0)
+	int part_ok = cli_coord_remote() || wait_s > 0; /* other hosts may have the rest */
+	if (dir && (nimg = newest_in_dir(dir, &paths, part_ok)) <= 0)
 		return 1;
 	struct rst_set set = {.n = nimg,
+			      .wait_s = wait_s > 0 ? (int)wait_s : 60,
 			      .img = xcalloc(nimg, sizeof(struct rst_image)),
 			      .opts = xcalloc(nimg, sizeof(struct rst_opts)),
 			      .parent = xcalloc(nimg, sizeof(int)),
@@ -277,6 +373,7 @@ int cmd_restart(int argc, char **argv)
 		}
 		if (check_owner(&set.img[k]) < 0)
 			return 1;
+		set.part |= part_ok && set.img[k].r.hdr.nprocs > (uint32_t)nimg;
 	}
 	if (rst_set_check(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);
@@ -289,8 +386,11 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
+	if ((set.part || wait_s > 0) && start_watch(&set, set.opts[0].port, set.wait_s) < 0)
+		return 1;
 	int st = rst_run(&set);
-	if (st < 0)
+	end_watch();
+	if (st < 0 || watch_failed)
 		return 1;
 	return exit_like(st);
 }

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 
 static const char usage_text[] =
-    "usage: stasis status [-p PORT] [--json]\n"
+    "usage: stasis status [-p PORT] [--coord-host HOST] [--token-file FILE] [--json]\n"
     "\n"
     "Show the coordinator on PORT, its computation, and its processes.\n"
     "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n"
+    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
     "      --json       print one JSON object: port, comp_id, gen, state, interval,\n"
     "                   ckpt_dir, nprocs, procs [{pid, name}]\n"
     "  -h, --help       show this help\n";
@@ -22,6 +22,7 @@ int cmd_status(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
+	    CLI_COORD_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	uint16_t port = 0;
@@ -38,6 +39,10 @@ int cmd_status(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
+		case 'H':
+		case 'T':
+			cli_coord_opt(opt == 'H' ? "--coord-host" : "--token-file", optarg);
+			break;
 		default:
 			fputs(usage_text, stderr);
 			return 2;

@@ -113,6 +113,8 @@ static void coord_destroy(struct coord *c)
 	life_release(c);
 	loop_free(c->loop);
 	ckpt_free(&c->ckpt);
+	names_forget(c);
+	restart_forget(c);
 	sodium_memzero(c->token, sizeof(c->token));
 	free(c);
 }

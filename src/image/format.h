@@ -88,6 +88,7 @@ enum img_section_type {
 	IMG_SEC_ZOMBIES = 16,  /* struct img_zombie[]: exited children not yet reaped */
 	IMG_SEC_SHARES = 17,   /* struct img_share[]: descriptions other processes hold too */
 	IMG_SEC_LOCKS = 18,    /* struct img_lock[]: file locks held through descriptors */
+	IMG_SEC_MEMBERS = 19,  /* struct img_member[]: every process of the generation */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 
@@ -319,6 +320,8 @@ enum img_inet_state {
 	IMG_INET_LISTEN = 3,	/* TCP listening */
 	IMG_INET_UDP_CONN = 4,	/* UDP connected to peer */
 	IMG_INET_TCP_RESET = 5, /* a TCP connection: comes back reset (ECONNRESET) */
+	IMG_INET_TCP_CONN = 6,	/* a TCP connection to a peer in the computation: made again
+				   through the coordinator (struct img_tcp follows) */
 };
 #define IMG_INET_REUSEADDR (1u << 0)
 #define IMG_INET_REUSEPORT (1u << 1)
@@ -337,6 +340,19 @@ struct img_inet {
 	int32_t rcvbuf, sndbuf;	     /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
 	uint32_t scope_id;	     /* IPv6 scope of local */
 	uint32_t reserved;
+};
+
+/* After a struct img_inet of state IMG_INET_TCP_CONN: the connection, then
+ * data_len bytes, what was in flight to this end (its receive queue). One
+ * holder's record (the process that drained it) has this; the others' say
+ * IMG_INET_TCP_RESET and take the socket from it. */
+#define IMG_TCP_SHUT_WR (1u << 0)   /* this end had shut its sending side (FIN sent) */
+#define IMG_TCP_PEER_SHUT (1u << 1) /* the peer had: reads end after the data */
+struct img_tcp {
+	uint64_t conn_id;  /* unique among the connections of its generation */
+	uint32_t side;	   /* at restart, side 0 listens and side 1 connects */
+	uint32_t flags;	   /* IMG_TCP_* */
+	uint64_t data_len; /* bytes that follow */
 };
 
 /* IMG_FD_FIFO payload: struct img_fifo, then data_len bytes in flight. */
@@ -507,6 +523,19 @@ struct img_lock {
 	int64_t end;   /* last byte, -1: to the end of the file (and beyond) */
 };
 
+/* IMG_SEC_MEMBERS: every process of the checkpoint, on every host, as the
+ * coordinator listed them: a restart of one host's part can name those that
+ * did not come back.
+ *   0 4 pid   4 4 flags (IMG_MEMBER_SELF: this image's process)   8 64 host
+ *   (NUL-padded)   72 32 name (the program, NUL-padded) */
+#define IMG_MEMBER_SELF (1u << 0)
+struct img_member {
+	uint32_t pid;
+	uint32_t flags;
+	char host[64];
+	char name[32];
+};
+
 /* IMG_SEC_SHARES: one record per descriptor (the lowest of its dups) whose open
  * file description another process of the checkpoint holds too, in fd order.
  * Its owner, the lowest (pid, fd) holding the description in the whole
@@ -540,6 +569,7 @@ _Static_assert(sizeof(struct img_ipc) == 56, "img_ipc");
 _Static_assert(sizeof(struct img_mqueue) == 32, "img_mqueue");
 _Static_assert(sizeof(struct img_unix) == 280, "img_unix");
 _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
+_Static_assert(sizeof(struct img_tcp) == 24, "img_tcp");
 _Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
 _Static_assert(sizeof(struct img_tty) == 96, "img_tty");
 _Static_assert(sizeof(struct img_tty_queues) == 8, "img_tty_queues");
@@ -547,5 +577,6 @@ _Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
 _Static_assert(sizeof(struct img_lock) == 32, "img_lock");
 _Static_assert(sizeof(struct img_parent) == 288, "img_parent");
 _Static_assert(sizeof(struct img_share) == 16, "img_share");
+_Static_assert(sizeof(struct img_member) == 104, "img_member");
 
 #endif

@@ -53,7 +53,7 @@ static void setflag(int s, int level, int name, int on)
 	setsockopt(s, level, name, &on, sizeof(on));
 }
 
-static void set_options(int s, const struct img_inet *r)
+void rst_inet_options(int s, const struct img_inet *r)
 {
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
 	if (r->flags & IMG_INET_REUSEPORT)
@@ -74,11 +74,18 @@ static void set_options(int s, const struct img_inet *r)
 
 static int bind_again(int s, const struct img_inet *r)
 {
+	static const uint8_t any[16];
 	struct sockaddr_storage ss;
 	char text[80];
 	socklen_t l = sockaddr_of(&ss, r->family, r->local, r->lport, r->scope_id);
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, 1);
 	int rc = bind(s, (void *)&ss, l);
+	if (rc < 0 && errno == EADDRNOTAVAIL) { /* another host's address: its port on this one */
+		debug("%s is not an address of this host: binding to its port on every address",
+		      addr_text(r->family, r->local, r->lport, text, sizeof(text)));
+		l = sockaddr_of(&ss, r->family, any, r->lport, 0);
+		rc = bind(s, (void *)&ss, l);
+	}
 	int e = errno;
 	if (rc < 0)
 		return error("cannot bind a %s socket to %s again: %s%s",
@@ -127,12 +134,14 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 	char text[80];
 	if (r->state == IMG_INET_TCP_RESET)
 		return (fd[0] = make_reset(r)) < 0 ? -1 : 0;
+	if (r->state == IMG_INET_TCP_CONN)
+		return rst_tcp_take(o, fd); /* made by PID 1 first (fd_tcp.c) */
 	int type = r->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
 	int s = socket(r->family, type | SOCK_CLOEXEC, r->proto);
 	if (s < 0)
 		return -1;
 	fd[0] = s;
-	set_options(s, r);
+	rst_inet_options(s, r);
 	if (r->state == IMG_INET_FRESH)
 		return 0;
 	if (bind_again(s, r) < 0)
@@ -151,13 +160,23 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 	return 0;
 }
 
+/* A connection record carries its struct img_tcp and data_len bytes. */
+static int tcp_record_ok(const struct img_fdx *x, const struct img_inet *r)
+{
+	const struct img_tcp *t = (const void *)(r + 1);
+	if (r->state != IMG_INET_TCP_CONN)
+		return 1;
+	return r->proto == IPPROTO_TCP && x->len >= sizeof(*r) + sizeof(*t) &&
+	       t->data_len == x->len - sizeof(*r) - sizeof(*t) && t->conn_id && t->side <= 1;
+}
+
 static int inet_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		     char *err, size_t errlen)
 {
 	const struct img_inet *r = rst_fdx_payload(x);
 	if (x->len < sizeof(*r) || (r->family != AF_INET && r->family != AF_INET6) ||
 	    (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) || r->state < IMG_INET_FRESH ||
-	    r->state > IMG_INET_TCP_RESET)
+	    r->state > IMG_INET_TCP_CONN || !tcp_record_ok(x, r))
 		return snprintf(err, errlen,
 				"%s is corrupt: the TCP/UDP record of fd %d is invalid",
 				set->img[i].r.path, d->fd),
@@ -165,7 +184,11 @@ static int inet_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_INET, x->ino, 0, i, create_inet);
 	if (!o)
 		return snprintf(err, errlen, "out of memory"), -1;
-	o->priv = r;
+	const struct img_inet *had = o->priv;
+	if (!had || had->state != IMG_INET_TCP_CONN)
+		o->priv = r; /* the drainer's record, when another holder's says reset */
+	if (r->state == IMG_INET_TCP_CONN)
+		o->creator = -1; /* PID 1 makes the set's connections (fd_tcp.c) */
 	return 0;
 }
 

@@ -196,6 +196,10 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->locks = load(img, IMG_SEC_LOCKS, sizeof(struct img_lock), &img->nlocks, NULL,
 				err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_MEMBERS) &&
+	    !(img->members = load(img, IMG_SEC_MEMBERS, sizeof(struct img_member), &img->nmembers,
+				  NULL, err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    rst_locks_check(img, err, errlen) < 0 || check_files_fds(img, err, errlen) < 0 ||
 	    rst_zombies_check(img, err, errlen) < 0 ||
@@ -222,6 +226,7 @@ void rst_free(struct rst_image *img)
 	free(img->fdx);
 	free(img->zombies);
 	free(img->locks);
+	free(img->members);
 	rst_chain_free(img);
 	free(img->shares);
 	memset(img, 0, sizeof(*img));

@@ -29,6 +29,8 @@ struct rst_image {
 	uint32_t nlocks;
 	struct img_share *shares; /* IMG_SEC_SHARES, NULL in images without one */
 	uint32_t nshares;
+	struct img_member *members; /* IMG_SEC_MEMBERS, NULL in images without one */
+	uint32_t nmembers;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */
@@ -73,6 +75,7 @@ static inline const void *rst_fdx_payload(const struct img_fdx *x)
 
 struct rst_opts {
 	uint16_t port;
+	int part;     /* the image is of one host's part of its generation (HELLO_PART) */
 	int coord_fd; /* socket joined to the coordinator (rst_join) */
 	struct proto_welcome welcome;
 	char ckpt_dir[PATH_MAX];
@@ -110,6 +113,8 @@ struct rst_obj {
 
 struct rst_set {
 	int n;
+	int part;   /* the images are one host's part of their generation (n < nprocs) */
+	int wait_s; /* how long the other parts may take to come back (restart --wait) */
 	struct rst_image *img;
 	struct rst_opts *opts;
 	int *parent; /* index of the parent in the set, or -1 */
@@ -176,6 +181,15 @@ void rst_sigfwd_programs(const pid_t *pids, int n);
 int rst_tty_leads_session(const struct rst_set *set, int i);
 int rst_tty_session(const struct rst_set *set, int i);
 
+/* fd_inet.c: a TCP/UDP socket's options as the record has them */
+void rst_inet_options(int s, const struct img_inet *r);
+/* fd_tcp.c: TCP connections between processes of the computation (records
+ * IMG_INET_TCP_CONN). rst_tcp_restore (PID 1, before it creates any object)
+ * makes all of the set's again through the coordinator with their bytes in
+ * flight; rst_tcp_take hands one to its object. */
+int rst_tcp_restore(const struct rst_set *set);
+int rst_tcp_take(const struct rst_obj *o, int fd[2]);
+
 /* tree.c: the images are one checkpoint, complete; parents from their ppids. */
 int rst_set_check(struct rst_set *set, char *err, size_t errlen);
 /* tree.c: once joined to the coordinator, the restorer fds to the fixed layout. */
@@ -183,8 +197,11 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen);
 
 /* spawn.c: run the restored computation in the foreground; returns the wait
  * status of its first root process (as waitpid gives it), or -1 after printing
- * why it could not start. */
+ * why it could not start (quietly after rst_stop). */
 int rst_run(struct rst_set *set);
+/* spawn.c: from another thread, end the restarted computation (its PID 1 and
+ * with it every process of the namespace): rst_run then returns -1. */
+void rst_stop(void);
 
 /* Inside the new process i (its PID is the image's): creates its children, then
  * becomes its image. Never returns on success. */

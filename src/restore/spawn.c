@@ -182,7 +182,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	/* the new IPC namespace's own message queues, where programs look for them */
 	if (access("/dev/mqueue", F_OK) == 0)
 		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	if (rst_sysv_create(set) < 0 || rst_objs_create(set, -1) < 0)
+	if (rst_sysv_create(set) < 0 || rst_tcp_restore(set) < 0 || rst_objs_create(set, -1) < 0)
 		rst_abort(NULL);
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)
@@ -194,6 +194,17 @@ static void run_init(struct rst_set *set, int status_fd)
 	struct init_report r = {.status = wait_roots(roots, nroots)};
 	write_full(status_fd, &r, sizeof(r));
 	_exit(0);
+}
+
+static pid_t init_pid;	     /* PID 1 of the restart, from restart's side */
+static volatile int stopped; /* rst_stop ended it */
+
+void rst_stop(void)
+{
+	stopped = 1;
+	pid_t p = __atomic_load_n(&init_pid, __ATOMIC_ACQUIRE);
+	if (p > 0)
+		kill(p, SIGKILL);
 }
 
 /* The host's /proc, kept at a number >= top (PID 1 mounts the namespace's own
@@ -219,6 +230,11 @@ int rst_run(struct rst_set *set)
 	if (init < 0)
 		return error("cannot create the restart namespace's first process: %s",
 			     strerror(errno));
+	if (init > 0) {
+		__atomic_store_n(&init_pid, init, __ATOMIC_RELEASE);
+		if (stopped)
+			kill(init, SIGKILL);
+	}
 	if (init == 0) {
 		close(pfd[0]);
 		run_init(set, pfd[1]);
@@ -236,7 +252,8 @@ int rst_run(struct rst_set *set)
 			     "every process of the restart was ended, nothing of the computation "
 			     "runs");
 	if (n != sizeof(r))
-		return error("the restarted computation's namespace ended unexpectedly");
+		return stopped ? -1
+			       : error("the restarted computation's namespace ended unexpectedly");
 	return r.status;
 }
 
@@ -335,13 +352,23 @@ int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen
 				.pid = img->proc->pid,
 				.comp_id = img->r.hdr.comp_id,
 				.gen = img->r.hdr.gen,
-				.flags = HELLO_RESTART,
+				.flags = HELLO_RESTART | (o->part ? HELLO_PART : 0),
 				.nprocs = img->r.hdr.nprocs,
 				.restart_id = (uint32_t)getpid()}; /* this 'stasis restart' */
+	struct proto_host host; /* where it runs now, and where it ran */
+	proto_host_fill(&host);
+	for (uint32_t k = 0; k < img->nmembers; k++)
+		if (img->members[k].flags & IMG_MEMBER_SELF)
+			memcpy(host.orig_host, img->members[k].host, sizeof(host.orig_host) - 1);
+	if (o->part)
+		proto_origin(h.origin, host.orig_host);
 	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
 	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
 					   sizeof(o->ckpt_dir), err, errlen);
-	return o->coord_fd < 0 ? -1 : 0;
+	if (o->coord_fd < 0)
+		return -1;
+	proto_send(o->coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
+	return 0;
 }
 
 /* A child that led its own session or process group does so again (the

@@ -2,6 +2,7 @@
  * checkpoint thread, which follows the coordinator's phases. */
 #include "runtime/rt.h"
 #include "common/fault.h"
+#include "common/ckptfiles.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -62,33 +63,44 @@ static void send_interval(void)
 		proto_send(rt.coord_fd, MSG_INTERVAL, &rt.interval, sizeof(rt.interval), NULL, 0);
 }
 
-/* Wait for the pass of barrier id; other messages that may arrive meanwhile are
- * handled here. The coordinator pings every second of a checkpoint: one silent
- * for PROTO_SILENCE_MS is given up on. Returns 0 on pass, 1 on KILL, -1 on a
- * lost coordinator. */
+/* The next message of `type`; the others that may arrive meanwhile are
+ * handled here. The coordinator pings every second of a checkpoint: one
+ * silent for PROTO_SILENCE_MS is given up on. */
+int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
+{
+	for (;;) {
+		if (proto_recv_timeout(rt.coord_fd, m, buf, size, PROTO_SILENCE_MS) < 0) {
+			if (errno == ETIMEDOUT)
+				warn("pid %d: the coordinator (port %u) said nothing for %d s "
+				     "during a checkpoint",
+				     getpid(), rt.port, PROTO_SILENCE_MS / 1000);
+			return RT_COORD_LOST;
+		}
+		if (m->hdr.type == MSG_KILL)
+			return RT_COORD_KILLED;
+		if (m->hdr.type == MSG_CKPT_RESULT)
+			handle_result(m);
+		else if (m->hdr.type == MSG_INTERVAL)
+			note_interval(m);
+		else if (m->hdr.type == MSG_MEMBERS)
+			rt_members_note(m->payload, m->hdr.len);
+		else if (m->hdr.type == type)
+			return 0;
+		else if (m->hdr.type != MSG_PING)
+			debug("unexpected message %u while waiting for %u", m->hdr.type, type);
+	}
+}
+
+/* Wait for the pass of barrier id (see rt_coord_wait). Returns 0 on pass, 1
+ * on KILL, -1 on a lost coordinator. */
 static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 {
 	struct proto_msg m;
 	for (;;) {
-		if (proto_recv_timeout(rt.coord_fd, &m, buf, size, PROTO_SILENCE_MS) < 0) {
-			if (errno == ETIMEDOUT)
-				warn("pid %d: the coordinator (port %u) said nothing for %d s "
-				     "during a "
-				     "checkpoint",
-				     getpid(), rt.port, PROTO_SILENCE_MS / 1000);
-			return -1;
-		}
-		if (m.hdr.type == MSG_KILL)
-			return 1;
-		if (m.hdr.type == MSG_CKPT_RESULT) {
-			handle_result(&m);
-			continue;
-		}
-		if (m.hdr.type == MSG_INTERVAL) {
-			note_interval(&m);
-			continue;
-		}
-		if (m.hdr.type == MSG_BARRIER && m.hdr.len >= sizeof(struct proto_barrier)) {
+		int rc = rt_coord_wait(MSG_BARRIER, &m, buf, size);
+		if (rc)
+			return rc == RT_COORD_KILLED ? 1 : -1;
+		if (m.hdr.len >= sizeof(struct proto_barrier)) {
 			struct proto_barrier b;
 			memcpy(&b, m.payload, sizeof(b));
 			if (b.id == id) {
@@ -98,8 +110,7 @@ static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 				return 0;
 			}
 		}
-		if (m.hdr.type != MSG_PING)
-			debug("unexpected message %u while waiting for barrier %u", m.hdr.type, id);
+		debug("unexpected barrier while waiting for barrier %u", id);
 	}
 }
 
@@ -122,6 +133,29 @@ static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
 {
 	snprintf(buf, size, "%s/ckpt_%s_%016llx_%d_g%u.stasis", dir, rt.name,
 		 (unsigned long long)rt.comp_id, getpid(), gen);
+}
+
+/* Keep this generation and the previous one, and every image their chains
+ * build on (incremental images): remove those below keep_from, and their
+ * temp files. */
+static void remove_old_generations(const char *dir, uint32_t keep_from)
+{
+	char old[PATH_MAX], tmp[PATH_MAX + 8];
+	for (uint32_t g = keep_from > 40 ? keep_from - 40 : 1; g < keep_from; g++) {
+		image_path(old, sizeof(old), dir, g);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", old);
+		unlink(old);
+		unlink(tmp);
+	}
+}
+
+/* Where this process runs (MSG_HOST): after joining, and after a restart,
+ * which runs it in a PID namespace of its own, maybe on another host. */
+static void send_host(void)
+{
+	struct proto_host host;
+	proto_host_fill(&host);
+	proto_send(rt.coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
 }
 
 /* After a restart, the checkpoint thread resumes here (see write.c). */
@@ -147,6 +181,7 @@ static int after_restart(uint8_t *buf, size_t size)
 		syscall(SYS_tgkill, getpid(), rt_gettid(), SIGSTOP);
 	rt_requeue_restored(); /* before any process of the restart runs */
 	rt_restore_timers();   /* once every thread exists: a timer may signal one of them */
+	rt_names_restarted();  /* the connections' new sockets answer with the old names */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
@@ -160,6 +195,7 @@ static int after_restart(uint8_t *buf, size_t size)
 		rt_outside_restarted(ri);
 		ri->magic = 0;
 	}
+	send_host();
 	send_interval(); /* a new coordinator takes it */
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
 	api_complete(STASIS_CKPT_RESTARTED);
@@ -202,6 +238,7 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 	rt.comp_id = c->cb.comp_id;
 	rt.gen = c->cb.gen;
 	fault_generation(rt.gen);
+	rt_members_note(NULL, 0); /* until the coordinator lists this checkpoint's */
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
@@ -294,12 +331,23 @@ static void resume_restarted(uint8_t *buf, size_t size)
 }
 
 /* Every process's image is written (WRITTEN passed without ABORT, or KILL
- * after it): this one becomes the base of the next incremental image. Not
- * before: a failed generation's images are removed. */
+ * after it): this one becomes the base of the next incremental image, and
+ * this process's older images go, on its host (the coordinator removed those
+ * it sees on its own before it answered). Not before: a failed generation's
+ * images are removed. */
 static void committed(struct ckpt_run *c)
 {
 	if (c->wrote)
-		rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size);
+		remove_old_generations(
+		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));
+}
+
+/* The generation failed (the WRITTEN pass says ABORT): no file of it stays
+ * on this host, neither this process's nor one that a process of this host
+ * which died while writing left. Every live process has finished writing. */
+static void discard(struct ckpt_run *c)
+{
+	ckpt_remove_generation_in(c->dir, c->cb.comp_id, c->cb.gen);
 }
 
 /* The coordinator is gone in the middle of a checkpoint: the program goes on,
@@ -347,7 +395,15 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 			 getpid(), RT_MAX_PENDING);
 		rc = -1;
 	}
-	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
+	int ok = rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT);
+	int t = rt_tcp_checkpoint(ok, c.err, sizeof(c.err)); /* TCP connections drained */
+	if (t == RT_COORD_KILLED)
+		return die_killed();
+	if (t == RT_COORD_LOST)
+		return lost_coordinator(&c);
+	if (t < 0)
+		rc = -1;
+	if (rc == 0 && ok &&
 	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
 	if (rc != 0) { /* now, so that the DRAINED pass tells everyone to write nothing */
@@ -373,6 +429,8 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		return lost_coordinator(&c);
 	if (b == 1 || !(rt.barrier_flags & BARRIER_F_ABORT))
 		committed(&c);
+	else
+		discard(&c);
 	if (b == 1)
 		die_killed();
 	if (!c.released)
@@ -507,6 +565,7 @@ static int join_coordinator(uint32_t flags, int quiet)
 	rt.gen = w.gen;
 	rt.flags = w.flags;
 	__atomic_store_n(&rt.coord_fd, fd_move_above(fd, 100), __ATOMIC_RELEASE);
+	send_host();
 	return 0;
 }
 

@@ -31,6 +31,11 @@ const struct sk_unix *sk_unix_listener_of(uint64_t ino);
 int sk_unix_member_listener(const char *name, uint32_t len);
 /* A printable Unix address: "/path", "@abstract" or "an unnamed socket". */
 const char *sk_unix_addr(const char *name, uint32_t len, char *buf, size_t size);
+/* A sock_diag dump: send req, call each for every record until the end.
+ * 0, or -1 with errno. buf (size bytes) receives the replies. */
+struct nlmsghdr;
+int sk_diag_dump(const void *req, size_t len, void (*each)(const struct nlmsghdr *h, void *arg),
+		 void *arg, char *buf, size_t size);
 /* SO_RCVBUF/SO_SNDBUF to restore: 0 when the socket has the default of a new
  * socket of its kind, else the value to set (the kernel doubles it). */
 void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd);

@@ -18,7 +18,7 @@
 #define FILES_MAX 65536
 #define FILEDATA_MAX (1ull << 30)
 #define FDS_MAX 65536
-#define FDX_MAX (64ull << 20)
+#define FDX_MAX (1ull << 30) /* address space of the arena, used as needed */
 
 uint32_t rt_str_add(struct rt_strtab *t, const char *s)
 {
@@ -462,25 +462,35 @@ static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 	return 0;
 }
 
-int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
-		   uint32_t len, char *err, size_t errlen)
+int64_t rt_fdx_add2(struct rt_fds *out, uint32_t type, uint64_t ino, const void *head,
+		    uint32_t hlen, const void *tail, uint64_t tlen, char *err, size_t errlen)
 {
-	uint64_t need = sizeof(struct img_fdx) + ((len + 7ull) & ~7ull);
+	uint64_t len = hlen + tlen, need = sizeof(struct img_fdx) + ((len + 7ull) & ~7ull);
 	if (!out->fdx) {
 		out->fdx = rt_alloc(FDX_MAX);
 		out->fdx_cap = out->fdx ? FDX_MAX : 0;
 	}
-	if (need > out->fdx_cap - out->fdx_len)
-		return snprintf(err, errlen, "too much descriptor state (over %llu bytes)",
-				(unsigned long long)FDX_MAX),
+	if (len > UINT32_MAX || need > out->fdx_cap - out->fdx_len)
+		return snprintf(err, errlen,
+				"pid %d: too much descriptor state for one image (over %llu bytes: "
+				"bytes in flight in sockets and pipes, queued messages)",
+				getpid(), (unsigned long long)FDX_MAX),
 		       -1;
 	int64_t at = out->fdx_len;
-	struct img_fdx x = {.type = type, .len = len, .ino = ino};
+	struct img_fdx x = {.type = type, .len = (uint32_t)len, .ino = ino};
 	memcpy(out->fdx + at, &x, sizeof(x));
-	memcpy(out->fdx + at + sizeof(x), payload, len);
+	memcpy(out->fdx + at + sizeof(x), head, hlen);
+	if (tlen)
+		memcpy(out->fdx + at + sizeof(x) + hlen, tail, tlen);
 	memset(out->fdx + at + sizeof(x) + len, 0, need - sizeof(x) - len);
 	out->fdx_len += need;
 	return at;
+}
+
+int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
+		   uint32_t len, char *err, size_t errlen)
+{
+	return rt_fdx_add2(out, type, ino, payload, len, NULL, 0, err, errlen);
 }
 
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,

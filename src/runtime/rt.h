@@ -295,6 +295,9 @@ struct rt_fds {
  * offset (for img_fd.pos), or -1 with err set. */
 int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
 		   uint32_t len, char *err, size_t errlen);
+/* the same with the payload in two parts: head, then tlen bytes of tail */
+int64_t rt_fdx_add2(struct rt_fds *out, uint32_t type, uint64_t ino, const void *head,
+		    uint32_t hlen, const void *tail, uint64_t tlen, char *err, size_t errlen);
 
 /* fdkinds.c: descriptor kinds beyond files and pipes. `match` says whether fd
  * (st: its fstat, link: its /proc/self/fd target) is of the kind; `dump` fills
@@ -382,10 +385,57 @@ uint32_t rt_share_owner(int fd);
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
 
+/* ckpt.c: the next message of `type` from the coordinator on the checkpoint
+ * thread (a CKPT_RESULT meanwhile is handled): 0, RT_COORD_KILLED (KILL) or
+ * RT_COORD_LOST */
+#define RT_COORD_KILLED 1
+#define RT_COORD_LOST (-2)
+struct proto_msg;
+int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size);
+
+/* members.c: every process of the running checkpoint (MSG_MEMBERS), for the
+ * image's IMG_SEC_MEMBERS */
+void rt_members_note(const void *payload, size_t len);
+const struct img_member *rt_members_list(uint32_t *n);
+
+/* fd_tcp.c: TCP connections of the computation. After the SUSPENDED pass:
+ * report this process's connections, get the coordinator's pairing, drain
+ * them and put their bytes back (take_part 0: report none, drain none).
+ * 0, -1 with err (the checkpoint fails), or RT_COORD_*. rt_tcp_find gives a
+ * connection drained in this checkpoint, by socket inode, for its record. */
+int rt_tcp_checkpoint(int take_part, char *err, size_t errlen);
+struct rt_tcp_conn {
+	uint64_t ino, conn_id;
+	uint32_t side, flags; /* PROTO_TCP_* of this end */
+	const uint8_t *data;  /* the bytes in flight to this end */
+	uint64_t len;
+};
+const struct rt_tcp_conn *rt_tcp_find(uint64_t ino);
+/* tcp_pending.c: the connections in the accept queues of these listeners
+ * (by port), as ends with PROTO_TCP_PENDING: how many, or -1 with errno */
+struct rt_tcp_listener {
+	uint16_t port;
+	int fd;
+};
+struct proto_tcp_end;
+int rt_tcp_pending(struct proto_tcp_end *out, uint32_t max, const struct rt_tcp_listener *l,
+		   uint32_t nl);
+
+/* sock_names.c: the names the program saw of its TCP connections, noted
+ * at every checkpoint (rt_names_begin, then one rt_names_note per fd); after
+ * a restart rt_names_restarted makes getsockname/getpeername answer them */
+struct sockaddr;
+void rt_names_begin(void);
+void rt_names_note(int fd, const struct sockaddr *local, unsigned llen, const struct sockaddr *peer,
+		   unsigned plen);
+void rt_names_restarted(void);
 /* outside.c: processes started from the computation that are not part of it */
 int rt_in_stasis_cli(void);
 void rt_outside_init(void);
 int rt_exec_leaves(const char *file, int search);
+/* stasis-ssh, which an exec of ssh runs instead (src/ssh/ssh.h); NULL in
+ * stasis-ssh itself, or when it is not installed next to the runtime */
+const char *rt_ssh_relay(void);
 int rt_child_outside(uint32_t pid);
 
 /* procinfo.c */

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from hosts import net  # noqa: F401  (the hosts fixture, tests/e2e/hosts.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 STASIS = BUILD / "bin" / "stasis"
@@ -382,12 +384,8 @@ class Stasis:
                 assert fds1[fd] == target, f"{what}: fd {fd} is {fds1[fd]}, was {target}"
 
     # ---- cleanup -----------------------------------------------------------
-    def cleanup(self):
-        try:
-            subprocess.run([str(STASIS), "kill", "-p", str(self.port)], env=self.env,
-                           capture_output=True, timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+    def kill_procs(self):
+        """Kill what this test started (by process group) and wait for it."""
         for p in self.procs:
             if p.popen.poll() is None:
                 try:
@@ -399,6 +397,14 @@ class Stasis:
                 p.popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+
+    def cleanup(self):
+        try:
+            subprocess.run([str(STASIS), "kill", "-p", str(self.port)], env=self.env,
+                           capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill_procs()
         # Whatever is left (the coordinator daemon, processes of a PID namespace)
         # was started by us and is our descendant, since we are a subreaper.
         kill_descendants()
