@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *log_prefix = "stasis";
@@ -36,8 +38,15 @@ int log_debug_enabled(void)
 static void log_vmsg(const char *level, const char *fmt, va_list ap)
 {
 	char buf[1024];
-	int n = snprintf(buf, sizeof(buf), "%s: %s%s", log_prefix, level ? level : "",
-			 level ? ": " : "");
+	int n;
+	if (level && !strcmp(level, "debug")) { /* CLOCK_MONOTONIC: one timeline for all */
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		n = snprintf(buf, sizeof(buf), "%s: debug: [%ld.%06ld] ", log_prefix,
+			     (long)t.tv_sec, t.tv_nsec / 1000);
+	} else
+		n = snprintf(buf, sizeof(buf), "%s: %s%s", log_prefix, level ? level : "",
+			     level ? ": " : "");
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof(buf)) {

@@ -105,6 +105,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	/* the new IPC namespace's own message queues, where programs look for them */
 	if (access("/dev/mqueue", F_OK) == 0)
 		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	debug("restart: init has mounted /proc");
 	if (rst_sysv_create(set) < 0 || rst_objs_create(set, -1) < 0)
 		_exit(1);
 	for (int i = 0; i < set->n; i++) {
@@ -289,6 +290,7 @@ void rst_process(struct rst_set *set, int i)
 	if (rst_tty_session(set, i) < 0 || rst_zombies(set, i) < 0 || rst_fds_late(set, i) < 0)
 		_exit(1);
 	restore_proc_state(img);
+	debug("pid %u: descriptors, children and state restored", img->proc->pid);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rst_memory(img, &l, rst_blob_area_size(img)) < 0)
@@ -300,5 +302,6 @@ void rst_process(struct rst_set *set, int i)
 		_exit(1);
 	write_restart_info(img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
+	debug("pid %u: into the blob", img->proc->pid);
 	rst_jump(img, &l, set->base, set->base + 2);
 }
