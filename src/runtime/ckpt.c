@@ -135,7 +135,9 @@ static int after_restart(uint8_t *buf, size_t size)
 			snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", ri->ckpt_dir);
 		ri->magic = 0;
 	}
+	debug("pid %d: restarted, waiting for the RESTARTED barrier", getpid());
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
+	debug("pid %d: RESTARTED barrier passed", getpid());
 	api_complete(STASIS_CKPT_RESTARTED);
 	return rc;
 }
@@ -248,6 +250,7 @@ static void resume_restarted(uint8_t *buf, size_t size)
 
 static void lost_coordinator(void)
 {
+	rt_shares_done();
 	rt_release_all();
 	rt_snap_release();
 	rt_arena_reset();
@@ -270,10 +273,13 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		rt_run_private_files(snap_prepare, NULL);
 	if (barrier(BARRIER_PREPARED, buf, size)) /* nobody stops before all are ready */
 		return lost_coordinator();
+	rt_shares_begin();
 	int rc = suspend(&c);
+	debug("pid %d: threads held in %.1f ms", getpid(), elapsed_ms(&c.t0));
 	if (barrier(BARRIER_SUSPENDED, buf, size))
 		return lost_coordinator();
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
+	debug("pid %d: SUSPENDED passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
 	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
@@ -281,8 +287,12 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		report_image(&c, rc);
 		c.reported = 1;
 	}
-	if (barrier(BARRIER_DRAINED, buf, size))
+	debug("pid %d: captured at %.1f ms", getpid(), elapsed_ms(&c.t0));
+	int drained = barrier(BARRIER_DRAINED, buf, size);
+	rt_shares_done(); /* every process has read the lists it needed */
+	if (drained)
 		return lost_coordinator();
+	debug("pid %d: DRAINED passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
 	if (rc == 0 && !aborted && write_image(&c) == 1) {
 		resume_restarted(buf, size);

@@ -343,6 +343,14 @@ int rt_fdesc_errno(int reset);
  * barrier); rt_shares_dump then names each shared one of out's descriptors by
  * its owner (out->shares), or fails with what the scan could not read. */
 void rt_shares_scan(void);
+/* rt_shares_begin: this checkpoint's PREPARED barrier has passed (a list
+ * published before is stale); rt_shares_done: DRAINED has passed, every
+ * process has read our published list (removed). */
+void rt_shares_begin(void);
+void rt_shares_done(void);
+/* rt_fds_sorted, from what the sharing pass of this checkpoint already has
+ * (our own list, a list another process published) when it can. */
+int rt_fds_sorted_known(uint32_t pid, struct rt_fdesc *out, int *fds, int max);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
