@@ -258,10 +258,12 @@ static void lost_coordinator(void)
 }
 
 /* On a helper with its own descriptor table: what it opens takes no number
- * the program's running threads may be about to use. */
+ * the program's running threads may be about to use. arg: a writer will be
+ * forked, without dirty-page tracking (huge pages shorten its fork). */
 static void snap_prepare(void *arg)
 {
-	(void)arg;
+	if (arg)
+		rt_huge_prepare();
 	rt_snap_prepare();
 }
 
@@ -269,8 +271,10 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
+	int flags = c.cb.flags | rt.flags;
+	int huge = !(flags & CKPT_INCREMENTAL) && !getenv_flag("STASIS_NO_FORK");
 	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
-		rt_run_private_files(snap_prepare, NULL);
+		rt_run_private_files(snap_prepare, huge ? &c : NULL);
 	if (barrier(BARRIER_PREPARED, buf, size)) /* nobody stops before all are ready */
 		return lost_coordinator();
 	rt_shares_begin();

@@ -189,6 +189,10 @@ int rt_pipe_end(struct img_writer *w, struct rt_helper *h);
  * files the checkpoint thread opens while the program's threads run. */
 int rt_run_private_files(void (*fn)(void *), void *arg);
 
+/* huge.c: before the stop, while the program runs, collapse its fully
+ * present private anonymous memory into huge pages (a shorter fork and smaps). */
+void rt_huge_prepare(void);
+
 /* mem.c */
 struct img_writer;
 struct rt_vmas {
