@@ -24,11 +24,12 @@ static const char usage[] =
     "if none runs. A computation that had a terminal of its own (launched on a\n"
     "terminal) gets a new one, relayed to the terminal restart runs in.\n"
     "\n"
-    "  --no-map  read every memory chunk (verifying its checksum) instead of mapping\n"
-    "            the uncompressed ones from the image file (also STASIS_NO_MAP=1)\n"
-    "  --no-verify  map the uncompressed chunks without checking their checksums:\n"
-    "            the fastest restart (pages are read only when the program touches\n"
-    "            them), for images you trust\n";
+    "  --no-map  read every memory chunk (verifying its checksum) before the program\n"
+    "            runs, instead of mapping the uncompressed ones from the image file\n"
+    "            (also STASIS_NO_MAP=1)\n"
+    "  --no-verify  do not verify the mapped chunks' checksums (by default restart\n"
+    "            verifies them while the program runs, and kills it if one is\n"
+    "            corrupt): for images you trust\n";
 
 static int ends_with(const char *s, const char *suffix)
 {

@@ -35,7 +35,8 @@ struct fill_job {
 static int verify_mapped(const struct rst_image *img, const struct img_chunk *c, const void *mem,
 			 char *err, size_t errlen)
 {
-	if (!rst_verify_mapped || img_sum(mem, (size_t)c->npages * IMG_PAGE) == c->sum)
+	if (!rst_verify_mapped || rst_verify_deferred ||
+	    img_sum(mem, (size_t)c->npages * IMG_PAGE) == c->sum)
 		return 0;
 	snprintf(err, errlen,
 		 "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
@@ -62,6 +63,8 @@ static void *worker(void *arg)
 		const struct img_chunk *c = &j->img->chunks[i];
 		if (j->dst[i] == FILLED_ELSEWHERE)
 			continue;
+		if (j->mapped[i] && rst_verify_deferred)
+			continue;   /* restart verifies it while the program runs (verify.c) */
 		if (j->mapped[i]) { /* mapped from the image file: pages come on demand */
 			if (verify_mapped(j->img, c, (const void *)j->dst[i], err, sizeof(err)) < 0)
 				goto fail;
@@ -112,7 +115,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 			j.total += (uint64_t)img->chunks[c].npages * IMG_PAGE;
 	uint32_t toread = 0;
 	for (uint32_t c = 0; c < img->nchunks; c++)
-		toread += !l->mapped[c] || rst_verify_mapped;
+		toread += !l->mapped[c] || (rst_verify_mapped && !rst_verify_deferred);
 	pthread_t t[MAX_WORKERS];
 	int started = 0, n = workers_for(toread);
 	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));

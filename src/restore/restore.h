@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct rst_image {
 	struct img_reader r;
@@ -252,6 +253,21 @@ extern int rst_map_images;
  * then arrive only when the program touches them) */
 extern int rst_verify_mapped;
 #define RST_MAX_RUNS 64 /* = RT_MAX_MAPPED */
+
+/* verify.c: the checksums of mapped chunks, verified by restart while the
+ * program runs. rst_verify_prepare before the restored processes exist (they
+ * then leave mapped chunks unread: rst_verify_deferred); rst_verify_run once
+ * they do (init: their namespace's PID 1, killed on a bad chunk): -1 if the
+ * memory was not what was saved (said why). */
+extern int rst_verify_deferred;
+struct rst_verify {
+	struct rst_set *set;
+	pid_t init;
+	int corrupt, failed;
+	uint64_t bytes;
+};
+void rst_verify_prepare(void);
+int rst_verify_run(struct rst_set *set, pid_t init);
 int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped);
 
 /* plan.c */

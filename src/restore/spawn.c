@@ -92,6 +92,15 @@ static void close_restorer_fds(const struct rst_set *set)
 	close_range(set->base, set->top - 1, 0);
 }
 
+/* All but the image files, which the verifier reads (verify.c). */
+static void close_all_but_images(const struct rst_set *set)
+{
+	int images = set->base + 3 + set->n;
+	close_range(set->base, images - 1, 0);
+	if (images + set->n <= set->top - 1)
+		close_range(images + set->n, set->top - 1, 0);
+}
+
 /* PID 1 of the restart namespace: creates the processes whose parent is not in
  * the set, reaps, and reports the first one's end. */
 static void run_init(struct rst_set *set, int status_fd)
@@ -144,6 +153,7 @@ int rst_run(struct rst_set *set)
 	int pfd[2], st = -1;
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
+	rst_verify_prepare();
 	pid_t init = fork();
 	if (init < 0)
 		return error("cannot fork: %s", strerror(errno));
@@ -152,14 +162,19 @@ int rst_run(struct rst_set *set)
 		run_init(set, pfd[1]);
 	}
 	close(pfd[1]);
-	close_restorer_fds(set);
+	close_all_but_images(set);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
+	int verified = rst_verify_run(set, init);
+	close_restorer_fds(set);
+	if (verified == 0)
+		rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
 	ssize_t n = read_full(pfd[0], &st, sizeof(st));
 	int s;
 	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
 		;
+	if (verified < 0)
+		return -1; /* said why: the memory was not what was saved */
 	if (n != sizeof(st))
 		return error("the restarted computation's namespace ended unexpectedly");
 	return st;

@@ -240,12 +240,15 @@ static void resume_restarted(uint8_t *buf, size_t size)
 {
 	int rc = after_restart(buf, size);
 	rt_arena_reset();
-	if (rc != 1)
+	if (rc != 1) {
 		rt_tty_restarted(); /* opens /dev/tty: while the program's threads are
 				       held, so it cannot take a number they are about to use */
+		rt_prefault_plan();
+	}
 	rt_release_all();
 	if (rc == 1)
 		die_killed();
+	rt_prefault_run(); /* on this otherwise idle thread, while the program runs */
 }
 
 static void lost_coordinator(void)

@@ -189,6 +189,15 @@ int rt_pipe_end(struct img_writer *w, struct rt_helper *h);
  * files the checkpoint thread opens while the program's threads run. */
 int rt_run_private_files(void (*fn)(void *), void *arg);
 
+/* mapped.c: each line of /proc/self/maps (read without malloc); whether a
+ * line is a private mapping of a stasis image (its range and protection). */
+void rt_maps_lines(void (*fn)(const char *line, void *arg), void *arg);
+int rt_image_mapping(const char *line, uint64_t *s, uint64_t *e, int *prot);
+/* prefault.c: after a restart, the memory mapped from the image populated
+ * ahead of the program: plan with its threads held, run once released. */
+void rt_prefault_plan(void);
+void rt_prefault_run(void);
+
 /* huge.c: before the stop, while the program runs, collapse its fully
  * present private anonymous memory into huge pages (a shorter fork and smaps). */
 void rt_huge_prepare(void);
