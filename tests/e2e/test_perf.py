@@ -38,15 +38,16 @@ def test_mixed_memory_restarts_twice(st, threads):
         st.env["STASIS_WRITE_THREADS"] = "1"
     helpers = []
 
-    def between(st, i, imgs, proc):
+    def checkpointed(st, i, imgs):
         check_image(st, imgs[0])
-        # the program's stderr (it writes there again after the restart, at
-        # the offset it had: empty it to see the next checkpoint's lines only)
+        # the program's stderr, before the restarted program writes there again
+        # at the offset it had (over what the checkpoint logged): empty it to see
+        # the next checkpoint's lines only
         err = st.procs[0].err
         helpers.append(err.read_text(errors="replace").count("image writer helper thread"))
         err.write_bytes(b"")
 
-    st.zdtm("perf_mixed", MIB, between=between)
+    st.zdtm("perf_mixed", MIB, checkpointed=checkpointed)
     assert helpers == ([0, 0] if threads == "1" else [1, 1]), \
         f"helper threads per checkpoint: {helpers}"
 
