@@ -123,7 +123,7 @@ static uint64_t scan_region(struct collapse *c, uint64_t start, uint64_t end, in
 			else if (go)
 				collapse_run(c, r->start, r->end);
 		}
-		a.start = a.walk_end;
+		a.start = pagescan_next(&a, c->vec, n);
 	}
 	return huge;
 }
