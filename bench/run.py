@@ -944,8 +944,9 @@ def chain_once(work, res, rnd):
     full_dir = stasis_ckpt_dir(work, "chainfull")
     run([STASIS, "merge", last, os.path.join(full_dir, os.path.basename(last))],
         what="stasis merge")
-    for variant, d in (("chain", ck), ("full", full_dir)):
-        to_blob, fill = restart_to_blob(d, port, work)
+    for variant, d, opts in (("chain", ck, ()), ("full", full_dir, ()),
+                             ("fullread", full_dir, ("--no-map",))):
+        to_blob, fill = restart_to_blob(d, port, work, opts)
         res.add("chain16", "stasis", variant, "restart_blob_s", rnd, to_blob)
         res.add("chain16", "stasis", variant, "fill_s", rnd, fill)
     res.add("chain16", "stasis", "chain", "files", rnd, files)
@@ -1251,15 +1252,19 @@ def extras_table(res):
                        Cfg.mib, g, res.median("decompress", "stasis", "zstd", "fill_s"),
                        res.median("decompress", "stasis", "zstd", "restart_blob_s"),
                        res.median("decompress", "stasis", "zstd", "image_bytes") / MiB))
-    ch, fu = (res.median("chain16", "stasis", v, "restart_blob_s") for v in ("chain", "full"))
-    if ch is not None and fu is not None:
+    ch, fu, fr = (res.median("chain16", "stasis", v, "restart_blob_s")
+                  for v in ("chain", "full", "fullread"))
+    if ch is not None and fu is not None and fr is not None:
         out.append("| restart of %d MiB (pagemem) to the jump into the program: from a chain "
-                   "of %d images / from one full image (stasis merge) | %.3f s / %.3f s "
-                   "(%.2fx; memory %.3f s / %.3f s) |" % (
-                       Cfg.mib, res.median("chain16", "stasis", "chain", "files"), ch, fu,
+                   "of %d images / from one full image (stasis merge), mapped / the same "
+                   "read (--no-map) | %.3f s / %.3f s / %.3f s (%.2fx / %.2fx; memory %.3f / "
+                   "%.3f / %.3f s) |" % (
+                       Cfg.mib, res.median("chain16", "stasis", "chain", "files"), ch, fu, fr,
                        res.median_ratio("chain16", "chain", "full", "restart_blob_s"),
+                       res.median_ratio("chain16", "chain", "fullread", "restart_blob_s"),
                        res.median("chain16", "stasis", "chain", "fill_s"),
-                       res.median("chain16", "stasis", "full", "fill_s")))
+                       res.median("chain16", "stasis", "full", "fill_s"),
+                       res.median("chain16", "stasis", "fullread", "fill_s")))
     for v, label in (("mapped", "mapped, checksums verified"), ("noverify", "mapped, "
                      "--no-verify"), ("read", "read (--no-map)")):
         x = res.median("mapped", "stasis", v, "restart_next_s")
