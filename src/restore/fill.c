@@ -9,10 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #define MAX_WORKERS 4
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #define FILLED_ELSEWHERE UINT64_MAX /* a shared object's pages: its creator fills them */
 
 struct fill_job {
@@ -71,6 +75,9 @@ static int fill_group(struct fill_job *j, uint32_t g, void **dsts, ZSTD_DCtx *d,
 			dsts[k] = (void *)j->dst[i];
 			want++;
 			bytes += (uint64_t)c->npages * IMG_PAGE;
+			/* the pages first, in one call: writing into fresh memory took a
+			 * fault per page (copy into 256 MiB: 1.7 GB/s, populated: 3.1) */
+			madvise(dsts[k], (size_t)c->npages * IMG_PAGE, MADV_POPULATE_WRITE);
 		}
 		if (want && rst_read_group(j->img, j->readers, pieces, n, dsts, d, tmp, tmpsize,
 					   whole, err, errlen) < 0)
