@@ -3,8 +3,9 @@
  * simulated processes against it with the real protocol and authentication
  * (src/common/proto.h: challenge, HELLO with the token's HMAC), then asks for
  * one checkpoint as a control client and plays every process's part of its
- * barrier sequence: CKPT_BEGIN -> CHILDREN, SUSPENDED -> DRAINED ->
- * IMAGE_DONE, WRITTEN -> released. It prints the coordinator's times, CPU and
+ * barrier sequence, as the runtime does it (runtime/ckpt.c): CKPT_BEGIN ->
+ * PREPARED -> CHILDREN, SUSPENDED -> DRAINED -> IMAGE_DONE, WRITTEN ->
+ * released. It prints the coordinator's times, CPU and
  * memory as one "result key=value ..." line.
  *
  *   coordload -s STASIS -n N -p PORT -d DIR [-w PER_WORKER]
@@ -147,9 +148,8 @@ static int sim_step(int fd, uint32_t pid, const char *dir, uint8_t *buf, struct 
 	if (proto_recv(fd, &m, buf, PROTO_MAX_PAYLOAD) < 0)
 		return -1;
 	if (m.hdr.type == MSG_CKPT_BEGIN) {
-		b.id = BARRIER_SUSPENDED;
-		return proto_send(fd, MSG_CHILDREN, NULL, 0, NULL, 0) |
-		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
+		b.id = BARRIER_PREPARED;
+		return proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
 	}
 	if (m.hdr.type != MSG_BARRIER || m.hdr.len < sizeof(in))
 		return 0; /* PROGRESS, KILL: nothing to answer */
@@ -157,6 +157,11 @@ static int sim_step(int fd, uint32_t pid, const char *dir, uint8_t *buf, struct 
 	unsigned npids = (m.hdr.len - sizeof(in)) / 4;
 	r->max_pass_pids = npids > r->max_pass_pids ? npids : r->max_pass_pids;
 	r->aborted += (in.flags & BARRIER_F_ABORT) != 0;
+	if (in.id == BARRIER_PREPARED) {
+		b.id = BARRIER_SUSPENDED;
+		return proto_send(fd, MSG_CHILDREN, NULL, 0, NULL, 0) |
+		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
+	}
 	if (in.id == BARRIER_SUSPENDED) {
 		b.id = BARRIER_DRAINED;
 		return proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
