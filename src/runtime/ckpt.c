@@ -161,6 +161,7 @@ struct ckpt_run {
 	struct rt_image_job job;
 	struct timespec t0;
 	int released, reported;
+	int huge; /* a forked writer without dirty-page tracking: huge pages help */
 	struct image_parts *parts;
 	char dir[PATH_MAX], path[PATH_MAX], err[512];
 };
@@ -216,6 +217,8 @@ static int write_image(struct ckpt_run *c)
 			   sizeof(c->err)) == 1)
 		return 1;
 	if (c->job.forked) {
+		if (c->huge)
+			rt_huge_hold();
 		rt_release_all(); /* the program runs on while the child writes */
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
@@ -238,6 +241,7 @@ static void report_image(struct ckpt_run *c, int rc)
 
 static void resume_restarted(uint8_t *buf, size_t size)
 {
+	rt_huge_forget();
 	int rc = after_restart(buf, size);
 	rt_arena_reset();
 	if (rc != 1) {
@@ -275,9 +279,9 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
 	int flags = c.cb.flags | rt.flags;
-	int huge = !(flags & CKPT_INCREMENTAL) && !getenv_flag("STASIS_NO_FORK");
+	c.huge = !(flags & (CKPT_INCREMENTAL | CKPT_KILL)) && !getenv_flag("STASIS_NO_FORK");
 	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
-		rt_run_private_files(snap_prepare, huge ? &c : NULL);
+		rt_run_private_files(snap_prepare, c.huge ? &c : NULL);
 	if (barrier(BARRIER_PREPARED, buf, size)) /* nobody stops before all are ready */
 		return lost_coordinator();
 	rt_shares_begin();
@@ -318,6 +322,8 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		rt_release_all();
 	if (rc < 0)
 		warn("pid %d: lost the coordinator during a checkpoint", getpid());
+	rt_huge_idle(rc == 0 && c.released); /* what the time before the stop left */
+	rt_arena_reset();
 }
 
 static void *ckpt_thread(void *arg)

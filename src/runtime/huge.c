@@ -15,15 +15,15 @@
  * Collapsing copies the memory once (about 0.25 s per GiB here, 3 s when the
  * VM's host has not backed the new pages yet); what the program writes while
  * a writer holds a snapshot is split again and collapsed at the next
- * checkpoint. At most BUDGET_MS are spent per checkpoint: a large process
- * gets there over several. A program that rewrites most of its memory while
- * each image is written would have it all collapsed again every time for
- * nothing: when less than half of what was huge after the last collapse is
- * still huge, this checkpoint collapses nothing (the next one tries again).
- * Not done when nothing forks (--kill,
- * STASIS_NO_FORK), nor with dirty-page tracking (incremental images), whose
- * unit would become 2 MiB; STASIS_NO_HUGE=1 turns it off. Best effort: an
- * extent the kernel refuses stays as it is. */
+ * checkpoint. At most BUDGET_MS are spent before the stop; the rest is
+ * collapsed after the checkpoint, on the otherwise idle checkpoint thread,
+ * until done or until the coordinator sends anything (rt_huge_idle): the
+ * next checkpoint finds it done, or goes on with it. A program that rewrites most of its memory
+ * while each image is written would have it all collapsed again every time for nothing: when less
+ * than half of what was huge after the last collapse is still huge, this checkpoint collapses
+ * nothing (the next one tries again). Not done when nothing forks (--kill, STASIS_NO_FORK), nor
+ * with dirty-page tracking (incremental images), whose unit would become 2 MiB; STASIS_NO_HUGE=1
+ * turns it off. Best effort: an extent the kernel refuses stays as it is. */
 #include "runtime/rt.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -61,6 +62,7 @@ struct collapse {
 	uint64_t *entries;    /* one extent's pagemap entries */
 	uint64_t done, tried; /* bytes collapsed, bytes asked */
 	struct timespec t0;
+	int budget_ms; /* 0: until the coordinator speaks */
 	int out_of_time;
 };
 
@@ -69,6 +71,14 @@ static double ms_since(const struct timespec *t0)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int time_is_up(const struct collapse *c)
+{
+	struct pollfd p = {.fd = rt.coord_fd, .events = POLLIN};
+	if (c->budget_ms)
+		return ms_since(&c->t0) > c->budget_ms;
+	return poll(&p, 1, 0) != 0;
 }
 
 /* Every page of the extent at a is mapped by this process alone. */
@@ -93,7 +103,7 @@ static void collapse_run(struct collapse *c, uint64_t s, uint64_t e)
 		c->tried += HUGE;
 		if (madvise((void *)(uintptr_t)a, HUGE, MADV_COLLAPSE) == 0)
 			c->done += HUGE;
-		c->out_of_time = ms_since(&c->t0) > BUDGET_MS;
+		c->out_of_time = time_is_up(c);
 	}
 }
 
@@ -153,13 +163,10 @@ static int candidate(const char *line, uint64_t *s, uint64_t *e)
 
 /* The candidate regions of /proc/self/maps, as [start, end) pairs of whole
  * extents; the count, or -1. */
-static int read_regions(uint64_t (*out)[2], int max)
+static int read_regions(int fd, uint64_t (*out)[2], int max)
 {
 	char *maps = rt_alloc(MAPS_MAX);
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	ssize_t len = fd < 0 || !maps ? -1 : read_full(fd, maps, MAPS_MAX - 1);
-	if (fd >= 0)
-		close(fd);
+	ssize_t len = fd < 0 || !maps ? -1 : pread_full(fd, maps, MAPS_MAX - 1, 0);
 	if (len < 0 || len >= MAPS_MAX - 1)
 		return -1;
 	maps[len] = 0;
@@ -174,17 +181,20 @@ static int read_regions(uint64_t (*out)[2], int max)
 	return n;
 }
 
-void rt_huge_prepare(void)
+/* maps_fd and pagemap_fd: /proc/self/maps and /proc/self/pagemap, opened
+ * by the caller (and left open). */
+static void collapse_all(int budget_ms, const char *when, int maps_fd, int pagemap_fd)
 {
 	const char *off = secure_getenv("STASIS_NO_HUGE");
 	if ((off && *off && strcmp(off, "0")) || rt_dirty_fd() >= 0)
 		return;
-	struct collapse c = {.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)};
+	struct collapse c = {.pagemap = pagemap_fd, .budget_ms = budget_ms};
 	uint64_t(*regions)[2] = rt_alloc(REGIONS_MAX * sizeof(*regions));
 	c.vec = rt_alloc(SCAN_VEC * sizeof(*c.vec));
 	c.entries = rt_alloc(SMALL_PER_HUGE * sizeof(uint64_t));
-	int n = regions && c.vec && c.entries && c.pagemap >= 0 ? read_regions(regions, REGIONS_MAX)
-								: -1;
+	int n = regions && c.vec && c.entries && c.pagemap >= 0
+		    ? read_regions(maps_fd, regions, REGIONS_MAX)
+		    : -1;
 	clock_gettime(CLOCK_MONOTONIC, &c.t0);
 	uint64_t huge = 0;
 	for (int i = 0; i < n; i++)
@@ -192,18 +202,58 @@ void rt_huge_prepare(void)
 	int go = n > 0 && huge >= huge_after_last / 2;
 	for (int i = 0; go && i < n && !c.out_of_time; i++)
 		scan_region(&c, regions[i][0], regions[i][1], 1);
-	if (c.pagemap >= 0)
-		close(c.pagemap);
 	if (n < 0)
-		debug("pid %d: no huge pages before the stop: %s", getpid(), strerror(errno));
+		debug("pid %d: no huge pages %s: %s", getpid(), when, strerror(errno));
 	else if (!go)
 		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB of huge pages left since the last "
-		      "checkpoint: none collapsed this time",
-		      getpid(), huge >> 20, huge_after_last >> 20);
+		      "checkpoint: none collapsed %s",
+		      getpid(), huge >> 20, huge_after_last >> 20, when);
 	else if (c.tried)
-		debug("pid %d: %" PRIu64 " of %" PRIu64
-		      " MiB collapsed into huge pages in %.1f ms%s",
-		      getpid(), c.done >> 20, c.tried >> 20, ms_since(&c.t0),
-		      c.out_of_time ? " (time is up: the rest at the next checkpoint)" : "");
+		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB collapsed into huge pages %s in "
+		      "%.1f ms%s",
+		      getpid(), c.done >> 20, c.tried >> 20, when, ms_since(&c.t0),
+		      c.out_of_time ? " (interrupted: the rest later)" : "");
+	else
+		debug("pid %d: %" PRIu64 " MiB in huge pages, nothing to collapse %s", getpid(),
+		      huge >> 20, when);
 	huge_after_last = huge + (go ? c.done : 0);
+}
+
+void rt_huge_prepare(void)
+{
+	int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	collapse_all(BUDGET_MS, "before the stop", maps, pagemap);
+	if (maps >= 0)
+		close(maps);
+	if (pagemap >= 0)
+		close(pagemap);
+}
+
+/* The files of the pass after the checkpoint, opened while the program's
+ * threads are held (no number the program may be about to use), so that the
+ * pass runs on the checkpoint thread itself: no thread of the runtime shows
+ * in the program's /proc/self/task for that long. */
+static int idle_maps = -1, idle_pagemap = -1;
+
+void rt_huge_hold(void)
+{
+	idle_maps = fd_move_above(open("/proc/self/maps", O_RDONLY | O_CLOEXEC), 100);
+	idle_pagemap = fd_move_above(open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), 100);
+}
+
+void rt_huge_idle(int run)
+{
+	if (run)
+		collapse_all(0, "after the checkpoint", idle_maps, idle_pagemap);
+	if (idle_maps >= 0)
+		close(idle_maps);
+	if (idle_pagemap >= 0)
+		close(idle_pagemap);
+	idle_maps = idle_pagemap = -1;
+}
+
+void rt_huge_forget(void)
+{
+	idle_maps = idle_pagemap = -1; /* the numbers of the process the image was taken from */
 }
