@@ -3,8 +3,9 @@
  * simulated processes against it with the real protocol and authentication
  * (src/common/proto.h: challenge, HELLO with the token's HMAC), then asks for
  * one checkpoint as a control client and plays every process's part of its
- * barrier sequence: CKPT_BEGIN -> CHILDREN, SUSPENDED -> DRAINED ->
- * IMAGE_DONE, WRITTEN -> released. It prints the coordinator's times, CPU and
+ * barrier sequence, as the runtime does it (runtime/ckpt.c): CKPT_BEGIN ->
+ * PREPARED -> CHILDREN, SUSPENDED -> DRAINED -> IMAGE_DONE, WRITTEN ->
+ * released. It prints the coordinator's times, CPU and
  * memory as one "result key=value ..." line.
  *
  *   coordload -s STASIS -n N -p PORT -d DIR [-w PER_WORKER]

@@ -10,10 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #define MAX_WORKERS 4
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #define FILLED_ELSEWHERE UINT64_MAX /* a shared object's pages: its creator fills them */
 
 struct fill_job {
@@ -24,7 +28,9 @@ struct fill_job {
 	struct progress *progress;  /* shown by the calling thread only */
 	struct img_reader *readers; /* the chain's files (chain.c), if any */
 	uint32_t n;
-	uint32_t next; /* atomic: next chunk to read */
+	uint32_t *order, *starts; /* pieces grouped by stored chunk (chain.c) */
+	uint32_t ngroups;
+	uint32_t next; /* atomic: next group to read */
 	int failed;    /* atomic */
 	pthread_t self;
 	pthread_mutex_t lock;
@@ -36,12 +42,52 @@ struct fill_job {
 static int verify_mapped(const struct rst_image *img, const struct img_chunk *c, const void *mem,
 			 char *err, size_t errlen)
 {
-	if (!rst_verify_mapped || img_sum(mem, (size_t)c->npages * IMG_PAGE) == c->sum)
+	if (!rst_verify_mapped || rst_verify_deferred ||
+	    img_sum(mem, (size_t)c->npages * IMG_PAGE) == c->sum)
 		return 0;
 	snprintf(err, errlen,
 		 "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
 		 img->r.path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
 	return -1;
+}
+
+/* Group g (the pieces of one stored chunk): read once, into each piece's
+ * place; mapped pieces and shared objects' pages are not read. */
+static int fill_group(struct fill_job *j, uint32_t g, void **dsts, ZSTD_DCtx *d, void *tmp,
+		      size_t tmpsize, void *whole, char *err, size_t errlen)
+{
+	uint32_t from = j->starts[g], to = g + 1 < j->ngroups ? j->starts[g + 1] : j->n;
+	for (uint32_t at = from; at < to; at += IMG_CHUNK_PAGES) {
+		const uint32_t *pieces = j->order + at;
+		uint32_t n = to - at < IMG_CHUNK_PAGES ? to - at : IMG_CHUNK_PAGES, want = 0;
+		uint64_t bytes = 0;
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t i = pieces[k];
+			const struct img_chunk *c = &j->img->chunks[i];
+			dsts[k] = NULL;
+			if (j->dst[i] == FILLED_ELSEWHERE)
+				continue;
+			if (j->mapped[i]) { /* mapped from the image file: pages come on demand */
+				if (verify_mapped(j->img, c, (const void *)j->dst[i], err, errlen) <
+				    0)
+					return -1;
+				continue;
+			}
+			dsts[k] = (void *)j->dst[i];
+			want++;
+			bytes += (uint64_t)c->npages * IMG_PAGE;
+			/* the pages first, in one call: writing into fresh memory took a
+			 * fault per page (copy into 256 MiB: 1.7 GB/s, populated: 3.1) */
+			madvise(dsts[k], (size_t)c->npages * IMG_PAGE, MADV_POPULATE_WRITE);
+		}
+		if (want && rst_read_group(j->img, j->readers, pieces, n, dsts, d, tmp, tmpsize,
+					   whole, err, errlen) < 0)
+			return -1;
+		uint64_t done = __atomic_add_fetch(&j->done, bytes, __ATOMIC_RELAXED);
+		if (pthread_self() == j->self)
+			progress_update(j->progress, done, j->total);
+	}
+	return 0;
 }
 
 static void *worker(void *arg)
@@ -50,32 +96,20 @@ static void *worker(void *arg)
 	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
 	void *tmp = fault_hit(FAULT_RST_ALLOC) ? NULL : malloc(tmpsize);
 	void *whole = j->img->chunk_src ? malloc(IMG_CHUNK_PAGES * IMG_PAGE) : NULL;
+	void **dsts = malloc(IMG_CHUNK_PAGES * sizeof(*dsts));
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	char err[512];
-	if (!tmp || !d || (j->img->chunk_src && !whole)) {
+	if (!tmp || !d || !dsts || (j->img->chunk_src && !whole)) {
 		snprintf(err, sizeof(err), "pid %u: no memory for the buffers reading %s",
 			 j->img->proc->pid, j->img->r.path);
 		goto fail;
 	}
 	for (;;) {
-		uint32_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-		if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
+		uint32_t g = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (g >= j->ngroups || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
-		const struct img_chunk *c = &j->img->chunks[i];
-		if (j->dst[i] == FILLED_ELSEWHERE)
-			continue;
-		if (j->mapped[i]) { /* mapped from the image file: pages come on demand */
-			if (verify_mapped(j->img, c, (const void *)j->dst[i], err, sizeof(err)) < 0)
-				goto fail;
-			continue;
-		}
-		if (rst_read_piece(j->img, j->readers, i, (void *)j->dst[i], d, tmp, tmpsize, whole,
-				   err, sizeof(err)) < 0)
+		if (fill_group(j, g, dsts, d, tmp, tmpsize, whole, err, sizeof(err)) < 0)
 			goto fail;
-		uint64_t done =
-		    __atomic_add_fetch(&j->done, (uint64_t)c->npages * IMG_PAGE, __ATOMIC_RELAXED);
-		if (pthread_self() == j->self)
-			progress_update(j->progress, done, j->total);
 	}
 	goto out;
 fail:
@@ -87,6 +121,7 @@ out:
 	ZSTD_freeDCtx(d);
 	free(tmp);
 	free(whole);
+	free(dsts);
 	return NULL;
 }
 
@@ -114,12 +149,19 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 			j.total += (uint64_t)img->chunks[c].npages * IMG_PAGE;
 	uint32_t toread = 0;
 	for (uint32_t c = 0; c < img->nchunks; c++)
-		toread += !l->mapped[c] || rst_verify_mapped;
+		toread += !l->mapped[c] || (rst_verify_mapped && !rst_verify_deferred);
 	pthread_t t[MAX_WORKERS];
 	int started = 0, n = workers_for(toread);
 	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));
-	if (!j.dst)
+	j.order = malloc((img->nchunks + 1) * sizeof(uint32_t));
+	j.starts = malloc((img->nchunks + 1) * sizeof(uint32_t));
+	if (!j.dst || !j.order || !j.starts) {
+		free(j.dst);
+		free(j.order);
+		free(j.starts);
 		return error("out of memory");
+	}
+	j.ngroups = rst_piece_groups(img, j.order, j.starts);
 	for (uint32_t v = 0; v < img->nvmas; v++) {
 		const struct img_vma *r = &img->vmas[v];
 		for (uint32_t c = r->first_chunk; l->premap[v] && c < r->first_chunk + r->nchunks;
@@ -131,6 +173,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	for (uint32_t c = 0; c < img->nchunks; c++)
 		if (!j.dst[c]) {
 			free(j.dst);
+			free(j.order);
+			free(j.starts);
 			return error("%s is corrupt: memory chunk %u belongs to no region",
 				     img->r.path, c);
 		}
@@ -140,6 +184,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 		snprintf(j.err, sizeof(j.err), "out of memory");
 	if (!j.readers || rst_chain_open(img, j.readers, j.err, sizeof(j.err)) < 0) {
 		free(j.dst);
+		free(j.order);
+		free(j.starts);
 		free(j.readers);
 		return error("%s", j.err);
 	}
@@ -153,5 +199,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	rst_chain_close(img, j.readers, nfiles);
 	free(j.readers);
 	free(j.dst);
+	free(j.order);
+	free(j.starts);
 	return j.failed ? error("%s", j.err) : 0;
 }

@@ -62,6 +62,14 @@ void rst_chain_close(const struct rst_image *img, struct img_reader *readers, ui
 int rst_read_piece(struct rst_image *img, struct img_reader *readers, uint32_t i, void *dst,
 		   struct ZSTD_DCtx_s *dctx, void *tmp, size_t tmpsize, void *whole_buf, char *err,
 		   size_t errlen);
+/* Pieces grouped by the stored chunk they are parts of: order gets the piece
+ * indices (img->nchunks of them) grouped, starts where each group begins in
+ * order; returns the number of groups. rst_read_group reads a group (its
+ * stored chunk once, verified) into dst[k] for pieces[k] (NULL: skip it). */
+uint32_t rst_piece_groups(const struct rst_image *img, uint32_t *order, uint32_t *starts);
+int rst_read_group(struct rst_image *img, struct img_reader *readers, const uint32_t *pieces,
+		   uint32_t n, void *const *dst, struct ZSTD_DCtx_s *dctx, void *tmp,
+		   size_t tmpsize, void *whole_buf, char *err, size_t errlen);
 void rst_free(struct rst_image *img);
 const char *rst_str(const struct rst_image *img, uint32_t off);
 /* load.c: the IMG_SEC_FDX record of a descriptor of a kind that has one
@@ -286,6 +294,21 @@ extern int rst_map_images;
  * then arrive only when the program touches them) */
 extern int rst_verify_mapped;
 #define RST_MAX_RUNS 64 /* = RT_MAX_MAPPED */
+
+/* verify.c: the checksums of mapped chunks, verified by restart while the
+ * program runs. rst_verify_prepare before the restored processes exist (they
+ * then leave mapped chunks unread: rst_verify_deferred); rst_verify_run once
+ * they do (init: their namespace's PID 1, killed on a bad chunk): -1 if the
+ * memory was not what was saved (said why). */
+extern int rst_verify_deferred;
+struct rst_verify {
+	struct rst_set *set;
+	pid_t init;
+	int corrupt, failed;
+	uint64_t bytes;
+};
+void rst_verify_prepare(void);
+int rst_verify_run(struct rst_set *set, pid_t init);
 int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped);
 
 /* plan.c */

@@ -125,6 +125,15 @@ static void close_restorer_fds(const struct rst_set *set)
 	close_range(set->base, set->top - 1, 0);
 }
 
+/* All but the image files, which the verifier reads (verify.c). */
+static void close_all_but_images(const struct rst_set *set)
+{
+	int images = set->base + 3 + set->n;
+	close_range(set->base, images - 1, 0);
+	if (images + set->n <= set->top - 1)
+		close_range(images + set->n, set->top - 1, 0);
+}
+
 /* PID 1 dies with restart (SIGKILL of restart while it loads leaves
  * nothing): if restart was gone before that was set, go now. */
 static void init_follows_restart(void)
@@ -182,6 +191,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	/* the new IPC namespace's own message queues, where programs look for them */
 	if (access("/dev/mqueue", F_OK) == 0)
 		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	debug("restart: init has mounted /proc");
 	if (rst_sysv_create(set) < 0 || rst_tcp_restore(set) < 0 || rst_objs_create(set, -1) < 0)
 		rst_abort(NULL);
 	for (int i = 0; i < set->n; i++) {
@@ -226,6 +236,7 @@ int rst_run(struct rst_set *set)
 		keep_host_proc(set);
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
+	rst_verify_prepare();
 	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
 	if (init < 0)
 		return error("cannot create the restart namespace's first process: %s",
@@ -240,13 +251,18 @@ int rst_run(struct rst_set *set)
 		run_init(set, pfd[1]);
 	}
 	close(pfd[1]);
-	close_restorer_fds(set);
+	close_all_but_images(set);
 	rst_sigfwd_restart(init, rst_tty_own());
-	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
+	int verified = rst_verify_run(set, init);
+	close_restorer_fds(set);
+	if (verified == 0)
+		rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
 	ssize_t n = read_full(pfd[0], &r, sizeof(r));
 	int s;
 	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
 		;
+	if (verified < 0)
+		return -1; /* said why: the memory was not what was saved */
 	if (n == sizeof(r) && r.aborted)
 		return error("cannot restart: a process failed while it was restored (above); "
 			     "every process of the restart was ended, nothing of the computation "
@@ -430,6 +446,7 @@ void rst_process(struct rst_set *set, int i)
 	if (rst_tty_session(set, i) < 0 || rst_zombies(set, i) < 0 || rst_fds_late(set, i) < 0)
 		rst_abort(NULL);
 	restore_proc_state(img);
+	debug("pid %u: descriptors, children and state restored", img->proc->pid);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rst_memory(img, &l, rst_blob_area_size(img)) < 0)
@@ -441,5 +458,6 @@ void rst_process(struct rst_set *set, int i)
 		rst_abort(NULL);
 	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
+	debug("pid %u: into the blob", img->proc->pid);
 	rst_jump(img, &l, set->base, set->base + 2);
 }

@@ -197,7 +197,9 @@ static int after_restart(uint8_t *buf, size_t size)
 	}
 	send_host();
 	send_interval(); /* a new coordinator takes it */
+	debug("pid %d: restarted, waiting for the RESTARTED barrier", getpid());
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
+	debug("pid %d: RESTARTED barrier passed", getpid());
 	api_complete(STASIS_CKPT_RESTARTED);
 	return rc;
 }
@@ -221,6 +223,7 @@ struct ckpt_run {
 	struct rt_image_job job;
 	struct timespec t0;
 	int released, reported, wrote;
+	int huge; /* a forked writer without dirty-page tracking: huge pages help */
 	struct image_parts *parts;
 	char dir[PATH_MAX], path[PATH_MAX], err[512];
 };
@@ -293,6 +296,8 @@ static int write_image(struct ckpt_run *c)
 		return 1;
 	if (c->job.forked) {
 		__atomic_store_n(&rt.let_go, 1, __ATOMIC_RELEASE); /* see leave.c */
+		if (c->huge)
+			rt_huge_hold();
 		rt_release_all(); /* the program runs on while the child writes */
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
@@ -318,16 +323,20 @@ static void report_image(struct ckpt_run *c, int rc)
 
 static void resume_restarted(uint8_t *buf, size_t size)
 {
+	rt_huge_forget();
 	int rc = after_restart(buf, size);
 	if (rc < 0)
 		rt.coord_lost = 1;
 	rt_arena_reset();
-	if (rc != 1)
+	if (rc != 1) {
 		rt_tty_restarted(); /* opens /dev/tty: while the program's threads are
 				       held, so it cannot take a number they are about to use */
+		rt_prefault_plan();
+	}
 	rt_release_all();
 	if (rc == 1)
 		die_killed();
+	rt_prefault_run(); /* on this otherwise idle thread, while the program runs */
 }
 
 /* Every process's image is written (WRITTEN passed without ABORT, or KILL
@@ -355,6 +364,7 @@ static void discard(struct ckpt_run *c)
  * wrote one: the generation is discarded, restart --dir takes the one before). */
 static void lost_coordinator(struct ckpt_run *c)
 {
+	rt_shares_done();
 	if (!c->released)
 		rt_release_all();
 	rt_snap_release();
@@ -368,10 +378,12 @@ static void lost_coordinator(struct ckpt_run *c)
 }
 
 /* On a helper with its own descriptor table: what it opens takes no number
- * the program's running threads may be about to use. */
+ * the program's running threads may be about to use. arg: a writer will be
+ * forked, without dirty-page tracking (huge pages shorten its fork). */
 static void snap_prepare(void *arg)
 {
-	(void)arg;
+	if (arg)
+		rt_huge_prepare();
 	rt_snap_prepare();
 }
 
@@ -379,15 +391,20 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
+	int flags = c.cb.flags | rt.flags;
+	c.huge = !(flags & (CKPT_INCREMENTAL | CKPT_KILL)) && !getenv_flag("STASIS_NO_FORK");
 	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
-		rt_run_private_files(snap_prepare, NULL);
+		rt_run_private_files(snap_prepare, c.huge ? &c : NULL);
 	int b = barrier(BARRIER_PREPARED, buf, size); /* nobody stops before all are ready */
 	if (b != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
+	rt_shares_begin();
 	int rc = suspend(&c);
+	debug("pid %d: threads held in %.1f ms", getpid(), elapsed_ms(&c.t0));
 	if ((b = barrier(BARRIER_SUSPENDED, buf, size)) != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
+	debug("pid %d: SUSPENDED passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	if (rc == 0 && rt_take_pending() < 0) {
 		snprintf(c.err, sizeof(c.err),
 			 "pid %d: cannot record its pending signals (more than %d queued for one "
@@ -410,8 +427,12 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		report_image(&c, rc);
 		c.reported = 1;
 	}
-	if ((b = barrier(BARRIER_DRAINED, buf, size)) != 0)
+	debug("pid %d: captured at %.1f ms", getpid(), elapsed_ms(&c.t0));
+	b = barrier(BARRIER_DRAINED, buf, size);
+	rt_shares_done(); /* every process has read the lists it needed */
+	if (b != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
+	debug("pid %d: DRAINED passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
 	if (rc == 0 && !aborted && write_image(&c) == 1) {
 		resume_restarted(buf, size);
@@ -435,6 +456,8 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		die_killed();
 	if (!c.released)
 		rt_release_all();
+	rt_huge_idle(b == 0 && c.released); /* what the time before the stop left */
+	rt_arena_reset();
 }
 
 static int join_coordinator(uint32_t flags, int quiet);

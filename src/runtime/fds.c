@@ -362,7 +362,7 @@ static int order_fds(struct fd_order *o, const int *list, int n)
 		return -1;
 	for (int fd = 0; fd <= o->maxfd; fd++)
 		o->lowest[fd] = fd, o->entry[fd] = -1;
-	o->n = rt_fds_sorted(getpid(), o->v, scratch, FDS_MAX);
+	o->n = rt_fds_sorted_known(getpid(), o->v, scratch, FDS_MAX);
 	for (int k = 0; k < o->n; k++) /* a run starts with its lowest fd */
 		if (o->v[k].fd <= o->maxfd)
 			o->lowest[o->v[k].fd] = o->v[o->v[k].first].fd;
@@ -447,7 +447,7 @@ static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
 	if (!pv || !scratch)
 		return -1;
-	int pn = rt_fds_sorted(ppid, pv, scratch, FDS_MAX);
+	int pn = rt_fds_sorted_known(ppid, pv, scratch, FDS_MAX);
 	for (uint32_t i = 0, j = 0; pn > 0 && i < (uint32_t)o->n && j < (uint32_t)pn;) {
 		int c = rt_fdesc_cmp(self, &o->v[i], ppid, &pv[j]);
 		uint32_t inext = rt_fdesc_next_run(o->v, i, o->n);

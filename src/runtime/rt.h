@@ -219,6 +219,27 @@ int rt_pipe_end(struct img_writer *w, struct rt_helper *h);
  * files the checkpoint thread opens while the program's threads run. */
 int rt_run_private_files(void (*fn)(void *), void *arg);
 
+/* mapped.c: each line of /proc/self/maps (read without malloc); whether a
+ * line is a private mapping of a stasis image (its range and protection). */
+void rt_maps_lines(void (*fn)(const char *line, void *arg), void *arg);
+int rt_image_mapping(const char *line, uint64_t *s, uint64_t *e, int *prot);
+/* prefault.c: after a restart, the memory mapped from the image populated
+ * ahead of the program: plan with its threads held, run once released. */
+void rt_prefault_plan(void);
+void rt_prefault_run(void);
+
+/* huge.c: before the stop, while the program runs, collapse its fully
+ * present private anonymous memory into huge pages (a shorter fork and smaps),
+ * for at most 2 s; after a checkpoint, the rest, until done or until the
+ * coordinator sends anything: rt_huge_hold with the threads held opens what
+ * rt_huge_idle(1) reads on the checkpoint thread once they run (idle(0):
+ * only close); rt_huge_forget in a restarted process (those numbers are not
+ * its own). */
+void rt_huge_prepare(void);
+void rt_huge_hold(void);
+void rt_huge_idle(int run);
+void rt_huge_forget(void);
+
 /* mem.c */
 struct img_writer;
 struct rt_vmas {
@@ -380,6 +401,14 @@ int rt_fdesc_errno(int reset);
  * barrier); rt_shares_dump then names each shared one of out's descriptors by
  * its owner (out->shares), or fails with what the scan could not read. */
 void rt_shares_scan(void);
+/* rt_shares_begin: this checkpoint's PREPARED barrier has passed (a list
+ * published before is stale); rt_shares_done: DRAINED has passed, every
+ * process has read our published list (removed). */
+void rt_shares_begin(void);
+void rt_shares_done(void);
+/* rt_fds_sorted, from what the sharing pass of this checkpoint already has
+ * (our own list, a list another process published) when it can. */
+int rt_fds_sorted_known(uint32_t pid, struct rt_fdesc *out, int *fds, int max);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
 uint32_t rt_share_owner(int fd);
 /* pid takes part in the running checkpoint (per the last barrier pass). */

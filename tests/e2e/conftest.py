@@ -316,11 +316,13 @@ class Stasis:
         return "".join(p.describe() for p in self.procs)
 
     # ---- the zdtm protocol ---------------------------------------------------
-    def zdtm(self, name, *args, cycles=2, opts=(), timeout=60, between=None, nprocs=1):
+    def zdtm(self, name, *args, cycles=2, opts=(), timeout=60, between=None, nprocs=1,
+             checkpointed=None):
         """Launch tests/programs/NAME with argv[1] = the verify file, wait for
         "ready", then `cycles` times: checkpoint --kill and restart. Then create
-        the verify file and wait for the program's verdict. `between(st, i, imgs,
-        restart_proc)` runs after each restart. nprocs: processes the program
+        the verify file and wait for the program's verdict. `checkpointed(st, i,
+        imgs)` runs after each checkpoint, before the restart; `between(st, i,
+        imgs, restart_proc)` after each restart. nprocs: processes the program
         has at "ready" (it and its children). Returns the output text."""
         out = self.tmp / f"{name}.out"
         verify = self.tmp / "verify"
@@ -335,6 +337,8 @@ class Stasis:
             # launch execs the program (-9); restart reports it as 128 + 9
             assert rc in (-signal.SIGKILL, 128 + signal.SIGKILL), (f"after checkpoint --kill the program ended with "
                                            f"{rc}, not SIGKILL\n{self.describe_all()}")
+            if checkpointed:
+                checkpointed(self, i, imgs)
             p = self.restart(imgs)
             self.wait_registered(nprocs=nprocs, proc=p)
             host_pid = self.restored_host_pid(p, root)
