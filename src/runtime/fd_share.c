@@ -16,8 +16,10 @@
  * only and publishes it in the run directory (fdorder-<comp>-<pid>-<port>);
  * the others read it there instead of sorting it again, so that P processes
  * make P sorts, not P^2 (9 processes holding 1000 descriptions of one file:
- * 0.47 s each before). A list that does not come within PUBLISH_WAIT_MS is
- * listed and sorted by the reader, as before. */
+ * 0.47 s each before). The lists that do not come within PUBLISH_WAIT_MS (one
+ * bound for the whole pass) are listed and sorted by the reader, as before; so
+ * are, at once, those of processes in another mount namespace (another host
+ * sharing the PID namespace), which publish where the reader does not look. */
 #include "runtime/rt.h"
 #include "common/log.h"
 
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,22 +181,36 @@ static int read_published(uint32_t pid, struct rt_fdesc *into)
 	return ok ? (int)h.n : -1;
 }
 
+/* pid sees the same files as this process (its mount namespace): only then
+ * is its published list where this process looks (a process of another host,
+ * or of another container sharing the PID namespace, publishes elsewhere). */
+static int same_mounts(uint32_t pid)
+{
+	char path[64];
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/%u/ns/mnt", pid);
+	return stat(path, &a) == 0 && stat("/proc/self/ns/mnt", &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
 /* pid's sorted list: published by pid (it sorts its own while we sort ours),
- * or, if it does not come in time, listed and sorted here. */
-static int peer_list(uint32_t pid, uint32_t self, int *fds)
+ * or, if it does not come by end (one bound for the whole pass), listed and
+ * sorted here. */
+static int peer_list(uint32_t pid, uint32_t self, int *fds, uint64_t end)
 {
 	struct timespec pause = {0, 200000};
-	uint64_t end = mono_ns() + PUBLISH_WAIT_MS * 1000000ull;
+	int wait = same_mounts(pid);
 	for (;;) {
 		int n = read_published(pid, peer);
 		if (n >= 0)
 			return n;
-		if (mono_ns() >= end)
+		if (!wait || mono_ns() >= end)
 			break;
 		nanosleep(&pause, NULL);
 	}
-	debug("pid %u: no descriptor list published by pid %u within %d ms: sorting it here", self,
-	      pid, PUBLISH_WAIT_MS);
+	if (wait)
+		debug("pid %u: no descriptor list published by pid %u in time: sorting it here",
+		      self, pid);
 	return list_fds(pid, self, peer, fds);
 }
 
@@ -210,8 +227,9 @@ static void scan(uint32_t self, const uint32_t *pids, size_t n, int *fds)
 	      (mono_ns() - t_start) / 1e6);
 	for (uint32_t k = 0; k < nmine; k++) /* at worst, its lowest dup here */
 		own[k] = (struct owner){self, mine[mine[k].first].fd, 0};
+	uint64_t end = mono_ns() + PUBLISH_WAIT_MS * 1000000ull;
 	for (size_t k = 0; k < n; k++) {
-		if (pids[k] == self || (got = peer_list(pids[k], self, fds)) < 0)
+		if (pids[k] == self || (got = peer_list(pids[k], self, fds, end)) < 0)
 			continue;
 		merge_with(pids[k], self, got);
 	}
