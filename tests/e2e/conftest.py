@@ -17,6 +17,7 @@ cycles.
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -124,6 +125,25 @@ def read_fds(pid):
         except OSError:
             pass
     return res
+
+
+def runtime_idle_fds(pid):
+    """The descriptors the runtime holds while it collapses memory into huge
+    pages after a checkpoint that let the program run on (src/runtime/huge.c:
+    /proc/self/maps and pagemap, above 100): closed when that pass ends."""
+    return {fd: t for fd, t in read_fds(pid).items()
+            if fd >= 100 and re.fullmatch(r"/proc/\d+/(maps|pagemap)", t)}
+
+
+def wait_runtime_idle(pid, timeout=30):
+    """Wait until the runtime's pass after a checkpoint has ended (its
+    descriptors are gone): the program's descriptors are then all there is."""
+    deadline = time.monotonic() + timeout
+    while runtime_idle_fds(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"pid {pid}: the runtime still holds {runtime_idle_fds(pid)} "
+                        f"{timeout} s after the checkpoint")
+        time.sleep(0.01)
 
 
 def nspid(pid):
@@ -331,6 +351,7 @@ class Stasis:
         self.wait_registered(nprocs=nprocs, proc=p)
         host_pid = root = p.pid  # launch execs the program
         for i in range(cycles):
+            wait_runtime_idle(host_pid)  # after a checkpoint in between
             maps0, fds0 = read_maps(host_pid), read_fds(host_pid)
             imgs = self.checkpoint(kill=True)
             rc = p.wait(timeout=30)
