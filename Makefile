@@ -31,15 +31,18 @@ BLOB_SRC := $(wildcard src/restore/blob/*.c)
 BLOB_ASM := $(wildcard src/restore/blob/*.S)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 PROG_SRC := $(wildcard tests/programs/*.c)
+SSH_SRC := $(wildcard src/ssh/*.c)
 
 obj = $(patsubst %.c,$(O)/%.o,$(patsubst %.S,$(O)/%.o,$(1)))
 LIB_OBJ := $(call obj,$(COMMON_SRC) $(IMAGE_SRC))
 CLI_OBJ := $(call obj,$(CLI_SRC)) $(O)/blob_embed.o
 RT_OBJ := $(call obj,$(RT_SRC) $(RT_ASM))
+SSH_OBJ := $(call obj,$(SSH_SRC))
 BLOB_OBJ := $(patsubst %.c,$(O)/blob/%.o,$(BLOB_SRC)) $(patsubst %.S,$(O)/blob/%.o,$(BLOB_ASM))
 
 STASIS := $(B)/bin/stasis
 RUNTIME := $(B)/lib/libstasis.so
+SSH_RELAY := $(B)/lib/stasis-ssh
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 # static programs run without the runtime: launch warns, and leaves no coordinator behind
@@ -47,8 +50,8 @@ PROGS += $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
 
 .PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb soak
-all: $(STASIS) $(RUNTIME) $(PROGS) $(COORDLOAD)
-bin: $(STASIS) $(RUNTIME)
+all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PROGS) $(COORDLOAD)
+bin: $(STASIS) $(RUNTIME) $(SSH_RELAY)
 
 $(O)/src/cli/main.o: VERSION
 $(O)/src/cli/main.o: BASE_CFLAGS += -DSTASIS_VERSION='"$(VERSION)"'
@@ -90,6 +93,10 @@ $(O)/blob_embed.o: src/restore/blob_embed.S $(O)/blob.bin
 $(STASIS): $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) $(LDFLAGS) -Wl,--export-dynamic-symbol=stasis_cli_marker $^ -o $@ $(LIBS)
+# what a process of the computation runs in place of ssh (src/ssh/ssh.h)
+$(SSH_RELAY): $(SSH_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) $(LDFLAGS) $^ -o $@ $(LIBS)
 $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
@@ -109,6 +116,7 @@ $(COORDLOAD): $(O)/bench/coordload.o $(LIB_OBJ)
 	$(CC) $(SAN) $^ -o $@ $(LIBS)
 
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ)) \
+		$(filter-out $(O)/src/ssh/main.o,$(SSH_OBJ)) \
 		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
@@ -166,6 +174,7 @@ install: bin
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(STASIS) $(DESTDIR)$(BINDIR)/stasis
 	install -m 0644 $(RUNTIME) $(DESTDIR)$(PREFIX)/lib/stasis/libstasis.so
+	install -m 0755 $(SSH_RELAY) $(DESTDIR)$(PREFIX)/lib/stasis/stasis-ssh
 	install -m 0644 src/include/stasis/stasis.h $(DESTDIR)$(INCLUDEDIR)/stasis/stasis.h
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 man/*.3 $(DESTDIR)$(MANDIR)/man3
@@ -180,6 +189,7 @@ deb:
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/stasis $(DESTDIR)$(PREFIX)/lib/stasis/libstasis.so \
+		$(DESTDIR)$(PREFIX)/lib/stasis/stasis-ssh \
 		$(DESTDIR)$(INCLUDEDIR)/stasis/stasis.h $(DESTDIR)$(BASHCOMPDIR)/stasis \
 		$(DESTDIR)$(PKGCONFIGDIR)/stasis.pc \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1)) \

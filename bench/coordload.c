@@ -3,8 +3,9 @@
  * simulated processes against it with the real protocol and authentication
  * (src/common/proto.h: challenge, HELLO with the token's HMAC), then asks for
  * one checkpoint as a control client and plays every process's part of its
- * barrier sequence: CKPT_BEGIN -> CHILDREN, SUSPENDED -> DRAINED ->
- * IMAGE_DONE, WRITTEN -> released. It prints the coordinator's times, CPU and
+ * barrier sequence, as the runtime does it (runtime/ckpt.c): CKPT_BEGIN ->
+ * PREPARED -> CHILDREN, SUSPENDED -> DRAINED -> IMAGE_DONE, WRITTEN ->
+ * released. It prints the coordinator's times, CPU and
  * memory as one "result key=value ..." line.
  *
  *   coordload -s STASIS -n N -p PORT -d DIR [-w PER_WORKER]
@@ -151,7 +152,7 @@ static int sim_step(int fd, uint32_t pid, const char *dir, uint8_t *buf, struct 
 		return proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
 	}
 	if (m.hdr.type != MSG_BARRIER || m.hdr.len < sizeof(in))
-		return 0; /* PROGRESS, KILL: nothing to answer */
+		return 0; /* PROGRESS, TCP_MATCH, MEMBERS, KILL: nothing to answer */
 	memcpy(&in, m.payload, sizeof(in));
 	unsigned npids = (m.hdr.len - sizeof(in)) / 4;
 	r->max_pass_pids = npids > r->max_pass_pids ? npids : r->max_pass_pids;
@@ -161,9 +162,11 @@ static int sim_step(int fd, uint32_t pid, const char *dir, uint8_t *buf, struct 
 		return proto_send(fd, MSG_CHILDREN, NULL, 0, NULL, 0) |
 		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
 	}
-	if (in.id == BARRIER_SUSPENDED) {
+	if (in.id == BARRIER_SUSPENDED) { /* no TCP connection to drain */
+		struct proto_tcp_report t = {0};
 		b.id = BARRIER_DRAINED;
-		return proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
+		return proto_send(fd, MSG_TCP_REPORT, &t, sizeof(t), NULL, 0) |
+		       proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0);
 	}
 	if (in.id == BARRIER_DRAINED) {
 		char path[256];

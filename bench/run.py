@@ -34,6 +34,10 @@ Workloads (BENCH_ONLY picks some, by name):
                        processes (1000 10000 32000), a full checkpoint's barriers
   mapped incremental redis true   Stasis only: restart to the next instruction, incremental
                        image size, redis-benchmark, launch overhead
+  decompress           Stasis only: memhog BENCH_MIB MiB text restarted from its compressed
+                       image: GB/s of memory the restorer's threads decompress
+  chain16              Stasis only: pagemem BENCH_MIB MiB, 16 incremental checkpoints, restart
+                       from the chain of 16 images and from the same memory merged into one
 
 Environment: BENCH_ROUNDS (3; BENCH_RUNS is the old name), BENCH_MIB (1024), BENCH_BIG_MIB
 (8192), BENCH_BIG (0), BENCH_ONLY (names above; default: all but big), BENCH_PEERS (make's
@@ -41,7 +45,8 @@ PEERS=1), BENCH_PEERS_PREFIX ($HOME/.cache/stasis-peers), BENCH_DMTCP_GZIP (0: D
 default is slow, ~45 s a GiB of random memory; 1 measures it too), BENCH_TMP (/var/tmp: images
 and dd files, a real disk), BENCH_RESULTS (bench/results), BENCH_PY_MIB (256), BENCH_PYTHON
 (/usr/bin/python3), BENCH_COORD_PROCS ("1000 10000 32000"), BENCH_LAUNCH_RUNS (20),
-BENCH_INCR_DIRTY_MIB (10), BENCH_SHM_MIB (256).
+BENCH_INCR_DIRTY_MIB (10), BENCH_SHM_MIB (256), BENCH_PAUSE_WAIT (300: seconds the pause
+workload waits for the first checkpoint's huge-page collapse to end before the second).
 
 Outputs in BENCH_RESULTS: runs.csv (every measurement), results.csv (medians and median
 ratios), tables.md (the tables of docs/performance.md), peers.txt, coord.csv, and gnuplot charts
@@ -71,6 +76,7 @@ MANYHOG = os.path.join(BUILD, "tests/programs/manyhog")
 COORDLOAD = os.path.join(BUILD, "bench/coordload")
 RESUME = os.path.join(BUILD, "tests/programs/resume_clock")
 PAGEMEM = os.path.join(BUILD, "tests/programs/pagemem")
+TCPMANY = os.path.join(BUILD, "tests/programs/tcp_many")
 PEERS_BUILD = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers", "build.sh"))
 MiB = 1 << 20
 
@@ -99,6 +105,9 @@ class Cfg:
                                                   "1000 10000 32000").split()]
     launch_runs = env_int("BENCH_LAUNCH_RUNS", 20)
     incr_dirty_mib = env_int("BENCH_INCR_DIRTY_MIB", 10)
+    tcp_conns = env_int("BENCH_TCP_CONNS", 100)
+    tcp_kib = env_int("BENCH_TCP_KIB", 1024)  # in flight each way on each connection
+    pause_wait = env_int("BENCH_PAUSE_WAIT", 300)
 
 
 class BenchError(Exception):
@@ -436,6 +445,12 @@ class Results:
     def median(self, w, tool, variant, metric):
         v = self.values(w, tool, variant, metric)
         return statistics.median(v) if v else None
+
+    def median_ratio(self, w, a, b, metric):
+        """The median over rounds of Stasis's variant a over variant b."""
+        x, y = self.by_round(w, "stasis", a, metric), self.by_round(w, "stasis", b, metric)
+        r = [x[k] / y[k] for k in x if k in y and y[k]]
+        return statistics.median(r) if r else None
 
     def fail(self, what, err, peer=False):
         """A series that could not be measured. A peer's failure is a finding about the peer
@@ -819,9 +834,13 @@ def run_workload(wl, work, res, peers, src):
 # ---- Stasis alone: forked pause, mapped restart, incremental image, redis, launch ----
 
 def pause_once(name, mib, work, res, rnd, shared=False):
-    """One checkpoint that lets memhog (or, shared, shmhog: MAP_SHARED memory held by two
+    """Two checkpoints that let memhog (or, shared, shmhog: MAP_SHARED memory held by two
     processes, copied at the stop) run on: the runtime forks the writer and logs (with
-    STASIS_LOG=debug) how long each process's threads were held; the longest counts."""
+    STASIS_LOG=debug) how long each process's threads were held; the longest counts. The
+    first checkpoint of a process collapses its memory into huge pages before the stop
+    (runtime/huge.c, at most 2 s of it) and the rest after it; the second comes once the
+    runtime says it is done (at most BENCH_PAUSE_WAIT s later): pause_ms is the first's,
+    pause2_ms the second's."""
     argv = [SHMHOG, str(mib)] if shared else [MEMHOG, str(mib), "rand", "0"]
     wl = Workload(name, "", argv, mib, "shmhog" if shared else "memhog",
                   fill_s=600 if mib > 2048 else 120)
@@ -829,18 +848,124 @@ def pause_once(name, mib, work, res, rnd, shared=False):
     err = os.path.join(work, "launch.err")
     env = dict(os.environ, STASIS_LOG="debug")
     stasis_launch(wl, work, ck, port, os.path.join(work, "pause.log"), env=env)
-    os.sync()
-    t0 = time.monotonic()
-    run([STASIS, "checkpoint", "-p", str(port)], what="forked stasis checkpoint")
-    res.add(name, "stasis", "forked", "ckpt_s", rnd, time.monotonic() - t0)
-    m = re.findall(r"threads paused ([0-9.]+) ms", read_bytes(err).decode(errors="replace"))
-    if not m:
-        raise BenchError("the runtime logged no 'threads paused' line (was the writer forked?)")
-    res.add(name, "stasis", "forked", "pause_ms", rnd, max(float(x) for x in m))
+    for k, metric in ((1, "pause_ms"), (2, "pause2_ms")):
+        if k == 2:  # the runtime collapses the rest after the first checkpoint
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < Cfg.pause_wait and not re.search(
+                    r"(collapsed into huge pages|nothing to collapse|none collapsed) after the "
+                    r"checkpoint(?! in [0-9.]+ ms \(interrupted)",
+                    read_bytes(err).decode(errors="replace")):
+                time.sleep(0.1)
+            res.add(name, "stasis", "forked", "collapse_wait_s", rnd, time.monotonic() - t0)
+        os.sync()
+        t0 = time.monotonic()
+        run([STASIS, "checkpoint", "-p", str(port)], what="forked stasis checkpoint")
+        res.add(name, "stasis", "forked", "ckpt_s" if k == 1 else "ckpt2_s", rnd,
+                time.monotonic() - t0)
+        text = read_bytes(err).decode(errors="replace")
+        m = re.findall(r"threads paused ([0-9.]+) ms", text)
+        if len(m) < k:
+            raise BenchError("the runtime logged no 'threads paused' line (was the writer "
+                             "forked?)")
+        # the longest of the processes' pauses of checkpoint k (one line per process)
+        per = len(m) // k
+        res.add(name, "stasis", "forked", metric, rnd, max(float(x) for x in m[-per:]))
     subprocess.run([STASIS, "kill", "-p", str(port), "--coordinator"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
     kill_ours()
     shutil.rmtree(ck, ignore_errors=True)
+
+
+def restart_to_blob(ck, port, work, opts=()):
+    """stasis restart --dir ck with STASIS_LOG=debug: seconds from its start to the restorer's
+    jump into the program ("into the blob", CLOCK_MONOTONIC like time.monotonic), and how
+    long the memory took ("memory of pid N restored in X ms"), for the slowest process."""
+    err = os.path.join(work, "restart.err")
+    env = dict(os.environ, STASIS_LOG="debug")
+    t0 = time.monotonic()
+    rpid = spawn([STASIS, "restart", "-p", str(port), *opts, "--dir", ck],
+                 os.path.join(work, "restart.out"), err, env=env)
+    end = time.monotonic() + 300
+    text = ""
+    while time.monotonic() < end and "into the blob" not in text:
+        if not alive(rpid):
+            raise BenchError("the restart ended early: %s" % tail(err))
+        time.sleep(0.005)
+        text = read_bytes(err).decode(errors="replace")
+    blob = [float(x) for x in re.findall(r"\[([0-9.]+)\] pid \d+: into the blob", text)]
+    mem = [float(x) for x in re.findall(r"memory of pid \d+ restored in ([0-9.]+) ms", text)]
+    if not blob or not mem:
+        raise BenchError("no restore timeline in the restart's log: %s" % tail(err))
+    subprocess.run([STASIS, "kill", "-p", str(port)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=30)
+    wait_gone([rpid], 30)
+    kill_ours()
+    return max(blob) - t0, max(mem) / 1e3
+
+
+def image_memory_bytes(img):
+    out = run([STASIS, "inspect", img], what="stasis inspect")
+    m = re.search(r"^memory\s+(\d+) bytes in \d+ chunks, stored as (\d+) bytes", out, re.M)
+    if not m:
+        raise BenchError("stasis inspect %s: no memory line" % img)
+    return int(m.group(1)), int(m.group(2))
+
+
+def decompress_once(work, res, rnd):
+    """memhog BENCH_MIB MiB of text, checkpointed compressed (the default): the restorer's
+    fill threads decompress it (restore/fill.c); GB/s of memory put back."""
+    port, ck = free_port(), stasis_ckpt_dir(work, "decomp")
+    wl = Workload("decompress", "", [MEMHOG, str(Cfg.mib), "text", "0"], Cfg.mib, "memhog")
+    pid = stasis_launch(wl, work, ck, port, os.path.join(work, "decomp.log"))
+    run([STASIS, "checkpoint", "-p", str(port), "--kill"], what="stasis checkpoint")
+    wait_gone([pid], 30)
+    mem, stored = image_memory_bytes(stasis_images(ck)[0])
+    to_blob, fill = restart_to_blob(ck, port, work)
+    res.add("decompress", "stasis", "zstd", "restart_blob_s", rnd, to_blob)
+    res.add("decompress", "stasis", "zstd", "fill_s", rnd, fill)
+    res.add("decompress", "stasis", "zstd", "gbps", rnd, mem / fill / 1e9)
+    res.add("decompress", "stasis", "zstd", "image_bytes", rnd, stored)
+    shutil.rmtree(ck, ignore_errors=True)
+
+
+def chain_once(work, res, rnd):
+    """pagemem BENCH_MIB MiB with --incremental: 16 forked checkpoints, BENCH_INCR_DIRTY_MIB
+    MiB rewritten before each but the first, so that the last image is a chain of 16 files.
+    Restarted from it, then from the same memory as one full image (stasis merge), to the
+    jump into the program."""
+    port, ck = free_port(), stasis_ckpt_dir(work, "chain")
+    out, verify = os.path.join(work, "chain.log"), os.path.join(work, "verify")
+    stride = max(1, Cfg.mib // Cfg.incr_dirty_mib)
+    for f in (verify, verify + ".step"):
+        if os.path.exists(f):
+            os.unlink(f)
+    pid = spawn([STASIS, "launch", "-p", str(port), "--ckpt-dir", ck, "--incremental", PAGEMEM,
+                 verify, str(Cfg.mib), str(stride)], out, os.path.join(work, "launch.err"))
+    wait_line(out, 1, pid, 120)
+    last = None
+    for k in range(16):
+        if k:
+            with open(verify + ".step", "w") as f:
+                f.write("%d\n" % k)
+            wait_line(out, 1 + k, pid, 120)
+        lines = run([STASIS, "checkpoint", "-p", str(port)], what="stasis checkpoint")
+        last = [l for l in lines.splitlines() if l.endswith(".stasis")][0]
+    files = len(stasis_images(ck))  # generations 1-16: one chain (retention keeps it all)
+    subprocess.run([STASIS, "kill", "-p", str(port), "--coordinator"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    wait_gone([pid], 30)
+    kill_ours()
+    full_dir = stasis_ckpt_dir(work, "chainfull")
+    run([STASIS, "merge", last, os.path.join(full_dir, os.path.basename(last))],
+        what="stasis merge")
+    for variant, d, opts in (("chain", ck, ()), ("full", full_dir, ()),
+                             ("fullread", full_dir, ("--no-map",))):
+        to_blob, fill = restart_to_blob(d, port, work, opts)
+        res.add("chain16", "stasis", variant, "restart_blob_s", rnd, to_blob)
+        res.add("chain16", "stasis", variant, "fill_s", rnd, fill)
+    res.add("chain16", "stasis", "chain", "files", rnd, files)
+    shutil.rmtree(ck, ignore_errors=True)
+    shutil.rmtree(full_dir, ignore_errors=True)
 
 
 def mapped_once(work, res, rnd):
@@ -935,6 +1060,58 @@ def redis_once(work, res, rnd, variant):
     kill_ours()
 
 
+def tcp_once(work, res, rnd):
+    """tcp_many: BENCH_TCP_CONNS connections between two processes with BENCH_TCP_KIB KiB in
+    flight each way on each. A checkpoint the program survives (the runtime's debug log gives
+    the drain and refill time of each process: the slowest counts), then checkpoint --kill
+    and restart to the coordinator's idle state; the program then checks every byte."""
+    port, ck = free_port(), stasis_ckpt_dir(work, "tcp")
+    out, err = os.path.join(work, "tcp.out"), os.path.join(work, "tcp.err")
+    verify = os.path.join(work, "verify")
+    if os.path.exists(verify):
+        os.unlink(verify)
+    env = dict(os.environ, STASIS_LOG="debug")
+    pid = spawn([STASIS, "launch", "-p", str(port), "--ckpt-dir", ck, TCPMANY, verify,
+                 str(Cfg.tcp_conns), str(Cfg.tcp_kib * 1024)], out, err, env=env)
+    wait_line(out, 1, pid, 120)
+    for variant in ("bounced", "copied"):  # the second finds the bytes acknowledged
+        if variant == "copied":
+            time.sleep(0.3)  # the receivers' delayed ACKs of the bytes bounced back
+        before = read_bytes(err).count(b"drained and put back in")
+        t0 = time.monotonic()
+        run([STASIS, "checkpoint", "-p", str(port)], what="stasis checkpoint")
+        res.add("tcp", "stasis", variant, "ckpt_s", rnd, time.monotonic() - t0)
+        ms = [int(m) for m in re.findall(rb"drained and put back in (\d+) ms",
+                                         read_bytes(err))[before:]]
+        if ms:
+            res.add("tcp", "stasis", variant, "drain_ms", rnd, max(ms))
+    run([STASIS, "checkpoint", "-p", str(port), "--kill"], what="stasis checkpoint --kill")
+    wait_gone([pid], 30)
+    t0 = time.monotonic()
+    rpid = spawn([STASIS, "restart", "-p", str(port), "--dir", ck],
+                 os.path.join(work, "restart.out"), os.path.join(work, "restart.err"))
+    end = time.monotonic() + 120
+    while True:
+        st = subprocess.run([STASIS, "status", "-p", str(port), "--json"], capture_output=True,
+                            text=True)
+        if st.returncode == 0 and '"state": "idle"' in st.stdout and '"nprocs": 2' in st.stdout:
+            break
+        if not alive(rpid) or time.monotonic() > end:
+            raise BenchError("tcp: the restart did not come back: %s"
+                             % tail(os.path.join(work, "restart.err")))
+        time.sleep(0.005)
+    res.add("tcp", "stasis", "restart", "restart_s", rnd, time.monotonic() - t0)
+    with open(verify, "w"):
+        pass
+    wait_gone([rpid], 120)
+    if b"PASS" not in read_bytes(out):
+        raise BenchError("tcp: the program did not pass: %s" % tail(out))
+    subprocess.run([STASIS, "kill", "-p", str(port), "--coordinator"], capture_output=True,
+                   timeout=30)
+    kill_ours()
+    shutil.rmtree(ck, ignore_errors=True)
+
+
 def launch_overhead(work, res):
     port = free_port()
     run([STASIS, "coordinator", "-p", str(port), "--daemon", "--ckpt-dir", work])
@@ -963,6 +1140,12 @@ def extras(work, res):
         jobs.append(("mapped", lambda r: mapped_once(work, res, r)))
     if selected("incremental"):
         jobs.append(("incremental", lambda r: incremental_once(work, res, r)))
+    if selected("tcp"):
+        jobs.append(("tcp", lambda r: tcp_once(work, res, r)))
+    if selected("decompress"):
+        jobs.append(("decompress", lambda r: decompress_once(work, res, r)))
+    if selected("chain16"):
+        jobs.append(("chain16", lambda r: chain_once(work, res, r)))
     if selected("redis"):
         if shutil.which("redis-server") and shutil.which("redis-benchmark"):
             jobs.append(("redis", lambda r: (redis_once(work, res, r, "native"),
@@ -1119,13 +1302,40 @@ def extras_table(res):
     out = []
     for name, mib, what in (("pause", Cfg.mib, "random"), ("pause_big", Cfg.big_mib, "random"),
                             ("pause_shm", Cfg.shm_mib, "shared by 2 processes")):
-        p = res.values(name, "stasis", "forked", "pause_ms")
-        if p:
-            out.append("| forked checkpoint of %d MiB %s: program held (threads paused) "
-                       "| %.1f ms (%s) |" % (mib, what, statistics.median(p),
+        for metric, wall, which in (("pause_ms", "ckpt_s", "first"),
+                                    ("pause2_ms", "ckpt2_s", "second")):
+            p = res.values(name, "stasis", "forked", metric)
+            if not p:
+                continue
+            wait = res.median(name, "stasis", "forked", "collapse_wait_s")
+            when = (" (%.1f s after the first: the huge-page collapse it left)" % wait
+                    if which == "second" and wait is not None else "")
+            out.append("| %s forked checkpoint of %d MiB %s%s: program held (threads paused) "
+                       "| %.1f ms (%s) |" % (which, mib, what, when, statistics.median(p),
                                              ", ".join("%.1f" % x for x in p)))
             out.append("| same: wall time of that checkpoint (the program runs on) | %.3f s |"
-                       % res.median(name, "stasis", "forked", "ckpt_s"))
+                       % res.median(name, "stasis", "forked", wall))
+    g = res.median("decompress", "stasis", "zstd", "gbps")
+    if g is not None:
+        out.append("| restart of %d MiB text from a compressed image: memory decompressed "
+                   "(restore/fill.c) | %.2f GB/s (%.3f s; to the jump into the program "
+                   "%.3f s; image %.1f MiB) |" % (
+                       Cfg.mib, g, res.median("decompress", "stasis", "zstd", "fill_s"),
+                       res.median("decompress", "stasis", "zstd", "restart_blob_s"),
+                       res.median("decompress", "stasis", "zstd", "image_bytes") / MiB))
+    ch, fu, fr = (res.median("chain16", "stasis", v, "restart_blob_s")
+                  for v in ("chain", "full", "fullread"))
+    if ch is not None and fu is not None and fr is not None:
+        out.append("| restart of %d MiB (pagemem) to the jump into the program: from a chain "
+                   "of %d images / from one full image (stasis merge), mapped / the same "
+                   "read (--no-map) | %.3f s / %.3f s / %.3f s (%.2fx / %.2fx; memory %.3f / "
+                   "%.3f / %.3f s) |" % (
+                       Cfg.mib, res.median("chain16", "stasis", "chain", "files"), ch, fu, fr,
+                       res.median_ratio("chain16", "chain", "full", "restart_blob_s"),
+                       res.median_ratio("chain16", "chain", "fullread", "restart_blob_s"),
+                       res.median("chain16", "stasis", "chain", "fill_s"),
+                       res.median("chain16", "stasis", "full", "fill_s"),
+                       res.median("chain16", "stasis", "fullread", "fill_s")))
     for v, label in (("mapped", "mapped, checksums verified"), ("noverify", "mapped, "
                      "--no-verify"), ("read", "read (--no-map)")):
         x = res.median("mapped", "stasis", v, "restart_next_s")
@@ -1140,6 +1350,18 @@ def extras_table(res):
                        Cfg.incr_dirty_mib, Cfg.mib, inc / MiB,
                        res.median("incremental", "stasis", "incremental", "ckpt_s"),
                        full / MiB, res.median("incremental", "stasis", "full", "ckpt_s")))
+    for v, label in (("bounced", "bytes read to the markers and bounced back"),
+                     ("copied", "bytes copied (all acknowledged)")):
+        d = res.median("tcp", "stasis", v, "drain_ms")
+        if d is not None:
+            out.append("| %d TCP connections, %d KiB in flight each way on each: drain and "
+                       "refill, %s | %.0f ms (checkpoint %.3f s) |" % (
+                           Cfg.tcp_conns, Cfg.tcp_kib, label, d,
+                           res.median("tcp", "stasis", v, "ckpt_s")))
+    x = res.median("tcp", "stasis", "restart", "restart_s")
+    if x is not None:
+        out.append("| same: restart until every process is back (connections made again, "
+                   "bytes put back) | %.3f s |" % x)
     nat, sta = (res.median("redis", v, "run", "rps") for v in ("native", "stasis"))
     if nat and sta:
         out.append("| redis-benchmark SET+GET, native / under stasis launch | %.0f / %.0f "
@@ -1221,10 +1443,20 @@ def targets_table(res, wls):
             rows.append((wl.title, "sharing pass <= 0.1 s per process", "%.1f ms" % share,
                          verdict(share / 100, 1.0)))
     for name, mib, lim in (("pause", Cfg.mib, 5), ("pause_big", Cfg.big_mib, 10)):
-        x = res.median(name, "stasis", "forked", "pause_ms")
-        if x is not None:
-            rows.append(("%d MiB random" % mib, "pause of a forked checkpoint <= %d ms" % lim,
-                         "%.1f ms" % x, verdict(x / lim, 1.0)))
+        for metric, which in (("pause_ms", "first"), ("pause2_ms", "second")):
+            x = res.median(name, "stasis", "forked", metric)
+            if x is not None:
+                rows.append(("%d MiB random" % mib, "pause of a forked checkpoint <= %d ms "
+                             "(%s checkpoint of the process)" % (lim, which), "%.1f ms" % x,
+                             verdict(x / lim, 1.0)))
+    g = res.median("decompress", "stasis", "zstd", "gbps")
+    if g is not None:
+        rows.append(("%d MiB text" % Cfg.mib, "decompression at restart >= 2 GB/s",
+                     "%.2f GB/s" % g, verdict(2 / g, 1.0)))
+    x = res.median_ratio("chain16", "chain", "full", "restart_blob_s")
+    if x is not None:
+        rows.append(("%d MiB (pagemem)" % Cfg.mib, "chain of 16 images restarts <= 1.2x a "
+                     "full image", fx(x), verdict(x / 1.2, 1.0)))
     for n in Cfg.coord_procs:
         g = lambda k: res.median("coord", "stasis", str(n), k)
         if g("ckpt_s") is not None:

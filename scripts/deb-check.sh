@@ -126,7 +126,8 @@ check_files() {
 	v=$("$PREFIX/bin/stasis" --version) || fail "stasis --version failed"
 	[[ $v == "stasis $want "* ]] || fail "stasis --version says '$v', not $want"
 	say "$v"
-	for f in lib/stasis/libstasis.so include/stasis/stasis.h share/pkgconfig/stasis.pc \
+	for f in lib/stasis/libstasis.so lib/stasis/stasis-ssh include/stasis/stasis.h \
+		share/pkgconfig/stasis.pc \
 		share/bash-completion/completions/stasis share/man/man1/stasis.1.gz \
 		share/man/man1/stasis-restart.1.gz share/man/man3/stasis.h.3.gz; do
 		[[ -f $PREFIX/$f ]] || fail "the package has no $PREFIX/$f"

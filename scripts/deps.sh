@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Stasis needs to build and test, when run as
-# root; otherwise names the missing ones and exits 1. Used by `make demo`.
+# root; otherwise names the missing ones and exits 1. Used by `make demo`,
+# `make check` and CI (.ci/run): the one list of them.
 set -euo pipefail
 
 PACKAGES=(build-essential libzstd-dev libxxhash-dev libsodium-dev check pkg-config
 	python3-pytest zstd
 	tmux screen bsdutils util-linux sqlite3 perl dash redis-server redis-tools default-jdk-headless vim
-	r-base-core octave nodejs emacs-nox xvfb xterm x11-utils
+	r-base-core octave nodejs emacs-nox xvfb xterm x11-utils slurm-wlm munge
+	iproute2 openssh-server openssh-client
 	man-db dpkg-dev debhelper lintian gdb)
 
 is_installed() {

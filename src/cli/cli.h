@@ -36,6 +36,25 @@ int cli_drop_runtime_preload(void);
  * have joined (a launch: at exec, after sending MSG_EXEC 1; it then waits a
  * few seconds more for the program). -1 after printing why. */
 int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress);
+/* jobenv.c: inside a Slurm job (SLURM_JOB_ID), put the job's defaults for
+ * STASIS_RUN_DIR, STASIS_CKPT_DIR and STASIS_PORT into the environment where
+ * they are not set (docs/slurm.md); argv[0] is the command. launch creates
+ * the default checkpoint directory. */
+void cli_job_defaults(int argc, char **argv);
+/* The port a Slurm job's coordinator tries at its attempt-th try (0 first). */
+#define JOB_PORT_BASE 20000
+#define JOB_PORT_SPAN 10000
+#define JOB_PORT_TRIES 16
+uint16_t cli_job_port(unsigned long job, unsigned attempt);
+/* --coord-host HOST and --token-file FILE, which every client command takes
+ * (opts.h CLI_OPTS_COORD): they set $STASIS_COORD_HOST and $STASIS_TOKEN_FILE
+ * (made absolute) for this process and for what it starts (the runtime of a
+ * launched program, the restorer). Returns 1 if opt is one of them (arg
+ * consumed), else 0. */
+int cli_coord_opt(const char *opt, const char *arg);
+/* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
+ * loopback): nothing may start one here */
+int cli_coord_remote(void);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);

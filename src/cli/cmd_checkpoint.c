@@ -11,6 +11,7 @@
 enum { OPT_KILL = 256, OPT_NO_COMPRESS, OPT_INCREMENTAL };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
+    CLI_OPTS_COORD,
     {"kill", OPT_KILL, NULL, "end the computation once its images are safely written"},
     {"no-compress", OPT_NO_COMPRESS, NULL, "store memory uncompressed (larger, faster to restart)"},
     {"incremental", OPT_INCREMENTAL, NULL,
@@ -20,7 +21,8 @@ static const struct cli_opt opts[] = {
 };
 static const struct cli_command cmd = {
     .name = "checkpoint",
-    .synopsis = "[-p PORT] [--kill] [--no-compress] [--incremental]",
+    .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--kill] [--no-compress]\n"
+		"                         [--incremental]",
     .about = "Checkpoint every process registered with the coordinator on PORT; print the\n"
 	     "image files written, one per line. A restart script is written next to them.",
     .opts = opts,

@@ -21,8 +21,8 @@ static const struct cli_command cmd = {
     .synopsis = "IMAGE [--json]",
     .about = "Prints every record of the image (header, sections, process, threads, signal\n"
 	     "actions, descriptors with their kinds' records, files, shared descriptions,\n"
-	     "locks, zombies, IPC objects, memory regions and chunks), after verifying\n"
-	     "every checksum in it.",
+	     "locks, zombies, IPC objects, members, memory regions and chunks), after\n"
+	     "verifying every checksum in it.",
     .opts = opts,
     .operands = "IMAGE",
     .min_operands = 1,
@@ -249,6 +249,8 @@ static void fd_blocks(struct rst_image *img, struct img_out *o)
 	kind_block(&v, IMG_SEC_LOCKS, "locks", "file locks", img->locks, img->nlocks, o);
 	kind_block(&v, IMG_SEC_ZOMBIES, "zombies", "zombies", img->zombies, img->nzombies, o);
 	kind_block(&v, IMG_SEC_IPC, "ipc", "SysV IPC objects", img->ipc, img->nipc, o);
+	kind_block(&v, IMG_SEC_MEMBERS, "members", "processes of the checkpoint", img->members,
+		   img->nmembers, o);
 }
 
 static void memory_blocks(struct rst_image *img, struct img_out *o)

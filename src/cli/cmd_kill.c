@@ -9,12 +9,13 @@
 enum { OPT_COORDINATOR = 256 };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
+    CLI_OPTS_COORD,
     {"coordinator", OPT_COORDINATOR, NULL, "stop the coordinator too"},
     {NULL},
 };
 static const struct cli_command cmd = {
     .name = "kill",
-    .synopsis = "[-p PORT] [--coordinator]",
+    .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--coordinator]",
     .about = "End every process of the computation registered with the coordinator on PORT.",
     .opts = opts,
 };

@@ -16,6 +16,7 @@
 enum { OPT_DIR = 256, OPT_NO_COMPRESS, OPT_NO_TTY, OPT_INCREMENTAL };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
+    CLI_OPTS_COORD,
     {"ckpt-dir", OPT_DIR, "DIR",
      "where images go (default $STASIS_CKPT_DIR, else the current directory)"},
     {"interval", 'i', "N", "checkpoint every N seconds"},
@@ -31,11 +32,13 @@ static const struct cli_opt opts[] = {
 };
 static const struct cli_command cmd = {
     .name = "launch",
-    .synopsis = "[-p PORT] [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--no-tty]\n"
-		"                     [--incremental] [--] PROGRAM [ARGS...]",
+    .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--ckpt-dir DIR]\n"
+		"                     [-i SECONDS] [--no-compress] [--no-tty] [--incremental]\n"
+		"                     [--] PROGRAM [ARGS...]",
     .about = "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
 	     "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
-	     "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs.\n"
+	     "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs; with\n"
+	     "--coord-host, the coordinator of another host (none is started: it must run).\n"
 	     "With a terminal on stdin, PROGRAM runs on a pty of its own (launch relays your\n"
 	     "terminal to it), so that its terminal and job control come back at a restart.\n"
 	     "PROGRAM must be a dynamically linked x86_64 program: a 32-bit one is refused; a\n"

@@ -19,16 +19,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { OPT_DIR = 256, OPT_NO_MAP, OPT_NO_VERIFY, OPT_DEBUG_PAUSE };
+enum { OPT_DIR = 256, OPT_WAIT, OPT_NO_MAP, OPT_NO_VERIFY, OPT_DEBUG_PAUSE };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
+    CLI_OPTS_COORD,
     {"dir", OPT_DIR, "DIR", "restart the newest complete checkpoint in DIR"},
+    {"wait", OPT_WAIT, "SECONDS", "how long the parts of other hosts may take to come back"},
     {"no-map", OPT_NO_MAP, NULL,
-     "read every memory chunk (verifying its checksum) instead of mapping the uncompressed "
-     "ones from the image file (also STASIS_NO_MAP=1)"},
+     "read every memory chunk (verifying its checksum) before the program runs, instead of "
+     "mapping the uncompressed ones from the image file (also STASIS_NO_MAP=1)"},
     {"no-verify", OPT_NO_VERIFY, NULL,
-     "map the uncompressed chunks without checking their checksums: the fastest restart "
-     "(pages are read only when the program touches them), for images you trust"},
+     "do not verify the mapped chunks' checksums (by default restart verifies them while the "
+     "program runs, and kills it if one is corrupt): for images you trust"},
     {"debug-pause", OPT_DEBUG_PAUSE, NULL,
      "stop each restored process (SIGSTOP) once it is whole, before its program goes on, and "
      "print its PID on this host: attach a debugger with 'gdb -p PID', let it go on with "
@@ -37,14 +39,20 @@ static const struct cli_opt opts[] = {
 };
 static const struct cli_command cmd = {
     .name = "restart",
-    .synopsis = "[-p PORT] [--no-map | --no-verify] [--debug-pause]\n"
-		"                      (IMAGE... | --dir DIR)",
+    .synopsis =
+	"[-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
+	"                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)",
     .about = "Restarts a computation from its images (or from the newest complete checkpoint\n"
 	     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
 	     "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
 	     "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
 	     "if none runs. A computation that had a terminal of its own (launched on a\n"
-	     "terminal) gets a new one, relayed to the terminal restart runs in.",
+	     "terminal) gets a new one, relayed to the terminal restart runs in.\n"
+	     "\n"
+	     "On several hosts (--coord-host, or --wait), it restarts the part of the newest\n"
+	     "generation whose images are in DIR (or given); the coordinator holds its\n"
+	     "processes until every process of that generation is back, from whichever\n"
+	     "hosts, and ends them all if they are not within --wait SECONDS (default 60).",
     .opts = opts,
     .max_operands = -1,
 };
@@ -92,8 +100,10 @@ static int scan_dir(const char *dir, struct found **out)
 }
 
 /* The newest complete checkpoint in dir: the newest image whose generation has
- * all its processes' images there. Returns how many (their paths in *out). */
-static int newest_in_dir(const char *dir, char ***out)
+ * all its processes' images there; with part, the newest image's generation
+ * (the other processes' images are on other hosts). Returns how many (their
+ * paths in *out). */
+static int newest_in_dir(const char *dir, char ***out, int part)
 {
 	struct found *f;
 	int n = scan_dir(dir, &f), best = -1, k = 0;
@@ -101,7 +111,7 @@ static int newest_in_dir(const char *dir, char ***out)
 		uint32_t have = 0;
 		for (int j = 0; j < n; j++)
 			have += f[j].comp_id == f[i].comp_id && f[j].gen == f[i].gen;
-		if (have >= f[i].nprocs && (best < 0 || f[i].created > f[best].created))
+		if ((part || have >= f[i].nprocs) && (best < 0 || f[i].created > f[best].created))
 			best = i;
 	}
 	if (best < 0) {
@@ -180,7 +190,8 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path)
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
-			set->conn[k] = (struct rst_conn){.port = port, .coord_fd = -1};
+			set->conn[k] =
+			    (struct rst_conn){.port = port, .part = set->part, .coord_fd = -1};
 			if (rst_join(&set->img[k], &set->conn[k], err, sizeof(err)) < 0)
 				break;
 		}
@@ -196,6 +207,83 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path)
 		debug("joining the coordinator failed (%s): trying again", err);
 		usleep(100000 << (attempt < 3 ? attempt : 3));
 	}
+}
+
+/* A part of a generation: the coordinator holds its processes until every
+ * process of the generation is back, from whichever hosts, or ends them all
+ * after wait_s and says which did not come (MSG_CMD_RESTART_WAIT). A child
+ * process waits for its answer (restart may not have threads: it enters a
+ * user and PID namespace) and, on failure, prints it and tells restart with
+ * WATCH_FAILED, which ends the restarted part (rst_stop). Not SIGUSR1: the
+ * signals a user sends restart go to the program (restore/sigfwd.c). */
+#define WATCH_FAILED (SIGRTMIN + 1)
+static volatile sig_atomic_t watch_failed;
+static pid_t watcher;
+
+static void on_watch_failed(int sig)
+{
+	(void)sig;
+	watch_failed = 1;
+	rst_stop();
+}
+
+static __attribute__((noreturn)) void watch_result(int fd)
+{
+	static char buf[65536];
+	struct proto_msg m;
+	struct proto_ckpt_result r;
+	if (proto_recv(fd, &m, buf, sizeof(buf) - 1) < 0 || m.hdr.type != MSG_RESTART_RESULT ||
+	    m.hdr.len < sizeof(r))
+		_exit(0); /* the coordinator went away: the processes will say so */
+	memcpy(&r, m.payload, sizeof(r));
+	buf[m.hdr.len] = 0;
+	if (r.status != 0) {
+		fprintf(stderr, "stasis: error: %s\n", (char *)m.payload + sizeof(r));
+		kill(getppid(), WATCH_FAILED);
+	}
+	_exit(0);
+}
+
+static int start_watch(const struct rst_set *set, uint16_t port, int wait_s)
+{
+	const struct rst_image *img = &set->img[0];
+	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid()};
+	struct proto_restart_wait w = {.comp_id = img->r.hdr.comp_id,
+				       .gen = img->r.hdr.gen,
+				       .seconds = (uint32_t)wait_s,
+				       .nmembers = img->nmembers};
+	struct proto_member *mv = calloc(img->nmembers + 1, sizeof(*mv));
+	char err[1024];
+	snprintf(h.name, sizeof(h.name), "restart");
+	if (!mv)
+		return error("out of memory");
+	for (uint32_t k = 0; k < img->nmembers; k++) {
+		memcpy(&mv[k], &img->members[k], sizeof(mv[k]));
+		mv[k].flags = 0;
+	}
+	int fd = proto_client_connect(port, &h, NULL, NULL, 0, err, sizeof(err));
+	int rc = fd < 0 ? error("%s", err) : 0;
+	if (rc == 0 && proto_send(fd, MSG_CMD_RESTART_WAIT, &w, sizeof(w), mv,
+				  img->nmembers * sizeof(*mv)) < 0)
+		rc = error("cannot send to the coordinator: %s", strerror(errno));
+	free(mv);
+	signal(WATCH_FAILED, on_watch_failed);
+	if (rc == 0 && (watcher = fork()) == 0)
+		watch_result(fd);
+	if (rc == 0 && watcher < 0)
+		rc = error("cannot fork: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void end_watch(void)
+{
+	if (watcher <= 0)
+		return;
+	kill(watcher, SIGKILL);
+	while (waitpid(watcher, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 static int exit_like(int st)
@@ -227,7 +315,8 @@ static void *xcalloc(int n, size_t size)
 int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL, *arg;
-	char err[1024];
+	long wait_s = -1;
+	char err[1024], *end;
 	struct rst_options opt = {.map_images = 1, .verify_mapped = 1};
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
@@ -236,7 +325,12 @@ int cmd_restart(int argc, char **argv)
 			port_s = arg;
 		else if (key == OPT_DIR)
 			dir = arg;
-		else if (key == OPT_NO_MAP)
+		else if (key == OPT_WAIT) {
+			wait_s = strtol(arg, &end, 10);
+			if (!*arg || *end || wait_s < 1 || wait_s > 86400)
+				cli_usage_error(
+				    &cmd, "invalid --wait '%s': expected seconds (1-86400)", arg);
+		} else if (key == OPT_NO_MAP)
 			opt.map_images = 0;
 		else if (key == OPT_NO_VERIFY)
 			opt.verify_mapped = 0;
@@ -252,9 +346,11 @@ int cmd_restart(int argc, char **argv)
 	char **paths = argv + a.next;
 	if ((dir && nimg) || (!dir && !nimg))
 		cli_usage_error(&cmd, "give image files or --dir DIR");
-	if (dir && (nimg = newest_in_dir(dir, &paths)) <= 0)
+	int part_ok = cli_coord_remote() || wait_s > 0; /* other hosts may have the rest */
+	if (dir && (nimg = newest_in_dir(dir, &paths, part_ok)) <= 0)
 		return 1;
 	struct rst_set set = {.n = nimg,
+			      .wait_s = wait_s > 0 ? (int)wait_s : 60,
 			      .img = xcalloc(nimg, sizeof(struct rst_image)),
 			      .conn = xcalloc(nimg, sizeof(struct rst_conn)),
 			      .parent = xcalloc(nimg, sizeof(int)),
@@ -266,6 +362,7 @@ int cmd_restart(int argc, char **argv)
 		}
 		if (check_owner(&set.img[k]) < 0)
 			return 1;
+		set.part |= part_ok && set.img[k].r.hdr.nprocs > (uint32_t)nimg;
 	}
 	if (rst_set_check(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);
@@ -278,8 +375,11 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
+	if ((set.part || wait_s > 0) && start_watch(&set, set.conn[0].port, set.wait_s) < 0)
+		return 1;
 	int st = rst_run(&set);
-	if (st < 0)
+	end_watch();
+	if (st < 0 || watch_failed)
 		return 1;
 	return exit_like(st);
 }

@@ -9,6 +9,7 @@
 enum { OPT_JSON = 256 };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
+    CLI_OPTS_COORD,
     {"json", OPT_JSON, NULL,
      "print one JSON object: port, comp_id, gen, state, interval, ckpt_dir, nprocs, procs "
      "[{pid, name}]"},
@@ -16,7 +17,7 @@ static const struct cli_opt opts[] = {
 };
 static const struct cli_command cmd = {
     .name = "status",
-    .synopsis = "[-p PORT] [--json]",
+    .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--json]",
     .about = "Show the coordinator on PORT, its computation, and its processes.",
     .opts = opts,
 };

@@ -26,6 +26,30 @@ uint16_t cli_parse_port(const char *s)
 	return p;
 }
 
+int cli_coord_opt(const char *opt, const char *arg)
+{
+	char abs[PATH_MAX];
+	if (!strcmp(opt, "--coord-host")) {
+		if (!*arg)
+			die("--coord-host needs a host name or address");
+		setenv("STASIS_COORD_HOST", arg, 1);
+		return 1;
+	}
+	if (!strcmp(opt, "--token-file")) {
+		if (!realpath(arg, abs))
+			die("token file %s: %s", arg, strerror(errno));
+		setenv("STASIS_TOKEN_FILE", abs, 1);
+		return 1;
+	}
+	return 0;
+}
+
+int cli_coord_remote(void)
+{
+	const char *h = getenv("STASIS_COORD_HOST");
+	return h && *h && strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+}
+
 static const char *self_exe(void)
 {
 	static char path[PATH_MAX];
@@ -202,7 +226,7 @@ static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, ch
 	char dir[PATH_MAX];
 	struct proto_welcome w;
 	int fd = control_connect(port, HELLO_HOLD, &w, dir, sizeof(dir), err, errlen);
-	if (fd >= 0)
+	if (fd >= 0 && !cli_coord_remote()) /* images go to the directory of each host */
 		check_settings(port, &w, dir, ckpt_dir, no_compress);
 	return fd;
 }
@@ -210,8 +234,7 @@ static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, ch
 int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
 {
 	char err[PATH_MAX + 256];
-	const char *host = getenv("STASIS_COORD_HOST");
-	int local = !host || !*host || !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost");
+	int local = !cli_coord_remote(); /* never one for another host */
 	for (int attempt = 1;; attempt++) {
 		int fd = hold_connect(port, ckpt_dir, no_compress, err, sizeof(err));
 		if (fd >= 0)

@@ -106,8 +106,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version"))
 		return cmd_version(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[1], commands[i].name)) {
+			cli_job_defaults(argc - 1, argv + 1);
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "stasis: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

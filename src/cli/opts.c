@@ -1,5 +1,6 @@
 /* The option parser of every command (opts.h). */
 #include "cli/opts.h"
+#include "cli/cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -63,6 +64,10 @@ static void check_operands(const struct cli_args *a, int first)
 int cli_next(struct cli_args *a, const char **arg)
 {
 	int key = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL);
+	while (key == CLI_KEY_COORD_HOST || key == CLI_KEY_TOKEN_FILE) {
+		cli_coord_opt(key == CLI_KEY_COORD_HOST ? "--coord-host" : "--token-file", optarg);
+		key = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL);
+	}
 	const char *bad = a->argv[optind - 1];
 	*arg = optarg;
 	if (key == -1) {

@@ -31,6 +31,20 @@ struct cli_opt {
 		"port", 'p', "PORT", "the coordinator's port (default $STASIS_PORT, else 7779)"    \
 	}
 
+/* --coord-host HOST, --token-file FILE: the coordinator of another host,
+ * which every client command takes. cli_next applies them itself
+ * (cli_coord_opt: they go into the environment) and never returns them. */
+#define CLI_KEY_COORD_HOST 0x1000
+#define CLI_KEY_TOKEN_FILE 0x1001
+#define CLI_OPTS_COORD                                                                             \
+	{"coord-host", CLI_KEY_COORD_HOST, "HOST",                                                 \
+	 "the coordinator's host (default $STASIS_COORD_HOST, else 127.0.0.1)"},                   \
+	{                                                                                          \
+		"token-file", CLI_KEY_TOKEN_FILE, "FILE",                                          \
+		    "a copy of its token file (default $STASIS_TOKEN_FILE, else <run "             \
+		    "dir>/coord-PORT.token)"                                                       \
+	}
+
 struct cli_command {
 	const char *name;	    /* "checkpoint": --help says "usage: stasis checkpoint ..." */
 	const char *synopsis;	    /* what follows the name on the usage line */

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,9 +54,15 @@ int log_debug_enabled(void)
 static void log_vmsg(const char *level, const char *fmt, va_list ap)
 {
 	char buf[1024];
-	int t = stamp(buf, sizeof(buf));
-	int n = snprintf(buf + t, sizeof(buf) - t, "%s: %s%s", log_prefix, level ? level : "",
-			 level ? ": " : "");
+	int t = stamp(buf, sizeof(buf)), n;
+	if (level && !strcmp(level, "debug")) { /* CLOCK_MONOTONIC: one timeline for all */
+		struct timespec m;
+		clock_gettime(CLOCK_MONOTONIC, &m);
+		n = snprintf(buf + t, sizeof(buf) - t, "%s: debug: [%ld.%06ld] ", log_prefix,
+			     (long)m.tv_sec, m.tv_nsec / 1000);
+	} else
+		n = snprintf(buf + t, sizeof(buf) - t, "%s: %s%s", log_prefix, level ? level : "",
+			     level ? ": " : "");
 	if (n < 0)
 		return;
 	n += t;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,16 +307,33 @@ static int read_token_fd(int fd, const char *path, uint8_t token[PROTO_TOKEN_LEN
 	return 0;
 }
 
+/* $STASIS_TOKEN_FILE (--token-file), else the run directory's file of port */
+static int client_token_path(uint16_t port, char *buf, size_t size)
+{
+	const char *f = secure_getenv("STASIS_TOKEN_FILE");
+	if (!f || !*f)
+		return proto_token_path(port, buf, size);
+	int n = snprintf(buf, size, "%s", f);
+	return n < 0 || (size_t)n >= size ? (errno = ENAMETOOLONG, -1) : 0;
+}
+
 int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen)
 {
 	char path[4096];
-	if (proto_token_path(port, path, sizeof(path)) < 0)
+	const char *f = secure_getenv("STASIS_TOKEN_FILE");
+	if (client_token_path(port, path, sizeof(path)) < 0)
 		return errf(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && f && *f)
+		return errf(err, errlen,
+			    "cannot open token file %s ($STASIS_TOKEN_FILE, --token-file): %s "
+			    "(copy the coordinator's token file there, mode 0600)",
+			    path, strerror(errno));
 	if (fd < 0)
 		return errf(err, errlen,
 			    "cannot open token file %s: %s (is the coordinator on port %u run "
-			    "by another user or with another $STASIS_RUN_DIR?)",
+			    "by another user or with another $STASIS_RUN_DIR? on another host: "
+			    "give a copy of its token with --token-file)",
 			    path, strerror(errno), (unsigned)port);
 	int ret = read_token_fd(fd, path, token, err, errlen);
 	int saved = errno;
@@ -350,15 +368,15 @@ static int write_token_tmp(const char *tmp, const uint8_t token[PROTO_TOKEN_LEN]
 	return 0;
 }
 
-int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen)
+int proto_token_save(const char *name, const uint8_t token[PROTO_TOKEN_LEN], char *path,
+		     size_t pathsize, char *err, size_t errlen)
 {
-	char path[4096], tmp[4200];
+	char tmp[4200];
 	if (ensure_run_dir(err, errlen) < 0)
 		return -1;
-	if (proto_token_path(port, path, sizeof(path)) < 0)
+	if (proto_run_path(name, path, pathsize) < 0)
 		return errf(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	randombytes_buf(token, PROTO_TOKEN_LEN);
 	if (write_token_tmp(tmp, token, err, errlen) < 0)
 		return -1;
 	if (rename(tmp, path) < 0) {
@@ -367,6 +385,25 @@ int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err,
 		return -1;
 	}
 	return 0;
+}
+
+int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen)
+{
+	char name[64], path[4096];
+	snprintf(name, sizeof(name), "coord-%u.token", (unsigned)port);
+	randombytes_buf(token, PROTO_TOKEN_LEN);
+	return proto_token_save(name, token, path, sizeof(path), err, errlen);
+}
+
+void proto_token_to_hex(const uint8_t token[PROTO_TOKEN_LEN], char hex[2 * PROTO_TOKEN_LEN + 1])
+{
+	hex_encode(token, PROTO_TOKEN_LEN, hex);
+	hex[2 * PROTO_TOKEN_LEN] = 0;
+}
+
+int proto_token_from_hex(const char *hex, uint8_t token[PROTO_TOKEN_LEN])
+{
+	return strlen(hex) == 2 * PROTO_TOKEN_LEN ? hex_decode(hex, token, PROTO_TOKEN_LEN) : -1;
 }
 
 /* ---- client side ---- */
@@ -523,15 +560,15 @@ static int handle_refuse(uint16_t port, const struct proto_msg *m, char *err, si
 	char path[4096] = "";
 	int n = (int)(m->hdr.len > 200 ? 200 : m->hdr.len);
 	const char *reason = (const char *)m->payload;
-	proto_token_path(port, path, sizeof(path));
+	client_token_path(port, path, sizeof(path));
 	errno = EACCES;
 	if (n == 9 && !memcmp(reason, "bad token", 9))
 		return errf(err, errlen,
-			    "coordinator on port %u refused us: bad token (token file %s "
+			    "coordinator on %s:%u refused us: bad token (token file %s "
 			    "belongs to another coordinator?)",
-			    (unsigned)port, path);
-	return errf(err, errlen, "coordinator on port %u refused us: %.*s", (unsigned)port, n,
-		    reason);
+			    coord_host(), (unsigned)port, path);
+	return errf(err, errlen, "coordinator on %s:%u refused us: %.*s", coord_host(),
+		    (unsigned)port, n, reason);
 }
 
 static int handle_welcome(const struct proto_msg *m, struct proto_welcome *welcome, char *ckpt_dir,
@@ -596,4 +633,43 @@ int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_
 		return -1;
 	}
 	return fd;
+}
+
+void proto_host_key(uint8_t key[16], const char *ns)
+{
+	char text[64] = "", path[64];
+	struct stat st;
+	unsigned b[16];
+	memset(key, 0, 16);
+	if (read_small_file("/proc/sys/kernel/random/boot_id", text, sizeof(text)) > 0 &&
+	    sscanf(text, "%2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-%2x%2x%2x%2x%2x%2x", &b[0], &b[1],
+		   &b[2], &b[3], &b[4], &b[5], &b[6], &b[7], &b[8], &b[9], &b[10], &b[11], &b[12],
+		   &b[13], &b[14], &b[15]) == 16)
+		for (int i = 0; i < 16; i++)
+			key[i] = (uint8_t)b[i];
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
+	if (stat(path, &st) == 0)
+		for (int i = 0; i < 8; i++)
+			key[i] ^= (uint8_t)(st.st_ino >> (8 * i));
+}
+
+void proto_host_name(char name[64])
+{
+	struct utsname u;
+	memset(name, 0, 64);
+	if (uname(&u) == 0)
+		snprintf(name, 64, "%s", u.nodename);
+}
+
+void proto_origin(uint8_t out[16], const char *host)
+{
+	crypto_generichash(out, 16, (const uint8_t *)host, strnlen(host, 64), NULL, 0);
+}
+
+void proto_host_fill(struct proto_host *h)
+{
+	memset(h, 0, sizeof(*h));
+	proto_host_key(h->key, "net");
+	proto_host_key(h->pids, "pid");
+	proto_host_name(h->host);
 }

@@ -46,7 +46,7 @@
 #define PROTO_NONCE_LEN 32
 #define PROTO_TOKEN_LEN 32
 #define PROTO_MAC_LEN 32
-#define PROTO_NAME_LEN 64
+#define PROTO_NAME_LEN 48
 #define STASIS_DEFAULT_PORT 7779
 #define PROTO_HANDSHAKE_MS 5000 /* connect, challenge, welcome: all within this */
 #define PROTO_SILENCE_MS                                                                           \
@@ -98,6 +98,21 @@ enum proto_type {
 	MSG_RETAIN = 47,	   /* process c->s before IMAGE_DONE: u32 gen; once every image
 				      of this generation is written, the coordinator removes the
 				      process's images of generations below it */
+	MSG_TCP_REPORT = 48,	   /* process c->s after the SUSPENDED pass: struct
+				      proto_tcp_report, then its TCP connections */
+	MSG_TCP_MATCH = 49,	   /* s->c once every process reported: struct proto_tcp_match,
+				      then one struct proto_tcp_peer per reported end */
+	MSG_NAME_PUBLISH = 50,	   /* c->s at restart: struct proto_name, where a connection's
+				      listening end now waits */
+	MSG_NAME_LOOKUP = 51,	   /* c->s at restart: u64 conn_id; answered by NAME_ANSWER
+				      once that connection is published */
+	MSG_NAME_ANSWER = 52,	   /* s->c: struct proto_name */
+	MSG_HOST = 53,		   /* process c->s after WELCOME: struct proto_host */
+	MSG_MEMBERS = 54,	   /* s->c before the DRAINED pass: struct proto_member of every
+				      process of the checkpoint (recorded in each image) */
+	MSG_CMD_RESTART_WAIT = 55, /* control c->s from restart: struct proto_restart_wait, then
+				      the generation's struct proto_member from its images */
+	MSG_RESTART_RESULT = 56,   /* s->c: struct proto_ckpt_result (gen 0: failed), then text */
 };
 
 #define EXEC_EXITING 2 /* MSG_EXEC: the process exits on purpose */
@@ -114,6 +129,8 @@ enum proto_hello_flags {
 	HELLO_REJOIN = 1u << 2,	 /* process: back after losing its coordinator */
 	/* 1u << 3: was HELLO_OUTSIDE, no longer sent (a stasis program started
 	 * inside a computation starts again without the runtime: cli/main.c) */
+	HELLO_PART = 1u << 4, /* with HELLO_RESTART: one host's part of its generation
+				 (origin says which host it ran on) */
 };
 
 /* A checkpoint's barriers come in the order PREPARED, SUSPENDED, DRAINED,
@@ -141,6 +158,7 @@ struct proto_hello { /* 128 bytes */
 	uint32_t nprocs;     /* processes in the image set (restart), else 0 */
 	uint32_t restart_id; /* HELLO_RESTART: pid of the 'stasis restart' (one per restart) */
 	char name[PROTO_NAME_LEN]; /* program name, NUL-padded */
+	uint8_t origin[16];	   /* HELLO_PART: proto_origin() of the host it ran on */
 	uint8_t mac[PROTO_MAC_LEN];
 };
 
@@ -171,6 +189,87 @@ struct proto_barrier {
  * pids of the processes taking part (at most PROTO_MAX_MEMBERS): the runtime
  * tells sockets inside the computation from sockets to outside with them. */
 #define PROTO_MAX_MEMBERS 4096
+
+/* TCP connections at checkpoint (runtime/fd_tcp.c, coordinator/coord_tcp.c).
+ * After the SUSPENDED pass every process reports the TCP sockets it drains
+ * (those it is the lowest pid to hold); the coordinator pairs the two ends of
+ * each connection across processes and hosts and answers every process. */
+struct proto_tcp_report { /* 24 bytes, then count struct proto_tcp_end */
+	uint32_t count;
+	uint32_t reserved;
+	uint8_t host[16]; /* the network the sockets live in: boot id ^ netns inode */
+};
+#define PROTO_TCP_SHUT_WR (1u << 0)   /* this end sent its FIN (shutdown SHUT_WR) */
+#define PROTO_TCP_PEER_SHUT (1u << 1) /* this end received the peer's FIN */
+#define PROTO_TCP_URGENT (1u << 2)    /* urgent (out-of-band) data waits to be read */
+#define PROTO_TCP_PENDING (1u << 3)   /* in the accept queue of listener `fd` (ino 0) */
+struct proto_tcp_end {		      /* 64 bytes */
+	uint64_t ino;		      /* socket inode */
+	int32_t fd;		      /* its lowest descriptor in the process (for messages) */
+	uint32_t state;		      /* TCP state, as linux/tcp.h numbers them (1 ESTABLISHED) */
+	uint16_t family;	      /* AF_INET 2, AF_INET6 10 */
+	uint16_t flags;		      /* PROTO_TCP_* */
+	uint16_t lport, pport;	      /* host order */
+	uint8_t local[16], peer[16];  /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+	uint32_t outq, inq;	      /* SIOCOUTQ (sent, not acknowledged), SIOCINQ (unread) */
+};
+#define PROTO_TCP_ABORT (1u << 0) /* the checkpoint failed: drain nothing */
+struct proto_tcp_match {	  /* 24 bytes, then count struct proto_tcp_peer */
+	uint32_t count;		  /* = the report's */
+	uint32_t flags;		  /* PROTO_TCP_ABORT */
+	uint8_t nonce[16];	  /* random, this checkpoint's: begins every drain marker */
+};
+struct proto_tcp_peer {	    /* 16 bytes, for the report's end of the same index */
+	uint64_t conn_id;   /* 0: the peer is outside the computation */
+	uint32_t side;	    /* 0 or 1; at restart side 0 listens and side 1 connects */
+	uint32_t peer_outq; /* the peer end's SIOCOUTQ */
+};
+/* At restart: where a connection's side 0 listens now (publish), or the
+ * answer to a lookup. The connecting side sends the cookie first. */
+struct proto_name { /* 48 bytes */
+	uint64_t conn_id;
+	uint16_t family; /* AF_INET or AF_INET6 */
+	uint16_t port;	 /* host order */
+	uint32_t reserved;
+	uint8_t addr[16];   /* network order (IPv4: the first 4 bytes) */
+	uint8_t cookie[16]; /* random: proves the connecting side asked the coordinator */
+};
+
+/* Where a process runs (MSG_HOST): its network's key (as in TCP_REPORT), its
+ * host name, and for a process coming back from an image the host it ran
+ * on at the checkpoint. */
+struct proto_host {	    /* 160 bytes */
+	uint8_t key[16];    /* its network */
+	uint8_t pids[16];   /* its view of pids: boot id ^ PID namespace inode */
+	char host[64];	    /* NUL-padded */
+	char orig_host[64]; /* restart: the image's; else empty */
+};
+/* One process of a checkpoint (MSG_MEMBERS, MSG_CMD_RESTART_WAIT; the image
+ * section members has the same 104 bytes). */
+struct proto_member {
+	uint32_t pid;
+	uint32_t flags; /* in an image: 1 for the image's own process */
+	char host[64];
+	char name[32]; /* program name */
+};
+struct proto_restart_wait { /* 24 bytes, then nmembers struct proto_member */
+	uint64_t comp_id;
+	uint32_t gen;
+	uint32_t seconds;  /* how long the coordinator waits for the whole generation */
+	uint32_t nmembers; /* 0 when the images do not list them */
+	uint32_t reserved;
+};
+
+/* The network a process's sockets live in (ns "net"), or the pids it sees
+ * (ns "pid"): the boot id with that namespace's inode XORed into its first 8
+ * bytes (zero if unknown). */
+void proto_host_key(uint8_t key[16], const char *ns);
+/* Both keys and the host name, for MSG_HOST */
+void proto_host_fill(struct proto_host *h);
+/* This host's name (uname), NUL-terminated in 64 bytes. */
+void proto_host_name(char name[64]);
+/* The hello's origin of a process that ran on host (a name) */
+void proto_origin(uint8_t out[16], const char *host);
 
 struct proto_image_done {
 	uint64_t size; /* bytes of the image file */
@@ -221,6 +320,13 @@ int proto_run_path(const char *name, char *buf, size_t size);
 int proto_run_file(uint16_t port, const char *name, char *buf, size_t size);
 int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
 int proto_token_create(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);
+/* Write token to <rundir>/name (mode 0600, temp file and rename; the run
+ * directory made 0700 if missing); its path in path. */
+int proto_token_save(const char *name, const uint8_t token[PROTO_TOKEN_LEN], char *path,
+		     size_t pathsize, char *err, size_t errlen);
+/* The token as 64 hex digits and a NUL, and back (0, or -1 if malformed). */
+void proto_token_to_hex(const uint8_t token[PROTO_TOKEN_LEN], char hex[2 * PROTO_TOKEN_LEN + 1]);
+int proto_token_from_hex(const char *hex, uint8_t token[PROTO_TOKEN_LEN]);
 
 /* Connect to 127.0.0.1:port (or $STASIS_COORD_HOST), run the handshake, both
  * within PROTO_HANDSHAKE_MS. hello: role, pid, comp_id, gen, flags, nprocs and
@@ -238,5 +344,14 @@ int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_
 uint16_t proto_default_port(void);
 /* A port number 1-65535 in decimal, or 0 if s is not one. */
 uint16_t proto_parse_port(const char *s);
+
+_Static_assert(sizeof(struct proto_tcp_report) == 24, "proto_tcp_report");
+_Static_assert(sizeof(struct proto_tcp_end) == 64, "proto_tcp_end");
+_Static_assert(sizeof(struct proto_tcp_match) == 24, "proto_tcp_match");
+_Static_assert(sizeof(struct proto_tcp_peer) == 16, "proto_tcp_peer");
+_Static_assert(sizeof(struct proto_name) == 48, "proto_name");
+_Static_assert(sizeof(struct proto_host) == 160, "proto_host");
+_Static_assert(sizeof(struct proto_member) == 104, "proto_member");
+_Static_assert(sizeof(struct proto_restart_wait) == 24, "proto_restart_wait");
 
 #endif

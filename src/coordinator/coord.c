@@ -72,7 +72,7 @@ static int bind_error(struct coord *c, char *err, size_t errlen)
 	return errf(err, errlen, "cannot listen on %s:%u: %s", c->bind_addr, p, strerror(errno));
 }
 
-/* Bind (not yet listen): the port is ours before the token file is written. */
+/* Bind (the caller listens). */
 static int bind_socket(struct coord *c, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
@@ -113,6 +113,8 @@ static void coord_destroy(struct coord *c)
 	life_release(c);
 	loop_free(c->loop);
 	ckpt_free(&c->ckpt);
+	names_forget(c);
+	restart_forget(c);
 	sodium_memzero(c->token, sizeof(c->token));
 	free(c);
 }
@@ -175,15 +177,19 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		goto fail;
 	}
 	if (resolve_ckpt_dir(c, o->ckpt_dir, err, errlen) < 0 ||
-	    resolve_self(c, o->self_exe, err, errlen) < 0 || bind_socket(c, err, errlen) < 0 ||
-	    proto_token_create(c->port, c->token, err, errlen) < 0)
+	    resolve_self(c, o->self_exe, err, errlen) < 0 || bind_socket(c, err, errlen) < 0)
 		goto fail;
-	proto_token_path(c->port, c->token_path, sizeof(c->token_path));
+	/* Listening makes the port ours: two coordinators started at once may
+	 * both bind it (SO_REUSEADDR), but only one listens, and only that one
+	 * writes the token file. No client reads the token before the event
+	 * loop sends its challenge, after the file is written. */
 	if (listen(c->listen_fd, 128) < 0) {
-		errf(err, errlen, "cannot listen on %s:%u: %s", c->bind_addr, c->port,
-		     strerror(errno));
+		bind_error(c, err, errlen);
 		goto fail;
 	}
+	if (proto_token_create(c->port, c->token, err, errlen) < 0)
+		goto fail;
+	proto_token_path(c->port, c->token_path, sizeof(c->token_path));
 	if (setup_loop(c, err, errlen) < 0)
 		goto fail;
 	return c;

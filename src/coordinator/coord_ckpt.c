@@ -2,11 +2,12 @@
  * DRAINED, WRITTEN, CKPT_RESULT), the restart barrier, and the restart script
  * of each generation. */
 #include "common/fault.h"
+#include "common/ckptfiles.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "common/proto.h"
 #include "coordinator/coord_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -177,7 +178,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	if (watch_refuse_abandoned(c, err, errlen) < 0)
 		return -1;
 	fault_generation(c->gen + 1);
-	ckpt_free(ck); /* the last checkpoint's texts (emptied, not freed) */
+	ckpt_free(ck); /* the last checkpoint's texts */
 	*ck = (struct ckpt){.active = 1,
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
@@ -192,6 +193,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 		k->member = 1;
 		k->barrier = 0;
 		k->wrote = 0;
+		tcp_forget(k);
 		k->keep_from = 0;
 		free(k->image);
 		k->image = NULL;
@@ -253,8 +255,103 @@ out:;
 	return rc;
 }
 
+/* Some image was written on another host than this one. */
+static int script_hosts(const struct ckpt *ck, const char *here)
+{
+	for (const char *p = ck->hostpaths.p; p && *p; p = strchr(p, '\n') + 1) {
+		size_t n = strcspn(p, "\t");
+		if (n && (n != strlen(here) || strncmp(p, here, n)))
+			return 1;
+	}
+	return 0;
+}
+
+static const char multi_head[] =
+    "#!/bin/sh\n"
+    "# Restart computation %016llx from checkpoint generation %u on the hosts it ran\n"
+    "# on: the part of this host (%s) here, each other host's over ssh\n"
+    "# (${STASIS_SSH:-ssh} HOST), all held by the coordinator on %s:%u until\n"
+    "# every part is back (--wait ${STASIS_WAIT:-60} s). --host-map OLD=NEW (any\n"
+    "# number) restarts OLD's part on NEW; other arguments go to every 'stasis\n"
+    "# restart'. Remote parts use the token file $STASIS_REMOTE_TOKEN_FILE, else\n"
+    "# the coordinator's path. Written by the stasis coordinator.\n"
+    ": \"${STASIS_PORT:=%u}\"\nexport STASIS_PORT\n"
+    "here=$(hostname)\nmap=\nn=$#\n"
+    "while [ \"$n\" -gt 0 ]; do\n"
+    "\tcase $1 in\n"
+    "\t--host-map) map=\"$map $2\"; shift 2; n=$((n - 2)); continue ;;\n"
+    "\t--host-map=*) map=\"$map ${1#--host-map=}\"; shift; n=$((n - 1)); continue ;;\n"
+    "\tesac\n"
+    "\tset -- \"$@\" \"$1\"; shift; n=$((n - 1))\n"
+    "done\n"
+    "q() { for a; do printf \"'%%s' \" \"$(printf %%s \"$a\" | sed \"s/'/'\\\\\\\\''/g\")\"; done; "
+    "}\n"
+    "part() {\n"
+    "\to=$1; h=$1; shift\n"
+    "\tfor m in $map; do [ \"${m%%%%=*}\" = \"$o\" ] && h=${m#*=}; done\n"
+    "\tset -- --coord-host \"$coord\" -p \"$STASIS_PORT\" --wait \"$wait\" \"$@\"\n"
+    "\tif [ \"$h\" = \"$here\" ]; then \"$stasis\" restart \"$@\"\n"
+    "\telse ${STASIS_SSH:-ssh} \"$h\" \"$(q \"$stasis\" restart --token-file \"$token\" \"$@\")\"; "
+    "fi\n"
+    "}\n";
+
+/* The host of line p (n bytes) had a line before it. */
+static int seen_before(const struct ckpt *ck, const char *p, size_t n)
+{
+	for (const char *q = ck->hostpaths.p; q < p; q = strchr(q, '\n') + 1)
+		if (strcspn(q, "\t") == n && !strncmp(q, p, n))
+			return 1;
+	return 0;
+}
+
+/* The lines of hostpaths whose host is h, as quoted image arguments. */
+static int add_images(struct sbuf *s, const struct ckpt *ck, const char *h, size_t hl)
+{
+	int rc = 0;
+	for (const char *p = ck->hostpaths.p; p && *p; p = strchr(p, '\n') + 1) {
+		size_t n = strcspn(p, "\t"), pl = strcspn(p + n + 1, "\n");
+		char path[PATH_MAX];
+		if (n != hl || strncmp(p, h, n) || pl >= sizeof(path))
+			continue;
+		memcpy(path, p + n + 1, pl);
+		path[pl] = 0;
+		rc |= sbuf_add(s, " \\\n\t", 4) | sbuf_add_shell_quoted(s, path);
+	}
+	return rc;
+}
+
+/* One part per host of the computation: the others first, in the background,
+ * this host's last, in the foreground; the script ends with its status. */
+static int script_multi(struct coord *c, struct sbuf *s, const char *here)
+{
+	const struct ckpt *ck = &c->ckpt;
+	char token[PATH_MAX + 64];
+	int rc = sbuf_printf(s, multi_head, (unsigned long long)c->comp_id, ck->gen, here,
+			     c->bind_addr, c->port, c->port);
+	rc |= sbuf_add(s, "stasis=", 7) | sbuf_add_shell_quoted(s, c->self_exe);
+	snprintf(token, sizeof(token), "${STASIS_REMOTE_TOKEN_FILE:-%s}", c->token_path);
+	rc |= sbuf_printf(s, "\ncoord=%s\ntoken=\"%s\"\nwait=${STASIS_WAIT:-60}\nrc=0\npids=\n",
+			  c->bind_addr, token);
+	for (int local = 0; local < 2; local++)
+		for (const char *p = ck->hostpaths.p; p && *p; p = strchr(p, '\n') + 1) {
+			size_t n = strcspn(p, "\t");
+			const char *h = n ? p : here;
+			size_t hl = n ? n : strlen(here);
+			int is_here = hl == strlen(here) && !strncmp(h, here, hl);
+			if (is_here != local || seen_before(ck, p, n))
+				continue;
+			rc |= sbuf_printf(s, "part %.*s \"$@\" --", (int)hl, h);
+			rc |= add_images(s, ck, p, n);
+			rc |=
+			    sbuf_printf(s, "%s", local ? " || rc=$?\n" : " &\npids=\"$pids $!\"\n");
+		}
+	return rc | sbuf_printf(s, "for p in $pids; do wait \"$p\" || rc=$?; done\nexit $rc\n");
+}
+
 static int write_script(struct coord *c, char *err, size_t errlen)
 {
+	char here[64];
+	proto_host_name(here);
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 96];
 	struct sbuf s = {0};
 	const char *op;
@@ -262,7 +359,7 @@ static int write_script(struct coord *c, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/stasis_restart_%016llx.sh", c->ckpt_dir,
 		 (unsigned long long)c->comp_id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if (script_text(c, &s) < 0)
+	if ((script_hosts(&c->ckpt, here) ? script_multi(c, &s, here) : script_text(c, &s)) < 0)
 		errf(err, errlen, "cannot write the restart script %s: out of memory", path);
 	else if (script_file(&s, tmp, path, &op) < 0)
 		errf(err, errlen, "cannot %s the restart script %s: %s", op,
@@ -320,29 +417,6 @@ static void report(struct coord *c, int ok)
 		     (unsigned long long)c->comp_id, text->p ? text->p : "");
 }
 
-/* ckpt_<name>_<comp_id>_<pid>_g<gen>.stasis, or .stasis.tmp, of comp_id and gen */
-int ckpt_generation_file(const char *name, uint64_t comp_id, uint32_t gen)
-{
-	char tail[64];
-	size_t n = strlen(name), t;
-	if (strncmp(name, "ckpt_", 5))
-		return 0;
-	if (n > 4 && !strcmp(name + n - 4, ".tmp"))
-		n -= 4;
-	snprintf(tail, sizeof(tail), "_g%u.stasis", gen);
-	t = strlen(tail);
-	if (n < t || strncmp(name + n - t, tail, t))
-		return 0;
-	snprintf(tail, sizeof(tail), "_%016llx_", (unsigned long long)comp_id);
-	const char *id = strstr(name, tail);
-	if (!id)
-		return 0;
-	for (const char *p = id + strlen(tail); p < name + n - t; p++)
-		if (*p < '0' || *p > '9')
-			return 0;
-	return 1;
-}
-
 /* A failed generation keeps no file: the images other processes wrote are an
  * incomplete set that restart would refuse, and a process that died while
  * writing left its temp file (or a forked writer is finishing it: without
@@ -357,14 +431,7 @@ void ckpt_remove_generation(struct coord *c, uint32_t gen)
 		unlink(p);
 		*nl = '\n';
 	}
-	DIR *d = opendir(c->ckpt_dir);
-	struct dirent *e;
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (ckpt_generation_file(e->d_name, c->comp_id, gen))
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
+	ckpt_remove_generation_in(c->ckpt_dir, c->comp_id, gen);
 }
 
 /* The generation succeeded: each process's images below the generation it
@@ -400,10 +467,14 @@ static void ckpt_finish(struct coord *c)
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;
 	}
+	/* a failed checkpoint keeps no image: those written are an incomplete set
+	 * that restart would refuse. The coordinator removes what it can see on its
+	 * host; each process removes its own on its host when the WRITTEN pass says
+	 * ABORT (also before a retry: a new generation) */
 	if (ok)
 		retain(c);
 	else
-		ckpt_remove_generation(c, ck->gen); /* also before a retry: a new generation */
+		ckpt_remove_generation(c, ck->gen);
 	if (ok || !ckpt_retry(c))
 		report(c, ok);
 	int reached, n = ckpt_members(c, 0, &reached);
@@ -416,11 +487,26 @@ static void ckpt_finish(struct coord *c)
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
 		k->member = 0;
 		k->barrier = 0;
+		tcp_forget(k);
 	}
 	ck->active = 0;
 	sbuf_reset(&ck->paths);
 	sbuf_reset(&ck->errors);
 	fault_generation(0);
+	sbuf_reset(&ck->hostpaths);
+}
+
+/* A checkpoint barrier's pass to k, with the pids of the members on k's
+ * host (pids of other hosts mean other processes there). */
+static void send_pass(struct coord *c, struct conn *k, const struct proto_barrier *pass)
+{
+	static uint32_t pids[PROTO_MAX_MEMBERS];
+	size_t np = 0;
+	for (struct conn *o = c->conns; o; o = o->next)
+		if (o->member && o->state == CONN_READY && np < PROTO_MAX_MEMBERS &&
+		    same_host(k, o))
+			pids[np++] = o->pid;
+	conn_send(k, MSG_BARRIER, pass, sizeof(*pass), pids, np * sizeof(pids[0]));
 }
 
 static void member_gone(struct coord *c, struct conn *k);
@@ -433,6 +519,8 @@ void ckpt_advance(struct coord *c)
 		if (ck->active && k->member && k->state == CONN_DEAD)
 			member_gone(c, k); /* closed in this pass of the loop: its failure
 					      goes with the pass (ABORT) */
+	/* the others may wait for the report of one gone */
+	tcp_check_reports(c);
 	int reached, n = ckpt_members(c, ck->stage, &reached);
 	if (!ck->active || reached < n)
 		return;
@@ -440,14 +528,11 @@ void ckpt_advance(struct coord *c)
 		return ckpt_finish(c);
 	struct proto_barrier pass = {
 	    .id = ck->stage, .nprocs = (uint32_t)n, .flags = ck->failed ? BARRIER_F_ABORT : 0};
-	uint32_t pids[PROTO_MAX_MEMBERS];
-	size_t np = 0;
-	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->member && k->state == CONN_READY && np < PROTO_MAX_MEMBERS)
-			pids[np++] = k->pid;
+	if (ck->stage == BARRIER_DRAINED)
+		members_send(c); /* for the images, before they are written */
 	for (struct conn *k = c->conns; k; k = k->next)
 		if (k->member && k->state == CONN_READY) {
-			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), pids, np * sizeof(pids[0]));
+			send_pass(c, k, &pass);
 			k->heard_ms = now_ms(); /* asked for the next barrier from now */
 		}
 	ck->stage = stages[stage_pos(ck->stage)];
@@ -457,7 +542,8 @@ void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
 {
 	struct ckpt *ck = &k->c->ckpt;
 	char why[96];
-	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= stage_pos(b->id)) {
+	if (!ck->active || !k->member || b->id != ck->stage || k->barrier >= stage_pos(b->id) ||
+	    (b->id == BARRIER_DRAINED && !k->tcp_reported)) {
 		snprintf(why, sizeof(why), "barrier %u out of sequence (checkpoint %s, stage %u)",
 			 b->id, ck->active ? "running" : "idle", ck->stage);
 		return conn_drop(k, why);
@@ -476,7 +562,8 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m)
 	k->wrote = 1;
 	free(k->image);
 	k->image = strndup(path, len);
-	if (!k->image || sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0)
+	if (!k->image || sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0 ||
+	    sbuf_printf(&ck->hostpaths, "%s\t%.*s\n", k->host, (int)len, path) < 0)
 		ckpt_fail(k->c,
 			  "the coordinator ran out of memory recording the image of process "
 			  "%u (%s)",
@@ -525,10 +612,11 @@ void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
 
 /* pid takes part in the running checkpoint (one that joined after it began
  * is not in it). */
-static int is_member(const struct coord *c, uint32_t pid)
+static int is_member(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
 	for (const struct conn *o = c->conns; o; o = o->next)
-		if (o->member && o->state == CONN_READY && conn_is_process(o) && o->pid == pid)
+		if (o->member && o->state == CONN_READY && conn_is_process(o) && o->pid == pid &&
+		    same_host(parent, o))
 			return 1;
 	return 0;
 }
@@ -547,10 +635,11 @@ void ckpt_fail(struct coord *c, const char *fmt, ...)
 }
 
 /* pid is a process this checkpoint gave up on (its failure is said already) */
-static int is_accounted(const struct coord *c, uint32_t pid)
+static int is_accounted(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
 	for (const struct conn *o = c->conns; o; o = o->next)
-		if (o->state == CONN_READY && o->pid == pid && conn_is_process(o) && o->abandoned)
+		if (o->state == CONN_READY && o->pid == pid && same_host(parent, o) &&
+		    conn_is_process(o) && o->abandoned)
 			return 1;
 	return 0;
 }
@@ -576,7 +665,7 @@ void ckpt_on_children(struct conn *k, const struct proto_msg *m)
 	for (uint32_t i = 0; i < m->hdr.len / 4; i++) {
 		uint32_t pid;
 		memcpy(&pid, m->payload + 4 * i, 4);
-		if (is_member(k->c, pid) || is_accounted(k->c, pid))
+		if (is_member(k->c, k, pid) || is_accounted(k->c, k, pid))
 			continue;
 		mark_transient(ck);
 		sbuf_printf(&ck->errors,
@@ -643,10 +732,13 @@ void restart_on_barrier(struct conn *k)
 		p->barrier = 0;
 	}
 	c->restarting = 0;
+	names_forget(c); /* every connection is made again */
+	restart_done(c);
 }
 
 void ckpt_free(struct ckpt *ck)
 {
 	sbuf_free(&ck->paths);
 	sbuf_free(&ck->errors);
+	sbuf_free(&ck->hostpaths);
 }

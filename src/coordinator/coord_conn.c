@@ -120,9 +120,20 @@ int coord_nprocs(const struct coord *c)
 	return n;
 }
 
+/* k and the restart hello h are parts of one restart in parts: each is one
+ * host's part of the generation being restarted, and they are not the same
+ * process (its pid on the host it ran on). */
+static int other_part(const struct coord *c, const struct conn *k, const struct proto_hello *h)
+{
+	return c->restarting && (h->flags & HELLO_PART) && (k->flags & HELLO_PART) &&
+	       h->gen == c->gen &&
+	       (k->pid != h->pid || memcmp(k->origin, h->origin, sizeof(k->origin)));
+}
+
 /* "101 (a), 102 (b)": the processes of the computation that run, or are being
- * restarted by another 'stasis restart' than restart_id; how many. */
-static int running_procs(const struct coord *c, uint32_t restart_id, char *buf, size_t size)
+ * restarted by another 'stasis restart' than h's (not another part of it);
+ * how many. */
+static int running_procs(const struct coord *c, const struct proto_hello *h, char *buf, size_t size)
 {
 	uint32_t last = 0;
 	int n = 0;
@@ -131,8 +142,8 @@ static int running_procs(const struct coord *c, uint32_t restart_id, char *buf, 
 		const struct conn *next = NULL;
 		for (const struct conn *k = c->conns; k; k = k->next)
 			if (k->state == CONN_READY && conn_is_process(k) && k->pid > last &&
-			    (!(k->flags & HELLO_RESTART) || k->restart_id != restart_id) &&
-			    (!next || k->pid < next->pid))
+			    (!(k->flags & HELLO_RESTART) || k->restart_id != h->restart_id) &&
+			    !other_part(c, k, h) && (!next || k->pid < next->pid))
 				next = k;
 		if (!next)
 			return n;
@@ -148,7 +159,7 @@ static int check_restart(struct coord *c, const struct proto_hello *h, char *err
 	char procs[1024];
 	if (!h->comp_id)
 		return errf(err, errlen, "restart hello without a computation id");
-	if (h->comp_id == c->comp_id && running_procs(c, h->restart_id, procs, sizeof(procs)))
+	if (h->comp_id == c->comp_id && running_procs(c, h, procs, sizeof(procs)))
 		return errf(err, errlen,
 			    "computation %016llx is already running under the coordinator on port "
 			    "%u (processes %s): end it first with 'stasis kill -p %u'",
@@ -233,6 +244,7 @@ static void on_hello(struct conn *k, const struct proto_msg *m)
 	k->role = h.role;
 	k->flags = h.flags;
 	k->restart_id = h.restart_id;
+	memcpy(k->origin, h.origin, sizeof(k->origin));
 	memcpy(k->name, h.name, PROTO_NAME_LEN);
 	k->name[PROTO_NAME_LEN] = 0;
 	debug("%s %u (%s) joined", k->role == ROLE_PROCESS ? "process" : "client", k->pid, k->name);
@@ -285,6 +297,12 @@ static int process_dispatch(struct conn *k, const struct proto_msg *m)
 			return -1;
 		ckpt_on_children(k, m);
 		return 0;
+	case MSG_TCP_REPORT:
+		tcp_on_report(k, m);
+		return 0;
+	case MSG_HOST:
+		host_on(k, m);
+		return 0;
 	case MSG_INTERVAL:
 		if (m->hdr.len != 4)
 			return -1;
@@ -306,8 +324,12 @@ static void dispatch(struct conn *k, const struct proto_msg *m)
 	char why[96];
 	if (k->state == CONN_HELLO)
 		return on_hello(k, m);
-	if ((conn_is_process(k) ? process_dispatch(k, m) : ctl_dispatch(k, m)) == 0)
+	if (m->hdr.type == MSG_NAME_PUBLISH || m->hdr.type == MSG_NAME_LOOKUP) {
+		if (names_dispatch(k, m) == 0)
+			return;
+	} else if ((conn_is_process(k) ? process_dispatch(k, m) : ctl_dispatch(k, m)) == 0) {
 		return;
+	}
 	snprintf(why, sizeof(why), "unexpected message (type %u, %u bytes)", m->hdr.type,
 		 m->hdr.len);
 	conn_drop(k, why);
@@ -398,6 +420,7 @@ static void conn_free(struct conn *k)
 {
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 	close(k->fd);
+	tcp_forget(k);
 	free(k->image);
 	sbuf_free(&k->in);
 	sbuf_free(&k->out);

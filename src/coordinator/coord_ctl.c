@@ -190,6 +190,8 @@ int ctl_dispatch(struct conn *k, const struct proto_msg *m)
 		k->c->interval_set = 1;
 		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
 		return 0;
+	case MSG_CMD_RESTART_WAIT:
+		return restart_on_wait(k, m);
 	case MSG_EXEC: /* a launch holding the coordinator: its program is (1) or is not (0)
 			  being started */
 		if (len != 4 || !(k->flags & HELLO_HOLD))

@@ -60,12 +60,23 @@ struct conn {
 	int exiting;		 /* said MSG_EXEC EXEC_EXITING: it leaves on purpose */
 	uint32_t flags;		 /* its hello's HELLO_* flags */
 	uint32_t restart_id;	 /* HELLO_RESTART: the 'stasis restart' it came with */
+	uint8_t origin[16];	 /* HELLO_PART: the host it ran on (proto_origin) */
 	long long heard_ms;	 /* when it last said something, or was last asked to */
 	uint32_t abandoned;	 /* the generation whose checkpoint gave up on it, or 0 */
 	int killing;		 /* sent KILL by CMD_KILL */
 	int waits_kill;		 /* a control client waiting for CMD_KILL to complete */
 	struct sbuf kill_result; /* checkpoint --kill: its MSG_CKPT_RESULT, sent once every
 				    process is gone (payload as sent, or empty) */
+	/* its TCP report in the running checkpoint (coord_tcp.c) */
+	struct proto_tcp_end *tcp;
+	struct proto_tcp_peer *tcp_out;
+	uint32_t ntcp;
+	int tcp_reported;
+	uint8_t tcp_host[16];
+	/* where it runs (MSG_HOST): key as in TCP reports, 0 if it did not say */
+	int has_host;
+	uint8_t host_key[16], pids_key[16];
+	char host[65], orig_host[65];
 	struct conn *next;
 };
 
@@ -74,9 +85,16 @@ struct ckpt {
 	uint32_t gen, flags, stage;
 	uint64_t requester; /* control client id, 0 for the interval timer */
 	int failed;
-	int transient; /* failed only because processes came or went: try again */
+	int transient;	       /* failed only because processes came or went: try again */
+	int tcp_answered;      /* MSG_TCP_MATCH went to every member */
+	struct sbuf hostpaths; /* "host<TAB>image path" lines, for the restart script */
+	uint8_t nonce[16];
 	struct sbuf paths, errors;
 };
+
+struct name;
+struct lookup;
+struct waiter;
 
 struct coord {
 	struct coord_opts opts;
@@ -127,6 +145,16 @@ struct coord {
 	unsigned retries;	  /* and at least once: the retries of this request */
 	struct ckpt ckpt;
 	int status;
+	/* the name service of a restart (coord_names.c) */
+	struct name *names;
+	struct lookup *lookups;
+	size_t nnames;
+	/* restarts in parts (coord_restart.c) */
+	struct waiter *waiters;
+	struct proto_member *expected; /* the generation's processes, from the images */
+	uint32_t nexpected;
+	uint64_t restarted_comp; /* the last restart that came back whole */
+	uint32_t restarted_gen;
 };
 
 /* coord_conn.c */
@@ -158,12 +186,35 @@ void ckpt_proc_left(struct conn *k);
 void restart_on_barrier(struct conn *k);
 void ckpt_free(struct ckpt *ck);
 
+/* coord_tcp.c: TCP reports after the SUSPENDED pass; tcp_check_reports
+ * answers once every member has reported (also when one leaves) */
+void tcp_on_report(struct conn *k, const struct proto_msg *m);
+void tcp_check_reports(struct coord *c);
+void tcp_forget(struct conn *k);
+
+/* coord_names.c: MSG_NAME_PUBLISH and MSG_NAME_LOOKUP from any peer (0, or
+ * -1: malformed); names_forget once a restart is complete */
+int names_dispatch(struct conn *k, const struct proto_msg *m);
+void names_forget(struct coord *c);
+
+/* coord_hosts.c: where processes run. host_on sets k's host (MSG_HOST);
+ * same_host says whether two processes see the same pids (one machine, one
+ * PID namespace; a process that did not say where it runs shares everyone's);
+ * members_send
+ * gives every member of the running checkpoint the list of all (MSG_MEMBERS). */
+void host_on(struct conn *k, const struct proto_msg *m);
+int same_host(const struct conn *a, const struct conn *b);
+void members_send(struct coord *c);
+
+/* coord_restart.c: MSG_CMD_RESTART_WAIT (0, or -1: malformed);
+ * restart_done once the RESTARTED barrier passed; restart_forget at exit */
+int restart_on_wait(struct conn *k, const struct proto_msg *m);
+void restart_done(struct coord *c);
+void restart_forget(struct coord *c);
 /* k has reached checkpoint barrier id in the running checkpoint */
 int ckpt_reached(const struct conn *k, uint32_t id);
 /* id is one of a checkpoint's barriers */
 int ckpt_stage_known(uint32_t id);
-/* name is ckpt_<prog>_<comp_id>_<pid>_g<gen>.stasis (or .tmp) */
-int ckpt_generation_file(const char *name, uint64_t comp_id, uint32_t gen);
 void ckpt_fail(struct coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ckpt_advance(struct coord *c);
 void ckpt_remove_generation(struct coord *c, uint32_t gen);

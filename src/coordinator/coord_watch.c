@@ -6,6 +6,7 @@
  * on later finishes that checkpoint alone: each barrier it reaches passes at
  * once with ABORT, and an image it still writes is removed. Until then no
  * checkpoint starts: it would fail the same way. */
+#include "common/ckptfiles.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
@@ -88,6 +89,11 @@ int watch_on_abandoned(struct conn *k, const struct proto_msg *m)
 				unlink(path); /* of a generation that failed */
 		}
 		return 1;
+	case MSG_TCP_REPORT: { /* it drains nothing: that checkpoint failed */
+		struct proto_tcp_match h = {.flags = PROTO_TCP_ABORT};
+		conn_send(k, MSG_TCP_MATCH, &h, sizeof(h), NULL, 0);
+		return 1;
+	}
 	case MSG_CKPT_ERROR:
 	case MSG_CHILDREN:
 	case MSG_PROGRESS:

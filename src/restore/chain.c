@@ -323,3 +323,67 @@ int rst_read_piece(struct rst_image *img, struct img_reader *readers, uint32_t i
 	memcpy(dst, (char *)whole_buf + (c->vaddr - s->whole.vaddr), (size_t)c->npages * IMG_PAGE);
 	return 0;
 }
+
+/* Pieces that are parts of one stored chunk come together: the order of
+ * pieces by (file, stored chunk), and where each group of one stored chunk
+ * starts in it. A restart then reads and verifies each stored chunk once,
+ * not once per piece (a chain whose newer images rewrote every 16th page cut
+ * each 1 MiB chunk of the full image into 16 pieces: 16 reads of it). */
+static const struct rst_src *sort_src;
+
+static int by_source(const void *a, const void *b)
+{
+	const struct rst_src *x = &sort_src[*(const uint32_t *)a];
+	const struct rst_src *y = &sort_src[*(const uint32_t *)b];
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (x->whole.offset != y->whole.offset)
+		return x->whole.offset < y->whole.offset ? -1 : 1;
+	return (*(const uint32_t *)a > *(const uint32_t *)b) -
+	       (*(const uint32_t *)a < *(const uint32_t *)b);
+}
+
+uint32_t rst_piece_groups(const struct rst_image *img, uint32_t *order, uint32_t *starts)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < img->nchunks; i++)
+		order[i] = i;
+	if (!img->chunk_src) {
+		for (uint32_t i = 0; i < img->nchunks; i++)
+			starts[i] = i;
+		return img->nchunks;
+	}
+	sort_src = img->chunk_src; /* the restorer sorts on one thread */
+	qsort(order, img->nchunks, sizeof(*order), by_source);
+	for (uint32_t k = 0; k < img->nchunks; k++) {
+		const struct rst_src *s = &img->chunk_src[order[k]];
+		const struct rst_src *p = k ? &img->chunk_src[order[k - 1]] : NULL;
+		if (!p || p->file != s->file || p->whole.offset != s->whole.offset)
+			starts[n++] = k;
+	}
+	return n;
+}
+
+int rst_read_group(struct rst_image *img, struct img_reader *readers, const uint32_t *pieces,
+		   uint32_t n, void *const *dst, struct ZSTD_DCtx_s *dctx, void *tmp,
+		   size_t tmpsize, void *whole_buf, char *err, size_t errlen)
+{
+	if (n == 1 || !img->chunk_src) {
+		for (uint32_t k = 0; k < n; k++)
+			if (dst[k] && rst_read_piece(img, readers, pieces[k], dst[k], dctx, tmp,
+						     tmpsize, whole_buf, err, errlen) < 0)
+				return -1;
+		return 0;
+	}
+	const struct rst_src *s = &img->chunk_src[pieces[0]];
+	struct img_reader *r = s->file ? &readers[s->file - 1] : &img->r;
+	if (img_read_chunk(r, &s->whole, whole_buf, dctx, tmp, tmpsize, err, errlen) < 0)
+		return -1;
+	for (uint32_t k = 0; k < n; k++) {
+		const struct img_chunk *c = &img->chunks[pieces[k]];
+		if (dst[k])
+			memcpy(dst[k], (char *)whole_buf + (c->vaddr - s->whole.vaddr),
+			       (size_t)c->npages * IMG_PAGE);
+	}
+	return 0;
+}

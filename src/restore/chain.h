@@ -30,4 +30,13 @@ int rst_read_piece(struct rst_image *img, struct img_reader *readers, uint32_t i
 		   struct ZSTD_DCtx_s *dctx, void *tmp, size_t tmpsize, void *whole_buf, char *err,
 		   size_t errlen);
 
+/* Pieces grouped by the stored chunk they are parts of: order gets the piece
+ * indices (img->nchunks of them) grouped, starts where each group begins in
+ * order; returns the number of groups. rst_read_group reads a group (its
+ * stored chunk once, verified) into dst[k] for pieces[k] (NULL: skip it). */
+uint32_t rst_piece_groups(const struct rst_image *img, uint32_t *order, uint32_t *starts);
+int rst_read_group(struct rst_image *img, struct img_reader *readers, const uint32_t *pieces,
+		   uint32_t n, void *const *dst, struct ZSTD_DCtx_s *dctx, void *tmp,
+		   size_t tmpsize, void *whole_buf, char *err, size_t errlen);
+
 #endif

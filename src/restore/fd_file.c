@@ -56,6 +56,15 @@ static int recreate_deleted(const struct rst_image *img, const struct img_file *
 	return fd;
 }
 
+/* A log the program only appends to (write-only, O_APPEND: a batch job's
+ * output file, which the job's next run appended to) that has grown: the
+ * program reads nothing from it and writes after what was added. */
+static int only_appended(const struct stat *st, const struct img_file *f, int flags)
+{
+	return (flags & O_ACCMODE) == O_WRONLY && (flags & O_APPEND) &&
+	       (uint64_t)st->st_size >= f->size;
+}
+
 /* Open the file behind a mapping or descriptor, checking that it is the one the
  * image saw. */
 int rst_open_file(const struct rst_image *img, int idx, int flags)
@@ -76,7 +85,7 @@ int rst_open_file(const struct rst_image *img, int idx, int flags)
 		close(fd);
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !only_appended(&st, f, flags) &&
 	    ((uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec != f->mtime_ns ||
 	     (uint64_t)st.st_size != f->size))
 		warn("%s changed since the checkpoint (size %llu, was %llu): the program may see "

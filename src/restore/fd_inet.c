@@ -6,7 +6,10 @@
  * connections before they died, see rt_inet_before_kill). A TCP connection comes back reset: the
  * socket is connected through a temporary loopback listener whose side is then closed with
  * SO_LINGER 0, so that the program's next read or write fails with ECONNRESET, as after a peer's
- * crash. */
+ * crash; unless both ends are in the computation: then PID 1 made it again with its bytes in
+ * flight (fd_tcp.c). */
+#include "restore/fd_inet.h"
+#include "restore/fd_tcp.h"
 #include "restore/fdkinds.h"
 #include "restore/load.h"
 #include "restore/objs.h"
@@ -48,7 +51,7 @@ static void setflag(int s, int level, int name, int on)
 	setsockopt(s, level, name, &on, sizeof(on));
 }
 
-static void set_options(int s, const struct img_inet *r)
+void rst_inet_options(int s, const struct img_inet *r)
 {
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
 	if (r->flags & IMG_INET_REUSEPORT)
@@ -69,11 +72,18 @@ static void set_options(int s, const struct img_inet *r)
 
 static int bind_again(int s, const struct img_inet *r)
 {
+	static const uint8_t any[16];
 	struct sockaddr_storage ss;
 	char text[80];
 	socklen_t l = sockaddr_of(&ss, r->family, r->local, r->lport, r->scope_id);
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, 1);
 	int rc = bind(s, (void *)&ss, l);
+	if (rc < 0 && errno == EADDRNOTAVAIL) { /* another host's address: its port on this one */
+		debug("%s is not an address of this host: binding to its port on every address",
+		      img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)));
+		l = sockaddr_of(&ss, r->family, any, r->lport, 0);
+		rc = bind(s, (void *)&ss, l);
+	}
 	int e = errno;
 	if (rc < 0)
 		return error("cannot bind a %s socket to %s again: %s%s",
@@ -122,12 +132,14 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 	char text[80];
 	if (r->state == IMG_INET_TCP_RESET)
 		return (fd[0] = make_reset(r)) < 0 ? -1 : 0;
+	if (r->state == IMG_INET_TCP_CONN)
+		return rst_tcp_take(o, fd); /* made by PID 1 first (fd_tcp.c) */
 	int type = r->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
 	int s = socket(r->family, type | SOCK_CLOEXEC, r->proto);
 	if (s < 0)
 		return -1;
 	fd[0] = s;
-	set_options(s, r);
+	rst_inet_options(s, r);
 	if (r->state == IMG_INET_FRESH)
 		return 0;
 	if (bind_again(s, r) < 0)
@@ -154,7 +166,11 @@ static int inet_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_INET, x->ino, 0, i, create_inet);
 	if (!o)
 		return errf(err, errlen, "out of memory");
-	o->priv = r;
+	const struct img_inet *had = o->priv;
+	if (!had || had->state != IMG_INET_TCP_CONN)
+		o->priv = r; /* the drainer's record, when another holder's says reset */
+	if (r->state == IMG_INET_TCP_CONN)
+		o->creator = -1; /* PID 1 makes the set's connections (fd_tcp.c) */
 	return 0;
 }
 

@@ -14,22 +14,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #define MAX_WORKERS 4
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #define FILLED_ELSEWHERE UINT64_MAX /* a shared object's pages: its creator fills them */
 
 struct fill_job {
 	struct rst_image *img;
-	uint64_t *dst;		    /* per chunk: where its pages go now */
-	const uint8_t *mapped;	    /* per chunk: mapped, not to be read */
-	int verify;		    /* checksum the mapped chunks too (restart --no-verify: 0) */
+	uint64_t *dst;	       /* per chunk: where its pages go now */
+	const uint8_t *mapped; /* per chunk: mapped, not to be read */
+	int verify; /* checksum the mapped chunks too (restart --no-verify: 0; restart itself
+		       does once the program runs: verify.c) */
 	uint64_t total, done;	    /* bytes of memory; done is atomic */
 	struct progress *progress;  /* shown by the calling thread only */
 	struct img_reader *readers; /* the chain's files (chain.c), if any */
 	uint32_t n;
-	uint32_t next; /* atomic: next chunk to read */
+	uint32_t *order, *starts; /* pieces grouped by stored chunk (chain.c) */
+	uint32_t ngroups;
+	uint32_t next; /* atomic: next group to read */
 	int failed;    /* atomic */
 	pthread_t self;
 	pthread_mutex_t lock;
@@ -48,39 +55,65 @@ static int verify_mapped(const struct rst_image *img, const struct img_chunk *c,
 		    img->r.path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
 }
 
+/* Group g (the pieces of one stored chunk): read once, into each piece's
+ * place; mapped pieces and shared objects' pages are not read. */
+static int fill_group(struct fill_job *j, uint32_t g, void **dsts, ZSTD_DCtx *d, void *tmp,
+		      size_t tmpsize, void *whole, char *err, size_t errlen)
+{
+	uint32_t from = j->starts[g], to = g + 1 < j->ngroups ? j->starts[g + 1] : j->n;
+	for (uint32_t at = from; at < to; at += IMG_CHUNK_PAGES) {
+		const uint32_t *pieces = j->order + at;
+		uint32_t n = to - at < IMG_CHUNK_PAGES ? to - at : IMG_CHUNK_PAGES, want = 0;
+		uint64_t bytes = 0;
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t i = pieces[k];
+			const struct img_chunk *c = &j->img->chunks[i];
+			dsts[k] = NULL;
+			if (j->dst[i] == FILLED_ELSEWHERE)
+				continue;
+			if (j->mapped[i]) { /* mapped from the image file: pages come on demand */
+				if (j->verify && verify_mapped(j->img, c, (const void *)j->dst[i],
+							       err, errlen) < 0)
+					return -1;
+				continue;
+			}
+			dsts[k] = (void *)j->dst[i];
+			want++;
+			bytes += (uint64_t)c->npages * IMG_PAGE;
+			/* the pages first, in one call: writing into fresh memory took a
+			 * fault per page (copy into 256 MiB: 1.7 GB/s, populated: 3.1) */
+			madvise(dsts[k], (size_t)c->npages * IMG_PAGE, MADV_POPULATE_WRITE);
+		}
+		if (want && rst_read_group(j->img, j->readers, pieces, n, dsts, d, tmp, tmpsize,
+					   whole, err, errlen) < 0)
+			return -1;
+		uint64_t done = __atomic_add_fetch(&j->done, bytes, __ATOMIC_RELAXED);
+		if (pthread_self() == j->self)
+			progress_update(j->progress, done, j->total);
+	}
+	return 0;
+}
+
 static void *worker(void *arg)
 {
 	struct fill_job *j = arg;
 	size_t tmpsize = ZSTD_compressBound(IMG_CHUNK_PAGES * IMG_PAGE);
 	void *tmp = fault_hit(FAULT_RST_ALLOC) ? NULL : malloc(tmpsize);
 	void *whole = j->img->chunk_src ? malloc(IMG_CHUNK_PAGES * IMG_PAGE) : NULL;
+	void **dsts = malloc(IMG_CHUNK_PAGES * sizeof(*dsts));
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	char err[512];
-	if (!tmp || !d || (j->img->chunk_src && !whole)) {
+	if (!tmp || !d || !dsts || (j->img->chunk_src && !whole)) {
 		snprintf(err, sizeof(err), "pid %u: no memory for the buffers reading %s",
 			 j->img->proc->pid, j->img->r.path);
 		goto fail;
 	}
 	for (;;) {
-		uint32_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-		if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
+		uint32_t g = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (g >= j->ngroups || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
-		const struct img_chunk *c = &j->img->chunks[i];
-		if (j->dst[i] == FILLED_ELSEWHERE)
-			continue;
-		if (j->mapped[i]) { /* mapped from the image file: pages come on demand */
-			if (j->verify &&
-			    verify_mapped(j->img, c, (const void *)j->dst[i], err, sizeof(err)) < 0)
-				goto fail;
-			continue;
-		}
-		if (rst_read_piece(j->img, j->readers, i, (void *)j->dst[i], d, tmp, tmpsize, whole,
-				   err, sizeof(err)) < 0)
+		if (fill_group(j, g, dsts, d, tmp, tmpsize, whole, err, sizeof(err)) < 0)
 			goto fail;
-		uint64_t done =
-		    __atomic_add_fetch(&j->done, (uint64_t)c->npages * IMG_PAGE, __ATOMIC_RELAXED);
-		if (pthread_self() == j->self)
-			progress_update(j->progress, done, j->total);
 	}
 	goto out;
 fail:
@@ -92,6 +125,7 @@ out:
 	ZSTD_freeDCtx(d);
 	free(tmp);
 	free(whole);
+	free(dsts);
 	return NULL;
 }
 
@@ -111,7 +145,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 			     .lock = PTHREAD_MUTEX_INITIALIZER,
 			     .self = pthread_self(),
 			     .mapped = l->mapped,
-			     .verify = l->opt->verify_mapped,
+			     .verify = l->opt->verify_mapped && !l->opt->verify_deferred,
 			     .progress = &prog};
 	snprintf(what, sizeof(what), "stasis: restoring pid %u", img->proc->pid);
 	progress_start(&prog, what, log_get_fd());
@@ -124,8 +158,15 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	pthread_t t[MAX_WORKERS];
 	int started = 0, n = workers_for(toread);
 	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));
-	if (!j.dst)
+	j.order = malloc((img->nchunks + 1) * sizeof(uint32_t));
+	j.starts = malloc((img->nchunks + 1) * sizeof(uint32_t));
+	if (!j.dst || !j.order || !j.starts) {
+		free(j.dst);
+		free(j.order);
+		free(j.starts);
 		return error("out of memory");
+	}
+	j.ngroups = rst_piece_groups(img, j.order, j.starts);
 	for (uint32_t v = 0; v < img->nvmas; v++) {
 		const struct img_vma *r = &img->vmas[v];
 		for (uint32_t c = r->first_chunk; l->premap[v] && c < r->first_chunk + r->nchunks;
@@ -137,6 +178,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	for (uint32_t c = 0; c < img->nchunks; c++)
 		if (!j.dst[c]) {
 			free(j.dst);
+			free(j.order);
+			free(j.starts);
 			return error("%s is corrupt: memory chunk %u belongs to no region",
 				     img->r.path, c);
 		}
@@ -146,6 +189,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 		snprintf(j.err, sizeof(j.err), "out of memory");
 	if (!j.readers || rst_chain_open(img, j.readers, j.err, sizeof(j.err)) < 0) {
 		free(j.dst);
+		free(j.order);
+		free(j.starts);
 		free(j.readers);
 		return error("%s", j.err);
 	}
@@ -159,5 +204,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	rst_chain_close(img, j.readers, nfiles);
 	free(j.readers);
 	free(j.dst);
+	free(j.order);
+	free(j.starts);
 	return j.failed ? error("%s", j.err) : 0;
 }

@@ -150,7 +150,9 @@ static int check_kinds(const struct rst_image *img, char *err, size_t errlen)
 				     errlen) < 0 ||
 		       check_records(img, &v, IMG_SEC_SHARES, img->shares, img->nshares, err,
 				     errlen) < 0 ||
-		       check_records(img, &v, IMG_SEC_IPC, img->ipc, img->nipc, err, errlen) < 0
+		       check_records(img, &v, IMG_SEC_IPC, img->ipc, img->nipc, err, errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_MEMBERS, img->members, img->nmembers, err,
+				     errlen) < 0
 		   ? -1
 		   : 0;
 }
@@ -247,6 +249,10 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->ipc =
 		  load(img, IMG_SEC_IPC, sizeof(struct img_ipc), &img->nipc, NULL, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_MEMBERS) &&
+	    !(img->members = load(img, IMG_SEC_MEMBERS, sizeof(struct img_member), &img->nmembers,
+				  NULL, err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    check_kinds(img, err, errlen) < 0 || rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
@@ -272,6 +278,7 @@ void rst_free(struct rst_image *img)
 	free(img->zombies);
 	free(img->locks);
 	free(img->ipc);
+	free(img->members);
 	rst_chain_free(img);
 	free(img->shares);
 	memset(img, 0, sizeof(*img));

@@ -10,6 +10,7 @@
 #include "image/kinds/locks.h"
 #include "image/kinds/shares.h"
 #include "image/kinds/zombies.h"
+#include "image/kinds/members.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,8 @@ struct rst_image {
 	uint32_t nshares;
 	struct img_ipc *ipc; /* IMG_SEC_IPC, NULL in images without one */
 	uint32_t nipc;
+	struct img_member *members; /* IMG_SEC_MEMBERS, NULL in images without one */
+	uint32_t nmembers;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */

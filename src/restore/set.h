@@ -22,11 +22,15 @@ struct rst_options {
 	int map_images;	   /* map raw chunks from the image file (--no-map: 0; mapimg.c) */
 	int verify_mapped; /* checksum mapped chunks (--no-verify: 0; fill.c) */
 	int debug_pause;   /* each process stops before it goes on (--debug-pause) */
+	/* restart itself verifies the mapped chunks once the processes exist, and
+	 * they leave them unread (verify.c rst_verify_prepare) */
+	int verify_deferred;
 };
 
 /* One process's connection to the coordinator (spawn.c rst_join). */
 struct rst_conn {
 	uint16_t port;
+	int part;     /* the image is of one host's part of its generation (HELLO_PART) */
 	int coord_fd; /* socket joined to the coordinator (rst_join) */
 	struct proto_welcome welcome;
 	char ckpt_dir[PATH_MAX];
@@ -52,6 +56,8 @@ struct rst_obj {
 
 struct rst_set {
 	int n;
+	int part;   /* the images are one host's part of their generation (n < nprocs) */
+	int wait_s; /* how long the other parts may take to come back (restart --wait) */
 	struct rst_image *img;
 	struct rst_conn *conn; /* per process */
 	struct rst_options opt;

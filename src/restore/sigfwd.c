@@ -1,7 +1,8 @@
 /* stasis restart passes the signals sent to it on to the restarted program
  * (common/sigfwd.h). Restart runs outside the restart's PID namespace: it asks
  * the namespace's PID 1 with a queued SIGRTMIN whose value is the signal, and
- * PID 1 sends that to the program (the first process it created). PID 1
+ * PID 1 sends that to the program (the processes it created: one per program
+ * launched into the computation). PID 1
  * ignores the signals themselves: one sent to restart's whole process group
  * must neither end it (which would end the namespace) nor reach the program
  * a second time. */
@@ -11,9 +12,10 @@
 #include <errno.h>
 #include <string.h>
 
-static pid_t init_pid; /* in restart: PID 1 of the namespace */
-static int in_group;   /* the program is in restart's process group */
-static pid_t program;  /* in PID 1: the program */
+static pid_t init_pid;	      /* in restart: PID 1 of the namespace */
+static int in_group;	      /* the program is in restart's process group */
+static const pid_t *programs; /* in PID 1: the program's processes */
+static int nprograms;
 
 static void pass_on(int sig, siginfo_t *si, void *uc)
 {
@@ -36,8 +38,8 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	(void)uc;
 	int e = errno;
-	if (si->si_code == SI_QUEUE && program > 0)
-		kill(program, si->si_value.sival_int);
+	for (int i = 0; si->si_code == SI_QUEUE && i < nprograms; i++)
+		kill(programs[i], si->si_value.sival_int);
 	errno = e;
 }
 
@@ -51,7 +53,8 @@ void rst_sigfwd_init(void)
 	sigaction(SIGRTMIN, &sa, NULL);
 }
 
-void rst_sigfwd_program(pid_t pid)
+void rst_sigfwd_programs(const pid_t *pids, int n)
 {
-	program = pid;
+	programs = pids;
+	nprograms = n;
 }

@@ -16,6 +16,8 @@
 #include "restore/sigfwd.h"
 #include "restore/sysv.h"
 #include "restore/zombies.h"
+#include "restore/fd_tcp.h"
+#include "restore/verify.h"
 #include "restore/blob/blob.h"
 #include "common/fault.h"
 #include "common/io.h"
@@ -138,6 +140,15 @@ static void close_restorer_fds(const struct rst_set *set)
 	close_range(set->base, set->top - 1, 0);
 }
 
+/* All but the image files, which the verifier reads (verify.c). */
+static void close_all_but_images(const struct rst_set *set)
+{
+	int images = set->base + 3 + set->n;
+	close_range(set->base, images - 1, 0);
+	if (images + set->n <= set->top - 1)
+		close_range(images + set->n, set->top - 1, 0);
+}
+
 /* PID 1 dies with restart (SIGKILL of restart while it loads leaves
  * nothing): if restart was gone before that was set, go now. */
 static void init_follows_restart(void)
@@ -151,46 +162,74 @@ static void init_follows_restart(void)
 		_exit(1);
 }
 
+/* Wait until every root has ended: the status of the first that failed (by
+ * a signal or a non-zero exit), else 0. Other processes are reaped. */
+static int wait_roots(const pid_t *roots, int nroots)
+{
+	int st = 0, failed = 0, left = nroots;
+	while (left > 0) {
+		int s, i;
+		pid_t w = waitpid(-1, &s, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		for (i = 0; i < nroots && roots[i] != w; i++)
+			;
+		if (i == nroots)
+			continue;
+		left--;
+		if (!failed && !(WIFEXITED(s) && WEXITSTATUS(s) == 0)) {
+			st = s;
+			failed = 1;
+		}
+	}
+	return st;
+}
+
 /* PID 1 of the restart namespace: creates the processes whose parent is not in
- * the set, reaps, and reports the first one's end. */
+ * the set (the roots: one per program launched into the computation, as the
+ * tasks of `srun stasis launch`), reaps, and reports once every root has
+ * ended. */
 static void run_init(struct rst_set *set, int status_fd)
 {
-	struct init_report r = {0};
-	pid_t first = 0;
+	pid_t *roots = calloc(set->n, sizeof(pid_t));
+	int nroots = 0;
 	report_fd = status_fd;
 	init_follows_restart();
 	rst_sigfwd_init();
+	if (!roots)
+		rst_abort("cannot restart %d processes: out of memory", set->n);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		rst_abort("cannot mount /proc in the restart namespace: %s", strerror(errno));
 	/* the new IPC namespace's own message queues, where programs look for them */
 	if (access("/dev/mqueue", F_OK) == 0)
 		mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	if (rst_sysv_create(set) < 0 || rst_objs_create(set, -1) < 0)
+	debug("restart: init has mounted /proc");
+	if (rst_sysv_create(set) < 0 || rst_tcp_restore(set) < 0 || rst_objs_create(set, -1) < 0)
 		rst_abort(NULL);
 	for (int i = 0; i < set->n; i++) {
 		if (set->parent[i] >= 0)
 			continue;
-		pid_t pid = spawn_member(set, i);
-		if (!first)
-			first = pid;
+		roots[nroots++] = spawn_member(set, i);
 	}
-	rst_sigfwd_program(first);
+	rst_sigfwd_programs(roots, nroots);
 	close_restorer_fds(set); /* the restored processes have them */
-	for (;;) {
-		int s;
-		pid_t w = waitpid(-1, &s, 0);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		if (w == first) {
-			r.status = s;
-			break;
-		}
-	}
+	struct init_report r = {.status = wait_roots(roots, nroots)};
 	write_full(status_fd, &r, sizeof(r));
 	_exit(0);
+}
+
+static pid_t init_pid;	     /* PID 1 of the restart, from restart's side */
+static volatile int stopped; /* rst_stop ended it */
+
+void rst_stop(void)
+{
+	stopped = 1;
+	pid_t p = __atomic_load_n(&init_pid, __ATOMIC_ACQUIRE);
+	if (p > 0)
+		kill(p, SIGKILL);
 }
 
 /* The host's /proc, kept at a number >= top (PID 1 mounts the namespace's own
@@ -212,28 +251,40 @@ int rst_run(struct rst_set *set)
 		keep_host_proc(set);
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
+	rst_verify_prepare(set);
 	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
 	if (init < 0)
 		return error("cannot create the restart namespace's first process: %s",
 			     strerror(errno));
+	if (init > 0) {
+		__atomic_store_n(&init_pid, init, __ATOMIC_RELEASE);
+		if (stopped)
+			kill(init, SIGKILL);
+	}
 	if (init == 0) {
 		close(pfd[0]);
 		run_init(set, pfd[1]);
 	}
 	close(pfd[1]);
-	close_restorer_fds(set);
+	close_all_but_images(set);
 	rst_sigfwd_restart(init, rst_tty_own());
-	rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
+	int verified = rst_verify_run(set, init);
+	close_restorer_fds(set);
+	if (verified == 0)
+		rst_tty_relay(pfd[0]); /* with a terminal of its own: until the computation ends */
 	ssize_t n = read_full(pfd[0], &r, sizeof(r));
 	int s;
 	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
 		;
+	if (verified < 0)
+		return -1; /* said why: the memory was not what was saved */
 	if (n == sizeof(r) && r.aborted)
 		return error("cannot restart: a process failed while it was restored (above); "
 			     "every process of the restart was ended, nothing of the computation "
 			     "runs");
 	if (n != sizeof(r))
-		return error("the restarted computation's namespace ended unexpectedly");
+		return stopped ? -1
+			       : error("the restarted computation's namespace ended unexpectedly");
 	return r.status;
 }
 
@@ -342,13 +393,23 @@ int rst_join(struct rst_image *img, struct rst_conn *o, char *err, size_t errlen
 				.pid = img->proc->pid,
 				.comp_id = img->r.hdr.comp_id,
 				.gen = img->r.hdr.gen,
-				.flags = HELLO_RESTART,
+				.flags = HELLO_RESTART | (o->part ? HELLO_PART : 0),
 				.nprocs = img->r.hdr.nprocs,
 				.restart_id = (uint32_t)getpid()}; /* this 'stasis restart' */
+	struct proto_host host; /* where it runs now, and where it ran */
+	proto_host_fill(&host);
+	for (uint32_t k = 0; k < img->nmembers; k++)
+		if (img->members[k].flags & IMG_MEMBER_SELF)
+			memcpy(host.orig_host, img->members[k].host, sizeof(host.orig_host) - 1);
+	if (o->part)
+		proto_origin(h.origin, host.orig_host);
 	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
 	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
 					   sizeof(o->ckpt_dir), err, errlen);
-	return o->coord_fd < 0 ? -1 : 0;
+	if (o->coord_fd < 0)
+		return -1;
+	proto_send(o->coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
+	return 0;
 }
 
 /* A child that led its own session or process group does so again (the
@@ -410,6 +471,7 @@ void rst_process(struct rst_set *set, int i)
 	if (rst_tty_session(set, i) < 0 || rst_zombies(set, i) < 0 || rst_fds_late(set, i) < 0)
 		rst_abort(NULL);
 	restore_proc_state(img);
+	debug("pid %u: descriptors, children and state restored", img->proc->pid);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rst_memory(img, &l, rst_blob_area_size(img)) < 0)
@@ -421,5 +483,6 @@ void rst_process(struct rst_set *set, int i)
 		rst_abort(NULL);
 	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
+	debug("pid %u: into the blob", img->proc->pid);
 	rst_jump(img, &l, set->base, set->base + 2);
 }

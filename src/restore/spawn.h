@@ -12,8 +12,11 @@
 int rst_join(struct rst_image *img, struct rst_conn *o, char *err, size_t errlen);
 /* Run the restored computation in the foreground; returns the wait status of
  * its first root process (as waitpid gives it), or -1 after printing why it
- * could not start. */
+ * could not start (quietly after rst_stop). */
 int rst_run(struct rst_set *set);
+/* From another thread, end the restarted computation (its PID 1 and with it
+ * every process of the namespace): rst_run then returns -1. */
+void rst_stop(void);
 /* Inside the new process i (its PID is the image's): creates its children,
  * then becomes its image. Never returns on success. */
 void rst_process(struct rst_set *set, int i) __attribute__((noreturn));

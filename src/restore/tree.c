@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static int check_members(struct rst_set *set, char *err, size_t errlen)
@@ -26,10 +27,12 @@ static int check_members(struct rst_set *set, char *err, size_t errlen)
 				    set->img[0].r.path, set->img[i].r.path,
 				    (unsigned long long)h0->comp_id, h0->gen,
 				    (unsigned long long)h->comp_id, h->gen);
-		if (h->nprocs != (uint32_t)set->n)
+		if (h->nprocs != (uint32_t)set->n && !(set->part && h->nprocs > (uint32_t)set->n))
 			return errf(err, errlen,
-				    "%s is one of %u processes, but %d image%s given: give "
-				    "every image of generation %u (or use --dir)",
+				    "%s is one of %u processes, but %d image%s given: give every "
+				    "image of generation %u (or use --dir; a part of them, whose "
+				    "other processes are restarted on other hosts: with "
+				    "--coord-host or --wait)",
 				    set->img[i].r.path, h->nprocs, set->n,
 				    set->n == 1 ? " was" : "s were", h->gen);
 		for (int j = 0; j < i; j++)
@@ -62,6 +65,29 @@ static int place_at(int fd, int want)
 	return 0;
 }
 
+/* The fixed layout may go beyond the soft RLIMIT_NOFILE (many shared
+ * objects, e.g. TCP connections): raise it, up to the hard limit. The
+ * processes get theirs back last (spawn.c). */
+static int room_for_fds(int need, char *err, size_t errlen)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur >= (rlim_t)need)
+		return 0;
+	if (r.rlim_max != RLIM_INFINITY && r.rlim_max < (rlim_t)need)
+		return snprintf(
+			   err, errlen,
+			   "the restart needs %d descriptors, more than its hard limit (%llu): "
+			   "raise it (ulimit -Hn)",
+			   need, (unsigned long long)r.rlim_max),
+		       -1;
+	r.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+		return snprintf(err, errlen, "cannot raise the descriptor limit to %d: %s", need,
+				strerror(errno)),
+		       -1;
+	return 0;
+}
+
 int rst_set_check(struct rst_set *set, char *err, size_t errlen)
 {
 	if (check_members(set, err, errlen) < 0)
@@ -85,6 +111,8 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 	}
 	set->base = maxfd + 16;
 	set->top = set->base + 3 + 2 * set->n + 2 * set->nobjs;
+	if (room_for_fds(set->top + 64 + 2 * set->nobjs, err, errlen) < 0) /* + fd_tcp.c's */
+		return -1;
 	for (int k = 0; k < 3; k++) {
 		int fd = fcntl(k, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)

@@ -6,6 +6,11 @@
 #include "runtime/dirty.h"
 #include "runtime/exec.h"
 #include "runtime/fd_inet.h"
+#include "runtime/fd_tcp.h"
+#include "runtime/huge.h"
+#include "runtime/members.h"
+#include "runtime/prefault.h"
+#include "runtime/sock_names.h"
 #include "runtime/shares.h"
 #include "runtime/fd_sock.h"
 #include "runtime/fd_tty.h"
@@ -22,6 +27,7 @@
 #include "runtime/zombies.h"
 #include "runtime/libc.h"
 #include "common/fault.h"
+#include "common/ckptfiles.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -90,33 +96,44 @@ static void send_interval(void)
 		proto_send(rt.coord_fd, MSG_INTERVAL, &rt.interval, sizeof(rt.interval), NULL, 0);
 }
 
-/* Wait for the pass of barrier id; other messages that may arrive meanwhile are
- * handled here. The coordinator pings every second of a checkpoint: one silent
- * for PROTO_SILENCE_MS is given up on. Returns 0 on pass, 1 on KILL, -1 on a
- * lost coordinator. */
+/* The next message of `type`; the others that may arrive meanwhile are
+ * handled here. The coordinator pings every second of a checkpoint: one
+ * silent for PROTO_SILENCE_MS is given up on. */
+int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
+{
+	for (;;) {
+		if (proto_recv_timeout(rt.coord_fd, m, buf, size, PROTO_SILENCE_MS) < 0) {
+			if (errno == ETIMEDOUT)
+				warn("pid %d: the coordinator (port %u) said nothing for %d s "
+				     "during a checkpoint",
+				     getpid(), rt.port, PROTO_SILENCE_MS / 1000);
+			return RT_COORD_LOST;
+		}
+		if (m->hdr.type == MSG_KILL)
+			return RT_COORD_KILLED;
+		if (m->hdr.type == MSG_CKPT_RESULT)
+			handle_result(m);
+		else if (m->hdr.type == MSG_INTERVAL)
+			note_interval(m);
+		else if (m->hdr.type == MSG_MEMBERS)
+			rt_members_note(m->payload, m->hdr.len);
+		else if (m->hdr.type == type)
+			return 0;
+		else if (m->hdr.type != MSG_PING)
+			debug("unexpected message %u while waiting for %u", m->hdr.type, type);
+	}
+}
+
+/* Wait for the pass of barrier id (see rt_coord_wait). Returns 0 on pass, 1
+ * on KILL, -1 on a lost coordinator. */
 static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 {
 	struct proto_msg m;
 	for (;;) {
-		if (proto_recv_timeout(rt.coord_fd, &m, buf, size, PROTO_SILENCE_MS) < 0) {
-			if (errno == ETIMEDOUT)
-				warn("pid %d: the coordinator (port %u) said nothing for %d s "
-				     "during a "
-				     "checkpoint",
-				     getpid(), rt.port, PROTO_SILENCE_MS / 1000);
-			return -1;
-		}
-		if (m.hdr.type == MSG_KILL)
-			return 1;
-		if (m.hdr.type == MSG_CKPT_RESULT) {
-			handle_result(&m);
-			continue;
-		}
-		if (m.hdr.type == MSG_INTERVAL) {
-			note_interval(&m);
-			continue;
-		}
-		if (m.hdr.type == MSG_BARRIER && m.hdr.len >= sizeof(struct proto_barrier)) {
+		int rc = rt_coord_wait(MSG_BARRIER, &m, buf, size);
+		if (rc)
+			return rc == RT_COORD_KILLED ? 1 : -1;
+		if (m.hdr.len >= sizeof(struct proto_barrier)) {
 			struct proto_barrier b;
 			memcpy(&b, m.payload, sizeof(b));
 			if (b.id == id) {
@@ -126,8 +143,7 @@ static int wait_barrier(uint32_t id, uint8_t *buf, size_t size)
 				return 0;
 			}
 		}
-		if (m.hdr.type != MSG_PING)
-			debug("unexpected message %u while waiting for barrier %u", m.hdr.type, id);
+		debug("unexpected barrier while waiting for barrier %u", id);
 	}
 }
 
@@ -150,6 +166,29 @@ static void image_path(char *buf, size_t size, const char *dir, uint32_t gen)
 {
 	snprintf(buf, size, "%s/ckpt_%s_%016llx_%d_g%u.stasis", dir, rt.name,
 		 (unsigned long long)rt.comp_id, getpid(), gen);
+}
+
+/* Keep this generation and the previous one, and every image their chains
+ * build on (incremental images): remove those below keep_from, and their
+ * temp files. */
+static void remove_old_generations(const char *dir, uint32_t keep_from)
+{
+	char old[PATH_MAX], tmp[PATH_MAX + 8];
+	for (uint32_t g = keep_from > 40 ? keep_from - 40 : 1; g < keep_from; g++) {
+		image_path(old, sizeof(old), dir, g);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", old);
+		unlink(old);
+		unlink(tmp);
+	}
+}
+
+/* Where this process runs (MSG_HOST): after joining, and after a restart,
+ * which runs it in a PID namespace of its own, maybe on another host. */
+static void send_host(void)
+{
+	struct proto_host host;
+	proto_host_fill(&host);
+	proto_send(rt.coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
 }
 
 /* After a restart, the checkpoint thread resumes here (see write.c). */
@@ -175,6 +214,7 @@ static int after_restart(uint8_t *buf, size_t size)
 		syscall(SYS_tgkill, getpid(), rt_gettid(), SIGSTOP);
 	rt_requeue_restored(); /* before any process of the restart runs */
 	rt_restore_timers();   /* once every thread exists: a timer may signal one of them */
+	rt_names_restarted();  /* the connections' new sockets answer with the old names */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
@@ -188,8 +228,11 @@ static int after_restart(uint8_t *buf, size_t size)
 		rt_outside_restarted(ri);
 		ri->magic = 0;
 	}
+	send_host();
 	send_interval(); /* a new coordinator takes it */
+	debug("pid %d: restarted, waiting for the RESTARTED barrier", getpid());
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
+	debug("pid %d: RESTARTED barrier passed", getpid());
 	api_complete(STASIS_CKPT_RESTARTED);
 	return rc;
 }
@@ -213,6 +256,7 @@ struct ckpt_run {
 	struct rt_image_job job;
 	struct timespec t0;
 	int released, reported, wrote;
+	int huge; /* a forked writer without dirty-page tracking: huge pages help */
 	struct image_parts *parts;
 	char dir[PATH_MAX], path[PATH_MAX], err[512];
 };
@@ -230,6 +274,7 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 	rt.comp_id = c->cb.comp_id;
 	rt.gen = c->cb.gen;
 	fault_generation(rt.gen);
+	rt_members_note(NULL, 0); /* until the coordinator lists this checkpoint's */
 	image_path(c->path, sizeof(c->path), c->dir, c->cb.gen);
 }
 
@@ -286,6 +331,8 @@ static int write_image(struct ckpt_run *c)
 		return 0;
 	if (c->job.forked) {
 		__atomic_store_n(&rt.let_go, 1, __ATOMIC_RELEASE); /* see leave.c */
+		if (c->huge)
+			rt_huge_hold();
 		rt_release_all(); /* the program runs on while the child writes */
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
@@ -311,25 +358,40 @@ static void report_image(struct ckpt_run *c, int rc)
 
 static void resume_restarted(uint8_t *buf, size_t size)
 {
+	rt_huge_forget();
 	int rc = after_restart(buf, size);
 	if (rc < 0)
 		rt.coord_lost = 1;
 	rt_arena_reset();
-	if (rc != 1)
+	if (rc != 1) {
 		rt_tty_restarted(); /* opens /dev/tty: while the program's threads are
 				       held, so it cannot take a number they are about to use */
+		rt_prefault_plan();
+	}
 	rt_release_all();
 	if (rc == 1)
 		die_killed();
+	rt_prefault_run(); /* on this otherwise idle thread, while the program runs */
 }
 
 /* Every process's image is written (WRITTEN passed without ABORT, or KILL
- * after it): this one becomes the base of the next incremental image. Not
- * before: a failed generation's images are removed. */
+ * after it): this one becomes the base of the next incremental image, and
+ * this process's older images go, on its host (the coordinator removed those
+ * it sees on its own before it answered). Not before: a failed generation's
+ * images are removed. */
 static void committed(struct ckpt_run *c)
 {
 	if (c->wrote)
-		rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size);
+		remove_old_generations(
+		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));
+}
+
+/* The generation failed (the WRITTEN pass says ABORT): no file of it stays
+ * on this host, neither this process's nor one that a process of this host
+ * which died while writing left. Every live process has finished writing. */
+static void discard(struct ckpt_run *c)
+{
+	ckpt_remove_generation_in(c->dir, c->cb.comp_id, c->cb.gen);
 }
 
 /* The coordinator is gone in the middle of a checkpoint: the program goes on,
@@ -337,6 +399,7 @@ static void committed(struct ckpt_run *c)
  * wrote one: the generation is discarded, restart --dir takes the one before). */
 static void lost_coordinator(struct ckpt_run *c)
 {
+	rt_shares_done();
 	if (!c->released)
 		rt_release_all();
 	rt_snap_release();
@@ -350,10 +413,12 @@ static void lost_coordinator(struct ckpt_run *c)
 }
 
 /* On a helper with its own descriptor table: what it opens takes no number
- * the program's running threads may be about to use. */
+ * the program's running threads may be about to use. arg: a writer will be
+ * forked, without dirty-page tracking (huge pages shorten its fork). */
 static void snap_prepare(void *arg)
 {
-	(void)arg;
+	if (arg)
+		rt_huge_prepare();
 	rt_snap_prepare();
 }
 
@@ -361,15 +426,20 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
+	int flags = c.cb.flags | rt.flags;
+	c.huge = !(flags & (CKPT_INCREMENTAL | CKPT_KILL)) && !getenv_flag("STASIS_NO_FORK");
 	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
-		rt_run_private_files(snap_prepare, NULL);
+		rt_run_private_files(snap_prepare, c.huge ? &c : NULL);
 	int b = barrier(BARRIER_PREPARED, buf, size); /* nobody stops before all are ready */
 	if (b != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
+	rt_shares_begin();
 	int rc = suspend(&c);
+	debug("pid %d: threads held in %.1f ms", getpid(), elapsed_ms(&c.t0));
 	if ((b = barrier(BARRIER_SUSPENDED, buf, size)) != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
 	rt_shares_scan(); /* every process is stopped until DRAINED passes */
+	debug("pid %d: SUSPENDED passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	if (rc == 0 && rt_take_pending() < 0) {
 		snprintf(c.err, sizeof(c.err),
 			 "pid %d: cannot record its pending signals (more than %d queued for one "
@@ -377,15 +447,27 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 			 getpid(), RT_MAX_PENDING);
 		rc = -1;
 	}
-	if (rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT) &&
+	int ok = rc == 0 && !(rt.barrier_flags & BARRIER_F_ABORT);
+	int t = rt_tcp_checkpoint(ok, c.err, sizeof(c.err)); /* TCP connections drained */
+	if (t == RT_COORD_KILLED)
+		return die_killed();
+	if (t == RT_COORD_LOST)
+		return lost_coordinator(&c);
+	if (t < 0)
+		rc = -1;
+	if (rc == 0 && ok &&
 	    !(c.parts = rt_capture(!!(c.cb.flags & CKPT_KILL), c.err, sizeof(c.err))))
 		rc = -1;
 	if (rc != 0) { /* now, so that the DRAINED pass tells everyone to write nothing */
 		report_image(&c, rc);
 		c.reported = 1;
 	}
-	if ((b = barrier(BARRIER_DRAINED, buf, size)) != 0)
+	debug("pid %d: captured at %.1f ms", getpid(), elapsed_ms(&c.t0));
+	b = barrier(BARRIER_DRAINED, buf, size);
+	rt_shares_done(); /* every process has read the lists it needed */
+	if (b != 0)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
+	debug("pid %d: DRAINED passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
 	if (rc == 0 && !aborted)
 		rc = write_image(&c);
@@ -405,10 +487,14 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		return lost_coordinator(&c);
 	if (b == 1 || !(rt.barrier_flags & BARRIER_F_ABORT))
 		committed(&c);
+	else
+		discard(&c);
 	if (b == 1)
 		die_killed();
 	if (!c.released)
 		rt_release_all();
+	rt_huge_idle(b == 0 && c.released); /* what the time before the stop left */
+	rt_arena_reset();
 }
 
 static int join_coordinator(uint32_t flags, int quiet);
@@ -539,6 +625,7 @@ static int join_coordinator(uint32_t flags, int quiet)
 	rt.gen = w.gen;
 	rt.flags = w.flags;
 	__atomic_store_n(&rt.coord_fd, fd_move_above(fd, 100), __ATOMIC_RELEASE);
+	send_host();
 	return 0;
 }
 

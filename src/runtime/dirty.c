@@ -137,7 +137,7 @@ static int scan_vma(struct rt_dirty_vma *v, int pagemap, struct page_region *vec
 			cur.runs[cur.nruns++] = (struct rt_dirty_run){
 			    vec[i].start, vec[i].end, !!(vec[i].categories & PAGE_IS_WRITTEN)};
 		}
-		a.start = a.walk_end;
+		a.start = pagescan_next(&a, vec, n);
 	}
 	v->nruns = cur.nruns - v->first_run;
 	return 0;

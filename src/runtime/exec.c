@@ -46,6 +46,7 @@ static const char *const kept_names[] = {
     [EXTERNAL] = "STASIS_EXTERNAL",
     "STASIS_TTY",
     [COMP_ID] = "STASIS_COMP_ID",
+    "STASIS_TOKEN_FILE",
 };
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
 static char *kept[NKEPT]; /* "NAME=value" as at load time, or NULL */
@@ -169,9 +170,38 @@ static int exec_done(int rc, int joined)
 	return rc;
 }
 
+/* ssh runs the relay instead, `stasis-ssh --ssh FILE ARGV...`, so that a
+ * command it starts on another host joins the computation (src/ssh/ssh.h):
+ * 1 with *file and *argv replaced, 0 to exec as asked. */
+struct ssh_fix {
+	char *argv[MAX_ARGS + 3];
+};
+
+static int ssh_redirect(const char **file, char *const **argv, struct ssh_fix *s)
+{
+	const char *relay = rt.enabled ? rt_ssh_relay() : NULL, *base = strrchr(*file, '/');
+	if (!relay || !*argv || strcmp(base ? base + 1 : *file, "ssh"))
+		return 0;
+	int n = 0;
+	s->argv[n++] = (char *)relay;
+	s->argv[n++] = "--ssh";
+	s->argv[n++] = (char *)*file;
+	for (int i = 0; (*argv)[i]; i++)
+		if (n == MAX_ARGS + 2)
+			return 0; /* too many to copy: ssh as it is */
+		else
+			s->argv[n++] = (*argv)[i];
+	s->argv[n] = NULL;
+	*file = relay;
+	*argv = s->argv;
+	return 1;
+}
+
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	struct env_fix f;
+	struct ssh_fix s;
+	ssh_redirect(&path, &argv, &s);
 	int joins = exec_begin(path, 0);
 	return exec_done(REAL(execve)(path, argv, fix_env(envp, &f)), joins);
 }
@@ -179,6 +209,9 @@ EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	struct env_fix f;
+	struct ssh_fix s;
+	if (ssh_redirect(&file, &argv, &s))
+		return execve(file, argv, envp);
 	int joins = exec_begin(file, 1);
 	return exec_done(REAL(execvpe)(file, argv, fix_env(envp, &f)), joins);
 }
@@ -243,6 +276,8 @@ EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
 		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	struct env_fix f;
+	struct ssh_fix s;
+	ssh_redirect(&path, &argv, &s);
 	return REAL(posix_spawn)(pid, path, fa, attr, argv, fix_env(envp, &f));
 }
 
@@ -250,5 +285,8 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	struct env_fix f;
+	struct ssh_fix s;
+	if (ssh_redirect(&file, &argv, &s))
+		return posix_spawn(pid, file, fa, attr, argv, envp);
 	return REAL(posix_spawnp)(pid, file, fa, attr, argv, fix_env(envp, &f));
 }

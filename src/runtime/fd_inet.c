@@ -12,6 +12,9 @@
 #include "runtime/fds.h"
 #include "image/format.h"
 #include "image/kinds/fd_inet.h"
+#include "runtime/fd_tcp.h"
+#include "runtime/sock_names.h"
+#include "common/proto.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,31 +95,51 @@ static uint32_t tcp_state(int fd, uint16_t lport, uint32_t *backlog)
 	return lport ? IMG_INET_BOUND : IMG_INET_FRESH;
 }
 
+/* A connection drained with its peer (fd_tcp.c): the record goes on with
+ * struct img_tcp; the bytes in flight to this end follow. */
+static void with_tcp(struct img_inet *r, const struct rt_tcp_conn *t, uint8_t *head)
+{
+	struct img_tcp x = {.conn_id = t->conn_id, .side = t->side, .data_len = t->len};
+	x.flags = (t->flags & PROTO_TCP_SHUT_WR ? IMG_TCP_SHUT_WR : 0) |
+		  (t->flags & PROTO_TCP_PEER_SHUT ? IMG_TCP_PEER_SHUT : 0);
+	r->state = IMG_INET_TCP_CONN;
+	memcpy(head, r, sizeof(*r));
+	memcpy(head + sizeof(*r), &x, sizeof(x));
+}
+
 static int inet_dump(struct rt_fd_ctx *c)
 {
 	struct img_inet r;
-	struct sockaddr_storage ss;
-	socklen_t l = sizeof(ss);
+	struct sockaddr_storage ss, ps;
+	socklen_t l = sizeof(ss), pl = sizeof(ps);
 	memset(&r, 0, sizeof(r));
 	r.family = sockopt(c->fd, SOL_SOCKET, SO_DOMAIN);
 	r.proto = sockopt(c->fd, SOL_SOCKET, SO_PROTOCOL);
 	r.flags = inet_flags(c->fd, r.family, r.proto);
 	sk_bufs(c->fd, r.family, r.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, &r.rcvbuf,
 		&r.sndbuf);
+	/* the wrappers' answers (sock_names.c): what the program saw */
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &l) == 0)
 		addr_of(&ss, r.local, &r.lport, &r.scope_id);
-	l = sizeof(ss);
-	int connected = getpeername(c->fd, (struct sockaddr *)&ss, &l) == 0;
+	int connected = getpeername(c->fd, (struct sockaddr *)&ps, &pl) == 0;
 	if (connected)
-		addr_of(&ss, r.peer, &r.pport, NULL);
+		addr_of(&ps, r.peer, &r.pport, NULL);
+	uint8_t head[sizeof(r) + sizeof(struct img_tcp)];
+	const struct rt_tcp_conn *t = NULL;
 	if (r.proto == IPPROTO_TCP) {
 		r.state = tcp_state(c->fd, r.lport, &r.backlog);
 		if (r.state == IMG_INET_TCP_RESET)
 			r.flags &= ~(IMG_INET_REUSEADDR | IMG_INET_REUSEPORT);
+		if (r.lport) /* a restart may make it elsewhere (another port, another host) */
+			rt_names_note(c->fd, (struct sockaddr *)&ss, l, (struct sockaddr *)&ps,
+				      connected ? pl : 0);
+		if ((t = rt_tcp_find(c->st->st_ino)))
+			with_tcp(&r, t, head);
 	} else {
 		r.state = connected ? IMG_INET_UDP_CONN : r.lport ? IMG_INET_BOUND : IMG_INET_FRESH;
 	}
-	return rt_fd_record(c, IMG_FD_INET, c->st->st_ino, &r, sizeof(r));
+	return t ? rt_fd_record2(c, IMG_FD_INET, c->st->st_ino, head, sizeof(head), t->data, t->len)
+		 : rt_fd_record(c, IMG_FD_INET, c->st->st_ino, &r, sizeof(r));
 }
 
 const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};

@@ -8,6 +8,7 @@
  * from every process): sorting takes O(n log n) kcmp calls where comparing
  * every pair takes n^2 (10000 descriptors of one file: 18 s). */
 #include "runtime/fd_order.h"
+#include "runtime/arena.h"
 #include "runtime/dirlist.h"
 #include "runtime/state.h"
 
@@ -15,6 +16,7 @@
 #include <linux/kcmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -72,30 +74,35 @@ static int same_desc(uint32_t pid, const struct rt_fdesc *a, const struct rt_fde
 	return !cmp_file(a, b) && syscall(SYS_kcmp, pid, pid, KCMP_FILE, a->fd, b->fd) == 0;
 }
 
-/* Heapsort: no memory of the application's malloc (glibc's qsort may take some). */
-static void sift(struct rt_fdesc *v, uint32_t at, uint32_t n, uint32_t pid)
+/* Merge sort (bottom-up, into scratch from the runtime's arena, never the
+ * application's malloc): about n log2 n kcmp calls, half of a heapsort's. */
+static void merge_runs(const struct rt_fdesc *src, struct rt_fdesc *dst, uint32_t lo, uint32_t mid,
+		       uint32_t hi, uint32_t pid)
 {
-	for (uint32_t c; (c = 2 * at + 1) < n; at = c) {
-		if (c + 1 < n && cmp_in(pid, &v[c], &v[c + 1]) < 0)
-			c++;
-		if (cmp_in(pid, &v[at], &v[c]) >= 0)
-			return;
-		struct rt_fdesc t = v[at];
-		v[at] = v[c];
-		v[c] = t;
-	}
+	uint32_t i = lo, j = mid, k = lo;
+	while (i < mid && j < hi)
+		dst[k++] = cmp_in(pid, &src[j], &src[i]) < 0 ? src[j++] : src[i++];
+	while (i < mid)
+		dst[k++] = src[i++];
+	while (j < hi)
+		dst[k++] = src[j++];
 }
 
-static void sort_descs(struct rt_fdesc *v, uint32_t n, uint32_t pid)
+static void sort_descs(struct rt_fdesc *v, struct rt_fdesc *tmp, uint32_t n, uint32_t pid)
 {
-	for (uint32_t k = n / 2; k-- > 0;)
-		sift(v, k, n, pid);
-	for (uint32_t end = n; end-- > 1;) {
-		struct rt_fdesc t = v[0];
-		v[0] = v[end];
-		v[end] = t;
-		sift(v, 0, end, pid);
+	struct rt_fdesc *src = v, *dst = tmp;
+	for (uint32_t w = 1; w < n; w *= 2) {
+		for (uint32_t lo = 0; lo < n; lo += 2 * w) {
+			uint32_t mid = lo + w < n ? lo + w : n,
+				 hi = lo + 2 * w < n ? lo + 2 * w : n;
+			merge_runs(src, dst, lo, mid, hi, pid);
+		}
+		struct rt_fdesc *t = src;
+		src = dst;
+		dst = t;
 	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
 	for (uint32_t k = 0; k < n; k++) /* runs of one description: dups are neighbours */
 		v[k].first = k && same_desc(pid, &v[k - 1], &v[k]) ? v[k - 1].first : k;
 }
@@ -106,8 +113,13 @@ int rt_fds_sorted(uint32_t pid, struct rt_fdesc *out, int *fds, int max)
 	int self_fd = -1, self = pid == (uint32_t)getpid();
 	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
 	int n = rt_list_numeric(path, fds, max, self ? &self_fd : NULL);
+	struct rt_fdesc *tmp = n > 0 ? rt_alloc(n * sizeof(*tmp)) : NULL;
 	if (n < 0)
 		return -1;
+	if (n > 0 && !tmp) {
+		errno = ENOMEM;
+		return -1;
+	}
 	int got = 0;
 	for (int k = 0; k < n; k++) {
 		struct stat st;
@@ -116,7 +128,7 @@ int rt_fds_sorted(uint32_t pid, struct rt_fdesc *out, int *fds, int max)
 			continue;
 		out[got++] = (struct rt_fdesc){.fd = fds[k], .ino = st.st_ino, .dev = st.st_dev};
 	}
-	sort_descs(out, got, pid);
+	sort_descs(out, tmp, got, pid);
 	return got;
 }
 

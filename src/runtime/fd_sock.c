@@ -166,31 +166,51 @@ static void parse_attrs(struct sk_unix *u, struct rtattr *a, int len)
 	}
 }
 
-static int read_dump(int nl, char *buf, size_t size)
+int sk_diag_dump(const void *req, size_t len, void (*each)(const struct nlmsghdr *h, void *arg),
+		 void *arg, char *buf, size_t size)
 {
+	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), rc = -1;
+	if (nl < 0)
+		return -1;
+	if (send(nl, req, len, 0) != (ssize_t)len)
+		goto out;
 	for (;;) {
 		ssize_t n = recv(nl, buf, size, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return -1;
+			goto out;
 		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return errno = EPROTO, -1;
-			struct unix_diag_msg *m = NLMSG_DATA(h);
-			if (nunix >= MAX_UNIX)
-				continue;
-			struct sk_unix *u = &unixes[nunix++];
-			memset(u, 0, sizeof(*u));
-			u->ino = m->udiag_ino;
-			u->type = m->udiag_type;
-			u->state = m->udiag_state;
-			parse_attrs(u, (struct rtattr *)(m + 1),
-				    h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+			if (h->nlmsg_type == NLMSG_DONE) {
+				rc = 0;
+				goto out;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				errno = EPROTO;
+				goto out;
+			}
+			each(h, arg);
 		}
 	}
+out:;
+	int e = errno;
+	close(nl);
+	errno = e;
+	return rc;
+}
+
+static void take_unix(const struct nlmsghdr *h, void *arg)
+{
+	(void)arg;
+	struct unix_diag_msg *m = NLMSG_DATA(h);
+	if (nunix >= MAX_UNIX)
+		return;
+	struct sk_unix *u = &unixes[nunix++];
+	memset(u, 0, sizeof(*u));
+	u->ino = m->udiag_ino;
+	u->type = m->udiag_type;
+	u->state = m->udiag_state;
+	parse_attrs(u, (struct rtattr *)(m + 1), h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
 }
 
 static int load_unix(void)
@@ -213,14 +233,8 @@ static int load_unix(void)
 	if (!unixes || !icons || !buf)
 		return errno = ENOMEM, -1;
 	nunix = nicons_used = 0;
-	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
+	if (sk_diag_dump(&req, sizeof(req), take_unix, NULL, buf, 65536) < 0)
 		return -1;
-	int rc = send(nl, &req, sizeof(req), 0) == sizeof(req) ? read_dump(nl, buf, 65536) : -1;
-	int e = errno;
-	close(nl);
-	if (rc < 0)
-		return errno = e, -1;
 	rt_sort(unixes, nunix, sizeof(*unixes), cmp_unix);
 	unix_key = cache_key();
 	return 0;

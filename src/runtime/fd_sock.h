@@ -36,6 +36,11 @@ const struct sk_unix *sk_unix_listener_of(uint64_t ino);
 /* A listening socket of that name (len bytes) is held by a process of the
  * checkpoint. */
 int sk_unix_member_listener(const char *name, uint32_t len);
+/* A sock_diag dump: send req, call each for every record until the end.
+ * 0, or -1 with errno. buf (size bytes) receives the replies. */
+struct nlmsghdr;
+int sk_diag_dump(const void *req, size_t len, void (*each)(const struct nlmsghdr *h, void *arg),
+		 void *arg, char *buf, size_t size);
 /* SO_RCVBUF/SO_SNDBUF to restore: 0 when the socket has the default of a new
  * socket of its kind, else the value to set (the kernel doubles it). */
 void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd);

@@ -29,7 +29,13 @@ int rt_fd_kinds_dump(struct rt_fd_ctx *c)
 
 int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len)
 {
-	int64_t at = rt_fdx_add(c->fds, type, ino, p, len, c->err, c->errlen);
+	return rt_fd_record2(c, type, ino, p, len, NULL, 0);
+}
+
+int rt_fd_record2(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *head, uint32_t hlen,
+		  const void *tail, uint64_t tlen)
+{
+	int64_t at = rt_fdx_add2(c->fds, type, ino, head, hlen, tail, tlen, c->err, c->errlen);
 	if (at < 0)
 		return -1;
 	c->e->type = type;

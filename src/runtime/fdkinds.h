@@ -31,5 +31,8 @@ struct rt_fd_kind {
 int rt_fd_kinds_dump(struct rt_fd_ctx *c);
 /* Record a payload for c's descriptor as `type` (fills c->e). */
 int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len);
+/* The same with the record in two parts: head, then tlen bytes of tail. */
+int rt_fd_record2(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *head, uint32_t hlen,
+		  const void *tail, uint64_t tlen);
 
 #endif

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define FDS_MAX 65536
-#define FDX_MAX (64ull << 20)
+#define FDX_MAX (1ull << 30) /* address space of the arena, used as needed */
 
 static const char *type_name(mode_t m)
 {
@@ -81,7 +81,7 @@ static int order_fds(struct fd_order *o, const int *list, int n)
 		return -1;
 	for (int fd = 0; fd <= o->maxfd; fd++)
 		o->lowest[fd] = fd, o->entry[fd] = -1;
-	o->n = rt_fds_sorted(getpid(), o->v, scratch, FDS_MAX);
+	o->n = rt_fds_sorted_known(getpid(), o->v, scratch, FDS_MAX);
 	for (int k = 0; k < o->n; k++) /* a run starts with its lowest fd */
 		if (o->v[k].fd <= o->maxfd)
 			o->lowest[o->v[k].fd] = o->v[o->v[k].first].fd;
@@ -164,7 +164,7 @@ static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
 	if (!pv || !scratch)
 		return -1;
-	int pn = rt_fds_sorted(ppid, pv, scratch, FDS_MAX);
+	int pn = rt_fds_sorted_known(ppid, pv, scratch, FDS_MAX);
 	for (uint32_t i = 0, j = 0; pn > 0 && i < (uint32_t)o->n && j < (uint32_t)pn;) {
 		int c = rt_fdesc_cmp(self, &o->v[i], ppid, &pv[j]);
 		uint32_t inext = rt_fdesc_next_run(o->v, i, o->n);
@@ -179,30 +179,40 @@ static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 	return 0;
 }
 
-int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
-		   uint32_t len, char *err, size_t errlen)
+int64_t rt_fdx_add2(struct rt_fds *out, uint32_t type, uint64_t ino, const void *head,
+		    uint32_t hlen, const void *tail, uint64_t tlen, char *err, size_t errlen)
 {
+	uint64_t len = hlen + tlen, need = sizeof(struct img_fdx) + ((len + 7ull) & ~7ull);
 	const struct img_kind *k = img_fd_kind(type);
 	if (!k || !k->payload || len < k->size) /* the description says otherwise */
 		return errf(err, errlen,
-			    "pid %d: a record of descriptor type %u and %u bytes, which its kind "
+			    "pid %d: a record of descriptor type %u and %llu bytes, which its kind "
 			    "(image/kinds/) does not take: a bug of the runtime",
-			    getpid(), type, len);
-	uint64_t need = sizeof(struct img_fdx) + ((len + 7ull) & ~7ull);
+			    getpid(), type, (unsigned long long)len);
 	if (!out->fdx) {
 		out->fdx = rt_alloc(FDX_MAX);
 		out->fdx_cap = out->fdx ? FDX_MAX : 0;
 	}
-	if (need > out->fdx_cap - out->fdx_len)
-		return errf(err, errlen, "too much descriptor state (over %llu bytes)",
-			    (unsigned long long)FDX_MAX);
+	if (len > UINT32_MAX || need > out->fdx_cap - out->fdx_len)
+		return errf(err, errlen,
+			    "pid %d: too much descriptor state for one image (over %llu bytes: "
+			    "bytes in flight in sockets and pipes, queued messages)",
+			    getpid(), (unsigned long long)FDX_MAX);
 	int64_t at = out->fdx_len;
-	struct img_fdx x = {.type = type, .len = len, .ino = ino};
+	struct img_fdx x = {.type = type, .len = (uint32_t)len, .ino = ino};
 	memcpy(out->fdx + at, &x, sizeof(x));
-	memcpy(out->fdx + at + sizeof(x), payload, len);
+	memcpy(out->fdx + at + sizeof(x), head, hlen);
+	if (tlen)
+		memcpy(out->fdx + at + sizeof(x) + hlen, tail, tlen);
 	memset(out->fdx + at + sizeof(x) + len, 0, need - sizeof(x) - len);
 	out->fdx_len += need;
 	return at;
+}
+
+int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
+		   uint32_t len, char *err, size_t errlen)
+{
+	return rt_fdx_add2(out, type, ino, payload, len, NULL, 0, err, errlen);
 }
 
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,

@@ -24,6 +24,9 @@ struct rt_fds {
  * (for img_fd.pos), or -1 with err set. */
 int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *payload,
 		   uint32_t len, char *err, size_t errlen);
+/* the same with the payload in two parts: head, then tlen bytes of tail */
+int64_t rt_fdx_add2(struct rt_fds *out, uint32_t type, uint64_t ino, const void *head,
+		    uint32_t hlen, const void *tail, uint64_t tlen, char *err, size_t errlen);
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen);
 

@@ -7,6 +7,7 @@
  * mremap. rt.restart.mapped is a quick filter: it is a superset, and
  * /proc/self/maps says which parts really are image mappings. Nothing here
  * calls malloc: the caller may be an allocator holding its own locks. */
+#include "runtime/mapped.h"
 #include "restore/blob/restart_info.h"
 #include "runtime/state.h"
 #include "runtime/libc.h"
@@ -39,23 +40,21 @@ static int prot_of(const char *perms)
 	       (perms[2] == 'x' ? PROT_EXEC : 0);
 }
 
-/* One line of /proc/self/maps: a private mapping of a stasis image that
- * overlaps [a, b) becomes anonymous memory over the overlap. */
-static void anonymize_line(const char *line, uint64_t a, uint64_t b)
+int rt_image_mapping(const char *line, uint64_t *s, uint64_t *e, int *prot)
 {
-	unsigned long long s, e;
+	unsigned long long start, end;
 	char perms[8];
 	int n = 0;
-	if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &s, &e, perms, &n) < 3 || !n ||
+	if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &start, &end, perms, &n) < 3 || !n ||
 	    perms[3] != 'p' || !strstr(line + n, ".stasis"))
-		return;
-	uint64_t from = s > a ? s : a, to = e < b ? e : b;
-	if (from < to)
-		syscall(SYS_mmap, from, to - from, prot_of(perms),
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		return 0;
+	*s = start;
+	*e = end;
+	*prot = prot_of(perms);
+	return 1;
 }
 
-static void anonymize(uint64_t a, uint64_t b)
+void rt_maps_lines(void (*fn)(const char *line, void *arg), void *arg)
 {
 	char buf[8192], line[4200];
 	size_t ll = 0;
@@ -74,9 +73,30 @@ static void anonymize(uint64_t a, uint64_t b)
 			}
 			line[ll] = 0;
 			ll = 0;
-			anonymize_line(line, a, b);
+			fn(line, arg);
 		}
 	close(fd);
+}
+
+/* One line of /proc/self/maps: a private mapping of a stasis image that
+ * overlaps [a, b) becomes anonymous memory over the overlap. */
+static void anonymize_line(const char *line, void *arg)
+{
+	const uint64_t *ab = arg;
+	uint64_t s, e;
+	int prot;
+	if (!rt_image_mapping(line, &s, &e, &prot))
+		return;
+	uint64_t from = s > ab[0] ? s : ab[0], to = e < ab[1] ? e : ab[1];
+	if (from < to)
+		syscall(SYS_mmap, from, to - from, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			-1, 0);
+}
+
+static void anonymize(uint64_t a, uint64_t b)
+{
+	uint64_t ab[2] = {a, b};
+	rt_maps_lines(anonymize_line, ab);
 }
 
 static int drops_pages(int advice)

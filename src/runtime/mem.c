@@ -245,7 +245,7 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
 		for (long i = 0; i < n; i++)
 			if (store_run(d, v, d->vec[i].start, d->vec[i].end) < 0)
 				return -1;
-		a.start = a.walk_end;
+		a.start = pagescan_next(&a, d->vec, n);
 	}
 	return 0;
 }

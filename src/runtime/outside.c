@@ -22,8 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char lib_path[PATH_MAX]; /* the runtime as /proc/PID/maps names it */
-static struct stat cli_st;	/* the stasis command next to it (bin/../lib) */
+static char lib_path[PATH_MAX];	  /* the runtime as /proc/PID/maps names it */
+static char relay_path[PATH_MAX]; /* stasis-ssh next to it, or empty */
+static int self_is_relay;
+static struct stat cli_st; /* the stasis command next to it (bin/../lib) */
 static int have_cli;
 
 int rt_in_stasis_cli(void)
@@ -44,6 +46,18 @@ void rt_outside_init(void)
 		return;
 	snprintf(slash, cli + sizeof(cli) - slash, "/../bin/stasis");
 	have_cli = stat(cli, &cli_st) == 0;
+	snprintf(relay_path, sizeof(relay_path), "%.*s/stasis-ssh", (int)(slash - cli), cli);
+	if (access(relay_path, X_OK) < 0)
+		relay_path[0] = 0;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = 0;
+	self_is_relay = relay_path[0] && !strcmp(self, relay_path);
+}
+
+const char *rt_ssh_relay(void)
+{
+	return relay_path[0] && !self_is_relay ? relay_path : NULL;
 }
 
 static int is_cli(const struct stat *st)

@@ -13,5 +13,8 @@ void rt_outside_init(void);
 int rt_exec_leaves(const char *file, int search);
 /* Whether child pid is outside: it does not map the runtime. */
 int rt_child_outside(uint32_t pid);
+/* stasis-ssh, which an exec of ssh runs instead (src/ssh/ssh.h); NULL in
+ * stasis-ssh itself, or when it is not installed next to the runtime. */
+const char *rt_ssh_relay(void);
 
 #endif

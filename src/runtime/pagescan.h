@@ -40,4 +40,20 @@ struct pm_scan_arg {
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
 
+/* Where the next PAGEMAP_SCAN call of a walk starts, after one that returned
+ * n regions into vec: the walk is over when the vector was not filled; else
+ * it goes on after the last region reported. Not from walk_end alone: Linux
+ * (6.18 here) leaves it at an earlier internal stop when a later internal
+ * pass finished the range, and a call from there reports regions twice (with
+ * PM_SCAN_WP_MATCHING the second time as not written: the pages it had just
+ * protected). */
+static inline uint64_t pagescan_next(const struct pm_scan_arg *a, const struct page_region *vec,
+				     long n)
+{
+	if (n < (long)a->vec_len)
+		return a->end;
+	uint64_t last = vec[n - 1].end;
+	return a->walk_end > last ? a->walk_end : last;
+}
+
 #endif

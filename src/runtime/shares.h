@@ -10,6 +10,15 @@
 
 struct rt_fds;
 void rt_shares_scan(void);
+/* rt_shares_begin: this checkpoint's PREPARED barrier has passed (a list
+ * published before is stale); rt_shares_done: DRAINED has passed, every
+ * process has read our published list (removed). */
+void rt_shares_begin(void);
+void rt_shares_done(void);
+/* rt_fds_sorted (fd_order.h), from what the sharing pass of this checkpoint
+ * already has (our own list, a list another process published) when it can. */
+struct rt_fdesc;
+int rt_fds_sorted_known(uint32_t pid, struct rt_fdesc *out, int *fds, int max);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
 /* The pid of the lowest (pid, fd) holding fd's description. */
 uint32_t rt_share_owner(int fd);

@@ -7,6 +7,7 @@
 #include "runtime/dirty.h"
 #include "runtime/fds.h"
 #include "runtime/locks.h"
+#include "runtime/members.h"
 #include "runtime/mem.h"
 #include "runtime/procinfo.h"
 #include "runtime/progress.h"
@@ -114,8 +115,9 @@ static int setup_compression(struct img_writer *w)
 
 static int write_sections(struct img_writer *w, struct image_parts *p)
 {
-	uint32_t nz;
+	uint32_t nz, nm;
 	const struct img_zombie *zombies = rt_zombies_list(&nz);
+	const struct img_member *members = rt_members_list(&nm);
 	struct {
 		uint32_t type;
 		const void *data;
@@ -136,10 +138,12 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_LOCKS, p->locks.locks, p->locks.n * sizeof(struct img_lock)},
 	    {IMG_SEC_PARENT, rt_dirty_parent(), rt_dirty_parent() ? sizeof(struct img_parent) : 0},
 	    {IMG_SEC_SHARES, p->fds.shares, p->fds.nshares * sizeof(struct img_share)},
+	    {IMG_SEC_MEMBERS, members, nm * sizeof(struct img_member)},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if ((s[i].type != IMG_SEC_PARENT || s[i].data) &&
-		    (s[i].size || s[i].type != IMG_SEC_SHARES) && /* only when there are some */
+		    (s[i].size || (s[i].type != IMG_SEC_SHARES && s[i].type != IMG_SEC_MEMBERS)) &&
+		    /* those two only when there are some */
 		    img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)
 			return -1;
 	return 0;

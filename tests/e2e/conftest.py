@@ -17,6 +17,7 @@ cycles.
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from hosts import net  # noqa: F401  (the hosts fixture, tests/e2e/hosts.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
@@ -164,6 +167,25 @@ def read_fds(pid):
     return res
 
 
+def runtime_idle_fds(pid):
+    """The descriptors the runtime holds while it collapses memory into huge
+    pages after a checkpoint that let the program run on (src/runtime/huge.c:
+    /proc/self/maps and pagemap, above 100): closed when that pass ends."""
+    return {fd: t for fd, t in read_fds(pid).items()
+            if fd >= 100 and re.fullmatch(r"/proc/\d+/(maps|pagemap)", t)}
+
+
+def wait_runtime_idle(pid, timeout=30):
+    """Wait until the runtime's pass after a checkpoint has ended (its
+    descriptors are gone): the program's descriptors are then all there is."""
+    deadline = time.monotonic() + timeout
+    while runtime_idle_fds(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"pid {pid}: the runtime still holds {runtime_idle_fds(pid)} "
+                        f"{timeout} s after the checkpoint")
+        time.sleep(0.01)
+
+
 def nspid(pid):
     """The NSpid line of /proc/PID/status as a list of ints."""
     try:
@@ -185,6 +207,24 @@ def _reap_all():
             return
         if pid == 0:
             return
+
+
+def kill_descendants():
+    """SIGKILL and reap every descendant of this process (we are a subreaper:
+    whatever a test started and left behind is one)."""
+    me = os.getpid()
+    for _ in range(50):
+        left = _descendants(me)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+        _reap_all()
+    _reap_all()
 
 
 class Proc:
@@ -251,23 +291,25 @@ class Stasis:
         self._n += 1
         return self.tmp / f"{base}.{self._n}"
 
-    def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL):
+    def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL, append=False):
         out = Path(out) if out else self._name("stdout")
         err = Path(err) if err else self._name("stderr")
-        # The program's stdout is a regular file (not O_APPEND): restart reopens
-        # it at its offset, so lines written after the checkpoint are overwritten.
-        with open(out, "wb") as fo, open(err, "wb") as fe:
+        # The program's stdout is a regular file (not O_APPEND unless append):
+        # restart reopens it at its offset, so lines written after the
+        # checkpoint are overwritten.
+        with open(out, "ab" if append else "wb") as fo, open(err, "wb") as fe:
             p = subprocess.Popen(argv, cwd=self.tmp, env=self.env, stdin=stdin, stdout=fo,
                                  stderr=fe, start_new_session=True)
         proc = Proc(p, out, err, what)
         self.procs.append(proc)
         return proc
 
-    def launch(self, prog, *args, out=None, err=None, opts=()):
-        """`stasis launch` PROG ARGS in the background, stdout and stderr to files."""
+    def launch(self, prog, *args, out=None, err=None, opts=(), append=False):
+        """`stasis launch` PROG ARGS in the background, stdout and stderr to
+        files (stdout opened O_APPEND with append)."""
         argv = [str(self.bin), "launch", "-p", str(self.port), "--ckpt-dir", str(self.ckpt_dir),
                 *opts, str(prog), *map(str, args)]
-        return self._spawn(argv, out, err, f"launch {Path(prog).name}")
+        return self._spawn(argv, out, err, f"launch {Path(prog).name}", append=append)
 
     def restart(self, images=None, directory=None, out=None, err=None):
         """`stasis restart` in the background (the restored program writes where it wrote)."""
@@ -340,11 +382,13 @@ class Stasis:
         return "".join(p.describe() for p in self.procs)
 
     # ---- the zdtm protocol ---------------------------------------------------
-    def zdtm(self, name, *args, cycles=2, opts=(), timeout=60, between=None, nprocs=1):
+    def zdtm(self, name, *args, cycles=2, opts=(), timeout=60, between=None, nprocs=1,
+             checkpointed=None):
         """Launch tests/programs/NAME with argv[1] = the verify file, wait for
         "ready", then `cycles` times: checkpoint --kill and restart. Then create
-        the verify file and wait for the program's verdict. `between(st, i, imgs,
-        restart_proc)` runs after each restart. nprocs: processes the program
+        the verify file and wait for the program's verdict. `checkpointed(st, i,
+        imgs)` runs after each checkpoint, before the restart; `between(st, i,
+        imgs, restart_proc)` after each restart. nprocs: processes the program
         has at "ready" (it and its children). Returns the output text."""
         out = self.tmp / f"{name}.out"
         verify = self.tmp / "verify"
@@ -353,12 +397,15 @@ class Stasis:
         self.wait_registered(nprocs=nprocs, proc=p)
         host_pid = root = p.pid  # launch execs the program
         for i in range(cycles):
+            wait_runtime_idle(host_pid)  # after a checkpoint in between
             maps0, fds0 = read_maps(host_pid), read_fds(host_pid)
             imgs = self.checkpoint(kill=True)
             rc = p.wait(timeout=30)
             # launch execs the program (-9); restart reports it as 128 + 9
             assert rc in (-signal.SIGKILL, 128 + signal.SIGKILL), (f"after checkpoint --kill the program ended with "
                                            f"{rc}, not SIGKILL\n{self.describe_all()}")
+            if checkpointed:
+                checkpointed(self, i, imgs)
             p = self.restart(imgs)
             self.wait_registered(nprocs=nprocs, proc=p)
             host_pid = self.restored_host_pid(p, root)
@@ -408,12 +455,8 @@ class Stasis:
                 assert fds1[fd] == target, f"{what}: fd {fd} is {fds1[fd]}, was {target}"
 
     # ---- cleanup -----------------------------------------------------------
-    def cleanup(self):
-        try:
-            subprocess.run([str(STASIS), "kill", "-p", str(self.port)], env=self.env,
-                           capture_output=True, timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+    def kill_procs(self):
+        """Kill what this test started (by process group) and wait for it."""
         for p in self.procs:
             if p.popen.poll() is None:
                 try:
@@ -425,21 +468,17 @@ class Stasis:
                 p.popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+
+    def cleanup(self):
+        try:
+            subprocess.run([str(STASIS), "kill", "-p", str(self.port)], env=self.env,
+                           capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill_procs()
         # Whatever is left (the coordinator daemon, processes of a PID namespace)
         # was started by us and is our descendant, since we are a subreaper.
-        me = os.getpid()
-        for _ in range(50):
-            left = _descendants(me)
-            if not left:
-                break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
-            _reap_all()
-        _reap_all()
+        kill_descendants()
 
 
 @pytest.fixture

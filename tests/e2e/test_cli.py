@@ -164,7 +164,7 @@ def test_bad_token_and_malformed_peer(st):
         tok.write_text(other + good.decode()[len(other):])  # well formed, another token
         r = st.stasis("status", "-p", st.port, timeout=10)
         assert (r.returncode, r.stderr) == (
-            1, f"stasis: error: coordinator on port {st.port} refused us: bad token (token "
+            1, f"stasis: error: coordinator on 127.0.0.1:{st.port} refused us: bad token (token "
                f"file {tok} belongs to another coordinator?)\n"), (r.returncode, r.stderr)
         tok.write_bytes(bytes(b ^ 0x5a for b in good))
         r = st.stasis("status", "-p", st.port, timeout=10)

@@ -46,10 +46,12 @@ def test_commands(st):
 
 
 def test_options_of_each_command(st):
-    assert complete(st, "checkpoint", "--") == ["--help", "--incremental", "--kill",
-                                                "--no-compress", "--port"]
+    assert complete(st, "checkpoint", "--") == ["--coord-host", "--help", "--incremental",
+                                                "--kill", "--no-compress", "--port",
+                                                "--token-file"]
     assert complete(st, "restart", "--no-") == ["--no-map", "--no-verify"]
-    assert complete(st, "status", "-") == ["--help", "--json", "--port", "-h", "-p"]
+    assert complete(st, "status", "-") == ["--coord-host", "--help", "--json", "--port",
+                                           "--token-file", "-h", "-p"]
     assert complete(st, "launch", "--n") == ["--no-compress", "--no-tty"]
     # launch: after the program, the words are the program's
     assert complete(st, "launch", "-p", "7", "sh", "--no") == []

@@ -31,6 +31,32 @@ def test_stdout_file_continues(st):
     assert lines == [f"tick {i} ok" for i in range(len(lines))], lines
 
 
+def test_log_appended_to_meanwhile(st):
+    """A write-only O_APPEND stdout (a batch job's output file, which the job's
+    next run appends to before it restarts the program) that grew between the
+    checkpoint and the restart: restart does not warn that it changed (the
+    program cannot read it), and the program's lines go after the added one."""
+    from conftest import program
+    out = st.tmp / "job.out"
+    out.write_text("job run 1\n")
+    p = st.launch(program("memhog"), "4", "text", out=out, append=True)
+    st.wait_for(out, "tick 3 ok", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    n = len(out.read_text().splitlines()) - 1
+    with open(out, "a") as f:
+        f.write("job run 2\n")
+    r = st.restart(imgs)
+    st.wait_for(out, f"tick {n + 1} ok", proc=r)
+    st.wait_registered(proc=r)
+    lines = out.read_text().splitlines()
+    assert lines[:n + 3] == (["job run 1"] + [f"tick {i} ok" for i in range(n)] + ["job run 2"]
+                             + [f"tick {n} ok"]), lines
+    err = r.err.read_text()
+    assert "changed since the checkpoint" not in err, err
+
+
 @pytest.mark.parametrize("mode", ["600", "200"])
 def test_deleted_file_held_write_only(st, mode):
     """A file deleted while held open write-only (a log, DMTCP's file1) is kept

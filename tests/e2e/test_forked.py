@@ -51,3 +51,32 @@ def test_program_runs_on_and_image_restarts(st):
     assert r.wait(30) == 0, st.describe_all()
     text = out.read_text()
     assert text.count("PASS") == 1 and text.endswith("PASS\n") and "FAIL" not in text, text
+
+
+def test_memory_rewritten_during_the_write_is_stored_as_of_the_stop(st):
+    """Threads rewrite all their memory as fast as they can while forked
+    writers store it, twice: the memory was collapsed into huge pages before
+    the stop (runtime/huge.c: a fork copies one entry per 2 MiB), the
+    program's writes split them under the writer's snapshot, and each image
+    restarts with every page as it was at the stop (memwriter checks each page
+    against the pass it belongs to before rewriting it, and the whole memory
+    at the end)."""
+    st.env["STASIS_LOG"] = "debug"
+    out, err, verify = st.tmp / "mw.out", st.tmp / "mw.err", st.tmp / "verify"
+    p = st.launch(program("memwriter"), verify, 64, 2, out=out, err=err)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    images = [st.checkpoint(kill=False) for _ in range(2)]
+    log = err.read_text(errors="replace")
+    assert re.search(r"\d+ of \d+ MiB collapsed into huge pages", log), log[-3000:]
+    assert log.count("threads paused") == 2, log[-3000:]
+    st.stasis("kill", "-p", st.port)
+    p.wait(30)
+    for imgs in images:
+        out.write_text("ready\n")  # the restored program writes on from there
+        verify.touch()
+        r = st.restart(imgs)
+        assert r.wait(90) == 0, st.describe_all()
+        text = out.read_text(errors="replace")
+        assert text == "ready\nPASS\n", st.describe_all()
+        verify.unlink()

@@ -110,14 +110,16 @@ def installed(tmp_path_factory):
 
 
 def test_install_tree(installed):
-    """bin, the runtime under lib/stasis, the header, the man pages, the bash
-    completion and the pkg-config file, each where it belongs."""
+    """bin, the runtime and the ssh relay under lib/stasis, the header, the man
+    pages, the bash completion and the pkg-config file, each where it belongs."""
     files = sorted(str(p.relative_to(installed)) for p in installed.rglob("*") if p.is_file())
     pages = sorted(f"share/man/man{p.suffix[1:]}/{p.name}" for p in MAN.glob("*.[13]"))
-    assert files == sorted(["bin/stasis", "lib/stasis/libstasis.so", "include/stasis/stasis.h",
+    assert files == sorted(["bin/stasis", "lib/stasis/libstasis.so", "lib/stasis/stasis-ssh",
+                            "include/stasis/stasis.h",
                             "share/bash-completion/completions/stasis",
                             "share/pkgconfig/stasis.pc", *pages]), files
     assert os.access(installed / "bin" / "stasis", os.X_OK)
+    assert os.access(installed / "lib" / "stasis" / "stasis-ssh", os.X_OK)
     pc = (installed / "share" / "pkgconfig" / "stasis.pc").read_text()
     assert "prefix=/opt/st\n" in pc and f"Version: {VERSION}\n" in pc, pc
     r = subprocess.run(["pkg-config", "--cflags", "stasis"], capture_output=True, text=True,

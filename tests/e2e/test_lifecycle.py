@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port
+from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port, program
 from helpers import (coordinator, finish, generations, gone, kill_all, listening,
                      newest_complete, restart_dir, runs_on, start_tree, status_of, wait_until)
 
@@ -98,6 +98,27 @@ def test_restart_twice_at_once(st):
     st.wait_registered(proc=winner)
     assert [x["pid"] for x in status_of(st)["procs"]] == [pid]
     finish(st, winner, out)
+
+
+def test_launches_at_once_share_one_coordinator(st):
+    """Four launches started together on a port where no coordinator runs (the
+    tasks of `srun -n 4 stasis launch`) each start one; exactly one listens
+    and writes the token file, and all four programs join it. The others used
+    to bind the port too (SO_REUSEADDR), overwrite or remove the winner's token
+    file, then fail to listen: launches failed with "bad token", "cannot
+    listen" or "cannot open token file"."""
+    for _ in range(20):
+        st.port = free_port()
+        st.env["STASIS_PORT"] = str(st.port)
+        procs = [st.launch(program("idle")) for _ in range(4)]
+        wait_until(lambda: (st.status() or {}).get("nprocs") == 4
+                   or any(not p.running() for p in procs), 30, "4 processes registered")
+        assert all(p.running() for p in procs), st.describe_all()
+        assert [p.err.read_text() for p in procs] == [""] * 4
+        r = st.stasis("kill", "-p", st.port)
+        assert r.returncode == 0, r.stderr
+        for p in procs:
+            assert p.wait(30) == -signal.SIGKILL, st.describe_all()
 
 
 # ---- defect 4: every wait has a bound ------------------------------------------

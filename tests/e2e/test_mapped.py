@@ -4,9 +4,18 @@ it was, the next checkpoint must store that memory in full (not as a clean
 file mapping), and the program must survive its image being removed by the
 generation retention while it still maps it."""
 import os
+import re
 import signal
 
-from conftest import program, read_maps
+from conftest import _descendants, program, read_maps
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 MiB = 1 << 20
 
@@ -94,10 +103,13 @@ def test_mapped_image_removed_by_retention(st):
 
 def test_mapped_restart_is_fast(st):
     """256 MiB comes back mapped from the image, not read: the restored
-    process's memory is the image file's pages (seen in its maps) until it
-    touches them. (The time it saves is measured by `make bench`, not here.)"""
-    out = st.tmp / "pagemem.out"
-    p = st.launch(program("pagemem"), st.tmp / "verify", 256, out=out,
+    process's memory is the image file's pages (seen in its maps); restart
+    verifies their checksums once the program runs, and the runtime maps them
+    into its page tables ahead of it. (The time it saves is measured by `make
+    bench`, not here.)"""
+    out, perr = st.tmp / "pagemem.out", st.tmp / "pagemem.err"
+    st.env["STASIS_LOG"] = "debug"  # restart and the runtime say what they did, and when
+    p = st.launch(program("pagemem"), st.tmp / "verify", 256, out=out, err=perr,
                   opts=["--no-compress"])
     st.wait_for(out, "ready", proc=p, timeout=60)
     st.wait_registered(proc=p)
@@ -118,3 +130,42 @@ def test_mapped_restart_is_fast(st):
     (st.tmp / "verify").touch()
     assert r.wait(60) == 0, st.describe_all()
     assert "PASS" in out.read_text(), st.describe_all()
+    # the checksums were verified by restart once the program ran (verify.c)
+    log = r.err.read_text()
+    into_blob = log.index("into the blob")
+    m = re.search(r"(\d+) MiB of mapped memory verified in [0-9.]+ ms, while the program ran",
+                  log)
+    assert m and int(m.group(1)) >= 250 and m.start() > into_blob, log
+    # and the runtime brought the mapped pages in ahead of the program (prefault.c)
+    m = re.search(r"(\d+) MiB mapped from the image populated in", perr.read_text())
+    assert m and int(m.group(1)) >= 250, perr.read_text()[-2000:]
+
+
+def test_corrupt_mapped_chunk_kills_the_restarted_computation(st):
+    """Mapped chunks are verified by restart while the program runs: a byte
+    changed in the image's memory kills the restarted computation, and
+    restart fails naming the image, the chunk's offset and its address
+    (before: the same chunk failed the restart before the program ran)."""
+    out = st.tmp / "memhog.out"
+    p = st.launch(program("memhog"), 32, "rand", 0, out=out, opts=["--no-compress"])
+    st.wait_for(out, "tick 0 ok", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    at = os.path.getsize(imgs[0]) // 2  # in the 32 MiB of random memory
+    with open(imgs[0], "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ 0xFF]))
+    r = st.restart(imgs)
+    assert r.wait(30) == 1, st.describe_all()
+    err = r.err.read_text()
+    bad = re.findall(r"^stasis: error: (\S+) is corrupt: memory chunk at offset (\d+) "
+                     r"\(address 0x[0-9a-f]+\) fails its checksum; the restarted "
+                     r"computation is killed", err, re.M)
+    assert len(bad) == 1 and bad[0][0] == imgs[0], err
+    assert int(bad[0][1]) <= at < int(bad[0][1]) + MiB, (at, err)
+    assert "ended unexpectedly" not in err, err
+    left = [c for c in _descendants(os.getpid()) if comm(c) == "memhog"]
+    assert not left, f"restored processes left: {left}\n{st.describe_all()}"

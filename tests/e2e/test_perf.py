@@ -38,15 +38,16 @@ def test_mixed_memory_restarts_twice(st, threads):
         st.env["STASIS_WRITE_THREADS"] = "1"
     helpers = []
 
-    def between(st, i, imgs, proc):
+    def checkpointed(st, i, imgs):
         check_image(st, imgs[0])
-        # the program's stderr (it writes there again after the restart, at
-        # the offset it had: empty it to see the next checkpoint's lines only)
+        # the program's stderr, before the restarted program writes there again
+        # at the offset it had (over what the checkpoint logged): empty it to see
+        # the next checkpoint's lines only
         err = st.procs[0].err
         helpers.append(err.read_text(errors="replace").count("image writer helper thread"))
         err.write_bytes(b"")
 
-    st.zdtm("perf_mixed", MIB, between=between)
+    st.zdtm("perf_mixed", MIB, checkpointed=checkpointed)
     assert helpers == ([0, 0] if threads == "1" else [1, 1]), \
         f"helper threads per checkpoint: {helpers}"
 
@@ -131,4 +132,29 @@ def test_ten_thousand_descriptors_of_one_file(st):
     st.checkpoint()
     took = time.monotonic() - t0
     assert took < 3, f"checkpoint of {n} descriptors took {took:.1f} s"
+    restart_ticks_on(st, p, out)
+
+
+def test_sharing_pass_sorts_each_list_once(st):
+    """9 processes holding the same 1000 descriptions of one file: each process
+    sorts its own list once and publishes it (fd_share.c); the others merge
+    with the published lists instead of listing and sorting every other
+    process's descriptors again (P^2 sorts: 0.6 s here before, 0.1 s after).
+    Every process publishes, none falls back to sorting another's list, the
+    lists are gone after the checkpoint, and every offset and sharing comes
+    back (manyhog checks them at each tick)."""
+    st.env["STASIS_LOG"] = "debug"
+    out, err = st.tmp / "share.out", st.tmp / "share.err"
+    p = st.launch(program("manyhog"), "-p", "9", "-m", "1", "-f", "1000", "-F",
+                  st.tmp / "share.dat", out=out, err=err)
+    st.wait_for(out, "tick 1 ok", proc=p)
+    st.wait_registered(nprocs=9, proc=p)
+    assert len(st.checkpoint()) == 9
+    log = err.read_text(errors="replace")
+    published = re.findall(r"pid (\d+): own list sorted and published", log)
+    compared = re.findall(r"pid \d+: (\d+) descriptors compared with 8 processes", log)
+    assert len(set(published)) == 9, log[-3000:]
+    assert len(compared) == 9 and all(int(n) >= 1000 for n in compared), compared
+    assert "sorting it here" not in log, log[-3000:]
+    assert not list(st.run_dir.glob("fdorder-*")), list(st.run_dir.iterdir())
     restart_ticks_on(st, p, out)

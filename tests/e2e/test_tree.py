@@ -2,7 +2,11 @@
 come back with their PIDs, their parent, the descriptors they share with it
 (one offset), and waitpid() on them still works."""
 
+import os
 import re
+import signal
+
+import pytest
 
 from conftest import nspid
 
@@ -196,3 +200,31 @@ def test_process_groups_and_sessions_of_children(st):
     verify.touch()
     assert r.wait(30) == 0, st.describe_all()
     assert out.read_text().rstrip().endswith("PASS"), out.read_text()
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_programs_launched_side_by_side(st, first):
+    """Two programs launched on one port (the tasks of `srun -n 2 stasis
+    launch`) make one computation of two roots: one restart brings both back
+    and runs until both have ended (it used to end when the first did, and the
+    other went with its namespace), with the status of the one that failed."""
+    from conftest import program
+    outs, verify = [st.tmp / "a.out", st.tmp / "b.out"], [st.tmp / "va", st.tmp / "vb"]
+    procs = [st.launch(program("lifecycle"), v, 0, 1, out=o) for o, v in zip(outs, verify)]
+    for o, p in zip(outs, procs):
+        st.wait_for(o, "tick 1", proc=p)
+    st.wait_registered(nprocs=2)
+    assert len(st.checkpoint(kill=True)) == 2
+    for p in procs:
+        st.wait_killed(p)
+    r = st.restart(directory=st.ckpt_dir)
+    st.wait_registered(nprocs=2, proc=r)
+    other = 1 - first
+    verify[first].touch()
+    st.wait_for(outs[first], "PASS", proc=r)
+    st.wait_registered(nprocs=1, proc=r)  # the other runs on
+    assert r.running() and st.status()["nprocs"] == 1
+    n = outs[other].read_text().count("tick")
+    st.wait_for(outs[other], f"tick {n + 1}", proc=r)
+    os.kill(ns_pids(st, r)[procs[other].pid], signal.SIGTERM)
+    assert r.wait(30) == -signal.SIGTERM, st.describe_all()  # restart ends as it did

@@ -152,14 +152,51 @@ static void expect_closed(int fd)
 	ck_assert_int_le(recv(fd, &c, 1, 0), 0);
 }
 
+static void send_tcp_report(int fd, const uint8_t host[16], const struct proto_tcp_end *e,
+			    uint32_t n)
+{
+	struct proto_tcp_report h = {.count = n};
+	if (host)
+		memcpy(h.host, host, sizeof(h.host));
+	ck_assert_int_eq(proto_send(fd, MSG_TCP_REPORT, &h, sizeof(h), e, n * sizeof(*e)), 0);
+}
+
+/* DRAINED follows the process's TCP report (here: no connection) */
 static void send_barrier(int fd, uint32_t id)
 {
 	struct proto_barrier b = {.id = id};
+	if (id == BARRIER_DRAINED)
+		send_tcp_report(fd, NULL, NULL, 0);
 	ck_assert_int_eq(proto_send(fd, MSG_BARRIER, &b, sizeof(b), NULL, 0), 0);
+}
+
+/* The answer to a TCP report: its header (the peers in rbuf after it). */
+static struct proto_tcp_match expect_match(int fd, uint32_t count)
+{
+	struct proto_msg m = expect(fd, MSG_TCP_MATCH);
+	struct proto_tcp_match h;
+	ck_assert_uint_ge(m.hdr.len, sizeof(h));
+	memcpy(&h, m.payload, sizeof(h));
+	ck_assert_uint_eq(h.count, count);
+	ck_assert_uint_eq(
+	    m.hdr.len,
+	    sizeof(h) + (h.flags & PROTO_TCP_ABORT ? 0 : count * sizeof(struct proto_tcp_peer)));
+	return h;
+}
+
+/* Before the DRAINED pass: every process of the checkpoint, for the images */
+static void expect_members(int fd, uint32_t nprocs)
+{
+	struct proto_msg m = expect(fd, MSG_MEMBERS);
+	ck_assert_uint_eq(m.hdr.len, nprocs * sizeof(struct proto_member));
 }
 
 static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
 {
+	if (id == BARRIER_DRAINED) {
+		expect_match(fd, 0);
+		expect_members(fd, nprocs);
+	}
 	struct proto_msg m = expect(fd, MSG_BARRIER);
 	struct proto_barrier b;
 	memcpy(&b, m.payload, sizeof(b));

@@ -267,6 +267,272 @@ START_TEST(test_checkpoint_refusals_and_errors)
 }
 END_TEST
 
+static struct proto_tcp_end tcp_end(uint64_t ino, const char *local, uint16_t lport,
+				    const char *peer, uint16_t pport, uint32_t outq)
+{
+	struct proto_tcp_end e = {.ino = ino,
+				  .fd = (int32_t)ino,
+				  .state = 1 /* ESTABLISHED */,
+				  .family = AF_INET,
+				  .lport = lport,
+				  .pport = pport,
+				  .outq = outq};
+	e.local[10] = e.local[11] = e.peer[10] = e.peer[11] = 0xff;
+	ck_assert_int_eq(inet_pton(AF_INET, local, e.local + 12), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, peer, e.peer + 12), 1);
+	return e;
+}
+
+static void tcp_round(int *p, int n)
+{
+	prepared(p, n);
+	for (int i = 0; i < n; i++)
+		send_barrier(p[i], BARRIER_SUSPENDED);
+	for (int i = 0; i < n; i++)
+		expect_pass(p[i], BARRIER_SUSPENDED, n);
+}
+
+static struct proto_tcp_peer peer_at(int k)
+{
+	struct proto_tcp_peer r;
+	memcpy(&r, rbuf + sizeof(struct proto_tcp_match) + k * sizeof(r), sizeof(r));
+	return r;
+}
+
+/* The coordinator pairs the two ends of each connection across processes by
+ * their addresses (loopback ones only on the same host), answers once every
+ * process reported, and refuses a connect in progress as transient. */
+START_TEST(test_tcp_pairing)
+{
+	const char *text;
+	uint8_t host_a[16] = {1}, host_b[16] = {2};
+	start_coord(0);
+	int p[3] = {join_process(401, NULL), join_process(402, NULL), join_process(403, NULL)};
+	int ctl = request_checkpoint(0);
+	for (int i = 0; i < 3; i++)
+		expect_begin(p[i]);
+	tcp_round(p, 3);
+	struct proto_tcp_end e1[] = {tcp_end(11, "127.0.0.1", 1000, "127.0.0.1", 2000, 5),
+				     tcp_end(12, "192.0.2.1", 40000, "192.0.2.2", 80, 0),
+				     tcp_end(13, "198.51.100.1", 5, "198.51.100.9", 6, 0)};
+	struct proto_tcp_end e2[] = {tcp_end(21, "127.0.0.1", 2000, "127.0.0.1", 1000, 7)};
+	/* the same loopback tuple on another host, and the other end of 12 */
+	struct proto_tcp_end e3[] = {tcp_end(31, "127.0.0.1", 2000, "127.0.0.1", 1000, 0),
+				     tcp_end(32, "192.0.2.2", 80, "192.0.2.1", 40000, 9)};
+	send_tcp_report(p[0], host_a, e1, 3);
+	send_tcp_report(p[1], host_a, e2, 1);
+	expect_nothing(p[0]); /* p[2] has not reported */
+	send_tcp_report(p[2], host_b, e3, 2);
+	struct proto_tcp_match h = expect_match(p[0], 3);
+	ck_assert_uint_eq(h.flags, 0);
+	struct proto_tcp_peer a = peer_at(0), b = peer_at(1), c = peer_at(2);
+	h = expect_match(p[1], 1);
+	struct proto_tcp_peer d = peer_at(0);
+	expect_match(p[2], 2);
+	struct proto_tcp_peer e = peer_at(0), f = peer_at(1);
+	ck_assert_uint_ne(a.conn_id, 0);
+	ck_assert_uint_eq(a.conn_id >> 32, 1); /* generation 1 */
+	ck_assert_uint_eq(a.conn_id, d.conn_id);
+	ck_assert_uint_eq(a.side + d.side, 1);
+	ck_assert_uint_eq(a.peer_outq, 7);
+	ck_assert_uint_eq(d.peer_outq, 5);
+	ck_assert_uint_ne(b.conn_id, 0);
+	ck_assert_uint_ne(b.conn_id, a.conn_id);
+	ck_assert_uint_eq(b.conn_id, f.conn_id);
+	ck_assert_uint_eq(b.side + f.side, 1);
+	ck_assert_uint_eq(b.peer_outq, 9);
+	ck_assert_uint_eq(c.conn_id, 0); /* to outside */
+	ck_assert_uint_eq(e.conn_id, 0); /* loopback of another host */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(proto_send(p[i], MSG_BARRIER, &(struct proto_barrier){.id = 2},
+					    sizeof(struct proto_barrier), NULL, 0),
+				 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		expect_members(p[i], 3);
+		struct proto_msg m = expect(p[i], MSG_BARRIER);
+		ck_assert_uint_eq(((struct proto_barrier *)m.payload)->flags, 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		send_image(p[i], i == 0 ? "/ck/1" : i == 1 ? "/ck/2" : "/ck/3");
+		send_barrier(p[i], BARRIER_WRITTEN);
+	}
+	ck_assert_uint_eq(expect_result(ctl, &text).status, 0);
+	for (int i = 0; i < 3; i++)
+		expect_pass(p[i], BARRIER_WRITTEN, 3);
+
+	/* a connect in progress: every process is told to drain nothing */
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
+	for (int i = 0; i < 3; i++)
+		expect_begin(p[i]);
+	tcp_round(p, 3);
+	e1[1].state = 2; /* SYN_SENT */
+	send_tcp_report(p[0], host_a, e1, 3);
+	send_tcp_report(p[1], host_a, NULL, 0);
+	send_tcp_report(p[2], host_b, NULL, 0);
+	ck_assert_uint_eq(expect_match(p[0], 3).flags, PROTO_TCP_ABORT);
+	ck_assert_uint_eq(expect_match(p[1], 0).flags, PROTO_TCP_ABORT);
+	ck_assert_uint_eq(expect_match(p[2], 0).flags, PROTO_TCP_ABORT);
+	for (int i = 0; i < 3; i++)
+		close(p[i]);
+	close(ctl);
+}
+END_TEST
+
+static void send_host(int fd, uint8_t key0, const char *name)
+{
+	struct proto_host h = {.key = {key0}, .pids = {key0}};
+	snprintf(h.host, sizeof(h.host), "%s", name);
+	ck_assert_int_eq(proto_send(fd, MSG_HOST, &h, sizeof(h), NULL, 0), 0);
+}
+
+/* The pids a pass lists (after its struct) */
+static int pass_pids(int fd, uint32_t id, uint32_t *pids)
+{
+	struct proto_msg m = expect(fd, MSG_BARRIER);
+	struct proto_barrier b;
+	memcpy(&b, m.payload, sizeof(b));
+	ck_assert_uint_eq(b.id, id);
+	int n = (m.hdr.len - sizeof(b)) / 4;
+	memcpy(pids, m.payload + sizeof(b), n * 4);
+	return n;
+}
+
+/* Pids are per host: a pass lists the members of the process's own host;
+ * every image gets every member with its host (MSG_MEMBERS). */
+START_TEST(test_hosts_and_members)
+{
+	uint32_t pids[8];
+	start_coord(0);
+	int p[3] = {join_process(501, NULL), join_process(502, NULL), join_process(503, NULL)};
+	send_host(p[0], 1, "alpha");
+	send_host(p[1], 2, "beta");
+	send_host(p[2], 1, "alpha");
+	int ctl = request_checkpoint(0);
+	for (int i = 0; i < 3; i++)
+		expect_begin(p[i]);
+	for (int i = 0; i < 3; i++)
+		send_barrier(p[i], BARRIER_PREPARED);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pass_pids(p[i], BARRIER_PREPARED, pids), i == 1 ? 1 : 2);
+	for (int i = 0; i < 3; i++)
+		send_barrier(p[i], BARRIER_SUSPENDED);
+	ck_assert_int_eq(pass_pids(p[0], BARRIER_SUSPENDED, pids), 2);
+	ck_assert(pids[0] + pids[1] == 501 + 503);
+	ck_assert_int_eq(pass_pids(p[1], BARRIER_SUSPENDED, pids), 1);
+	ck_assert_uint_eq(pids[0], 502);
+	ck_assert_int_eq(pass_pids(p[2], BARRIER_SUSPENDED, pids), 2);
+	for (int i = 0; i < 3; i++)
+		send_barrier(p[i], BARRIER_DRAINED);
+	for (int i = 0; i < 3; i++) {
+		expect_match(p[i], 0);
+		struct proto_msg m = expect(p[i], MSG_MEMBERS);
+		ck_assert_uint_eq(m.hdr.len, 3 * sizeof(struct proto_member));
+		int seen = 0;
+		for (int k = 0; k < 3; k++) {
+			struct proto_member e;
+			memcpy(&e, m.payload + k * sizeof(e), sizeof(e));
+			ck_assert_str_eq(e.host, e.pid == 502 ? "beta" : "alpha");
+			ck_assert_str_eq(e.name, "fakeproc");
+			seen |= 1 << (e.pid - 501);
+		}
+		ck_assert_int_eq(seen, 7);
+		ck_assert_int_eq(pass_pids(p[i], BARRIER_DRAINED, pids), i == 1 ? 1 : 2);
+	}
+	for (int i = 0; i < 3; i++)
+		close(p[i]);
+	close(ctl);
+}
+END_TEST
+
+/* The name service of a restart: a lookup waits for the publication; names
+ * are forgotten once the restart is complete. */
+START_TEST(test_names)
+{
+	start_coord(0);
+	int a = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	int b = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	struct proto_name n = {.conn_id = 0x100000007ull, .family = AF_INET, .port = 4242};
+	memset(n.cookie, 0xab, sizeof(n.cookie));
+	uint64_t id = n.conn_id;
+	ck_assert_int_eq(proto_send(b, MSG_NAME_LOOKUP, &id, 8, NULL, 0), 0);
+	expect_nothing(b);
+	ck_assert_int_eq(proto_send(a, MSG_NAME_PUBLISH, &n, sizeof(n), NULL, 0), 0);
+	struct proto_msg m = expect(b, MSG_NAME_ANSWER);
+	ck_assert_uint_eq(m.hdr.len, sizeof(n));
+	ck_assert_mem_eq(m.payload, &n, sizeof(n));
+	/* asked after it was published: answered at once */
+	ck_assert_int_eq(proto_send(a, MSG_NAME_LOOKUP, &id, 8, NULL, 0), 0);
+	m = expect(a, MSG_NAME_ANSWER);
+	ck_assert_mem_eq(m.payload, &n, sizeof(n));
+	/* published twice: that peer is dropped */
+	ck_assert_int_eq(proto_send(a, MSG_NAME_PUBLISH, &n, sizeof(n), NULL, 0), 0);
+	expect_closed(a);
+	close(a);
+	close(b);
+}
+END_TEST
+
+static int restart_waiter(uint64_t comp, uint32_t seconds, const struct proto_member *m, uint32_t n)
+{
+	struct proto_restart_wait w = {
+	    .comp_id = comp, .gen = 0, .seconds = seconds, .nmembers = n};
+	int ctl = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	ck_assert_int_eq(proto_send(ctl, MSG_CMD_RESTART_WAIT, &w, sizeof(w), m, n * sizeof(*m)),
+			 0);
+	return ctl;
+}
+
+/* A restart in parts: the waiting restart hears when the whole generation is
+ * back; if it is not within the wait, every restarted process is ended and
+ * the waiting restarts hear which processes are missing, and where. */
+START_TEST(test_restart_in_parts)
+{
+	const uint64_t comp = 0x0102030405060708ull;
+	struct proto_member m[2] = {{.pid = 601, .host = "alpha", .name = "srv"},
+				    {.pid = 602, .host = "beta", .name = "cli"}};
+	start_coord(0);
+	int p1 = join(ROLE_PROCESS, 601, "srv", comp, HELLO_RESTART, 2, NULL);
+	int ctl = restart_waiter(comp, 1, m, 2);
+	send_barrier(p1, BARRIER_RESTARTED);
+	expect_nothing(ctl);
+	struct proto_msg r = expect(ctl, MSG_RESTART_RESULT); /* after 1 s */
+	struct proto_ckpt_result res;
+	memcpy(&res, r.payload, sizeof(res));
+	ck_assert_uint_eq(res.status, 1);
+	ck_assert_str_eq((char *)r.payload + sizeof(res),
+			 "restart of computation 0102030405060708 generation 0: 1 of its 2 "
+			 "processes came back within 1 s; missing: process 602 (cli) of host beta. "
+			 "Every restarted process was ended: restart the part of every host "
+			 "(stasis restart --coord-host ... --dir DIR on each), or all its images "
+			 "on one host");
+	expect(p1, MSG_KILL);
+	ck_assert_ptr_nonnull(strstr(status(1), "\"state\": \"idle\""));
+	close(p1);
+	close(ctl);
+
+	/* whole: the waiter hears it when the RESTARTED barrier passes */
+	p1 = join(ROLE_PROCESS, 601, "srv", comp, HELLO_RESTART, 2, NULL);
+	int p2 = join(ROLE_PROCESS, 602, "cli", comp, HELLO_RESTART, 2, NULL);
+	ctl = restart_waiter(comp, 30, m, 2);
+	send_barrier(p1, BARRIER_RESTARTED);
+	send_barrier(p2, BARRIER_RESTARTED);
+	expect_pass(p1, BARRIER_RESTARTED, 2);
+	r = expect(ctl, MSG_RESTART_RESULT);
+	memcpy(&res, r.payload, sizeof(res));
+	ck_assert_uint_eq(res.status, 0);
+	close(ctl);
+	/* asked once it is whole already: answered at once */
+	ctl = restart_waiter(comp, 30, m, 2);
+	r = expect(ctl, MSG_RESTART_RESULT);
+	memcpy(&res, r.payload, sizeof(res));
+	ck_assert_uint_eq(res.status, 0);
+	close(ctl);
+	close(p1);
+	close(p2);
+}
+END_TEST
+
 START_TEST(test_restart_barrier)
 {
 	struct proto_welcome w;
@@ -515,6 +781,10 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_checkpoint_waits_for_exec);
 	tcase_add_test(tc, test_checkpoint_refusals_and_errors);
 	tcase_add_test(tc, test_restart_barrier);
+	tcase_add_test(tc, test_tcp_pairing);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_hosts_and_members);
+	tcase_add_test(tc, test_restart_in_parts);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);
 	tcase_add_test(tc, test_kill_checkpoint_then_exit_on_last);
 	tcase_add_test(tc, test_quit_and_port_in_use);

@@ -8,9 +8,20 @@
 #include "coordinator/loop.h"
 #include "unit.h"
 
+/* DRAINED passes after the answer to the process's TCP report, and for a
+ * member the list of members; one given up on gets no list. */
 static struct proto_barrier expect_pass_flags(int fd, uint32_t id, uint32_t flags)
 {
-	struct proto_msg m = expect(fd, MSG_BARRIER);
+	struct proto_msg m;
+	if (id == BARRIER_DRAINED) {
+		ck_assert_uint_eq(expect_match(fd, 0).flags, flags ? PROTO_TCP_ABORT : 0);
+		do
+			ck_assert_int_eq(proto_recv(fd, &m, rbuf, PROTO_MAX_PAYLOAD), 0);
+		while (m.hdr.type == MSG_PING || m.hdr.type == MSG_MEMBERS);
+		ck_assert_uint_eq(m.hdr.type, MSG_BARRIER);
+	} else {
+		m = expect(fd, MSG_BARRIER);
+	}
 	struct proto_barrier b;
 	memcpy(&b, m.payload, sizeof(b));
 	ck_assert_uint_eq(b.id, id);
@@ -114,7 +125,7 @@ START_TEST(test_restart_refused_while_running)
 	ck_assert_int_eq(join_restart(cport, 11, comp, 501, err, sizeof(err)), -1);
 	char want[512];
 	snprintf(want, sizeof(want),
-		 "coordinator on port %u refused us: computation 0123456789abcdef is already "
+		 "coordinator on 127.0.0.1:%u refused us: computation 0123456789abcdef is already "
 		 "running under the coordinator on port %u (processes 11 (r11), 12 (r12)): end "
 		 "it first with 'stasis kill -p %u'",
 		 cport, cport, cport);
@@ -122,7 +133,7 @@ START_TEST(test_restart_refused_while_running)
 	/* another coordinator: the computation's lock names this one */
 	ck_assert_int_eq(join_restart(port2, 11, comp, 502, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want),
-		 "coordinator on port %u refused us: computation 0123456789abcdef is already "
+		 "coordinator on 127.0.0.1:%u refused us: computation 0123456789abcdef is already "
 		 "running under the coordinator on port %u (pid %d): end it first with 'stasis "
 		 "kill -p %u'",
 		 port2, cport, (int)cpid, cport);
@@ -137,6 +148,50 @@ START_TEST(test_restart_refused_while_running)
 	close(c);
 	kill(other, SIGTERM);
 	waitpid(other, NULL, 0);
+}
+END_TEST
+
+static int join_part(uint32_t pid, const char *host, uint32_t restart_id, char *err, size_t errlen)
+{
+	struct proto_hello h = {.role = ROLE_PROCESS,
+				.pid = pid,
+				.comp_id = 0x0123456789abcdefull,
+				.gen = 3,
+				.flags = HELLO_RESTART | (host ? HELLO_PART : 0),
+				.nprocs = 3,
+				.restart_id = restart_id};
+	snprintf(h.name, sizeof(h.name), "r%u", pid);
+	if (host)
+		proto_origin(h.origin, host);
+	return proto_client_connect(cport, &h, NULL, NULL, 0, err, errlen);
+}
+
+/* A restart in parts: one 'stasis restart' per host joins while the others'
+ * processes wait (a pid may be on two hosts); the same part twice, or a
+ * restart of the whole generation meanwhile, is refused. */
+START_TEST(test_restart_parts_from_several_restarts)
+{
+	char err[512];
+	start_coord(0);
+	int a = join_part(11, "alpha", 500, err, sizeof(err));
+	ck_assert_msg(a >= 0, "%s", err);
+	int b = join_part(11, "beta", 600, err, sizeof(err));
+	ck_assert_msg(b >= 0, "%s", err);
+	ck_assert_int_eq(join_part(11, "alpha", 700, err, sizeof(err)), -1);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "coordinator on 127.0.0.1:%u refused us: computation 0123456789abcdef is already "
+		 "running under the coordinator on port %u (processes 11 (r11)): end it first "
+		 "with 'stasis kill -p %u'",
+		 cport, cport, cport);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(join_part(12, NULL, 800, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "(processes 11 (r11)): end it first"));
+	int c = join_part(12, "gamma", 900, err, sizeof(err));
+	ck_assert_msg(c >= 0, "%s", err);
+	close(a);
+	close(b);
+	close(c);
 }
 END_TEST
 
@@ -329,6 +384,7 @@ static Suite *life_suite(void)
 	tcase_add_test(tc, test_exit_serves_every_client);
 	tcase_add_test(tc, test_hold_and_failed_launch);
 	tcase_add_test(tc, test_restart_refused_while_running);
+	tcase_add_test(tc, test_restart_parts_from_several_restarts);
 	tcase_add_test(tc, test_silent_process_given_up);
 	tcase_add_test(tc, test_kill_waits_for_the_processes);
 	tcase_add_test(tc, test_interval_comes_back);

@@ -1,8 +1,9 @@
 /* Unit tests of the option parser every command uses (cli/opts.h): a value
  * given as --opt=VAL, --opt VAL, -oVAL or -o VAL, operands before and after
  * options (or, for a command that runs a program, options only before it),
- * --help generated from the table, and exit status 2 with the reason for an
- * unknown option or a missing value. */
+ * --help generated from the table, exit status 2 with the reason for an
+ * unknown option or a missing value, and the coordinator options every client
+ * command shares. */
 #include "cli/opts.h"
 
 #include "unit.h"
@@ -162,6 +163,29 @@ START_TEST(test_usage_text)
 }
 END_TEST
 
+/* --coord-host and --token-file, which every client command takes, are
+ * applied by the parser (they go into the environment), in either form, and
+ * never returned to the command. */
+static const struct cli_opt coord_opts[] = {
+    {"port", 'p', "PORT", "the port"}, CLI_OPTS_COORD, {NULL}};
+static const struct cli_command coord_cmd = {
+    .name = "coord", .synopsis = "", .about = "Tests.", .opts = coord_opts};
+
+START_TEST(test_coord_options)
+{
+	unsetenv("STASIS_COORD_HOST");
+	unsetenv("STASIS_TOKEN_FILE");
+	PARSE(&coord_cmd, "112=7;|", "--coord-host=h1", "--token-file", "/dev/../dev/null", "-p",
+	      "7");
+	ck_assert_str_eq(getenv("STASIS_COORD_HOST"), "h1");
+	ck_assert_str_eq(getenv("STASIS_TOKEN_FILE"), "/dev/null");
+	PARSE(&coord_cmd, "|", "--coord-host", "h2");
+	ck_assert_str_eq(getenv("STASIS_COORD_HOST"), "h2");
+	unsetenv("STASIS_COORD_HOST");
+	unsetenv("STASIS_TOKEN_FILE");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("opts");
@@ -171,6 +195,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_bad_usage, 0, sizeof(bad_usage) / sizeof(bad_usage[0]));
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_usage_text);
+	tcase_add_test(tc, test_coord_options);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

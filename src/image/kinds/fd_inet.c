@@ -16,24 +16,38 @@ const char *img_inet_addr(uint32_t family, const uint8_t *addr, uint16_t port, c
 	return buf;
 }
 
+/* A connection record carries its struct img_tcp and data_len bytes. */
+static int validate_tcp(const struct img_inet *r, uint32_t len, char *why, size_t whylen)
+{
+	const struct img_tcp *t = (const void *)(r + 1);
+	if (r->proto != IPPROTO_TCP || len < sizeof(*r) + sizeof(*t))
+		return errf(why, whylen, "a TCP connection of %u bytes", len);
+	if (t->data_len != len - sizeof(*r) - sizeof(*t) || !t->conn_id || t->side > 1)
+		return errf(why, whylen, "TCP connection %llu (side %u, %llu bytes in flight)",
+			    (unsigned long long)t->conn_id, t->side,
+			    (unsigned long long)t->data_len);
+	return 0;
+}
+
 static int validate(const struct img_view *v, uint32_t i, const void *rec, uint32_t len, char *why,
 		    size_t whylen)
 {
 	const struct img_inet *r = rec;
-	(void)v, (void)i, (void)len;
+	(void)v, (void)i;
 	if ((r->family != AF_INET && r->family != AF_INET6) ||
 	    (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP))
 		return errf(why, whylen, "family %u protocol %u", r->family, r->proto);
-	if (r->state < IMG_INET_FRESH || r->state > IMG_INET_TCP_RESET)
+	if (r->state < IMG_INET_FRESH || r->state > IMG_INET_TCP_CONN)
 		return errf(why, whylen, "state %u", r->state);
-	return 0;
+	return r->state == IMG_INET_TCP_CONN ? validate_tcp(r, len, why, whylen) : 0;
 }
 
 static const char *const states[] = {
     [IMG_INET_FRESH] = "fresh",		[IMG_INET_BOUND] = "bound",
     [IMG_INET_LISTEN] = "listen",	[IMG_INET_UDP_CONN] = "udp-connected",
-    [IMG_INET_TCP_RESET] = "tcp-reset",
+    [IMG_INET_TCP_RESET] = "tcp-reset", [IMG_INET_TCP_CONN] = "tcp-connected",
 };
+static const char *const tcp_flags[] = {"shut-wr", "peer-shut"};
 static const char *const flags[] = {"reuseaddr", "reuseport", "v6only",
 				    "nodelay",	 "keepalive", "broadcast"};
 
@@ -53,6 +67,15 @@ static void describe(const struct img_view *v, uint32_t i, const void *rec, uint
 	out_i64(o, "rcvbuf", r->rcvbuf);
 	out_i64(o, "sndbuf", r->sndbuf);
 	out_u64(o, "scope_id", r->scope_id);
+	if (r->state != IMG_INET_TCP_CONN)
+		return;
+	const struct img_tcp *t = (const void *)(r + 1);
+	out_begin_object(o, "tcp");
+	out_u64(o, "conn_id", t->conn_id);
+	out_u64(o, "side", t->side);
+	out_flags(o, "flags", t->flags, OUT_NAMES(tcp_flags));
+	out_u64(o, "data_len", t->data_len);
+	out_end(o, 0);
 }
 
 const struct img_kind img_kind_inet = {

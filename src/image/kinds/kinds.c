@@ -8,18 +8,16 @@ extern const struct img_kind img_kind_file, img_kind_dir, img_kind_chardev, img_
     img_kind_inet, img_kind_fifo, img_kind_eventfd, img_kind_timerfd, img_kind_signalfd,
     img_kind_epoll, img_kind_inotify, img_kind_pidfd, img_kind_memfd, img_kind_mqueue,
     img_kind_pty_master, img_kind_pty_slave, img_kind_tty, img_kind_zombie, img_kind_lock,
-    img_kind_share, img_kind_ipc;
+    img_kind_share, img_kind_ipc, img_kind_member;
 
 const struct img_kind *const img_kinds[] = {
-    &img_kind_file,	  &img_kind_dir,       &img_kind_chardev,
-    &img_kind_stdio,	  &img_kind_runtime,   &img_kind_external,
-    &img_kind_pipe,	  &img_kind_unix,      &img_kind_fifo,
-    &img_kind_inet,	  &img_kind_eventfd,   &img_kind_timerfd,
-    &img_kind_signalfd,	  &img_kind_epoll,     &img_kind_inotify,
-    &img_kind_pidfd,	  &img_kind_memfd,     &img_kind_mqueue,
-    &img_kind_pty_master, &img_kind_pty_slave, &img_kind_tty,
-    &img_kind_files,	  &img_kind_zombie,    &img_kind_lock,
-    &img_kind_share,	  &img_kind_ipc,       NULL,
+    &img_kind_file,	&img_kind_dir,	    &img_kind_chardev,	  &img_kind_stdio,
+    &img_kind_runtime,	&img_kind_external, &img_kind_pipe,	  &img_kind_unix,
+    &img_kind_fifo,	&img_kind_inet,	    &img_kind_eventfd,	  &img_kind_timerfd,
+    &img_kind_signalfd, &img_kind_epoll,    &img_kind_inotify,	  &img_kind_pidfd,
+    &img_kind_memfd,	&img_kind_mqueue,   &img_kind_pty_master, &img_kind_pty_slave,
+    &img_kind_tty,	&img_kind_files,    &img_kind_zombie,	  &img_kind_lock,
+    &img_kind_share,	&img_kind_ipc,	    &img_kind_member,	  NULL,
 };
 
 const struct img_kind *img_fd_kind(uint32_t t)

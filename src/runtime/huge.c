@@ -1,0 +1,262 @@
+/* Huge pages for a pause that does not grow with memory. A forked writer's
+ * fork copies one page-table entry per 4 KiB page of private memory, and the
+ * read of /proc/self/smaps at the stop walks them too: about 20 ms per GiB
+ * here, with every thread held. A 2 MiB transparent huge page is one entry.
+ *
+ * So before the stop, while the program still runs, every 2 MiB-aligned
+ * extent of private anonymous memory whose 512 pages are all present, none
+ * the shared zero page or swapped, all mapped by this process alone (a page
+ * shared with a forked relative would be copied, and memory use grow) and
+ * not already huge, is collapsed into a huge page (MADV_COLLAPSE, Linux
+ * 6.1+). Contents, addresses and memory use stay the same; a fork then copies
+ * one entry per 2 MiB, and the program's first write to it while the writer
+ * holds its snapshot splits only that entry (a 4 KiB copy, as before).
+ *
+ * Collapsing copies the memory once (about 0.25 s per GiB here, 3 s when the
+ * VM's host has not backed the new pages yet); what the program writes while
+ * a writer holds a snapshot is split again and collapsed at the next
+ * checkpoint. At most BUDGET_MS are spent before the stop; the rest is
+ * collapsed after the checkpoint, on the otherwise idle checkpoint thread,
+ * until done or until the coordinator sends anything (rt_huge_idle): the
+ * next checkpoint finds it done, or goes on with it. A program that rewrites most of its memory
+ * while each image is written would have it all collapsed again every time for nothing: when less
+ * than half of what was huge after the last collapse is still huge, this checkpoint collapses
+ * nothing (the next one tries again). Not done when nothing forks (--kill, STASIS_NO_FORK), nor
+ * with dirty-page tracking (incremental images), whose unit would become 2 MiB; STASIS_NO_HUGE=1
+ * turns it off. Best effort: an extent the kernel refuses stays as it is. */
+#include "runtime/huge.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/state.h"
+#include "runtime/pagescan.h"
+#include "common/io.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+#define HUGE (2ull << 20)
+#define SMALL_PER_HUGE (HUGE / 4096)
+#define MAPS_MAX (16u << 20)
+#define SCAN_VEC 1024
+#define BUDGET_MS 2000
+#define PM_PRESENT (1ull << 63)
+#define PM_EXCLUSIVE (1ull << 56)
+#define REGIONS_MAX 65536
+
+static uint64_t huge_after_last; /* bytes huge right after the last collapse */
+
+struct collapse {
+	int pagemap;
+	struct page_region *vec;
+	uint64_t *entries;    /* one extent's pagemap entries */
+	uint64_t done, tried; /* bytes collapsed, bytes asked */
+	struct timespec t0;
+	int budget_ms; /* 0: until the coordinator speaks */
+	int out_of_time;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int time_is_up(const struct collapse *c)
+{
+	struct pollfd p = {.fd = rt.coord_fd, .events = POLLIN};
+	if (c->budget_ms)
+		return ms_since(&c->t0) > c->budget_ms;
+	return poll(&p, 1, 0) != 0;
+}
+
+/* Every page of the extent at a is mapped by this process alone. */
+static int exclusive(struct collapse *c, uint64_t a)
+{
+	size_t len = SMALL_PER_HUGE * sizeof(uint64_t);
+	if (pread_full(c->pagemap, c->entries, len, (a / 4096) * sizeof(uint64_t)) != (ssize_t)len)
+		return 0;
+	for (size_t k = 0; k < SMALL_PER_HUGE; k++)
+		if ((c->entries[k] & (PM_PRESENT | PM_EXCLUSIVE)) != (PM_PRESENT | PM_EXCLUSIVE))
+			return 0;
+	return 1;
+}
+
+/* The extents of [s, e) (a run of eligible pages) that are whole. */
+static void collapse_run(struct collapse *c, uint64_t s, uint64_t e)
+{
+	for (uint64_t a = (s + HUGE - 1) & ~(HUGE - 1); a + HUGE <= e && !c->out_of_time;
+	     a += HUGE) {
+		if (!exclusive(c, a))
+			continue;
+		c->tried += HUGE;
+		if (madvise((void *)(uintptr_t)a, HUGE, MADV_COLLAPSE) == 0)
+			c->done += HUGE;
+		c->out_of_time = time_is_up(c);
+	}
+}
+
+/* Bytes of [start, end) that are huge pages already; with go, collapse the
+ * extents whose pages are present, not the zero page, not swapped, not huge. */
+static uint64_t scan_region(struct collapse *c, uint64_t start, uint64_t end, int go)
+{
+	uint64_t huge = 0;
+	struct pm_scan_arg a = {
+	    .size = sizeof(a),
+	    .start = start,
+	    .end = end,
+	    .vec = (uint64_t)(uintptr_t)c->vec,
+	    .vec_len = SCAN_VEC,
+	    .category_mask = PAGE_IS_PRESENT | PAGE_IS_PFNZERO | PAGE_IS_SWAPPED,
+	    .category_inverted = PAGE_IS_PFNZERO | PAGE_IS_SWAPPED,
+	    .return_mask = PAGE_IS_HUGE,
+	};
+	while (a.start < a.end && !c->out_of_time) {
+		long n = ioctl(c->pagemap, PAGEMAP_SCAN, &a);
+		if (n < 0)
+			break;
+		for (long i = 0; i < n; i++) {
+			const struct page_region *r = &c->vec[i];
+			if (r->categories & PAGE_IS_HUGE)
+				huge += r->end - r->start;
+			else if (go)
+				collapse_run(c, r->start, r->end);
+		}
+		a.start = pagescan_next(&a, c->vec, n);
+	}
+	return huge;
+}
+
+/* Private anonymous memory of the program (not the runtime's arena) with
+ * room for a whole extent: a line of /proc/self/maps, NUL-terminated. */
+static int candidate(const char *line, uint64_t *s, uint64_t *e)
+{
+	unsigned long long start, end, off, ino;
+	char perms[8];
+	unsigned maj, min;
+	int n = 0;
+	uint64_t as, ae;
+	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj, &min,
+		   &ino, &n) < 7)
+		return 0;
+	const char *path = line + n;
+	if (strncmp(perms, "rw-p", 4) || ino || (path[0] && strcmp(path, "[heap]")))
+		return 0;
+	rt_arena_contains(0, &as, &ae);
+	if (start < ae && end > as)
+		return 0;
+	*s = (start + HUGE - 1) & ~(HUGE - 1);
+	*e = end & ~(HUGE - 1);
+	return *s < *e;
+}
+
+/* The candidate regions of /proc/self/maps, as [start, end) pairs of whole
+ * extents; the count, or -1. */
+static int read_regions(int fd, uint64_t (*out)[2], int max)
+{
+	char *maps = rt_alloc(MAPS_MAX);
+	ssize_t len = fd < 0 || !maps ? -1 : pread_full(fd, maps, MAPS_MAX - 1, 0);
+	if (len < 0 || len >= MAPS_MAX - 1)
+		return -1;
+	maps[len] = 0;
+	int n = 0;
+	for (char *line = maps; *line && n < max;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0; /* a line without a name must not run into the next */
+		n += candidate(line, &out[n][0], &out[n][1]);
+		line = nl ? nl + 1 : line + strlen(line);
+	}
+	return n;
+}
+
+/* maps_fd and pagemap_fd: /proc/self/maps and /proc/self/pagemap, opened
+ * by the caller (and left open). */
+static void collapse_all(int budget_ms, const char *when, int maps_fd, int pagemap_fd)
+{
+	const char *off = secure_getenv("STASIS_NO_HUGE");
+	if ((off && *off && strcmp(off, "0")) || rt_dirty_fd() >= 0)
+		return;
+	struct collapse c = {.pagemap = pagemap_fd, .budget_ms = budget_ms};
+	uint64_t(*regions)[2] = rt_alloc(REGIONS_MAX * sizeof(*regions));
+	c.vec = rt_alloc(SCAN_VEC * sizeof(*c.vec));
+	c.entries = rt_alloc(SMALL_PER_HUGE * sizeof(uint64_t));
+	int n = regions && c.vec && c.entries && c.pagemap >= 0
+		    ? read_regions(maps_fd, regions, REGIONS_MAX)
+		    : -1;
+	clock_gettime(CLOCK_MONOTONIC, &c.t0);
+	uint64_t huge = 0;
+	for (int i = 0; i < n; i++)
+		huge += scan_region(&c, regions[i][0], regions[i][1], 0);
+	int go = n > 0 && huge >= huge_after_last / 2;
+	for (int i = 0; go && i < n && !c.out_of_time; i++)
+		scan_region(&c, regions[i][0], regions[i][1], 1);
+	if (n < 0)
+		debug("pid %d: no huge pages %s: %s", getpid(), when, strerror(errno));
+	else if (!go)
+		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB of huge pages left since the last "
+		      "checkpoint: none collapsed %s",
+		      getpid(), huge >> 20, huge_after_last >> 20, when);
+	else if (c.tried)
+		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB collapsed into huge pages %s in "
+		      "%.1f ms%s",
+		      getpid(), c.done >> 20, c.tried >> 20, when, ms_since(&c.t0),
+		      c.out_of_time ? " (interrupted: the rest later)" : "");
+	else
+		debug("pid %d: %" PRIu64 " MiB in huge pages, nothing to collapse %s", getpid(),
+		      huge >> 20, when);
+	huge_after_last = huge + (go ? c.done : 0);
+}
+
+void rt_huge_prepare(void)
+{
+	int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	collapse_all(BUDGET_MS, "before the stop", maps, pagemap);
+	if (maps >= 0)
+		close(maps);
+	if (pagemap >= 0)
+		close(pagemap);
+}
+
+/* The files of the pass after the checkpoint, opened while the program's
+ * threads are held (no number the program may be about to use), so that the
+ * pass runs on the checkpoint thread itself: no thread of the runtime shows
+ * in the program's /proc/self/task for that long. */
+static int idle_maps = -1, idle_pagemap = -1;
+
+void rt_huge_hold(void)
+{
+	idle_maps = fd_move_above(open("/proc/self/maps", O_RDONLY | O_CLOEXEC), 100);
+	idle_pagemap = fd_move_above(open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), 100);
+}
+
+void rt_huge_idle(int run)
+{
+	if (run)
+		collapse_all(0, "after the checkpoint", idle_maps, idle_pagemap);
+	if (idle_maps >= 0)
+		close(idle_maps);
+	if (idle_pagemap >= 0)
+		close(idle_pagemap);
+	idle_maps = idle_pagemap = -1;
+}
+
+void rt_huge_forget(void)
+{
+	idle_maps = idle_pagemap = -1; /* the numbers of the process the image was taken from */
+}
