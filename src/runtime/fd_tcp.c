@@ -22,6 +22,7 @@
 #include "runtime/sock_names.h"
 #include "runtime/state.h"
 #include "common/io.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/tcpflow.h"
@@ -381,13 +382,6 @@ static int end_error(const struct end *e, const struct proto_tcp_end *r, const c
 		 addr_text(r->family, r->peer, r->pport, b, sizeof(b)),
 		 (unsigned long long)e->peer.conn_id, why);
 	return -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000ll + t.tv_nsec / 1000000;
 }
 
 static int stalled(char *err, size_t errlen)

@@ -26,6 +26,7 @@
 #include "runtime/fd_sock.h"
 #include "runtime/fds.h"
 #include "runtime/state.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "image/format.h"
 #include "image/kinds/shares.h"
@@ -121,16 +122,9 @@ static void merge_with(uint32_t pid, uint32_t self, uint32_t n)
 	}
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
-}
-
 void rt_shares_begin(void)
 {
-	began_ns = mono_ns();
+	began_ns = (uint64_t)now_ns();
 }
 
 static int order_path(uint32_t pid, char *buf, size_t size)
@@ -145,7 +139,7 @@ static int order_path(uint32_t pid, char *buf, size_t size)
 static void publish(uint32_t self)
 {
 	char tmp[PATH_MAX + 8];
-	struct published h = {PUBLISH_MAGIC, self, rt.comp_id, rt.gen, nmine, mono_ns()};
+	struct published h = {PUBLISH_MAGIC, self, rt.comp_id, rt.gen, nmine, (uint64_t)now_ns()};
 	if (order_path(self, published_path, sizeof(published_path)) < 0)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", published_path);
@@ -212,7 +206,7 @@ static int peer_list(uint32_t pid, uint32_t self, int *fds, uint64_t end)
 		int n = read_published(pid, peer);
 		if (n >= 0)
 			return n;
-		if (!wait || mono_ns() >= end)
+		if (!wait || (uint64_t)now_ns() >= end)
 			break;
 		nanosleep(&pause, NULL);
 	}
@@ -224,7 +218,7 @@ static int peer_list(uint32_t pid, uint32_t self, int *fds, uint64_t end)
 
 static void scan(uint32_t self, const uint32_t *pids, size_t n, int *fds)
 {
-	uint64_t t_start = mono_ns();
+	uint64_t t_start = (uint64_t)now_ns();
 	int got = list_fds(self, self, mine, fds);
 	if (got < 0)
 		return;
@@ -232,10 +226,10 @@ static void scan(uint32_t self, const uint32_t *pids, size_t n, int *fds)
 	have_mine = 1;
 	publish(self);
 	debug("pid %u: own list sorted and published in %.2f ms", self,
-	      (mono_ns() - t_start) / 1e6);
+	      ((uint64_t)now_ns() - t_start) / 1e6);
 	for (uint32_t k = 0; k < nmine; k++) /* at worst, its lowest dup here */
 		own[k] = (struct owner){self, mine[mine[k].first].fd, 0};
-	uint64_t end = mono_ns() + PUBLISH_WAIT_MS * 1000000ull;
+	uint64_t end = (uint64_t)now_ns() + PUBLISH_WAIT_MS * 1000000ull;
 	for (size_t k = 0; k < n; k++) {
 		if (pids[k] == self || (got = peer_list(pids[k], self, fds, end)) < 0)
 			continue;
