@@ -1,8 +1,10 @@
-"""docs/format.md agrees with the code: every table of fields (offset, size,
-field) is checked against the struct it describes, with offsetof and sizeof
-in static assertions that the C compiler evaluates on the real headers
-(image/format.h and image/kinds/*.h), and so is every struct's size that a
-heading or paragraph states ("`struct img_proc`, 992 bytes")."""
+"""The docs agree with the code. docs/format.md: every table of fields
+(offset, size, field) is checked against the struct it describes, with
+offsetof and sizeof in static assertions that the C compiler evaluates on the
+real headers (image/format.h and image/kinds/*.h), and so is every struct's
+size that a heading or paragraph states ("`struct img_proc`, 992 bytes").
+docs/design.md: its table of kernel objects names every kind of
+src/image/kinds/ and only files that exist."""
 import os
 import re
 import subprocess
@@ -83,3 +85,22 @@ def test_format_md_offsets_and_sizes_match_the_headers(tmp_path):
     assert {s for s, _ in found} >= {"img_header", "img_section", "img_trailer", "img_proc",
                                      "img_mm", "img_thread", "img_context", "img_vma",
                                      "img_chunk", "img_fd", "img_fdx", "img_file"}, found
+
+
+def test_design_md_object_table_matches_the_tree():
+    text = open(os.path.join(ROOT, "docs", "design.md")).read()
+    start = text.index("| object | description")
+    rows = text[start:text.index("\n\n", start)].splitlines()[2:]
+    named, missing = set(), []
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        named.update(re.findall(r"`(\w+)`", cells[1])[:1])
+        for col, where in ((2, "src/runtime"), (3, "src/restore")):
+            missing += [f"{where}/{f}" for f in re.findall(r"`([\w.]+\.c)`", cells[col])]
+        missing += [f"tests/e2e/{f}" for f in re.findall(r"(test_\w+\.py)", cells[5])]
+        missing += [f"src/image/kinds/{k}.c" for k in named]
+    missing = sorted({f for f in missing if not os.path.exists(os.path.join(ROOT, f))})
+    assert missing == [], f"docs/design.md's object table names files that do not exist: {missing}"
+    kinds = {f[:-2] for f in os.listdir(os.path.join(ROOT, "src", "image", "kinds"))
+             if f.endswith(".c") and f not in ("kinds.c", "out.c")}
+    assert kinds - named == set(), f"kinds missing from docs/design.md's object table: {kinds - named}"
