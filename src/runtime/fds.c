@@ -321,7 +321,9 @@ static int classify_fd(struct img_fd *e, int fd, const char *link, const struct 
 		e->type = IMG_FD_REG;
 		e->file = rt_file_add(files, tab, link, fd, err, errlen);
 		e->pos = lseek(fd, 0, SEEK_CUR);
-		return e->file < 0 ? -1 : 0;
+		if (e->file < 0)
+			return -1;
+		return rt_shm_keep_fd_file(files, e->file, fd, link, err, errlen);
 	}
 	if (S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode)) {
 		e->type = S_ISDIR(st->st_mode) ? IMG_FD_DIR : IMG_FD_CHR;
