@@ -110,10 +110,10 @@ $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
-$(B)/tests/mpi/%.openmpi: tests/mpi/%.c
+$(B)/tests/mpi/%.openmpi: tests/mpi/%.c tests/mpi/steps.h
 	@mkdir -p $(dir $@)
 	mpicc.openmpi -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp $< -o $@
-$(B)/tests/mpi/%.mpich: tests/mpi/%.c
+$(B)/tests/mpi/%.mpich: tests/mpi/%.c tests/mpi/steps.h
 	@mkdir -p $(dir $@)
 	mpicc.mpich -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp $< -o $@
 # a statically linked program, for the tests of programs the runtime cannot join

@@ -54,7 +54,7 @@ def mpi_program(mpi, name):
 class Job:
     """One MPI job in a directory of its own, as root or as nobody."""
 
-    def __init__(self, mpi, argv, user=None, nranks=4):
+    def __init__(self, mpi, argv, user=None, nranks=4, env=None):
         self.dir = Path(tempfile.mkdtemp(prefix=f"stasis-mpi-{mpi}-"))
         os.chmod(self.dir, 0o755)
         self.user = user
@@ -72,7 +72,10 @@ class Job:
                         HOME=str(self.dir), TMPDIR="/tmp")
         if user is None:
             self.env.update(ROOT_ENV)
+        self.env.update(env or {})
         self.cmd = [*LAUNCHERS[mpi], "-np", str(nranks), *map(str, argv)]
+        # the processes of the job: the launcher, MPICH's proxy, the ranks
+        self.nprocs = 1 + (mpi == "mpich") + nranks
         self.out = self.dir / "out"
         self.procs = []
 
@@ -98,9 +101,9 @@ class Job:
         return subprocess.run(self._as_user([str(STASIS), *map(str, args)]), cwd=self.dir,
                               env=self.env, capture_output=True, text=True, timeout=timeout)
 
-    def native(self):
-        """The job without Stasis: its output."""
-        r = subprocess.run(self._as_user(self.cmd), cwd=self.dir, env=self.env,
+    def native(self, cmd=None):
+        """The job (or cmd) without Stasis: its output."""
+        r = subprocess.run(self._as_user(cmd or self.cmd), cwd=self.dir, env=self.env,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"native run failed ({r.returncode}): {r.stdout}{r.stderr}"
         return r.stdout
@@ -198,7 +201,7 @@ def cycles(job, remove_session=False):
     p = job.launch()
     job.wait_more_steps(p)
     imgs = job.checkpoint(kill=False)
-    assert len(imgs) >= 5, imgs  # launcher and ranks at least
+    assert len(imgs) == job.nprocs, imgs
     job.wait_more_steps(p)
     for n in (1, 2):
         gone = session_files(p) if remove_session else set()
@@ -261,3 +264,38 @@ def test_ring_restarts_without_session_files(jobs):
         assert lines and all(re.fullmatch(r"stasis: warning: /(tmp|dev/shm)/\S+ was gone: "
                                           r"recreated from the image \(\d+ bytes\)", l)
                              for l in lines), err
+
+
+# (program, its arguments, ranks, environment): 2 cycles each, both MPIs
+STEP2 = {
+    # 4 messages in flight per rank for most of each step: 2 of 8 words, 2 of 1 MiB
+    "nonblocking": (("nonblocking", 150, 20, 131072), 4, {}),
+    # 2 ranks of 4 threads of libgomp's pool each
+    "openmp": (("openmp", 150, 20, 262144), 2, {"OMP_NUM_THREADS": "4"}),
+}
+
+
+@pytest.mark.parametrize("mpi", ["openmpi", "mpich"])
+@pytest.mark.parametrize("what", sorted(STEP2))
+def test_step2_programs(jobs, mpi, what):
+    (name, *args), nranks, env = STEP2[what]
+    job = jobs(mpi, [mpi_program(mpi, name), *args], nranks=nranks, env=env)
+    expect = job.native()
+    assert f"ready {nranks} ranks" in expect and "PASS" in expect, expect
+    out = cycles(job)
+    assert out == expect, f"output differs from the uninterrupted run's\n{job.describe()}"
+
+
+@pytest.mark.parametrize("mpi", ["openmpi", "mpich"])
+def test_mpiio_shared_file(jobs, mpi):
+    """Every rank writes its blocks into one file with MPI-IO's collective
+    writes; the file the job ends with is the uninterrupted run's, byte for
+    byte (4 ranks, 150 steps of 128 KiB each: 75 MiB)."""
+    prog = mpi_program(mpi, "mpiio")
+    job = jobs(mpi, [prog, 150, 20, 16384, "job.dat"])
+    expect = job.native([*job.cmd[:-1], "native.dat"])
+    out = cycles(job)
+    assert out == expect, f"output differs from the uninterrupted run's\n{job.describe()}"
+    a, b = (job.dir / "native.dat").read_bytes(), (job.dir / "job.dat").read_bytes()
+    assert len(a) == 150 * 4 * 16384 * 8 and a == b, (
+        f"job.dat ({len(b)} bytes) differs from native.dat ({len(a)} bytes)")
