@@ -47,9 +47,9 @@ class HostStasis(Stasis):
                         f"in {timeout} s: stdout={e.stdout!r} stderr={e.stderr!r}\n"
                         f"{self.cluster.describe_all()}")
 
-    def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL):
+    def _spawn(self, argv, out, err, what, stdin=subprocess.DEVNULL, append=False):
         return super()._spawn(self.host.argv(argv), out, err, f"{self.host.name}: {what}",
-                              stdin)
+                              stdin, append)
 
     def restart(self, images=None, directory=None, out=None, err=None, opts=()):
         argv = [str(self.bin), "restart", "-p", str(self.port), *opts]

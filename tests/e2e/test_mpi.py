@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 
 from conftest import BUILD, STASIS, _descendants, free_port, kill_descendants
+from dist import cluster  # noqa: F401  (the fixture)
+from test_distributed import copy_images
 
 MPI_BIN = BUILD / "tests" / "mpi"
 NOBODY = 65534
@@ -299,3 +301,99 @@ def test_mpiio_shared_file(jobs, mpi):
     a, b = (job.dir / "native.dat").read_bytes(), (job.dir / "job.dat").read_bytes()
     assert len(a) == 150 * 4 * 16384 * 8 and a == b, (
         f"job.dat ({len(b)} bytes) differs from native.dat ({len(a)} bytes)")
+
+
+# ---- two hosts ---------------------------------------------------------------
+
+def two_host_cmd(mpi, ssh, prog, args):
+    """mpirun/mpiexec on host1 for 2 ranks on each host, its remote daemon
+    (Open MPI's orted, MPICH's hydra_pmi_proxy) started over ssh (the script
+    ssh: ssh with the fixture's configuration)."""
+    if mpi == "openmpi":
+        return ["mpirun.openmpi", "--host", "host1:2,host2:2", "-np", "4",
+                "--mca", "plm_rsh_agent", ssh, prog, *map(str, args)]
+    return ["mpiexec.mpich", "-hosts", "host1:2,host2:2", "-np", "4", "-launcher", "ssh",
+            "-launcher-exec", ssh, prog, *map(str, args)]
+
+
+def steps_in(out):
+    return len(re.findall(r"^step ", out.read_text(errors="replace"), re.M))
+
+
+def wait_steps(st, out, procs, more=10, timeout=60):
+    want = steps_in(out) + more
+    deadline = time.monotonic() + timeout
+    while steps_in(out) < want:
+        if any(not p.running() for p in procs):
+            pytest.fail(f"the job ended before step {want}\n{st.cluster.describe_all()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no step {want} within {timeout} s\n{st.cluster.describe_all()}")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("mpi", ["openmpi", "mpich"])
+def test_ring_on_two_hosts(cluster, mpi):
+    """2 ranks on host1 (with mpirun), 2 on host2 (with the daemon mpirun
+    starts there over ssh, through the fixture's sshd): checkpoint running
+    on, then checkpoint --kill and restart on the same hosts, then
+    checkpoint --kill and restart on two other hosts (host1's part on host3,
+    host2's on host4); the output is the uninterrupted run's, byte for byte.
+    (Not the hosts swapped: the ranks' listening ports, which Open MPI takes
+    from 1024 up on every host, still have connections of the killed ranks
+    in TIME-WAIT on the other host for a minute, and a restart there
+    cannot listen on them again until then.)"""
+    name, *args = RING
+    prog = mpi_program(mpi, name)
+    c, hs = cluster(4, sshd=True)
+    a, b = c.on(hs[0], "host1part"), c.on(hs[1], "host2part")
+    b.ckpt_dir = a.ckpt_dir  # the remote part writes where the local one does, on host2
+    b.private_ckpt_dir()
+    ssh = c.tmp / "ssh"
+    ssh.write_text(f'#!/bin/sh\nexec ssh -F {hs.ssh_config} "$@"\n')
+    ssh.chmod(0o755)
+    for st in (a, b):
+        st.env.update(ROOT_ENV)
+        if mpi == "mpich":
+            # The fixture's hosts share one kernel, so one boot id: UCX (MPICH's
+            # transport) takes them for one machine and would copy between hosts
+            # with process_vm_readv and shared memory, which real hosts cannot
+            # (and which fails once each host's part runs in a PID namespace of
+            # its own restart): TCP between hosts, as on real ones
+            st.env["UCX_TLS"] = "tcp,self"
+    # The uninterrupted run's output (the same wherever the ranks run), on this
+    # machine's own network: a run on the hosts would leave connections in
+    # TIME-WAIT on the ports the job's ranks then take
+    native = subprocess.run([*LAUNCHERS[mpi], "-np", "4", prog, *map(str, args)],
+                            env=dict(a.env, **ROOT_ENV), cwd=a.tmp, capture_output=True,
+                            text=True, timeout=120)
+    assert native.returncode == 0, native.stderr
+    out = a.tmp / "job.out"
+    cmd = two_host_cmd(mpi, ssh, prog, args)
+    p = a.launch(cmd[0], *cmd[1:], out=out)
+    wait_steps(a, out, [p])
+    imgs = checkpoint(a, c, kill=False)
+    # launcher, its remote daemon, MPICH's local proxy, 4 ranks, the 2 ssh relays
+    assert len(imgs) == (8 if mpi == "openmpi" else 9), imgs
+    wait_steps(a, out, [p])
+    checkpoint(a, c)
+    a.wait_killed(p)
+    ends = [a.restart(directory=a.ckpt_dir), b.restart(directory=b.ckpt_dir)]
+    wait_steps(a, out, ends)
+    checkpoint(a, c)
+    for e in ends:
+        e.wait(timeout=30)
+    h3, h4 = c.on(hs[2], "host3part"), c.on(hs[3], "host4part")
+    copy_images(a.ckpt_dir, h3.ckpt_dir)
+    r = hs[1].run("sh", "-c", f"cp {a.ckpt_dir}/*.stasis {h4.ckpt_dir}")
+    assert r.returncode == 0, r.stderr
+    ends = [h3.restart(directory=h3.ckpt_dir), h4.restart(directory=h4.ckpt_dir)]
+    wait_steps(a, out, ends)
+    assert ends[0].wait(timeout=120) == 0, c.describe_all()
+    assert ends[1].wait(timeout=30) == 0, c.describe_all()
+    assert out.read_text() == native.stdout, c.describe_all()
+
+
+def checkpoint(st, c, kill=True):
+    r = st.stasis("checkpoint", *(["--kill"] if kill else []))
+    assert r.returncode == 0, f"{r.stderr}\n{c.describe_all()}"
+    return r.stdout.split()
