@@ -55,7 +55,7 @@ MPI_SRC := $(wildcard tests/mpi/*.c)
 MPIS := $(foreach m,openmpi mpich,$(if $(shell command -v mpicc.$(m) 2>/dev/null),$(m)))
 MPI_PROGS := $(foreach m,$(MPIS),$(patsubst tests/mpi/%.c,$(B)/tests/mpi/%.$(m),$(MPI_SRC)))
 
-.PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb soak
+.PHONY: all bin clean check unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
 all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PROGS) $(COORDLOAD) $(MPI_PROGS)
 bin: $(STASIS) $(RUNTIME) $(SSH_RELAY)
 
@@ -174,6 +174,11 @@ deps:
 # PEERS=1: DMTCP and CRIU too, built by ../shared/peers/build.sh if needed.
 bench: all
 	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/run.py
+	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/mpi.py
+
+# MPI jobs alone (bench/mpi.py): checkpoint and restart of 4 ranks x 256 MiB, ping-pong overhead
+bench-mpi: all
+	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/mpi.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
