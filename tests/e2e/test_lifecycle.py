@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port
+from conftest import PROGRAMS, STASIS, _descendants, _reap_all, free_port, program
 from helpers import (coordinator, finish, generations, gone, kill_all, listening,
                      newest_complete, restart_dir, runs_on, start_tree, status_of, wait_until)
 
