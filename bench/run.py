@@ -38,6 +38,11 @@ Workloads (BENCH_ONLY picks some, by name):
                        image: GB/s of memory the restorer's threads decompress
   chain16              Stasis only: pagemem BENCH_MIB MiB, 16 incremental checkpoints, restart
                        from the chain of 16 images and from the same memory merged into one
+  hosts4               Stasis only, root only (network namespaces): a computation over 4 hosts
+                       made as the distributed tests make them (tcp_pair server and 3 clients,
+                       a memhog of BENCH_HOSTS_MIB (64) MiB on each host), checkpoint --kill
+                       and restart from its restart script (over ssh) and per host, beside the
+                       same computation on one host (bench/hosts4.py)
 
 Environment: BENCH_ROUNDS (3; BENCH_RUNS is the old name), BENCH_MIB (1024), BENCH_BIG_MIB
 (8192), BENCH_BIG (0), BENCH_ONLY (names above; default: all but big), BENCH_PEERS (make's
@@ -45,7 +50,7 @@ PEERS=1), BENCH_PEERS_PREFIX ($HOME/.cache/stasis-peers), BENCH_DMTCP_GZIP (0: D
 default is slow, ~45 s a GiB of random memory; 1 measures it too), BENCH_TMP (/var/tmp: images
 and dd files, a real disk), BENCH_RESULTS (bench/results), BENCH_PY_MIB (256), BENCH_PYTHON
 (/usr/bin/python3), BENCH_COORD_PROCS ("1000 10000 32000"), BENCH_LAUNCH_RUNS (20),
-BENCH_INCR_DIRTY_MIB (10), BENCH_SHM_MIB (256), BENCH_PAUSE_WAIT (300: seconds the pause
+BENCH_INCR_DIRTY_MIB (10), BENCH_SHM_MIB (256), BENCH_HOSTS_MIB (64), BENCH_PAUSE_WAIT (300: seconds the pause
 workload waits for the first checkpoint's huge-page collapse to end before the second).
 
 Outputs in BENCH_RESULTS: runs.csv (every measurement), results.csv (medians and median
@@ -66,6 +71,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import hosts4
+from benchutil import TICK, tail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -107,6 +115,7 @@ class Cfg:
     incr_dirty_mib = env_int("BENCH_INCR_DIRTY_MIB", 10)
     tcp_conns = env_int("BENCH_TCP_CONNS", 100)
     tcp_kib = env_int("BENCH_TCP_KIB", 1024)  # in flight each way on each connection
+    hosts_mib = env_int("BENCH_HOSTS_MIB", 64)  # each memhog of the hosts4 computation
     pause_wait = env_int("BENCH_PAUSE_WAIT", 300)
 
 
@@ -243,14 +252,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def tail(path, n=3):
-    try:
-        with open(path, errors="replace") as f:
-            return " | ".join(f.read().strip().splitlines()[-n:])
-    except OSError:
-        return ""
-
-
 def status_kib(pid, key):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -290,9 +291,6 @@ def total_bytes(paths):
 
 
 # ---- ticks ----
-
-TICK = re.compile(rb"^tick (\d+) (ok|CORRUPT)$", re.M)
-
 
 def read_bytes(path):
     try:
@@ -431,6 +429,7 @@ class Results:
         self.failures = []
         self.findings = []
         self.notes = []
+        self.skipped = {}  # workload -> why it was not measured
         self.failed = {}  # (workload, tool, variant) -> why its last cycle failed
 
     def add(self, w, tool, variant, metric, rnd, value):
@@ -1168,6 +1167,44 @@ def extras(work, res):
             res.fail("true (launch overhead)", e)
 
 
+# ---- a computation on 4 hosts (bench/hosts4.py) ----
+
+def hosts_job(work, res):
+    log("hosts4")
+    add = lambda name, how, metric, rnd, value: res.add(
+        "hosts4", "stasis", "%s-%s" % (name, how), metric, rnd, value)
+    try:
+        why = hosts4.run(work, Cfg.rounds, Cfg.hosts_mib, add, log)
+    except (hosts4.Error, OSError, subprocess.SubprocessError) as e:
+        res.fail("hosts4", e)
+        why = None
+    if why:
+        res.skipped["hosts4"] = why
+    kill_ours()
+
+
+def hosts_table(res):
+    if "hosts4" in res.skipped:
+        return "### A computation on 4 hosts\n\nNot measured: %s.\n" % res.skipped["hosts4"]
+    rows = []
+    series = (("hosts4-script", "4 hosts, the restart script (other hosts over ssh)"),
+              ("hosts4-direct", "4 hosts, `stasis restart --coord-host` on each host at once"),
+              ("host1-script", "one host, the restart script"))
+    for variant, what in series:
+        g = lambda m: res.median("hosts4", "stasis", variant, m)
+        if g("restart_s") is not None:
+            rows.append("| %s | %.3f | %.3f | %.1f |" % (what, g("ckpt_s"), g("restart_s"),
+                                                          g("image_bytes") / MiB))
+    if not rows:
+        return ""
+    return ("### A computation on 4 hosts (bench/hosts4.py)\n\n11 processes: tcp_pair "
+            "`serve` on host1 and a client on each other host (%d MiB held each way on each "
+            "connection), a memhog of %d MiB random on each host.\n\n| computation, restart "
+            "| checkpoint --kill s | restart to every process's next tick s | images MiB |\n"
+            "|---|---:|---:|---:|\n" % (hosts4.BYTES_HELD // MiB, Cfg.hosts_mib)
+            + "\n".join(rows) + "\n")
+
+
 # ---- the coordinator at scale ----
 
 def coord_sim(work, res):
@@ -1400,7 +1437,7 @@ def tables(res, wls):
     parts = [workload_table(res, wl) for wl in wls
              if any(res.values(wl.name, "stasis", v, "ckpt_s") for v in ("zstd", "raw"))
              or any(res.values(wl.name, t, v, "ckpt_s") for t, v, _ in PEER_ROWS)]
-    parts += [extras_table(res), coord_table(res), targets_table(res, wls)]
+    parts += [extras_table(res), hosts_table(res), coord_table(res), targets_table(res, wls)]
     head = ("Medians of %d rounds (BENCH_MIB=%d). \"Stasis ÷\": on Stasis's rows, Stasis's "
             "time (or size) over the fastest (smallest) peer's of the same round; on the other "
             "rows, Stasis's (zstd) over that row's; the median of those per-round ratios. "
@@ -1616,6 +1653,8 @@ def measure(work, res):
     for wl in wls:
         run_workload(wl, work, res, peers, src)
     extras(work, res)
+    if selected("hosts4"):
+        hosts_job(work, res)
     if selected("coord"):
         coord_sim(work, res)
     return wls

@@ -212,9 +212,14 @@ static int script_text(struct coord *c, struct sbuf *s)
 			     "# Restart computation %016llx from checkpoint generation %u.\n"
 			     "# Written by the stasis coordinator on port %u; arguments are "
 			     "passed to 'stasis restart'.\n"
-			     ": \"${STASIS_PORT:=%u}\"\nexport STASIS_PORT\nexec ",
+			     ": \"${STASIS_PORT:=%u}\"\nexport STASIS_PORT\n",
 			     (unsigned long long)c->comp_id, c->ckpt.gen, c->port, c->port);
-	rc |= sbuf_add_shell_quoted(s, c->self_exe);
+	if (strcmp(c->bind_addr, "127.0.0.1")) { /* restart would look on loopback, and start one */
+		rc |= sbuf_printf(s, "[ -n \"$STASIS_COORD_HOST\" ] || STASIS_COORD_HOST=");
+		rc |= sbuf_add_shell_quoted(s, c->bind_addr);
+		rc |= sbuf_printf(s, "\nexport STASIS_COORD_HOST\n");
+	}
+	rc |= sbuf_add(s, "exec ", 5) | sbuf_add_shell_quoted(s, c->self_exe);
 	rc |= sbuf_printf(s, " restart \"$@\"");
 	for (char *p = c->ckpt.paths.p; p && *p; p = strchr(p, '\n') + 1) {
 		char *nl = strchr(p, '\n');

@@ -477,11 +477,13 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 	}
 	if (rc == 0 && !aborted)
 		rc = rt_image_wait(&c.job, c.err, sizeof(c.err));
+	debug("pid %d: image written at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	if (!aborted && !c.reported)
 		report_image(&c, rc);
 	rt_snap_release(); /* a capture that was not written */
 	rt_arena_reset();
 	b = barrier(BARRIER_WRITTEN, buf, size);
+	debug("pid %d: WRITTEN passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	__atomic_store_n(&rt.let_go, 0, __ATOMIC_RELEASE);
 	if (b < 0)
 		return lost_coordinator(&c);

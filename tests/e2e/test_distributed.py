@@ -334,15 +334,43 @@ def test_restart_script_over_ssh(cluster):
         script = next(c.ckpt_dir.glob("stasis_restart_*.sh"))
         text = script.read_text()
         assert "part host2 " in text and "part host1 " in text, text
-        log = open(c.tmp / f"script{len(swap)}.log", "wb")
-        p = hs[0].popen(["/bin/sh", script, *swap], env=env, stdout=log, stderr=log)
-        r.ends = [[a, type("P", (), {"wait": p.wait, "popen": p, "pid": p.pid,
-                                     "running": lambda: p.poll() is None})()]]
+        p = run_script(r, a, env, script, *swap)
         a.wait_registered(nprocs=2)
         if swap:  # the server's listener and process are on host2 now, the client's on host1
             assert running_on(hs[1], "server") and running_on(hs[0], "client")
     r.verify.touch()
     assert p.wait(timeout=120) == 0, (c.tmp / "script4.log").read_text()
+    for out in r.outs:
+        text = out.read_text()
+        assert "PASS" in text and "FAIL" not in text, text
+
+
+def run_script(r, st, env, script, *args):
+    """The restart script run on st's host: r's only end, logged in the
+    cluster's directory."""
+    log = open(r.c.tmp / f"script{len(args)}.log", "wb")
+    p = st.host.popen(["/bin/sh", script, *args], env=env, stdout=log, stderr=log)
+    r.ends = [[st, type("P", (), {"wait": p.wait, "popen": p, "pid": p.pid,
+                                  "running": lambda: p.poll() is None})()]]
+    return p
+
+
+def test_restart_script_of_one_host(cluster):
+    """A computation on one host whose coordinator listens on that host's
+    network address: its restart script restarts it under that coordinator
+    (none is started on loopback, no token file is overwritten)."""
+    c, hs = cluster(1)
+    r, a, _ = pair(c, hs[0], hs[0], nbytes=4096, mode="acked")
+    r.checkpoint_kill(a)
+    script = next(c.ckpt_dir.glob("stasis_restart_*.sh"))
+    env = dict(a.env, STASIS_RUN_DIR=str(c.run_dir))
+    for k in ("STASIS_COORD_HOST", "STASIS_TOKEN_FILE"):
+        env.pop(k)
+    p = run_script(r, a, env, script)
+    a.wait_registered(nprocs=2)
+    assert f":{c.port} " not in hs[0].run("ss", "-Hltn", "src", "127.0.0.1").stdout
+    r.verify.touch()
+    assert p.wait(timeout=120) == 0, (c.tmp / "script0.log").read_text()
     for out in r.outs:
         text = out.read_text()
         assert "PASS" in text and "FAIL" not in text, text
