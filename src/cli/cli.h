@@ -12,6 +12,7 @@ int cmd_status(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_interval(int argc, char **argv);
 /* launch_tty.c: run argv on a pty of its own, relaying the user's terminal */
 int cli_launch_tty(char **argv, int hold);
 /* cmd_launch.c: say on the held connection whether a program is being started
@@ -64,6 +65,12 @@ int cli_coord_remote(void);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);
+/* Parse a number of seconds (what names it in the message: "interval");
+ * exits with status 2 and a message on a bad value. */
+unsigned cli_parse_seconds(const char *s, const char *what);
+/* $STASIS_INTERVAL (the default of -i for launch, coordinator and restart),
+ * or -1 when it is not set; exits with status 2 on a bad value. */
+long cli_env_interval(void);
 /* The directory above the one holding this executable: /usr for
  * /usr/bin/stasis, /x/build for /x/build/bin/stasis. */
 const char *cli_self_dir(void);

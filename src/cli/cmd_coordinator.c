@@ -23,7 +23,9 @@ static const char usage_text[] =
     "      --exit-on-last   exit once no process, client or checkpoint is left (after a\n"
     "                       grace of 1.5 s, 5 s while a launch's program is starting)\n"
     "      --ckpt-dir DIR   write images and restart scripts in DIR (default: cwd)\n"
-    "  -i, --interval SECS  checkpoint every SECS seconds (0: never)\n"
+    "  -i, --interval SECS  checkpoint every SECS seconds (0: never; default\n"
+    "                       $STASIS_INTERVAL, else the interval a restarted\n"
+    "                       computation had, else never)\n"
     "      --no-compress    store memory uncompressed by default\n"
     "      --timeout SECS   a checkpoint gives up on a process that says nothing for\n"
     "                       SECS seconds (stopped, hung), naming it (default 20)\n"
@@ -33,18 +35,6 @@ static int usage_error(void)
 {
 	fputs(usage_text, stderr);
 	return 2;
-}
-
-static unsigned parse_seconds(const char *s)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || !*s || *end || *s == '-' || v > UINT_MAX / 1000) {
-		log_msg("error", "invalid number of seconds '%s'", s);
-		exit(2);
-	}
-	return (unsigned)v;
 }
 
 int cmd_coordinator(int argc, char **argv)
@@ -89,13 +79,14 @@ int cmd_coordinator(int argc, char **argv)
 			o.ckpt_dir = optarg;
 			break;
 		case 'i':
-			o.interval = parse_seconds(optarg);
+			o.interval = cli_parse_seconds(optarg, "interval");
+			o.interval_given = 1;
 			break;
 		case OPT_NO_COMPRESS:
 			o.no_compress = 1;
 			break;
 		case OPT_TIMEOUT:
-			if (!(o.timeout = parse_seconds(optarg))) {
+			if (!(o.timeout = cli_parse_seconds(optarg, "timeout"))) {
 				log_msg("error", "invalid timeout '%s': at least 1 second", optarg);
 				return 2;
 			}
@@ -109,6 +100,11 @@ int cmd_coordinator(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error();
+	long env_interval = cli_env_interval();
+	if (!o.interval_given && env_interval >= 0) {
+		o.interval = (unsigned)env_interval;
+		o.interval_given = 1;
+	}
 	if (!o.port)
 		o.port = cli_parse_port(NULL);
 	if (!daemon)

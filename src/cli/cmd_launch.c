@@ -29,7 +29,8 @@ static const char usage[] =
     "\n"
     "  -p, --port PORT     coordinator port\n" CLI_COORD_USAGE
     "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
-    "  -i, --interval N    checkpoint every N seconds\n"
+    "  -i, --interval N    checkpoint every N seconds (0: never; default $STASIS_INTERVAL,\n"
+    "                      else the coordinator's)\n"
     "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n"
     "  --no-tty            with a terminal on stdin, run PROGRAM on it directly instead of\n"
     "                      on a pty of its own (its job control then does not survive a restart)\n"
@@ -104,7 +105,7 @@ static int check_program(char **argv)
 int cmd_launch(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR");
-	long interval = -1;
+	long interval = cli_env_interval();
 	int no_compress = 0, no_tty = 0, i;
 	char absdir[PATH_MAX], portbuf[16];
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -123,10 +124,7 @@ int cmd_launch(int argc, char **argv)
 		} else if (!strcmp(a, "--ckpt-dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {
-			char *end;
-			interval = strtol(argv[++i], &end, 10);
-			if (*end || interval < 0 || interval > 100000000)
-				die("invalid interval '%s': expected seconds", argv[i]);
+			interval = cli_parse_seconds(argv[++i], "interval");
 		} else if (!strcmp(a, "--no-compress")) {
 			no_compress = 1;
 		} else if (!strcmp(a, "--no-tty")) {

@@ -18,6 +18,7 @@
 
 static const char usage[] =
     "usage: stasis restart [-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
+    "                      [-i SECONDS]\n"
     "                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)\n"
     "\n"
     "Restarts a computation from its images (or from the newest complete checkpoint\n"
@@ -33,6 +34,8 @@ static const char usage[] =
     "hosts, and ends them all if they are not within --wait SECONDS (default 60).\n"
     "\n" CLI_COORD_USAGE
     "  --wait SECONDS  how long the parts of other hosts may take to come back\n"
+    "  -i, --interval SECONDS  checkpoint every SECONDS seconds (0: never; default\n"
+    "            $STASIS_INTERVAL, else the interval the computation had)\n"
     "  --no-map  read every memory chunk (verifying its checksum) before the program\n"
     "            runs, instead of mapping the uncompressed ones from the image file\n"
     "            (also STASIS_NO_MAP=1)\n"
@@ -309,10 +312,22 @@ static void leave_outer_computation(void)
 		close_outside();
 }
 
+/* -i or $STASIS_INTERVAL: the coordinator keeps it (the restored processes'
+ * own interval does not replace it). */
+static int set_interval(uint16_t port, long interval)
+{
+	uint32_t secs = (uint32_t)interval;
+	if (interval < 0)
+		return 0;
+	return cli_coord_command(port, MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK, NULL) < 0
+		   ? -1
+		   : 0;
+}
+
 int cmd_restart(int argc, char **argv)
 {
 	const char *port_s = NULL, *dir = NULL;
-	long wait_s = -1;
+	long wait_s = -1, interval = cli_env_interval();
 	char err[1024];
 	int i, debug_pause = 0;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -334,6 +349,8 @@ int cmd_restart(int argc, char **argv)
 			rst_verify_mapped = 0;
 		} else if (!strcmp(a, "--debug-pause")) {
 			debug_pause = 1;
+		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {
+			interval = cli_parse_seconds(argv[++i], "interval");
 		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else if (!strcmp(a, "--wait") && i + 1 < argc) {
@@ -381,7 +398,8 @@ int cmd_restart(int argc, char **argv)
 		return 1;
 	}
 	uint16_t port = cli_parse_port(port_s);
-	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0]) < 0)
+	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0]) < 0 ||
+	    set_interval(port, interval) < 0)
 		return 1;
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);

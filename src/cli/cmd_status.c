@@ -1,5 +1,6 @@
 /* stasis status: show the coordinator, its computation and its processes. */
 #include "cli/cli.h"
+#include "common/log.h"
 #include "common/proto.h"
 
 #include <getopt.h>
@@ -34,7 +35,7 @@ int cmd_status(int argc, char **argv)
 			port = cli_parse_port(optarg);
 			break;
 		case 'j':
-			json = 1;
+			log_set_json(json = 1);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -26,6 +26,25 @@ uint16_t cli_parse_port(const char *s)
 	return p;
 }
 
+unsigned cli_parse_seconds(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || *s == '-' || v > UINT_MAX / 1000) {
+		log_msg("error", "invalid %s '%s': expected a number of seconds (0 to %u)", what, s,
+			UINT_MAX / 1000);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+long cli_env_interval(void)
+{
+	const char *v = getenv("STASIS_INTERVAL");
+	return v && *v ? (long)cli_parse_seconds(v, "$STASIS_INTERVAL") : -1;
+}
+
 int cli_coord_opt(const char *opt, const char *arg)
 {
 	char abs[PATH_MAX];

@@ -41,6 +41,7 @@ static const struct command commands[] = {
     {"restart", cmd_restart, "restart a computation from its images"},
     {"status", cmd_status, "show the coordinator and its processes"},
     {"kill", cmd_kill, "end the computation"},
+    {"interval", cmd_interval, "change the periodic checkpoint interval"},
     {"coordinator", cmd_coordinator, "run a coordinator"},
     {"inspect", cmd_inspect, "print and verify an image file"},
     {"merge", cmd_merge, "merge an incremental image and its chain into one image"},

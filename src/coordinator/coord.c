@@ -168,7 +168,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 	c->opts = *o;
 	c->listen_fd = c->sig_fd = c->lock_fd = -1;
 	c->timeout_ms = (o->timeout ? o->timeout : DEFAULT_TIMEOUT_S) * 1000u;
-	c->interval_set = o->interval != 0;
+	c->interval_set = o->interval_given || o->interval != 0;
 	life_linger(c, START_GRACE_MS);
 	snprintf(c->bind_addr, sizeof(c->bind_addr), "%s",
 		 o->bind_addr ? o->bind_addr : "127.0.0.1");

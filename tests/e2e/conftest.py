@@ -229,7 +229,7 @@ class Stasis:
         self.env = dict(os.environ)
         self.env["STASIS_RUN_DIR"] = str(self.run_dir)
         self.env["STASIS_PORT"] = str(self.port)
-        for k in ("STASIS_CKPT_DIR", "LD_PRELOAD", "STASIS_NO_COMPRESS"):
+        for k in ("STASIS_CKPT_DIR", "LD_PRELOAD", "STASIS_NO_COMPRESS", "STASIS_INTERVAL"):
             self.env.pop(k, None)
         self.procs = []
         self._n = 0

@@ -1,0 +1,91 @@
+"""The user's side, second part (issue 13): the interval changed while running
+and kept across restarts, port 0 with --port-file, status's last checkpoint and
+errors as JSON, the coordinator's log file, one checkpoint directory, and
+`stasis check`."""
+import json
+import os
+import time
+
+import pytest
+
+from conftest import program
+
+
+def wait_status(st, pred, what, timeout=30, port=None):
+    """Poll `status --json` until pred(status) holds; returns that status."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        r = st.stasis("status", "-p", port or st.port, "--json", timeout=10)
+        if r.returncode == 0:
+            last = json.loads(r.stdout)
+            if pred(last):
+                return last
+        time.sleep(0.05)
+    pytest.fail(f"{what} not seen within {timeout} s (last status {last})\n{st.describe_all()}")
+
+
+def restart_with(st, *opts, env=None):
+    argv = [str(st.bin), "restart", "-p", str(st.port), *opts, "--dir", str(st.ckpt_dir)]
+    saved = st.env
+    st.env = dict(saved, **(env or {}))
+    try:
+        return st._spawn(argv, None, None, "restart")
+    finally:
+        st.env = saved
+
+
+def kill_and_wait(st, proc):
+    st.checkpoint(kill=True)
+    st.wait_killed(proc)
+
+
+# ---- 1. the interval ----------------------------------------------------------
+
+def test_interval_changed_while_running_and_kept_by_restart(st):
+    p = st.launch(program("idle"))
+    assert st.wait_registered(proc=p)["interval"] == 0
+    r = st.stasis("interval", "-p", st.port, "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"the coordinator on port {st.port} checkpoints every 1 s\n"
+    s = wait_status(st, lambda s: s["last_ok"] is not None, "a periodic checkpoint")
+    assert s["interval"] == 1
+    r = st.stasis("interval", "-p", st.port, "--json", "3600")
+    assert (r.returncode, json.loads(r.stdout)) == (0, {"port": st.port, "interval": 3600})
+    kill_and_wait(st, p)
+    # the coordinator restart starts takes the interval the computation had
+    p = restart_with(st)
+    assert st.wait_registered(proc=p)["interval"] == 3600
+    kill_and_wait(st, p)
+    # unless -i says otherwise, or $STASIS_INTERVAL
+    p = restart_with(st, "-i", "7")
+    assert st.wait_registered(proc=p)["interval"] == 7
+    kill_and_wait(st, p)
+    p = restart_with(st, env={"STASIS_INTERVAL": "9"})
+    assert st.wait_registered(proc=p)["interval"] == 9
+
+
+def test_interval_from_the_environment_at_launch(st):
+    st.env["STASIS_INTERVAL"] = "5"
+    p = st.launch(program("idle"))
+    assert st.wait_registered(proc=p)["interval"] == 5
+    r = st.stasis("interval", "-p", st.port, "0")
+    assert (r.returncode, r.stdout) == (
+        0, f"the coordinator on port {st.port} no longer checkpoints periodically\n")
+    assert st.status()["interval"] == 0
+
+
+def test_interval_errors(st):
+    r = st.stasis("interval", "-p", st.port, "soon")
+    assert r.returncode == 2 and "invalid interval 'soon'" in r.stderr, r
+    r = st.stasis("interval", "-p", st.port)
+    assert r.returncode == 2 and "give one number of seconds" in r.stderr, r
+    r = st.stasis("interval", "-p", st.port, "--json", "5")
+    assert r.returncode == 1, r
+    err = json.loads(r.stdout)
+    assert err == {"error": f"no coordinator on 127.0.0.1:{st.port} (connection refused): "
+                   "start one with 'stasis coordinator' or use 'stasis launch'"}, r.stdout
+    assert r.stderr == "", r.stderr
+    st.env["STASIS_INTERVAL"] = "x"
+    r = st.stasis("launch", "-p", st.port, "/bin/true")
+    assert r.returncode == 2 and "invalid $STASIS_INTERVAL 'x'" in r.stderr, r
