@@ -33,7 +33,10 @@ void cli_env_without_stasis(void);
  * coordinator (HELLO_HOLD) until it is closed: close it once the processes
  * have joined (a launch: at exec, after sending MSG_EXEC 1; it then waits a
  * few seconds more for the program). -1 after printing why. */
-int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress);
+int cli_ensure_coordinator(uint16_t *port, const char *ckpt_dir, int no_compress);
+/* Port 0 for cli_ensure_coordinator: start one on a free port; *port is set.
+ * --port-file and --log-file given to a coordinator it starts (NULL: none). */
+void cli_coord_files(const char *port_file, const char *log_file);
 /* jobenv.c: inside a Slurm job (SLURM_JOB_ID), put the job's defaults for
  * STASIS_RUN_DIR, STASIS_CKPT_DIR and STASIS_PORT into the environment where
  * they are not set (docs/slurm.md); argv[0] is the command. launch creates
@@ -65,6 +68,8 @@ int cli_coord_remote(void);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);
+/* The same, but "0" is 0: any free port (coordinator, launch) */
+uint16_t cli_parse_port_or_any(const char *s);
 /* Parse a number of seconds (what names it in the message: "interval");
  * exits with status 2 and a message on a bad value. */
 unsigned cli_parse_seconds(const char *s, const char *what);

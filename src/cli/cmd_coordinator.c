@@ -12,10 +12,16 @@
 static const char usage_text[] =
     "usage: stasis coordinator [-p PORT] [--bind ADDR] [--daemon] [--exit-on-last]\n"
     "                          [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--timeout SECS]\n"
+    "                          [--port-file FILE] [--log-file FILE]\n"
     "\n"
     "Run the coordinator that the processes of a computation register with.\n"
     "\n"
-    "  -p, --port PORT      listen on PORT (default $STASIS_PORT, else 7779)\n"
+    "  -p, --port PORT      listen on PORT (default $STASIS_PORT, else 7779; 0: a free\n"
+    "                       port, see --port-file)\n"
+    "      --port-file FILE write the port to FILE once listening (atomically: a\n"
+    "                       script waits for FILE to exist); removed at exit\n"
+    "      --log-file FILE  log to FILE, each line with its date and time (default:\n"
+    "                       stderr; with --daemon <run dir>/coord-PORT.log)\n"
     "      --bind ADDR      listen on ADDR (default 127.0.0.1; other hosts need the\n"
     "                       token file, copied securely)\n"
     "      --daemon         run in the background, its messages in\n"
@@ -45,7 +51,9 @@ int cmd_coordinator(int argc, char **argv)
 		OPT_EXIT_ON_LAST,
 		OPT_DIR,
 		OPT_NO_COMPRESS,
-		OPT_TIMEOUT
+		OPT_TIMEOUT,
+		OPT_PORT_FILE,
+		OPT_LOG_FILE
 	};
 	static const struct option longopts[] = {
 	    {"port", required_argument, NULL, 'p'},
@@ -56,15 +64,24 @@ int cmd_coordinator(int argc, char **argv)
 	    {"interval", required_argument, NULL, 'i'},
 	    {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"port-file", required_argument, NULL, OPT_PORT_FILE},
+	    {"log-file", required_argument, NULL, OPT_LOG_FILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct coord_opts o = {0};
-	int daemon = 0, opt;
+	int daemon = 0, port_given = 0, opt;
 	while ((opt = getopt_long(argc, argv, "p:i:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			o.port = cli_parse_port(optarg);
+			o.port = cli_parse_port_or_any(optarg);
+			port_given = 1;
+			break;
+		case OPT_PORT_FILE:
+			o.port_file = optarg;
+			break;
+		case OPT_LOG_FILE:
+			o.log_file = optarg;
 			break;
 		case OPT_BIND:
 			o.bind_addr = optarg;
@@ -105,7 +122,7 @@ int cmd_coordinator(int argc, char **argv)
 		o.interval = (unsigned)env_interval;
 		o.interval_given = 1;
 	}
-	if (!o.port)
+	if (!port_given)
 		o.port = cli_parse_port(NULL);
 	if (!daemon)
 		return coord_run(&o);

@@ -1,5 +1,6 @@
 /* stasis launch: run a program under checkpoint control, in the foreground. */
 #include "cli/cli.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/progkind.h"
 #include "common/proto.h"
@@ -14,7 +15,7 @@
 
 static const char usage[] =
     "usage: stasis launch [-p PORT] [--coord-host HOST] [--token-file FILE] [--ckpt-dir DIR] [-i "
-    "SECONDS] [--no-compress] [--no-tty] "
+    "SECONDS] [--no-compress] [--no-tty] [--port-file FILE] [--log-file FILE] "
     "[--incremental] "
     "[--] PROGRAM [ARGS...]\n"
     "\n"
@@ -27,7 +28,11 @@ static const char usage[] =
     "PROGRAM must be a dynamically linked x86_64 program: a 32-bit one is refused; a\n"
     "statically linked one runs outside Stasis, without checkpoints (with a warning).\n"
     "\n"
-    "  -p, --port PORT     coordinator port\n" CLI_COORD_USAGE
+    "  -p, --port PORT     coordinator port (0: start one on a free port)\n" CLI_COORD_USAGE
+    "  --port-file FILE    write the coordinator's port to FILE (atomically) once it\n"
+    "                      listens\n"
+    "  --log-file FILE     the log file of a coordinator launch starts (coordinator\n"
+    "                      --log-file)\n"
     "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
     "  -i, --interval N    checkpoint every N seconds (0: never; default $STASIS_INTERVAL,\n"
     "                      else the coordinator's)\n"
@@ -102,9 +107,23 @@ static int check_program(char **argv)
 	return 0;
 }
 
+/* --port-file when launch joined a coordinator that runs already (one it
+ * started wrote the file itself) */
+static int note_port(const char *path, uint16_t port)
+{
+	char want[16], have[16];
+	int n = snprintf(want, sizeof(want), "%u\n", port);
+	if (read_small_file(path, have, sizeof(have)) == n && !strcmp(have, want))
+		return 0;
+	if (write_file_atomic(path, want, (size_t)n) < 0)
+		return error("cannot write port file %s: %s", path, strerror(errno));
+	return 0;
+}
+
 int cmd_launch(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR");
+	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR"), *port_file = NULL,
+		   *log_file = NULL;
 	long interval = cli_env_interval();
 	int no_compress = 0, no_tty = 0, i;
 	char absdir[PATH_MAX], portbuf[16];
@@ -121,6 +140,10 @@ int cmd_launch(int argc, char **argv)
 			port_s = argv[++i];
 		} else if (i + 1 < argc && cli_coord_opt(a, argv[i + 1])) {
 			i++;
+		} else if (!strcmp(a, "--port-file") && i + 1 < argc) {
+			port_file = argv[++i];
+		} else if (!strcmp(a, "--log-file") && i + 1 < argc) {
+			log_file = argv[++i];
 		} else if (!strcmp(a, "--ckpt-dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {
@@ -143,11 +166,12 @@ int cmd_launch(int argc, char **argv)
 	int refused = check_program(argv + i);
 	if (refused)
 		return refused;
-	uint16_t port = cli_parse_port(port_s);
+	uint16_t port = port_s ? cli_parse_port_or_any(port_s) : cli_parse_port(NULL);
 	if (resolve_dir(dir ? dir : ".", absdir) < 0)
 		return 1;
-	int hold = cli_ensure_coordinator(port, absdir, no_compress);
-	if (hold < 0 || set_preload() < 0)
+	cli_coord_files(port_file, log_file);
+	int hold = cli_ensure_coordinator(&port, absdir, no_compress);
+	if (hold < 0 || set_preload() < 0 || (port_file && note_port(port_file, port) < 0))
 		return 1;
 	if (interval >= 0) {
 		uint32_t secs = interval;

@@ -176,7 +176,7 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path)
 	if (slash)
 		*slash = 0;
 	for (int attempt = 0;; attempt++) {
-		int hold = cli_ensure_coordinator(port, slash ? imgdir : ".", 0), k;
+		int hold = cli_ensure_coordinator(&port, slash ? imgdir : ".", 0), k;
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {

@@ -26,6 +26,11 @@ uint16_t cli_parse_port(const char *s)
 	return p;
 }
 
+uint16_t cli_parse_port_or_any(const char *s)
+{
+	return strcmp(s, "0") ? cli_parse_port(s) : 0;
+}
+
 unsigned cli_parse_seconds(const char *s, const char *what)
 {
 	char *end;
@@ -188,19 +193,36 @@ static void check_settings(uint16_t port, const struct proto_welcome *w, const c
 		     port);
 }
 
+/* --port-file and --log-file for the coordinator a command starts */
+static const char *start_port_file, *start_log_file;
+
+void cli_coord_files(const char *port_file, const char *log_file)
+{
+	start_port_file = port_file;
+	start_log_file = log_file;
+}
+
 /* Run `stasis coordinator --daemon --exit-on-last ...`, which returns once it
  * listens: 0, or -1 with what it said in err. */
 static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compress, char *err,
 			     size_t errlen)
 {
 	char portbuf[8];
-	const char *argv[10] = {self_exe(),	  "coordinator", "--daemon",
+	const char *argv[14] = {self_exe(),	  "coordinator", "--daemon",
 				"--exit-on-last", "-p",		 portbuf};
 	int argc = 6, status, p[2];
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
 	if (ckpt_dir) {
 		argv[argc++] = "--ckpt-dir";
 		argv[argc++] = ckpt_dir;
+	}
+	if (start_port_file) {
+		argv[argc++] = "--port-file";
+		argv[argc++] = start_port_file;
+	}
+	if (start_log_file) {
+		argv[argc++] = "--log-file";
+		argv[argc++] = start_log_file;
 	}
 	if (no_compress)
 		argv[argc++] = "--no-compress";
@@ -250,10 +272,43 @@ static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, ch
 	return fd;
 }
 
-int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
+/* Port 0: start a coordinator on a free port, which it writes to the port
+ * file (the caller's, else a temporary one in the run directory). */
+static int start_on_any_port(uint16_t *port, const char *ckpt_dir, int no_compress)
+{
+	char err[PATH_MAX + 256], tmp[PATH_MAX], line[16];
+	const char *mine = start_port_file;
+	if (cli_coord_remote())
+		return error("port 0 picks a free port for a coordinator started here: give the "
+			     "port of the coordinator on $STASIS_COORD_HOST with -p");
+	if (!mine) {
+		if (proto_run_file(0, "launch", tmp, sizeof(tmp) - 32) < 0)
+			return error("cannot name a port file in the run directory: %s",
+				     strerror(errno));
+		snprintf(tmp + strlen(tmp), 32, ".%d.port", (int)getpid());
+		start_port_file = tmp;
+	}
+	int rc = spawn_coordinator(0, ckpt_dir, no_compress, err, sizeof(err));
+	ssize_t n = rc < 0 ? -1 : read_small_file(start_port_file, line, sizeof(line));
+	if (!mine)
+		unlink(tmp);
+	start_port_file = mine;
+	if (rc < 0)
+		return error("%s", err);
+	if (n <= 0 || !(*port = proto_parse_port(strtok(line, "\n"))))
+		return error("the coordinator started on a free port did not write it to its port "
+			     "file: %s",
+			     n < 0 ? strerror(errno) : "empty or not a port");
+	return 0;
+}
+
+int cli_ensure_coordinator(uint16_t *portp, const char *ckpt_dir, int no_compress)
 {
 	char err[PATH_MAX + 256];
 	int local = !cli_coord_remote(); /* never one for another host */
+	if (!*portp && start_on_any_port(portp, ckpt_dir, no_compress) < 0)
+		return -1;
+	uint16_t port = *portp;
 	for (int attempt = 1;; attempt++) {
 		int fd = hold_connect(port, ckpt_dir, no_compress, err, sizeof(err));
 		if (fd >= 0)

@@ -107,6 +107,7 @@ static int bind_socket(struct coord *c, char *err, size_t errlen)
 static void coord_destroy(struct coord *c)
 {
 	life_stop_listening(c);
+	files_forget(c);
 	conn_free_all(c);
 	if (c->sig_fd >= 0)
 		close(c->sig_fd);
@@ -190,7 +191,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 	if (proto_token_create(c->port, c->token, err, errlen) < 0)
 		goto fail;
 	proto_token_path(c->port, c->token_path, sizeof(c->token_path));
-	if (setup_loop(c, err, errlen) < 0)
+	if (setup_loop(c, err, errlen) < 0 || files_setup(c, err, errlen) < 0)
 		goto fail;
 	return c;
 fail:
@@ -251,6 +252,8 @@ int coord_run(const struct coord_opts *o)
 		error("%s", err);
 		return 1;
 	}
+	if (o->log_file && life_open_log(c) < 0)
+		warn("cannot log to %s: %s", c->log_path, strerror(errno));
 	log_msg(NULL, "coordinator listening on %s:%u (pid %d), checkpoints in %s", c->bind_addr,
 		c->port, (int)getpid(), c->ckpt_dir);
 	return coord_serve(c);

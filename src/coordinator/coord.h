@@ -20,6 +20,8 @@ struct coord_opts {
 	int no_compress;       /* default CKPT_NO_COMPRESS for every checkpoint */
 	const char *self_exe;  /* stasis binary named in restart scripts; NULL: /proc/self/exe */
 	unsigned timeout;      /* seconds a checkpoint waits for a silent process; 0: 20 */
+	const char *port_file; /* write the port there once listening (atomically); NULL: none */
+	const char *log_file;  /* log there with timestamps; NULL: a daemon's default */
 };
 
 struct coord;

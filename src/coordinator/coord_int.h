@@ -104,7 +104,8 @@ struct coord {
 	char ckpt_dir[PATH_MAX];
 	char self_exe[PATH_MAX];
 	char token_path[PATH_MAX];
-	char log_path[PATH_MAX]; /* a daemon's log file, or "" */
+	char log_path[PATH_MAX];  /* --log-file, or a daemon's log file, or "" */
+	char port_file[PATH_MAX]; /* --port-file once written, or "" */
 	uint8_t token[PROTO_TOKEN_LEN];
 	int listen_fd, sig_fd;
 	struct loop *loop;
@@ -261,5 +262,10 @@ void life_release(struct coord *c);
 /* Remove the token, then close the listening socket (in that order). */
 void life_stop_listening(struct coord *c);
 int life_open_log(struct coord *c);
+
+/* coord_files.c: --log-file checked and --port-file written once listening
+ * (0, or -1 with err); files_forget removes the port file at exit */
+int files_setup(struct coord *c, char *err, size_t errlen);
+void files_forget(struct coord *c);
 
 #endif

@@ -89,3 +89,78 @@ def test_interval_errors(st):
     st.env["STASIS_INTERVAL"] = "x"
     r = st.stasis("launch", "-p", st.port, "/bin/true")
     assert r.returncode == 2 and "invalid $STASIS_INTERVAL 'x'" in r.stderr, r
+
+
+# ---- 2. port 0 and --port-file --------------------------------------------------
+
+def wait_file(path, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path} not written within {timeout} s")
+        time.sleep(0.02)
+    return path.read_text()
+
+
+def wait_gone(path, timeout=10):
+    deadline = time.monotonic() + timeout
+    while path.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path} still there after {timeout} s")
+        time.sleep(0.02)
+
+
+def test_coordinator_on_port_zero_writes_its_port(st):
+    pf = st.tmp / "port"
+    r = st.stasis("coordinator", "-p", "0", "--port-file", pf, "--daemon",
+                  "--ckpt-dir", st.ckpt_dir)
+    assert r.returncode == 0, r.stderr
+    text = pf.read_text()  # there once --daemon returns: it listens
+    assert text.endswith("\n") and text.strip().isdigit(), repr(text)
+    port = int(text)
+    assert port != st.port and port > 0
+    assert [f.name for f in st.tmp.iterdir() if f.name.startswith("port")] == ["port"]
+    s = wait_status(st, lambda s: True, "the coordinator", port=port)
+    assert (s["port"], s["ckpt_dir"]) == (port, str(st.ckpt_dir))
+    r = st.stasis("kill", "-p", port, "--coordinator")
+    assert r.returncode == 0, r.stderr
+    wait_gone(pf)  # a port file left behind would name a port nothing listens on
+
+
+def test_foreground_coordinator_port_file_written_once_listening(st):
+    pf = st.tmp / "sub" / "port"
+    pf.parent.mkdir()
+    c = st._spawn([str(st.bin), "coordinator", "-p", "0", "--port-file", str(pf)], None, None,
+                  "coordinator")
+    port = int(wait_file(pf))
+    r = st.stasis("status", "-p", port)
+    assert r.returncode == 0 and f":{port} (pid {c.pid})" in r.stdout, r
+
+
+def test_launch_on_port_zero(st):
+    pf = st.tmp / "port"
+    out = st.tmp / "out"
+    p = st._spawn([str(st.bin), "launch", "-p", "0", "--port-file", str(pf), "--ckpt-dir",
+                   str(st.ckpt_dir), program("idle")], out, None, "launch idle")
+    port = int(wait_file(pf))
+    assert port != st.port
+    wait_status(st, lambda s: s["nprocs"] == 1 and s["state"] == "idle", "idle registered",
+                port=port)
+    r = st.stasis("checkpoint", "-p", port, "--kill")
+    assert r.returncode == 0, r.stderr
+    st.wait_killed(p)
+    wait_gone(pf)  # its coordinator exited with its last process
+    # without --port-file: a temporary one in the run directory, removed
+    r = st.stasis("launch", "-p", "0", "--ckpt-dir", st.ckpt_dir, program("idle"), "x")
+    assert (r.returncode, r.stdout) == (3, "idle ran\n"), r
+    assert not list(st.run_dir.glob("launch-*")), list(st.run_dir.iterdir())
+
+
+def test_port_file_that_cannot_be_written(st):
+    pf = st.tmp / "missing" / "port"
+    r = st.stasis("coordinator", "-p", "0", "--port-file", pf, "--daemon")
+    assert r.returncode == 1, r
+    assert f"cannot write port file {pf}: No such file or directory" in r.stderr, r.stderr
+    r = st.stasis("launch", "-p", "0", "--port-file", pf, "/bin/true")
+    assert r.returncode == 1 and f"cannot write port file {pf}" in r.stderr, r.stderr
+    assert not list(st.run_dir.glob("*.token")), "a coordinator is left behind"
