@@ -184,7 +184,7 @@ int cmd_inspect(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--json")) {
-			json = 1;
+			log_set_json(json = 1); /* an image that cannot be read: {"error": ...} */
 		} else if (argv[i][0] != '-' && !path) {
 			path = argv[i];
 		} else {
@@ -209,6 +209,7 @@ int cmd_inspect(int argc, char **argv)
 	else
 		print_text(&img, raw, stored, bad);
 	rst_free(&img);
+	log_set_json(0); /* the JSON printed says which chunks failed */
 	if (bad) {
 		error("%d memory chunk%s failed: %s", bad, bad == 1 ? "" : "s", err);
 		return 1;

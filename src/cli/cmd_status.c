@@ -13,8 +13,10 @@ static const char usage_text[] =
     "Show the coordinator on PORT, its computation, and its processes.\n"
     "\n"
     "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
-    "      --json       print one JSON object: port, comp_id, gen, state, interval,\n"
-    "                   ckpt_dir, nprocs, procs [{pid, name}]\n"
+    "      --json       print one JSON object: port, pid, comp_id, gen, state, interval,\n"
+    "                   timeout, ckpt_dir, log, checkpoint (in progress), last_ok,\n"
+    "                   last_error, nprocs, procs [{pid, name, restored}];\n"
+    "                   an error as {\"error\": ...}\n"
     "  -h, --help       show this help\n";
 
 int cmd_status(int argc, char **argv)

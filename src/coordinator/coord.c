@@ -114,6 +114,7 @@ static void coord_destroy(struct coord *c)
 	life_release(c);
 	loop_free(c->loop);
 	ckpt_free(&c->ckpt);
+	sbuf_free(&c->last_images);
 	names_forget(c);
 	restart_forget(c);
 	sodium_memzero(c->token, sizeof(c->token));

@@ -1,90 +1,11 @@
-/* Control commands from the CLI: checkpoint, status, kill, interval, quit. */
+/* Control commands from the CLI: checkpoint, status (coord_status.c), kill,
+ * interval, quit. */
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *state_name(const struct coord *c)
-{
-	if (c->ckpt.active)
-		return "checkpointing";
-	return c->restarting ? "restarting" : "idle";
-}
-
-/* ,"last_error": {"gen": N, "age": S, "text": "..."} (or null), the same for last_ok */
-static int json_last(struct sbuf *s, const char *key, const typeof(((struct coord *)0)->last_ok) *l)
-{
-	if (!l->gen)
-		return sbuf_printf(s, ", \"%s\": null", key);
-	int rc = sbuf_printf(s, ", \"%s\": {\"gen\": %u, \"age\": %lld, \"text\": ", key, l->gen,
-			     (now_ms() - l->at_ms) / 1000);
-	rc |= sbuf_add_json_string(s, l->text);
-	return rc | sbuf_add(s, "}", 1);
-}
-
-static int status_json(struct coord *c, struct sbuf *s)
-{
-	int rc =
-	    sbuf_printf(s, "{\"port\": %u, \"pid\": %d, \"comp_id\": \"%016llx\", \"gen\": %u, ",
-			c->port, (int)getpid(), (unsigned long long)c->comp_id, c->gen);
-	rc |= sbuf_printf(s, "\"state\": \"%s\", \"interval\": %u, \"timeout\": %u, \"ckpt_dir\": ",
-			  state_name(c), c->interval, c->timeout_ms / 1000);
-	rc |= sbuf_add_json_string(s, c->ckpt_dir);
-	rc |= sbuf_add(s, ", \"log\": ", 9);
-	rc |= c->log_path[0] ? sbuf_add_json_string(s, c->log_path) : sbuf_add(s, "null", 4);
-	rc |= json_last(s, "last_ok", &c->last_ok);
-	rc |= json_last(s, "last_error", &c->last_err);
-	rc |= sbuf_printf(s, ", \"nprocs\": %d, \"procs\": [", coord_nprocs(c));
-	const char *sep = "";
-	for (struct conn *k = c->conns; k; k = k->next) {
-		if (k->state != CONN_READY || !conn_is_process(k))
-			continue;
-		rc |= sbuf_printf(s, "%s{\"pid\": %u, \"name\": ", sep, k->pid);
-		rc |= sbuf_add_json_string(s, k->name);
-		rc |=
-		    sbuf_printf(s, ", \"restored\": %s}", /* waits for the others of its restart */
-				k->barrier == BARRIER_RESTARTED ? "true" : "false");
-		sep = ", ";
-	}
-	return rc | sbuf_add(s, "]}\n", 3);
-}
-
-static int text_last(struct sbuf *s, const char *what,
-		     const typeof(((struct coord *)0)->last_ok) *l)
-{
-	if (!l->gen)
-		return 0;
-	return sbuf_printf(s, "%s generation %u, %lld s ago%s%s\n", what, l->gen,
-			   (now_ms() - l->at_ms) / 1000, l->text[0] ? ":\n  " : "", l->text);
-}
-
-static int status_text(struct coord *c, struct sbuf *s)
-{
-	int rc = sbuf_printf(s, "coordinator:    %s:%u (pid %d)\n", c->bind_addr, c->port,
-			     (int)getpid());
-	if (c->comp_id)
-		rc |= sbuf_printf(s, "computation:    %016llx, generation %u\n",
-				  (unsigned long long)c->comp_id, c->gen);
-	else
-		rc |= sbuf_printf(s, "computation:    none yet\n");
-	rc |= sbuf_printf(s, "state:          %s\n", state_name(c));
-	if (c->interval)
-		rc |= sbuf_printf(s, "interval:       every %u s\n", c->interval);
-	else
-		rc |= sbuf_printf(s, "interval:       off\n");
-	rc |= text_last(s, "last success:  ", &c->last_ok);
-	rc |= text_last(s, "last error:    ", &c->last_err);
-	if (c->log_path[0])
-		rc |= sbuf_printf(s, "log:            %s\n", c->log_path);
-	rc |= sbuf_printf(s, "checkpoint dir: %s\nprocesses:      %d\n", c->ckpt_dir,
-			  coord_nprocs(c));
-	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->state == CONN_READY && conn_is_process(k))
-			rc |= sbuf_printf(s, "  %8u  %s\n", k->pid, k->name);
-	return rc;
-}
 
 static void reply_status(struct conn *k, int json)
 {

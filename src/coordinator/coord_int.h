@@ -91,6 +91,18 @@ struct ckpt {
 	struct sbuf hostpaths; /* "host<TAB>image path" lines, for the restart script */
 	uint8_t nonce[16];
 	struct sbuf paths, errors;
+	long long start_ms; /* now_ms() at its start */
+	uint64_t bytes;	    /* of the images written so far */
+};
+
+/* How a checkpoint ended, for status */
+struct ckpt_outcome {
+	uint32_t gen;
+	long long at_ms;  /* now_ms() when it ended */
+	long long wall_s; /* time(NULL) then */
+	long long dur_ms; /* from its start */
+	uint64_t bytes;	  /* of its images (success) */
+	char text[1024];  /* its errors (failure) */
 };
 
 struct name;
@@ -123,11 +135,9 @@ struct coord {
 	int interval_set;    /* given by option or command: a restart does not replace it */
 	int lock_fd;	     /* the computation's lock (common/complock.h), or -1 */
 	uint64_t locked_comp;
-	struct {
-		uint32_t gen;
-		long long at_ms;
-		char text[1024];
-	} last_ok, last_err; /* the last checkpoint that succeeded, and that failed */
+	struct ckpt_outcome last_ok, last_err; /* the last checkpoint that succeeded, and that
+						  failed */
+	struct sbuf last_images;	       /* last_ok's image paths, one per line */
 	int restarting;
 	uint32_t restart_nprocs;
 	uint32_t failed_restart; /* restart_id of the last restart that failed */
@@ -180,6 +190,8 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m);
 void ckpt_on_retain(struct conn *k, const struct proto_msg *m);
 void ckpt_on_error(struct conn *k, const struct proto_msg *m);
 void ckpt_on_progress(struct conn *k, const struct proto_msg *m);
+/* The running checkpoint's progress, summed over its processes */
+struct proto_progress ckpt_progress(const struct coord *c);
 void ckpt_on_children(struct conn *k, const struct proto_msg *m);
 void ckpt_exec_left(struct coord *c, uint32_t pid);
 void ckpt_exec_joined(struct coord *c, uint32_t pid);
@@ -226,6 +238,10 @@ void watch_tick(struct coord *c);
 void watch_abandon(struct conn *k);
 int watch_on_abandoned(struct conn *k, const struct proto_msg *m);
 int watch_refuse_abandoned(struct coord *c, char *err, size_t errlen);
+
+/* coord_status.c: the reply to CMD_STATUS, as text or JSON (-1: out of memory) */
+int status_text(struct coord *c, struct sbuf *s);
+int status_json(struct coord *c, struct sbuf *s);
 
 /* coord_ctl.c */
 int ctl_dispatch(struct conn *k, const struct proto_msg *m);

@@ -3,6 +3,7 @@ and kept across restarts, port 0 with --port-file, status's last checkpoint and
 errors as JSON, the coordinator's log file, one checkpoint directory, and
 `stasis check`."""
 import json
+import re
 import os
 import time
 
@@ -164,3 +165,98 @@ def test_port_file_that_cannot_be_written(st):
     r = st.stasis("launch", "-p", "0", "--port-file", pf, "/bin/true")
     assert r.returncode == 1 and f"cannot write port file {pf}" in r.stderr, r.stderr
     assert not list(st.run_dir.glob("*.token")), "a coordinator is left behind"
+
+
+# ---- 3. status: the last checkpoint, one in progress, errors, the log file -----
+
+def launch_with(st, prog, *args, opts=(), env=None, out=None):
+    saved = st.env
+    st.env = dict(saved, **(env or {}))
+    try:
+        return st.launch(prog, *args, opts=opts, out=out)
+    finally:
+        st.env = saved
+
+
+def stopped_descendant(pid, timeout=30):
+    """A descendant of pid stopped by SIGSTOP (the fault's /stop)."""
+    from conftest import _descendants
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for d in _descendants(pid):
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                        return d
+            except FileNotFoundError:
+                pass
+        time.sleep(0.02)
+    pytest.fail(f"no stopped descendant of {pid} within {timeout} s")
+
+
+def test_status_shows_checkpoint_in_progress_and_last_one(st):
+    out = st.tmp / "memhog.out"
+    # the forked image writer stops at its 3rd write: the checkpoint is in progress
+    p = launch_with(st, program("memhog"), "32", "rand", out=out,
+                    env={"STASIS_FAULT": "img-write:3/stop"})
+    st.wait_for(out, "tick 1 ok", proc=p)
+    st.wait_registered(proc=p)
+    t0 = time.time()
+    ck = st._spawn([str(st.bin), "checkpoint", "-p", str(st.port)], None, None, "checkpoint")
+    writer = stopped_descendant(p.pid)
+    s = wait_status(st, lambda s: s["checkpoint"] and s["checkpoint"]["bytes_done"] > 0,
+                    "bytes written by the checkpoint")
+    run = s["checkpoint"]
+    assert (s["state"], run["gen"], run["nprocs"]) == ("checkpointing", 1, 1), s
+    assert run["bytes_done"] < run["bytes_total"], run
+    assert s["last_ok"] is None and s["last_error"] is None, s
+    r = st.stasis("status", "-p", st.port)
+    assert "\nin progress:    generation 1 for " in r.stdout, r.stdout
+    os.kill(writer, 18)  # SIGCONT: it writes the rest
+    assert ck.wait(timeout=60) == 0, ck.describe()
+    image = ck.out.read_text().strip()
+    t1 = time.time()
+    s = st.status()
+    last = s["last_ok"]
+    assert (s["checkpoint"], last["gen"], last["images"]) == (None, 1, [image]), s
+    assert last["bytes"] == os.path.getsize(image), (last, os.path.getsize(image))
+    assert int(t0) <= last["time"] <= t1 and 0 < last["duration_ms"] <= (t1 - t0) * 1000, last
+    r = st.stasis("status", "-p", st.port)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["time"]))
+    assert f"\nlast success:   generation 1 at {when} (" in r.stdout, r.stdout
+    assert f" of images\n  {image}\n" in r.stdout, r.stdout
+
+
+def test_periodic_failure_in_log_file_and_status(st):
+    log = st.tmp / "coord.log"
+    ckdir = st.tmp / "gone"
+    ckdir.mkdir()
+    p = st.launch(program("idle"), opts=("--log-file", log, "--ckpt-dir", ckdir))
+    s = st.wait_registered(proc=p)
+    assert s["log"] == str(log), s
+    ckdir.rmdir()  # the periodic checkpoint cannot write its image
+    r = st.stasis("interval", "-p", st.port, "1")
+    assert r.returncode == 0, r.stderr
+    s = wait_status(st, lambda s: s["last_error"] is not None, "a failed periodic checkpoint")
+    st.stasis("interval", "-p", st.port, "0")
+    err = s["last_error"]
+    assert err["gen"] == 1 and str(ckdir) in err["text"], err
+    text = log.read_text()
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d stasis: coordinator listening on "
+                     rf"127\.0\.0\.1:{st.port} ", text, re.M), text
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d stasis: warning: checkpoint "
+                     rf"generation 1 of {s['comp_id']} failed:$", text, re.M), text
+    r = st.stasis("status", "-p", st.port)
+    assert f"\nlast error:     generation 1 at " in r.stdout and str(ckdir) in r.stdout, r.stdout
+    assert f"\nlog:            {log}\n" in r.stdout, r.stdout
+
+
+def test_errors_are_json_under_json(st):
+    r = st.stasis("status", "-p", st.port, "--json")
+    assert (r.returncode, r.stderr) == (1, ""), r
+    assert json.loads(r.stdout) == {"error": f"no coordinator on 127.0.0.1:{st.port} "
+                                    "(connection refused): start one with 'stasis "
+                                    "coordinator' or use 'stasis launch'"}
+    r = st.stasis("inspect", "--json", st.tmp / "none.stasis")
+    assert (r.returncode, r.stderr) == (1, ""), r
+    assert list(json.loads(r.stdout)) == ["error"] and "none.stasis" in r.stdout, r.stdout
