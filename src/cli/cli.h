@@ -13,6 +13,7 @@ int cmd_kill(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_interval(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 /* launch_tty.c: run argv on a pty of its own, relaying the user's terminal */
 int cli_launch_tty(char **argv, int hold);
 /* cmd_launch.c: say on the held connection whether a program is being started
@@ -70,6 +71,11 @@ int cli_coord_remote(void);
 uint16_t cli_parse_port(const char *s);
 /* The same, but "0" is 0: any free port (coordinator, launch) */
 uint16_t cli_parse_port_or_any(const char *s);
+/* s as a JSON string on stdout */
+void cli_json_string(const char *s);
+/* path made absolute against the current directory (not resolved: it may
+ * not exist yet); 0, or -1 after printing why */
+int cli_absolute(const char *path, char *out, size_t size);
 /* Parse a number of seconds (what names it in the message: "interval");
  * exits with status 2 and a message on a bad value. */
 unsigned cli_parse_seconds(const char *s, const char *what);

@@ -4,6 +4,7 @@
 #include "common/proto.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 static const char usage_text[] =
     "usage: stasis checkpoint [-p PORT] [--coord-host HOST] [--token-file FILE] [--kill] "
     "[--no-compress] [--incremental]\n"
+    "                         [--ckpt-dir DIR]\n"
     "\n"
     "Checkpoint every process registered with the coordinator on PORT; print the\n"
     "image files written, one per line. A restart script is written next to them.\n"
@@ -20,6 +22,9 @@ static const char usage_text[] =
     "      --no-compress  store memory uncompressed (larger, faster to restart)\n"
     "      --incremental  store only the pages written since each process's previous\n"
     "                   image, which the new one builds on (the first is full)\n"
+    "      --ckpt-dir DIR  write the images and the restart script in DIR (an existing\n"
+    "                   directory), and every checkpoint after this one (as DMTCP's ckptdir);\n"
+    "                   the images of earlier checkpoints stay where they are\n"
     "  -h, --help       show this help\n";
 
 static int print_result(const char *reply, long n)
@@ -51,11 +56,16 @@ int cmd_checkpoint(int argc, char **argv)
 	    {"kill", no_argument, NULL, 'k'},
 	    {"no-compress", no_argument, NULL, 'n'},
 	    {"incremental", no_argument, NULL, 'I'},
+	    {"ckpt-dir", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    CLI_COORD_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
-	struct proto_cmd_checkpoint cmd = {0};
+	struct {
+		struct proto_cmd_checkpoint cmd;
+		char dir[PATH_MAX];
+	} arg = {0};
+	struct proto_cmd_checkpoint *cmd = &arg.cmd;
 	uint16_t port = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
@@ -64,13 +74,17 @@ int cmd_checkpoint(int argc, char **argv)
 			port = cli_parse_port(optarg);
 			break;
 		case 'k':
-			cmd.flags |= CKPT_KILL;
+			cmd->flags |= CKPT_KILL;
 			break;
 		case 'n':
-			cmd.flags |= CKPT_NO_COMPRESS;
+			cmd->flags |= CKPT_NO_COMPRESS;
 			break;
 		case 'I':
-			cmd.flags |= CKPT_INCREMENTAL;
+			cmd->flags |= CKPT_INCREMENTAL;
+			break;
+		case 'd':
+			if (cli_absolute(optarg, arg.dir, sizeof(arg.dir)) < 0)
+				return 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -89,8 +103,8 @@ int cmd_checkpoint(int argc, char **argv)
 		return 2;
 	}
 	char *reply;
-	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &cmd,
-				   sizeof(cmd), MSG_CKPT_RESULT, &reply);
+	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &arg,
+				   sizeof(arg.cmd) + strlen(arg.dir), MSG_CKPT_RESULT, &reply);
 	if (n < 0)
 		return 1;
 	int rc = print_result(reply, n);

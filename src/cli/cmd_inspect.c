@@ -105,36 +105,22 @@ static void print_text(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	}
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void print_json(struct rst_image *img, uint64_t raw, uint64_t stored, int bad)
 {
 	const struct img_header *h = &img->r.hdr;
 	const struct img_proc *p = img->proc;
 	printf("{\"image\":");
-	json_str(img->r.path);
+	cli_json_string(img->r.path);
 	printf(",\"version\":%u,\"file_size\":%llu,\"compressed\":%s,\"comp_id\":\"%016llx\","
 	       "\"gen\":%u,\"nprocs\":%u,\"pid\":%u,\"ppid\":%u,\"uid\":%u,\"name\":",
 	       h->version, (unsigned long long)h->file_size,
 	       h->flags & IMG_F_COMPRESSED ? "true" : "false", (unsigned long long)h->comp_id,
 	       h->gen, h->nprocs, p->pid, p->ppid, p->uid);
-	json_str(rst_str(img, p->name_str));
+	cli_json_string(rst_str(img, p->name_str));
 	printf(",\"exe\":");
-	json_str(rst_str(img, p->exe_str));
+	cli_json_string(rst_str(img, p->exe_str));
 	printf(",\"cwd\":");
-	json_str(rst_str(img, p->cwd_str));
+	cli_json_string(rst_str(img, p->cwd_str));
 	printf(",\"memory_bytes\":%llu,\"stored_bytes\":%llu,\"chunks\":%u,\"checksums_ok\":%s",
 	       (unsigned long long)raw, (unsigned long long)stored, img->nchunks,
 	       bad ? "false" : "true");
@@ -142,7 +128,7 @@ static void print_json(struct rst_image *img, uint64_t raw, uint64_t stored, int
 	const char *parent = rst_chain_parent(img, &pgen, &depth);
 	printf(",\"parent\":");
 	if (parent)
-		json_str(parent);
+		cli_json_string(parent);
 	else
 		printf("null");
 	printf(",\"chain_depth\":%u", parent ? depth : 0);
@@ -157,7 +143,7 @@ static void print_json(struct rst_image *img, uint64_t raw, uint64_t stored, int
 		const struct img_fd *d = &img->fds[i];
 		printf("%s{\"fd\":%d,\"type\":\"%s\",\"pos\":%lld,\"path\":", i ? "," : "", d->fd,
 		       img_fd_type_name(d->type), (long long)d->pos);
-		json_str(d->file >= 0 ? rst_str(img, img->files[d->file].path_str) : "");
+		cli_json_string(d->file >= 0 ? rst_str(img, img->files[d->file].path_str) : "");
 		putchar('}');
 	}
 	printf("],\"shares\":[");

@@ -18,7 +18,7 @@
 
 static const char usage[] =
     "usage: stasis restart [-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
-    "                      [-i SECONDS]\n"
+    "                      [-i SECONDS] [--ckpt-dir DIR]\n"
     "                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)\n"
     "\n"
     "Restarts a computation from its images (or from the newest complete checkpoint\n"
@@ -34,6 +34,8 @@ static const char usage[] =
     "hosts, and ends them all if they are not within --wait SECONDS (default 60).\n"
     "\n" CLI_COORD_USAGE
     "  --wait SECONDS  how long the parts of other hosts may take to come back\n"
+    "  --ckpt-dir DIR  where the restarted computation's checkpoints go (default: the\n"
+    "            directory of the images; a coordinator already running keeps its own)\n"
     "  -i, --interval SECONDS  checkpoint every SECONDS seconds (0: never; default\n"
     "            $STASIS_INTERVAL, else the interval the computation had)\n"
     "  --no-map  read every memory chunk (verifying its checksum) before the program\n"
@@ -168,15 +170,17 @@ static void leave(struct rst_set *set, int n)
 /* Join as every image's process, holding the coordinator meanwhile. One that
  * is just exiting (its last process left) or not there yet is started again;
  * a refusal is final. */
-static int join_all(struct rst_set *set, uint16_t port, const char *path)
+static int join_all(struct rst_set *set, uint16_t port, const char *path, const char *ckpt_dir)
 {
 	char imgdir[PATH_MAX], err[1024];
 	snprintf(imgdir, sizeof(imgdir), "%s", path);
 	char *slash = strrchr(imgdir, '/');
 	if (slash)
 		*slash = 0;
+	if (!ckpt_dir)
+		ckpt_dir = slash ? imgdir : ".";
 	for (int attempt = 0;; attempt++) {
-		int hold = cli_ensure_coordinator(&port, slash ? imgdir : ".", 0), k;
+		int hold = cli_ensure_coordinator(&port, ckpt_dir, 0), k;
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
@@ -326,7 +330,7 @@ static int set_interval(uint16_t port, long interval)
 
 int cmd_restart(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = NULL;
+	const char *port_s = NULL, *dir = NULL, *ckpt_dir = NULL;
 	long wait_s = -1, interval = cli_env_interval();
 	char err[1024];
 	int i, debug_pause = 0;
@@ -351,6 +355,8 @@ int cmd_restart(int argc, char **argv)
 			debug_pause = 1;
 		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {
 			interval = cli_parse_seconds(argv[++i], "interval");
+		} else if (!strcmp(a, "--ckpt-dir") && i + 1 < argc) {
+			ckpt_dir = argv[++i];
 		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else if (!strcmp(a, "--wait") && i + 1 < argc) {
@@ -398,7 +404,7 @@ int cmd_restart(int argc, char **argv)
 		return 1;
 	}
 	uint16_t port = cli_parse_port(port_s);
-	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0]) < 0 ||
+	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0], ckpt_dir) < 0 ||
 	    set_interval(port, interval) < 0)
 		return 1;
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {

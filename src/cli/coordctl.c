@@ -26,6 +26,33 @@ uint16_t cli_parse_port(const char *s)
 	return p;
 }
 
+void cli_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+int cli_absolute(const char *path, char *out, size_t size)
+{
+	char cwd[PATH_MAX];
+	int n;
+	if (path[0] == '/')
+		n = snprintf(out, size, "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, size, "%s/%s", cwd, path);
+	else
+		return error("cannot read the current directory for %s: %s", path, strerror(errno));
+	return n < (int)size ? 0 : error("path %s is too long", path);
+}
+
 uint16_t cli_parse_port_or_any(const char *s)
 {
 	return strcmp(s, "0") ? cli_parse_port(s) : 0;
@@ -70,8 +97,7 @@ int cli_coord_opt(const char *opt, const char *arg)
 
 int cli_coord_remote(void)
 {
-	const char *h = getenv("STASIS_COORD_HOST");
-	return h && *h && strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+	return proto_coord_remote();
 }
 
 static const char *self_exe(void)
@@ -178,15 +204,31 @@ long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arg
 	return rc;
 }
 
+/* Ask the coordinator on fd to take dir (MSG_CMD_SET_DIR): 0 if it did, else
+ * -1 with its answer in err. */
+static int ask_dir(int fd, const char *dir, char *err, size_t errlen)
+{
+	char buf[PATH_MAX + 256];
+	struct proto_msg m;
+	if (proto_send(fd, MSG_CMD_SET_DIR, dir, strlen(dir), NULL, 0) < 0 ||
+	    proto_recv_timeout(fd, &m, buf, sizeof(buf) - 1, PROTO_HANDSHAKE_MS) < 0)
+		return errf(err, errlen, "no answer: %s", strerror(errno));
+	if (m.hdr.type == MSG_OK)
+		return 0;
+	return errf(err, errlen, "%.*s", m.hdr.type == MSG_ERROR ? (int)m.hdr.len : 0, buf);
+}
+
 /* A coordinator already runs: say so if it does not do what the caller asked. */
-static void check_settings(uint16_t port, const struct proto_welcome *w, const char *have,
+static void check_settings(int fd, uint16_t port, const struct proto_welcome *w, const char *have,
 			   const char *want_dir, int no_compress)
 {
-	char want[PATH_MAX];
-	if (want_dir && (!realpath(want_dir, want) || strcmp(want, have)))
-		warn("the coordinator on port %u keeps checkpoints in %s: --ckpt-dir %s ignored "
-		     "(use another port with -p for a coordinator of your own)",
-		     port, have, want_dir);
+	char want[PATH_MAX], real[PATH_MAX], err[PATH_MAX + 256];
+	int same = want_dir && realpath(want_dir, real) && !strcmp(real, have);
+	if (want_dir && !same && cli_absolute(want_dir, want, sizeof(want)) == 0 &&
+	    ask_dir(fd, want, err, sizeof(err)) < 0)
+		warn("%s: --ckpt-dir %s ignored (use another port with -p for a coordinator of "
+		     "your own)",
+		     err, want_dir);
 	if (no_compress && !(w->flags & CKPT_NO_COMPRESS))
 		warn("the coordinator on port %u compresses images by default: --no-compress "
 		     "ignored (give it to 'stasis checkpoint' instead)",
@@ -268,7 +310,7 @@ static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, ch
 	struct proto_welcome w;
 	int fd = control_connect(port, HELLO_HOLD, &w, dir, sizeof(dir), err, errlen);
 	if (fd >= 0 && !cli_coord_remote()) /* images go to the directory of each host */
-		check_settings(port, &w, dir, ckpt_dir, no_compress);
+		check_settings(fd, port, &w, dir, ckpt_dir, no_compress);
 	return fd;
 }
 

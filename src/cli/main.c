@@ -45,6 +45,7 @@ static const struct command commands[] = {
     {"coordinator", cmd_coordinator, "run a coordinator"},
     {"inspect", cmd_inspect, "print and verify an image file"},
     {"merge", cmd_merge, "merge an incremental image and its chain into one image"},
+    {"check", cmd_check, "check what this kernel and machine allow"},
     {"nocheckpoint", cmd_nocheckpoint, "run a program outside the computation, from inside it"},
     {"version", cmd_version, "print the version of stasis and of its formats"},
 };

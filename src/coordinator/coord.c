@@ -29,25 +29,6 @@
 		 client (a launch or restart is on its way) */
 #define DEFAULT_TIMEOUT_S 20
 
-static int resolve_ckpt_dir(struct coord *c, const char *dir, char *err, size_t errlen)
-{
-	struct stat st;
-	if (!dir)
-		dir = ".";
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-		return errf(err, errlen, "cannot create checkpoint directory %s: %s", dir,
-			    strerror(errno));
-	if (!realpath(dir, c->ckpt_dir) || stat(c->ckpt_dir, &st) < 0)
-		return errf(err, errlen, "cannot resolve checkpoint directory %s: %s", dir,
-			    strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return errf(err, errlen, "checkpoint directory %s is not a directory", c->ckpt_dir);
-	if (access(c->ckpt_dir, W_OK | X_OK) < 0)
-		return errf(err, errlen, "checkpoint directory %s is not writable: %s", c->ckpt_dir,
-			    strerror(errno));
-	return 0;
-}
-
 static int resolve_self(struct coord *c, const char *exe, char *err, size_t errlen)
 {
 	if (exe) {
@@ -178,7 +159,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		errf(err, errlen, "cannot initialize libsodium");
 		goto fail;
 	}
-	if (resolve_ckpt_dir(c, o->ckpt_dir, err, errlen) < 0 ||
+	if (files_resolve_dir(o->ckpt_dir ? o->ckpt_dir : ".", 1, c->ckpt_dir, err, errlen) < 0 ||
 	    resolve_self(c, o->self_exe, err, errlen) < 0 || bind_socket(c, err, errlen) < 0)
 		goto fail;
 	/* Listening makes the port ours: two coordinators started at once may

@@ -1,5 +1,6 @@
 /* The files a coordinator writes for its user: --port-file (the port it
- * listens on, for batch scripts that start it on port 0) and --log-file. */
+ * listens on, for batch scripts that start it on port 0), --log-file, and
+ * the checkpoint directory. */
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* path made absolute against the current directory (a daemon moves to /) */
@@ -74,4 +76,21 @@ void files_forget(struct coord *c)
 	if (c->port_file[0] && unlink(c->port_file) < 0 && errno != ENOENT)
 		warn("cannot remove port file %s: %s", c->port_file, strerror(errno));
 	c->port_file[0] = 0;
+}
+
+int files_resolve_dir(const char *dir, int create, char *out, char *err, size_t errlen)
+{
+	struct stat st;
+	if (create && mkdir(dir, 0777) < 0 && errno != EEXIST)
+		return errf(err, errlen, "cannot create checkpoint directory %s: %s", dir,
+			    strerror(errno));
+	if (!realpath(dir, out) || stat(out, &st) < 0)
+		return errf(err, errlen, "cannot resolve checkpoint directory %s: %s", dir,
+			    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return errf(err, errlen, "checkpoint directory %s is not a directory", out);
+	if (access(out, W_OK | X_OK) < 0)
+		return errf(err, errlen, "checkpoint directory %s is not writable: %s", out,
+			    strerror(errno));
+	return 0;
 }

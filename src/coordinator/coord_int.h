@@ -282,6 +282,9 @@ int life_open_log(struct coord *c);
 /* coord_files.c: --log-file checked and --port-file written once listening
  * (0, or -1 with err); files_forget removes the port file at exit */
 int files_setup(struct coord *c, char *err, size_t errlen);
+/* The checkpoint directory dir made absolute in out (PATH_MAX), created if
+ * missing with create; it must be a writable directory (0, or -1 with err). */
+int files_resolve_dir(const char *dir, int create, char *out, char *err, size_t errlen);
 void files_forget(struct coord *c);
 
 #endif

@@ -236,8 +236,13 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 		dlen = sizeof(c->dir) - 1;
 	memcpy(c->dir, m->payload + sizeof(c->cb), dlen);
 	c->dir[dlen] = 0;
-	if (rt.ckpt_dir[0]) /* the directory given to launch wins */
+	/* the coordinator's directory wins (its restart script is there); on
+	 * another host than the coordinator's, the one launch or restart was
+	 * given there */
+	if (rt.ckpt_dir[0] && (proto_coord_remote() || !c->dir[0]))
 		snprintf(c->dir, sizeof(c->dir), "%s", rt.ckpt_dir);
+	else
+		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", c->dir);
 	rt.comp_id = c->cb.comp_id;
 	rt.gen = c->cb.gen;
 	fault_generation(rt.gen);

@@ -247,6 +247,15 @@ class Stasis:
             pytest.fail(f"stasis {' '.join(map(str, args))} did not finish in {timeout} s: "
                         f"stdout={e.stdout!r} stderr={e.stderr!r}\n{self.describe_all()}")
 
+    def stasis_argv(self, argv, timeout=60, env=None):
+        """Run argv (a command that runs stasis) to completion, as stasis() does."""
+        try:
+            return subprocess.run(argv, cwd=self.tmp, env=env or self.env, capture_output=True,
+                                  text=True, timeout=timeout, start_new_session=True)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"{' '.join(argv)} did not finish in {timeout} s: "
+                        f"stdout={e.stdout!r} stderr={e.stderr!r}\n{self.describe_all()}")
+
     def _name(self, base):
         self._n += 1
         return self.tmp / f"{base}.{self._n}"

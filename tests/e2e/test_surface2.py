@@ -260,3 +260,159 @@ def test_errors_are_json_under_json(st):
     r = st.stasis("inspect", "--json", st.tmp / "none.stasis")
     assert (r.returncode, r.stderr) == (1, ""), r
     assert list(json.loads(r.stdout)) == ["error"] and "none.stasis" in r.stdout, r.stdout
+
+
+# ---- 4. one checkpoint directory --------------------------------------------------
+
+def files_in(d):
+    return sorted(f.name for f in d.iterdir()) if d.exists() else []
+
+
+def images_in(d):
+    return [n for n in files_in(d) if n.endswith(".stasis")]
+
+
+def one_checkpoint(st, *opts, kill=False):
+    r = st.stasis("checkpoint", "-p", st.port, *opts, *(["--kill"] if kill else []))
+    assert r.returncode == 0, r.stderr
+    return [l for l in r.stdout.splitlines() if l]
+
+
+def test_coordinator_directory_wins_over_launch(st):
+    a, b = st.tmp / "a", st.tmp / "b"
+    b.mkdir()
+    r = st.stasis("coordinator", "-p", st.port, "--ckpt-dir", a, "--daemon", "--exit-on-last")
+    assert r.returncode == 0, r.stderr
+    p = st.launch(program("idle"), opts=("--ckpt-dir", b))  # st.launch gives --ckpt-dir too
+    st.wait_registered(proc=p)
+    assert st.status()["ckpt_dir"] == str(a)
+    imgs = one_checkpoint(st)
+    assert [os.path.dirname(i) for i in imgs] == [str(a)], imgs
+    assert images_in(a) == [os.path.basename(imgs[0])]
+    script = [n for n in files_in(a) if n.startswith("stasis_restart_")]
+    assert len(script) == 1, files_in(a)
+    assert files_in(b) == [] and images_in(st.ckpt_dir) == [], (files_in(b), files_in(st.ckpt_dir))
+    st.kill_procs()
+    warning = p.err.read_text()
+    assert (f"stasis: warning: the coordinator on port {st.port} keeps checkpoints in {a} "
+            f"(it was given that one): --ckpt-dir {b} ignored") in warning, warning
+
+
+def test_launch_directory_when_it_starts_the_coordinator(st):
+    p = st.launch(program("idle"))
+    st.wait_registered(proc=p)
+    assert st.status()["ckpt_dir"] == str(st.ckpt_dir)
+    imgs = one_checkpoint(st)
+    assert [os.path.dirname(i) for i in imgs] == [str(st.ckpt_dir)], imgs
+    assert len([n for n in files_in(st.ckpt_dir) if n.startswith("stasis_restart_")]) == 1
+
+
+def test_restart_from_a_copied_directory_checkpoints_there(st):
+    import shutil
+    p = st.launch(program("idle"))
+    st.wait_registered(proc=p)
+    one_checkpoint(st, kill=True)
+    st.wait_killed(p)
+    copy = st.tmp / "copy"
+    shutil.copytree(st.ckpt_dir, copy)
+    shutil.rmtree(st.ckpt_dir)  # the directory of the first launch is gone
+    p = restart_with_dir(st, copy)
+    assert st.wait_registered(proc=p)["ckpt_dir"] == str(copy)
+    imgs = one_checkpoint(st, kill=True)
+    st.wait_killed(p)
+    assert [os.path.dirname(i) for i in imgs] == [str(copy)], imgs
+    assert not st.ckpt_dir.exists()
+    # restart --ckpt-dir: elsewhere again
+    other = st.tmp / "other"
+    p = restart_with_dir(st, copy, "--ckpt-dir", other)
+    assert st.wait_registered(proc=p)["ckpt_dir"] == str(other)
+    imgs = one_checkpoint(st)
+    assert [os.path.dirname(i) for i in imgs] == [str(other)], imgs
+    assert len([n for n in files_in(other) if n.startswith("stasis_restart_")]) == 1
+
+
+def restart_with_dir(st, d, *opts):
+    argv = [str(st.bin), "restart", "-p", str(st.port), *map(str, opts), "--dir", str(d)]
+    return st._spawn(argv, None, None, "restart")
+
+
+def test_checkpoint_into_another_directory(st):
+    p = st.launch(program("idle"))
+    st.wait_registered(proc=p)
+    e = st.tmp / "e"
+    e.mkdir()
+    imgs = one_checkpoint(st, "--ckpt-dir", "e")  # relative to the command's directory
+    assert [os.path.dirname(i) for i in imgs] == [str(e)], imgs
+    assert st.status()["ckpt_dir"] == str(e)
+    assert len([n for n in files_in(e) if n.startswith("stasis_restart_")]) == 1
+    imgs = one_checkpoint(st)  # and the ones after it
+    assert [os.path.dirname(i) for i in imgs] == [str(e)], imgs
+    # bad directories change nothing
+    (st.tmp / "file").write_text("x")
+    for bad, why in (("file", f"checkpoint directory {st.tmp}/file is not a directory"),
+                     ("missing", f"cannot resolve checkpoint directory {st.tmp}/missing: "
+                                 "No such file or directory")):
+        r = st.stasis("checkpoint", "-p", st.port, "--ckpt-dir", bad)
+        assert r.returncode == 1 and f"checkpoint not taken: {why}" in r.stderr, r.stderr
+        assert st.status()["ckpt_dir"] == str(e) and st.status()["gen"] == 2
+    assert not (st.tmp / "missing").exists()
+
+
+# ---- 5. stasis check -------------------------------------------------------------
+
+CHECKS = ["user namespaces", "clone3 set_tid", "PAGEMAP_SCAN", "userfaultfd write-protect",
+          "POSIX timer IDs", "vDSO layout", "devpts", "ptrace scope", "MADV_COLLAPSE"]
+
+
+def test_check_on_this_machine(st):
+    r = st.stasis("check", "--json")
+    assert r.returncode == 0, r
+    out = json.loads(r.stdout)
+    assert [c["name"] for c in out["checks"]] == CHECKS
+    assert out["ok"] is True
+    needed = {c["name"]: c["needed"] for c in out["checks"]}
+    assert [n for n in CHECKS if needed[n]] == CHECKS[:3]
+    # Linux 6.18 with THP: everything is there
+    assert [(c["name"], c["ok"], c["cost"]) for c in out["checks"]] == \
+        [(n, True, None) for n in CHECKS], out
+    r = st.stasis("check")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and lines[-1] == "Stasis can checkpoint and restart here.", r
+    assert [l.split()[0] for l in lines[:-1]] == ["ok"] * len(CHECKS), r.stdout
+    assert "clone3 gave PID 42 in a new user and PID namespace" in r.stdout
+
+
+NO_USERNS = "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\""
+
+
+def without_userns(st, *args, **kw):
+    """Run a stasis command in a user namespace that allows no nested one."""
+    return st.stasis_argv(["unshare", "--user", "--map-root-user", "sh", "-c", NO_USERNS, "sh",
+                           str(st.bin), *map(str, args)], **kw)
+
+
+def test_check_and_restart_without_user_namespaces(st):
+    r = without_userns(st, "check", "--json")
+    assert r.returncode == 1, r
+    out = json.loads(r.stdout)
+    assert out["ok"] is False
+    missing = [(c["name"], c["cost"]) for c in out["checks"] if not c["ok"]]
+    assert missing == [
+        ("user namespaces", "restart is impossible: it gives processes their PIDs in a new "
+                            "user and PID namespace"),
+        ("clone3 set_tid", "restart is impossible: processes cannot get their PIDs back")], out
+    userns = out["checks"][0]["detail"]
+    assert userns.startswith("unshare(CLONE_NEWUSER | CLONE_NEWPID): No space left on device "
+                             "(user.max_user_namespaces = 0;"), userns
+    r = without_userns(st, "check")
+    assert r.returncode == 1 and r.stdout.endswith(
+        "Stasis cannot work here: a feature it needs is missing.\n"), r.stdout
+    # restart says why it fails and where to look
+    p = st.launch(program("idle"))
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    r = without_userns(st, "restart", "-p", st.port, *imgs)
+    assert r.returncode == 1, r
+    assert ("cannot create a user and PID namespace for the restart: No space left on device"
+            in r.stderr and "'stasis check' shows what this machine allows" in r.stderr), r.stderr
