@@ -187,6 +187,8 @@ static int after_restart(uint8_t *buf, size_t size)
 			munmap((void *)ri->blob_addr, ri->blob_len);
 		rt.comp_id = ri->comp_id;
 		rt.gen = ri->gen;
+		rt.committed_gen = ri->gen;
+		rt.restarts++;
 		rt.flags |= ri->flags;
 		if (ri->port)
 			rt.port = ri->port;
@@ -270,6 +272,15 @@ static int suspend(struct ckpt_run *c)
 {
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	rt.nrestored = 0;
+	if (rt_crit_close() < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "pid %d: a critical section (stasis_disable_checkpoint) stayed open for "
+			 "more than %d s; the program goes on",
+			 getpid(), RT_SUSPEND_TIMEOUT);
+		/* its threads run: no list of children (the checkpoint fails anyway) */
+		proto_send(rt.coord_fd, MSG_CHILDREN, NULL, 0, NULL, 0);
+		return -1;
+	}
 	int rc = rt_suspend_all();
 	if (send_children(c) < 0)
 		return -1;
@@ -351,6 +362,7 @@ static void resume_restarted(uint8_t *buf, size_t size)
  * images are removed. */
 static void committed(struct ckpt_run *c)
 {
+	rt.committed_gen = c->cb.gen;
 	if (c->wrote)
 		remove_old_generations(
 		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));

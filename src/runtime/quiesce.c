@@ -367,4 +367,5 @@ void rt_release_all(void)
 	__atomic_store_n(&rt.suspending, 0, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&rt.release_seq, 1, __ATOMIC_ACQ_REL);
 	rt_futex_wake(&rt.release_seq);
+	rt_crit_open();
 }

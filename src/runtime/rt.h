@@ -125,6 +125,11 @@ struct rt_state {
 	int api_seq;	/* futex: incremented when an API request completes */
 	int api_result; /* STASIS_CKPT_* or -1 */
 	int api_pending;
+	/* API: critical sections, generation, restarts (api.c) */
+	int crit;		/* futex: critical sections open in the process */
+	int crit_gate;		/* futex: 1 from a checkpoint's start until its threads go on */
+	uint32_t committed_gen; /* the last complete checkpoint's generation */
+	uint32_t restarts;	/* times this process came back from an image */
 	int ninherited; /* fds open when the program started: pipes among them lead outside */
 	struct {
 		int fd;
@@ -148,6 +153,10 @@ void rt_release_all(void);
 void rt_thread_capture_self(struct rt_thread *t);
 void rt_thread_reinstate_self(const struct rt_thread *t);
 int rt_futex_wait(int *addr, int val);
+/* api.c: a checkpoint closes the gate of critical sections and waits for the
+ * open ones (-1, ETIMEDOUT after RT_SUSPEND_TIMEOUT s); rt_release_all opens it */
+int rt_crit_close(void);
+void rt_crit_open(void);
 void rt_futex_wake(int *addr);
 
 /* sysrestart.c: a call interrupted by the checkpoint signal starts again */

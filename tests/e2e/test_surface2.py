@@ -416,3 +416,66 @@ def test_check_and_restart_without_user_namespaces(st):
     assert r.returncode == 1, r
     assert ("cannot create a user and PID namespace for the restart: No space left on device"
             in r.stderr and "'stasis check' shows what this machine allows" in r.stderr), r.stderr
+
+
+# ---- 6. stasis.h: critical sections, generation, directory, restarts -----------
+
+def in_section(st):
+    """api_crit launched, in its critical section: its control directory,
+    output file and launch."""
+    ctl = st.tmp / "ctl"
+    ctl.mkdir()
+    out = st.tmp / "api.out"
+    p = st.launch(program("api_crit"), ctl, out=out)
+    st.wait_for(out, "in section", proc=p)
+    st.wait_registered(proc=p)
+    return ctl, out, p
+
+
+def test_api_critical_section_generation_directory_restarts(st):
+    ctl, out, p = in_section(st)
+    assert out.read_text() == f"ready gen 0 restarts 0 dir {st.ckpt_dir}\nin section\n"
+    ck = st._spawn([str(st.bin), "checkpoint", "-p", str(st.port)], None, None, "checkpoint")
+    wait_status(st, lambda s: s["state"] == "checkpointing", "the checkpoint started")
+    # the program checks, while in its section, that no checkpoint happens
+    # held by the program's section: a checkpoint of this program takes a few
+    # ms, this one is still waiting a second later, with no image (the
+    # program also checks, in its section, that its generation stays 0)
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:
+        assert ck.running() and images_in(st.ckpt_dir) == [], (ck.describe(),
+                                                                files_in(st.ckpt_dir))
+        time.sleep(0.05)
+    (ctl / "leave").touch()
+    assert ck.wait(timeout=60) == 0, ck.describe()
+    st.wait_for(out, "after gen 1", proc=p)
+    assert out.read_text().endswith("in section\nleft section\nafter gen 1\n"), out.read_text()
+    st.checkpoint(kill=True)
+    st.wait_killed(p)
+    r = st.restart(directory=st.ckpt_dir)
+    st.wait_for(out, f"restarted 1 gen 2 dir {st.ckpt_dir}\n", proc=r)
+    (ctl / "verify").touch()
+    assert r.wait(timeout=30) == 0, st.describe_all()
+    text = out.read_text()
+    assert text.endswith("PASS\n") and "FAIL" not in text, text
+
+
+def test_api_outside_stasis():
+    import subprocess
+    r = subprocess.run([program("api_crit"), ".", "direct"], capture_output=True, text=True,
+                       timeout=30)
+    assert (r.returncode, r.stdout) == (0, "PASS\n"), r
+
+
+def test_api_critical_section_too_long_fails_the_checkpoint(st):
+    ctl, out, p = in_section(st)
+    r = st.stasis("checkpoint", "-p", st.port)
+    assert r.returncode == 1, r
+    assert (f"pid {p.pid}: a critical section (stasis_disable_checkpoint) stayed open for "
+            "more than 10 s; the program goes on") in r.stderr, r.stderr
+    assert images_in(st.ckpt_dir) == []
+    (ctl / "leave").touch()  # the program goes on, and is checkpointed once out of it
+    st.wait_for(out, "left section", proc=p)
+    imgs = one_checkpoint(st)
+    assert [os.path.basename(i) for i in imgs] == images_in(st.ckpt_dir)
+    st.wait_for(out, "after gen 2\n", proc=p)
