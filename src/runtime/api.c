@@ -76,6 +76,13 @@ int rt_crit_close(void)
 	return 0;
 }
 
+/* In a forked child: the sections of the forking thread are its only ones */
+void rt_crit_forked(void)
+{
+	rt.crit = depth;
+	rt.crit_gate = 0;
+}
+
 void rt_crit_open(void)
 {
 	__atomic_store_n(&rt.crit_gate, 0, __ATOMIC_RELEASE);

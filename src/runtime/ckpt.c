@@ -666,6 +666,7 @@ void rt_forked_child(void)
 	rt.take_due = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;
+	rt_crit_forked();
 	rt.coord_lost = 0;
 	rt.let_go = 0;
 	join_coordinator(0, rt.comp_id != 0); /* failed: the thread joins again later */

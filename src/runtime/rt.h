@@ -157,6 +157,7 @@ int rt_futex_wait(int *addr, int val);
  * open ones (-1, ETIMEDOUT after RT_SUSPEND_TIMEOUT s); rt_release_all opens it */
 int rt_crit_close(void);
 void rt_crit_open(void);
+void rt_crit_forked(void);
 void rt_futex_wake(int *addr);
 
 /* sysrestart.c: a call interrupted by the checkpoint signal starts again */

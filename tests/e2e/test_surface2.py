@@ -479,3 +479,20 @@ def test_api_critical_section_too_long_fails_the_checkpoint(st):
     imgs = one_checkpoint(st)
     assert [os.path.basename(i) for i in imgs] == images_in(st.ckpt_dir)
     st.wait_for(out, "after gen 2\n", proc=p)
+
+
+def test_api_fork_during_another_threads_section(st):
+    """A child forked while another thread of its parent is in a section has
+    none open: a checkpoint of both goes through at once."""
+    ctl = st.tmp / "ctl"
+    ctl.mkdir()
+    out = st.tmp / "api.out"
+    p = st.launch(program("api_crit"), ctl, "fork", out=out)
+    st.wait_for(out, "forked ready", proc=p)
+    st.wait_registered(nprocs=2, proc=p)
+    t0 = time.monotonic()
+    imgs = one_checkpoint(st)
+    assert len(imgs) == 2 and time.monotonic() - t0 < 5, (imgs, time.monotonic() - t0)
+    (ctl / "verify").touch()
+    assert p.wait(timeout=30) == 0 and out.read_text() == "forked ready\nPASS\n", \
+        out.read_text()

@@ -7,10 +7,17 @@
  * the checkpoint the test asked for (generation G + 1) and prints "after gen
  * G+1". Each time it comes back from a restart it prints "restarted R gen G
  * dir D"; once DIR/verify exists it prints PASS and exits 0. Outside Stasis
- * ("direct" as argv[2]) every call says so and it prints PASS. */
+ * ("direct" as argv[2]) every call says so and it prints PASS.
+ *
+ * "fork" as argv[2]: a second thread opens a section, the main thread forks
+ * meanwhile, then the section closes; the child has no section open (a
+ * checkpoint of both goes through). Prints "forked ready", then PASS once
+ * DIR/verify exists (the child exits with it). */
 #include <stasis/stasis.h>
 
+#include <pthread.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,12 +65,55 @@ static int section(unsigned gen)
 	return 0;
 }
 
+static int to_main[2], to_thread[2];
+
+static void *open_section(void *arg)
+{
+	char c = 0;
+	(void)arg;
+	stasis_disable_checkpoint();
+	if (write(to_main[1], &c, 1) != 1 || read(to_thread[0], &c, 1) != 1)
+		return "pipe";
+	stasis_enable_checkpoint();
+	return NULL;
+}
+
+static int forked(void)
+{
+	pthread_t t;
+	char c = 0;
+	void *err;
+	if (pipe(to_main) || pipe(to_thread) || pthread_create(&t, NULL, open_section, NULL) ||
+	    read(to_main[0], &c, 1) != 1) {
+		printf("FAIL: setup\n");
+		return 1;
+	}
+	pid_t pid = fork(); /* while the other thread is in its section */
+	if (pid == 0) {
+		while (!exists("verify"))
+			usleep(1000);
+		_exit(0);
+	}
+	if (pid < 0 || write(to_thread[1], &c, 1) != 1 || pthread_join(t, &err) || err) {
+		printf("FAIL: fork or thread\n");
+		return 1;
+	}
+	printf("forked ready\n");
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	printf(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "PASS\n" : "FAIL: child %#x\n", st);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	snprintf(dir, sizeof(dir), "%s", argc > 1 ? argv[1] : ".");
 	if (argc > 2 && !strcmp(argv[2], "direct"))
 		return outside();
+	if (argc > 2 && !strcmp(argv[2], "fork"))
+		return forked();
 	unsigned gen = stasis_generation(), restarts = stasis_restart_count();
 	const char *d = stasis_checkpoint_dir();
 	printf("ready gen %u restarts %u dir %s\n", gen, restarts, d ? d : "(none)");
