@@ -23,7 +23,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
 
 COMMON_SRC := $(wildcard src/common/*.c)
-IMAGE_SRC := $(wildcard src/image/*.c)
+IMAGE_SRC := $(wildcard src/image/*.c) $(wildcard src/image/kinds/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/coordinator/*.c) $(wildcard src/restore/*.c)
 RT_SRC := $(wildcard src/runtime/*.c)
 RT_ASM := $(wildcard src/runtime/*.S)
@@ -46,7 +46,7 @@ SSH_RELAY := $(B)/lib/stasis-ssh
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 # static programs run without the runtime: launch warns, and leaves no coordinator behind
-PROGS += $(B)/tests/programs/lifecycle-static $(B)/tests/programs/idle_static
+PROGS += $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
 
 .PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb soak
@@ -101,17 +101,14 @@ $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
 
-$(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h
+$(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h \
+		tests/programs/memtest.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
 # a statically linked program, for the tests of programs the runtime cannot join
 $(B)/tests/programs/idle_static: tests/programs/idle.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -static $< -o $@
-
-$(B)/tests/programs/lifecycle-static: tests/programs/lifecycle.c tests/programs/zdtm.h
-	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static $< -o $@
 
 # The coordinator load tool of the bench: the real protocol code (src/common).
 $(COORDLOAD): $(O)/bench/coordload.o $(LIB_OBJ)
@@ -123,6 +120,11 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(
 		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
+
+# the runtime's libc table, tested on its own (it needs nothing else of the runtime),
+# and the blob, which resumes a context the runtime's rt_save_context saved
+$(B)/tests/unit/test_libc: $(O)/src/runtime/libc.o
+$(B)/tests/unit/test_blob: $(O)/src/runtime/context.o
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done

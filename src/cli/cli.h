@@ -24,6 +24,9 @@ int cmd_nocheckpoint(int argc, char **argv);
 /* cmd_nocheckpoint.c: this process's environment without the runtime in
  * LD_PRELOAD and without any STASIS_* variable */
 void cli_env_without_stasis(void);
+/* cmd_nocheckpoint.c: LD_PRELOAD without the runtime's entries (separated by
+ * ':' or ' '), the program's own kept; 1 if it named the runtime */
+int cli_drop_runtime_preload(void);
 
 /* Make sure a coordinator listens on port: connect to it, or (connection
  * refused, or reset by one that is exiting) start `stasis coordinator --daemon
@@ -48,21 +51,12 @@ void cli_job_defaults(int argc, char **argv);
 #define JOB_PORT_SPAN 10000
 #define JOB_PORT_TRIES 16
 uint16_t cli_job_port(unsigned long job, unsigned attempt);
-/* --coord-host HOST and --token-file FILE, which every client command takes:
- * they set $STASIS_COORD_HOST and $STASIS_TOKEN_FILE (made absolute) for this
- * process and for what it starts (the runtime of a launched program, the
- * restorer). Returns 1 if opt is one of them (arg consumed), else 0. */
+/* --coord-host HOST and --token-file FILE, which every client command takes
+ * (opts.h CLI_OPTS_COORD): they set $STASIS_COORD_HOST and $STASIS_TOKEN_FILE
+ * (made absolute) for this process and for what it starts (the runtime of a
+ * launched program, the restorer). Returns 1 if opt is one of them (arg
+ * consumed), else 0. */
 int cli_coord_opt(const char *opt, const char *arg);
-#define CLI_COORD_LONGOPTS                                                                         \
-	{"coord-host", required_argument, NULL, 'H'},                                              \
-	{                                                                                          \
-		"token-file", required_argument, NULL, 'T'                                         \
-	}
-#define CLI_COORD_USAGE                                                                            \
-	"      --coord-host HOST  the coordinator's host (default $STASIS_COORD_HOST,\n"           \
-	"                   else 127.0.0.1)\n"                                                     \
-	"      --token-file FILE  a copy of its token file (default $STASIS_TOKEN_FILE,\n"         \
-	"                   else <run dir>/coord-PORT.token)\n"
 /* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
  * loopback): nothing may start one here */
 int cli_coord_remote(void);

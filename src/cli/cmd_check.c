@@ -2,22 +2,27 @@
  * feature costs (criu check). */
 #include "cli/check.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/log.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: stasis check [--json]\n"
-    "\n"
-    "Tries each kernel feature Stasis uses and prints one line for each: ok or\n"
-    "missing, what was found, and what a missing one costs. Exits 0 when every\n"
-    "feature Stasis needs is there (user namespaces, clone3 with set_tid in them,\n"
-    "PAGEMAP_SCAN), 1 otherwise.\n"
-    "\n"
-    "      --json       print {\"ok\": BOOL, \"checks\": [{name, ok, needed, detail, cost}]}\n"
-    "  -h, --help       show this help\n";
+enum { OPT_JSON = 256 };
+static const struct cli_opt opts[] = {
+    {"json", OPT_JSON, NULL,
+     "print {\"ok\": BOOL, \"checks\": [{name, ok, needed, detail, cost}]}"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "check",
+    .synopsis = "[--json]",
+    .about = "Tries each kernel feature Stasis uses and prints one line for each: ok or\n"
+	     "missing, what was found, and what a missing one costs. Exits 0 when every\n"
+	     "feature Stasis needs is there (user namespaces, clone3 with set_tid in them,\n"
+	     "PAGEMAP_SCAN), 1 otherwise.",
+    .opts = opts,
+};
 
 static struct check checks[] = {
     {"user namespaces", 1,
@@ -86,27 +91,13 @@ static void print_text(int all)
 
 int cmd_check(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int json = 0, opt, all = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt == 'j') {
+	int json = 0, all = 1;
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));)
+		if (key == OPT_JSON)
 			log_set_json(json = 1);
-		} else if (opt == 'h') {
-			fputs(usage_text, stdout);
-			return 0;
-		} else {
-			fputs(usage_text, stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
 	for (size_t i = 0; i < NCHECKS; i++) {
 		checks[i].probe(&checks[i]);
 		all &= checks[i].ok || !checks[i].needed;

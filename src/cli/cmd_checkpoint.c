@@ -1,31 +1,37 @@
 /* stasis checkpoint: checkpoint the computation and print its image paths. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/log.h"
 #include "common/proto.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: stasis checkpoint [-p PORT] [--coord-host HOST] [--token-file FILE] [--kill] "
-    "[--no-compress] [--incremental]\n"
-    "                         [--ckpt-dir DIR]\n"
-    "\n"
-    "Checkpoint every process registered with the coordinator on PORT; print the\n"
-    "image files written, one per line. A restart script is written next to them.\n"
-    "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
-    "      --kill       end the computation once its images are safely written\n"
-    "      --no-compress  store memory uncompressed (larger, faster to restart)\n"
-    "      --incremental  store only the pages written since each process's previous\n"
-    "                   image, which the new one builds on (the first is full)\n"
-    "      --ckpt-dir DIR  write the images and the restart script in DIR (an existing\n"
-    "                   directory), and every checkpoint after this one (as DMTCP's ckptdir);\n"
-    "                   the images of earlier checkpoints stay where they are\n"
-    "  -h, --help       show this help\n";
+enum { OPT_KILL = 256, OPT_NO_COMPRESS, OPT_INCREMENTAL, OPT_CKPT_DIR };
+static const struct cli_opt opts[] = {
+    CLI_OPT_PORT,
+    CLI_OPTS_COORD,
+    {"kill", OPT_KILL, NULL, "end the computation once its images are safely written"},
+    {"no-compress", OPT_NO_COMPRESS, NULL, "store memory uncompressed (larger, faster to restart)"},
+    {"incremental", OPT_INCREMENTAL, NULL,
+     "store only the pages written since each process's previous image, which the new one "
+     "builds on (the first is full)"},
+    {"ckpt-dir", OPT_CKPT_DIR, "DIR",
+     "write the images and the restart script in DIR (an existing directory), and those of "
+     "every checkpoint after this one (as DMTCP's ckptdir); the images of earlier checkpoints "
+     "stay where they are"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "checkpoint",
+    .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--kill] [--no-compress]\n"
+		"                         [--incremental] [--ckpt-dir DIR]",
+    .about = "Checkpoint every process registered with the coordinator on PORT; print the\n"
+	     "image files written, one per line. A restart script is written next to them.",
+    .opts = opts,
+};
 
 static int print_result(const char *reply, long n)
 {
@@ -51,60 +57,29 @@ static int print_result(const char *reply, long n)
 
 int cmd_checkpoint(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"port", required_argument, NULL, 'p'},
-	    {"kill", no_argument, NULL, 'k'},
-	    {"no-compress", no_argument, NULL, 'n'},
-	    {"incremental", no_argument, NULL, 'I'},
-	    {"ckpt-dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    CLI_COORD_LONGOPTS,
-	    {NULL, 0, NULL, 0},
-	};
 	struct {
 		struct proto_cmd_checkpoint cmd;
 		char dir[PATH_MAX];
-	} arg = {0};
-	struct proto_cmd_checkpoint *cmd = &arg.cmd;
+	} req = {0};
 	uint16_t port = 0;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			port = cli_parse_port(optarg);
-			break;
-		case 'k':
-			cmd->flags |= CKPT_KILL;
-			break;
-		case 'n':
-			cmd->flags |= CKPT_NO_COMPRESS;
-			break;
-		case 'I':
-			cmd->flags |= CKPT_INCREMENTAL;
-			break;
-		case 'd':
-			if (cli_absolute(optarg, arg.dir, sizeof(arg.dir)) < 0)
-				return 1;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'H':
-		case 'T':
-			cli_coord_opt(opt == 'H' ? "--coord-host" : "--token-file", optarg);
-			break;
-		default:
-			fputs(usage_text, stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage_text, stderr);
-		return 2;
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));) {
+		if (key == 'p')
+			port = cli_parse_port(arg);
+		else if (key == OPT_KILL)
+			req.cmd.flags |= CKPT_KILL;
+		else if (key == OPT_NO_COMPRESS)
+			req.cmd.flags |= CKPT_NO_COMPRESS;
+		else if (key == OPT_INCREMENTAL)
+			req.cmd.flags |= CKPT_INCREMENTAL;
+		else if (key == OPT_CKPT_DIR && cli_absolute(arg, req.dir, sizeof(req.dir)) < 0)
+			return 1;
 	}
 	char *reply;
-	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &arg,
-				   sizeof(arg.cmd) + strlen(arg.dir), MSG_CKPT_RESULT, &reply);
+	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &req,
+				   sizeof(req.cmd) + strlen(req.dir), MSG_CKPT_RESULT, &reply);
 	if (n < 0)
 		return 1;
 	int rc = print_result(reply, n);

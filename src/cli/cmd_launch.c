@@ -1,5 +1,6 @@
 /* stasis launch: run a program under checkpoint control, in the foreground. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/progkind.h"
@@ -13,34 +14,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: stasis launch [-p PORT] [--coord-host HOST] [--token-file FILE] [--ckpt-dir DIR] [-i "
-    "SECONDS] [--no-compress] [--no-tty] [--port-file FILE] [--log-file FILE] "
-    "[--incremental] "
-    "[--] PROGRAM [ARGS...]\n"
-    "\n"
-    "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
-    "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
-    "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs; with\n"
-    "--coord-host, the coordinator of another host (none is started: it must run).\n"
-    "With a terminal on stdin, PROGRAM runs on a pty of its own (launch relays your\n"
-    "terminal to it), so that its terminal and job control come back at a restart.\n"
-    "PROGRAM must be a dynamically linked x86_64 program: a 32-bit one is refused; a\n"
-    "statically linked one runs outside Stasis, without checkpoints (with a warning).\n"
-    "\n"
-    "  -p, --port PORT     coordinator port (0: start one on a free port)\n" CLI_COORD_USAGE
-    "  --port-file FILE    write the coordinator's port to FILE (atomically) once it\n"
-    "                      listens\n"
-    "  --log-file FILE     the log file of a coordinator launch starts (coordinator\n"
-    "                      --log-file)\n"
-    "  --ckpt-dir DIR      where images go (default $STASIS_CKPT_DIR, else the current directory)\n"
-    "  -i, --interval N    checkpoint every N seconds (0: never; default $STASIS_INTERVAL,\n"
-    "                      else the coordinator's)\n"
-    "  --no-compress       store memory uncompressed (faster on fast disks, mappable)\n"
-    "  --no-tty            with a terminal on stdin, run PROGRAM on it directly instead of\n"
-    "                      on a pty of its own (its job control then does not survive a restart)\n"
-    "  --incremental       after the first image, store only the pages written since the\n"
-    "                      previous one (every checkpoint of the program)\n";
+enum { OPT_DIR = 256, OPT_NO_COMPRESS, OPT_NO_TTY, OPT_INCREMENTAL, OPT_PORT_FILE, OPT_LOG_FILE };
+static const struct cli_opt opts[] = {
+    {"port", 'p', "PORT",
+     "the coordinator's port (default $STASIS_PORT, else 7779; 0: start one on a free port)"},
+    {"port-file", OPT_PORT_FILE, "FILE",
+     "write the coordinator's port to FILE (atomically) once it listens"},
+    {"log-file", OPT_LOG_FILE, "FILE",
+     "the log file of a coordinator launch starts (coordinator --log-file)"},
+    CLI_OPTS_COORD,
+    {"ckpt-dir", OPT_DIR, "DIR",
+     "where images go (default $STASIS_CKPT_DIR, else the current directory)"},
+    {"interval", 'i', "N",
+     "checkpoint every N seconds (0: never; default $STASIS_INTERVAL, else the coordinator's)"},
+    {"no-compress", OPT_NO_COMPRESS, NULL,
+     "store memory uncompressed (faster on fast disks, mappable)"},
+    {"no-tty", OPT_NO_TTY, NULL,
+     "with a terminal on stdin, run PROGRAM on it directly instead of on a pty of its own "
+     "(its job control then does not survive a restart)"},
+    {"incremental", OPT_INCREMENTAL, NULL,
+     "after the first image, store only the pages written since the previous one (every "
+     "checkpoint of the program)"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "launch",
+    .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--ckpt-dir DIR]\n"
+		"                     [-i SECONDS] [--no-compress] [--no-tty] [--incremental]\n"
+		"                     [--port-file FILE] [--log-file FILE]\n"
+		"                     [--] PROGRAM [ARGS...]",
+    .about = "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
+	     "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
+	     "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs; with\n"
+	     "--coord-host, the coordinator of another host (none is started: it must run).\n"
+	     "With a terminal on stdin, PROGRAM runs on a pty of its own (launch relays your\n"
+	     "terminal to it), so that its terminal and job control come back at a restart.\n"
+	     "PROGRAM must be a dynamically linked x86_64 program: a 32-bit one is refused; a\n"
+	     "statically linked one runs outside Stasis, without checkpoints (with a warning).",
+    .opts = opts,
+    .operands = "PROGRAM",
+    .min_operands = 1,
+    .max_operands = -1,
+    .operands_end_options = 1,
+};
 
 static int set_preload(void)
 {
@@ -122,47 +138,42 @@ static int note_port(const char *path, uint16_t port)
 
 int cmd_launch(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR"), *port_file = NULL,
+	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR"), *arg, *port_file = NULL,
 		   *log_file = NULL;
 	long interval = cli_env_interval();
-	int no_compress = 0, no_tty = 0, i;
+	int no_compress = 0, no_tty = 0;
 	char absdir[PATH_MAX], portbuf[16];
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--")) {
-			i++;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));) {
+		switch (key) {
+		case 'p':
+			port_s = arg;
+			break;
+		case OPT_DIR:
+			dir = arg;
+			break;
+		case 'i':
+			interval = cli_parse_seconds(arg, "interval");
+			break;
+		case OPT_PORT_FILE:
+			port_file = arg;
+			break;
+		case OPT_LOG_FILE:
+			log_file = arg;
+			break;
+		case OPT_NO_COMPRESS:
+			no_compress = 1;
+			break;
+		case OPT_NO_TTY:
+			no_tty = 1;
+			break;
+		case OPT_INCREMENTAL:
+			setenv("STASIS_INCREMENTAL", "1", 1);
 			break;
 		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
-			port_s = argv[++i];
-		} else if (i + 1 < argc && cli_coord_opt(a, argv[i + 1])) {
-			i++;
-		} else if (!strcmp(a, "--port-file") && i + 1 < argc) {
-			port_file = argv[++i];
-		} else if (!strcmp(a, "--log-file") && i + 1 < argc) {
-			log_file = argv[++i];
-		} else if (!strcmp(a, "--ckpt-dir") && i + 1 < argc) {
-			dir = argv[++i];
-		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {
-			interval = cli_parse_seconds(argv[++i], "interval");
-		} else if (!strcmp(a, "--no-compress")) {
-			no_compress = 1;
-		} else if (!strcmp(a, "--no-tty")) {
-			no_tty = 1;
-		} else if (!strcmp(a, "--incremental")) {
-			setenv("STASIS_INCREMENTAL", "1", 1);
-		} else {
-			fprintf(stderr, "stasis launch: unknown option '%s'\n%s", a, usage);
-			return 2;
-		}
 	}
-	if (i >= argc) {
-		fprintf(stderr, "stasis launch: no program given\n%s", usage);
-		return 2;
-	}
+	int i = a.next;
 	int refused = check_program(argv + i);
 	if (refused)
 		return refused;

@@ -5,8 +5,10 @@
  * longer needed to restart it. It is written like any image (temp file, fsync,
  * rename) and must not replace an image of the chain. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/log.h"
-#include "restore/restore.h"
+#include "restore/chain.h"
+#include "restore/load.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,14 +17,22 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-static const char usage[] =
-    "usage: stasis merge [--no-compress] IMAGE OUTPUT\n"
-    "\n"
-    "Writes OUTPUT, a full image of IMAGE: an incremental image's memory is taken\n"
-    "from the chain of images it builds on, so that OUTPUT restarts without them.\n"
-    "OUTPUT must not be an image of the chain. A full IMAGE is copied as it is.\n"
-    "\n"
-    "  --no-compress  store the memory uncompressed (mappable at restart)\n";
+enum { OPT_NO_COMPRESS = 256 };
+static const struct cli_opt opts[] = {
+    {"no-compress", OPT_NO_COMPRESS, NULL, "store the memory uncompressed (mappable at restart)"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "merge",
+    .synopsis = "[--no-compress] IMAGE OUTPUT",
+    .about = "Writes OUTPUT, a full image of IMAGE: an incremental image's memory is taken\n"
+	     "from the chain of images it builds on, so that OUTPUT restarts without them.\n"
+	     "OUTPUT must not be an image of the chain. A full IMAGE is copied as it is.",
+    .opts = opts,
+    .operands = "IMAGE and OUTPUT",
+    .min_operands = 2,
+    .max_operands = 2,
+};
 
 struct merge {
 	struct rst_image img;
@@ -174,21 +184,12 @@ fail:
 
 int cmd_merge(int argc, char **argv)
 {
-	int compress = 1, i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--no-compress")) {
-			fprintf(stderr, "stasis merge: unknown option '%s'\n%s", argv[i], usage);
-			return 2;
-		}
-		compress = 0;
-	}
-	if (argc - i != 2) {
-		fputs(usage, stderr);
-		return 2;
-	}
-	return merge(argv[i], argv[i + 1], compress) < 0 ? 1 : 0;
+	int compress = 1;
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));)
+		if (key == OPT_NO_COMPRESS)
+			compress = 0;
+	return merge(argv[a.next], argv[a.next + 1], compress) < 0 ? 1 : 0;
 }

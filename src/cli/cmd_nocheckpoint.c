@@ -3,9 +3,9 @@
  * runtime in LD_PRELOAD and without any STASIS_* variable, so neither it nor
  * what it starts joins the coordinator; a checkpoint leaves it out (it is not
  * in the images, it runs on after `stasis kill` and is not there after a
- * restart). The stasis command itself never joins a computation (the runtime
- * sees stasis_cli_marker, see runtime/ckpt.c). */
+ * restart). The stasis command itself never joins a computation (cli/main.c). */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -16,23 +16,28 @@
 
 extern char **environ;
 
-static const char usage_text[] =
-    "usage: stasis nocheckpoint PROGRAM [ARGS...]\n"
-    "\n"
-    "Runs PROGRAM outside the computation, from a program inside it: without the\n"
-    "Stasis runtime in LD_PRELOAD (the program's own entries stay) and without the\n"
-    "STASIS_* variables, so that PROGRAM and its children are not checkpointed,\n"
-    "not ended by `stasis kill`, and not restarted. Its parent's checkpoints go on\n"
-    "without it.\n"
-    "\n"
-    "  -h, --help  show this help\n";
+static const struct cli_opt opts[] = {{NULL}};
+static const struct cli_command cmd = {
+    .name = "nocheckpoint",
+    .synopsis = "PROGRAM [ARGS...]",
+    .about = "Runs PROGRAM outside the computation, from a program inside it: without the\n"
+	     "Stasis runtime in LD_PRELOAD (the program's own entries stay) and without the\n"
+	     "STASIS_* variables, so that PROGRAM and its children are not checkpointed,\n"
+	     "not ended by `stasis kill`, and not restarted. Its parent's checkpoints go on\n"
+	     "without it.",
+    .opts = opts,
+    .operands = "PROGRAM",
+    .min_operands = 1,
+    .max_operands = -1,
+    .operands_end_options = 1,
+};
 
-/* LD_PRELOAD without the runtime's entries (separated by ':' or ' '). */
-static void drop_runtime_preload(void)
+int cli_drop_runtime_preload(void)
 {
 	const char *v = getenv("LD_PRELOAD");
+	int dropped = 0;
 	if (!v)
-		return;
+		return 0;
 	char *out = malloc(strlen(v) + 1), *o = out;
 	if (!out)
 		die("out of memory");
@@ -43,6 +48,8 @@ static void drop_runtime_preload(void)
 				*o++ = ':';
 			memcpy(o, p, n);
 			o += n;
+		} else if (n) {
+			dropped = 1;
 		}
 		p += n + (p[n] != 0);
 	}
@@ -52,11 +59,12 @@ static void drop_runtime_preload(void)
 	else
 		unsetenv("LD_PRELOAD");
 	free(out);
+	return dropped;
 }
 
 void cli_env_without_stasis(void)
 {
-	drop_runtime_preload();
+	cli_drop_runtime_preload();
 	for (int again = 1; again;) {
 		again = 0;
 		for (char **e = environ; e && *e; e++) {
@@ -74,15 +82,12 @@ void cli_env_without_stasis(void)
 
 int cmd_nocheckpoint(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs(usage_text, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	int first = !strcmp(argv[1], "--") ? 2 : 1;
-	if (first >= argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	while (cli_next(&a, &arg))
+		;
+	int first = a.next;
 	cli_env_without_stasis();
 	execvp(argv[first], argv + first);
 	error("nocheckpoint: cannot run %s: %s", argv[first], strerror(errno));

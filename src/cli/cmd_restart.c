@@ -1,11 +1,14 @@
 /* stasis restart: bring a computation back from its images, in the foreground. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/complock.h"
 #include "common/log.h"
-#include "restore/restore.h"
+#include "restore/load.h"
+#include "restore/set.h"
+#include "restore/spawn.h"
+#include "restore/tree.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,38 +19,50 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: stasis restart [-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
-    "                      [-i SECONDS] [--ckpt-dir DIR]\n"
-    "                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)\n"
-    "\n"
-    "Restarts a computation from its images (or from the newest complete checkpoint\n"
-    "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
-    "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
-    "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
-    "if none runs. A computation that had a terminal of its own (launched on a\n"
-    "terminal) gets a new one, relayed to the terminal restart runs in.\n"
-    "\n"
-    "On several hosts (--coord-host, or --wait), it restarts the part of the newest\n"
-    "generation whose images are in DIR (or given); the coordinator holds its\n"
-    "processes until every process of that generation is back, from whichever\n"
-    "hosts, and ends them all if they are not within --wait SECONDS (default 60).\n"
-    "\n" CLI_COORD_USAGE
-    "  --wait SECONDS  how long the parts of other hosts may take to come back\n"
-    "  --ckpt-dir DIR  where the restarted computation's checkpoints go (default: the\n"
-    "            directory of the images; a coordinator already running keeps its own)\n"
-    "  -i, --interval SECONDS  checkpoint every SECONDS seconds (0: never; default\n"
-    "            $STASIS_INTERVAL, else the interval the computation had)\n"
-    "  --no-map  read every memory chunk (verifying its checksum) before the program\n"
-    "            runs, instead of mapping the uncompressed ones from the image file\n"
-    "            (also STASIS_NO_MAP=1)\n"
-    "  --no-verify  do not verify the mapped chunks' checksums (by default restart\n"
-    "            verifies them while the program runs, and kills it if one is\n"
-    "            corrupt): for images you trust\n"
-    "  --debug-pause  stop each restored process (SIGSTOP) once it is whole, before its\n"
-    "            program goes on, and print its PID on this host: attach a debugger\n"
-    "            with 'gdb -p PID', let it go on with 'kill -CONT PID' (also\n"
-    "            STASIS_RESTART_PAUSE=1)\n";
+enum { OPT_DIR = 256, OPT_WAIT, OPT_NO_MAP, OPT_NO_VERIFY, OPT_DEBUG_PAUSE, OPT_CKPT_DIR };
+static const struct cli_opt opts[] = {
+    CLI_OPT_PORT,
+    CLI_OPTS_COORD,
+    {"dir", OPT_DIR, "DIR", "restart the newest complete checkpoint in DIR"},
+    {"wait", OPT_WAIT, "SECONDS", "how long the parts of other hosts may take to come back"},
+    {"interval", 'i', "SECONDS",
+     "checkpoint every SECONDS seconds (0: never; default $STASIS_INTERVAL, else the interval "
+     "the computation had)"},
+    {"ckpt-dir", OPT_CKPT_DIR, "DIR",
+     "where the restarted computation's checkpoints go (default: the directory of the images; "
+     "a coordinator already running keeps its own)"},
+    {"no-map", OPT_NO_MAP, NULL,
+     "read every memory chunk (verifying its checksum) before the program runs, instead of "
+     "mapping the uncompressed ones from the image file (also STASIS_NO_MAP=1)"},
+    {"no-verify", OPT_NO_VERIFY, NULL,
+     "do not verify the mapped chunks' checksums (by default restart verifies them while the "
+     "program runs, and kills it if one is corrupt): for images you trust"},
+    {"debug-pause", OPT_DEBUG_PAUSE, NULL,
+     "stop each restored process (SIGSTOP) once it is whole, before its program goes on, and "
+     "print its PID on this host: attach a debugger with 'gdb -p PID', let it go on with "
+     "'kill -CONT PID' (also STASIS_RESTART_PAUSE=1)"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "restart",
+    .synopsis =
+	"[-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
+	"                      [-i SECONDS] [--ckpt-dir DIR]\n"
+	"                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)",
+    .about = "Restarts a computation from its images (or from the newest complete checkpoint\n"
+	     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
+	     "outside become restart's own stdin, stdout and stderr. Processes get back their\n"
+	     "PIDs inside a new PID namespace. It joins the coordinator on PORT, starting one\n"
+	     "if none runs. A computation that had a terminal of its own (launched on a\n"
+	     "terminal) gets a new one, relayed to the terminal restart runs in.\n"
+	     "\n"
+	     "On several hosts (--coord-host, or --wait), it restarts the part of the newest\n"
+	     "generation whose images are in DIR (or given); the coordinator holds its\n"
+	     "processes until every process of that generation is back, from whichever\n"
+	     "hosts, and ends them all if they are not within --wait SECONDS (default 60).",
+    .opts = opts,
+    .max_operands = -1,
+};
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -162,8 +177,8 @@ static const char *refusal(const char *err)
 static void leave(struct rst_set *set, int n)
 {
 	for (int k = 0; k < n; k++) {
-		close(set->opts[k].coord_fd);
-		set->opts[k].coord_fd = -1;
+		close(set->conn[k].coord_fd);
+		set->conn[k].coord_fd = -1;
 	}
 }
 
@@ -184,9 +199,9 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path, const 
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
-			set->opts[k] =
-			    (struct rst_opts){.port = port, .part = set->part, .coord_fd = -1};
-			if (rst_join(&set->img[k], &set->opts[k], err, sizeof(err)) < 0)
+			set->conn[k] =
+			    (struct rst_conn){.port = port, .part = set->part, .coord_fd = -1};
+			if (rst_join(&set->img[k], &set->conn[k], err, sizeof(err)) < 0)
 				break;
 		}
 		int refused = k < set->n && errno == EACCES;
@@ -306,16 +321,6 @@ static void *xcalloc(int n, size_t size)
 	return p;
 }
 
-/* Restart run inside a computation (a shell under stasis): the processes it
- * brings back must not inherit its runtime's connection (main.c). */
-static void leave_outer_computation(void)
-{
-	void (*close_outside)(void) =
-	    (void (*)(void))dlsym(RTLD_DEFAULT, "stasis_rt_outside_close");
-	if (close_outside)
-		close_outside();
-}
-
 /* -i or $STASIS_INTERVAL: the coordinator keeps it (the restored processes'
  * own interval does not replace it). */
 static int set_interval(uint16_t port, long interval)
@@ -330,66 +335,51 @@ static int set_interval(uint16_t port, long interval)
 
 int cmd_restart(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = NULL, *ckpt_dir = NULL;
+	const char *port_s = NULL, *dir = NULL, *arg, *ckpt_dir = NULL;
 	long wait_s = -1, interval = cli_env_interval();
-	char err[1024];
-	int i, debug_pause = 0;
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if ((!strcmp(a, "-p") || !strcmp(a, "--port")) && i + 1 < argc) {
-			port_s = argv[++i];
-		} else if (i + 1 < argc && cli_coord_opt(a, argv[i + 1])) {
-			i++;
-		} else if (!strcmp(a, "--no-map")) {
-			rst_map_images = 0;
-		} else if (!strcmp(a, "--no-verify")) {
-			rst_verify_mapped = 0;
-		} else if (!strcmp(a, "--debug-pause")) {
-			debug_pause = 1;
-		} else if ((!strcmp(a, "-i") || !strcmp(a, "--interval")) && i + 1 < argc) {
-			interval = cli_parse_seconds(argv[++i], "interval");
-		} else if (!strcmp(a, "--ckpt-dir") && i + 1 < argc) {
-			ckpt_dir = argv[++i];
-		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
-			dir = argv[++i];
-		} else if (!strcmp(a, "--wait") && i + 1 < argc) {
-			char *end;
-			wait_s = strtol(argv[++i], &end, 10);
-			if (*end || wait_s < 1 || wait_s > 86400)
-				die("invalid --wait '%s': expected seconds (1-86400)", argv[i]);
-		} else {
-			fprintf(stderr, "stasis restart: unknown option '%s'\n%s", a, usage);
-			return 2;
-		}
+	char err[1024], *end;
+	struct rst_options opt = {.map_images = 1, .verify_mapped = 1};
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));) {
+		if (key == 'p')
+			port_s = arg;
+		else if (key == OPT_DIR)
+			dir = arg;
+		else if (key == OPT_WAIT) {
+			wait_s = strtol(arg, &end, 10);
+			if (!*arg || *end || wait_s < 1 || wait_s > 86400)
+				cli_usage_error(
+				    &cmd, "invalid --wait '%s': expected seconds (1-86400)", arg);
+		} else if (key == OPT_NO_MAP)
+			opt.map_images = 0;
+		else if (key == OPT_NO_VERIFY)
+			opt.verify_mapped = 0;
+		else if (key == OPT_DEBUG_PAUSE)
+			opt.debug_pause = 1;
+		else if (key == 'i')
+			interval = cli_parse_seconds(arg, "interval");
+		else if (key == OPT_CKPT_DIR)
+			ckpt_dir = arg;
 	}
-	leave_outer_computation();
 	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
-		rst_map_images = 0;
+		opt.map_images = 0;
 	if (pause && *pause && strcmp(pause, "0"))
-		debug_pause = 1;
-	int nimg = argc - i;
-	char **paths = argv + i;
-	if ((dir && nimg) || (!dir && !nimg)) {
-		fprintf(stderr, "stasis restart: give image files or --dir DIR\n%s", usage);
-		return 2;
-	}
+		opt.debug_pause = 1;
+	int nimg = argc - a.next;
+	char **paths = argv + a.next;
+	if ((dir && nimg) || (!dir && !nimg))
+		cli_usage_error(&cmd, "give image files or --dir DIR");
 	int part_ok = cli_coord_remote() || wait_s > 0; /* other hosts may have the rest */
 	if (dir && (nimg = newest_in_dir(dir, &paths, part_ok)) <= 0)
 		return 1;
 	struct rst_set set = {.n = nimg,
 			      .wait_s = wait_s > 0 ? (int)wait_s : 60,
 			      .img = xcalloc(nimg, sizeof(struct rst_image)),
-			      .opts = xcalloc(nimg, sizeof(struct rst_opts)),
+			      .conn = xcalloc(nimg, sizeof(struct rst_conn)),
 			      .parent = xcalloc(nimg, sizeof(int)),
-			      .debug_pause = debug_pause};
+			      .opt = opt};
 	for (int k = 0; k < nimg; k++) {
 		if (rst_load(&set.img[k], paths[k], err, sizeof(err)) < 0) {
 			error("cannot restart: %s", err);
@@ -411,7 +401,7 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
-	if ((set.part || wait_s > 0) && start_watch(&set, set.opts[0].port, set.wait_s) < 0)
+	if ((set.part || wait_s > 0) && start_watch(&set, set.conn[0].port, set.wait_s) < 0)
 		return 1;
 	int st = rst_run(&set);
 	end_watch();

@@ -1,59 +1,41 @@
 /* stasis status: show the coordinator, its computation and its processes. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/log.h"
 #include "common/proto.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char usage_text[] =
-    "usage: stasis status [-p PORT] [--coord-host HOST] [--token-file FILE] [--json]\n"
-    "\n"
-    "Show the coordinator on PORT, its computation, and its processes.\n"
-    "\n"
-    "  -p, --port PORT  the coordinator's port (default $STASIS_PORT, else 7779)\n" CLI_COORD_USAGE
-    "      --json       print one JSON object: port, pid, comp_id, gen, state, interval,\n"
-    "                   timeout, ckpt_dir, log, checkpoint (in progress), last_ok,\n"
-    "                   last_error, nprocs, procs [{pid, name, restored}];\n"
-    "                   an error as {\"error\": ...}\n"
-    "  -h, --help       show this help\n";
+enum { OPT_JSON = 256 };
+static const struct cli_opt opts[] = {
+    CLI_OPT_PORT,
+    CLI_OPTS_COORD,
+    {"json", OPT_JSON, NULL,
+     "print one JSON object: port, pid, comp_id, gen, state, interval, timeout, ckpt_dir, log, "
+     "checkpoint (in progress), last_ok, last_error, nprocs, procs [{pid, name, restored}]; an "
+     "error as {\"error\": ...}"},
+    {NULL},
+};
+static const struct cli_command cmd = {
+    .name = "status",
+    .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--json]",
+    .about = "Show the coordinator on PORT, its computation, and its processes.",
+    .opts = opts,
+};
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"port", required_argument, NULL, 'p'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    CLI_COORD_LONGOPTS,
-	    {NULL, 0, NULL, 0},
-	};
 	uint16_t port = 0;
 	uint32_t json = 0;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			port = cli_parse_port(optarg);
-			break;
-		case 'j':
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	for (int key; (key = cli_next(&a, &arg));) {
+		if (key == 'p')
+			port = cli_parse_port(arg);
+		else if (key == OPT_JSON)
 			log_set_json(json = 1);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'H':
-		case 'T':
-			cli_coord_opt(opt == 'H' ? "--coord-host" : "--token-file", optarg);
-			break;
-		default:
-			fputs(usage_text, stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage_text, stderr);
-		return 2;
 	}
 	char *reply;
 	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_STATUS, &json,

@@ -295,7 +295,7 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (!err[0])
-		snprintf(err, errlen, "the coordinator did not start (status %#x)", status);
+		errf(err, errlen, "the coordinator did not start (status %#x)", status);
 	return -1;
 }
 

@@ -1,13 +1,17 @@
 /* stasis: transparent checkpoint/restart. Dispatches subcommands from one table. */
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/fault.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "image/format.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct command {
 	const char *name;
@@ -21,15 +25,19 @@ struct command {
 
 static int cmd_version(int argc, char **argv)
 {
-	if (argc > 1) {
-		int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
-		fprintf(help ? stdout : stderr,
-			"%susage: stasis version (or stasis --version)\n\n"
-			"Prints the version of stasis, the image format version it writes and the\n"
-			"range it reads, and the version of the coordinator protocol.\n",
-			help ? "" : "stasis version: no arguments expected\n");
-		return help ? 0 : 2;
-	}
+	static const struct cli_opt opts[] = {{NULL}};
+	static const struct cli_command cmd = {
+	    .name = "version",
+	    .synopsis = "(or stasis --version)",
+	    .about = "Prints the version of stasis, the image format version it writes and the\n"
+		     "range it reads, and the version of the coordinator protocol.",
+	    .opts = opts,
+	};
+	const char *arg;
+	struct cli_args a;
+	cli_args_start(&a, &cmd, argc, argv);
+	while (cli_next(&a, &arg))
+		;
 	printf("stasis %s (image format %u, reads %u to %u; protocol %u)\n", STASIS_VERSION,
 	       IMG_VERSION, IMG_VERSION_MIN, IMG_VERSION, PROTO_VERSION);
 	return 0;
@@ -60,13 +68,25 @@ static void usage(FILE *f)
 
 /* The runtime, preloaded into a computation, finds this symbol in a stasis
  * program started inside it (a shell under `stasis launch bash` running
- * `stasis checkpoint`) and keeps it out of the computation. */
+ * `stasis checkpoint`) and stays off (runtime/ckpt.c). */
 __attribute__((used, visibility("default"))) const int stasis_cli_marker = 1;
+
+/* Such a program then starts again without the runtime: it is outside the
+ * computation as any program is that does not map the runtime (its parent's
+ * checkpoints go on without it: runtime/outside.c), and so is all it starts. */
+static void start_without_runtime(char **argv)
+{
+	if (!dlsym(RTLD_DEFAULT, "stasis_rt_enabled") || !cli_drop_runtime_preload())
+		return;
+	execv("/proc/self/exe", argv);
+	warn("cannot start %s again without the Stasis runtime: %s", argv[0], strerror(errno));
+}
 
 int main(int argc, char **argv)
 {
 	log_set_prefix("stasis");
 	unsetenv("STASIS_RUNTIME"); /* nor do our children join (launch sets it again) */
+	start_without_runtime(argv);
 	const char *fault = getenv("STASIS_FAULT");
 	char err[256];
 	if (fault && !strcmp(fault, "list")) { /* fault injection points (common/fault.h) */
@@ -74,7 +94,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (fault_check_env(err, sizeof(err)) < 0) {
-		fprintf(stderr, "stasis: error: %s\n", err);
+		error("%s", err);
 		return 2;
 	}
 	if (argc < 2) {

@@ -3,6 +3,7 @@
  * every error goes into the caller's buffer.
  */
 #include "common/proto.h"
+#include "common/clock.h"
 #include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
@@ -95,13 +96,6 @@ int proto_send(int fd, uint16_t type, const void *a, size_t alen, const void *b,
 	return fault_hit(FAULT_MSG_SEND) ? -1 : writev_full(fd, iov, 3);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000ll + t.tv_nsec / 1000000;
-}
-
 /* len bytes before deadline_ms (monotonic; -1: none). ECONNRESET if the peer
  * closed first, ETIMEDOUT if the deadline passed. */
 static int recv_exact(int fd, void *buf, size_t len, long long deadline_ms)
@@ -109,7 +103,7 @@ static int recv_exact(int fd, void *buf, size_t len, long long deadline_ms)
 	char *p = buf;
 	while (len) {
 		if (deadline_ms >= 0) {
-			long long left = deadline_ms - mono_ms();
+			long long left = deadline_ms - now_ms();
 			struct pollfd pfd = {.fd = fd, .events = POLLIN};
 			int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 			if (n < 0 && errno == EINTR)
@@ -157,7 +151,7 @@ int proto_recv(int fd, struct proto_msg *msg, void *buf, size_t bufsize)
 
 int proto_recv_timeout(int fd, struct proto_msg *msg, void *buf, size_t bufsize, int timeout_ms)
 {
-	return recv_until(fd, msg, buf, bufsize, timeout_ms < 0 ? -1 : mono_ms() + timeout_ms);
+	return recv_until(fd, msg, buf, bufsize, timeout_ms < 0 ? -1 : now_ms() + timeout_ms);
 }
 
 /* ---- authentication ---- */
@@ -455,7 +449,7 @@ static int connect_until(int fd, const struct sockaddr *sa, socklen_t salen, lon
 			return -1;
 		struct pollfd p = {.fd = fd, .events = POLLOUT};
 		for (;;) {
-			long long left = deadline - mono_ms();
+			long long left = deadline - now_ms();
 			int n = left > 0 ? poll(&p, 1, (int)left) : 0;
 			if (n > 0)
 				break;
@@ -634,7 +628,7 @@ int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_
 		errno = EINVAL;
 		return errf(err, errlen, "invalid coordinator port ($STASIS_PORT must be 1-65535)");
 	}
-	long long deadline = mono_ms() + PROTO_HANDSHAKE_MS;
+	long long deadline = now_ms() + PROTO_HANDSHAKE_MS;
 	int fd = tcp_connect(coord_host(), port, deadline, err, errlen);
 	if (fd < 0)
 		return -1;

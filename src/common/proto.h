@@ -133,10 +133,10 @@ enum proto_hello_flags {
 	HELLO_HOLD = 1u << 1,	 /* control: keep the coordinator while connected (launch,
 				    restart), and after a MSG_EXEC 1 for a moment more */
 	HELLO_REJOIN = 1u << 2,	 /* process: back after losing its coordinator */
-	HELLO_OUTSIDE = 1u << 3, /* control: a stasis program started inside a computation;
-				    its pid is not a process of it while connected */
-	HELLO_PART = 1u << 4,	 /* with HELLO_RESTART: one host's part of its generation
-				    (origin says which host it ran on) */
+	/* 1u << 3: was HELLO_OUTSIDE, no longer sent (a stasis program started
+	 * inside a computation starts again without the runtime: cli/main.c) */
+	HELLO_PART = 1u << 4, /* with HELLO_RESTART: one host's part of its generation
+				 (origin says which host it ran on) */
 };
 
 /* A checkpoint's barriers come in the order PREPARED, SUSPENDED, DRAINED,

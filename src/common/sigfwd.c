@@ -1,5 +1,6 @@
 /* Passing on the signals sent to launch and restart; see sigfwd.h. */
 #include "common/sigfwd.h"
+#include "common/clock.h"
 
 #include <string.h>
 #include <time.h>
@@ -21,13 +22,6 @@ void sigfwd_install(void (*handler)(int, siginfo_t *, void *))
 	}
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaction(forwarded[i], &sa, NULL);
-}
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static int from_user(const siginfo_t *si)

@@ -4,6 +4,8 @@
  * they show on the reading side, and reading out looks once more after the
  * queue seems empty. */
 #include "common/ttyqueue.h"
+#include "common/clock.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,20 +18,6 @@
 #define SETTLE_MS 1  /* a last look for bytes the kernel is still passing on */
 #define PASS_MS 2000 /* at most this long for the kernel to pass bytes on */
 #define CHUNK 4096
-
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
-}
-
-static int failed(char *err, size_t errlen, const char *what, int e)
-{
-	snprintf(err, errlen, "cannot %s: %s", what, strerror(e));
-	errno = e;
-	return -1;
-}
 
 /* Everything fd has to read, into buf (cap bytes; *got: how many, also on
  * failure: they are out of the pty), or dropped if buf is NULL. In packet mode
@@ -115,18 +103,21 @@ int tty_queues_take(int master, int slave, struct tty_queues *q, char *err, size
 	if (master >= 0) {
 		ioctl(master, TIOCGPKT, &pkt);
 		if (drain(master, pkt, q->out, TTYQ_MAX, &q->out_len) < 0)
-			return failed(err, errlen, "read the output waiting in the pty", errno);
+			return errf(err, errlen, "cannot read the output waiting in the pty: %s",
+				    strerror(errno));
 	}
 	/* non-canonical: a line not finished yet can be read too */
 	if (tcgetattr(slave, &t) < 0)
-		return failed(err, errlen, "read the pty's settings", errno);
+		return errf(err, errlen, "cannot read the pty's settings: %s", strerror(errno));
 	t.c_lflag &= ~ICANON;
 	t.c_cc[VMIN] = 0;
 	t.c_cc[VTIME] = 0;
 	if (tcsetattr(slave, TCSANOW, &t) < 0)
-		return failed(err, errlen, "make the pty's input readable", errno);
+		return errf(err, errlen, "cannot make the pty's input readable: %s",
+			    strerror(errno));
 	if (drain(slave, 0, q->in, TTYQ_MAX, &q->in_len) < 0)
-		return failed(err, errlen, "read the input waiting in the pty", errno);
+		return errf(err, errlen, "cannot read the input waiting in the pty: %s",
+			    strerror(errno));
 	return 0;
 }
 
@@ -154,13 +145,15 @@ static int put_input(int master, int slave, const struct termios *tio, const str
 	long long deadline = now_ms() + PASS_MS;
 	ioctl(master, TIOCGPKT, &pkt);
 	if (set_passing(slave, tio, 1) < 0)
-		return failed(err, errlen, "set the pty up to take its input back", errno);
+		return errf(err, errlen, "cannot set the pty up to take its input back: %s",
+			    strerror(errno));
 	if (write_all(master, q->in, q->in_len, deadline) < 0 ||
 	    wait_readable(master, q->in_len, deadline) < 0)
-		return failed(err, errlen, "put the pty's input back", errno);
+		return errf(err, errlen, "cannot put the pty's input back: %s", strerror(errno));
 	uint32_t echoed;
 	if (drain(master, pkt, NULL, 0, &echoed) < 0)
-		return failed(err, errlen, "take the echo of the pty's input", errno);
+		return errf(err, errlen, "cannot take the echo of the pty's input: %s",
+			    strerror(errno));
 	return 0;
 }
 
@@ -170,12 +163,12 @@ static int put_output(int master, int slave, const struct tty_queues *q, char *e
 	struct termios t;
 	long long deadline = now_ms() + PASS_MS;
 	if (tcgetattr(slave, &t) < 0)
-		return failed(err, errlen, "read the pty's settings", errno);
+		return errf(err, errlen, "cannot read the pty's settings: %s", strerror(errno));
 	t.c_oflag &= ~OPOST;
 	if (tcsetattr(slave, TCSANOW, &t) < 0 ||
 	    write_all(slave, q->out, q->out_len, deadline) < 0 ||
 	    wait_readable(master, q->out_len, deadline) < 0)
-		return failed(err, errlen, "put the pty's output back", errno);
+		return errf(err, errlen, "cannot put the pty's output back: %s", strerror(errno));
 	return 0;
 }
 
@@ -188,7 +181,8 @@ int tty_queues_put(int master, int slave, const struct termios *tio, const struc
 	if (!rc && q->out_len)
 		rc = put_output(master, slave, q, err, errlen);
 	if (tcsetattr(slave, TCSANOW, tio) < 0 && !rc)
-		rc = failed(err, errlen, "give the pty its settings back", errno);
+		rc =
+		    errf(err, errlen, "cannot give the pty its settings back: %s", strerror(errno));
 	return rc;
 }
 
@@ -202,11 +196,14 @@ int tty_queues_type(int fd, const struct termios *tio, const struct tty_queues *
 {
 	int rc = 0;
 	if (q->in_len && set_passing(fd, tio, 0) < 0)
-		rc = failed(err, errlen, "set the terminal up to take its input back", errno);
+		rc = errf(err, errlen, "cannot set the terminal up to take its input back: %s",
+			  strerror(errno));
 	for (uint32_t i = 0; !rc && i < q->in_len; i++)
 		if (ioctl(fd, TIOCSTI, &q->in[i]) < 0)
-			rc = failed(err, errlen, "put the terminal's input back (TIOCSTI)", errno);
+			rc = errf(err, errlen, "cannot put the terminal's input back (TIOCSTI): %s",
+				  strerror(errno));
 	if (tcsetattr(fd, TCSANOW, tio) < 0 && !rc)
-		rc = failed(err, errlen, "give the terminal its settings back", errno);
+		rc = errf(err, errlen, "cannot give the terminal its settings back: %s",
+			  strerror(errno));
 	return rc;
 }

@@ -361,10 +361,10 @@ static int write_script(struct coord *c, char *err, size_t errlen)
 		 (unsigned long long)c->comp_id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	if ((script_hosts(&c->ckpt, here) ? script_multi(c, &s, here) : script_text(c, &s)) < 0)
-		snprintf(err, errlen, "cannot write the restart script %s: out of memory", path);
+		errf(err, errlen, "cannot write the restart script %s: out of memory", path);
 	else if (script_file(&s, tmp, path, &op) < 0)
-		snprintf(err, errlen, "cannot %s the restart script %s: %s", op,
-			 strcmp(op, "rename") ? tmp : path, strerror(errno));
+		errf(err, errlen, "cannot %s the restart script %s: %s", op,
+		     strcmp(op, "rename") ? tmp : path, strerror(errno));
 	else
 		rc = 0;
 	int dfd = rc < 0 ? -1 : open(c->ckpt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -653,13 +653,12 @@ void ckpt_fail(struct coord *c, const char *fmt, ...)
 	sbuf_printf(&c->ckpt.errors, "%s\n", line);
 }
 
-/* pid is a stasis program started inside the computation (not a process of
- * it), or a process this checkpoint gave up on (its failure is said already) */
+/* pid is a process this checkpoint gave up on (its failure is said already) */
 static int is_accounted(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
 	for (const struct conn *o = c->conns; o; o = o->next)
 		if (o->state == CONN_READY && o->pid == pid && same_host(parent, o) &&
-		    ((o->flags & HELLO_OUTSIDE) || (conn_is_process(o) && o->abandoned)))
+		    conn_is_process(o) && o->abandoned)
 			return 1;
 	return 0;
 }

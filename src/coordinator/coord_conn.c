@@ -238,8 +238,8 @@ static void on_hello(struct conn *k, const struct proto_msg *m)
 		return refuse(k, "unknown role");
 	if (h.role == ROLE_PROCESS && join_computation(k->c, &h, reason, sizeof(reason)) < 0)
 		return refuse(k, reason);
-	if (h.role == ROLE_PROCESS || (h.flags & HELLO_OUTSIDE))
-		ckpt_exec_joined(k->c, h.pid); /* back, or a stasis program that is not */
+	if (h.role == ROLE_PROCESS)
+		ckpt_exec_joined(k->c, h.pid); /* back after its exec */
 	if ((h.role == ROLE_PROCESS || (h.flags & HELLO_HOLD)) && !k->c->served++)
 		k->c->linger_until_ms = 0; /* what it was started for is here: no start grace */
 	k->role = h.role;

@@ -2,6 +2,7 @@
 #ifndef STASIS_COORDINATOR_COORD_INT_H
 #define STASIS_COORDINATOR_COORD_INT_H
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "coordinator/coord.h"
@@ -28,8 +29,6 @@ void sbuf_consume(struct sbuf *b, size_t n);
 int sbuf_sort_lines(struct sbuf *b);
 void sbuf_reset(struct sbuf *b);
 void sbuf_free(struct sbuf *b);
-
-long long now_ms(void);
 
 enum conn_state {
 	CONN_HELLO,   /* challenge sent, waiting for HELLO */

@@ -99,11 +99,6 @@ void sbuf_free(struct sbuf *b)
 	b->len = b->cap = 0;
 }
 
-long long now_ms(void)
-{
-	return loop_now_ms();
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -1,4 +1,5 @@
 #include "coordinator/loop.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,13 +32,6 @@ struct loop {
 	loop_hook_fn *before_sleep;
 	void *before_sleep_data;
 };
-
-long long loop_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct loop *loop_new(void)
 {
@@ -135,7 +129,7 @@ long long loop_add_timer(struct loop *l, long long ms, loop_timer_fn *fn, void *
 	if (!t)
 		return -1;
 	t->id = l->next_timer_id++;
-	t->when = loop_now_ms() + ms;
+	t->when = now_ms() + ms;
 	t->fn = fn;
 	t->data = data;
 	t->next = l->timers;
@@ -172,7 +166,7 @@ int loop_stopped(const struct loop *l)
 /* Milliseconds until the nearest live timer, capped by timeout_ms (-1: none). */
 static int wait_ms(const struct loop *l, int timeout_ms)
 {
-	long long now = loop_now_ms(), best = timeout_ms;
+	long long now = now_ms(), best = timeout_ms;
 	for (const struct timer *t = l->timers; t; t = t->next) {
 		if (!t->id)
 			continue;
@@ -199,7 +193,7 @@ static void sweep_timers(struct loop *l)
 
 static int run_timers(struct loop *l)
 {
-	long long max_id = l->next_timer_id - 1, now = loop_now_ms();
+	long long max_id = l->next_timer_id - 1, now = now_ms();
 	int ran = 0;
 	for (struct timer *t = l->timers; t; t = t->next) {
 		if (!t->id || t->id > max_id || t->when > now)
@@ -211,7 +205,7 @@ static int run_timers(struct loop *l)
 		if (again < 0)
 			t->id = 0;
 		else
-			t->when = loop_now_ms() + again;
+			t->when = now_ms() + again;
 	}
 	sweep_timers(l);
 	return ran;

@@ -43,7 +43,4 @@ int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 int loop_stopped(const struct loop *l);
 
-/* Monotonic clock in milliseconds. */
-long long loop_now_ms(void);
-
 #endif

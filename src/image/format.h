@@ -39,6 +39,9 @@
 #ifndef STASIS_IMAGE_FORMAT_H
 #define STASIS_IMAGE_FORMAT_H
 
+#include "image/context_abi.h"
+
+#include <stddef.h>
 #include <stdint.h>
 
 #define IMG_MAGIC "STASISIM"
@@ -138,7 +141,9 @@ struct img_proc {
 	uint32_t reserved;
 };
 
-/* Callee-saved context of a thread at its save point (see runtime/context.S). */
+/* Callee-saved context of a thread at its save point, saved by
+ * runtime/context.S and loaded by restore/blob/entry.S, which find its fields
+ * at the offsets of image/context_abi.h (asserted below). */
 struct img_context {
 	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
 	uint32_t mxcsr;
@@ -274,126 +279,15 @@ enum img_fd_type {
 };
 
 /* A record in IMG_SEC_FDX: header, then `len` bytes of the kind's payload,
- * then zero padding to a multiple of 8. */
+ * then zero padding to a multiple of 8. Each kind's payload is described in
+ * image/kinds/ (fd_unix.h, fd_tty.h ...), with the kind's checks and how
+ * inspect prints it; so are the records of IMG_SEC_ZOMBIES (kinds/zombies.h),
+ * IMG_SEC_LOCKS (locks.h), IMG_SEC_SHARES (shares.h) and IMG_SEC_IPC
+ * (sysv.h). */
 struct img_fdx {
 	uint32_t type; /* enum img_fd_type, the same as its img_fd's */
 	uint32_t len;  /* payload bytes */
 	uint64_t ino;  /* identity of the object (socket inode, ...), 0 if none */
-};
-
-/* IMG_FD_UNIX payload: struct img_unix, then `npending` u64 inodes (a
- * listener's connections not yet accepted: their client sockets, in queue
- * order), then `nmsgs` messages of the receive queue, each a u32 length and its
- * bytes, packed (a stream socket's queue is one message). */
-enum img_unix_state {
-	IMG_UNIX_UNCONNECTED = 1, /* maybe bound (name) */
-	IMG_UNIX_LISTEN = 2,	  /* bound and listening */
-	IMG_UNIX_CONNECTED = 3,	  /* one end of a pair with `peer` (0: the peer closed) */
-	IMG_UNIX_PENDING = 4,	  /* connected to listener `peer` (peer_name), not accepted */
-	IMG_UNIX_DGRAM_TO = 5,	  /* datagram socket connected to `peer` (0: outside) by name */
-};
-#define IMG_UNIX_PASSCRED (1u << 0) /* SO_PASSCRED */
-#define IMG_UNIX_PASSSEC (1u << 1)  /* SO_PASSSEC */
-#define IMG_UNIX_QUEUE (1u << 2)    /* this record holds the receive queue (one holder's does) */
-struct img_unix {
-	uint32_t type;		/* SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5 */
-	uint32_t state;		/* enum img_unix_state */
-	uint64_t peer;		/* inode of the peer socket (see state), 0 if none */
-	uint32_t shutdown;	/* bit 0: receive side shut down, bit 1: send side */
-	uint32_t backlog;	/* listen() backlog */
-	int32_t rcvbuf, sndbuf; /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
-	uint32_t flags;		/* IMG_UNIX_* */
-	uint32_t name_len;	/* bytes of name, 0: unnamed; name[0] == 0: abstract */
-	uint32_t peer_name_len; /* bytes of peer_name */
-	uint32_t npending;
-	uint32_t nmsgs;
-	uint32_t reserved;
-	uint64_t data_len; /* bytes of the messages (with their length words) */
-	char name[108];
-	char peer_name[108];
-};
-
-/* IMG_FD_INET payload: a TCP or UDP socket (IPv4 or IPv6). */
-enum img_inet_state {
-	IMG_INET_FRESH = 1,	/* neither bound nor connected */
-	IMG_INET_BOUND = 2,	/* bound (a UDP socket, or TCP not yet listening) */
-	IMG_INET_LISTEN = 3,	/* TCP listening */
-	IMG_INET_UDP_CONN = 4,	/* UDP connected to peer */
-	IMG_INET_TCP_RESET = 5, /* a TCP connection: comes back reset (ECONNRESET) */
-	IMG_INET_TCP_CONN = 6,	/* a TCP connection to a peer in the computation: made again
-				   through the coordinator (struct img_tcp follows) */
-};
-#define IMG_INET_REUSEADDR (1u << 0)
-#define IMG_INET_REUSEPORT (1u << 1)
-#define IMG_INET_V6ONLY (1u << 2)
-#define IMG_INET_NODELAY (1u << 3)
-#define IMG_INET_KEEPALIVE (1u << 4)
-#define IMG_INET_BROADCAST (1u << 5)
-struct img_inet {
-	uint32_t family; /* AF_INET 2, AF_INET6 10 */
-	uint32_t proto;	 /* IPPROTO_TCP 6, IPPROTO_UDP 17 */
-	uint32_t state;	 /* enum img_inet_state */
-	uint32_t backlog;
-	uint8_t local[16], peer[16]; /* addresses, network order (IPv4: first 4 bytes) */
-	uint16_t lport, pport;	     /* ports, host order */
-	uint32_t flags;		     /* IMG_INET_* */
-	int32_t rcvbuf, sndbuf;	     /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
-	uint32_t scope_id;	     /* IPv6 scope of local */
-	uint32_t reserved;
-};
-
-/* After a struct img_inet of state IMG_INET_TCP_CONN: the connection, then
- * data_len bytes, what was in flight to this end (its receive queue). One
- * holder's record (the process that drained it) has this; the others' say
- * IMG_INET_TCP_RESET and take the socket from it. */
-#define IMG_TCP_SHUT_WR (1u << 0)   /* this end had shut its sending side (FIN sent) */
-#define IMG_TCP_PEER_SHUT (1u << 1) /* the peer had: reads end after the data */
-struct img_tcp {
-	uint64_t conn_id;  /* unique among the connections of its generation */
-	uint32_t side;	   /* at restart, side 0 listens and side 1 connects */
-	uint32_t flags;	   /* IMG_TCP_* */
-	uint64_t data_len; /* bytes that follow */
-};
-
-/* IMG_FD_FIFO payload: struct img_fifo, then data_len bytes in flight. */
-struct img_fifo {
-	uint32_t path_str; /* strings offset: the FIFO's path */
-	uint32_t mode;	   /* st_mode */
-	uint64_t ino, dev;
-	uint32_t capacity; /* F_GETPIPE_SZ */
-	uint32_t reserved;
-	uint64_t data_len;
-};
-
-/* Payload of IMG_FD_PTY_MASTER, IMG_FD_PTY_SLAVE and IMG_FD_TTY records: one
- * pty (/dev/pts/index of the devpts instance dev) and its terminal state. */
-#define IMG_TTY_CTTY (1u << 0)	  /* the process's controlling terminal; it leads its session */
-#define IMG_TTY_LOCKED (1u << 1)  /* master: the slave is still locked (no unlockpt) */
-#define IMG_TTY_PKTMODE (1u << 2) /* master: packet mode (TIOCPKT) */
-/* master: the bytes in flight follow the record (struct img_tty_queues) */
-#define IMG_TTY_QUEUES (1u << 3)
-struct img_tty {
-	uint32_t index;	  /* N of /dev/pts/N */
-	uint32_t flags;	  /* IMG_TTY_* */
-	uint64_t dev;	  /* st_dev of the devpts instance: with index, names the pty */
-	uint32_t sid;	  /* session whose controlling terminal it is, 0 if unknown */
-	uint32_t fg_pgrp; /* its foreground process group, 0 if unknown */
-	uint32_t iflag, oflag, cflag, lflag; /* termios */
-	uint32_t ispeed, ospeed;
-	uint8_t cc[32];			     /* termios c_cc */
-	uint16_t rows, cols, xpixel, ypixel; /* struct winsize */
-	uint8_t line;			     /* termios c_line */
-	uint8_t reserved0;
-	uint16_t term_modes; /* IMG_FD_TTY: modes the program set in the user's terminal
-				(alternate screen, keypad, mouse...; common/ttymodes.h) */
-	uint8_t reserved[4];
-};
-
-/* After an IMG_TTY_QUEUES master's struct img_tty: this header, the pty's
- * input queue (in_len bytes), then its output queue (out_len bytes). */
-struct img_tty_queues {
-	uint32_t in_len;  /* written by the master, not read yet by the slave's reader */
-	uint32_t out_len; /* written by the slave, not read yet by the master's reader */
 };
 
 struct img_fd {
@@ -409,174 +303,24 @@ struct img_fd {
 	    parent_fd1; /* 1 + the parent's fd with the same open file description, 0 if none */
 };
 
-/* fdx payloads of the event descriptors (docs/format.md has the byte tables). */
-#define IMG_EVENTFD_SEMAPHORE (1u << 0)
-struct img_eventfd { /* IMG_FD_EVENTFD; img_fdx.ino = the kernel's eventfd-id */
-	uint64_t count;
-	uint32_t flags; /* IMG_EVENTFD_* */
-	uint32_t reserved;
-};
-struct img_timerfd {		/* IMG_FD_TIMERFD */
-	int32_t clock;		/* CLOCK_REALTIME, CLOCK_MONOTONIC or CLOCK_BOOTTIME */
-	uint32_t settime_flags; /* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
-	uint64_t ticks;		/* expirations not yet read */
-	int64_t value_ns;	/* ABSTIME: expiry on `clock`; else time left; 0 disarmed */
-	int64_t interval_ns;
-};
-struct img_signalfd {	  /* IMG_FD_SIGNALFD */
-	uint64_t sigmask; /* bit sig-1 for signal sig */
-};
-struct img_epoll { /* IMG_FD_EPOLL, followed by nitems struct img_epoll_item */
-	uint32_t nitems;
-	uint32_t reserved;
-};
-struct img_epoll_item {
-	int32_t tfd;	 /* the fd number the item was added with (its key) */
-	uint32_t events; /* EPOLL* including EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE */
-	uint64_t data;
-	int32_t src_fd; /* an fd of the process with the target's description (tfd if open);
-			   -1: only the parent holds it (the epoll is the parent's too) */
-	uint32_t reserved;
-};
-struct img_inotify { /* IMG_FD_INOTIFY, followed by nwatches struct img_inotify_watch */
-	uint32_t nwatches;
-	uint32_t reserved;
-};
-struct img_inotify_watch {
-	int32_t wd;
-	uint32_t mask;	   /* as the kernel keeps it (IN_* events and flags) */
-	uint32_t path_str; /* strings offset: the absolute path it was added with */
-	uint32_t reserved;
-	uint64_t ino, dev; /* of the watched inode, to warn when the path changed */
-};
-struct img_pidfd {	/* IMG_FD_PIDFD */
-	int32_t pid;	/* in the computation's PID namespace */
-	uint32_t flags; /* PIDFD_NONBLOCK, PIDFD_THREAD as pidfd_open takes them */
-};
-
-/* IMG_FD_MEMFD payload: the object is the descriptor's img_file (IMG_FILE_SHMEM,
- * path "/memfd:NAME", contents saved) */
-struct img_memfd {
-	uint64_t pos;	   /* file offset */
-	uint32_t seals;	   /* F_GET_SEALS */
-	uint32_t reserved; /* 0 */
-};
-
-/* IMG_SEC_IPC: struct img_ipc[], the SysV IPC objects of the computation (a
- * process records those it got from shmget/semget/msgget, attached, or last
- * used); restart recreates each once, with its id, in a new IPC namespace.
- * Contents are in IMG_SEC_FILEDATA at data_off: shm: the segment's first
- * data_len bytes (the rest is zero); sem: `size` u16 values; msg: `count`
- * records {u64 mtype, u64 len, len bytes, zero padding to 8}. */
-enum img_ipc_type {
-	IMG_IPC_SHM = 1,
-	IMG_IPC_SEM = 2,
-	IMG_IPC_MSG = 3,
-};
-#define IMG_IPC_REMOVED (1u << 0) /* shm marked for removal (IPC_RMID) while attached */
-struct img_ipc {
-	uint32_t type; /* enum img_ipc_type */
-	uint32_t id;
-	int32_t key;
-	uint32_t mode; /* permission bits */
-	uint32_t uid, gid;
-	uint64_t size; /* shm: bytes; sem: semaphores; msg: msg_qbytes */
-	uint64_t data_off, data_len;
-	uint32_t count; /* msg: messages */
-	uint32_t flags; /* IMG_IPC_* */
-};
-
-/* IMG_FD_MQUEUE payload. The descriptor's img_file (path "/NAME", IMG_FILE_SAVED)
- * holds the queued messages in filedata, in receive order: records
- * {u32 prio, u32 len, len bytes, zero padding to 8}. */
-struct img_mqueue {
-	int64_t maxmsg, msgsize, curmsgs;
-	uint32_t unlinked; /* 1: the name was removed (mq_unlink) */
-	uint32_t reserved; /* 0 */
-};
-
-/* A child that has exited but was not reaped (a zombie), recorded in its
- * parent's image and recreated as a zombie with the same PID and status.
- *   0 4 pid   4 4 pgid   8 4 sid   12 4 exit_signal (what the parent gets, 0 if none)
- *   16 4 code: CLD_EXITED (1), CLD_KILLED (2) or CLD_DUMPED (3), as waitid gives it
- *   20 4 status: exit code, or the signal that ended it */
-struct img_zombie {
-	uint32_t pid, pgid, sid;
-	int32_t exit_signal;
-	int32_t code, status;
-};
-
-/* A file lock the process holds (IMG_SEC_LOCKS), taken again at restart
- * through descriptor `fd`. POSIX locks belong to the process, flock and OFD
- * locks to the open file description (recorded once, on its lowest fd). */
-enum img_lock_kind {
-	IMG_LOCK_POSIX = 1, /* fcntl F_SETLK */
-	IMG_LOCK_FLOCK = 2, /* flock */
-	IMG_LOCK_OFD = 3,   /* fcntl F_OFD_SETLK */
-};
-struct img_lock {
-	int32_t fd;
-	uint32_t kind;	/* enum img_lock_kind */
-	uint32_t write; /* 1: exclusive (F_WRLCK, LOCK_EX), 0: shared */
-	uint32_t reserved;
-	int64_t start; /* first byte (0 for flock) */
-	int64_t end;   /* last byte, -1: to the end of the file (and beyond) */
-};
-
-/* IMG_SEC_MEMBERS: every process of the checkpoint, on every host, as the
- * coordinator listed them: a restart of one host's part can name those that
- * did not come back.
- *   0 4 pid   4 4 flags (IMG_MEMBER_SELF: this image's process)   8 64 host
- *   (NUL-padded)   72 32 name (the program, NUL-padded) */
-#define IMG_MEMBER_SELF (1u << 0)
-struct img_member {
-	uint32_t pid;
-	uint32_t flags;
-	char host[64];
-	char name[32];
-};
-
-/* IMG_SEC_SHARES: one record per descriptor (the lowest of its dups) whose open
- * file description another process of the checkpoint holds too, in fd order.
- * Its owner, the lowest (pid, fd) holding the description in the whole
- * computation, names the description: every holder's record has the same one.
- *   0 4 fd   4 4 owner_pid   8 4 owner_fd   12 4 reserved (0) */
-struct img_share {
-	int32_t fd;
-	uint32_t owner_pid;
-	int32_t owner_fd;
-	uint32_t reserved;
-};
-
 _Static_assert(sizeof(struct img_header) == 128, "img_header");
 _Static_assert(sizeof(struct img_section) == 32, "img_section");
 _Static_assert(sizeof(struct img_trailer) == 32, "img_trailer");
-_Static_assert(sizeof(struct img_context) == 72, "img_context");
+_Static_assert(sizeof(struct img_context) == IMG_CTX_SIZE, "img_context");
+_Static_assert(offsetof(struct img_context, rbx) == IMG_CTX_RBX, "img_context.rbx");
+_Static_assert(offsetof(struct img_context, rbp) == IMG_CTX_RBP, "img_context.rbp");
+_Static_assert(offsetof(struct img_context, r12) == IMG_CTX_R12, "img_context.r12");
+_Static_assert(offsetof(struct img_context, r13) == IMG_CTX_R13, "img_context.r13");
+_Static_assert(offsetof(struct img_context, r14) == IMG_CTX_R14, "img_context.r14");
+_Static_assert(offsetof(struct img_context, r15) == IMG_CTX_R15, "img_context.r15");
+_Static_assert(offsetof(struct img_context, rsp) == IMG_CTX_RSP, "img_context.rsp");
+_Static_assert(offsetof(struct img_context, rip) == IMG_CTX_RIP, "img_context.rip");
+_Static_assert(offsetof(struct img_context, mxcsr) == IMG_CTX_MXCSR, "img_context.mxcsr");
+_Static_assert(offsetof(struct img_context, fpucw) == IMG_CTX_FPUCW, "img_context.fpucw");
 _Static_assert(sizeof(struct img_vma) == 48, "img_vma");
 _Static_assert(sizeof(struct img_chunk) == 40, "img_chunk");
 _Static_assert(sizeof(struct img_fd) == 40, "img_fd");
 _Static_assert(sizeof(struct img_fdx) == 16, "img_fdx");
-_Static_assert(sizeof(struct img_eventfd) == 16, "img_eventfd");
-_Static_assert(sizeof(struct img_timerfd) == 32, "img_timerfd");
-_Static_assert(sizeof(struct img_signalfd) == 8, "img_signalfd");
-_Static_assert(sizeof(struct img_epoll) == 8, "img_epoll");
-_Static_assert(sizeof(struct img_epoll_item) == 24, "img_epoll_item");
-_Static_assert(sizeof(struct img_inotify) == 8, "img_inotify");
-_Static_assert(sizeof(struct img_inotify_watch) == 32, "img_inotify_watch");
-_Static_assert(sizeof(struct img_pidfd) == 8, "img_pidfd");
-_Static_assert(sizeof(struct img_memfd) == 16, "img_memfd");
-_Static_assert(sizeof(struct img_ipc) == 56, "img_ipc");
-_Static_assert(sizeof(struct img_mqueue) == 32, "img_mqueue");
-_Static_assert(sizeof(struct img_unix) == 280, "img_unix");
-_Static_assert(sizeof(struct img_inet) == 72, "img_inet");
-_Static_assert(sizeof(struct img_tcp) == 24, "img_tcp");
-_Static_assert(sizeof(struct img_fifo) == 40, "img_fifo");
-_Static_assert(sizeof(struct img_tty) == 96, "img_tty");
-_Static_assert(sizeof(struct img_tty_queues) == 8, "img_tty_queues");
-_Static_assert(sizeof(struct img_zombie) == 24, "img_zombie");
-_Static_assert(sizeof(struct img_lock) == 32, "img_lock");
 _Static_assert(sizeof(struct img_parent) == 288, "img_parent");
-_Static_assert(sizeof(struct img_share) == 16, "img_share");
-_Static_assert(sizeof(struct img_member) == 104, "img_member");
 
 #endif

@@ -1,6 +1,7 @@
 #include "image/image.h"
 #include "common/fault.h"
 #include "common/io.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,17 +19,6 @@
 uint64_t img_sum(const void *data, size_t len)
 {
 	return XXH3_64bits(data, len);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 /* ---- writer ---- */
@@ -200,25 +190,25 @@ static int check_header(struct img_reader *r, char *err, size_t errlen)
 	struct img_header *h = &r->hdr;
 	const char *p = r->path;
 	if (memcmp(h->magic, IMG_MAGIC, 8))
-		return fail(err, errlen, "%s is not a stasis image (bad magic at offset 0)", p);
+		return errf(err, errlen, "%s is not a stasis image (bad magic at offset 0)", p);
 	if (h->version < IMG_VERSION_MIN || h->version > IMG_VERSION)
-		return fail(err, errlen,
+		return errf(err, errlen,
 			    "%s has image format version %u; this stasis reads versions %u to %u",
 			    p, h->version, IMG_VERSION_MIN, IMG_VERSION);
 	if (h->header_sum != img_sum(h, offsetof(struct img_header, header_sum)))
-		return fail(err, errlen, "%s is corrupt: header checksum mismatch (bytes 0-127)",
+		return errf(err, errlen, "%s is corrupt: header checksum mismatch (bytes 0-127)",
 			    p);
 	if (h->header_size != sizeof(*h))
-		return fail(err, errlen, "%s is corrupt: header size %u", p, h->header_size);
+		return errf(err, errlen, "%s is corrupt: header size %u", p, h->header_size);
 	if (h->file_size != r->file_size)
-		return fail(err, errlen,
+		return errf(err, errlen,
 			    "%s is truncated or extended: header says %llu bytes, file has %llu", p,
 			    (unsigned long long)h->file_size, (unsigned long long)r->file_size);
 	if (h->nsections > IMG_MAX_SECTIONS ||
 	    h->table_off + (uint64_t)h->nsections * sizeof(struct img_section) +
 		    sizeof(struct img_trailer) !=
 		h->file_size)
-		return fail(err, errlen,
+		return errf(err, errlen,
 			    "%s is corrupt: bad section table (offset %llu, %u entries)", p,
 			    (unsigned long long)h->table_off, h->nsections);
 	return 0;
@@ -229,11 +219,11 @@ static int check_trailer(struct img_reader *r, char *err, size_t errlen)
 	struct img_trailer t;
 	uint64_t off = r->file_size - sizeof(t);
 	if (img_pread(r, &t, sizeof(t), off) < 0)
-		return fail(err, errlen, "cannot read the trailer of %s: %s", r->path,
+		return errf(err, errlen, "cannot read the trailer of %s: %s", r->path,
 			    strerror(errno));
 	if (memcmp(t.magic, IMG_TRAILER_MAGIC, 8) || t.file_size != r->file_size ||
 	    t.header_sum != r->hdr.header_sum || t.reserved)
-		return fail(err, errlen, "%s is corrupt: bad trailer at offset %llu", r->path,
+		return errf(err, errlen, "%s is corrupt: bad trailer at offset %llu", r->path,
 			    (unsigned long long)off);
 	return 0;
 }
@@ -243,18 +233,18 @@ static int load_table(struct img_reader *r, char *err, size_t errlen)
 	size_t n = r->hdr.nsections * sizeof(struct img_section);
 	r->sec = fault_hit(FAULT_IMG_ALLOC) ? NULL : malloc(n ? n : 1);
 	if (!r->sec)
-		return fail(err, errlen, "cannot read the section table of %s: %s", r->path,
+		return errf(err, errlen, "cannot read the section table of %s: %s", r->path,
 			    strerror(errno));
 	if (img_pread(r, r->sec, n, r->hdr.table_off) < 0)
-		return fail(err, errlen, "cannot read the section table of %s: %s", r->path,
+		return errf(err, errlen, "cannot read the section table of %s: %s", r->path,
 			    strerror(errno));
 	if (img_sum(r->sec, n) != r->hdr.table_sum)
-		return fail(err, errlen, "%s is corrupt: section table checksum mismatch at %llu",
+		return errf(err, errlen, "%s is corrupt: section table checksum mismatch at %llu",
 			    r->path, (unsigned long long)r->hdr.table_off);
 	for (uint32_t i = 0; i < r->hdr.nsections; i++) {
 		const struct img_section *s = &r->sec[i];
 		if (s->offset > r->hdr.table_off || s->size > r->hdr.table_off - s->offset)
-			return fail(err, errlen, "%s is corrupt: section %s out of bounds", r->path,
+			return errf(err, errlen, "%s is corrupt: section %s out of bounds", r->path,
 				    img_section_name(s->type));
 	}
 	return 0;
@@ -267,19 +257,19 @@ int img_open(struct img_reader *r, const char *path, char *err, size_t errlen)
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	r->fd = fault_hit(FAULT_IMG_OPEN) ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0)
-		return fail(err, errlen, "cannot open image %s: %s", path, strerror(errno));
+		return errf(err, errlen, "cannot open image %s: %s", path, strerror(errno));
 	if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fail(err, errlen, "%s is not a regular file", path);
+		errf(err, errlen, "%s is not a regular file", path);
 		goto out;
 	}
 	r->file_size = st.st_size;
 	if (r->file_size < sizeof(r->hdr) + sizeof(struct img_trailer)) {
-		fail(err, errlen, "%s is not a stasis image or is truncated (%llu bytes)", path,
+		errf(err, errlen, "%s is not a stasis image or is truncated (%llu bytes)", path,
 		     (unsigned long long)r->file_size);
 		goto out;
 	}
 	if (img_pread(r, &r->hdr, sizeof(r->hdr), 0) < 0) {
-		fail(err, errlen, "cannot read the header of %s: %s", path, strerror(errno));
+		errf(err, errlen, "cannot read the header of %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (check_header(r, err, errlen) < 0 || check_trailer(r, err, errlen) < 0 ||
@@ -315,25 +305,25 @@ void *img_load(struct img_reader *r, uint32_t type, size_t elem, size_t *size, i
 	*size = 0;
 	if (!s) {
 		if (!optional)
-			fail(err, errlen, "%s is corrupt: section %s is missing", r->path,
+			errf(err, errlen, "%s is corrupt: section %s is missing", r->path,
 			     img_section_name(type));
 		return NULL;
 	}
 	if (elem && s->size % elem) {
-		fail(err, errlen, "%s is corrupt: section %s has size %llu, not a multiple of %zu",
+		errf(err, errlen, "%s is corrupt: section %s has size %llu, not a multiple of %zu",
 		     r->path, img_section_name(type), (unsigned long long)s->size, elem);
 		return NULL;
 	}
 	void *buf = fault_hit(FAULT_IMG_ALLOC) ? NULL : malloc(s->size ? s->size : 1);
 	if (!buf || img_pread(r, buf, s->size, s->offset) < 0) {
-		fail(err, errlen, "cannot read section %s of %s (offset %llu, %llu bytes): %s",
+		errf(err, errlen, "cannot read section %s of %s (offset %llu, %llu bytes): %s",
 		     img_section_name(type), r->path, (unsigned long long)s->offset,
 		     (unsigned long long)s->size, strerror(errno));
 		free(buf);
 		return NULL;
 	}
 	if (img_sum(buf, s->size) != s->sum) {
-		fail(err, errlen,
+		errf(err, errlen,
 		     "%s is corrupt: section %s (offset %llu, %llu bytes) fails its checksum",
 		     r->path, img_section_name(type), (unsigned long long)s->offset,
 		     (unsigned long long)s->size);
@@ -350,40 +340,40 @@ int img_read_chunk(struct img_reader *r, const struct img_chunk *c, void *dst,
 	size_t len = (size_t)c->npages * IMG_PAGE;
 	unsigned long long off = c->offset;
 	if (c->offset > r->hdr.table_off || c->stored_size > r->hdr.table_off - c->offset)
-		return fail(err, errlen, "%s is corrupt: memory chunk at %llu out of bounds",
+		return errf(err, errlen, "%s is corrupt: memory chunk at %llu out of bounds",
 			    r->path, off);
 	if (c->comp == IMG_COMP_NONE) {
 		if (c->stored_size != len)
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "%s is corrupt: memory chunk at offset %llu (address %#llx) "
 				    "has %llu bytes for %zu",
 				    r->path, off, (unsigned long long)c->vaddr,
 				    (unsigned long long)c->stored_size, len);
 		if (img_pread(r, dst, len, c->offset) < 0)
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "cannot read the memory chunk at offset %llu of %s: %s", off,
 				    r->path, strerror(errno));
 		if (img_sum(dst, len) != c->sum)
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "%s is corrupt: memory chunk at offset %llu (address %#llx) "
 				    "fails its checksum",
 				    r->path, off, (unsigned long long)c->vaddr);
 		return 0;
 	}
 	if (c->comp != IMG_COMP_ZSTD || !dctx || c->stored_size > tmpsize)
-		return fail(err, errlen, "%s: unsupported memory chunk at offset %llu", r->path,
+		return errf(err, errlen, "%s: unsupported memory chunk at offset %llu", r->path,
 			    off);
 	if (img_pread(r, tmp, c->stored_size, c->offset) < 0)
-		return fail(err, errlen, "cannot read the memory chunk at offset %llu of %s: %s",
+		return errf(err, errlen, "cannot read the memory chunk at offset %llu of %s: %s",
 			    off, r->path, strerror(errno));
 	if (img_sum(tmp, c->stored_size) != c->sum)
-		return fail(
+		return errf(
 		    err, errlen,
 		    "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
 		    r->path, off, (unsigned long long)c->vaddr);
 	size_t n = ZSTD_decompressDCtx(dctx, dst, len, tmp, c->stored_size);
 	if (ZSTD_isError(n) || n != len)
-		return fail(err, errlen,
+		return errf(err, errlen,
 			    "%s is corrupt: memory chunk at offset %llu does not decompress",
 			    r->path, off);
 	return 0;
@@ -408,6 +398,23 @@ const char *img_section_name(uint32_t type)
 	return NAME(names, type);
 }
 
+uint32_t img_vma_special(const char *name)
+{
+	static const struct {
+		const char *name;
+		uint32_t kind;
+	} special[] = {
+	    {"[vdso]", IMG_VMA_VDSO},
+	    {"[vvar]", IMG_VMA_VVAR},
+	    {"[vvar_vclock]", IMG_VMA_VVAR_VCLOCK},
+	    {"[vsyscall]", IMG_VMA_VSYSCALL},
+	};
+	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+		if (!strcmp(name, special[i].name))
+			return special[i].kind;
+	return 0;
+}
+
 const char *img_vma_kind_name(uint32_t kind)
 {
 	static const char *const names[] = {
@@ -424,32 +431,4 @@ const char *img_vma_kind_name(uint32_t kind)
 	    [IMG_VMA_SKIP] = "runtime-scratch",
 	};
 	return NAME(names, kind);
-}
-
-const char *img_fd_type_name(uint32_t type)
-{
-	static const char *const names[] = {
-	    [IMG_FD_REG] = "file",
-	    [IMG_FD_DIR] = "dir",
-	    [IMG_FD_CHR] = "chardev",
-	    [IMG_FD_STDIO] = "stdio",
-	    [IMG_FD_RUNTIME] = "runtime",
-	    [IMG_FD_EXTERNAL] = "external",
-	    [IMG_FD_PIPE] = "pipe",
-	    [IMG_FD_UNIX] = "unix",
-	    [IMG_FD_FIFO] = "fifo",
-	    [IMG_FD_INET] = "inet",
-	    [IMG_FD_EVENTFD] = "eventfd",
-	    [IMG_FD_TIMERFD] = "timerfd",
-	    [IMG_FD_SIGNALFD] = "signalfd",
-	    [IMG_FD_EPOLL] = "epoll",
-	    [IMG_FD_INOTIFY] = "inotify",
-	    [IMG_FD_PIDFD] = "pidfd",
-	    [IMG_FD_MEMFD] = "memfd",
-	    [IMG_FD_MQUEUE] = "mqueue",
-	    [IMG_FD_PTY_MASTER] = "pty-master",
-	    [IMG_FD_PTY_SLAVE] = "pty-slave",
-	    [IMG_FD_TTY] = "tty",
-	};
-	return NAME(names, type);
 }

@@ -116,7 +116,9 @@ int img_read_chunk(struct img_reader *r, const struct img_chunk *c, void *dst,
 		   struct ZSTD_DCtx_s *dctx, void *tmp, size_t tmpsize, char *err, size_t errlen);
 const char *img_section_name(uint32_t type);
 const char *img_vma_kind_name(uint32_t kind);
-const char *img_fd_type_name(uint32_t type);
+/* The kind of a mapping the kernel provides, by its name in /proc/PID/maps
+ * ("[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]"), else 0. */
+uint32_t img_vma_special(const char *name);
 uint64_t img_sum(const void *data, size_t len);
 
 #endif

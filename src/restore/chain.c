@@ -10,7 +10,8 @@
  * The parents' files are reopened by path when the pages are read (rst_fill,
  * stasis inspect, stasis merge), so that a restart holds no extra descriptors
  * while it puts the program's own at their numbers. */
-#include "restore/restore.h"
+#include "restore/chain.h"
+#include "restore/load.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -36,34 +37,23 @@ struct rst_src {
 	struct img_chunk whole; /* the chunk as that file stores it */
 };
 
-static int chain_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int chain_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int parent_path(const struct rst_image *img, char *out, char *err, size_t errlen)
 {
 	const struct img_parent *p = &img->chain->parent;
 	char dir[PATH_MAX], joined[PATH_MAX + 300];
 	if (!memchr(p->name, 0, sizeof(p->name)) || !p->name[0] || strchr(p->name, '/'))
-		return chain_fail(err, errlen, "%s is corrupt: bad parent image name", img->r.path);
+		return errf(err, errlen, "%s is corrupt: bad parent image name", img->r.path);
 	snprintf(dir, sizeof(dir), "%s", img->r.path);
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
 	snprintf(joined, sizeof(joined), "%s/%s", slash ? dir : ".", p->name);
 	if (!realpath(joined, out))
-		return chain_fail(err, errlen,
-				  "%s is an incremental image built on %s (generation %u), which "
-				  "cannot be opened: %s; restart needs every image of the chain "
-				  "(or an image merged with `stasis merge`)",
-				  img->r.path, joined, p->gen, strerror(errno));
+		return errf(err, errlen,
+			    "%s is an incremental image built on %s (generation %u), which "
+			    "cannot be opened: %s; restart needs every image of the chain "
+			    "(or an image merged with `stasis merge`)",
+			    img->r.path, joined, p->gen, strerror(errno));
 	return 0;
 }
 
@@ -74,22 +64,21 @@ static int load_parent(struct rst_image *img, struct rst_image *par, int depth, 
 	char path[PATH_MAX], e[1024];
 	const struct img_parent *p = &img->chain->parent;
 	if (depth >= MAX_CHAIN)
-		return chain_fail(err, errlen, "%s: chain of incremental images longer than %d",
-				  img->r.path, MAX_CHAIN);
+		return errf(err, errlen, "%s: chain of incremental images longer than %d",
+			    img->r.path, MAX_CHAIN);
 	if (parent_path(img, path, err, errlen) < 0)
 		return -1;
 	if (rst_load_depth(par, path, depth + 1, e, sizeof(e)) < 0)
-		return chain_fail(err, errlen, "%s builds on %s, which cannot be used: %s",
-				  img->r.path, path, e);
+		return errf(err, errlen, "%s builds on %s, which cannot be used: %s", img->r.path,
+			    path, e);
 	if (par->r.hdr.header_sum != p->header_sum || par->r.hdr.comp_id != img->r.hdr.comp_id ||
 	    par->proc->pid != img->proc->pid)
-		return chain_fail(err, errlen,
-				  "%s builds on generation %u of the same process, but %s is "
-				  "another image (checksum %016llx, expected %016llx): it was "
-				  "replaced; the chain cannot be restarted",
-				  img->r.path, p->gen, path,
-				  (unsigned long long)par->r.hdr.header_sum,
-				  (unsigned long long)p->header_sum);
+		return errf(err, errlen,
+			    "%s builds on generation %u of the same process, but %s is "
+			    "another image (checksum %016llx, expected %016llx): it was "
+			    "replaced; the chain cannot be restarted",
+			    img->r.path, p->gen, path, (unsigned long long)par->r.hdr.header_sum,
+			    (unsigned long long)p->header_sum);
 	return 0;
 }
 
@@ -177,15 +166,15 @@ static int resolve_ref(const struct rst_image *img, const struct rst_image *par,
 		piece.npages = (e - at) / IMG_PAGE;
 		struct rst_src s = parent_src(par, k);
 		if (push(o, &piece, &s) < 0)
-			return chain_fail(err, errlen, "out of memory");
+			return errf(err, errlen, "out of memory");
 		at = e;
 	}
 	if (at < end)
-		return chain_fail(err, errlen,
-				  "%s is inconsistent with its parent %s: pages %#llx-%#llx are in "
-				  "neither; the chain cannot be restarted",
-				  img->r.path, par->r.path, (unsigned long long)at,
-				  (unsigned long long)end);
+		return errf(err, errlen,
+			    "%s is inconsistent with its parent %s: pages %#llx-%#llx are in "
+			    "neither; the chain cannot be restarted",
+			    img->r.path, par->r.path, (unsigned long long)at,
+			    (unsigned long long)end);
 	return 0;
 }
 
@@ -203,7 +192,7 @@ static int resolve(struct rst_image *img, const struct rst_image *par, char *err
 				: push(&o, c, &own) < 0) {
 				free(o.chunks);
 				free(o.src);
-				return err[0] ? -1 : chain_fail(err, errlen, "out of memory");
+				return err[0] ? -1 : errf(err, errlen, "out of memory");
 			}
 		}
 		r->first_chunk = first;
@@ -228,7 +217,7 @@ int rst_chain_load(struct rst_image *img, int depth, char *err, size_t errlen)
 	img->chain = calloc(1, sizeof(*img->chain));
 	if (!img->chain || size != sizeof(*p)) {
 		free(p);
-		return chain_fail(err, errlen, "%s is corrupt: bad parent section", img->r.path);
+		return errf(err, errlen, "%s is corrupt: bad parent section", img->r.path);
 	}
 	img->chain->parent = *p;
 	free(p);
@@ -237,7 +226,7 @@ int rst_chain_load(struct rst_image *img, int depth, char *err, size_t errlen)
 	par.r.fd = -1;
 	int rc = load_parent(img, &par, depth, err, errlen);
 	if (rc == 0 && take_chain(img->chain, &par) < 0)
-		rc = chain_fail(err, errlen, "out of memory");
+		rc = errf(err, errlen, "out of memory");
 	if (rc == 0)
 		rc = resolve(img, &par, err, errlen);
 	rst_free(&par);
@@ -277,6 +266,11 @@ const char *rst_chain_parent(const struct rst_image *img, uint32_t *gen, uint32_
 	return img->chain->paths[0];
 }
 
+const struct img_parent *rst_chain_record(const struct rst_image *img)
+{
+	return img->chain ? &img->chain->parent : NULL;
+}
+
 const char *rst_chain_path(const struct rst_image *img, uint32_t k)
 {
 	return img->chain->paths[k];
@@ -296,8 +290,8 @@ int rst_chain_open(const struct rst_image *img, struct img_reader *readers, char
 			return -1;
 		}
 		if (readers[k].hdr.header_sum != img->chain->sums[k]) {
-			chain_fail(err, errlen, "%s changed since the restart began",
-				   img->chain->paths[k]);
+			errf(err, errlen, "%s changed since the restart began",
+			     img->chain->paths[k]);
 			rst_chain_close(img, readers, k + 1);
 			return -1;
 		}

@@ -3,8 +3,12 @@
  * item whose fd number no longer held its target is added through that
  * number all the same (the number is its key in the kernel): the description
  * is put there for the call, and whatever held the number is put back. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/fd_epoll.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,11 +84,7 @@ static int stands_in(const struct rst_image *img, int fd)
 static int late_epoll(const struct rst_set *set, int i, const struct img_fd *d,
 		      const struct img_fdx *x)
 {
-	const struct img_epoll *h = rst_ev_payload(x, sizeof(*h));
-	if (!h || (x->len - sizeof(*h)) / sizeof(struct img_epoll_item) < h->nitems) {
-		errno = EINVAL;
-		return -1;
-	}
+	const struct img_epoll *h = rst_fdx_payload(x); /* its items fit: kinds/fd_epoll.c */
 	const struct img_epoll_item *items = (const void *)(h + 1);
 	/* a copy of our own: an item's number may be the epoll's own */
 	int ep = fcntl(d->fd, F_DUPFD_CLOEXEC, set->top);

@@ -1,7 +1,12 @@
 /* eventfd at restart: one object per eventfd-id across the set (struct
  * rst_obj), so that processes sharing it without being parent and child
  * still share one counter; made with the counter written back. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/objs.h"
+#include "restore/set.h"
+#include "common/log.h"
+#include "image/kinds/fd_eventfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,15 +31,12 @@ static int create(const struct rst_set *set, const struct rst_obj *o, int fd[2])
 static int scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		char *err, size_t errlen)
 {
-	(void)err, (void)errlen;
-	const struct img_eventfd *p = rst_ev_payload(x, sizeof(*p));
-	struct rst_obj *o = p ? rst_obj_get(set, IMG_FD_EVENTFD, x->ino, 0, i, create) : NULL;
+	struct rst_obj *o = rst_obj_get(set, IMG_FD_EVENTFD, x->ino, 0, i, create);
 	if (!o)
-		return snprintf(err, errlen, "pid %u fd %d (eventfd): %s", set->img[i].proc->pid,
-				d->fd, p ? "out of memory" : "bad record"),
-		       -1;
+		return errf(err, errlen, "pid %u fd %d (eventfd): out of memory",
+			    set->img[i].proc->pid, d->fd);
 	o->priv = d;
-	o->data = (const uint8_t *)p;
+	o->data = rst_fdx_payload(x);
 	return 0;
 }
 

@@ -1,18 +1,10 @@
 /* Helpers the event descriptor kinds share at restart. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/load.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
-
-const void *rst_ev_payload(const struct img_fdx *x, size_t len)
-{
-	if (!x || x->len < len) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return rst_fdx_payload(x);
-}
 
 static int put_at(int fd, const struct img_fd *d)
 {

@@ -4,9 +4,13 @@
  * in flight written back once. Each holder then opens the FIFO again through
  * that descriptor with its own access mode, so the bytes are there for it and
  * no open waits for a peer. */
-#include "restore/restore.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/kinds/fd_fifo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,19 +52,15 @@ static int create_fifo(const struct rst_set *set, const struct rst_obj *o, int f
 static int fifo_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		     char *err, size_t errlen)
 {
+	(void)d;
 	const struct img_fifo *r = rst_fdx_payload(x);
 	const struct rst_image *img = &set->img[i];
-	if (x->len < sizeof(*r) || r->data_len != x->len - sizeof(*r) ||
-	    r->path_str >= img->strings_len || !rst_str(img, r->path_str)[0])
-		return snprintf(err, errlen, "%s is corrupt: the FIFO record of fd %d is invalid",
-				img->r.path, d->fd),
-		       -1;
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_FIFO, r->ino, r->dev, i, create_fifo);
 	struct fobj *f = o ? (struct fobj *)o->priv : NULL;
 	if (o && !f && (f = calloc(1, sizeof(*f))))
 		*f = (struct fobj){rst_str(img, r->path_str), r->mode, r->capacity, NULL, 0};
 	if (!f)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	o->priv = f;
 	if (!f->len && r->data_len) { /* every holder recorded the same bytes: once */
 		f->data = (const uint8_t *)(r + 1);

@@ -6,9 +6,16 @@
  * connections before they died, see rt_inet_before_kill). A TCP connection comes back reset: the
  * socket is connected through a temporary loopback listener whose side is then closed with
  * SO_LINGER 0, so that the program's next read or write fails with ECONNRESET, as after a peer's
- * crash. */
-#include "restore/restore.h"
+ * crash; unless both ends are in the computation: then PID 1 made it again with its bytes in
+ * flight (fd_tcp.c). */
+#include "restore/fd_inet.h"
+#include "restore/fd_tcp.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/fd_inet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,15 +44,6 @@ static socklen_t sockaddr_of(struct sockaddr_storage *ss, uint32_t family, const
 	a->sin6_scope_id = scope;
 	memcpy(&a->sin6_addr, addr, 16);
 	return sizeof(*a);
-}
-
-static const char *addr_text(uint32_t family, const uint8_t *addr, uint16_t port, char *buf,
-			     size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(family, addr, ip, sizeof(ip));
-	snprintf(buf, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
-	return buf;
 }
 
 static void setflag(int s, int level, int name, int on)
@@ -82,7 +80,7 @@ static int bind_again(int s, const struct img_inet *r)
 	int rc = bind(s, (void *)&ss, l);
 	if (rc < 0 && errno == EADDRNOTAVAIL) { /* another host's address: its port on this one */
 		debug("%s is not an address of this host: binding to its port on every address",
-		      addr_text(r->family, r->local, r->lport, text, sizeof(text)));
+		      img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)));
 		l = sockaddr_of(&ss, r->family, any, r->lport, 0);
 		rc = bind(s, (void *)&ss, l);
 	}
@@ -90,7 +88,7 @@ static int bind_again(int s, const struct img_inet *r)
 	if (rc < 0)
 		return error("cannot bind a %s socket to %s again: %s%s",
 			     r->proto == IPPROTO_TCP ? "TCP" : "UDP",
-			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
+			     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
 			     strerror(e),
 			     e == EADDRINUSE
 				 ? " (is the checkpointed program still running, did another "
@@ -149,41 +147,25 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 	/* listen() checks the port again: SO_REUSEADDR stays on until it is done */
 	if (r->state == IMG_INET_LISTEN && listen(s, r->backlog ? (int)r->backlog : 128) < 0)
 		return error("cannot listen on %s again: %s",
-			     addr_text(r->family, r->local, r->lport, text, sizeof(text)),
+			     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
 			     strerror(errno));
 	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
 	if (r->state == IMG_INET_UDP_CONN &&
 	    connect(s, (void *)&ss, sockaddr_of(&ss, r->family, r->peer, r->pport, 0)) < 0)
 		return error("cannot connect a UDP socket to %s again: %s",
-			     addr_text(r->family, r->peer, r->pport, text, sizeof(text)),
+			     img_inet_addr(r->family, r->peer, r->pport, text, sizeof(text)),
 			     strerror(errno));
 	return 0;
-}
-
-/* A connection record carries its struct img_tcp and data_len bytes. */
-static int tcp_record_ok(const struct img_fdx *x, const struct img_inet *r)
-{
-	const struct img_tcp *t = (const void *)(r + 1);
-	if (r->state != IMG_INET_TCP_CONN)
-		return 1;
-	return r->proto == IPPROTO_TCP && x->len >= sizeof(*r) + sizeof(*t) &&
-	       t->data_len == x->len - sizeof(*r) - sizeof(*t) && t->conn_id && t->side <= 1;
 }
 
 static int inet_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		     char *err, size_t errlen)
 {
+	(void)d;
 	const struct img_inet *r = rst_fdx_payload(x);
-	if (x->len < sizeof(*r) || (r->family != AF_INET && r->family != AF_INET6) ||
-	    (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) || r->state < IMG_INET_FRESH ||
-	    r->state > IMG_INET_TCP_CONN || !tcp_record_ok(x, r))
-		return snprintf(err, errlen,
-				"%s is corrupt: the TCP/UDP record of fd %d is invalid",
-				set->img[i].r.path, d->fd),
-		       -1;
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_INET, x->ino, 0, i, create_inet);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	const struct img_inet *had = o->priv;
 	if (!had || had->state != IMG_INET_TCP_CONN)
 		o->priv = r; /* the drainer's record, when another holder's says reset */

@@ -3,8 +3,12 @@
  * order (cyclically) per instance: a wd below the wanted one is taken and
  * given back until the next one is the wanted one; the IN_IGNORED events
  * that produces are read away before the program sees the instance. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/fd_inotify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,11 +68,7 @@ static int add_all(int fd, const struct rst_set *set, int i, struct img_inotify_
 static int open_inotify(const struct rst_set *set, int i, const struct img_fd *d,
 			const struct img_fdx *x)
 {
-	const struct img_inotify *h = rst_ev_payload(x, sizeof(*h));
-	if (!h || (x->len - sizeof(*h)) / sizeof(struct img_inotify_watch) < h->nwatches) {
-		errno = EINVAL;
-		return -1;
-	}
+	const struct img_inotify *h = rst_fdx_payload(x); /* its watches fit: kinds/fd_inotify.c */
 	struct img_inotify_watch *w = malloc(h->nwatches * sizeof(*w) + 1);
 	int fd = w ? inotify_init1(IN_CLOEXEC | IN_NONBLOCK) : -1;
 	if (fd < 0) {

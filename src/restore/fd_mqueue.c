@@ -3,8 +3,12 @@
  * restart's IPC namespace with its name, attributes and messages (in their
  * order, with their priorities), and unlinked again if it was; every holder
  * opens its own description of it through /proc, with its access mode. */
-#include "restore/restore.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/fd_mqueue.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,19 +61,14 @@ static int mq_scan(struct rst_set *set, int i, const struct img_fd *d, const str
 		   char *err, size_t errlen)
 {
 	const struct rst_image *img = &set->img[i];
-	if (d->file < 0 || !(img->files[d->file].flags & IMG_FILE_SAVED) ||
-	    x->len < sizeof(struct img_mqueue))
-		return snprintf(err, errlen, "%s is corrupt: queue fd %d has no record",
-				img->r.path, d->fd),
-		       -1;
 	const struct img_file *f = &img->files[d->file];
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_MQUEUE, f->ino, f->dev, i, mq_create);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	if (!o->priv) {
 		struct mq_desc *m = calloc(1, sizeof(*m));
 		if (!m)
-			return snprintf(err, errlen, "out of memory"), -1;
+			return errf(err, errlen, "out of memory");
 		m->name = rst_str(img, f->path_str);
 		m->mode = f->mode;
 		memcpy(&m->m, rst_fdx_payload(x), sizeof(m->m));

@@ -5,7 +5,10 @@
  * creating. A child's copy inherited from its parent was that placeholder
  * too: it opens its own (late_inherited); the two then no longer share one
  * description, which for a pidfd holds nothing but O_NONBLOCK. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/set.h"
+#include "image/kinds/fd_pidfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +39,7 @@ static int pidfd_wait(const struct img_pidfd *p)
 static int late_pidfd(const struct rst_set *set, int i, const struct img_fd *d,
 		      const struct img_fdx *x)
 {
-	const struct img_pidfd *p = rst_ev_payload(x, sizeof(*p));
-	int fd = p ? pidfd_wait(p) : -1;
+	int fd = pidfd_wait(rst_fdx_payload(x));
 	return fd < 0 ? -1 : rst_ev_replace(&set->img[i], d, fd);
 }
 

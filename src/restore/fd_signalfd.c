@@ -1,5 +1,8 @@
 /* signalfd at restart: a new one with the saved mask. */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/set.h"
+#include "image/kinds/fd_signalfd.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -9,10 +12,8 @@ static int open_signalfd(const struct rst_set *set, int i, const struct img_fd *
 			 const struct img_fdx *x)
 {
 	(void)set, (void)i;
-	const struct img_signalfd *p = rst_ev_payload(x, sizeof(*p));
+	const struct img_signalfd *p = rst_fdx_payload(x);
 	sigset_t mask;
-	if (!p)
-		return -1;
 	sigemptyset(&mask);
 	for (int sig = 1; sig <= 64; sig++)
 		if (p->sigmask & (1ull << (sig - 1)))

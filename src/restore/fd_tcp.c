@@ -10,7 +10,9 @@
  * one on another host: one poll loop drives every connection, bounded by
  * RST_TCP_WAIT_S. Each socket then becomes its shared object (objs.c), at
  * the fixed number every holder takes it from. */
-#include "restore/restore.h"
+#include "restore/fd_tcp.h"
+#include "restore/fd_inet.h"
+#include "restore/load.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/tcpflow.h"
@@ -369,7 +371,7 @@ static int open_ns(const struct rst_set *set)
 	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid()};
 	char err[512];
 	snprintf(h.name, sizeof(h.name), "restart");
-	int ns = proto_client_connect(set->opts[0].port, &h, NULL, NULL, 0, err, sizeof(err));
+	int ns = proto_client_connect(set->conn[0].port, &h, NULL, NULL, 0, err, sizeof(err));
 	if (ns < 0)
 		error("cannot make TCP connections again: %s", err);
 	return ns;

@@ -1,7 +1,10 @@
 /* timerfd at restart: the same clock and flags, armed with the time it had
  * left (or its absolute expiry), and its unread expirations put back with
  * TFD_IOC_SET_TICKS (CONFIG_CHECKPOINT_RESTORE). */
-#include "restore/fd_event.h"
+#include "restore/fd_evutil.h"
+#include "restore/fdkinds.h"
+#include "restore/set.h"
+#include "image/kinds/fd_timerfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,11 +34,7 @@ static int open_timerfd(const struct rst_set *set, int i, const struct img_fd *d
 			const struct img_fdx *x)
 {
 	(void)set, (void)i;
-	const struct img_timerfd *p = rst_ev_payload(x, sizeof(*p));
-	if (!p || p->value_ns < 0 || p->interval_ns < 0) {
-		errno = EINVAL;
-		return -1;
-	}
+	const struct img_timerfd *p = rst_fdx_payload(x); /* times checked: kinds/fd_timerfd.c */
 	int fd = timerfd_create(p->clock, TFD_CLOEXEC | (d->open_flags & O_NONBLOCK));
 	if (fd < 0)
 		return -1;

@@ -16,10 +16,15 @@
  * that were in flight in it are put back (common/ttyqueue.c); a session
  * leader whose controlling terminal it was takes it again (TIOCSCTTY) and puts
  * the foreground process group back, once its children are in their groups. */
-#include "restore/restore.h"
+#include "restore/fd_tty.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
 #include "common/ttyqueue.h"
 #include "common/ttyrelay.h"
+#include "image/kinds/fd_tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,11 +39,6 @@
 static int ctty_master = -1, ctty_slave = -1; /* restart's pty for IMG_FD_TTY */
 static const struct img_tty *ctty_rec;	      /* its saved state */
 static uint16_t ctty_port;		      /* the coordinator: the relay keeps modes for it */
-
-static const struct img_tty *rec(const struct img_fdx *x)
-{
-	return x && x->len >= sizeof(struct img_tty) ? rst_fdx_payload(x) : NULL;
-}
 
 static int termios_of(int fd, const struct img_tty *t, struct termios *tio)
 {
@@ -118,36 +118,14 @@ static int create_ctty(const struct rst_set *set, const struct rst_obj *o, int f
 	return fd[0] < 0 ? -1 : 0;
 }
 
-static int bad_record(const struct rst_set *set, int i, const struct img_fd *d, char *err,
-		      size_t errlen)
-{
-	return snprintf(err, errlen, "%s: fd %d of pid %u has a truncated terminal record",
-			set->img[i].r.path, d->fd, set->img[i].proc->pid),
-	       -1;
-}
-
-/* A master's record with the pty's bytes in flight holds them all. */
-static int queues_fit(const struct img_fdx *x, const struct img_tty *t)
-{
-	struct img_tty_queues h;
-	if (!(t->flags & IMG_TTY_QUEUES))
-		return 1;
-	if (x->len < sizeof(*t) + sizeof(h))
-		return 0;
-	memcpy(&h, t + 1, sizeof(h));
-	return h.in_len <= TTYQ_MAX && h.out_len <= TTYQ_MAX &&
-	       sizeof(*t) + sizeof(h) + h.in_len + h.out_len <= x->len;
-}
-
 static int scan_master(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		       char *err, size_t errlen)
 {
-	const struct img_tty *t = rec(x);
-	if (!t || !queues_fit(x, t))
-		return bad_record(set, i, d, err, errlen);
+	const struct img_tty *t = rst_fdx_payload(x);
+	(void)d;
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_PTY_MASTER, t->index, t->dev, i, create_pair);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	o->creator = -1; /* PID 1 makes every pty, one after the other: the numbers */
 	if (!o->priv || (t->flags & IMG_TTY_QUEUES)) /* the owner's record has the bytes */
 		o->priv = t;
@@ -157,29 +135,21 @@ static int scan_master(struct rst_set *set, int i, const struct img_fd *d, const
 static int scan_ctty(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		     char *err, size_t errlen)
 {
-	const struct img_tty *t = rec(x);
-	if (!t || !queues_fit(x, t))
-		return bad_record(set, i, d, err, errlen);
+	const struct img_tty *t = rst_fdx_payload(x);
+	(void)d;
 	if (ctty_rec && ctty_rec->index != t->index)
-		return snprintf(err, errlen,
-				"pid %u has terminal /dev/pts/%u, another process /dev/pts/%u: "
-				"the computation has one terminal of its own",
-				set->img[i].proc->pid, t->index, ctty_rec->index),
-		       -1;
+		return errf(err, errlen,
+			    "pid %u has terminal /dev/pts/%u, another process /dev/pts/%u: "
+			    "the computation has one terminal of its own",
+			    set->img[i].proc->pid, t->index, ctty_rec->index);
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_TTY, t->index, 0, i, create_ctty);
 	if (!o)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	o->creator = -1;
 	/* the session leader's record, the one with the bytes typed ahead if any */
 	if (!ctty_rec || ((t->flags & IMG_TTY_CTTY) && !(ctty_rec->flags & IMG_TTY_QUEUES)))
 		ctty_rec = t;
 	return 0;
-}
-
-static int no_record(void)
-{
-	errno = EINVAL;
-	return -1;
 }
 
 static int keep_flags(int fd, const struct img_fd *d)
@@ -192,10 +162,8 @@ static int keep_flags(int fd, const struct img_fd *d)
 static int open_master(const struct rst_set *set, int i, const struct img_fd *d,
 		       const struct img_fdx *x)
 {
-	const struct img_tty *t = rec(x);
+	const struct img_tty *t = rst_fdx_payload(x);
 	(void)i;
-	if (!t)
-		return no_record();
 	int at = rst_obj_fd(set, IMG_FD_PTY_MASTER, t->index, t->dev, 0);
 	return keep_flags(at < 0 ? -1 : fcntl(at, F_DUPFD_CLOEXEC, 0), d);
 }
@@ -205,10 +173,8 @@ static int open_master(const struct rst_set *set, int i, const struct img_fd *d,
 static int open_slave(const struct rst_set *set, int i, const struct img_fd *d,
 		      const struct img_fdx *x)
 {
-	const struct img_tty *t = rec(x);
+	const struct img_tty *t = rst_fdx_payload(x);
 	(void)i;
-	if (!t)
-		return no_record();
 	int at = rst_obj_fd(set, IMG_FD_PTY_MASTER, t->index, t->dev, 0);
 	if (at < 0) {
 		int std = d->fd <= 2 ? d->fd : (d->open_flags & O_ACCMODE) == O_RDONLY ? 0 : 1;
@@ -221,10 +187,8 @@ static int open_slave(const struct rst_set *set, int i, const struct img_fd *d,
 static int open_ctty(const struct rst_set *set, int i, const struct img_fd *d,
 		     const struct img_fdx *x)
 {
-	const struct img_tty *t = rec(x);
+	const struct img_tty *t = rst_fdx_payload(x);
 	(void)i;
-	if (!t)
-		return no_record();
 	int at = rst_obj_fd(set, IMG_FD_TTY, t->index, 0, 0);
 	return keep_flags(at < 0 ? -1 : fcntl(at, F_DUPFD_CLOEXEC, 0), d);
 }
@@ -243,8 +207,8 @@ static const struct img_tty *ctty_of(const struct rst_set *set, int i, const str
 		const struct img_fd *d = &img->fds[k];
 		if ((d->type != IMG_FD_TTY && d->type != IMG_FD_PTY_SLAVE) || d->share >= 0)
 			continue;
-		const struct img_tty *t = rec(rst_fdx(img, d));
-		if (!t || !(t->flags & IMG_TTY_CTTY))
+		const struct img_tty *t = rst_fdx_payload(rst_fdx(img, d));
+		if (!(t->flags & IMG_TTY_CTTY))
 			continue;
 		if (d->type == IMG_FD_PTY_SLAVE &&
 		    rst_obj_fd(set, IMG_FD_PTY_MASTER, t->index, t->dev, 0) < 0)
@@ -313,7 +277,7 @@ static int make_ctty(const struct rst_set *set)
 		close(s);
 		return -1;
 	}
-	ctty_port = set->opts ? set->opts->port : 0;
+	ctty_port = set->conn ? set->conn->port : 0;
 	ctty_master = fcntl(m, F_DUPFD_CLOEXEC, set->top);
 	ctty_slave = fcntl(s, F_DUPFD_CLOEXEC, set->top);
 	close(m);

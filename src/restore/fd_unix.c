@@ -12,8 +12,12 @@
  *     (sent to its name), then connects to its peer's name.
  * The objects a socket depends on are registered before it, so that they are
  * created first. */
-#include "restore/restore.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/fd_unix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,39 +44,6 @@ static struct uidx *idx;
 static int nidx;
 static const struct rst_set *idx_set;
 
-static const uint8_t *msgs_of(const struct img_unix *u)
-{
-	return (const uint8_t *)(u + 1) + u->npending * 8ull;
-}
-
-static const uint64_t *pending_of(const struct img_unix *u)
-{
-	return (const uint64_t *)(u + 1);
-}
-
-/* The payload is self-consistent: sizes, names and every message inside. */
-static int valid(const struct img_fdx *x)
-{
-	const struct img_unix *u = rst_fdx_payload(x);
-	if (x->len < sizeof(*u) || u->name_len > sizeof(u->name) ||
-	    u->peer_name_len > sizeof(u->peer_name) || u->npending > (1u << 20) ||
-	    u->data_len != x->len - sizeof(*u) - u->npending * 8ull ||
-	    x->len < sizeof(*u) + u->npending * 8ull)
-		return 0;
-	const uint8_t *m = msgs_of(u);
-	uint64_t off = 0;
-	for (uint32_t k = 0; k < u->nmsgs; k++) {
-		uint32_t len;
-		if (u->data_len - off < 4)
-			return 0;
-		memcpy(&len, m + off, 4);
-		if (len > u->data_len - off - 4)
-			return 0;
-		off += 4 + len;
-	}
-	return off == u->data_len;
-}
-
 static const struct img_unix *find(uint64_t ino)
 {
 	for (int k = 0; k < nidx; k++)
@@ -91,7 +62,7 @@ static int build_index(const struct rst_set *set)
 		for (uint32_t k = 0; k < img->nfds; k++) {
 			const struct img_fd *d = &img->fds[k];
 			const struct img_fdx *x = rst_fdx(img, d);
-			if (d->type != IMG_FD_UNIX || d->share >= 0 || !x || !valid(x))
+			if (d->type != IMG_FD_UNIX || d->share >= 0)
 				continue;
 			struct uidx *g = realloc(idx, sizeof(*g) * (nidx + 1));
 			if (!g)
@@ -130,14 +101,9 @@ static int reg(struct rst_set *set, int i, uint64_t key, const struct img_unix *
 static int unix_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
 		     char *err, size_t errlen)
 {
-	if (!valid(x))
-		return snprintf(err, errlen,
-				"%s is corrupt: the unix socket record of fd %d is "
-				"invalid",
-				set->img[i].r.path, d->fd),
-		       -1;
+	(void)d;
 	if (idx_set != set && build_index(set) < 0)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	const struct img_unix *u = rst_fdx_payload(x), *p = u->peer ? find(u->peer) : NULL;
 	int rc = 0;
 	if ((u->state == IMG_UNIX_PENDING || u->state == IMG_UNIX_DGRAM_TO) && p)
@@ -145,10 +111,10 @@ static int unix_scan(struct rst_set *set, int i, const struct img_fd *d, const s
 	if (rc == 0)
 		rc = reg(set, i, key_of(u, x->ino), u, x->ino);
 	for (uint32_t k = 0; rc == 0 && u->state == IMG_UNIX_LISTEN && k < u->npending; k++)
-		if (find(pending_of(u)[k])) /* its clients connect after it, in queue order */
-			rc = reg(set, i, pending_of(u)[k], NULL, 0);
+		if (find(img_unix_pending(u)[k])) /* its clients connect after it, in queue order */
+			rc = reg(set, i, img_unix_pending(u)[k], NULL, 0);
 	if (rc < 0)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -160,17 +126,6 @@ static socklen_t sun_of(struct sockaddr_un *a, const char *name, uint32_t len)
 	a->sun_family = AF_UNIX;
 	memcpy(a->sun_path, name, len);
 	return offsetof(struct sockaddr_un, sun_path) + len;
-}
-
-static const char *addr_text(const char *name, uint32_t len, char *buf, size_t size)
-{
-	if (!len)
-		return "an unnamed socket";
-	if (name[0])
-		snprintf(buf, size, "%.*s", (int)len, name);
-	else
-		snprintf(buf, size, "@%.*s", (int)len - 1, name + 1);
-	return buf;
 }
 
 /* The dead original left its socket file: remove it, unless a live socket
@@ -193,7 +148,7 @@ static int free_name(const struct img_unix *u)
 	if (rc == 0 || (e != ECONNREFUSED && e != ENOENT))
 		return error("cannot bind a unix socket to %s again: a running socket answers "
 			     "there (is the checkpointed program still running?)",
-			     addr_text(u->name, u->name_len, text, sizeof(text)));
+			     img_unix_addr(u->name, u->name_len, text, sizeof(text)));
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
@@ -207,7 +162,8 @@ static int bind_name(int s, const struct img_unix *u)
 		return -1;
 	if (bind(s, (void *)&a, sun_of(&a, u->name, u->name_len)) < 0)
 		return error("cannot bind a unix socket to %s again: %s",
-			     addr_text(u->name, u->name_len, text, sizeof(text)), strerror(errno));
+			     img_unix_addr(u->name, u->name_len, text, sizeof(text)),
+			     strerror(errno));
 	return 0;
 }
 
@@ -227,7 +183,7 @@ static void set_options(int s, const struct img_unix *u)
 /* Send u's queued messages through s (to `to`, when given), in order. */
 static int refill(int s, const struct img_unix *u, const struct sockaddr_un *to, socklen_t tolen)
 {
-	const uint8_t *m = msgs_of(u);
+	const uint8_t *m = img_unix_msgs(u);
 	for (uint32_t k = 0; k < u->nmsgs; k++) {
 		uint32_t len;
 		memcpy(&len, m, 4);
@@ -293,7 +249,7 @@ static int make_pending(const struct img_unix *u, int *fd)
 	set_options(s, u);
 	if (connect(s, (void *)&a, sun_of(&a, u->peer_name, u->peer_name_len)) < 0)
 		return error("cannot connect a unix socket to its listener %s again: %s",
-			     addr_text(u->peer_name, u->peer_name_len, text, sizeof(text)),
+			     img_unix_addr(u->peer_name, u->peer_name_len, text, sizeof(text)),
 			     strerror(errno));
 	return 0;
 }
@@ -324,7 +280,7 @@ static int make_single(const struct img_unix *u, int *fd)
 	if (u->state != IMG_UNIX_DGRAM_TO ||
 	    connect(s, (void *)&a, sun_of(&a, u->peer_name, u->peer_name_len)) == 0)
 		return 0;
-	addr_text(u->peer_name, u->peer_name_len, text, sizeof(text));
+	img_unix_addr(u->peer_name, u->peer_name_len, text, sizeof(text));
 	if (u->peer)
 		return error("cannot connect a unix datagram socket to %s again: %s", text,
 			     strerror(errno));

@@ -1,23 +1,43 @@
-/* The descriptor kinds that carry an IMG_SEC_FDX record, by type. Each kind's
- * module defines its struct rst_fd_kind; this table is the one place that lists
- * them. */
-#include "restore/restore.h"
-#include "restore/fd_event.h"
+/* The descriptor kinds at restart, by type. Each kind's module (fd_KIND.c,
+ * described by image/kinds/fd_KIND.h) defines its struct rst_fd_kind; this
+ * table is the one place that lists them. */
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/set.h"
+#include "restore/shares.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <string.h>
 
-extern const struct rst_fd_kind rst_fd_memfd;
-extern const struct rst_fd_kind rst_fd_mqueue;
-extern const struct rst_fd_kind rst_fd_unix, rst_fd_inet, rst_fd_fifo;
+extern const struct rst_fd_kind rst_fd_file, rst_fd_dir, rst_fd_chardev, rst_fd_stdio,
+    rst_fd_runtime, rst_fd_external, rst_fd_pipe, rst_fd_eventfd, rst_fd_timerfd, rst_fd_signalfd,
+    rst_fd_epoll, rst_fd_inotify, rst_fd_pidfd, rst_fd_memfd, rst_fd_mqueue, rst_fd_unix,
+    rst_fd_inet, rst_fd_fifo, rst_fd_kind_pty_master, rst_fd_kind_pty_slave, rst_fd_kind_tty;
 
 static const struct rst_fd_kind *const kinds[] = {
-    &rst_fd_eventfd,	    &rst_fd_timerfd,  &rst_fd_signalfd,
-    &rst_fd_epoll,	    &rst_fd_inotify,  &rst_fd_pidfd,
-    &rst_fd_memfd,	    &rst_fd_mqueue,   &rst_fd_unix,
-    &rst_fd_inet,	    &rst_fd_fifo,     &rst_fd_kind_pty_master,
-    &rst_fd_kind_pty_slave, &rst_fd_kind_tty, NULL,
+    &rst_fd_file,
+    &rst_fd_dir,
+    &rst_fd_chardev,
+    &rst_fd_stdio,
+    &rst_fd_runtime,
+    &rst_fd_external,
+    &rst_fd_pipe,
+    &rst_fd_eventfd,
+    &rst_fd_timerfd,
+    &rst_fd_signalfd,
+    &rst_fd_epoll,
+    &rst_fd_inotify,
+    &rst_fd_pidfd,
+    &rst_fd_memfd,
+    &rst_fd_mqueue,
+    &rst_fd_unix,
+    &rst_fd_inet,
+    &rst_fd_fifo,
+    &rst_fd_kind_pty_master,
+    &rst_fd_kind_pty_slave,
+    &rst_fd_kind_tty,
+    NULL,
 };
 
 const struct rst_fd_kind *rst_fd_kind(uint32_t type)

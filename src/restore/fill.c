@@ -1,7 +1,11 @@
 /* Filling the premapped regions with the image's memory chunks, on as many
  * threads as there are cores (up to 4): page faults, copies, checksums and
  * decompression all run in parallel. The threads are gone before the blob runs. */
-#include "restore/restore.h"
+#include "restore/fill.h"
+#include "restore/chain.h"
+#include "restore/load.h"
+#include "restore/mem.h"
+#include "restore/shm.h"
 #include "common/fault.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -22,8 +26,10 @@
 
 struct fill_job {
 	struct rst_image *img;
-	uint64_t *dst;		    /* per chunk: where its pages go now */
-	const uint8_t *mapped;	    /* per chunk: mapped, not to be read */
+	uint64_t *dst;	       /* per chunk: where its pages go now */
+	const uint8_t *mapped; /* per chunk: mapped, not to be read */
+	int verify; /* checksum the mapped chunks too (restart --no-verify: 0; restart itself
+		       does once the program runs: verify.c) */
 	uint64_t total, done;	    /* bytes of memory; done is atomic */
 	struct progress *progress;  /* shown by the calling thread only */
 	struct img_reader *readers; /* the chain's files (chain.c), if any */
@@ -42,13 +48,11 @@ struct fill_job {
 static int verify_mapped(const struct rst_image *img, const struct img_chunk *c, const void *mem,
 			 char *err, size_t errlen)
 {
-	if (!rst_verify_mapped || rst_verify_deferred ||
-	    img_sum(mem, (size_t)c->npages * IMG_PAGE) == c->sum)
+	if (img_sum(mem, (size_t)c->npages * IMG_PAGE) == c->sum)
 		return 0;
-	snprintf(err, errlen,
-		 "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
-		 img->r.path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
-	return -1;
+	return errf(err, errlen,
+		    "%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum",
+		    img->r.path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
 }
 
 /* Group g (the pieces of one stored chunk): read once, into each piece's
@@ -68,8 +72,8 @@ static int fill_group(struct fill_job *j, uint32_t g, void **dsts, ZSTD_DCtx *d,
 			if (j->dst[i] == FILLED_ELSEWHERE)
 				continue;
 			if (j->mapped[i]) { /* mapped from the image file: pages come on demand */
-				if (verify_mapped(j->img, c, (const void *)j->dst[i], err, errlen) <
-				    0)
+				if (j->verify && verify_mapped(j->img, c, (const void *)j->dst[i],
+							       err, errlen) < 0)
 					return -1;
 				continue;
 			}
@@ -141,6 +145,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 			     .lock = PTHREAD_MUTEX_INITIALIZER,
 			     .self = pthread_self(),
 			     .mapped = l->mapped,
+			     .verify = l->opt->verify_mapped && !l->opt->verify_deferred,
 			     .progress = &prog};
 	snprintf(what, sizeof(what), "stasis: restoring pid %u", img->proc->pid);
 	progress_start(&prog, what, log_get_fd());
@@ -149,7 +154,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 			j.total += (uint64_t)img->chunks[c].npages * IMG_PAGE;
 	uint32_t toread = 0;
 	for (uint32_t c = 0; c < img->nchunks; c++)
-		toread += !l->mapped[c] || (rst_verify_mapped && !rst_verify_deferred);
+		toread += !l->mapped[c] || j.verify;
 	pthread_t t[MAX_WORKERS];
 	int started = 0, n = workers_for(toread);
 	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));

@@ -1,26 +1,15 @@
-/* Loading an image for restart: every section's checksum and every index is
- * checked here, before anything is created, so that a bad image changes nothing. */
-#include "restore/restore.h"
+/* Loading an image for restart or inspect: every section's checksum and every
+ * index is checked here, and every record by its kind (image/kinds/), before
+ * anything is created, so that a bad image changes nothing. */
+#include "restore/load.h"
+#include "restore/chain.h"
+#include "common/log.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define USER_TOP 0x800000000000ull
-
-static int bad(struct rst_image *img, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int bad(struct rst_image *img, char *err, size_t errlen, const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "%s is corrupt: %s", img->r.path, what);
-	return -1;
-}
 
 const char *rst_str(const struct rst_image *img, uint32_t off)
 {
@@ -42,40 +31,43 @@ static int check_vmas(struct rst_image *img, char *err, size_t errlen)
 		const struct img_vma *v = &img->vmas[i];
 		if (v->start >= v->end || v->start % IMG_PAGE || v->end % IMG_PAGE ||
 		    v->start < prev_end || (v->end > USER_TOP && v->kind != IMG_VMA_VSYSCALL))
-			return bad(img, err, errlen, "memory region %u (%#llx-%#llx) is invalid", i,
-				   (unsigned long long)v->start, (unsigned long long)v->end);
+			return errf(err, errlen,
+				    "%s is corrupt: memory region %u (%#llx-%#llx) is invalid",
+				    img->r.path, i, (unsigned long long)v->start,
+				    (unsigned long long)v->end);
 		if (v->kind < IMG_VMA_ANON || v->kind > IMG_VMA_SKIP)
-			return bad(img, err, errlen, "memory region %u has unknown kind %u", i,
-				   v->kind);
+			return errf(err, errlen,
+				    "%s is corrupt: memory region %u has unknown kind %u",
+				    img->r.path, i, v->kind);
 		if (v->file >= (int32_t)img->nfiles ||
 		    ((v->kind == IMG_VMA_FILE_PRIVATE || v->kind == IMG_VMA_FILE_SHARED) &&
 		     v->file < 0))
-			return bad(img, err, errlen, "memory region %u names file %d", i, v->file);
+			return errf(err, errlen, "%s is corrupt: memory region %u names file %d",
+				    img->r.path, i, v->file);
 		if (v->first_chunk > img->nchunks || v->nchunks > img->nchunks - v->first_chunk)
-			return bad(img, err, errlen, "memory region %u has chunks out of range", i);
+			return errf(err, errlen,
+				    "%s is corrupt: memory region %u has chunks out of range",
+				    img->r.path, i);
 		for (uint32_t c = v->first_chunk; c < v->first_chunk + v->nchunks; c++) {
 			const struct img_chunk *k = &img->chunks[c];
 			if (k->vaddr % IMG_PAGE || k->vaddr < v->start || !k->npages ||
 			    k->npages > IMG_CHUNK_PAGES ||
 			    k->npages > (v->end - k->vaddr) / IMG_PAGE || !known_comp(img, k))
-				return bad(img, err, errlen,
-					   "memory chunk %u does not fit region %u", c, i);
+				return errf(err, errlen,
+					    "%s is corrupt: memory chunk %u does not fit region %u",
+					    img->r.path, c, i);
 		}
 		prev_end = v->end;
 	}
 	return 0;
 }
 
-static int has_fdx(uint32_t type)
-{
-	return type >= IMG_FD_UNIX && type < IMG_FD_NTYPES;
-}
-
 const struct img_fdx *rst_fdx(const struct rst_image *img, const struct img_fd *d)
 {
-	if (!has_fdx(d->type) || !img->fdx || d->pos < 0 || d->pos % 8 ||
-	    (uint64_t)d->pos > img->fdx_len - sizeof(struct img_fdx) ||
-	    img->fdx_len < sizeof(struct img_fdx))
+	const struct img_kind *k = img_fd_kind(d->type);
+	if (!k || !k->payload || !img->fdx || d->pos < 0 || d->pos % 8 ||
+	    img->fdx_len < sizeof(struct img_fdx) ||
+	    (uint64_t)d->pos > img->fdx_len - sizeof(struct img_fdx))
 		return NULL;
 	const struct img_fdx *x = (const struct img_fdx *)(img->fdx + d->pos);
 	if (x->type != d->type || x->len > img->fdx_len - d->pos - sizeof(*x))
@@ -83,55 +75,112 @@ const struct img_fdx *rst_fdx(const struct rst_image *img, const struct img_fd *
 	return x;
 }
 
-static int check_files_fds(struct rst_image *img, char *err, size_t errlen)
+struct img_view rst_view(const struct rst_image *img)
 {
-	for (uint32_t i = 0; i < img->nfiles; i++) {
-		const struct img_file *f = &img->files[i];
-		if (f->path_str >= img->strings_len)
-			return bad(img, err, errlen, "file %u has a bad name", i);
-		if ((f->flags & (IMG_FILE_DELETED | IMG_FILE_PIPE | IMG_FILE_SAVED)) &&
-		    (f->data_off > img->filedata_len || f->size > img->filedata_len - f->data_off))
-			return bad(img, err, errlen, "deleted file %u has contents out of range",
-				   i);
-	}
+	return (struct img_view){.path = img->r.path,
+				 .pid = img->proc ? img->proc->pid : 0,
+				 .strings = img->strings,
+				 .strings_len = img->strings_len,
+				 .files = img->files,
+				 .nfiles = img->nfiles,
+				 .filedata = img->filedata,
+				 .filedata_len = img->filedata_len,
+				 .fds = img->fds,
+				 .nfds = img->nfds};
+}
+
+/* What every descriptor entry must be, whatever its kind. */
+static int check_fd(const struct rst_image *img, uint32_t i)
+{
+	const struct img_fd *d = &img->fds[i];
+	const struct img_kind *k = img_fd_kind(d->type);
+	return d->fd >= 0 && d->fd <= (1 << 20) && (!i || d->fd > img->fds[i - 1].fd) && k &&
+	       d->file < (int32_t)img->nfiles && d->share < d->fd && d->std >= 0 && d->std <= 2 &&
+	       (d->share >= 0 || !k->payload || rst_fdx(img, d));
+}
+
+/* Each descriptor's own part, checked by its kind (a dup's is its lowest's). */
+static int check_fd_kinds(const struct rst_image *img, const struct img_view *v, char *err,
+			  size_t errlen)
+{
+	char why[256] = "";
 	for (uint32_t i = 0; i < img->nfds; i++) {
 		const struct img_fd *d = &img->fds[i];
-		int needs_file = d->type == IMG_FD_REG || d->type == IMG_FD_DIR ||
-				 d->type == IMG_FD_CHR || d->type == IMG_FD_PIPE;
-		if (d->fd < 0 || d->fd > (1 << 20) || (i && d->fd <= img->fds[i - 1].fd) ||
-		    d->type < IMG_FD_REG || d->type >= IMG_FD_NTYPES ||
-		    (has_fdx(d->type) && d->share < 0 && !rst_fdx(img, d)) ||
-		    d->file >= (int32_t)img->nfiles ||
-		    (needs_file && d->file < 0 && d->share < 0) || d->share >= d->fd ||
-		    (d->type == IMG_FD_PIPE && d->share < 0 &&
-		     !(img->files[d->file].flags & IMG_FILE_PIPE)) ||
-		    d->std < 0 || d->std > 2)
-			return bad(img, err, errlen, "descriptor entry %u (fd %d) is invalid", i,
-				   d->fd);
+		const struct img_kind *k = img_fd_kind(d->type);
+		if (!check_fd(img, i))
+			return errf(err, errlen,
+				    "%s is corrupt: descriptor entry %u (fd %d) is invalid",
+				    img->r.path, i, d->fd);
+		const struct img_fdx *x = d->share < 0 && k->payload ? rst_fdx(img, d) : NULL;
+		if (x && x->len < k->size)
+			return errf(err, errlen,
+				    "%s is corrupt: the %s record of fd %d is truncated",
+				    img->r.path, k->name, d->fd);
+		if (d->share < 0 && k->validate &&
+		    k->validate(v, i, x ? rst_fdx_payload(x) : NULL, x ? x->len : 0, why,
+				sizeof(why)) < 0)
+			return errf(err, errlen,
+				    "%s is corrupt: the %s record of fd %d is invalid: %s",
+				    img->r.path, k->name, d->fd, why);
 	}
 	return 0;
+}
+
+/* Every record of section s (n of them at recs), checked by its kind. */
+static int check_records(const struct rst_image *img, const struct img_view *v, uint32_t s,
+			 const void *recs, uint32_t n, char *err, size_t errlen)
+{
+	const struct img_kind *k = img_section_kind(s);
+	char why[256] = "";
+	for (uint32_t i = 0; k && k->validate && i < n; i++)
+		if (k->validate(v, i, (const uint8_t *)recs + (size_t)i * k->size, k->size, why,
+				sizeof(why)) < 0)
+			return errf(err, errlen, "%s is corrupt: %s", img->r.path, why);
+	return 0;
+}
+
+static int check_kinds(const struct rst_image *img, char *err, size_t errlen)
+{
+	struct img_view v = rst_view(img);
+	return check_records(img, &v, IMG_SEC_FILES, img->files, img->nfiles, err, errlen) < 0 ||
+		       check_fd_kinds(img, &v, err, errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_LOCKS, img->locks, img->nlocks, err, errlen) <
+			   0 ||
+		       check_records(img, &v, IMG_SEC_ZOMBIES, img->zombies, img->nzombies, err,
+				     errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_SHARES, img->shares, img->nshares, err,
+				     errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_IPC, img->ipc, img->nipc, err, errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_MEMBERS, img->members, img->nmembers, err,
+				     errlen) < 0
+		   ? -1
+		   : 0;
 }
 
 static int check_proc(struct rst_image *img, char *err, size_t errlen)
 {
 	int mains = 0;
 	if (img->proc->pid < 2 || img->proc->pid > 4194304)
-		return bad(img, err, errlen, "pid %u is invalid", img->proc->pid);
+		return errf(err, errlen, "%s is corrupt: pid %u is invalid", img->r.path,
+			    img->proc->pid);
 	if (img->proc->mm.auxv_words > IMG_AUXV_WORDS)
-		return bad(img, err, errlen, "auxv too long");
+		return errf(err, errlen, "%s is corrupt: auxv too long", img->r.path);
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct img_thread *t = &img->threads[i];
 		if (t->tid < 2 || t->tid > 4194304)
-			return bad(img, err, errlen, "thread %u has tid %u", i, t->tid);
+			return errf(err, errlen, "%s is corrupt: thread %u has tid %u", img->r.path,
+				    i, t->tid);
 		mains += !!(t->flags & IMG_THREAD_MAIN);
 		if ((t->flags & IMG_THREAD_MAIN) && t->tid != img->proc->pid)
-			return bad(img, err, errlen, "main thread tid %u is not the pid %u", t->tid,
-				   img->proc->pid);
+			return errf(err, errlen,
+				    "%s is corrupt: main thread tid %u is not the pid %u",
+				    img->r.path, t->tid, img->proc->pid);
 	}
 	if (mains != 1)
-		return bad(img, err, errlen, "%d main threads", mains);
+		return errf(err, errlen, "%s is corrupt: %d main threads", img->r.path, mains);
 	if (!img->strings_len || img->strings[img->strings_len - 1])
-		return bad(img, err, errlen, "string table is not terminated");
+		return errf(err, errlen, "%s is corrupt: string table is not terminated",
+			    img->r.path);
 	return 0;
 }
 
@@ -196,14 +245,16 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->locks = load(img, IMG_SEC_LOCKS, sizeof(struct img_lock), &img->nlocks, NULL,
 				err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_IPC) &&
+	    !(img->ipc =
+		  load(img, IMG_SEC_IPC, sizeof(struct img_ipc), &img->nipc, NULL, err, errlen)))
+		goto fail;
 	if (img_find(&img->r, IMG_SEC_MEMBERS) &&
 	    !(img->members = load(img, IMG_SEC_MEMBERS, sizeof(struct img_member), &img->nmembers,
 				  NULL, err, errlen)))
 		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
-	    rst_locks_check(img, err, errlen) < 0 || check_files_fds(img, err, errlen) < 0 ||
-	    rst_zombies_check(img, err, errlen) < 0 ||
-	    rst_chain_load(img, depth, err, errlen) < 0 || rst_shares_check(img, err, errlen) < 0)
+	    check_kinds(img, err, errlen) < 0 || rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -226,6 +277,7 @@ void rst_free(struct rst_image *img)
 	free(img->fdx);
 	free(img->zombies);
 	free(img->locks);
+	free(img->ipc);
 	free(img->members);
 	rst_chain_free(img);
 	free(img->shares);

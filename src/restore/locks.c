@@ -1,8 +1,10 @@
 /* File locks at restart: taken again through the restored descriptors, as the
  * last step before the jump (any close of a descriptor to a file after its
  * POSIX locks are taken would drop them). */
-#include "restore/restore.h"
+#include "restore/locks.h"
+#include "restore/load.h"
 #include "common/log.h"
+#include "image/kinds/locks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,29 +12,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-static const struct img_fd *fd_entry(const struct rst_image *img, int fd)
-{
-	for (uint32_t k = 0; k < img->nfds; k++)
-		if (img->fds[k].fd == fd)
-			return &img->fds[k];
-	return NULL;
-}
-
-int rst_locks_check(const struct rst_image *img, char *err, size_t errlen)
-{
-	for (uint32_t k = 0; k < img->nlocks; k++) {
-		const struct img_lock *l = &img->locks[k];
-		const struct img_fd *d = fd_entry(img, l->fd);
-		if (!d || d->type != IMG_FD_REG || l->kind < IMG_LOCK_POSIX ||
-		    l->kind > IMG_LOCK_OFD || l->start < 0 || (l->end != -1 && l->end < l->start))
-			return snprintf(err, errlen,
-					"%s is corrupt: file lock %u (fd %d) is invalid",
-					img->r.path, k, l->fd),
-			       -1;
-	}
-	return 0;
-}
 
 static int take(const struct img_lock *l)
 {

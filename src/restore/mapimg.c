@@ -8,7 +8,10 @@
  * checksummed (that would read them all): `stasis restart --no-map` reads and
  * verifies every chunk instead. docs/design.md ("Instant restart") has the
  * consequences for the next checkpoint and for the image files. */
-#include "restore/restore.h"
+#include "restore/mapimg.h"
+#include "restore/blob/restart_info.h"
+#include "restore/load.h"
+#include "restore/mem.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -18,9 +21,6 @@
 
 #define MIN_RUN 16	  /* pages: smaller runs are read */
 #define MAX_MAPPINGS 4096 /* per process: far below vm.max_map_count */
-
-int rst_map_images = 1;
-int rst_verify_mapped = 1;
 
 static int mappable_vma(const struct img_vma *v)
 {
@@ -45,9 +45,9 @@ static int continues(const struct img_chunk *prev, const struct img_chunk *c)
  * ranges: beyond that the last one grows to cover the rest, a superset). */
 static int note_run(struct rst_layout *l, uint64_t start, uint64_t len)
 {
-	if (!l->runs && !(l->runs = calloc(RST_MAX_RUNS, sizeof(*l->runs))))
+	if (!l->runs && !(l->runs = calloc(RT_MAX_MAPPED, sizeof(*l->runs))))
 		return error("out of memory");
-	if (l->nruns == RST_MAX_RUNS) {
+	if (l->nruns == RT_MAX_MAPPED) {
 		l->runs[l->nruns - 1][1] = start + len;
 		return 0;
 	}
@@ -101,7 +101,7 @@ static int map_vma(struct rst_image *img, struct rst_layout *l, const struct img
 int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped)
 {
 	int budget = MAX_MAPPINGS;
-	if (!rst_map_images || img->chunk_src)
+	if (!l->opt->map_images || img->chunk_src)
 		return 0; /* chains are read: their chunks live in several files */
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		if (l->premap[i] && mappable_vma(&img->vmas[i]) &&

@@ -1,10 +1,15 @@
 /* Memory for restart: choose a blob area and a scratch range that are free in
  * both the restorer's layout and the target's, premap every region there with
  * its contents, and leave the final moves to the blob. */
-#include "restore/restore.h"
+#include "restore/mem.h"
+#include "restore/fill.h"
+#include "restore/load.h"
+#include "restore/mapimg.h"
+#include "restore/shm.h"
 #include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "restore/fd_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,82 +96,6 @@ static int prot_of(uint32_t p)
 	       (p & IMG_PROT_EXEC ? PROT_EXEC : 0);
 }
 
-int rst_tmpfile_named(const char *path, unsigned mode)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = slash == dir ? '/' : 0, slash[1] = 0;
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-	if (fd < 0)
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -1;
-	/* give it its old name for a moment, so that it is "NAME (deleted)" again */
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) {
-		int named = open(path, O_RDWR | O_CLOEXEC);
-		unlink(path);
-		if (named >= 0) {
-			close(fd);
-			fd = named;
-		}
-	}
-	return fd;
-}
-
-/* A deleted file's saved contents, as a new unlinked file in its old directory
- * (or /tmp). Returns an fd or -1. */
-static int recreate_deleted(const struct rst_image *img, const struct img_file *f)
-{
-	int fd = rst_tmpfile_named(rst_str(img, f->path_str), f->mode & 07777);
-	if (fd >= 0 && write_full(fd, img->filedata + f->data_off, f->size) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* A log the program only appends to (write-only, O_APPEND: a batch job's
- * output file, which the job's next run appended to) that has grown: the
- * program reads nothing from it and writes after what was added. */
-static int only_appended(const struct stat *st, const struct img_file *f, int flags)
-{
-	return (flags & O_ACCMODE) == O_WRONLY && (flags & O_APPEND) &&
-	       (uint64_t)st->st_size >= f->size;
-}
-
-/* Open the file behind a mapping or descriptor, checking that it is the one the
- * image saw. */
-int rst_open_file(const struct rst_image *img, int idx, int flags)
-{
-	const struct img_file *f = &img->files[idx];
-	const char *path = rst_str(img, f->path_str);
-	struct stat st;
-	if (f->flags & IMG_FILE_DELETED)
-		return recreate_deleted(img, f);
-	int fd = open(path, flags | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && (f->flags & IMG_FILE_SAVED))
-		return rst_shm_recreate_file(img, f, flags); /* kept by the checkpoint (shm.c) */
-	if (fd < 0)
-		return error("cannot open %s: %s", path, strerror(errno));
-	if ((f->flags & IMG_FILE_RESTORE) && (f->flags & IMG_FILE_SAVED)) {
-		if (rst_shm_put_back(img, f) == 0)
-			return fd; /* the computation's shared memory, as of the checkpoint */
-		close(fd);
-		return -1;
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !only_appended(&st, f, flags) &&
-	    ((uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec != f->mtime_ns ||
-	     (uint64_t)st.st_size != f->size))
-		warn("%s changed since the checkpoint (size %llu, was %llu): the program may see "
-		     "different data",
-		     path, (unsigned long long)st.st_size, (unsigned long long)f->size);
-	return fd;
-}
-
 static int map_error(const struct rst_image *img, const struct img_vma *v)
 {
 	return error("pid %u: cannot map its memory region %#llx-%#llx (%s): %s", img->proc->pid,
@@ -250,17 +179,37 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 }
 
 /* Write into the target's memory, at target address addr, through its premap. */
-int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
-		     size_t len)
+/* Where [addr, addr + len) of the target is premapped now, or NULL. */
+static void *target(const struct rst_image *img, const struct rst_layout *l, uint64_t addr,
+		    size_t len, int writable)
 {
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct img_vma *v = &img->vmas[i];
 		if (!l->premap[i] || addr < v->start || addr + len > v->end)
 			continue;
-		if (!(v->prot & IMG_PROT_WRITE))
-			return -1;
-		memcpy((void *)(l->premap[i] + (addr - v->start)), src, len);
-		return 0;
+		if (writable && !(v->prot & IMG_PROT_WRITE))
+			return NULL;
+		return (void *)(l->premap[i] + (addr - v->start));
 	}
-	return -1;
+	return NULL;
+}
+
+int rst_write_target(struct rst_image *img, struct rst_layout *l, uint64_t addr, const void *src,
+		     size_t len)
+{
+	void *at = target(img, l, addr, len, 1);
+	if (!at)
+		return -1;
+	memcpy(at, src, len);
+	return 0;
+}
+
+int rst_read_target(const struct rst_image *img, const struct rst_layout *l, uint64_t addr,
+		    void *dst, size_t len)
+{
+	const void *at = target(img, l, addr, len, 0);
+	if (!at)
+		return -1;
+	memcpy(dst, at, len);
+	return 0;
 }

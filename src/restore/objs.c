@@ -1,8 +1,15 @@
 /* Objects several processes of a restarted set hold: each is created once, by
  * the nearest common ancestor of its holders, before that process forks, at
- * two fixed descriptor numbers all of them inherit. Pipes are the first kind;
- * the descriptor kinds of fdkinds.c register theirs from their `scan` step. */
-#include "restore/restore.h"
+ * two fixed descriptor numbers all of them inherit. The descriptor kinds of
+ * fdkinds.c (pipes, sockets, FIFOs ...) register theirs from their `scan`
+ * step, shm.c its shared memory objects. */
+#include "restore/objs.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/set.h"
+#include "restore/shares.h"
+#include "restore/shm.h"
+#include "restore/sysv.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -58,39 +65,6 @@ int rst_obj_fd(const struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t 
 	return set->base + 3 + 2 * set->n + 2 * k + !!end;
 }
 
-/* A pipe with its bytes in flight written back into it. */
-static int create_pipe(const struct rst_set *set, const struct rst_obj *o, int fd[2])
-{
-	(void)set;
-	if (pipe2(fd, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -1;
-	if (o->capacity)
-		fcntl(fd[1], F_SETPIPE_SZ, o->capacity);
-	if (o->len && write(fd[1], o->data, o->len) != (ssize_t)o->len)
-		return -1;
-	return fcntl(fd[0], F_SETFL, 0) < 0 || fcntl(fd[1], F_SETFL, 0) < 0 ? -1 : 0;
-}
-
-static int find_pipes(struct rst_set *set, int i)
-{
-	const struct rst_image *img = &set->img[i];
-	for (uint32_t k = 0; k < img->nfds; k++) {
-		const struct img_fd *d = &img->fds[k];
-		if (d->type != IMG_FD_PIPE || d->share >= 0)
-			continue;
-		const struct img_file *f = &img->files[d->file];
-		struct rst_obj *o = rst_obj_get(set, IMG_FD_PIPE, f->ino, f->dev, i, create_pipe);
-		if (!o)
-			return -1;
-		o->capacity = f->capacity;
-		if (f->size && !o->len) {
-			o->data = img->filedata + f->data_off;
-			o->len = f->size;
-		}
-	}
-	return 0;
-}
-
 static int scan_kinds(struct rst_set *set, int i, char *err, size_t errlen)
 {
 	const struct rst_image *img = &set->img[i];
@@ -108,10 +82,7 @@ static int scan_kinds(struct rst_set *set, int i, char *err, size_t errlen)
 int rst_objs_find(struct rst_set *set, char *err, size_t errlen)
 {
 	for (int i = 0; i < set->n; i++) {
-		if (find_pipes(set, i) < 0)
-			return snprintf(err, errlen, "out of memory"), -1;
-		if (scan_kinds(set, i, err, errlen) < 0 || rst_shm_scan(set, i, err, errlen) < 0 ||
-		    rst_sysv_scan(set, i, err, errlen) < 0)
+		if (scan_kinds(set, i, err, errlen) < 0 || rst_shm_scan(set, i, err, errlen) < 0)
 			return -1;
 	}
 	return rst_shares_find(set, err, errlen); /* made from the objects above */

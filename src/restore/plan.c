@@ -1,5 +1,9 @@
 /* The flat plan for the restore blob, and the jump into it. */
-#include "restore/restore.h"
+#include "restore/plan.h"
+#include "restore/load.h"
+#include "restore/mem.h"
+#include "restore/blob/abi.h"
+#include "restore/spawn.h"
 #include "common/fault.h"
 #include "restore/blob/blob.h"
 #include "common/log.h"
@@ -13,9 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define THREAD_STACK 65536
-#define MAX_UNMAP 4096
-#define RSEQ_SIG 0x53053053
+#define MAX_UNMAP 4096 /* restorer mappings the blob unmaps */
 
 extern const char stasis_blob_start[], stasis_blob_end[];
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -38,10 +40,11 @@ static uint32_t max_moves(const struct rst_image *img)
 	return img->nvmas + 2 * img->nchunks;
 }
 
-static uint64_t plan_size(const struct rst_image *img)
+size_t rst_plan_size(const struct rst_image *img)
 {
 	return page_up(sizeof(struct blob_plan) + MAX_UNMAP * sizeof(struct blob_range) +
-		       8 * sizeof(struct blob_move) + max_moves(img) * sizeof(struct blob_move) +
+		       BLOB_MAX_SPECIAL * sizeof(struct blob_move) +
+		       max_moves(img) * sizeof(struct blob_move) +
 		       img->nthreads * sizeof(struct blob_thread));
 }
 
@@ -58,21 +61,8 @@ static uint64_t specials_size(const struct rst_image *img)
 
 size_t rst_blob_area_size(const struct rst_image *img)
 {
-	return code_size() + plan_size(img) + (img->nthreads + 1) * THREAD_STACK +
+	return code_size() + rst_plan_size(img) + (img->nthreads + 1) * BLOB_THREAD_STACK +
 	       specials_size(img);
-}
-
-static uint32_t special_kind(const char *name)
-{
-	if (!strcmp(name, "[vdso]"))
-		return IMG_VMA_VDSO;
-	if (!strcmp(name, "[vvar]"))
-		return IMG_VMA_VVAR;
-	if (!strcmp(name, "[vvar_vclock]"))
-		return IMG_VMA_VVAR_VCLOCK;
-	if (!strcmp(name, "[vsyscall]"))
-		return IMG_VMA_VSYSCALL;
-	return 0;
 }
 
 static const struct img_vma *target_special(const struct rst_image *img, uint32_t kind)
@@ -83,45 +73,59 @@ static const struct img_vma *target_special(const struct rst_image *img, uint32_
 	return NULL;
 }
 
-/* Our own mappings: unmap them all, except the blob area, the scratch range and
- * the kernel's special mappings, which move to the target's addresses. */
-static int plan_maps(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l)
+int rst_maps_read(struct rst_map *out, uint32_t cap)
 {
-	struct blob_range *un = (void *)((char *)p + p->unmap_off);
-	struct blob_move *sp = (void *)((char *)p + p->special_off);
-	FILE *f = fopen("/proc/self/maps", "re");
+	FILE *f = fopen("/proc/self/maps", "re"); /* allocates now, not while reading */
 	char line[PATH_MAX + 128];
+	uint32_t n = 0;
 	if (!f)
-		return error("cannot read /proc/self/maps: %s", strerror(errno));
+		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long s, e;
 		char name[PATH_MAX] = "";
 		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %4095s", &s, &e, name) < 2)
 			continue;
-		uint32_t kind = special_kind(name);
-		if (kind == IMG_VMA_VSYSCALL ||
-		    (s >= l->blob_addr && e <= l->blob_addr + l->blob_len) ||
-		    (s >= l->scratch_addr && e <= l->scratch_addr + l->scratch_len))
+		if (n == cap) {
+			fclose(f);
+			errno = ENOSPC;
+			return -1;
+		}
+		out[n++] = (struct rst_map){s, e, img_vma_special(name)};
+	}
+	fclose(f);
+	return n;
+}
+
+/* Our own mappings: unmap them all, except the blob area, the scratch range and
+ * the kernel's special mappings, which move to the target's addresses. */
+static int plan_maps(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l,
+		     const struct rst_map *maps, uint32_t n)
+{
+	struct blob_range *un = (void *)((char *)p + p->unmap_off);
+	struct blob_move *sp = (void *)((char *)p + p->special_off);
+	for (const struct rst_map *m = maps; m < maps + n; m++) {
+		if (m->special == IMG_VMA_VSYSCALL ||
+		    (m->start >= l->blob_addr && m->end <= l->blob_addr + l->blob_len) ||
+		    (m->start >= l->scratch_addr && m->end <= l->scratch_addr + l->scratch_len))
 			continue;
-		if (kind) {
-			const struct img_vma *t = target_special(img, kind);
-			if (!t || t->end - t->start != e - s) {
-				fclose(f);
+		if (m->special) {
+			const struct img_vma *t = target_special(img, m->special);
+			if (!t || t->end - t->start != m->end - m->start)
 				return error(
 				    "this kernel's %s differs from the one in the image "
 				    "(another kernel?): restart on a host with the same kernel",
-				    name);
-			}
-			sp[p->nspecial++] = (struct blob_move){s, t->start, e - s};
+				    img_vma_kind_name(m->special));
+			if (p->nspecial == BLOB_MAX_SPECIAL)
+				return error("more than %d special kernel mappings (vdso, vvar)",
+					     BLOB_MAX_SPECIAL);
+			sp[p->nspecial++] =
+			    (struct blob_move){m->start, t->start, m->end - m->start};
 			continue;
 		}
-		if (p->nunmap >= MAX_UNMAP) {
-			fclose(f);
-			return error("too many restorer mappings");
-		}
-		un[p->nunmap++] = (struct blob_range){s, e - s};
+		if (p->nunmap >= MAX_UNMAP)
+			return error("too many restorer mappings (over %d)", MAX_UNMAP);
+		un[p->nunmap++] = (struct blob_range){m->start, m->end - m->start};
 	}
-	fclose(f);
 	return 0;
 }
 
@@ -134,36 +138,28 @@ static uint64_t premap_end(const struct rst_image *img, const struct rst_layout 
  * mappings, and mremap moves only one at a time on kernels before 6.17. A
  * mapping may also reach beyond its region (PROT_NONE regions merge with the
  * reservation around them): moves are clipped to the regions. */
-static int plan_moves(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l)
+static int plan_moves(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l,
+		      const struct rst_map *maps, uint32_t n)
 {
-	struct blob_move *m = (void *)((char *)p + p->moves_off);
+	struct blob_move *mv = (void *)((char *)p + p->moves_off);
 	uint32_t cap = max_moves(img), i = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[PATH_MAX + 128];
-	if (!f)
-		return error("cannot read /proc/self/maps: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
-			continue;
+	for (const struct rst_map *m = maps; m < maps + n; m++) {
 		for (; i < img->nvmas; i++) {
-			if (!l->premap[i] || premap_end(img, l, i) <= s)
+			if (!l->premap[i] || premap_end(img, l, i) <= m->start)
 				continue;
-			if (l->premap[i] >= e)
+			if (l->premap[i] >= m->end)
 				break; /* the region starts in a later mapping */
-			uint64_t a = s > l->premap[i] ? s : l->premap[i];
-			uint64_t b = e < premap_end(img, l, i) ? e : premap_end(img, l, i);
-			if (p->nmoves >= cap) {
-				fclose(f);
+			uint64_t a = m->start > l->premap[i] ? m->start : l->premap[i];
+			uint64_t b =
+			    m->end < premap_end(img, l, i) ? m->end : premap_end(img, l, i);
+			if (p->nmoves >= cap)
 				return error("too many memory mappings to move (%u)", cap);
-			}
-			m[p->nmoves++] =
+			mv[p->nmoves++] =
 			    (struct blob_move){a, img->vmas[i].start + (a - l->premap[i]), b - a};
 			if (b < premap_end(img, l, i))
 				break; /* the rest of region i is in the next mapping */
 		}
 	}
-	fclose(f);
 	return 0;
 }
 
@@ -174,7 +170,7 @@ static void plan_threads(struct blob_plan *p, const struct rst_image *img, uint6
 		const struct img_thread *s = &img->threads[i];
 		t[i] = (struct blob_thread){
 		    .fs_base = s->fs_base,
-		    .stack_top = stacks + (i + 1) * THREAD_STACK,
+		    .stack_top = stacks + (i + 1) * BLOB_THREAD_STACK,
 		    .tid = s->tid,
 		    .main = !!(s->flags & IMG_THREAD_MAIN),
 		    .ctx = s->ctx,
@@ -221,36 +217,47 @@ static void unregister_rseq(void)
 		syscall(SYS_rseq, tp + __rseq_offset, __rseq_size, 1, RSEQ_SIG);
 }
 
-void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)
+int rst_plan(struct blob_plan *p, const struct rst_image *img, const struct rst_layout *l,
+	     const struct rst_map *maps, uint32_t n, uint64_t stacks, int close_from)
 {
-	char *base = (char *)l->blob_addr;
-	uint64_t code = code_size(), plan = plan_size(img);
-	uint64_t stacks = l->blob_addr + code + plan;
-	struct blob_plan *p = (void *)(base + code);
-	if (mprotect(base, l->blob_len, PROT_READ | PROT_WRITE) < 0)
-		rst_abort("pid %u: cannot prepare the restore blob: %s", img->proc->pid,
-			  strerror(errno));
-	memcpy(base, stasis_blob_start, stasis_blob_end - stasis_blob_start);
 	memset(p, 0, sizeof(*p));
-	p->log_fd = log_fd;
 	p->close_from = close_from;
 	p->scratch_addr = l->scratch_addr;
 	p->scratch_len = l->scratch_len;
-	p->tmp_addr = stacks + (img->nthreads + 1) * THREAD_STACK;
+	p->tmp_addr = stacks + (img->nthreads + 1) * BLOB_THREAD_STACK;
 	p->unmap_off = sizeof(*p);
 	p->special_off = p->unmap_off + MAX_UNMAP * sizeof(struct blob_range);
-	p->moves_off = p->special_off + 8 * sizeof(struct blob_move);
+	p->moves_off = p->special_off + BLOB_MAX_SPECIAL * sizeof(struct blob_move);
 	p->threads_off = p->moves_off + max_moves(img) * sizeof(struct blob_move);
-	if (plan_moves(p, img, l) < 0)
-		rst_abort("pid %u: cannot prepare the restore blob: too many memory moves",
-			  img->proc->pid);
+	if (plan_moves(p, img, l, maps, n) < 0 || plan_maps(p, img, l, maps, n) < 0)
+		return -1;
 	plan_threads(p, img, stacks);
 	plan_mm(p, img, close_from);
-	p->fault = fault_check(FAULT_RST_BLOB);
-	if (mprotect(base, code, PROT_READ | PROT_EXEC) < 0 || plan_maps(p, img, l) < 0)
+	return 0;
+}
+
+void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)
+{
+	char *base = (char *)l->blob_addr;
+	uint64_t code = code_size(), plan = rst_plan_size(img);
+	uint64_t stacks = l->blob_addr + code + plan;
+	struct blob_plan *p = (void *)(base + code);
+	struct rst_map *maps = calloc(MAX_UNMAP + 64, sizeof(*maps));
+	if (!maps || mprotect(base, l->blob_len, PROT_READ | PROT_WRITE) < 0)
 		rst_abort("pid %u: cannot prepare the restore blob: %s", img->proc->pid,
 			  strerror(errno));
+	memcpy(base, stasis_blob_start, stasis_blob_end - stasis_blob_start);
+	int n = mprotect(base, code, PROT_READ | PROT_EXEC) < 0
+		    ? -1
+		    : rst_maps_read(maps, MAX_UNMAP + 64); /* the last mapping made */
+	if (n < 0)
+		rst_abort("pid %u: cannot read its mappings (/proc/self/maps): %s", img->proc->pid,
+			  strerror(errno));
+	if (rst_plan(p, img, l, maps, n, stacks, close_from) < 0)
+		rst_abort("pid %u: cannot prepare the restore blob", img->proc->pid);
+	p->log_fd = log_fd;
+	p->fault = fault_check(FAULT_RST_BLOB);
 	unregister_rseq();
-	((blob_entry_fn)(void *)base)(p, stacks + (img->nthreads + 1) * THREAD_STACK);
+	((blob_entry_fn)(void *)base)(p, stacks + (img->nthreads + 1) * BLOB_THREAD_STACK);
 	__builtin_unreachable();
 }

@@ -12,8 +12,13 @@
  * number every holder inherits and takes its descriptor from. Only the owner
  * then runs the kind's `late` step (an epoll's interest list, which names the
  * owner's descriptor numbers). */
-#include "restore/restore.h"
+#include "restore/shares.h"
+#include "restore/fds.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/shares.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,15 +53,8 @@ static int makeable(uint32_t type)
 
 static const struct img_fd *find_fd(const struct rst_image *img, int fd)
 {
-	uint32_t lo = 0, hi = img->nfds;
-	while (lo < hi) { /* fds are in increasing order (checked by rst_load) */
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (img->fds[mid].fd < fd)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < img->nfds && img->fds[lo].fd == fd ? &img->fds[lo] : NULL;
+	struct img_view v = rst_view(img);
+	return img_view_fd(&v, fd);
 }
 
 static const struct img_share *find_share(const struct rst_image *img, int fd)
@@ -70,24 +68,6 @@ static const struct img_share *find_share(const struct rst_image *img, int fd)
 			hi = mid;
 	}
 	return lo < img->nshares && img->shares[lo].fd == fd ? &img->shares[lo] : NULL;
-}
-
-int rst_shares_check(const struct rst_image *img, char *err, size_t errlen)
-{
-	for (uint32_t k = 0; k < img->nshares; k++) {
-		const struct img_share *s = &img->shares[k];
-		const struct img_fd *d = find_fd(img, s->fd);
-		if (!d || d->share >= 0 || d->type == IMG_FD_RUNTIME ||
-		    (k && s->fd <= img->shares[k - 1].fd) || s->owner_pid < 2 ||
-		    s->owner_pid > 4194304 || s->owner_fd < 0 || s->reserved ||
-		    (s->owner_pid == img->proc->pid && s->owner_fd > s->fd))
-			return snprintf(err, errlen,
-					"%s is corrupt: shared description record %u (fd %d, owner "
-					"pid %u fd %d) is invalid",
-					img->r.path, k, s->fd, s->owner_pid, s->owner_fd),
-			       -1;
-	}
-	return 0;
 }
 
 /* One holder of a description: process i, its descriptor d. */
@@ -148,13 +128,11 @@ static int check_group(const struct rst_set *set, const struct holder *h, int n,
 	for (int k = 0; k < n; k++)
 		if (is_owner(set, h[k].i, h[k].s))
 			return 0;
-	return snprintf(err, errlen,
-			"the images do not agree: pid %u fd %d shares its open file description "
-			"with pid %u fd %d, which that process's image does not say; take a new "
-			"checkpoint",
-			set->img[h[0].i].proc->pid, h[0].s->fd, h[0].s->owner_pid,
-			h[0].s->owner_fd),
-	       -1;
+	return errf(err, errlen,
+		    "the images do not agree: pid %u fd %d shares its open file description "
+		    "with pid %u fd %d, which that process's image does not say; take a new "
+		    "checkpoint",
+		    set->img[h[0].i].proc->pid, h[0].s->fd, h[0].s->owner_pid, h[0].s->owner_fd);
 }
 
 /* Separate descriptions, as before, for kinds no other process can make or
@@ -182,7 +160,7 @@ static int add_group(struct rst_set *set, const struct holder *h, int n, char *e
 		struct rst_obj *o = rst_obj_get(set, SHARE_KIND | owner->type, h[k].s->owner_pid,
 						(uint64_t)h[k].s->owner_fd, h[k].i, make_shared);
 		if (!o)
-			return snprintf(err, errlen, "out of memory"), -1;
+			return errf(err, errlen, "out of memory");
 		o->priv = owner;
 	}
 	return 0;
@@ -208,7 +186,7 @@ int rst_shares_find(struct rst_set *set, char *err, size_t errlen)
 		total += set->img[i].nshares;
 	struct holder *h = malloc((total + 1) * sizeof(*h));
 	if (!h)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return errf(err, errlen, "out of memory");
 	int n = collect(set, h), rc = 0;
 	for (int a = 0, b; a < n && rc == 0; a = b) {
 		for (b = a + 1; b < n && by_owner(&h[a], &h[b]) == 0; b++)

@@ -8,9 +8,17 @@
  * across fork, which maps the same pages again and keeps "/dev/zero (deleted)").
  * The holders do not fill these regions themselves: no holder resumes before
  * all are restored (the RESTARTED barrier), so the creator's copy is the one. */
-#include "restore/restore.h"
+#include "restore/shm.h"
+#include "restore/fdkinds.h"
+#include "restore/load.h"
+#include "restore/mem.h"
+#include "restore/objs.h"
+#include "restore/set.h"
+#include "restore/sysv.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/kinds/fd_memfd.h"
+#include "restore/fd_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -158,8 +166,7 @@ static int shm_create(const struct rst_set *set, const struct rst_obj *o, int fd
 	return fill_from_images(set, o, map, s->size);
 }
 
-/* The object behind record f, held by process i. */
-static int note(struct rst_set *set, int i, const struct img_file *f, const struct img_memfd *m)
+int rst_shm_note(struct rst_set *set, int i, const struct img_file *f, const struct img_memfd *m)
 {
 	const struct rst_image *img = &set->img[i];
 	struct rst_obj *o = rst_obj_get(set, IMG_FD_MEMFD, f->ino, f->dev, i, shm_create);
@@ -191,8 +198,8 @@ int rst_shm_scan(struct rst_set *set, int i, char *err, size_t errlen)
 	shm_set = set;
 	for (uint32_t k = 0; k < img->nvmas; k++) {
 		const struct img_file *f = vma_object(img, &img->vmas[k]);
-		if (f && note(set, i, f, NULL) < 0)
-			return snprintf(err, errlen, "out of memory"), -1;
+		if (f && rst_shm_note(set, i, f, NULL) < 0)
+			return errf(err, errlen, "out of memory");
 	}
 	return 0;
 }
@@ -302,41 +309,3 @@ fail:;
 		     "remove it (the restart then recreates it from the image) and restart again",
 		     path, (unsigned long long)f->size, strerror(e));
 }
-
-/* memfd descriptors: a new open file description of the object (its own
- * offset), taken from the object's fixed descriptor through /proc. */
-static int memfd_scan(struct rst_set *set, int i, const struct img_fd *d, const struct img_fdx *x,
-		      char *err, size_t errlen)
-{
-	const struct rst_image *img = &set->img[i];
-	struct img_memfd m = {0};
-	if (d->file < 0 || !(img->files[d->file].flags & IMG_FILE_SHMEM) || x->len < sizeof(m))
-		return snprintf(err, errlen, "%s is corrupt: memfd fd %d has no object",
-				img->r.path, d->fd),
-		       -1;
-	memcpy(&m, rst_fdx_payload(x), sizeof(m));
-	if (note(set, i, &img->files[d->file], &m) < 0)
-		return snprintf(err, errlen, "out of memory"), -1;
-	return 0;
-}
-
-static int memfd_open(const struct rst_set *set, int i, const struct img_fd *d,
-		      const struct img_fdx *x)
-{
-	const struct img_file *f = &set->img[i].files[d->file];
-	struct img_memfd m;
-	char path[64];
-	memcpy(&m, rst_fdx_payload(x), sizeof(m));
-	int at = rst_obj_fd(set, IMG_FD_MEMFD, f->ino, f->dev, 0);
-	if (at < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", at);
-	int fd = open(path, (d->open_flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)) | O_CLOEXEC);
-	if (fd >= 0 && lseek(fd, m.pos, SEEK_SET) < 0 && m.pos)
-		warn("cannot seek memfd fd %d to %llu: %s", d->fd, (unsigned long long)m.pos,
-		     strerror(errno));
-	return fd;
-}
-
-const struct rst_fd_kind rst_fd_memfd = {
-    .type = IMG_FD_MEMFD, .scan = memfd_scan, .open = memfd_open};

@@ -6,7 +6,7 @@
  * ignores the signals themselves: one sent to restart's whole process group
  * must neither end it (which would end the namespace) nor reach the program
  * a second time. */
-#include "restore/restore.h"
+#include "restore/sigfwd.h"
 #include "common/sigfwd.h"
 
 #include <errno.h>

@@ -2,13 +2,28 @@
  * (no privileges needed) owning a new PID namespace, whose init (PID 1) creates
  * the process with clone3(set_tid). The restored computation runs in the
  * foreground; its wait status comes back to the caller through a pipe. */
-#include "restore/restore.h"
+#include "restore/spawn.h"
+#include "restore/chain.h"
+#include "restore/fd_tty.h"
+#include "restore/fdkinds.h"
+#include "restore/fds.h"
+#include "restore/load.h"
+#include "restore/locks.h"
+#include "restore/mem.h"
+#include "restore/objs.h"
+#include "restore/plan.h"
+#include "restore/set.h"
+#include "restore/sigfwd.h"
+#include "restore/sysv.h"
+#include "restore/zombies.h"
+#include "restore/fd_tcp.h"
+#include "restore/verify.h"
 #include "restore/blob/blob.h"
 #include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
-#include "runtime/rt.h"
+#include "restore/blob/restart_info.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,11 +248,11 @@ int rst_run(struct rst_set *set)
 	int pfd[2];
 	struct init_report r;
 	set->host_proc = -1;
-	if (set->debug_pause)
+	if (set->opt.debug_pause)
 		keep_host_proc(set);
 	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
-	rst_verify_prepare();
+	rst_verify_prepare(set);
 	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
 	if (init < 0)
 		return error("cannot create the restart namespace's first process: %s",
@@ -340,10 +355,21 @@ static void write_restart_info(const struct rst_set *set, struct rst_image *img,
 			       uint16_t port)
 {
 	struct rt_restart_info ri;
+	uint64_t at = img->proc->runtime_info;
+	if (rst_read_target(img, l, at, &ri, 2 * sizeof(uint32_t)) < 0)
+		rst_abort("%s is corrupt: it has no runtime restart area at %#llx", img->r.path,
+			  (unsigned long long)at);
+	if (ri.version != RT_RESTART_VERSION || ri.size != sizeof(ri))
+		rst_abort("cannot restart %s: it was written by a Stasis runtime of another build "
+			  "(its restart handoff is version %u, %u bytes; this stasis's is version "
+			  "%u, %zu bytes): restart it with the stasis that checkpointed it",
+			  img->r.path, ri.version, ri.size, RT_RESTART_VERSION, sizeof(ri));
 	memset(&ri, 0, sizeof(ri));
+	ri.version = RT_RESTART_VERSION;
+	ri.size = sizeof(ri);
 	note_outside(set, &ri);
-	ri.debug_pause = !!set->debug_pause;
-	if (set->debug_pause)
+	ri.debug_pause = !!set->opt.debug_pause;
+	if (set->opt.debug_pause)
 		announce_pause(set, img);
 	ri.magic = RT_RESTART_MAGIC;
 	ri.blob_addr = l->blob_addr;
@@ -353,17 +379,16 @@ static void write_restart_info(const struct rst_set *set, struct rst_image *img,
 	ri.flags = w->flags;
 	ri.port = port;
 	(void)dir; /* images keep going to the directory the program used */
-	_Static_assert(RST_MAX_RUNS == RT_MAX_MAPPED, "mapped ranges");
 	ri.nmapped = l->nruns;
 	ri.base_gen = rst_chain_base_gen(img);
 	if (l->nruns)
 		memcpy(ri.mapped, l->runs, l->nruns * sizeof(ri.mapped[0]));
-	if (rst_write_target(img, l, img->proc->runtime_info, &ri, sizeof(ri)) < 0)
-		rst_abort("%s is corrupt: it has no runtime restart area at %#llx", img->r.path,
-			  (unsigned long long)img->proc->runtime_info);
+	if (rst_write_target(img, l, at, &ri, sizeof(ri)) < 0)
+		rst_abort("%s is corrupt: it has no writable runtime restart area at %#llx",
+			  img->r.path, (unsigned long long)at);
 }
 
-int rst_join(struct rst_image *img, struct rst_opts *o, char *err, size_t errlen)
+int rst_join(struct rst_image *img, struct rst_conn *o, char *err, size_t errlen)
 {
 	struct proto_hello h = {.role = ROLE_PROCESS,
 				.pid = img->proc->pid,
@@ -429,9 +454,9 @@ static void children_groups(const struct rst_set *set, int i)
 void rst_process(struct rst_set *set, int i)
 {
 	struct rst_image *img = &set->img[i];
-	const struct rst_opts *o = &set->opts[i];
+	const struct rst_conn *o = &set->conn[i];
 	sigset_t all;
-	struct rst_layout l;
+	struct rst_layout l = {.opt = &set->opt};
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	own_session(set, i);

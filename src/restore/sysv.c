@@ -4,9 +4,12 @@
  * contents, semaphore values and queued messages, before any process of the
  * set exists. Holders of a segment attach it at their premap address; one that
  * was removed (IPC_RMID) while attached is removed again once attached. */
-#include "restore/restore.h"
+#include "restore/sysv.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/kinds/sysv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,47 +23,9 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-struct sysv_image {
-	struct img_ipc *recs;
-	uint32_t n;
-};
-static struct sysv_image *per; /* per image of the set; inherited by fork */
-
 static const char *type_name(uint32_t t)
 {
 	return t == IMG_IPC_SHM ? "shm" : t == IMG_IPC_SEM ? "semaphore set" : "message queue";
-}
-
-static int check_rec(const struct rst_image *img, const struct img_ipc *o)
-{
-	if (o->type < IMG_IPC_SHM || o->type > IMG_IPC_MSG || o->id > INT32_MAX ||
-	    o->data_off > img->filedata_len || o->data_len > img->filedata_len - o->data_off)
-		return -1;
-	if (o->type == IMG_IPC_SHM && o->data_len > o->size)
-		return -1;
-	if (o->type == IMG_IPC_SEM && o->data_len != o->size * sizeof(unsigned short))
-		return -1;
-	return 0;
-}
-
-int rst_sysv_scan(struct rst_set *set, int i, char *err, size_t errlen)
-{
-	struct rst_image *img = &set->img[i];
-	size_t size = 0;
-	if (!per && !(per = calloc(set->n, sizeof(*per))))
-		return snprintf(err, errlen, "out of memory"), -1;
-	if (!img_find(&img->r, IMG_SEC_IPC))
-		return 0;
-	per[i].recs = img_load(&img->r, IMG_SEC_IPC, sizeof(struct img_ipc), &size, 1, err, errlen);
-	if (!per[i].recs)
-		return -1;
-	per[i].n = size / sizeof(struct img_ipc);
-	for (uint32_t k = 0; k < per[i].n; k++)
-		if (check_rec(img, &per[i].recs[k]) < 0)
-			return snprintf(err, errlen, "%s is corrupt: IPC object %u is invalid",
-					img->r.path, k),
-			       -1;
-	return 0;
 }
 
 static int set_next_id(const char *what, long id)
@@ -146,10 +111,10 @@ static int create_one(const struct rst_image *img, const struct img_ipc *o)
 
 static int created_before(const struct rst_set *set, int i, uint32_t k)
 {
-	const struct img_ipc *o = &per[i].recs[k];
+	const struct img_ipc *o = &set->img[i].ipc[k];
 	for (int j = 0; j <= i; j++)
-		for (uint32_t m = 0; m < (j == i ? k : per[j].n); m++)
-			if (per[j].recs[m].type == o->type && per[j].recs[m].id == o->id)
+		for (uint32_t m = 0; m < (j == i ? k : set->img[j].nipc); m++)
+			if (set->img[j].ipc[m].type == o->type && set->img[j].ipc[m].id == o->id)
 				return 1;
 	(void)set;
 	return 0;
@@ -157,9 +122,9 @@ static int created_before(const struct rst_set *set, int i, uint32_t k)
 
 int rst_sysv_create(const struct rst_set *set)
 {
-	for (int i = 0; per && i < set->n; i++)
-		for (uint32_t k = 0; k < per[i].n; k++) {
-			const struct img_ipc *o = &per[i].recs[k];
+	for (int i = 0; i < set->n; i++)
+		for (uint32_t k = 0; k < set->img[i].nipc; k++) {
+			const struct img_ipc *o = &set->img[i].ipc[k];
 			if (created_before(set, i, k))
 				continue;
 			if (create_one(&set->img[i], o) < 0)
@@ -179,10 +144,11 @@ void *rst_sysv_map(const struct rst_set *set, const struct img_vma *v, uint64_t 
 		return MAP_FAILED;
 	if (mprotect(p, v->end - v->start, prot) < 0)
 		return MAP_FAILED;
-	for (int i = 0; per && i < set->n; i++)
-		for (uint32_t k = 0; k < per[i].n; k++)
-			if (per[i].recs[k].type == IMG_IPC_SHM && per[i].recs[k].id == shmid &&
-			    (per[i].recs[k].flags & IMG_IPC_REMOVED))
+	for (int i = 0; i < set->n; i++)
+		for (uint32_t k = 0; k < set->img[i].nipc; k++)
+			if (set->img[i].ipc[k].type == IMG_IPC_SHM &&
+			    set->img[i].ipc[k].id == shmid &&
+			    (set->img[i].ipc[k].flags & IMG_IPC_REMOVED))
 				shmctl(shmid, IPC_RMID,
 				       NULL); /* attached: it stays until detached */
 	return p;

@@ -1,6 +1,9 @@
 /* A set of images restarted together: who is whose parent, and the fixed
  * descriptor layout every restorer process relies on. */
-#include "restore/restore.h"
+#include "restore/tree.h"
+#include "restore/load.h"
+#include "restore/objs.h"
+#include "restore/set.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -18,28 +21,25 @@ static int check_members(struct rst_set *set, char *err, size_t errlen)
 	for (int i = 0; i < set->n; i++) {
 		const struct img_header *h = &set->img[i].r.hdr;
 		if (h->comp_id != h0->comp_id || h->gen != h0->gen)
-			return snprintf(err, errlen,
-					"%s and %s are not of the same checkpoint (computation "
-					"%016llx generation %u, and %016llx generation %u)",
-					set->img[0].r.path, set->img[i].r.path,
-					(unsigned long long)h0->comp_id, h0->gen,
-					(unsigned long long)h->comp_id, h->gen),
-			       -1;
+			return errf(err, errlen,
+				    "%s and %s are not of the same checkpoint (computation "
+				    "%016llx generation %u, and %016llx generation %u)",
+				    set->img[0].r.path, set->img[i].r.path,
+				    (unsigned long long)h0->comp_id, h0->gen,
+				    (unsigned long long)h->comp_id, h->gen);
 		if (h->nprocs != (uint32_t)set->n && !(set->part && h->nprocs > (uint32_t)set->n))
-			return snprintf(err, errlen,
-					"%s is one of %u processes, but %d image%s given: give "
-					"every image of generation %u (or use --dir; a part of "
-					"them, whose other processes are restarted on other "
-					"hosts: with --coord-host or --wait)",
-					set->img[i].r.path, h->nprocs, set->n,
-					set->n == 1 ? " was" : "s were", h->gen),
-			       -1;
+			return errf(err, errlen,
+				    "%s is one of %u processes, but %d image%s given: give every "
+				    "image of generation %u (or use --dir; a part of them, whose "
+				    "other processes are restarted on other hosts: with "
+				    "--coord-host or --wait)",
+				    set->img[i].r.path, h->nprocs, set->n,
+				    set->n == 1 ? " was" : "s were", h->gen);
 		for (int j = 0; j < i; j++)
 			if (set->img[j].proc->pid == set->img[i].proc->pid)
-				return snprintf(err, errlen, "%s and %s are the same process %u",
-						set->img[j].r.path, set->img[i].r.path,
-						set->img[i].proc->pid),
-				       -1;
+				return errf(err, errlen, "%s and %s are the same process %u",
+					    set->img[j].r.path, set->img[i].r.path,
+					    set->img[i].proc->pid);
 	}
 	return 0;
 }
@@ -106,8 +106,8 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 				maxfd = img->fds[k].fd;
 		if (img->r.fd > maxfd)
 			maxfd = img->r.fd;
-		if (set->opts[i].coord_fd > maxfd)
-			maxfd = set->opts[i].coord_fd;
+		if (set->conn[i].coord_fd > maxfd)
+			maxfd = set->conn[i].coord_fd;
 	}
 	set->base = maxfd + 16;
 	set->top = set->base + 3 + 2 * set->n + 2 * set->nobjs;
@@ -121,14 +121,13 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 			goto fail;
 	}
 	for (int i = 0; i < set->n; i++) {
-		if (place_at(set->opts[i].coord_fd, set->base + 3 + i) < 0 ||
+		if (place_at(set->conn[i].coord_fd, set->base + 3 + i) < 0 ||
 		    place_at(set->img[i].r.fd, set->base + 3 + set->n + i) < 0)
 			goto fail;
-		set->opts[i].coord_fd = set->base + 3 + i;
+		set->conn[i].coord_fd = set->base + 3 + i;
 		set->img[i].r.fd = set->base + 3 + set->n + i;
 	}
 	return 0;
 fail:
-	snprintf(err, errlen, "cannot arrange descriptors for the restart: %s", strerror(errno));
-	return -1;
+	return errf(err, errlen, "cannot arrange descriptors for the restart: %s", strerror(errno));
 }

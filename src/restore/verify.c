@@ -17,7 +17,8 @@
  * that long on memory that is not what was saved. `stasis restart --no-map`
  * reads and verifies every chunk before the program runs; `--no-verify`
  * verifies nothing. */
-#include "restore/restore.h"
+#include "restore/verify.h"
+#include "restore/load.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -30,8 +31,6 @@
 #include <time.h>
 
 #define WINDOW (64ull << 20)
-
-int rst_verify_deferred;
 
 static int mappable(const struct rst_image *img, const struct img_vma *v, const struct img_chunk *c)
 {
@@ -112,16 +111,16 @@ static int verify_image(struct rst_verify *j, const struct rst_image *img)
 	return 0;
 }
 
-void rst_verify_prepare(void)
+void rst_verify_prepare(struct rst_set *set)
 {
-	rst_verify_deferred = rst_map_images && rst_verify_mapped;
+	set->opt.verify_deferred = set->opt.map_images && set->opt.verify_mapped;
 }
 
 int rst_verify_run(struct rst_set *set, pid_t init)
 {
 	struct rst_verify j = {.set = set, .init = init};
 	struct timespec t0, t1;
-	if (!rst_verify_deferred)
+	if (!set->opt.verify_deferred)
 		return 0;
 	/* behind the program and its runtime's prefault (prefault.c) for the CPU:
 	 * they make its first tick, this only has to come before its end */

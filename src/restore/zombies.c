@@ -3,8 +3,11 @@
  * recorded exit signal; the child ends at once the way it ended before (same
  * exit code, or killed by the same signal), and stays a zombie until the
  * restored program reaps it with wait(). */
-#include "restore/restore.h"
+#include "restore/zombies.h"
+#include "restore/load.h"
+#include "restore/set.h"
 #include "common/log.h"
+#include "image/kinds/zombies.h"
 
 #include <errno.h>
 #include <linux/sched.h>
@@ -15,24 +18,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-int rst_zombies_check(const struct rst_image *img, char *err, size_t errlen)
-{
-	for (uint32_t k = 0; k < img->nzombies; k++) {
-		const struct img_zombie *z = &img->zombies[k];
-		int exited = z->code == CLD_EXITED && z->status >= 0 && z->status <= 255;
-		int killed = (z->code == CLD_KILLED || z->code == CLD_DUMPED) && z->status > 0 &&
-			     z->status <= 64;
-		if (z->pid < 2 || z->pid > 4194304 || z->pid == img->proc->pid ||
-		    z->exit_signal < 0 || z->exit_signal > 64 || !(exited || killed))
-			return snprintf(err, errlen,
-					"%s is corrupt: zombie entry %u (pid %u, code %d, "
-					"status %d) is invalid",
-					img->r.path, k, z->pid, z->code, z->status),
-			       -1;
-	}
-	return 0;
-}
 
 /* Back in the process group or session it had (best effort: a group of
  * another branch of the tree may not exist yet). */

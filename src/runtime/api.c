@@ -8,7 +8,9 @@
  * threads; a thread that opens a section meanwhile waits at the gate until the
  * threads are released (rt_release_all opens it), unless it is already in one:
  * sections nest, per thread. */
-#include "runtime/rt.h"
+#include "runtime/api.h"
+#include "runtime/quiesce.h"
+#include "runtime/state.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* Checkpoint-time memory: one reserved mapping, bump-allocated and reset after
  * each checkpoint. Nothing here touches the application's malloc, and the
  * arena's pages are never stored in an image (mem.c skips them). */
-#include "runtime/rt.h"
+#include "runtime/arena.h"
 #include "common/fault.h"
 
 #include <errno.h>

@@ -1,17 +1,46 @@
 /* The runtime's entry: joins the coordinator at load time, then runs the
  * checkpoint thread, which follows the coordinator's phases. */
-#include "runtime/rt.h"
+#include "runtime/ckpt.h"
+#include "runtime/api.h"
+#include "restore/blob/restart_info.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/exec.h"
+#include "runtime/fd_inet.h"
+#include "runtime/fd_tcp.h"
+#include "runtime/huge.h"
+#include "runtime/members.h"
+#include "runtime/prefault.h"
+#include "runtime/sock_names.h"
+#include "runtime/shares.h"
+#include "runtime/fd_sock.h"
+#include "runtime/fd_tty.h"
+#include "runtime/fds.h"
+#include "runtime/outside.h"
+#include "runtime/procinfo.h"
+#include "runtime/progress.h"
+#include "runtime/quiesce.h"
+#include "runtime/snap.h"
+#include "runtime/state.h"
+#include "runtime/timers.h"
+#include "runtime/write.h"
+#include "runtime/write_pipe.h"
+#include "runtime/zombies.h"
+#include "runtime/libc.h"
 #include "common/fault.h"
 #include "common/ckptfiles.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "stasis/stasis.h"
+#include "runtime/fd_outside.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +49,12 @@
 #include <time.h>
 #include <unistd.h>
 
-struct rt_state rt = {.coord_fd = -1};
+/* restart: in every image, so that a restorer of another build can tell
+ * (restore/blob/restart_info.h) */
+struct rt_state rt = {
+    .coord_fd = -1,
+    .restart = {.version = RT_RESTART_VERSION, .size = sizeof(struct rt_restart_info)},
+};
 
 static int send_barrier(uint32_t id)
 {
@@ -300,16 +334,18 @@ static int suspend(struct ckpt_run *c)
 	return -1;
 }
 
-/* Returns 1 in a restarted process, else 0 with the outcome in c->job. */
+/* 0 with the outcome in c->job (c->job.restarted: in a restarted process),
+ * or -1 with c->err set. */
 static int write_image(struct ckpt_run *c)
 {
 	/* a --kill checkpoint has nothing to resume: no point in forking */
 	int may_fork = !(c->cb.flags & CKPT_KILL) && !getenv_flag("STASIS_NO_FORK");
 	int compress = !((c->cb.flags | rt.flags) & CKPT_NO_COMPRESS);
 	int incremental = !!((c->cb.flags | rt.flags) & CKPT_INCREMENTAL);
-	if (rt_write_image(c->parts, c->path, compress, incremental, may_fork, &c->job, c->err,
-			   sizeof(c->err)) == 1)
-		return 1;
+	int rc = rt_write_image(c->parts, c->path, compress, incremental, may_fork, &c->job, c->err,
+				sizeof(c->err));
+	if (c->job.restarted)
+		return 0;
 	if (c->job.forked) {
 		__atomic_store_n(&rt.let_go, 1, __ATOMIC_RELEASE); /* see leave.c */
 		if (c->huge)
@@ -319,7 +355,7 @@ static int write_image(struct ckpt_run *c)
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
 	}
 	rt_snap_release(); /* the writer has its own mapping of the copy */
-	return 0;
+	return rc;
 }
 
 static void report_image(struct ckpt_run *c, int rc)
@@ -451,7 +487,9 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		return b > 0 ? die_killed() : lost_coordinator(&c);
 	debug("pid %d: DRAINED passed at %.1f ms", getpid(), elapsed_ms(&c.t0));
 	int aborted = rt.barrier_flags & BARRIER_F_ABORT; /* failed elsewhere: write nothing */
-	if (rc == 0 && !aborted && write_image(&c) == 1) {
+	if (rc == 0 && !aborted)
+		rc = write_image(&c);
+	if (c.job.restarted) {
 		resume_restarted(buf, size);
 		return;
 	}
@@ -609,30 +647,6 @@ static int join_coordinator(uint32_t flags, int quiet)
 	return 0;
 }
 
-/* A stasis program (the CLI, a coordinator) run inside a computation is not a
- * process of it: its runtime stays off and tells the coordinator, so that
- * its parent (a shell) is checkpointed without it. The connection lives as
- * long as the program (close-on-exec); a restart closes it first
- * (stasis_rt_outside_close), since its children must not inherit it. */
-static int outside_fd = -1;
-
-static void join_outside(void)
-{
-	struct proto_hello h = {.role = ROLE_CONTROL, .pid = getpid(), .flags = HELLO_OUTSIDE};
-	char err[512];
-	snprintf(h.name, sizeof(h.name), "stasis");
-	int fd = proto_client_connect(proto_default_port(), &h, NULL, NULL, 0, err, sizeof(err));
-	if (fd >= 0)
-		outside_fd = fd_move_above(fd, 100);
-}
-
-__attribute__((visibility("default"))) void stasis_rt_outside_close(void)
-{
-	if (outside_fd >= 0)
-		close(outside_fd);
-	outside_fd = -1;
-}
-
 /* A forked child is a new process of the computation: it lets go of its
  * parent's coordinator connection and checkpoint thread state, joins with its
  * own, and starts its own checkpoint thread. */
@@ -687,10 +701,9 @@ __attribute__((constructor)) static void rt_init(void)
 	const char *sig = secure_getenv("STASIS_SIGNAL");
 	if (!port || !secure_getenv("STASIS_RUNTIME"))
 		return;
-	if (rt_in_stasis_cli()) /* a stasis program: never part of a computation */
-		return join_outside();
+	if (rt_in_stasis_cli()) /* it starts again without the runtime (cli/main.c) */
+		return;
 	log_set_prefix("stasis runtime");
-	rt_wrappers_init();
 	rt.port = proto_default_port();
 	rt.sig = sig ? atoi(sig) : SIGRTMAX - 2;
 	rt_note_inherited_fds();
@@ -707,12 +720,12 @@ __attribute__((constructor)) static void rt_init(void)
 	rt.enabled = 1;
 }
 
-__attribute__((visibility("default"))) int stasis_rt_enabled(void)
+EXPORT int stasis_rt_enabled(void)
 {
 	return rt.enabled;
 }
 
-__attribute__((visibility("default"))) int stasis_rt_checkpoint(void)
+EXPORT int stasis_rt_checkpoint(void)
 {
 	if (!rt.enabled)
 		return STASIS_NOT_ENABLED;

@@ -6,9 +6,10 @@
  * posix_spawn's helper) or descriptor table (CLONE_FILES) cannot be a process
  * of its own image; it is left alone (a vfork child execs or exits soon, and
  * a checkpoint waits for it; the others make a checkpoint fail, by name). */
-#include "runtime/rt.h"
+#include "runtime/ckpt.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -16,29 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #define SHARED_FLAGS (CLONE_VM | CLONE_THREAD | CLONE_FILES)
-
-typedef int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
-typedef long (*syscall_fn)(long, ...);
-
-static struct {
-	clone_fn clone;
-	syscall_fn syscall;
-} real;
-
-static void resolve(void)
-{
-	real.clone = (clone_fn)dlsym(RTLD_NEXT, "clone");
-	real.syscall = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
-}
-
-long rt_syscall6(long n, long a, long b, long c, long d, long e, long f)
-{
-	if (!real.syscall)
-		resolve();
-	return real.syscall(n, a, b, c, d, e, f);
-}
 
 /* The child runs fn on the caller's stack; glibc ends it with exit(2), which
  * would leave the checkpoint thread running: end the whole process instead. */
@@ -69,12 +48,10 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	void *tls = va_arg(ap, void *);
 	pid_t *ctid = va_arg(ap, pid_t *);
 	va_end(ap);
-	if (!real.clone)
-		resolve();
 	if (!joins(flags) || !fn)
-		return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
+		return REAL(clone)(fn, stack, flags, arg, ptid, tls, ctid);
 	struct trampoline t = {fn, arg}; /* the child gets a copy of it */
-	return real.clone(join_then_run, stack, flags, &t, ptid, tls, ctid);
+	return REAL(clone)(join_then_run, stack, flags, &t, ptid, tls, ctid);
 }
 
 /* A process-making system call whose child goes on like fork's: on the same
@@ -100,10 +77,8 @@ EXPORT long syscall(long n, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (!real.syscall)
-		resolve();
 	int join = fork_like(n, a);
-	long rc = real.syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	long rc = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (join && rc == 0) {
 		int saved = errno;
 		rt_forked_child();

@@ -1,9 +1,10 @@
 /* Listing numeric entries of /proc directories without opendir(), which
  * allocates with the application's malloc (a suspended thread may hold its lock). */
-#include "runtime/rt.h"
+#include "runtime/dirlist.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>

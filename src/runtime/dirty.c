@@ -18,15 +18,21 @@
  *
  * Runs with the program's threads held (rt_write_image), before the writer
  * child is forked: the child's copy of the page tables has no protections. */
-#include "runtime/rt.h"
+#include "runtime/dirty.h"
+#include "runtime/arena.h"
+#include "runtime/progress.h"
+#include "runtime/snap.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "image/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/userfaultfd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -69,10 +75,10 @@ static int open_uffd(char *err, size_t errlen)
 		return 0;
 	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	if (fd < 0 || ioctl(fd, UFFDIO_API, &api) < 0) {
-		snprintf(err, errlen,
-			 "pid %d: incremental checkpoints need userfaultfd with asynchronous "
-			 "write-protection (Linux 6.7 or later): %s",
-			 getpid(), strerror(errno));
+		errf(err, errlen,
+		     "pid %d: incremental checkpoints need userfaultfd with asynchronous "
+		     "write-protection (Linux 6.7 or later): %s",
+		     getpid(), strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -113,13 +119,11 @@ static int scan_vma(struct rt_dirty_vma *v, int pagemap, struct page_region *vec
 	while (a.start < a.end) {
 		long n = ioctl(pagemap, PAGEMAP_SCAN, &a);
 		if (n < 0)
-			return snprintf(err, errlen,
-					"PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s", v->start,
-					v->end, strerror(errno)),
-			       -1;
+			return errf(err, errlen, "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s",
+				    v->start, v->end, strerror(errno));
 		for (long i = 0; i < n; i++) {
 			if (cur.nruns >= MAX_RUNS)
-				return snprintf(err, errlen, "too many dirty page runs"), -1;
+				return errf(err, errlen, "too many dirty page runs");
 			cur.runs[cur.nruns++] = (struct rt_dirty_run){
 			    vec[i].start, vec[i].end, !!(vec[i].categories & PAGE_IS_WRITTEN)};
 		}
@@ -148,8 +152,7 @@ static int walk(const char *smaps, char *err, size_t errlen)
 	struct page_region *vec = rt_alloc(SCAN_VEC * sizeof(*vec));
 	int rc = 0;
 	if (pagemap < 0 || !vec)
-		return snprintf(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno)),
-		       -1;
+		return errf(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno));
 	for (const char *l = smaps; l && *l && rc == 0; l = strchr(l, '\n'), l = l ? l + 1 : l) {
 		unsigned long long s, e;
 		char perms[8], path[256] = "";
@@ -204,7 +207,7 @@ int rt_dirty_scan(const char *smaps, const char *path, int want_incremental, cha
 	cur.vmas = rt_alloc(MAX_VMAS * sizeof(*cur.vmas));
 	cur.runs = rt_alloc(MAX_RUNS * sizeof(*cur.runs));
 	if (!cur.vmas || !cur.runs)
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	if (open_uffd(err, errlen) < 0) { /* still correct: a full image */
 		warn("%s; writing a full image", err);
 		err[0] = 0;

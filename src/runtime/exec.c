@@ -2,20 +2,22 @@
  * before exec (clearenv, execve with its own envp, posix_spawn) still starts the
  * new program under Stasis. The variables the runtime was started with are
  * remembered at load time and put back into any environment an exec is given. */
-#include "runtime/rt.h"
+#include "runtime/exec.h"
+#include "runtime/outside.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 #include "common/proto.h"
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #define MAX_ENV 2048 /* pointers on the caller's stack; a larger env is left alone */
 #define MAX_ARGS 1024
 
@@ -49,26 +51,8 @@ static const char *const kept_names[] = {
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
 static char *kept[NKEPT]; /* "NAME=value" as at load time, or NULL */
 
-static struct {
-	int (*execve)(const char *, char *const[], char *const[]);
-	int (*execvpe)(const char *, char *const[], char *const[]);
-	int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-			   const posix_spawnattr_t *, char *const[], char *const[]);
-	int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-			    const posix_spawnattr_t *, char *const[], char *const[]);
-} real;
-
-static void resolve(void)
-{
-	real.execve = dlsym(RTLD_NEXT, "execve");
-	real.execvpe = dlsym(RTLD_NEXT, "execvpe");
-	real.posix_spawn = dlsym(RTLD_NEXT, "posix_spawn");
-	real.posix_spawnp = dlsym(RTLD_NEXT, "posix_spawnp");
-}
-
 void rt_exec_init(void)
 {
-	resolve();
 	for (size_t i = 0; i < NKEPT; i++) {
 		const char *v = secure_getenv(kept_names[i]);
 		if (v && asprintf(&kept[i], "%s=%s", kept_names[i], v) < 0)
@@ -156,8 +140,6 @@ static char **fix_env(char *const *envp, struct env_fix *f)
 	out[n] = NULL;
 	return out;
 }
-
-#define REAL(name) (real.name ? real.name : (resolve(), real.name))
 
 /* Tell the coordinator that this process is about to exec (its connection
  * closes, the new program joins again): a checkpoint waits for it meanwhile.

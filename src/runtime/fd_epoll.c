@@ -10,10 +10,19 @@
  * part: the restorer then takes the epoll from the parent, whose own record
  * has the item. A forked child that closes what its parent still watches is
  * common (redis's BGSAVE child closes the listening sockets). */
-#include "runtime/fd_event.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/fd_info.h"
+#include "runtime/fd_sock.h"
+#include "runtime/fdkinds.h"
+#include "runtime/state.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_epoll.h"
 
 #include <errno.h>
 #include <linux/kcmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -90,11 +99,10 @@ static int same_tfd_before(const struct img_epoll_item *items, int n, int tfd)
 
 static int item_error(struct rt_fd_ctx *c, const struct img_epoll_item *it, const char *why)
 {
-	snprintf(c->err, c->errlen,
-		 "pid %d fd %d (epoll) watches fd %d (events %#x), %s: not supported; remove it "
-		 "from the epoll set (EPOLL_CTL_DEL) before checkpointing",
-		 getpid(), c->fd, it->tfd, it->events, why);
-	return -1;
+	return errf(c->err, c->errlen,
+		    "pid %d fd %d (epoll) watches fd %d (events %#x), %s: not supported; remove it "
+		    "from the epoll set (EPOLL_CTL_DEL) before checkpointing",
+		    getpid(), c->fd, it->tfd, it->events, why);
 }
 
 static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_item *items, int n)
@@ -113,11 +121,10 @@ static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_i
 		p = rt_fdinfo_field(p, "tfd:");
 		memset(it, 0, sizeof(*it));
 		if (!p || sscanf(p, "%d events: %x data: %llx", &it->tfd, &it->events, &data) != 3)
-			return snprintf(c->err, c->errlen,
-					"pid %d fd %d (epoll): cannot parse its interest list in "
-					"/proc/self/fdinfo",
-					getpid(), c->fd),
-			       -1;
+			return errf(c->err, c->errlen,
+				    "pid %d fd %d (epoll): cannot parse its interest list in "
+				    "/proc/self/fdinfo",
+				    getpid(), c->fd);
 		it->data = data;
 		it->src_fd = find_source(c->fd, it->tfd, same_tfd_before(items, i, it->tfd), fds,
 					 nfds < 0 ? 0 : nfds);
@@ -139,18 +146,16 @@ static int dump(struct rt_fd_ctx *c)
 {
 	char *info = rt_alloc(EP_INFO_MAX);
 	if (!info || rt_fdinfo_read(c->fd, info, EP_INFO_MAX) < 0)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (epoll): cannot read its interest list from "
-				"/proc/self/fdinfo: %s",
-				getpid(), c->fd, info ? strerror(errno) : "out of memory"),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (epoll): cannot read its interest list from "
+			    "/proc/self/fdinfo: %s",
+			    getpid(), c->fd, info ? strerror(errno) : "out of memory");
 	int n = count_items(info);
 	uint32_t len = sizeof(struct img_epoll) + n * sizeof(struct img_epoll_item);
 	struct img_epoll *p = rt_alloc(len);
 	if (!p)
-		return snprintf(c->err, c->errlen, "pid %d fd %d (epoll): out of memory", getpid(),
-				c->fd),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d fd %d (epoll): out of memory", getpid(),
+			    c->fd);
 	*p = (struct img_epoll){.nitems = n};
 	if (parse_items(c, info, (struct img_epoll_item *)(p + 1), n) < 0)
 		return -1;

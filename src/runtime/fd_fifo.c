@@ -2,11 +2,19 @@
  * copied with tee(2) from a read end opened for the purpose (through
  * /proc/self/fd, so that even a holder of the write end alone can) and left in
  * place. Every holder records them; the restorer writes them back once. */
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 #include "common/io.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_fifo.h"
+#include "runtime/fd_pipe.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,39 +27,22 @@ static int fifo_match(int fd, const char *link, const struct stat *st)
 	return S_ISFIFO(st->st_mode) && strncmp(link, "pipe:", 5) != 0;
 }
 
-static int fail(struct rt_fd_ctx *c, const char *what)
-{
-	snprintf(c->err, c->errlen, "pid %d fd %d (FIFO %s): %s", getpid(), c->fd, c->link, what);
-	return -1;
-}
-
 /* Copy the bytes in the FIFO to buf (at most cap), without taking them. */
 static int fifo_peek(struct rt_fd_ctx *c, uint8_t *buf, uint64_t cap, uint64_t *len)
 {
 	char path[64];
-	int avail = 0, tp[2];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fd);
 	int r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (r < 0)
-		return fail(c, "cannot open a read end to copy its contents");
-	*len = 0;
-	if (ioctl(r, FIONREAD, &avail) < 0 || avail <= 0) {
-		close(r);
-		return 0;
-	}
-	if ((uint64_t)avail > cap || pipe2(tp, O_CLOEXEC | O_NONBLOCK) < 0) {
-		close(r);
-		return fail(c, "cannot keep the bytes in flight");
-	}
-	fcntl(tp[1], F_SETPIPE_SZ, fcntl(r, F_GETPIPE_SZ));
-	ssize_t n = tee(r, tp[1], avail, SPLICE_F_NONBLOCK);
-	ssize_t got = n > 0 ? read_full(tp[0], buf, n) : n;
-	close(tp[0]);
-	close(tp[1]);
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (FIFO %s): cannot open a read end to copy its contents",
+			    getpid(), c->fd, c->link);
+	int rc = rt_pipe_peek(r, buf, cap, len);
 	close(r);
-	if (got != avail)
-		return fail(c, "cannot copy the bytes in flight (tee)");
-	*len = got;
+	if (rc < 0)
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (FIFO %s): cannot keep the bytes in flight: %s", getpid(),
+			    c->fd, c->link, strerror(errno));
 	return 0;
 }
 
@@ -59,12 +50,15 @@ static int fifo_dump(struct rt_fd_ctx *c)
 {
 	size_t ll = strlen(c->link);
 	if (ll > 10 && !strcmp(c->link + ll - 10, " (deleted)"))
-		return fail(c, "its path was removed: it cannot be opened again; keep the FIFO "
-			       "in the file system while checkpointing");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (FIFO %s): its path was removed: it cannot be opened "
+			    "again; keep the FIFO in the file system while checkpointing",
+			    getpid(), c->fd, c->link);
 	uint64_t cap = (1u << 20) + sizeof(struct img_fifo);
 	uint8_t *p = rt_alloc(cap);
 	if (!p)
-		return fail(c, "out of checkpoint memory");
+		return errf(c->err, c->errlen, "pid %d fd %d (FIFO %s): out of checkpoint memory",
+			    getpid(), c->fd, c->link);
 	struct img_fifo f = {.path_str = rt_str_add(c->tab, c->link),
 			     .mode = c->st->st_mode,
 			     .ino = c->st->st_ino,
@@ -73,13 +67,7 @@ static int fifo_dump(struct rt_fd_ctx *c)
 	if (fifo_peek(c, p + sizeof(f), cap - sizeof(f), &f.data_len) < 0)
 		return -1;
 	memcpy(p, &f, sizeof(f));
-	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_FIFO, f.ino, p, sizeof(f) + f.data_len, c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_FIFO;
-	c->e->pos = at;
-	return 0;
+	return rt_fd_record(c, IMG_FD_FIFO, f.ino, p, sizeof(f) + f.data_len);
 }
 
 const struct rt_fd_kind rt_fd_fifo = {"fifo", fifo_match, fifo_dump};

@@ -5,13 +5,22 @@
  * the computation, cannot be resumed without TCP_REPAIR, which needs
  * CAP_NET_ADMIN). */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/fd_inet.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "image/format.h"
+#include "image/kinds/fd_inet.h"
+#include "runtime/fd_tcp.h"
+#include "runtime/sock_names.h"
 #include "common/proto.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_segs_in */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -129,15 +138,8 @@ static int inet_dump(struct rt_fd_ctx *c)
 	} else {
 		r.state = connected ? IMG_INET_UDP_CONN : r.lport ? IMG_INET_BOUND : IMG_INET_FRESH;
 	}
-	int64_t at =
-	    t ? rt_fdx_add2(c->fds, IMG_FD_INET, c->st->st_ino, head, sizeof(head), t->data, t->len,
-			    c->err, c->errlen)
-	      : rt_fdx_add(c->fds, IMG_FD_INET, c->st->st_ino, &r, sizeof(r), c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_INET;
-	c->e->pos = at;
-	return 0;
+	return t ? rt_fd_record2(c, IMG_FD_INET, c->st->st_ino, head, sizeof(head), t->data, t->len)
+		 : rt_fd_record(c, IMG_FD_INET, c->st->st_ino, &r, sizeof(r));
 }
 
 const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};

@@ -1,11 +1,14 @@
 /* /proc/self/fdinfo: what the kernel shows of an event descriptor's state.
  * Read with plain syscalls into the caller's buffer: no malloc on the
  * checkpoint path. */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 #include "common/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +56,4 @@ int rt_fdinfo_u64(const char *info, const char *key, int base, unsigned long lon
 	errno = 0;
 	*v = strtoull(p, &end, base);
 	return end == p || errno ? -1 : 0;
-}
-
-int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len)
-{
-	int64_t at = rt_fdx_add(c->fds, type, ino, p, len, c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = type;
-	c->e->pos = at;
-	return 0;
 }

@@ -5,13 +5,21 @@
  * the runtime did not see being added fails the checkpoint. Events queued
  * but not yet read are not kept (an inotify queue cannot be read without
  * consuming it): docs/supported.md. */
-#include "runtime/fd_event.h"
+#include "runtime/arena.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "runtime/libc.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_inotify.h"
+#include "runtime/strtab.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -20,7 +28,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #define WATCHES_MAX 16384 /* reserved NORESERVE: pages cost only when used */
 #define IN_INFO_MAX (4u << 20)
 
@@ -94,10 +101,7 @@ static uint64_t user_dev(unsigned long long sdev)
 
 EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
 {
-	static int (*real)(int, const char *, uint32_t);
-	if (!real)
-		real = (int (*)(int, const char *, uint32_t))dlsym(RTLD_NEXT, "inotify_add_watch");
-	int wd = real(fd, path, mask);
+	int wd = REAL(inotify_add_watch)(fd, path, mask);
 	if (wd > 0) {
 		int saved = errno;
 		remember(wd, path, mask);
@@ -124,13 +128,10 @@ static void forget(int fd, int wd)
 
 EXPORT int inotify_rm_watch(int fd, int wd)
 {
-	static int (*real)(int, int);
-	if (!real)
-		real = (int (*)(int, int))dlsym(RTLD_NEXT, "inotify_rm_watch");
 	int saved = errno;
 	forget(fd, wd);
 	errno = saved;
-	return real(fd, wd);
+	return REAL(inotify_rm_watch)(fd, wd);
 }
 
 static int match(int fd, const char *link, const struct stat *st)
@@ -145,40 +146,37 @@ static int parse_watch(struct rt_fd_ctx *c, const char *line, struct img_inotify
 	unsigned mask;
 	memset(w, 0, sizeof(*w));
 	if (sscanf(line, "wd:%x ino:%llx sdev:%llx mask:%x", &w->wd, &ino, &sdev, &mask) != 4)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (inotify): cannot parse /proc/self/fdinfo", getpid(),
-				c->fd),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (inotify): cannot parse /proc/self/fdinfo", getpid(),
+			    c->fd);
 	const struct watch *r = find_watch(w->wd, ino, user_dev(sdev));
 	if (!r)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (inotify): watch %d (inode %llu) was not added "
-				"through inotify_add_watch() with the runtime loaded, so its path "
-				"is unknown; remove it before checkpointing",
-				getpid(), c->fd, w->wd, ino),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (inotify): watch %d (inode %llu) was not added "
+			    "through inotify_add_watch() with the runtime loaded, so its path "
+			    "is unknown; remove it before checkpointing",
+			    getpid(), c->fd, w->wd, ino);
 	w->mask = mask;
 	w->ino = ino;
 	w->dev = r->dev;
 	w->path_str = rt_str_add(c->tab, r->path);
-	return w->path_str ? 0 : (snprintf(c->err, c->errlen, "too many strings"), -1);
+	return w->path_str ? 0 : errf(c->err, c->errlen, "too many strings");
 }
 
 static int dump(struct rt_fd_ctx *c)
 {
 	char *info = rt_alloc(IN_INFO_MAX);
 	if (!info || rt_fdinfo_read(c->fd, info, IN_INFO_MAX) < 0)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (inotify): cannot read /proc/self/fdinfo: %s",
-				getpid(), c->fd, info ? strerror(errno) : "out of memory"),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (inotify): cannot read /proc/self/fdinfo: %s", getpid(),
+			    c->fd, info ? strerror(errno) : "out of memory");
 	int n = 0;
 	for (const char *p = info; (p = rt_fdinfo_field(p, "inotify")); n++)
 		;
 	uint32_t len = sizeof(struct img_inotify) + n * sizeof(struct img_inotify_watch);
 	struct img_inotify *h = rt_alloc(len);
 	if (!h)
-		return snprintf(c->err, c->errlen, "out of memory"), -1;
+		return errf(c->err, c->errlen, "out of memory");
 	*h = (struct img_inotify){.nwatches = n};
 	struct img_inotify_watch *w = (struct img_inotify_watch *)(h + 1);
 	const char *p = info;

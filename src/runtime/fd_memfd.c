@@ -1,20 +1,22 @@
 /* memfd descriptors: name, seals, offset and the whole contents. The object is
  * the same IMG_FILE_SHMEM record its mappings use (shm.c), so descriptors and
  * mappings of one memfd, in any process, share one object again at restart. */
-#include "runtime/rt.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "runtime/shm.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_memfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
-
-#ifndef MQUEUE_MAGIC
-#define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
-#endif
 
 static int memfd_match(int fd, const char *link, const struct stat *st)
 {
@@ -26,11 +28,10 @@ static int memfd_dump(struct rt_fd_ctx *c)
 {
 	struct statfs sfs;
 	if (fstatfs(c->fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d is a hugetlb memfd (%s): not supported; close it "
-				"before checkpointing",
-				getpid(), c->fd, c->link),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d is a hugetlb memfd (%s): not supported; close it "
+			    "before checkpointing",
+			    getpid(), c->fd, c->link);
 	int idx = rt_shm_object(c->files, c->tab, c->link, c->st->st_ino, c->st->st_dev,
 				c->st->st_size, c->err, c->errlen);
 	if (idx < 0)
@@ -40,22 +41,8 @@ static int memfd_dump(struct rt_fd_ctx *c)
 		return -1;
 	int seals = fcntl(c->fd, F_GET_SEALS);
 	struct img_memfd m = {.pos = lseek(c->fd, 0, SEEK_CUR), .seals = seals < 0 ? 0 : seals};
-	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_MEMFD, c->st->st_ino, &m, sizeof(m), c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_MEMFD;
 	c->e->file = idx;
-	c->e->pos = at;
-	return 0;
-}
-
-int rt_fd_not_regular(int fd, const char *link)
-{
-	struct statfs sfs;
-	if (!strncmp(link, "/memfd:", 7))
-		return 1;
-	return fstatfs(fd, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC;
+	return rt_fd_record(c, IMG_FD_MEMFD, c->st->st_ino, &m, sizeof(m));
 }
 
 const struct rt_fd_kind rt_fd_memfd = {"memfd", memfd_match, memfd_dump};

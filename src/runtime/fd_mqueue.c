@@ -5,12 +5,21 @@
  * the queue so that two holders checkpointed together do not interleave. The
  * queue is whole again before anything is written: a checkpoint that fails
  * later loses nothing. */
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_mqueue.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <mqueue.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -23,9 +32,6 @@
 #define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
 #endif
 
-#define FILES_MAX 65536
-#define FILEDATA_MAX (1ull << 30)
-
 static int mq_match(int fd, const char *link, const struct stat *st)
 {
 	struct statfs sfs;
@@ -37,25 +43,16 @@ static int mq_match(int fd, const char *link, const struct stat *st)
 static int queue_record(struct rt_fd_ctx *c, const char *name)
 {
 	struct rt_files *f = c->files;
-	if (!f->files) {
-		f->files = rt_alloc(FILES_MAX * sizeof(struct img_file));
-		f->cap = f->files ? FILES_MAX : 0;
-	}
-	if (!f->data) {
-		f->data = rt_alloc(FILEDATA_MAX);
-		f->data_cap = f->data ? FILEDATA_MAX : 0;
-	}
-	if (f->n >= f->cap || !f->data)
-		return snprintf(c->err, c->errlen, "too many files"), -1;
-	struct img_file *r = &f->files[f->n];
-	memset(r, 0, sizeof(*r));
+	struct img_file *r = rt_filedata_room(f, 0) ? rt_file_new(f) : NULL;
+	if (!r)
+		return errf(c->err, c->errlen, "too many files (over %d)", RT_FILES_MAX);
 	r->path_str = rt_str_add(c->tab, name);
 	r->flags = IMG_FILE_SAVED;
 	r->ino = c->st->st_ino;
 	r->dev = c->st->st_dev;
 	r->mode = c->st->st_mode;
 	r->data_off = f->data_len;
-	return f->n++;
+	return r - f->files;
 }
 
 /* Take every message out of q (a descriptor that can read), keeping them in
@@ -67,10 +64,9 @@ static int drain_and_refill(struct rt_fd_ctx *c, int q, const struct mq_attr *a,
 	uint64_t start = f->data_len;
 	long n = 0;
 	for (; n < a->mq_curmsgs; n++) {
-		uint64_t need = 8 + ((a->mq_msgsize + 7) & ~7ull);
-		if (need > f->data_cap - f->data_len)
+		uint8_t *rec = rt_filedata_room(f, 8 + ((a->mq_msgsize + 7) & ~7ull));
+		if (!rec)
 			break;
-		uint8_t *rec = (uint8_t *)f->data + f->data_len;
 		unsigned prio;
 		ssize_t len = mq_timedreceive(q, (char *)rec + 8, a->mq_msgsize, &prio, &now);
 		if (len < 0)
@@ -83,18 +79,17 @@ static int drain_and_refill(struct rt_fd_ctx *c, int q, const struct mq_attr *a,
 	for (uint64_t off = start; off < f->data_len;) {
 		uint32_t hdr[2];
 		memcpy(hdr, f->data + off, 8);
-		if (mq_timedsend(q, f->data + off + 8, hdr[1], hdr[0], &now) < 0)
+		if (mq_timedsend(q, (const char *)f->data + off + 8, hdr[1], hdr[0], &now) < 0)
 			lost++;
 		off += 8 + ((hdr[1] + 7ull) & ~7ull);
 	}
 	r->size = f->data_len - start;
 	if (lost || n < a->mq_curmsgs)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d: cannot copy the %ld messages of queue %s (%ld "
-				"copied, %d not put back: %s)",
-				getpid(), c->fd, (long)a->mq_curmsgs, c->link, n, lost,
-				strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d: cannot copy the %ld messages of queue %s (%ld "
+			    "copied, %d not put back: %s)",
+			    getpid(), c->fd, (long)a->mq_curmsgs, c->link, n, lost,
+			    strerror(errno));
 	return 0;
 }
 
@@ -108,9 +103,8 @@ static int mq_dump(struct rt_fd_ctx *c)
 	if (unlinked)
 		name[len - 10] = 0;
 	if (mq_getattr(c->fd, &a) < 0)
-		return snprintf(c->err, c->errlen, "pid %d fd %d: cannot read queue %s: %s",
-				getpid(), c->fd, name, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d fd %d: cannot read queue %s: %s", getpid(),
+			    c->fd, name, strerror(errno));
 	int idx = queue_record(c, name);
 	if (idx < 0)
 		return -1;
@@ -118,9 +112,8 @@ static int mq_dump(struct rt_fd_ctx *c)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fd);
 	int q = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (q < 0)
-		return snprintf(c->err, c->errlen, "pid %d fd %d: cannot open queue %s: %s",
-				getpid(), c->fd, name, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d fd %d: cannot open queue %s: %s", getpid(),
+			    c->fd, name, strerror(errno));
 	flock(q, LOCK_EX);
 	mq_getattr(q, &a); /* the count as it is under the lock */
 	int rc = drain_and_refill(c, q, &a, &c->files->files[idx]);
@@ -132,14 +125,8 @@ static int mq_dump(struct rt_fd_ctx *c)
 			       .msgsize = a.mq_msgsize,
 			       .curmsgs = a.mq_curmsgs,
 			       .unlinked = unlinked};
-	int64_t at =
-	    rt_fdx_add(c->fds, IMG_FD_MQUEUE, c->st->st_ino, &m, sizeof(m), c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_MQUEUE;
 	c->e->file = idx;
-	c->e->pos = at;
-	return 0;
+	return rt_fd_record(c, IMG_FD_MQUEUE, c->st->st_ino, &m, sizeof(m));
 }
 
 const struct rt_fd_kind rt_fd_mqueue = {"mqueue", mq_match, mq_dump};

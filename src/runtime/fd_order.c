@@ -7,10 +7,14 @@
  * addresses, obfuscated by one per-boot bijection: a total order, the same
  * from every process): sorting takes O(n log n) kcmp calls where comparing
  * every pair takes n^2 (10000 descriptors of one file: 18 s). */
-#include "runtime/rt.h"
+#include "runtime/fd_order.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/state.h"
 
 #include <errno.h>
 #include <linux/kcmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

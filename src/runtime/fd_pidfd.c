@@ -2,7 +2,11 @@
  * this process or one of its descendants (those are the computation's: a
  * child that is not makes the checkpoint fail anyway). A pidfd of any other
  * process, or of one that has exited, fails the checkpoint. */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_pidfd.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,11 +51,10 @@ static int is_self_or_descendant(int pid)
 
 static int refuse(struct rt_fd_ctx *c, long long pid, const char *why)
 {
-	snprintf(c->err, c->errlen,
-		 "pid %d fd %d is a pidfd of process %lld, %s: not supported; close it before "
-		 "checkpointing or see docs/supported.md",
-		 getpid(), c->fd, pid, why);
-	return -1;
+	return errf(c->err, c->errlen,
+		    "pid %d fd %d is a pidfd of process %lld, %s: not supported; close it before "
+		    "checkpointing or see docs/supported.md",
+		    getpid(), c->fd, pid, why);
 }
 
 static int dump(struct rt_fd_ctx *c)
@@ -61,11 +64,10 @@ static int dump(struct rt_fd_ctx *c)
 	long long pid;
 	if (rt_fdinfo_read(c->fd, info, sizeof(info)) < 0 || !(v = rt_fdinfo_field(info, "Pid:")) ||
 	    sscanf(v, "%lld", &pid) != 1)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (pidfd): cannot read its process from "
-				"/proc/self/fdinfo",
-				getpid(), c->fd),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (pidfd): cannot read its process from "
+			    "/proc/self/fdinfo",
+			    getpid(), c->fd);
 	if (pid <= 0)
 		return refuse(c, pid, "which has exited");
 	if (!is_self_or_descendant(pid))

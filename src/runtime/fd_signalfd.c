@@ -3,16 +3,19 @@
  * sets (wrapper below), so that no signalfd read can take it from the
  * runtime's handler. Pending signals are the runtime's business already
  * (sigqueue.c). */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_signalfd.h"
 
-#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-
-#define EXPORT __attribute__((visibility("default")))
 
 static int match(int fd, const char *link, const struct stat *st)
 {
@@ -26,11 +29,10 @@ static int dump(struct rt_fd_ctx *c)
 	unsigned long long mask;
 	if (rt_fdinfo_read(c->fd, info, sizeof(info)) < 0 ||
 	    rt_fdinfo_u64(info, "sigmask:", 16, &mask) < 0)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (signalfd): cannot read its mask from "
-				"/proc/self/fdinfo",
-				getpid(), c->fd),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (signalfd): cannot read its mask from "
+			    "/proc/self/fdinfo",
+			    getpid(), c->fd);
 	struct img_signalfd p = {.sigmask = mask};
 	return rt_fd_record(c, IMG_FD_SIGNALFD, 0, &p, sizeof(p));
 }
@@ -39,14 +41,11 @@ const struct rt_fd_kind rt_fd_signalfd = {"signalfd", match, dump};
 
 EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 {
-	static int (*real)(int, const sigset_t *, int);
 	sigset_t copy;
-	if (!real)
-		real = (int (*)(int, const sigset_t *, int))dlsym(RTLD_NEXT, "signalfd");
 	if (rt.enabled && rt.sig > 0 && sigismember(mask, rt.sig)) {
 		copy = *mask;
 		sigdelset(&copy, rt.sig);
 		mask = &copy;
 	}
-	return real(fd, mask, flags);
+	return REAL(signalfd)(fd, mask, flags);
 }

@@ -4,13 +4,17 @@
  * name, shutdown state: all readable without privileges). Computed once per
  * checkpoint, in the runtime's arena. */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/sort.h"
+#include "runtime/state.h"
 
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,17 +274,6 @@ int sk_unix_member_listener(const char *name, uint32_t len)
 		    !memcmp(unixes[i].name, name, len) && sk_member_holder(unixes[i].ino))
 			return 1;
 	return 0;
-}
-
-const char *sk_unix_addr(const char *name, uint32_t len, char *buf, size_t size)
-{
-	if (!len)
-		return "an unnamed socket";
-	if (name[0])
-		snprintf(buf, size, "%.*s", (int)len, name);
-	else
-		snprintf(buf, size, "@%.*s", (int)len - 1, name + 1);
-	return buf;
 }
 
 void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd)

@@ -7,6 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The pids of the processes taking part in the checkpoint, from a barrier
+ * pass (u32 each); sockets whose peer none of them holds lead outside. */
+void rt_note_members(const void *pids, size_t len);
+size_t rt_members(const uint32_t **pids); /* the last list noted */
+/* pid takes part in the running checkpoint (per the last barrier pass). */
+int rt_is_member(uint32_t pid);
+
 /* One Unix socket as sock_diag reports it. */
 struct sk_unix {
 	uint64_t ino, peer; /* peer: 0 if none, or if the peer was closed */
@@ -29,8 +36,6 @@ const struct sk_unix *sk_unix_listener_of(uint64_t ino);
 /* A listening socket of that name (len bytes) is held by a process of the
  * checkpoint. */
 int sk_unix_member_listener(const char *name, uint32_t len);
-/* A printable Unix address: "/path", "@abstract" or "an unnamed socket". */
-const char *sk_unix_addr(const char *name, uint32_t len, char *buf, size_t size);
 /* A sock_diag dump: send req, call each for every record until the end.
  * 0, or -1 with errno. buf (size bytes) receives the replies. */
 struct nlmsghdr;

@@ -15,8 +15,14 @@
  * non-blocking, driven by one poll over every connection of the process, and fails with the
  * connections' names when no byte moves for RT_TCP_STALL_MS. */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/fd_tcp.h"
+#include "runtime/arena.h"
+#include "runtime/ckpt.h"
+#include "runtime/dirlist.h"
+#include "runtime/sock_names.h"
+#include "runtime/state.h"
 #include "common/io.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/tcpflow.h"
@@ -376,13 +382,6 @@ static int end_error(const struct end *e, const struct proto_tcp_end *r, const c
 		 addr_text(r->family, r->peer, r->pport, b, sizeof(b)),
 		 (unsigned long long)e->peer.conn_id, why);
 	return -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000ll + t.tv_nsec / 1000000;
 }
 
 static int stalled(char *err, size_t errlen)

@@ -6,9 +6,14 @@
  * comes back with the time it had left (the time the computation was down
  * does not count); an absolute one (TFD_TIMER_ABSTIME) with its expiry on its
  * clock, so a wall-clock timer fires for the time it missed. */
-#include "runtime/fd_event.h"
+#include "runtime/fd_info.h"
+#include "runtime/fdkinds.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_timerfd.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -40,11 +45,10 @@ static int read_state(int fd, struct img_timerfd *p, char *err, size_t errlen)
 	    !(v = rt_fdinfo_field(info, "it_value:")) ||
 	    !(i = rt_fdinfo_field(info, "it_interval:")) ||
 	    sscanf(v, "(%lld, %lld)", &vs, &vns) != 2 || sscanf(i, "(%lld, %lld)", &is, &ins) != 2)
-		return snprintf(err, errlen,
-				"pid %d fd %d (timerfd): cannot read its state from "
-				"/proc/self/fdinfo",
-				getpid(), fd),
-		       -1;
+		return errf(err, errlen,
+			    "pid %d fd %d (timerfd): cannot read its state from "
+			    "/proc/self/fdinfo",
+			    getpid(), fd);
 	*p = (struct img_timerfd){.clock = clock,
 				  .settime_flags = flags,
 				  .ticks = ticks,
@@ -67,9 +71,8 @@ static int dump(struct rt_fd_ctx *c)
 	 * time left shows 0 until it is moved on once more */
 	for (int tries = 0;; tries++) {
 		if (timerfd_gettime(c->fd, &cur) < 0)
-			return snprintf(c->err, c->errlen, "pid %d fd %d (timerfd): %s", getpid(),
-					c->fd, strerror(errno)),
-			       -1;
+			return errf(c->err, c->errlen, "pid %d fd %d (timerfd): %s", getpid(),
+				    c->fd, strerror(errno));
 		if (read_state(c->fd, &p, c->err, c->errlen) < 0)
 			return -1;
 		clock_gettime(p.clock, &now);
@@ -77,12 +80,11 @@ static int dump(struct rt_fd_ctx *c)
 			break;
 	}
 	if (!supported_clock(p.clock))
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d is a timerfd on clock %d: only CLOCK_REALTIME, "
-				"CLOCK_MONOTONIC and CLOCK_BOOTTIME are supported (the alarm "
-				"clocks need CAP_WAKE_ALARM); close it before checkpointing",
-				getpid(), c->fd, p.clock),
-		       -1;
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d is a timerfd on clock %d: only CLOCK_REALTIME, "
+			    "CLOCK_MONOTONIC and CLOCK_BOOTTIME are supported (the alarm "
+			    "clocks need CAP_WAKE_ALARM); close it before checkpointing",
+			    getpid(), c->fd, p.clock);
 	if (p.value_ns == 0 && p.interval_ns)
 		p.value_ns = 1; /* due right now */
 	if ((p.settime_flags & TFD_TIMER_ABSTIME) && p.value_ns)

@@ -8,11 +8,22 @@
  * master's record also the bytes in flight in its pty (common/ttyqueue.c). */
 #include "common/ttymodes.h"
 #include "common/ttyqueue.h"
-#include "runtime/rt.h"
+#include "runtime/fd_tty.h"
+#include "runtime/arena.h"
+#include "runtime/shares.h"
+#include "runtime/fd_sock.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "runtime/state.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,10 +137,8 @@ static int dump_master(struct rt_fd_ctx *c, struct img_tty *t)
 	unsigned idx;
 	int locked = 0, pkt = 0;
 	if (ioctl(c->fd, TIOCGPTN, &idx) < 0)
-		return snprintf(c->err, c->errlen,
-				"pid %d fd %d (%s): cannot read the pty number: %s", getpid(),
-				c->fd, c->link, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d fd %d (%s): cannot read the pty number: %s",
+			    getpid(), c->fd, c->link, strerror(errno));
 	t->index = idx;
 	t->dev = master_devpts(c->link);
 	if (ioctl(c->fd, TIOCGPTLCK, &locked) == 0 && locked)
@@ -159,9 +168,8 @@ static int queues_taken(const struct rt_fds *fds, const struct img_tty *t, uint3
 
 static int queues_failed(struct rt_fd_ctx *c, const struct img_tty *t, const char *why)
 {
-	snprintf(c->err, c->errlen, "pid %d fd %d (%s of /dev/pts/%u): %s", getpid(), c->fd,
-		 c->e->type == IMG_FD_PTY_MASTER ? "master" : "terminal", t->index, why);
-	return -1;
+	return errf(c->err, c->errlen, "pid %d fd %d (%s of /dev/pts/%u): %s", getpid(), c->fd,
+		    c->e->type == IMG_FD_PTY_MASTER ? "master" : "terminal", t->index, why);
 }
 
 /* Bytes typed ahead in the computation's own terminal that nobody takes: its
@@ -187,7 +195,7 @@ static int take_and_put(int master, int slave, struct tty_queues *q, char *why, 
 	struct termios tio;
 	char why2[256] = "";
 	if (tcgetattr(slave, &tio) < 0)
-		return snprintf(why, len, "cannot read its settings: %s", strerror(errno)), -1;
+		return errf(why, len, "cannot read its settings: %s", strerror(errno));
 	int rc = tty_queues_take(master, slave, q, why, len);
 	int rc2 = master >= 0 ? tty_queues_put(master, slave, &tio, q, why2, sizeof(why2))
 			      : tty_queues_type(slave, &tio, q, why2, sizeof(why2));
@@ -241,13 +249,13 @@ static int take_typed(struct rt_fd_ctx *c, const struct img_tty *t, struct tty_q
 
 /* The record: the img_tty and, when this descriptor took the pty's bytes in
  * flight, img_tty_queues, the input bytes, the output bytes. */
-static int64_t record(struct rt_fd_ctx *c, struct img_tty *t)
+static int record(struct rt_fd_ctx *c, struct img_tty *t)
 {
 	if (c->e->type != IMG_FD_PTY_MASTER && c->e->type != IMG_FD_TTY)
-		return rt_fdx_add(c->fds, c->e->type, t->index, t, sizeof(*t), c->err, c->errlen);
+		return rt_fd_record(c, c->e->type, t->index, t, sizeof(*t));
 	uint8_t *rec = rt_alloc(sizeof(*t) + sizeof(struct img_tty_queues) + 2 * TTYQ_MAX);
 	if (!rec)
-		return snprintf(c->err, c->errlen, "out of checkpoint memory"), -1;
+		return errf(c->err, c->errlen, "out of checkpoint memory");
 	uint8_t *data = rec + sizeof(*t) + sizeof(struct img_tty_queues);
 	struct tty_queues q = {data, data + TTYQ_MAX, 0, 0};
 	int took = c->e->type == IMG_FD_PTY_MASTER ? take_master(c, t, &q)
@@ -264,7 +272,7 @@ static int64_t record(struct rt_fd_ctx *c, struct img_tty *t)
 		len += sizeof(h) + q.in_len + q.out_len;
 	}
 	memcpy(rec, t, sizeof(*t));
-	return rt_fdx_add(c->fds, c->e->type, t->index, rec, len, c->err, c->errlen);
+	return rt_fd_record(c, c->e->type, t->index, rec, len);
 }
 
 static int tty_dump(struct rt_fd_ctx *c)
@@ -288,11 +296,7 @@ static int tty_dump(struct rt_fd_ctx *c)
 	}
 	save_termios(&t, c->fd);
 	save_session(&t, c->fd);
-	int64_t at = record(c, &t);
-	if (at < 0)
-		return -1;
-	c->e->pos = at;
-	return 0;
+	return record(c, &t);
 }
 
 /* After a restart, in the leader of the session of launch's pty: the pty is

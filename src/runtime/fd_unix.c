@@ -5,10 +5,17 @@
  * stopped while this runs. A socket whose peer no process of the computation
  * holds leads outside and is refused, with its address. */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/arena.h"
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/fd_unix.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -52,13 +59,6 @@ static int put(struct ubuf *b, const void *data, uint64_t len)
 	return 0;
 }
 
-static int fail(struct rt_fd_ctx *c, const char *what)
-{
-	snprintf(c->err, c->errlen, "pid %d fd %d (unix socket %s): %s", getpid(), c->fd, c->link,
-		 what);
-	return -1;
-}
-
 /* A descriptor received by the peek itself (SCM_RIGHTS in flight). */
 static int has_rights(struct msghdr *m)
 {
@@ -82,7 +82,10 @@ static int peek_one(struct rt_fd_ctx *c, struct ubuf *b, int stream, uint32_t *g
 	char ctl[CMSG_SPACE(253 * sizeof(int))];
 	uint64_t room = b->cap - b->len;
 	if (room < 8)
-		return fail(c, "too many bytes in flight to keep (over 64 MiB)");
+		return errf(
+		    c->err, c->errlen,
+		    "pid %d fd %d (unix socket %s): too many bytes in flight to keep (over 64 MiB)",
+		    getpid(), c->fd, c->link);
 	struct iovec iov = {b->p + b->len + 4, room - 4};
 	struct msghdr m = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
@@ -91,17 +94,26 @@ static int peek_one(struct rt_fd_ctx *c, struct ubuf *b, int stream, uint32_t *g
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n < 0)
-		return fail(c, strerror(errno));
+		return errf(c->err, c->errlen, "pid %d fd %d (unix socket %s): %s", getpid(), c->fd,
+			    c->link, strerror(errno));
 	if (has_rights(&m) || (m.msg_flags & MSG_CTRUNC))
-		return fail(c, "descriptors sent with SCM_RIGHTS are still in its queue, not yet "
-			       "received; they cannot be checkpointed: let the program receive "
-			       "them first (see docs/supported.md)");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (unix socket %s): descriptors sent with SCM_RIGHTS are "
+			    "still in its queue, not yet received; they cannot be checkpointed: "
+			    "let the program receive them first (see docs/supported.md)",
+			    getpid(), c->fd, c->link);
 	if (n == 0 && (stream || (b->u.shutdown & 1)))
 		return 0; /* the peer shut down its side: end of the queue */
 	if (!stream && n == 0)
-		return fail(c, "a zero-length datagram is in its queue: not supported");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (unix socket %s): a zero-length datagram is in its "
+			    "queue: not supported",
+			    getpid(), c->fd, c->link);
 	if ((uint64_t)n > room - 4)
-		return fail(c, "too many bytes in flight to keep (over 64 MiB)");
+		return errf(
+		    c->err, c->errlen,
+		    "pid %d fd %d (unix socket %s): too many bytes in flight to keep (over 64 MiB)",
+		    getpid(), c->fd, c->link);
 	*got = n;
 	return 1;
 }
@@ -110,9 +122,11 @@ static int peek_one(struct rt_fd_ctx *c, struct ubuf *b, int stream, uint32_t *g
 static int peek_queue(struct rt_fd_ctx *c, struct ubuf *b, int stream)
 {
 	int saved = sockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF), zero = 0, rc = 0;
-	uint32_t got;
+	uint32_t got = 0;
 	if (setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
-		return fail(c, "cannot peek at its queue (SO_PEEK_OFF)");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (unix socket %s): cannot peek at its queue (SO_PEEK_OFF)",
+			    getpid(), c->fd, c->link);
 	while ((rc = peek_one(c, b, stream, &got)) == 1) {
 		if (stream && b->u.nmsgs) { /* one message: append to it */
 			uint32_t *l = (uint32_t *)(b->p + b->len - b->u.data_len);
@@ -127,7 +141,9 @@ static int peek_queue(struct rt_fd_ctx *c, struct ubuf *b, int stream)
 		b->len += got;
 		b->u.data_len += got;
 		if (b->u.nmsgs > MSGS_MAX) {
-			rc = fail(c, "too many messages in its queue");
+			rc = errf(c->err, c->errlen,
+				  "pid %d fd %d (unix socket %s): too many messages in its queue",
+				  getpid(), c->fd, c->link);
 			break;
 		}
 	}
@@ -166,9 +182,10 @@ static int outside(struct rt_fd_ctx *c, const struct sk_unix *p)
 		 "connected to %s (socket:[%llu]), which no process of the computation holds: "
 		 "a connection to outside cannot be restored; close it before checkpointing, "
 		 "or run the other side under stasis too (see docs/supported.md)",
-		 sk_unix_addr(p->name, p->name_len, addr, sizeof(addr)),
+		 img_unix_addr(p->name, p->name_len, addr, sizeof(addr)),
 		 (unsigned long long)p->ino);
-	return fail(c, what);
+	return errf(c->err, c->errlen, "pid %d fd %d (unix socket %s): %s", getpid(), c->fd,
+		    c->link, what);
 }
 
 /* A listener: its pending connections from inside are kept (client inodes). */
@@ -189,10 +206,13 @@ static int dump_listener(struct rt_fd_ctx *c, struct ubuf *b, const struct sk_un
 				 "a connection not yet accepted has %u bytes sent on it; accept "
 				 "it before checkpointing",
 				 e->wq);
-			return fail(c, what);
+			return errf(c->err, c->errlen, "pid %d fd %d (unix socket %s): %s",
+				    getpid(), c->fd, c->link, what);
 		}
 		if (put(b, &client, 8) < 0)
-			return fail(c, "too many pending connections");
+			return errf(c->err, c->errlen,
+				    "pid %d fd %d (unix socket %s): too many pending connections",
+				    getpid(), c->fd, c->link);
 		b->u.npending++;
 	}
 	return 0;
@@ -215,7 +235,11 @@ static int dump_stream_peer(struct rt_fd_ctx *c, struct ubuf *b, const struct sk
 	}
 	if (k->peer) {
 		const struct sk_unix *p = sk_unix_find(k->peer);
-		return p ? outside(c, p) : fail(c, "its peer is not in sock_diag's list");
+		return p ? outside(c, p)
+			 : errf(
+			       c->err, c->errlen,
+			       "pid %d fd %d (unix socket %s): its peer is not in sock_diag's list",
+			       getpid(), c->fd, c->link);
 	}
 	/* no peer inode: the peer was closed, or is the server side of a connection
 	 * not yet accepted (it has no inode), in a listener's queue */
@@ -225,8 +249,10 @@ static int dump_stream_peer(struct rt_fd_ctx *c, struct ubuf *b, const struct sk
 	if (!sk_member_holder(l->ino))
 		return outside(c, l);
 	if (k->wq)
-		return fail(c, "its connection is not yet accepted and has bytes sent on it; "
-			       "let the server accept it before checkpointing");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (unix socket %s): its connection is not yet accepted and "
+			    "has bytes sent on it; let the server accept it before checkpointing",
+			    getpid(), c->fd, c->link);
 	b->u.state = IMG_UNIX_PENDING;
 	b->u.peer = l->ino;
 	set_peer_name(&b->u, l);
@@ -237,7 +263,9 @@ static int dump_dgram_peer(struct rt_fd_ctx *c, struct ubuf *b, const struct sk_
 {
 	const struct sk_unix *p = sk_unix_find(k->peer);
 	if (!p)
-		return fail(c, "its peer is not in sock_diag's list");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (unix socket %s): its peer is not in sock_diag's list",
+			    getpid(), c->fd, c->link);
 	int inside = sk_member_holder(k->peer) != 0;
 	if (inside && p->peer == k->ino) {
 		b->u.state = IMG_UNIX_CONNECTED; /* a pair */
@@ -245,8 +273,10 @@ static int dump_dgram_peer(struct rt_fd_ctx *c, struct ubuf *b, const struct sk_
 		return 0;
 	}
 	if (!p->name_len)
-		return inside ? fail(c, "connected to an unnamed datagram socket that is not "
-					"connected back: not supported")
+		return inside ? errf(c->err, c->errlen,
+				     "pid %d fd %d (unix socket %s): connected to an unnamed "
+				     "datagram socket that is not connected back: not supported",
+				     getpid(), c->fd, c->link)
 			      : outside(c, p);
 	b->u.state = IMG_UNIX_DGRAM_TO; /* outside: connected again by name */
 	b->u.peer = inside ? k->peer : 0;
@@ -272,9 +302,14 @@ static int unix_dump(struct rt_fd_ctx *c)
 	b.p = rt_alloc(b.cap);
 	const struct sk_unix *k = sk_unix_find(c->st->st_ino);
 	if (!b.p)
-		return fail(c, "out of checkpoint memory");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (unix socket %s): out of checkpoint memory", getpid(),
+			    c->fd, c->link);
 	if (!k)
-		return fail(c, "sock_diag does not report it (NETLINK_SOCK_DIAG)");
+		return errf(c->err, c->errlen,
+			    "pid %d fd %d (unix socket %s): sock_diag does not report it "
+			    "(NETLINK_SOCK_DIAG)",
+			    getpid(), c->fd, c->link);
 	memset(&b.u, 0, sizeof(b.u));
 	b.u.type = sockopt(c->fd, SOL_SOCKET, SO_TYPE);
 	b.u.shutdown = k->shutdown & 3;
@@ -294,12 +329,7 @@ static int unix_dump(struct rt_fd_ctx *c)
 			return -1;
 	}
 	memcpy(b.p, &b.u, sizeof(b.u));
-	int64_t at = rt_fdx_add(c->fds, IMG_FD_UNIX, c->st->st_ino, b.p, b.len, c->err, c->errlen);
-	if (at < 0)
-		return -1;
-	c->e->type = IMG_FD_UNIX;
-	c->e->pos = at;
-	return 0;
+	return rt_fd_record(c, IMG_FD_UNIX, c->st->st_ino, b.p, b.len);
 }
 
 const struct rt_fd_kind rt_fd_unix = {"unix", unix_match, unix_dump};

@@ -6,25 +6,15 @@
  * close_range() and closefrom() leave those descriptors open and report them
  * as not open; dup2()/dup3() onto one first move it to another number. */
 #include "common/io.h"
-#include "runtime/rt.h"
+#include "runtime/dirlist.h"
+#include "runtime/dirty.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#define EXPORT __attribute__((visibility("default")))
-
-/* libc's functions, resolved at load: close() and dup2() are async-signal-safe,
- * so their first call may come from a signal handler, where dlsym is not. */
-static void *close_slot, *dup2_slot, *dup3_slot;
-
-__attribute__((constructor)) static void resolve_real(void)
-{
-	rt_libc_fn(&close_slot, "close");
-	rt_libc_fn(&dup2_slot, "dup2");
-	rt_libc_fn(&dup3_slot, "dup3");
-}
 
 static int is_runtime_fd(int fd)
 {
@@ -50,12 +40,11 @@ static int guarded_in(unsigned lo, unsigned hi, unsigned out[2])
 
 EXPORT int close(int fd)
 {
-	int (*real)(int) = rt_libc_fn(&close_slot, "close");
 	if (is_runtime_fd(fd)) {
 		errno = EBADF;
 		return -1;
 	}
-	return real ? real(fd) : (int)syscall(SYS_close, fd);
+	return REAL(close)(fd);
 }
 
 /* close_range(2) over [lo, hi] except the runtime's descriptors. */
@@ -107,16 +96,14 @@ static void move_runtime_fd(int fd)
 
 EXPORT int dup2(int oldfd, int newfd)
 {
-	int (*real)(int, int) = rt_libc_fn(&dup2_slot, "dup2");
 	if (oldfd != newfd)
 		move_runtime_fd(newfd);
-	return real(oldfd, newfd);
+	return REAL(dup2)(oldfd, newfd);
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	int (*real)(int, int, int) = rt_libc_fn(&dup3_slot, "dup3");
 	if (oldfd != newfd)
 		move_runtime_fd(newfd);
-	return real(oldfd, newfd, flags);
+	return REAL(dup3)(oldfd, newfd, flags);
 }

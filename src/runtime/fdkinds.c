@@ -1,18 +1,20 @@
-/* The descriptor kinds beyond files and pipes, each defined in its own module;
- * this table is the one place that lists them. */
-#include "runtime/rt.h"
-#include "runtime/fd_event.h"
+/* The descriptor kinds, each defined in its own module (fd_KIND.c, described
+ * by image/kinds/fd_KIND.h); this table is the one place that lists them. */
+#include "runtime/fdkinds.h"
+#include "runtime/fds.h"
 
 #include <stddef.h>
 
-extern const struct rt_fd_kind rt_fd_memfd;
-extern const struct rt_fd_kind rt_fd_mqueue;
-extern const struct rt_fd_kind rt_fd_unix, rt_fd_inet, rt_fd_fifo;
+extern const struct rt_fd_kind rt_fd_kind_tty, rt_fd_pipe, rt_fd_stdio, rt_fd_memfd, rt_fd_mqueue,
+    rt_fd_file, rt_fd_external, rt_fd_unix, rt_fd_inet, rt_fd_fifo, rt_fd_eventfd, rt_fd_timerfd,
+    rt_fd_signalfd, rt_fd_epoll, rt_fd_inotify, rt_fd_pidfd;
 
+/* In the order they are tried: ptys before other terminals, a pipe of the
+ * computation before one from outside, memfd and mqueue before files. */
 static const struct rt_fd_kind *const kinds[] = {
-    &rt_fd_eventfd, &rt_fd_timerfd, &rt_fd_signalfd, &rt_fd_epoll, &rt_fd_inotify, &rt_fd_pidfd,
-    &rt_fd_memfd,   &rt_fd_mqueue,  &rt_fd_unix,     &rt_fd_inet,  &rt_fd_fifo,	   &rt_fd_kind_tty,
-    NULL,
+    &rt_fd_kind_tty, &rt_fd_pipe,  &rt_fd_stdio,   &rt_fd_memfd, &rt_fd_mqueue,	 &rt_fd_file,
+    &rt_fd_external, &rt_fd_unix,  &rt_fd_inet,	   &rt_fd_fifo,	 &rt_fd_eventfd, &rt_fd_timerfd,
+    &rt_fd_signalfd, &rt_fd_epoll, &rt_fd_inotify, &rt_fd_pidfd, NULL,
 };
 
 int rt_fd_kinds_dump(struct rt_fd_ctx *c)
@@ -22,5 +24,21 @@ int rt_fd_kinds_dump(struct rt_fd_ctx *c)
 			continue;
 		return kinds[k]->dump(c) < 0 ? -1 : 1;
 	}
+	return 0;
+}
+
+int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len)
+{
+	return rt_fd_record2(c, type, ino, p, len, NULL, 0);
+}
+
+int rt_fd_record2(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *head, uint32_t hlen,
+		  const void *tail, uint64_t tlen)
+{
+	int64_t at = rt_fdx_add2(c->fds, type, ino, head, hlen, tail, tlen, c->err, c->errlen);
+	if (at < 0)
+		return -1;
+	c->e->type = type;
+	c->e->pos = at;
 	return 0;
 }

@@ -24,7 +24,10 @@
  * nothing (the next one tries again). Not done when nothing forks (--kill, STASIS_NO_FORK), nor
  * with dirty-page tracking (incremental images), whose unit would become 2 MiB; STASIS_NO_HUGE=1
  * turns it off. Best effort: an extent the kernel refuses stays as it is. */
-#include "runtime/rt.h"
+#include "runtime/huge.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/state.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
 #include "common/log.h"

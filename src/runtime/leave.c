@@ -4,13 +4,13 @@
  * EXEC). exit() runs the destructor below, _exit() and _Exit() come here. A
  * raw exit_group system call or a fatal signal says nothing: to the
  * coordinator that is a process killed during the checkpoint. */
-#include "runtime/rt.h"
+#include "runtime/exec.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 #include "common/proto.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#define EXPORT __attribute__((visibility("default")))
 
 static void leaving(void)
 {

@@ -2,13 +2,19 @@
  * kernel lists them in /proc/self/fdinfo/FD ("lock:" lines): the POSIX locks
  * this process owns on the fd's file, and the flock and OFD locks of the fd's
  * open file description. */
-#include "runtime/rt.h"
-#include "runtime/fd_event.h"
+#include "runtime/locks.h"
+#include "runtime/arena.h"
+#include "runtime/fd_info.h"
+#include "runtime/fds.h"
 
 #include "common/io.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/locks.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/sysmacros.h>
@@ -67,12 +73,10 @@ static int add_lock(struct rt_locks *out, const struct rt_fds *fds, const struct
 	struct img_lock l = {.fd = e->fd, .kind = kind_of(ll->kind)};
 	struct stat st;
 	if (!l.kind)
-		return snprintf(
-			   err, errlen,
-			   "pid %d fd %d holds a %s lock (a lease?): not supported; release it "
-			   "before checkpointing",
-			   getpid(), e->fd, ll->kind),
-		       -1;
+		return errf(err, errlen,
+			    "pid %d fd %d holds a %s lock (a lease?): not supported; release it "
+			    "before checkpointing",
+			    getpid(), e->fd, ll->kind);
 	l.write = !strcmp(ll->type, "WRITE");
 	l.start = ll->start;
 	l.end = !strcmp(ll->end, "EOF") ? -1 : strtoll(ll->end, NULL, 10);
@@ -81,9 +85,8 @@ static int add_lock(struct rt_locks *out, const struct rt_fds *fds, const struct
 	if (l.kind != IMG_LOCK_POSIX && e->share >= 0)
 		return 0; /* the description's lock, recorded on its lowest fd */
 	if (out->n >= LOCKS_MAX)
-		return snprintf(err, errlen, "pid %d holds more than %d file locks", getpid(),
-				LOCKS_MAX),
-		       -1;
+		return errf(err, errlen, "pid %d holds more than %d file locks", getpid(),
+			    LOCKS_MAX);
 	out->locks[out->n++] = l;
 	return 0;
 }
@@ -94,7 +97,7 @@ int rt_dump_locks(struct rt_locks *out, const struct rt_fds *fds, char *err, siz
 	out->n = 0;
 	out->locks = rt_alloc(LOCKS_MAX * sizeof(struct img_lock));
 	if (!info || !out->locks)
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	for (uint32_t i = 0; i < fds->n; i++) {
 		const struct img_fd *e = &fds->fds[i];
 		if (e->type != IMG_FD_REG || rt_fdinfo_read(e->fd, info, INFO_SIZE) < 0)

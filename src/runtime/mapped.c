@@ -7,18 +7,20 @@
  * mremap. rt.restart.mapped is a quick filter: it is a superset, and
  * /proc/self/maps says which parts really are image mappings. Nothing here
  * calls malloc: the caller may be an allocator holding its own locks. */
-#include "runtime/rt.h"
+#include "runtime/mapped.h"
+#include "restore/blob/restart_info.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED 24
 #endif

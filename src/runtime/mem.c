@@ -9,14 +9,27 @@
  * (snap.c). rt_dump_memory, by the writer (a forked child once the program
  * runs on): the pages, private ones from its copy-on-write view, shared ones
  * from the copy. */
-#include "runtime/rt.h"
+#include "runtime/mem.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/fds.h"
+#include "runtime/progress.h"
+#include "runtime/shm.h"
+#include "runtime/snap.h"
+#include "runtime/sysv.h"
+#include "runtime/write.h"
 #include "runtime/pagescan.h"
 #include "common/io.h"
 #include "image/image.h"
+#include "common/log.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,14 +115,8 @@ static uint32_t classify(const struct map_line *m, int *store_all)
 {
 	const char *p = m->path;
 	*store_all = 0;
-	if (!strcmp(p, "[vdso]"))
-		return IMG_VMA_VDSO;
-	if (!strcmp(p, "[vvar]"))
-		return IMG_VMA_VVAR;
-	if (!strcmp(p, "[vvar_vclock]"))
-		return IMG_VMA_VVAR_VCLOCK;
-	if (!strcmp(p, "[vsyscall]"))
-		return IMG_VMA_VSYSCALL;
+	if (img_vma_special(p))
+		return img_vma_special(p);
 	if (!strcmp(p, "[stack]"))
 		return IMG_VMA_STACK;
 	if (!strcmp(p, "[heap]"))
@@ -141,10 +148,8 @@ static int store_from(struct dump_ctx *d, struct img_vma *v, uint64_t start, uin
 		uint64_t n = (end - start) / IMG_PAGE;
 		if (n > IMG_CHUNK_PAGES)
 			n = IMG_CHUNK_PAGES;
-		if (d->out->nchunks >= CHUNKS_MAX) {
-			snprintf(d->err, d->errlen, "too many memory chunks");
-			return -1;
-		}
+		if (d->out->nchunks >= CHUNKS_MAX)
+			return errf(d->err, d->errlen, "too many memory chunks");
 		const void *src = copy ? copy : (const void *)start;
 		uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 		if (copy) {
@@ -156,10 +161,9 @@ static int store_from(struct dump_ctx *d, struct img_vma *v, uint64_t start, uin
 		} else if (!(v->prot & IMG_PROT_READ)) {
 			if (pread_full(d->mem_fd, d->bounce, n * IMG_PAGE, start) !=
 			    (ssize_t)(n * IMG_PAGE)) {
-				snprintf(d->err, d->errlen,
-					 "cannot read memory at %#" PRIx64 ": %s", start,
-					 strerror(errno));
-				return -1;
+				return errf(d->err, d->errlen,
+					    "cannot read memory at %#" PRIx64 ": %s", start,
+					    strerror(errno));
 			}
 			src = d->bounce;
 		}
@@ -190,10 +194,8 @@ static int parent_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uin
 		uint64_t n = (end - start) / IMG_PAGE;
 		if (n > IMG_CHUNK_PAGES)
 			n = IMG_CHUNK_PAGES;
-		if (d->out->nchunks >= CHUNKS_MAX) {
-			snprintf(d->err, d->errlen, "too many memory chunks");
-			return -1;
-		}
+		if (d->out->nchunks >= CHUNKS_MAX)
+			return errf(d->err, d->errlen, "too many memory chunks");
 		d->out->chunks[d->out->nchunks++] =
 		    (struct img_chunk){.vaddr = start, .npages = n, .comp = IMG_COMP_PARENT};
 		v->nchunks++;
@@ -236,11 +238,10 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
 	};
 	while (a.start < a.end) {
 		long n = ioctl(d->pagemap_fd, PAGEMAP_SCAN, &a);
-		if (n < 0) {
-			snprintf(d->err, d->errlen, "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s",
-				 v->start, v->end, strerror(errno));
-			return -1;
-		}
+		if (n < 0)
+			return errf(d->err, d->errlen,
+				    "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s", v->start,
+				    v->end, strerror(errno));
 		for (long i = 0; i < n; i++)
 			if (store_run(d, v, d->vec[i].start, d->vec[i].end) < 0)
 				return -1;
@@ -256,12 +257,10 @@ static int store_snap(struct dump_ctx *d, struct img_vma *v)
 	const struct rt_snap_run *r;
 	const uint8_t *copy;
 	uint32_t n;
-	if (rt_snap_lookup(v->start, v->end, &r, &n, &copy) < 0) {
-		snprintf(d->err, d->errlen,
-			 "pid %d: the copy of shared memory at %#" PRIx64 " is gone", getpid(),
-			 v->start);
-		return -1;
-	}
+	if (rt_snap_lookup(v->start, v->end, &r, &n, &copy) < 0)
+		return errf(d->err, d->errlen,
+			    "pid %d: the copy of shared memory at %#" PRIx64 " is gone", getpid(),
+			    v->start);
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t s = r[i].start > v->start ? r[i].start : v->start;
 		uint64_t e = r[i].end < v->end ? r[i].end : v->end;
@@ -359,10 +358,8 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 		linked.path = real;
 		m = &linked;
 	}
-	if (o->nvmas >= VMAS_MAX) {
-		snprintf(d->err, d->errlen, "more than %d memory regions", VMAS_MAX);
-		return -1;
-	}
+	if (o->nvmas >= VMAS_MAX)
+		return errf(d->err, d->errlen, "more than %d memory regions", VMAS_MAX);
 	uint8_t *how = &o->how[o->nvmas];
 	struct img_vma *v = &o->vmas[o->nvmas++];
 	memset(v, 0, sizeof(*v));
@@ -440,8 +437,8 @@ char *rt_read_smaps(char *err, size_t errlen)
 	if (fd >= 0)
 		close(fd);
 	if (!buf || n < 0 || n >= SMAPS_MAX - 1) {
-		snprintf(err, errlen, "cannot read /proc/self/smaps: %s",
-			 n >= 0 ? "too large" : strerror(errno));
+		errf(err, errlen, "cannot read /proc/self/smaps: %s",
+		     n >= 0 ? "too large" : strerror(errno));
 		return NULL;
 	}
 	buf[n] = 0;
@@ -508,7 +505,7 @@ int rt_plan_memory(struct rt_vmas *out, struct rt_strtab *tab, struct rt_files *
 	out->vmas = rt_alloc(VMAS_MAX * sizeof(struct img_vma));
 	out->how = rt_alloc(VMAS_MAX);
 	if (!out->vmas || !out->how)
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	rt_snap_reset();
 	rt_shm_reset();
 	if (walk_smaps(&d, smaps, tab, files) < 0)
@@ -530,12 +527,12 @@ int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, char *err, size_t 
 	d.bounce = rt_alloc(IMG_CHUNK_PAGES * IMG_PAGE);
 	d.vec = rt_alloc(SCAN_VEC * sizeof(struct page_region));
 	if (!out->chunks || !d.bounce || !d.vec)
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	d.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	d.mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
 	if (d.pagemap_fd < 0 || d.mem_fd < 0) {
-		snprintf(err, errlen, "cannot open /proc/self/pagemap or mem: %s", strerror(errno));
-		rc = -1;
+		rc =
+		    errf(err, errlen, "cannot open /proc/self/pagemap or mem: %s", strerror(errno));
 	}
 	for (uint32_t i = 0; rc == 0 && i < out->nvmas; i++)
 		rc = store_pages(&d, &out->vmas[i], out->how[i]);

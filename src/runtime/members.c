@@ -2,7 +2,8 @@
  * lists them before the DRAINED pass (MSG_MEMBERS): written into the image
  * (IMG_SEC_MEMBERS) so that a restart of one host's part can name the
  * processes that do not come back, and where they ran. */
-#include "runtime/rt.h"
+#include "runtime/members.h"
+#include "runtime/state.h"
 #include "common/proto.h"
 
 #include <string.h>

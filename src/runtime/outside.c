@@ -1,18 +1,21 @@
 /* Processes that run outside the computation although a process of it
  * started them: a program the runtime cannot be preloaded into (statically
- * linked, 32-bit) that a process execs, and what `stasis nocheckpoint` runs.
- * The exec wrapper says so when it execs one (a warning for the first two)
- * and does not make the coordinator wait for it to join again; a checkpoint
- * leaves such children out (they do not map the runtime, or are the stasis
- * command itself), instead of failing because a child never joined. The stasis
- * command line never joins: its executable exports stasis_cli_marker. */
-#include "runtime/rt.h"
+ * linked, 32-bit, set-user-ID) that a process execs, what `stasis
+ * nocheckpoint` runs, and the stasis command itself (its executable exports
+ * stasis_cli_marker: the runtime stays off in it, and it starts again without
+ * the runtime, cli/main.c). One rule each way: the exec wrapper says so when
+ * a process execs one (a warning for the first three) and does not make the
+ * coordinator wait for it to join again (rt_exec_leaves); a checkpoint leaves
+ * out a child that does not map the runtime (rt_child_outside), instead of
+ * failing because a child never joined. */
+#include "runtime/outside.h"
 #include "common/log.h"
 #include "common/progkind.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,12 +113,8 @@ static int maps_runtime(int fd)
 int rt_child_outside(uint32_t pid)
 {
 	char p[64];
-	struct stat st;
 	if (!lib_path[0])
 		return 0;
-	snprintf(p, sizeof(p), "/proc/%u/exe", pid);
-	if (stat(p, &st) == 0 && is_cli(&st))
-		return 1;
 	snprintf(p, sizeof(p), "/proc/%u/maps", pid);
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

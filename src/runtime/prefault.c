@@ -11,7 +11,9 @@
  * then takes no number the program may be about to use); rt_prefault_run
  * populates after they are released and stops as soon as the coordinator
  * sends anything (a checkpoint waits for 8 MiB at most). */
-#include "runtime/rt.h"
+#include "runtime/prefault.h"
+#include "runtime/mapped.h"
+#include "runtime/state.h"
 #include "common/log.h"
 
 #include <poll.h>

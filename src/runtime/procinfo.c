@@ -1,10 +1,20 @@
 /* Process-wide state: identity, mm fields, auxv, cwd, umask, rlimits, interval
  * timers and signal actions. */
-#include "runtime/rt.h"
+#include "runtime/procinfo.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/fds.h"
+#include "runtime/outside.h"
+#include "runtime/state.h"
 #include "common/io.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,10 +108,9 @@ int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t er
 	p->name_str = rt_str_add(tab, rt.name);
 	p->runtime_info = (uint64_t)(uintptr_t)&rt.restart;
 	p->personality = personality(0xffffffff);
-	if (dump_mm(&p->mm) < 0) {
-		snprintf(err, errlen, "cannot read /proc/self/stat or auxv: %s", strerror(errno));
-		return -1;
-	}
+	if (dump_mm(&p->mm) < 0)
+		return errf(err, errlen, "cannot read /proc/self/stat or auxv: %s",
+			    strerror(errno));
 	for (int i = 0; i < IMG_NRLIMIT && i < RLIM_NLIMITS; i++) {
 		struct rlimit r;
 		getrlimit(i, &r);

@@ -1,7 +1,9 @@
 /* Progress of the memory write, reported to the coordinator. */
-#include "runtime/rt.h"
+#include "runtime/progress.h"
+#include "runtime/state.h"
 #include "common/proto.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>

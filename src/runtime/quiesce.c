@@ -9,7 +9,16 @@
  * point (rt_save_context returns 1); the thread re-registers its kernel state
  * and waits again until the checkpoint thread releases everyone.
  */
-#include "runtime/rt.h"
+#include "runtime/api.h"
+#include "runtime/quiesce.h"
+#include "restore/blob/abi.h"
+#include "runtime/arena.h"
+#include "runtime/dirlist.h"
+#include "runtime/sigqueue.h"
+#include "runtime/state.h"
+#include "runtime/sysrestart.h"
+#include "runtime/write_pipe.h"
+#include "runtime/libc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,18 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RSEQ_SIG 0x53053053
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31)
 #endif
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
-
-long rt_gettid(void)
-{
-	return syscall(SYS_gettid);
-}
 
 int rt_futex_wait(int *addr, int val)
 {
@@ -166,7 +169,7 @@ int rt_install_handler(void)
 	sa.sa_sigaction = ckpt_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	return rt_real_sigaction(rt.sig, &sa, NULL);
+	return REAL(sigaction)(rt.sig, &sa, NULL);
 }
 
 static int thread_is_suspended(int tid)

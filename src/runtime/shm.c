@@ -5,12 +5,21 @@
  * does not map the same range (forked children share their parent's), and small
  * shared-mapped files keep a copy of their contents in case they are gone at
  * restart (the JVM deletes its hsperfdata file when it exits). */
-#include "runtime/rt.h"
+#include "runtime/shm.h"
+#include "runtime/arena.h"
+#include "runtime/fds.h"
+#include "runtime/write_pipe.h"
 #include "common/io.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +29,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define FILES_MAX 65536
-#define FILEDATA_MAX (1ull << 30)
 #define KEEP_ANY_MAX (1ull << 20)    /* shared-mapped files up to 1 MiB are kept */
 #define KEEP_TMPFS_MAX (64ull << 20) /* and files on tmpfs (/dev/shm) up to 64 MiB */
 #define PARENT_MAPS_MAX (8u << 20)
@@ -44,46 +51,35 @@ int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, u
 			r->size = end;
 		return r - f->files;
 	}
-	if (!f->files) {
-		f->files = rt_alloc(FILES_MAX * sizeof(struct img_file));
-		f->cap = f->files ? FILES_MAX : 0;
-	}
-	if (f->n >= f->cap)
-		return snprintf(err, errlen, "too many files"), -1;
 	char clean[PATH_MAX];
 	snprintf(clean, sizeof(clean), "%s", path);
 	size_t n = strlen(clean);
 	if (n > 10 && !strcmp(clean + n - 10, " (deleted)"))
 		clean[n - 10] = 0;
-	r = &f->files[f->n];
-	memset(r, 0, sizeof(*r));
+	if (!(r = rt_file_new(f)))
+		return errf(err, errlen, "too many files (over %d)", RT_FILES_MAX);
 	r->path_str = rt_str_add(tab, clean);
 	r->flags = IMG_FILE_SHMEM;
 	r->ino = ino;
 	r->dev = dev;
 	r->size = end;
 	r->mode = S_IFREG | 0600;
-	return f->n++;
+	return r - f->files;
 }
 
 /* Keep `size` bytes of fd's contents in filedata for record idx. */
 int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err, size_t errlen)
 {
 	struct img_file *r = &f->files[idx];
-	if (!f->data) {
-		f->data = rt_alloc(FILEDATA_MAX);
-		f->data_cap = f->data ? FILEDATA_MAX : 0;
-	}
-	if (size > f->data_cap - f->data_len)
-		return snprintf(err, errlen,
-				"cannot keep the %llu bytes of %s: over %llu bytes of saved files "
-				"in all",
-				(unsigned long long)size, "a shared file", FILEDATA_MAX),
-		       -1;
-	if (pread_full(fd, f->data + f->data_len, size, 0) != (ssize_t)size)
-		return snprintf(err, errlen, "cannot read the contents of fd %d: %s", fd,
-				strerror(errno)),
-		       -1;
+	uint8_t *room = rt_filedata_room(f, size);
+	if (!room)
+		return errf(err, errlen,
+			    "cannot keep the %llu bytes of a shared file: over %llu bytes of saved "
+			    "files in all",
+			    (unsigned long long)size, RT_FILEDATA_MAX);
+	if (pread_full(fd, room, size, 0) != (ssize_t)size)
+		return errf(err, errlen, "cannot read the contents of fd %d: %s", fd,
+			    strerror(errno));
 	r->data_off = f->data_len;
 	r->size = size;
 	r->flags |= IMG_FILE_SAVED;
@@ -115,8 +111,8 @@ int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, c
 	for (uint32_t i = 0; i < keep.n; i++)
 		if (keep.idx[i] == idx)
 			return 0;
-	if (!keep.idx && !(keep.idx = rt_alloc(FILES_MAX * sizeof(int))))
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+	if (!keep.idx && !(keep.idx = rt_alloc(RT_FILES_MAX * sizeof(int))))
+		return errf(err, errlen, "out of checkpoint memory");
 	keep.idx[keep.n++] = idx;
 	keep.f = f;
 	keep.tab = tab;
@@ -156,9 +152,9 @@ int rt_shm_keep_pending(char *err, size_t errlen)
 	keep.err = err;
 	keep.errlen = errlen;
 	if (keep.n && rt_run_private_files(keep_all, NULL) < 0) {
-		snprintf(err, errlen, "pid %d: cannot start a thread to read shared files: %s",
+		keep.rc =
+		    errf(err, errlen, "pid %d: cannot start a thread to read shared files: %s",
 			 getpid(), strerror(errno));
-		keep.rc = -1;
 	}
 	keep.n = 0;
 	keep.idx = NULL; /* arena memory: gone with this checkpoint */

@@ -6,13 +6,15 @@
  * queue a signal behind them, nor fill the queue first), and the threads keep
  * them blocked until they are released. After a restart (the TIDs are the
  * same) the recorded ones are queued when the threads are released. */
-#include "runtime/rt.h"
+#include "runtime/sigqueue.h"
+#include "runtime/state.h"
 #include "common/io.h"
 #include "common/log.h"
 
 #include <errno.h>
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>

@@ -5,28 +5,13 @@
  * of their set (a dedicated signal thread waiting for every signal would
  * swallow the checkpoint's). The runtime's signal is removed from the set, as
  * sigsuspend's wrapper does (wrappers.c). */
-#include "runtime/rt.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
-
-#define EXPORT __attribute__((visibility("default")))
-
-static void *ppoll_fn, *pselect_fn, *epoll_pwait_fn, *epoll_pwait2_fn, *sigwait_fn, *sigwaitinfo_fn,
-    *sigtimedwait_fn;
-
-__attribute__((constructor)) static void resolve(void)
-{
-	rt_libc_fn(&ppoll_fn, "ppoll");
-	rt_libc_fn(&pselect_fn, "pselect");
-	rt_libc_fn(&epoll_pwait_fn, "epoll_pwait");
-	rt_libc_fn(&epoll_pwait2_fn, "epoll_pwait2");
-	rt_libc_fn(&sigwait_fn, "sigwait");
-	rt_libc_fn(&sigwaitinfo_fn, "sigwaitinfo");
-	rt_libc_fn(&sigtimedwait_fn, "sigtimedwait");
-}
 
 /* set without the checkpoint signal (in *copy), or set itself */
 static const sigset_t *without_ours(const sigset_t *set, sigset_t *copy)
@@ -41,55 +26,43 @@ static const sigset_t *without_ours(const sigset_t *set, sigset_t *copy)
 EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask)
 {
 	sigset_t c;
-	int (*f)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *) =
-	    rt_libc_fn(&ppoll_fn, "ppoll");
-	return f(fds, n, t, without_ours(mask, &c));
+	return REAL(ppoll)(fds, n, t, without_ours(mask, &c));
 }
 
 EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
 		   const sigset_t *mask)
 {
 	sigset_t c;
-	int (*f)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *) =
-	    rt_libc_fn(&pselect_fn, "pselect");
-	return f(n, r, w, e, t, without_ours(mask, &c));
+	return REAL(pselect)(n, r, w, e, t, without_ours(mask, &c));
 }
 
 EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
 	sigset_t c;
-	int (*f)(int, struct epoll_event *, int, int, const sigset_t *) =
-	    rt_libc_fn(&epoll_pwait_fn, "epoll_pwait");
-	return f(ep, ev, max, timeout, without_ours(mask, &c));
+	return REAL(epoll_pwait)(ep, ev, max, timeout, without_ours(mask, &c));
 }
 
 EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *t,
 			const sigset_t *mask)
 {
 	sigset_t c;
-	int (*f)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *) =
-	    rt_libc_fn(&epoll_pwait2_fn, "epoll_pwait2");
-	return f(ep, ev, max, t, without_ours(mask, &c));
+	return REAL(epoll_pwait2)(ep, ev, max, t, without_ours(mask, &c));
 }
 
 EXPORT int sigwait(const sigset_t *set, int *sig)
 {
 	sigset_t c;
-	int (*f)(const sigset_t *, int *) = rt_libc_fn(&sigwait_fn, "sigwait");
-	return f(without_ours(set, &c), sig);
+	return REAL(sigwait)(without_ours(set, &c), sig);
 }
 
 EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
 	sigset_t c;
-	int (*f)(const sigset_t *, siginfo_t *) = rt_libc_fn(&sigwaitinfo_fn, "sigwaitinfo");
-	return f(without_ours(set, &c), info);
+	return REAL(sigwaitinfo)(without_ours(set, &c), info);
 }
 
 EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t)
 {
 	sigset_t c;
-	int (*f)(const sigset_t *, siginfo_t *, const struct timespec *) =
-	    rt_libc_fn(&sigtimedwait_fn, "sigtimedwait");
-	return f(without_ours(set, &c), info, t);
+	return REAL(sigtimedwait)(without_ours(set, &c), info, t);
 }

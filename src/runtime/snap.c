@@ -16,14 +16,21 @@
  * copy-on-write view of it (rt_snap_release). A checkpoint that ends the
  * program (--kill) copies nothing: no process runs before every image is
  * written, so the writer reads the noted runs where they are. */
-#include "runtime/rt.h"
+#include "runtime/snap.h"
+#include "runtime/arena.h"
+#include "runtime/fds.h"
+#include "runtime/mem.h"
+#include "runtime/write_pipe.h"
 #include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,15 +75,13 @@ void rt_snap_reset(void)
 static int add_run(uint64_t start, uint64_t end, int readable, char *err, size_t errlen)
 {
 	if (!snap.runs && !(snap.runs = rt_alloc(RUNS_MAX * sizeof(*snap.runs))))
-		return snprintf(err, errlen, "out of checkpoint memory"), -1;
+		return errf(err, errlen, "out of checkpoint memory");
 	if (snap.nruns && snap.runs[snap.nruns - 1].end == start &&
 	    snap.runs[snap.nruns - 1].readable == (uint32_t)readable) {
 		snap.runs[snap.nruns - 1].end = end;
 	} else {
 		if (snap.nruns >= RUNS_MAX)
-			return snprintf(err, errlen, "pid %d: too many runs of shared pages",
-					getpid()),
-			       -1;
+			return errf(err, errlen, "pid %d: too many runs of shared pages", getpid());
 		snap.runs[snap.nruns++] = (struct rt_snap_run){start, end, snap.size, readable};
 	}
 	snap.size += end - start;
@@ -90,9 +95,8 @@ int rt_snap_note(uint64_t start, uint64_t end, int readable, int all, char *err,
 	size_t pages = (end - start) / 4096;
 	unsigned char *vec = rt_alloc(pages);
 	if (!vec || mincore((void *)start, end - start, vec) < 0)
-		return snprintf(err, errlen, "pid %d: mincore of %#" PRIx64 "-%#" PRIx64 ": %s",
-				getpid(), start, end, vec ? strerror(errno) : "out of memory"),
-		       -1;
+		return errf(err, errlen, "pid %d: mincore of %#" PRIx64 "-%#" PRIx64 ": %s",
+			    getpid(), start, end, vec ? strerror(errno) : "out of memory");
 	for (size_t i = 0; i < pages;) {
 		size_t j = i;
 		while (j < pages && (vec[j] & 1))
@@ -221,12 +225,11 @@ int rt_snap_copy(int live, char *err, size_t errlen)
 	      snap.size >> 10, ms_since(&t0));
 	return 0;
 fail:
-	return snprintf(err, errlen,
-			"pid %d: cannot copy the %" PRIu64 " KiB of shared memory it stores: %s; "
-			"the program goes on: free some memory, or checkpoint with --kill (which "
-			"copies nothing)",
-			getpid(), snap.size >> 10, strerror(errno)),
-	       -1;
+	return errf(err, errlen,
+		    "pid %d: cannot copy the %" PRIu64 " KiB of shared memory it stores: %s; "
+		    "the program goes on: free some memory, or checkpoint with --kill (which "
+		    "copies nothing)",
+		    getpid(), snap.size >> 10, strerror(errno));
 }
 
 int rt_snap_lookup(uint64_t start, uint64_t end, const struct rt_snap_run **runs, uint32_t *n,

@@ -7,7 +7,8 @@
  * keyed by the new sockets' inodes, so that a descriptor number reused for
  * another socket later gets the real answer. A checkpoint that the program
  * survives changes nothing. */
-#include "runtime/rt.h"
+#include "runtime/sock_names.h"
+#include "runtime/state.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 /* Sorting without memory: glibc's qsort may call malloc, and the checkpoint
  * sorts while the program's threads are stopped (one may hold malloc's lock). */
-#include "runtime/rt.h"
+#include "runtime/sort.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -19,7 +19,8 @@
  * again with its whole timeout, except those the kernel counts down in the caller's memory (select,
  * pselect6, ppoll), which go on with what was left.
  */
-#include "runtime/rt.h"
+#include "runtime/sysrestart.h"
+#include "runtime/state.h"
 
 #include <errno.h>
 #include <fcntl.h>

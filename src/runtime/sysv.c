@@ -6,11 +6,21 @@
  * Several processes may record one object: restart creates it once. Contents
  * are read without changing anything: shm through a read-only attach, message
  * queues with msgrcv(MSG_COPY). */
-#include "runtime/rt.h"
+#include "runtime/sysv.h"
+#include "runtime/arena.h"
+#include "runtime/fds.h"
+#include "runtime/shm.h"
+#include "runtime/libc.h"
 #include "common/io.h"
+#include "common/log.h"
+#include "image/format.h"
+#include "image/kinds/sysv.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +38,6 @@
 #define OBJS_MAX 4096
 #define PROCFILE_MAX (4u << 20)
 #define MSGBUF_MAX (1u << 20)
-#define FILEDATA_MAX (1ull << 30)
 
 static struct {
 	int type, id;
@@ -58,26 +67,23 @@ static int was_used(int type, int id)
 	return 0;
 }
 
-__attribute__((visibility("default"))) int shmget(key_t key, size_t size, int flg)
+EXPORT int shmget(key_t key, size_t size, int flg)
 {
-	static void *slot;
-	int id = ((int (*)(key_t, size_t, int))rt_libc_fn(&slot, "shmget"))(key, size, flg);
+	int id = REAL(shmget)(key, size, flg);
 	note_used(IMG_IPC_SHM, id);
 	return id;
 }
 
-__attribute__((visibility("default"))) int semget(key_t key, int nsems, int flg)
+EXPORT int semget(key_t key, int nsems, int flg)
 {
-	static void *slot;
-	int id = ((int (*)(key_t, int, int))rt_libc_fn(&slot, "semget"))(key, nsems, flg);
+	int id = REAL(semget)(key, nsems, flg);
 	note_used(IMG_IPC_SEM, id);
 	return id;
 }
 
-__attribute__((visibility("default"))) int msgget(key_t key, int flg)
+EXPORT int msgget(key_t key, int flg)
 {
-	static void *slot;
-	int id = ((int (*)(key_t, int))rt_libc_fn(&slot, "msgget"))(key, flg);
+	int id = REAL(msgget)(key, flg);
 	note_used(IMG_IPC_MSG, id);
 	return id;
 }
@@ -89,13 +95,11 @@ int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uin
 {
 	struct shmid_ds ds;
 	if (shmctl(shmid, IPC_STAT, &ds) < 0 || pgoff || len != ((ds.shm_segsz + 4095) & ~4095ull))
-		return snprintf(
-			   err, errlen,
-			   "pid %d: SysV shm %llu is mapped in part (offset %llu, %llu bytes): "
-			   "not supported; attach whole segments",
-			   getpid(), (unsigned long long)shmid, (unsigned long long)pgoff,
-			   (unsigned long long)len),
-		       -1;
+		return errf(err, errlen,
+			    "pid %d: SysV shm %llu is mapped in part (offset %llu, %llu bytes): "
+			    "not supported; attach whole segments",
+			    getpid(), (unsigned long long)shmid, (unsigned long long)pgoff,
+			    (unsigned long long)len);
 	int idx = rt_shm_object(f, tab, path, shmid, 0, len, err, errlen);
 	if (idx >= 0)
 		f->files[idx].flags = IMG_FILE_SYSV;
@@ -112,16 +116,13 @@ struct sysv_ctx {
 
 static void *data_reserve(struct rt_files *f, uint64_t len, uint64_t *off)
 {
-	if (!f->data) {
-		f->data = rt_alloc(FILEDATA_MAX);
-		f->data_cap = f->data ? FILEDATA_MAX : 0;
-	}
 	len = (len + 7) & ~7ull;
-	if (len > f->data_cap - f->data_len)
+	uint8_t *room = rt_filedata_room(f, len);
+	if (!room)
 		return NULL;
 	*off = f->data_len;
 	f->data_len += len;
-	return f->data + *off;
+	return room;
 }
 
 static int attached(const char *maps, int id)
@@ -143,8 +144,8 @@ static struct img_ipc *new_obj(struct sysv_ctx *c, uint32_t type, int id)
 	if (!c->out->objs)
 		c->out->objs = rt_alloc(OBJS_MAX * sizeof(struct img_ipc));
 	if (!c->out->objs || c->out->n >= OBJS_MAX) {
-		snprintf(c->err, c->errlen, "pid %d uses more than %d SysV IPC objects", getpid(),
-			 OBJS_MAX);
+		errf(c->err, c->errlen, "pid %d uses more than %d SysV IPC objects", getpid(),
+		     OBJS_MAX);
 		return NULL;
 	}
 	struct img_ipc *o = &c->out->objs[c->out->n++];
@@ -161,9 +162,8 @@ static int dump_shm(struct sysv_ctx *c, int id)
 	if (!o)
 		return -1;
 	if (shmctl(id, IPC_STAT, &ds) < 0)
-		return snprintf(c->err, c->errlen, "pid %d: cannot read SysV shm %d: %s", getpid(),
-				id, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d: cannot read SysV shm %d: %s", getpid(), id,
+			    strerror(errno));
 	o->key = ds.shm_perm.__key;
 	o->mode = ds.shm_perm.mode & 0777;
 	o->flags = ds.shm_perm.mode & SHM_DEST ? IMG_IPC_REMOVED : 0;
@@ -172,9 +172,8 @@ static int dump_shm(struct sysv_ctx *c, int id)
 	o->size = ds.shm_segsz;
 	const uint8_t *m = shmat(id, NULL, SHM_RDONLY);
 	if (m == (void *)-1)
-		return snprintf(c->err, c->errlen, "pid %d: cannot read SysV shm %d: %s", getpid(),
-				id, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d: cannot read SysV shm %d: %s", getpid(), id,
+			    strerror(errno));
 	uint64_t len = o->size;
 	while (len && !m[len - 1]) /* the zero tail costs nothing */
 		len--;
@@ -183,11 +182,11 @@ static int dump_shm(struct sysv_ctx *c, int id)
 		memcpy(dst, m, len);
 	shmdt(m);
 	o->data_len = len;
-	return dst || !len ? 0
-			   : (snprintf(c->err, c->errlen,
-				       "pid %d: SysV shm %d is too large to keep (%llu bytes)",
-				       getpid(), id, (unsigned long long)len),
-			      -1);
+	if (!dst && len)
+		return errf(c->err, c->errlen,
+			    "pid %d: SysV shm %d is too large to keep (%llu bytes)", getpid(), id,
+			    (unsigned long long)len);
+	return 0;
 }
 
 static int dump_sem(struct sysv_ctx *c, int id)
@@ -197,9 +196,8 @@ static int dump_sem(struct sysv_ctx *c, int id)
 	if (!o)
 		return -1;
 	if (semctl(id, 0, IPC_STAT, &ds) < 0)
-		return snprintf(c->err, c->errlen, "pid %d: cannot read SysV semaphores %d: %s",
-				getpid(), id, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d: cannot read SysV semaphores %d: %s",
+			    getpid(), id, strerror(errno));
 	o->key = ds.sem_perm.__key;
 	o->mode = ds.sem_perm.mode & 0777;
 	o->uid = ds.sem_perm.uid;
@@ -208,9 +206,8 @@ static int dump_sem(struct sysv_ctx *c, int id)
 	o->data_len = ds.sem_nsems * sizeof(unsigned short);
 	unsigned short *vals = data_reserve(c->files, o->data_len, &o->data_off);
 	if (!vals || semctl(id, 0, GETALL, vals) < 0)
-		return snprintf(c->err, c->errlen, "pid %d: cannot read SysV semaphores %d: %s",
-				getpid(), id, vals ? strerror(errno) : "too large"),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d: cannot read SysV semaphores %d: %s",
+			    getpid(), id, vals ? strerror(errno) : "too large");
 	return 0;
 }
 
@@ -226,11 +223,10 @@ static int copy_messages(struct sysv_ctx *c, struct img_ipc *o, int id)
 		uint64_t off, hdr[2] = {buf->mtype, n};
 		uint8_t *dst = n < 0 ? NULL : data_reserve(c->files, 16 + n, &off);
 		if (!dst)
-			return snprintf(c->err, c->errlen,
-					"pid %d: cannot copy message %u of SysV queue %d: %s%s",
-					getpid(), i, id, n < 0 ? strerror(errno) : "too large",
-					errno == ENOSYS ? " (the kernel lacks MSG_COPY)" : ""),
-			       -1;
+			return errf(c->err, c->errlen,
+				    "pid %d: cannot copy message %u of SysV queue %d: %s%s",
+				    getpid(), i, id, n < 0 ? strerror(errno) : "too large",
+				    errno == ENOSYS ? " (the kernel lacks MSG_COPY)" : "");
 		memcpy(dst, hdr, 16);
 		memcpy(dst + 16, buf->text, n);
 	}
@@ -252,9 +248,8 @@ static int dump_msg(struct sysv_ctx *c, int id)
 	if (!o)
 		return -1;
 	if (msgctl(id, IPC_STAT, &ds) < 0)
-		return snprintf(c->err, c->errlen, "pid %d: cannot read SysV message queue %d: %s",
-				getpid(), id, strerror(errno)),
-		       -1;
+		return errf(c->err, c->errlen, "pid %d: cannot read SysV message queue %d: %s",
+			    getpid(), id, strerror(errno));
 	o->key = ds.msg_perm.__key;
 	o->mode = ds.msg_perm.mode & 0777;
 	o->uid = ds.msg_perm.uid;
@@ -303,8 +298,7 @@ int rt_dump_sysv(struct rt_ipc *out, struct rt_files *files, char *err, size_t e
 	struct sysv_ctx c = {out, files, rt_alloc(PROCFILE_MAX), err, errlen};
 	out->n = 0;
 	if (!c.maps || read_small_file("/proc/self/maps", c.maps, PROCFILE_MAX) < 0)
-		return snprintf(err, errlen, "cannot read /proc/self/maps: %s", strerror(errno)),
-		       -1;
+		return errf(err, errlen, "cannot read /proc/self/maps: %s", strerror(errno));
 	/* shm: key shmid perms size cpid lpid ...; msg: key msqid perms cbytes qnum
 	 * lspid lrpid ...; sem: key semid perms nsems ... (no pids) */
 	if (scan_table(&c, "/proc/sysvipc/shm", IMG_IPC_SHM, 4, 5) < 0 ||

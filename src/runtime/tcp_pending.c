@@ -5,7 +5,8 @@
  * can refuse a checkpoint while a client of the computation waits there (its
  * bytes could not be drained: only accept() reaches them). */
 #include "runtime/fd_sock.h"
-#include "runtime/rt.h"
+#include "runtime/fd_tcp.h"
+#include "runtime/arena.h"
 #include "common/proto.h"
 
 #include <arpa/inet.h>

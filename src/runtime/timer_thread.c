@@ -14,9 +14,10 @@
  * timer_gettime, timer_getoverrun and timer_delete take as they are, and which
  * timers.c restores with its notification. Of the thread attributes given,
  * the stack and guard sizes are kept (glibc keeps the others too). */
-#include "runtime/rt.h"
+#include "runtime/quiesce.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #define TIMER_SIG 32  /* glibc's SIGTIMER (__SIGRTMIN): never the program's */
 #define SETXID_SIG 33 /* glibc's SIGSETXID: setuid() waits for every thread to take it */
 #ifndef SIGEV_THREAD_ID
@@ -192,17 +192,13 @@ static int thread_timer_create(clockid_t clock, const struct sigevent *sev, time
 
 EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *out)
 {
-	static int (*real)(clockid_t, struct sigevent *, timer_t *);
 	if (sev && sev->sigev_notify == SIGEV_THREAD && rt.enabled)
 		return thread_timer_create(clock, sev, out);
-	if (!real)
-		real = dlsym(RTLD_NEXT, "timer_create");
-	return real(clock, sev, out);
+	return REAL(timer_create)(clock, sev, out);
 }
 
 EXPORT int timer_delete(timer_t id)
 {
-	static int (*real)(timer_t);
 	struct thread_timer **p, *gone = NULL;
 	pthread_mutex_lock(&lock);
 	for (p = &timers; *p; p = &(*p)->next)
@@ -212,9 +208,7 @@ EXPORT int timer_delete(timer_t id)
 			break;
 		}
 	pthread_mutex_unlock(&lock);
-	if (!real)
-		real = dlsym(RTLD_NEXT, "timer_delete");
-	int rc = real(id);
+	int rc = REAL(timer_delete)(id);
 	free(gone); /* an expiry still queued finds it gone (notify) */
 	return rc;
 }

@@ -2,7 +2,9 @@
  * at checkpoint, created again with the same IDs at restart
  * (prctl PR_TIMER_CREATE_RESTORE_IDS, Linux 6.15+). Interval timers
  * (setitimer/alarm) are in procinfo.c. */
-#include "runtime/rt.h"
+#include "runtime/timers.h"
+#include "runtime/arena.h"
+#include "runtime/state.h"
 #include "common/io.h"
 #include "common/log.h"
 
@@ -72,15 +74,11 @@ int rt_dump_timers(char *err, size_t errlen)
 		struct rt_timer *t = &rt.timers[rt.ntimers];
 		if (strncmp(l, "ID:", 3) || parse_block(l, &save, t) < 0)
 			continue;
-		if (rt.ntimers >= RT_MAX_TIMERS) {
-			snprintf(err, errlen, "more than %d POSIX timers", RT_MAX_TIMERS);
-			return -1;
-		}
-		if (syscall(SYS_timer_gettime, t->id, &t->spec) < 0) {
-			snprintf(err, errlen, "cannot read POSIX timer %d: %s", t->id,
-				 strerror(errno));
-			return -1;
-		}
+		if (rt.ntimers >= RT_MAX_TIMERS)
+			return errf(err, errlen, "more than %d POSIX timers", RT_MAX_TIMERS);
+		if (syscall(SYS_timer_gettime, t->id, &t->spec) < 0)
+			return errf(err, errlen, "cannot read POSIX timer %d: %s", t->id,
+				    strerror(errno));
 		rt.ntimers++;
 	}
 	return 0;

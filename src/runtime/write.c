@@ -2,14 +2,38 @@
  * every other thread waits in the checkpoint handler; the memory is then
  * written either right away or, by default, by a forked child that holds a
  * copy-on-write snapshot while the program runs on. */
-#include "runtime/rt.h"
+#include "runtime/write.h"
+#include "runtime/arena.h"
+#include "runtime/dirty.h"
+#include "runtime/fds.h"
+#include "runtime/locks.h"
+#include "runtime/members.h"
+#include "runtime/mem.h"
+#include "runtime/procinfo.h"
+#include "runtime/progress.h"
+#include "runtime/quiesce.h"
+#include "runtime/snap.h"
+#include "runtime/state.h"
+#include "runtime/sysv.h"
+#include "runtime/timers.h"
+#include "runtime/write_pipe.h"
+#include "runtime/zombies.h"
+#include "runtime/libc.h"
 #include "image/image.h"
 #include "common/fault.h"
 #include "common/io.h"
+#include "common/log.h"
+#include "image/kinds/locks.h"
+#include "image/kinds/shares.h"
+#include "image/kinds/sysv.h"
+#include "image/kinds/zombies.h"
+#include "runtime/fd_file.h"
+#include "runtime/strtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -157,13 +181,13 @@ static int write_rest(struct image_parts *p, struct img_writer *w, char *err, si
 		w->hdr.flags |= IMG_F_INCREMENTAL;
 	if (img_writer_finish(w) < 0) {
 		rt_image_error(w, err, errlen);
-		return -1;
+		goto fail;
 	}
 	return 0;
 fail:
-	img_writer_abort(w);
+	img_writer_abort(w); /* after img_writer_finish failed: nothing left to remove */
 	if (!err[0])
-		snprintf(err, errlen, "checkpoint of pid %u failed", p->proc.pid);
+		errf(err, errlen, "checkpoint of pid %u failed", p->proc.pid);
 	return -1;
 }
 
@@ -238,7 +262,7 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, struct rt_im
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
-	long pid = fault_hit(FAULT_RT_FORK) ? -1 : rt_syscall6(SYS_clone, 0, 0, 0, 0, 0, 0);
+	long pid = fault_hit(FAULT_RT_FORK) ? -1 : REAL(syscall)(SYS_clone, 0, 0, 0, 0, 0, 0);
 	if (pid == 0) {
 		close(fds[0]);
 		child_main(p, w, fds[1]);
@@ -268,7 +292,7 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen)
 {
 	struct image_parts *p = rt_alloc(sizeof(*p));
 	if (!p)
-		return snprintf(err, errlen, "out of checkpoint memory"), NULL;
+		return errf(err, errlen, "out of checkpoint memory"), NULL;
 	memset(p, 0, sizeof(*p));
 	rt_str_add(&p->tab, "");
 	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
@@ -282,8 +306,6 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen)
 	return p;
 }
 
-/* Returns 1 when this call returns a second time in a restarted process;
- * otherwise 0 with the outcome in job (job->rc, or later rt_image_wait()). */
 int rt_write_image(struct image_parts *p, const char *path, int compress, int incremental,
 		   int may_fork, struct rt_image_job *job, char *err, size_t errlen)
 {
@@ -292,48 +314,51 @@ int rt_write_image(struct image_parts *p, const char *path, int compress, int in
 	memset(job, 0, sizeof(*job));
 	job->rc = -1;
 	if (!w)
-		return snprintf(err, errlen, "out of checkpoint memory"), 0;
+		return errf(err, errlen, "out of checkpoint memory");
 	rt_dump_sigactions(p->sigact);
 	if (rt_dump_timers(err, errlen) < 0)
-		return 0;
-	if (img_writer_open(w, path) < 0)
-		return rt_image_error(w, err, errlen), 0;
+		return -1;
+	if (img_writer_open(w, path) < 0) {
+		rt_image_error(w, err, errlen);
+		return -1;
+	}
 	if (compress && setup_compression(w) < 0) {
-		img_writer_abort(w);
-		return snprintf(err, errlen, "cannot set up compression"), 0;
+		errf(err, errlen, "cannot set up compression");
+		goto fail;
 	}
 	rt_thread_capture_self(&rt.ckpt_self);
 	rt.ckpt_self.tid = rt_gettid();
 	if (rt_save_context(&rt.ckpt_self.ctx)) {
 		rt_snap_forget();
-		return 1; /* restarted: the image we were writing is the one we came from */
+		job->restarted = 1; /* the image we were writing is the one we came from */
+		return 0;
 	}
 	memory_bytes = rt_smaps_anon_bytes(smaps);
 	rt_progress_begin(memory_bytes);
 	if (collect_threads(p) < 0) {
-		img_writer_abort(w);
-		return snprintf(err, errlen, "out of checkpoint memory"), 0;
+		errf(err, errlen, "out of checkpoint memory");
+		goto fail;
 	}
 	if (!has_main_thread(p)) { /* an image restart would refuse: write none */
-		img_writer_abort(w);
-		return snprintf(err, errlen,
-				"pid %d: its main thread was not held for the checkpoint (%u "
-				"threads held); the program goes on, try again",
-				getpid(), p->nthreads),
-		       0;
+		errf(err, errlen,
+		     "pid %d: its main thread was not held for the checkpoint (%u threads held); "
+		     "the program goes on, try again",
+		     getpid(), p->nthreads);
+		goto fail;
 	}
 	/* the written-page scan resets the protections: with the threads held,
 	 * before the writer's copy of the page tables exists */
-	if (rt_dirty_scan(smaps, path, incremental, err, errlen) < 0) {
-		img_writer_abort(w);
-		return 0;
-	}
+	if (rt_dirty_scan(smaps, path, incremental, err, errlen) < 0)
+		goto fail;
 	if (may_fork && rt_fork_safe(smaps) && fork_writer(p, w, job) == 0)
 		return 0;
-	job->rc = write_rest(p, w, err, errlen);
+	job->rc = write_rest(p, w, err, errlen); /* it cleans up after itself */
 	job->size = w->hdr.file_size;
 	job->header_sum = w->hdr.header_sum;
-	return 0;
+	return job->rc;
+fail:
+	img_writer_abort(w);
+	return -1;
 }
 
 int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen)
@@ -350,13 +375,12 @@ int rt_image_wait(struct rt_image_job *job, char *err, size_t errlen)
 	while (waitpid(job->pid, &st, __WALL) < 0 && errno == EINTR)
 		;
 	job->forked = 0;
-	if (n != sizeof(r)) {
-		snprintf(err, errlen, "pid %d: the checkpoint writer (pid %d) died: %s", getpid(),
-			 job->pid, WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "no result");
-		return job->rc = -1;
-	}
+	if (n != sizeof(r))
+		return job->rc = errf(
+			   err, errlen, "pid %d: the checkpoint writer (pid %d) died: %s", getpid(),
+			   job->pid, WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "no result");
 	if (r.rc < 0)
-		snprintf(err, errlen, "%s", r.err);
+		errf(err, errlen, "%s", r.err);
 	job->size = r.size;
 	job->header_sum = r.header_sum;
 	return job->rc = r.rc;

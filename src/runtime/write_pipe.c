@@ -6,7 +6,10 @@
  * while memory is written, with every signal blocked, and is invisible to the
  * program (it is gone before the program's threads run again or the writer
  * child exits). STASIS_WRITE_THREADS=1 turns it off. */
-#include "runtime/rt.h"
+#include "runtime/write_pipe.h"
+#include "runtime/arena.h"
+#include "runtime/state.h"
+#include "runtime/libc.h"
 #include "image/image.h"
 #include "common/log.h"
 
@@ -14,6 +17,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -97,9 +101,9 @@ static int start_thread(struct rt_helper *h, long flags, void (*fn)(void *), voi
 		return errno = ENOMEM, -1;
 	h->ctid = 1; /* the kernel clears it when the helper is gone */
 	sigfillset(&all);
-	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
+	REAL(syscall)(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
 	long tid = clone_thread(flags, stack + HELPER_STACK, &h->ctid, fn, arg);
-	rt_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+	REAL(syscall)(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
 	if (tid < 0)
 		return errno = (int)-tid, -1;
 	h->running = 1;
@@ -116,7 +120,7 @@ void rt_helper_join(struct rt_helper *h)
 {
 	uint32_t v;
 	while (h->running && (v = __atomic_load_n(&h->ctid, __ATOMIC_ACQUIRE)) != 0)
-		rt_syscall6(SYS_futex, (long)&h->ctid, FUTEX_WAIT, v, 0, 0, 0);
+		REAL(syscall)(SYS_futex, (long)&h->ctid, FUTEX_WAIT, v, 0, 0, 0);
 	h->running = 0;
 }
 

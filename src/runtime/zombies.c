@@ -2,10 +2,13 @@
  * part in a checkpoint, yet their parent may still wait for them: each is
  * recorded in the parent's image (IMG_SEC_ZOMBIES) with its PID, group, session
  * and exit status, and the restorer makes it a zombie again. */
-#include "runtime/rt.h"
+#include "runtime/zombies.h"
 #include "common/io.h"
+#include "image/format.h"
+#include "image/kinds/zombies.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

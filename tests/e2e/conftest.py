@@ -35,6 +35,46 @@ RUNTIME = BUILD / "lib" / "libstasis.so"
 PROGRAMS = BUILD / "tests" / "programs"
 
 PR_SET_CHILD_SUBREAPER = 36
+
+# ---- forging images -----------------------------------------------------------
+# A test that damages an image on purpose finds the records through `stasis
+# inspect --json` (Stasis.inspect) and changes them in place; reseal() then makes
+# every checksum right again, so that only the records are wrong. The byte
+# positions below are the format's (docs/format.md: header, section table).
+_xxh = ctypes.CDLL("libxxhash.so.0")
+_xxh.XXH3_64bits.restype = ctypes.c_uint64
+_xxh.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+HEADER_TABLE_SUM, HEADER_SUM, TRAILER_HEADER_SUM = 72, 120, -32 + 16
+SECTION_SIZE, SECTION_SUM = 32, 24
+CHUNK_SIZE, CHUNK_SUM = 40, 32
+
+
+def xxh3(data):
+    data = bytes(data)
+    return _xxh.XXH3_64bits(data, len(data))
+
+
+def section(info, name):
+    """The entry of section `name` in the image's table (inspect --json)."""
+    return next(s for s in info["sections"] if s["name"] == name)
+
+
+def reseal(data, info):
+    """Every section's checksum, the table's and the header's (and its copy in
+    the trailer) made right again in data (a bytearray of the image inspect
+    described as info). A memory chunk's checksum is the caller's."""
+    table = info["header"]["table_off"]
+    for i, s in enumerate(info["sections"]):
+        put_u64(data, table + i * SECTION_SIZE + SECTION_SUM,
+                xxh3(data[s["offset"]:s["offset"] + s["size"]]))
+    put_u64(data, HEADER_TABLE_SUM, xxh3(data[table:table + len(info["sections"]) * SECTION_SIZE]))
+    s = xxh3(data[:HEADER_SUM])
+    put_u64(data, HEADER_SUM, s)
+    put_u64(data, len(data) + TRAILER_HEADER_SUM, s)
+
+
+def put_u64(data, at, value):
+    data[at:at + 8] = value.to_bytes(8, "little")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -302,6 +342,12 @@ class Stasis:
         for i in imgs:
             assert i.endswith(".stasis") and os.path.isfile(i), f"bad image path {i!r}"
         return imgs
+
+    def inspect(self, image):
+        """The image as `stasis inspect --json` prints every record of it."""
+        r = self.stasis("inspect", "--json", image)
+        assert r.returncode == 0, f"inspect {image}: {r.stderr}"
+        return json.loads(r.stdout)
 
     def status(self):
         r = self.stasis("status", "-p", self.port, "--json", timeout=10)

@@ -7,7 +7,10 @@ must refuse it with a message naming the damaged file and the part of it
 that is wrong, and leave no process behind (a damaged memory chunk is found
 while the processes are restored: the whole restart is then ended); a damage
 that changes nothing a restart reads (padding) may restart, and the program
-must then verify its whole state. STASIS_CORRUPT_MUTANTS sets how many damaged
+must then verify its whole state. A damaged chunk mapped from its image is
+found by restart while the program already runs (restore/verify.c): the
+processes may have come back, and restart then ends them all and exits 1
+naming the file and the chunk. STASIS_CORRUPT_MUTANTS sets how many damaged
 sets are tried (300 by default; the run prints what was refused and where)."""
 import os
 import random
@@ -117,7 +120,15 @@ def test_damaged_images_are_refused(st):
         finally:
             victim.write_bytes(pristine[victim])
         what = f"mutant {i} of {victim.name} (seed {SEED}): exit {rc}\n{err}"
-        if came_back:
+        late = re.search(re.escape(victim.name) + r" is corrupt: memory chunk at offset \d+ "
+                         r"\(address 0x[0-9a-f]+\) fails its checksum; the restarted "
+                         r"computation is killed", err)
+        if came_back and rc and late:  # a mapped chunk, verified while the program ran
+            assert rc == 1, what
+            where["memory chunk, verified while running"] = \
+                where.get("memory chunk, verified while running", 0) + 1
+            refused += 1
+        elif came_back:
             assert rc == 0, f"a damaged image restarted a broken program: {what}"
             accepted += 1
         else:

@@ -2,6 +2,7 @@
 import pytest
 
 
-@pytest.mark.parametrize("prog", ["signals", "fpu", "alarm", "memory"])
+@pytest.mark.parametrize("prog", ["signals", "fpu", "alarm", "mem_heap", "mem_stack",
+                                  "mem_reserve", "mem_layout", "mem_shared", "mem_vdso"])
 def test_many_cycles(st, prog):
     st.zdtm(prog, cycles=8)

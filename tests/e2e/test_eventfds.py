@@ -12,22 +12,28 @@ def test_eventfd(st):
     st.zdtm("ev_eventfd")
 
 
-def cycles_with_downtime(st, name, down=1.0, cycles=2, nprocs=1):
+def cycles_with_downtime(st, name, down=1.0, cycles=2, nprocs=1, resumed=None, enough=None):
     """Like st.zdtm, with `down` seconds between the kill and the restart: time
-    the computation does not run, which relative timers must not count."""
+    the computation does not run, which relative timers must not count. With
+    resumed, after each restart: wait for the program's line resumed % N
+    (restart N), which says it ran on for a while; with enough, for that line
+    before the verify file is made."""
     out = st.tmp / f"{name}.out"
     verify = st.tmp / "verify"
     p = st.launch(program(name), verify, out=out)
     st.wait_for(out, "ready", proc=p)
     st.wait_registered(nprocs, proc=p)
-    for _ in range(cycles):
+    for i in range(cycles):
         imgs = st.checkpoint(kill=True)
         st.wait_killed(p)
-        time.sleep(down)
+        time.sleep(down)  # the downtime is what is tested, not a wait for a state
         assert len(imgs) == nprocs, imgs
         p = st.restart(imgs)
         st.wait_registered(nprocs, proc=p)
-        time.sleep(0.2)
+        if resumed:
+            st.wait_for(out, resumed % (i + 1), proc=p)
+    if enough:
+        st.wait_for(out, enough, proc=p)
     verify.touch()
     rc = p.wait(60)
     text = out.read_text(errors="replace")
@@ -35,7 +41,7 @@ def cycles_with_downtime(st, name, down=1.0, cycles=2, nprocs=1):
 
 
 def test_timerfd(st):
-    cycles_with_downtime(st, "ev_timerfd")
+    cycles_with_downtime(st, "ev_timerfd", resumed="ran 10 ticks after pause %d\n")
 
 
 def test_signalfd(st):
@@ -74,4 +80,4 @@ def test_pidfd_outside_refused(st):
 
 
 def test_eventfd_and_epoll_shared_with_child(st):
-    cycles_with_downtime(st, "ev_shared", down=0.3, nprocs=2)
+    cycles_with_downtime(st, "ev_shared", down=0.3, nprocs=2, enough="received over 10\n")

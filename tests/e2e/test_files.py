@@ -1,11 +1,15 @@
-"""Files and process state: offsets, O_APPEND, dup, deleted files, stdio
-buffers, cwd, umask, rlimits, environment, cmdline/exe, dlopen, getaddrinfo,
-locale."""
+"""Files and process state, one program per feature: offsets, O_APPEND and
+dup (files_offsets), deleted files, stdio buffers, /dev/null and directory
+fds (files_special), cwd, umask, rlimits, environment, cmdline/exe
+(procstate), dlopen, getaddrinfo, locale (loader)."""
 import pytest
 
 
-def test_files(st):
-    st.zdtm("files", "an arg with spaces", "x", cycles=2)
+@pytest.mark.parametrize("name,args", [("files_offsets", ()), ("files_special", ()),
+                                       ("procstate", ("an arg with spaces", "x")),
+                                       ("loader", ())])
+def test_files(st, name, args):
+    st.zdtm(name, *args, cycles=2)
 
 
 def test_stdout_file_continues(st):

@@ -1,28 +1,16 @@
 """Images: damaged, foreign and wrong-version images are refused with a message
 that names the file and the problem, and change nothing; generations; modes."""
-import ctypes
 import json
 import os
 import shutil
 import stat
-import struct
 
 import pytest
 
-from conftest import program
+from conftest import (CHUNK_SIZE, CHUNK_SUM, HEADER_SUM, TRAILER_HEADER_SUM, program, put_u64,
+                      reseal, section, xxh3)
 
-HDR = struct.Struct("<8sII Q Q IIII QQQQ 40s Q")  # image/format.h struct img_header
-SECTION = struct.Struct("<IIQQQ")
-CHUNK = struct.Struct("<QQIIQQ")
-IMG_SEC_CHUNKS = 5
-
-_xxh = ctypes.CDLL("libxxhash.so.0")
-_xxh.XXH3_64bits.restype = ctypes.c_uint64
-_xxh.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-
-
-def xxh3(data):
-    return _xxh.XXH3_64bits(data, len(data))
+HEADER_VERSION = 8  # docs/format.md: the header's version field
 
 
 def make_image(st, opts=(), size_mib=4):
@@ -35,17 +23,6 @@ def make_image(st, opts=(), size_mib=4):
     p.wait()
     assert len(imgs) == 1
     return imgs[0], out
-
-
-def chunks(data):
-    h = HDR.unpack_from(data, 0)
-    nsections, table_off = h[8], h[9]
-    for i in range(nsections):
-        typ, _, off, size, _ = SECTION.unpack_from(data, table_off + i * SECTION.size)
-        if typ == IMG_SEC_CHUNKS:
-            return [CHUNK.unpack_from(data, off + j * CHUNK.size)
-                    for j in range(size // CHUNK.size)]
-    raise AssertionError("no chunk section")
 
 
 def refused(st, path, out, words):
@@ -71,9 +48,7 @@ def refused(st, path, out, words):
 @pytest.fixture
 def image(st):
     img, out = make_image(st)
-    r = st.stasis("inspect", "--json", img)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["checksums_ok"] is True
+    assert st.inspect(img)["checksums_ok"] is True
     bad = st.tmp / "bad.stasis"
     shutil.copyfile(img, bad)
     return bad, out
@@ -94,10 +69,9 @@ def test_truncated_to_header(st, image):
 
 def test_flipped_byte_in_memory_chunk(st, image):
     bad, out = image
+    big = max(st.inspect(bad)["memory_chunks"], key=lambda c: c["stored_size"])
     data = bytearray(bad.read_bytes())
-    big = max(chunks(data), key=lambda c: c[4])
-    off = big[1] + big[4] // 2
-    data[off] ^= 0x40
+    data[big["offset"] + big["stored_size"] // 2] ^= 0x40
     bad.write_bytes(data)
     refused(st, bad, out, ["checksum"])
 
@@ -112,12 +86,9 @@ def test_flipped_byte_in_header(st, image):
 
 def test_flipped_byte_in_section(st, image):
     bad, out = image
+    first = st.inspect(bad)["sections"][0]
     data = bytearray(bad.read_bytes())
-    h = HDR.unpack_from(data, 0)
-    table_off = h[9]
-    # the first section's first byte
-    _, _, off, size, _ = SECTION.unpack_from(data, table_off)
-    data[off + size // 2] ^= 0x10
+    data[first["offset"] + first["size"] // 2] ^= 0x10
     bad.write_bytes(data)
     refused(st, bad, out, ["checksum"])
 
@@ -125,7 +96,7 @@ def test_flipped_byte_in_section(st, image):
 def test_wrong_version_checksum_not_fixed(st, image):
     bad, out = image
     data = bytearray(bad.read_bytes())
-    struct.pack_into("<I", data, 8, 99)
+    data[HEADER_VERSION:HEADER_VERSION + 4] = (99).to_bytes(4, "little")
     bad.write_bytes(data)
     refused(st, bad, out, ["version", "checksum"])
 
@@ -134,10 +105,10 @@ def test_wrong_version_valid_checksum(st, image):
     """An image from a newer release: valid checksums, unknown version."""
     bad, out = image
     data = bytearray(bad.read_bytes())
-    struct.pack_into("<I", data, 8, 99)
-    s = xxh3(bytes(data[:120]))
-    struct.pack_into("<Q", data, 120, s)
-    struct.pack_into("<Q", data, len(data) - 32 + 16, s)  # the trailer's copy
+    data[HEADER_VERSION:HEADER_VERSION + 4] = (99).to_bytes(4, "little")
+    s = xxh3(data[:HEADER_SUM])
+    put_u64(data, HEADER_SUM, s)
+    put_u64(data, len(data) + TRAILER_HEADER_SUM, s)
     bad.write_bytes(data)
     refused(st, bad, out, ["version 99"])
 
@@ -289,3 +260,41 @@ def test_part_of_a_multi_process_checkpoint_is_refused(st):
         assert r.wait(60) == 1
         assert "one of 2 processes, but 1 image was given" in r.err.read_text(), \
             r.err.read_text()
+
+
+RESTART_VERSION = 2  # restore/blob/restart_info.h RT_RESTART_VERSION
+
+
+def test_image_of_another_build_refused(st):
+    """The runtime puts its restart handoff's version and size in every image
+    (restore/blob/restart_info.h): an image whose handoff is another build's
+    is refused by restart, naming it, before the restorer writes into the
+    runtime's memory, and the program does not run on."""
+    out = st.tmp / "o"
+    p = st.launch(program("exitcode"), st.tmp / "verify", "0", out=out, opts=["--no-compress"])
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    [img] = st.checkpoint(kill=True)
+    p.wait()
+    info = st.inspect(img)
+    at = info["proc"]["runtime_info"]
+    k, chunk = next((k, c) for k, c in enumerate(info["memory_chunks"])
+                    if c["vaddr"] <= at < c["vaddr"] + c["npages"] * 4096)
+    assert chunk["comp"] == "none", chunk
+    data = bytearray(open(img, "rb").read())
+    version = chunk["offset"] + at - chunk["vaddr"]
+    size = int.from_bytes(data[version + 4:version + 8], "little")
+    assert int.from_bytes(data[version:version + 4], "little") == RESTART_VERSION
+    data[version:version + 4] = (RESTART_VERSION - 1).to_bytes(4, "little")
+    stored = data[chunk["offset"]:chunk["offset"] + chunk["stored_size"]]
+    put_u64(data, section(info, "chunks")["offset"] + k * CHUNK_SIZE + CHUNK_SUM, xxh3(stored))
+    reseal(data, info)
+    open(img, "wb").write(data)
+    assert st.inspect(img)["checksums_ok"] is True
+    r = st.restart([img])
+    assert r.wait(60) == 1, st.describe_all()
+    assert (f"cannot restart {img}: it was written by a Stasis runtime of another build (its "
+            f"restart handoff is version {RESTART_VERSION - 1}, {size} bytes; this stasis's "
+            f"is version {RESTART_VERSION}, {size} bytes): restart it with the stasis that "
+            f"checkpointed it") in r.err.read_text(), r.err.read_text()
+    assert out.read_text() == "ready\n", "the program ran on"

@@ -7,11 +7,7 @@ restarts that a change made through one holder (an offset, status flags, a
 timer's setting, an epoll's interest list, expirations read) is seen through
 the others, which separate descriptions would not show."""
 
-import ctypes
-import json
-import struct
-
-from conftest import program
+from conftest import program, reseal, section
 
 
 def test_file_passed_between_siblings(st):
@@ -32,24 +28,7 @@ def test_file_from_grandparent_through_closing_parent(st):
 
 # ---- the images: what they record, and records that do not hold together ----
 
-HDR = struct.Struct("<8sII Q Q IIII QQQQ 40s Q")  # image/format.h struct img_header
-SECTION = struct.Struct("<IIQQQ")  # struct img_section
-SHARE = struct.Struct("<iIiI")  # struct img_share
-IMG_SEC_SHARES = 17
-
-_xxh = ctypes.CDLL("libxxhash.so.0")
-_xxh.XXH3_64bits.restype = ctypes.c_uint64
-_xxh.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-
-
-def xxh3(data):
-    return _xxh.XXH3_64bits(bytes(data), len(data))
-
-
-def inspect(st, img):
-    r = st.stasis("inspect", "--json", img)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+SHARE_SIZE = 16  # struct img_share: fd, owner_pid, owner_fd, reserved (docs/format.md)
 
 
 def rights_images(st):
@@ -62,7 +41,7 @@ def rights_images(st):
     st.wait_registered(nprocs=3, proc=p)
     imgs = st.checkpoint(kill=True)
     p.wait()
-    return {j["pid"]: (img, j) for img in imgs for j in [inspect(st, img)]}
+    return {j["pid"]: (img, j) for img in imgs for j in [st.inspect(img)]}
 
 
 def test_images_name_one_owner(st):
@@ -86,29 +65,18 @@ def test_images_name_one_owner(st):
     assert not any(f["path"].endswith("/rights/data") for f in pj["fds"]), pj["fds"]
 
 
-def rewrite_share(path, fn):
-    """Apply fn to each img_share of the image at path (a tuple in, a tuple
-    out), with every checksum made right again: only the records are wrong."""
+def rewrite_share(st, path, fn):
+    """Apply fn to each shared description record of the image at path
+    (fd, owner_pid, owner_fd, reserved in; the same out), with every checksum
+    made right again: only the records are wrong."""
+    info = st.inspect(path)
+    at = section(info, "shares")["offset"]
     data = bytearray(open(path, "rb").read())
-    h = HDR.unpack_from(data, 0)
-    nsections, table_off = h[8], h[9]
-    for i in range(nsections):
-        at = table_off + i * SECTION.size
-        typ, flags, off, size, _ = SECTION.unpack_from(data, at)
-        if typ != IMG_SEC_SHARES:
-            continue
-        for k in range(size // SHARE.size):
-            rec = SHARE.unpack_from(data, off + k * SHARE.size)
-            SHARE.pack_into(data, off + k * SHARE.size, *fn(rec))
-        SECTION.pack_into(data, at, typ, flags, off, size, xxh3(data[off:off + size]))
-        break
-    else:
-        raise AssertionError(f"{path} has no shares section")
-    table = data[table_off:table_off + nsections * SECTION.size]
-    struct.pack_into("<Q", data, 72, xxh3(table))
-    s = xxh3(data[:120])
-    struct.pack_into("<Q", data, 120, s)
-    struct.pack_into("<Q", data, len(data) - 32 + 16, s)  # the trailer's copy
+    for k, r in enumerate(info["shares"]):
+        rec = fn((r["fd"], r["owner_pid"], r["owner_fd"], 0))
+        data[at + k * SHARE_SIZE:at + (k + 1) * SHARE_SIZE] = b"".join(
+            (v & 0xffffffff).to_bytes(4, "little") for v in rec)
+    reseal(data, info)
     open(path, "wb").write(data)
 
 
@@ -124,7 +92,7 @@ def test_invalid_share_record_refused(st):
     by_pid = rights_images(st)
     kid = max(pid for pid, (_, j) in by_pid.items() if j["shares"])
     img = by_pid[kid][0]
-    rewrite_share(img, lambda r: (r[0], r[1], r[2], 7))  # reserved must be 0
+    rewrite_share(st, img, lambda r: (r[0], r[1], r[2], 7))  # reserved must be 0
     restart_refused(st, [i for i, _ in by_pid.values()],
                     [img, "is corrupt", "shared description record"])
 
@@ -134,6 +102,6 @@ def test_images_that_disagree_refused(st):
     by_pid = rights_images(st)
     kids = sorted(pid for pid, (_, j) in by_pid.items() if j["shares"])
     img = by_pid[kids[-1]][0]
-    rewrite_share(img, lambda r: (r[0], r[1], r[2] + 1000, r[3]))
+    rewrite_share(st, img, lambda r: (r[0], r[1], r[2] + 1000, r[3]))
     restart_refused(st, [i for i, _ in by_pid.values()],
                     ["the images do not agree", "take a new checkpoint"])

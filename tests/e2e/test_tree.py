@@ -153,18 +153,24 @@ GROUPS = r"""
 import os, sys, time
 verify = sys.argv[1]
 def child(setup):
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        os.close(r)
         setup()
+        os.write(w, b"x")                          # set up: the parent may go on
+        os.close(w)
         while True:
             time.sleep(0.05)
+    os.close(w)
+    assert os.read(r, 1) == b"x"
+    os.close(r)
     return pid
 leader = child(lambda: None)
 os.setpgid(leader, leader)                         # its own process group
 member = child(lambda: None)
 os.setpgid(member, leader)                         # joins the leader's group
 session = child(lambda: os.setsid())               # its own session
-time.sleep(0.2)
 print("ready", leader, member, session, flush=True)
 while not os.path.exists(verify):
     time.sleep(0.02)

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import program
+from conftest import _descendants, program
+from helpers import wait_until
 
 OUTER = "outer$ "  # prompt of the shells the tmux windows run
 INNER = "in> "  # prompt of the bash run under Stasis
@@ -107,6 +108,31 @@ def checkpoint_kill(st, tmux, win, nprocs):
     return imgs
 
 
+def wait_foreground(tmux, win, argv, timeout=20):
+    """Wait until the process running argv in win's terminal (below its
+    shell) is the terminal's foreground process group, as its parent (the
+    shell, which has the terminal) sees it: bash gave it the terminal, a ^C
+    now goes to it."""
+    pane = int(tmux.cmd("display-message", "-p", "-t", win, "#{pane_pid}"))
+    want = [a.encode() for a in argv]
+
+    def stat(pid):  # state ppid pgrp session tty_nr tpgid ...
+        s = open(f"/proc/{pid}/stat").read()
+        return [int(f) if f.lstrip("-").isdigit() else f for f in s[s.rfind(")") + 2:].split()]
+
+    def in_foreground():
+        for pid in _descendants(pane):
+            try:
+                if open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:-1] != want:
+                    continue
+                me = stat(pid)
+                return stat(me[1])[5] == me[2]
+            except OSError:
+                continue
+        return False
+    wait_until(in_foreground, timeout, f"{' '.join(argv)} in the foreground of {win}")
+
+
 def answer(tmux, win, command, pattern, timeout=20):
     """Type command in win; the first match of pattern in what follows it."""
     before = tmux.screen(win).count(command)
@@ -145,7 +171,7 @@ def test_bash_job_control(st, tmux):
             # the restored job comes to the foreground and ^C ends it
             tmux.line(win, "fg")
             tmux.wait_text(win, "\n" + job + "\n")
-            time.sleep(0.2)  # bash waits for it now
+            wait_foreground(tmux, win, job.split())
             tmux.send(win, "C-c")
             assert answer(tmux, win, "echo rc=$?", r"rc=(\d+)").group(1) == "130"
             # a new foreground job: ^Z stops it, bg runs it again
@@ -158,7 +184,7 @@ def test_bash_job_control(st, tmux):
         else:
             tmux.line(win, "fg")
             tmux.wait_text(win, "\nsleep 200\n")
-            time.sleep(0.2)
+            wait_foreground(tmux, win, ["sleep", "200"])
             tmux.send(win, "C-c")
             assert answer(tmux, win, "echo rc=$?", r"rc=(\d+)").group(1) == "130"
             answer(tmux, win, "jobs; echo jobs-done", r"\njobs-done")

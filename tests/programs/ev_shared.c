@@ -1,7 +1,8 @@
 /* ev_shared: an eventfd and an epoll inherited across fork stay one object:
  * the child adds 1 to the eventfd every 20 ms, the parent takes what the
  * shared epoll says is there; in the end the parent has received exactly
- * what the child sent (the child tells its total through a pipe).
+ * what the child sent (the child tells its total through a pipe), more than
+ * 10 (it says "received over 10" once it has).
  *   ev_shared VERIFY_FILE
  */
 #include "zdtm.h"
@@ -17,9 +18,11 @@ static uint64_t received;
 static void take(void)
 {
 	struct epoll_event ev;
-	uint64_t v;
+	uint64_t v, before = received;
 	if (epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 0xefd && read(efd, &v, 8) == 8)
 		received += v;
+	if (before <= 10 && received > 10)
+		zd_say("received over 10"); /* enough to verify */
 }
 
 static void child(int out)

@@ -8,7 +8,8 @@
  * - fired: a one-shot that expired before "ready", read at the end: 1;
  * - later: a one-shot 1 hour away: still armed, with about 1 hour left;
  * - wall: TFD_TIMER_ABSTIME on CLOCK_REALTIME 1 hour away: same expiry;
- * and each clock and flag as fdinfo shows it. */
+ * and each clock and flag as fdinfo shows it. After each pause (a restart),
+ * once it ran 10 ticks again, it says "ran 10 ticks after pause N". */
 #include "zdtm.h"
 
 #include <fcntl.h>
@@ -31,10 +32,19 @@ static double now_ms(void)
 
 static void tick(void)
 {
+	static int pauses, since_pause = -1;
 	uint64_t n;
 	double t = now_ms();
 	if (t - last_ms < 500) /* longer: the restart's downtime (1 s), not running */
 		active_ms += t - last_ms;
+	else
+		pauses++, since_pause = 0;
+	if (since_pause >= 0 && ++since_pause == 10) { /* 200 ms of running time counted */
+		char line[64];
+		snprintf(line, sizeof(line), "ran 10 ticks after pause %d", pauses);
+		zd_say(line);
+		since_pause = -1;
+	}
 	last_ms = t;
 	if (read(rate, &n, 8) == 8)
 		rate_ticks += n;

@@ -2,7 +2,7 @@
  * still load, and thousands of damaged variants of it (flipped bits, random
  * fields, truncation) must be refused cleanly or loaded consistently, never
  * crash or overrun (this test also runs under ASan/UBSan in `make asan`). */
-#include "restore/restore.h"
+#include "restore/load.h"
 
 #include "unit.h"
 

@@ -4,6 +4,7 @@
  * waiting for its processes, the interval a restarted computation brings,
  * stasis programs inside a computation. */
 #include "coord_helpers.h"
+#include "common/clock.h"
 #include "coordinator/loop.h"
 #include "unit.h"
 
@@ -101,11 +102,11 @@ START_TEST(test_hold_and_failed_launch)
 	ck_assert_msg(fd >= 0, "%s", err);
 	ck_assert_int_eq(waitpid(cpid, &st, WNOHANG), 0);
 	ck_assert_int_eq(proto_send(fd, MSG_EXEC, &state, 4, NULL, 0), 0);
-	long long t0 = loop_now_ms();
+	long long t0 = now_ms();
 	close(fd);
 	ck_assert_int_eq(waitpid(cpid, &st, 0), cpid);
 	cpid = 0;
-	ck_assert_int_lt(loop_now_ms() - t0, 1000);
+	ck_assert_int_lt(now_ms() - t0, 1000);
 }
 END_TEST
 
@@ -207,10 +208,10 @@ START_TEST(test_silent_process_given_up)
 	expect_begin(p1);
 	expect_begin(p2);
 	send_barrier(p1, BARRIER_PREPARED); /* p2 is stopped: it never prepares */
-	long long t0 = loop_now_ms();
+	long long t0 = now_ms();
 	struct proto_barrier b = expect_pass_flags(p1, BARRIER_PREPARED, BARRIER_F_ABORT);
 	ck_assert_uint_eq(b.nprocs, 1);
-	ck_assert_int_ge(loop_now_ms() - t0, 800);
+	ck_assert_int_ge(now_ms() - t0, 800);
 	uint32_t kids[] = {802}; /* its child, given up on: not "a child that did not join" */
 	ck_assert_int_eq(proto_send(p1, MSG_CHILDREN, kids, sizeof(kids), NULL, 0), 0);
 	send_barrier(p1, BARRIER_SUSPENDED);
@@ -313,32 +314,6 @@ START_TEST(test_interval_comes_back)
 }
 END_TEST
 
-/* A stasis program inside the computation (HELLO_OUTSIDE) is not a missing
- * child of the process that started it; any other child is. */
-START_TEST(test_outside_child_is_not_missing)
-{
-	const char *text;
-	start_coord(0);
-	int p = join_process(1101, NULL);
-	int outside = join(ROLE_CONTROL, 1102, "stasis", 0, HELLO_OUTSIDE, 0, NULL);
-	int ctl = request_checkpoint(0);
-	expect_begin(p);
-	prepared((int[]){p}, 1);
-	uint32_t kids[] = {1102};
-	ck_assert_int_eq(proto_send(p, MSG_CHILDREN, kids, sizeof(kids), NULL, 0), 0);
-	for (uint32_t id = BARRIER_SUSPENDED; id <= BARRIER_WRITTEN; id++) {
-		if (id == BARRIER_WRITTEN)
-			send_image(p, "/ck/p");
-		send_barrier(p, id);
-		expect_pass_flags(p, id, 0);
-	}
-	ck_assert_uint_eq(expect_result(ctl, &text).status, 0);
-	close(outside);
-	close(p);
-	close(ctl);
-}
-END_TEST
-
 /* A process that had stopped for the checkpoint and disconnects was killed:
  * the checkpoint fails naming it. One that said it exits (a forked writer
  * let it go on) makes it start again without it. */
@@ -413,7 +388,6 @@ static Suite *life_suite(void)
 	tcase_add_test(tc, test_silent_process_given_up);
 	tcase_add_test(tc, test_kill_waits_for_the_processes);
 	tcase_add_test(tc, test_interval_comes_back);
-	tcase_add_test(tc, test_outside_child_is_not_missing);
 	tcase_add_test(tc, test_restored_process_waits_with_pings);
 	tcase_add_test(tc, test_killed_or_exiting_member);
 	suite_add_tcase(s, tc);

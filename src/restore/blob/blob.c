@@ -5,22 +5,10 @@
  * TLS, and resume every thread at its save point. Any failure is logged to the
  * given fd and ends the process: there is nothing left to go back to. */
 #include "restore/blob/blob.h"
+#include "restore/blob/abi.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define NR_write 1
-#define NR_close 3
-#define NR_munmap 11
-#define NR_mremap 25
-#define NR_prctl 157
-#define NR_arch_prctl 158
-#define NR_getpid 39
-#define NR_kill 62
-#define NR_exit_group 231
-#define NR_rseq 334
-#define NR_clone3 435
-#define NR_close_range 436
 
 #define MREMAP_MAYMOVE 1
 #define MREMAP_FIXED 2
@@ -179,8 +167,8 @@ static void clone_threads(struct blob_plan *p)
 		struct clone_args a = {
 		    .flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			     CLONE_SYSVSEM | CLONE_SETTLS,
-		    .stack = t[i].stack_top - 65536,
-		    .stack_size = 65536,
+		    .stack = t[i].stack_top - BLOB_THREAD_STACK,
+		    .stack_size = BLOB_THREAD_STACK,
 		    .tls = t[i].fs_base,
 		    .set_tid = (uint64_t)(uintptr_t)&tid,
 		    .set_tid_size = 1,

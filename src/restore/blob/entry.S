@@ -1,4 +1,8 @@
-/* Blob entry and thread resumption. */
+/* Blob entry and thread resumption. The context's offsets are
+ * image/context_abi.h's, the system call numbers restore/blob/abi.h's. */
+#include "image/context_abi.h"
+#include "restore/blob/abi.h"
+
 	.section .text.entry, "ax"
 	.globl blob_entry
 	.hidden blob_entry
@@ -15,17 +19,17 @@ blob_entry:
 	.globl blob_resume
 	.hidden blob_resume
 blob_resume:
-	movq 0(%rdi), %rbx
-	movq 8(%rdi), %rbp
-	movq 16(%rdi), %r12
-	movq 24(%rdi), %r13
-	movq 32(%rdi), %r14
-	movq 40(%rdi), %r15
-	ldmxcsr 64(%rdi)
-	fldcw 68(%rdi)
-	movq 48(%rdi), %rsp
+	movq IMG_CTX_RBX(%rdi), %rbx
+	movq IMG_CTX_RBP(%rdi), %rbp
+	movq IMG_CTX_R12(%rdi), %r12
+	movq IMG_CTX_R13(%rdi), %r13
+	movq IMG_CTX_R14(%rdi), %r14
+	movq IMG_CTX_R15(%rdi), %r15
+	ldmxcsr IMG_CTX_MXCSR(%rdi)
+	fldcw IMG_CTX_FPUCW(%rdi)
+	movq IMG_CTX_RSP(%rdi), %rsp
 	movl $1, %eax
-	jmpq *56(%rdi)
+	jmpq *IMG_CTX_RIP(%rdi)
 
 /* long blob_clone_thread(struct clone_args *args, uint64_t size, const struct img_context *ctx)
  * clone3(); the child resumes ctx on its own, the parent gets the result. */
@@ -34,7 +38,7 @@ blob_resume:
 blob_clone_thread:
 	pushq %r12
 	movq %rdx, %r12
-	movl $435, %eax
+	movl $NR_clone3, %eax
 	syscall
 	testq %rax, %rax
 	jz 1f

@@ -1,0 +1,21 @@
+/* ckpt.c: the runtime's entry: it joins the coordinator at load time and runs
+ * the checkpoint thread, which follows the coordinator's phases. */
+#ifndef STASIS_RUNTIME_CKPT_H
+#define STASIS_RUNTIME_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int rt_start_ckpt_thread(void);
+/* A new process (fork, clone) joins as a process of its own. */
+void rt_forked_child(void);
+
+/* The next message of `type` from the coordinator on the checkpoint thread
+ * (a CKPT_RESULT meanwhile is handled): 0, RT_COORD_KILLED (KILL) or
+ * RT_COORD_LOST. */
+#define RT_COORD_KILLED 1
+#define RT_COORD_LOST (-2)
+struct proto_msg;
+int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size);
+
+#endif

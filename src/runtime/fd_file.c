@@ -1,0 +1,161 @@
+/* Files at checkpoint (fd_file.h): the files section and its saved
+ * contents, and the descriptor kind of regular files, directories and
+ * character devices, which are reopened by path at restart. */
+#include "runtime/fd_file.h"
+#include "runtime/arena.h"
+#include "runtime/fdkinds.h"
+#include "runtime/strtab.h"
+#include "common/io.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct img_file *rt_file_new(struct rt_files *f)
+{
+	if (!f->files) {
+		f->files = rt_alloc(RT_FILES_MAX * sizeof(struct img_file));
+		f->cap = f->files ? RT_FILES_MAX : 0;
+	}
+	if (f->n >= f->cap)
+		return NULL;
+	struct img_file *r = &f->files[f->n++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+uint8_t *rt_filedata_room(struct rt_files *f, uint64_t len)
+{
+	if (!f->data) {
+		f->data = rt_alloc(RT_FILEDATA_MAX);
+		f->data_cap = f->data ? RT_FILEDATA_MAX : 0;
+	}
+	return f->data && len <= f->data_cap - f->data_len ? f->data + f->data_len : NULL;
+}
+
+static int file_find(struct rt_files *f, const struct stat *st)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if (f->files[i].ino == st->st_ino && f->files[i].dev == st->st_dev)
+			return i;
+	return -1;
+}
+
+static int reopen_readable(int fd)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+/* A descriptor to read a deleted file through. One open write-only (a log
+ * the program appends to) cannot be read: the file is opened again for
+ * reading through its /proc/self/fd link. When its mode denies reading to
+ * the owner (0200), read permission is lent for that open and taken back:
+ * only the file's ctime shows it. Returns fd itself, a new descriptor the
+ * caller closes, or -1 with errno set. */
+static int readable_fd(int fd, const struct img_file *r)
+{
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_WRONLY)
+		return fd;
+	int rfd = reopen_readable(fd);
+	if (rfd >= 0 || errno != EACCES || (r->mode & S_IRUSR))
+		return rfd;
+	if (fchmod(fd, (r->mode & 07777) | S_IRUSR) < 0) {
+		errno = EACCES;
+		return -1;
+	}
+	rfd = reopen_readable(fd);
+	int e = errno;
+	fchmod(fd, r->mode & 07777);
+	errno = e;
+	return rfd;
+}
+
+static int save_contents(struct rt_files *f, struct img_file *r, int fd, const char *path,
+			 char *err, size_t errlen)
+{
+	uint8_t *room = rt_filedata_room(f, r->size);
+	if (!room)
+		return errf(err, errlen, "deleted file %s is too large to keep (%llu bytes)", path,
+			    (unsigned long long)r->size);
+	r->data_off = f->data_len;
+	int rfd = readable_fd(fd, r);
+	if (rfd < 0)
+		return errf(err, errlen,
+			    "pid %d fd %d: cannot open deleted file %s for reading to keep its "
+			    "contents: %s; close it before checkpointing",
+			    getpid(), fd, path, strerror(errno));
+	ssize_t n = pread_full(rfd, room, r->size, 0);
+	int e = errno;
+	if (rfd != fd)
+		close(rfd);
+	if (n != (ssize_t)r->size)
+		return errf(err, errlen, "pid %d fd %d: cannot read deleted file %s: %s", getpid(),
+			    fd, path, n < 0 ? strerror(e) : "it shrank while being read");
+	f->data_len += r->size;
+	r->flags |= IMG_FILE_DELETED;
+	return 0;
+}
+
+static int ends_with_deleted(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 10 && !strcmp(s + n - 10, " (deleted)");
+}
+
+int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int fd, char *err,
+		size_t errlen)
+{
+	struct stat st;
+	char clean[PATH_MAX];
+	int deleted = 0;
+	snprintf(clean, sizeof(clean), "%s", path);
+	if (ends_with_deleted(clean)) {
+		clean[strlen(clean) - 10] = 0;
+		deleted = 1;
+	}
+	if ((fd >= 0 ? fstat(fd, &st) : stat(clean, &st)) < 0)
+		return errf(err, errlen, "cannot stat %s: %s", clean, strerror(errno));
+	int i = file_find(f, &st);
+	if (i >= 0)
+		return i;
+	struct img_file *r = rt_file_new(f);
+	if (!r)
+		return errf(err, errlen, "too many files (over %d)", RT_FILES_MAX);
+	r->path_str = rt_str_add(tab, clean);
+	r->size = st.st_size;
+	r->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec;
+	r->ino = st.st_ino;
+	r->dev = st.st_dev;
+	r->mode = st.st_mode;
+	if (deleted && fd >= 0 && save_contents(f, r, fd, clean, err, errlen) < 0) {
+		f->n--;
+		return -1;
+	}
+	return r - f->files;
+}
+
+static int file_match(int fd, const char *link, const struct stat *st)
+{
+	(void)fd, (void)link;
+	return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode);
+}
+
+static int file_dump(struct rt_fd_ctx *c)
+{
+	c->e->type = S_ISREG(c->st->st_mode)   ? IMG_FD_REG
+		     : S_ISDIR(c->st->st_mode) ? IMG_FD_DIR
+					       : IMG_FD_CHR;
+	c->e->file = rt_file_add(c->files, c->tab, c->link, c->fd, c->err, c->errlen);
+	if (c->e->type == IMG_FD_REG)
+		c->e->pos = lseek(c->fd, 0, SEEK_CUR);
+	return c->e->file < 0 ? -1 : 0;
+}
+
+const struct rt_fd_kind rt_fd_file = {"file", file_match, file_dump};

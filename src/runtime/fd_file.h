@@ -1,0 +1,35 @@
+/* fd_file.c: files at checkpoint: the files section (IMG_SEC_FILES, with the
+ * saved contents in IMG_SEC_FILEDATA) that records the files behind
+ * descriptors and mappings and the objects of other kinds (pipes, shared
+ * memory, message queues, SysV segments), and the descriptor kind of regular
+ * files, directories and character devices (image/kinds/fd_file.h). */
+#ifndef STASIS_RUNTIME_FD_FILE_H
+#define STASIS_RUNTIME_FD_FILE_H
+
+#include "image/format.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RT_FILES_MAX 65536
+#define RT_FILEDATA_MAX (1ull << 30) /* bytes of saved contents, all files together */
+
+struct rt_strtab;
+struct rt_files {
+	struct img_file *files;
+	uint32_t n, cap;
+	uint8_t *data; /* saved contents (IMG_SEC_FILEDATA) */
+	uint64_t data_len, data_cap;
+};
+/* A new zeroed record at the end of the table, NULL when there are too many;
+ * its index is r - f->files. */
+struct img_file *rt_file_new(struct rt_files *f);
+/* Room for len bytes after the contents kept so far, NULL past
+ * RT_FILEDATA_MAX; the caller adds what it keeps there to f->data_len. */
+uint8_t *rt_filedata_room(struct rt_files *f, uint64_t len);
+/* Record a file by path (fd = -1) or by open descriptor (a deleted one's
+ * contents are kept); its index, or -1 with err set. */
+int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int fd, char *err,
+		size_t errlen);
+
+#endif
