@@ -48,9 +48,15 @@ PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
 # static programs run without the runtime: launch warns, and leaves no coordinator behind
 PROGS += $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
+# MPI test programs (tests/mpi/*.c), built once per MPI whose compiler is
+# installed: NAME.openmpi with mpicc.openmpi, NAME.mpich with mpicc.mpich
+# (tests/e2e/test_mpi.py skips, saying so, for an MPI that is missing)
+MPI_SRC := $(wildcard tests/mpi/*.c)
+MPIS := $(foreach m,openmpi mpich,$(if $(shell command -v mpicc.$(m) 2>/dev/null),$(m)))
+MPI_PROGS := $(foreach m,$(MPIS),$(patsubst tests/mpi/%.c,$(B)/tests/mpi/%.$(m),$(MPI_SRC)))
 
-.PHONY: all bin clean check unit e2e asan demo bench format deps install uninstall deb soak
-all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PROGS) $(COORDLOAD)
+.PHONY: all bin clean check unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
+all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PROGS) $(COORDLOAD) $(MPI_PROGS)
 bin: $(STASIS) $(RUNTIME) $(SSH_RELAY)
 
 $(O)/src/cli/main.o: VERSION
@@ -105,6 +111,12 @@ $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/prog
 		tests/programs/memtest.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
+$(B)/tests/mpi/%.openmpi: tests/mpi/%.c tests/mpi/steps.h
+	@mkdir -p $(dir $@)
+	mpicc.openmpi -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp $< -o $@
+$(B)/tests/mpi/%.mpich: tests/mpi/%.c tests/mpi/steps.h
+	@mkdir -p $(dir $@)
+	mpicc.mpich -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp $< -o $@
 # a statically linked program, for the tests of programs the runtime cannot join
 $(B)/tests/programs/idle_static: tests/programs/idle.c
 	@mkdir -p $(dir $@)
@@ -164,6 +176,11 @@ deps:
 # PEERS=1: DMTCP and CRIU too, built by ../shared/peers/build.sh if needed.
 bench: all
 	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/run.py
+	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/mpi.py
+
+# MPI jobs alone (bench/mpi.py): checkpoint and restart of 4 ranks x 256 MiB, ping-pong overhead
+bench-mpi: all
+	@BENCH_PEERS=$(PEERS) $(PYTHON) bench/mpi.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -8,6 +8,7 @@
 #include "restore/load.h"
 #include "restore/objs.h"
 #include "restore/set.h"
+#include "restore/shm.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "image/kinds/fd_fifo.h"
@@ -32,6 +33,8 @@ static int create_fifo(const struct rst_set *set, const struct rst_obj *o, int f
 	(void)set;
 	const struct fobj *f = o->priv;
 	struct stat st;
+	if (lstat(f->path, &st) < 0 && errno == ENOENT)
+		rst_make_parents(f->path);
 	if (lstat(f->path, &st) < 0 && errno == ENOENT && mkfifo(f->path, f->mode & 07777) < 0)
 		return error("cannot make FIFO %s again: %s", f->path, strerror(errno));
 	int s = open(f->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);

@@ -3,11 +3,12 @@
  * to their address and port again (SO_REUSEADDR is on for the bind and the
  * listen, so that connections of the dead original in TIME_WAIT do not block
  * it, then set back as the program had it; the runtime turned it on on those
- * connections before they died, see rt_inet_before_kill). A TCP connection comes back reset: the
- * socket is connected through a temporary loopback listener whose side is then closed with
- * SO_LINGER 0, so that the program's next read or write fails with ECONNRESET, as after a peer's
- * crash; unless both ends are in the computation: then PID 1 made it again with its bytes in
- * flight (fd_tcp.c). */
+ * connections before they died, see rt_inet_before_kill, and on every one the
+ * program accepted, which it may have closed itself, see accept()). A TCP connection comes back
+ * reset: the socket is connected through a temporary loopback listener whose side is then closed
+ * with SO_LINGER 0, so that the program's next read or write fails with ECONNRESET, as after a
+ * peer's crash; unless both ends are in the computation: then PID 1 made it again with its bytes
+ * in flight (fd_tcp.c). */
 #include "restore/fd_inet.h"
 #include "restore/fd_tcp.h"
 #include "restore/fdkinds.h"

@@ -230,8 +230,32 @@ void *rst_shm_map(const struct rst_image *img, const struct img_vma *v, uint64_t
 	return mmap((void *)(uintptr_t)at, len, prot, flags | MAP_SHARED | MAP_FIXED, fd, v->pgoff);
 }
 
+static void make_dirs(char *dir)
+{
+	if (mkdir(dir, 0700) == 0 || errno != ENOENT)
+		return;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	make_dirs(dir);
+	*slash = '/';
+	mkdir(dir, 0700);
+}
+
+void rst_make_parents(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		make_dirs(dir);
+	}
+}
+
 /* Recreate a kept shared-mapped file that is gone (rst_open_file): its
- * directory too if that is gone, with its mode, contents and mtime. Several
+ * directories too if they are gone, with its mode, contents and mtime. Several
  * holders may race here: the file is written unnamed and then linked, so a
  * holder sees either no file or the whole one, and the loser of the link takes
  * the winner's. */
@@ -239,12 +263,11 @@ int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f,
 {
 	const char *path = rst_str(img, f->path_str);
 	char dir[PATH_MAX], proc[64];
+	rst_make_parents(path);
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
+	if (slash && slash != dir)
 		*slash = 0;
-		mkdir(dir, 0700);
-	}
 	int fd = open(slash && slash != dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC,
 		      f->mode & 07777);
 	if (fd < 0 || write_full(fd, img->filedata + f->data_off, f->size) < 0)

@@ -17,6 +17,9 @@ int rst_shm_region(const struct rst_image *img, const struct img_vma *v); /* fil
 void *rst_shm_map(const struct rst_image *img, const struct img_vma *v, uint64_t at, int prot,
 		  int flags);
 int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f, int flags);
+/* Make the missing directories above path (mode 0700): a file or FIFO of a
+ * temporary directory removed whole (an MPI session directory) comes back. */
+void rst_make_parents(const char *path);
 /* A POSIX shm file (IMG_FILE_RESTORE) that exists: its contents, size and
  * mtime become the checkpoint's again. 0, or -1 with a message. */
 int rst_shm_put_back(const struct rst_image *img, const struct img_file *f);

@@ -4,6 +4,7 @@
 #include "runtime/fd_file.h"
 #include "runtime/arena.h"
 #include "runtime/fdkinds.h"
+#include "runtime/shm.h"
 #include "runtime/strtab.h"
 #include "common/io.h"
 #include "common/log.h"
@@ -153,9 +154,12 @@ static int file_dump(struct rt_fd_ctx *c)
 		     : S_ISDIR(c->st->st_mode) ? IMG_FD_DIR
 					       : IMG_FD_CHR;
 	c->e->file = rt_file_add(c->files, c->tab, c->link, c->fd, c->err, c->errlen);
-	if (c->e->type == IMG_FD_REG)
-		c->e->pos = lseek(c->fd, 0, SEEK_CUR);
-	return c->e->file < 0 ? -1 : 0;
+	if (c->e->file < 0)
+		return -1;
+	if (c->e->type != IMG_FD_REG)
+		return 0;
+	c->e->pos = lseek(c->fd, 0, SEEK_CUR);
+	return rt_shm_keep_fd_file(c->files, c->e->file, c->fd, c->link, c->err, c->errlen);
 }
 
 const struct rt_fd_kind rt_fd_file = {"file", file_match, file_dump};

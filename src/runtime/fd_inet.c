@@ -10,6 +10,7 @@
 #include "runtime/dirlist.h"
 #include "runtime/fdkinds.h"
 #include "runtime/fds.h"
+#include "runtime/libc.h"
 #include "image/format.h"
 #include "image/kinds/fd_inet.h"
 #include "runtime/fd_tcp.h"
@@ -26,6 +27,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
 
 static int sockopt(int fd, int level, int name)
 {
@@ -161,4 +164,30 @@ void rt_inet_before_kill(void)
 		    sockopt(fds[i], SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP)
 			setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	}
+}
+
+/* A TCP connection the program accepts gets SO_REUSEADDR. If the program
+ * closes it first, it waits a minute in TIME-WAIT on the listener's port, and
+ * without the flag on it no socket can bind that port meanwhile: a restart
+ * within the minute could not listen there again ("cannot bind a TCP socket to
+ * 127.0.0.1:PORT again: Address already in use"; Open MPI's ranks and mpirun
+ * close connections they accepted). The flag changes nothing else for a
+ * connection; the listener keeps the program's own value. */
+static int reuse_accepted(int s)
+{
+	int e = errno, one = 1;
+	if (s >= 0 && sockopt(s, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP)
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	errno = e;
+	return s;
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return reuse_accepted(REAL(accept)(fd, addr, len));
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	return reuse_accepted(REAL(accept4)(fd, addr, len, flags));
 }

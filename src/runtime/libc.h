@@ -44,7 +44,9 @@
 	X(timer_delete)                                                                            \
 	X(shmget)                                                                                  \
 	X(semget)                                                                                  \
-	X(msgget)
+	X(msgget)                                                                                  \
+	X(accept)                                                                                  \
+	X(accept4)
 
 enum rt_libc_id {
 #define RT_LIBC_ID(name) RT_LIBC_##name,

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define KEEP_ANY_MAX (1ull << 20)    /* shared-mapped files up to 1 MiB are kept */
-#define KEEP_TMPFS_MAX (64ull << 20) /* and files on tmpfs (/dev/shm) up to 64 MiB */
+#define KEEP_TMPFS_MAX (64ull << 20) /* and those on tmpfs or in /tmp up to 64 MiB */
 #define PARENT_MAPS_MAX (8u << 20)
 
 static struct img_file *find_shm(struct rt_files *f, uint64_t ino, uint64_t dev)
@@ -99,9 +99,10 @@ static struct {
 	size_t errlen;
 } keep;
 
-/* A file mapped shared: small ones and those on tmpfs are kept, so that restart
- * can recreate them if they are gone (and put back the contents of those on
- * tmpfs, POSIX shared memory, which are the computation's own). */
+/* A file mapped shared: small ones and those on tmpfs or in a temporary
+ * directory are kept, so that restart can recreate them if they are gone (and
+ * put back the contents of the latter, which are the computation's own: POSIX
+ * shared memory, an MPI library's session files). */
 int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, char *err,
 		     size_t errlen)
 {
@@ -119,6 +120,22 @@ int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, c
 	return 0;
 }
 
+static int under(const char *path, const char *dir)
+{
+	size_t n = dir ? strlen(dir) : 0;
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return n > 1 && !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* In the system's temporary directory: gone after a reboot, not on another
+ * host, and written only by the programs that made it (Open MPI's session
+ * directory, /tmp/ompi.HOST.UID, maps its PMIx store from there). */
+static int in_temp_dir(const char *path)
+{
+	return under(path, "/tmp") || under(path, "/var/tmp") || under(path, getenv("TMPDIR"));
+}
+
 static void keep_one(struct rt_files *f, const char *path, int idx)
 {
 	struct img_file *r = &f->files[idx];
@@ -126,14 +143,33 @@ static void keep_one(struct rt_files *f, const char *path, int idx)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return; /* not ours to read: it is mapped again from the path */
-	int tmpfs = fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
-	if (r->size <= KEEP_ANY_MAX || tmpfs) {
+	int own = (fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC) || in_temp_dir(path);
+	if (r->size <= KEEP_ANY_MAX || own) {
 		if (rt_shm_save_fd(f, idx, fd, r->size, keep.err, keep.errlen) < 0)
 			keep.rc = -1;
-		else if (tmpfs)
+		else if (own)
 			r->flags |= IMG_FILE_RESTORE;
 	}
 	close(fd);
+}
+
+/* A small file of a temporary directory or tmpfs held by a descriptor (Open
+ * MPI's hwloc.sm in its session directory): kept and put back at restart like
+ * one mapped shared. Write-only descriptors cannot read it: not kept. */
+int rt_shm_keep_fd_file(struct rt_files *f, int idx, int fd, const char *path, char *err,
+			size_t errlen)
+{
+	struct img_file *r = &f->files[idx];
+	struct statfs sfs;
+	if (r->flags & (IMG_FILE_SAVED | IMG_FILE_DELETED) || !S_ISREG(r->mode) ||
+	    r->size > KEEP_ANY_MAX || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+		return 0;
+	if (!in_temp_dir(path) && !(fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC))
+		return 0;
+	if (rt_shm_save_fd(f, idx, fd, r->size, err, errlen) < 0)
+		return -1;
+	r->flags |= IMG_FILE_RESTORE;
+	return 0;
 }
 
 static void keep_all(void *arg)

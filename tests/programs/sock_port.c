@@ -6,8 +6,9 @@
  *
  * Listens on 127.0.0.1:PORT with SO_REUSEADDR left off, and accepts clients
  * all along: each gets "hello N" (N counts clients across restarts) and is
- * kept open. After VERIFY_FILE: SO_REUSEADDR still reads 0 on the listener
- * (the restart's own use of it does not show), and the port is its own.
+ * kept open, until it sends a line: then the program closes it. After VERIFY_FILE: SO_REUSEADDR
+ * still reads 0 on the listener (the restart's own use of it does not show), and the port is its
+ * own.
  */
 #include "zdtm.h"
 
@@ -28,10 +29,27 @@ static int reuseaddr(int fd)
 	return v;
 }
 
+/* A client that says "bye" is closed by the program: its connection waits in
+ * TIME-WAIT on the listener's port, the program having closed it first. */
+static void goodbyes(void)
+{
+	for (int i = 0; i < nclients; i++) {
+		struct pollfd p = {clients[i], POLLIN, 0};
+		char buf[8];
+		if (clients[i] < 0 || poll(&p, 1, 0) != 1)
+			continue;
+		if (read(clients[i], buf, sizeof(buf)) > 0) {
+			close(clients[i]);
+			clients[i] = -1;
+		}
+	}
+}
+
 static void tick(void)
 {
 	struct pollfd p = {lsock, POLLIN, 0};
 	char hello[32];
+	goodbyes();
 	if (poll(&p, 1, 0) != 1 || nclients == MAX_CLIENTS)
 		return;
 	int c = accept(lsock, NULL, NULL);
