@@ -9,6 +9,7 @@
  * threads are released (rt_release_all opens it), unless it is already in one:
  * sections nest, per thread. */
 #include "runtime/api.h"
+#include "runtime/libc.h"
 #include "runtime/quiesce.h"
 #include "runtime/state.h"
 
@@ -27,7 +28,7 @@ static void leave(void)
 		rt_futex_wake(&rt.crit);
 }
 
-__attribute__((visibility("default"))) int stasis_rt_disable(void)
+EXPORT int stasis_rt_disable(void)
 {
 	if (!rt.enabled)
 		return 0;
@@ -46,7 +47,7 @@ __attribute__((visibility("default"))) int stasis_rt_disable(void)
 	}
 }
 
-__attribute__((visibility("default"))) int stasis_rt_enable(void)
+EXPORT int stasis_rt_enable(void)
 {
 	if (!rt.enabled)
 		return 0;
@@ -91,17 +92,17 @@ void rt_crit_open(void)
 	rt_futex_wake(&rt.crit_gate);
 }
 
-__attribute__((visibility("default"))) unsigned stasis_rt_generation(void)
+EXPORT unsigned stasis_rt_generation(void)
 {
 	return rt.enabled ? rt.committed_gen : 0;
 }
 
-__attribute__((visibility("default"))) const char *stasis_rt_ckpt_dir(void)
+EXPORT const char *stasis_rt_ckpt_dir(void)
 {
 	return rt.enabled && rt.ckpt_dir[0] ? rt.ckpt_dir : NULL;
 }
 
-__attribute__((visibility("default"))) unsigned stasis_rt_restarts(void)
+EXPORT unsigned stasis_rt_restarts(void)
 {
 	return rt.enabled ? rt.restarts : 0;
 }
