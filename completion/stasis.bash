@@ -61,6 +61,11 @@ _stasis()
 		compopt -o filenames 2>/dev/null
 		return
 		;;
+	--port-file | --log-file)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		compopt -o filenames 2>/dev/null
+		return
+		;;
 	-i | --interval | --bind)
 		return
 		;;
@@ -68,7 +73,7 @@ _stasis()
 	# words after the command that are not options or their values
 	for ((i = 2; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-p | --port | --ckpt-dir | --dir | -i | --interval | --bind) ((i++)) ;;
+		-p | --port | --ckpt-dir | --dir | -i | --interval | --bind | --port-file | --log-file) ((i++)) ;;
 		-*) ;;
 		*) ((nargs++)) ;;
 		esac

@@ -12,6 +12,8 @@ int cmd_status(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_interval(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 /* launch_tty.c: run argv on a pty of its own, relaying the user's terminal */
 int cli_launch_tty(char **argv, int hold);
 /* cmd_launch.c: say on the held connection whether a program is being started
@@ -35,7 +37,10 @@ int cli_drop_runtime_preload(void);
  * coordinator (HELLO_HOLD) until it is closed: close it once the processes
  * have joined (a launch: at exec, after sending MSG_EXEC 1; it then waits a
  * few seconds more for the program). -1 after printing why. */
-int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress);
+int cli_ensure_coordinator(uint16_t *port, const char *ckpt_dir, int no_compress);
+/* Port 0 for cli_ensure_coordinator: start one on a free port; *port is set.
+ * --port-file and --log-file given to a coordinator it starts (NULL: none). */
+void cli_coord_files(const char *port_file, const char *log_file);
 /* jobenv.c: inside a Slurm job (SLURM_JOB_ID), put the job's defaults for
  * STASIS_RUN_DIR, STASIS_CKPT_DIR and STASIS_PORT into the environment where
  * they are not set (docs/slurm.md); argv[0] is the command. launch creates
@@ -58,6 +63,19 @@ int cli_coord_remote(void);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);
+/* The same, but "0" is 0: any free port (coordinator, launch) */
+uint16_t cli_parse_port_or_any(const char *s);
+/* s as a JSON string on stdout */
+void cli_json_string(const char *s);
+/* path made absolute against the current directory (not resolved: it may
+ * not exist yet); 0, or -1 after printing why */
+int cli_absolute(const char *path, char *out, size_t size);
+/* Parse a number of seconds (what names it in the message: "interval");
+ * exits with status 2 and a message on a bad value. */
+unsigned cli_parse_seconds(const char *s, const char *what);
+/* $STASIS_INTERVAL (the default of -i for launch, coordinator and restart),
+ * or -1 when it is not set; exits with status 2 on a bad value. */
+long cli_env_interval(void);
 /* The directory above the one holding this executable: /usr for
  * /usr/bin/stasis, /x/build for /x/build/bin/stasis. */
 const char *cli_self_dir(void);

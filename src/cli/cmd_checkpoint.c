@@ -4,11 +4,12 @@
 #include "common/log.h"
 #include "common/proto.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_KILL = 256, OPT_NO_COMPRESS, OPT_INCREMENTAL };
+enum { OPT_KILL = 256, OPT_NO_COMPRESS, OPT_INCREMENTAL, OPT_CKPT_DIR };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
     CLI_OPTS_COORD,
@@ -17,12 +18,16 @@ static const struct cli_opt opts[] = {
     {"incremental", OPT_INCREMENTAL, NULL,
      "store only the pages written since each process's previous image, which the new one "
      "builds on (the first is full)"},
+    {"ckpt-dir", OPT_CKPT_DIR, "DIR",
+     "write the images and the restart script in DIR (an existing directory), and those of "
+     "every checkpoint after this one (as DMTCP's ckptdir); the images of earlier checkpoints "
+     "stay where they are"},
     {NULL},
 };
 static const struct cli_command cmd = {
     .name = "checkpoint",
     .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--kill] [--no-compress]\n"
-		"                         [--incremental]",
+		"                         [--incremental] [--ckpt-dir DIR]",
     .about = "Checkpoint every process registered with the coordinator on PORT; print the\n"
 	     "image files written, one per line. A restart script is written next to them.",
     .opts = opts,
@@ -52,7 +57,10 @@ static int print_result(const char *reply, long n)
 
 int cmd_checkpoint(int argc, char **argv)
 {
-	struct proto_cmd_checkpoint req = {0};
+	struct {
+		struct proto_cmd_checkpoint cmd;
+		char dir[PATH_MAX];
+	} req = {0};
 	uint16_t port = 0;
 	const char *arg;
 	struct cli_args a;
@@ -61,15 +69,17 @@ int cmd_checkpoint(int argc, char **argv)
 		if (key == 'p')
 			port = cli_parse_port(arg);
 		else if (key == OPT_KILL)
-			req.flags |= CKPT_KILL;
+			req.cmd.flags |= CKPT_KILL;
 		else if (key == OPT_NO_COMPRESS)
-			req.flags |= CKPT_NO_COMPRESS;
+			req.cmd.flags |= CKPT_NO_COMPRESS;
 		else if (key == OPT_INCREMENTAL)
-			req.flags |= CKPT_INCREMENTAL;
+			req.cmd.flags |= CKPT_INCREMENTAL;
+		else if (key == OPT_CKPT_DIR && cli_absolute(arg, req.dir, sizeof(req.dir)) < 0)
+			return 1;
 	}
 	char *reply;
 	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &req,
-				   sizeof(req), MSG_CKPT_RESULT, &reply);
+				   sizeof(req.cmd) + strlen(req.dir), MSG_CKPT_RESULT, &reply);
 	if (n < 0)
 		return 1;
 	int rc = print_result(reply, n);

@@ -9,9 +9,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { OPT_BIND = 256, OPT_DAEMON, OPT_EXIT_ON_LAST, OPT_DIR, OPT_NO_COMPRESS, OPT_TIMEOUT };
+enum {
+	OPT_BIND = 256,
+	OPT_DAEMON,
+	OPT_EXIT_ON_LAST,
+	OPT_DIR,
+	OPT_NO_COMPRESS,
+	OPT_TIMEOUT,
+	OPT_PORT_FILE,
+	OPT_LOG_FILE
+};
 static const struct cli_opt opts[] = {
-    {"port", 'p', "PORT", "listen on PORT (default $STASIS_PORT, else 7779)"},
+    {"port", 'p', "PORT",
+     "listen on PORT (default $STASIS_PORT, else 7779; 0: a free port, see --port-file)"},
+    {"port-file", OPT_PORT_FILE, "FILE",
+     "write the port to FILE once listening (atomically: a script waits for FILE to exist); "
+     "removed at exit"},
+    {"log-file", OPT_LOG_FILE, "FILE",
+     "log to FILE, each line with its date and time (default: stderr; with --daemon "
+     "coord-PORT.log in the run directory)"},
     {"bind", OPT_BIND, "ADDR",
      "listen on ADDR (default 127.0.0.1; other hosts need the token file, copied securely)"},
     {"daemon", OPT_DAEMON, NULL,
@@ -21,7 +37,9 @@ static const struct cli_opt opts[] = {
      "exit once no process, client or checkpoint is left (after a grace of 1.5 s, 5 s while "
      "a launch's program is starting)"},
     {"ckpt-dir", OPT_DIR, "DIR", "write images and restart scripts in DIR (default: cwd)"},
-    {"interval", 'i', "SECS", "checkpoint every SECS seconds (0: never)"},
+    {"interval", 'i', "SECS",
+     "checkpoint every SECS seconds (0: never; default $STASIS_INTERVAL, else the interval a "
+     "restarted computation had, else never)"},
     {"no-compress", OPT_NO_COMPRESS, NULL, "store memory uncompressed by default"},
     {"timeout", OPT_TIMEOUT, "SECS",
      "a checkpoint gives up on a process that says nothing for SECS seconds (stopped, hung), "
@@ -32,34 +50,30 @@ static const struct cli_command cmd = {
     .name = "coordinator",
     .synopsis =
 	"[-p PORT] [--bind ADDR] [--daemon] [--exit-on-last]\n"
-	"                          [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--timeout SECS]",
+	"                          [--ckpt-dir DIR] [-i SECONDS] [--no-compress] [--timeout SECS]\n"
+	"                          [--port-file FILE] [--log-file FILE]",
     .about = "Run the coordinator that the processes of a computation register with.",
     .opts = opts,
 };
 
-static unsigned parse_seconds(const char *s)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || !*s || *end || *s == '-' || v > UINT_MAX / 1000) {
-		log_msg("error", "invalid number of seconds '%s'", s);
-		exit(2);
-	}
-	return (unsigned)v;
-}
-
 int cmd_coordinator(int argc, char **argv)
 {
 	struct coord_opts o = {0};
-	int daemon = 0;
+	int daemon = 0, port_given = 0;
 	const char *arg;
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));) {
 		switch (key) {
 		case 'p':
-			o.port = cli_parse_port(arg);
+			o.port = cli_parse_port_or_any(arg);
+			port_given = 1;
+			break;
+		case OPT_PORT_FILE:
+			o.port_file = arg;
+			break;
+		case OPT_LOG_FILE:
+			o.log_file = arg;
 			break;
 		case OPT_BIND:
 			o.bind_addr = arg;
@@ -74,20 +88,26 @@ int cmd_coordinator(int argc, char **argv)
 			o.ckpt_dir = arg;
 			break;
 		case 'i':
-			o.interval = parse_seconds(arg);
+			o.interval = cli_parse_seconds(arg, "interval");
+			o.interval_given = 1;
 			break;
 		case OPT_NO_COMPRESS:
 			o.no_compress = 1;
 			break;
 		case OPT_TIMEOUT:
-			if (!(o.timeout = parse_seconds(arg))) {
+			if (!(o.timeout = cli_parse_seconds(arg, "timeout"))) {
 				log_msg("error", "invalid timeout '%s': at least 1 second", arg);
 				return 2;
 			}
 			break;
 		}
 	}
-	if (!o.port)
+	long env_interval = cli_env_interval();
+	if (!o.interval_given && env_interval >= 0) {
+		o.interval = (unsigned)env_interval;
+		o.interval_given = 1;
+	}
+	if (!port_given)
 		o.port = cli_parse_port(NULL);
 	if (!daemon)
 		return coord_run(&o);

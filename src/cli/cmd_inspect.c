@@ -308,7 +308,7 @@ int cmd_inspect(int argc, char **argv)
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));)
 		if (key == OPT_JSON)
-			json = 1;
+			log_set_json(json = 1); /* an image that cannot be read: {"error": ...} */
 	path = argv[a.next];
 	struct rst_image img;
 	struct totals t;
@@ -319,6 +319,7 @@ int cmd_inspect(int argc, char **argv)
 	t.bad = verify_chunks(&img, &t.raw, &t.stored, err, sizeof(err));
 	print(&img, &t, json);
 	rst_free(&img);
+	log_set_json(0); /* the JSON printed says which chunks failed */
 	if (t.bad) {
 		error("%d memory chunk%s failed: %s", t.bad, t.bad == 1 ? "" : "s", err);
 		return 1;

@@ -1,6 +1,7 @@
 /* stasis launch: run a program under checkpoint control, in the foreground. */
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/progkind.h"
 #include "common/proto.h"
@@ -13,13 +14,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OPT_DIR = 256, OPT_NO_COMPRESS, OPT_NO_TTY, OPT_INCREMENTAL };
+enum { OPT_DIR = 256, OPT_NO_COMPRESS, OPT_NO_TTY, OPT_INCREMENTAL, OPT_PORT_FILE, OPT_LOG_FILE };
 static const struct cli_opt opts[] = {
-    CLI_OPT_PORT,
+    {"port", 'p', "PORT",
+     "the coordinator's port (default $STASIS_PORT, else 7779; 0: start one on a free port)"},
+    {"port-file", OPT_PORT_FILE, "FILE",
+     "write the coordinator's port to FILE (atomically) once it listens"},
+    {"log-file", OPT_LOG_FILE, "FILE",
+     "the log file of a coordinator launch starts (coordinator --log-file)"},
     CLI_OPTS_COORD,
     {"ckpt-dir", OPT_DIR, "DIR",
      "where images go (default $STASIS_CKPT_DIR, else the current directory)"},
-    {"interval", 'i', "N", "checkpoint every N seconds"},
+    {"interval", 'i', "N",
+     "checkpoint every N seconds (0: never; default $STASIS_INTERVAL, else the coordinator's)"},
     {"no-compress", OPT_NO_COMPRESS, NULL,
      "store memory uncompressed (faster on fast disks, mappable)"},
     {"no-tty", OPT_NO_TTY, NULL,
@@ -34,6 +41,7 @@ static const struct cli_command cmd = {
     .name = "launch",
     .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--ckpt-dir DIR]\n"
 		"                     [-i SECONDS] [--no-compress] [--no-tty] [--incremental]\n"
+		"                     [--port-file FILE] [--log-file FILE]\n"
 		"                     [--] PROGRAM [ARGS...]",
     .about = "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
 	     "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
@@ -115,12 +123,26 @@ static int check_program(char **argv)
 	return 0;
 }
 
+/* --port-file when launch joined a coordinator that runs already (one it
+ * started wrote the file itself) */
+static int note_port(const char *path, uint16_t port)
+{
+	char want[16], have[16];
+	int n = snprintf(want, sizeof(want), "%u\n", port);
+	if (read_small_file(path, have, sizeof(have)) == n && !strcmp(have, want))
+		return 0;
+	if (write_file_atomic(path, want, (size_t)n) < 0)
+		return error("cannot write port file %s: %s", path, strerror(errno));
+	return 0;
+}
+
 int cmd_launch(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR"), *arg;
-	long interval = -1;
+	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR"), *arg, *port_file = NULL,
+		   *log_file = NULL;
+	long interval = cli_env_interval();
 	int no_compress = 0, no_tty = 0;
-	char absdir[PATH_MAX], portbuf[16], *end;
+	char absdir[PATH_MAX], portbuf[16];
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));) {
@@ -132,9 +154,13 @@ int cmd_launch(int argc, char **argv)
 			dir = arg;
 			break;
 		case 'i':
-			interval = strtol(arg, &end, 10);
-			if (!*arg || *end || interval < 0 || interval > 100000000)
-				die("invalid interval '%s': expected seconds", arg);
+			interval = cli_parse_seconds(arg, "interval");
+			break;
+		case OPT_PORT_FILE:
+			port_file = arg;
+			break;
+		case OPT_LOG_FILE:
+			log_file = arg;
 			break;
 		case OPT_NO_COMPRESS:
 			no_compress = 1;
@@ -151,11 +177,12 @@ int cmd_launch(int argc, char **argv)
 	int refused = check_program(argv + i);
 	if (refused)
 		return refused;
-	uint16_t port = cli_parse_port(port_s);
+	uint16_t port = port_s ? cli_parse_port_or_any(port_s) : cli_parse_port(NULL);
 	if (resolve_dir(dir ? dir : ".", absdir) < 0)
 		return 1;
-	int hold = cli_ensure_coordinator(port, absdir, no_compress);
-	if (hold < 0 || set_preload() < 0)
+	cli_coord_files(port_file, log_file);
+	int hold = cli_ensure_coordinator(&port, absdir, no_compress);
+	if (hold < 0 || set_preload() < 0 || (port_file && note_port(port_file, port) < 0))
 		return 1;
 	if (interval >= 0) {
 		uint32_t secs = interval;

@@ -19,12 +19,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { OPT_DIR = 256, OPT_WAIT, OPT_NO_MAP, OPT_NO_VERIFY, OPT_DEBUG_PAUSE };
+enum { OPT_DIR = 256, OPT_WAIT, OPT_NO_MAP, OPT_NO_VERIFY, OPT_DEBUG_PAUSE, OPT_CKPT_DIR };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
     CLI_OPTS_COORD,
     {"dir", OPT_DIR, "DIR", "restart the newest complete checkpoint in DIR"},
     {"wait", OPT_WAIT, "SECONDS", "how long the parts of other hosts may take to come back"},
+    {"interval", 'i', "SECONDS",
+     "checkpoint every SECONDS seconds (0: never; default $STASIS_INTERVAL, else the interval "
+     "the computation had)"},
+    {"ckpt-dir", OPT_CKPT_DIR, "DIR",
+     "where the restarted computation's checkpoints go (default: the directory of the images; "
+     "a coordinator already running keeps its own)"},
     {"no-map", OPT_NO_MAP, NULL,
      "read every memory chunk (verifying its checksum) before the program runs, instead of "
      "mapping the uncompressed ones from the image file (also STASIS_NO_MAP=1)"},
@@ -41,6 +47,7 @@ static const struct cli_command cmd = {
     .name = "restart",
     .synopsis =
 	"[-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
+	"                      [-i SECONDS] [--ckpt-dir DIR]\n"
 	"                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)",
     .about = "Restarts a computation from its images (or from the newest complete checkpoint\n"
 	     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
@@ -178,15 +185,17 @@ static void leave(struct rst_set *set, int n)
 /* Join as every image's process, holding the coordinator meanwhile. One that
  * is just exiting (its last process left) or not there yet is started again;
  * a refusal is final. */
-static int join_all(struct rst_set *set, uint16_t port, const char *path)
+static int join_all(struct rst_set *set, uint16_t port, const char *path, const char *ckpt_dir)
 {
 	char imgdir[PATH_MAX], err[1024];
 	snprintf(imgdir, sizeof(imgdir), "%s", path);
 	char *slash = strrchr(imgdir, '/');
 	if (slash)
 		*slash = 0;
+	if (!ckpt_dir)
+		ckpt_dir = slash ? imgdir : ".";
 	for (int attempt = 0;; attempt++) {
-		int hold = cli_ensure_coordinator(port, slash ? imgdir : ".", 0), k;
+		int hold = cli_ensure_coordinator(&port, ckpt_dir, 0), k;
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
@@ -312,10 +321,22 @@ static void *xcalloc(int n, size_t size)
 	return p;
 }
 
+/* -i or $STASIS_INTERVAL: the coordinator keeps it (the restored processes'
+ * own interval does not replace it). */
+static int set_interval(uint16_t port, long interval)
+{
+	uint32_t secs = (uint32_t)interval;
+	if (interval < 0)
+		return 0;
+	return cli_coord_command(port, MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK, NULL) < 0
+		   ? -1
+		   : 0;
+}
+
 int cmd_restart(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = NULL, *arg;
-	long wait_s = -1;
+	const char *port_s = NULL, *dir = NULL, *arg, *ckpt_dir = NULL;
+	long wait_s = -1, interval = cli_env_interval();
 	char err[1024], *end;
 	struct rst_options opt = {.map_images = 1, .verify_mapped = 1};
 	struct cli_args a;
@@ -336,6 +357,10 @@ int cmd_restart(int argc, char **argv)
 			opt.verify_mapped = 0;
 		else if (key == OPT_DEBUG_PAUSE)
 			opt.debug_pause = 1;
+		else if (key == 'i')
+			interval = cli_parse_seconds(arg, "interval");
+		else if (key == OPT_CKPT_DIR)
+			ckpt_dir = arg;
 	}
 	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
@@ -369,7 +394,8 @@ int cmd_restart(int argc, char **argv)
 		return 1;
 	}
 	uint16_t port = cli_parse_port(port_s);
-	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0]) < 0)
+	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0], ckpt_dir) < 0 ||
+	    set_interval(port, interval) < 0)
 		return 1;
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);

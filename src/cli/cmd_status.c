@@ -1,6 +1,7 @@
 /* stasis status: show the coordinator, its computation and its processes. */
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "common/log.h"
 #include "common/proto.h"
 
 #include <stdio.h>
@@ -11,8 +12,9 @@ static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
     CLI_OPTS_COORD,
     {"json", OPT_JSON, NULL,
-     "print one JSON object: port, comp_id, gen, state, interval, ckpt_dir, nprocs, procs "
-     "[{pid, name}]"},
+     "print one JSON object: port, pid, comp_id, gen, state, interval, timeout, ckpt_dir, log, "
+     "checkpoint (in progress), last_ok, last_error, nprocs, procs [{pid, name, restored}]; an "
+     "error as {\"error\": ...}"},
     {NULL},
 };
 static const struct cli_command cmd = {
@@ -33,7 +35,7 @@ int cmd_status(int argc, char **argv)
 		if (key == 'p')
 			port = cli_parse_port(arg);
 		else if (key == OPT_JSON)
-			json = 1;
+			log_set_json(json = 1);
 	}
 	char *reply;
 	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_STATUS, &json,

@@ -26,6 +26,57 @@ uint16_t cli_parse_port(const char *s)
 	return p;
 }
 
+void cli_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+int cli_absolute(const char *path, char *out, size_t size)
+{
+	char cwd[PATH_MAX];
+	int n;
+	if (path[0] == '/')
+		n = snprintf(out, size, "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, size, "%s/%s", cwd, path);
+	else
+		return error("cannot read the current directory for %s: %s", path, strerror(errno));
+	return n < (int)size ? 0 : error("path %s is too long", path);
+}
+
+uint16_t cli_parse_port_or_any(const char *s)
+{
+	return strcmp(s, "0") ? cli_parse_port(s) : 0;
+}
+
+unsigned cli_parse_seconds(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || *s == '-' || v > UINT_MAX / 1000) {
+		log_msg("error", "invalid %s '%s': expected a number of seconds (0 to %u)", what, s,
+			UINT_MAX / 1000);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+long cli_env_interval(void)
+{
+	const char *v = getenv("STASIS_INTERVAL");
+	return v && *v ? (long)cli_parse_seconds(v, "$STASIS_INTERVAL") : -1;
+}
+
 int cli_coord_opt(const char *opt, const char *arg)
 {
 	char abs[PATH_MAX];
@@ -46,8 +97,7 @@ int cli_coord_opt(const char *opt, const char *arg)
 
 int cli_coord_remote(void)
 {
-	const char *h = getenv("STASIS_COORD_HOST");
-	return h && *h && strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+	return proto_coord_remote();
 }
 
 static const char *self_exe(void)
@@ -154,19 +204,44 @@ long cli_coord_command(uint16_t port, uint16_t type, const void *arg, size_t arg
 	return rc;
 }
 
+/* Ask the coordinator on fd to take dir (MSG_CMD_SET_DIR): 0 if it did, else
+ * -1 with its answer in err. */
+static int ask_dir(int fd, const char *dir, char *err, size_t errlen)
+{
+	char buf[PATH_MAX + 256];
+	struct proto_msg m;
+	if (proto_send(fd, MSG_CMD_SET_DIR, dir, strlen(dir), NULL, 0) < 0 ||
+	    proto_recv_timeout(fd, &m, buf, sizeof(buf) - 1, PROTO_HANDSHAKE_MS) < 0)
+		return errf(err, errlen, "no answer: %s", strerror(errno));
+	if (m.hdr.type == MSG_OK)
+		return 0;
+	return errf(err, errlen, "%.*s", m.hdr.type == MSG_ERROR ? (int)m.hdr.len : 0, buf);
+}
+
 /* A coordinator already runs: say so if it does not do what the caller asked. */
-static void check_settings(uint16_t port, const struct proto_welcome *w, const char *have,
+static void check_settings(int fd, uint16_t port, const struct proto_welcome *w, const char *have,
 			   const char *want_dir, int no_compress)
 {
-	char want[PATH_MAX];
-	if (want_dir && (!realpath(want_dir, want) || strcmp(want, have)))
-		warn("the coordinator on port %u keeps checkpoints in %s: --ckpt-dir %s ignored "
-		     "(use another port with -p for a coordinator of your own)",
-		     port, have, want_dir);
+	char want[PATH_MAX], real[PATH_MAX], err[PATH_MAX + 256];
+	int same = want_dir && realpath(want_dir, real) && !strcmp(real, have);
+	if (want_dir && !same && cli_absolute(want_dir, want, sizeof(want)) == 0 &&
+	    ask_dir(fd, want, err, sizeof(err)) < 0)
+		warn("%s: --ckpt-dir %s ignored (use another port with -p for a coordinator of "
+		     "your own)",
+		     err, want_dir);
 	if (no_compress && !(w->flags & CKPT_NO_COMPRESS))
 		warn("the coordinator on port %u compresses images by default: --no-compress "
 		     "ignored (give it to 'stasis checkpoint' instead)",
 		     port);
+}
+
+/* --port-file and --log-file for the coordinator a command starts */
+static const char *start_port_file, *start_log_file;
+
+void cli_coord_files(const char *port_file, const char *log_file)
+{
+	start_port_file = port_file;
+	start_log_file = log_file;
 }
 
 /* Run `stasis coordinator --daemon --exit-on-last ...`, which returns once it
@@ -175,13 +250,21 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 			     size_t errlen)
 {
 	char portbuf[8];
-	const char *argv[10] = {self_exe(),	  "coordinator", "--daemon",
+	const char *argv[14] = {self_exe(),	  "coordinator", "--daemon",
 				"--exit-on-last", "-p",		 portbuf};
 	int argc = 6, status, p[2];
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
 	if (ckpt_dir) {
 		argv[argc++] = "--ckpt-dir";
 		argv[argc++] = ckpt_dir;
+	}
+	if (start_port_file) {
+		argv[argc++] = "--port-file";
+		argv[argc++] = start_port_file;
+	}
+	if (start_log_file) {
+		argv[argc++] = "--log-file";
+		argv[argc++] = start_log_file;
 	}
 	if (no_compress)
 		argv[argc++] = "--no-compress";
@@ -227,14 +310,47 @@ static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, ch
 	struct proto_welcome w;
 	int fd = control_connect(port, HELLO_HOLD, &w, dir, sizeof(dir), err, errlen);
 	if (fd >= 0 && !cli_coord_remote()) /* images go to the directory of each host */
-		check_settings(port, &w, dir, ckpt_dir, no_compress);
+		check_settings(fd, port, &w, dir, ckpt_dir, no_compress);
 	return fd;
 }
 
-int cli_ensure_coordinator(uint16_t port, const char *ckpt_dir, int no_compress)
+/* Port 0: start a coordinator on a free port, which it writes to the port
+ * file (the caller's, else a temporary one in the run directory). */
+static int start_on_any_port(uint16_t *port, const char *ckpt_dir, int no_compress)
+{
+	char err[PATH_MAX + 256], tmp[PATH_MAX], line[16];
+	const char *mine = start_port_file;
+	if (cli_coord_remote())
+		return error("port 0 picks a free port for a coordinator started here: give the "
+			     "port of the coordinator on $STASIS_COORD_HOST with -p");
+	if (!mine) {
+		if (proto_run_file(0, "launch", tmp, sizeof(tmp) - 32) < 0)
+			return error("cannot name a port file in the run directory: %s",
+				     strerror(errno));
+		snprintf(tmp + strlen(tmp), 32, ".%d.port", (int)getpid());
+		start_port_file = tmp;
+	}
+	int rc = spawn_coordinator(0, ckpt_dir, no_compress, err, sizeof(err));
+	ssize_t n = rc < 0 ? -1 : read_small_file(start_port_file, line, sizeof(line));
+	if (!mine)
+		unlink(tmp);
+	start_port_file = mine;
+	if (rc < 0)
+		return error("%s", err);
+	if (n <= 0 || !(*port = proto_parse_port(strtok(line, "\n"))))
+		return error("the coordinator started on a free port did not write it to its port "
+			     "file: %s",
+			     n < 0 ? strerror(errno) : "empty or not a port");
+	return 0;
+}
+
+int cli_ensure_coordinator(uint16_t *portp, const char *ckpt_dir, int no_compress)
 {
 	char err[PATH_MAX + 256];
 	int local = !cli_coord_remote(); /* never one for another host */
+	if (!*portp && start_on_any_port(portp, ckpt_dir, no_compress) < 0)
+		return -1;
+	uint16_t port = *portp;
 	for (int attempt = 1;; attempt++) {
 		int fd = hold_connect(port, ckpt_dir, no_compress, err, sizeof(err));
 		if (fd >= 0)

@@ -49,9 +49,11 @@ static const struct command commands[] = {
     {"restart", cmd_restart, "restart a computation from its images"},
     {"status", cmd_status, "show the coordinator and its processes"},
     {"kill", cmd_kill, "end the computation"},
+    {"interval", cmd_interval, "change the periodic checkpoint interval"},
     {"coordinator", cmd_coordinator, "run a coordinator"},
     {"inspect", cmd_inspect, "print and verify an image file"},
     {"merge", cmd_merge, "merge an incremental image and its chain into one image"},
+    {"check", cmd_check, "check what this kernel and machine allow"},
     {"nocheckpoint", cmd_nocheckpoint, "run a program outside the computation, from inside it"},
     {"version", cmd_version, "print the version of stasis and of its formats"},
 };

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 
 int write_full(int fd, const void *buf, size_t len)
@@ -97,4 +99,24 @@ ssize_t read_small_file(const char *path, char *buf, size_t size)
 		return -1;
 	buf[n] = 0;
 	return n;
+}
+
+int write_file_atomic(const char *path, const void *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -1;
+	int rc = write_full(fd, buf, len) < 0 || fsync(fd) < 0 ? -1 : 0, saved = errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) == 0)
+		return 0;
+	saved = rc < 0 ? saved : errno;
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

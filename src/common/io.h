@@ -15,5 +15,9 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
 int fd_move_above(int fd, int min);
 /* Read a small file (e.g. under /proc) into buf, NUL-terminated; returns length or -1. */
 ssize_t read_small_file(const char *path, char *buf, size_t size);
+/* Replace path with len bytes of buf atomically: a temporary file beside it
+ * (path.tmp.PID), written, fsync'ed and renamed over path. 0, or -1 with
+ * errno (the temporary file removed). */
+int write_file_atomic(const char *path, const void *buf, size_t len);
 
 #endif

@@ -11,6 +11,31 @@ static const char *log_prefix = "stasis";
 static int log_fd = 2;
 static int log_debug = -1;
 static int log_stamps;
+static int log_json;
+
+void log_set_json(int on)
+{
+	log_json = on;
+}
+
+/* {"error": "MESSAGE"} and a newline on stdout (a command given --json) */
+static void json_error(const char *msg)
+{
+	char out[6 * 1024 + 32];
+	size_t k = (size_t)snprintf(out, sizeof(out), "{\"error\": \"");
+	for (; *msg && k < sizeof(out) - 16; msg++) {
+		unsigned char ch = (unsigned char)*msg;
+		if (ch == '"' || ch == '\\')
+			k += (size_t)snprintf(out + k, sizeof(out) - k, "\\%c", ch);
+		else if (ch < 0x20)
+			k += (size_t)snprintf(out + k, sizeof(out) - k, "\\u%04x", ch);
+		else
+			out[k++] = (char)ch;
+	}
+	k += (size_t)snprintf(out + k, sizeof(out) - k, "\"}\n");
+	ssize_t w = write(1, out, k);
+	(void)w;
+}
 
 void log_set_timestamps(int on)
 {
@@ -54,6 +79,11 @@ int log_debug_enabled(void)
 static void log_vmsg(const char *level, const char *fmt, va_list ap)
 {
 	char buf[1024];
+	if (log_json && level && !strcmp(level, "error")) {
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		json_error(buf);
+		return;
+	}
 	int t = stamp(buf, sizeof(buf)), n;
 	if (level && !strcmp(level, "debug")) { /* CLOCK_MONOTONIC: one timeline for all */
 		struct timespec m;

@@ -17,6 +17,8 @@ void log_set_fd(int fd);
 /* Begin every line with the local date and time (a daemon's log file). */
 void log_set_timestamps(int on);
 int log_get_fd(void);
+/* A command given --json: errors are {"error": "..."} lines on stdout. */
+void log_set_json(int on);
 int log_debug_enabled(void);
 
 void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -432,6 +432,12 @@ static const char *coord_host(void)
 	return h && *h ? h : "127.0.0.1";
 }
 
+int proto_coord_remote(void)
+{
+	const char *h = coord_host();
+	return strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+}
+
 /* connect(2) within the deadline; one interrupted by a signal goes on. */
 static int connect_until(int fd, const struct sockaddr *sa, socklen_t salen, long long deadline)
 {

@@ -74,7 +74,9 @@ enum proto_type {
 	MSG_CKPT_ERROR = 19, /* c->s: message text (no NUL) */
 	MSG_KILL = 20,	     /* s->c: empty; the process exits */
 
-	MSG_CMD_CHECKPOINT = 32,   /* control c->s: struct proto_cmd_checkpoint */
+	MSG_CMD_CHECKPOINT = 32,   /* control c->s: struct proto_cmd_checkpoint, then
+				      optionally an absolute directory (no NUL): the
+				      coordinator's checkpoint directory from this one on */
 	MSG_CKPT_RESULT = 33,	   /* s->c: struct proto_ckpt_result, then text */
 	MSG_CMD_STATUS = 34,	   /* control c->s: u32 json (0 or 1) */
 	MSG_STATUS_REPLY = 35,	   /* s->c: text (human or JSON) */
@@ -113,6 +115,10 @@ enum proto_type {
 	MSG_CMD_RESTART_WAIT = 55, /* control c->s from restart: struct proto_restart_wait, then
 				      the generation's struct proto_member from its images */
 	MSG_RESTART_RESULT = 56,   /* s->c: struct proto_ckpt_result (gen 0: failed), then text */
+	MSG_CMD_SET_DIR = 57,	   /* control c->s from launch or restart: the absolute checkpoint
+				      directory it was given (no NUL); MSG_OK if the coordinator
+				      takes it (--exit-on-last, its computation over), else
+				      MSG_ERROR naming the one it keeps */
 };
 
 #define EXEC_EXITING 2 /* MSG_EXEC: the process exits on purpose */
@@ -342,6 +348,10 @@ int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_
 
 /* $STASIS_PORT, else 7779; 0 if $STASIS_PORT is set but is not a port number. */
 uint16_t proto_default_port(void);
+/* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
+ * loopback): this host's processes write their images in the directory their
+ * launch or restart was given, not in the coordinator's */
+int proto_coord_remote(void);
 /* A port number 1-65535 in decimal, or 0 if s is not one. */
 uint16_t proto_parse_port(const char *s);
 

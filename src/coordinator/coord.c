@@ -29,25 +29,6 @@
 		 client (a launch or restart is on its way) */
 #define DEFAULT_TIMEOUT_S 20
 
-static int resolve_ckpt_dir(struct coord *c, const char *dir, char *err, size_t errlen)
-{
-	struct stat st;
-	if (!dir)
-		dir = ".";
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-		return errf(err, errlen, "cannot create checkpoint directory %s: %s", dir,
-			    strerror(errno));
-	if (!realpath(dir, c->ckpt_dir) || stat(c->ckpt_dir, &st) < 0)
-		return errf(err, errlen, "cannot resolve checkpoint directory %s: %s", dir,
-			    strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return errf(err, errlen, "checkpoint directory %s is not a directory", c->ckpt_dir);
-	if (access(c->ckpt_dir, W_OK | X_OK) < 0)
-		return errf(err, errlen, "checkpoint directory %s is not writable: %s", c->ckpt_dir,
-			    strerror(errno));
-	return 0;
-}
-
 static int resolve_self(struct coord *c, const char *exe, char *err, size_t errlen)
 {
 	if (exe) {
@@ -107,12 +88,14 @@ static int bind_socket(struct coord *c, char *err, size_t errlen)
 static void coord_destroy(struct coord *c)
 {
 	life_stop_listening(c);
+	files_forget(c);
 	conn_free_all(c);
 	if (c->sig_fd >= 0)
 		close(c->sig_fd);
 	life_release(c);
 	loop_free(c->loop);
 	ckpt_free(&c->ckpt);
+	sbuf_free(&c->last_images);
 	names_forget(c);
 	restart_forget(c);
 	sodium_memzero(c->token, sizeof(c->token));
@@ -168,7 +151,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 	c->opts = *o;
 	c->listen_fd = c->sig_fd = c->lock_fd = -1;
 	c->timeout_ms = (o->timeout ? o->timeout : DEFAULT_TIMEOUT_S) * 1000u;
-	c->interval_set = o->interval != 0;
+	c->interval_set = o->interval_given || o->interval != 0;
 	life_linger(c, START_GRACE_MS);
 	snprintf(c->bind_addr, sizeof(c->bind_addr), "%s",
 		 o->bind_addr ? o->bind_addr : "127.0.0.1");
@@ -176,7 +159,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		errf(err, errlen, "cannot initialize libsodium");
 		goto fail;
 	}
-	if (resolve_ckpt_dir(c, o->ckpt_dir, err, errlen) < 0 ||
+	if (files_resolve_dir(o->ckpt_dir ? o->ckpt_dir : ".", 1, c->ckpt_dir, err, errlen) < 0 ||
 	    resolve_self(c, o->self_exe, err, errlen) < 0 || bind_socket(c, err, errlen) < 0)
 		goto fail;
 	/* Listening makes the port ours: two coordinators started at once may
@@ -190,7 +173,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 	if (proto_token_create(c->port, c->token, err, errlen) < 0)
 		goto fail;
 	proto_token_path(c->port, c->token_path, sizeof(c->token_path));
-	if (setup_loop(c, err, errlen) < 0)
+	if (setup_loop(c, err, errlen) < 0 || files_setup(c, err, errlen) < 0)
 		goto fail;
 	return c;
 fail:
@@ -251,6 +234,8 @@ int coord_run(const struct coord_opts *o)
 		error("%s", err);
 		return 1;
 	}
+	if (o->log_file && life_open_log(c) < 0)
+		warn("cannot log to %s: %s", c->log_path, strerror(errno));
 	log_msg(NULL, "coordinator listening on %s:%u (pid %d), checkpoints in %s", c->bind_addr,
 		c->port, (int)getpid(), c->ckpt_dir);
 	return coord_serve(c);

@@ -14,10 +14,14 @@ struct coord_opts {
 	const char *bind_addr; /* NULL: 127.0.0.1 */
 	const char *ckpt_dir;  /* NULL: the current directory; created if missing */
 	unsigned interval;     /* seconds between checkpoints, 0: none */
+	int interval_given;    /* interval was asked for (even 0): a restarted computation's
+				  own interval does not replace it */
 	int exit_on_last;      /* exit when the last process leaves */
 	int no_compress;       /* default CKPT_NO_COMPRESS for every checkpoint */
 	const char *self_exe;  /* stasis binary named in restart scripts; NULL: /proc/self/exe */
 	unsigned timeout;      /* seconds a checkpoint waits for a silent process; 0: 20 */
+	const char *port_file; /* write the port there once listening (atomically); NULL: none */
+	const char *log_file;  /* log there with timestamps; NULL: a daemon's default */
 };
 
 struct coord;

@@ -183,7 +183,8 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 			    .gen = ++c->gen,
 			    .flags = flags | (c->opts.no_compress ? CKPT_NO_COMPRESS : 0),
 			    .stage = stages[0],
-			    .requester = requester};
+			    .requester = requester,
+			    .start_ms = now_ms()};
 	struct proto_ckpt_begin b = {.comp_id = c->comp_id, .gen = ck->gen, .flags = ck->flags};
 	debug("checkpoint generation %u of %016llx begins", ck->gen,
 	      (unsigned long long)c->comp_id);
@@ -383,9 +384,17 @@ static int write_script(struct coord *c, char *err, size_t errlen)
 static void remember(struct coord *c, int ok)
 {
 	struct ckpt *ck = &c->ckpt;
-	typeof(c->last_ok) *last = ok ? &c->last_ok : &c->last_err;
+	struct ckpt_outcome *last = ok ? &c->last_ok : &c->last_err;
 	last->gen = ck->gen;
 	last->at_ms = now_ms();
+	last->wall_s = (long long)time(NULL);
+	last->dur_ms = last->at_ms - ck->start_ms;
+	last->bytes = ok ? ck->bytes : 0;
+	if (ok) {
+		sbuf_reset(&c->last_images);
+		if (sbuf_add(&c->last_images, ck->paths.p, ck->paths.len) < 0)
+			sbuf_reset(&c->last_images); /* out of memory: status lists none */
+	}
 	snprintf(last->text, sizeof(last->text), "%s", ok || !ck->errors.p ? "" : ck->errors.p);
 	size_t n = strlen(last->text);
 	while (n && last->text[n - 1] == '\n')
@@ -565,6 +574,9 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m)
 	if (!ck->active || !k->member || memchr(path, '\n', len) || memchr(path, 0, len))
 		return conn_drop(k, "unexpected or malformed image notice");
 	k->wrote = 1;
+	struct proto_image_done d;
+	memcpy(&d, m->payload, sizeof(d));
+	ck->bytes += d.size;
 	free(k->image);
 	k->image = strndup(path, len);
 	if (!k->image || sbuf_add(&ck->paths, path, len) < 0 || sbuf_add(&ck->paths, "\n", 1) < 0 ||
@@ -594,22 +606,29 @@ void ckpt_on_error(struct conn *k, const struct proto_msg *m)
 
 /* A writer's progress: the sum over every process goes to the control client
  * that asked for the checkpoint (the CLI shows it on a terminal). */
-void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
+struct proto_progress ckpt_progress(const struct coord *c)
 {
-	struct coord *c = k->c;
-	struct ckpt *ck = &c->ckpt;
-	struct proto_progress p, sum = {0};
-	if (!ck->active || !k->member)
-		return; /* late: the checkpoint is over */
-	memcpy(&p, m->payload, sizeof(p));
-	k->done = p.done;
-	k->total = p.total;
-	for (struct conn *o = c->conns; o; o = o->next)
+	struct proto_progress sum = {0};
+	for (const struct conn *o = c->conns; o; o = o->next)
 		if (o->member && o->state == CONN_READY) {
 			sum.done += o->done;
 			sum.total += o->total;
 			sum.nprocs++;
 		}
+	return sum;
+}
+
+void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
+{
+	struct coord *c = k->c;
+	struct ckpt *ck = &c->ckpt;
+	struct proto_progress p;
+	if (!ck->active || !k->member)
+		return; /* late: the checkpoint is over */
+	memcpy(&p, m->payload, sizeof(p));
+	k->done = p.done;
+	k->total = p.total;
+	struct proto_progress sum = ckpt_progress(c);
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
 	if (req && !conn_is_process(req))
 		conn_send(req, MSG_PROGRESS, &sum, sizeof(sum), NULL, 0);

@@ -198,6 +198,7 @@ static int join_computation(struct coord *c, const struct proto_hello *h, char *
 		c->gen = 0;
 		memset(&c->last_ok, 0, sizeof(c->last_ok));
 		memset(&c->last_err, 0, sizeof(c->last_err));
+		sbuf_reset(&c->last_images);
 	}
 	if (h->comp_id && h->gen > c->gen)
 		c->gen = h->gen;

@@ -1,90 +1,11 @@
-/* Control commands from the CLI: checkpoint, status, kill, interval, quit. */
+/* Control commands from the CLI: checkpoint, status (coord_status.c), kill,
+ * interval, quit. */
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *state_name(const struct coord *c)
-{
-	if (c->ckpt.active)
-		return "checkpointing";
-	return c->restarting ? "restarting" : "idle";
-}
-
-/* ,"last_error": {"gen": N, "age": S, "text": "..."} (or null), the same for last_ok */
-static int json_last(struct sbuf *s, const char *key, const typeof(((struct coord *)0)->last_ok) *l)
-{
-	if (!l->gen)
-		return sbuf_printf(s, ", \"%s\": null", key);
-	int rc = sbuf_printf(s, ", \"%s\": {\"gen\": %u, \"age\": %lld, \"text\": ", key, l->gen,
-			     (now_ms() - l->at_ms) / 1000);
-	rc |= sbuf_add_json_string(s, l->text);
-	return rc | sbuf_add(s, "}", 1);
-}
-
-static int status_json(struct coord *c, struct sbuf *s)
-{
-	int rc =
-	    sbuf_printf(s, "{\"port\": %u, \"pid\": %d, \"comp_id\": \"%016llx\", \"gen\": %u, ",
-			c->port, (int)getpid(), (unsigned long long)c->comp_id, c->gen);
-	rc |= sbuf_printf(s, "\"state\": \"%s\", \"interval\": %u, \"timeout\": %u, \"ckpt_dir\": ",
-			  state_name(c), c->interval, c->timeout_ms / 1000);
-	rc |= sbuf_add_json_string(s, c->ckpt_dir);
-	rc |= sbuf_add(s, ", \"log\": ", 9);
-	rc |= c->log_path[0] ? sbuf_add_json_string(s, c->log_path) : sbuf_add(s, "null", 4);
-	rc |= json_last(s, "last_ok", &c->last_ok);
-	rc |= json_last(s, "last_error", &c->last_err);
-	rc |= sbuf_printf(s, ", \"nprocs\": %d, \"procs\": [", coord_nprocs(c));
-	const char *sep = "";
-	for (struct conn *k = c->conns; k; k = k->next) {
-		if (k->state != CONN_READY || !conn_is_process(k))
-			continue;
-		rc |= sbuf_printf(s, "%s{\"pid\": %u, \"name\": ", sep, k->pid);
-		rc |= sbuf_add_json_string(s, k->name);
-		rc |=
-		    sbuf_printf(s, ", \"restored\": %s}", /* waits for the others of its restart */
-				k->barrier == BARRIER_RESTARTED ? "true" : "false");
-		sep = ", ";
-	}
-	return rc | sbuf_add(s, "]}\n", 3);
-}
-
-static int text_last(struct sbuf *s, const char *what,
-		     const typeof(((struct coord *)0)->last_ok) *l)
-{
-	if (!l->gen)
-		return 0;
-	return sbuf_printf(s, "%s generation %u, %lld s ago%s%s\n", what, l->gen,
-			   (now_ms() - l->at_ms) / 1000, l->text[0] ? ":\n  " : "", l->text);
-}
-
-static int status_text(struct coord *c, struct sbuf *s)
-{
-	int rc = sbuf_printf(s, "coordinator:    %s:%u (pid %d)\n", c->bind_addr, c->port,
-			     (int)getpid());
-	if (c->comp_id)
-		rc |= sbuf_printf(s, "computation:    %016llx, generation %u\n",
-				  (unsigned long long)c->comp_id, c->gen);
-	else
-		rc |= sbuf_printf(s, "computation:    none yet\n");
-	rc |= sbuf_printf(s, "state:          %s\n", state_name(c));
-	if (c->interval)
-		rc |= sbuf_printf(s, "interval:       every %u s\n", c->interval);
-	else
-		rc |= sbuf_printf(s, "interval:       off\n");
-	rc |= text_last(s, "last success:  ", &c->last_ok);
-	rc |= text_last(s, "last error:    ", &c->last_err);
-	if (c->log_path[0])
-		rc |= sbuf_printf(s, "log:            %s\n", c->log_path);
-	rc |= sbuf_printf(s, "checkpoint dir: %s\nprocesses:      %d\n", c->ckpt_dir,
-			  coord_nprocs(c));
-	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->state == CONN_READY && conn_is_process(k))
-			rc |= sbuf_printf(s, "  %8u  %s\n", k->pid, k->name);
-	return rc;
-}
 
 static void reply_status(struct conn *k, int json)
 {
@@ -96,11 +17,38 @@ static void reply_status(struct conn *k, int json)
 	sbuf_free(&s);
 }
 
-static void reply_checkpoint(struct conn *k, uint32_t flags)
+/* CMD_CHECKPOINT with a directory: the coordinator's, from this checkpoint
+ * on; kept only if the checkpoint starts. */
+static int checkpoint_in(struct conn *k, uint32_t flags, const char *dir, size_t len, char *err,
+			 size_t errlen)
 {
-	char err[256];
+	struct coord *c = k->c;
+	char want[PATH_MAX], old[PATH_MAX];
+	if (!len)
+		return ckpt_start(c, flags, k->id, err, errlen);
+	snprintf(want, sizeof(want), "%.*s", (int)len, dir);
+	if (len >= sizeof(want) || memchr(dir, 0, len) || want[0] != '/')
+		return errf(err, errlen, "bad checkpoint directory: give an absolute path");
+	snprintf(old, sizeof(old), "%s", c->ckpt_dir);
+	if (files_resolve_dir(want, 0, c->ckpt_dir, err, errlen) < 0) {
+		snprintf(c->ckpt_dir, sizeof(c->ckpt_dir), "%s", old);
+		return -1;
+	}
+	if (ckpt_start(c, flags, k->id, err, errlen) == 0) {
+		if (strcmp(old, c->ckpt_dir))
+			log_msg(NULL, "checkpoints of %016llx now go to %s (were in %s)",
+				(unsigned long long)c->comp_id, c->ckpt_dir, old);
+		return 0;
+	}
+	snprintf(c->ckpt_dir, sizeof(c->ckpt_dir), "%s", old);
+	return -1;
+}
+
+static void reply_checkpoint(struct conn *k, uint32_t flags, const char *dir, size_t len)
+{
+	char err[PATH_MAX + 256];
 	flags &= CKPT_KILL | CKPT_NO_COMPRESS | CKPT_INCREMENTAL;
-	if (ckpt_start(k->c, flags, k->id, err, sizeof(err)) == 0)
+	if (checkpoint_in(k, flags, dir, len, err, sizeof(err)) == 0)
 		return;
 	struct proto_ckpt_result r = {.status = 1, .gen = 0}; /* gen 0: not started */
 	conn_send(k, MSG_CKPT_RESULT, &r, sizeof(r), err, strlen(err));
@@ -160,6 +108,33 @@ void ctl_on_interval(struct conn *k, const struct proto_msg *m)
 			(unsigned long long)c->comp_id, secs);
 }
 
+/* An --exit-on-last coordinator (one a launch or a restart started) whose
+ * computation is over takes the directory of the launch or restart that
+ * comes in its last moments (a restart from a copied directory); one that has
+ * served no computation yet, or whose processes run, or that runs for good,
+ * keeps its own. */
+static void reply_set_dir(struct conn *k, const char *dir, size_t len)
+{
+	struct coord *c = k->c;
+	char want[PATH_MAX], got[PATH_MAX], err[PATH_MAX + 256];
+	int lingering = c->opts.exit_on_last && c->comp_id; /* exits once its computation is over */
+	snprintf(want, sizeof(want), "%.*s", (int)len, dir);
+	if (len >= sizeof(want) || memchr(dir, 0, len) || want[0] != '/')
+		snprintf(err, sizeof(err), "bad checkpoint directory: give an absolute path");
+	else if (!lingering || coord_nprocs(c) || c->ckpt.active || c->restarting)
+		snprintf(err, sizeof(err),
+			 "the coordinator on port %u keeps checkpoints in %s (%s)", c->port,
+			 c->ckpt_dir, lingering ? "its computation runs" : "it was given that one");
+	else if (files_resolve_dir(want, 1, got, err, sizeof(err)) == 0) {
+		if (strcmp(got, c->ckpt_dir))
+			log_msg(NULL, "checkpoints now go to %s (were in %s)", got, c->ckpt_dir);
+		snprintf(c->ckpt_dir, sizeof(c->ckpt_dir), "%s", got);
+		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
+		return;
+	}
+	conn_send(k, MSG_ERROR, err, strlen(err), NULL, 0);
+}
+
 static uint32_t u32_arg(const struct proto_msg *m)
 {
 	uint32_t v;
@@ -172,9 +147,10 @@ int ctl_dispatch(struct conn *k, const struct proto_msg *m)
 	uint32_t len = m->hdr.len;
 	switch (m->hdr.type) {
 	case MSG_CMD_CHECKPOINT:
-		if (len != sizeof(struct proto_cmd_checkpoint))
+		if (len < sizeof(struct proto_cmd_checkpoint))
 			return -1;
-		reply_checkpoint(k, u32_arg(m));
+		reply_checkpoint(k, u32_arg(m), (const char *)m->payload + sizeof(uint32_t),
+				 len - sizeof(struct proto_cmd_checkpoint));
 		return 0;
 	case MSG_CMD_STATUS:
 		if (len != 4)
@@ -189,6 +165,9 @@ int ctl_dispatch(struct conn *k, const struct proto_msg *m)
 			return -1;
 		k->c->interval_set = 1;
 		conn_send(k, MSG_OK, NULL, 0, NULL, 0);
+		return 0;
+	case MSG_CMD_SET_DIR:
+		reply_set_dir(k, (const char *)m->payload, len);
 		return 0;
 	case MSG_CMD_RESTART_WAIT:
 		return restart_on_wait(k, m);

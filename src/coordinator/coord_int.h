@@ -90,6 +90,18 @@ struct ckpt {
 	struct sbuf hostpaths; /* "host<TAB>image path" lines, for the restart script */
 	uint8_t nonce[16];
 	struct sbuf paths, errors;
+	long long start_ms; /* now_ms() at its start */
+	uint64_t bytes;	    /* of the images written so far */
+};
+
+/* How a checkpoint ended, for status */
+struct ckpt_outcome {
+	uint32_t gen;
+	long long at_ms;  /* now_ms() when it ended */
+	long long wall_s; /* time(NULL) then */
+	long long dur_ms; /* from its start */
+	uint64_t bytes;	  /* of its images (success) */
+	char text[1024];  /* its errors (failure) */
 };
 
 struct name;
@@ -103,7 +115,8 @@ struct coord {
 	char ckpt_dir[PATH_MAX];
 	char self_exe[PATH_MAX];
 	char token_path[PATH_MAX];
-	char log_path[PATH_MAX]; /* a daemon's log file, or "" */
+	char log_path[PATH_MAX];  /* --log-file, or a daemon's log file, or "" */
+	char port_file[PATH_MAX]; /* --port-file once written, or "" */
 	uint8_t token[PROTO_TOKEN_LEN];
 	int listen_fd, sig_fd;
 	struct loop *loop;
@@ -121,11 +134,9 @@ struct coord {
 	int interval_set;    /* given by option or command: a restart does not replace it */
 	int lock_fd;	     /* the computation's lock (common/complock.h), or -1 */
 	uint64_t locked_comp;
-	struct {
-		uint32_t gen;
-		long long at_ms;
-		char text[1024];
-	} last_ok, last_err; /* the last checkpoint that succeeded, and that failed */
+	struct ckpt_outcome last_ok, last_err; /* the last checkpoint that succeeded, and that
+						  failed */
+	struct sbuf last_images;	       /* last_ok's image paths, one per line */
 	int restarting;
 	uint32_t restart_nprocs;
 	uint32_t failed_restart; /* restart_id of the last restart that failed */
@@ -178,6 +189,8 @@ void ckpt_on_image(struct conn *k, const struct proto_msg *m);
 void ckpt_on_retain(struct conn *k, const struct proto_msg *m);
 void ckpt_on_error(struct conn *k, const struct proto_msg *m);
 void ckpt_on_progress(struct conn *k, const struct proto_msg *m);
+/* The running checkpoint's progress, summed over its processes */
+struct proto_progress ckpt_progress(const struct coord *c);
 void ckpt_on_children(struct conn *k, const struct proto_msg *m);
 void ckpt_exec_left(struct coord *c, uint32_t pid);
 void ckpt_exec_joined(struct coord *c, uint32_t pid);
@@ -225,6 +238,10 @@ void watch_abandon(struct conn *k);
 int watch_on_abandoned(struct conn *k, const struct proto_msg *m);
 int watch_refuse_abandoned(struct coord *c, char *err, size_t errlen);
 
+/* coord_status.c: the reply to CMD_STATUS, as text or JSON (-1: out of memory) */
+int status_text(struct coord *c, struct sbuf *s);
+int status_json(struct coord *c, struct sbuf *s);
+
 /* coord_ctl.c */
 int ctl_dispatch(struct conn *k, const struct proto_msg *m);
 int ctl_set_interval(struct coord *c, unsigned seconds);
@@ -260,5 +277,13 @@ void life_release(struct coord *c);
 /* Remove the token, then close the listening socket (in that order). */
 void life_stop_listening(struct coord *c);
 int life_open_log(struct coord *c);
+
+/* coord_files.c: --log-file checked and --port-file written once listening
+ * (0, or -1 with err); files_forget removes the port file at exit */
+int files_setup(struct coord *c, char *err, size_t errlen);
+/* The checkpoint directory dir made absolute in out (PATH_MAX), created if
+ * missing with create; it must be a writable directory (0, or -1 with err). */
+int files_resolve_dir(const char *dir, int create, char *out, char *err, size_t errlen);
+void files_forget(struct coord *c);
 
 #endif

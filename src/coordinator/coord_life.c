@@ -122,15 +122,18 @@ void life_release(struct coord *c)
 
 #define LOG_MAX (1 << 20) /* a larger log is moved to .log.1 when a daemon starts */
 
-/* A daemon's stderr: <rundir>/coord-<port>.log (what failed periodic
- * checkpoints say); its path in c->log_path. */
+/* A daemon's stderr, or a coordinator's given --log-file: that file, else
+ * <rundir>/coord-<port>.log (what failed periodic checkpoints say); its path
+ * in c->log_path. */
 int life_open_log(struct coord *c)
 {
 	char old[PATH_MAX + 8];
 	struct stat st;
-	if (proto_run_file(c->port, "coord", c->log_path, sizeof(c->log_path) - 4) < 0)
-		return -1;
-	strcat(c->log_path, ".log");
+	if (!c->log_path[0]) { /* not --log-file */
+		if (proto_run_file(c->port, "coord", c->log_path, sizeof(c->log_path) - 4) < 0)
+			return -1;
+		strcat(c->log_path, ".log");
+	}
 	if (stat(c->log_path, &st) == 0 && st.st_size > LOG_MAX) {
 		snprintf(old, sizeof(old), "%s.1", c->log_path);
 		rename(c->log_path, old);

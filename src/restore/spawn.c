@@ -101,7 +101,8 @@ static int enter_namespaces(void)
 	if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) < 0)
 		return error("cannot create a user and PID namespace for the restart: %s "
 			     "(are unprivileged user namespaces disabled? "
-			     "sysctl kernel.unprivileged_userns_clone)",
+			     "sysctl kernel.unprivileged_userns_clone; 'stasis check' shows what "
+			     "this machine allows)",
 			     strerror(errno));
 	snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
 	if (write_file("/proc/self/uid_map", map) < 0)

@@ -1,6 +1,7 @@
 /* The runtime's entry: joins the coordinator at load time, then runs the
  * checkpoint thread, which follows the coordinator's phases. */
 #include "runtime/ckpt.h"
+#include "runtime/api.h"
 #include "restore/blob/restart_info.h"
 #include "runtime/arena.h"
 #include "runtime/dirty.h"
@@ -220,6 +221,8 @@ static int after_restart(uint8_t *buf, size_t size)
 			munmap((void *)ri->blob_addr, ri->blob_len);
 		rt.comp_id = ri->comp_id;
 		rt.gen = ri->gen;
+		rt.committed_gen = ri->gen;
+		rt.restarts++;
 		rt.flags |= ri->flags;
 		if (ri->port)
 			rt.port = ri->port;
@@ -269,8 +272,13 @@ static void parse_begin(const struct proto_msg *m, struct ckpt_run *c)
 		dlen = sizeof(c->dir) - 1;
 	memcpy(c->dir, m->payload + sizeof(c->cb), dlen);
 	c->dir[dlen] = 0;
-	if (rt.ckpt_dir[0]) /* the directory given to launch wins */
+	/* the coordinator's directory wins (its restart script is there); on
+	 * another host than the coordinator's, the one launch or restart was
+	 * given there */
+	if (rt.ckpt_dir[0] && (proto_coord_remote() || !c->dir[0]))
 		snprintf(c->dir, sizeof(c->dir), "%s", rt.ckpt_dir);
+	else
+		snprintf(rt.ckpt_dir, sizeof(rt.ckpt_dir), "%s", c->dir);
 	rt.comp_id = c->cb.comp_id;
 	rt.gen = c->cb.gen;
 	fault_generation(rt.gen);
@@ -298,6 +306,15 @@ static int suspend(struct ckpt_run *c)
 {
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	rt.nrestored = 0;
+	if (rt_crit_close() < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "pid %d: a critical section (stasis_disable_checkpoint) stayed open for "
+			 "more than %d s; the program goes on",
+			 getpid(), RT_SUSPEND_TIMEOUT);
+		/* its threads run: no list of children (the checkpoint fails anyway) */
+		proto_send(rt.coord_fd, MSG_CHILDREN, NULL, 0, NULL, 0);
+		return -1;
+	}
 	int rc = rt_suspend_all();
 	if (send_children(c) < 0)
 		return -1;
@@ -381,6 +398,7 @@ static void resume_restarted(uint8_t *buf, size_t size)
  * images are removed. */
 static void committed(struct ckpt_run *c)
 {
+	rt.committed_gen = c->cb.gen;
 	if (c->wrote)
 		remove_old_generations(
 		    c->dir, rt_dirty_done(c->path, c->cb.gen, c->job.header_sum, c->job.size));
@@ -664,6 +682,7 @@ void rt_forked_child(void)
 	rt.take_due = 0;
 	rt.suspending = 0;
 	rt.api_pending = 0;
+	rt_crit_forked();
 	rt.coord_lost = 0;
 	rt.let_go = 0;
 	join_coordinator(0, rt.comp_id != 0); /* failed: the thread joins again later */

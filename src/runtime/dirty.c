@@ -40,16 +40,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
-#ifndef PM_SCAN_WP_MATCHING
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#endif
-
 #define MAX_RUNS (1u << 20)
 #define MAX_VMAS 65536
 #define SCAN_VEC 1024

@@ -4,6 +4,7 @@
 #define STASIS_RUNTIME_PAGESCAN_H
 
 #include <linux/fs.h>
+#include <linux/userfaultfd.h>
 #include <stdint.h>
 
 #ifndef PAGEMAP_SCAN
@@ -38,6 +39,18 @@ struct pm_scan_arg {
 };
 
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#endif
+
+/* userfaultfd's asynchronous write-protection (Linux 6.7+), which the
+ * dirty-page tracking uses with PAGEMAP_SCAN's PM_SCAN_WP_MATCHING */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef PM_SCAN_WP_MATCHING
+#define PM_SCAN_WP_MATCHING (1 << 0)
 #endif
 
 /* Where the next PAGEMAP_SCAN call of a walk starts, after one that returned

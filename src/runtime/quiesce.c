@@ -9,6 +9,7 @@
  * point (rt_save_context returns 1); the thread re-registers its kernel state
  * and waits again until the checkpoint thread releases everyone.
  */
+#include "runtime/api.h"
 #include "runtime/quiesce.h"
 #include "restore/blob/abi.h"
 #include "runtime/arena.h"
@@ -369,4 +370,5 @@ void rt_release_all(void)
 	__atomic_store_n(&rt.suspending, 0, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&rt.release_seq, 1, __ATOMIC_ACQ_REL);
 	rt_futex_wake(&rt.release_seq);
+	rt_crit_open();
 }

@@ -99,6 +99,11 @@ struct rt_state {
 	int api_seq;	/* futex: incremented when an API request completes */
 	int api_result; /* STASIS_CKPT_* or -1 */
 	int api_pending;
+	/* API: critical sections, generation, restarts (api.c) */
+	int crit;		/* futex: critical sections open in the process */
+	int crit_gate;		/* futex: 1 from a checkpoint's start until its threads go on */
+	uint32_t committed_gen; /* the last complete checkpoint's generation */
+	uint32_t restarts;	/* times this process came back from an image */
 	int ninherited; /* fds open when the program started: pipes among them lead outside */
 	struct {
 		int fd;

@@ -269,7 +269,7 @@ class Stasis:
         self.env = dict(os.environ)
         self.env["STASIS_RUN_DIR"] = str(self.run_dir)
         self.env["STASIS_PORT"] = str(self.port)
-        for k in ("STASIS_CKPT_DIR", "LD_PRELOAD", "STASIS_NO_COMPRESS"):
+        for k in ("STASIS_CKPT_DIR", "LD_PRELOAD", "STASIS_NO_COMPRESS", "STASIS_INTERVAL"):
             self.env.pop(k, None)
         self.procs = []
         self._n = 0
@@ -285,6 +285,15 @@ class Stasis:
                 start_new_session=True)
         except subprocess.TimeoutExpired as e:
             pytest.fail(f"stasis {' '.join(map(str, args))} did not finish in {timeout} s: "
+                        f"stdout={e.stdout!r} stderr={e.stderr!r}\n{self.describe_all()}")
+
+    def stasis_argv(self, argv, timeout=60, env=None):
+        """Run argv (a command that runs stasis) to completion, as stasis() does."""
+        try:
+            return subprocess.run(argv, cwd=self.tmp, env=env or self.env, capture_output=True,
+                                  text=True, timeout=timeout, start_new_session=True)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"{' '.join(argv)} did not finish in {timeout} s: "
                         f"stdout={e.stdout!r} stderr={e.stderr!r}\n{self.describe_all()}")
 
     def _name(self, base):

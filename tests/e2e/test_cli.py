@@ -13,7 +13,7 @@ import pytest
 from conftest import STASIS, nspid, program
 
 COMMANDS = ["launch", "checkpoint", "restart", "status", "kill", "coordinator", "inspect",
-            "merge", "nocheckpoint"]
+            "merge", "nocheckpoint", "interval", "check"]
 
 
 def test_main_help(st):

@@ -46,7 +46,8 @@ def test_commands(st):
 
 
 def test_options_of_each_command(st):
-    assert complete(st, "checkpoint", "--") == ["--coord-host", "--help", "--incremental",
+    assert complete(st, "checkpoint", "--") == ["--ckpt-dir", "--coord-host", "--help",
+                                                "--incremental",
                                                 "--kill", "--no-compress", "--port",
                                                 "--token-file"]
     assert complete(st, "restart", "--no-") == ["--no-map", "--no-verify"]
