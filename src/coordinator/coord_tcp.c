@@ -199,7 +199,7 @@ void tcp_on_report(struct conn *k, const struct proto_msg *m)
 	memcpy(k->tcp_host, h.host, sizeof(h.host));
 	k->ntcp = h.count;
 	k->tcp_reported = 1;
-	tcp_check_reports(k->c);
+	ckpt_advance(k->c); /* members closed meanwhile fail it first: the answer says ABORT */
 }
 
 void tcp_forget(struct conn *k)

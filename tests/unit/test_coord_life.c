@@ -314,6 +314,16 @@ START_TEST(test_interval_comes_back)
 }
 END_TEST
 
+/* Until the coordinator no longer lists process pid (at most 5 s). */
+static void wait_gone(uint32_t pid)
+{
+	char needle[32];
+	snprintf(needle, sizeof(needle), "{\"pid\": %u,", pid);
+	for (int i = 0; i < 500 && strstr(status(1), needle); i++)
+		usleep(10000);
+	ck_assert_ptr_null(strstr(status(1), needle));
+}
+
 /* A process that had stopped for the checkpoint and disconnects was killed:
  * the checkpoint fails naming it. One that said it exits (a forked writer
  * let it go on) makes it start again without it. */
@@ -329,7 +339,8 @@ START_TEST(test_killed_or_exiting_member)
 	send_barrier(p1, BARRIER_SUSPENDED);
 	send_barrier(p2, BARRIER_SUSPENDED);
 	expect_pass(p1, BARRIER_SUSPENDED, 2);
-	close(p2); /* SIGKILL */
+	close(p2);	 /* SIGKILL */
+	wait_gone(1202); /* before p1 reports: the answer to its report then says ABORT */
 	ck_assert_str_eq(fail_alone(p1, ctl), "process 1202 (fakeproc) ended during the "
 					      "checkpoint, before its image was written (killed "
 					      "by a signal)\n");
