@@ -19,6 +19,9 @@ CYCLES = int(os.environ.get("STASIS_SOAK_CYCLES", "20"))
 WARMUP = 2  # steps before the figures are taken as the baseline
 RSS_SLACK_KIB = 32  # the allocator may keep a few more pages, once; a leak of 256 B per
 # checkpoint grew the coordinator 52 KiB in make soak's 100 (LSan in the unit tests sees any)
+RSS_TAIL = 4  # resident memory is judged by the lowest of the last steps: a leak never
+# shrinks, while a sample taken as a restarted process faults in pages it is about to drop
+# again (CI once saw one step of +364 KiB among 18 equal ones) is not growth
 
 
 def proc_figures(pid):
@@ -65,8 +68,11 @@ class Figures:
                 series = [r[key][name] for r in self.rows[WARMUP:]]
                 lines.append(f"  {key} {name}: {base[key][name]}, {last[key][name]}, "
                              f"{max(series)}")
-                slack = RSS_SLACK_KIB if name == "rss_kib" else 0
-                assert max(series) <= base[key][name] + slack, f"{key} {name} grew: {series}"
+                if name == "rss_kib":
+                    held = min(series[-RSS_TAIL:])
+                    assert held <= base[key][name] + RSS_SLACK_KIB, f"{key} {name} grew: {series}"
+                    continue
+                assert max(series) <= base[key][name], f"{key} {name} grew: {series}"
         print("\n".join(lines))
 
 
