@@ -54,6 +54,8 @@ COORDLOAD := $(B)/bench/coordload
 MPI_SRC := $(wildcard tests/mpi/*.c)
 MPIS := $(foreach m,openmpi mpich,$(if $(shell command -v mpicc.$(m) 2>/dev/null),$(m)))
 MPI_PROGS := $(foreach m,$(MPIS),$(patsubst tests/mpi/%.c,$(B)/tests/mpi/%.$(m),$(MPI_SRC)))
+# the OpenMP program again with clang's OpenMP runtime (libomp), when clang is installed
+MPI_PROGS += $(if $(shell command -v clang 2>/dev/null),$(foreach m,$(MPIS),$(B)/tests/mpi/openmp_libomp.$(m)))
 
 .PHONY: all bin clean check unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
 all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PROGS) $(COORDLOAD) $(MPI_PROGS)
@@ -117,6 +119,12 @@ $(B)/tests/mpi/%.openmpi: tests/mpi/%.c tests/mpi/steps.h
 $(B)/tests/mpi/%.mpich: tests/mpi/%.c tests/mpi/steps.h
 	@mkdir -p $(dir $@)
 	mpicc.mpich -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp $< -o $@
+$(B)/tests/mpi/openmp_libomp.openmpi: tests/mpi/openmp.c tests/mpi/steps.h
+	@mkdir -p $(dir $@)
+	OMPI_CC=clang mpicc.openmpi -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp=libomp $< -o $@
+$(B)/tests/mpi/openmp_libomp.mpich: tests/mpi/openmp.c tests/mpi/steps.h
+	@mkdir -p $(dir $@)
+	MPICH_CC=clang mpicc.mpich -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp=libomp $< -o $@
 # a statically linked program, for the tests of programs the runtime cannot join
 $(B)/tests/programs/idle_static: tests/programs/idle.c
 	@mkdir -p $(dir $@)

@@ -9,7 +9,7 @@ PACKAGES=(build-essential libzstd-dev libxxhash-dev libsodium-dev check pkg-conf
 	tmux screen bsdutils util-linux sqlite3 perl dash redis-server redis-tools default-jdk-headless vim
 	r-base-core octave nodejs emacs-nox xvfb xterm x11-utils slurm-wlm munge
 	iproute2 openssh-server openssh-client
-	openmpi-bin libopenmpi-dev mpich libmpich-dev
+	openmpi-bin libopenmpi-dev mpich libmpich-dev clang libomp-dev
 	man-db dpkg-dev debhelper lintian gdb)
 
 is_installed() {
