@@ -136,6 +136,12 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
     def start(self, timeout=60):
         """Start munged, slurmctld and slurmd; return once sinfo shows the node
         idle (or fail within timeout, with the daemons' logs)."""
+        self._start_munged(timeout)
+        self._daemon("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
+        self._daemon("slurmd", ["slurmd", "-D", "-N", NODE, "-f", str(self.conf)])
+        self._wait(lambda: self.node_state() == "idle", timeout, f"node {NODE} idle in sinfo")
+
+    def _start_munged(self, timeout):
         self._write_files()
         d = self.dir
         self._daemon("munged", ["munged", "-F", f"--key-file={d}/key/munge.key",
@@ -144,9 +150,6 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
                                 f"--log-file={d}/log/munged.log",
                                 f"--seed-file={d}/munge/munged.seed"])
         self._wait(lambda: (d / "munge" / "munge.socket").exists(), timeout, "munged's socket")
-        self._daemon("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
-        self._daemon("slurmd", ["slurmd", "-D", "-N", NODE, "-f", str(self.conf)])
-        self._wait(lambda: self.node_state() == "idle", timeout, f"node {NODE} idle in sinfo")
 
     def _wait(self, ready, timeout, what):
         deadline = time.monotonic() + timeout
@@ -326,14 +329,7 @@ class NodesCluster(Cluster):
         log.close()
 
     def start(self, timeout=60):
-        self._write_files()
-        d = self.dir
-        self._daemon("munged", ["munged", "-F", f"--key-file={d}/key/munge.key",
-                                f"--socket={d}/munge/munge.socket",
-                                f"--pid-file={d}/munge/munged.pid",
-                                f"--log-file={d}/log/munged.log",
-                                f"--seed-file={d}/munge/munged.seed"])
-        self._wait(lambda: (d / "munge" / "munge.socket").exists(), timeout, "munged's socket")
+        self._start_munged(timeout)
         self._daemon("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)], self.ctl)
         for h in self.hosts[1:]:
             self._daemon(f"slurmd.{h.name}", ["slurmd", "-D", "-N", h.name, "-f", str(self.conf)],

@@ -41,6 +41,8 @@ NOBODY = 65534
 NOISE = [
     r"/\S+/slurm_script: line \d+: +\d+ Killed +\"\$\{(launch|restart)_step\[@\]\}\" "
     r"stasis (launch|restart) .*",
+    r"/\S+/slurm_script: line \d+: +\d+ Killed +stasis launch --ckpt-dir \"\$ckpt_dir\" -- "
+    r"\"\$@\"",  # stasis-nodes-job.sh
     r"slurmstepd-\S+: error: \*\*\* (JOB|STEP) [\d.]+ ON \S+ CANCELLED AT \S+ DUE TO JOB "
     r"REQUEUE \*\*\*",
     r"srun: error: \S+: tasks? [\d-]+: (Killed|Exited with exit code 137)",

@@ -108,7 +108,7 @@ def wait_running(cluster, job, log, more, after=""):
         if after in text and steps_in_after(text, after) >= more:
             return
         state = cluster.job(job).get("JobState")
-        assert time.monotonic() < deadline and state in ("PENDING", "RUNNING"), (
+        assert time.monotonic() < deadline and state not in slurm.ENDED, (
             f"job {job} {state}, {n} steps\n{text}\n{cluster.describe()}")
         time.sleep(0.1)
 
