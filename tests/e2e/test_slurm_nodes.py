@@ -149,7 +149,9 @@ def test_mpi_job(nodes, mpi, nnodes):
     for run in (1, 2):
         wait_running(nodes, job, log, 10, f"job {job} run {run}: ")
         nodes.run("scancel", "--signal=USR1", "--batch", job)
-    info = nodes.wait_done(job, timeout=300)
+    # 15 s of work, but 4 ranks and their proxies on 2 shared cores: at load 12
+    # the last run of the MPICH job on two nodes took over 4 minutes
+    info = nodes.wait_done(job, timeout=600)
     text = log.read_text(errors="replace")
     assert (info["JobState"], info["ExitCode"], info["Restarts"]) == ("COMPLETED", "0:0", "2"), (
         f"{info}\n{text}\n{nodes.describe()}")
