@@ -47,7 +47,8 @@ NOISE = [
     r"REQUEUE \*\*\*",
     r"srun: error: \S+: tasks? [\d-]+: (Killed|Exited with exit code 137)",
     r"srun: Force Terminated StepId=\d+\.\d+",
-    r"srun: Job step aborted: Waiting up to \d+ seconds for job step to finish\.",
+    # (cut short when srun is killed meanwhile)
+    r"srun: Job step aborted(: Waiting up to \d+ seconds for job step to finish\.)?",
     r"srun: got SIGCONT",  # the requeue's signals to a step's srun
     r"srun: forcing job termination",
 ]
