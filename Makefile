@@ -1,4 +1,5 @@
-# Stasis build. `make` builds everything into build/; `make check` runs every test;
+# Stasis build. `make` builds everything into build/; `make check` runs every test
+# but the Slurm cluster over several hosts, which `make check-slurm` runs;
 # `make demo` installs what is missing (as root), builds and runs the demo;
 # `make install PREFIX=/usr DESTDIR=...` installs stasis (below).
 CC ?= gcc
@@ -57,7 +58,7 @@ MPI_PROGS := $(foreach m,$(MPIS),$(patsubst tests/mpi/%.c,$(B)/tests/mpi/%.$(m),
 # the OpenMP program again with clang's OpenMP runtime (libomp), when clang is installed
 MPI_PROGS += $(if $(shell command -v clang 2>/dev/null),$(foreach m,$(MPIS),$(B)/tests/mpi/openmp_libomp.$(m)))
 
-.PHONY: all bin clean check unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
+.PHONY: all bin clean check check-slurm unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
 all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PROGS) $(COORDLOAD) $(MPI_PROGS)
 bin: $(STASIS) $(RUNTIME) $(SSH_RELAY)
 
@@ -157,10 +158,16 @@ asan:
 		ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $$t; done
 
 e2e: all
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	$(PYTHON) -m pytest -q -p no:cacheprovider --ignore=$(SLURM_NODES) tests/e2e
 
 check: all
 	@scripts/check.sh
+
+# The Slurm cluster over network-namespace hosts (docs/slurm.md): a 2-node job
+# and MPI jobs on one node and two, about 6 minutes, outside `make check`.
+SLURM_NODES := tests/e2e/test_slurm_nodes.py
+check-slurm: all
+	$(PYTHON) -m pytest -v -p no:cacheprovider $(SLURM_NODES)
 
 # The long runs of the fault tests (docs/reliability.md), outside `make check`:
 # 100 checkpoints and 100 kill/restart cycles of the soak, 2000 damaged image

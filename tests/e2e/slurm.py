@@ -136,6 +136,12 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
     def start(self, timeout=60):
         """Start munged, slurmctld and slurmd; return once sinfo shows the node
         idle (or fail within timeout, with the daemons' logs)."""
+        self._start_munged(timeout)
+        self._daemon("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
+        self._daemon("slurmd", ["slurmd", "-D", "-N", NODE, "-f", str(self.conf)])
+        self._wait(lambda: self.node_state() == "idle", timeout, f"node {NODE} idle in sinfo")
+
+    def _start_munged(self, timeout):
         self._write_files()
         d = self.dir
         self._daemon("munged", ["munged", "-F", f"--key-file={d}/key/munge.key",
@@ -144,9 +150,6 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
                                 f"--log-file={d}/log/munged.log",
                                 f"--seed-file={d}/munge/munged.seed"])
         self._wait(lambda: (d / "munge" / "munge.socket").exists(), timeout, "munged's socket")
-        self._daemon("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
-        self._daemon("slurmd", ["slurmd", "-D", "-N", NODE, "-f", str(self.conf)])
-        self._wait(lambda: self.node_state() == "idle", timeout, f"node {NODE} idle in sinfo")
 
     def _wait(self, ready, timeout, what):
         deadline = time.monotonic() + timeout
@@ -242,6 +245,9 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
         return s
 
     # ---- tearing it down ---------------------------------------------------
+    def _daemons_stopped(self):
+        pass
+
     def stop(self):
         """Cancel every job, stop the daemons (slurmd, slurmctld, munged), then
         kill whatever is left. Returns what was left running, if anything."""
@@ -251,7 +257,7 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
             while time.monotonic() < deadline and any(
                     self.job(j).get("JobState") not in ENDED + (None,) for j in self.jobs):
                 time.sleep(0.2)
-        for name in ("slurmd", "slurmctld", "munged"):
+        for name in [n for n in self.daemons if n.startswith("slurmd")] + ["slurmctld", "munged"]:
             p = self.daemons.get(name)
             if p and p.poll() is None:
                 p.terminate()
@@ -260,6 +266,7 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(timeout=10)
+        self._daemons_stopped()
         # a coordinator of a cancelled job exits 1.5 s after its last process
         deadline = time.monotonic() + 10
         while _descendants(os.getpid()) and time.monotonic() < deadline:
@@ -271,3 +278,74 @@ PartitionName=test Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscr
             for d in Path("/tmp").glob(f"stasis-*-slurm-{job}"):
                 shutil.rmtree(d, ignore_errors=True)
         return left
+
+
+class NodesCluster(Cluster):
+    """A cluster over network-namespace hosts (tests/e2e/nshosts.py): slurmctld
+    on host1, a slurmd on each of the other hosts, each the node of its host's
+    own network (its NodeAddr the host's 192.0.2.N, the same slurmd port on
+    each: every host has its own ports), one munged for all of them (its
+    socket is a path in the cluster's directory, which every host sees: the
+    hosts share the file system). The Slurm commands run on host1. The hosts
+    run sshd, for the jobs' own ssh (MPI launchers).
+
+    Each node has 4 CPUs for Slurm (SlurmdParameters=config_overrides: the
+    machine has 2), so that a node takes 4 ranks."""
+
+    CPUS = 4
+
+    def __init__(self, directory, hosts):
+        super().__init__(directory)
+        self.hosts = hosts
+        self.ctl = hosts[0]
+        self.nodes = [h.name for h in hosts[1:]]
+        self.ctld_port, self.slurmd_port = 6817, 6818
+
+    def _write_files(self):
+        super()._write_files()
+        for n in self.nodes:
+            (self.dir / "spool" / n).mkdir(exist_ok=True)
+        conf = self.conf.read_text()
+        d, ctl = self.dir, self.ctl
+        conf = conf.replace("SlurmctldHost=localhost(127.0.0.1)",
+                            f"SlurmctldHost={ctl.name}({ctl.addr})")
+        conf = conf.replace(f"SlurmdPidFile={d}/slurmd.pid", f"SlurmdPidFile={d}/slurmd.%n.pid")
+        conf = conf.replace(f"SlurmdLogFile={d}/log/slurmd.log",
+                            f"SlurmdLogFile={d}/log/slurmd.%n.log\n"
+                            "SlurmdParameters=config_overrides")
+        head = conf[:conf.index("NodeName=")]
+        nodes = "".join(f"NodeName={h.name} NodeHostname={h.name} NodeAddr={h.addr} "
+                        f"CPUs={self.CPUS} State=UNKNOWN\n" for h in self.hosts[1:])
+        self.conf.write_text(head + nodes + f"PartitionName=test Nodes={','.join(self.nodes)} "
+                             "Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:2\n")
+
+    def _daemon(self, name, argv, host=None):
+        log = open(self.dir / "log" / f"{name}.out", "wb")
+        argv = [_which(argv[0]), *argv[1:]]
+        self.daemons[name] = (host.popen if host else subprocess.Popen)(
+            argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, cwd=self.dir, **({} if host else {
+                "start_new_session": True}))
+        log.close()
+
+    def start(self, timeout=60):
+        self._start_munged(timeout)
+        self._daemon("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)], self.ctl)
+        for h in self.hosts[1:]:
+            self._daemon(f"slurmd.{h.name}", ["slurmd", "-D", "-N", h.name, "-f", str(self.conf)],
+                         h)
+        self._wait(lambda: self.node_states() == {n: "idle" for n in self.nodes}, timeout,
+                   f"nodes {', '.join(self.nodes)} idle in sinfo")
+
+    def node_states(self):
+        r = self.run("sinfo", "-h", "-N", "-o", "%N %T", check=False)
+        return dict(l.split() for l in r.stdout.splitlines()) if r.returncode == 0 else None
+
+    def run(self, *argv, check=True, timeout=30, cwd=None, env=None):
+        # entering host1's mount namespace leaves nsenter in its /: env -C
+        # goes back to the directory (the submit directory of sbatch)
+        return super().run(*self.ctl.argv(["env", "-C", cwd or self.dir, *argv]), check=check,
+                           timeout=timeout, env=env)
+
+    def _daemons_stopped(self):
+        self.hosts.close()  # what the jobs and daemons left on the hosts, the hosts

@@ -41,11 +41,16 @@ NOBODY = 65534
 NOISE = [
     r"/\S+/slurm_script: line \d+: +\d+ Killed +\"\$\{(launch|restart)_step\[@\]\}\" "
     r"stasis (launch|restart) .*",
+    r"/\S+/slurm_script: line \d+: +\d+ Killed +stasis launch --ckpt-dir \"\$ckpt_dir\" -- "
+    r"\"\$@\"",  # stasis-nodes-job.sh
     r"slurmstepd-\S+: error: \*\*\* (JOB|STEP) [\d.]+ ON \S+ CANCELLED AT \S+ DUE TO JOB "
     r"REQUEUE \*\*\*",
     r"srun: error: \S+: tasks? [\d-]+: (Killed|Exited with exit code 137)",
     r"srun: Force Terminated StepId=\d+\.\d+",
-    r"srun: Job step aborted: Waiting up to \d+ seconds for job step to finish\.",
+    # (cut short when srun is killed meanwhile)
+    r"srun: Job step aborted(: Waiting up to \d+ seconds for job step to finish\.)?",
+    r"srun: got SIGCONT",  # the requeue's signals to a step's srun
+    r"srun: forcing job termination",
 ]
 
 
@@ -85,9 +90,10 @@ def reference():
     return r.stdout.splitlines()[-1]
 
 
-def check_output(text, job, sub, runs, pace, tasks=1):
+def check_output(text, job, sub, runs, pace, tasks=1, image_dir=""):
     """The job's output, line by line: the script's lines for each run, the
-    images each checkpoint wrote (one per task), every progress line once per
+    images each checkpoint wrote (one per task, in the checkpoint directory's
+    subdirectory matching the pattern image_dir), every progress line once per
     task and in order, the uninterrupted run's result once per task, and
     nothing else but Slurm's own lines."""
     ckpt = sub / f"stasis-ckpt-{job}"
@@ -110,8 +116,8 @@ def check_output(text, job, sub, runs, pace, tasks=1):
     images = [l for l in lines if l.endswith(".stasis")]
     assert len(images) == (runs - 1) * tasks, text
     for i in images:
-        assert re.fullmatch(rf"{re.escape(str(ckpt))}/ckpt_series_[0-9a-f]+_\d+_g\d+\.stasis",
-                            i), i
+        assert re.fullmatch(rf"{re.escape(str(ckpt))}/{image_dir}ckpt_series_[0-9a-f]+_\d+_g\d+"
+                            r"\.stasis", i), i
     other = [l for l in lines if not l.startswith(("stasis-job: ", "progress ", "result "))
              and l not in images and not any(re.fullmatch(n, l) for n in NOISE)]
     assert other == [], text

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmp[PATH_MAX], rundir[PATH_MAX + 8];
+static char tmp[PATH_MAX], rundir[PATH_MAX + 8], cwd[PATH_MAX];
 
 static void clear_env(void)
 {
@@ -35,11 +35,16 @@ static void setup(void)
 	snprintf(rundir, sizeof(rundir), "%s/run", tmp);
 	ck_assert_int_eq(mkdir(rundir, 0700), 0);
 	clear_env();
+	/* A launch with no SLURM_SUBMIT_DIR makes its checkpoint directory in
+	 * the current one: here, the test's, never the checkout make runs in. */
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(tmp), 0);
 }
 
 static void teardown(void)
 {
 	char cmd[PATH_MAX + 16];
+	ck_assert_int_eq(chdir(cwd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	ck_assert_int_eq(system(cmd), 0);
 	clear_env();
