@@ -39,7 +39,8 @@ int cli_drop_runtime_preload(void);
  * few seconds more for the program). -1 after printing why. */
 int cli_ensure_coordinator(uint16_t *port, const char *ckpt_dir, int no_compress);
 /* Port 0 for cli_ensure_coordinator: start one on a free port; *port is set.
- * --port-file and --log-file given to a coordinator it starts (NULL: none). */
+ * --port-file and --log-file given to a coordinator it starts (NULL: none);
+ * the port file is also written when it joins one that runs already. */
 void cli_coord_files(const char *port_file, const char *log_file);
 /* jobenv.c: inside a Slurm job (SLURM_JOB_ID), put the job's defaults for
  * STASIS_RUN_DIR, STASIS_CKPT_DIR and STASIS_PORT into the environment where

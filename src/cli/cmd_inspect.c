@@ -11,9 +11,8 @@
 #include <string.h>
 #include <zstd.h>
 
-enum { OPT_JSON = 256 };
 static const struct cli_opt opts[] = {
-    {"json", OPT_JSON, NULL, "print one JSON object instead of text"},
+    {"json", CLI_KEY_JSON, NULL, "print one JSON object instead of text"},
     {NULL},
 };
 static const struct cli_command cmd = {
@@ -301,14 +300,10 @@ static void print(struct rst_image *img, const struct totals *t, int json)
 
 int cmd_inspect(int argc, char **argv)
 {
-	const char *path, *arg;
-	int json = 0;
+	const char *path;
 	char err[1024] = "";
 	struct cli_args a;
-	cli_args_start(&a, &cmd, argc, argv);
-	for (int key; (key = cli_next(&a, &arg));)
-		if (key == OPT_JSON)
-			log_set_json(json = 1); /* an image that cannot be read: {"error": ...} */
+	cli_parse(&a, &cmd, argc, argv); /* --json: an image that cannot be read: {"error": ...} */
 	path = argv[a.next];
 	struct rst_image img;
 	struct totals t;
@@ -317,7 +312,7 @@ int cmd_inspect(int argc, char **argv)
 		return 1;
 	}
 	t.bad = verify_chunks(&img, &t.raw, &t.stored, err, sizeof(err));
-	print(&img, &t, json);
+	print(&img, &t, a.json);
 	rst_free(&img);
 	log_set_json(0); /* the JSON printed says which chunks failed */
 	if (t.bad) {

@@ -301,6 +301,19 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 
 #define ENSURE_ATTEMPTS 5
 
+/* --port-file when the command joined a coordinator that runs already (one it
+ * started wrote the file itself) */
+static int note_port(const char *path, uint16_t port)
+{
+	char want[16], have[16];
+	int n = snprintf(want, sizeof(want), "%u\n", port);
+	if (read_small_file(path, have, sizeof(have)) == n && !strcmp(have, want))
+		return 0;
+	if (write_file_atomic(path, want, (size_t)n) < 0)
+		return error("cannot write port file %s: %s", path, strerror(errno));
+	return 0;
+}
+
 /* Connected (the held connection), or -1 with errno: ECONNREFUSED (nothing
  * listens), ECONNABORTED (a coordinator that is exiting reset us), another. */
 static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, char *err,
@@ -353,6 +366,10 @@ int cli_ensure_coordinator(uint16_t *portp, const char *ckpt_dir, int no_compres
 	uint16_t port = *portp;
 	for (int attempt = 1;; attempt++) {
 		int fd = hold_connect(port, ckpt_dir, no_compress, err, sizeof(err));
+		if (fd >= 0 && start_port_file && note_port(start_port_file, port) < 0) {
+			close(fd);
+			return -1;
+		}
 		if (fd >= 0)
 			return fd;
 		/* a connection dropped before the welcome (EPIPE, ECONNRESET) is one
