@@ -61,6 +61,12 @@ int cli_coord_opt(const char *opt, const char *arg);
 /* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
  * loopback): nothing may start one here */
 int cli_coord_remote(void);
+/* ckptdir.c: the newest complete checkpoint in dir: the newest image whose
+ * generation has all its processes' images there (with part: the newest
+ * image's generation, whose other images may be on other hosts). Invalid
+ * images are named in a warning and skipped. Returns how many images, their
+ * paths in *out (malloc'ed), or -1 after saying why (none there too). */
+int cli_newest_in_dir(const char *dir, char ***out, int part);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);

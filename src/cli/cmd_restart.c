@@ -79,80 +79,6 @@ static const struct cli_command cmd = {
     .max_operands = -1,
 };
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
-struct found {
-	uint64_t comp_id, created;
-	uint32_t gen, nprocs;
-	char path[PATH_MAX];
-};
-
-/* Every valid image header in dir (invalid ones are named and skipped). */
-static int scan_dir(const char *dir, struct found **out)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0, cap = 0;
-	*out = NULL;
-	if (!d)
-		return error("cannot open checkpoint directory %s: %s", dir, strerror(errno));
-	while ((e = readdir(d))) {
-		char path[PATH_MAX], err[512];
-		struct img_reader r;
-		if (!ends_with(e->d_name, ".stasis"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (img_open(&r, path, err, sizeof(err)) < 0) {
-			warn("skipping %s", err);
-			continue;
-		}
-		if (n == cap && !(*out = realloc(*out, sizeof(**out) * (cap = cap * 2 + 8))))
-			die("out of memory");
-		(*out)[n] =
-		    (struct found){r.hdr.comp_id, r.hdr.created_ns, r.hdr.gen, r.hdr.nprocs};
-		snprintf((*out)[n++].path, PATH_MAX, "%s", path);
-		img_close(&r);
-	}
-	closedir(d);
-	return n;
-}
-
-/* The newest complete checkpoint in dir: the newest image whose generation has
- * all its processes' images there; with part, the newest image's generation
- * (the other processes' images are on other hosts). Returns how many (their
- * paths in *out). */
-static int newest_in_dir(const char *dir, char ***out, int part)
-{
-	struct found *f;
-	int n = scan_dir(dir, &f), best = -1, k = 0;
-	for (int i = 0; i < n; i++) {
-		uint32_t have = 0;
-		for (int j = 0; j < n; j++)
-			have += f[j].comp_id == f[i].comp_id && f[j].gen == f[i].gen;
-		if ((part || have >= f[i].nprocs) && (best < 0 || f[i].created > f[best].created))
-			best = i;
-	}
-	if (best < 0) {
-		free(f);
-		return n < 0 ? -1
-			     : error("no complete checkpoint in %s (no valid *.stasis image, or a "
-				     "generation with images missing)",
-				     dir);
-	}
-	debug("restarting generation %u of computation %016llx from %s (%u images)", f[best].gen,
-	      (unsigned long long)f[best].comp_id, dir, f[best].nprocs);
-	*out = calloc(f[best].nprocs + 1, sizeof(char *));
-	for (int j = 0; j < n && *out && k < (int)f[best].nprocs; j++)
-		if (f[j].comp_id == f[best].comp_id && f[j].gen == f[best].gen)
-			(*out)[k++] = strdup(f[j].path);
-	free(f);
-	return *out ? k : error("out of memory");
-}
-
 /* Only the user who ran the program may bring it back, with the same identity. */
 static int check_owner(struct rst_image *img)
 {
@@ -389,7 +315,7 @@ int cmd_restart(int argc, char **argv)
 	if ((dir && nimg) || (!dir && !nimg))
 		cli_usage_error(&cmd, "give image files or --dir DIR");
 	int part_ok = cli_coord_remote() || wait_s > 0; /* other hosts may have the rest */
-	if (dir && (nimg = newest_in_dir(dir, &paths, part_ok)) <= 0)
+	if (dir && (nimg = cli_newest_in_dir(dir, &paths, part_ok)) <= 0)
 		return 1;
 	struct rst_set set = {.n = nimg,
 			      .wait_s = wait_s > 0 ? (int)wait_s : 60,

@@ -137,11 +137,14 @@ static const struct {
     {&prog_cmd, {"prog", "-p", "1"}, "stasis prog: missing PROGRAM"},
     {&cmd, {"test", "a", "b"}, "stasis test: unexpected argument 'b'"},
     /* under --json, wherever it stands: JSON on stdout */
-    {&json_cmd, {"js", "--frob", "--json"},
+    {&json_cmd,
+     {"js", "--frob", "--json"},
      "{\"error\": \"stasis js: unknown option '--frob' (see 'stasis js --help')\"}"},
-    {&json_cmd, {"js", "--json"},
+    {&json_cmd,
+     {"js", "--json"},
      "{\"error\": \"stasis js: missing ARG (see 'stasis js --help')\"}"},
-    {&json_cmd, {"js", "--json", "-p"},
+    {&json_cmd,
+     {"js", "--json", "-p"},
      "{\"error\": \"stasis js: option '-p' needs a value (PORT) (see 'stasis js --help')\"}"},
     {&json_cmd, {"js", "--", "a", "--json"}, "stasis js: unexpected argument '--json'"},
 };
