@@ -58,8 +58,8 @@ uint16_t cli_job_port(unsigned long job, unsigned attempt);
  * launched program, the restorer). Returns 1 if opt is one of them (arg
  * consumed), else 0. */
 int cli_coord_opt(const char *opt, const char *arg);
-/* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
- * loopback): nothing may start one here */
+/* 1 when the coordinator is another host's (proto_coord_remote: no address of
+ * $STASIS_COORD_HOST is this host's): nothing may start one here */
 int cli_coord_remote(void);
 /* ckptdir.c: the newest complete checkpoint in dir: the newest image whose
  * generation has all its processes' images there (with part: the newest

@@ -250,7 +250,8 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 			     size_t errlen)
 {
 	char portbuf[8];
-	const char *argv[14] = {self_exe(),	  "coordinator", "--daemon",
+	const char *host = getenv("STASIS_COORD_HOST");
+	const char *argv[16] = {self_exe(),	  "coordinator", "--daemon",
 				"--exit-on-last", "-p",		 portbuf};
 	int argc = 6, status, p[2];
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
@@ -268,6 +269,10 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 	}
 	if (no_compress)
 		argv[argc++] = "--no-compress";
+	if (host && *host && strcmp(host, "127.0.0.1") && strcmp(host, "localhost")) {
+		argv[argc++] = "--bind"; /* one of this host's own addresses */
+		argv[argc++] = host;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
 	fflush(NULL);

@@ -7,6 +7,7 @@ import os
 import re
 
 from conftest import program, section
+from dist import cluster  # noqa: F401  (the fixture)
 from test_surface2 import kill_and_wait, wait_file, wait_gone, wait_status
 
 
@@ -242,3 +243,35 @@ def test_inspect_dir_bad_input(st):
     assert (r.returncode, r.stdout) == (2, ""), r
     assert r.stderr.startswith("stasis inspect: unknown view 'maps' (ps, threads, fds, mem, "
                                "ipc or all)\nusage: stasis inspect IMAGE"), r.stderr
+
+
+# ---- a coordinator reached through one of this host's own addresses ------------------
+
+def test_coordinator_on_an_address_of_this_host(cluster):
+    """The coordinator listens on host1's 192.0.2.1, and a program on host1 reaches
+    it there (--coord-host 192.0.2.1): it is this host's coordinator, not
+    another host's, so its checkpoint directory is the one, and a restart of
+    the directory is whole. With none running, launch starts one there."""
+    c, hs = cluster(1)
+    a = c.on(hs[0])
+    p = a.launch(program("idle"))
+    a.wait_registered(proc=p)
+    imgs = a.checkpoint(kill=True)
+    a.wait_killed(p)
+    assert [os.path.dirname(i) for i in imgs] == [str(c.ckpt_dir)], imgs
+    assert list(a.ckpt_dir.iterdir()) == []
+    p = a.restart(directory=c.ckpt_dir)
+    a.wait_registered(proc=p)
+    a.checkpoint(kill=True)
+    a.wait_killed(p)
+    # none on port 7000: launch starts one on 192.0.2.1, where it looks for it
+    del a.env["STASIS_TOKEN_FILE"]  # its own, in the run directory
+    p = a._spawn([str(a.bin), "launch", "-p", "7000", "--ckpt-dir", str(a.ckpt_dir),
+                  program("idle")], None, None, "launch on 7000")
+    a.port = 7000
+    a.wait_registered(proc=p)
+    listening = hs[0].run("ss", "-Hltn").stdout.split()
+    assert f"{hs[0].addr}:7000" in listening and "127.0.0.1:7000" not in listening, listening
+    imgs = a.checkpoint(kill=True)
+    a.wait_killed(p)
+    assert [os.path.dirname(i) for i in imgs] == [str(a.ckpt_dir)], imgs
