@@ -61,6 +61,11 @@ int cli_coord_opt(const char *opt, const char *arg);
 /* 1 when the coordinator is another host's (proto_coord_remote: no address of
  * $STASIS_COORD_HOST is this host's): nothing may start one here */
 int cli_coord_remote(void);
+/* 1 when the command was given the coordinator's host ($STASIS_COORD_HOST set,
+ * and not 127.0.0.1, localhost or ::1): a computation on several hosts, of
+ * which a restart here may bring back a part, even on the coordinator's own
+ * host */
+int cli_coord_host_given(void);
 /* ckptdir.c: the newest complete checkpoint in dir: the newest image whose
  * generation has all its processes' images there (with part: the newest
  * image's generation, whose other images may be on other hosts). Invalid

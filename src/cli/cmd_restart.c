@@ -314,7 +314,7 @@ int cmd_restart(int argc, char **argv)
 	char **paths = argv + a.next;
 	if ((dir && nimg) || (!dir && !nimg))
 		cli_usage_error(&cmd, "give image files or --dir DIR");
-	int part_ok = cli_coord_remote() || wait_s > 0; /* other hosts may have the rest */
+	int part_ok = cli_coord_host_given() || wait_s > 0; /* other hosts may have the rest */
 	if (dir && (nimg = cli_newest_in_dir(dir, &paths, part_ok)) <= 0)
 		return 1;
 	struct rst_set set = {.n = nimg,

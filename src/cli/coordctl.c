@@ -100,6 +100,12 @@ int cli_coord_remote(void)
 	return proto_coord_remote();
 }
 
+int cli_coord_host_given(void)
+{
+	const char *h = getenv("STASIS_COORD_HOST");
+	return h && *h && strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+}
+
 static const char *self_exe(void)
 {
 	static char path[PATH_MAX];

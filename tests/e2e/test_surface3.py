@@ -254,6 +254,8 @@ def test_coordinator_on_an_address_of_this_host(cluster):
     the directory is whole. With none running, launch starts one there."""
     c, hs = cluster(1)
     a = c.on(hs[0])
+    a.ckpt_dir = a.tmp / "own"  # launch is given a directory of its own
+    a.ckpt_dir.mkdir()
     p = a.launch(program("idle"))
     a.wait_registered(proc=p)
     imgs = a.checkpoint(kill=True)
