@@ -95,7 +95,14 @@ _stasis()
 	launch)
 		COMPREPLY=($(compgen -c -- "$cur"))
 		;;
-	restart | inspect)
+	inspect)
+		if [[ $'\n'"${COMP_WORDS[*]:2:COMP_CWORD-2}"$'\n' == *$'\n--dir\n'* ]]; then # a view
+			COMPREPLY=($(compgen -W $'ps\nthreads\nfds\nmem\nipc\nall' -- "$cur"))
+		else
+			_stasis_images "$cur"
+		fi
+		;;
+	restart)
 		_stasis_images "$cur"
 		;;
 	merge)

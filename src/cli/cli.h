@@ -39,7 +39,8 @@ int cli_drop_runtime_preload(void);
  * few seconds more for the program). -1 after printing why. */
 int cli_ensure_coordinator(uint16_t *port, const char *ckpt_dir, int no_compress);
 /* Port 0 for cli_ensure_coordinator: start one on a free port; *port is set.
- * --port-file and --log-file given to a coordinator it starts (NULL: none). */
+ * --port-file and --log-file given to a coordinator it starts (NULL: none);
+ * the port file is also written when it joins one that runs already. */
 void cli_coord_files(const char *port_file, const char *log_file);
 /* jobenv.c: inside a Slurm job (SLURM_JOB_ID), put the job's defaults for
  * STASIS_RUN_DIR, STASIS_CKPT_DIR and STASIS_PORT into the environment where
@@ -57,9 +58,20 @@ uint16_t cli_job_port(unsigned long job, unsigned attempt);
  * launched program, the restorer). Returns 1 if opt is one of them (arg
  * consumed), else 0. */
 int cli_coord_opt(const char *opt, const char *arg);
-/* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
- * loopback): nothing may start one here */
+/* 1 when the coordinator is another host's (proto_coord_remote: no address of
+ * $STASIS_COORD_HOST is this host's): nothing may start one here */
 int cli_coord_remote(void);
+/* 1 when the command was given the coordinator's host ($STASIS_COORD_HOST set,
+ * and not 127.0.0.1, localhost or ::1): a computation on several hosts, of
+ * which a restart here may bring back a part, even on the coordinator's own
+ * host */
+int cli_coord_host_given(void);
+/* ckptdir.c: the newest complete checkpoint in dir: the newest image whose
+ * generation has all its processes' images there (with part: the newest
+ * image's generation, whose other images may be on other hosts). Invalid
+ * images are named in a warning and skipped. Returns how many images, their
+ * paths in *out (malloc'ed), or -1 after saying why (none there too). */
+int cli_newest_in_dir(const char *dir, char ***out, int part);
 /* Parse a port argument; exits with status 2 and a message on a bad value.
  * NULL: the default ($STASIS_PORT, else 7779). */
 uint16_t cli_parse_port(const char *s);

@@ -8,9 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OPT_JSON = 256 };
 static const struct cli_opt opts[] = {
-    {"json", OPT_JSON, NULL,
+    {"json", CLI_KEY_JSON, NULL,
      "print {\"ok\": BOOL, \"checks\": [{name, ok, needed, detail, cost}]}"},
     {NULL},
 };
@@ -91,18 +90,14 @@ static void print_text(int all)
 
 int cmd_check(int argc, char **argv)
 {
-	int json = 0, all = 1;
-	const char *arg;
+	int all = 1;
 	struct cli_args a;
-	cli_args_start(&a, &cmd, argc, argv);
-	for (int key; (key = cli_next(&a, &arg));)
-		if (key == OPT_JSON)
-			log_set_json(json = 1);
+	cli_parse(&a, &cmd, argc, argv);
 	for (size_t i = 0; i < NCHECKS; i++) {
 		checks[i].probe(&checks[i]);
 		all &= checks[i].ok || !checks[i].needed;
 	}
-	if (json)
+	if (a.json)
 		print_json(all);
 	else
 		print_text(all);

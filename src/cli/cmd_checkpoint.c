@@ -61,14 +61,11 @@ int cmd_checkpoint(int argc, char **argv)
 		struct proto_cmd_checkpoint cmd;
 		char dir[PATH_MAX];
 	} req = {0};
-	uint16_t port = 0;
 	const char *arg;
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));) {
-		if (key == 'p')
-			port = cli_parse_port(arg);
-		else if (key == OPT_KILL)
+		if (key == OPT_KILL)
 			req.cmd.flags |= CKPT_KILL;
 		else if (key == OPT_NO_COMPRESS)
 			req.cmd.flags |= CKPT_NO_COMPRESS;
@@ -78,7 +75,7 @@ int cmd_checkpoint(int argc, char **argv)
 			return 1;
 	}
 	char *reply;
-	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_CHECKPOINT, &req,
+	long n = cli_coord_command(cli_args_port(&a, 0), MSG_CMD_CHECKPOINT, &req,
 				   sizeof(req.cmd) + strlen(req.dir), MSG_CKPT_RESULT, &reply);
 	if (n < 0)
 		return 1;

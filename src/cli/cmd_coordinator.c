@@ -59,16 +59,12 @@ static const struct cli_command cmd = {
 int cmd_coordinator(int argc, char **argv)
 {
 	struct coord_opts o = {0};
-	int daemon = 0, port_given = 0;
+	int daemon = 0;
 	const char *arg;
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));) {
 		switch (key) {
-		case 'p':
-			o.port = cli_parse_port_or_any(arg);
-			port_given = 1;
-			break;
 		case OPT_PORT_FILE:
 			o.port_file = arg;
 			break;
@@ -107,8 +103,7 @@ int cmd_coordinator(int argc, char **argv)
 		o.interval = (unsigned)env_interval;
 		o.interval_given = 1;
 	}
-	if (!port_given)
-		o.port = cli_parse_port(NULL);
+	o.port = cli_args_port(&a, 1);
 	if (!daemon)
 		return coord_run(&o);
 	char err[PATH_MAX + 256];

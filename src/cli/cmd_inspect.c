@@ -1,5 +1,7 @@
-/* stasis inspect: print an image and verify every checksum in it. */
+/* stasis inspect: print an image and verify every checksum in it, or show a
+ * whole checkpoint (inspect_dir.c). */
 #include "cli/cli.h"
+#include "cli/inspect.h"
 #include "cli/opts.h"
 #include "common/log.h"
 #include "restore/chain.h"
@@ -11,23 +13,48 @@
 #include <string.h>
 #include <zstd.h>
 
-enum { OPT_JSON = 256 };
+enum { OPT_DIR = 256 };
 static const struct cli_opt opts[] = {
-    {"json", OPT_JSON, NULL, "print one JSON object instead of text"},
+    {"dir", OPT_DIR, "DIR",
+     "show the newest complete checkpoint in DIR, every process of it, instead of one image "
+     "(VIEW: ps, threads, fds, mem, ipc or all, the default)"},
+    {"json", CLI_KEY_JSON, NULL, "print one JSON object instead of text"},
     {NULL},
 };
 static const struct cli_command cmd = {
     .name = "inspect",
-    .synopsis = "IMAGE [--json]",
-    .about = "Prints every record of the image (header, sections, process, threads, signal\n"
-	     "actions, descriptors with their kinds' records, files, shared descriptions,\n"
-	     "locks, zombies, IPC objects, members, memory regions and chunks), after\n"
-	     "verifying every checksum in it.",
+    .synopsis = "IMAGE [--json]\n"
+		"       stasis inspect --dir DIR [ps|threads|fds|mem|ipc|all] [--json]",
+    .about = "Prints every record of the image (header, sections, process, origin, threads,\n"
+	     "signal actions, descriptors with their kinds' records, files, shared\n"
+	     "descriptions, locks, zombies, IPC objects, members, memory regions and chunks),\n"
+	     "after verifying every checksum in it.\n"
+	     "\n"
+	     "With --dir, shows the checkpoint whole, as restart --dir would take it: when,\n"
+	     "where (host, kernel) and what (computation, generation, images); then by VIEW\n"
+	     "ps: the process tree (pid, ppid, pgid, sid, threads, command line; zombies);\n"
+	     "threads: each process's threads; fds: its descriptors with their kinds' records,\n"
+	     "the descriptions it shares, its locks; mem: its memory regions, each with its\n"
+	     "size, the bytes of it in the image and as stored; ipc: its SysV IPC objects.\n"
+	     "The metadata of every image is verified; the memory chunks are not read\n"
+	     "(inspect IMAGE verifies them).",
     .opts = opts,
-    .operands = "IMAGE",
-    .min_operands = 1,
+    .operands = "IMAGE (or --dir DIR)",
     .max_operands = 1,
 };
+
+static const char *const views[] = {"ps", "threads", "fds", "mem", "ipc", "all"};
+
+/* VIEW as INSP_* bits (NULL: all). */
+static unsigned parse_view(const char *s)
+{
+	for (unsigned k = 0; s && k < sizeof(views) / sizeof(views[0]); k++)
+		if (!strcmp(s, views[k]))
+			return k < 5 ? 1u << k : INSP_ALL;
+	if (s)
+		cli_usage_error(&cmd, "unknown view '%s' (ps, threads, fds, mem, ipc or all)", s);
+	return INSP_ALL;
+}
 
 /* Read every chunk: returns the number that fail, with the first error in err. */
 static int verify_chunks(struct rst_image *img, uint64_t *raw, uint64_t *stored, char *err,
@@ -125,80 +152,23 @@ static void summary_json(struct rst_image *img, const struct totals *t, struct i
 	out_u64(o, "chain_depth", parent ? depth : 0);
 }
 
-/* A block of records: a list in JSON, a heading and a line each in text. */
-static void begin_block(struct img_out *o, const char *key, const char *title, uint32_t n)
-{
-	if (o->json)
-		out_begin_list(o, key);
-	else
-		printf("\n%s (%u)\n", title, n);
-}
-
-static void begin_record(struct img_out *o)
-{
-	if (!o->json) {
-		fputs("  ", stdout);
-		o->count[o->depth] = 0;
-		return;
-	}
-	out_begin_object(o, NULL);
-}
-
-static void end_record(struct img_out *o)
-{
-	if (o->json)
-		out_end(o, 0);
-	else
-		putchar('\n');
-}
-
-static void end_block(struct img_out *o)
-{
-	if (o->json)
-		out_end(o, 1);
-}
-
-/* A record of its own: an object in JSON, a heading and a line in text. */
-static void begin_single(struct img_out *o, const char *key, const char *title)
-{
-	if (o->json) {
-		out_begin_object(o, key);
-		return;
-	}
-	printf("\n%s\n", title);
-	begin_record(o);
-}
-
-/* The records of section s (n of them at recs), by the section's kind. */
-static void kind_block(const struct img_view *v, uint32_t s, const char *key, const char *title,
-		       const void *recs, uint32_t n, struct img_out *o)
-{
-	const struct img_kind *k = img_section_kind(s);
-	begin_block(o, key, title, n);
-	for (uint32_t i = 0; i < n; i++) {
-		begin_record(o);
-		k->describe(v, i, (const uint8_t *)recs + (size_t)i * k->size, k->size, o);
-		end_record(o);
-	}
-	end_block(o);
-}
-
 static void header_blocks(struct rst_image *img, struct img_out *o)
 {
 	const struct img_view v = rst_view(img);
-	begin_single(o, "header", "header");
+	insp_begin_single(o, "header", "header");
 	img_describe_header(&img->r.hdr, o);
-	end_record(o);
-	begin_block(o, "sections", "sections", img->r.hdr.nsections);
+	insp_end_record(o);
+	insp_begin_block(o, "sections", "sections", img->r.hdr.nsections);
 	for (uint32_t i = 0; i < img->r.hdr.nsections; i++) {
-		begin_record(o);
+		insp_begin_record(o);
 		img_describe_section(&img->r.sec[i], o);
-		end_record(o);
+		insp_end_record(o);
 	}
-	end_block(o);
-	begin_single(o, "proc", "process");
+	insp_end_block(o);
+	insp_begin_single(o, "proc", "process");
 	img_describe_proc(&v, img->proc, o);
-	end_record(o);
+	insp_end_record(o);
+	insp_kind_block(&v, IMG_SEC_ORIGIN, "origin", "origin", img->origin, img->norigin, o);
 }
 
 static int is_default(const struct img_sigaction *a)
@@ -208,75 +178,59 @@ static int is_default(const struct img_sigaction *a)
 
 static void thread_blocks(struct rst_image *img, struct img_out *o)
 {
-	begin_block(o, "threads", "threads", img->nthreads);
-	for (uint32_t i = 0; i < img->nthreads; i++) {
-		const struct img_thread *t = &img->threads[i];
-		begin_record(o);
-		img_describe_thread(t, o);
-		out_bool(o, "main", t->flags & IMG_THREAD_MAIN);
-		out_bool(o, "checkpoint_thread", t->flags & IMG_THREAD_CKPT);
-		end_record(o);
-	}
-	end_block(o);
+	insp_threads(img, "threads", o);
 	uint32_t set = 0; /* as text, only the actions that are not SIG_DFL */
 	for (int sig = 1; sig <= 64; sig++)
 		set += !is_default(&img->sigact[sig - 1]);
-	begin_block(o, "sigactions", "signal actions not SIG_DFL", o->json ? 64 : set);
+	insp_begin_block(o, "sigactions", "signal actions not SIG_DFL", o->json ? 64 : set);
 	for (int sig = 1; sig <= 64; sig++) {
 		if (!o->json && is_default(&img->sigact[sig - 1]))
 			continue;
-		begin_record(o);
+		insp_begin_record(o);
 		img_describe_sigaction(sig, &img->sigact[sig - 1], o);
-		end_record(o);
+		insp_end_record(o);
 	}
-	end_block(o);
+	insp_end_block(o);
 }
 
 static void fd_blocks(struct rst_image *img, struct img_out *o)
 {
 	const struct img_view v = rst_view(img);
-	begin_block(o, "fds", "file descriptors", img->nfds);
-	for (uint32_t i = 0; i < img->nfds; i++) {
-		const struct img_fdx *x = img->fds[i].share < 0 ? rst_fdx(img, &img->fds[i]) : NULL;
-		begin_record(o);
-		img_describe_fd(&v, i, x ? rst_fdx_payload(x) : NULL, x ? x->len : 0, o);
-		end_record(o);
-	}
-	end_block(o);
-	kind_block(&v, IMG_SEC_FILES, "files", "files", img->files, img->nfiles, o);
-	kind_block(&v, IMG_SEC_SHARES, "shares", "descriptions other processes hold too",
-		   img->shares, img->nshares, o);
-	kind_block(&v, IMG_SEC_LOCKS, "locks", "file locks", img->locks, img->nlocks, o);
-	kind_block(&v, IMG_SEC_ZOMBIES, "zombies", "zombies", img->zombies, img->nzombies, o);
-	kind_block(&v, IMG_SEC_IPC, "ipc", "SysV IPC objects", img->ipc, img->nipc, o);
-	kind_block(&v, IMG_SEC_MEMBERS, "members", "processes of the checkpoint", img->members,
-		   img->nmembers, o);
+	insp_fds(img, "file descriptors", o);
+	insp_kind_block(&v, IMG_SEC_FILES, "files", "files", img->files, img->nfiles, o);
+	insp_kind_block(&v, IMG_SEC_SHARES, "shares", "descriptions other processes hold too",
+			img->shares, img->nshares, o);
+	insp_kind_block(&v, IMG_SEC_LOCKS, "locks", "file locks", img->locks, img->nlocks, o);
+	insp_kind_block(&v, IMG_SEC_ZOMBIES, "zombies", "zombies", img->zombies, img->nzombies, o);
+	insp_kind_block(&v, IMG_SEC_IPC, "ipc", "SysV IPC objects", img->ipc, img->nipc, o);
+	insp_kind_block(&v, IMG_SEC_MEMBERS, "members", "processes of the checkpoint", img->members,
+			img->nmembers, o);
 }
 
 static void memory_blocks(struct rst_image *img, struct img_out *o)
 {
 	const struct img_view v = rst_view(img);
 	const struct img_parent *parent = rst_chain_record(img);
-	begin_block(o, "vmas", "memory regions", img->nvmas);
+	insp_begin_block(o, "vmas", "memory regions", img->nvmas);
 	for (uint32_t i = 0; i < img->nvmas; i++) {
-		begin_record(o);
+		insp_begin_record(o);
 		img_describe_vma(&v, &img->vmas[i], o);
-		end_record(o);
+		insp_end_record(o);
 	}
-	end_block(o);
-	begin_block(o, "memory_chunks", "memory chunks", img->nchunks);
+	insp_end_block(o);
+	insp_begin_block(o, "memory_chunks", "memory chunks", img->nchunks);
 	for (uint32_t i = 0; i < img->nchunks; i++) {
-		begin_record(o);
+		insp_begin_record(o);
 		img_describe_chunk(&img->chunks[i], o);
 		out_u64(o, "image", rst_piece_file(img, i)); /* 0: this one, k: k-th parent */
-		end_record(o);
+		insp_end_record(o);
 	}
-	end_block(o);
+	insp_end_block(o);
 	if (!parent)
 		return;
-	begin_single(o, "parent_record", "parent image");
+	insp_begin_single(o, "parent_record", "parent image");
 	img_describe_parent(parent, o);
-	end_record(o);
+	insp_end_record(o);
 }
 
 static void print(struct rst_image *img, const struct totals *t, int json)
@@ -301,15 +255,17 @@ static void print(struct rst_image *img, const struct totals *t, int json)
 
 int cmd_inspect(int argc, char **argv)
 {
-	const char *path, *arg;
-	int json = 0;
+	const char *path, *arg, *dir = NULL;
 	char err[1024] = "";
 	struct cli_args a;
-	cli_args_start(&a, &cmd, argc, argv);
-	for (int key; (key = cli_next(&a, &arg));)
-		if (key == OPT_JSON)
-			log_set_json(json = 1); /* an image that cannot be read: {"error": ...} */
-	path = argv[a.next];
+	cli_args_start(&a, &cmd, argc, argv); /* --json: a bad image: {"error": ...} */
+	while (cli_next(&a, &arg))	      /* --dir: the only key it returns */
+		dir = arg;
+	path = a.next < argc ? argv[a.next] : NULL;
+	if (dir)
+		return cli_inspect_dir(dir, parse_view(path), a.json);
+	if (!path)
+		cli_usage_error(&cmd, "missing %s", cmd.operands);
 	struct rst_image img;
 	struct totals t;
 	if (rst_load(&img, path, err, sizeof(err)) < 0) {
@@ -317,7 +273,7 @@ int cmd_inspect(int argc, char **argv)
 		return 1;
 	}
 	t.bad = verify_chunks(&img, &t.raw, &t.stored, err, sizeof(err));
-	print(&img, &t, json);
+	print(&img, &t, a.json);
 	rst_free(&img);
 	log_set_json(0); /* the JSON printed says which chunks failed */
 	if (t.bad) {

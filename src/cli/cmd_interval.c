@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { OPT_JSON = 256 };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
     CLI_OPTS_COORD,
-    {"json", OPT_JSON, NULL, "print {\"port\": PORT, \"interval\": SECONDS}, or {\"error\": ...}"},
+    {"json", CLI_KEY_JSON, NULL,
+     "print {\"port\": PORT, \"interval\": SECONDS}, or {\"error\": ...}"},
     {NULL},
 };
 static const struct cli_command cmd = {
@@ -29,23 +29,13 @@ static const struct cli_command cmd = {
 
 int cmd_interval(int argc, char **argv)
 {
-	uint16_t port = 0;
-	int json = 0;
-	const char *arg;
 	struct cli_args a;
-	cli_args_start(&a, &cmd, argc, argv);
-	for (int key; (key = cli_next(&a, &arg));) {
-		if (key == 'p')
-			port = cli_parse_port(arg);
-		else if (key == OPT_JSON)
-			log_set_json(json = 1);
-	}
+	cli_parse(&a, &cmd, argc, argv);
 	uint32_t secs = cli_parse_seconds(argv[a.next], "interval");
-	if (!port)
-		port = cli_parse_port(NULL);
+	uint16_t port = cli_args_port(&a, 0);
 	if (cli_coord_command(port, MSG_CMD_SET_INTERVAL, &secs, sizeof(secs), MSG_OK, NULL) < 0)
 		return 1;
-	if (json)
+	if (a.json)
 		printf("{\"port\": %u, \"interval\": %u}\n", port, secs);
 	else if (secs)
 		printf("the coordinator on port %u checkpoints every %u s\n", port, secs);

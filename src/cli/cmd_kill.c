@@ -31,19 +31,13 @@ static int command(uint16_t port, uint16_t type)
 
 int cmd_kill(int argc, char **argv)
 {
-	uint16_t port = 0;
 	int quit = 0;
 	const char *arg;
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
-	for (int key; (key = cli_next(&a, &arg));) {
-		if (key == 'p')
-			port = cli_parse_port(arg);
-		else if (key == OPT_COORDINATOR)
-			quit = 1;
-	}
-	if (!port)
-		port = cli_parse_port(NULL);
+	while (cli_next(&a, &arg)) /* --coordinator: the only key it returns */
+		quit = 1;
+	uint16_t port = cli_args_port(&a, 0);
 	if (command(port, MSG_CMD_KILL) < 0 || (quit && command(port, MSG_CMD_QUIT) < 0))
 		return 1;
 	return 0;

@@ -46,7 +46,8 @@ static const struct cli_command cmd = {
     .about = "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
 	     "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
 	     "127.0.0.1:PORT (default 7779, or $STASIS_PORT), starting one if none runs; with\n"
-	     "--coord-host, the coordinator of another host (none is started: it must run).\n"
+	     "--coord-host, the coordinator of another host (none is started: it must run),\n"
+	     "or on an address of this host (one is started there with --bind HOST).\n"
 	     "With a terminal on stdin, PROGRAM runs on a pty of its own (launch relays your\n"
 	     "terminal to it), so that its terminal and job control come back at a restart.\n"
 	     "PROGRAM must be a dynamically linked x86_64 program: a 32-bit one is refused; a\n"
@@ -123,23 +124,9 @@ static int check_program(char **argv)
 	return 0;
 }
 
-/* --port-file when launch joined a coordinator that runs already (one it
- * started wrote the file itself) */
-static int note_port(const char *path, uint16_t port)
-{
-	char want[16], have[16];
-	int n = snprintf(want, sizeof(want), "%u\n", port);
-	if (read_small_file(path, have, sizeof(have)) == n && !strcmp(have, want))
-		return 0;
-	if (write_file_atomic(path, want, (size_t)n) < 0)
-		return error("cannot write port file %s: %s", path, strerror(errno));
-	return 0;
-}
-
 int cmd_launch(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = getenv("STASIS_CKPT_DIR"), *arg, *port_file = NULL,
-		   *log_file = NULL;
+	const char *dir = getenv("STASIS_CKPT_DIR"), *arg, *port_file = NULL, *log_file = NULL;
 	long interval = cli_env_interval();
 	int no_compress = 0, no_tty = 0;
 	char absdir[PATH_MAX], portbuf[16];
@@ -147,9 +134,6 @@ int cmd_launch(int argc, char **argv)
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));) {
 		switch (key) {
-		case 'p':
-			port_s = arg;
-			break;
 		case OPT_DIR:
 			dir = arg;
 			break;
@@ -177,12 +161,12 @@ int cmd_launch(int argc, char **argv)
 	int refused = check_program(argv + i);
 	if (refused)
 		return refused;
-	uint16_t port = port_s ? cli_parse_port_or_any(port_s) : cli_parse_port(NULL);
+	uint16_t port = cli_args_port(&a, 1);
 	if (resolve_dir(dir ? dir : ".", absdir) < 0)
 		return 1;
 	cli_coord_files(port_file, log_file);
 	int hold = cli_ensure_coordinator(&port, absdir, no_compress);
-	if (hold < 0 || set_preload() < 0 || (port_file && note_port(port_file, port) < 0))
+	if (hold < 0 || set_preload() < 0)
 		return 1;
 	if (interval >= 0) {
 		uint32_t secs = interval;

@@ -19,9 +19,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { OPT_DIR = 256, OPT_WAIT, OPT_NO_MAP, OPT_NO_VERIFY, OPT_DEBUG_PAUSE, OPT_CKPT_DIR };
+enum {
+	OPT_DIR = 256,
+	OPT_WAIT,
+	OPT_NO_MAP,
+	OPT_NO_VERIFY,
+	OPT_DEBUG_PAUSE,
+	OPT_CKPT_DIR,
+	OPT_PORT_FILE,
+	OPT_LOG_FILE
+};
 static const struct cli_opt opts[] = {
-    CLI_OPT_PORT,
+    {"port", 'p', "PORT",
+     "the coordinator's port (default $STASIS_PORT, else 7779; 0: start one on a free port)"},
+    {"port-file", OPT_PORT_FILE, "FILE",
+     "write the coordinator's port to FILE (atomically) once it listens"},
+    {"log-file", OPT_LOG_FILE, "FILE",
+     "the log file of a coordinator restart starts (coordinator --log-file)"},
     CLI_OPTS_COORD,
     {"dir", OPT_DIR, "DIR", "restart the newest complete checkpoint in DIR"},
     {"wait", OPT_WAIT, "SECONDS", "how long the parts of other hosts may take to come back"},
@@ -47,7 +61,8 @@ static const struct cli_command cmd = {
     .name = "restart",
     .synopsis =
 	"[-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
-	"                      [-i SECONDS] [--ckpt-dir DIR]\n"
+	"                      [-i SECONDS] [--ckpt-dir DIR] [--port-file FILE]\n"
+	"                      [--log-file FILE]\n"
 	"                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)",
     .about = "Restarts a computation from its images (or from the newest complete checkpoint\n"
 	     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
@@ -63,80 +78,6 @@ static const struct cli_command cmd = {
     .opts = opts,
     .max_operands = -1,
 };
-
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
-struct found {
-	uint64_t comp_id, created;
-	uint32_t gen, nprocs;
-	char path[PATH_MAX];
-};
-
-/* Every valid image header in dir (invalid ones are named and skipped). */
-static int scan_dir(const char *dir, struct found **out)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0, cap = 0;
-	*out = NULL;
-	if (!d)
-		return error("cannot open checkpoint directory %s: %s", dir, strerror(errno));
-	while ((e = readdir(d))) {
-		char path[PATH_MAX], err[512];
-		struct img_reader r;
-		if (!ends_with(e->d_name, ".stasis"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (img_open(&r, path, err, sizeof(err)) < 0) {
-			warn("skipping %s", err);
-			continue;
-		}
-		if (n == cap && !(*out = realloc(*out, sizeof(**out) * (cap = cap * 2 + 8))))
-			die("out of memory");
-		(*out)[n] =
-		    (struct found){r.hdr.comp_id, r.hdr.created_ns, r.hdr.gen, r.hdr.nprocs};
-		snprintf((*out)[n++].path, PATH_MAX, "%s", path);
-		img_close(&r);
-	}
-	closedir(d);
-	return n;
-}
-
-/* The newest complete checkpoint in dir: the newest image whose generation has
- * all its processes' images there; with part, the newest image's generation
- * (the other processes' images are on other hosts). Returns how many (their
- * paths in *out). */
-static int newest_in_dir(const char *dir, char ***out, int part)
-{
-	struct found *f;
-	int n = scan_dir(dir, &f), best = -1, k = 0;
-	for (int i = 0; i < n; i++) {
-		uint32_t have = 0;
-		for (int j = 0; j < n; j++)
-			have += f[j].comp_id == f[i].comp_id && f[j].gen == f[i].gen;
-		if ((part || have >= f[i].nprocs) && (best < 0 || f[i].created > f[best].created))
-			best = i;
-	}
-	if (best < 0) {
-		free(f);
-		return n < 0 ? -1
-			     : error("no complete checkpoint in %s (no valid *.stasis image, or a "
-				     "generation with images missing)",
-				     dir);
-	}
-	debug("restarting generation %u of computation %016llx from %s (%u images)", f[best].gen,
-	      (unsigned long long)f[best].comp_id, dir, f[best].nprocs);
-	*out = calloc(f[best].nprocs + 1, sizeof(char *));
-	for (int j = 0; j < n && *out && k < (int)f[best].nprocs; j++)
-		if (f[j].comp_id == f[best].comp_id && f[j].gen == f[best].gen)
-			(*out)[k++] = strdup(f[j].path);
-	free(f);
-	return *out ? k : error("out of memory");
-}
 
 /* Only the user who ran the program may bring it back, with the same identity. */
 static int check_owner(struct rst_image *img)
@@ -185,7 +126,7 @@ static void leave(struct rst_set *set, int n)
 /* Join as every image's process, holding the coordinator meanwhile. One that
  * is just exiting (its last process left) or not there yet is started again;
  * a refusal is final. */
-static int join_all(struct rst_set *set, uint16_t port, const char *path, const char *ckpt_dir)
+static int join_all(struct rst_set *set, uint16_t *port, const char *path, const char *ckpt_dir)
 {
 	char imgdir[PATH_MAX], err[1024];
 	snprintf(imgdir, sizeof(imgdir), "%s", path);
@@ -195,12 +136,12 @@ static int join_all(struct rst_set *set, uint16_t port, const char *path, const 
 	if (!ckpt_dir)
 		ckpt_dir = slash ? imgdir : ".";
 	for (int attempt = 0;; attempt++) {
-		int hold = cli_ensure_coordinator(&port, ckpt_dir, 0), k;
+		int hold = cli_ensure_coordinator(port, ckpt_dir, 0), k;
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
 			set->conn[k] =
-			    (struct rst_conn){.port = port, .part = set->part, .coord_fd = -1};
+			    (struct rst_conn){.port = *port, .part = set->part, .coord_fd = -1};
 			if (rst_join(&set->img[k], &set->conn[k], err, sizeof(err)) < 0)
 				break;
 		}
@@ -335,16 +276,14 @@ static int set_interval(uint16_t port, long interval)
 
 int cmd_restart(int argc, char **argv)
 {
-	const char *port_s = NULL, *dir = NULL, *arg, *ckpt_dir = NULL;
+	const char *dir = NULL, *arg, *ckpt_dir = NULL, *port_file = NULL, *log_file = NULL;
 	long wait_s = -1, interval = cli_env_interval();
 	char err[1024], *end;
 	struct rst_options opt = {.map_images = 1, .verify_mapped = 1};
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));) {
-		if (key == 'p')
-			port_s = arg;
-		else if (key == OPT_DIR)
+		if (key == OPT_DIR)
 			dir = arg;
 		else if (key == OPT_WAIT) {
 			wait_s = strtol(arg, &end, 10);
@@ -361,6 +300,10 @@ int cmd_restart(int argc, char **argv)
 			interval = cli_parse_seconds(arg, "interval");
 		else if (key == OPT_CKPT_DIR)
 			ckpt_dir = arg;
+		else if (key == OPT_PORT_FILE)
+			port_file = arg;
+		else if (key == OPT_LOG_FILE)
+			log_file = arg;
 	}
 	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
@@ -371,8 +314,8 @@ int cmd_restart(int argc, char **argv)
 	char **paths = argv + a.next;
 	if ((dir && nimg) || (!dir && !nimg))
 		cli_usage_error(&cmd, "give image files or --dir DIR");
-	int part_ok = cli_coord_remote() || wait_s > 0; /* other hosts may have the rest */
-	if (dir && (nimg = newest_in_dir(dir, &paths, part_ok)) <= 0)
+	int part_ok = cli_coord_host_given() || wait_s > 0; /* other hosts may have the rest */
+	if (dir && (nimg = cli_newest_in_dir(dir, &paths, part_ok)) <= 0)
 		return 1;
 	struct rst_set set = {.n = nimg,
 			      .wait_s = wait_s > 0 ? (int)wait_s : 60,
@@ -393,8 +336,9 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
-	uint16_t port = cli_parse_port(port_s);
-	if (check_not_running(&set, port) < 0 || join_all(&set, port, paths[0], ckpt_dir) < 0 ||
+	uint16_t port = cli_args_port(&a, 1);
+	cli_coord_files(port_file, log_file);
+	if (check_not_running(&set, port) < 0 || join_all(&set, &port, paths[0], ckpt_dir) < 0 ||
 	    set_interval(port, interval) < 0)
 		return 1;
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {

@@ -7,11 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { OPT_JSON = 256 };
 static const struct cli_opt opts[] = {
     CLI_OPT_PORT,
     CLI_OPTS_COORD,
-    {"json", OPT_JSON, NULL,
+    {"json", CLI_KEY_JSON, NULL,
      "print one JSON object: port, pid, comp_id, gen, state, interval, timeout, ckpt_dir, log, "
      "checkpoint (in progress), last_ok, last_error, nprocs, procs [{pid, name, restored}]; an "
      "error as {\"error\": ...}"},
@@ -26,20 +25,12 @@ static const struct cli_command cmd = {
 
 int cmd_status(int argc, char **argv)
 {
-	uint16_t port = 0;
-	uint32_t json = 0;
-	const char *arg;
 	struct cli_args a;
-	cli_args_start(&a, &cmd, argc, argv);
-	for (int key; (key = cli_next(&a, &arg));) {
-		if (key == 'p')
-			port = cli_parse_port(arg);
-		else if (key == OPT_JSON)
-			log_set_json(json = 1);
-	}
+	cli_parse(&a, &cmd, argc, argv);
+	uint32_t json = (uint32_t)a.json;
 	char *reply;
-	long n = cli_coord_command(port ? port : cli_parse_port(NULL), MSG_CMD_STATUS, &json,
-				   sizeof(json), MSG_STATUS_REPLY, &reply);
+	long n = cli_coord_command(cli_args_port(&a, 0), MSG_CMD_STATUS, &json, sizeof(json),
+				   MSG_STATUS_REPLY, &reply);
 	if (n < 0)
 		return 1;
 	fwrite(reply, 1, n, stdout);

@@ -100,6 +100,12 @@ int cli_coord_remote(void)
 	return proto_coord_remote();
 }
 
+int cli_coord_host_given(void)
+{
+	const char *h = getenv("STASIS_COORD_HOST");
+	return h && *h && strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+}
+
 static const char *self_exe(void)
 {
 	static char path[PATH_MAX];
@@ -250,7 +256,8 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 			     size_t errlen)
 {
 	char portbuf[8];
-	const char *argv[14] = {self_exe(),	  "coordinator", "--daemon",
+	const char *host = getenv("STASIS_COORD_HOST");
+	const char *argv[16] = {self_exe(),	  "coordinator", "--daemon",
 				"--exit-on-last", "-p",		 portbuf};
 	int argc = 6, status, p[2];
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
@@ -268,6 +275,10 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 	}
 	if (no_compress)
 		argv[argc++] = "--no-compress";
+	if (host && *host && strcmp(host, "127.0.0.1") && strcmp(host, "localhost")) {
+		argv[argc++] = "--bind"; /* one of this host's own addresses */
+		argv[argc++] = host;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
 	fflush(NULL);
@@ -300,6 +311,19 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 }
 
 #define ENSURE_ATTEMPTS 5
+
+/* --port-file when the command joined a coordinator that runs already (one it
+ * started wrote the file itself) */
+static int note_port(const char *path, uint16_t port)
+{
+	char want[16], have[16];
+	int n = snprintf(want, sizeof(want), "%u\n", port);
+	if (read_small_file(path, have, sizeof(have)) == n && !strcmp(have, want))
+		return 0;
+	if (write_file_atomic(path, want, (size_t)n) < 0)
+		return error("cannot write port file %s: %s", path, strerror(errno));
+	return 0;
+}
 
 /* Connected (the held connection), or -1 with errno: ECONNREFUSED (nothing
  * listens), ECONNABORTED (a coordinator that is exiting reset us), another. */
@@ -353,6 +377,10 @@ int cli_ensure_coordinator(uint16_t *portp, const char *ckpt_dir, int no_compres
 	uint16_t port = *portp;
 	for (int attempt = 1;; attempt++) {
 		int fd = hold_connect(port, ckpt_dir, no_compress, err, sizeof(err));
+		if (fd >= 0 && start_port_file && note_port(start_port_file, port) < 0) {
+			close(fd);
+			return -1;
+		}
 		if (fd >= 0)
 			return fd;
 		/* a connection dropped before the welcome (EPIPE, ECONNRESET) is one

@@ -51,7 +51,7 @@ static const struct command commands[] = {
     {"kill", cmd_kill, "end the computation"},
     {"interval", cmd_interval, "change the periodic checkpoint interval"},
     {"coordinator", cmd_coordinator, "run a coordinator"},
-    {"inspect", cmd_inspect, "print and verify an image file"},
+    {"inspect", cmd_inspect, "print and verify an image file, or show a whole checkpoint"},
     {"merge", cmd_merge, "merge an incremental image and its chain into one image"},
     {"check", cmd_check, "check what this kernel and machine allow"},
     {"nocheckpoint", cmd_nocheckpoint, "run a program outside the computation, from inside it"},

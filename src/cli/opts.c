@@ -1,6 +1,7 @@
 /* The option parser of every command (opts.h). */
 #include "cli/opts.h"
 #include "cli/cli.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #define WIDTH 79 /* of --help's lines */
 
 static const struct cli_opt help_opt = {"help", HELP_KEY, NULL, "show this help"};
+static int usage_json; /* the command was given --json: usage errors are JSON */
 
 static void add_opt(struct cli_args *a, int k, const struct cli_opt *o, char **s)
 {
@@ -20,6 +22,14 @@ static void add_opt(struct cli_args *a, int k, const struct cli_opt *o, char **s
 		if (o->arg)
 			*(*s)++ = ':';
 	}
+}
+
+static const struct cli_opt *find_opt(const struct cli_command *cmd, int key)
+{
+	for (const struct cli_opt *o = cmd->opts; o->name; o++)
+		if (o->key == key)
+			return o;
+	return NULL;
 }
 
 void cli_args_start(struct cli_args *a, const struct cli_command *cmd, int argc, char **argv)
@@ -40,14 +50,10 @@ void cli_args_start(struct cli_args *a, const struct cli_command *cmd, int argc,
 	*s = 0;
 	optind = 0; /* glibc: start over, reading the optstring's '+' again */
 	opterr = 0;
-}
-
-static const struct cli_opt *find_opt(const struct cli_command *cmd, int key)
-{
-	for (const struct cli_opt *o = cmd->opts; o->name; o++)
-		if (o->key == key)
-			return o;
-	return NULL;
+	usage_json = 0;
+	for (int i = 1; find_opt(cmd, CLI_KEY_JSON) && i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json")) /* before any error the options may have */
+			log_set_json(a->json = usage_json = 1);
 }
 
 static void check_operands(const struct cli_args *a, int first)
@@ -63,10 +69,17 @@ static void check_operands(const struct cli_args *a, int first)
 
 int cli_next(struct cli_args *a, const char **arg)
 {
-	int key = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL);
-	while (key == CLI_KEY_COORD_HOST || key == CLI_KEY_TOKEN_FILE) {
-		cli_coord_opt(key == CLI_KEY_COORD_HOST ? "--coord-host" : "--token-file", optarg);
-		key = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL);
+	int key;
+	while ((key = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL)) ==
+		   CLI_KEY_COORD_HOST ||
+	       key == CLI_KEY_TOKEN_FILE || key == CLI_KEY_JSON || key == 'p') {
+		if (key == 'p')
+			a->port_s = optarg;
+		else if (key == CLI_KEY_JSON)
+			log_set_json(a->json = usage_json = 1);
+		else
+			cli_coord_opt(key == CLI_KEY_COORD_HOST ? "--coord-host" : "--token-file",
+				      optarg);
 	}
 	const char *bad = a->argv[optind - 1];
 	*arg = optarg;
@@ -93,6 +106,19 @@ int cli_next(struct cli_args *a, const char **arg)
 	if (key == '?')
 		cli_usage_error(a->cmd, "unknown option '%s'", bad);
 	return key;
+}
+
+void cli_parse(struct cli_args *a, const struct cli_command *cmd, int argc, char **argv)
+{
+	const char *arg;
+	cli_args_start(a, cmd, argc, argv);
+	while (cli_next(a, &arg))
+		;
+}
+
+uint16_t cli_args_port(const struct cli_args *a, int any)
+{
+	return any && a->port_s ? cli_parse_port_or_any(a->port_s) : cli_parse_port(a->port_s);
 }
 
 /* "  -p, --port PORT" or "      --kill" */
@@ -147,11 +173,16 @@ void cli_usage(const struct cli_command *cmd, FILE *f)
 void cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "stasis %s: ", cmd->name);
+	char msg[512];
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (usage_json) {
+		log_msg("error", "stasis %s: %s (see 'stasis %s --help')", cmd->name, msg,
+			cmd->name);
+		exit(2);
+	}
+	fprintf(stderr, "stasis %s: %s\n", cmd->name, msg);
 	cli_usage(cmd, stderr);
 	exit(2);
 }

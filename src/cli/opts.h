@@ -14,6 +14,7 @@
 #define STASIS_CLI_OPTS_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CLI_MAX_OPTS 16
@@ -25,7 +26,8 @@ struct cli_opt {
 	const char *help; /* for --help, which wraps its words */
 };
 
-/* -p, --port: the coordinator's (cli_parse_port reads the value) */
+/* -p, --port: the coordinator's. cli_next keeps its value and never returns
+ * it: cli_args_port reads it. */
 #define CLI_OPT_PORT                                                                               \
 	{                                                                                          \
 		"port", 'p', "PORT", "the coordinator's port (default $STASIS_PORT, else 7779)"    \
@@ -36,6 +38,11 @@ struct cli_opt {
  * (cli_coord_opt: they go into the environment) and never returns them. */
 #define CLI_KEY_COORD_HOST 0x1000
 #define CLI_KEY_TOKEN_FILE 0x1001
+/* --json (each command says what it prints): cli_next sets a.json and turns
+ * errors into {"error": ...} on stdout (log_set_json), and never returns it.
+ * A usage error (unknown option, missing value or operand, bad number) is
+ * JSON too, wherever --json stands on the command line. */
+#define CLI_KEY_JSON 0x1002
 #define CLI_OPTS_COORD                                                                             \
 	{"coord-host", CLI_KEY_COORD_HOST, "HOST",                                                 \
 	 "the coordinator's host (default $STASIS_COORD_HOST, else 127.0.0.1)"},                   \
@@ -60,7 +67,9 @@ struct cli_args {
 	const struct cli_command *cmd;
 	int argc;
 	char **argv;
-	int next; /* once cli_next returned 0: the index of the first operand */
+	int next;	    /* once cli_next returned 0: the index of the first operand */
+	const char *port_s; /* -p's value, NULL if not given */
+	int json;	    /* --json was given */
 	struct option longopts[CLI_MAX_OPTS + 2];
 	char shortopts[3 * CLI_MAX_OPTS + 4];
 };
@@ -71,9 +80,16 @@ void cli_args_start(struct cli_args *a, const struct cli_command *cmd, int argc,
  * unknown option, one without its value, or too few or too many operands say
  * so with the usage on stderr and exit 2. */
 int cli_next(struct cli_args *a, const char **arg);
+/* cli_args_start and cli_next to the end, for a command whose only options
+ * are those cli_next handles itself (-p, --json, CLI_OPTS_COORD). */
+void cli_parse(struct cli_args *a, const struct cli_command *cmd, int argc, char **argv);
+/* The port -p gave (exits 2 on a bad one), else the default ($STASIS_PORT,
+ * else 7779); with any, "0" is 0: a coordinator on a free port. */
+uint16_t cli_args_port(const struct cli_args *a, int any);
 /* The usage: the usage line, the paragraph, a line per option. */
 void cli_usage(const struct cli_command *cmd, FILE *f);
-/* "stasis NAME: MESSAGE" and the usage on stderr; exits 2. */
+/* "stasis NAME: MESSAGE" and the usage on stderr; exits 2. Under --json:
+ * {"error": "stasis NAME: MESSAGE (see 'stasis NAME --help')"} on stdout. */
 __attribute__((noreturn, format(printf, 2, 3))) void cli_usage_error(const struct cli_command *cmd,
 								     const char *fmt, ...);
 

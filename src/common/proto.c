@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -432,10 +433,55 @@ static const char *coord_host(void)
 	return h && *h ? h : "127.0.0.1";
 }
 
+static int same_addr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a->sa_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+/* sa is an address of this host (of its network namespace): loopback, the
+ * wildcard, or an address of one of its interfaces. */
+static int addr_is_mine(const struct sockaddr *sa)
+{
+	struct ifaddrs *ifs;
+	int mine = 0;
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		if (a >> 24 == 127 || a == INADDR_ANY)
+			return 1;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
+			return 1;
+	}
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (const struct ifaddrs *i = ifs; i && !mine; i = i->ifa_next)
+		mine = i->ifa_addr && same_addr(i->ifa_addr, sa);
+	freeifaddrs(ifs);
+	return mine;
+}
+
 int proto_coord_remote(void)
 {
 	const char *h = coord_host();
-	return strcmp(h, "127.0.0.1") && strcmp(h, "localhost") && strcmp(h, "::1");
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+	int mine = 0;
+	if (!strcmp(h, "127.0.0.1") || !strcmp(h, "localhost") || !strcmp(h, "::1"))
+		return 0;
+	if (getaddrinfo(h, NULL, &hints, &res))
+		return 1; /* cannot tell: as another host's (nothing started here for it) */
+	for (const struct addrinfo *a = res; a && !mine; a = a->ai_next)
+		mine = addr_is_mine(a->ai_addr);
+	freeaddrinfo(res);
+	return !mine;
 }
 
 /* connect(2) within the deadline; one interrupted by a signal goes on. */

@@ -348,9 +348,12 @@ int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_
 
 /* $STASIS_PORT, else 7779; 0 if $STASIS_PORT is set but is not a port number. */
 uint16_t proto_default_port(void);
-/* 1 when the coordinator is another host's ($STASIS_COORD_HOST is set and not
- * loopback): this host's processes write their images in the directory their
- * launch or restart was given, not in the coordinator's */
+/* 1 when the coordinator is another host's: $STASIS_COORD_HOST is set and
+ * none of its addresses is this host's (loopback, or an address of one of its
+ * interfaces: a coordinator that listens on this host's own 192.0.2.1 is this
+ * host's), or it cannot be resolved. This host's processes then write their
+ * images in the directory their launch or restart was given, not in the
+ * coordinator's, and no command starts a coordinator here for it. */
 int proto_coord_remote(void);
 /* A port number 1-65535 in decimal, or 0 if s is not one. */
 uint16_t proto_parse_port(const char *s);

@@ -152,6 +152,8 @@ static int check_kinds(const struct rst_image *img, char *err, size_t errlen)
 				     errlen) < 0 ||
 		       check_records(img, &v, IMG_SEC_IPC, img->ipc, img->nipc, err, errlen) < 0 ||
 		       check_records(img, &v, IMG_SEC_MEMBERS, img->members, img->nmembers, err,
+				     errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_ORIGIN, img->origin, img->norigin, err,
 				     errlen) < 0
 		   ? -1
 		   : 0;
@@ -253,6 +255,10 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->members = load(img, IMG_SEC_MEMBERS, sizeof(struct img_member), &img->nmembers,
 				  NULL, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_ORIGIN) &&
+	    !(img->origin = load(img, IMG_SEC_ORIGIN, sizeof(struct img_origin), &img->norigin,
+				 NULL, err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    check_kinds(img, err, errlen) < 0 || rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
@@ -279,6 +285,7 @@ void rst_free(struct rst_image *img)
 	free(img->locks);
 	free(img->ipc);
 	free(img->members);
+	free(img->origin);
 	rst_chain_free(img);
 	free(img->shares);
 	memset(img, 0, sizeof(*img));

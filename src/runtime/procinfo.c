@@ -9,6 +9,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "image/format.h"
+#include "image/kinds/origin.h"
 #include "runtime/strtab.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 /* /proc/self/stat fields 1..52 (man 5 proc); the name is skipped. */
@@ -125,6 +127,28 @@ int rt_dump_proc(struct img_proc *p, struct rt_strtab *tab, char *err, size_t er
 		    rt.itimers[i].it_value.tv_sec * 1000000ull + rt.itimers[i].it_value.tv_usec;
 	}
 	return 0;
+}
+
+void rt_dump_origin(struct img_origin *g, struct rt_strtab *tab)
+{
+	struct utsname u;
+	char *cmd = rt_alloc(IMG_ORIGIN_MAX_ARGV + 1);
+	ssize_t n = cmd ? read_small_file("/proc/self/cmdline", cmd, IMG_ORIGIN_MAX_ARGV + 1) : -1;
+	memset(g, 0, sizeof(*g));
+	if (uname(&u) == 0) {
+		g->host_str = rt_str_add(tab, u.nodename);
+		g->release_str = rt_str_add(tab, u.release);
+		g->version_str = rt_str_add(tab, u.version);
+	}
+	if (n >= IMG_ORIGIN_MAX_ARGV)
+		g->flags |= IMG_ORIGIN_ARGV_CUT;
+	for (ssize_t at = 0; at < n; at += (ssize_t)strlen(cmd + at) + 1) {
+		uint32_t off = rt_str_add(tab, cmd + at);
+		if (!off) /* the table is full: the words so far */
+			break;
+		if (!g->argc++)
+			g->argv_str = off;
+	}
 }
 
 void rt_restore_itimers(void)

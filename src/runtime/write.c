@@ -27,6 +27,7 @@
 #include "image/kinds/shares.h"
 #include "image/kinds/sysv.h"
 #include "image/kinds/zombies.h"
+#include "image/kinds/origin.h"
 #include "runtime/fd_file.h"
 #include "runtime/strtab.h"
 
@@ -52,6 +53,7 @@ static uint64_t memory_bytes;
 
 struct image_parts {
 	struct img_proc proc;
+	struct img_origin origin;
 	struct img_sigaction sigact[64];
 	struct img_thread *threads;
 	uint32_t nthreads;
@@ -139,12 +141,15 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_PARENT, rt_dirty_parent(), rt_dirty_parent() ? sizeof(struct img_parent) : 0},
 	    {IMG_SEC_SHARES, p->fds.shares, p->fds.nshares * sizeof(struct img_share)},
 	    {IMG_SEC_MEMBERS, members, nm * sizeof(struct img_member)},
+	    {IMG_SEC_ORIGIN, &p->origin, sizeof(p->origin)},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if ((s[i].type != IMG_SEC_PARENT || s[i].data) &&
 		    (s[i].size || (s[i].type != IMG_SEC_SHARES && s[i].type != IMG_SEC_MEMBERS)) &&
 		    /* those two only when there are some */
-		    img_write_section(w, s[i].type, 0, s[i].data ? s[i].data : "", s[i].size) < 0)
+		    img_write_section(w, s[i].type,
+				      s[i].type == IMG_SEC_ORIGIN ? IMG_SECF_SKIPPABLE : 0,
+				      s[i].data ? s[i].data : "", s[i].size) < 0)
 			return -1;
 	return 0;
 }
@@ -295,6 +300,7 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen)
 		return errf(err, errlen, "out of checkpoint memory"), NULL;
 	memset(p, 0, sizeof(*p));
 	rt_str_add(&p->tab, "");
+	rt_dump_origin(&p->origin, &p->tab);
 	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
 	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0 ||

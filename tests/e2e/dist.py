@@ -35,6 +35,8 @@ class HostStasis(Stasis):
         self.env["STASIS_PORT"] = str(self.port)
         self.env["STASIS_COORD_HOST"] = cluster.coord.addr
         self.env["STASIS_TOKEN_FILE"] = str(cluster.token_copy(self))
+        if host is cluster.coord:  # its processes write where the coordinator does
+            self.ckpt_dir = cluster.ckpt_dir
 
     def stasis(self, *args, timeout=60, input=None, env=None):
         try:

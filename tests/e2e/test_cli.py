@@ -71,7 +71,7 @@ def test_option_values_with_or_without_equals(st):
     (["launch", "-x", "/bin/true"], "stasis launch: unknown option '-x'"),
     (["checkpoint", "--kill=1"], "stasis checkpoint: option '--kill' takes no value"),
     (["status", "--port"], "stasis status: option '--port' needs a value (PORT)"),
-    (["inspect"], "stasis inspect: missing IMAGE"),
+    (["inspect"], "stasis inspect: missing IMAGE (or --dir DIR)"),
     (["merge", "a"], "stasis merge: missing IMAGE and OUTPUT"),
     (["status", "x"], "stasis status: unexpected argument 'x'"),
 ])

@@ -91,5 +91,8 @@ def test_images_and_directories(st):
                                                   "ckpt_b_1_11_g1.stasis"]
     assert complete(st, "inspect", "--json", "ckpt_b", cwd=d) == ["ckpt_b_1_11_g1.stasis"]
     assert complete(st, "restart", "--dir", "", cwd=d) == ["older"]
+    assert complete(st, "inspect", "--dir", "older", "", cwd=d) == ["ps", "threads", "fds",
+                                                                   "mem", "ipc", "all"]
+    assert complete(st, "inspect", "--dir", "older", "--json", "f", cwd=d) == ["fds"]
     assert sorted(complete(st, "merge", "ckpt_a_1_10_g1.stasis", "", cwd=d)) == \
         ["ckpt_a_1_10_g1.stasis", "ckpt_b_1_11_g1.stasis", "notes.txt", "older"]

@@ -139,7 +139,10 @@ def test_hosts_swapped_then_all_on_one(cluster):
     listening = hs[1].run("ss", "-Hltn").stdout
     assert re.search(rf"(\*|0\.0\.0\.0):{PORT}\b", listening), listening  # on host2 now
     _, by_dir = r.checkpoint_kill(b2)
-    assert sorted(by_dir) == sorted([str(a.ckpt_dir), str(b.ckpt_dir)])  # where they wrote
+    # where they wrote: the client, now on the coordinator's host, in the
+    # coordinator's directory; the server, on host2, in the one it was given
+    # (the coordinator's too: it was on host1)
+    assert sorted(by_dir) == [str(c.ckpt_dir)] and a.ckpt_dir == c.ckpt_dir, by_dir
     one = c.on(hs[0], "both-on-host1")
     d = copy_images(a.ckpt_dir, one.tmp / "imgs")
     copy_images(b.ckpt_dir, d)

@@ -8,7 +8,7 @@ from conftest import program, section
 
 # bytes of one record of each section that holds records (docs/format.md)
 RECORD_SIZE = {"threads": 144, "vmas": 48, "chunks": 40, "fds": 40, "files": 56,
-               "zombies": 24, "locks": 32, "shares": 16, "ipc": 56}
+               "zombies": 24, "locks": 32, "shares": 16, "ipc": 56, "origin": 32}
 JSON_KEY = {"chunks": "memory_chunks"}
 # a field each kind's record has (image/kinds/fd_KIND.c describe)
 RECORD_FIELD = {"file": "path", "dir": "path", "chardev": "path", "pipe": "capacity",

@@ -6,6 +6,7 @@
 #include "image/kinds/fd_unix.h"
 #include "image/kinds/kind.h"
 #include "image/kinds/locks.h"
+#include "image/kinds/origin.h"
 #include "image/kinds/zombies.h"
 
 #include "unit.h"
@@ -27,8 +28,8 @@ START_TEST(test_one_kind_per_type)
 	}
 	ck_assert_ptr_null(img_fd_kind(0));
 	ck_assert_ptr_null(img_fd_kind(IMG_FD_NTYPES));
-	const uint32_t sections[] = {IMG_SEC_FILES, IMG_SEC_ZOMBIES, IMG_SEC_LOCKS, IMG_SEC_SHARES,
-				     IMG_SEC_IPC};
+	const uint32_t sections[] = {IMG_SEC_FILES,  IMG_SEC_ZOMBIES, IMG_SEC_LOCKS,
+				     IMG_SEC_SHARES, IMG_SEC_IPC,     IMG_SEC_ORIGIN};
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		const struct img_kind *k = img_section_kind(sections[i]);
 		ck_assert_msg(k && k->size && k->validate && k->describe, "section %u",
@@ -118,6 +119,44 @@ START_TEST(test_describe)
 }
 END_TEST
 
+/* The origin record: its strings in the table, its argv as a list. */
+static const char origin_strings[] = "\0host1\0"
+				     "6.18\0"
+				     "#1\0"
+				     "prog\0"
+				     "a b";
+static const struct img_view origin_view = {
+    .path = "x", .pid = 100, .strings = origin_strings, .strings_len = sizeof(origin_strings)};
+
+START_TEST(test_origin)
+{
+	char why[256] = "", buf[1024];
+	const struct img_kind *k = img_section_kind(IMG_SEC_ORIGIN);
+	struct img_origin g = {
+	    .host_str = 1, .release_str = 7, .version_str = 12, .argv_str = 15, .argc = 2};
+	ck_assert_int_eq(k->validate(&origin_view, 0, &g, sizeof(g), why, sizeof(why)), 0);
+	struct img_out o;
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	memset(buf, 0, sizeof(buf));
+	out_init(&o, f, 1);
+	out_begin_object(&o, NULL);
+	k->describe(&origin_view, 0, &g, sizeof(g), &o);
+	out_end(&o, 0);
+	fclose(f);
+	ck_assert_str_eq(buf, "{\"host\":\"host1\",\"kernel\":\"6.18\",\"kernel_version\":\"#1\","
+			      "\"argv\":[\"prog\",\"a b\"],\"argv_cut\":false}");
+	g.argc = 3; /* past the table's end */
+	ck_assert_int_eq(k->validate(&origin_view, 0, &g, sizeof(g), why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "the origin record points outside the string table");
+	g.argc = 2;
+	g.host_str = sizeof(origin_strings);
+	ck_assert_int_eq(k->validate(&origin_view, 0, &g, sizeof(g), why, sizeof(why)), -1);
+	g.host_str = 1;
+	ck_assert_int_eq(k->validate(&origin_view, 1, &g, sizeof(g), why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "origin record 1: an image has one");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kinds");
@@ -125,6 +164,7 @@ int main(void)
 	tcase_add_test(tc, test_one_kind_per_type);
 	tcase_add_test(tc, test_validate_refuses);
 	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_origin);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

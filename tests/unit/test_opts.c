@@ -51,6 +51,10 @@ static void parse(const struct cli_command *c, char **argv, char *out, size_t si
 	cli_args_start(&a, c, argc, argv);
 	for (int key; (key = cli_next(&a, &arg));)
 		snprintf(out + strlen(out), size - strlen(out), "%d=%s;", key, arg ? arg : "");
+	if (a.port_s) /* -p: kept, not returned */
+		snprintf(out + strlen(out), size - strlen(out), "p=%s;", a.port_s);
+	if (a.json)
+		snprintf(out + strlen(out), size - strlen(out), "json;");
 	snprintf(out + strlen(out), size - strlen(out), "|");
 	for (int i = a.next; i < argc; i++)
 		snprintf(out + strlen(out), size - strlen(out), "%s ", argv[i]);
@@ -66,10 +70,10 @@ static void parse(const struct cli_command *c, char **argv, char *out, size_t si
 
 START_TEST(test_value_forms)
 {
-	PARSE(&cmd, "112=7;|", "--port=7");
-	PARSE(&cmd, "112=7;|", "--port", "7");
-	PARSE(&cmd, "112=7;|", "-p7");
-	PARSE(&cmd, "112=7;|", "-p", "7");
+	PARSE(&cmd, "p=7;|", "--port=7");
+	PARSE(&cmd, "p=7;|", "--port", "7");
+	PARSE(&cmd, "p=7;|", "-p7");
+	PARSE(&cmd, "p=7;|", "-p", "7");
 	PARSE(&cmd, "257=/a b;|", "--dir=/a b");
 	PARSE(&cmd, "257=/a b;|", "--dir", "/a b");
 	PARSE(&cmd, "257=;|", "--dir=");
@@ -78,10 +82,10 @@ END_TEST
 
 START_TEST(test_operands)
 {
-	PARSE(&cmd, "256=;112=1;|x ", "--kill", "x", "-p", "1");
+	PARSE(&cmd, "256=;p=1;|x ", "--kill", "x", "-p", "1");
 	PARSE(&cmd, "256=;|--port=1 ", "--kill", "--", "--port=1");
 	/* a program's own options are its own */
-	PARSE(&prog_cmd, "112=1;|sh -c --kill ", "-p", "1", "sh", "-c", "--kill");
+	PARSE(&prog_cmd, "p=1;|sh -c --kill ", "-p", "1", "sh", "-c", "--kill");
 	PARSE(&prog_cmd, "|sh --kill ", "--", "sh", "--kill");
 }
 END_TEST
@@ -111,9 +115,19 @@ static int parse_exit(const struct cli_command *c, char **argv, char *line, size
 	return WIFEXITED(st) && WEXITSTATUS(st) != 99 ? WEXITSTATUS(st) : -1;
 }
 
+static const struct cli_opt json_opts[] = {
+    {"port", 'p', "PORT", "the port"}, {"json", CLI_KEY_JSON, NULL, "print JSON"}, {NULL}};
+static const struct cli_command json_cmd = {.name = "js",
+					    .synopsis = "[--json] ARG",
+					    .about = "Tests.",
+					    .opts = json_opts,
+					    .operands = "ARG",
+					    .min_operands = 1,
+					    .max_operands = 1};
+
 static const struct {
 	const struct cli_command *cmd;
-	char *argv[4];
+	char *argv[5];
 	const char *said;
 } bad_usage[] = {
     {&cmd, {"test", "--frob"}, "stasis test: unknown option '--frob'"},
@@ -122,6 +136,17 @@ static const struct {
     {&cmd, {"test", "--kill=yes"}, "stasis test: option '--kill' takes no value"},
     {&prog_cmd, {"prog", "-p", "1"}, "stasis prog: missing PROGRAM"},
     {&cmd, {"test", "a", "b"}, "stasis test: unexpected argument 'b'"},
+    /* under --json, wherever it stands: JSON on stdout */
+    {&json_cmd,
+     {"js", "--frob", "--json"},
+     "{\"error\": \"stasis js: unknown option '--frob' (see 'stasis js --help')\"}"},
+    {&json_cmd,
+     {"js", "--json"},
+     "{\"error\": \"stasis js: missing ARG (see 'stasis js --help')\"}"},
+    {&json_cmd,
+     {"js", "--json", "-p"},
+     "{\"error\": \"stasis js: option '-p' needs a value (PORT) (see 'stasis js --help')\"}"},
+    {&json_cmd, {"js", "--", "a", "--json"}, "stasis js: unexpected argument '--json'"},
 };
 
 /* An unknown option (long, short), a missing value, a value given to a flag,
@@ -171,11 +196,19 @@ static const struct cli_opt coord_opts[] = {
 static const struct cli_command coord_cmd = {
     .name = "coord", .synopsis = "", .about = "Tests.", .opts = coord_opts};
 
+/* -p and --json are kept in the arguments, never returned */
+START_TEST(test_port_and_json)
+{
+	PARSE(&json_cmd, "p=9;json;|x ", "x", "--json", "-p", "9");
+	PARSE(&json_cmd, "|--json ", "--", "--json");
+}
+END_TEST
+
 START_TEST(test_coord_options)
 {
 	unsetenv("STASIS_COORD_HOST");
 	unsetenv("STASIS_TOKEN_FILE");
-	PARSE(&coord_cmd, "112=7;|", "--coord-host=h1", "--token-file", "/dev/../dev/null", "-p",
+	PARSE(&coord_cmd, "p=7;|", "--coord-host=h1", "--token-file", "/dev/../dev/null", "-p",
 	      "7");
 	ck_assert_str_eq(getenv("STASIS_COORD_HOST"), "h1");
 	ck_assert_str_eq(getenv("STASIS_TOKEN_FILE"), "/dev/null");
@@ -196,6 +229,7 @@ int main(void)
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_usage_text);
 	tcase_add_test(tc, test_coord_options);
+	tcase_add_test(tc, test_port_and_json);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

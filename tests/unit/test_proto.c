@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <ifaddrs.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,39 @@ START_TEST(test_connect_refused)
 }
 END_TEST
 
+/* The coordinator is this host's when one of its addresses is: loopback (all of
+ * 127/8), the wildcard, or an address of an interface of this host. */
+START_TEST(test_coord_remote)
+{
+	static const struct {
+		const char *host;
+		int remote;
+	} cases[] = {{NULL, 0},		{"127.0.0.1", 0},    {"localhost", 0},
+		     {"127.0.0.2", 0},	{"::1", 0},	     {"0.0.0.0", 0},
+		     {"192.0.2.77", 1}, {"2001:db8::77", 1}, {"no-such-host.invalid", 1}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].host)
+			setenv("STASIS_COORD_HOST", cases[i].host, 1);
+		else
+			unsetenv("STASIS_COORD_HOST");
+		ck_assert_msg(proto_coord_remote() == cases[i].remote, "%s", cases[i].host);
+	}
+	struct ifaddrs *ifs;
+	ck_assert_int_eq(getifaddrs(&ifs), 0);
+	for (struct ifaddrs *a = ifs; a; a = a->ifa_next) { /* each of this host's own */
+		char addr[INET6_ADDRSTRLEN];
+		if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET)
+			continue;
+		inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, addr,
+			  sizeof(addr));
+		setenv("STASIS_COORD_HOST", addr, 1);
+		ck_assert_msg(proto_coord_remote() == 0, "%s of %s", addr, a->ifa_name);
+	}
+	freeifaddrs(ifs);
+	unsetenv("STASIS_COORD_HOST");
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -270,6 +304,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_token_corrupt_and_unsafe_dir);
 	tcase_add_test(tc, test_default_port);
 	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_coord_remote);
 	suite_add_tcase(s, tc);
 	return s;
 }
