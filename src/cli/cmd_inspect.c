@@ -21,7 +21,7 @@ static const struct cli_command cmd = {
     .synopsis = "IMAGE [--json]",
     .about = "Prints every record of the image (header, sections, process, threads, signal\n"
 	     "actions, descriptors with their kinds' records, files, shared descriptions,\n"
-	     "locks, zombies, IPC objects, members, memory regions and chunks), after\n"
+	     "locks, zombies, IPC objects, members, plugins, memory regions and chunks), after\n"
 	     "verifying every checksum in it.",
     .opts = opts,
     .operands = "IMAGE",
@@ -251,6 +251,8 @@ static void fd_blocks(struct rst_image *img, struct img_out *o)
 	kind_block(&v, IMG_SEC_IPC, "ipc", "SysV IPC objects", img->ipc, img->nipc, o);
 	kind_block(&v, IMG_SEC_MEMBERS, "members", "processes of the checkpoint", img->members,
 		   img->nmembers, o);
+	kind_block(&v, IMG_SEC_PLUGINS, "plugins", "plugins and the bytes they saved", img->plugins,
+		   img->nplugins, o);
 }
 
 static void memory_blocks(struct rst_image *img, struct img_out *o)

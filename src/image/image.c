@@ -393,7 +393,7 @@ const char *img_section_name(uint32_t type)
 	    [IMG_SEC_IPC] = "ipc",	     [IMG_SEC_TTY] = "tty",
 	    [IMG_SEC_PARENT] = "parent",     [IMG_SEC_ZOMBIES] = "zombies",
 	    [IMG_SEC_LOCKS] = "locks",	     [IMG_SEC_SHARES] = "shares",
-	    [IMG_SEC_MEMBERS] = "members",
+	    [IMG_SEC_MEMBERS] = "members",   [IMG_SEC_PLUGINS] = "plugins",
 	};
 	return NAME(names, type);
 }

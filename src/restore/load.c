@@ -3,6 +3,7 @@
  * anything is created, so that a bad image changes nothing. */
 #include "restore/load.h"
 #include "restore/chain.h"
+#include "restore/pathmap.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -11,9 +12,10 @@
 
 #define USER_TOP 0x800000000000ull
 
+/* Paths as the restart's path map has them (pathmap.c: nothing without one). */
 const char *rst_str(const struct rst_image *img, uint32_t off)
 {
-	return off < img->strings_len ? img->strings + off : "";
+	return off < img->strings_len ? rst_pathmap_apply(img->strings + off) : "";
 }
 
 /* IMG_COMP_PARENT only in an image that has a parent (chain.c resolves it) */
@@ -152,6 +154,8 @@ static int check_kinds(const struct rst_image *img, char *err, size_t errlen)
 				     errlen) < 0 ||
 		       check_records(img, &v, IMG_SEC_IPC, img->ipc, img->nipc, err, errlen) < 0 ||
 		       check_records(img, &v, IMG_SEC_MEMBERS, img->members, img->nmembers, err,
+				     errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_PLUGINS, img->plugins, img->nplugins, err,
 				     errlen) < 0
 		   ? -1
 		   : 0;
@@ -253,6 +257,10 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->members = load(img, IMG_SEC_MEMBERS, sizeof(struct img_member), &img->nmembers,
 				  NULL, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_PLUGINS) &&
+	    !(img->plugins = load(img, IMG_SEC_PLUGINS, sizeof(struct img_plugin), &img->nplugins,
+				  NULL, err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    check_kinds(img, err, errlen) < 0 || rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
@@ -279,6 +287,7 @@ void rst_free(struct rst_image *img)
 	free(img->locks);
 	free(img->ipc);
 	free(img->members);
+	free(img->plugins);
 	rst_chain_free(img);
 	free(img->shares);
 	memset(img, 0, sizeof(*img));
