@@ -240,3 +240,90 @@ def test_missing_plugin_at_restart(st):
     p = restart(st, "--path-map", f"{plugin.parent}={moved}", images=imgs)
     st.wait_registered(nprocs=2, proc=p)
     finish(st, p, out)
+
+
+# ---- the example plugins --------------------------------------------------------
+
+def test_modify_env_changes_the_environment_at_restart(st):
+    envfile = st.tmp / "env.txt"
+    st.env.update({"X": "old", "Y": "going", "STASIS_MODIFY_ENV_FILE": str(envfile)})
+    st.env.pop("Z", None)
+    out = st.tmp / "env.out"
+    p = st.launch(program("env_ticker"), st.tmp / "verify", "X", "Y", "Z", out=out,
+                  opts=["--plugin", built(MODIFY_ENV)], append=True)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    # no file: nothing changes
+    p = kill_and_restart(st, p, nprocs=1)
+    envfile.write_text("# set X, unset Y, set Z\nX=new value=1\nY\n\nZ=\n")
+    p = kill_and_restart(st, p, nprocs=1)
+    st.wait_for(out, "X=new value=1 Y unset Z=", proc=p)
+    envfile.write_text("X=third\nnot a name\n")
+    st.checkpoint(kill=True)
+    st.wait_killed(p)
+    r = st.stasis("restart", "-p", st.port, "--dir", st.ckpt_dir)
+    assert r.returncode == 1, r.stderr
+    assert f"{envfile}:2: expected NAME=value or NAME" in out.read_text() + \
+        Path(st.procs[0].err).read_text()
+    envfile.write_text("X=third\n")
+    p = st.restart(directory=st.ckpt_dir)
+    st.wait_for(out, "X=third Y unset Z=", proc=p)
+    (st.tmp / "verify").touch()
+    assert p.wait(timeout=30) == 0
+    assert out.read_text().splitlines() == [
+        "X=old Y=going Z unset", "ready", "X=new value=1 Y unset Z=", "X=third Y unset Z=",
+        "PASS"]
+
+
+def test_pathvirt_follows_a_moved_data_directory(st):
+    data = [st.tmp / f"data{i}" for i in range(3)]
+    data[0].mkdir()
+    (data[0] / "input").write_text("line1\nline2\n")
+    out = st.tmp / "pv.out"
+    p = st.launch(program("pathvirt_files"), st.tmp / "verify", data[0], out=out,
+                  opts=["--plugin", built(PATHVIRT)], append=True)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    for i in range(2):
+        st.checkpoint(kill=True)
+        st.wait_killed(p)
+        data[i].rename(data[i + 1])
+        p = restart(st, "--path-map", f"{data[i]}={data[i + 1]}")
+        st.wait_registered(proc=p)
+    (st.tmp / "verify").touch()
+    assert p.wait(timeout=30) == 0, st.describe_all()
+    assert out.read_text() == "ready\nPASS\n"
+    assert not data[0].exists() and not data[1].exists()
+    assert (data[2] / "log").read_text() == "before\nafter\n"
+    assert (data[2] / "new.txt").read_text() == "new\n"
+    assert sorted(x.name for x in data[2].iterdir()) == [
+        "created", "input", "log", "new.txt", "relative", "sub"]
+
+
+def test_path_map_without_pathvirt_moves_only_the_open_files(st):
+    """--path-map alone: the files open at the checkpoint and the working
+    directory come back from the new place; a new file by its old name is not
+    found (the program reports it)."""
+    data = [st.tmp / "data0", st.tmp / "data1"]
+    data[0].mkdir()
+    (data[0] / "input").write_text("line1\nline2\n")
+    out = st.tmp / "pv.out"
+    p = st.launch(program("pathvirt_files"), st.tmp / "verify", data[0], out=out, append=True)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    st.checkpoint(kill=True)
+    st.wait_killed(p)
+    data[0].rename(data[1])
+    p = restart(st, "--path-map", f"{data[0]}={data[1]}")
+    st.wait_registered(proc=p)
+    (st.tmp / "verify").touch()
+    assert p.wait(timeout=30) == 1
+    assert "FAIL: fopen new.txt: No such file or directory" in out.read_text()
+    assert (data[1] / "log").read_text() == "before\nafter\n"
+    assert (data[1] / "relative").exists()
+
+
+def test_path_map_errors(st):
+    r = st.stasis("restart", "-p", st.port, "--path-map", "relative=/x", "--dir", st.ckpt_dir)
+    assert r.returncode == 2
+    assert "invalid --path-map 'relative=/x': expected OLD=NEW, both absolute paths" in r.stderr

@@ -6,6 +6,7 @@
  * it: modify-env.txt in the process's checkpoint directory). Each line is
  *   NAME=value   set NAME (the value is taken as it is, to the line's end)
  *   NAME         unset NAME
+ * where NAME is as a shell has it: letters, digits and '_', not first a digit.
  * Empty lines and lines starting with '#' are skipped. A missing file
  * changes nothing. The whole file is checked before anything is applied: a
  * malformed line fails the restart, naming the file and the line.
@@ -19,6 +20,7 @@
 #include <stasis/plugin.h>
 #include <stasis/stasis.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,10 +69,15 @@ static long read_file(const char *path, char *err, size_t errlen)
 	return len;
 }
 
-/* Is name[0..n) a variable name setenv takes? */
+/* Is name[0..n) a variable name as a shell takes it ([A-Za-z_][A-Za-z0-9_]*)? */
 static int valid_name(const char *name, size_t n)
 {
-	return n > 0 && !memchr(name, '=', n) && !memchr(name, '\0', n);
+	if (!n || (name[0] >= '0' && name[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			return 0;
+	return 1;
 }
 
 /* Check every line (apply 0), then apply them (apply 1). */
