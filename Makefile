@@ -46,6 +46,12 @@ RUNTIME := $(B)/lib/libstasis.so
 SSH_RELAY := $(B)/lib/stasis-ssh
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 PROGS := $(patsubst tests/programs/%.c,$(B)/tests/programs/%,$(PROG_SRC))
+# plugins (docs/plugins.md): the examples, each examples/plugins/NAME/NAME.c,
+# and the test plugins of tests/programs/plugins
+PLUGINS := $(patsubst examples/plugins/%/,$(B)/lib/plugins/%.so,$(wildcard examples/plugins/*/))
+TEST_PLUGINS := $(patsubst tests/programs/plugins/%.c,$(B)/tests/programs/plugins/%.so,\
+	$(wildcard tests/programs/plugins/*.c))
+PLUGIN_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fPIC -shared -D_GNU_SOURCE -Isrc/include
 # static programs run without the runtime: launch warns, and leaves no coordinator behind
 PROGS += $(B)/tests/programs/idle_static
 COORDLOAD := $(B)/bench/coordload
@@ -59,8 +65,8 @@ MPI_PROGS := $(foreach m,$(MPIS),$(patsubst tests/mpi/%.c,$(B)/tests/mpi/%.$(m),
 MPI_PROGS += $(if $(shell command -v clang 2>/dev/null),$(foreach m,$(MPIS),$(B)/tests/mpi/openmp_libomp.$(m)))
 
 .PHONY: all bin clean check check-slurm unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
-all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PROGS) $(COORDLOAD) $(MPI_PROGS)
-bin: $(STASIS) $(RUNTIME) $(SSH_RELAY)
+all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PLUGINS) $(PROGS) $(TEST_PLUGINS) $(COORDLOAD) $(MPI_PROGS)
+bin: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PLUGINS)
 
 $(O)/src/cli/main.o: VERSION
 $(O)/src/cli/main.o: BASE_CFLAGS += -DSTASIS_VERSION='"$(VERSION)"'
@@ -126,6 +132,15 @@ $(B)/tests/mpi/openmp_libomp.openmpi: tests/mpi/openmp.c tests/mpi/steps.h
 $(B)/tests/mpi/openmp_libomp.mpich: tests/mpi/openmp.c tests/mpi/steps.h
 	@mkdir -p $(dir $@)
 	MPICH_CC=clang mpicc.mpich -std=gnu11 -O1 -g -Wall -Wextra -Werror -fopenmp=libomp $< -o $@
+define plugin_rule
+$(B)/lib/plugins/$(1).so: examples/plugins/$(1)/$(1).c src/include/stasis/plugin.h src/include/stasis/stasis.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(PLUGIN_CFLAGS) $$< -o $$@
+endef
+$(foreach p,$(patsubst examples/plugins/%/,%,$(wildcard examples/plugins/*/)),$(eval $(call plugin_rule,$(p))))
+$(B)/tests/programs/plugins/%.so: tests/programs/plugins/%.c src/include/stasis/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $< -o $@
 # a statically linked program, for the tests of programs the runtime cannot join
 $(B)/tests/programs/idle_static: tests/programs/idle.c
 	@mkdir -p $(dir $@)
@@ -203,11 +218,13 @@ format:
 install: bin
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/lib/stasis \
 		$(DESTDIR)$(INCLUDEDIR)/stasis $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
-		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(PKGCONFIGDIR)
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(PREFIX)/lib/stasis/plugins
 	install -m 0755 $(STASIS) $(DESTDIR)$(BINDIR)/stasis
 	install -m 0644 $(RUNTIME) $(DESTDIR)$(PREFIX)/lib/stasis/libstasis.so
 	install -m 0755 $(SSH_RELAY) $(DESTDIR)$(PREFIX)/lib/stasis/stasis-ssh
 	install -m 0644 src/include/stasis/stasis.h $(DESTDIR)$(INCLUDEDIR)/stasis/stasis.h
+	install -m 0644 src/include/stasis/plugin.h $(DESTDIR)$(INCLUDEDIR)/stasis/plugin.h
+	install -m 0644 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/stasis/plugins
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 man/*.3 $(DESTDIR)$(MANDIR)/man3
 	install -m 0644 completion/stasis.bash $(DESTDIR)$(BASHCOMPDIR)/stasis
@@ -222,11 +239,14 @@ deb:
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/stasis $(DESTDIR)$(PREFIX)/lib/stasis/libstasis.so \
 		$(DESTDIR)$(PREFIX)/lib/stasis/stasis-ssh \
-		$(DESTDIR)$(INCLUDEDIR)/stasis/stasis.h $(DESTDIR)$(BASHCOMPDIR)/stasis \
+		$(DESTDIR)$(INCLUDEDIR)/stasis/stasis.h $(DESTDIR)$(INCLUDEDIR)/stasis/plugin.h \
+		$(patsubst $(B)/lib/plugins/%,$(DESTDIR)$(PREFIX)/lib/stasis/plugins/%,$(PLUGINS)) \
+		$(DESTDIR)$(BASHCOMPDIR)/stasis \
 		$(DESTDIR)$(PKGCONFIGDIR)/stasis.pc \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1)) \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
-	-rmdir $(DESTDIR)$(PREFIX)/lib/stasis $(DESTDIR)$(INCLUDEDIR)/stasis
+	-rmdir $(DESTDIR)$(PREFIX)/lib/stasis/plugins $(DESTDIR)$(PREFIX)/lib/stasis \
+		$(DESTDIR)$(INCLUDEDIR)/stasis
 
 clean:
 	rm -rf build

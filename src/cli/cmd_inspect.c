@@ -27,8 +27,8 @@ static const struct cli_command cmd = {
 		"       stasis inspect --dir DIR [ps|threads|fds|mem|ipc|all] [--json]",
     .about = "Prints every record of the image (header, sections, process, origin, threads,\n"
 	     "signal actions, descriptors with their kinds' records, files, shared\n"
-	     "descriptions, locks, zombies, IPC objects, members, memory regions and chunks),\n"
-	     "after verifying every checksum in it.\n"
+	     "descriptions, locks, zombies, IPC objects, members, plugins, memory regions and\n"
+	     "chunks), after verifying every checksum in it.\n"
 	     "\n"
 	     "With --dir, shows the checkpoint whole, as restart --dir would take it: when,\n"
 	     "where (host, kernel) and what (computation, generation, images); then by VIEW\n"
@@ -205,6 +205,8 @@ static void fd_blocks(struct rst_image *img, struct img_out *o)
 	insp_kind_block(&v, IMG_SEC_IPC, "ipc", "SysV IPC objects", img->ipc, img->nipc, o);
 	insp_kind_block(&v, IMG_SEC_MEMBERS, "members", "processes of the checkpoint", img->members,
 			img->nmembers, o);
+	insp_kind_block(&v, IMG_SEC_PLUGINS, "plugins", "plugins and the bytes they saved",
+			img->plugins, img->nplugins, o);
 }
 
 static void memory_blocks(struct rst_image *img, struct img_out *o)

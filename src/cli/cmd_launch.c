@@ -14,7 +14,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OPT_DIR = 256, OPT_NO_COMPRESS, OPT_NO_TTY, OPT_INCREMENTAL, OPT_PORT_FILE, OPT_LOG_FILE };
+enum {
+	OPT_DIR = 256,
+	OPT_NO_COMPRESS,
+	OPT_NO_TTY,
+	OPT_INCREMENTAL,
+	OPT_PORT_FILE,
+	OPT_LOG_FILE,
+	OPT_PLUGIN
+};
 static const struct cli_opt opts[] = {
     {"port", 'p', "PORT",
      "the coordinator's port (default $STASIS_PORT, else 7779; 0: start one on a free port)"},
@@ -35,13 +43,17 @@ static const struct cli_opt opts[] = {
     {"incremental", OPT_INCREMENTAL, NULL,
      "after the first image, store only the pages written since the previous one (every "
      "checkpoint of the program)"},
+    {"plugin", OPT_PLUGIN, "LIB.so",
+     "load plugin LIB.so into every process of the computation (repeatable, in order, after "
+     "those of $STASIS_PLUGINS, a colon-separated list); a restart loads it again "
+     "(docs/plugins.md)"},
     {NULL},
 };
 static const struct cli_command cmd = {
     .name = "launch",
     .synopsis = "[-p PORT] [--coord-host HOST] [--token-file FILE] [--ckpt-dir DIR]\n"
 		"                     [-i SECONDS] [--no-compress] [--no-tty] [--incremental]\n"
-		"                     [--port-file FILE] [--log-file FILE]\n"
+		"                     [--port-file FILE] [--log-file FILE] [--plugin LIB.so]...\n"
 		"                     [--] PROGRAM [ARGS...]",
     .about = "Runs PROGRAM under checkpoint control, in the foreground: its stdin, stdout and\n"
 	     "stderr are yours and its exit status is launch's. It joins the coordinator on\n"
@@ -124,11 +136,51 @@ static int check_program(char **argv)
 	return 0;
 }
 
+#define MAX_PLUGIN_ARGS 16 /* the runtime loads 16 at most */
+
+/* Append plugin path to list (absolute, so that a process that changes its
+ * directory, or a restart, finds it). */
+static int add_plugin(char *list, size_t size, const char *path)
+{
+	char abs[PATH_MAX];
+	size_t len = strlen(list);
+	if (!realpath(path, abs) || access(abs, R_OK) < 0)
+		return error("plugin %s: %s; give the path of the plugin's shared library", path,
+			     strerror(errno));
+	if (strchr(abs, ':'))
+		return error("plugin %s: a plugin's path cannot contain ':'", abs);
+	if (snprintf(list + len, size - len, "%s%s", len ? ":" : "", abs) >= (int)(size - len))
+		return error("too many plugins: their paths exceed %zu bytes", size - 1);
+	return 0;
+}
+
+/* $STASIS_PLUGINS, then every --plugin, into $STASIS_PLUGINS. */
+static int set_plugins(const char **plugins, int n)
+{
+	static char list[8192];
+	const char *env = getenv("STASIS_PLUGINS");
+	char path[PATH_MAX];
+	while (env && *env) {
+		size_t len = strcspn(env, ":");
+		snprintf(path, sizeof(path), "%.*s", (int)len, env);
+		env += len + (env[len] == ':');
+		if (len && add_plugin(list, sizeof(list), path) < 0)
+			return -1;
+	}
+	for (int k = 0; k < n; k++)
+		if (add_plugin(list, sizeof(list), plugins[k]) < 0)
+			return -1;
+	if (list[0])
+		setenv("STASIS_PLUGINS", list, 1);
+	return 0;
+}
+
 int cmd_launch(int argc, char **argv)
 {
 	const char *dir = getenv("STASIS_CKPT_DIR"), *arg, *port_file = NULL, *log_file = NULL;
 	long interval = cli_env_interval();
-	int no_compress = 0, no_tty = 0;
+	int no_compress = 0, no_tty = 0, nplugins = 0;
+	const char *plugins[MAX_PLUGIN_ARGS];
 	char absdir[PATH_MAX], portbuf[16];
 	struct cli_args a;
 	cli_args_start(&a, &cmd, argc, argv);
@@ -155,6 +207,12 @@ int cmd_launch(int argc, char **argv)
 		case OPT_INCREMENTAL:
 			setenv("STASIS_INCREMENTAL", "1", 1);
 			break;
+		case OPT_PLUGIN:
+			if (nplugins == MAX_PLUGIN_ARGS)
+				cli_usage_error(&cmd, "more than %d --plugin options",
+						MAX_PLUGIN_ARGS);
+			plugins[nplugins++] = arg;
+			break;
 		}
 	}
 	int i = a.next;
@@ -162,7 +220,7 @@ int cmd_launch(int argc, char **argv)
 	if (refused)
 		return refused;
 	uint16_t port = cli_args_port(&a, 1);
-	if (resolve_dir(dir ? dir : ".", absdir) < 0)
+	if (resolve_dir(dir ? dir : ".", absdir) < 0 || set_plugins(plugins, nplugins) < 0)
 		return 1;
 	cli_coord_files(port_file, log_file);
 	int hold = cli_ensure_coordinator(&port, absdir, no_compress);

@@ -4,6 +4,8 @@
 #include "common/complock.h"
 #include "common/log.h"
 #include "restore/load.h"
+#include "restore/pathmap.h"
+#include "restore/plugins.h"
 #include "restore/set.h"
 #include "restore/spawn.h"
 #include "restore/tree.h"
@@ -27,7 +29,8 @@ enum {
 	OPT_DEBUG_PAUSE,
 	OPT_CKPT_DIR,
 	OPT_PORT_FILE,
-	OPT_LOG_FILE
+	OPT_LOG_FILE,
+	OPT_PATH_MAP
 };
 static const struct cli_opt opts[] = {
     {"port", 'p', "PORT",
@@ -45,6 +48,10 @@ static const struct cli_opt opts[] = {
     {"ckpt-dir", OPT_CKPT_DIR, "DIR",
      "where the restarted computation's checkpoints go (default: the directory of the images; "
      "a coordinator already running keeps its own)"},
+    {"path-map", OPT_PATH_MAP, "OLD=NEW",
+     "the files under directory OLD are under NEW now (repeatable): the files open at the "
+     "checkpoint, mapped files, the working directory and plugins are taken from there, and "
+     "plugins get the map (the pathvirt plugin also maps the program's later opens)"},
     {"no-map", OPT_NO_MAP, NULL,
      "read every memory chunk (verifying its checksum) before the program runs, instead of "
      "mapping the uncompressed ones from the image file (also STASIS_NO_MAP=1)"},
@@ -62,7 +69,7 @@ static const struct cli_command cmd = {
     .synopsis =
 	"[-p PORT] [--coord-host HOST] [--token-file FILE] [--wait SECONDS]\n"
 	"                      [-i SECONDS] [--ckpt-dir DIR] [--port-file FILE]\n"
-	"                      [--log-file FILE]\n"
+	"                      [--log-file FILE] [--path-map OLD=NEW]...\n"
 	"                      [--no-map | --no-verify] [--debug-pause] (IMAGE... | --dir DIR)",
     .about = "Restarts a computation from its images (or from the newest complete checkpoint\n"
 	     "in DIR), in the foreground like launch: the program's terminal and pipes to\n"
@@ -304,6 +311,8 @@ int cmd_restart(int argc, char **argv)
 			port_file = arg;
 		else if (key == OPT_LOG_FILE)
 			log_file = arg;
+		else if (key == OPT_PATH_MAP && rst_pathmap_add(arg, err, sizeof(err)) < 0)
+			cli_usage_error(&cmd, "%s", err);
 	}
 	const char *nomap = getenv("STASIS_NO_MAP"), *pause = getenv("STASIS_RESTART_PAUSE");
 	if (nomap && *nomap && strcmp(nomap, "0"))
@@ -330,6 +339,10 @@ int cmd_restart(int argc, char **argv)
 		}
 		if (check_owner(&set.img[k]) < 0)
 			return 1;
+		if (rst_plugins_check(&set.img[k], err, sizeof(err)) < 0) {
+			error("cannot restart: %s", err);
+			return 1;
+		}
 		set.part |= part_ok && set.img[k].r.hdr.nprocs > (uint32_t)nimg;
 	}
 	if (rst_set_check(&set, err, sizeof(err)) < 0) {

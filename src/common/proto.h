@@ -119,6 +119,12 @@ enum proto_type {
 				      directory it was given (no NUL); MSG_OK if the coordinator
 				      takes it (--exit-on-last, its computation over), else
 				      MSG_ERROR naming the one it keeps */
+	MSG_KV_PUBLISH = 58,	   /* process c->s, a plugin's name (plugin.h): struct proto_kv,
+				      then len bytes of value; answered by KV_ANSWER (status) */
+	MSG_KV_LOOKUP = 59,	   /* process c->s: struct proto_kv (len 0); answered by
+				      KV_ANSWER once some process published the key */
+	MSG_KV_ANSWER = 60,	   /* s->c: struct proto_kv (status 0 or an errno), then the
+				      value (a lookup's) */
 };
 
 #define EXEC_EXITING 2 /* MSG_EXEC: the process exits on purpose */
@@ -232,6 +238,16 @@ struct proto_tcp_peer {	    /* 16 bytes, for the report's end of the same index 
 };
 /* At restart: where a connection's side 0 listens now (publish), or the
  * answer to a lookup. The connecting side sends the cookie first. */
+/* A name of the computation's name service (MSG_KV_*, plugin.h): the key
+ * NUL-padded, the value's length; the value follows. */
+#define PROTO_KEY_LEN 64
+#define PROTO_VALUE_MAX 1024
+struct proto_kv { /* 72 bytes */
+	char key[PROTO_KEY_LEN];
+	uint32_t len;	 /* bytes of value that follow */
+	uint32_t status; /* KV_ANSWER: 0, or an errno (EEXIST: published already) */
+};
+
 struct proto_name { /* 48 bytes */
 	uint64_t conn_id;
 	uint16_t family; /* AF_INET or AF_INET6 */
@@ -363,6 +379,7 @@ _Static_assert(sizeof(struct proto_tcp_end) == 64, "proto_tcp_end");
 _Static_assert(sizeof(struct proto_tcp_match) == 24, "proto_tcp_match");
 _Static_assert(sizeof(struct proto_tcp_peer) == 16, "proto_tcp_peer");
 _Static_assert(sizeof(struct proto_name) == 48, "proto_name");
+_Static_assert(sizeof(struct proto_kv) == 72, "proto_kv");
 _Static_assert(sizeof(struct proto_host) == 160, "proto_host");
 _Static_assert(sizeof(struct proto_member) == 104, "proto_member");
 _Static_assert(sizeof(struct proto_restart_wait) == 24, "proto_restart_wait");

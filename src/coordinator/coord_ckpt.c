@@ -188,6 +188,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 	struct proto_ckpt_begin b = {.comp_id = c->comp_id, .gen = ck->gen, .flags = ck->flags};
 	debug("checkpoint generation %u of %016llx begins", ck->gen,
 	      (unsigned long long)c->comp_id);
+	names_forget(c); /* the plugins' names of the last checkpoint */
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (k->state != CONN_READY || !conn_is_process(k))
 			continue;

@@ -204,6 +204,7 @@ static int join_computation(struct coord *c, const struct proto_hello *h, char *
 		c->gen = h->gen;
 	if ((h->flags & HELLO_RESTART) && !c->restarting) {
 		c->restarting = 1;
+		names_forget(c); /* the plugins' names of the last checkpoint */
 		c->restart_nprocs = h->nprocs ? h->nprocs : 1;
 	}
 	return 0;
@@ -325,7 +326,8 @@ static void dispatch(struct conn *k, const struct proto_msg *m)
 	char why[96];
 	if (k->state == CONN_HELLO)
 		return on_hello(k, m);
-	if (m->hdr.type == MSG_NAME_PUBLISH || m->hdr.type == MSG_NAME_LOOKUP) {
+	if (m->hdr.type == MSG_NAME_PUBLISH || m->hdr.type == MSG_NAME_LOOKUP ||
+	    m->hdr.type == MSG_KV_PUBLISH || m->hdr.type == MSG_KV_LOOKUP) {
 		if (names_dispatch(k, m) == 0)
 			return;
 	} else if ((conn_is_process(k) ? process_dispatch(k, m) : ctl_dispatch(k, m)) == 0) {

@@ -156,7 +156,7 @@ struct coord {
 	unsigned retries;	  /* and at least once: the retries of this request */
 	struct ckpt ckpt;
 	int status;
-	/* the name service of a restart (coord_names.c) */
+	/* the name service: a restart's connections, plugins (coord_names.c) */
 	struct name *names;
 	struct lookup *lookups;
 	size_t nnames;
@@ -205,8 +205,9 @@ void tcp_on_report(struct conn *k, const struct proto_msg *m);
 void tcp_check_reports(struct coord *c);
 void tcp_forget(struct conn *k);
 
-/* coord_names.c: MSG_NAME_PUBLISH and MSG_NAME_LOOKUP from any peer (0, or
- * -1: malformed); names_forget once a restart is complete */
+/* coord_names.c: MSG_NAME_PUBLISH, MSG_NAME_LOOKUP, MSG_KV_PUBLISH and
+ * MSG_KV_LOOKUP from any peer (0, or -1: malformed); names_forget when a
+ * checkpoint begins and once a restart is complete */
 int names_dispatch(struct conn *k, const struct proto_msg *m);
 void names_forget(struct coord *c);
 

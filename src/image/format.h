@@ -93,6 +93,7 @@ enum img_section_type {
 	IMG_SEC_LOCKS = 18,    /* struct img_lock[]: file locks held through descriptors */
 	IMG_SEC_MEMBERS = 19,  /* struct img_member[]: every process of the generation */
 	IMG_SEC_ORIGIN = 20,   /* struct img_origin: host, kernel, command line (skippable) */
+	IMG_SEC_PLUGINS = 21,  /* struct img_plugin[]: the plugins loaded, their saved bytes */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 

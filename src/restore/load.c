@@ -3,6 +3,7 @@
  * anything is created, so that a bad image changes nothing. */
 #include "restore/load.h"
 #include "restore/chain.h"
+#include "restore/pathmap.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -11,9 +12,10 @@
 
 #define USER_TOP 0x800000000000ull
 
+/* Paths as the restart's path map has them (pathmap.c: nothing without one). */
 const char *rst_str(const struct rst_image *img, uint32_t off)
 {
-	return off < img->strings_len ? img->strings + off : "";
+	return off < img->strings_len ? rst_pathmap_apply(img->strings + off) : "";
 }
 
 /* IMG_COMP_PARENT only in an image that has a parent (chain.c resolves it) */
@@ -154,6 +156,8 @@ static int check_kinds(const struct rst_image *img, char *err, size_t errlen)
 		       check_records(img, &v, IMG_SEC_MEMBERS, img->members, img->nmembers, err,
 				     errlen) < 0 ||
 		       check_records(img, &v, IMG_SEC_ORIGIN, img->origin, img->norigin, err,
+				     errlen) < 0 ||
+		       check_records(img, &v, IMG_SEC_PLUGINS, img->plugins, img->nplugins, err,
 				     errlen) < 0
 		   ? -1
 		   : 0;
@@ -259,6 +263,10 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->origin = load(img, IMG_SEC_ORIGIN, sizeof(struct img_origin), &img->norigin,
 				 NULL, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_PLUGINS) &&
+	    !(img->plugins = load(img, IMG_SEC_PLUGINS, sizeof(struct img_plugin), &img->nplugins,
+				  NULL, err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
 	    check_kinds(img, err, errlen) < 0 || rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
@@ -286,6 +294,7 @@ void rst_free(struct rst_image *img)
 	free(img->ipc);
 	free(img->members);
 	free(img->origin);
+	free(img->plugins);
 	rst_chain_free(img);
 	free(img->shares);
 	memset(img, 0, sizeof(*img));

@@ -12,6 +12,7 @@
 #include "image/kinds/zombies.h"
 #include "image/kinds/members.h"
 #include "image/kinds/origin.h"
+#include "image/kinds/plugins.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,8 +39,10 @@ struct rst_image {
 	uint32_t nipc;
 	struct img_member *members; /* IMG_SEC_MEMBERS, NULL in images without one */
 	uint32_t nmembers;
-	struct img_origin *origin; /* IMG_SEC_ORIGIN, NULL in images without one */
-	uint32_t norigin;	   /* 1 with one */
+	struct img_origin *origin;  /* IMG_SEC_ORIGIN, NULL in images without one */
+	uint32_t norigin;	    /* 1 with one */
+	struct img_plugin *plugins; /* IMG_SEC_PLUGINS, NULL in images without one */
+	uint32_t nplugins;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */

@@ -11,6 +11,7 @@
 #include "restore/locks.h"
 #include "restore/mem.h"
 #include "restore/objs.h"
+#include "restore/pathmap.h"
 #include "restore/plan.h"
 #include "restore/set.h"
 #include "restore/sigfwd.h"
@@ -381,6 +382,7 @@ static void write_restart_info(const struct rst_set *set, struct rst_image *img,
 	(void)dir; /* images keep going to the directory the program used */
 	ri.nmapped = l->nruns;
 	ri.base_gen = rst_chain_base_gen(img);
+	snprintf(ri.path_map, sizeof(ri.path_map), "%s", rst_pathmap_text());
 	if (l->nruns)
 		memcpy(ri.mapped, l->runs, l->nruns * sizeof(ri.mapped[0]));
 	if (rst_write_target(img, l, at, &ri, sizeof(ri)) < 0)

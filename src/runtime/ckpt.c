@@ -3,6 +3,7 @@
 #include "runtime/ckpt.h"
 #include "runtime/api.h"
 #include "restore/blob/restart_info.h"
+#include "restore/blob/blob.h"
 #include "runtime/arena.h"
 #include "runtime/dirty.h"
 #include "runtime/exec.h"
@@ -17,6 +18,7 @@
 #include "runtime/fd_tty.h"
 #include "runtime/fds.h"
 #include "runtime/outside.h"
+#include "runtime/plugin.h"
 #include "runtime/procinfo.h"
 #include "runtime/progress.h"
 #include "runtime/quiesce.h"
@@ -29,6 +31,7 @@
 #include "runtime/libc.h"
 #include "common/fault.h"
 #include "common/ckptfiles.h"
+#include "common/clock.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -99,11 +102,18 @@ static void send_interval(void)
 
 /* The next message of `type`; the others that may arrive meanwhile are
  * handled here. The coordinator pings every second of a checkpoint: one
- * silent for PROTO_SILENCE_MS is given up on. */
-int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
+ * silent for PROTO_SILENCE_MS is given up on. With a deadline (now_ms()),
+ * RT_COORD_TIMEOUT once it has passed instead. */
+static int coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size,
+		      long long deadline)
 {
 	for (;;) {
-		if (proto_recv_timeout(rt.coord_fd, m, buf, size, PROTO_SILENCE_MS) < 0) {
+		long long ms = PROTO_SILENCE_MS;
+		if (deadline && (ms = deadline - now_ms()) <= 0)
+			return RT_COORD_TIMEOUT;
+		if (proto_recv_timeout(rt.coord_fd, m, buf, size, (int)ms) < 0) {
+			if (errno == ETIMEDOUT && deadline)
+				return RT_COORD_TIMEOUT;
 			if (errno == ETIMEDOUT)
 				warn("pid %d: the coordinator (port %u) said nothing for %d s "
 				     "during a checkpoint",
@@ -123,6 +133,16 @@ int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
 		else if (m->hdr.type != MSG_PING)
 			debug("unexpected message %u while waiting for %u", m->hdr.type, type);
 	}
+}
+
+int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size)
+{
+	return coord_wait(type, m, buf, size, 0);
+}
+
+int rt_coord_wait_ms(uint16_t type, struct proto_msg *m, void *buf, size_t size, int timeout_ms)
+{
+	return coord_wait(type, m, buf, size, now_ms() + (timeout_ms > 0 ? timeout_ms : 1));
 }
 
 /* Wait for the pass of barrier id (see rt_coord_wait). Returns 0 on pass, 1
@@ -192,6 +212,23 @@ static void send_host(void)
 	proto_send(rt.coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
 }
 
+/* The plugins' RESTART event, before the RESTARTED barrier: one that fails
+ * fails the restart as a restorer does (restore/spawn.c rst_abort): the
+ * namespace's PID 1 tells restart, and every process of it ends. */
+static void restart_plugins(void)
+{
+	char err[512];
+	if (rt_nplugins && rt_plugins_restart(rt.gen, err, sizeof(err)) < 0) {
+		log_msg("error", "%s; the restart fails", err);
+		char init[32] = "";
+		/* restarted processes run in a PID namespace whose PID 1 is restart's */
+		if (read_small_file("/proc/1/comm", init, sizeof(init)) > 0 &&
+		    !strcmp(init, "stasis\n"))
+			kill(1, BLOB_ABORT_SIGNAL);
+		syscall(SYS_exit_group, 1);
+	}
+}
+
 /* After a restart, the checkpoint thread resumes here (see write.c). */
 static int after_restart(uint8_t *buf, size_t size)
 {
@@ -233,6 +270,7 @@ static int after_restart(uint8_t *buf, size_t size)
 	}
 	send_host();
 	send_interval(); /* a new coordinator takes it */
+	restart_plugins();
 	debug("pid %d: restarted, waiting for the RESTARTED barrier", getpid());
 	int rc = barrier(BARRIER_RESTARTED, buf, size);
 	debug("pid %d: RESTARTED barrier passed", getpid());
@@ -259,7 +297,8 @@ struct ckpt_run {
 	struct rt_image_job job;
 	struct timespec t0;
 	int released, reported, wrote;
-	int huge; /* a forked writer without dirty-page tracking: huge pages help */
+	int plugin_failed; /* a plugin failed its CHECKPOINT event (err says which) */
+	int huge;	   /* a forked writer without dirty-page tracking: huge pages help */
 	struct image_parts *parts;
 	char dir[PATH_MAX], path[PATH_MAX], err[512];
 };
@@ -306,11 +345,13 @@ static int suspend(struct ckpt_run *c)
 {
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	rt.nrestored = 0;
-	if (rt_crit_close() < 0) {
-		snprintf(c->err, sizeof(c->err),
-			 "pid %d: a critical section (stasis_disable_checkpoint) stayed open for "
-			 "more than %d s; the program goes on",
-			 getpid(), RT_SUSPEND_TIMEOUT);
+	if (c->plugin_failed || rt_crit_close() < 0) {
+		if (!c->plugin_failed)
+			snprintf(
+			    c->err, sizeof(c->err),
+			    "pid %d: a critical section (stasis_disable_checkpoint) stayed open "
+			    "for more than %d s; the program goes on",
+			    getpid(), RT_SUSPEND_TIMEOUT);
 		/* its threads run: no list of children (the checkpoint fails anyway) */
 		proto_send(rt.coord_fd, MSG_CHILDREN, NULL, 0, NULL, 0);
 		return -1;
@@ -428,6 +469,8 @@ static void lost_coordinator(struct ckpt_run *c)
 	     "on, its image of this generation is discarded",
 	     getpid(), c->cb.gen);
 	rt.coord_lost = 1;
+	if (rt_nplugins)
+		rt_plugins_resume(c->cb.gen, 0);
 }
 
 /* On a helper with its own descriptor table: what it opens takes no number
@@ -444,6 +487,9 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 {
 	struct ckpt_run c = {.job = {.rc = -1}};
 	parse_begin(m, &c);
+	/* every thread runs: plugins may work, and talk to each other */
+	if (rt_nplugins && rt_plugins_checkpoint(c.cb.gen, c.err, sizeof(c.err)) < 0)
+		c.plugin_failed = 1;
 	int flags = c.cb.flags | rt.flags;
 	c.huge = !(flags & (CKPT_INCREMENTAL | CKPT_KILL)) && !getenv_flag("STASIS_NO_FORK");
 	if (!(c.cb.flags & CKPT_KILL)) /* the program runs: make room for its shared pages */
@@ -515,6 +561,8 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		rt_release_all();
 	rt_huge_idle(b == 0 && c.released); /* what the time before the stop left */
 	rt_arena_reset();
+	if (rt_nplugins)
+		rt_plugins_resume(c.cb.gen, b == 0 && !(rt.barrier_flags & BARRIER_F_ABORT));
 }
 
 static int join_coordinator(uint32_t flags, int quiet);
@@ -552,6 +600,7 @@ __attribute__((noreturn)) static void *ckpt_thread(void *arg)
 	(void)arg;
 	static uint8_t buf[PATH_MAX + 4096];
 	rt.ckpt_tid = rt_gettid();
+	rt_plugins_runtime_thread(); /* the runtime's own paths are never translated */
 	if (rt.coord_fd < 0)
 		rejoin();
 	for (;;) {
@@ -686,6 +735,7 @@ void rt_forked_child(void)
 	rt.coord_lost = 0;
 	rt.let_go = 0;
 	join_coordinator(0, rt.comp_id != 0); /* failed: the thread joins again later */
+	rt_plugins_start(1);
 	if (rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d (forked) runs without checkpoints", getpid());
 		return;
@@ -713,8 +763,18 @@ __attribute__((constructor)) static void rt_init(void)
 	rt_outside_init();
 	const char *comp = secure_getenv("STASIS_COMP_ID"); /* exec'd: the same computation */
 	rt.comp_id = comp ? strtoull(comp, NULL, 16) : 0;
+	char err[PATH_MAX + 256];
+	if (rt_plugins_load(err, sizeof(err)) < 0) { /* a computation without them is not one */
+		log_msg("error", "pid %d: %s", getpid(), err);
+		syscall(SYS_exit_group, 1);
+	}
 	if (rt_arena_init() < 0 || rt_progress_init() < 0 || rt_install_handler() < 0 ||
-	    join_coordinator(0, 0) < 0 || rt_start_ckpt_thread() < 0) {
+	    join_coordinator(0, 0) < 0) {
+		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());
+		return;
+	}
+	rt_plugins_start(0);
+	if (rt_start_ckpt_thread() < 0) {
 		log_msg("error", "pid %d runs without checkpoints: runtime setup failed", getpid());
 		return;
 	}

@@ -17,5 +17,8 @@ void rt_forked_child(void);
 #define RT_COORD_LOST (-2)
 struct proto_msg;
 int rt_coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size);
+/* The same within timeout_ms: RT_COORD_TIMEOUT after it. */
+#define RT_COORD_TIMEOUT (-3)
+int rt_coord_wait_ms(uint16_t type, struct proto_msg *m, void *buf, size_t size, int timeout_ms);
 
 #endif

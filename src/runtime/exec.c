@@ -47,6 +47,7 @@ static const char *const kept_names[] = {
     "STASIS_TTY",
     [COMP_ID] = "STASIS_COMP_ID",
     "STASIS_TOKEN_FILE",
+    "STASIS_PLUGINS",
 };
 #define NKEPT (sizeof(kept_names) / sizeof(kept_names[0]))
 static char *kept[NKEPT]; /* "NAME=value" as at load time, or NULL */

@@ -46,7 +46,23 @@
 	X(semget)                                                                                  \
 	X(msgget)                                                                                  \
 	X(accept)                                                                                  \
-	X(accept4)
+	X(accept4)                                                                                 \
+	X(open)                                                                                    \
+	X(open64)                                                                                  \
+	X(openat)                                                                                  \
+	X(openat64)                                                                                \
+	X(fopen)                                                                                   \
+	X(fopen64)                                                                                 \
+	X(stat)                                                                                    \
+	X(stat64)                                                                                  \
+	X(lstat)                                                                                   \
+	X(lstat64)                                                                                 \
+	X(fstatat)                                                                                 \
+	X(fstatat64)                                                                               \
+	X(access)                                                                                  \
+	X(opendir)                                                                                 \
+	X(mkdir)                                                                                   \
+	X(unlink)
 
 enum rt_libc_id {
 #define RT_LIBC_ID(name) RT_LIBC_##name,

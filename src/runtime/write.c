@@ -8,6 +8,8 @@
 #include "runtime/fds.h"
 #include "runtime/locks.h"
 #include "runtime/members.h"
+#include "runtime/plugin.h"
+#include "image/kinds/plugins.h"
 #include "runtime/mem.h"
 #include "runtime/procinfo.h"
 #include "runtime/progress.h"
@@ -63,6 +65,8 @@ struct image_parts {
 	struct rt_vmas mem;
 	struct rt_ipc ipc;
 	struct rt_locks locks;
+	struct img_plugin *plugins;
+	uint32_t nplugins;
 	char *smaps; /* /proc/self/smaps at the stop */
 };
 
@@ -142,11 +146,13 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_SHARES, p->fds.shares, p->fds.nshares * sizeof(struct img_share)},
 	    {IMG_SEC_MEMBERS, members, nm * sizeof(struct img_member)},
 	    {IMG_SEC_ORIGIN, &p->origin, sizeof(p->origin)},
+	    {IMG_SEC_PLUGINS, p->plugins, p->nplugins * sizeof(struct img_plugin)},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if ((s[i].type != IMG_SEC_PARENT || s[i].data) &&
-		    (s[i].size || (s[i].type != IMG_SEC_SHARES && s[i].type != IMG_SEC_MEMBERS)) &&
-		    /* those two only when there are some */
+		    (s[i].size || (s[i].type != IMG_SEC_SHARES && s[i].type != IMG_SEC_MEMBERS &&
+				   s[i].type != IMG_SEC_PLUGINS)) &&
+		    /* those three only when there are some */
 		    img_write_section(w, s[i].type,
 				      s[i].type == IMG_SEC_ORIGIN ? IMG_SECF_SKIPPABLE : 0,
 				      s[i].data ? s[i].data : "", s[i].size) < 0)
@@ -305,6 +311,7 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen)
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
 	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0 ||
 	    rt_dump_locks(&p->locks, &p->fds, err, errlen) < 0 ||
+	    rt_plugins_dump(&p->plugins, &p->nplugins, &p->tab, &p->files, err, errlen) < 0 ||
 	    !(p->smaps = rt_read_smaps(err, errlen)) ||
 	    rt_plan_memory(&p->mem, &p->tab, &p->files, p->smaps,
 			   live ? RT_PLAN_LIVE : RT_PLAN_COPY, err, errlen) < 0)

@@ -262,7 +262,7 @@ def test_part_of_a_multi_process_checkpoint_is_refused(st):
             r.err.read_text()
 
 
-RESTART_VERSION = 2  # restore/blob/restart_info.h RT_RESTART_VERSION
+RESTART_VERSION = 3  # restore/blob/restart_info.h RT_RESTART_VERSION
 
 
 def test_image_of_another_build_refused(st):

@@ -85,8 +85,9 @@ def test_man_pages_render_without_warnings():
     if not shutil.which("man"):
         pytest.fail("man is not installed (apt-get install man-db)")
     pages = sorted(MAN.glob("*.[13]"))
-    # stasis(1), a page per command, stasis.h(3) and a .so page per function of it
-    assert len(pages) == len(commands()) + 1 + 1 + 7, [p.name for p in pages]
+    # stasis(1), a page per command, stasis.h(3) and a .so page per function of it,
+    # stasis-plugin(3) and a .so page per function of plugin.h
+    assert len(pages) == len(commands()) + 1 + 1 + 7 + 1 + 5, [p.name for p in pages]
     for page in pages:
         text = page.read_text()
         if text.startswith(".so "):  # another name of a page: man3/stasis.h.3
@@ -116,7 +117,8 @@ def test_install_tree(installed):
     files = sorted(str(p.relative_to(installed)) for p in installed.rglob("*") if p.is_file())
     pages = sorted(f"share/man/man{p.suffix[1:]}/{p.name}" for p in MAN.glob("*.[13]"))
     assert files == sorted(["bin/stasis", "lib/stasis/libstasis.so", "lib/stasis/stasis-ssh",
-                            "include/stasis/stasis.h",
+                            "lib/stasis/plugins/modify-env.so", "lib/stasis/plugins/pathvirt.so",
+                            "include/stasis/stasis.h", "include/stasis/plugin.h",
                             "share/bash-completion/completions/stasis",
                             "share/pkgconfig/stasis.pc", *pages]), files
     assert os.access(installed / "bin" / "stasis", os.X_OK)
@@ -141,6 +143,17 @@ def test_installed_header_compiles(installed, tmp_path):
                         str(exe)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert subprocess.run([str(exe)], capture_output=True, text=True).stdout == "0 0\n"
+
+
+def test_installed_plugin_header_builds_a_plugin(installed, tmp_path):
+    """A plugin builds against the installed <stasis/plugin.h> alone."""
+    src = tmp_path / "p.c"
+    src.write_text('#include <stasis/plugin.h>\n'
+                   'const struct stasis_plugin stasis_plugin = '
+                   '{.abi = STASIS_PLUGIN_ABI, .name = "p"};\n')
+    r = subprocess.run(["cc", "-Wall", "-Werror", "-shared", "-fPIC", f"-I{installed}/include",
+                        str(src), "-o", str(tmp_path / "p.so")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
 
 
 def test_installed_stasis_checkpoints_and_restarts(st, installed):

@@ -473,6 +473,56 @@ START_TEST(test_names)
 }
 END_TEST
 
+static void send_kv(int fd, uint16_t type, const char *key, const char *value)
+{
+	struct proto_kv kv = {.len = value ? strlen(value) : 0};
+	snprintf(kv.key, sizeof(kv.key), "%s", key);
+	ck_assert_int_eq(proto_send(fd, type, &kv, sizeof(kv), value, kv.len), 0);
+}
+
+/* The answer about key: its status and, for a lookup, its value. */
+static void expect_kv(int fd, const char *key, uint32_t status, const char *value)
+{
+	struct proto_msg m = expect(fd, MSG_KV_ANSWER);
+	struct proto_kv kv;
+	ck_assert_uint_eq(m.hdr.len, sizeof(kv) + strlen(value));
+	memcpy(&kv, m.payload, sizeof(kv));
+	ck_assert_str_eq(kv.key, key);
+	ck_assert_uint_eq(kv.status, status);
+	ck_assert_uint_eq(kv.len, strlen(value));
+	ck_assert_mem_eq(m.payload + sizeof(kv), value, kv.len);
+}
+
+/* The plugins' names: in the same store as a restart's connections, a
+ * lookup waits for the publication, a second publication is refused with
+ * EEXIST, and a malformed message drops its peer. */
+START_TEST(test_plugin_names)
+{
+	start_coord(0);
+	/* as the restart's connections, peers of any role (processes get
+	 * INTERVAL when they join, which expect_nothing would see) */
+	int a = join(ROLE_CONTROL, 1, "a", 0, 0, 0, NULL);
+	int b = join(ROLE_CONTROL, 1, "b", 0, 0, 0, NULL);
+	send_kv(b, MSG_KV_LOOKUP, "rank0", NULL);
+	expect_nothing(b);
+	send_kv(a, MSG_KV_PUBLISH, "rank0", "10.0.0.1:5000");
+	expect_kv(b, "rank0", 0, "10.0.0.1:5000");
+	expect_kv(a, "rank0", 0, "");
+	send_kv(a, MSG_KV_PUBLISH, "rank0", "again");
+	expect_kv(a, "rank0", EEXIST, "");
+	/* a restart connection's name does not meet a plugin's */
+	struct proto_name n = {.conn_id = 7, .family = AF_INET, .port = 1};
+	ck_assert_int_eq(proto_send(a, MSG_NAME_PUBLISH, &n, sizeof(n), NULL, 0), 0);
+	send_kv(b, MSG_KV_LOOKUP, "rank0", NULL);
+	expect_kv(b, "rank0", 0, "10.0.0.1:5000");
+	/* an empty key: the peer is dropped */
+	send_kv(b, MSG_KV_PUBLISH, "", "x");
+	expect_closed(b);
+	close(b);
+	close(a);
+}
+END_TEST
+
 static int restart_waiter(uint64_t comp, uint32_t seconds, const struct proto_member *m, uint32_t n)
 {
 	struct proto_restart_wait w = {
@@ -784,6 +834,7 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_restart_barrier);
 	tcase_add_test(tc, test_tcp_pairing);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_plugin_names);
 	tcase_add_test(tc, test_hosts_and_members);
 	tcase_add_test(tc, test_restart_in_parts);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define RT_RESTART_VERSION 2		       /* bumped with any change of the struct */
+#define RT_RESTART_VERSION 3		       /* bumped with any change of the struct */
 #define RT_RESTART_MAGIC 0x5453524154534552ull /* "RESTARTS" */
 #define RT_MAX_MAPPED 64		       /* ranges in rt_restart_info.mapped */
 #define RT_RESTART_PATH 4096		       /* bytes of ckpt_dir (PATH_MAX) */
@@ -42,6 +42,9 @@ struct rt_restart_info {
 	struct {
 		uint64_t dev, ino;
 	} outer[3];
+	/* `restart --path-map OLD=NEW` lines, '\n'-separated, NUL-terminated:
+	 * for plugins (stasis_plugin_path_map) */
+	char path_map[RT_RESTART_PATH];
 };
 
 #endif
