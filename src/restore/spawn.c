@@ -379,7 +379,8 @@ static void write_restart_info(const struct rst_set *set, struct rst_image *img,
 	ri.gen = w->gen > img->r.hdr.gen ? w->gen : img->r.hdr.gen;
 	ri.flags = w->flags;
 	ri.port = port;
-	(void)dir; /* images keep going to the directory the program used */
+	if (dir[0] && !proto_coord_remote()) /* the coordinator's, as the next checkpoint's */
+		snprintf(ri.ckpt_dir, sizeof(ri.ckpt_dir), "%s", dir);
 	ri.nmapped = l->nruns;
 	ri.base_gen = rst_chain_base_gen(img);
 	snprintf(ri.path_map, sizeof(ri.path_map), "%s", rst_pathmap_text());

@@ -5,6 +5,7 @@ errors as JSON, the coordinator's log file, one checkpoint directory, and
 import json
 import re
 import os
+import shutil
 import time
 
 import pytest
@@ -458,6 +459,27 @@ def test_api_critical_section_generation_directory_restarts(st):
     assert r.wait(timeout=30) == 0, st.describe_all()
     text = out.read_text()
     assert text.endswith("PASS\n") and "FAIL" not in text, text
+
+
+def test_api_directory_after_a_restart_from_a_copy(st):
+    """A restart from a copy of the checkpoint directory, given as the
+    restart's --ckpt-dir: stasis_checkpoint_dir() names the copy at once,
+    before any checkpoint (it named the launch's directory until the first)."""
+    ctl, out, p = in_section(st)
+    (ctl / "leave").touch()
+    st.checkpoint(kill=False)
+    st.wait_for(out, "after gen 1", proc=p)
+    st.checkpoint(kill=True)
+    st.wait_killed(p)
+    moved = st.tmp / "moved"
+    shutil.copytree(st.ckpt_dir, moved)
+    r = st._spawn([str(st.bin), "restart", "-p", str(st.port), "--ckpt-dir", str(moved),
+                   "--dir", str(moved)], None, None, "restart")
+    st.wait_for(out, "restarted 1 gen 2 dir ", proc=r)
+    assert out.read_text().endswith(f"restarted 1 gen 2 dir {moved}\n"), out.read_text()
+    (ctl / "verify").touch()
+    assert r.wait(timeout=30) == 0, st.describe_all()
+    assert out.read_text().endswith("PASS\n"), out.read_text()
 
 
 def test_api_outside_stasis():
