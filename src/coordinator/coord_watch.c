@@ -21,6 +21,7 @@ void watch_abandon(struct conn *k)
 	peer_describe(k, why, sizeof(why));
 	ckpt_fail(c, "process %u (%s) did not answer within %u s: %s", k->pid, k->name,
 		  c->timeout_ms / 1000, why);
+	ckpt_count(k, -1);
 	k->abandoned = c->ckpt.gen;
 	k->member = 0;
 }
