@@ -45,6 +45,7 @@ void conn_drop(struct conn *k, const char *why)
 	if (k->state == CONN_READY && k->restarted)
 		k->c->nrestarted--;
 	k->state = CONN_DEAD;
+	k->c->ndead_conns++; /* conn_reap frees it */
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 }
 
@@ -517,9 +518,8 @@ static void conn_left(struct coord *c, struct conn *k)
 
 int conn_reap(struct coord *c)
 {
-	int left = 0, again = 1;
-	while (again) {
-		again = 0;
+	int left = 0;
+	while (c->ndead_conns) /* conn_left may close others */
 		for (struct conn **p = &c->conns; *p;) {
 			struct conn *k = *p;
 			if (k->state != CONN_DEAD) {
@@ -527,14 +527,11 @@ int conn_reap(struct coord *c)
 				continue;
 			}
 			*p = k->next;
+			c->ndead_conns--;
 			conn_left(c, k);
-			if (conn_is_process(k)) {
-				left++;
-				again = 1;
-			}
+			left += conn_is_process(k);
 			conn_free(k);
 		}
-	}
 	if (left && !coord_nprocs(c)) {
 		c->restarting = 0; /* its processes are gone: the restart failed, or was killed */
 		if (!ckpt_exec_pending(c, 0))

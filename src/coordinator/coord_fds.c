@@ -49,8 +49,10 @@ static long long resume(struct loop *l, long long id, void *data)
 {
 	struct coord *c = data;
 	(void)id;
+	fds_reserve(c); /* if it was lost: first */
+	if (c->reserve_fd < 0)
+		return ACCEPT_PAUSE_MS;
 	c->accept_timer = 0;
-	fds_reserve(c); /* if it was lost */
 	if (c->listen_fd >= 0 && loop_add_fd(l, c->listen_fd, LOOP_READ, conn_accept, c) < 0)
 		warn("cannot watch port %u for connections again: %s", c->port, strerror(errno));
 	return LOOP_NOMORE;

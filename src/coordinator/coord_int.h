@@ -141,6 +141,7 @@ struct coord {
 	struct loop *loop;
 	struct conn *conns;
 	int nprocs;		/* CONN_READY processes */
+	int ndead_conns;	/* CONN_DEAD, not freed yet (conn_reap) */
 	uint32_t nrestarted;	/* CONN_READY processes waiting for the RESTARTED pass */
 	int reserve_fd;		/* /dev/null, closed to make room (coord_fds.c) */
 	long long accept_timer; /* accepting resumes then */
