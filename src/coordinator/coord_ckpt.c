@@ -477,7 +477,7 @@ static void ckpt_finish(struct coord *c)
 		sbuf_printf(&ck->errors, "no process wrote an image\n");
 	if (ok)
 		sbuf_sort_lines(&ck->paths); /* arrival order is not meaningful */
-	fds_release(c); /* a full descriptor table does not fail it */
+	fds_release(c);			     /* a full descriptor table does not fail it */
 	if (ok && write_script(c, err, sizeof(err)) < 0) {
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;

@@ -101,6 +101,7 @@ static int send_check(struct conn *k, size_t len)
 		conn_drop(k, "output too large (the peer does not read)");
 		return -1;
 	}
+	k->sent_ms = now_ms();
 	return 0;
 }
 

@@ -75,6 +75,7 @@ struct conn {
 	uint32_t restart_id;	 /* HELLO_RESTART: the 'stasis restart' it came with */
 	uint8_t origin[16];	 /* HELLO_PART: the host it ran on (proto_origin) */
 	long long heard_ms;	 /* when it last said something, or was last asked to */
+	long long sent_ms;	 /* when it was last sent something */
 	uint32_t abandoned;	 /* the generation whose checkpoint gave up on it, or 0 */
 	int killing;		 /* sent KILL by CMD_KILL */
 	int waits_kill;		 /* a control client waiting for CMD_KILL to complete */
