@@ -1428,7 +1428,7 @@ def coord_table(res):
     return ("### The coordinator at scale (bench/coordload.c, simulated processes)\n\n"
             "| processes asked | joined | join s | checkpoint s (request to result) | "
             "coordinator CPU in it, s | coordinator RSS per process, bytes | coordinator "
-            "peak RSS, MiB | pids in a barrier pass |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "peak RSS, MiB | pids in the SUSPENDED pass |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
             "\n" + "\n".join(rows) + "\n\nRLIMIT_NOFILE of the coordinator (soft/hard): %s.\n"
             % (lim[0] if lim else "?"))
 
