@@ -297,6 +297,17 @@ static const char *status(uint32_t json)
 	return command(MSG_CMD_STATUS, &json, sizeof(json), MSG_STATUS_REPLY);
 }
 
+/* Until the coordinator no longer lists process pid (at most 5 s): it has
+ * seen that process's connection close. */
+static void wait_gone(uint32_t pid)
+{
+	char needle[32];
+	snprintf(needle, sizeof(needle), "{\"pid\": %u,", pid);
+	for (int i = 0; i < 500 && strstr(status(1), needle); i++)
+		usleep(10000);
+	ck_assert_ptr_null(strstr(status(1), needle));
+}
+
 /* A connection made (maybe still in the listening socket's backlog). */
 static int plain_connect(void)
 {

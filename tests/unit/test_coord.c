@@ -740,7 +740,8 @@ START_TEST(test_checkpoint_waits_for_exec)
 	int p1 = join_process(221, NULL), p2 = join_process(222, NULL);
 	uint32_t one = 1;
 	ck_assert_int_eq(proto_send(p2, MSG_EXEC, &one, sizeof(one), NULL, 0), 0);
-	close(p2); /* the exec closes its connection */
+	close(p2);	/* the exec closes its connection */
+	wait_gone(222); /* before the request: else it may find 222 still there */
 	expect_nothing(p1);
 	int ctl = request_checkpoint(0);
 	expect_nothing(p1); /* not yet: pid 222 is coming back */

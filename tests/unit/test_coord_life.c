@@ -314,16 +314,6 @@ START_TEST(test_interval_comes_back)
 }
 END_TEST
 
-/* Until the coordinator no longer lists process pid (at most 5 s). */
-static void wait_gone(uint32_t pid)
-{
-	char needle[32];
-	snprintf(needle, sizeof(needle), "{\"pid\": %u,", pid);
-	for (int i = 0; i < 500 && strstr(status(1), needle); i++)
-		usleep(10000);
-	ck_assert_ptr_null(strstr(status(1), needle));
-}
-
 /* A process that had stopped for the checkpoint and disconnects was killed:
  * the checkpoint fails naming it. One that said it exits (a forked writer
  * let it go on) makes it start again without it. */
