@@ -16,7 +16,8 @@
  * (127.0.0.2, .3, ...: one address has only ~28k ephemeral ports towards one
  * port). Every wait is bounded: a connection that gets no challenge within
  * 5 s ends the joining (the coordinator stopped accepting), and the count
- * that joined is checkpointed.
+ * that joined is checkpointed. The descriptor limit goes up to fs.nr_open
+ * where that is allowed (the result line says what it ran with).
  */
 #include "common/proto.h"
 
@@ -511,9 +512,22 @@ static void stop_all(struct run *r, struct coord *co, int ctl)
 	}
 }
 
+/* The soft limit up to the hard one; both up to fs.nr_open first where that is
+ * allowed (CAP_SYS_RESOURCE). The coordinator inherits them. */
 static void raise_nofile(struct rlimit *rl)
 {
+	long nr_open = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	if (f && fscanf(f, "%ld", &nr_open) != 1)
+		nr_open = 0;
+	if (f)
+		fclose(f);
 	getrlimit(RLIMIT_NOFILE, rl);
+	struct rlimit want = {(rlim_t)nr_open, (rlim_t)nr_open};
+	if (nr_open > 0 && (rlim_t)nr_open > rl->rlim_max && setrlimit(RLIMIT_NOFILE, &want) == 0) {
+		*rl = want;
+		return;
+	}
 	rl->rlim_cur = rl->rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, rl) < 0)
 		fail("cannot raise RLIMIT_NOFILE to its hard limit %lu: %s",

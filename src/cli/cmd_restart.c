@@ -201,9 +201,20 @@ static __attribute__((noreturn)) void watch_result(int fd)
 	_exit(0);
 }
 
-static int start_watch(const struct rst_set *set, uint16_t port, int wait_s)
+/* The image that lists every process of the generation (the coordinator
+ * lists them in one image per host: the others list their own process). */
+static const struct rst_image *listing_image(const struct rst_set *set)
 {
 	const struct rst_image *img = &set->img[0];
+	for (int i = 1; i < set->n; i++)
+		if (set->img[i].nmembers > img->nmembers)
+			img = &set->img[i];
+	return img;
+}
+
+static int start_watch(const struct rst_set *set, uint16_t port, int wait_s)
+{
+	const struct rst_image *img = listing_image(set);
 	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid()};
 	struct proto_restart_wait w = {.comp_id = img->r.hdr.comp_id,
 				       .gen = img->r.hdr.gen,

@@ -42,7 +42,7 @@
 
 #define PROTO_MAGIC 0x4d535453u
 #define PROTO_VERSION 1
-#define PROTO_MAX_PAYLOAD (1u << 20)
+#define PROTO_MAX_PAYLOAD (4u << 20) /* room for PROTO_MAX_MEMBERS struct proto_member */
 #define PROTO_NONCE_LEN 32
 #define PROTO_TOKEN_LEN 32
 #define PROTO_MAC_LEN 32
@@ -111,7 +111,9 @@ enum proto_type {
 	MSG_NAME_ANSWER = 52,	   /* s->c: struct proto_name */
 	MSG_HOST = 53,		   /* process c->s after WELCOME: struct proto_host */
 	MSG_MEMBERS = 54,	   /* s->c before the DRAINED pass: struct proto_member of every
-				      process of the checkpoint (recorded in each image) */
+				      process of the checkpoint to the lowest pid of each host,
+				      of itself alone to the others (recorded in the images:
+				      a host's part names every process of the computation) */
 	MSG_CMD_RESTART_WAIT = 55, /* control c->s from restart: struct proto_restart_wait, then
 				      the generation's struct proto_member from its images */
 	MSG_RESTART_RESULT = 56,   /* s->c: struct proto_ckpt_result (gen 0: failed), then text */
@@ -197,10 +199,12 @@ struct proto_barrier {
 	uint32_t flags;	 /* BARRIER_F_* (coordinator -> process) */
 	uint32_t reserved;
 };
-/* A checkpoint barrier's pass (coordinator -> process) is followed by the u32
- * pids of the processes taking part (at most PROTO_MAX_MEMBERS): the runtime
- * tells sockets inside the computation from sockets to outside with them. */
-#define PROTO_MAX_MEMBERS 4096
+/* A checkpoint's SUSPENDED pass (coordinator -> process) is followed by the
+ * u32 pids of the processes taking part on the process's host (at most
+ * PROTO_MAX_MEMBERS; the other passes carry none): the runtime tells sockets
+ * inside the computation from sockets to outside with them. 32768 covers
+ * pid_max's default, and DMTCP's largest published run (32,752). */
+#define PROTO_MAX_MEMBERS 32768
 
 /* TCP connections at checkpoint (runtime/fd_tcp.c, coordinator/coord_tcp.c).
  * After the SUSPENDED pass every process reports the TCP sockets it drains
@@ -382,6 +386,10 @@ _Static_assert(sizeof(struct proto_name) == 48, "proto_name");
 _Static_assert(sizeof(struct proto_kv) == 72, "proto_kv");
 _Static_assert(sizeof(struct proto_host) == 160, "proto_host");
 _Static_assert(sizeof(struct proto_member) == 104, "proto_member");
+_Static_assert(sizeof(struct proto_restart_wait) +
+		       PROTO_MAX_MEMBERS * sizeof(struct proto_member) <=
+		   PROTO_MAX_PAYLOAD,
+	       "every member fits one message");
 _Static_assert(sizeof(struct proto_restart_wait) == 24, "proto_restart_wait");
 
 #endif

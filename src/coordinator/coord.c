@@ -28,6 +28,7 @@
 	5000 /* --exit-on-last: a new coordinator waits this long for a first                      \
 		 client (a launch or restart is on its way) */
 #define DEFAULT_TIMEOUT_S 20
+#define LISTEN_BACKLOG 4096 /* many processes join at once (the kernel caps it: somaxconn) */
 
 static int resolve_self(struct coord *c, const char *exe, char *err, size_t errlen)
 {
@@ -90,6 +91,7 @@ static void coord_destroy(struct coord *c)
 	life_stop_listening(c);
 	files_forget(c);
 	conn_free_all(c);
+	fds_release(c);
 	if (c->sig_fd >= 0)
 		close(c->sig_fd);
 	life_release(c);
@@ -149,12 +151,13 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	c->opts = *o;
-	c->listen_fd = c->sig_fd = c->lock_fd = -1;
+	c->listen_fd = c->sig_fd = c->lock_fd = c->reserve_fd = -1;
 	c->timeout_ms = (o->timeout ? o->timeout : DEFAULT_TIMEOUT_S) * 1000u;
 	c->interval_set = o->interval_given || o->interval != 0;
 	life_linger(c, START_GRACE_MS);
 	snprintf(c->bind_addr, sizeof(c->bind_addr), "%s",
 		 o->bind_addr ? o->bind_addr : "127.0.0.1");
+	fds_setup(c);
 	if (sodium_init() < 0) {
 		errf(err, errlen, "cannot initialize libsodium");
 		goto fail;
@@ -166,7 +169,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 	 * both bind it (SO_REUSEADDR), but only one listens, and only that one
 	 * writes the token file. No client reads the token before the event
 	 * loop sends its challenge, after the file is written. */
-	if (listen(c->listen_fd, 128) < 0) {
+	if (listen(c->listen_fd, LISTEN_BACKLOG) < 0) {
 		bind_error(c, err, errlen);
 		goto fail;
 	}

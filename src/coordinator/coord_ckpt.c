@@ -41,17 +41,16 @@ int ckpt_stage_known(uint32_t id)
 	return stage_pos(id) != 0;
 }
 
-static int ckpt_members(const struct coord *c, uint32_t reached_stage, int *reached)
+void ckpt_count(struct conn *k, int sign)
 {
-	int n = 0;
-	*reached = 0;
-	for (const struct conn *k = c->conns; k; k = k->next) {
-		if (!k->member || k->state != CONN_READY)
-			continue;
-		n++;
-		*reached += k->barrier >= stage_pos(reached_stage);
-	}
-	return n;
+	struct ckpt *ck = &k->c->ckpt;
+	if (!ck->active || !k->member || k->state != CONN_READY)
+		return;
+	ck->nmem += sign;
+	ck->nreached += sign * ckpt_reached(k, ck->stage);
+	ck->nreported += sign * k->tcp_reported;
+	ck->done += sign > 0 ? k->done : -k->done;
+	ck->total += sign > 0 ? k->total : -k->total;
 }
 
 #define EXEC_WAIT_MS 2000 /* how long a checkpoint waits for an exec'ing process */
@@ -201,6 +200,7 @@ static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char 
 		k->image = NULL;
 		k->done = k->total = 0;
 		k->heard_ms = now_ms();
+		ckpt_count(k, 1);
 		conn_send(k, MSG_CKPT_BEGIN, &b, sizeof(b), c->ckpt_dir, strlen(c->ckpt_dir));
 	}
 	return 0;
@@ -478,6 +478,7 @@ static void ckpt_finish(struct coord *c)
 		sbuf_printf(&ck->errors, "no process wrote an image\n");
 	if (ok)
 		sbuf_sort_lines(&ck->paths); /* arrival order is not meaningful */
+	fds_release(c);			     /* a full descriptor table does not fail it */
 	if (ok && write_script(c, err, sizeof(err)) < 0) {
 		sbuf_printf(&ck->errors, "%s\n", err);
 		ok = 0;
@@ -490,38 +491,28 @@ static void ckpt_finish(struct coord *c)
 		retain(c);
 	else
 		ckpt_remove_generation(c, ck->gen);
+	fds_reserve(c);
 	if (ok || !ckpt_retry(c))
 		report(c, ok);
-	int reached, n = ckpt_members(c, 0, &reached);
 	struct proto_barrier pass = {
-	    .id = BARRIER_WRITTEN, .nprocs = (uint32_t)n, .flags = ok ? 0 : BARRIER_F_ABORT};
+	    .id = BARRIER_WRITTEN, .nprocs = ck->nmem, .flags = ok ? 0 : BARRIER_F_ABORT};
+	int send = !ok || !(ck->flags & CKPT_KILL); /* else report() sent KILL */
 	for (struct conn *k = c->conns; k; k = k->next) {
-		if (!k->member || k->state != CONN_READY)
+		if (!k->member)
 			continue;
-		if (!ok || !(ck->flags & CKPT_KILL)) /* else report() sent KILL */
+		if (k->state == CONN_READY && send)
 			conn_send(k, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
-		k->member = 0;
+		k->member = 0; /* a closed one too: it leaves no checkpoint */
 		k->barrier = 0;
 		tcp_forget(k);
 	}
 	ck->active = 0;
+	ck->nmem = ck->nreached = ck->nreported = ck->ndead = 0;
+	ck->done = ck->total = 0;
 	sbuf_reset(&ck->paths);
 	sbuf_reset(&ck->errors);
 	fault_generation(0);
 	sbuf_reset(&ck->hostpaths);
-}
-
-/* A checkpoint barrier's pass to k, with the pids of the members on k's
- * host (pids of other hosts mean other processes there). */
-static void send_pass(struct coord *c, struct conn *k, const struct proto_barrier *pass)
-{
-	static uint32_t pids[PROTO_MAX_MEMBERS];
-	size_t np = 0;
-	for (struct conn *o = c->conns; o; o = o->next)
-		if (o->member && o->state == CONN_READY && np < PROTO_MAX_MEMBERS &&
-		    same_host(k, o))
-			pids[np++] = o->pid;
-	conn_send(k, MSG_BARRIER, pass, sizeof(*pass), pids, np * sizeof(pids[0]));
 }
 
 static void member_gone(struct coord *c, struct conn *k);
@@ -530,27 +521,27 @@ static void member_gone(struct coord *c, struct conn *k);
 void ckpt_advance(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
-	for (struct conn *k = c->conns; k; k = k->next)
-		if (ck->active && k->member && k->state == CONN_DEAD)
+	for (struct conn *k = c->conns; ck->active && ck->ndead && k; k = k->next)
+		if (k->member && k->state == CONN_DEAD)
 			member_gone(c, k); /* closed in this pass of the loop: its failure
 					      goes with the pass (ABORT) */
 	/* the others may wait for the report of one gone */
 	tcp_check_reports(c);
-	int reached, n = ckpt_members(c, ck->stage, &reached);
-	if (!ck->active || reached < n)
+	if (!ck->active || ck->nreached < ck->nmem)
 		return;
-	if (n == 0 || ck->stage == BARRIER_WRITTEN)
+	if (ck->nmem == 0 || ck->stage == BARRIER_WRITTEN)
 		return ckpt_finish(c);
-	struct proto_barrier pass = {
-	    .id = ck->stage, .nprocs = (uint32_t)n, .flags = ck->failed ? BARRIER_F_ABORT : 0};
 	if (ck->stage == BARRIER_DRAINED)
 		members_send(c); /* for the images, before they are written */
+	struct proto_barrier pass = {
+	    .id = ck->stage, .nprocs = ck->nmem, .flags = ck->failed ? BARRIER_F_ABORT : 0};
+	pass_send(c, &pass);
+	long long now = now_ms();
 	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->member && k->state == CONN_READY) {
-			send_pass(c, k, &pass);
-			k->heard_ms = now_ms(); /* asked for the next barrier from now */
-		}
+		if (k->member && k->state == CONN_READY)
+			k->heard_ms = now; /* asked for the next barrier from now */
 	ck->stage = stages[stage_pos(ck->stage)];
+	ck->nreached = 0; /* every member is at the stage passed */
 }
 
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
@@ -563,7 +554,9 @@ void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b)
 			 b->id, ck->active ? "running" : "idle", ck->stage);
 		return conn_drop(k, why);
 	}
+	ckpt_count(k, -1);
 	k->barrier = stage_pos(b->id);
+	ckpt_count(k, 1);
 	ckpt_advance(k->c);
 }
 
@@ -609,14 +602,8 @@ void ckpt_on_error(struct conn *k, const struct proto_msg *m)
  * that asked for the checkpoint (the CLI shows it on a terminal). */
 struct proto_progress ckpt_progress(const struct coord *c)
 {
-	struct proto_progress sum = {0};
-	for (const struct conn *o = c->conns; o; o = o->next)
-		if (o->member && o->state == CONN_READY) {
-			sum.done += o->done;
-			sum.total += o->total;
-			sum.nprocs++;
-		}
-	return sum;
+	const struct ckpt *ck = &c->ckpt;
+	return (struct proto_progress){.done = ck->done, .total = ck->total, .nprocs = ck->nmem};
 }
 
 void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
@@ -627,8 +614,10 @@ void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
 	if (!ck->active || !k->member)
 		return; /* late: the checkpoint is over */
 	memcpy(&p, m->payload, sizeof(p));
+	ckpt_count(k, -1);
 	k->done = p.done;
 	k->total = p.total;
+	ckpt_count(k, 1);
 	struct proto_progress sum = ckpt_progress(c);
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
 	if (req && !conn_is_process(req))
@@ -727,6 +716,7 @@ static void member_gone(struct coord *c, struct conn *k)
 			    k->name);
 	}
 	k->member = 0;
+	c->ckpt.ndead--; /* counted when it closed (conn_drop) */
 }
 
 /* k has gone (it is no longer in the connection list). */
@@ -744,18 +734,20 @@ void restart_on_barrier(struct conn *k)
 {
 	struct coord *c = k->c;
 	k->barrier = BARRIER_RESTARTED;
-	uint32_t n = 0;
-	for (struct conn *p = c->conns; p; p = p->next)
-		n += p->state == CONN_READY && p->barrier == BARRIER_RESTARTED;
-	if (c->restarting && n < c->restart_nprocs)
+	if (!k->restarted)
+		c->nrestarted++;
+	k->restarted = 1;
+	if (c->restarting && c->nrestarted < c->restart_nprocs)
 		return;
-	struct proto_barrier pass = {.id = BARRIER_RESTARTED, .nprocs = n};
+	struct proto_barrier pass = {.id = BARRIER_RESTARTED, .nprocs = c->nrestarted};
 	for (struct conn *p = c->conns; p; p = p->next) {
-		if (p->state != CONN_READY || p->barrier != BARRIER_RESTARTED)
+		if (p->state != CONN_READY || !p->restarted)
 			continue;
 		conn_send(p, MSG_BARRIER, &pass, sizeof(pass), NULL, 0);
 		p->barrier = 0;
+		p->restarted = 0;
 	}
+	c->nrestarted = 0;
 	c->restarting = 0;
 	names_forget(c); /* every connection is made again */
 	restart_done(c);

@@ -37,14 +37,36 @@ void conn_drop(struct conn *k, const char *why)
 		return;
 	if (why)
 		warn("closing %s: %s", conn_who(k, who, sizeof(who)), why);
+	ckpt_count(k, -1);
+	if (k->member)
+		k->c->ckpt.ndead++; /* ckpt_advance takes it out of the checkpoint */
+	if (k->state == CONN_READY && conn_is_process(k))
+		k->c->nprocs--;
+	if (k->state == CONN_READY && k->restarted)
+		k->c->nrestarted--;
 	k->state = CONN_DEAD;
+	k->c->ndead_conns++; /* conn_reap frees it */
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 }
 
+/* The shared message is sent: what was queued after it comes next. */
+static void shared_sent(struct conn *k)
+{
+	struct sbuf empty = k->out;
+	shared_put(k->sh);
+	k->sh = NULL;
+	k->sh_off = 0;
+	k->out = k->after;
+	k->after = empty;
+}
+
+/* Send what is queued: out, then the shared message, then after. */
 static int conn_flush(struct conn *k)
 {
-	while (k->out.len) {
-		ssize_t n = send(k->fd, k->out.p, k->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (k->out.len || k->sh) {
+		const char *p = k->out.len ? k->out.p : (const char *)k->sh->data + k->sh_off;
+		size_t len = k->out.len ? k->out.len : k->sh->len - k->sh_off;
+		ssize_t n = send(k->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -53,11 +75,33 @@ static int conn_flush(struct conn *k)
 			conn_drop(k, k->role ? strerror(errno) : NULL);
 			return -1;
 		}
-		sbuf_consume(&k->out, n);
+		if (k->out.len)
+			sbuf_consume(&k->out, n);
+		else if ((k->sh_off += n) == k->sh->len)
+			shared_sent(k);
 	}
 	loop_del_fd(k->c->loop, k->fd, LOOP_WRITE);
 	if (k->state == CONN_CLOSING)
 		conn_drop(k, NULL);
+	return 0;
+}
+
+/* k may take len more bytes (-1: it was dropped). */
+static int send_check(struct conn *k, size_t len)
+{
+	if (k->state == CONN_DEAD)
+		return -1;
+	if (fault_hit(FAULT_COORD_SEND)) {
+		char why[96];
+		snprintf(why, sizeof(why), "cannot send to it: %s", strerror(errno));
+		conn_drop(k, why);
+		return -1;
+	}
+	if (len > PROTO_MAX_PAYLOAD || k->out.len + k->after.len > OUT_MAX) {
+		conn_drop(k, "output too large (the peer does not read)");
+		return -1;
+	}
+	k->sent_ms = now_ms();
 	return 0;
 }
 
@@ -67,22 +111,29 @@ int conn_send(struct conn *k, uint16_t type, const void *a, size_t alen, const v
 			      .version = PROTO_VERSION,
 			      .type = type,
 			      .len = (uint32_t)(alen + blen)};
-	if (k->state == CONN_DEAD)
+	struct sbuf *q = k->sh ? &k->after : &k->out; /* after a shared message waiting */
+	if (send_check(k, alen + blen) < 0)
 		return -1;
-	if (fault_hit(FAULT_COORD_SEND)) {
-		char why[96];
-		snprintf(why, sizeof(why), "cannot send to it: %s", strerror(errno));
-		conn_drop(k, why);
-		return -1;
-	}
-	if (alen + blen > PROTO_MAX_PAYLOAD || k->out.len > OUT_MAX) {
-		conn_drop(k, "output too large (the peer does not read)");
-		return -1;
-	}
-	if (sbuf_add(&k->out, &h, sizeof(h)) < 0 || sbuf_add(&k->out, a, alen) < 0 ||
-	    sbuf_add(&k->out, b, blen) < 0) {
+	if (sbuf_add(q, &h, sizeof(h)) < 0 || sbuf_add(q, a, alen) < 0 ||
+	    sbuf_add(q, b, blen) < 0) {
 		conn_drop(k, "out of memory");
 		return -1;
+	}
+	return conn_flush(k);
+}
+
+int conn_send_shared(struct conn *k, struct shared *s)
+{
+	if (send_check(k, s->len - sizeof(struct proto_hdr)) < 0)
+		return -1;
+	if (k->sh) { /* one waits already: a copy after it */
+		if (sbuf_add(&k->after, s->data, s->len) < 0) {
+			conn_drop(k, "out of memory");
+			return -1;
+		}
+	} else {
+		k->sh = s;
+		s->refs++;
 	}
 	return conn_flush(k);
 }
@@ -101,10 +152,9 @@ static void refuse(struct conn *k, const char *reason)
 
 struct conn *conn_by_id(struct coord *c, uint64_t id)
 {
-	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->id == id && k->state == CONN_READY)
-			return k;
-	return NULL;
+	/* conn_new: its descriptor in the low 32 bits; the loop knows it */
+	struct conn *k = loop_fd_data(c->loop, (int)(uint32_t)id, conn_read);
+	return k && k->id == id && k->state == CONN_READY ? k : NULL;
 }
 
 int conn_is_process(const struct conn *k)
@@ -114,10 +164,7 @@ int conn_is_process(const struct conn *k)
 
 int coord_nprocs(const struct coord *c)
 {
-	int n = 0;
-	for (const struct conn *k = c->conns; k; k = k->next)
-		n += k->state == CONN_READY && conn_is_process(k);
-	return n;
+	return c->nprocs;
 }
 
 /* k and the restart hello h are parts of one restart in parts: each is one
@@ -218,6 +265,7 @@ static void welcome(struct conn *k)
 				  .gen = c->gen,
 				  .flags = c->opts.no_compress ? CKPT_NO_COMPRESS : 0};
 	k->state = CONN_READY;
+	c->nprocs += conn_is_process(k);
 	conn_send(k, MSG_WELCOME, &w, sizeof(w), c->ckpt_dir, strlen(c->ckpt_dir));
 }
 
@@ -392,7 +440,8 @@ static void conn_new(struct coord *c, int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	k->c = c;
 	k->fd = fd;
-	k->id = ++c->next_client_id;
+	/* unique (a sequence number) and found at once (its descriptor) */
+	k->id = ++c->next_client_id << 32 | (uint32_t)fd;
 	k->state = CONN_HELLO;
 	k->heard_ms = now_ms();
 	k->next = c->conns;
@@ -408,12 +457,13 @@ void conn_accept(struct loop *l, int fd, void *data, int mask)
 	for (int i = 0; i < 64; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd >= 0) {
+			fds_accepted(data);
 			conn_new(data, cfd);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (errno != EAGAIN && errno != EWOULDBLOCK && !fds_accept_failed(data, errno))
 			warn("cannot accept a connection: %s", strerror(errno));
 		return;
 	}
@@ -424,6 +474,8 @@ static void conn_free(struct conn *k)
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 	close(k->fd);
 	tcp_forget(k);
+	shared_put(k->sh);
+	sbuf_free(&k->after);
 	free(k->image);
 	sbuf_free(&k->in);
 	sbuf_free(&k->out);
@@ -469,9 +521,8 @@ static void conn_left(struct coord *c, struct conn *k)
 
 int conn_reap(struct coord *c)
 {
-	int left = 0, again = 1;
-	while (again) {
-		again = 0;
+	int left = 0;
+	while (c->ndead_conns) /* conn_left may close others */
 		for (struct conn **p = &c->conns; *p;) {
 			struct conn *k = *p;
 			if (k->state != CONN_DEAD) {
@@ -479,14 +530,11 @@ int conn_reap(struct coord *c)
 				continue;
 			}
 			*p = k->next;
+			c->ndead_conns--;
 			conn_left(c, k);
-			if (conn_is_process(k)) {
-				left++;
-				again = 1;
-			}
+			left += conn_is_process(k);
 			conn_free(k);
 		}
-	}
 	if (left && !coord_nprocs(c)) {
 		c->restarting = 0; /* its processes are gone: the restart failed, or was killed */
 		if (!ckpt_exec_pending(c, 0))
@@ -500,12 +548,17 @@ void conn_flush_all(struct coord *c)
 {
 	struct timeval tv = {.tv_sec = 1};
 	for (struct conn *k = c->conns; k; k = k->next) {
-		if (k->state == CONN_DEAD || !k->out.len)
+		if (k->state == CONN_DEAD || (!k->out.len && !k->sh))
 			continue;
 		fcntl(k->fd, F_SETFL, fcntl(k->fd, F_GETFL) & ~O_NONBLOCK);
 		setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if (write_full(k->fd, k->out.p, k->out.len) == 0)
-			sbuf_reset(&k->out);
+		if (write_full(k->fd, k->out.p, k->out.len) < 0 ||
+		    (k->sh &&
+		     write_full(k->fd, k->sh->data + k->sh_off, k->sh->len - k->sh_off) < 0) ||
+		    (k->after.len && write_full(k->fd, k->after.p, k->after.len) < 0))
+			continue;
+		sbuf_reset(&k->out);
+		sbuf_reset(&k->after);
 	}
 }
 

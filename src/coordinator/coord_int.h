@@ -39,6 +39,15 @@ enum conn_state {
 
 struct coord;
 
+/* One message sent alike to many connections (a barrier pass with its pids):
+ * built once, referenced by each connection's output until sent
+ * (coord_shared.c). */
+struct shared {
+	unsigned refs;
+	size_t len;
+	uint8_t data[]; /* header and payload */
+};
+
 struct conn {
 	struct coord *c;
 	int fd;
@@ -48,9 +57,13 @@ struct conn {
 	char name[PROTO_NAME_LEN + 1];
 	uint8_t nonce[PROTO_NONCE_LEN];
 	struct sbuf in, out;
+	struct shared *sh; /* after out: a shared message, sent from sh_off on */
+	size_t sh_off;
+	struct sbuf after;	 /* what was sent while sh waits, after it */
 	uint32_t barrier;	 /* last barrier reached in the current round (its position in
 				    the checkpoint's order, coord_ckpt.c; or BARRIER_RESTARTED) */
 	int member;		 /* takes part in the running checkpoint */
+	int restarted;		 /* waits for the RESTARTED pass */
 	int wrote;		 /* sent IMAGE_DONE in the running checkpoint */
 	char *image;		 /* its path (malloc'ed), or NULL */
 	uint32_t keep_from;	 /* MSG_RETAIN: its images below this generation may go */
@@ -62,6 +75,7 @@ struct conn {
 	uint32_t restart_id;	 /* HELLO_RESTART: the 'stasis restart' it came with */
 	uint8_t origin[16];	 /* HELLO_PART: the host it ran on (proto_origin) */
 	long long heard_ms;	 /* when it last said something, or was last asked to */
+	long long sent_ms;	 /* when it was last sent something */
 	uint32_t abandoned;	 /* the generation whose checkpoint gave up on it, or 0 */
 	int killing;		 /* sent KILL by CMD_KILL */
 	int waits_kill;		 /* a control client waiting for CMD_KILL to complete */
@@ -92,6 +106,12 @@ struct ckpt {
 	struct sbuf paths, errors;
 	long long start_ms; /* now_ms() at its start */
 	uint64_t bytes;	    /* of the images written so far */
+	/* kept as messages come and go, over the members that are CONN_READY
+	 * (ckpt_count): how many, how many reached the current stage, reported
+	 * their TCP sockets, and their progress; members closed and not yet
+	 * counted out of the checkpoint (member_gone) */
+	uint32_t nmem, nreached, nreported, ndead;
+	uint64_t done, total;
 };
 
 /* How a checkpoint ended, for status */
@@ -121,6 +141,12 @@ struct coord {
 	int listen_fd, sig_fd;
 	struct loop *loop;
 	struct conn *conns;
+	int nprocs;		/* CONN_READY processes */
+	int ndead_conns;	/* CONN_DEAD, not freed yet (conn_reap) */
+	uint32_t nrestarted;	/* CONN_READY processes waiting for the RESTARTED pass */
+	int reserve_fd;		/* /dev/null, closed to make room (coord_fds.c) */
+	long long accept_timer; /* accepting resumes then */
+	int accept_failing;	/* since the last accept that worked (warned once) */
 	uint64_t next_client_id;
 	uint64_t comp_id;
 	uint32_t gen; /* last generation started */
@@ -182,7 +208,33 @@ int conn_reap(struct coord *c);
 void conn_flush_all(struct coord *c);
 void conn_free_all(struct coord *c);
 
+/* coord_shared.c: shared_new builds the message once (NULL: out of memory);
+ * conn_send_shared queues it on k; shared_put drops a reference. */
+struct iovec;
+struct shared *shared_new(uint16_t type, const struct iovec *iov, int n);
+int conn_send_shared(struct conn *k, struct shared *s);
+void shared_put(struct shared *s);
+
+/* coord_pass.c: a checkpoint barrier's pass to every member (the SUSPENDED
+ * one with the pids of each member's host); members_sorted: the CONN_READY
+ * members in cmp's order (malloc'ed; *n of them; NULL: none, or no memory) */
+void pass_send(struct coord *c, const struct proto_barrier *pass);
+struct conn **members_sorted(struct coord *c, int (*cmp)(const void *, const void *), size_t *n);
+
+/* coord_fds.c: the descriptor limit. fds_setup raises the soft limit to the
+ * hard one and keeps a descriptor in reserve; fds_accept_failed pauses
+ * accepting for a moment on EMFILE/ENFILE (1: it did); fds_release and
+ * fds_reserve free and take back the reserve around what must not fail. */
+void fds_setup(struct coord *c);
+int fds_accept_failed(struct coord *c, int err);
+void fds_accepted(struct coord *c);
+void fds_release(struct coord *c);
+void fds_reserve(struct coord *c);
+
 /* coord_ckpt.c */
+/* Add (sign 1) or take away (-1) what k counts for in the running checkpoint:
+ * before and after a change of its state, membership, barrier or report. */
+void ckpt_count(struct conn *k, int sign);
 int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen);
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b);
 void ckpt_on_image(struct conn *k, const struct proto_msg *m);
@@ -215,7 +267,8 @@ void names_forget(struct coord *c);
  * same_host says whether two processes see the same pids (one machine, one
  * PID namespace; a process that did not say where it runs shares everyone's);
  * members_send
- * gives every member of the running checkpoint the list of all (MSG_MEMBERS). */
+ * gives the lowest pid of each host the list of every member of the running
+ * checkpoint, the others their own entry (MSG_MEMBERS). */
 void host_on(struct conn *k, const struct proto_msg *m);
 int same_host(const struct conn *a, const struct conn *b);
 void members_send(struct coord *c);

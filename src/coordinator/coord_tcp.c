@@ -123,18 +123,6 @@ static void pair_up(struct coord *c, struct tend *v, size_t n)
 	}
 }
 
-static int tcp_members(const struct coord *c, int *reported)
-{
-	int n = 0;
-	*reported = 0;
-	for (const struct conn *k = c->conns; k; k = k->next)
-		if (k->member && k->state == CONN_READY) {
-			n++;
-			*reported += k->tcp_reported;
-		}
-	return n;
-}
-
 static void answer(struct coord *c)
 {
 	struct ckpt *ck = &c->ckpt;
@@ -174,9 +162,9 @@ static void answer(struct coord *c)
 
 void tcp_check_reports(struct coord *c)
 {
-	int reported, n = tcp_members(c, &reported);
-	if (c->ckpt.active && c->ckpt.stage == BARRIER_DRAINED && !c->ckpt.tcp_answered &&
-	    reported == n)
+	const struct ckpt *ck = &c->ckpt;
+	if (ck->active && ck->stage == BARRIER_DRAINED && !ck->tcp_answered &&
+	    ck->nreported == ck->nmem)
 		answer(c);
 }
 
@@ -198,7 +186,9 @@ void tcp_on_report(struct conn *k, const struct proto_msg *m)
 	memcpy(k->tcp, m->payload + sizeof(h), h.count * sizeof(*k->tcp));
 	memcpy(k->tcp_host, h.host, sizeof(h.host));
 	k->ntcp = h.count;
+	ckpt_count(k, -1);
 	k->tcp_reported = 1;
+	ckpt_count(k, 1);
 	ckpt_advance(k->c); /* members closed meanwhile fail it first: the answer says ABORT */
 }
 

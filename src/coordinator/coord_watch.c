@@ -1,5 +1,7 @@
 /* A checkpoint's bounds. Twice a second the coordinator pings the members and
- * the client that asked (they bound their own waits by it, PROTO_SILENCE_MS),
+ * the client that asked (they bound their own waits by it, PROTO_SILENCE_MS;
+ * a member that was sent something in the last second is not pinged: with
+ * 32768 of them pings would be most of the coordinator's sends),
  * and gives up on a member that has said nothing for --timeout since it was
  * last asked for something: the checkpoint fails naming it and why (stopped,
  * blocked), the others go on. A process given up on (stopped, say) that goes
@@ -14,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define PING_IDLE_MS 1000 /* a member told nothing for this long is pinged */
+
 void watch_abandon(struct conn *k)
 {
 	struct coord *c = k->c;
@@ -21,6 +25,7 @@ void watch_abandon(struct conn *k)
 	peer_describe(k, why, sizeof(why));
 	ckpt_fail(c, "process %u (%s) did not answer within %u s: %s", k->pid, k->name,
 		  c->timeout_ms / 1000, why);
+	ckpt_count(k, -1);
 	k->abandoned = c->ckpt.gen;
 	k->member = 0;
 }
@@ -48,7 +53,8 @@ void watch_tick(struct coord *c)
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->member || k->state != CONN_READY)
 			continue;
-		conn_send(k, MSG_PING, NULL, 0, NULL, 0);
+		if (now - k->sent_ms >= PING_IDLE_MS) /* else it heard from us lately */
+			conn_send(k, MSG_PING, NULL, 0, NULL, 0);
 		if (!ckpt_reached(k, ck->stage) && now - k->heard_ms >= c->timeout_ms)
 			watch_abandon(k);
 	}

@@ -123,6 +123,13 @@ int loop_fd_mask(const struct loop *l, int fd)
 	return fd >= 0 && fd < l->nfiles ? l->files[fd].mask : LOOP_NONE;
 }
 
+void *loop_fd_data(const struct loop *l, int fd, loop_file_fn *fn)
+{
+	if (fd < 0 || fd >= l->nfiles || !(l->files[fd].mask & LOOP_READ) || l->files[fd].rfn != fn)
+		return NULL;
+	return l->files[fd].data;
+}
+
 long long loop_add_timer(struct loop *l, long long ms, loop_timer_fn *fn, void *data)
 {
 	struct timer *t = calloc(1, sizeof(*t));

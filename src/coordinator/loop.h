@@ -27,6 +27,8 @@ int loop_add_fd(struct loop *l, int fd, int mask, loop_file_fn *fn, void *data);
 void loop_del_fd(struct loop *l, int fd, int mask);
 /* The events fd is watched for (LOOP_NONE if none). */
 int loop_fd_mask(const struct loop *l, int fd);
+/* The data of fd if it is watched for reading by fn, else NULL. */
+void *loop_fd_data(const struct loop *l, int fd, loop_file_fn *fn);
 
 /* Run fn after ms milliseconds; returns the timer id (> 0) or -1. */
 long long loop_add_timer(struct loop *l, long long ms, loop_timer_fn *fn, void *data);

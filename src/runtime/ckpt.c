@@ -598,7 +598,9 @@ static void rejoin(void)
 __attribute__((noreturn)) static void *ckpt_thread(void *arg)
 {
 	(void)arg;
-	static uint8_t buf[PATH_MAX + 4096];
+	/* the largest message (the members of a checkpoint); its pages are
+	   touched only as far as messages reach */
+	static uint8_t buf[PROTO_MAX_PAYLOAD];
 	rt.ckpt_tid = rt_gettid();
 	rt_plugins_runtime_thread(); /* the runtime's own paths are never translated */
 	if (rt.coord_fd < 0)

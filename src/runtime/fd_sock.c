@@ -4,6 +4,7 @@
  * name, shutdown state: all readable without privileges). Computed once per
  * checkpoint, in the runtime's arena. */
 #include "runtime/fd_sock.h"
+#include "common/proto.h"
 #include "runtime/arena.h"
 #include "runtime/dirlist.h"
 #include "runtime/sort.h"
@@ -21,20 +22,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_MEMBERS 4096
 #define MAX_HELD (1u << 20)
 #define MAX_UNIX (1u << 18)
 #define MAX_ICONS (1u << 20)
 #define TCP_LISTEN_STATE 10
 
-static uint32_t members[MAX_MEMBERS];
+static uint32_t members[PROTO_MAX_MEMBERS]; /* its pages touched as far as used */
 static size_t nmembers;
 
 void rt_note_members(const void *pids, size_t len)
 {
 	if (len < sizeof(uint32_t))
 		return; /* a pass without the list: keep the last one */
-	nmembers = len / sizeof(uint32_t) < MAX_MEMBERS ? len / sizeof(uint32_t) : MAX_MEMBERS;
+	nmembers =
+	    len / sizeof(uint32_t) < PROTO_MAX_MEMBERS ? len / sizeof(uint32_t) : PROTO_MAX_MEMBERS;
 	memcpy(members, pids, nmembers * sizeof(uint32_t));
 }
 

@@ -32,6 +32,7 @@ static char tmpdir[64], ckdir[PATH_MAX];
 static pid_t cpid;
 static uint16_t cport;
 static uint8_t rbuf[PROTO_MAX_PAYLOAD + 1];
+static uint32_t fd_pid[1 << 16]; /* the pid each fake process joined with, by its fd */
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -107,6 +108,8 @@ static int join(uint32_t role, uint32_t pid, const char *name, uint64_t comp_id,
 	int fd = proto_client_connect(cport, &h, w ? w : &w2, dir, sizeof(dir), err, sizeof(err));
 	ck_assert_msg(fd >= 0, "connect failed: %s", err);
 	ck_assert_str_eq(dir, ckdir);
+	if (fd < (int)(sizeof(fd_pid) / sizeof(fd_pid[0])))
+		fd_pid[fd] = pid;
 	set_timeout(fd);
 	return fd;
 }
@@ -184,11 +187,25 @@ static struct proto_tcp_match expect_match(int fd, uint32_t count)
 	return h;
 }
 
-/* Before the DRAINED pass: every process of the checkpoint, for the images */
-static void expect_members(int fd, uint32_t nprocs)
+/* Before the DRAINED pass, for the images: every process of the checkpoint
+ * to the lowest pid of a host, its own entry alone to the others. Returns
+ * how many it got. */
+static uint32_t expect_members(int fd, uint32_t nprocs)
 {
 	struct proto_msg m = expect(fd, MSG_MEMBERS);
-	ck_assert_uint_eq(m.hdr.len, nprocs * sizeof(struct proto_member));
+	struct proto_member e;
+	uint32_t n = m.hdr.len / sizeof(e), self = fd_pid[fd], lowest = UINT32_MAX, seen = 0;
+	ck_assert_uint_eq(m.hdr.len % sizeof(e), 0);
+	ck_assert_msg(n == nprocs || n == 1, "%u members listed to pid %u, of %u", n, self, nprocs);
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(&e, m.payload + i * sizeof(e), sizeof(e));
+		lowest = e.pid < lowest ? e.pid : lowest;
+		seen += e.pid == self;
+	}
+	ck_assert_uint_eq(seen, 1);
+	if (n > 1)
+		ck_assert_uint_eq(lowest, self); /* the full list to the lowest pid */
+	return n;
 }
 
 static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
@@ -202,9 +219,9 @@ static void expect_pass(int fd, uint32_t id, uint32_t nprocs)
 	memcpy(&b, m.payload, sizeof(b));
 	ck_assert_uint_eq(b.id, id);
 	ck_assert_uint_eq(b.nprocs, nprocs);
-	/* on the checkpoint's PREPARED, SUSPENDED and DRAINED passes the pids of the
-	 * processes taking part follow, one per process */
-	int pids = id == BARRIER_PREPARED || id == BARRIER_SUSPENDED || id == BARRIER_DRAINED;
+	/* on the checkpoint's SUSPENDED pass the pids of the processes taking part
+	 * follow, one per process */
+	int pids = id == BARRIER_SUSPENDED;
 	ck_assert_uint_eq(m.hdr.len, sizeof(b) + (pids ? nprocs * sizeof(uint32_t) : 0));
 }
 
@@ -291,13 +308,20 @@ static void wait_gone(uint32_t pid)
 	ck_assert_ptr_null(strstr(status(1), needle));
 }
 
-static int raw_connect(void)
+/* A connection made (maybe still in the listening socket's backlog). */
+static int plain_connect(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cport)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	set_timeout(fd);
+	return fd;
+}
+
+static int raw_connect(void)
+{
+	int fd = plain_connect();
 	struct proto_msg m = expect(fd, MSG_CHALLENGE);
 	ck_assert_uint_eq(m.hdr.len, PROTO_NONCE_LEN);
 	return fd;
