@@ -8,6 +8,9 @@
 
 #include <dirent.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define MANY 4200 /* beyond 4096, the old PROTO_MAX_MEMBERS */
 #define PID0 100000
@@ -101,20 +104,38 @@ START_TEST(test_checkpoint_of_many_members)
 }
 END_TEST
 
-/* The descriptor limit that leaves pid exactly n free descriptors: a new
+/* Descriptor fd of the process behind pidfd is a connected socket (a
+ * client's connection, which the coordinator may not have closed yet). */
+static int is_connection(int pidfd, int fd)
+{
+	int acc = 0, t = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	socklen_t len = sizeof(acc);
+	if (t < 0)
+		return 0;
+	int sock = getsockopt(t, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0;
+	close(t);
+	return sock && !acc;
+}
+
+/* The descriptor limit that leaves pid exactly n free descriptors once it has
+ * closed its connections (a client that just left may still have one): a new
  * descriptor takes the lowest free number, below the limit. */
 static rlim_t limit_leaving(pid_t pid, int n)
 {
 	static uint8_t used[1 << 16];
 	char dir[64];
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	ck_assert_int_ge(pidfd, 0);
 	memset(used, 0, sizeof(used));
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	DIR *d = opendir(dir);
 	ck_assert_ptr_nonnull(d);
 	for (struct dirent *e; (e = readdir(d));)
-		if (e->d_name[0] != '.' && atoi(e->d_name) < (int)sizeof(used))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < (int)sizeof(used) &&
+		    !is_connection(pidfd, atoi(e->d_name)))
 			used[atoi(e->d_name)] = 1;
 	closedir(d);
+	close(pidfd);
 	rlim_t l = 0;
 	for (int free_below = 0; free_below < n; l++)
 		free_below += !used[l];
