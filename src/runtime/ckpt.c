@@ -100,13 +100,81 @@ static void send_interval(void)
 		proto_send(rt.coord_fd, MSG_INTERVAL, &rt.interval, sizeof(rt.interval), NULL, 0);
 }
 
+/* Messages that came while the checkpoint thread waited for another kind
+ * (a CKPT_BEGIN while a plugin's RESUME event waits on the name service):
+ * kept, and handled afterwards in their order. A KILL is kept as a flag:
+ * every later wait, and the main loop, ends with it. */
+#define QUEUE_LEN 8
+#define QUEUE_MSG (sizeof(struct proto_ckpt_begin) + PATH_MAX)
+static struct queued {
+	struct proto_hdr hdr;
+	uint8_t payload[QUEUE_MSG];
+} queue[QUEUE_LEN];
+static int queue_len, killed;
+
+static void queue_reset(void) /* the messages of a connection let go of */
+{
+	queue_len = 0;
+	killed = 0;
+}
+
+static int queue_keep(const struct proto_msg *m, uint16_t waiting_for)
+{
+	if (queue_len == QUEUE_LEN || m->hdr.len > QUEUE_MSG) {
+		warn("pid %d: message %u (%u bytes) from the coordinator (port %u) came while it "
+		     "waited for message %u, and it cannot keep more than %d of at most %zu "
+		     "bytes: it leaves this connection and joins the computation again",
+		     getpid(), m->hdr.type, m->hdr.len, rt.port, waiting_for, QUEUE_LEN, QUEUE_MSG);
+		return -1;
+	}
+	queue[queue_len].hdr = m->hdr;
+	memcpy(queue[queue_len++].payload, m->payload, m->hdr.len);
+	return 0;
+}
+
+/* The first kept message of `type` (0: of any) into m and buf: 1, else 0. */
+static int queue_take(uint16_t type, struct proto_msg *m, uint8_t *buf, size_t size)
+{
+	for (int i = 0; i < queue_len; i++) {
+		if ((type && queue[i].hdr.type != type) || queue[i].hdr.len > size)
+			continue;
+		m->hdr = queue[i].hdr;
+		m->payload = buf;
+		memcpy(buf, queue[i].payload, m->hdr.len);
+		memmove(&queue[i], &queue[i + 1], (queue_len - i - 1) * sizeof(queue[0]));
+		queue_len--;
+		return 1;
+	}
+	return 0;
+}
+
+/* Handled at once wherever it comes: 1, else 0. */
+static int note_message(struct proto_msg *m)
+{
+	if (m->hdr.type == MSG_CKPT_RESULT)
+		handle_result(m);
+	else if (m->hdr.type == MSG_INTERVAL)
+		note_interval(m);
+	else if (m->hdr.type == MSG_MEMBERS)
+		rt_members_note(m->payload, m->hdr.len);
+	else if (m->hdr.type == MSG_PING || m->hdr.type == MSG_KV_ANSWER)
+		; /* a name-service answer no one waits for (its lookup timed out) */
+	else
+		return 0;
+	return 1;
+}
+
 /* The next message of `type`; the others that may arrive meanwhile are
- * handled here. The coordinator pings every second of a checkpoint: one
- * silent for PROTO_SILENCE_MS is given up on. With a deadline (now_ms()),
- * RT_COORD_TIMEOUT once it has passed instead. */
+ * handled or kept (see queue). The coordinator pings every second of a
+ * checkpoint: one silent for PROTO_SILENCE_MS is given up on. With a deadline
+ * (now_ms()), RT_COORD_TIMEOUT once it has passed instead. */
 static int coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size,
 		      long long deadline)
 {
+	if (killed)
+		return RT_COORD_KILLED;
+	if (queue_take(type, m, buf, size))
+		return 0;
 	for (;;) {
 		long long ms = PROTO_SILENCE_MS;
 		if (deadline && (ms = deadline - now_ms()) <= 0)
@@ -121,17 +189,13 @@ static int coord_wait(uint16_t type, struct proto_msg *m, void *buf, size_t size
 			return RT_COORD_LOST;
 		}
 		if (m->hdr.type == MSG_KILL)
-			return RT_COORD_KILLED;
-		if (m->hdr.type == MSG_CKPT_RESULT)
-			handle_result(m);
-		else if (m->hdr.type == MSG_INTERVAL)
-			note_interval(m);
-		else if (m->hdr.type == MSG_MEMBERS)
-			rt_members_note(m->payload, m->hdr.len);
-		else if (m->hdr.type == type)
+			return killed = 1, RT_COORD_KILLED;
+		if (m->hdr.type == type)
 			return 0;
-		else if (m->hdr.type != MSG_PING)
-			debug("unexpected message %u while waiting for %u", m->hdr.type, type);
+		if (note_message(m))
+			continue;
+		if (queue_keep(m, type) < 0)
+			return RT_COORD_LOST;
 	}
 }
 
@@ -253,6 +317,7 @@ static int after_restart(uint8_t *buf, size_t size)
 	rt_requeue_restored(); /* before any process of the restart runs */
 	rt_restore_timers();   /* once every thread exists: a timer may signal one of them */
 	rt_names_restarted();  /* the connections' new sockets answer with the old names */
+	queue_reset();	       /* the connection is the restorer's now */
 	if (ri->magic == RT_RESTART_MAGIC) {
 		if (ri->blob_len)
 			munmap((void *)ri->blob_addr, ri->blob_len);
@@ -581,6 +646,7 @@ static void rejoin(void)
 	if (fd >= 0)
 		close(fd);
 	rt.coord_lost = 0;
+	queue_reset();
 	api_complete(-1);
 	warn("pid %d lost its coordinator (port %u): it goes on, and joins the computation "
 	     "again when a coordinator listens there",
@@ -607,7 +673,10 @@ __attribute__((noreturn)) static void *ckpt_thread(void *arg)
 		rejoin();
 	for (;;) {
 		struct proto_msg m;
-		if (rt.coord_lost || proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0) {
+		if (killed)
+			die_killed();
+		if (rt.coord_lost || (!queue_take(0, &m, buf, sizeof(buf)) &&
+				      proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0)) {
 			rejoin();
 			continue;
 		}
@@ -735,6 +804,7 @@ void rt_forked_child(void)
 	rt.api_pending = 0;
 	rt_crit_forked();
 	rt.coord_lost = 0;
+	queue_reset(); /* the parent's connection's */
 	rt.let_go = 0;
 	join_coordinator(0, rt.comp_id != 0); /* failed: the thread joins again later */
 	rt_plugins_start(1);

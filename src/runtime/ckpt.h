@@ -11,8 +11,9 @@ int rt_start_ckpt_thread(void);
 void rt_forked_child(void);
 
 /* The next message of `type` from the coordinator on the checkpoint thread
- * (a CKPT_RESULT meanwhile is handled): 0, RT_COORD_KILLED (KILL) or
- * RT_COORD_LOST. */
+ * (a CKPT_RESULT meanwhile is handled, others are kept for the checkpoint
+ * thread's loop, in order): 0, RT_COORD_KILLED (KILL, now or before) or
+ * RT_COORD_LOST (also: more came meanwhile than can be kept). */
 #define RT_COORD_KILLED 1
 #define RT_COORD_LOST (-2)
 struct proto_msg;

@@ -328,10 +328,10 @@ static int ns_answer(const struct proto_kv *kv, struct proto_msg *m, uint8_t *bu
 		int rc = rt_coord_wait_ms(MSG_KV_ANSWER, m, buf, size, timeout_ms);
 		if (rc == RT_COORD_TIMEOUT)
 			return errno = ETIMEDOUT, -1;
-		if (rc) {
+		if (rc == RT_COORD_LOST)
 			rt.coord_lost = 1; /* the checkpoint thread joins again */
+		if (rc) /* or KILL: the checkpoint thread ends the process after the event */
 			return errno = ECONNRESET, -1;
-		}
 		if (m->hdr.len < sizeof(*ans))
 			continue;
 		memcpy(ans, m->payload, sizeof(*ans));

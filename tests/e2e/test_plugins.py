@@ -4,6 +4,7 @@ a failing event, a plugin missing at restart), and the two example plugins
 (modify-env, pathvirt)."""
 import os
 import shutil
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -156,6 +157,50 @@ def test_name_service_between_the_two_processes(st):
     assert lines[child] == ["start 0 forked", "checkpoint 1",
                             f"ns parent={parent} {ev_ckpt} 1", "restart 1",
                             f"ns parent={parent} {ev_restart} 1", "exit 1"]
+
+
+def test_checkpoint_requested_while_a_resume_event_waits_on_the_name_service(st):
+    """The parent's RESUME event of generation 1 looks a name up for 3 s (no
+    process publishes it); the second checkpoint is asked for meanwhile. Its
+    CKPT_BEGIN, which came while the runtime waited for the name's answer, is
+    kept and handled after the event: the checkpoint succeeds once the lookup
+    times out, well within the coordinator's 20 s barrier timeout (it was
+    dropped, and the checkpoint timed out)."""
+    log = st.tmp / "events.log"
+    p, out = launch_pair(st, log, env={"PLUGIN_RESUME_LOOKUP": "3000"})
+    parent = p.pid
+    st.checkpoint(kill=False)
+    t0 = time.monotonic()
+    imgs = st.checkpoint(kill=False)
+    took = time.monotonic() - t0
+    assert len(imgs) == 2 and took < 10, f"{took:.1f} s: {imgs}\n{st.describe_all()}"
+    finish(st, p, out)
+    lines = by_pid(log)
+    child = child_of(lines, parent)
+    common = ["checkpoint 1", "resume 1 ok"]
+    after = ["checkpoint 2", "resume 2 ok", "exit 2"]
+    assert lines == {
+        parent: ["start 0"] + common + ["ns later: Connection timed out"] + after,
+        child: ["start 0 forked"] + common + after}
+
+
+def test_kill_while_a_resume_event_waits_on_the_name_service(st):
+    """`stasis kill` while the parent's RESUME event waits 3 s for a name: the
+    lookup fails at once (ECONNRESET) and the process ends by SIGKILL after
+    the event (the KILL was taken for a lost coordinator, and the process
+    went on, trying to join again)."""
+    log = st.tmp / "events.log"
+    p, out = launch_pair(st, log, env={"PLUGIN_RESUME_LOOKUP": "3000"})
+    parent = p.pid
+    st.checkpoint(kill=False)
+    r = st.stasis("kill", "-p", st.port)
+    assert r.returncode == 0, r.stderr
+    st.wait_killed(p, timeout=10)
+    lines = by_pid(log)
+    child = child_of(lines, parent)
+    common = ["checkpoint 1", "resume 1 ok"]
+    assert lines == {parent: ["start 0"] + common + ["ns later: Connection reset by peer"],
+                     child: ["start 0 forked"] + common}
 
 
 # ---- errors ---------------------------------------------------------------------

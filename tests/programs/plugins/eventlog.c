@@ -9,6 +9,9 @@
  *                       "parent" and the forked child "child" (value "PID
  *                       EVENT GEN"); each then looks the other one up and logs
  *                       "PID ns KEY=VALUE"
+ *   PLUGIN_RESUME_LOOKUP=MS  at RESUME of generation 1, the parent looks
+ *                       "later" up for MS ms (no process publishes it) and
+ *                       logs "PID ns later: ERROR" (or "=VALUE")
  *   PLUGIN_FAIL_FILE=F  while F exists, CHECKPOINT and RESTART fail with the
  *                       message "told to fail by F"
  * The log is written with open/write/close per line (O_APPEND): one write,
@@ -98,6 +101,19 @@ static int names(const struct stasis_event *ev, char *err, size_t errlen)
 	return 0;
 }
 
+static void resume_lookup(const struct stasis_event *ev)
+{
+	const char *ms = getenv("PLUGIN_RESUME_LOOKUP");
+	char got[STASIS_PLUGIN_VALUE_MAX + 1];
+	if (!ms || forked || ev->generation != 1)
+		return;
+	long len = stasis_plugin_lookup("later", got, sizeof(got) - 1, atoi(ms));
+	if (len < 0)
+		return logf_("ns later: %s", strerror(errno));
+	got[len] = 0;
+	logf_("ns later=%s", got);
+}
+
 static int told_to_fail(char *err, size_t errlen)
 {
 	const char *f = getenv("PLUGIN_FAIL_FILE");
@@ -112,9 +128,10 @@ static int event(const struct stasis_event *ev, char *err, size_t errlen)
 {
 	if (ev->event == STASIS_EVENT_START)
 		forked = ev->forked;
-	if (ev->event == STASIS_EVENT_RESUME)
+	if (ev->event == STASIS_EVENT_RESUME) {
 		logf_("resume %u %s", ev->generation, ev->ok ? "ok" : "failed");
-	else if (ev->event == STASIS_EVENT_START)
+		resume_lookup(ev);
+	} else if (ev->event == STASIS_EVENT_START)
 		logf_("start %u%s", ev->generation, ev->forked ? " forked" : "");
 	else
 		logf_("%s %u", names_of[ev->event], ev->generation);
