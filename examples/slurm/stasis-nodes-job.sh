@@ -43,7 +43,13 @@ export STASIS_TOKEN_FILE=$ckpt_dir/coord.token
 export STASIS_RUN_DIR=${STASIS_RUN_DIR:-/tmp/stasis-$(id -u)-slurm-$SLURM_JOB_ID}
 rm -f "$ckpt_dir/coord.port"
 mkdir -p -m 700 "$STASIS_RUN_DIR" || exit 1
-stasis coordinator --bind "$STASIS_COORD_HOST" --ckpt-dir "$ckpt_dir" \
+# Processes on the coordinator's node write where the coordinator keeps its
+# checkpoints: with a job step, that is node 0's directory (the first node
+# runs this script); with a launcher in this script, the job's directory.
+coord_dir=$ckpt_dir
+[[ ${STASIS_IN_SCRIPT:-} == 1 ]] || coord_dir=$ckpt_dir/node0
+mkdir -p -m 700 "$coord_dir" || exit 1
+stasis coordinator --bind "$STASIS_COORD_HOST" --ckpt-dir "$coord_dir" \
 	--port-file "$ckpt_dir/coord.port" --log-file "$STASIS_RUN_DIR/coordinator.log" &
 coord=$!
 trap 'kill "$coord" 2>/dev/null' EXIT # it ends with this script, whichever way
