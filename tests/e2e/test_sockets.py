@@ -113,6 +113,29 @@ def test_listener_gets_its_port_back_over_time_wait(st, how):
     c.close()
 
 
+def test_port_taken_at_restart_names_its_holder(st):
+    """Another program listens on the program's port when it restarts: the
+    restart fails before the program runs, and says what holds the port (the
+    socket's state and, when this PID namespace sees it, the process)."""
+    port = free_port()
+    out, err = st.tmp / "sock_port.out", st.tmp / "restart.err"
+    p = st.launch(program("sock_port"), st.tmp / "verify", port, out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    with socket.socket() as thief:
+        thief.bind(("127.0.0.1", port))
+        thief.listen(1)
+        r = st.restart(imgs, err=err)
+        assert r.wait(60) != 0, st.describe_all()
+    text = err.read_text()
+    assert (f"cannot bind a TCP socket to 127.0.0.1:{port} again: Address already in use "
+            f"(on that port now: LISTEN of a process outside the restart; is the checkpointed "
+            "program still running") in text, text
+    assert "they go within 60 s)" in text, text
+
+
 def test_fifos(st):
     d = st.tmp / "fifos"
     d.mkdir()
