@@ -87,25 +87,21 @@ static int bind_again(int s, const struct img_inet *r)
 		rc = bind(s, (void *)&ss, l);
 	}
 	int e = errno;
-	char held[512] = "";
-	if (rc < 0 && e == EADDRINUSE)
+	char held[512] = "", why[600] = "";
+	if (rc < 0 && e == EADDRINUSE) {
 		rst_port_holders(r->proto, r->lport, held, sizeof(held));
+		snprintf(why, sizeof(why),
+			 " (%s%s%sis the checkpointed program still running, did another program "
+			 "take the port, or do connections of a program killed by other means "
+			 "than stasis kill wait in TIME-WAIT on it? %sthey go within 60 s)",
+			 held[0] ? "on that port now: " : "", held, held[0] ? "; " : "",
+			 held[0] ? "" : "'ss -tan' shows them; ");
+	}
 	if (rc < 0)
-		return error(
-		    "cannot bind a %s socket to %s again: %s%s%s%s",
-		    r->proto == IPPROTO_TCP ? "TCP" : "UDP",
-		    img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)), strerror(e),
-		    held[0] ? " (on that port now: " : "", held,
-		    e == EADDRINUSE
-			? (held[0] ? "; is the checkpointed program still running, did "
-				     "another program take the port, or do connections of a "
-				     "program killed by other means than stasis kill wait in "
-				     "TIME-WAIT on it? they go within 60 s)"
-				   : " (is the checkpointed program still running, did another "
-				     "program take the port, or do connections of a program "
-				     "killed by other means than stasis kill wait in TIME-WAIT "
-				     "on it? 'ss -tan' shows them; they go within 60 s)")
-			: "");
+		return error("cannot bind a %s socket to %s again: %s%s",
+			     r->proto == IPPROTO_TCP ? "TCP" : "UDP",
+			     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
+			     strerror(e), why);
 	return 0;
 }
 
