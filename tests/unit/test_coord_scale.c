@@ -117,25 +117,38 @@ static int is_connection(int pidfd, int fd)
 	return sock && !acc;
 }
 
-/* The descriptor limit that leaves pid exactly n free descriptors once it has
- * closed its connections (a client that just left may still have one): a new
- * descriptor takes the lowest free number, below the limit. */
-static rlim_t limit_leaving(pid_t pid, int n)
+/* Mark pid's descriptors in used (size n); how many are client connections. */
+static int scan_fds(pid_t pid, int pidfd, uint8_t *used, size_t n)
 {
-	static uint8_t used[1 << 16];
 	char dir[64];
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	ck_assert_int_ge(pidfd, 0);
-	memset(used, 0, sizeof(used));
+	int conns = 0;
+	memset(used, 0, n);
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	DIR *d = opendir(dir);
 	ck_assert_ptr_nonnull(d);
-	for (struct dirent *e; (e = readdir(d));)
-		if (e->d_name[0] != '.' && atoi(e->d_name) < (int)sizeof(used) &&
-		    !is_connection(pidfd, atoi(e->d_name)))
-			used[atoi(e->d_name)] = 1;
+	for (struct dirent *e; (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd >= (int)n)
+			continue;
+		used[fd] = 1;
+		conns += is_connection(pidfd, fd);
+	}
 	closedir(d);
+	return conns;
+}
+
+/* The descriptor limit that leaves pid exactly n free descriptors, once it
+ * has closed every client connection (a client that just left may still
+ * have one: 5 s at most): a new descriptor takes the lowest free number. */
+static rlim_t limit_leaving(pid_t pid, int n)
+{
+	static uint8_t used[1 << 16];
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), conns;
+	ck_assert_int_ge(pidfd, 0);
+	for (int i = 0; (conns = scan_fds(pid, pidfd, used, sizeof(used))) && i < 500; i++)
+		usleep(10000);
 	close(pidfd);
+	ck_assert_int_eq(conns, 0);
 	rlim_t l = 0;
 	for (int free_below = 0; free_below < n; l++)
 		free_below += !used[l];
