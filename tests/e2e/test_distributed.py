@@ -336,7 +336,7 @@ def test_restart_script_over_ssh(cluster):
         r.checkpoint_kill(a)
         script = next(c.ckpt_dir.glob("stasis_restart_*.sh"))
         text = script.read_text()
-        assert "part host2 " in text and "part host1 " in text, text
+        assert "part 'host2' " in text and "part 'host1' " in text, text
         p = run_script(r, a, env, script, *swap)
         a.wait_registered(nprocs=2)
         if swap:  # the server's listener and process are on host2 now, the client's on host1
