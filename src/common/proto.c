@@ -228,9 +228,9 @@ int proto_run_file(uint16_t port, const char *name, char *buf, size_t size)
 	return 0;
 }
 
-/* The run directory: created 0700 if missing; an existing one must be ours and
- * not writable by others (they could replace the token file). */
-static int ensure_run_dir(char *err, size_t errlen)
+/* An existing run directory must be ours and not writable by others (they
+ * could replace the token file). */
+int proto_run_dir_ensure(char *err, size_t errlen)
 {
 	char dir[4096];
 	struct stat st;
@@ -373,7 +373,7 @@ int proto_token_save(const char *name, const uint8_t token[PROTO_TOKEN_LEN], cha
 		     size_t pathsize, char *err, size_t errlen)
 {
 	char tmp[4200];
-	if (ensure_run_dir(err, errlen) < 0)
+	if (proto_run_dir_ensure(err, errlen) < 0)
 		return -1;
 	if (proto_run_path(name, path, pathsize) < 0)
 		return errf(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");

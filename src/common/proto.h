@@ -342,6 +342,9 @@ void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[P
 int proto_token_path(uint16_t port, char *buf, size_t size);
 /* <rundir>/<name> */
 int proto_run_path(const char *name, char *buf, size_t size);
+/* The run directory exists (created 0700 if not), is ours and is not
+ * writable by others: 0, or -1 with why in err. */
+int proto_run_dir_ensure(char *err, size_t errlen);
 /* <rundir>/<name>-<port>: a file of the computation on port, in the run dir */
 int proto_run_file(uint16_t port, const char *name, char *buf, size_t size);
 int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* The coordinator's life: checkpoint directory, listening socket, token file,
  * signals, --exit-on-last, and running it in the foreground, as a child or as a
  * daemon. */
+#include "common/complock.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -138,6 +139,36 @@ static int bind_socket(struct coord *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The port is ours in the run directory (common/complock.h): a coordinator
+ * listening on it at another address would replace our token file, or we
+ * its. */
+static int take_port(struct coord *c, char *err, size_t errlen)
+{
+	struct portlock_holder h;
+	char token[4200] = "?";
+	if (proto_run_dir_ensure(err, errlen) < 0)
+		return -1;
+	if (portlock_take(c->port, c->bind_addr, &c->port_lock_fd, &h) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return errf(err, errlen, "cannot lock port %u in the run directory: %s", c->port,
+			    strerror(errno));
+	proto_token_path(c->port, token, sizeof(token));
+	if (!h.pid)
+		return errf(
+		    err, errlen,
+		    "port %u is being taken by another coordinator with this run directory "
+		    "(its token file is %s): give this one another port (-p) or another run "
+		    "directory ($STASIS_RUN_DIR)",
+		    c->port, token);
+	return errf(err, errlen,
+		    "port %u is served already by the coordinator pid %d on %s, whose token file "
+		    "%s a second coordinator on the port (on %s) would replace: stop that one "
+		    "first ('stasis kill -p %u --coord-host %s --coordinator'), or give this one "
+		    "another port (-p) or another run directory ($STASIS_RUN_DIR)",
+		    c->port, h.pid, h.addr, token, c->bind_addr, c->port, h.addr);
+}
+
 static void coord_destroy(struct coord *c)
 {
 	life_stop_listening(c);
@@ -203,7 +234,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	c->opts = *o;
-	c->listen_fd = c->sig_fd = c->lock_fd = c->reserve_fd = -1;
+	c->listen_fd = c->sig_fd = c->lock_fd = c->reserve_fd = c->port_lock_fd = -1;
 	c->timeout_ms = (o->timeout ? o->timeout : DEFAULT_TIMEOUT_S) * 1000u;
 	c->interval_set = o->interval_given || o->interval != 0;
 	life_linger(c, START_GRACE_MS);
@@ -225,6 +256,8 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		bind_error(c, err, errlen);
 		goto fail;
 	}
+	if (take_port(c, err, errlen) < 0)
+		goto fail;
 	if (proto_token_create(c->port, c->token, err, errlen) < 0)
 		goto fail;
 	proto_token_path(c->port, c->token_path, sizeof(c->token_path));

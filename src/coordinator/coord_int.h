@@ -132,6 +132,7 @@ struct coord {
 	struct coord_opts opts;
 	uint16_t port;
 	char bind_addr[64];
+	int port_lock_fd; /* <rundir>/coord-PORT.lock (common/complock.h), held while listening */
 	char ckpt_dir[PATH_MAX];
 	char self_exe[PATH_MAX];
 	char token_path[PATH_MAX];

@@ -1,5 +1,6 @@
 """The command line: help, exit statuses, status without a coordinator, the
 token, malformed peers, the coordinator going away with its last process."""
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import time
 import pytest
 
 from conftest import STASIS, nspid, program
+from helpers import wait_until
 from hosts import net  # noqa: F401  (the fixture)
 
 COMMANDS = ["launch", "checkpoint", "restart", "status", "kill", "coordinator", "inspect",
@@ -309,3 +311,41 @@ def test_coordinator_bind_takes_a_host_name(net):
     finally:
         for port, name in started:
             h.run(STASIS, "kill", "-p", port, "--coord-host", name, "--coordinator", env=env)
+
+
+def test_second_coordinator_on_a_port_at_another_address(st):
+    """Two coordinators on one port and one run directory at different
+    addresses could both listen, and would share the token file: the second
+    is refused, naming the first, before it writes anything (the first's
+    token file is untouched and it goes on serving); once the first has
+    exited, the second starts."""
+    def coordinator(addr):
+        return st.stasis("coordinator", "-p", st.port, "--bind", addr, "--daemon",
+                         "--ckpt-dir", st.ckpt_dir)
+
+    assert coordinator("127.0.0.1").returncode == 0
+    token, lock = st.run_dir / f"coord-{st.port}.token", st.run_dir / f"coord-{st.port}.lock"
+    text, ino = token.read_text(), token.stat().st_ino
+    pid = json.loads(st.stasis("status", "-p", st.port, "--json").stdout)["pid"]
+    files = sorted(os.listdir(st.run_dir))
+    r = coordinator("127.0.0.2")
+    assert r.returncode == 1, r
+    assert r.stderr == (
+        f"stasis: error: port {st.port} is served already by the coordinator pid {pid} on "
+        f"127.0.0.1, whose token file {token} a second coordinator on the port (on 127.0.0.2) "
+        f"would replace: stop that one first ('stasis kill -p {st.port} --coord-host 127.0.0.1 "
+        f"--coordinator'), or give this one another port (-p) or another run directory "
+        f"($STASIS_RUN_DIR)\n"), r.stderr
+    assert (token.read_text(), token.stat().st_ino) == (text, ino)
+    assert sorted(os.listdir(st.run_dir)) == files
+    assert f"127.0.0.2:{st.port}" not in subprocess.run(
+        ["ss", "-Hltn"], capture_output=True, text=True).stdout.split()
+    assert json.loads(st.stasis("status", "-p", st.port, "--json").stdout)["pid"] == pid
+    assert st.stasis("kill", "-p", st.port, "--coordinator").returncode == 0
+    wait_until(lambda: not lock.exists(), 10, "the first coordinator's port lock released")
+    assert coordinator("127.0.0.2").returncode == 0
+    s = st.stasis("status", "-p", st.port, "--coord-host", "127.0.0.2")
+    assert f"coordinator:    127.0.0.2:{st.port} (pid " in s.stdout, s
+    assert st.stasis("kill", "-p", st.port, "--coord-host", "127.0.0.2",
+                     "--coordinator").returncode == 0
+    wait_until(lambda: not lock.exists(), 10, "the second coordinator's port lock released")
