@@ -7,11 +7,12 @@
 #define STASIS_RUNTIME_FD_FILE_H
 
 #include "image/format.h"
+#include "runtime/fds.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define RT_FILES_MAX 65536
+#define RT_FILES_MAX RT_FDS_MAX	     /* the files of descriptors, mappings and objects */
 #define RT_FILEDATA_MAX (1ull << 30) /* bytes of saved contents, all files together */
 
 struct rt_strtab;

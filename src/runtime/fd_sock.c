@@ -9,6 +9,7 @@
 #include "runtime/dirlist.h"
 #include "runtime/sort.h"
 #include "runtime/state.h"
+#include "runtime/fds.h"
 
 #include <errno.h>
 #include <linux/netlink.h>
@@ -85,7 +86,7 @@ static void scan_fds_of(uint32_t pid, int *fds)
 {
 	char dir[64], path[96], link[64];
 	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
-	int n = rt_list_numeric(dir, fds, 65536, NULL);
+	int n = rt_list_numeric(dir, fds, RT_FDS_MAX, NULL);
 	for (int k = 0; k < n && nheld < MAX_HELD; k++) {
 		snprintf(path, sizeof(path), "%s/%d", dir, fds[k]);
 		ssize_t l = readlink(path, link, sizeof(link) - 1);
@@ -100,7 +101,7 @@ static void scan_fds_of(uint32_t pid, int *fds)
 
 static int load_held(void)
 {
-	int *fds = rt_alloc(65536 * sizeof(int));
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
 	held = rt_alloc(MAX_HELD * sizeof(*held));
 	if (!fds || !held)
 		return -1;

@@ -21,6 +21,7 @@
 #include "runtime/dirlist.h"
 #include "runtime/sock_names.h"
 #include "runtime/state.h"
+#include "runtime/fds.h"
 #include "common/io.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -168,10 +169,11 @@ static int describe(int fd, const struct stat *st, struct proto_tcp_end *r)
 
 static int collect(char *err, size_t errlen)
 {
-	int *fds = rt_alloc(65536 * sizeof(int));
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
 	reps = rt_alloc(MAX_ENDS * sizeof(*reps));
 	listeners = rt_alloc(MAX_LISTENERS * sizeof(*listeners));
-	int n = fds && reps && listeners ? rt_list_numeric("/proc/self/fd", fds, 65536, NULL) : -1;
+	int n =
+	    fds && reps && listeners ? rt_list_numeric("/proc/self/fd", fds, RT_FDS_MAX, NULL) : -1;
 	nends = nlisteners = 0;
 	if (n < 0)
 		return snprintf(err, errlen, "pid %d: cannot list its descriptors: %s", getpid(),

@@ -32,7 +32,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FDS_MAX 65536
 #define FDX_MAX (1ull << 30) /* address space of the arena, used as needed */
 
 static const char *type_name(mode_t m)
@@ -73,15 +72,15 @@ struct fd_order {
 static int order_fds(struct fd_order *o, const int *list, int n)
 {
 	o->maxfd = n ? list[n - 1] : 0;
-	o->v = rt_alloc(FDS_MAX * sizeof(*o->v));
+	o->v = rt_alloc(RT_FDS_MAX * sizeof(*o->v));
 	o->lowest = rt_alloc((o->maxfd + 1) * sizeof(int));
 	o->entry = rt_alloc((o->maxfd + 1) * sizeof(int));
-	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
+	int *scratch = rt_alloc(RT_FDS_MAX * sizeof(int));
 	if (!o->v || !o->lowest || !o->entry || !scratch)
 		return -1;
 	for (int fd = 0; fd <= o->maxfd; fd++)
 		o->lowest[fd] = fd, o->entry[fd] = -1;
-	o->n = rt_fds_sorted_known(getpid(), o->v, scratch, FDS_MAX);
+	o->n = rt_fds_sorted_known(getpid(), o->v, scratch, RT_FDS_MAX);
 	for (int k = 0; k < o->n; k++) /* a run starts with its lowest fd */
 		if (o->v[k].fd <= o->maxfd)
 			o->lowest[o->v[k].fd] = o->v[o->v[k].first].fd;
@@ -160,11 +159,11 @@ static void note_parent_fd(struct rt_fds *out, const struct fd_order *o, int fd,
 static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 {
 	uint32_t self = getpid(), ppid = getppid();
-	struct rt_fdesc *pv = rt_alloc(FDS_MAX * sizeof(*pv));
-	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
+	struct rt_fdesc *pv = rt_alloc(RT_FDS_MAX * sizeof(*pv));
+	int *scratch = rt_alloc(RT_FDS_MAX * sizeof(int));
 	if (!pv || !scratch)
 		return -1;
-	int pn = rt_fds_sorted_known(ppid, pv, scratch, FDS_MAX);
+	int pn = rt_fds_sorted_known(ppid, pv, scratch, RT_FDS_MAX);
 	for (uint32_t i = 0, j = 0; pn > 0 && i < (uint32_t)o->n && j < (uint32_t)pn;) {
 		int c = rt_fdesc_cmp(self, &o->v[i], ppid, &pv[j]);
 		uint32_t inext = rt_fdesc_next_run(o->v, i, o->n);
@@ -218,13 +217,13 @@ int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen)
 {
-	int *list = rt_alloc(FDS_MAX * sizeof(int));
+	int *list = rt_alloc(RT_FDS_MAX * sizeof(int));
 	int self = -1;
-	out->fds = rt_alloc(FDS_MAX * sizeof(struct img_fd));
+	out->fds = rt_alloc(RT_FDS_MAX * sizeof(struct img_fd));
 	out->n = 0;
 	out->fdx_len = 0;
 	struct fd_order o;
-	int n = list ? rt_list_numeric("/proc/self/fd", list, FDS_MAX, &self) : -1;
+	int n = list ? rt_list_numeric("/proc/self/fd", list, RT_FDS_MAX, &self) : -1;
 	if (n < 0 || !out->fds)
 		return errf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
 	if (order_fds(&o, list, n) < 0)

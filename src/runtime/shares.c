@@ -44,7 +44,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_FDS 65536
 #define PUBLISH_MAGIC 0x53464f31u /* "1OFS" */
 #define PUBLISH_WAIT_MS 5000
 
@@ -84,7 +83,7 @@ static uint64_t ckpt_key(void)
  * program's and are left out. */
 static int list_fds(uint32_t pid, uint32_t self, struct rt_fdesc *out, int *fds)
 {
-	int n = rt_fds_sorted(pid, out, fds, MAX_FDS);
+	int n = rt_fds_sorted(pid, out, fds, RT_FDS_MAX);
 	if (n < 0)
 		snprintf(scan_err, sizeof(scan_err),
 			 "pid %u: cannot list the descriptors of pid %u of the checkpoint "
@@ -173,7 +172,7 @@ static int read_published(uint32_t pid, struct rt_fdesc *into)
 		return -1;
 	ssize_t got = read_full(fd, &h, sizeof(h));
 	int ok = got == sizeof(h) && h.magic == PUBLISH_MAGIC && h.pid == pid &&
-		 h.comp_id == rt.comp_id && h.gen == rt.gen && h.n <= MAX_FDS &&
+		 h.comp_id == rt.comp_id && h.gen == rt.gen && h.n <= RT_FDS_MAX &&
 		 h.stamp_ns >= began_ns;
 	size_t want = ok ? (size_t)h.n * sizeof(*into) : 0;
 	ok = ok && read_full(fd, into, want) == (ssize_t)want;
@@ -256,10 +255,10 @@ void rt_shares_scan(void)
 	have_mine = 0;
 	if (n < 2)
 		return; /* nobody to share with */
-	int *fds = rt_alloc(MAX_FDS * sizeof(int));
-	mine = rt_alloc(MAX_FDS * sizeof(*mine));
-	own = rt_alloc(MAX_FDS * sizeof(*own));
-	peer = rt_alloc(MAX_FDS * sizeof(*peer));
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
+	mine = rt_alloc(RT_FDS_MAX * sizeof(*mine));
+	own = rt_alloc(RT_FDS_MAX * sizeof(*own));
+	peer = rt_alloc(RT_FDS_MAX * sizeof(*peer));
 	if (!fds || !mine || !own || !peer) {
 		snprintf(scan_err, sizeof(scan_err), "pid %u: out of checkpoint memory", self);
 		return;
@@ -289,7 +288,7 @@ int rt_fds_sorted_known(uint32_t pid, struct rt_fdesc *out, int *fds, int max)
 		memcpy(out, mine, nmine * sizeof(*out)); /* nothing has changed since */
 		return nmine;
 	}
-	int n = known && max >= MAX_FDS ? read_published(pid, out) : -1;
+	int n = known && max >= RT_FDS_MAX ? read_published(pid, out) : -1;
 	return n >= 0 ? n : rt_fds_sorted(pid, out, fds, max);
 }
 
