@@ -169,6 +169,16 @@ void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[P
 	sodium_memzero(&st, sizeof(st));
 }
 
+const char *proto_tcp_addr(const uint8_t a[16], uint16_t port, char *buf, size_t size)
+{
+	static const uint8_t v4[12] = {[10] = 0xff, [11] = 0xff};
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int is4 = !memcmp(a, v4, 12);
+	inet_ntop(is4 ? AF_INET : AF_INET6, is4 ? a + 12 : a, ip, sizeof(ip));
+	snprintf(buf, size, is4 ? "%s:%u" : "[%s]:%u", ip, port);
+	return buf;
+}
+
 /* ---- token files ---- */
 
 static int run_dir(char *buf, size_t size)

@@ -229,6 +229,8 @@ struct proto_tcp_end {		      /* 64 bytes */
 	uint8_t local[16], peer[16];  /* IPv6, or IPv4 as ::ffff:a.b.c.d */
 	uint32_t outq, inq;	      /* SIOCOUTQ (sent, not acknowledged), SIOCINQ (unread) */
 };
+/* The address of an end ("1.2.3.4:80", "[::1]:80"), for messages. */
+const char *proto_tcp_addr(const uint8_t a[16], uint16_t port, char *buf, size_t size);
 #define PROTO_TCP_ABORT (1u << 0) /* the checkpoint failed: drain nothing */
 struct proto_tcp_match {	  /* 24 bytes, then count struct proto_tcp_peer */
 	uint32_t count;		  /* = the report's */

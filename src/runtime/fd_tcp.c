@@ -363,16 +363,6 @@ static short end_events(const struct end *e)
 	return ev | (e->bounce ? tcp_flow_events(&e->flow) : 0);
 }
 
-static const char *addr_text(uint16_t family, const uint8_t a[16], uint16_t port, char *buf,
-			     size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int v4 = family == AF_INET || !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
-	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a + 12 : a, ip, sizeof(ip));
-	snprintf(buf, size, v4 ? "%s:%u" : "[%s]:%u", ip, port);
-	return buf;
-}
-
 static int end_error(const struct end *e, const struct proto_tcp_end *r, const char *why, char *err,
 		     size_t errlen)
 {
@@ -380,8 +370,8 @@ static int end_error(const struct end *e, const struct proto_tcp_end *r, const c
 	snprintf(err, errlen,
 		 "pid %d fd %d: TCP connection %s -> %s (connection %016llx) %s; its bytes in "
 		 "flight may be lost",
-		 getpid(), e->fd, addr_text(r->family, r->local, r->lport, a, sizeof(a)),
-		 addr_text(r->family, r->peer, r->pport, b, sizeof(b)),
+		 getpid(), e->fd, proto_tcp_addr(r->local, r->lport, a, sizeof(a)),
+		 proto_tcp_addr(r->peer, r->pport, b, sizeof(b)),
 		 (unsigned long long)e->peer.conn_id, why);
 	return -1;
 }
