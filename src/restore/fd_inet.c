@@ -72,6 +72,12 @@ void rst_inet_options(int s, const struct img_inet *r)
 		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &r->sndbuf, sizeof(r->sndbuf));
 }
 
+void rst_inet_rcvlowat(int s, const struct img_inet *r)
+{
+	if (r->rcvlowat)
+		setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &r->rcvlowat, sizeof(r->rcvlowat));
+}
+
 static int bind_again(int s, const struct img_inet *r)
 {
 	static const uint8_t any[16];
@@ -146,6 +152,7 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 		return -1;
 	fd[0] = s;
 	rst_inet_options(s, r);
+	rst_inet_rcvlowat(s, r);
 	if (r->state == IMG_INET_FRESH)
 		return 0;
 	if (bind_again(s, r) < 0)

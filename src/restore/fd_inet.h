@@ -4,7 +4,10 @@
 
 #include "image/kinds/fd_inet.h"
 
-/* A TCP/UDP socket's options as the record has them. */
+/* A TCP/UDP socket's options as the record has them, but SO_RCVLOWAT; */
 void rst_inet_options(int s, const struct img_inet *r);
+/* and SO_RCVLOWAT, once the restorer has read what it reads on the socket
+ * (its poll would wait for that many bytes). */
+void rst_inet_rcvlowat(int s, const struct img_inet *r);
 
 #endif

@@ -243,6 +243,7 @@ static int finish(struct rconn *c)
 		return fail(c, "shutting its sending side again");
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
 	rst_inet_options(c->fd, c->r);
+	rst_inet_rcvlowat(c->fd, c->r); /* not before: the bounce's reads wait on it */
 	c->state = DONE;
 	return 1;
 }

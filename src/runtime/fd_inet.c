@@ -121,6 +121,7 @@ static int inet_dump(struct rt_fd_ctx *c)
 	r.flags = inet_flags(c->fd, r.family, r.proto);
 	sk_bufs(c->fd, r.family, r.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, &r.rcvbuf,
 		&r.sndbuf);
+	r.rcvlowat = sk_rcvlowat(c->fd);
 	/* the wrappers' answers (sock_names.c): what the program saw */
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &l) == 0)
 		addr_of(&ss, r.local, &r.lport, &r.scope_id);

@@ -300,3 +300,11 @@ void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd)
 	if (cur_s != def_s)
 		*snd = cur_s / 2;
 }
+
+int32_t sk_rcvlowat(int fd)
+{
+	int v = 1;
+	socklen_t l = sizeof(v);
+	getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &l);
+	return v > 1 ? v : 0;
+}

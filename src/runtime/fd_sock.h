@@ -44,5 +44,7 @@ int sk_diag_dump(const void *req, size_t len, void (*each)(const struct nlmsghdr
 /* SO_RCVBUF/SO_SNDBUF to restore: 0 when the socket has the default of a new
  * socket of its kind, else the value to set (the kernel doubles it). */
 void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd);
+/* SO_RCVLOWAT to restore: 0 when it is the default (1). */
+int32_t sk_rcvlowat(int fd);
 
 #endif

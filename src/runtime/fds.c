@@ -11,6 +11,7 @@
 #include "runtime/dirty.h"
 #include "runtime/exec.h"
 #include "runtime/fd_order.h"
+#include "runtime/fd_owner.h"
 #include "runtime/shares.h"
 #include "runtime/fdkinds.h"
 #include "runtime/state.h"
@@ -125,6 +126,7 @@ static int dump_one(struct rt_fds *out, int fd, int dup, struct rt_files *files,
 	}
 	if (classify_fd(e, fd, link, &st, out, files, tab, err, errlen) < 0)
 		return -1;
+	rt_fd_owner_note(fd, e->open_flags); /* once per description: dups share it */
 	out->n++;
 	return 0;
 }
@@ -222,6 +224,7 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 	out->fds = rt_alloc(RT_FDS_MAX * sizeof(struct img_fd));
 	out->n = 0;
 	out->fdx_len = 0;
+	rt_fd_owner_reset();
 	struct fd_order o;
 	int n = list ? rt_list_numeric("/proc/self/fd", list, RT_FDS_MAX, &self) : -1;
 	if (n < 0 || !out->fds)

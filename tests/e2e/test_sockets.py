@@ -203,3 +203,12 @@ def test_scm_rights_in_flight_refused(st):
     verify.touch()
     assert p.wait(30) == 0, st.describe_all()
     assert "PASS" in out.read_text(), st.describe_all()
+
+
+def test_signal_driven_io_and_low_water_marks(st):
+    """O_ASYNC with its owner (a thread, the process, a child's process group)
+    and its signal (F_SETSIG), and SO_RCVLOWAT, on a TCP connection, a pipe and
+    a Unix socket come back after each restart, and work: the signal comes to
+    its owner, a byte under the low-water mark is not readable
+    (tests/programs/sock_async.c)."""
+    st.zdtm("sock_async", nprocs=2)
