@@ -417,7 +417,7 @@ def workloads(work):
 def selected(name):
     if Cfg.only:
         return name in Cfg.only
-    return name != "big"
+    return name != "big" or Cfg.big
 
 
 # ---- results ----
