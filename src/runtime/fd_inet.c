@@ -156,7 +156,7 @@ const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};
 void rt_inet_before_kill(void)
 {
 	int *fds = rt_alloc(65536 * sizeof(int));
-	int n = fds ? rt_list_numeric("/proc/self/fd", fds, 65536, NULL) : -1;
+	int n = fds ? rt_list_own_fds(fds, 65536, NULL) : -1;
 	for (int i = 0; i < n; i++) {
 		struct stat st;
 		int one = 1;

@@ -34,9 +34,8 @@
 
 static int mq_match(int fd, const char *link, const struct stat *st)
 {
-	struct statfs sfs;
 	(void)link;
-	return S_ISREG(st->st_mode) && fstatfs(fd, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC;
+	return S_ISREG(st->st_mode) && rt_fd_fstype(fd, st) == MQUEUE_MAGIC;
 }
 
 /* A record for the queue's messages (in filedata). */

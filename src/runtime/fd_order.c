@@ -112,7 +112,7 @@ int rt_fds_sorted(uint32_t pid, struct rt_fdesc *out, int *fds, int max)
 	char path[64];
 	int self_fd = -1, self = pid == (uint32_t)getpid();
 	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
-	int n = rt_list_numeric(path, fds, max, self ? &self_fd : NULL);
+	int n = self ? rt_list_own_fds(fds, max, &self_fd) : rt_list_numeric(path, fds, max, NULL);
 	struct rt_fdesc *tmp = n > 0 ? rt_alloc(n * sizeof(*tmp)) : NULL;
 	if (n < 0)
 		return -1;
@@ -123,8 +123,10 @@ int rt_fds_sorted(uint32_t pid, struct rt_fdesc *out, int *fds, int max)
 	int got = 0;
 	for (int k = 0; k < n; k++) {
 		struct stat st;
+		if (fds[k] == self_fd || (self && fds[k] == rt.coord_fd))
+			continue;
 		snprintf(path, sizeof(path), "/proc/%u/fd/%d", pid, fds[k]);
-		if (fds[k] == self_fd || (self && fds[k] == rt.coord_fd) || stat(path, &st) < 0)
+		if ((self ? fstat(fds[k], &st) : stat(path, &st)) < 0) /* ours: no /proc lookup */
 			continue;
 		out[got++] = (struct rt_fdesc){.fd = fds[k], .ino = st.st_ino, .dev = st.st_dev};
 	}

@@ -171,7 +171,7 @@ static int collect(char *err, size_t errlen)
 	int *fds = rt_alloc(65536 * sizeof(int));
 	reps = rt_alloc(MAX_ENDS * sizeof(*reps));
 	listeners = rt_alloc(MAX_LISTENERS * sizeof(*listeners));
-	int n = fds && reps && listeners ? rt_list_numeric("/proc/self/fd", fds, 65536, NULL) : -1;
+	int n = fds && reps && listeners ? rt_list_own_fds(fds, 65536, NULL) : -1;
 	nends = nlisteners = 0;
 	if (n < 0)
 		return snprintf(err, errlen, "pid %d: cannot list its descriptors: %s", getpid(),

@@ -100,7 +100,10 @@ int rt_dump_locks(struct rt_locks *out, const struct rt_fds *fds, char *err, siz
 		return errf(err, errlen, "out of checkpoint memory");
 	for (uint32_t i = 0; i < fds->n; i++) {
 		const struct img_fd *e = &fds->fds[i];
-		if (e->type != IMG_FD_REG || rt_fdinfo_read(e->fd, info, INFO_SIZE) < 0)
+		/* a dup shows its lowest's locks: the description's, and the POSIX
+		 * locks of the file, which show on every descriptor of it */
+		if (e->type != IMG_FD_REG || e->share >= 0 ||
+		    rt_fdinfo_read(e->fd, info, INFO_SIZE) < 0)
 			continue;
 		for (const char *p = strstr(info, "lock:"); p; p = strstr(p + 1, "\nlock:")) {
 			struct lock_line ll;
