@@ -26,6 +26,17 @@ def test_file_from_grandparent_through_closing_parent(st):
     st.zdtm("share_grand", d, nprocs=3)
 
 
+def test_many_processes_many_descriptions(st):
+    """12 processes sharing 600 descriptions of one file in every way
+    (share_many.c: inherited by all, by a subtree, from a grandparent through a
+    parent that closed them, passed between two processes, dup'ed): after two
+    cycles each is one description held by exactly its holders, and no two
+    are one (the sharing pass's union, runtime/fd_union.c)."""
+    d = st.tmp / "many"
+    d.mkdir()
+    st.zdtm("share_many", d, 12, 600, nprocs=12)
+
+
 # ---- the images: what they record, and records that do not hold together ----
 
 SHARE_SIZE = 16  # struct img_share: fd, owner_pid, owner_fd, reserved (docs/format.md)
