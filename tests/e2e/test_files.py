@@ -2,10 +2,9 @@
 dup (files_offsets), deleted files, stdio buffers, /dev/null and directory
 fds (files_special), cwd, umask, rlimits, environment, cmdline/exe
 (procstate), dlopen, getaddrinfo, locale (loader)."""
-import re
-import time
-
 import pytest
+
+from helpers import writes_on
 
 
 @pytest.mark.parametrize("name,args", [("files_offsets", ()), ("files_special", ()),
@@ -77,12 +76,7 @@ def test_changed_file_warned_once(st):
     with open(data, "ab") as f:
         f.write(b"y")
     r = st.restart(imgs)
-    deadline = time.monotonic() + 30
-    while out.stat().st_size <= size:
-        assert r.running() and time.monotonic() < deadline, st.describe_all()
-        time.sleep(0.01)
-    ticks = re.findall(r"^tick (\d+) (\w+)$", out.read_text(), re.M)
-    assert ticks == [(str(i), "ok") for i in range(len(ticks))], ticks
+    writes_on(st, r, out, size)
     err = r.err.read_text()
     assert err.count(f"{data} changed since the checkpoint (size {(2 << 20) + 1}, was "
                      f"{2 << 20})") == 1, err

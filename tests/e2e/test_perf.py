@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import program
+from helpers import writes_on
 
 MIB = 48
 
@@ -90,13 +91,7 @@ def restart_ticks_on(st, p, out):
     sequence."""
     st.wait_killed(p)
     size = out.stat().st_size
-    r = st.restart(directory=st.ckpt_dir)
-    deadline = time.monotonic() + 30
-    while out.stat().st_size <= size:
-        assert r.running() and time.monotonic() < deadline, st.describe_all()
-        time.sleep(0.01)
-    ticks = re.findall(r"^tick (\d+) (\w+)$", out.read_text(), re.M)
-    assert ticks == [(str(i), "ok") for i in range(len(ticks))], ticks
+    writes_on(st, st.restart(directory=st.ckpt_dir), out, size)
 
 
 def test_forked_child_image_holds_no_runtime_table(st):
