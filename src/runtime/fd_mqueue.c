@@ -28,10 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MQUEUE_MAGIC
-#define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
-#endif
-
 static int mq_match(int fd, const char *link, const struct stat *st)
 {
 	(void)link;

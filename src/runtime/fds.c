@@ -95,10 +95,36 @@ static int dup_entry(const struct fd_order *o, int fd)
 	return fd <= o->maxfd && o->lowest[fd] < fd ? o->entry[o->lowest[fd]] : -1;
 }
 
+/* fd's /proc/self/fd link in link: 0, or -1 with errno. Another description
+ * of a regular file already recorded (10000 of one file) is named by its
+ * record instead (readlink of /proc/self/fd/N: 2 us): a file's record keeps
+ * one path, the one the restart opens for all of them, and the kind of its
+ * descriptions does not depend on which. Not so for the file system's own
+ * (memfd, message queue) and objects of other kinds. */
+static int fd_link(int fd, const struct stat *st, struct rt_files *files,
+		   const struct rt_strtab *tab, char *link, size_t size)
+{
+	char path[64];
+	int i = S_ISREG(st->st_mode) ? rt_file_find(files, st->st_dev, st->st_ino, 0) : -1;
+	const struct img_file *r = i >= 0 ? &files->files[i] : NULL;
+	if (r && !(r->flags & (IMG_FILE_PIPE | IMG_FILE_SHMEM | IMG_FILE_SYSV)) &&
+	    rt_fd_fstype(fd, st) != MQUEUE_MAGIC) {
+		snprintf(link, size, "%s%s", tab->buf + r->path_str,
+			 (r->flags & IMG_FILE_DELETED) ? " (deleted)" : "");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, size - 1);
+	if (n < 0)
+		return -1;
+	link[n] = 0;
+	return 0;
+}
+
 static int dump_one(struct rt_fds *out, int fd, int dup, struct rt_files *files,
 		    struct rt_strtab *tab, char *err, size_t errlen)
 {
-	char path[64], link[PATH_MAX];
+	char link[PATH_MAX];
 	struct stat st;
 	struct img_fd *e = &out->fds[out->n];
 	int fd_flags = fcntl(fd, F_GETFD);
@@ -116,11 +142,8 @@ static int dump_one(struct rt_fds *out, int fd, int dup, struct rt_files *files,
 	e->share = -1;
 	e->open_flags = fcntl(fd, F_GETFL);
 	e->fd_flags = fd_flags;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0 || fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0 || fd_link(fd, &st, files, tab, link, sizeof(link)) < 0)
 		return errf(err, errlen, "cannot inspect fd %d: %s", fd, strerror(errno));
-	link[n] = 0;
 	if (fd == rt.coord_fd) {
 		e->type = IMG_FD_RUNTIME;
 		out->n++;
