@@ -7,7 +7,7 @@
  *   share_many VERIFY_FILE DIR [NPROC [NDESC]]
  *
  * NPROC processes (6; 3 to 16) in a tree (i forks 2i+1 and 2i+2), NDESC
- * descriptions (240; up to 2000) of DIR/data, description d at offset 1000 d,
+ * descriptions (240; up to 4000) of DIR/data, description d at offset 1000 d,
  * by d % 5:
  *   0  opened by process 0 before it forks: every process holds it;
  *   1  opened by process (d / 5) % NPROC before it forks: it and its subtree;
@@ -26,10 +26,11 @@
 #include "fdpass.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define MAXP 16
-#define MAXD 2000
+#define MAXD 4000
 #define FDS 3 /* descriptors of one description in one process, at most */
 
 static int nproc = 6, ndesc = 240, self;
@@ -192,6 +193,10 @@ int main(int argc, char **argv)
 	nproc = argc > 3 ? atoi(argv[3]) : nproc;
 	ndesc = argc > 4 ? atoi(argv[4]) : ndesc;
 	must(nproc >= 3 && nproc <= MAXP && ndesc > 0 && ndesc <= MAXD, "arguments");
+	struct rlimit rl; /* up to 3 descriptors per description */
+	must(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+	rl.rlim_cur = rl.rlim_max;
+	must(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
 	memset(fds, -1, sizeof(fds));
 	for (int i = 0; i < nproc; i++)
 		must(pipe(ring[i]) == 0, "pipe");
