@@ -90,6 +90,48 @@ static void compare_file(const struct rst_image *img, int idx, int fd, int flags
 		     (unsigned long long)f->size);
 }
 
+/* The directory of the last file opened, held at slot from the second file
+ * opened there in a row. */
+static struct {
+	int slot, held;
+	char dir[PATH_MAX];
+} last_dir = {-1, 0, ""};
+
+void rst_file_dir_slot(int slot)
+{
+	if (last_dir.held)
+		close(last_dir.slot);
+	last_dir.slot = slot;
+	last_dir.held = 0;
+	last_dir.dir[0] = 0;
+}
+
+/* path opened (a directory it is in held at the slot when it repeats) */
+static int open_path(const char *path, int flags)
+{
+	const char *base = strrchr(path, '/');
+	size_t len = base ? (size_t)(base - path) : 0;
+	if (last_dir.slot < 0 || !base || len == 0 || len >= sizeof(last_dir.dir))
+		return open(path, flags);
+	if (strncmp(last_dir.dir, path, len) || last_dir.dir[len]) {
+		if (last_dir.held)
+			close(last_dir.slot);
+		last_dir.held = 0;
+		memcpy(last_dir.dir, path, len);
+		last_dir.dir[len] = 0;
+		return open(path, flags);
+	}
+	if (!last_dir.held) { /* a second file there: keep its directory */
+		int d = open(last_dir.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		last_dir.held = d >= 0 && dup3(d, last_dir.slot, O_CLOEXEC) == last_dir.slot;
+		if (d >= 0)
+			close(d);
+		if (!last_dir.held)
+			return open(path, flags);
+	}
+	return openat(last_dir.slot, base + 1, flags);
+}
+
 /* Open the file behind a mapping or descriptor, checking that it is the one the
  * image saw. */
 int rst_open_file(const struct rst_image *img, int idx, int flags)
@@ -98,7 +140,7 @@ int rst_open_file(const struct rst_image *img, int idx, int flags)
 	const char *path = rst_str(img, f->path_str);
 	if (f->flags & IMG_FILE_DELETED)
 		return recreate_deleted(img, f);
-	int fd = open(path, flags | O_CLOEXEC);
+	int fd = open_path(path, flags | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && (f->flags & IMG_FILE_SAVED))
 		return rst_shm_recreate_file(img, f, flags); /* kept by the checkpoint (shm.c) */
 	if (fd < 0)

@@ -2,6 +2,7 @@
  * by its kind (fdkinds.c) or taken from the parent or a dup; the restorer's
  * own fds are moved above all of them first. */
 #include "restore/fds.h"
+#include "restore/fd_file.h"
 #include "restore/fdkinds.h"
 #include "restore/load.h"
 #include "restore/mem.h"
@@ -125,13 +126,17 @@ int rst_fds(struct rst_set *set, int i)
 		return -1;
 	clear_low(set, img, src);
 	log_set_fd(set->base + 2);
+	rst_file_dir_slot(set->base - 1); /* above every image's descriptors */
 	for (uint32_t k = 0; k < img->nfds; k++) {
 		const struct img_fd *d = &img->fds[k];
 		int rc = src[k] == IN_PLACE ? keep_in_place(d) : restore_one(set, i, d, src[k]);
-		if (rc < 0)
+		if (rc < 0) {
+			rst_file_dir_slot(-1);
 			return error("cannot restore fd %d (%s) of pid %u: %s", d->fd,
 				     img_fd_type_name(d->type), img->proc->pid, strerror(errno));
+		}
 	}
+	rst_file_dir_slot(-1);
 	free(src);
 	return 0;
 }
