@@ -26,9 +26,24 @@ struct proc {
 static struct proc procs[MAXP];
 static int nprocs;
 
+static void **given; /* what zalloc gave, freed by release */
+static size_t ngiven;
+
 static void *zalloc(size_t size)
 {
-	return calloc(1, size); /* freed with the process: each test runs in its own */
+	void **grown = realloc(given, (ngiven + 1) * sizeof(*given));
+	ck_assert_ptr_nonnull(grown);
+	given = grown;
+	return given[ngiven++] = calloc(1, size);
+}
+
+/* The union's memory back, as the runtime's arena is reset after a checkpoint. */
+static void release(void)
+{
+	while (ngiven)
+		free(given[--ngiven]);
+	free(given);
+	given = NULL;
 }
 
 /* The table's kcmp: descriptions are ordered by their number (ino). */
@@ -143,6 +158,7 @@ START_TEST(test_inherited_lists_compared_once)
 	ck_assert_int_eq(out[8][999].owner_fd, 1002);
 	ck_assert_int_eq(out[8][999].parent_fd, 1002);
 	ck_assert_int_eq(out[0][0].parent_fd, -1); /* its parent has no list */
+	release();
 }
 END_TEST
 
@@ -162,6 +178,7 @@ START_TEST(test_disjoint_lists)
 	ck_assert_uint_eq(out[5][7].owner_pid, 205);
 	ck_assert_uint_eq(out[5][7].others, 0);
 	ck_assert_int_eq(out[5][7].parent_fd, -1);
+	release();
 }
 END_TEST
 
@@ -198,6 +215,7 @@ START_TEST(test_owners_and_parents)
 	ck_assert_int_eq(out[3][0].parent_fd, -1);
 	ck_assert_int_eq(out[2][3].parent_fd, 6);
 	ck_assert_uint_eq(out[3][1].others, 0);
+	release();
 }
 END_TEST
 
@@ -221,6 +239,7 @@ START_TEST(test_random_against_every_pair)
 		}
 		make_union(out);
 		check_all(out);
+		release();
 	}
 }
 END_TEST
