@@ -631,7 +631,7 @@ void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
  * is not in it). */
 static int is_member(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
-	for (const struct conn *o = c->conns; o; o = o->next)
+	for (const struct conn *o = conn_of_pid(c, pid); o; o = o->pid_next)
 		if (o->member && o->state == CONN_READY && conn_is_process(o) && o->pid == pid &&
 		    same_host(parent, o))
 			return 1;
@@ -654,7 +654,7 @@ void ckpt_fail(struct coord *c, const char *fmt, ...)
 /* pid is a process this checkpoint gave up on (its failure is said already) */
 static int is_accounted(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
-	for (const struct conn *o = c->conns; o; o = o->next)
+	for (const struct conn *o = conn_of_pid(c, pid); o; o = o->pid_next)
 		if (o->state == CONN_READY && o->pid == pid && same_host(parent, o) &&
 		    conn_is_process(o) && o->abandoned)
 			return 1;

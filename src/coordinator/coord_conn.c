@@ -257,9 +257,42 @@ static int join_computation(struct coord *c, const struct proto_hello *h, char *
 	return 0;
 }
 
+static struct conn **pid_bucket(const struct coord *c, uint32_t pid)
+{
+	return (struct conn **)&c->by_pid[pid % COORD_PID_BUCKETS];
+}
+
+struct conn *conn_of_pid(const struct coord *c, uint32_t pid)
+{
+	struct conn *k = *pid_bucket(c, pid);
+	while (k && k->pid != pid)
+		k = k->pid_next;
+	return k;
+}
+
+static void index_pid(struct conn *k)
+{
+	struct conn **b = pid_bucket(k->c, k->pid);
+	k->pid_next = *b;
+	*b = k;
+	k->in_by_pid = 1;
+}
+
+static void unindex_pid(struct conn *k)
+{
+	struct conn **p = pid_bucket(k->c, k->pid);
+	while (k->in_by_pid && *p && *p != k)
+		p = &(*p)->pid_next;
+	if (k->in_by_pid && *p)
+		*p = k->pid_next;
+	k->in_by_pid = 0;
+}
+
 static void welcome(struct conn *k)
 {
 	struct coord *c = k->c;
+	if (conn_is_process(k))
+		index_pid(k);
 	struct proto_welcome w = {.client_id = k->id,
 				  .comp_id = c->comp_id,
 				  .gen = c->gen,
@@ -471,6 +504,7 @@ void conn_accept(struct loop *l, int fd, void *data, int mask)
 
 static void conn_free(struct conn *k)
 {
+	unindex_pid(k);
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 	close(k->fd);
 	tcp_forget(k);

@@ -92,6 +92,8 @@ struct conn {
 	uint8_t host_key[16], pids_key[16];
 	char host[65], orig_host[65];
 	struct conn *next;
+	struct conn *pid_next; /* the next process of its bucket of by_pid (coord_conn.c) */
+	int in_by_pid;
 };
 
 struct ckpt {
@@ -128,6 +130,8 @@ struct name;
 struct lookup;
 struct waiter;
 
+#define COORD_PID_BUCKETS 8192
+
 struct coord {
 	struct coord_opts opts;
 	uint16_t port;
@@ -142,8 +146,9 @@ struct coord {
 	int listen_fd, sig_fd;
 	struct loop *loop;
 	struct conn *conns;
-	int nprocs;		/* CONN_READY processes */
-	int ndead_conns;	/* CONN_DEAD, not freed yet (conn_reap) */
+	struct conn *by_pid[COORD_PID_BUCKETS]; /* processes (joined) by pid: conn_of_pid */
+	int nprocs;				/* CONN_READY processes */
+	int ndead_conns;			/* CONN_DEAD, not freed yet (conn_reap) */
 	uint32_t nrestarted;	/* CONN_READY processes waiting for the RESTARTED pass */
 	int reserve_fd;		/* /dev/null, closed to make room (coord_fds.c) */
 	long long accept_timer; /* accepting resumes then */
@@ -197,6 +202,11 @@ struct coord {
 
 /* coord_conn.c */
 void conn_accept(struct loop *l, int fd, void *data, int mask);
+/* The last process that joined with pid, or NULL; the others with that pid
+ * (several hosts may have one) follow along o->pid_next, among those of other
+ * pids: check o->pid. A process is there until its connection is freed,
+ * whatever its state. */
+struct conn *conn_of_pid(const struct coord *c, uint32_t pid);
 int conn_send(struct conn *k, uint16_t type, const void *a, size_t alen, const void *b,
 	      size_t blen);
 /* Close k (deferred to the before-sleep hook); logs why when why is not NULL. */

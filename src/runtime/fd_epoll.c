@@ -108,7 +108,7 @@ static int item_error(struct rt_fd_ctx *c, const struct img_epoll_item *it, cons
 static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_item *items, int n)
 {
 	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
-	int nfds = fds ? rt_list_numeric("/proc/self/fd", fds, RT_FDS_MAX, NULL) : -1;
+	int nfds = fds ? rt_list_own_fds(fds, RT_FDS_MAX, NULL) : -1;
 	const char *p = info;
 	if (!fds)
 		return snprintf(c->err, c->errlen, "pid %d fd %d (epoll): out of checkpoint memory",

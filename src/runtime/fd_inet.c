@@ -157,7 +157,7 @@ const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};
 void rt_inet_before_kill(void)
 {
 	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
-	int n = fds ? rt_list_numeric("/proc/self/fd", fds, RT_FDS_MAX, NULL) : -1;
+	int n = fds ? rt_list_own_fds(fds, RT_FDS_MAX, NULL) : -1;
 	for (int i = 0; i < n; i++) {
 		struct stat st;
 		int one = 1;

@@ -31,6 +31,12 @@
 static uint32_t members[PROTO_MAX_MEMBERS]; /* its pages touched as far as used */
 static size_t nmembers;
 
+static int cmp_pid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
 void rt_note_members(const void *pids, size_t len)
 {
 	if (len < sizeof(uint32_t))
@@ -38,6 +44,7 @@ void rt_note_members(const void *pids, size_t len)
 	nmembers =
 	    len / sizeof(uint32_t) < PROTO_MAX_MEMBERS ? len / sizeof(uint32_t) : PROTO_MAX_MEMBERS;
 	memcpy(members, pids, nmembers * sizeof(uint32_t));
+	rt_sort(members, nmembers, sizeof(uint32_t), cmp_pid); /* looked up per descriptor */
 }
 
 size_t rt_members(const uint32_t **pids)
@@ -48,10 +55,7 @@ size_t rt_members(const uint32_t **pids)
 
 int rt_is_member(uint32_t pid)
 {
-	for (size_t i = 0; i < nmembers; i++)
-		if (members[i] == pid)
-			return 1;
-	return 0;
+	return bsearch(&pid, members, nmembers, sizeof(uint32_t), cmp_pid) != NULL;
 }
 
 /* What was computed for which checkpoint (the arena is reset after each). */

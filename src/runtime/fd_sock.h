@@ -10,7 +10,7 @@
 /* The pids of the processes taking part in the checkpoint, from a barrier
  * pass (u32 each); sockets whose peer none of them holds lead outside. */
 void rt_note_members(const void *pids, size_t len);
-size_t rt_members(const uint32_t **pids); /* the last list noted */
+size_t rt_members(const uint32_t **pids); /* the last list noted, in increasing order */
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
 

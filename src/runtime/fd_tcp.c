@@ -172,8 +172,7 @@ static int collect(char *err, size_t errlen)
 	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
 	reps = rt_alloc(MAX_ENDS * sizeof(*reps));
 	listeners = rt_alloc(MAX_LISTENERS * sizeof(*listeners));
-	int n =
-	    fds && reps && listeners ? rt_list_numeric("/proc/self/fd", fds, RT_FDS_MAX, NULL) : -1;
+	int n = fds && reps && listeners ? rt_list_own_fds(fds, RT_FDS_MAX, NULL) : -1;
 	nends = nlisteners = 0;
 	if (n < 0)
 		return snprintf(err, errlen, "pid %d: cannot list its descriptors: %s", getpid(),

@@ -12,6 +12,7 @@
 #include "runtime/exec.h"
 #include "runtime/fd_order.h"
 #include "runtime/fd_owner.h"
+#include "runtime/fd_sock.h"
 #include "runtime/shares.h"
 #include "runtime/fdkinds.h"
 #include "runtime/state.h"
@@ -94,33 +95,57 @@ static int dup_entry(const struct fd_order *o, int fd)
 	return fd <= o->maxfd && o->lowest[fd] < fd ? o->entry[o->lowest[fd]] : -1;
 }
 
+/* fd's /proc/self/fd link in link: 0, or -1 with errno. Another description
+ * of a regular file already recorded (10000 of one file) is named by its
+ * record instead (readlink of /proc/self/fd/N: 2 us): a file's record keeps
+ * one path, the one the restart opens for all of them, and the kind of its
+ * descriptions does not depend on which. Not so for the file system's own
+ * (memfd, message queue) and objects of other kinds. */
+static int fd_link(int fd, const struct stat *st, struct rt_files *files,
+		   const struct rt_strtab *tab, char *link, size_t size)
+{
+	char path[64];
+	int i = S_ISREG(st->st_mode) ? rt_file_find(files, st->st_dev, st->st_ino, 0) : -1;
+	const struct img_file *r = i >= 0 ? &files->files[i] : NULL;
+	if (r && !(r->flags & (IMG_FILE_PIPE | IMG_FILE_SHMEM | IMG_FILE_SYSV)) &&
+	    rt_fd_fstype(fd, st) != MQUEUE_MAGIC) {
+		snprintf(link, size, "%s%s", tab->buf + r->path_str,
+			 (r->flags & IMG_FILE_DELETED) ? " (deleted)" : "");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, size - 1);
+	if (n < 0)
+		return -1;
+	link[n] = 0;
+	return 0;
+}
+
 static int dump_one(struct rt_fds *out, int fd, int dup, struct rt_files *files,
 		    struct rt_strtab *tab, char *err, size_t errlen)
 {
-	char path[64], link[PATH_MAX];
+	char link[PATH_MAX];
 	struct stat st;
 	struct img_fd *e = &out->fds[out->n];
+	int fd_flags = fcntl(fd, F_GETFD);
+	if (dup >= 0 && out->fds[dup].type != IMG_FD_RUNTIME) { /* its lowest said it all */
+		*e = out->fds[dup];
+		e->fd = fd;
+		e->fd_flags = fd_flags;
+		e->share = out->fds[dup].share >= 0 ? out->fds[dup].share : out->fds[dup].fd;
+		out->n++;
+		return 0;
+	}
 	memset(e, 0, sizeof(*e));
 	e->fd = fd;
 	e->file = -1;
 	e->share = -1;
 	e->open_flags = fcntl(fd, F_GETFL);
-	e->fd_flags = fcntl(fd, F_GETFD);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0 || fstat(fd, &st) < 0)
+	e->fd_flags = fd_flags;
+	if (fstat(fd, &st) < 0 || fd_link(fd, &st, files, tab, link, sizeof(link)) < 0)
 		return errf(err, errlen, "cannot inspect fd %d: %s", fd, strerror(errno));
-	link[n] = 0;
 	if (fd == rt.coord_fd) {
 		e->type = IMG_FD_RUNTIME;
-		out->n++;
-		return 0;
-	}
-	if (dup >= 0 && out->fds[dup].type != IMG_FD_RUNTIME) {
-		*e = out->fds[dup];
-		e->fd = fd;
-		e->fd_flags = fcntl(fd, F_GETFD);
-		e->share = out->fds[dup].share >= 0 ? out->fds[dup].share : out->fds[dup].fd;
 		out->n++;
 		return 0;
 	}
@@ -155,12 +180,31 @@ static void note_parent_fd(struct rt_fds *out, const struct fd_order *o, int fd,
 	out->fds[at].parent_fd1 = pfd + 1;
 }
 
+/* The union of the checkpoint's lists said it (shares.c). */
+static void parent_shares_known(struct rt_fds *out)
+{
+	for (uint32_t k = 0; k < out->n; k++) {
+		int pfd;
+		if (out->fds[k].type != IMG_FD_RUNTIME &&
+		    rt_share_parent_fd(out->fds[k].fd, &pfd) && pfd >= 0)
+			out->fds[k].parent_fd1 = pfd + 1;
+	}
+}
+
 /* Which of our fds share an open file description with our parent's (inherited
- * across fork, or passed): the restorer then hands them down the same way.
- * Both lists in description order, merged. */
+ * across fork, or passed): the restorer then hands them down the same way
+ * (only from a parent of the checkpoint: one outside it has no image). Both
+ * lists in description order, merged, unless the sharing pass did it. */
 static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 {
 	uint32_t self = getpid(), ppid = getppid();
+	const uint32_t *pids;
+	if (rt_shares_parents_known()) {
+		parent_shares_known(out);
+		return 0;
+	}
+	if (rt_members(&pids) && !rt_is_member(ppid))
+		return 0;
 	struct rt_fdesc *pv = rt_alloc(RT_FDS_MAX * sizeof(*pv));
 	int *scratch = rt_alloc(RT_FDS_MAX * sizeof(int));
 	if (!pv || !scratch)
@@ -226,7 +270,7 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 	out->fdx_len = 0;
 	rt_fd_owner_reset();
 	struct fd_order o;
-	int n = list ? rt_list_numeric("/proc/self/fd", list, RT_FDS_MAX, &self) : -1;
+	int n = list ? rt_list_own_fds(list, RT_FDS_MAX, &self) : -1;
 	if (n < 0 || !out->fds)
 		return errf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
 	if (order_fds(&o, list, n) < 0)
