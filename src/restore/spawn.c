@@ -251,9 +251,9 @@ int rst_run(struct rst_set *set)
 	set->host_proc = -1;
 	if (set->opt.debug_pause)
 		keep_host_proc(set);
-	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
+	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || rst_verify_prepare(set) < 0 ||
+	    pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
-	rst_verify_prepare(set);
 	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
 	if (init < 0)
 		return error("cannot create the restart namespace's first process: %s",
