@@ -45,6 +45,8 @@ Workloads (BENCH_ONLY picks some, by name):
                        a memhog of BENCH_HOSTS_MIB (64) MiB on each host), checkpoint --kill
                        and restart from its restart script (over ssh) and per host, beside the
                        same computation on one host (bench/hosts4.py)
+  mpi                  not this script's: bench/mpi.py, which `make bench` runs after it (4 MPI
+                       ranks, checkpoint, restart, ping-pong); with BENCH_ONLY set, only if named
 
 Environment: BENCH_ROUNDS (3; BENCH_RUNS is the old name), BENCH_MIB (1024), BENCH_BIG_MIB
 (8192), BENCH_BIG (0), BENCH_ONLY (names above; default: all but big), BENCH_PEERS (make's
