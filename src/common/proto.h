@@ -127,6 +127,10 @@ enum proto_type {
 				      KV_ANSWER once some process published the key */
 	MSG_KV_ANSWER = 60,	   /* s->c: struct proto_kv (status 0 or an errno), then the
 				      value (a lookup's) */
+	MSG_JOINED_WAIT = 61,	   /* control c->s from PID 1 of a restart's part, before it
+				      makes its TCP connections: empty; answered by JOINED */
+	MSG_JOINED = 62,	   /* s->c, empty: every process of the generation being
+				      restarted has joined (so every part holds its ports) */
 };
 
 #define EXEC_EXITING 2 /* MSG_EXEC: the process exits on purpose */

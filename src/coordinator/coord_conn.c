@@ -332,6 +332,8 @@ static void on_hello(struct conn *k, const struct proto_msg *m)
 	k->name[PROTO_NAME_LEN] = 0;
 	debug("%s %u (%s) joined", k->role == ROLE_PROCESS ? "process" : "client", k->pid, k->name);
 	welcome(k);
+	if (h.role == ROLE_PROCESS && (h.flags & HELLO_RESTART))
+		restart_on_join(k);
 	if (h.role == ROLE_PROCESS && !(h.flags & (HELLO_RESTART | HELLO_REJOIN)))
 		ctl_send_interval(k); /* a new process learns its computation's interval */
 }
@@ -544,6 +546,7 @@ static void conn_left(struct coord *c, struct conn *k)
 		debug("process %u (%s) left", k->pid, k->name);
 		if (c->restarting && (k->flags & HELLO_RESTART))
 			restart_failed(c, k);
+		restart_on_leave(k);
 		if (k->execing)
 			ckpt_exec_left(c, k->pid);
 		life_linger(c, EXIT_GRACE_MS);
@@ -571,6 +574,7 @@ int conn_reap(struct coord *c)
 		}
 	if (left && !coord_nprocs(c)) {
 		c->restarting = 0; /* its processes are gone: the restart failed, or was killed */
+		restart_over(c);
 		if (!ckpt_exec_pending(c, 0))
 			life_release(c);
 	}

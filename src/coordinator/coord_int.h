@@ -74,6 +74,7 @@ struct conn {
 	uint32_t flags;		 /* its hello's HELLO_* flags */
 	uint32_t restart_id;	 /* HELLO_RESTART: the 'stasis restart' it came with */
 	uint8_t origin[16];	 /* HELLO_PART: the host it ran on (proto_origin) */
+	int joined;		 /* a process of the restart in progress, counted in njoined */
 	long long heard_ms;	 /* when it last said something, or was last asked to */
 	long long sent_ms;	 /* when it was last sent something */
 	uint32_t abandoned;	 /* the generation whose checkpoint gave up on it, or 0 */
@@ -196,6 +197,8 @@ struct coord {
 	struct waiter *waiters;
 	struct proto_member *expected; /* the generation's processes, from the images */
 	uint32_t nexpected;
+	uint32_t njoined;	 /* processes of the restart in progress that joined */
+	struct joiner *joiners;	 /* PID 1s of its parts waiting for all (MSG_JOINED_WAIT) */
 	uint64_t restarted_comp; /* the last restart that came back whole */
 	uint32_t restarted_gen;
 };
@@ -284,10 +287,16 @@ void host_on(struct conn *k, const struct proto_msg *m);
 int same_host(const struct conn *a, const struct conn *b);
 void members_send(struct coord *c);
 
-/* coord_restart.c: MSG_CMD_RESTART_WAIT (0, or -1: malformed);
- * restart_done once the RESTARTED barrier passed; restart_forget at exit */
+/* coord_restart.c: MSG_CMD_RESTART_WAIT and MSG_JOINED_WAIT (0, or -1:
+ * malformed); restart_on_join and restart_on_leave for each process of a
+ * restart that joins and leaves; restart_done once the RESTARTED barrier
+ * passed, restart_over whenever a restart ends; restart_forget at exit */
 int restart_on_wait(struct conn *k, const struct proto_msg *m);
+int restart_on_joined_wait(struct conn *k, const struct proto_msg *m);
+void restart_on_join(struct conn *k);
+void restart_on_leave(struct conn *k);
 void restart_done(struct coord *c);
+void restart_over(struct coord *c);
 void restart_forget(struct coord *c);
 /* k has reached checkpoint barrier id in the running checkpoint */
 int ckpt_reached(const struct conn *k, uint32_t id);

@@ -711,6 +711,47 @@ START_TEST(test_restart_in_parts)
 }
 END_TEST
 
+static void joined_wait(int ctl)
+{
+	ck_assert_int_eq(proto_send(ctl, MSG_JOINED_WAIT, NULL, 0, NULL, 0), 0);
+}
+
+/* PID 1 of a restart's part makes its connections once every process of the
+ * generation has joined (each part holds its ports by then): JOINED_WAIT is
+ * answered when the last one joins, at once when no restart is in progress;
+ * the processes of a restart that ended count no more. */
+START_TEST(test_joined_wait)
+{
+	const uint64_t comp = 0x0a0b0c0d0e0f1011ull;
+	const uint32_t flags = HELLO_RESTART | HELLO_PART;
+	start_coord(0);
+	int ctl = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	joined_wait(ctl);
+	expect(ctl, MSG_JOINED);
+	int p[3];
+	for (int round = 0; round < 2; round++) {
+		p[0] = join(ROLE_PROCESS, 701, "a", comp, flags, 3, NULL);
+		p[1] = join(ROLE_PROCESS, 702, "b", comp, flags, 3, NULL);
+		int other = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+		joined_wait(ctl);
+		joined_wait(other);
+		expect_nothing(ctl);
+		expect_nothing(other);
+		p[2] = join(ROLE_PROCESS, 703, "c", comp, flags, 3, NULL);
+		expect(ctl, MSG_JOINED);
+		expect(other, MSG_JOINED);
+		joined_wait(other); /* asked again: at once */
+		expect(other, MSG_JOINED);
+		close(other);
+		for (int i = 0; i < 3; i++)
+			close(p[i]);
+		for (int i = 0; i < 3; i++)
+			wait_gone(701 + i);
+	}
+	close(ctl);
+}
+END_TEST
+
 START_TEST(test_restart_barrier)
 {
 	struct proto_welcome w;
@@ -966,6 +1007,7 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_hosts_and_members);
 	tcase_add_test(tc, test_restart_script_of_two_hosts);
 	tcase_add_test(tc, test_restart_in_parts);
+	tcase_add_test(tc, test_joined_wait);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);
 	tcase_add_test(tc, test_kill_checkpoint_then_exit_on_last);
 	tcase_add_test(tc, test_quit_and_port_in_use);
