@@ -24,13 +24,18 @@ struct rt_state rt; /* the runtime's state: the fields the files are named by */
 
 static struct rt_fdesc list[N];
 
-static char dir[] = "/tmp/stasis-sharespub-XXXXXX";
+static char dir[64];
 
+/* Each test its own run directory (the tests may run in one process: CK_FORK=no) */
 static void setup(void)
 {
+	static int arena;
+	snprintf(dir, sizeof(dir), "/tmp/stasis-sharespub-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	setenv("STASIS_RUN_DIR", dir, 1);
-	ck_assert_int_eq(rt_arena_init(), 0);
+	if (!arena)
+		ck_assert_int_eq(rt_arena_init(), 0);
+	arena = 1;
 	rt.port = 7777;
 	rt.comp_id = 0x1234;
 	rt.gen = 3;
