@@ -158,11 +158,14 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
 
 # the runtime's libc table, tested on its own (it needs nothing else of the runtime),
-# the blob, which resumes a context the runtime's rt_save_context saved, and the
-# union of the sharing pass's descriptor lists
+# the blob, which resumes a context the runtime's rt_save_context saved, the
+# union of the sharing pass's descriptor lists and their publication, and the
+# runtime's /proc listings
 $(B)/tests/unit/test_libc: $(O)/src/runtime/libc.o
 $(B)/tests/unit/test_blob: $(O)/src/runtime/context.o
 $(B)/tests/unit/test_fdunion: $(O)/src/runtime/fd_union.o $(O)/src/runtime/sort.o
+$(B)/tests/unit/test_dirlist: $(O)/src/runtime/dirlist.o
+$(B)/tests/unit/test_sharespub: $(O)/src/runtime/shares_pub.o $(O)/src/runtime/arena.o
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done

@@ -20,7 +20,7 @@ static int comp_path(uint64_t comp_id, char *buf, size_t size)
 	return proto_run_path(name, buf, size);
 }
 
-static int port_path(unsigned port, char *buf, size_t size)
+int portlock_path(unsigned port, char *buf, size_t size)
 {
 	char name[64];
 	snprintf(name, sizeof(name), "coord-%u.lock", port);
@@ -138,8 +138,8 @@ int portlock_take(unsigned port, const char *addr, int *fd, struct portlock_hold
 {
 	char path[4200], text[128], held[128] = "";
 	snprintf(text, sizeof(text), "%d %s\n", (int)getpid(), addr);
-	int rc =
-	    take(port_path(port, path, sizeof(path)) ? NULL : path, text, fd, held, sizeof(held));
+	int rc = take(portlock_path(port, path, sizeof(path)) ? NULL : path, text, fd, held,
+		      sizeof(held));
 	if (rc < 0) {
 		int saved = errno;
 		if (sscanf(held, "%d %63s", &h->pid, h->addr) != 2)
@@ -152,5 +152,5 @@ int portlock_take(unsigned port, const char *addr, int *fd, struct portlock_hold
 void portlock_release(unsigned port, int fd)
 {
 	char path[4200];
-	release(port_path(port, path, sizeof(path)) ? NULL : path, fd);
+	release(portlock_path(port, path, sizeof(path)) ? NULL : path, fd);
 }

@@ -9,6 +9,7 @@
 #ifndef STASIS_COMMON_COMPLOCK_H
 #define STASIS_COMMON_COMPLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct complock_holder {
@@ -20,6 +21,8 @@ struct complock_holder {
  * -1 with errno EWOULDBLOCK and the holder in *h when another holds it, or
  * with another errno when the lock file cannot be used. */
 int complock_take(uint64_t comp_id, unsigned port, int *fd, struct complock_holder *h);
+/* The lock file's path, for messages: 0, or -1 (ENAMETOOLONG). */
+int portlock_path(unsigned port, char *buf, size_t size);
 /* Give it up: the file is removed while still locked, then closed. */
 void complock_release(uint64_t comp_id, int fd);
 /* 1 and the holder in *h if a coordinator holds comp_id's lock, else 0. */

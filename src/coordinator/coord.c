@@ -150,9 +150,15 @@ static int take_port(struct coord *c, char *err, size_t errlen)
 		return -1;
 	if (portlock_take(c->port, c->bind_addr, &c->port_lock_fd, &h) == 0)
 		return 0;
-	if (errno != EWOULDBLOCK)
-		return errf(err, errlen, "cannot lock port %u in the run directory: %s", c->port,
-			    strerror(errno));
+	if (errno != EWOULDBLOCK) {
+		int why = errno;
+		char path[4200] = "coord-PORT.lock in the run directory";
+		portlock_path(c->port, path, sizeof(path));
+		return errf(err, errlen,
+			    "cannot lock port %u (%s): %s; check that the run directory is "
+			    "yours and writable (or set STASIS_RUN_DIR)",
+			    c->port, path, strerror(why));
+	}
 	proto_token_path(c->port, token, sizeof(token));
 	if (!h.pid)
 		return errf(

@@ -96,7 +96,7 @@ static int keep_in_place(const struct img_fd *d)
 {
 	int now = fcntl(d->fd, F_GETFD);
 	if (now < 0)
-		return -1; /* the parent does not hold it: the image is wrong */
+		return errno = EBADF, -1; /* the parent does not hold it: the image is wrong */
 	if ((now & FD_CLOEXEC) == (int)(d->fd_flags & FD_CLOEXEC))
 		return 0;
 	return fcntl(d->fd, F_SETFD, d->fd_flags & FD_CLOEXEC);
@@ -130,6 +130,13 @@ int rst_fds(struct rst_set *set, int i)
 	for (uint32_t k = 0; k < img->nfds; k++) {
 		const struct img_fd *d = &img->fds[k];
 		int rc = src[k] == IN_PLACE ? keep_in_place(d) : restore_one(set, i, d, src[k]);
+		if (rc < 0 && src[k] == IN_PLACE) {
+			rst_file_dir_slot(-1);
+			return error("cannot restore fd %d (%s) of pid %u: the image says it "
+				     "inherited it from its parent, which does not hold it (the "
+				     "images are inconsistent: restart from another generation)",
+				     d->fd, img_fd_type_name(d->type), img->proc->pid);
+		}
 		if (rc < 0) {
 			rst_file_dir_slot(-1);
 			return error("cannot restore fd %d (%s) of pid %u: %s", d->fd,

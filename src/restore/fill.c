@@ -152,7 +152,7 @@ static int wanted(const struct fill_job *j, uint32_t g)
  * fill_group): returns the number of batches. */
 static uint32_t plan_batches(const struct fill_job *j, uint32_t *batches)
 {
-	uint32_t nb = 0, f0 = 0, f;
+	uint32_t nb = 0, f0 = 0, f = 0;
 	uint64_t off;
 	const struct img_chunk *a = NULL;
 	for (uint32_t g = 0; g < j->ngroups; g++) {

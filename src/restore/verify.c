@@ -52,8 +52,10 @@ static int hold_file(struct held *h, uint32_t k, const struct img_reader *r)
 {
 	void *m = mmap(NULL, r->file_size, PROT_READ, MAP_SHARED, r->fd, 0);
 	if (m == MAP_FAILED || madvise(m, r->file_size, MADV_DONTFORK) < 0)
-		return error("cannot map %s to verify the memory mapped from it: %s", r->path,
-			     strerror(errno));
+		return error("cannot map %s to verify the memory mapped from it: %s; restart "
+			     "with --no-verify to skip the check, or --no-map to read the "
+			     "memory instead",
+			     r->path, strerror(errno));
 	h->base[k] = m;
 	h->len[k] = r->file_size;
 	return 0;

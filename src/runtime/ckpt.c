@@ -294,11 +294,23 @@ static void restart_plugins(void)
 	}
 }
 
+/* After a restart the blob has blocked every signal (restore/blob/blob.c);
+ * the checkpoint thread takes back the mask it was born with: every signal but
+ * glibc's own two, which glibc keeps open in every thread (setuid() in a
+ * program with threads waits until each has taken SIGSETXID). */
+static void ckpt_thread_mask(void)
+{
+	sigset_t all;
+	sigfillset(&all);
+	REAL(pthread_sigmask)(SIG_SETMASK, &all, NULL);
+}
+
 /* After a restart, the checkpoint thread resumes here (see write.c). */
 static int after_restart(uint8_t *buf, size_t size)
 {
 	struct rt_restart_info *ri = &rt.restart;
 	fault_generation(0); /* the checkpoint's faults were for its first run */
+	ckpt_thread_mask();
 	rt_thread_reinstate_self(&rt.ckpt_self);
 	rt_dirty_reset(ri->magic == RT_RESTART_MAGIC ? ri->base_gen : 0);
 	rt.ckpt_tid = rt_gettid();

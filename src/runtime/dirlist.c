@@ -3,6 +3,7 @@
 #include "runtime/dirlist.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,8 +51,11 @@ int rt_list_numeric(const char *dir, int *out, int max, int *self_fd)
 			off += e->d_reclen;
 			if (e->d_name[0] < '0' || e->d_name[0] > '9')
 				continue;
-			if (n < max)
-				out[n++] = atoi(e->d_name);
+			if (n == max) {
+				close(fd);
+				return errno = E2BIG, -1;
+			}
+			out[n++] = atoi(e->d_name);
 		}
 	}
 	close(fd);
@@ -63,8 +67,8 @@ int rt_list_numeric(const char *dir, int *out, int max, int *self_fd)
  * lists (and drops them after): 10000 descriptors, 10 ms a listing. Since
  * Linux 6.2 the directory's size is the number of open descriptors: when the
  * table is dense, F_GETFD on each number finds them in a fifth of that; a
- * sparse table (or an older kernel, or a descriptor opened or closed by
- * another thread meanwhile) is listed. */
+ * sparse table (or an older kernel, or a table another thread changed
+ * meanwhile: the size is read again) is listed. */
 int rt_list_own_fds(int *out, int max, int *self_fd)
 {
 	struct stat st;
@@ -72,15 +76,15 @@ int rt_list_own_fds(int *out, int max, int *self_fd)
 		*self_fd = -1;
 	if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0) {
 		long want = st.st_size, limit = 8 * want + 1024, n = 0;
-		for (long fd = 0; fd < limit && n < want; fd++) {
-			if (fcntl((int)fd, F_GETFD) < 0)
-				continue;
-			if (n < max)
-				out[n] = (int)fd;
-			n++;
-		}
-		if (n == want)
-			return n < max ? (int)n : max;
+		if (want > max)
+			return errno = E2BIG, -1;
+		for (long fd = 0; fd < limit && n < want; fd++)
+			if (fcntl((int)fd, F_GETFD) >= 0)
+				out[n++] = (int)fd;
+		/* the size again: a descriptor opened meanwhile below the last
+		 * one found (another closed above it) keeps the count */
+		if (n == want && stat("/proc/self/fd", &st) == 0 && st.st_size == want)
+			return (int)n;
 	}
 	return rt_list_numeric("/proc/self/fd", out, max, self_fd);
 }

@@ -2,8 +2,10 @@
 #ifndef STASIS_RUNTIME_DIRLIST_H
 #define STASIS_RUNTIME_DIRLIST_H
 
-/* Sorted, at most max; *self_fd gets the listing's own fd number (closed on
- * return). The count, or -1 with errno. */
+/* Sorted; *self_fd gets the listing's own fd number (closed on return). The
+ * count, or -1 with errno: E2BIG when there are more than max, for a list
+ * that silently missed some (descriptors a checkpoint would not record) is
+ * never what a caller wants. */
 int rt_list_numeric(const char *dir, int *out, int max, int *self_fd);
 /* This process's open descriptors, the same way (*self_fd: -1 when none was
  * opened to find them). */

@@ -8,10 +8,13 @@
 #include "runtime/libc.h"
 #include "runtime/dirlist.h"
 #include "runtime/state.h"
+#include "common/log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,8 +49,12 @@ void rt_note_inherited_fds(void)
 		}
 		return;
 	}
-	int fds[256];
-	int n = rt_list_numeric("/proc/self/fd", fds, 256, NULL);
+	int fds[4096];
+	int n = rt_list_numeric("/proc/self/fd", fds, 4096, NULL);
+	if (n < 0)
+		warn("cannot list the descriptors pid %d inherited (%s): pipes and sockets "
+		     "from outside among them will be taken for the computation's",
+		     getpid(), strerror(errno));
 	for (int i = 0; i < n; i++) {
 		struct stat st;
 		if (fstat(fds[i], &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))

@@ -214,7 +214,10 @@ static int exchange(int take_part, struct proto_tcp_match *mh, char *err, size_t
 	uint8_t *buf = rt_alloc(size);
 	proto_host_key(h.host, "net");
 	if (!buf)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return snprintf(err, errlen,
+				"pid %d: out of checkpoint memory to report %u TCP connections",
+				getpid(), nends),
+		       -1;
 	if (proto_send(rt.coord_fd, MSG_TCP_REPORT, &h, sizeof(h), reps,
 		       (size_t)h.count * sizeof(*reps)) < 0)
 		return RT_COORD_LOST;
@@ -222,15 +225,26 @@ static int exchange(int take_part, struct proto_tcp_match *mh, char *err, size_t
 	if (rc)
 		return rc;
 	if (m.hdr.len < sizeof(*mh))
-		return snprintf(err, errlen, "malformed TCP answer from the coordinator"), -1;
+		return snprintf(err, errlen,
+				"pid %d: malformed answer from the coordinator about its TCP "
+				"connections (a coordinator of another version?)",
+				getpid()),
+		       -1;
 	memcpy(mh, m.payload, sizeof(*mh));
 	if (mh->flags & PROTO_TCP_ABORT)
 		return 0;
 	if (mh->count != h.count || m.hdr.len != sizeof(*mh) + h.count * sizeof(ends[0].peer))
-		return snprintf(err, errlen, "malformed TCP answer from the coordinator"), -1;
+		return snprintf(err, errlen,
+				"pid %d: malformed answer from the coordinator about its TCP "
+				"connections (a coordinator of another version?)",
+				getpid()),
+		       -1;
 	ends = rt_alloc((nends ? nends : 1) * sizeof(*ends));
 	if (!ends)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return snprintf(err, errlen,
+				"pid %d: out of checkpoint memory to drain %u TCP connections",
+				getpid(), nends),
+		       -1;
 	for (uint32_t k = 0; k < nends; k++) {
 		memset(&ends[k], 0, sizeof(ends[k]));
 		memcpy(&ends[k].peer, m.payload + sizeof(*mh) + k * sizeof(ends[k].peer),
@@ -398,7 +412,10 @@ static int drain_all(char *err, size_t errlen)
 	uint32_t *which = rt_alloc((nends ? nends : 1) * sizeof(*which));
 	long long last = now_ms();
 	if (!p || !which)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return snprintf(err, errlen,
+				"pid %d: out of checkpoint memory to drain %u TCP connections",
+				getpid(), nends),
+		       -1;
 	for (;;) {
 		uint32_t n = 0;
 		int64_t moved = 0;
@@ -422,7 +439,11 @@ static int drain_all(char *err, size_t errlen)
 		else if (now_ms() - last > RT_TCP_STALL_MS)
 			return stalled(err, errlen);
 		if (!moved && poll(p, n, 100) < 0 && errno != EINTR)
-			return snprintf(err, errlen, "poll: %s", strerror(errno)), -1;
+			return snprintf(err, errlen,
+					"pid %d: cannot wait for %u TCP connections to drain "
+					"(poll): %s",
+					getpid(), n, strerror(errno)),
+			       -1;
 	}
 }
 

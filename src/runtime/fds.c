@@ -271,6 +271,11 @@ int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *ta
 	rt_fd_owner_reset();
 	struct fd_order o;
 	int n = list ? rt_list_own_fds(list, RT_FDS_MAX, &self) : -1;
+	if (n < 0 && errno == E2BIG)
+		return errf(err, errlen,
+			    "pid %d holds more than %d descriptors, the most a checkpoint "
+			    "records; close some (the program goes on)",
+			    (int)getpid(), RT_FDS_MAX);
 	if (n < 0 || !out->fds)
 		return errf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
 	if (order_fds(&o, list, n) < 0)

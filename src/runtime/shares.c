@@ -222,7 +222,7 @@ static int add_lists(struct fu *u, uint32_t self, const uint32_t *pids, size_t n
 		left = 0;
 		for (size_t k = 0; k < n; k++) {
 			struct rt_fdesc *v = NULL;
-			int got = state[k] ? -1 : rt_pub_read_list(pids[k], &v, 0, &l.ppid);
+			int got = state[k] ? -1 : rt_pub_read_list(pids[k], &v, RT_FDS_MAX, &l.ppid);
 			if (state[k] == 1 || (got < 0 && !state[k] && (uint64_t)now_ns() < end)) {
 				left += state[k] != 1;
 				continue;

@@ -104,12 +104,18 @@ int rt_pub_read_list(uint32_t pid, struct rt_fdesc **v, uint32_t max, uint32_t *
 	int fd = open_pub("fdorder", LIST_MAGIC, pid, &h);
 	if (fd < 0)
 		return -1;
-	int ok = *v ? h.n <= max : (*v = rt_alloc((h.n ? h.n : 1) * sizeof(**v))) != NULL;
-	size_t want = (size_t)h.n * sizeof(**v);
-	ok = ok && read_full(fd, *v, want) == (ssize_t)want && valid_list(*v, h.n);
+	struct rt_fdesc *buf = *v;
+	if (!buf && h.n <= max)
+		buf = rt_alloc((h.n ? h.n : 1) * sizeof(*buf));
+	size_t want = (size_t)h.n * sizeof(*buf);
+	int ok =
+	    buf && h.n <= max && read_full(fd, buf, want) == (ssize_t)want && valid_list(buf, h.n);
 	close(fd);
+	if (!ok)
+		return -1; /* *v as it was: a caller's buffer, or none */
+	*v = buf;
 	*ppid = h.ppid;
-	return ok ? (int)h.n : -1;
+	return (int)h.n;
 }
 
 static void note_answered(uint32_t pid)

@@ -24,9 +24,9 @@ enum rt_answer {
 void rt_pub_begin(void);
 /* Publish our list (best effort: a reader that finds none lists ours itself). */
 void rt_pub_list(uint32_t pid, uint32_t ppid, const struct rt_fdesc *v, uint32_t n);
-/* pid's published list: its count, *v (allocated from the arena if *v is NULL,
- * else at most max entries) and *ppid; -1 if it is not there (yet), not of
- * this checkpoint, or not a valid list. */
+/* pid's published list of at most max entries: its count, *v (allocated from
+ * the arena if *v is NULL) and *ppid; -1, *v and *ppid unchanged, if it is not
+ * there (yet), not of this checkpoint, longer than max, or not a valid list. */
 int rt_pub_read_list(uint32_t pid, struct rt_fdesc **v, uint32_t max, uint32_t *ppid);
 /* Answer pid: out[0..n) (RT_ANSWER_OK), or why the pass failed, or that pid
  * compares itself; removed with our files by rt_pub_done. */

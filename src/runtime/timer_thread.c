@@ -115,10 +115,13 @@ static void *helper(void *arg)
 	return NULL;
 }
 
-/* The timer signal ignored: while the helper runs the checkpoint handler, or
- * is being restored, its mask lets that signal through, and its default
- * action ends the process. Ignored but blocked (the helper's normal state),
- * it stays queued for rt_sigtimedwait; an expiry in that window is lost. A
+/* The timer signal ignored, so that it can never end the process (its
+ * default action) should it reach a thread that lets it through. It must not
+ * reach one: Linux 6.13+ keeps a timer whose signal was discarded as ignored
+ * stopped until the signal is no longer ignored. The helper blocks it always
+ * (in the checkpoint handler too; at restart the blob blocks every signal
+ * until each thread is back in its own mask: restore/blob/blob.c), and a
+ * blocked signal is never discarded: it stays queued for rt_sigtimedwait. A
  * later pthread_cancel() installs glibc's handler, which ignores it too (it
  * takes only tgkill signals of its own process). Raw: glibc refuses 32. */
 static void ignore_timer_signal(void)

@@ -58,11 +58,12 @@ def test_chain_restart_maps_every_file(st):
     assert per[imgs[0]] >= 12 * MiB, per
     # the step gives back 256 pages, one madvise(MADV_DONTNEED) each, over
     # image mappings: the runtime's wrapper finds them without reading all of
-    # /proc/PID/maps each time (it did: thousands of reads, 19 s for a chain
-    # of 16 of 1 GiB); the program's own reads: a few per 20 ms tick
+    # /proc/PID/maps each time (it did: about 5000 reads here, 19 s for a
+    # chain of 16 of 1 GiB); the program's own reads: about 2 per 20 ms tick,
+    # so 1000 leaves seconds for a loaded machine between the two counts
     before = read_syscalls(pid)
     step(st, 4, out, r)
-    assert read_syscalls(pid) - before < 128, (before, read_syscalls(pid))
+    assert read_syscalls(pid) - before < 1000, (before, read_syscalls(pid))
     finish(st, r, out)
     log = r.err.read_text()
     m = re.search(r"pid \d+: (\d+) MiB mapped in (\d+) runs from (\d+) of the (\d+) image files",

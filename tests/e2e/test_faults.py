@@ -312,8 +312,7 @@ def walk(st, point):
     good = check_after(st, out, st.checkpoint(kill=False, expect_ok=False), procs, coord)
     assert good == 2
     name = None if point == "all" else point
-    counts = sorted(hits_per_process(trace, 2, name).values())
-    top = counts[-1] + counts[-2]
+    top = most_hits(hits_per_process(trace, 2, name), procs, coord)
     taken = failed = 0
     while 1 + (status_of(st)["gen"] + 1 - 3) * STRIDE <= top:
         r = st.checkpoint(kill=False, expect_ok=False)
@@ -328,6 +327,19 @@ def walk(st, point):
     finish(st, p, out)
     print(f"{point}: {taken} checkpoints, {failed} failed, up to hit {top}")
     return taken, failed
+
+
+def most_hits(counts, procs, coord):
+    """The most points one process and its forked writer reach in a
+    checkpoint, from its {pid: hits}: the writer's hits go on from its
+    parent's count. The largest own count plus the largest writer's (the
+    parent of family reaches the most points, its writer no fewer than the
+    others); the coordinator's count on its own. The sum of the two largest
+    counts, taken before, was two processes' own: the walk went on 46
+    checkpoints past the last point reached, and failed its ratio."""
+    own = [n for pid, n in counts.items() if int(pid) in procs]
+    writers = [n for pid, n in counts.items() if int(pid) not in procs and int(pid) != coord]
+    return max(max(own) + max(writers, default=0), counts.get(str(coord), 0))
 
 
 def hits_per_process(trace, gen, name=None):

@@ -8,6 +8,7 @@
 #define NR_write 1
 #define NR_close 3
 #define NR_munmap 11
+#define NR_rt_sigprocmask 14
 #define NR_mremap 25
 #define NR_getpid 39
 #define NR_kill 62

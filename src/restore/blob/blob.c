@@ -179,9 +179,24 @@ static void clone_threads(struct blob_plan *p)
 	}
 }
 
+/* Every signal blocked, glibc's own two as well (the restorer's mask, set
+ * through glibc, lets 32 and 33 through). The threads cloned below inherit
+ * it, and each takes its own mask back when it returns from the checkpoint
+ * signal's handler; a signal sent before, e.g. by a POSIX timer the runtime
+ * creates again, waits until then. Let through to the SIGEV_THREAD helper
+ * (runtime/timer_thread.c), whose timer signal is ignored, the signal was
+ * discarded, and Linux 6.13+ keeps a timer whose signal was ignored stopped
+ * until the signal is no longer ignored: it never ticked again. */
+static void block_every_signal(void)
+{
+	uint64_t all = ~0ull;
+	sys6(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&all, 0, sizeof(all), 0, 0);
+}
+
 void blob_main(struct blob_plan *p)
 {
 	struct blob_thread *t = at(p, p->threads_off);
+	block_every_signal();
 	if (p->rseq_addr)
 		sys6(NR_rseq, p->rseq_addr, p->rseq_len, RSEQ_FLAG_UNREGISTER, p->rseq_sig, 0, 0);
 	unmap_restorer(p);
