@@ -385,10 +385,11 @@ static int run(int ns, int wait_s)
 		}
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && on_answer(ns) < 0)
 			goto out;
-		for (int i = 0, r; i < nconns; i++) {
-			if (p[i + 1].revents && (r = step(&conns[i], p[i + 1].revents)) < 0)
+		for (int i = 0; i < nconns; i++) {
+			int r = p[i + 1].revents ? step(&conns[i], p[i + 1].revents) : 0;
+			if (r < 0)
 				goto out;
-			if (p[i + 1].revents && r > 0)
+			if (r > 0)
 				last = now_ms();
 		}
 	}
