@@ -15,9 +15,12 @@
  *                    range. A port of the range whose token is in the job's run
  *                    directory and that is in use is the job's coordinator, and
  *                    is chosen first, so that a later command finds the port
- *                    an earlier one fell back to.
+ *                    an earlier one fell back to. A port in use without a
+ *                    token is another program's only once none came for 2 s
+ *                    (a coordinator writes it just after it listens).
  */
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proto.h"
 
@@ -31,6 +34,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define JOB_TOKEN_WAIT_MS 2000 /* for the token of a coordinator that listens */
 
 static int unset(const char *name)
 {
@@ -75,14 +80,32 @@ static int token_here(uint16_t port)
 	return proto_token_path(port, path, sizeof(path)) == 0 && access(path, F_OK) == 0;
 }
 
+/* port is in use and has no token: a coordinator of the job that is starting
+ * listens a moment before it writes its token (and the launches of a job step
+ * start at once: one that took the next port started a coordinator of its
+ * own there, a second computation). 1 once the token is there (or the port is
+ * free again), 0 if neither by `until`: another program's. */
+static int coordinator_starting(uint16_t port, long long until)
+{
+	for (;;) {
+		if (token_here(port) || port_free(port))
+			return 1;
+		if (now_ms() >= until)
+			return 0;
+		usleep(10000);
+	}
+}
+
 static uint16_t pick_port(unsigned long job)
 {
 	unsigned k;
+	long long until = now_ms() + JOB_TOKEN_WAIT_MS; /* for all ports together */
 	for (k = 0; k < JOB_PORT_TRIES; k++)
 		if (token_here(cli_job_port(job, k)) && !port_free(cli_job_port(job, k)))
 			return cli_job_port(job, k);
 	for (k = 0; k < JOB_PORT_TRIES; k++)
-		if (port_free(cli_job_port(job, k)))
+		if (port_free(cli_job_port(job, k)) ||
+		    coordinator_starting(cli_job_port(job, k), until))
 			return cli_job_port(job, k);
 	warn("Slurm job %lu: ports %u to %u are all in use by other programs: set STASIS_PORT "
 	     "to a free port (docs/slurm.md)",

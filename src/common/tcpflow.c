@@ -6,17 +6,38 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define STEP_MAX (1u << 20) /* bytes per send or recv call */
 #ifndef SO_BUF_LOCK
 #define SO_BUF_LOCK 72 /* Linux 5.14 */
 #endif
 
+/* What the kernel makes of SO_RCVBUF or SO_SNDBUF v: twice v, but no more
+ * than twice net.core.rmem_max or wmem_max (asked of a scratch socket, in
+ * this network namespace); -1: unknown. */
+static int would_get(int opt, int v)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
+	socklen_t l = sizeof(got);
+	if (s < 0)
+		return -1;
+	if (setsockopt(s, SOL_SOCKET, opt, &v, sizeof(v)) < 0 ||
+	    getsockopt(s, SOL_SOCKET, opt, &got, &l) < 0)
+		got = -1;
+	close(s);
+	return got;
+}
+
 /* Room for n bytes of payload in a socket buffer (the kernel counts its
- * overhead too, and doubles what is asked, up to rmem_max/wmem_max): a
- * queue of bytes bounced back may be larger than what a buffer that was not
- * autotuned yet takes. Raised only, and the kernel's autotuning is given
- * back once the flow is done (tcp_flow_done: SO_BUF_LOCK as it was). */
+ * overhead too): a queue of bytes bounced back may be larger than what a
+ * buffer that was not autotuned yet takes, and bytes that filled a
+ * connection's buffers in flight, bounced back, need a margin (they do not
+ * pack into the same buffers to the byte: the refill stalled).
+ * Raised only: autotuning grows a receive buffer up to tcp_rmem's maximum
+ * (32 MiB on Linux 6.18), past what SO_RCVBUF may set (twice rmem_max, 8 MiB
+ * here), and setting it then would shrink it below the bytes it held.
+ * f->short_room: the buffer stays smaller than asked. */
 static void room_for(struct tcp_flow *f, int opt, uint64_t n)
 {
 	int cur = 0;
@@ -26,15 +47,30 @@ static void room_for(struct tcp_flow *f, int opt, uint64_t n)
 	    need <= (uint64_t)cur)
 		return;
 	int v = need / 2 > INT_MAX / 2 ? INT_MAX / 2 : (int)(need / 2);
+	int got = would_get(opt, v);
+	f->short_room |= (uint64_t)got < need;
+	if (got <= cur)
+		return;
 	setsockopt(f->fd, SOL_SOCKET, opt, &v, sizeof(v));
 	f->raised = 1;
+	if (opt == SO_SNDBUF)
+		f->sndbuf_was = cur;
 }
 
+/* Once the flow is done: the send buffer's size as it was (the bytes echoed
+ * wait in the queue all the same; the program's writes wait until it is
+ * below), so that the program never has more in flight than before, more
+ * than the next refill has room for; and the kernel's autotuning as it was
+ * (SO_BUF_LOCK). A receive buffer stays raised: made smaller than its queue,
+ * it would drop what the peer sends into the window already offered. */
 static void give_back(struct tcp_flow *f)
 {
+	int v = f->sndbuf_was / 2; /* the kernel doubles it */
+	if (f->sndbuf_was)
+		setsockopt(f->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 	if (f->raised && f->locks >= 0)
 		setsockopt(f->fd, SOL_SOCKET, SO_BUF_LOCK, &f->locks, sizeof(f->locks));
-	f->raised = 0;
+	f->raised = f->sndbuf_was = 0;
 }
 
 void tcp_flow_init(struct tcp_flow *f, int fd, const uint8_t *pre, uint32_t pre_len,

@@ -45,6 +45,8 @@ struct tcp_flow {
 	void *(*alloc)(size_t size, void *arg);
 	void *alloc_arg;
 	int locks, raised; /* SO_BUF_LOCK as it was (-1: unknown); buffers raised */
+	int sndbuf_was;	   /* SO_SNDBUF before it was raised (0: it was not) */
+	int short_room;	   /* a buffer could not be raised to what the bytes need */
 	int failed;	   /* errno of a failure, or EPROTO for a bad frame */
 };
 

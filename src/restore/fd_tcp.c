@@ -31,7 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RST_TCP_WAIT_S 60 /* for the peers of every connection to come back, at least */
+#define RST_TCP_WAIT_S 60      /* for the peers of every connection to come back, at least */
+#define RST_TCP_STALL_MS 10000 /* every connection flows, no byte moved: stuck */
 
 enum { LISTENING = 1, COOKIE, ASKED, CONNECTING, FLOWING, DONE };
 
@@ -307,6 +308,16 @@ static int on_answer(int ns)
 	return 0;
 }
 
+/* Every connection not made yet flows, both ends here or elsewhere: they only
+ * wait on each other. */
+static int all_flowing(void)
+{
+	for (int i = 0; i < nconns; i++)
+		if (conns[i].state != DONE && conns[i].state != FLOWING)
+			return 0;
+	return 1;
+}
+
 static int timed_out(int wait_s)
 {
 	char t[160];
@@ -314,6 +325,16 @@ static int timed_out(int wait_s)
 		const struct rconn *c = &conns[i];
 		if (c->state == DONE)
 			continue;
+		if (c->state == FLOWING && c->flow.short_room)
+			return error(
+			    "cannot make %s again: its %llu bytes in flight did not fit in the "
+			    "buffers of its new socket and its peer's within %d s (SO_RCVBUF and "
+			    "SO_SNDBUF stop at twice net.core.rmem_max and wmem_max, and "
+			    "autotuning "
+			    "had grown the old connection's past them): raise net.core.rmem_max to "
+			    "%llu or more (sysctl, as root), then restart again",
+			    rconn_text(c, t, sizeof(t)), (unsigned long long)c->t.data_len, wait_s,
+			    (unsigned long long)c->t.data_len);
 		return error("cannot make %s again: %s within %d s (is the part of the computation "
 			     "with its other end restarting?)",
 			     rconn_text(c, t, sizeof(t)),
@@ -329,6 +350,7 @@ static int run(int ns, int wait_s)
 {
 	struct pollfd *p = calloc(nconns + 1, sizeof(*p));
 	time_t end = time(NULL) + wait_s;
+	long long last = now_ms(); /* a byte or a connection moved */
 	if (!p)
 		return error("out of memory");
 	for (;;) {
@@ -342,13 +364,19 @@ static int run(int ns, int wait_s)
 		}
 		if (!left)
 			break;
-		if (moved)
+		if (moved) {
+			last = now_ms();
 			continue;
+		}
 		p[n++] = (struct pollfd){.fd = ns, .events = POLLIN};
 		for (int i = 0; i < nconns; i++)
 			p[n++] = want(&conns[i]);
 		if (time(NULL) > end) {
 			timed_out(wait_s);
+			goto out;
+		}
+		if (all_flowing() && now_ms() - last > RST_TCP_STALL_MS) {
+			timed_out(RST_TCP_STALL_MS / 1000);
 			goto out;
 		}
 		if (poll(p, n, 200) < 0 && errno != EINTR) {
@@ -357,9 +385,13 @@ static int run(int ns, int wait_s)
 		}
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && on_answer(ns) < 0)
 			goto out;
-		for (int i = 0; i < nconns; i++)
-			if (p[i + 1].revents && step(&conns[i], p[i + 1].revents) < 0)
+		for (int i = 0; i < nconns; i++) {
+			int r = p[i + 1].revents ? step(&conns[i], p[i + 1].revents) : 0;
+			if (r < 0)
 				goto out;
+			if (r > 0)
+				last = now_ms();
+		}
 	}
 	free(p);
 	return 0;

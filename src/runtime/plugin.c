@@ -10,9 +10,11 @@
 #include "runtime/ckpt.h"
 #include "runtime/fd_file.h"
 #include "runtime/libc.h"
+#include "runtime/quiesce.h"
 #include "runtime/state.h"
 #include "runtime/strtab.h"
 #include "image/kinds/plugins.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "stasis/plugin.h"
@@ -27,7 +29,8 @@
 #include <unistd.h>
 
 #define RT_MAX_PLUGINS 16
-#define NS_ANSWER_MS 10000 /* a publish's answer */
+#define NS_ANSWER_MS 10000  /* a publish's answer */
+#define EXIT_WAIT_MS 120000 /* exit() waits this long at most for a RESUME due */
 
 _Static_assert(STASIS_PLUGIN_SAVE_MAX == IMG_PLUGIN_DATA_MAX, "the image's limit is the API's");
 _Static_assert(STASIS_PLUGIN_KEY_MAX == PROTO_KEY_LEN, "the key is the protocol's");
@@ -46,6 +49,9 @@ struct rt_plugin {
 static struct rt_plugin plugins[RT_MAX_PLUGINS];
 int rt_nplugins;
 int rt_path_plugins;
+/* A CHECKPOINT ran and its RESUME is not delivered yet: the generation, or 0
+ * (a futex word: exit() waits for it, see plugins_exit). */
+static int resume_pending;
 static __thread uint32_t in_event; /* the event this thread is delivering */
 static __thread struct rt_plugin *current;
 static __thread int runtime_thread;
@@ -152,8 +158,37 @@ static void deliver_all(const struct stasis_event *ev)
 			warn("%s", err);
 }
 
+static void resume_settled(void)
+{
+	__atomic_store_n(&resume_pending, 0, __ATOMIC_RELEASE);
+	rt_futex_wake(&resume_pending);
+}
+
+/* The checkpoint thread delivers RESUME once the program's threads run again:
+ * a thread that calls exit() meanwhile waits for it, so that every plugin sees
+ * RESUME before EXIT (else the process could end before its RESUME, or give
+ * EXIT while RESUME runs). Not the checkpoint thread itself (a plugin calling
+ * exit() in an event), nor a writer forked from it. */
+static void wait_for_resume(void)
+{
+	long long until = now_ms() + EXIT_WAIT_MS;
+	int gen;
+	while (!runtime_thread && (gen = __atomic_load_n(&resume_pending, __ATOMIC_ACQUIRE))) {
+		long long left = until - now_ms();
+		if (left <= 0) {
+			warn("pid %d: exit() waited %d s for the plugins' RESUME event of "
+			     "checkpoint "
+			     "generation %d, which did not come: the plugins get EXIT without it",
+			     getpid(), EXIT_WAIT_MS / 1000, gen);
+			return;
+		}
+		rt_futex_wait_ms(&resume_pending, gen, left > 1000 ? 1000 : (int)left);
+	}
+}
+
 static void plugins_exit(void)
 {
+	wait_for_resume();
 	struct stasis_event ev = {.event = STASIS_EVENT_EXIT, .generation = rt.committed_gen};
 	deliver_all(&ev);
 }
@@ -164,6 +199,8 @@ void rt_plugins_start(int forked)
 	    .event = STASIS_EVENT_START, .generation = rt.committed_gen, .forked = forked};
 	if (!rt_nplugins)
 		return;
+	if (forked) /* its parent's RESUME is not the child's */
+		__atomic_store_n(&resume_pending, 0, __ATOMIC_RELEASE);
 	if (!forked) /* a forked child inherits the registration */
 		atexit(plugins_exit);
 	deliver_all(&ev);
@@ -172,6 +209,7 @@ void rt_plugins_start(int forked)
 int rt_plugins_checkpoint(uint32_t gen, char *err, size_t errlen)
 {
 	struct stasis_event ev = {.event = STASIS_EVENT_CHECKPOINT, .generation = gen};
+	__atomic_store_n(&resume_pending, gen ? (int)gen : 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < rt_nplugins; i++) {
 		plugins[i].has_saved = 0;
 		plugins[i].saved_len = 0;
@@ -196,11 +234,13 @@ void rt_plugins_resume(uint32_t gen, int ok)
 		if (deliver(&plugins[i], &ev, err, sizeof(err)) < 0)
 			warn("%s", err);
 	}
+	resume_settled();
 }
 
 int rt_plugins_restart(uint32_t gen, char *err, size_t errlen)
 {
 	struct stasis_event ev = {.event = STASIS_EVENT_RESTART, .generation = gen};
+	resume_settled(); /* a thread held in exit() goes on after RESTART */
 	for (int i = 0; i < rt_nplugins; i++) {
 		plugins[i].resume_due = 0;
 		if (deliver(&plugins[i], &ev, err, errlen) < 0)

@@ -46,6 +46,12 @@ int rt_futex_wait(int *addr, int val)
 	return syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
+int rt_futex_wait_ms(int *addr, int val, int ms)
+{
+	struct timespec t = {ms / 1000, ms % 1000 * 1000000L};
+	return syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &t, NULL, 0);
+}
+
 void rt_futex_wake(int *addr)
 {
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);

@@ -15,6 +15,8 @@ void rt_release_all(void);
 void rt_thread_capture_self(struct rt_thread *t);
 void rt_thread_reinstate_self(const struct rt_thread *t);
 int rt_futex_wait(int *addr, int val);
+/* The same, ms milliseconds at most. */
+int rt_futex_wait_ms(int *addr, int val, int ms);
 /* Once every process of the checkpoint is stopped, the pending signals are
  * recorded and queued again (-1, EOVERFLOW: not all of them could be
  * recorded); after a restart, those of the image are queued before the

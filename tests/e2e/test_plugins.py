@@ -103,6 +103,22 @@ def test_events_in_order_in_both_processes(st):
     assert lines == {parent: ["start 0"] + common, child: ["start 0 forked"] + common}
 
 
+def test_exit_waits_for_the_resume_event(st):
+    """The program ends at once after a checkpoint it went on from, while
+    each process's RESUME event still runs (500 ms): exit() waits for it, so
+    every process sees RESUME, then EXIT (the child ended first, and its
+    RESUME never came; the parent's came after its EXIT)."""
+    log = st.tmp / "events.log"
+    p, out = launch_pair(st, log, env={"PLUGIN_RESUME_SLEEP": "500"})
+    parent = p.pid
+    st.checkpoint(kill=False)
+    finish(st, p, out)
+    lines = by_pid(log)
+    child = child_of(lines, parent)
+    common = ["checkpoint 1", "resume 1 ok", "exit 1"]
+    assert lines == {parent: ["start 0"] + common, child: ["start 0 forked"] + common}
+
+
 def test_saved_bytes_come_back_exactly(st):
     log = st.tmp / "events.log"
     n = 100000

@@ -190,11 +190,17 @@ def test_srun_tasks_make_one_computation(cluster, jobs):
     log = sub / "job.out"
     job = cluster.sbatch(SCRIPT, program("series"), N, STEP, 500, cwd=sub,
                          opts=["--export=ALL,STASIS_SRUN=1", "--ntasks=2", f"--output={log}"])
+    # both tasks' processes are in the job's computation (counting their
+    # progress lines told only that they ran, maybe under two coordinators)
+    status = ["srun", f"--jobid={job}", "--overlap", "--ntasks=1", "stasis", "status", "--json"]
     deadline = time.monotonic() + 60
-    while (log.read_text() if log.exists() else "").count("progress ") < 4:  # both run
+    while True:
+        r = cluster.run(*status, check=False)
+        if r.returncode == 0 and json.loads(r.stdout)["nprocs"] == 2:
+            break
         state = cluster.job(job).get("JobState")
         assert time.monotonic() < deadline and state in ("PENDING", "RUNNING"), (
-            f"job {job} {state}\n{cluster.describe()}")
+            f"job {job} {state}: {r.stdout} {r.stderr}\n{cluster.describe()}")
         time.sleep(0.2)
     cluster.run("scancel", "--signal=USR1", "--batch", job)
     assert check_job(cluster, job, sub, log, pace=500, tasks=2) == 2

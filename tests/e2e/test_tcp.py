@@ -5,7 +5,10 @@ tcp_pair.c checks every 64-bit word of both streams and the names
 getsockname/getpeername give). On one host here; across hosts in
 test_distributed.py."""
 
+import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 
@@ -74,10 +77,60 @@ def test_acked_small_both_ways(st):
     assert drains(log, 1) == [("40000", "copied")] * 2, log[-3000:]
 
 
-def test_live_transfer(st):
-    """Checkpoints and restarts in the middle of a transfer both ways."""
-    text, _ = run(st, "pair", 16 * MIB, "live", ckpts=3, restarts=2)
+def test_live_transfer_through_checkpoints(st):
+    """Checkpoints the program goes on from in the middle of a transfer both
+    ways, its buffers autotuned (a receive buffer past twice rmem_max): each
+    refill puts the bytes back into the same buffers, with room to spare (it
+    stalled 1 run in 10: the refill shrank a receive buffer autotuning had
+    grown, and left a send buffer raised, which the program then filled)."""
+    text, _ = run(st, "pair", 16 * MIB, "live", ckpts=6, restarts=0)
     assert text.count("end 0 ok") == 1 and text.count("end 1 ok") == 1, text
+
+
+def test_live_transfer(st):
+    """Checkpoints and restarts in the middle of a transfer both ways. The
+    program sets its receive buffers (SO_RCVBUF 4 MiB, 8 MiB as the kernel
+    counts): autotuning could grow them past what the new sockets of a
+    restart can hold without privileges (the test above)."""
+    text, _ = run(st, "pair", 16 * MIB, "live", ckpts=3, restarts=2,
+                  env={"TCP_PAIR_RCVBUF": str(4 * MIB)})
+    assert text.count("end 0 ok") == 1 and text.count("end 1 ok") == 1, text
+
+
+def test_more_in_flight_than_a_new_connection_holds(st):
+    """Each end's receive buffer is larger than SO_RCVBUF may set (twice
+    net.core.rmem_max, 8 MiB on Linux 6.18), as autotuning makes one (up to
+    tcp_rmem's maximum, 32 MiB): 24 MiB in flight each way. A checkpoint the
+    program goes on from puts them back into the same buffers; the new sockets
+    of a restart cannot hold them without privileges: the restart fails within
+    10 s, naming the connection and what to raise (it waited 60 s, then
+    blamed the peer), and changes no image."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the program's SO_RCVBUFFORCE needs CAP_NET_ADMIN")
+    st.env["TCP_PAIR_RCVBUF_FORCE"] = str(32 * MIB)
+    out = st.tmp / "tcp.out"
+    p = st.launch(program("tcp_pair"), st.tmp / "verify", "pair", "127.0.0.1", free_port(),
+                  24 * MIB, "held", out=out)
+    st.wait_for(out, "ready", proc=p, timeout=60)
+    st.wait_registered(nprocs=2, proc=p)
+    st.checkpoint(kill=False)
+    assert p.running(), st.describe_all()
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    before = {i: Path(i).read_bytes() for i in imgs}
+    t0 = time.monotonic()
+    r = st.stasis("restart", "-p", st.port, *imgs, timeout=60)
+    took = time.monotonic() - t0
+    n = 24 * MIB
+    why = (f" again: its {n} bytes in flight did not fit in the buffers of its new socket and "
+           "its peer's within 10 s (SO_RCVBUF and SO_SNDBUF stop at twice net.core.rmem_max "
+           "and wmem_max, and autotuning had grown the old connection's past them): raise "
+           f"net.core.rmem_max to {n} or more (sysctl, as root), then restart again\n")
+    assert r.returncode == 1 and re.search(
+        r"^stasis: error: cannot make TCP connection [0-9a-f]{16} \(127\.0\.0\.1 port \d+ -> "
+        r"127\.0\.0\.1 port \d+\)" + re.escape(why), r.stderr, re.M), r.stderr
+    assert took < 30, f"{took:.1f} s"
+    assert {i: Path(i).read_bytes() for i in imgs} == before
 
 
 def test_server_with_clients_and_shared_sockets(st):

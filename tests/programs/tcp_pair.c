@@ -21,6 +21,10 @@
  *   live   readers and writers run all the time, the writers past BYTES until
  *          VERIFY_FILE, then they end their stream (shutdown); "ready" after
  *          the first bytes (checkpoints land in the middle of the transfer).
+ * With $TCP_PAIR_RCVBUF (bytes), each end sets SO_RCVBUF to it; with
+ * $TCP_PAIR_RCVBUF_FORCE (bytes; root), it forces its receive buffer to it
+ * (SO_RCVBUFFORCE, past twice net.core.rmem_max, as autotuning grows one)
+ * and, held, says ready once its writer has sent everything.
  * At VERIFY_FILE each end reads what is left, checks every word, checks
  * that getsockname/getpeername give what they gave at the start, then says
  * "end <side> ok". The pair says PASS once both ends did.
@@ -197,6 +201,12 @@ static void start(int s, int which, pthread_t *w, pthread_t *r)
 	must(getsockname(fd, (void *)&name0, &l) == 0, "getsockname");
 	l = sizeof(peer0);
 	must(getpeername(fd, (void *)&peer0, &l) == 0, "getpeername");
+	const char *set = getenv("TCP_PAIR_RCVBUF"), *force = getenv("TCP_PAIR_RCVBUF_FORCE");
+	int rcvbuf = set ? atoi(set) : 0, forced = force ? atoi(force) : 0;
+	must(!set || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == 0,
+	     "SO_RCVBUF");
+	must(!force || setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &forced, sizeof(forced)) == 0,
+	     "SO_RCVBUFFORCE");
 	must(pthread_create(w, NULL, writer, NULL) == 0, "writer");
 	if (live)
 		must(pthread_create(r, NULL, reader, NULL) == 0, "reader");
@@ -204,17 +214,21 @@ static void start(int s, int which, pthread_t *w, pthread_t *r)
 		zd_sleep_ms(5);
 	while (!live && nbytes < (1u << 20) && (sent_total < nbytes || outq() != 0))
 		zd_sleep_ms(5); /* acked: everything sent is in the peer's queue */
+	while (!live && force && sent_total < nbytes)
+		zd_sleep_ms(5); /* everything is in flight */
 }
 
 static void finish(pthread_t w, pthread_t r)
 {
+	/* first: once both ends have ended their streams the socket is closed,
+	 * and the kernel has no peer name to give */
+	zd_check(same_name(0, &name0), "end %d: getsockname changed", side);
+	zd_check(same_name(1, &peer0), "end %d: getpeername changed", side);
 	stop = 1;
 	if (!live)
 		must(pthread_create(&r, NULL, reader, NULL) == 0, "reader");
 	pthread_join(w, NULL);
 	pthread_join(r, NULL);
-	zd_check(same_name(0, &name0), "end %d: getsockname changed", side);
-	zd_check(same_name(1, &peer0), "end %d: getpeername changed", side);
 	if (!zd_failed)
 		printf("end %d ok (%llu bytes read)\n", side, (unsigned long long)got_total);
 	fflush(stdout);

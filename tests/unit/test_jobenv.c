@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,36 @@ START_TEST(test_port_of_the_jobs_coordinator_first)
 }
 END_TEST
 
+static char late_token[2 * PATH_MAX];
+
+static void *write_token_late(void *arg)
+{
+	(void)arg;
+	usleep(300 * 1000);
+	close(open(late_token, O_CREAT | O_WRONLY, 0600));
+	return NULL;
+}
+
+/* Two launches of a job step start at once: the job's coordinator, started by
+ * the first, listens a moment before it writes its token. The second waits
+ * for the token and takes that port (it took the next one and started a
+ * coordinator of its own there: two computations, one checkpointed). */
+START_TEST(test_port_of_a_coordinator_starting)
+{
+	pthread_t t;
+	unsigned long job = free_job();
+	int coord = listen_on(cli_job_port(job, 0));
+	ck_assert_int_ge(coord, 0);
+	snprintf(late_token, sizeof(late_token), "%s/coord-%u.token", rundir, cli_job_port(job, 0));
+	ck_assert_int_eq(pthread_create(&t, NULL, write_token_late, NULL), 0);
+	setenv("STASIS_RUN_DIR", rundir, 1);
+	defaults_for(job, "launch");
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(port_env(), cli_job_port(job, 0));
+	close(coord);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jobenv");
@@ -221,6 +252,7 @@ int main(void)
 	tcase_add_test(tc, test_port_free_first);
 	tcase_add_test(tc, test_port_taken_by_another_program);
 	tcase_add_test(tc, test_port_of_the_jobs_coordinator_first);
+	tcase_add_test(tc, test_port_of_a_coordinator_starting);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

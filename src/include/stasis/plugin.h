@@ -32,7 +32,9 @@
  *               held, every process of the restart is at this point or
  *               before the barrier that follows; the checkpoint thread.
  *               stasis_plugin_load() is called here.
- *   EXIT        the process calls exit() (atexit; not for _exit or a signal).
+ *   EXIT        the process calls exit() (atexit; not for _exit or a signal);
+ *               after the RESUME of a checkpoint whose CHECKPOINT ran (exit()
+ *               waits for it, 120 s at most).
  *
  * A plugin returns 0, or -1 with a message in err. A failed CHECKPOINT fails
  * the checkpoint (the message names the plugin; the previous checkpoint

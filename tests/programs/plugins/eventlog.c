@@ -12,6 +12,8 @@
  *   PLUGIN_RESUME_LOOKUP=MS  at RESUME of generation 1, the parent looks
  *                       "later" up for MS ms (no process publishes it) and
  *                       logs "PID ns later: ERROR" (or "=VALUE")
+ *   PLUGIN_RESUME_SLEEP=MS  at RESUME, every process sleeps MS ms before it
+ *                       logs the event (the program runs meanwhile)
  *   PLUGIN_FAIL_FILE=F  while F exists, CHECKPOINT and RESTART fail with the
  *                       message "told to fail by F"
  * The log is written with open/write/close per line (O_APPEND): one write,
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int forked;
@@ -122,6 +125,14 @@ static int told_to_fail(char *err, size_t errlen)
 	return 0;
 }
 
+static void sleep_ms(const char *ms)
+{
+	long n = ms ? atol(ms) : 0;
+	struct timespec t = {n / 1000, n % 1000 * 1000000L};
+	while (n > 0 && nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+}
+
 static const char *const names_of[] = {"", "start", "checkpoint", "resume", "restart", "exit"};
 
 static int event(const struct stasis_event *ev, char *err, size_t errlen)
@@ -129,6 +140,7 @@ static int event(const struct stasis_event *ev, char *err, size_t errlen)
 	if (ev->event == STASIS_EVENT_START)
 		forked = ev->forked;
 	if (ev->event == STASIS_EVENT_RESUME) {
+		sleep_ms(getenv("PLUGIN_RESUME_SLEEP"));
 		logf_("resume %u %s", ev->generation, ev->ok ? "ok" : "failed");
 		resume_lookup(ev);
 	} else if (ev->event == STASIS_EVENT_START)
