@@ -294,6 +294,11 @@ static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, in
 	_exit(status);
 }
 
+void coord_run_detached(const struct coord_opts *o, int fd)
+{
+	spawn_child(o, 1, fd);
+}
+
 static pid_t read_ready(int fd, uint16_t *port, char *err, size_t errlen)
 {
 	char msg[PATH_MAX + 256];
