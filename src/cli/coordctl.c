@@ -413,7 +413,13 @@ static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, ch
 int cli_coord_hold(uint16_t port, const char *ckpt_dir)
 {
 	char err[PATH_MAX + 256];
-	return hold_connect(port, ckpt_dir, 0, err, sizeof(err));
+	int fd = hold_connect(port, ckpt_dir, 0, err, sizeof(err));
+	if (fd >= 0 && start_port_file && note_port(start_port_file, port) < 0) {
+		close(fd);
+		errno = EIO;
+		return -1;
+	}
+	return fd;
 }
 
 /* Port 0: start a coordinator on a free port, which it writes to the port

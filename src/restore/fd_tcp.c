@@ -11,6 +11,7 @@
  * RST_TCP_WAIT_S. Each socket then becomes its shared object (objs.c), at
  * the fixed number every holder takes it from. */
 #include "restore/fd_tcp.h"
+#include "restore/gate.h"
 #include "restore/fd_inet.h"
 #include "restore/load.h"
 #include "common/log.h"
@@ -398,6 +399,8 @@ int rst_tcp_restore(const struct rst_set *set)
 	}
 	if (!nconns)
 		return 0;
+	if (rst_gate_wait(set, -1) < 0) /* the coordinator restart started is up (gate.c) */
+		return error("restart ended before it joined the coordinator");
 	min_fd = set->top;
 	int ns = above(open_ns(set)), rc = ns < 0 ? -1 : 0;
 	for (int i = 0; rc == 0 && i < nconns; i++) {

@@ -1,0 +1,166 @@
+"""The fixed cost of a restart (docs/performance.md, "Where a small restart's
+time goes"). When no coordinator runs on its port, restart starts one and
+does not wait for it: PID 1 and the processes are made and restore their
+memory while it comes up, and restart joins them once it listens; each
+process waits at a gate until then (restore/gate.c). The coordinator is the
+process its starter's child forks and execs, with nothing in between
+(cli/coordctl.c), and nothing on the way is written durably. What the
+program sees is unchanged: no process runs before every process has joined,
+and a restart that fails then leaves nothing (a corrupt mapped chunk:
+test_mapped.py)."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+from conftest import _descendants, nspid, program
+from helpers import listening, live_descendants, start_tree, wait_until
+
+SYNCS = ("fsync", "fdatasync", "sync", "syncfs", "sync_file_range")
+
+
+def no_coordinator(st):
+    """After checkpoint --kill the coordinator lingers: end it."""
+    st.stasis("kill", "-p", st.port, "--coordinator", timeout=20)
+    wait_until(lambda: not listening(st.port), 20, "the coordinator gone")
+
+
+def memhog_image(st, mib=4):
+    out = st.tmp / "memhog.out"
+    p = st.launch(program("memhog"), mib, "rand", 0, out=out)
+    st.wait_for(out, "tick 0 ok", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    no_coordinator(st)
+    return imgs, out
+
+
+def strace_lines(path):
+    """[(pid, text)] of an `strace -f -o` file."""
+    out = []
+    for line in path.read_text().splitlines():
+        pid, _, text = line.partition(" ")
+        if pid.isdigit():
+            out.append((int(pid), text.strip()))
+    return out
+
+
+def test_restart_restores_while_its_coordinator_starts(st):
+    """No coordinator on the port: restart enters its namespaces (and PID 1
+    makes the process) before it has joined the coordinator it started; the
+    process that execs `stasis coordinator` is the one that listens; nothing
+    is fsynced on the way (the token file was). The program goes on ok."""
+    strace = shutil.which("strace")
+    assert strace, "strace is missing: install it (scripts/deps.sh lists it)"
+    imgs, out = memhog_image(st)
+    trace = st.tmp / "restart.strace"
+    argv = [strace, "-f", "-qq", "-o", str(trace), "-e",
+            "trace=execve,unshare,connect,listen," + ",".join(SYNCS),
+            str(st.bin), "restart", "-p", str(st.port), *imgs]
+    r = st._spawn(argv, None, None, "strace stasis restart")
+    st.wait_for(out, "tick 1 ok", proc=r)
+    st.wait_registered(proc=r)
+    st.stasis("kill", "-p", st.port)
+    assert r.wait(30) == 128 + signal.SIGKILL, st.describe_all()
+    text = out.read_text()
+    assert "CORRUPT" not in text and "tick 1 ok" in text, text
+    lines = strace_lines(trace)  # once strace has ended: it buffers
+    restart = lines[0][0]
+    mine = [t for pid, t in lines if pid == restart]
+    port = f"sin_port=htons({st.port})"
+    connects = [i for i, t in enumerate(mine) if t.startswith("connect(") and port in t]
+    unshare = [i for i, t in enumerate(mine) if t.startswith("unshare(")]
+    # one look for a coordinator first (refused), the process's join after
+    assert len(unshare) == 1 and len(connects) == 2 and \
+        connects[0] < unshare[0] < connects[1], "\n".join(mine)
+    execs = [pid for pid, t in lines if t.startswith("execve(") and '"coordinator"' in t]
+    listens = [pid for pid, t in lines if t.startswith("listen(")]
+    assert len(execs) == 1 and listens == execs, "\n".join(f"{p} {t}" for p, t in lines)
+    synced = [f"{p} {t}" for p, t in lines if t.split("(")[0] in SYNCS]
+    assert not synced, "\n".join(synced)
+
+
+def test_restart_whose_coordinator_fails_to_start_leaves_nothing(st):
+    """The coordinator restart started fails (its --log-file cannot be
+    written) after the processes were made: restart says why, exits 1, and
+    none of them is left; the program never ran, and the images restart."""
+    imgs, out = memhog_image(st)
+    before = out.read_text()
+    r = st.stasis("restart", "-p", st.port, "--log-file", st.tmp / "no" / "such" / "log", *imgs,
+                  timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"^stasis: error: cannot open log file \S+/no/such/log: No such file or "
+                     r"directory \(give a writable path to --log-file\)$", r.stderr, re.M), r.stderr
+    wait_until(lambda: not live_descendants(), 10, "every process of the restart gone")
+    assert out.read_text() == before, "the program ran"
+    p = st.restart(imgs)
+    st.wait_for(out, "tick 1 ok", proc=p)
+
+
+def coordinators():
+    found = set()
+    for d in live_descendants():
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[1:2] == [b"coordinator"]:
+                    found.add(d)
+        except OSError:
+            pass
+    return found
+
+
+def at_the_gate(pid):
+    """pid waits in read(2) on a pipe (restore/gate.c)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            call = f.read().split()
+        return call[0] == "0" and os.readlink(f"/proc/{pid}/fd/{int(call[1], 16)}").startswith(
+            "pipe:")
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def test_sigkill_of_restart_while_its_processes_wait_at_the_gate(st):
+    """restart stopped as it joins the first process (STASIS_FAULT
+    msg-send:1/stop) while the three processes of a tree, restored, wait at
+    the gate; SIGKILL then: none of them is left, the program never ran, the
+    coordinator restart started has no process, and the next restart works."""
+    p, out = start_tree(st, nchild=2, mib=8, name="family", extra=(1,))
+    pids = [x["pid"] for x in st.status()["procs"]]
+    st.checkpoint(kill=True)
+    st.wait_killed(p)
+    no_coordinator(st)
+    before = out.read_text()
+    r = subprocess.Popen([str(st.bin), "restart", "-p", str(st.port), "--dir", str(st.ckpt_dir)],
+                         env=dict(st.env, STASIS_FAULT="msg-send:1/stop"), cwd=st.tmp,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        wait_until(lambda: open(f"/proc/{r.pid}/stat").read().rsplit(") ", 1)[1][0] == "T", 20,
+                   "restart stopped as it joins")
+
+        def waiting():
+            restored = [d for d in _descendants(r.pid) if len(nspid(d)) > 1 and
+                        nspid(d)[-1] in pids]
+            return len(restored) == 3 and all(at_the_gate(d) for d in restored)
+
+        wait_until(waiting, 20, "the three restored processes at the gate")
+        r.kill()
+        assert r.wait(10) == -signal.SIGKILL
+    finally:
+        if r.poll() is None:
+            r.kill()
+    # what is left is the coordinator restart started (it ends 5 s after its start
+    # without a process), or nothing
+    wait_until(lambda: not live_descendants() - coordinators(), 10,
+               "every process of the restart gone")
+    assert "stopping at msg-send" in r.stderr.read()
+    assert out.read_text() == before, "the program ran"
+    p = st.restart(directory=st.ckpt_dir)
+    st.wait_registered(nprocs=3, proc=p)
+    (st.tmp / "verify").touch()
+    rc = p.wait(60)
+    text = out.read_text(errors="replace")
+    assert rc == 0 and "PASS" in text and "FAIL" not in text, f"exit {rc}:\n{text}"
