@@ -14,8 +14,11 @@ import shutil
 import signal
 import subprocess
 
+import pytest
+
 from conftest import _descendants, nspid, program
 from helpers import listening, live_descendants, start_tree, wait_until
+from test_faults import ABORTED
 
 SYNCS = ("fsync", "fdatasync", "sync", "syncfs", "sync_file_range")
 
@@ -164,3 +167,46 @@ def test_sigkill_of_restart_while_its_processes_wait_at_the_gate(st):
     rc = p.wait(60)
     text = out.read_text(errors="replace")
     assert rc == 0 and "PASS" in text and "FAIL" not in text, f"exit {rc}:\n{text}"
+
+
+
+# a point restart meets once it started the coordinator -> the lines it says
+# (after "stasis: fault: ..."); {port}, {img}: the test's
+AFTER_START = {
+    "msg-send:1": [r"stasis: error: cannot restart: cannot send hello to the coordinator on port "
+                   r"{port}: Broken pipe"],
+    "msg-recv:1": [r"stasis: error: cannot restart: the peer on 127\.0\.0\.1:{port} closed the "
+                   r"connection before its challenge \(a coordinator that is exiting, or not a "
+                   r"stasis coordinator\)"],
+    "rst-clone:1": [r"stasis: error: cannot create the restart namespace's first process: "
+                    r"Resource temporarily unavailable"],
+    "rst-clone:2": [r"stasis: error: cannot create pid \d+ in the restart namespace: Resource "
+                    r"temporarily unavailable", ABORTED],
+    "rst-mmap:1": [r"stasis: error: pid \d+: cannot map its memory region 0x[0-9a-f]+-0x[0-9a-f]+ "
+                   r"\([\w-]+\): Cannot allocate memory", ABORTED],
+    "rst-alloc:1": [r"stasis: error: pid \d+: no memory for the buffers reading {img}", ABORTED],
+    "rst-blob:1": [r"stasis: error: injected fault \(rst-blob\) at 0x0{{16}} errno 0x0{{15}}5 ",
+                   ABORTED],
+}
+
+
+@pytest.mark.parametrize("fault", sorted(AFTER_START))
+def test_fault_after_restart_started_the_coordinator(st, fault):
+    """A point failed once restart has started the coordinator and is
+    restoring meanwhile (a join, a process, PID 1): restart exits 1 saying
+    what failed, and leaves nothing but the coordinator, without a process;
+    then a restart works. (With a coordinator running, a join that fails is
+    made again: test_faults.py.)"""
+    imgs, out = memhog_image(st)
+    r = st.stasis("restart", "-p", st.port, *imgs, timeout=30,
+                  env=dict(st.env, STASIS_FAULT=fault))
+    lines = [l for l in r.stderr.splitlines() if not l.startswith("stasis: fault:")]
+    want = [w.format(port=st.port, img=re.escape(imgs[0])) for w in AFTER_START[fault]]
+    assert r.returncode == 1 and len(lines) == len(want), r.stderr
+    for line, pattern in zip(lines, want):
+        assert re.fullmatch(pattern, line), (pattern, r.stderr)
+    wait_until(lambda: not live_descendants() - coordinators(), 10, "no process left")
+    if listening(st.port):  # the coordinator restart started, for 5 s without a process
+        assert st.status()["nprocs"] == 0
+    p = st.restart(imgs)
+    st.wait_for(out, "tick 1 ok", proc=p)
