@@ -164,6 +164,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 			toread += (uint64_t)img->chunks[c].npages * IMG_PAGE;
 	pthread_t t[MAX_WORKERS];
 	int started = 0, n = workers_for(toread);
+	debug("pid %u: %llu KiB of memory to read, on %d thread%s", img->proc->pid,
+	      (unsigned long long)(toread >> 10), n, n > 1 ? "s" : "");
 	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));
 	j.order = malloc((img->nchunks + 1) * sizeof(uint32_t));
 	j.starts = malloc((img->nchunks + 1) * sizeof(uint32_t));

@@ -210,3 +210,23 @@ def test_fault_after_restart_started_the_coordinator(st, fault):
         assert st.status()["nprocs"] == 0
     p = st.restart(imgs)
     st.wait_for(out, "tick 1 ok", proc=p)
+
+
+@pytest.mark.parametrize("mib,opts", [(4, []), (32, ["--no-map"])])
+def test_memory_read_on_one_thread_when_little(st, mib, opts):
+    """The restorer reads memory on a thread per core (up to 4) only when
+    there are 4 MiB or more to read: what a mapped image leaves (stacks,
+    heaps, libraries' data) is read on one, without starting a thread."""
+    imgs, out = memhog_image(st, mib)
+    st.env["STASIS_LOG"] = "debug"
+    r = st._spawn([str(st.bin), "restart", "-p", str(st.port), *opts, *imgs], None, None,
+                  "restart")
+    st.wait_for(out, "tick 1 ok", proc=r)
+    m = re.findall(r"pid \d+: (\d+) KiB of memory to read, on (\d+) threads?$",
+                   r.err.read_text(), re.M)
+    assert len(m) == 1, r.err.read_text()
+    kib, threads = int(m[0][0]), int(m[0][1])
+    if opts:
+        assert kib >= mib << 10 and threads == min(os.cpu_count(), 4), m
+    else:
+        assert kib < 4 << 10 and threads == 1, m
