@@ -64,7 +64,7 @@ MPI_PROGS := $(foreach m,$(MPIS),$(patsubst tests/mpi/%.c,$(B)/tests/mpi/%.$(m),
 # the OpenMP program again with clang's OpenMP runtime (libomp), when clang is installed
 MPI_PROGS += $(if $(shell command -v clang 2>/dev/null),$(foreach m,$(MPIS),$(B)/tests/mpi/openmp_libomp.$(m)))
 
-.PHONY: all bin clean check check-slurm unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
+.PHONY: all bin clean check check-slurm check-dmtcp unit e2e asan demo bench bench-mpi format deps install uninstall deb soak
 all: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PLUGINS) $(PROGS) $(TEST_PLUGINS) $(COORDLOAD) $(MPI_PROGS)
 bin: $(STASIS) $(RUNTIME) $(SSH_RELAY) $(PLUGINS)
 
@@ -183,6 +183,14 @@ check: all
 SLURM_NODES := tests/e2e/test_slurm_nodes.py
 check-slurm: all
 	$(PYTHON) -m pytest -v -p no:cacheprovider $(SLURM_NODES)
+
+# DMTCP's own test suite driven through Stasis (../shared/compat/dmtcp, next to
+# the checkout; its README.md says how each test is judged): about 35 minutes,
+# outside `make check`; results in ~/.cache/stasis-dmtcp-tests/results.md.
+DMTCP_SUITE := ../shared/compat/dmtcp/run.sh
+check-dmtcp: all
+	@test -x $(DMTCP_SUITE) || { echo "check-dmtcp: $(DMTCP_SUITE) is missing: it comes with the project's shared/ folder next to the checkout" >&2; exit 2; }
+	$(DMTCP_SUITE)
 
 # The long runs of the fault tests (docs/reliability.md), outside `make check`:
 # 100 checkpoints and 100 kill/restart cycles of the soak, 2000 damaged image

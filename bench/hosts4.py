@@ -84,7 +84,9 @@ class Comp:
                 tcp = [TCP_PAIR, self.verify, "serve", srv, tcp_port, BYTES_HELD, "held", 3]
             else:
                 tcp = [TCP_PAIR, self.verify, "client", srv, tcp_port, BYTES_HELD, "held"]
-            ck = self.dir_of("ck%d" % (i + 1)) if name == "hosts4" else self.dir_of("ck")
+            # a process on the coordinator's host writes in the coordinator's directory
+            # (docs/distributed.md), whatever its launch is given
+            ck = self.coord_ck if h is self.coord else self.dir_of("ck%d" % (i + 1))
             self.add(h, ck, tcp, self.outs, "tcp%d" % (i + 1))
             self.add(h, ck, [MEMHOG, mib, "rand", 0], self.logs, "memhog%d" % (i + 1))
 
