@@ -47,8 +47,9 @@ int cli_ensure_coordinator(uint16_t *port, const char *ckpt_dir, int no_compress
  * says nothing and returns -1 with errno EADDRINUSE: join that one
  * (cli_ensure_coordinator). Other failures: -1 after printing why. */
 struct cli_coord_start {
-	int fd;	   /* the coordinator's report */
-	pid_t pid; /* the child that detached it */
+	int fd;	       /* the coordinator's report */
+	pid_t pid;     /* the child that detached it */
+	uint16_t port; /* its port (0: any, written to the port file) */
 };
 int cli_coord_hold(uint16_t port, const char *ckpt_dir);
 int cli_coord_begin(uint16_t port, const char *ckpt_dir, struct cli_coord_start *s);

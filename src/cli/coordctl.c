@@ -1,6 +1,7 @@
 /* The CLI's side of the coordinator: ports, starting one on demand, and
  * one-shot control commands. */
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -11,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -334,8 +336,33 @@ static int coordinator_start(uint16_t port, const char *ckpt_dir, int no_compres
 	if (pid == 0)
 		exec_detached(argv, p[1]);
 	close(p[1]);
-	*s = (struct cli_coord_start){.fd = p[0], .pid = pid};
+	*s = (struct cli_coord_start){.fd = p[0], .pid = pid, .port = port};
 	return 0;
+}
+
+#define READY_MS 20000 /* a coordinator says it listens within this */
+
+/* What fd says until every copy of it is closed (the coordinator closes its
+ * report once it listens, or exits), within READY_MS: its length, or -1
+ * with errno ETIMEDOUT. */
+static ssize_t read_report(int fd, char *buf, size_t size)
+{
+	long long deadline = now_ms() + READY_MS;
+	size_t n = 0;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long long left = deadline - now_ms();
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		ssize_t got = r < 0 ? -1 : read(fd, buf + n, size - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || (n += (size_t)got) == size)
+			return got < 0 ? -1 : (ssize_t)n;
+	}
 }
 
 /* 0 once the coordinator coordinator_start started listens, or -1 with why in
@@ -343,14 +370,19 @@ static int coordinator_start(uint16_t port, const char *ckpt_dir, int no_compres
 static int coordinator_ready(struct cli_coord_start *s, char *err, size_t errlen)
 {
 	char said[PATH_MAX + 256];
-	/* until every copy of the pipe is closed: the coordinator closes its
-	 * report once it listens (or exits) */
-	ssize_t n = read_full(s->fd, said, sizeof(said) - 1);
+	uint16_t port = s->port;
+	ssize_t n = read_report(s->fd, said, sizeof(said) - 1);
+	int timed_out = n < 0 && errno == ETIMEDOUT;
 	close(s->fd);
 	said[n > 0 ? n : 0] = 0;
 	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) /* gone already: it only forked */
 		;
-	*s = (struct cli_coord_start){.fd = -1, .pid = -1};
+	*s = (struct cli_coord_start){.fd = -1, .pid = -1, .port = port};
+	if (timed_out)
+		return errf(err, errlen,
+			    "the coordinator started for port %u did not say within %d s that it "
+			    "listens (stopped? 'stasis status -p %u' tells whether it runs)",
+			    port, READY_MS / 1000, port);
 	return started(said, err, errlen);
 }
 
