@@ -117,7 +117,7 @@ $(RUNTIME): $(RT_OBJ) $(LIB_OBJ) src/runtime/exports.map
 	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -Wl,--version-script=src/runtime/exports.map $(RT_OBJ) $(LIB_OBJ) -o $@ $(LIBS) -ldl
 
 $(B)/tests/programs/%: tests/programs/%.c src/include/stasis/stasis.h tests/programs/zdtm.h \
-		tests/programs/memtest.h
+		tests/programs/memtest.h tests/programs/fdpass.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/include $< -o $@ -lpthread -lm -ldl
 $(B)/tests/mpi/%.openmpi: tests/mpi/%.c tests/mpi/steps.h
@@ -158,9 +158,11 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(filter-out $(O)/src/cli/main.o,$(
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(LIBS) -lutil $$(pkg-config --libs check)
 
 # the runtime's libc table, tested on its own (it needs nothing else of the runtime),
-# and the blob, which resumes a context the runtime's rt_save_context saved
+# the blob, which resumes a context the runtime's rt_save_context saved, and the
+# union of the sharing pass's descriptor lists
 $(B)/tests/unit/test_libc: $(O)/src/runtime/libc.o
 $(B)/tests/unit/test_blob: $(O)/src/runtime/context.o
+$(B)/tests/unit/test_fdunion: $(O)/src/runtime/fd_union.o $(O)/src/runtime/sort.o
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do CK_FORK=yes $$t; done

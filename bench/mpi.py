@@ -9,7 +9,7 @@
 2. Ping-pong between 2 ranks (tests/mpi/pingpong.c, like the OSU latency and bandwidth tests),
    native and under `stasis launch`, alternating, BENCH_MPI_PINGPONG (7) runs each: medians.
 
-Environment: BENCH_ROUNDS (3), BENCH_MPI_MIB (256), BENCH_MPI_PINGPONG (7), BENCH_TMP (/var/tmp:
+Environment: BENCH_ONLY (when set, this runs only if it names mpi), BENCH_ROUNDS (3), BENCH_MPI_MIB (256), BENCH_MPI_PINGPONG (7), BENCH_TMP (/var/tmp:
 images on a real disk), BENCH_RESULTS (bench/results: mpi.md), BENCH_PEERS, BENCH_PEERS_PREFIX.
 """
 import os
@@ -150,6 +150,10 @@ def pingpong(mpi, under_stasis, work):
 
 
 def main():
+    only = os.environ.get("BENCH_ONLY", "").split()
+    if only and "mpi" not in only:
+        log("bench/mpi.py: BENCH_ONLY does not name mpi: nothing measured")
+        return 0
     mpis = [m for m in LAUNCH if (MPI_BIN / f"hog.{m}").exists() and shutil.which(LAUNCH[m][0])]
     if not mpis:
         log("bench/mpi.py: no MPI installed (openmpi-bin, mpich): nothing measured")

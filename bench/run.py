@@ -24,7 +24,8 @@ Workloads (BENCH_ONLY picks some, by name):
   tree16big            16 processes x BENCH_MIB/4 MiB (16 x 256 MiB at the default size)
   threads1000          one process, 1000 threads, 64 MiB
   fds10k               one process, 10000 descriptors (each its own description of one file)
-  fdshare              9 processes sharing 1000 descriptions of one file (the sharing pass)
+  fdshare              9 processes sharing 1000 descriptions of one file (the sharing pass);
+                       both tick every 10 ms (the others every 100 ms)
   big                  memhog BENCH_BIG_MIB (8192) MiB random: only when named in BENCH_ONLY
                        or BENCH_BIG=1 (8 GiB x 4 tools x rounds: about 5 min a round)
   pause                forked checkpoint of BENCH_MIB MiB (and BENCH_BIG_MIB with big): the time
@@ -44,6 +45,8 @@ Workloads (BENCH_ONLY picks some, by name):
                        a memhog of BENCH_HOSTS_MIB (64) MiB on each host), checkpoint --kill
                        and restart from its restart script (over ssh) and per host, beside the
                        same computation on one host (bench/hosts4.py)
+  mpi                  not this script's: bench/mpi.py, which `make bench` runs after it (4 MPI
+                       ranks, checkpoint, restart, ping-pong); with BENCH_ONLY set, only if named
 
 Environment: BENCH_ROUNDS (3; BENCH_RUNS is the old name), BENCH_MIB (1024), BENCH_BIG_MIB
 (8192), BENCH_BIG (0), BENCH_ONLY (names above; default: all but big), BENCH_PEERS (make's
@@ -402,12 +405,14 @@ def workloads(work):
            tree(16, max(1, m // 4), name="tree16big"),
            Workload("threads1000", "one process, 1000 threads, %d MiB" % min(64, m),
                     [MANYHOG, "-t", "1000", "-m", str(min(64, m))], min(64, m), "manyhog"),
+           # ticks 10 ms apart: the restart is timed to the next tick, and each tool
+           # restores the program's sleep with what was left of it (up to 100 ms)
            Workload("fds10k", "one process, 10000 descriptors of one file",
-                    [MANYHOG, "-m", "1", "-f", "10000", "-F", os.path.join(work, "fds.dat")],
-                    1, "manyhog"),
+                    [MANYHOG, "-m", "1", "-f", "10000", "-F", os.path.join(work, "fds.dat"),
+                     "-i", "10"], 1, "manyhog"),
            Workload("fdshare", "9 processes sharing 1000 descriptions of one file",
                     [MANYHOG, "-p", "9", "-m", "1", "-f", "1000", "-F",
-                     os.path.join(work, "share.dat")], 9, "manyhog", nprocs=9)]
+                     os.path.join(work, "share.dat"), "-i", "10"], 9, "manyhog", nprocs=9)]
     if c.big:
         wl.append(Workload("big", "%d MiB random" % c.big_mib,
                            [MEMHOG, str(c.big_mib), "rand", "0"], c.big_mib, "memhog",

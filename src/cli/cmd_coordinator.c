@@ -29,7 +29,9 @@ static const struct cli_opt opts[] = {
      "log to FILE, each line with its date and time (default: stderr; with --daemon "
      "coord-PORT.log in the run directory)"},
     {"bind", OPT_BIND, "ADDR",
-     "listen on ADDR (default 127.0.0.1; other hosts need the token file, copied securely)"},
+     "listen on ADDR, an IP address or a name of this host (default 127.0.0.1; of a name with "
+     "several addresses the first, which it names; other hosts need the token file, copied "
+     "securely)"},
     {"daemon", OPT_DAEMON, NULL,
      "run in the background, its messages in coord-PORT.log in the run directory; return once it "
      "listens"},

@@ -3,6 +3,7 @@
 #include "cli/opts.h"
 #include "common/complock.h"
 #include "common/log.h"
+#include "restore/fd_inet.h"
 #include "restore/load.h"
 #include "restore/pathmap.h"
 #include "restore/plugins.h"
@@ -264,6 +265,9 @@ static __attribute__((noreturn)) void watch_result(int fd)
 	static char buf[65536];
 	struct proto_msg m;
 	struct proto_ckpt_result r;
+	if (fd > 3) /* restart's (the processes' sockets bound early): not the watcher's */
+		close_range(3, fd - 1, 0);
+	close_range(fd + 1, ~0U, 0);
 	if (proto_recv(fd, &m, buf, sizeof(buf) - 1) < 0 || m.hdr.type != MSG_RESTART_RESULT ||
 	    m.hdr.len < sizeof(r))
 		_exit(0); /* the coordinator went away: the processes will say so */
@@ -452,8 +456,15 @@ int cmd_restart(int argc, char **argv)
 	const char *dir_for_coord = coord_dir(paths[0], ckpt_dir, dirbuf);
 	int hold, early_start, watch = set.part || wait_s > 0;
 	cli_coord_files(port_file, log_file);
-	if (check_not_running(&set, port) < 0 ||
-	    (early_start = start_early(&set, port, dir_for_coord, interval, watch, &hold)) < 0)
+	if (check_not_running(&set, port) < 0)
+		return 1;
+	/* before the joins, whose connections take ports: a part that has joined
+	 * holds its own (fd_inet.c) */
+	if (rst_inet_bind_ports(&set, err, sizeof(err)) < 0) {
+		error("cannot restart: %s", err);
+		return 1;
+	}
+	if ((early_start = start_early(&set, port, dir_for_coord, interval, watch, &hold)) < 0)
 		return 1;
 	if (!early_start &&
 	    (join_all(&set, &port, dir_for_coord, hold) < 0 || set_interval(port, interval) < 0))

@@ -169,6 +169,16 @@ void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[P
 	sodium_memzero(&st, sizeof(st));
 }
 
+const char *proto_tcp_addr(const uint8_t a[16], uint16_t port, char *buf, size_t size)
+{
+	static const uint8_t v4[12] = {[10] = 0xff, [11] = 0xff};
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int is4 = !memcmp(a, v4, 12);
+	inet_ntop(is4 ? AF_INET : AF_INET6, is4 ? a + 12 : a, ip, sizeof(ip));
+	snprintf(buf, size, is4 ? "%s:%u" : "[%s]:%u", ip, port);
+	return buf;
+}
+
 /* ---- token files ---- */
 
 static int run_dir(char *buf, size_t size)
@@ -228,9 +238,9 @@ int proto_run_file(uint16_t port, const char *name, char *buf, size_t size)
 	return 0;
 }
 
-/* The run directory: created 0700 if missing; an existing one must be ours and
- * not writable by others (they could replace the token file). */
-static int ensure_run_dir(char *err, size_t errlen)
+/* An existing run directory must be ours and not writable by others (they
+ * could replace the token file). */
+int proto_run_dir_ensure(char *err, size_t errlen)
 {
 	char dir[4096];
 	struct stat st;
@@ -376,7 +386,7 @@ int proto_token_save(const char *name, const uint8_t token[PROTO_TOKEN_LEN], cha
 		     size_t pathsize, char *err, size_t errlen)
 {
 	char tmp[4200];
-	if (ensure_run_dir(err, errlen) < 0)
+	if (proto_run_dir_ensure(err, errlen) < 0)
 		return -1;
 	if (proto_run_path(name, path, pathsize) < 0)
 		return errf(err, errlen, "token file path too long (check $STASIS_RUN_DIR)");

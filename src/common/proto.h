@@ -127,6 +127,10 @@ enum proto_type {
 				      KV_ANSWER once some process published the key */
 	MSG_KV_ANSWER = 60,	   /* s->c: struct proto_kv (status 0 or an errno), then the
 				      value (a lookup's) */
+	MSG_JOINED_WAIT = 61,	   /* control c->s from PID 1 of a restart's part, before it
+				      makes its TCP connections: empty; answered by JOINED */
+	MSG_JOINED = 62,	   /* s->c, empty: every process of the generation being
+				      restarted has joined (so every part holds its ports) */
 };
 
 #define EXEC_EXITING 2 /* MSG_EXEC: the process exits on purpose */
@@ -229,6 +233,8 @@ struct proto_tcp_end {		      /* 64 bytes */
 	uint8_t local[16], peer[16];  /* IPv6, or IPv4 as ::ffff:a.b.c.d */
 	uint32_t outq, inq;	      /* SIOCOUTQ (sent, not acknowledged), SIOCINQ (unread) */
 };
+/* The address of an end ("1.2.3.4:80", "[::1]:80"), for messages. */
+const char *proto_tcp_addr(const uint8_t a[16], uint16_t port, char *buf, size_t size);
 #define PROTO_TCP_ABORT (1u << 0) /* the checkpoint failed: drain nothing */
 struct proto_tcp_match {	  /* 24 bytes, then count struct proto_tcp_peer */
 	uint32_t count;		  /* = the report's */
@@ -342,6 +348,9 @@ void proto_hello_mac(const uint8_t token[PROTO_TOKEN_LEN], const uint8_t nonce[P
 int proto_token_path(uint16_t port, char *buf, size_t size);
 /* <rundir>/<name> */
 int proto_run_path(const char *name, char *buf, size_t size);
+/* The run directory exists (created 0700 if not), is ours and is not
+ * writable by others: 0, or -1 with why in err. */
+int proto_run_dir_ensure(char *err, size_t errlen);
 /* <rundir>/<name>-<port>: a file of the computation on port, in the run dir */
 int proto_run_file(uint16_t port, const char *name, char *buf, size_t size);
 int proto_token_load(uint16_t port, uint8_t token[PROTO_TOKEN_LEN], char *err, size_t errlen);

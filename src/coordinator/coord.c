@@ -1,6 +1,7 @@
 /* The coordinator's life: checkpoint directory, listening socket, token file,
  * signals, --exit-on-last, and running it in the foreground, as a child or as a
  * daemon. */
+#include "common/complock.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -54,19 +55,72 @@ static int bind_error(struct coord *c, char *err, size_t errlen)
 	return errf(err, errlen, "cannot listen on %s:%u: %s", c->bind_addr, p, strerror(errno));
 }
 
-/* Bind (the caller listens). */
+/* The numeric text of address a into buf. */
+static const char *numeric(const struct addrinfo *a, char *buf, size_t size)
+{
+	if (getnameinfo(a->ai_addr, a->ai_addrlen, buf, size, NULL, 0, NI_NUMERICHOST))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+/* a's address was listed before it in res. */
+static int seen_before(const struct addrinfo *res, const struct addrinfo *a)
+{
+	char x[NI_MAXHOST], y[NI_MAXHOST];
+	for (const struct addrinfo *b = res; b != a; b = b->ai_next)
+		if (!strcmp(numeric(a, x, sizeof(x)), numeric(b, y, sizeof(y))))
+			return 1;
+	return 0;
+}
+
+/* A name with several addresses: say which one the coordinator takes (the
+ * first, which a client given the same name connects to: proto.c). */
+static void say_which(const char *name, const struct addrinfo *res)
+{
+	char list[512] = "", one[NI_MAXHOST];
+	int n = 0;
+	for (const struct addrinfo *a = res; a; a = a->ai_next) {
+		if (seen_before(res, a))
+			continue;
+		size_t len = strlen(list);
+		snprintf(list + len, sizeof(list) - len, "%s%s", n++ ? ", " : "",
+			 numeric(a, one, sizeof(one)));
+	}
+	if (n > 1)
+		log_msg(NULL,
+			"--bind %s: %s has %d addresses (%s); the coordinator listens on %s, the "
+			"first, which a client given --coord-host %s connects to (give --bind an "
+			"address to choose another)",
+			name, name, n, list, numeric(res, one, sizeof(one)), name);
+}
+
+/* --bind (an IP address or a host name; 127.0.0.1 if not given) resolved
+ * as a client resolves --coord-host. */
+static int resolve_bind(struct coord *c, struct addrinfo **res, char *err, size_t errlen)
+{
+	const char *name = c->opts.bind_addr ? c->opts.bind_addr : "127.0.0.1";
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	char serv[8];
+	snprintf(serv, sizeof(serv), "%u", (unsigned)c->opts.port);
+	int rc = getaddrinfo(name, serv, &hints, res);
+	if (rc)
+		return errf(err, errlen,
+			    "cannot listen on '%s' (--bind): %s; give an IP address or a name of "
+			    "this host",
+			    name, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	say_which(name, *res);
+	return 0;
+}
+
+/* Bind (the caller listens); bind_addr becomes the address bound. */
 static int bind_socket(struct coord *c, char *err, size_t errlen)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *res;
-	char serv[8];
 	int one = 1;
-	snprintf(serv, sizeof(serv), "%u", (unsigned)c->opts.port);
-	int rc = getaddrinfo(c->bind_addr, serv, &hints, &res);
-	if (rc)
-		return errf(err, errlen, "bad bind address '%s': %s (give an IP address)",
-			    c->bind_addr, gai_strerror(rc));
+	if (resolve_bind(c, &res, err, errlen) < 0)
+		return -1;
+	numeric(res, c->bind_addr, sizeof(c->bind_addr));
 	c->listen_fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->listen_fd < 0 ||
 	    setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -79,11 +133,40 @@ static int bind_socket(struct coord *c, char *err, size_t errlen)
 	socklen_t sl = sizeof(ss);
 	if (getsockname(c->listen_fd, (struct sockaddr *)&ss, &sl) < 0)
 		return errf(err, errlen, "cannot read the bound address: %s", strerror(errno));
-	char host[NI_MAXHOST], port[NI_MAXSERV];
-	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
-		    NI_NUMERICHOST | NI_NUMERICSERV);
+	char port[NI_MAXSERV];
+	getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, port, sizeof(port), NI_NUMERICSERV);
 	c->port = (uint16_t)atoi(port);
 	return 0;
+}
+
+/* The port is ours in the run directory (common/complock.h): a coordinator
+ * listening on it at another address would replace our token file, or we
+ * its. */
+static int take_port(struct coord *c, char *err, size_t errlen)
+{
+	struct portlock_holder h;
+	char token[4200] = "?";
+	if (proto_run_dir_ensure(err, errlen) < 0)
+		return -1;
+	if (portlock_take(c->port, c->bind_addr, &c->port_lock_fd, &h) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return errf(err, errlen, "cannot lock port %u in the run directory: %s", c->port,
+			    strerror(errno));
+	proto_token_path(c->port, token, sizeof(token));
+	if (!h.pid)
+		return errf(
+		    err, errlen,
+		    "port %u is being taken by another coordinator with this run directory "
+		    "(its token file is %s): give this one another port (-p) or another run "
+		    "directory ($STASIS_RUN_DIR)",
+		    c->port, token);
+	return errf(err, errlen,
+		    "port %u is served already by the coordinator pid %d on %s, whose token file "
+		    "%s a second coordinator on the port (on %s) would replace: stop that one "
+		    "first ('stasis kill -p %u --coord-host %s --coordinator'), or give this one "
+		    "another port (-p) or another run directory ($STASIS_RUN_DIR)",
+		    c->port, h.pid, h.addr, token, c->bind_addr, c->port, h.addr);
 }
 
 static void coord_destroy(struct coord *c)
@@ -151,7 +234,7 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	c->opts = *o;
-	c->listen_fd = c->sig_fd = c->lock_fd = c->reserve_fd = -1;
+	c->listen_fd = c->sig_fd = c->lock_fd = c->reserve_fd = c->port_lock_fd = -1;
 	c->timeout_ms = (o->timeout ? o->timeout : DEFAULT_TIMEOUT_S) * 1000u;
 	c->interval_set = o->interval_given || o->interval != 0;
 	life_linger(c, START_GRACE_MS);
@@ -173,6 +256,8 @@ struct coord *coord_start(const struct coord_opts *o, char *err, size_t errlen)
 		bind_error(c, err, errlen);
 		goto fail;
 	}
+	if (take_port(c, err, errlen) < 0)
+		goto fail;
 	if (proto_token_create(c->port, c->token, err, errlen) < 0)
 		goto fail;
 	proto_token_path(c->port, c->token_path, sizeof(c->token_path));

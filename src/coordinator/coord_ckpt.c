@@ -332,13 +332,13 @@ static int add_images(struct sbuf *s, const struct ckpt *ck, const char *h, size
 static int script_multi(struct coord *c, struct sbuf *s, const char *here)
 {
 	const struct ckpt *ck = &c->ckpt;
-	char token[PATH_MAX + 64];
 	int rc = sbuf_printf(s, multi_head, (unsigned long long)c->comp_id, ck->gen, here,
 			     c->bind_addr, c->port, c->port);
 	rc |= sbuf_add(s, "stasis=", 7) | sbuf_add_shell_quoted(s, c->self_exe);
-	snprintf(token, sizeof(token), "${STASIS_REMOTE_TOKEN_FILE:-%s}", c->token_path);
-	rc |= sbuf_printf(s, "\ncoord=%s\ntoken=\"%s\"\nwait=${STASIS_WAIT:-60}\nrc=0\npids=\n",
-			  c->bind_addr, token);
+	rc |= sbuf_add(s, "\ncoord=", 7) | sbuf_add_shell_quoted(s, c->bind_addr);
+	rc |= sbuf_printf(s, "\ntoken=${STASIS_REMOTE_TOKEN_FILE:-}\n[ -n \"$token\" ] || token=");
+	rc |= sbuf_add_shell_quoted(s, c->token_path);
+	rc |= sbuf_printf(s, "\nwait=${STASIS_WAIT:-60}\nrc=0\npids=\n");
 	for (int local = 0; local < 2; local++)
 		for (const char *p = ck->hostpaths.p; p && *p; p = strchr(p, '\n') + 1) {
 			size_t n = strcspn(p, "\t");
@@ -347,7 +347,10 @@ static int script_multi(struct coord *c, struct sbuf *s, const char *here)
 			int is_here = hl == strlen(here) && !strncmp(h, here, hl);
 			if (is_here != local || seen_before(ck, p, n))
 				continue;
-			rc |= sbuf_printf(s, "part %.*s \"$@\" --", (int)hl, h);
+			char host[sizeof(((struct proto_host *)0)->host)];
+			snprintf(host, sizeof(host), "%.*s", (int)hl, h);
+			rc |= sbuf_add(s, "part ", 5) | sbuf_add_shell_quoted(s, host);
+			rc |= sbuf_printf(s, " \"$@\" --");
 			rc |= add_images(s, ck, p, n);
 			rc |=
 			    sbuf_printf(s, "%s", local ? " || rc=$?\n" : " &\npids=\"$pids $!\"\n");
@@ -628,7 +631,7 @@ void ckpt_on_progress(struct conn *k, const struct proto_msg *m)
  * is not in it). */
 static int is_member(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
-	for (const struct conn *o = c->conns; o; o = o->next)
+	for (const struct conn *o = conn_of_pid(c, pid); o; o = o->pid_next)
 		if (o->member && o->state == CONN_READY && conn_is_process(o) && o->pid == pid &&
 		    same_host(parent, o))
 			return 1;
@@ -651,7 +654,7 @@ void ckpt_fail(struct coord *c, const char *fmt, ...)
 /* pid is a process this checkpoint gave up on (its failure is said already) */
 static int is_accounted(const struct coord *c, const struct conn *parent, uint32_t pid)
 {
-	for (const struct conn *o = c->conns; o; o = o->next)
+	for (const struct conn *o = conn_of_pid(c, pid); o; o = o->pid_next)
 		if (o->state == CONN_READY && o->pid == pid && same_host(parent, o) &&
 		    conn_is_process(o) && o->abandoned)
 			return 1;

@@ -257,9 +257,42 @@ static int join_computation(struct coord *c, const struct proto_hello *h, char *
 	return 0;
 }
 
+static struct conn **pid_bucket(const struct coord *c, uint32_t pid)
+{
+	return (struct conn **)&c->by_pid[pid % COORD_PID_BUCKETS];
+}
+
+struct conn *conn_of_pid(const struct coord *c, uint32_t pid)
+{
+	struct conn *k = *pid_bucket(c, pid);
+	while (k && k->pid != pid)
+		k = k->pid_next;
+	return k;
+}
+
+static void index_pid(struct conn *k)
+{
+	struct conn **b = pid_bucket(k->c, k->pid);
+	k->pid_next = *b;
+	*b = k;
+	k->in_by_pid = 1;
+}
+
+static void unindex_pid(struct conn *k)
+{
+	struct conn **p = pid_bucket(k->c, k->pid);
+	while (k->in_by_pid && *p && *p != k)
+		p = &(*p)->pid_next;
+	if (k->in_by_pid && *p)
+		*p = k->pid_next;
+	k->in_by_pid = 0;
+}
+
 static void welcome(struct conn *k)
 {
 	struct coord *c = k->c;
+	if (conn_is_process(k))
+		index_pid(k);
 	struct proto_welcome w = {.client_id = k->id,
 				  .comp_id = c->comp_id,
 				  .gen = c->gen,
@@ -299,6 +332,8 @@ static void on_hello(struct conn *k, const struct proto_msg *m)
 	k->name[PROTO_NAME_LEN] = 0;
 	debug("%s %u (%s) joined", k->role == ROLE_PROCESS ? "process" : "client", k->pid, k->name);
 	welcome(k);
+	if (h.role == ROLE_PROCESS && (h.flags & HELLO_RESTART))
+		restart_on_join(k);
 	if (h.role == ROLE_PROCESS && !(h.flags & (HELLO_RESTART | HELLO_REJOIN)))
 		ctl_send_interval(k); /* a new process learns its computation's interval */
 }
@@ -471,6 +506,7 @@ void conn_accept(struct loop *l, int fd, void *data, int mask)
 
 static void conn_free(struct conn *k)
 {
+	unindex_pid(k);
 	loop_del_fd(k->c->loop, k->fd, LOOP_READ | LOOP_WRITE);
 	close(k->fd);
 	tcp_forget(k);
@@ -510,6 +546,7 @@ static void conn_left(struct coord *c, struct conn *k)
 		debug("process %u (%s) left", k->pid, k->name);
 		if (c->restarting && (k->flags & HELLO_RESTART))
 			restart_failed(c, k);
+		restart_on_leave(k);
 		if (k->execing)
 			ckpt_exec_left(c, k->pid);
 		life_linger(c, EXIT_GRACE_MS);
@@ -537,6 +574,7 @@ int conn_reap(struct coord *c)
 		}
 	if (left && !coord_nprocs(c)) {
 		c->restarting = 0; /* its processes are gone: the restart failed, or was killed */
+		restart_over(c);
 		if (!ckpt_exec_pending(c, 0))
 			life_release(c);
 	}

@@ -171,6 +171,8 @@ int ctl_dispatch(struct conn *k, const struct proto_msg *m)
 		return 0;
 	case MSG_CMD_RESTART_WAIT:
 		return restart_on_wait(k, m);
+	case MSG_JOINED_WAIT:
+		return restart_on_joined_wait(k, m);
 	case MSG_EXEC: /* a launch holding the coordinator: its program is (1) or is not (0)
 			  being started */
 		if (len != 4 || !(k->flags & HELLO_HOLD))

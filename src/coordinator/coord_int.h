@@ -74,6 +74,7 @@ struct conn {
 	uint32_t flags;		 /* its hello's HELLO_* flags */
 	uint32_t restart_id;	 /* HELLO_RESTART: the 'stasis restart' it came with */
 	uint8_t origin[16];	 /* HELLO_PART: the host it ran on (proto_origin) */
+	int joined;		 /* a process of the restart in progress, counted in njoined */
 	long long heard_ms;	 /* when it last said something, or was last asked to */
 	long long sent_ms;	 /* when it was last sent something */
 	uint32_t abandoned;	 /* the generation whose checkpoint gave up on it, or 0 */
@@ -92,6 +93,8 @@ struct conn {
 	uint8_t host_key[16], pids_key[16];
 	char host[65], orig_host[65];
 	struct conn *next;
+	struct conn *pid_next; /* the next process of its bucket of by_pid (coord_conn.c) */
+	int in_by_pid;
 };
 
 struct ckpt {
@@ -128,10 +131,13 @@ struct name;
 struct lookup;
 struct waiter;
 
+#define COORD_PID_BUCKETS 8192
+
 struct coord {
 	struct coord_opts opts;
 	uint16_t port;
 	char bind_addr[64];
+	int port_lock_fd; /* <rundir>/coord-PORT.lock (common/complock.h), held while listening */
 	char ckpt_dir[PATH_MAX];
 	char self_exe[PATH_MAX];
 	char token_path[PATH_MAX];
@@ -141,8 +147,9 @@ struct coord {
 	int listen_fd, sig_fd;
 	struct loop *loop;
 	struct conn *conns;
-	int nprocs;		/* CONN_READY processes */
-	int ndead_conns;	/* CONN_DEAD, not freed yet (conn_reap) */
+	struct conn *by_pid[COORD_PID_BUCKETS]; /* processes (joined) by pid: conn_of_pid */
+	int nprocs;				/* CONN_READY processes */
+	int ndead_conns;			/* CONN_DEAD, not freed yet (conn_reap) */
 	uint32_t nrestarted;	/* CONN_READY processes waiting for the RESTARTED pass */
 	int reserve_fd;		/* /dev/null, closed to make room (coord_fds.c) */
 	long long accept_timer; /* accepting resumes then */
@@ -190,12 +197,19 @@ struct coord {
 	struct waiter *waiters;
 	struct proto_member *expected; /* the generation's processes, from the images */
 	uint32_t nexpected;
+	uint32_t njoined;	 /* processes of the restart in progress that joined */
+	struct joiner *joiners;	 /* PID 1s of its parts waiting for all (MSG_JOINED_WAIT) */
 	uint64_t restarted_comp; /* the last restart that came back whole */
 	uint32_t restarted_gen;
 };
 
 /* coord_conn.c */
 void conn_accept(struct loop *l, int fd, void *data, int mask);
+/* The last process that joined with pid, or NULL; the others with that pid
+ * (several hosts may have one) follow along o->pid_next, among those of other
+ * pids: check o->pid. A process is there until its connection is freed,
+ * whatever its state. */
+struct conn *conn_of_pid(const struct coord *c, uint32_t pid);
 int conn_send(struct conn *k, uint16_t type, const void *a, size_t alen, const void *b,
 	      size_t blen);
 /* Close k (deferred to the before-sleep hook); logs why when why is not NULL. */
@@ -273,10 +287,16 @@ void host_on(struct conn *k, const struct proto_msg *m);
 int same_host(const struct conn *a, const struct conn *b);
 void members_send(struct coord *c);
 
-/* coord_restart.c: MSG_CMD_RESTART_WAIT (0, or -1: malformed);
- * restart_done once the RESTARTED barrier passed; restart_forget at exit */
+/* coord_restart.c: MSG_CMD_RESTART_WAIT and MSG_JOINED_WAIT (0, or -1:
+ * malformed); restart_on_join and restart_on_leave for each process of a
+ * restart that joins and leaves; restart_done once the RESTARTED barrier
+ * passed, restart_over whenever a restart ends; restart_forget at exit */
 int restart_on_wait(struct conn *k, const struct proto_msg *m);
+int restart_on_joined_wait(struct conn *k, const struct proto_msg *m);
+void restart_on_join(struct conn *k);
+void restart_on_leave(struct conn *k);
 void restart_done(struct coord *c);
+void restart_over(struct coord *c);
 void restart_forget(struct coord *c);
 /* k has reached checkpoint barrier id in the running checkpoint */
 int ckpt_reached(const struct conn *k, uint32_t id);

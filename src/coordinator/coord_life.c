@@ -46,6 +46,8 @@ void life_stop_listening(struct coord *c)
 		close(c->listen_fd);
 	}
 	c->listen_fd = -1;
+	portlock_release(c->port, c->port_lock_fd); /* another may listen on the port now */
+	c->port_lock_fd = -1;
 }
 
 static long long exit_fired(struct loop *l, long long id, void *data)

@@ -5,7 +5,11 @@
  * there (coord_ckpt.c); then every waiting restart hears that it worked.
  * When a wait runs out first, every restarted process is ended and every
  * waiting restart hears which processes did not come back, and from which
- * hosts: a part never runs alone. */
+ * hosts: a part never runs alone.
+ * Before that, PID 1 of each part asks to be told when every process of the
+ * generation has joined (MSG_JOINED_WAIT), and makes its TCP connections
+ * (which take ports) only then: each part binds the ports its images need
+ * before it joins (restore/fd_inet.c), so none of them can be taken. */
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
@@ -17,6 +21,11 @@ struct waiter {
 	long long timer;
 	unsigned seconds;
 	struct waiter *next;
+};
+
+struct joiner {
+	uint64_t client;
+	struct joiner *next;
 };
 
 static void reply(struct coord *c, uint64_t client, int ok, const char *text)
@@ -48,10 +57,72 @@ static void answer_all(struct coord *c, int ok, const char *text)
 	forget(c);
 }
 
+static void answer_joiners(struct coord *c, int answer)
+{
+	while (c->joiners) {
+		struct joiner *j = c->joiners;
+		struct conn *k = answer ? conn_by_id(c, j->client) : NULL;
+		if (k)
+			conn_send(k, MSG_JOINED, NULL, 0, NULL, 0);
+		c->joiners = j->next;
+		free(j);
+	}
+}
+
+static int all_joined(const struct coord *c)
+{
+	return !c->restarting || c->njoined >= c->restart_nprocs;
+}
+
+void restart_on_join(struct conn *k)
+{
+	struct coord *c = k->c;
+	if (!c->restarting || k->joined)
+		return;
+	k->joined = 1;
+	c->njoined++;
+	if (all_joined(c))
+		answer_joiners(c, 1);
+}
+
+void restart_on_leave(struct conn *k)
+{
+	if (k->joined)
+		k->c->njoined--;
+	k->joined = 0;
+}
+
+int restart_on_joined_wait(struct conn *k, const struct proto_msg *m)
+{
+	struct coord *c = k->c;
+	if (m->hdr.len)
+		return -1;
+	if (all_joined(c))
+		return conn_send(k, MSG_JOINED, NULL, 0, NULL, 0), 0;
+	struct joiner *j = malloc(sizeof(*j));
+	if (!j)
+		return -1;
+	j->client = k->id;
+	j->next = c->joiners;
+	c->joiners = j;
+	return 0;
+}
+
+/* The restart came back whole, failed, or its processes are gone: a PID 1
+ * still waiting for the others is being ended by its own restart. */
+void restart_over(struct coord *c)
+{
+	for (struct conn *k = c->conns; k; k = k->next)
+		k->joined = 0;
+	c->njoined = 0;
+	answer_joiners(c, 0);
+}
+
 void restart_done(struct coord *c)
 {
 	if (c->waiters)
 		answer_all(c, 1, "");
+	restart_over(c);
 	c->restarted_comp = c->comp_id;
 	c->restarted_gen = c->gen;
 }
@@ -114,6 +185,7 @@ static long long wait_expired(struct loop *l, long long id, void *data)
 	answer_all(c, 0, s.p ? s.p : "restart failed");
 	sbuf_free(&s);
 	c->restarting = 0;
+	restart_over(c);
 	names_forget(c);
 	return LOOP_NOMORE;
 }
@@ -157,4 +229,5 @@ int restart_on_wait(struct conn *k, const struct proto_msg *m)
 void restart_forget(struct coord *c)
 {
 	forget(c);
+	answer_joiners(c, 0);
 }

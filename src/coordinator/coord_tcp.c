@@ -50,16 +50,6 @@ static int cmp_tend(const void *x, const void *y)
 	return memcmp(((const struct tend *)x)->key, ((const struct tend *)y)->key, 68);
 }
 
-static const char *addr_text(const uint8_t a[16], uint16_t port, char *buf, size_t size)
-{
-	static const uint8_t v4[12] = {[10] = 0xff, [11] = 0xff};
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int is4 = !memcmp(a, v4, 12);
-	inet_ntop(is4 ? AF_INET : AF_INET6, is4 ? a + 12 : a, ip, sizeof(ip));
-	snprintf(buf, size, is4 ? "%s:%u" : "[%s]:%u", ip, port);
-	return buf;
-}
-
 static void refuse(struct ckpt *ck, const struct tend *t, const char *why)
 {
 	char a[64], b[64];
@@ -70,8 +60,8 @@ static void refuse(struct ckpt *ck, const struct tend *t, const char *why)
 	    &ck->errors,
 	    "process %u (%s) fd %d: TCP connection %s -> %s %s; not checkpointed: "
 	    "try again once it is done\n",
-	    t->k->pid, t->k->name, t->e->fd, addr_text(t->e->local, t->e->lport, a, sizeof(a)),
-	    t->e->pport ? addr_text(t->e->peer, t->e->pport, b, sizeof(b)) : "(not known yet)",
+	    t->k->pid, t->k->name, t->e->fd, proto_tcp_addr(t->e->local, t->e->lport, a, sizeof(a)),
+	    t->e->pport ? proto_tcp_addr(t->e->peer, t->e->pport, b, sizeof(b)) : "(not known yet)",
 	    why);
 }
 

@@ -20,14 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_CHAIN 64
 
 struct rst_chain {
-	uint32_t n;	   /* files below this image: [0] is the parent */
-	char **paths;	   /* absolute */
-	uint64_t *sums;	   /* their header_sum */
-	uint32_t base_gen; /* generation of the full image at the bottom */
+	uint32_t n;	    /* files below this image: [0] is the parent */
+	char **paths;	    /* absolute */
+	uint64_t *sums;	    /* their header_sum */
+	uint64_t *tables;   /* their hdr.table_off: where their stored chunks end */
+	uint64_t (*ids)[2]; /* their st_dev, st_ino when loaded */
+	uint32_t base_gen;  /* generation of the full image at the bottom */
 	struct img_parent parent;
 };
 
@@ -88,13 +91,22 @@ static int take_chain(struct rst_chain *c, const struct rst_image *par)
 	c->n = 1 + below;
 	c->paths = calloc(c->n, sizeof(char *));
 	c->sums = calloc(c->n, sizeof(uint64_t));
-	if (!c->paths || !c->sums || !(c->paths[0] = realpath(par->r.path, NULL)))
+	c->tables = calloc(c->n, sizeof(uint64_t));
+	c->ids = calloc(c->n, sizeof(*c->ids));
+	struct stat st;
+	if (!c->paths || !c->sums || !c->tables || !c->ids || fstat(par->r.fd, &st) < 0 ||
+	    !(c->paths[0] = realpath(par->r.path, NULL)))
 		return -1;
 	c->sums[0] = par->r.hdr.header_sum;
+	c->tables[0] = par->r.hdr.table_off;
+	c->ids[0][0] = st.st_dev;
+	c->ids[0][1] = st.st_ino;
 	for (uint32_t k = 0; k < below; k++) {
 		if (!(c->paths[k + 1] = strdup(par->chain->paths[k])))
 			return -1;
 		c->sums[k + 1] = par->chain->sums[k];
+		c->tables[k + 1] = par->chain->tables[k];
+		memcpy(c->ids[k + 1], par->chain->ids[k], sizeof(c->ids[k]));
 	}
 	c->base_gen = par->chain ? par->chain->base_gen : par->r.hdr.gen;
 	return 0;
@@ -240,6 +252,8 @@ void rst_chain_free(struct rst_image *img)
 			free(img->chain->paths[k]);
 		free(img->chain->paths);
 		free(img->chain->sums);
+		free(img->chain->tables);
+		free(img->chain->ids);
 		free(img->chain);
 	}
 	free(img->chunk_src);
@@ -289,8 +303,13 @@ int rst_chain_open(const struct rst_image *img, struct img_reader *readers, char
 			rst_chain_close(img, readers, k);
 			return -1;
 		}
-		if (readers[k].hdr.header_sum != img->chain->sums[k]) {
-			errf(err, errlen, "%s changed since the restart began",
+		struct stat st;
+		if (readers[k].hdr.header_sum != img->chain->sums[k] ||
+		    fstat(readers[k].fd, &st) < 0 || st.st_dev != img->chain->ids[k][0] ||
+		    st.st_ino != img->chain->ids[k][1]) {
+			errf(err, errlen,
+			     "%s was replaced since the restart loaded it (another file or "
+			     "image at that path); restart again",
 			     img->chain->paths[k]);
 			rst_chain_close(img, readers, k + 1);
 			return -1;
@@ -304,6 +323,40 @@ void rst_chain_close(const struct rst_image *img, struct img_reader *readers, ui
 	(void)img;
 	for (uint32_t k = 0; k < n; k++)
 		img_close(&readers[k]);
+}
+
+/* Whether the stored chunk at c (in a file whose chunks end at table_off) is
+ * raw and page-aligned: its pages can be mapped from the file. */
+static int raw_at(const struct img_chunk *c, uint64_t table_off)
+{
+	uint64_t len = (uint64_t)c->npages * IMG_PAGE;
+	return c->comp == IMG_COMP_NONE && c->stored_size == len && c->offset % IMG_PAGE == 0 &&
+	       c->offset <= table_off && len <= table_off - c->offset;
+}
+
+int rst_piece_raw(const struct rst_image *img, uint32_t i, uint32_t *file, uint64_t *off)
+{
+	const struct img_chunk *c = &img->chunks[i];
+	if (!img->chunk_src) {
+		*file = 0;
+		*off = c->offset;
+		return raw_at(c, img->r.hdr.table_off);
+	}
+	const struct rst_src *s = &img->chunk_src[i];
+	*file = s->file;
+	*off = s->whole.offset + (c->vaddr - s->whole.vaddr);
+	return raw_at(&s->whole, s->file ? img->chain->tables[s->file - 1] : img->r.hdr.table_off);
+}
+
+struct img_reader *rst_piece_reader(struct rst_image *img, struct img_reader *readers, uint32_t i)
+{
+	uint32_t f = rst_piece_file(img, i);
+	return f ? &readers[f - 1] : &img->r;
+}
+
+const struct img_chunk *rst_piece_whole(const struct rst_image *img, uint32_t i)
+{
+	return img->chunk_src ? &img->chunk_src[i].whole : &img->chunks[i];
 }
 
 int rst_read_piece(struct rst_image *img, struct img_reader *readers, uint32_t i, void *dst,

@@ -22,6 +22,15 @@ uint32_t rst_piece_file(const struct rst_image *img, uint32_t i);
 const char *rst_chain_parent(const struct rst_image *img, uint32_t *gen, uint32_t *depth);
 /* the image's IMG_SEC_PARENT record, NULL for a full image */
 const struct img_parent *rst_chain_record(const struct rst_image *img);
+/* Whether piece i is stored raw and page-aligned, so that it can be mapped:
+ * its file (as rst_piece_file) and the file offset of its first page. */
+int rst_piece_raw(const struct rst_image *img, uint32_t i, uint32_t *file, uint64_t *off);
+/* the stored chunk piece i is a part of (its checksum covers the whole) */
+const struct img_chunk *rst_piece_whole(const struct rst_image *img, uint32_t i);
+/* the reader of piece i's file, among those rst_chain_open gave */
+struct img_reader *rst_piece_reader(struct rst_image *img, struct img_reader *readers, uint32_t i);
+/* the files below the image, each checked to be the very file loaded (its
+ * header checksum, device and inode) */
 int rst_chain_open(const struct rst_image *img, struct img_reader *readers, char *err,
 		   size_t errlen);
 void rst_chain_close(const struct rst_image *img, struct img_reader *readers, uint32_t n);

@@ -65,32 +65,97 @@ static int only_appended(const struct stat *st, const struct img_file *f, int fl
 	       (uint64_t)st->st_size >= f->size;
 }
 
+/* What this restorer process has done with a file of the image (file_state):
+ * its saved contents are back, it was compared with the image. Once is enough
+ * (nothing runs the program before every process is restored): 10000
+ * descriptors of one file open it once each, not put it back 10000 times. */
+#define RST_FILE_PUT_BACK 1
+#define RST_FILE_COMPARED 2
+
+/* Whether the file fd opened (with flags) is as the image saw it: a warning
+ * if not, once per file. */
+static void compare_file(const struct rst_image *img, int idx, int fd, int flags)
+{
+	const struct img_file *f = &img->files[idx];
+	struct stat st;
+	if ((img->file_state[idx] & RST_FILE_COMPARED) || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || only_appended(&st, f, flags))
+		return;
+	img->file_state[idx] |= RST_FILE_COMPARED;
+	if ((uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec != f->mtime_ns ||
+	    (uint64_t)st.st_size != f->size)
+		warn("%s changed since the checkpoint (size %llu, was %llu): the program may see "
+		     "different data",
+		     rst_str(img, f->path_str), (unsigned long long)st.st_size,
+		     (unsigned long long)f->size);
+}
+
+/* The directory of the last file opened, held at slot from the second file
+ * opened there in a row. */
+static struct {
+	int slot, held;
+	char dir[PATH_MAX];
+} last_dir = {-1, 0, ""};
+
+void rst_file_dir_slot(int slot)
+{
+	if (last_dir.held)
+		close(last_dir.slot);
+	last_dir.slot = slot;
+	last_dir.held = 0;
+	last_dir.dir[0] = 0;
+}
+
+/* path opened (a directory it is in held at the slot when it repeats) */
+static int open_path(const char *path, int flags)
+{
+	const char *base = strrchr(path, '/');
+	size_t len = base ? (size_t)(base - path) : 0;
+	if (last_dir.slot < 0 || !base || len == 0 || len >= sizeof(last_dir.dir))
+		return open(path, flags);
+	if (strncmp(last_dir.dir, path, len) || last_dir.dir[len]) {
+		if (last_dir.held)
+			close(last_dir.slot);
+		last_dir.held = 0;
+		memcpy(last_dir.dir, path, len);
+		last_dir.dir[len] = 0;
+		return open(path, flags);
+	}
+	if (!last_dir.held) { /* a second file there: keep its directory */
+		int d = open(last_dir.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		last_dir.held = d >= 0 && dup3(d, last_dir.slot, O_CLOEXEC) == last_dir.slot;
+		if (d >= 0)
+			close(d);
+		if (!last_dir.held)
+			return open(path, flags);
+	}
+	return openat(last_dir.slot, base + 1, flags);
+}
+
 /* Open the file behind a mapping or descriptor, checking that it is the one the
  * image saw. */
 int rst_open_file(const struct rst_image *img, int idx, int flags)
 {
 	const struct img_file *f = &img->files[idx];
 	const char *path = rst_str(img, f->path_str);
-	struct stat st;
 	if (f->flags & IMG_FILE_DELETED)
 		return recreate_deleted(img, f);
-	int fd = open(path, flags | O_CLOEXEC);
+	int fd = open_path(path, flags | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && (f->flags & IMG_FILE_SAVED))
 		return rst_shm_recreate_file(img, f, flags); /* kept by the checkpoint (shm.c) */
 	if (fd < 0)
 		return error("cannot open %s: %s", path, strerror(errno));
 	if ((f->flags & IMG_FILE_RESTORE) && (f->flags & IMG_FILE_SAVED)) {
-		if (rst_shm_put_back(img, f) == 0)
+		if (img->file_state[idx] & RST_FILE_PUT_BACK)
+			return fd;
+		if (rst_shm_put_back(img, f) == 0) {
+			img->file_state[idx] |= RST_FILE_PUT_BACK;
 			return fd; /* the computation's shared memory, as of the checkpoint */
+		}
 		close(fd);
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !only_appended(&st, f, flags) &&
-	    ((uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec != f->mtime_ns ||
-	     (uint64_t)st.st_size != f->size))
-		warn("%s changed since the checkpoint (size %llu, was %llu): the program may see "
-		     "different data",
-		     path, (unsigned long long)st.st_size, (unsigned long long)f->size);
+	compare_file(img, idx, fd, flags);
 	return fd;
 }
 

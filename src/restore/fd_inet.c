@@ -1,13 +1,20 @@
 /* TCP and UDP sockets at restart, each a shared object (objs.c) so that the
- * processes holding it share it again. Listening and bound sockets are bound
- * to their address and port again (SO_REUSEADDR is on for the bind and the
- * listen, so that connections of the dead original in TIME_WAIT do not block
- * it, then set back as the program had it; the runtime turned it on on those
- * connections before they died, see rt_inet_before_kill, and on every one the
- * program accepted, which it may have closed itself, see accept()). A TCP connection comes back
- * reset: the socket is connected through a temporary loopback listener whose side is then closed
- * with SO_LINGER 0, so that the program's next read or write fails with ECONNRESET, as after a
- * peer's crash; unless both ends are in the computation: then PID 1 made it again with its bytes
+ * processes holding it share it again. A socket with a port of its own
+ * (listening, bound, connected UDP) is bound to its address and port again by
+ * restart itself, before it takes any port for anything else (its connections
+ * to the coordinator, the connections PID 1 makes again: fd_tcp.c) and before
+ * it joins the coordinator, whose JOINED answer tells PID 1 of each part of a
+ * generation that every part has bound its own (rst_inet_bind_ports). So no
+ * port that the kernel picks for a restart of the generation is one that a
+ * socket of it needs back. SO_REUSEADDR is on for the bind and the listen, so
+ * that connections of the dead original in TIME_WAIT do not block it, then set
+ * back as the program had it; the runtime turned it on on those connections
+ * before they died, see rt_inet_before_kill, and on every one the program
+ * accepted, which it may have closed itself, see accept(). A TCP connection
+ * comes back reset: the socket is connected through a temporary loopback
+ * listener whose side is then closed with SO_LINGER 0, so that the program's
+ * next read or write fails with ECONNRESET, as after a peer's crash; unless
+ * both ends are in the computation: then PID 1 made it again with its bytes
  * in flight (fd_tcp.c). */
 #include "restore/fd_inet.h"
 #include "restore/fd_tcp.h"
@@ -72,7 +79,13 @@ void rst_inet_options(int s, const struct img_inet *r)
 		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &r->sndbuf, sizeof(r->sndbuf));
 }
 
-static int bind_again(int s, const struct img_inet *r)
+void rst_inet_rcvlowat(int s, const struct img_inet *r)
+{
+	if (r->rcvlowat)
+		setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &r->rcvlowat, sizeof(r->rcvlowat));
+}
+
+static int bind_again(int s, const struct img_inet *r, char *err, size_t errlen)
 {
 	static const uint8_t any[16];
 	struct sockaddr_storage ss;
@@ -98,10 +111,68 @@ static int bind_again(int s, const struct img_inet *r)
 			 held[0] ? "" : "'ss -tan' shows them; ");
 	}
 	if (rc < 0)
-		return error("cannot bind a %s socket to %s again: %s%s",
-			     r->proto == IPPROTO_TCP ? "TCP" : "UDP",
-			     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
-			     strerror(e), why);
+		return errf(err, errlen, "cannot bind a %s socket to %s again: %s%s",
+			    r->proto == IPPROTO_TCP ? "TCP" : "UDP",
+			    img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
+			    strerror(e), why);
+	return 0;
+}
+
+/* A socket that gets its own port back: bound, listening, or connected UDP. */
+static int has_port(const struct img_inet *r)
+{
+	return r->state == IMG_INET_BOUND || r->state == IMG_INET_LISTEN ||
+	       r->state == IMG_INET_UDP_CONN;
+}
+
+/* The socket of r (has_port) bound again, listening or connected as it was:
+ * its descriptor, or -1 with the reason in err. */
+static int make_bound(const struct img_inet *r, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	char text[80];
+	int type = r->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	int s = socket(r->family, type | SOCK_CLOEXEC, r->proto);
+	if (s < 0)
+		return errf(err, errlen, "cannot create a socket for %s: %s",
+			    img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
+			    strerror(errno));
+	rst_inet_options(s, r);
+	rst_inet_rcvlowat(s, r);
+	if (bind_again(s, r, err, errlen) < 0)
+		goto fail;
+	/* listen() checks the port again: SO_REUSEADDR stays on until it is done */
+	if (r->state == IMG_INET_LISTEN && listen(s, r->backlog ? (int)r->backlog : 128) < 0) {
+		errf(err, errlen, "cannot listen on %s again: %s",
+		     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
+		     strerror(errno));
+		goto fail;
+	}
+	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
+	if (r->state == IMG_INET_UDP_CONN &&
+	    connect(s, (void *)&ss, sockaddr_of(&ss, r->family, r->peer, r->pport, 0)) < 0) {
+		errf(err, errlen, "cannot connect a UDP socket to %s again: %s",
+		     img_inet_addr(r->family, r->peer, r->pport, text, sizeof(text)),
+		     strerror(errno));
+		goto fail;
+	}
+	return s;
+fail:
+	close(s);
+	return -1;
+}
+
+int rst_inet_bind_ports(struct rst_set *set, char *err, size_t errlen)
+{
+	for (int k = 0; k < set->nobjs; k++) {
+		struct rst_obj *o = &set->objs[k];
+		const struct img_inet *r = o->priv;
+		if (o->kind != IMG_FD_INET || !r || !has_port(r))
+			continue;
+		if ((o->early_fd = make_bound(r, err, errlen)) < 0)
+			return -1;
+		o->early = 1;
+	}
 	return 0;
 }
 
@@ -134,33 +205,18 @@ static int create_inet(const struct rst_set *set, const struct rst_obj *o, int f
 {
 	(void)set;
 	const struct img_inet *r = o->priv;
-	struct sockaddr_storage ss;
-	char text[80];
+	char err[1024];
 	if (r->state == IMG_INET_TCP_RESET)
 		return (fd[0] = make_reset(r)) < 0 ? -1 : 0;
 	if (r->state == IMG_INET_TCP_CONN)
 		return rst_tcp_take(o, fd); /* made by PID 1 first (fd_tcp.c) */
+	if (has_port(r)) /* made early by restart itself, normally (rst_inet_bind_ports) */
+		return (fd[0] = make_bound(r, err, sizeof(err))) < 0 ? error("%s", err) : 0;
 	int type = r->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	int s = socket(r->family, type | SOCK_CLOEXEC, r->proto);
-	if (s < 0)
+	if ((fd[0] = socket(r->family, type | SOCK_CLOEXEC, r->proto)) < 0)
 		return -1;
-	fd[0] = s;
-	rst_inet_options(s, r);
-	if (r->state == IMG_INET_FRESH)
-		return 0;
-	if (bind_again(s, r) < 0)
-		return -1;
-	/* listen() checks the port again: SO_REUSEADDR stays on until it is done */
-	if (r->state == IMG_INET_LISTEN && listen(s, r->backlog ? (int)r->backlog : 128) < 0)
-		return error("cannot listen on %s again: %s",
-			     img_inet_addr(r->family, r->local, r->lport, text, sizeof(text)),
-			     strerror(errno));
-	setflag(s, SOL_SOCKET, SO_REUSEADDR, !!(r->flags & IMG_INET_REUSEADDR));
-	if (r->state == IMG_INET_UDP_CONN &&
-	    connect(s, (void *)&ss, sockaddr_of(&ss, r->family, r->peer, r->pport, 0)) < 0)
-		return error("cannot connect a UDP socket to %s again: %s",
-			     img_inet_addr(r->family, r->peer, r->pport, text, sizeof(text)),
-			     strerror(errno));
+	rst_inet_options(fd[0], r);
+	rst_inet_rcvlowat(fd[0], r);
 	return 0;
 }
 

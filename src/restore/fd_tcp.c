@@ -14,6 +14,7 @@
 #include "restore/gate.h"
 #include "restore/fd_inet.h"
 #include "restore/load.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/tcpflow.h"
@@ -244,6 +245,7 @@ static int finish(struct rconn *c)
 		return fail(c, "shutting its sending side again");
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
 	rst_inet_options(c->fd, c->r);
+	rst_inet_rcvlowat(c->fd, c->r); /* not before: the bounce's reads wait on it */
 	c->state = DONE;
 	return 1;
 }
@@ -367,6 +369,38 @@ out:
 	return -1;
 }
 
+/* A part of a generation takes no port before every part holds the ports its
+ * images need: each binds them before it joins (fd_inet.c), and the
+ * coordinator answers JOINED once every process of the generation has joined.
+ * (A whole generation has joined before PID 1 makes any: before PID 1
+ * existed, or by the gate when restart started the coordinator: gate.c.) */
+static int wait_joined(int ns, int wait_s)
+{
+	uint8_t buf[64];
+	struct proto_msg m;
+	struct pollfd p = {.fd = ns, .events = POLLIN};
+	long long end = now_ms() + wait_s * 1000LL;
+	if (proto_send(ns, MSG_JOINED_WAIT, NULL, 0, NULL, 0) < 0)
+		return error("cannot ask the coordinator for the other parts of the restart: %s",
+			     strerror(errno));
+	debug("restart: waiting for every part of the generation to join");
+	for (int n = 0; n <= 0;) {
+		long long left = end - now_ms();
+		if (left <= 0)
+			return error("cannot make TCP connections again: the other parts of the "
+				     "restart did not all join the coordinator within %d s",
+				     wait_s);
+		if ((n = poll(&p, 1, (int)left)) < 0 && errno != EINTR)
+			return error("poll: %s", strerror(errno));
+	}
+	if (proto_recv(ns, &m, buf, sizeof(buf)) < 0)
+		return error("lost the coordinator while making TCP connections again: %s",
+			     strerror(errno));
+	if (m.hdr.type != MSG_JOINED)
+		return error("unexpected message %u from the coordinator", m.hdr.type);
+	return 0;
+}
+
 static int open_ns(const struct rst_set *set)
 {
 	struct proto_hello h = {.role = ROLE_CONTROL, .pid = (uint32_t)getpid()};
@@ -402,7 +436,12 @@ int rst_tcp_restore(const struct rst_set *set)
 	if (rst_gate_wait(set, -1) < 0) /* the coordinator restart started is up (gate.c) */
 		return error("restart ended before it joined the coordinator");
 	min_fd = set->top;
+	/* the coordinator's own --wait ends a part that waits in vain first, and
+	 * says which processes did not come */
+	int wait_s = set->wait_s + 5 > RST_TCP_WAIT_S ? set->wait_s + 5 : RST_TCP_WAIT_S;
 	int ns = above(open_ns(set)), rc = ns < 0 ? -1 : 0;
+	if (rc == 0 && set->part)
+		rc = wait_joined(ns, wait_s);
 	for (int i = 0; rc == 0 && i < nconns; i++) {
 		struct rconn *c = &conns[i];
 		if (c->t.side == 0)
@@ -412,9 +451,6 @@ int rst_tcp_restore(const struct rst_set *set)
 		else
 			c->state = ASKED;
 	}
-	/* the coordinator's own --wait ends a part that waits in vain first, and
-	 * says which processes did not come */
-	int wait_s = set->wait_s + 5 > RST_TCP_WAIT_S ? set->wait_s + 5 : RST_TCP_WAIT_S;
 	if (rc == 0)
 		rc = run(ns, wait_s);
 	if (ns >= 0)

@@ -240,19 +240,22 @@ static void set_foreground(int fd, pid_t pgrp, uint32_t pid)
 	}
 }
 
-int rst_tty_session(const struct rst_set *set, int i)
+int rst_tty_take(const struct rst_set *set, int i)
 {
 	const struct img_fd *d;
 	const struct img_tty *t = ctty_of(set, i, &d);
-	uint32_t pid = set->img[i].proc->pid;
-	if (!t)
-		return 0;
-	if (ioctl(d->fd, TIOCSCTTY, 0) < 0)
+	if (t && ioctl(d->fd, TIOCSCTTY, 0) < 0)
 		return error("pid %u cannot take its controlling terminal /dev/pts/%u back: %s",
-			     pid, t->index, strerror(errno));
-	if (t->fg_pgrp)
-		set_foreground(d->fd, t->fg_pgrp, pid);
+			     set->img[i].proc->pid, t->index, strerror(errno));
 	return 0;
+}
+
+void rst_tty_foreground(const struct rst_set *set, int i)
+{
+	const struct img_fd *d;
+	const struct img_tty *t = ctty_of(set, i, &d);
+	if (t && t->fg_pgrp)
+		set_foreground(d->fd, t->fg_pgrp, set->img[i].proc->pid);
 }
 
 static int needs_devpts(const struct rst_set *set)

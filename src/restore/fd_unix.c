@@ -174,6 +174,8 @@ static void set_options(int s, const struct img_unix *u)
 		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &u->rcvbuf, sizeof(u->rcvbuf));
 	if (u->sndbuf)
 		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &u->sndbuf, sizeof(u->sndbuf));
+	if (u->rcvlowat)
+		setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &u->rcvlowat, sizeof(u->rcvlowat));
 	if (u->flags & IMG_UNIX_PASSCRED)
 		setsockopt(s, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	if (u->flags & IMG_UNIX_PASSSEC)

@@ -236,6 +236,10 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->filedata =
 		  load(img, IMG_SEC_FILEDATA, 1, NULL, &img->filedata_len, err, errlen)))
 		goto fail;
+	if (!(img->file_state = calloc(img->nfiles + 1, 1))) {
+		errf(err, errlen, "out of memory loading %s", path);
+		goto fail;
+	}
 	if (img_find(&img->r, IMG_SEC_FDX) &&
 	    !(img->fdx = load_opt(img, IMG_SEC_FDX, &img->fdx_len, err, errlen)))
 		goto fail;
@@ -286,6 +290,7 @@ void rst_free(struct rst_image *img)
 	free(img->chunks);
 	free(img->fds);
 	free(img->files);
+	free(img->file_state);
 	free(img->strings);
 	free(img->filedata);
 	free(img->fdx);

@@ -26,6 +26,7 @@ struct rst_image {
 	struct img_chunk *chunks;
 	struct img_fd *fds;
 	struct img_file *files;
+	uint8_t *file_state; /* per file: RST_FILE_* of this restorer process (fd_file.c) */
 	char *strings;
 	uint8_t *filedata;
 	uint8_t *fdx;		    /* IMG_SEC_FDX, NULL in images without one */

@@ -104,7 +104,7 @@ int rst_objs_create(const struct rst_set *set, int i)
 	for (int k = 0; k < set->nobjs; k++) {
 		const struct rst_obj *o = &set->objs[k];
 		int fd[2] = {-1, -1}, at = set->base + 3 + 2 * set->n + 2 * k;
-		if (o->creator != i)
+		if (o->creator != i || o->early)
 			continue;
 		if (o->create(set, o, fd) < 0 || place_at(fd[0], at) < 0 ||
 		    place_at(fd[1], at + 1) < 0)

@@ -18,7 +18,8 @@ struct rst_obj *rst_obj_get(struct rst_set *set, uint32_t kind, uint64_t ino, ui
 int rst_obj_fd(const struct rst_set *set, uint32_t kind, uint64_t ino, uint64_t dev, int end);
 /* Find every object of the set (pipes and the kinds' scanners) */
 int rst_objs_find(struct rst_set *set, char *err, size_t errlen);
-/* Create the objects process i (-1: PID 1) must create, at their numbers */
+/* Create the objects process i (-1: PID 1) must create, at their numbers
+ * (not those restart made early: already there) */
 int rst_objs_create(const struct rst_set *set, int i);
 
 #endif

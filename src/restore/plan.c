@@ -1,6 +1,7 @@
 /* The flat plan for the restore blob, and the jump into it. */
 #include "restore/plan.h"
 #include "restore/load.h"
+#include "restore/mapimg.h"
 #include "restore/mem.h"
 #include "restore/blob/abi.h"
 #include "restore/spawn.h"
@@ -236,20 +237,28 @@ int rst_plan(struct blob_plan *p, const struct rst_image *img, const struct rst_
 	return 0;
 }
 
+/* Lines of /proc/self/maps before the jump: the restorer's own mappings, the
+ * premapped regions, and each run mapped from an image file with the anonymous
+ * parts around it. */
+static uint32_t maps_cap(const struct rst_image *img)
+{
+	return MAX_UNMAP + 64 + img->nvmas + 2 * RST_MAX_MAPPINGS;
+}
+
 void rst_jump(struct rst_image *img, struct rst_layout *l, int close_from, int log_fd)
 {
 	char *base = (char *)l->blob_addr;
 	uint64_t code = code_size(), plan = rst_plan_size(img);
 	uint64_t stacks = l->blob_addr + code + plan;
 	struct blob_plan *p = (void *)(base + code);
-	struct rst_map *maps = calloc(MAX_UNMAP + 64, sizeof(*maps));
+	struct rst_map *maps = calloc(maps_cap(img), sizeof(*maps));
 	if (!maps || mprotect(base, l->blob_len, PROT_READ | PROT_WRITE) < 0)
 		rst_abort("pid %u: cannot prepare the restore blob: %s", img->proc->pid,
 			  strerror(errno));
 	memcpy(base, stasis_blob_start, stasis_blob_end - stasis_blob_start);
 	int n = mprotect(base, code, PROT_READ | PROT_EXEC) < 0
 		    ? -1
-		    : rst_maps_read(maps, MAX_UNMAP + 64); /* the last mapping made */
+		    : rst_maps_read(maps, maps_cap(img)); /* the last mapping made */
 	if (n < 0)
 		rst_abort("pid %u: cannot read its mappings (/proc/self/maps): %s", img->proc->pid,
 			  strerror(errno));

@@ -19,10 +19,11 @@ static const char *tcp_state(unsigned st)
 	return st < sizeof(names) / sizeof(names[0]) && names[st] ? names[st] : "?";
 }
 
-/* The process of this PID namespace holding socket inode, as " of process
- * PID (COMM)"; " of a process outside the restart" when none here holds it
- * (the restorer sees the processes of its own PID namespace only); "" for
- * a socket no process holds (inode 0: TIME-WAIT, an orphan). */
+/* The process holding socket inode, as " of process PID (COMM)" (restart
+ * asks before it enters a PID namespace: the PIDs are the host's); " of a
+ * process not visible to restart" when /proc shows none (another user's, or
+ * of a PID namespace that is not below restart's); "" for a socket no process
+ * holds (inode 0: TIME-WAIT, an orphan). */
 static void holder(unsigned long inode, char *out, size_t size)
 {
 	char want[48], path[64], link[48], comm[32] = "";
@@ -53,7 +54,7 @@ static void holder(unsigned long inode, char *out, size_t size)
 	if (procs)
 		closedir(procs);
 	if (inode && !out[0])
-		snprintf(out, size, " of a process outside the restart");
+		snprintf(out, size, " of a process not visible to restart");
 }
 
 /* The sockets of one /proc/net table on port, appended to buf; how many. */

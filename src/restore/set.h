@@ -56,6 +56,10 @@ struct rst_obj {
 	const uint8_t *data; /* e.g. bytes in flight */
 	uint64_t len;
 	const void *priv; /* the module's own description */
+	/* made by restart itself before it joins the coordinator (a socket with a
+	 * port of its own: fd_inet.c rst_inet_bind_ports), at early_fd, which
+	 * rst_set_layout moves to the object's number: nobody creates it again */
+	int early, early_fd;
 };
 
 struct rst_set {

@@ -269,9 +269,8 @@ int rst_run(struct rst_set *set)
 	if (set->opt.debug_pause)
 		keep_host_proc(set);
 	if ((set->join && rst_gate_make(set) < 0) || enter_namespaces() < 0 ||
-	    rst_tty_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
+	    rst_tty_prepare(set) < 0 || rst_verify_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
-	rst_verify_prepare(set);
 	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
 	if (init < 0)
 		return error("cannot create the restart namespace's first process: %s",
@@ -490,7 +489,8 @@ static void children_groups(const struct rst_set *set, int i)
 }
 
 /* Process i: its descriptors first, so that its children inherit the ones
- * they share with it; then its children; then its own state and memory. */
+ * they share with it, and its controlling terminal, so that they have it
+ * too; then its children; then its own state and memory. */
 void rst_process(struct rst_set *set, int i)
 {
 	struct rst_image *img = &set->img[i];
@@ -500,7 +500,7 @@ void rst_process(struct rst_set *set, int i)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	own_session(set, i);
-	if (rst_objs_create(set, i) < 0 || rst_fds(set, i) < 0)
+	if (rst_objs_create(set, i) < 0 || rst_fds(set, i) < 0 || rst_tty_take(set, i) < 0)
 		rst_abort(NULL);
 	for (int j = 0; j < set->n; j++)
 		if (set->parent[j] == i && set->img[j].proc->pgid == set->img[j].proc->pid)
@@ -509,7 +509,8 @@ void rst_process(struct rst_set *set, int i)
 		if (set->parent[j] == i && set->img[j].proc->pgid != set->img[j].proc->pid)
 			spawn_member(set, j);
 	children_groups(set, i);
-	if (rst_tty_session(set, i) < 0 || rst_zombies(set, i) < 0 || rst_fds_late(set, i) < 0)
+	rst_tty_foreground(set, i);
+	if (rst_zombies(set, i) < 0 || rst_fds_late(set, i) < 0)
 		rst_abort(NULL);
 	restore_proc_state(img);
 	debug("pid %u: descriptors, children and state restored", img->proc->pid);

@@ -109,6 +109,9 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 		if (set->conn[i].coord_fd > maxfd)
 			maxfd = set->conn[i].coord_fd;
 	}
+	for (int k = 0; k < set->nobjs; k++)
+		if (set->objs[k].early && set->objs[k].early_fd > maxfd)
+			maxfd = set->objs[k].early_fd;
 	set->base = maxfd + 16;
 	set->top = set->base + 3 + 2 * set->n + 2 * set->nobjs;
 	if (room_for_fds(set->top + 64 + 2 * set->nobjs, err, errlen) < 0) /* + fd_tcp.c's */
@@ -126,6 +129,15 @@ int rst_set_layout(struct rst_set *set, char *err, size_t errlen)
 			goto fail;
 		set->conn[i].coord_fd = set->base + 3 + i;
 		set->img[i].r.fd = set->base + 3 + set->n + i;
+	}
+	for (int k = 0; k < set->nobjs; k++) {
+		struct rst_obj *o = &set->objs[k];
+		int at = set->base + 3 + 2 * set->n + 2 * k;
+		if (!o->early)
+			continue;
+		if (place_at(o->early_fd, at) < 0)
+			goto fail;
+		o->early_fd = at;
 	}
 	return 0;
 fail:

@@ -9,7 +9,8 @@
 
 /* The images are one checkpoint, complete; parents from their ppids. */
 int rst_set_check(struct rst_set *set, char *err, size_t errlen);
-/* Once joined to the coordinator, the restorer fds to the fixed layout. */
+/* Once joined to the coordinator, the restorer fds to the fixed layout (the
+ * objects made early at theirs). */
 int rst_set_layout(struct rst_set *set, char *err, size_t errlen);
 
 #endif

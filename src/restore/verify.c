@@ -7,23 +7,30 @@
  * process that has unshared a PID namespace cannot start threads, and one
  * with threads cannot unshare a user namespace).
  *
- * The restored processes map the raw chunks without reading them; this
- * thread reads every raw chunk that could be mapped (a superset: the few that
- * are read instead are verified twice) from the same open files, in windows
- * of up to 64 MiB mapped read-only. A chunk that fails its checksum kills the
- * restarted computation at once (SIGKILL to its PID namespace's init, which
- * takes every process of the namespace with it), and restart fails naming the
- * image, the chunk's offset and its address: the program may have run for
- * that long on memory that is not what was saved. `stasis restart --no-map`
- * reads and verifies every chunk before the program runs; `--no-verify`
- * verifies nothing. */
+ * The restored processes map the raw chunks without reading them
+ * (mapimg.c); this pass takes the same plan (rst_map_plan) and reads every
+ * stored chunk that has a mapped piece, from each file of an incremental
+ * image's chain, through whole-file read-only mappings taken before the
+ * restored processes exist (rst_verify_prepare): they hold the very files the
+ * restorers map (checked by device and inode), even if later checkpoints'
+ * retention removes them meanwhile, are not inherited (MADV_DONTFORK) and
+ * hold no descriptor. The pages read are given back every 64 MiB. A chunk
+ * that fails its checksum kills the restarted computation at once (SIGKILL to
+ * its PID namespace's init, which takes every process of the namespace with
+ * it), and restart fails naming the image file that holds the chunk, its
+ * offset and its address: the program may have run for that long on memory
+ * that is not what was saved. `stasis restart --no-map` reads and verifies
+ * every chunk before the program runs; `--no-verify` verifies nothing. */
 #include "restore/verify.h"
+#include "restore/chain.h"
 #include "restore/load.h"
+#include "restore/mapimg.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -32,88 +39,157 @@
 
 #define WINDOW (64ull << 20)
 
-static int mappable(const struct rst_image *img, const struct img_vma *v, const struct img_chunk *c)
+/* One image's files (0: the image, k: the k-th below it) mapped whole. */
+struct held {
+	uint32_t n;
+	const uint8_t **base;
+	uint64_t *len;
+	const char **path;
+};
+static struct held *held; /* per image of the set; restart's main thread only */
+
+static int hold_file(struct held *h, uint32_t k, const struct img_reader *r)
 {
-	uint64_t len = (uint64_t)c->npages * IMG_PAGE;
-	return v->kind == IMG_VMA_ANON && (v->prot & IMG_PROT_READ) && c->comp == IMG_COMP_NONE &&
-	       c->stored_size == len && c->offset % IMG_PAGE == 0 &&
-	       c->offset <= img->r.hdr.table_off && len <= img->r.hdr.table_off - c->offset;
+	void *m = mmap(NULL, r->file_size, PROT_READ, MAP_SHARED, r->fd, 0);
+	if (m == MAP_FAILED || madvise(m, r->file_size, MADV_DONTFORK) < 0)
+		return error("cannot map %s to verify the memory mapped from it: %s", r->path,
+			     strerror(errno));
+	h->base[k] = m;
+	h->len[k] = r->file_size;
+	return 0;
 }
 
-static int corrupt(struct rst_verify *j, const struct rst_image *img, const struct img_chunk *c)
+static int hold_image(struct held *h, const struct rst_image *img)
+{
+	char err[1024];
+	uint32_t nfiles = rst_chain_files(img);
+	struct img_reader *readers = calloc(nfiles + 1, sizeof(*readers));
+	h->n = nfiles + 1;
+	h->base = calloc(h->n, sizeof(*h->base));
+	h->len = calloc(h->n, sizeof(*h->len));
+	h->path = calloc(h->n, sizeof(*h->path));
+	if (!readers || !h->base || !h->len || !h->path) {
+		free(readers);
+		return error("out of memory");
+	}
+	if (rst_chain_open(img, readers, err, sizeof(err)) < 0) {
+		free(readers);
+		return error("%s", err);
+	}
+	int rc = hold_file(h, 0, &img->r);
+	h->path[0] = img->r.path;
+	for (uint32_t k = 0; k < nfiles && rc == 0; k++) {
+		rc = hold_file(h, k + 1, &readers[k]);
+		h->path[k + 1] = rst_chain_path(img, k);
+	}
+	rst_chain_close(img, readers, nfiles);
+	free(readers);
+	return rc;
+}
+
+static int corrupt(struct rst_verify *j, const char *path, const struct img_chunk *c)
 {
 	error("%s is corrupt: memory chunk at offset %llu (address %#llx) fails its checksum; the "
 	      "restarted computation is killed (it ran on memory that is not what was saved). "
 	      "Restart from another image, or use --no-map to check every chunk before the "
 	      "program runs",
-	      img->r.path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
+	      path, (unsigned long long)c->offset, (unsigned long long)c->vaddr);
 	j->corrupt = 1;
 	kill(j->init, SIGKILL);
 	return -1;
 }
 
-/* Chunks [k, end) of img: consecutive in the file, within one window. */
-static int verify_window(struct rst_verify *j, const struct rst_image *img, uint32_t k,
-			 uint32_t end)
+/* The pages of file k read since *from (up to to) given back, every WINDOW. */
+static void give_back(const struct held *h, uint32_t k, uint64_t *from, uint64_t to, int all)
 {
-	const struct img_chunk *first = &img->chunks[k], *last = &img->chunks[end - 1];
-	uint64_t len = last->offset + (uint64_t)last->npages * IMG_PAGE - first->offset;
-	uint8_t *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, img->r.fd, first->offset);
-	if (m == MAP_FAILED) {
-		error("cannot map %s at offset %llu to verify the memory mapped from it: %s; the "
-		      "restarted computation is killed",
-		      img->r.path, (unsigned long long)first->offset, strerror(errno));
-		j->failed = 1;
-		kill(j->init, SIGKILL);
-		return -1;
+	uint64_t a = *from & ~(IMG_PAGE - 1), b = (to + IMG_PAGE - 1) & ~(IMG_PAGE - 1);
+	if (b > h->len[k])
+		b = h->len[k];
+	if (b > a && (all || b - a >= WINDOW)) {
+		madvise((void *)(h->base[k] + a), b - a, MADV_DONTNEED);
+		*from = to;
 	}
-	int rc = 0;
-	for (uint32_t i = k; i < end && !rc; i++) {
-		const struct img_chunk *c = &img->chunks[i];
-		size_t n = (size_t)c->npages * IMG_PAGE;
-		if (img_sum(m + (c->offset - first->offset), n) != c->sum)
-			rc = corrupt(j, img, c);
-		j->bytes += n;
-	}
-	munmap(m, len);
-	return rc;
 }
 
-static int verify_image(struct rst_verify *j, const struct rst_image *img)
+/* Pieces order[from, to) are the pieces of one stored chunk (chain.c): it is
+ * verified if any of them is mapped. */
+static int verify_group(struct rst_verify *j, const struct rst_image *img, const struct held *h,
+			const uint8_t *mapped, const uint32_t *pieces, uint32_t n)
 {
 	uint32_t k = 0;
-	while (k < img->nchunks) {
-		uint32_t v = 0;
-		while (k < img->nchunks) { /* the next chunk that may be mapped */
-			const struct img_chunk *c = &img->chunks[k];
-			for (v = 0; v < img->nvmas && !(c->vaddr >= img->vmas[v].start &&
-							c->vaddr < img->vmas[v].end);
-			     v++)
-				;
-			if (v < img->nvmas && mappable(img, &img->vmas[v], c))
-				break;
-			k++;
-		}
-		uint32_t end = k;
-		while (end < img->nchunks && mappable(img, &img->vmas[v], &img->chunks[end]) &&
-		       img->chunks[end].vaddr < img->vmas[v].end &&
-		       (end == k || img->chunks[end].offset ==
-					img->chunks[end - 1].offset +
-					    (uint64_t)img->chunks[end - 1].npages * IMG_PAGE) &&
-		       img->chunks[end].offset + (uint64_t)img->chunks[end].npages * IMG_PAGE -
-			       img->chunks[k].offset <=
-			   WINDOW)
-			end++;
-		if (end > k && verify_window(j, img, k, end) < 0)
-			return -1;
-		k = end;
-	}
+	while (k < n && !mapped[pieces[k]])
+		k++;
+	if (k == n)
+		return 0;
+	const struct img_chunk *c = rst_piece_whole(img, pieces[k]);
+	uint32_t f = rst_piece_file(img, pieces[k]);
+	uint64_t len = (uint64_t)c->npages * IMG_PAGE;
+	j->bytes += len;
+	if (c->offset > h->len[f] || len > h->len[f] - c->offset ||
+	    img_sum(h->base[f] + c->offset, len) != c->sum)
+		return corrupt(j, h->path[f], c);
 	return 0;
 }
 
-void rst_verify_prepare(struct rst_set *set)
+static int verify_image(struct rst_verify *j, const struct rst_image *img, const struct held *h)
+{
+	uint32_t n = img->nchunks, *order = malloc((n + 1) * sizeof(*order)),
+		 *starts = malloc((n + 1) * sizeof(*starts));
+	uint8_t *mapped = calloc(n + 1, 1);
+	int rc = 0;
+	if (!order || !starts || !mapped || rst_map_plan(img, mapped, NULL, NULL) < 0) {
+		error("out of memory verifying the memory mapped from %s; the restarted "
+		      "computation is killed",
+		      img->r.path);
+		j->failed = 1;
+		kill(j->init, SIGKILL);
+		rc = -1;
+	}
+	uint32_t groups = rc ? 0 : rst_piece_groups(img, order, starts), file = 0;
+	uint64_t from = 0;
+	for (uint32_t g = 0; g < groups && rc == 0; g++) {
+		uint32_t to = g + 1 < groups ? starts[g + 1] : n,
+			 f = rst_piece_file(img, order[starts[g]]);
+		const struct img_chunk *c = rst_piece_whole(img, order[starts[g]]);
+		if (f != file) {
+			give_back(h, file, &from, h->len[file], 1);
+			file = f;
+			from = c->offset;
+		}
+		rc = verify_group(j, img, h, mapped, order + starts[g], to - starts[g]);
+		give_back(h, f, &from, c->offset + (uint64_t)c->npages * IMG_PAGE, 0);
+	}
+	free(order);
+	free(starts);
+	free(mapped);
+	return rc;
+}
+
+int rst_verify_prepare(struct rst_set *set)
 {
 	set->opt.verify_deferred = set->opt.map_images && set->opt.verify_mapped;
+	if (!set->opt.verify_deferred)
+		return 0;
+	if (!(held = calloc(set->n, sizeof(*held))))
+		return error("out of memory");
+	for (int i = 0; i < set->n; i++)
+		if (hold_image(&held[i], &set->img[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void release(struct rst_set *set)
+{
+	for (int i = 0; i < set->n && held; i++) {
+		for (uint32_t k = 0; k < held[i].n && held[i].base; k++)
+			if (held[i].base[k])
+				munmap((void *)held[i].base[k], held[i].len[k]);
+		free(held[i].base);
+		free(held[i].len);
+		free(held[i].path);
+	}
+	free(held);
+	held = NULL;
 }
 
 int rst_verify_run(struct rst_set *set, pid_t init)
@@ -128,8 +204,8 @@ int rst_verify_run(struct rst_set *set, pid_t init)
 	setpriority(PRIO_PROCESS, 0, 10);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < set->n && !j.corrupt && !j.failed; i++)
-		if (!set->img[i].chunk_src)
-			verify_image(&j, &set->img[i]);
+		verify_image(&j, &set->img[i], &held[i]);
+	release(set);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	setpriority(PRIO_PROCESS, 0,
 		    nice); /* may fail (raising needs privileges): it only waits now */

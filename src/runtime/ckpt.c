@@ -8,6 +8,7 @@
 #include "runtime/dirty.h"
 #include "runtime/exec.h"
 #include "runtime/fd_inet.h"
+#include "runtime/fd_owner.h"
 #include "runtime/fd_tcp.h"
 #include "runtime/huge.h"
 #include "runtime/members.h"
@@ -487,8 +488,9 @@ static void resume_restarted(uint8_t *buf, size_t size)
 		rt.coord_lost = 1;
 	rt_arena_reset();
 	if (rc != 1) {
-		rt_tty_restarted(); /* opens /dev/tty: while the program's threads are
-				       held, so it cannot take a number they are about to use */
+		rt_tty_restarted();    /* opens /dev/tty: while the program's threads are
+					  held, so it cannot take a number they are about to use */
+		rt_fd_owner_restore(); /* every process and thread of the restart exists */
 		rt_prefault_plan();
 	}
 	rt_release_all();

@@ -16,6 +16,7 @@
 #include "runtime/fd_sock.h"
 #include "runtime/fdkinds.h"
 #include "runtime/state.h"
+#include "runtime/fds.h"
 #include "common/log.h"
 #include "image/format.h"
 #include "image/kinds/fd_epoll.h"
@@ -29,7 +30,6 @@
 #include <unistd.h>
 
 #define EP_INFO_MAX (16u << 20) /* about 200000 items */
-#define EP_FDS_MAX 65536
 
 static int match(int fd, const char *link, const struct stat *st)
 {
@@ -64,10 +64,10 @@ static int shared_with_parent(int epfd)
 	if (!rt_is_member(ppid))
 		return 0;
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", ppid);
-	int *fds = rt_alloc(EP_FDS_MAX * sizeof(int));
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
 	if (!fds)
 		return -1;
-	int n = rt_list_numeric(dir, fds, EP_FDS_MAX, NULL);
+	int n = rt_list_numeric(dir, fds, RT_FDS_MAX, NULL);
 	for (int k = 0; k < n; k++) {
 		snprintf(path, sizeof(path), "%s/%d", dir, fds[k]);
 		ssize_t l = readlink(path, link, sizeof(link) - 1);
@@ -107,8 +107,8 @@ static int item_error(struct rt_fd_ctx *c, const struct img_epoll_item *it, cons
 
 static int parse_items(struct rt_fd_ctx *c, const char *info, struct img_epoll_item *items, int n)
 {
-	int *fds = rt_alloc(EP_FDS_MAX * sizeof(int));
-	int nfds = fds ? rt_list_numeric("/proc/self/fd", fds, EP_FDS_MAX, NULL) : -1;
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
+	int nfds = fds ? rt_list_own_fds(fds, RT_FDS_MAX, NULL) : -1;
 	const char *p = info;
 	if (!fds)
 		return snprintf(c->err, c->errlen, "pid %d fd %d (epoll): out of checkpoint memory",

@@ -39,11 +39,56 @@ uint8_t *rt_filedata_room(struct rt_files *f, uint64_t len)
 	return f->data && len <= f->data_cap - f->data_len ? f->data + f->data_len : NULL;
 }
 
-static int file_find(struct rt_files *f, const struct stat *st)
+#define HASH_BITS 17 /* twice RT_FILES_MAX buckets */
+
+static uint32_t hash_of(uint64_t dev, uint64_t ino)
 {
-	for (uint32_t i = 0; i < f->n; i++)
-		if (f->files[i].ino == st->st_ino && f->files[i].dev == st->st_dev)
-			return i;
+	return (uint32_t)(((ino ^ (dev << 32) ^ (dev >> 32)) * 0x9E3779B97F4A7C15ull) >>
+			  (64 - HASH_BITS));
+}
+
+/* Chain the records made since the last lookup; -1 when out of memory. */
+static int chain_new(struct rt_files *f)
+{
+	if (!f->head) {
+		f->head = rt_alloc(sizeof(int32_t) << HASH_BITS);
+		f->tail = rt_alloc(sizeof(int32_t) << HASH_BITS);
+		f->next = rt_alloc(RT_FILES_MAX * sizeof(int32_t));
+		f->hashed = 0;
+		if (!f->head || !f->tail || !f->next)
+			return f->head = NULL, -1;
+	}
+	if (f->hashed > f->n) { /* a record chained was taken back: chain again */
+		memset(f->head, 0, sizeof(int32_t) << HASH_BITS);
+		memset(f->tail, 0, sizeof(int32_t) << HASH_BITS);
+		f->hashed = 0;
+	}
+	for (; f->hashed < f->n; f->hashed++) { /* 1 + index: 0 ends a chain */
+		uint32_t h = hash_of(f->files[f->hashed].dev, f->files[f->hashed].ino);
+		f->next[f->hashed] = 0;
+		if (f->tail[h])
+			f->next[f->tail[h] - 1] = f->hashed + 1;
+		else
+			f->head[h] = f->hashed + 1;
+		f->tail[h] = f->hashed + 1;
+	}
+	return 0;
+}
+
+int rt_file_find(struct rt_files *f, uint64_t dev, uint64_t ino, uint32_t flags)
+{
+	if (chain_new(f) < 0) { /* out of memory: one by one */
+		for (uint32_t i = 0; i < f->n; i++)
+			if (f->files[i].ino == ino && f->files[i].dev == dev &&
+			    (f->files[i].flags & flags) == flags)
+				return i;
+		return -1;
+	}
+	for (int32_t i = f->head[hash_of(dev, ino)]; i; i = f->next[i - 1]) {
+		const struct img_file *r = &f->files[i - 1];
+		if (r->ino == ino && r->dev == dev && (r->flags & flags) == flags)
+			return i - 1;
+	}
 	return -1;
 }
 
@@ -110,8 +155,8 @@ static int ends_with_deleted(const char *s)
 	return n > 10 && !strcmp(s + n - 10, " (deleted)");
 }
 
-int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int fd, char *err,
-		size_t errlen)
+int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int fd,
+		const struct stat *given, char *err, size_t errlen)
 {
 	struct stat st;
 	char clean[PATH_MAX];
@@ -121,9 +166,11 @@ int rt_file_add(struct rt_files *f, struct rt_strtab *tab, const char *path, int
 		clean[strlen(clean) - 10] = 0;
 		deleted = 1;
 	}
-	if ((fd >= 0 ? fstat(fd, &st) : stat(clean, &st)) < 0)
+	if (given)
+		st = *given;
+	else if ((fd >= 0 ? fstat(fd, &st) : stat(clean, &st)) < 0)
 		return errf(err, errlen, "cannot stat %s: %s", clean, strerror(errno));
-	int i = file_find(f, &st);
+	int i = rt_file_find(f, st.st_dev, st.st_ino, 0);
 	if (i >= 0)
 		return i;
 	struct img_file *r = rt_file_new(f);
@@ -153,13 +200,14 @@ static int file_dump(struct rt_fd_ctx *c)
 	c->e->type = S_ISREG(c->st->st_mode)   ? IMG_FD_REG
 		     : S_ISDIR(c->st->st_mode) ? IMG_FD_DIR
 					       : IMG_FD_CHR;
-	c->e->file = rt_file_add(c->files, c->tab, c->link, c->fd, c->err, c->errlen);
+	c->e->file = rt_file_add(c->files, c->tab, c->link, c->fd, c->st, c->err, c->errlen);
 	if (c->e->file < 0)
 		return -1;
 	if (c->e->type != IMG_FD_REG)
 		return 0;
 	c->e->pos = lseek(c->fd, 0, SEEK_CUR);
-	return rt_shm_keep_fd_file(c->files, c->e->file, c->fd, c->link, c->err, c->errlen);
+	return rt_shm_keep_fd_file(c->files, c->e->file, c->fd, c->e->open_flags, c->st, c->link,
+				   c->err, c->errlen);
 }
 
 const struct rt_fd_kind rt_fd_file = {"file", file_match, file_dump};

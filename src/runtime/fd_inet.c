@@ -121,6 +121,7 @@ static int inet_dump(struct rt_fd_ctx *c)
 	r.flags = inet_flags(c->fd, r.family, r.proto);
 	sk_bufs(c->fd, r.family, r.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, &r.rcvbuf,
 		&r.sndbuf);
+	r.rcvlowat = sk_rcvlowat(c->fd);
 	/* the wrappers' answers (sock_names.c): what the program saw */
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &l) == 0)
 		addr_of(&ss, r.local, &r.lport, &r.scope_id);
@@ -155,8 +156,8 @@ const struct rt_fd_kind rt_fd_inet = {"inet", inet_match, inet_dump};
  * value back. */
 void rt_inet_before_kill(void)
 {
-	int *fds = rt_alloc(65536 * sizeof(int));
-	int n = fds ? rt_list_numeric("/proc/self/fd", fds, 65536, NULL) : -1;
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
+	int n = fds ? rt_list_own_fds(fds, RT_FDS_MAX, NULL) : -1;
 	for (int i = 0; i < n; i++) {
 		struct stat st;
 		int one = 1;

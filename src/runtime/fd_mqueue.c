@@ -28,15 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MQUEUE_MAGIC
-#define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
-#endif
-
 static int mq_match(int fd, const char *link, const struct stat *st)
 {
-	struct statfs sfs;
 	(void)link;
-	return S_ISREG(st->st_mode) && fstatfs(fd, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC;
+	return S_ISREG(st->st_mode) && rt_fd_fstype(fd, st) == MQUEUE_MAGIC;
 }
 
 /* A record for the queue's messages (in filedata). */

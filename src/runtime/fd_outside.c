@@ -86,7 +86,7 @@ int rt_fd_inherited(const struct stat *st)
 static int stdio_match(int fd, const char *link, const struct stat *st)
 {
 	(void)link;
-	return isatty(fd) ||
+	return (S_ISCHR(st->st_mode) && isatty(fd)) || /* a terminal is a character device */
 	       (fd <= 2 && (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) && rt_fd_inherited(st));
 }
 

@@ -63,9 +63,9 @@ static int keep_contents(struct rt_fd_ctx *c, struct img_file *r)
 static int pipe_record(struct rt_fd_ctx *c, int read_end)
 {
 	struct rt_files *f = c->files;
-	for (uint32_t i = 0; i < f->n; i++)
-		if ((f->files[i].flags & IMG_FILE_PIPE) && f->files[i].ino == c->st->st_ino)
-			return i;
+	int i = rt_file_find(f, c->st->st_dev, c->st->st_ino, IMG_FILE_PIPE);
+	if (i >= 0)
+		return i;
 	struct img_file *r = rt_file_new(f);
 	if (!r)
 		return errf(c->err, c->errlen, "too many files (over %d)", RT_FILES_MAX);

@@ -9,6 +9,7 @@
 #include "runtime/dirlist.h"
 #include "runtime/sort.h"
 #include "runtime/state.h"
+#include "runtime/fds.h"
 
 #include <errno.h>
 #include <linux/netlink.h>
@@ -30,6 +31,12 @@
 static uint32_t members[PROTO_MAX_MEMBERS]; /* its pages touched as far as used */
 static size_t nmembers;
 
+static int cmp_pid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
 void rt_note_members(const void *pids, size_t len)
 {
 	if (len < sizeof(uint32_t))
@@ -37,6 +44,7 @@ void rt_note_members(const void *pids, size_t len)
 	nmembers =
 	    len / sizeof(uint32_t) < PROTO_MAX_MEMBERS ? len / sizeof(uint32_t) : PROTO_MAX_MEMBERS;
 	memcpy(members, pids, nmembers * sizeof(uint32_t));
+	rt_sort(members, nmembers, sizeof(uint32_t), cmp_pid); /* looked up per descriptor */
 }
 
 size_t rt_members(const uint32_t **pids)
@@ -47,10 +55,7 @@ size_t rt_members(const uint32_t **pids)
 
 int rt_is_member(uint32_t pid)
 {
-	for (size_t i = 0; i < nmembers; i++)
-		if (members[i] == pid)
-			return 1;
-	return 0;
+	return bsearch(&pid, members, nmembers, sizeof(uint32_t), cmp_pid) != NULL;
 }
 
 /* What was computed for which checkpoint (the arena is reset after each). */
@@ -85,7 +90,7 @@ static void scan_fds_of(uint32_t pid, int *fds)
 {
 	char dir[64], path[96], link[64];
 	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
-	int n = rt_list_numeric(dir, fds, 65536, NULL);
+	int n = rt_list_numeric(dir, fds, RT_FDS_MAX, NULL);
 	for (int k = 0; k < n && nheld < MAX_HELD; k++) {
 		snprintf(path, sizeof(path), "%s/%d", dir, fds[k]);
 		ssize_t l = readlink(path, link, sizeof(link) - 1);
@@ -100,7 +105,7 @@ static void scan_fds_of(uint32_t pid, int *fds)
 
 static int load_held(void)
 {
-	int *fds = rt_alloc(65536 * sizeof(int));
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
 	held = rt_alloc(MAX_HELD * sizeof(*held));
 	if (!fds || !held)
 		return -1;
@@ -298,4 +303,12 @@ void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd)
 		*rcv = cur_r / 2;
 	if (cur_s != def_s)
 		*snd = cur_s / 2;
+}
+
+int32_t sk_rcvlowat(int fd)
+{
+	int v = 1;
+	socklen_t l = sizeof(v);
+	getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &l);
+	return v > 1 ? v : 0;
 }

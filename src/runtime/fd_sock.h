@@ -10,7 +10,7 @@
 /* The pids of the processes taking part in the checkpoint, from a barrier
  * pass (u32 each); sockets whose peer none of them holds lead outside. */
 void rt_note_members(const void *pids, size_t len);
-size_t rt_members(const uint32_t **pids); /* the last list noted */
+size_t rt_members(const uint32_t **pids); /* the last list noted, in increasing order */
 /* pid takes part in the running checkpoint (per the last barrier pass). */
 int rt_is_member(uint32_t pid);
 
@@ -44,5 +44,7 @@ int sk_diag_dump(const void *req, size_t len, void (*each)(const struct nlmsghdr
 /* SO_RCVBUF/SO_SNDBUF to restore: 0 when the socket has the default of a new
  * socket of its kind, else the value to set (the kernel doubles it). */
 void sk_bufs(int fd, int domain, int type, int32_t *rcv, int32_t *snd);
+/* SO_RCVLOWAT to restore: 0 when it is the default (1). */
+int32_t sk_rcvlowat(int fd);
 
 #endif

@@ -21,6 +21,7 @@
 #include "runtime/dirlist.h"
 #include "runtime/sock_names.h"
 #include "runtime/state.h"
+#include "runtime/fds.h"
 #include "common/io.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -168,10 +169,10 @@ static int describe(int fd, const struct stat *st, struct proto_tcp_end *r)
 
 static int collect(char *err, size_t errlen)
 {
-	int *fds = rt_alloc(65536 * sizeof(int));
+	int *fds = rt_alloc(RT_FDS_MAX * sizeof(int));
 	reps = rt_alloc(MAX_ENDS * sizeof(*reps));
 	listeners = rt_alloc(MAX_LISTENERS * sizeof(*listeners));
-	int n = fds && reps && listeners ? rt_list_numeric("/proc/self/fd", fds, 65536, NULL) : -1;
+	int n = fds && reps && listeners ? rt_list_own_fds(fds, RT_FDS_MAX, NULL) : -1;
 	nends = nlisteners = 0;
 	if (n < 0)
 		return snprintf(err, errlen, "pid %d: cannot list its descriptors: %s", getpid(),
@@ -361,16 +362,6 @@ static short end_events(const struct end *e)
 	return ev | (e->bounce ? tcp_flow_events(&e->flow) : 0);
 }
 
-static const char *addr_text(uint16_t family, const uint8_t a[16], uint16_t port, char *buf,
-			     size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int v4 = family == AF_INET || !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
-	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a + 12 : a, ip, sizeof(ip));
-	snprintf(buf, size, v4 ? "%s:%u" : "[%s]:%u", ip, port);
-	return buf;
-}
-
 static int end_error(const struct end *e, const struct proto_tcp_end *r, const char *why, char *err,
 		     size_t errlen)
 {
@@ -378,8 +369,8 @@ static int end_error(const struct end *e, const struct proto_tcp_end *r, const c
 	snprintf(err, errlen,
 		 "pid %d fd %d: TCP connection %s -> %s (connection %016llx) %s; its bytes in "
 		 "flight may be lost",
-		 getpid(), e->fd, addr_text(r->family, r->local, r->lport, a, sizeof(a)),
-		 addr_text(r->family, r->peer, r->pport, b, sizeof(b)),
+		 getpid(), e->fd, proto_tcp_addr(r->local, r->lport, a, sizeof(a)),
+		 proto_tcp_addr(r->peer, r->pport, b, sizeof(b)),
 		 (unsigned long long)e->peer.conn_id, why);
 	return -1;
 }

@@ -316,6 +316,7 @@ static int unix_dump(struct rt_fd_ctx *c)
 	b.u.flags = (sockopt(c->fd, SOL_SOCKET, SO_PASSCRED) > 0 ? IMG_UNIX_PASSCRED : 0) |
 		    (sockopt(c->fd, SOL_SOCKET, SO_PASSSEC) > 0 ? IMG_UNIX_PASSSEC : 0);
 	sk_bufs(c->fd, AF_UNIX, b.u.type, &b.u.rcvbuf, &b.u.sndbuf);
+	b.u.rcvlowat = sk_rcvlowat(c->fd);
 	set_name(&b.u, k);
 	b.len = sizeof(b.u);
 	if (classify(c, &b, k) < 0)

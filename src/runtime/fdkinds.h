@@ -29,6 +29,13 @@ struct rt_fd_kind {
 };
 /* 1 if a kind took the descriptor, 0 if none matches, -1 on error (c->err) */
 int rt_fd_kinds_dump(struct rt_fd_ctx *c);
+/* The type of the file system fd's file is on (statfs f_type), asked once per
+ * device and checkpoint (a kind's match runs for each descriptor); 0 if
+ * fstatfs fails. */
+long rt_fd_fstype(int fd, const struct stat *st);
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202 /* linux/magic.h of Debian 12 lacks it */
+#endif
 /* Record a payload for c's descriptor as `type` (fills c->e). */
 int rt_fd_record(struct rt_fd_ctx *c, uint32_t type, uint64_t ino, const void *p, uint32_t len);
 /* The same with the record in two parts: head, then tlen bytes of tail. */

@@ -11,6 +11,8 @@
 #include "runtime/dirty.h"
 #include "runtime/exec.h"
 #include "runtime/fd_order.h"
+#include "runtime/fd_owner.h"
+#include "runtime/fd_sock.h"
 #include "runtime/shares.h"
 #include "runtime/fdkinds.h"
 #include "runtime/state.h"
@@ -32,7 +34,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FDS_MAX 65536
 #define FDX_MAX (1ull << 30) /* address space of the arena, used as needed */
 
 static const char *type_name(mode_t m)
@@ -73,15 +74,15 @@ struct fd_order {
 static int order_fds(struct fd_order *o, const int *list, int n)
 {
 	o->maxfd = n ? list[n - 1] : 0;
-	o->v = rt_alloc(FDS_MAX * sizeof(*o->v));
+	o->v = rt_alloc(RT_FDS_MAX * sizeof(*o->v));
 	o->lowest = rt_alloc((o->maxfd + 1) * sizeof(int));
 	o->entry = rt_alloc((o->maxfd + 1) * sizeof(int));
-	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
+	int *scratch = rt_alloc(RT_FDS_MAX * sizeof(int));
 	if (!o->v || !o->lowest || !o->entry || !scratch)
 		return -1;
 	for (int fd = 0; fd <= o->maxfd; fd++)
 		o->lowest[fd] = fd, o->entry[fd] = -1;
-	o->n = rt_fds_sorted_known(getpid(), o->v, scratch, FDS_MAX);
+	o->n = rt_fds_sorted_known(getpid(), o->v, scratch, RT_FDS_MAX);
 	for (int k = 0; k < o->n; k++) /* a run starts with its lowest fd */
 		if (o->v[k].fd <= o->maxfd)
 			o->lowest[o->v[k].fd] = o->v[o->v[k].first].fd;
@@ -94,38 +95,63 @@ static int dup_entry(const struct fd_order *o, int fd)
 	return fd <= o->maxfd && o->lowest[fd] < fd ? o->entry[o->lowest[fd]] : -1;
 }
 
+/* fd's /proc/self/fd link in link: 0, or -1 with errno. Another description
+ * of a regular file already recorded (10000 of one file) is named by its
+ * record instead (readlink of /proc/self/fd/N: 2 us): a file's record keeps
+ * one path, the one the restart opens for all of them, and the kind of its
+ * descriptions does not depend on which. Not so for the file system's own
+ * (memfd, message queue) and objects of other kinds. */
+static int fd_link(int fd, const struct stat *st, struct rt_files *files,
+		   const struct rt_strtab *tab, char *link, size_t size)
+{
+	char path[64];
+	int i = S_ISREG(st->st_mode) ? rt_file_find(files, st->st_dev, st->st_ino, 0) : -1;
+	const struct img_file *r = i >= 0 ? &files->files[i] : NULL;
+	if (r && !(r->flags & (IMG_FILE_PIPE | IMG_FILE_SHMEM | IMG_FILE_SYSV)) &&
+	    rt_fd_fstype(fd, st) != MQUEUE_MAGIC) {
+		snprintf(link, size, "%s%s", tab->buf + r->path_str,
+			 (r->flags & IMG_FILE_DELETED) ? " (deleted)" : "");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, size - 1);
+	if (n < 0)
+		return -1;
+	link[n] = 0;
+	return 0;
+}
+
 static int dump_one(struct rt_fds *out, int fd, int dup, struct rt_files *files,
 		    struct rt_strtab *tab, char *err, size_t errlen)
 {
-	char path[64], link[PATH_MAX];
+	char link[PATH_MAX];
 	struct stat st;
 	struct img_fd *e = &out->fds[out->n];
+	int fd_flags = fcntl(fd, F_GETFD);
+	if (dup >= 0 && out->fds[dup].type != IMG_FD_RUNTIME) { /* its lowest said it all */
+		*e = out->fds[dup];
+		e->fd = fd;
+		e->fd_flags = fd_flags;
+		e->share = out->fds[dup].share >= 0 ? out->fds[dup].share : out->fds[dup].fd;
+		out->n++;
+		return 0;
+	}
 	memset(e, 0, sizeof(*e));
 	e->fd = fd;
 	e->file = -1;
 	e->share = -1;
 	e->open_flags = fcntl(fd, F_GETFL);
-	e->fd_flags = fcntl(fd, F_GETFD);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0 || fstat(fd, &st) < 0)
+	e->fd_flags = fd_flags;
+	if (fstat(fd, &st) < 0 || fd_link(fd, &st, files, tab, link, sizeof(link)) < 0)
 		return errf(err, errlen, "cannot inspect fd %d: %s", fd, strerror(errno));
-	link[n] = 0;
 	if (fd == rt.coord_fd) {
 		e->type = IMG_FD_RUNTIME;
 		out->n++;
 		return 0;
 	}
-	if (dup >= 0 && out->fds[dup].type != IMG_FD_RUNTIME) {
-		*e = out->fds[dup];
-		e->fd = fd;
-		e->fd_flags = fcntl(fd, F_GETFD);
-		e->share = out->fds[dup].share >= 0 ? out->fds[dup].share : out->fds[dup].fd;
-		out->n++;
-		return 0;
-	}
 	if (classify_fd(e, fd, link, &st, out, files, tab, err, errlen) < 0)
 		return -1;
+	rt_fd_owner_note(fd, e->open_flags); /* once per description: dups share it */
 	out->n++;
 	return 0;
 }
@@ -154,17 +180,36 @@ static void note_parent_fd(struct rt_fds *out, const struct fd_order *o, int fd,
 	out->fds[at].parent_fd1 = pfd + 1;
 }
 
+/* The union of the checkpoint's lists said it (shares.c). */
+static void parent_shares_known(struct rt_fds *out)
+{
+	for (uint32_t k = 0; k < out->n; k++) {
+		int pfd;
+		if (out->fds[k].type != IMG_FD_RUNTIME &&
+		    rt_share_parent_fd(out->fds[k].fd, &pfd) && pfd >= 0)
+			out->fds[k].parent_fd1 = pfd + 1;
+	}
+}
+
 /* Which of our fds share an open file description with our parent's (inherited
- * across fork, or passed): the restorer then hands them down the same way.
- * Both lists in description order, merged. */
+ * across fork, or passed): the restorer then hands them down the same way
+ * (only from a parent of the checkpoint: one outside it has no image). Both
+ * lists in description order, merged, unless the sharing pass did it. */
 static int find_parent_shares(struct rt_fds *out, const struct fd_order *o)
 {
 	uint32_t self = getpid(), ppid = getppid();
-	struct rt_fdesc *pv = rt_alloc(FDS_MAX * sizeof(*pv));
-	int *scratch = rt_alloc(FDS_MAX * sizeof(int));
+	const uint32_t *pids;
+	if (rt_shares_parents_known()) {
+		parent_shares_known(out);
+		return 0;
+	}
+	if (rt_members(&pids) && !rt_is_member(ppid))
+		return 0;
+	struct rt_fdesc *pv = rt_alloc(RT_FDS_MAX * sizeof(*pv));
+	int *scratch = rt_alloc(RT_FDS_MAX * sizeof(int));
 	if (!pv || !scratch)
 		return -1;
-	int pn = rt_fds_sorted_known(ppid, pv, scratch, FDS_MAX);
+	int pn = rt_fds_sorted_known(ppid, pv, scratch, RT_FDS_MAX);
 	for (uint32_t i = 0, j = 0; pn > 0 && i < (uint32_t)o->n && j < (uint32_t)pn;) {
 		int c = rt_fdesc_cmp(self, &o->v[i], ppid, &pv[j]);
 		uint32_t inext = rt_fdesc_next_run(o->v, i, o->n);
@@ -218,13 +263,14 @@ int64_t rt_fdx_add(struct rt_fds *out, uint32_t type, uint64_t ino, const void *
 int rt_dump_fds(struct rt_fds *out, struct rt_files *files, struct rt_strtab *tab, char *err,
 		size_t errlen)
 {
-	int *list = rt_alloc(FDS_MAX * sizeof(int));
+	int *list = rt_alloc(RT_FDS_MAX * sizeof(int));
 	int self = -1;
-	out->fds = rt_alloc(FDS_MAX * sizeof(struct img_fd));
+	out->fds = rt_alloc(RT_FDS_MAX * sizeof(struct img_fd));
 	out->n = 0;
 	out->fdx_len = 0;
+	rt_fd_owner_reset();
 	struct fd_order o;
-	int n = list ? rt_list_numeric("/proc/self/fd", list, FDS_MAX, &self) : -1;
+	int n = list ? rt_list_own_fds(list, RT_FDS_MAX, &self) : -1;
 	if (n < 0 || !out->fds)
 		return errf(err, errlen, "cannot list /proc/self/fd: %s", strerror(errno));
 	if (order_fds(&o, list, n) < 0)

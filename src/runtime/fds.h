@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The descriptors of one process the runtime records at most (and the size
+ * of every list of descriptor numbers it reads from /proc/PID/fd). */
+#define RT_FDS_MAX 65536
+
 struct rt_files;
 struct rt_strtab;
 

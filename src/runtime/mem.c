@@ -377,7 +377,7 @@ static int add_vma(struct dump_ctx *d, struct rt_strtab *tab, struct rt_files *f
 	if (v->kind == IMG_VMA_VVAR || v->kind == IMG_VMA_VVAR_VCLOCK)
 		o->vvar_size += end - start;
 	if (v->kind == IMG_VMA_FILE_PRIVATE || v->kind == IMG_VMA_FILE_SHARED) {
-		v->file = rt_file_add(files, tab, m->path, -1, d->err, d->errlen);
+		v->file = rt_file_add(files, tab, m->path, -1, NULL, d->err, d->errlen);
 		if (v->file < 0)
 			return -1;
 	}

@@ -22,5 +22,10 @@ int rt_fds_sorted_known(uint32_t pid, struct rt_fdesc *out, int *fds, int max);
 int rt_shares_dump(struct rt_fds *out, char *err, size_t errlen);
 /* The pid of the lowest (pid, fd) holding fd's description. */
 uint32_t rt_share_owner(int fd);
+/* Whether the union of this checkpoint's lists (fd_union.h) said which of our
+ * parent's descriptors share each of ours; then rt_share_parent_fd gives it
+ * for fd (*pfd: -1 for none) and returns 1, else 0. */
+int rt_shares_parents_known(void);
+int rt_share_parent_fd(int fd, int *pfd);
 
 #endif

@@ -6,6 +6,7 @@
  * shared-mapped files keep a copy of their contents in case they are gone at
  * restart (the JVM deletes its hsperfdata file when it exits). */
 #include "runtime/shm.h"
+#include "runtime/fdkinds.h"
 #include "runtime/arena.h"
 #include "runtime/fds.h"
 #include "runtime/write_pipe.h"
@@ -35,11 +36,8 @@
 
 static struct img_file *find_shm(struct rt_files *f, uint64_t ino, uint64_t dev)
 {
-	for (uint32_t i = 0; i < f->n; i++)
-		if ((f->files[i].flags & IMG_FILE_SHMEM) && f->files[i].ino == ino &&
-		    f->files[i].dev == dev)
-			return &f->files[i];
-	return NULL;
+	int i = rt_file_find(f, dev, ino, IMG_FILE_SHMEM);
+	return i >= 0 ? &f->files[i] : NULL;
 }
 
 int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t ino,
@@ -156,15 +154,14 @@ static void keep_one(struct rt_files *f, const char *path, int idx)
 /* A small file of a temporary directory or tmpfs held by a descriptor (Open
  * MPI's hwloc.sm in its session directory): kept and put back at restart like
  * one mapped shared. Write-only descriptors cannot read it: not kept. */
-int rt_shm_keep_fd_file(struct rt_files *f, int idx, int fd, const char *path, char *err,
-			size_t errlen)
+int rt_shm_keep_fd_file(struct rt_files *f, int idx, int fd, int open_flags, const struct stat *st,
+			const char *path, char *err, size_t errlen)
 {
 	struct img_file *r = &f->files[idx];
-	struct statfs sfs;
 	if (r->flags & (IMG_FILE_SAVED | IMG_FILE_DELETED) || !S_ISREG(r->mode) ||
-	    r->size > KEEP_ANY_MAX || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+	    r->size > KEEP_ANY_MAX || (open_flags & O_ACCMODE) == O_WRONLY)
 		return 0;
-	if (!in_temp_dir(path) && !(fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC))
+	if (!in_temp_dir(path) && rt_fd_fstype(fd, st) != TMPFS_MAGIC)
 		return 0;
 	if (rt_shm_save_fd(f, idx, fd, r->size, err, errlen) < 0)
 		return -1;

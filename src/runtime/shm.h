@@ -8,11 +8,13 @@
 
 struct rt_files;
 struct rt_strtab;
+struct stat;
 int rt_shm_object(struct rt_files *f, struct rt_strtab *tab, const char *path, uint64_t ino,
 		  uint64_t dev, uint64_t end, char *err, size_t errlen);
 int rt_shm_save_fd(struct rt_files *f, int idx, int fd, uint64_t size, char *err, size_t errlen);
-int rt_shm_keep_fd_file(struct rt_files *f, int idx, int fd, const char *path, char *err,
-			size_t errlen);
+/* fd (open with open_flags, st its fstat) holds record idx's file at path */
+int rt_shm_keep_fd_file(struct rt_files *f, int idx, int fd, int open_flags, const struct stat *st,
+			const char *path, char *err, size_t errlen);
 int rt_shm_keep_file(struct rt_files *f, const struct rt_strtab *tab, int idx, char *err,
 		     size_t errlen);
 int rt_shm_keep_pending(char *err, size_t errlen);

@@ -310,7 +310,7 @@ struct image_parts *rt_capture(int live, char *err, size_t errlen)
 	if (rt_dump_proc(&p->proc, &p->tab, err, errlen) < 0 ||
 	    rt_dump_fds(&p->fds, &p->files, &p->tab, err, errlen) < 0 ||
 	    rt_dump_sysv(&p->ipc, &p->files, err, errlen) < 0 ||
-	    rt_dump_locks(&p->locks, &p->fds, err, errlen) < 0 ||
+	    rt_dump_locks(&p->locks, &p->fds, &p->files, err, errlen) < 0 ||
 	    rt_plugins_dump(&p->plugins, &p->nplugins, &p->tab, &p->files, err, errlen) < 0 ||
 	    !(p->smaps = rt_read_smaps(err, errlen)) ||
 	    rt_plan_memory(&p->mem, &p->tab, &p->files, p->smaps,

@@ -153,3 +153,20 @@ def cluster(net, tmp_path):
     yield make
     for c in made:
         c.close()
+
+
+def only_odd_port(host, port):
+    """`port` (odd) becomes the only odd port of host's ephemeral range (its
+    network namespace's alone): the range is a little around it, every other
+    odd port of it reserved. bind() to port 0 tries odd ports first (connect()
+    even ones), so it gets `port` whenever that is free: checked here."""
+    assert port % 2 == 1, port
+    low, high = port - 17, port + 112  # port in the lower half, which bind() with
+    # SO_REUSEADDR tries first
+    odd = ",".join(str(p) for p in range(low, high + 1) if p % 2 and p != port)
+    r = host.run("sh", "-c", f"echo {low} {high} > /proc/sys/net/ipv4/ip_local_port_range && "
+                 f"echo {odd} > /proc/sys/net/ipv4/ip_local_reserved_ports")
+    assert r.returncode == 0, r.stderr
+    probe = host.run("python3", "-c", "import socket; s = socket.socket(); "
+                     "s.bind(('0.0.0.0', 0)); print(s.getsockname()[1])")
+    assert probe.stdout.strip() == str(port), (probe.stdout, probe.stderr)

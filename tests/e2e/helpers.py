@@ -52,6 +52,17 @@ def ticks(path):
     return int(found[-1]) if found else 0
 
 
+def writes_on(st, r, out, size):
+    """The program restored by r writes out past size within 30 s, every tick
+    line "ok" and in sequence."""
+    deadline = time.monotonic() + 30
+    while out.stat().st_size <= size:
+        assert r.running() and time.monotonic() < deadline, st.describe_all()
+        time.sleep(0.01)
+    found = re.findall(r"^tick (\d+) (\w+)$", out.read_text(), re.M)
+    assert found == [(str(i), "ok") for i in range(len(found))], found
+
+
 def runs_on(st, out, n=3):
     """The program prints n more ticks: it runs."""
     t0 = ticks(out)

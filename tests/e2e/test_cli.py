@@ -1,5 +1,6 @@
 """The command line: help, exit statuses, status without a coordinator, the
 token, malformed peers, the coordinator going away with its last process."""
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,8 @@ import time
 import pytest
 
 from conftest import STASIS, nspid, program
+from helpers import wait_until
+from hosts import net  # noqa: F401  (the fixture)
 
 COMMANDS = ["launch", "checkpoint", "restart", "status", "kill", "coordinator", "inspect",
             "merge", "nocheckpoint", "interval", "check"]
@@ -254,3 +257,95 @@ def test_restart_debug_pause(st, how):
     assert r.wait(30) == 0, st.describe_all()
     text = out.read_text()
     assert "PASS" in text and "FAIL" not in text, text
+
+
+def coord_env(host):
+    """The environment of stasis commands on host: a run directory of its own."""
+    run = host.dir / "run"
+    run.mkdir(mode=0o700, exist_ok=True)
+    env = dict(os.environ, STASIS_RUN_DIR=str(run))
+    for k in ("STASIS_COORD_HOST", "STASIS_TOKEN_FILE", "STASIS_PORT", "LD_PRELOAD"):
+        env.pop(k, None)
+    return env
+
+
+def test_coordinator_bind_takes_a_host_name(net):
+    """coordinator --bind takes a host name, as --coord-host does: host1 (one
+    address) is listened on there; localhost (127.0.0.1 and ::1 in the test
+    hosts' /etc/hosts) on its first address, which the coordinator names, and
+    which a client given --coord-host localhost reaches; a name that does not
+    resolve is refused, saying so."""
+    h = net(1)[0]
+    env = coord_env(h)
+    started = []
+
+    def coordinator(port, name):
+        r = h.run(STASIS, "coordinator", "-p", port, "--bind", name, "--daemon", "--ckpt-dir",
+                  h.dir, env=env)
+        if r.returncode == 0:
+            started.append((port, name))
+        return r
+
+    try:
+        r = coordinator(7001, "host1")
+        assert (r.returncode, r.stderr) == (0, ""), r
+        assert "192.0.2.1:7001" in h.run("ss", "-Hltn").stdout.split()
+        s = h.run(STASIS, "status", "-p", 7001, "--coord-host", "host1", env=env)
+        assert "coordinator:    192.0.2.1:7001 (pid " in s.stdout, s
+        r = coordinator(7002, "localhost")
+        assert r.returncode == 0, r
+        m = re.fullmatch(r"stasis: --bind localhost: localhost has 2 addresses \((\S+), (\S+)\); "
+                         r"the coordinator listens on (\S+), the first, which a client given "
+                         r"--coord-host localhost connects to \(give --bind an address to choose "
+                         r"another\)\n", r.stderr)
+        assert m and {m[1], m[2]} == {"127.0.0.1", "::1"} and m[3] == m[1], r.stderr
+        want = f"[{m[1]}]:7002" if ":" in m[1] else f"{m[1]}:7002"
+        assert want in h.run("ss", "-Hltn").stdout.split()
+        s = h.run(STASIS, "status", "-p", 7002, "--coord-host", "localhost", env=env)
+        assert f"coordinator:    {m[1]}:7002 (pid " in s.stdout, s
+        r = coordinator(7003, "nowhere.invalid")
+        assert r.returncode == 1, r
+        assert r.stderr.startswith("stasis: error: cannot listen on 'nowhere.invalid' (--bind): "), r
+        assert r.stderr.endswith("; give an IP address or a name of this host\n"), r
+        assert ":7003" not in h.run("ss", "-Hltn").stdout
+    finally:
+        for port, name in started:
+            h.run(STASIS, "kill", "-p", port, "--coord-host", name, "--coordinator", env=env)
+
+
+def test_second_coordinator_on_a_port_at_another_address(st):
+    """Two coordinators on one port and one run directory at different
+    addresses could both listen, and would share the token file: the second
+    is refused, naming the first, before it writes anything (the first's
+    token file is untouched and it goes on serving); once the first has
+    exited, the second starts."""
+    def coordinator(addr):
+        return st.stasis("coordinator", "-p", st.port, "--bind", addr, "--daemon",
+                         "--ckpt-dir", st.ckpt_dir)
+
+    assert coordinator("127.0.0.1").returncode == 0
+    token, lock = st.run_dir / f"coord-{st.port}.token", st.run_dir / f"coord-{st.port}.lock"
+    text, ino = token.read_text(), token.stat().st_ino
+    pid = json.loads(st.stasis("status", "-p", st.port, "--json").stdout)["pid"]
+    files = sorted(os.listdir(st.run_dir))
+    r = coordinator("127.0.0.2")
+    assert r.returncode == 1, r
+    assert r.stderr == (
+        f"stasis: error: port {st.port} is served already by the coordinator pid {pid} on "
+        f"127.0.0.1, whose token file {token} a second coordinator on the port (on 127.0.0.2) "
+        f"would replace: stop that one first ('stasis kill -p {st.port} --coord-host 127.0.0.1 "
+        f"--coordinator'), or give this one another port (-p) or another run directory "
+        f"($STASIS_RUN_DIR)\n"), r.stderr
+    assert (token.read_text(), token.stat().st_ino) == (text, ino)
+    assert sorted(os.listdir(st.run_dir)) == files
+    assert f"127.0.0.2:{st.port}" not in subprocess.run(
+        ["ss", "-Hltn"], capture_output=True, text=True).stdout.split()
+    assert json.loads(st.stasis("status", "-p", st.port, "--json").stdout)["pid"] == pid
+    assert st.stasis("kill", "-p", st.port, "--coordinator").returncode == 0
+    wait_until(lambda: not lock.exists(), 10, "the first coordinator's port lock released")
+    assert coordinator("127.0.0.2").returncode == 0
+    s = st.stasis("status", "-p", st.port, "--coord-host", "127.0.0.2")
+    assert f"coordinator:    127.0.0.2:{st.port} (pid " in s.stdout, s
+    assert st.stasis("kill", "-p", st.port, "--coord-host", "127.0.0.2",
+                     "--coordinator").returncode == 0
+    wait_until(lambda: not lock.exists(), 10, "the second coordinator's port lock released")

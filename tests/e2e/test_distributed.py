@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import STASIS, program, _descendants
-from dist import cluster  # noqa: F401  (the fixture)
+from dist import cluster, only_odd_port  # noqa: F401  (cluster: the fixture)
 
 MIB = 1 << 20
 PORT = 6000
@@ -148,6 +148,49 @@ def test_hosts_swapped_then_all_on_one(cluster):
     copy_images(b.ckpt_dir, d)
     r.restart([(one, d)])
     r.finish(3)
+
+
+def test_parts_on_one_host_keep_their_ports(cluster):
+    """Both parts of a generation restarted on host2 by two restarts, on a
+    host where the server's listening port 40001 is the only odd port of the
+    ephemeral range: first the client's part, whose ends of the 4 connections
+    (on host1 they had the lower address) listen for their peers at restart
+    on ports the kernel picks, odd ones first; then the server's, whose
+    listener needs 40001. Each part binds its ports before it joins the
+    coordinator, and makes its connections once every part has joined (the
+    client's part took 40001 first, and the server's restart failed: "Address
+    already in use")."""
+    c, hs = cluster(2)
+    srv, cli = c.on(hs[1], "server"), c.on(hs[0], "client")
+    verify = c.tmp / "verify"
+    ps = srv.launch(program("tcp_ports"), verify, "server", 40001, 6001, 4, out=srv.tmp / "out")
+    srv.wait_for(srv.tmp / "out", "listening", proc=ps)
+    pc = cli.launch(program("tcp_ports"), verify, "client", hs[1].addr, 6001, 4,
+                    out=cli.tmp / "out")
+    for st, p in ((srv, ps), (cli, pc)):
+        st.wait_for(st.tmp / "out", "ready", proc=p)
+    cli.wait_registered(nprocs=2, proc=pc)
+    cli.checkpoint(kill=True)
+    srv.wait_killed(ps)
+    cli.wait_killed(pc)
+    moved = c.on(hs[1], "client-on-host2")
+    moved.env["STASIS_LOG"] = "debug"
+    only_odd_port(hs[1], 40001)
+    pc = moved.restart(directory=copy_images(cli.ckpt_dir, moved.tmp / "imgs"))
+    # the client's part waits for the server's, or (as it did) listens on 40001
+    wait_until(lambda: "waiting for every part of the generation to join" in
+               pc.err.read_text(errors="replace") or
+               re.search(r":40001\b", hs[1].run("ss", "-Hltn").stdout), 30,
+               "the client's part restarting")
+    ps = srv.restart(directory=srv.ckpt_dir)
+    cli.wait_registered(nprocs=2, proc=ps)
+    verify.touch()
+    for p in (ps, pc):
+        assert p.wait(timeout=60) == 0, c.describe_all()
+    for st in (srv, cli):
+        text = (st.tmp / "out").read_text()
+        assert "PASS" in text and "FAIL" not in text, text
+    assert ps.err.read_text() == "", c.describe_all()
 
 
 def test_server_with_clients_on_three_hosts(cluster):
@@ -336,7 +379,7 @@ def test_restart_script_over_ssh(cluster):
         r.checkpoint_kill(a)
         script = next(c.ckpt_dir.glob("stasis_restart_*.sh"))
         text = script.read_text()
-        assert "part host2 " in text and "part host1 " in text, text
+        assert "part 'host2' " in text and "part 'host1' " in text, text
         p = run_script(r, a, env, script, *swap)
         a.wait_registered(nprocs=2)
         if swap:  # the server's listener and process are on host2 now, the client's on host1

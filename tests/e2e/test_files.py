@@ -4,6 +4,8 @@ fds (files_special), cwd, umask, rlimits, environment, cmdline/exe
 (procstate), dlopen, getaddrinfo, locale (loader)."""
 import pytest
 
+from helpers import writes_on
+
 
 @pytest.mark.parametrize("name,args", [("files_offsets", ()), ("files_special", ()),
                                        ("procstate", ("an arg with spaces", "x")),
@@ -55,6 +57,29 @@ def test_log_appended_to_meanwhile(st):
                              + [f"tick {n} ok"]), lines
     err = r.err.read_text()
     assert "changed since the checkpoint" not in err, err
+
+
+def test_changed_file_warned_once(st):
+    """A file held by three descriptions that changed between the checkpoint
+    and the restart: the restart warns once for the file, not once per
+    descriptor (10000 descriptors of one file gave 10000 warnings), and every
+    offset comes back."""
+    from conftest import program
+    data, out = st.tmp / "big.dat", st.tmp / "hog.out"
+    data.write_bytes(b"x" * (2 << 20))  # over 1 MiB: not kept by the checkpoint
+    p = st.launch(program("manyhog"), "-m", "1", "-f", "3", "-F", data, "-i", "10", out=out)
+    st.wait_for(out, "tick 1 ok", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    size = out.stat().st_size
+    with open(data, "ab") as f:
+        f.write(b"y")
+    r = st.restart(imgs)
+    writes_on(st, r, out, size)
+    err = r.err.read_text()
+    assert err.count(f"{data} changed since the checkpoint (size {(2 << 20) + 1}, was "
+                     f"{2 << 20})") == 1, err
 
 
 @pytest.mark.parametrize("mode", ["600", "200"])

@@ -7,6 +7,10 @@ restarts that a change made through one holder (an offset, status flags, a
 timer's setting, an epoll's interest list, expirations read) is seen through
 the others, which separate descriptions would not show."""
 
+import resource
+
+import pytest
+
 from conftest import program, reseal, section
 
 
@@ -24,6 +28,22 @@ def test_file_from_grandparent_through_closing_parent(st):
     d = st.tmp / "grand"
     d.mkdir()
     st.zdtm("share_grand", d, nprocs=3)
+
+
+@pytest.mark.parametrize("nproc,ndesc", [(12, 600), (4, 3000)])
+def test_many_processes_many_descriptions(st, nproc, ndesc):
+    """12 processes sharing 600 descriptions of one file in every way
+    (share_many.c: inherited by all, by a subtree, from a grandparent through a
+    parent that closed them, passed between two processes, dup'ed): after two
+    cycles each is one description held by exactly its holders, and no two
+    are one (the sharing pass's union, runtime/fd_union.c). 4 processes with
+    3000: over 2048 descriptors each, sorted in two halves at once
+    (runtime/fd_order.c), dups across the halves."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard >= 3 * ndesc + 64, f"RLIMIT_NOFILE hard limit {hard}: this test needs {3 * ndesc + 64}"
+    d = st.tmp / "many"
+    d.mkdir()
+    st.zdtm("share_many", d, nproc, ndesc, nprocs=nproc)
 
 
 # ---- the images: what they record, and records that do not hold together ----

@@ -324,3 +324,34 @@ def test_bytes_queued_in_a_pty_come_back(st, mode):
 
     args = ["packet"] if mode == "packet" else []
     st.zdtm("pty_queues", *args, nprocs=2, between=between)
+
+
+def test_children_of_a_session_leader_keep_its_terminal(st):
+    """A session leader on a pty of the program, with a child in its group
+    and one in a group of its own (a background job): after each restart
+    the three still have the pty as controlling terminal (tty_nr) and see the
+    same foreground group (tpgid) in /proc/self/stat (tests/programs/tty_child.c)."""
+    st.zdtm("tty_child", nprocs=4)
+
+
+def test_background_job_of_bash_keeps_its_terminal(st, tmux):
+    """A background job of an interactive bash under Stasis has, after each
+    restart, the controlling terminal (tty_nr) and foreground group (tpgid)
+    it had before in its /proc/PID/stat (0 and -1: none)."""
+    win = tmux.terminal()
+    tmux.line(win, launch_line(st, "bash", "--norc", "--noprofile"))
+    st.wait_registered(nprocs=1)
+    tmux.line(win, f"PS1='{INNER}'; sleep 300 &")
+    st.wait_registered(nprocs=2)
+    # read by bash itself, in the foreground (a command it ran would be the foreground group)
+    ask = 'read -ra f < /proc/$!/stat; echo "tty=${f[6]},${f[7]}"'
+    before = answer(tmux, win, ask, r"tty=(\d+,-?\d+)").group(1)
+    assert not before.startswith("0,"), before
+    for cycle in range(2):
+        checkpoint_kill(st, tmux, win, nprocs=2)
+        win = tmux.terminal()
+        tmux.line(win, restart_line(st))
+        st.wait_registered(nprocs=2)
+        assert answer(tmux, win, ask, r"tty=(\d+,-?\d+)").group(1) == before
+    tmux.line(win, "kill %1; exit")
+    tmux.wait(win, lambda s: s.rstrip().endswith(OUTER.strip()), "the outer prompt after exit")

@@ -47,13 +47,13 @@ int main(int argc, char **argv)
 	if (write(7, "queued", 6) != 6)
 		return 2;
 	on_fd(eventfd(42, 0), 8);
-	/* between two inaccessible pages: a mapping the runtime's thread makes
-	 * meanwhile next to it would merge with it otherwise (1 run in 15) */
+	/* PAGES read-write pages between two inaccessible ones: a neighbouring
+	 * mapping of the same protection cannot merge with it, so the test finds
+	 * the region by its size */
 	uint8_t *mem =
 	    mmap(NULL, (PAGES + 2) * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED || mprotect(mem + 4096, PAGES * 4096, PROT_READ | PROT_WRITE) < 0)
+	if (mem == MAP_FAILED || mprotect(mem += 4096, PAGES * 4096, PROT_READ | PROT_WRITE) < 0)
 		return 2;
-	mem += 4096;
 	for (int i = 0; i < WRITTEN * 4096; i++)
 		mem[i] = (uint8_t)(i * 7 + 1);
 	pid_t zombie = fork();

@@ -1,9 +1,9 @@
 /* manyhog: the bench's workload of many processes, threads or descriptors
  * (bench/run.py), printing ticks like memhog.
  *
- *   manyhog [-p NPROC] [-t NTHREADS] [-m MIB] [-f NFD -F PATH]
+ *   manyhog [-p NPROC] [-t NTHREADS] [-m MIB] [-f NFD -F PATH] [-i MS]
  *
- * The first process makes PATH NFD bytes long and opens it NFD times
+ * The first process makes PATH at least NFD bytes long and opens it NFD times
  * (descriptor k at offset k, each its own open file description), then makes a tree of NPROC
  * processes (process i forks 2i+1 and 2i+2): every process inherits the descriptors, so the
  * descriptions are shared by all of them. Each process fills MIB MiB of random
@@ -11,7 +11,7 @@
  * threads that count while they sleep.
  *
  * Every process checks its memory's checksum and its descriptors' offsets
- * about every 100 ms; the others report each pass on a pipe to the first. The
+ * about every MS (100) ms; the others report each pass on a pipe to the first. The
  * first prints "tick N ok" once its own pass is done, every other process has
  * reported a pass since the previous tick and every thread has counted; or
  * "tick N CORRUPT" (the reason on stderr) and exits 3.
@@ -34,11 +34,12 @@
 
 struct opts {
 	unsigned nproc, nthreads, nfd;
+	long interval_ms;
 	size_t mib;
 	const char *path;
 };
 
-static struct opts o = {.nproc = 1, .nthreads = 1, .mib = 16};
+static struct opts o = {.nproc = 1, .nthreads = 1, .mib = 16, .interval_ms = 100};
 static unsigned self; /* this process's index in the tree */
 static uint64_t *mem;
 static size_t words;
@@ -62,7 +63,7 @@ static void die(const char *what)
 static int parse(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "p:t:m:f:F:")) != -1) {
+	while ((c = getopt(argc, argv, "p:t:m:f:F:i:")) != -1) {
 		switch (c) {
 		case 'p':
 			o.nproc = strtoul(optarg, NULL, 10);
@@ -79,11 +80,15 @@ static int parse(int argc, char **argv)
 		case 'F':
 			o.path = optarg;
 			break;
+		case 'i':
+			o.interval_ms = strtol(optarg, NULL, 10);
+			break;
 		default:
 			return -1;
 		}
 	}
-	if (!o.nproc || o.nproc > MAX_PROCS || !o.nthreads || (o.nfd && !o.path))
+	if (!o.nproc || o.nproc > MAX_PROCS || !o.nthreads || (o.nfd && !o.path) ||
+	    o.interval_ms < 1 || o.interval_ms > 10000)
 		return -1;
 	return 0;
 }
@@ -104,7 +109,8 @@ static void open_fds(void)
 		fds[k] = open(o.path, O_RDWR | O_CREAT, 0600);
 		if (fds[k] < 0)
 			die(o.path);
-		if (k == 0 && ftruncate(fds[k], o.nfd) < 0) /* every offset within the file */
+		if (k == 0 && lseek(fds[k], 0, SEEK_END) < (off_t)o.nfd &&
+		    ftruncate(fds[k], o.nfd) < 0) /* every offset within the file */
 			die("ftruncate");
 		if (lseek(fds[k], k, SEEK_SET) < 0)
 			die("lseek");
@@ -168,7 +174,7 @@ static void report_loop(int wfd)
 		uint32_t rec = self | (pass_ok() ? 0 : BAD);
 		if (write(wfd, &rec, sizeof(rec)) != sizeof(rec))
 			exit(0); /* the first process has gone */
-		nap_ms(100);
+		nap_ms(o.interval_ms);
 	}
 }
 
@@ -259,7 +265,7 @@ static int tick_loop(int rfd)
 		fflush(stdout);
 		if (!ok)
 			return 3;
-		nap_ms(100);
+		nap_ms(o.interval_ms);
 	}
 }
 
@@ -269,7 +275,7 @@ int main(int argc, char **argv)
 	if (parse(argc, argv) < 0) {
 		fprintf(stderr,
 			"usage: manyhog [-p NPROC (1-%d)] [-t NTHREADS] [-m MIB] "
-			"[-f NFD -F PATH]\n",
+			"[-f NFD -F PATH] [-i MS (1-10000)]\n",
 			MAX_PROCS);
 		return 2;
 	}

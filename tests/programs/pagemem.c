@@ -1,11 +1,12 @@
 /* pagemem: memory that changes between checkpoints, verified word by word.
  *
- *   pagemem VERIFY_FILE MIB [STRIDE]
+ *   pagemem VERIFY_FILE MIB [STRIDE [RUN]]
  *
  * Fills MIB MiB of anonymous memory (mmap: page-aligned, so that madvise works) with an
  * incompressible pattern and a 1 MiB side region, prints "ready", then polls VERIFY_FILE.step: when
  * it holds a number k greater than the last step done, it runs step k and prints "step k done".
- * Step k rewrites every page p with p % STRIDE == k % STRIDE (default 16: 1/16 of the memory),
+ * Step k rewrites every page p with (p / RUN) % STRIDE == k % STRIDE (default 16 and 1: every
+ * 16th page, 1/16 of the memory; RUN 64: every 16th block of 64 pages),
  * gives back (MADV_DONTNEED: zero again) the pages with p % 64 == (k + 8) % 64, and at k == 2 moves
  * the side region elsewhere (mremap) and rewrites half of it. The expected contents of each page
  * follow from a per-page generation, so the final check (when VERIFY_FILE exists) compares every
@@ -24,7 +25,7 @@ static uint64_t *buf, *side;
 static uint16_t *gen;
 static size_t pages;
 static long done_step;
-static size_t stride = 16;
+static size_t stride = 16, run = 1;
 static char step_path[4096];
 
 static uint64_t word(uint64_t i, uint64_t g)
@@ -42,10 +43,11 @@ static void write_page(uint64_t *base, size_t p, uint64_t g)
 
 static void run_step(long k)
 {
-	for (size_t p = k % stride; p < pages; p += stride) {
-		gen[p] = gen[p] == ZERO ? (uint16_t)k : gen[p] + 1;
-		write_page(buf, p, gen[p]);
-	}
+	for (size_t b = k % stride; b * run < pages; b += stride)
+		for (size_t p = b * run; p < (b + 1) * run && p < pages; p++) {
+			gen[p] = gen[p] == ZERO ? (uint16_t)k : gen[p] + 1;
+			write_page(buf, p, gen[p]);
+		}
 	for (size_t p = (k + 8) % 64; p < pages; p += 64) {
 		if (madvise((char *)buf + p * PG, PG, MADV_DONTNEED) < 0)
 			zd_fail("madvise: %s", strerror(errno));
@@ -109,6 +111,8 @@ int main(int argc, char **argv)
 	snprintf(step_path, sizeof(step_path), "%s.step", argv[1]);
 	if (argc > 3 && atol(argv[3]) > 0)
 		stride = atol(argv[3]);
+	if (argc > 4 && atol(argv[4]) > 0)
+		run = atol(argv[4]);
 	pages = (mib << 20) / PG;
 	buf = mmap(NULL, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	gen = calloc(pages, sizeof(*gen));

@@ -9,9 +9,9 @@
  * reads "45" (6), A sees 6. Each child exits 0 only if all of it held.
  */
 #include "zdtm.h"
+#include "fdpass.h"
 
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 static void must(int ok, const char *what)
@@ -20,34 +20,6 @@ static void must(int ok, const char *what)
 		printf("setup failed: %s: %s\n", what, strerror(errno));
 		exit(2);
 	}
-}
-
-static void send_fd(int s, int fd)
-{
-	char c = 'F', ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {&c, 1};
-	struct msghdr m = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-	h->cmsg_level = SOL_SOCKET;
-	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(h), &fd, sizeof(int));
-	must(sendmsg(s, &m, 0) == 1, "sendmsg");
-}
-
-static int recv_fd(int s)
-{
-	char c, ctl[CMSG_SPACE(sizeof(int))];
-	int fd;
-	struct iovec iov = {&c, 1};
-	struct msghdr m = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-	must(recvmsg(s, &m, 0) == 1, "recvmsg");
-	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-	must(h && h->cmsg_type == SCM_RIGHTS, "no SCM_RIGHTS");
-	memcpy(&fd, CMSG_DATA(h), sizeof(int));
-	return fd;
 }
 
 static long pos(int fd)
@@ -61,7 +33,7 @@ static void child_a(int s, int ready, const char *dir)
 	snprintf(path, sizeof(path), "%s/data", dir);
 	int f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	must(f >= 0 && write(f, "0123456789", 10) == 10 && lseek(f, 3, SEEK_SET) == 3, "file");
-	send_fd(s, f);
+	must(zd_send_fds(s, &f, 1) == 0, "sendmsg");
 	must(read(s, &c, 1) == 1 && write(ready, "a", 1) == 1, "ready");
 	zd_wait();
 	zd_check(pos(f) == 3, "A: offset %ld before writing, not 3", pos(f));
@@ -77,7 +49,8 @@ static void child_a(int s, int ready, const char *dir)
 static void child_b(int s, int ready)
 {
 	char buf[8] = "", c;
-	int f = recv_fd(s);
+	int f;
+	must(zd_recv_fds(s, &f, 1) == 1, "recvmsg (SCM_RIGHTS)");
 	must(write(s, "r", 1) == 1 && write(ready, "b", 1) == 1, "ready");
 	zd_wait();
 	must(read(s, &c, 1) == 1, "B: turn");

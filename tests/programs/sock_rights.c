@@ -12,9 +12,9 @@
  * descriptors stay in the socket's queue (the checkpoint must refuse that).
  */
 #include "zdtm.h"
+#include "fdpass.h"
 
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 static void must(int ok, const char *what)
@@ -25,41 +25,15 @@ static void must(int ok, const char *what)
 	}
 }
 
-static void send_fds(int s, int a, int b)
-{
-	char c = 'F', ctl[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = {&c, 1};
-	struct msghdr m = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-	h->cmsg_level = SOL_SOCKET;
-	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(2 * sizeof(int));
-	memcpy(CMSG_DATA(h), (int[]){a, b}, 2 * sizeof(int));
-	must(sendmsg(s, &m, 0) == 1, "sendmsg");
-}
-
-static void recv_fds(int s, int *a, int *b)
-{
-	char c, ctl[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = {&c, 1};
-	struct msghdr m = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-	must(recvmsg(s, &m, 0) == 1, "recvmsg");
-	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-	must(h && h->cmsg_type == SCM_RIGHTS, "no SCM_RIGHTS");
-	memcpy(a, CMSG_DATA(h), sizeof(int));
-	memcpy(b, (int *)CMSG_DATA(h) + 1, sizeof(int));
-}
-
 static void child(int s, int inflight)
 {
-	int file, rd;
+	int got[2];
 	char buf[64], c;
 	if (inflight)
 		while (access(zd_verify_path, F_OK) < 0)
 			zd_sleep_ms(20);
-	recv_fds(s, &file, &rd);
+	must(zd_recv_fds(s, got, 2) == 2, "recvmsg (SCM_RIGHTS)");
+	int file = got[0], rd = got[1];
 	must(read(file, &c, 1) == 1, "child read 1");
 	must(send(s, "r", 1, 0) == 1, "child ack");
 	must(recv(s, buf, sizeof(buf), 0) == 2, "child go"); /* "go" */
@@ -89,7 +63,7 @@ int main(int argc, char **argv)
 		child(sp[1], inflight);
 	}
 	close(sp[1]);
-	send_fds(sp[0], file, pp[0]);
+	must(zd_send_fds(sp[0], (int[]){file, pp[0]}, 2) == 0, "sendmsg");
 	close(pp[0]); /* the child holds the read end alone now */
 	must(write(pp[1], "pipe", 4) == 4, "pipe write");
 	if (!inflight)

@@ -29,6 +29,7 @@
 #define FAKE_EXE "/opt/stasis/bin/stasis"
 
 static char tmpdir[64], ckdir[PATH_MAX];
+static const char *fake_exe = FAKE_EXE; /* the coordinator's self_exe (restart scripts) */
 static pid_t cpid;
 static uint16_t cport;
 static uint8_t rbuf[PROTO_MAX_PAYLOAD + 1];
@@ -74,7 +75,7 @@ static pid_t spawn_coord(struct coord_opts *o, uint16_t *port)
 {
 	char err[512];
 	o->ckpt_dir = ckdir;
-	o->self_exe = FAKE_EXE;
+	o->self_exe = fake_exe;
 	pid_t pid = coord_spawn(o, 0, port, err, sizeof(err));
 	ck_assert_msg(pid > 0, "coordinator did not start: %s", err);
 	ck_assert_uint_ne(*port, 0);

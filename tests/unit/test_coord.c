@@ -6,6 +6,8 @@
 #include "coordinator/loop.h"
 #include "unit.h"
 
+#include <dirent.h>
+
 START_TEST(test_bad_token)
 {
 	char path[PATH_MAX], saved[80], err[512];
@@ -446,6 +448,131 @@ START_TEST(test_hosts_and_members)
 }
 END_TEST
 
+/* path: mode 0700, text */
+static void write_script(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0700);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* What the fake commands wrote in dir: each file's text, sorted, joined. */
+static void read_calls(const char *dir, char *out, size_t size)
+{
+	struct dirent **e;
+	int n = scandir(dir, &e, NULL, alphasort);
+	char texts[4][1024] = {{0}}, path[PATH_MAX + 300];
+	ck_assert_int_ge(n, 2);
+	ck_assert_int_le(n, 2 + 4);
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		if (e[i]->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, e[i]->d_name);
+			int fd = open(path, O_RDONLY);
+			ck_assert_int_ge(read(fd, texts[k++], sizeof(texts[0]) - 1), 1);
+			close(fd);
+		}
+		free(e[i]);
+	}
+	free(e);
+	qsort(texts, k, sizeof(texts[0]), (int (*)(const void *, const void *))strcmp);
+	out[0] = 0;
+	for (int i = 0; i < k; i++)
+		snprintf(out + strlen(out), size - strlen(out), "%s|", texts[i]);
+}
+
+/* One checkpoint of processes 701 on host h0 and 702 on h1, whose images
+ * are img[0] and img[1]; the computation's id. */
+static uint64_t checkpoint_two_hosts(const char *h0, const char *h1, char img[2][PATH_MAX + 64])
+{
+	struct proto_welcome w;
+	uint32_t pids[8];
+	const char *text;
+	int p[2] = {join_process(701, &w), join_process(702, NULL)};
+	send_host(p[0], 1, h0);
+	send_host(p[1], 2, h1);
+	int ctl = request_checkpoint(0);
+	static const uint32_t ids[] = {BARRIER_PREPARED, BARRIER_SUSPENDED, BARRIER_DRAINED,
+				       BARRIER_WRITTEN};
+	for (size_t b = 0; b < sizeof(ids) / sizeof(ids[0]); b++) {
+		uint32_t id = ids[b];
+		for (int i = 0; i < 2; i++) {
+			if (id == BARRIER_PREPARED)
+				expect_begin(p[i]);
+			if (id == BARRIER_WRITTEN)
+				send_image(p[i], img[i]);
+			send_barrier(p[i], id);
+		}
+		if (id == BARRIER_WRITTEN)
+			ck_assert_uint_eq(expect_result(ctl, &text).status, 0);
+		for (int i = 0; i < 2; i++) {
+			if (id == BARRIER_DRAINED) {
+				expect_match(p[i], 0);
+				expect(p[i], MSG_MEMBERS);
+			}
+			pass_pids(p[i], id, pids);
+		}
+	}
+	close(p[0]);
+	close(p[1]);
+	close(ctl);
+	return w.comp_id;
+}
+
+/* The restart script of a computation on two hosts whose directories have
+ * names a shell would take apart (a space, quotes, $, `): run with a fake
+ * stasis and a fake ssh that write down their arguments, each host's part
+ * gets exactly its own. */
+START_TEST(test_restart_script_of_two_hosts)
+{
+	static const char odd[] = " it's a \"dir\" $HOME `x`";
+	char here[64], run[256], exe[128], ssh[128], calls[128], token[PATH_MAX];
+	char img[2][PATH_MAX + 64], script[PATH_MAX + 64], got[4096], want[4096];
+	proto_host_name(here);
+	snprintf(run, sizeof(run), "%s/run%s", tmpdir, odd);
+	setenv("STASIS_RUN_DIR", run, 1);
+	strcat(ckdir, odd);
+	ck_assert_int_eq(mkdir(ckdir, 0700), 0);
+	for (int i = 0; i < 2; i++)
+		snprintf(img[i], sizeof(img[i]), "%s/img%s %d.stasis", ckdir, odd, i);
+	snprintf(exe, sizeof(exe), "%s/stasis", tmpdir);
+	snprintf(ssh, sizeof(ssh), "%s/ssh", tmpdir);
+	snprintf(calls, sizeof(calls), "%s/calls", tmpdir);
+	ck_assert_int_eq(mkdir(calls, 0700), 0);
+	write_script(exe, "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$CALLS/stasis.$$\"\n");
+	write_script(ssh,
+		     "#!/bin/sh\necho \"$1\" > \"$CALLS/ssh.$$\"\nshift\nexec /bin/sh -c \"$*\"\n");
+	fake_exe = exe;
+	start_coord(0);
+	ck_assert_int_eq(proto_token_path(cport, token, sizeof(token)), 0);
+	uint64_t id = checkpoint_two_hosts(here, "beta", img);
+	snprintf(script, sizeof(script), "%s/stasis_restart_%016llx.sh", ckdir,
+		 (unsigned long long)id);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("STASIS_SSH", ssh, 1);
+		setenv("CALLS", calls, 1);
+		unsetenv("STASIS_REMOTE_TOKEN_FILE");
+		unsetenv("STASIS_PORT");
+		unsetenv("STASIS_WAIT");
+		execl("/bin/sh", "sh", script, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(st, 0);
+	read_calls(calls, got, sizeof(got));
+	snprintf(
+	    want, sizeof(want),
+	    "beta\n|restart\n--coord-host\n127.0.0.1\n-p\n%u\n--wait\n60\n--\n%s\n|"
+	    "restart\n--token-file\n%s\n--coord-host\n127.0.0.1\n-p\n%u\n--wait\n60\n--\n%s\n|",
+	    cport, img[0], token, cport, img[1]);
+	ck_assert_str_eq(got, want);
+	fake_exe = FAKE_EXE;
+}
+END_TEST
+
 /* The name service of a restart: a lookup waits for the publication; names
  * are forgotten once the restart is complete. */
 START_TEST(test_names)
@@ -581,6 +708,47 @@ START_TEST(test_restart_in_parts)
 	close(ctl);
 	close(p1);
 	close(p2);
+}
+END_TEST
+
+static void joined_wait(int ctl)
+{
+	ck_assert_int_eq(proto_send(ctl, MSG_JOINED_WAIT, NULL, 0, NULL, 0), 0);
+}
+
+/* PID 1 of a restart's part makes its connections once every process of the
+ * generation has joined (each part holds its ports by then): JOINED_WAIT is
+ * answered when the last one joins, at once when no restart is in progress;
+ * the processes of a restart that ended count no more. */
+START_TEST(test_joined_wait)
+{
+	const uint64_t comp = 0x0a0b0c0d0e0f1011ull;
+	const uint32_t flags = HELLO_RESTART | HELLO_PART;
+	start_coord(0);
+	int ctl = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+	joined_wait(ctl);
+	expect(ctl, MSG_JOINED);
+	int p[3];
+	for (int round = 0; round < 2; round++) {
+		p[0] = join(ROLE_PROCESS, 701, "a", comp, flags, 3, NULL);
+		p[1] = join(ROLE_PROCESS, 702, "b", comp, flags, 3, NULL);
+		int other = join(ROLE_CONTROL, 1, "restart", 0, 0, 0, NULL);
+		joined_wait(ctl);
+		joined_wait(other);
+		expect_nothing(ctl);
+		expect_nothing(other);
+		p[2] = join(ROLE_PROCESS, 703, "c", comp, flags, 3, NULL);
+		expect(ctl, MSG_JOINED);
+		expect(other, MSG_JOINED);
+		joined_wait(other); /* asked again: at once */
+		expect(other, MSG_JOINED);
+		close(other);
+		for (int i = 0; i < 3; i++)
+			close(p[i]);
+		for (int i = 0; i < 3; i++)
+			wait_gone(701 + i);
+	}
+	close(ctl);
 }
 END_TEST
 
@@ -837,7 +1005,9 @@ static Suite *coord_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_plugin_names);
 	tcase_add_test(tc, test_hosts_and_members);
+	tcase_add_test(tc, test_restart_script_of_two_hosts);
 	tcase_add_test(tc, test_restart_in_parts);
+	tcase_add_test(tc, test_joined_wait);
 	tcase_add_test(tc, test_exit_on_last_and_token_removal);
 	tcase_add_test(tc, test_kill_checkpoint_then_exit_on_last);
 	tcase_add_test(tc, test_quit_and_port_in_use);

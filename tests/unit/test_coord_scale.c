@@ -1,6 +1,8 @@
 /* The coordinator at scale: a checkpoint of more members than the old cut of
  * the member list (4096), each getting exactly its passes and the pids of
- * every member; and a coordinator at its descriptor limit, which lets the
+ * every member, one of which has all the others for children (each found
+ * among the members by pid, coord_conn.c's index, not by a walk of every
+ * connection: n^2 across a tree); and a coordinator at its descriptor limit, which lets the
  * connections beyond it wait (one warning) and serves them once descriptors
  * free, instead of failing accept in a loop. */
 #include "coord_helpers.h"
@@ -82,6 +84,10 @@ START_TEST(test_checkpoint_of_many_members)
 	int ctl = request_checkpoint(0);
 	for (int i = 0; i < MANY; i++)
 		expect_begin(ps[i]);
+	static uint32_t kids[MANY - 1]; /* the first one's children: every other member */
+	for (int i = 1; i < MANY; i++)
+		kids[i - 1] = PID0 + i;
+	ck_assert_int_eq(proto_send(ps[0], MSG_CHILDREN, kids, sizeof(kids), NULL, 0), 0);
 	all_pass(BARRIER_PREPARED);
 	all_pass(BARRIER_SUSPENDED);
 	all_pass(BARRIER_DRAINED);

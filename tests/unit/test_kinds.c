@@ -114,7 +114,7 @@ START_TEST(test_describe)
 	memcpy(rec + sizeof(u) + 4, "a\"\n", 3);
 	describe(img_fd_kind(IMG_FD_UNIX), rec, sizeof(rec), 1, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "{\"sock_type\":\"dgram\",\"state\":\"connected\",\"name\":\"@abcd\","
-			      "\"peer\":9,\"shutdown\":0,\"backlog\":0,\"rcvbuf\":0,\"sndbuf\":0,"
+			      "\"peer\":9,\"shutdown\":0,\"backlog\":0,\"rcvbuf\":0,\"sndbuf\":0,\"rcvlowat\":0,"
 			      "\"flags\":[],\"pending\":[],\"queue\":[\"a\\\"\\u000a\"]}");
 }
 END_TEST

@@ -290,6 +290,19 @@ START_TEST(test_coord_remote)
 }
 END_TEST
 
+/* A TCP end's address: IPv4 mapped, IPv6, port. */
+START_TEST(test_tcp_addr)
+{
+	char buf[64];
+	uint8_t v4[16] = {[10] = 0xff, [11] = 0xff, [12] = 192, [13] = 0, [14] = 2, [15] = 1};
+	uint8_t v6[16] = {[15] = 1};
+	ck_assert_str_eq(proto_tcp_addr(v4, 80, buf, sizeof(buf)), "192.0.2.1:80");
+	ck_assert_str_eq(proto_tcp_addr(v6, 65535, buf, sizeof(buf)), "[::1]:65535");
+	v6[0] = 0xfe, v6[1] = 0x80;
+	ck_assert_str_eq(proto_tcp_addr(v6, 7, buf, sizeof(buf)), "[fe80::1]:7");
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -305,6 +318,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_default_port);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_coord_remote);
+	tcase_add_test(tc, test_tcp_addr);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -66,6 +66,7 @@ static void describe(const struct img_view *v, uint32_t i, const void *rec, uint
 	out_flags(o, "flags", r->flags, OUT_NAMES(flags));
 	out_i64(o, "rcvbuf", r->rcvbuf);
 	out_i64(o, "sndbuf", r->sndbuf);
+	out_i64(o, "rcvlowat", r->rcvlowat);
 	out_u64(o, "scope_id", r->scope_id);
 	if (r->state != IMG_INET_TCP_CONN)
 		return;

@@ -33,7 +33,7 @@ struct img_inet {
 	uint32_t flags;		     /* IMG_INET_* */
 	int32_t rcvbuf, sndbuf;	     /* value to give SO_RCVBUF/SO_SNDBUF, 0 = the default */
 	uint32_t scope_id;	     /* IPv6 scope of local */
-	uint32_t reserved;
+	int32_t rcvlowat;	     /* SO_RCVLOWAT, 0 = the default (1) */
 };
 _Static_assert(sizeof(struct img_inet) == 72, "img_inet");
 

@@ -71,6 +71,7 @@ static void describe(const struct img_view *v, uint32_t i, const void *rec, uint
 	out_u64(o, "backlog", u->backlog);
 	out_i64(o, "rcvbuf", u->rcvbuf);
 	out_i64(o, "sndbuf", u->sndbuf);
+	out_i64(o, "rcvlowat", u->rcvlowat);
 	out_flags(o, "flags", u->flags, OUT_NAMES(flags));
 	out_begin_list(o, "pending");
 	for (uint32_t k = 0; k < u->npending; k++)

@@ -33,7 +33,7 @@ struct img_unix {
 	uint32_t peer_name_len; /* bytes of peer_name */
 	uint32_t npending;
 	uint32_t nmsgs;
-	uint32_t reserved;
+	int32_t rcvlowat;  /* SO_RCVLOWAT, 0 = the default (1) */
 	uint64_t data_len; /* bytes of the messages (with their length words) */
 	char name[108];
 	char peer_name[108];
