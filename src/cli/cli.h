@@ -54,6 +54,10 @@ struct cli_coord_start {
 int cli_coord_hold(uint16_t port, const char *ckpt_dir);
 int cli_coord_begin(uint16_t port, const char *ckpt_dir, struct cli_coord_start *s);
 int cli_coord_end(struct cli_coord_start *s);
+/* How long a coordinator launch or restart started may take to say it
+ * listens: $STASIS_COORD_START_TIMEOUT seconds, else 20; a bad value ends
+ * the command (exit status 2), which launch and restart check first. */
+int cli_coord_start_s(void);
 /* Port 0 for cli_ensure_coordinator: start one on a free port; *port is set.
  * --port-file and --log-file given to a coordinator it starts (NULL: none);
  * the port file is also written when it joins one that runs already. */

@@ -456,6 +456,7 @@ int cmd_restart(int argc, char **argv)
 	const char *dir_for_coord = coord_dir(paths[0], ckpt_dir, dirbuf);
 	int hold, early_start, watch = set.part || wait_s > 0;
 	cli_coord_files(port_file, log_file);
+	cli_coord_start_s();
 	if (check_not_running(&set, port) < 0)
 		return 1;
 	/* before the joins, whose connections take ports: a part that has joined

@@ -340,14 +340,36 @@ static int coordinator_start(uint16_t port, const char *ckpt_dir, int no_compres
 	return 0;
 }
 
-#define READY_MS 20000 /* a coordinator says it listens within this */
+#define READY_S 20 /* a coordinator says it listens within this */
+#define READY_S_MAX 3600
+
+int cli_coord_start_s(void)
+{
+	static int s;
+	const char *v = getenv("STASIS_COORD_START_TIMEOUT");
+	char *end;
+	if (s)
+		return s;
+	if (!v || !*v)
+		return s = READY_S;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end || n < 1 || n > READY_S_MAX) {
+		log_msg("error",
+			"invalid $STASIS_COORD_START_TIMEOUT '%s': expected a number of seconds "
+			"from 1 to %d",
+			v, READY_S_MAX);
+		exit(2);
+	}
+	return s = (int)n;
+}
 
 /* What fd says until every copy of it is closed (the coordinator closes its
- * report once it listens, or exits), within READY_MS: its length, or -1
- * with errno ETIMEDOUT. */
+ * report once it listens, or exits), within cli_coord_start_s(): its length,
+ * or -1 with errno ETIMEDOUT. */
 static ssize_t read_report(int fd, char *buf, size_t size)
 {
-	long long deadline = now_ms() + READY_MS;
+	long long deadline = now_ms() + cli_coord_start_s() * 1000LL;
 	size_t n = 0;
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -382,7 +404,7 @@ static int coordinator_ready(struct cli_coord_start *s, char *err, size_t errlen
 		return errf(err, errlen,
 			    "the coordinator started for port %u did not say within %d s that it "
 			    "listens (stopped? 'stasis status -p %u' tells whether it runs)",
-			    port, READY_MS / 1000, port);
+			    port, cli_coord_start_s(), port);
 	return started(said, err, errlen);
 }
 

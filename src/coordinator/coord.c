@@ -2,6 +2,7 @@
  * signals, --exit-on-last, and running it in the foreground, as a child or as a
  * daemon. */
 #include "common/complock.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -369,6 +370,8 @@ static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, in
 		log_msg(NULL, "coordinator listening on %s:%u (pid %d), checkpoints in %s",
 			c->bind_addr, c->port, (int)getpid(), c->ckpt_dir);
 	}
+	if (fault_hit(FAULT_COORD_READY)) /* gone before a word (or stopped: never says it) */
+		_exit(1);
 	snprintf(msg, sizeof(msg), "R %u %d", c->port, (int)getpid());
 	write_full(fd, msg, strlen(msg));
 	close(fd);

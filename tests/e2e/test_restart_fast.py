@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -187,13 +188,16 @@ AFTER_START = {
     "rst-alloc:1": [r"stasis: error: pid \d+: no memory for the buffers reading {img}", ABORTED],
     "rst-blob:1": [r"stasis: error: injected fault \(rst-blob\) at 0x0{{16}} errno 0x0{{15}}5 ",
                    ABORTED],
+    # the coordinator ends before it says that it listens
+    "coord-ready:1": [r"stasis: error: the coordinator did not start \(it said nothing\)"],
 }
 
 
 @pytest.mark.parametrize("fault", sorted(AFTER_START))
 def test_fault_after_restart_started_the_coordinator(st, fault):
     """A point failed once restart has started the coordinator and is
-    restoring meanwhile (a join, a process, PID 1): restart exits 1 saying
+    restoring meanwhile (a join, a process, PID 1, the coordinator before it
+    says it listens): restart exits 1 saying
     what failed, and leaves nothing but the coordinator, without a process;
     then a restart works. (With a coordinator running, a join that fails is
     made again: test_faults.py.)"""
@@ -230,3 +234,52 @@ def test_memory_read_on_one_thread_when_little(st, mib, opts):
         assert kib >= mib << 10 and threads == min(os.cpu_count(), 4), m
     else:
         assert kib < 4 << 10 and threads == 1, m
+
+
+def stopped(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(") ", 1)[1][0] == "T"
+
+
+@pytest.mark.parametrize("command", ["launch", "restart"])
+def test_started_coordinator_that_never_says_it_listens(st, command):
+    """The coordinator that launch or restart started stops before it says
+    it listens (STASIS_FAULT coord-ready/stop): the command gives up once
+    $STASIS_COORD_START_TIMEOUT seconds have passed (2 here, 20 by default),
+    says so and how to see whether it runs, and exits 1; restart ends the
+    processes it restored meanwhile (the program never ran), launch started
+    none. The coordinator is left as it is, stopped."""
+    if command == "restart":
+        imgs, out = memhog_image(st)
+        before = out.read_text()
+        argv = ["restart", "-p", st.port, *imgs]
+    else:
+        argv = ["launch", "-p", st.port, "--", program("idle")]
+    env = dict(st.env, STASIS_FAULT="coord-ready/stop", STASIS_COORD_START_TIMEOUT="2")
+    t0 = time.monotonic()
+    r = st.stasis(*argv, env=env, timeout=30)
+    took = time.monotonic() - t0
+    assert r.returncode == 1 and r.stderr == (
+        f"stasis: error: the coordinator started for port {st.port} did not say within 2 s "
+        f"that it listens (stopped? 'stasis status -p {st.port}' tells whether it runs)\n"), (
+        r.stderr)
+    assert 2 <= took < 10, took
+    coord = coordinators()
+    assert len(coord) == 1 and all(stopped(c) for c in coord), coord
+    wait_until(lambda: not live_descendants() - coord, 10, "no process but the coordinator")
+    for c in coord:
+        os.kill(c, signal.SIGKILL)
+    if command == "restart":
+        assert out.read_text() == before, "the program ran"
+
+
+@pytest.mark.parametrize("value", ["0", "x", "3601"])
+def test_bad_coordinator_start_timeout(st, value):
+    """A $STASIS_COORD_START_TIMEOUT that is not 1 to 3600 seconds: launch
+    says so and exits 2 before it starts anything."""
+    r = st.stasis("launch", "-p", st.port, "--", program("idle"),
+                  env=dict(st.env, STASIS_COORD_START_TIMEOUT=value))
+    assert r.returncode == 2 and r.stderr == (
+        f"stasis: error: invalid $STASIS_COORD_START_TIMEOUT '{value}': expected a number of "
+        "seconds from 1 to 3600\n"), r.stderr
+    assert not live_descendants() and not listening(st.port)
