@@ -1,6 +1,7 @@
 /* stasis restart: bring a computation back from its images, in the foreground. */
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "common/clock.h"
 #include "common/complock.h"
 #include "common/log.h"
 #include "restore/fd_inet.h"
@@ -118,6 +119,55 @@ static int check_not_running(const struct rst_set *set, uint16_t port)
 		     (unsigned long long)comp, h.port, h.pid, h.port);
 }
 
+/* This restart's lock of its computation (common/complock.h), -1: none. */
+static int restart_lock = -1;
+static uint64_t restart_comp;
+
+/* One restart of a computation at a time on this host, from before it makes
+ * anything until its processes have joined their coordinator (then the
+ * coordinator refuses another while they run): a restart that starts the
+ * coordinator makes its processes before they join, and they restore files,
+ * shared memory and locks; a second restart joined first would run its
+ * program with them. The other restart is waited for, twice as long as a
+ * coordinator may take to start. Not for a part of a generation: the parts
+ * come back together, and each joins before it makes anything. */
+static int lock_restart(const struct rst_set *set)
+{
+	int s = 2 * cli_coord_start_s(), pid, said = 0;
+	long long end = now_ms() + s * 1000LL;
+	char err[4200];
+	restart_comp = set->img[0].r.hdr.comp_id;
+	if (set->part)
+		return 0;
+	if (proto_run_dir_ensure(err, sizeof(err)) < 0)
+		return error("cannot restart: %s", err);
+	while (restartlock_take(restart_comp, &restart_lock, &pid) < 0) {
+		if (errno != EWOULDBLOCK)
+			return error("cannot restart: cannot lock computation %016llx in the run "
+				     "directory: %s (is $STASIS_RUN_DIR writable?)",
+				     (unsigned long long)restart_comp, strerror(errno));
+		if (!said++)
+			debug("computation %016llx is being restarted by 'stasis restart' pid %d: "
+			      "waiting for it (at most %d s)",
+			      (unsigned long long)restart_comp, pid, s);
+		if (now_ms() >= end)
+			return error(
+			    "cannot restart: computation %016llx is being restarted by "
+			    "'stasis restart' pid %d, which has not joined its processes to "
+			    "their coordinator within %d s: end it ('kill %d') and restart "
+			    "again",
+			    (unsigned long long)restart_comp, pid, s, pid);
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void unlock_restart(void)
+{
+	restartlock_release(restart_comp, restart_lock);
+	restart_lock = -1;
+}
+
 /* "coordinator on port N refused us: REASON": REASON */
 static const char *refusal(const char *err)
 {
@@ -206,7 +256,10 @@ static int join_started(struct rst_set *set)
 	}
 	if (hold >= 0)
 		close(hold);
-	return set_interval(early.port, early.interval);
+	if (set_interval(early.port, early.interval) < 0)
+		return -1;
+	unlock_restart();
+	return 0;
 }
 
 /* No coordinator listens on the port: start one and let it come up while
@@ -457,7 +510,7 @@ int cmd_restart(int argc, char **argv)
 	int hold, early_start, watch = set.part || wait_s > 0;
 	cli_coord_files(port_file, log_file);
 	cli_coord_start_s();
-	if (check_not_running(&set, port) < 0)
+	if (lock_restart(&set) < 0 || check_not_running(&set, port) < 0)
 		return 1;
 	/* before the joins, whose connections take ports: a part that has joined
 	 * holds its own (fd_inet.c) */
@@ -467,9 +520,12 @@ int cmd_restart(int argc, char **argv)
 	}
 	if ((early_start = start_early(&set, port, dir_for_coord, interval, watch, &hold)) < 0)
 		return 1;
-	if (!early_start &&
-	    (join_all(&set, &port, dir_for_coord, hold) < 0 || set_interval(port, interval) < 0))
-		return 1;
+	if (!early_start) {
+		if (join_all(&set, &port, dir_for_coord, hold) < 0 ||
+		    set_interval(port, interval) < 0)
+			return 1;
+		unlock_restart();
+	}
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);
 		return 1;

@@ -20,6 +20,13 @@ static int comp_path(uint64_t comp_id, char *buf, size_t size)
 	return proto_run_path(name, buf, size);
 }
 
+static int restart_path(uint64_t comp_id, char *buf, size_t size)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "comp-%016llx.restart.lock", (unsigned long long)comp_id);
+	return proto_run_path(name, buf, size);
+}
+
 static int port_path(unsigned port, char *buf, size_t size)
 {
 	char name[64];
@@ -153,4 +160,30 @@ void portlock_release(unsigned port, int fd)
 {
 	char path[4200];
 	release(port_path(port, path, sizeof(path)) ? NULL : path, fd);
+}
+
+int restartlock_take(uint64_t comp_id, int *fd, int *pid)
+{
+	char path[4200], text[32], held[32] = "";
+	snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	int rc = take(restart_path(comp_id, path, sizeof(path)) ? NULL : path, text, fd, held,
+		      sizeof(held));
+	if (rc < 0) {
+		int saved = errno;
+		if (sscanf(held, "%d", pid) != 1)
+			*pid = 0;
+		errno = saved;
+	}
+	return rc;
+}
+
+void restartlock_release(uint64_t comp_id, int fd)
+{
+	char path[4200];
+	if (fd < 0)
+		return;
+	if (restart_path(comp_id, path, sizeof(path)) == 0 && still_linked(fd, path))
+		unlink(path); /* while locked: a waiter that locks it now sees it gone */
+	flock(fd, LOCK_UN);   /* the description's lock, whoever else has the descriptor */
+	close(fd);
 }

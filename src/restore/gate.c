@@ -16,8 +16,9 @@
  * program before every one has joined, as before: joining only moved behind
  * the restore. A coordinator restart started itself serves no computation,
  * so none of the processes made meanwhile can meet a refusal that joining
- * first would have avoided (the lock of the computation is checked before
- * anything is made, cli/cmd_restart.c). */
+ * first would have avoided: the lock of the computation is checked before
+ * anything is made, and a second restart of it waits until this one's
+ * processes have joined (cli/cmd_restart.c, lock_restart). */
 #include "restore/gate.h"
 #include "common/log.h"
 

@@ -85,9 +85,10 @@ def test_restart_refused_while_running(st):
 @pytest.mark.parametrize("coord", ["running", "started by each restart"])
 def test_restart_twice_at_once(st, coord):
     """Two restarts of one computation at once: one is refused, naming the
-    computation's processes, and leaves nothing. With no coordinator, each
-    starts one (one listens) and restores its processes meanwhile: the one
-    joined second is refused then and ends its processes (restore/gate.c)."""
+    computation's processes, and leaves nothing. With no coordinator, the
+    first to lock the computation starts one and restores its processes
+    meanwhile (restore/gate.c); the other waits until they have joined, then
+    is refused the same way, before it makes anything."""
     p, out = start_tree(st)
     comp = status_of(st)["comp_id"]
     imgs = st.checkpoint(kill=True)

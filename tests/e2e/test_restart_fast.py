@@ -20,6 +20,7 @@ import pytest
 from conftest import _descendants, nspid, program
 from helpers import listening, live_descendants, start_tree, wait_until
 from test_faults import ABORTED
+from test_locks import check_held
 
 SYNCS = ("fsync", "fdatasync", "sync", "syncfs", "sync_file_range")
 
@@ -126,6 +127,30 @@ def at_the_gate(pid):
         return False
 
 
+def stopped_as_it_joins(st, args, pids):
+    """`stasis restart -p PORT ARGS`, stopped as it joins its first process
+    (STASIS_FAULT msg-send:1/stop: it started the coordinator), once its
+    processes (pids, as in the images) wait at the gate, restored."""
+    r = subprocess.Popen([str(st.bin), "restart", "-p", str(st.port), *map(str, args)],
+                         env=dict(st.env, STASIS_FAULT="msg-send:1/stop"), cwd=st.tmp,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        wait_until(lambda: open(f"/proc/{r.pid}/stat").read().rsplit(") ", 1)[1][0] == "T", 20,
+                   "restart stopped as it joins")
+
+        def waiting():
+            restored = [d for d in _descendants(r.pid) if len(nspid(d)) > 1 and
+                        nspid(d)[-1] in pids]
+            return len(restored) == len(pids) and all(at_the_gate(d) for d in restored)
+
+        wait_until(waiting, 20, f"the {len(pids)} restored processes at the gate")
+    except BaseException:
+        r.kill()
+        raise
+    return r
+
+
 def test_sigkill_of_restart_while_its_processes_wait_at_the_gate(st):
     """restart stopped as it joins the first process (STASIS_FAULT
     msg-send:1/stop) while the three processes of a tree, restored, wait at
@@ -137,20 +162,8 @@ def test_sigkill_of_restart_while_its_processes_wait_at_the_gate(st):
     st.wait_killed(p)
     no_coordinator(st)
     before = out.read_text()
-    r = subprocess.Popen([str(st.bin), "restart", "-p", str(st.port), "--dir", str(st.ckpt_dir)],
-                         env=dict(st.env, STASIS_FAULT="msg-send:1/stop"), cwd=st.tmp,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+    r = stopped_as_it_joins(st, ["--dir", st.ckpt_dir], pids)
     try:
-        wait_until(lambda: open(f"/proc/{r.pid}/stat").read().rsplit(") ", 1)[1][0] == "T", 20,
-                   "restart stopped as it joins")
-
-        def waiting():
-            restored = [d for d in _descendants(r.pid) if len(nspid(d)) > 1 and
-                        nspid(d)[-1] in pids]
-            return len(restored) == 3 and all(at_the_gate(d) for d in restored)
-
-        wait_until(waiting, 20, "the three restored processes at the gate")
         r.kill()
         assert r.wait(10) == -signal.SIGKILL
     finally:
@@ -168,6 +181,61 @@ def test_sigkill_of_restart_while_its_processes_wait_at_the_gate(st):
     rc = p.wait(60)
     text = out.read_text(errors="replace")
     assert rc == 0 and "PASS" in text and "FAIL" not in text, f"exit {rc}:\n{text}"
+
+
+@pytest.mark.parametrize("first", ["killed", "left stopped"])
+def test_second_restart_waits_until_the_first_has_joined(st, first):
+    """Two restarts of one computation and no coordinator: the first started
+    one and is stopped as it joins, its process restored at the gate, holding
+    the program's file locks again. The second waits for it (it joined that
+    coordinator first, then its process could not take the locks back,
+    "another process holds it"; and it would have put back files a running
+    computation of the first restart used). Once the first is killed, the
+    second restarts the program, which holds every lock; while it is left
+    stopped, the second gives up after twice $STASIS_COORD_START_TIMEOUT
+    (1 s here), naming it, and makes nothing."""
+    d = st.tmp / "locked"
+    d.mkdir()
+    out = st.tmp / "locks.out"
+    p = st.launch(program("locks"), st.tmp / "verify", d, out=out)
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    pid = st.status()["procs"][0]["pid"]
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    no_coordinator(st)
+    comp = re.search(r"ckpt_locks_([0-9a-f]{16})_", imgs[0]).group(1)
+    a = stopped_as_it_joins(st, imgs, [pid])
+    try:
+        st.env.update(STASIS_LOG="debug", STASIS_COORD_START_TIMEOUT="1")
+        b = st.restart(imgs)
+        del st.env["STASIS_LOG"], st.env["STASIS_COORD_START_TIMEOUT"]
+        waits = re.compile(rf"^stasis: debug: \[[\d.]+\] computation {comp} is being restarted "
+                           rf"by 'stasis restart' pid {a.pid}: waiting for it \(at most 2 s\)$",
+                           re.M)
+        wait_until(lambda: waits.search(b.err.read_text()) or not b.running(), 20,
+                   "the second restart waiting")
+        assert b.running(), b.err.read_text()
+        if first == "left stopped":
+            assert b.wait(10) == 1
+            err = [l for l in b.err.read_text().splitlines() if ": debug: " not in l]
+            assert err == [
+                f"stasis: error: cannot restart: computation {comp} is being restarted by "
+                f"'stasis restart' pid {a.pid}, which has not joined its processes to their "
+                f"coordinator within 2 s: end it ('kill {a.pid}') and restart again"], err
+            restored = [x for x in live_descendants() if nspid(x)[1:] == [pid]]
+            assert len(restored) == 1, restored  # the first restart's, at the gate
+            return
+        a.kill()
+        assert a.wait(10) == -signal.SIGKILL
+    finally:
+        if a.poll() is None:
+            a.kill()
+    st.wait_registered(proc=b)
+    check_held(d)
+    (st.tmp / "verify").touch()
+    assert b.wait(30) == 0, st.describe_all()
+    assert "PASS" in out.read_text(), out.read_text()
 
 
 
