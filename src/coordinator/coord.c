@@ -351,6 +351,9 @@ static void detach_stdio(struct coord *c)
 static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, int daemon, int fd)
 {
 	char msg[PATH_MAX + 256];
+	/* its starter may be gone before it reads the report (a restart that
+	 * failed meanwhile): the write fails, the coordinator serves its grace */
+	signal(SIGPIPE, SIG_IGN);
 	if (daemon) {
 		/* keep nothing of the caller's but the report pipe */
 		if (fd > 3)

@@ -316,7 +316,9 @@ def test_started_coordinator_that_never_says_it_listens(st, command):
     $STASIS_COORD_START_TIMEOUT seconds have passed (2 here, 20 by default),
     says so and how to see whether it runs, and exits 1; restart ends the
     processes it restored meanwhile (the program never ran), launch started
-    none. The coordinator is left as it is, stopped."""
+    none. The coordinator is left as it is, stopped; continued, it says it
+    listens to no one (it died of SIGPIPE there), serves without a process
+    and exits after its grace, removing its token file."""
     if command == "restart":
         imgs, out = memhog_image(st)
         before = out.read_text()
@@ -336,7 +338,10 @@ def test_started_coordinator_that_never_says_it_listens(st, command):
     assert len(coord) == 1 and all(stopped(c) for c in coord), coord
     wait_until(lambda: not live_descendants() - coord, 10, "no process but the coordinator")
     for c in coord:
-        os.kill(c, signal.SIGKILL)
+        os.kill(c, signal.SIGCONT)
+    assert st.status()["nprocs"] == 0
+    wait_until(lambda: not live_descendants(), 10, "the coordinator gone after its grace")
+    assert not (st.run_dir / f"coord-{st.port}.token").exists()
     if command == "restart":
         assert out.read_text() == before, "the program ran"
 
