@@ -10,7 +10,7 @@ PACKAGES=(build-essential libzstd-dev libxxhash-dev libsodium-dev check pkg-conf
 	r-base-core octave nodejs emacs-nox xvfb xterm x11-utils slurm-wlm munge
 	iproute2 openssh-server openssh-client
 	openmpi-bin libopenmpi-dev mpich libmpich-dev clang libomp-dev
-	man-db dpkg-dev debhelper lintian gdb)
+	man-db dpkg-dev debhelper lintian gdb strace)
 
 is_installed() {
 	local status

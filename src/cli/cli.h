@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 int cmd_launch(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
@@ -38,6 +39,25 @@ int cli_drop_runtime_preload(void);
  * have joined (a launch: at exec, after sending MSG_EXEC 1; it then waits a
  * few seconds more for the program). -1 after printing why. */
 int cli_ensure_coordinator(uint16_t *port, const char *ckpt_dir, int no_compress);
+/* The two halves of starting one, for a caller with work to do meanwhile
+ * (restart restores its processes while the coordinator comes up): when none
+ * listens on port (cli_coord_hold: -1 with errno ECONNREFUSED), cli_coord_begin
+ * starts it and returns at once; cli_coord_end waits until it listens (0).
+ * When another launcher's coordinator took the port meanwhile, cli_coord_end
+ * says nothing and returns -1 with errno EADDRINUSE: join that one
+ * (cli_ensure_coordinator). Other failures: -1 after printing why. */
+struct cli_coord_start {
+	int fd;	       /* the coordinator's report */
+	pid_t pid;     /* the child that detached it */
+	uint16_t port; /* its port (0: any, written to the port file) */
+};
+int cli_coord_hold(uint16_t port, const char *ckpt_dir);
+int cli_coord_begin(uint16_t port, const char *ckpt_dir, struct cli_coord_start *s);
+int cli_coord_end(struct cli_coord_start *s);
+/* How long a coordinator launch or restart started may take to say it
+ * listens: $STASIS_COORD_START_TIMEOUT seconds, else 20; a bad value ends
+ * the command (exit status 2), which launch and restart check first. */
+int cli_coord_start_s(void);
 /* Port 0 for cli_ensure_coordinator: start one on a free port; *port is set.
  * --port-file and --log-file given to a coordinator it starts (NULL: none);
  * the port file is also written when it joins one that runs already. */

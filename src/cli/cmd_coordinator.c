@@ -58,6 +58,18 @@ static const struct cli_command cmd = {
     .opts = opts,
 };
 
+/* $STASIS_COORD_READY_FD: launch or restart started this --daemon already
+ * detached, and reads "R <port> <pid>" or "E <message>" on that descriptor
+ * (cli/coordctl.c); -1 when it is not set. */
+static int ready_fd(void)
+{
+	const char *v = getenv("STASIS_COORD_READY_FD");
+	char *end;
+	long fd = v ? strtol(v, &end, 10) : -1;
+	unsetenv("STASIS_COORD_READY_FD");
+	return v && *v && !*end && fd >= 3 && fd < 1024 ? (int)fd : -1;
+}
+
 int cmd_coordinator(int argc, char **argv)
 {
 	struct coord_opts o = {0};
@@ -108,6 +120,9 @@ int cmd_coordinator(int argc, char **argv)
 	o.port = cli_args_port(&a, 1);
 	if (!daemon)
 		return coord_run(&o);
+	int ready = ready_fd();
+	if (ready >= 0)
+		coord_run_detached(&o, ready);
 	char err[PATH_MAX + 256];
 	if (coord_spawn(&o, 1, NULL, err, sizeof(err)) < 0) {
 		error("%s", err);

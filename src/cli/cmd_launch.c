@@ -223,6 +223,7 @@ int cmd_launch(int argc, char **argv)
 	if (resolve_dir(dir ? dir : ".", absdir) < 0 || set_plugins(plugins, nplugins) < 0)
 		return 1;
 	cli_coord_files(port_file, log_file);
+	cli_coord_start_s();
 	int hold = cli_ensure_coordinator(&port, absdir, no_compress);
 	if (hold < 0 || set_preload() < 0)
 		return 1;

@@ -1,6 +1,7 @@
 /* stasis restart: bring a computation back from its images, in the foreground. */
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "common/clock.h"
 #include "common/complock.h"
 #include "common/log.h"
 #include "restore/fd_inet.h"
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +119,55 @@ static int check_not_running(const struct rst_set *set, uint16_t port)
 		     (unsigned long long)comp, h.port, h.pid, h.port);
 }
 
+/* This restart's lock of its computation (common/complock.h), -1: none. */
+static int restart_lock = -1;
+static uint64_t restart_comp;
+
+/* One restart of a computation at a time on this host, from before it makes
+ * anything until its processes have joined their coordinator (then the
+ * coordinator refuses another while they run): a restart that starts the
+ * coordinator makes its processes before they join, and they restore files,
+ * shared memory and locks; a second restart joined first would run its
+ * program with them. The other restart is waited for, twice as long as a
+ * coordinator may take to start. Not for a part of a generation: the parts
+ * come back together, and each joins before it makes anything. */
+static int lock_restart(const struct rst_set *set)
+{
+	int s = 2 * cli_coord_start_s(), pid, said = 0;
+	long long end = now_ms() + s * 1000LL;
+	char err[4200];
+	restart_comp = set->img[0].r.hdr.comp_id;
+	if (set->part)
+		return 0;
+	if (proto_run_dir_ensure(err, sizeof(err)) < 0)
+		return error("cannot restart: %s", err);
+	while (restartlock_take(restart_comp, &restart_lock, &pid) < 0) {
+		if (errno != EWOULDBLOCK)
+			return error("cannot restart: cannot lock computation %016llx in the run "
+				     "directory: %s (is $STASIS_RUN_DIR writable?)",
+				     (unsigned long long)restart_comp, strerror(errno));
+		if (!said++)
+			debug("computation %016llx is being restarted by 'stasis restart' pid %d: "
+			      "waiting for it (at most %d s)",
+			      (unsigned long long)restart_comp, pid, s);
+		if (now_ms() >= end)
+			return error(
+			    "cannot restart: computation %016llx is being restarted by "
+			    "'stasis restart' pid %d, which has not joined its processes to "
+			    "their coordinator within %d s: end it ('kill %d') and restart "
+			    "again",
+			    (unsigned long long)restart_comp, pid, s, pid);
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void unlock_restart(void)
+{
+	restartlock_release(restart_comp, restart_lock);
+	restart_lock = -1;
+}
+
 /* "coordinator on port N refused us: REASON": REASON */
 static const char *refusal(const char *err)
 {
@@ -131,25 +183,31 @@ static void leave(struct rst_set *set, int n)
 	}
 }
 
-/* Join as every image's process, holding the coordinator meanwhile. One that
- * is just exiting (its last process left) or not there yet is started again;
- * a refusal is final. */
-static int join_all(struct rst_set *set, uint16_t *port, const char *path, const char *ckpt_dir)
+/* The directory of a coordinator restart starts: --ckpt-dir, else the
+ * images' (into dir). */
+static const char *coord_dir(const char *path, const char *ckpt_dir, char dir[PATH_MAX])
 {
-	char imgdir[PATH_MAX], err[1024];
-	snprintf(imgdir, sizeof(imgdir), "%s", path);
-	char *slash = strrchr(imgdir, '/');
+	snprintf(dir, PATH_MAX, "%s", path);
+	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
-	if (!ckpt_dir)
-		ckpt_dir = slash ? imgdir : ".";
-	for (int attempt = 0;; attempt++) {
-		int hold = cli_ensure_coordinator(port, ckpt_dir, 0), k;
+	return ckpt_dir ? ckpt_dir : slash ? dir : ".";
+}
+
+/* Join as every image's process, holding the coordinator meanwhile (hold: a
+ * connection that does already, else -1). One that is just exiting (its last
+ * process left) or not there yet is started again; a refusal is final. */
+static int join_all(struct rst_set *set, uint16_t *port, const char *ckpt_dir, int hold)
+{
+	char err[1024];
+	for (int attempt = 0;; attempt++, hold = -1) {
+		int k;
+		if (hold < 0)
+			hold = cli_ensure_coordinator(port, ckpt_dir, 0);
 		if (hold < 0)
 			return -1;
 		for (k = 0; k < set->n; k++) {
-			set->conn[k] =
-			    (struct rst_conn){.port = *port, .part = set->part, .coord_fd = -1};
+			rst_conn_init(&set->conn[k], *port, set->part, -1);
 			if (rst_join(&set->img[k], &set->conn[k], err, sizeof(err)) < 0)
 				break;
 		}
@@ -165,6 +223,76 @@ static int join_all(struct rst_set *set, uint16_t *port, const char *path, const
 		debug("joining the coordinator failed (%s): trying again", err);
 		usleep(100000 << (attempt < 3 ? attempt : 3));
 	}
+}
+
+/* What restart needs to join its processes once PID 1 runs (join_started). */
+static struct {
+	struct cli_coord_start start;
+	uint16_t port;
+	const char *dir;
+	long interval;
+} early;
+
+static int set_interval(uint16_t port, long interval);
+
+/* The coordinator restart started listens (or another launcher's, which took
+ * the port meanwhile: restart is in its namespaces now, where it may start
+ * none): join every process on the socket it holds already. */
+static int join_started(struct rst_set *set)
+{
+	char err[1024];
+	int hold = -1, rc = cli_coord_end(&early.start);
+	if (rc < 0 && errno != EADDRINUSE)
+		return -1; /* said why */
+	if (rc < 0 && (hold = cli_coord_hold(early.port, early.dir)) < 0)
+		return error("cannot join the coordinator that took port %u meanwhile: %s",
+			     early.port, strerror(errno));
+	for (int k = 0; k < set->n; k++) {
+		if (rst_join(&set->img[k], &set->conn[k], err, sizeof(err)) < 0) {
+			if (hold >= 0)
+				close(hold);
+			return error("cannot restart: %s", errno == EACCES ? refusal(err) : err);
+		}
+	}
+	if (hold >= 0)
+		close(hold);
+	if (set_interval(early.port, early.interval) < 0)
+		return -1;
+	unlock_restart();
+	return 0;
+}
+
+/* No coordinator listens on the port: start one and let it come up while
+ * PID 1 and the processes are made and restore their memory; restart joins
+ * them once it listens (join_started, run by rst_run once PID 1 exists), and
+ * they wait at the gate until then (restore/gate.c). Nothing can refuse them
+ * later that would have refused them first: a coordinator just started serves
+ * no computation, and the computation's lock was checked (check_not_running).
+ * 1 if started so, 0 if one listens (*hold holds it: join now) or the
+ * restart is watched (watch: a part, or --wait), -1. */
+static int start_early(struct rst_set *set, uint16_t port, const char *dir, long interval,
+		       int watch, int *hold)
+{
+	const char *host = getenv("STASIS_COORD_HOST");
+	*hold = -1;
+	if (!port || watch || (host && *host && strcmp(host, "127.0.0.1")))
+		return 0; /* port 0, parts and --wait, other hosts: the coordinator first */
+	*hold = cli_coord_hold(port, dir);
+	if (*hold >= 0 || errno != ECONNREFUSED)
+		return 0;
+	if (cli_coord_begin(port, dir, &early.start) < 0)
+		return -1;
+	early.port = port;
+	early.dir = dir;
+	early.interval = interval;
+	for (int k = 0; k < set->n; k++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return error("cannot create a socket: %s", strerror(errno));
+		rst_conn_init(&set->conn[k], port, 0, fd);
+	}
+	set->join = join_started;
+	return 1;
 }
 
 /* A part of a generation: the coordinator holds its processes until every
@@ -284,6 +412,18 @@ static void *xcalloc(int n, size_t size)
 	return p;
 }
 
+/* Zeroed memory that the processes restart creates share with it (what it
+ * learns when it joins them once they exist: restore/gate.c). */
+static void *xshared(int n, size_t size)
+{
+	void *p = n > 0 && n <= 65536 ? mmap(NULL, (size_t)n * size, PROT_READ | PROT_WRITE,
+					     MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+				      : MAP_FAILED;
+	if (p == MAP_FAILED)
+		die("cannot restart %d processes: out of memory", n);
+	return p;
+}
+
 /* -i or $STASIS_INTERVAL: the coordinator keeps it (the restored processes'
  * own interval does not replace it). */
 static int set_interval(uint16_t port, long interval)
@@ -344,7 +484,7 @@ int cmd_restart(int argc, char **argv)
 	struct rst_set set = {.n = nimg,
 			      .wait_s = wait_s > 0 ? (int)wait_s : 60,
 			      .img = xcalloc(nimg, sizeof(struct rst_image)),
-			      .conn = xcalloc(nimg, sizeof(struct rst_conn)),
+			      .conn = xshared(nimg, sizeof(struct rst_conn)),
 			      .parent = xcalloc(nimg, sizeof(int)),
 			      .opt = opt};
 	for (int k = 0; k < nimg; k++) {
@@ -365,8 +505,12 @@ int cmd_restart(int argc, char **argv)
 		return 1;
 	}
 	uint16_t port = cli_args_port(&a, 1);
+	char dirbuf[PATH_MAX];
+	const char *dir_for_coord = coord_dir(paths[0], ckpt_dir, dirbuf);
+	int hold, early_start, watch = set.part || wait_s > 0;
 	cli_coord_files(port_file, log_file);
-	if (check_not_running(&set, port) < 0)
+	cli_coord_start_s();
+	if (lock_restart(&set) < 0 || check_not_running(&set, port) < 0)
 		return 1;
 	/* before the joins, whose connections take ports: a part that has joined
 	 * holds its own (fd_inet.c) */
@@ -374,13 +518,19 @@ int cmd_restart(int argc, char **argv)
 		error("cannot restart: %s", err);
 		return 1;
 	}
-	if (join_all(&set, &port, paths[0], ckpt_dir) < 0 || set_interval(port, interval) < 0)
+	if ((early_start = start_early(&set, port, dir_for_coord, interval, watch, &hold)) < 0)
 		return 1;
+	if (!early_start) {
+		if (join_all(&set, &port, dir_for_coord, hold) < 0 ||
+		    set_interval(port, interval) < 0)
+			return 1;
+		unlock_restart();
+	}
 	if (rst_set_layout(&set, err, sizeof(err)) < 0) {
 		error("cannot restart: %s", err);
 		return 1;
 	}
-	if ((set.part || wait_s > 0) && start_watch(&set, set.conn[0].port, set.wait_s) < 0)
+	if (watch && start_watch(&set, set.conn[0].port, set.wait_s) < 0)
 		return 1;
 	int st = rst_run(&set);
 	end_watch();

@@ -1,6 +1,7 @@
 /* The CLI's side of the coordinator: ports, starting one on demand, and
  * one-shot control commands. */
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -11,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -250,16 +252,59 @@ void cli_coord_files(const char *port_file, const char *log_file)
 	start_log_file = log_file;
 }
 
-/* Run `stasis coordinator --daemon --exit-on-last ...`, which returns once it
- * listens: 0, or -1 with what it said in err. */
-static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compress, char *err,
-			     size_t errlen)
+#define READY_FD 3 /* the coordinator's report: $STASIS_COORD_READY_FD */
+
+/* In the child: detach (a session of its own, and not our child, so that it
+ * outlives us and no signal of our terminal reaches it), then become the
+ * coordinator, which reports on the pipe itself: no `--daemon` process in
+ * between that would fork twice more and exit before we could go on. */
+static __attribute__((noreturn)) void exec_detached(const char **argv, int fd)
+{
+	pid_t pid = setsid() < 0 ? -1 : fork();
+	if (pid != 0) {
+		if (pid < 0)
+			dprintf(fd, "E cannot start a coordinator: %s", strerror(errno));
+		_exit(pid < 0);
+	}
+	/* its messages come to us until it listens, its report on READY_FD */
+	if (dup2(fd, 2) < 0 || dup2(fd, READY_FD) < 0 || fcntl(2, F_SETFD, 0) < 0 ||
+	    fcntl(READY_FD, F_SETFD, 0) < 0)
+		_exit(127);
+	setenv("STASIS_COORD_READY_FD", "3", 1);
+	unsetenv("LD_PRELOAD"); /* of a computation it runs in, or an ASan build's */
+	execv(argv[0], (char **)argv);
+	error("cannot run %s to start a coordinator: %s", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* What the coordinator said: "R <port> <pid>" once it listens, else why not
+ * ("E <message>", or a message on its stderr). 0, or -1 with that in err. */
+static int started(char *said, char *err, size_t errlen)
+{
+	for (char *line = said; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (!strncmp(line, "R ", 2))
+			return 0;
+	said[strcspn(said, "\n")] = 0;
+	const char *why = said;
+	if (!strncmp(why, "E ", 2))
+		why += 2;
+	else if (!strncmp(why, "stasis: error: ", 15))
+		why += 15;
+	if (!*why)
+		return errf(err, errlen, "the coordinator did not start (it said nothing)");
+	return errf(err, errlen, "%s", why);
+}
+
+/* Start `stasis coordinator --daemon --exit-on-last ...`, detached, and
+ * return at once (0, or -1 with why in err); coordinator_ready waits for it. */
+static int coordinator_start(uint16_t port, const char *ckpt_dir, int no_compress,
+			     struct cli_coord_start *s, char *err, size_t errlen)
 {
 	char portbuf[8];
 	const char *host = getenv("STASIS_COORD_HOST");
 	const char *argv[16] = {self_exe(),	  "coordinator", "--daemon",
 				"--exit-on-last", "-p",		 portbuf};
-	int argc = 6, status, p[2];
+	int argc = 6, p[2];
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
 	if (ckpt_dir) {
 		argv[argc++] = "--ckpt-dir";
@@ -283,31 +328,112 @@ static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compres
 		return errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
 	fflush(NULL);
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return errf(err, errlen, "cannot fork to start a coordinator: %s", strerror(errno));
-	if (pid == 0) {
-		dup2(p[1], 2);		/* its messages come to us */
-		unsetenv("LD_PRELOAD"); /* of a computation it runs in, or an ASan build's */
-		execv(argv[0], (char **)argv);
-		error("cannot run %s to start a coordinator: %s", argv[0], strerror(errno));
-		_exit(127);
 	}
+	if (pid == 0)
+		exec_detached(argv, p[1]);
 	close(p[1]);
-	ssize_t n = read_full(p[0], err, errlen - 1);
-	close(p[0]);
-	err[n > 0 ? n : 0] = 0;
-	err[strcspn(err, "\n")] = 0;
-	if (!strncmp(err, "stasis: error: ", 15))
-		memmove(err, err + 15, strlen(err + 15) + 1);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return errf(err, errlen, "cannot wait for the coordinator to start: %s",
-				    strerror(errno));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	*s = (struct cli_coord_start){.fd = p[0], .pid = pid, .port = port};
+	return 0;
+}
+
+#define READY_S 20 /* a coordinator says it listens within this */
+#define READY_S_MAX 3600
+
+int cli_coord_start_s(void)
+{
+	static int s;
+	const char *v = getenv("STASIS_COORD_START_TIMEOUT");
+	char *end;
+	if (s)
+		return s;
+	if (!v || !*v)
+		return s = READY_S;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end || n < 1 || n > READY_S_MAX) {
+		log_msg("error",
+			"invalid $STASIS_COORD_START_TIMEOUT '%s': expected a number of seconds "
+			"from 1 to %d",
+			v, READY_S_MAX);
+		exit(2);
+	}
+	return s = (int)n;
+}
+
+/* What fd says until every copy of it is closed (the coordinator closes its
+ * report once it listens, or exits), within cli_coord_start_s(): its length,
+ * or -1 with errno ETIMEDOUT. */
+static ssize_t read_report(int fd, char *buf, size_t size)
+{
+	long long deadline = now_ms() + cli_coord_start_s() * 1000LL;
+	size_t n = 0;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long long left = deadline - now_ms();
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		ssize_t got = r < 0 ? -1 : read(fd, buf + n, size - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || (n += (size_t)got) == size)
+			return got < 0 ? -1 : (ssize_t)n;
+	}
+}
+
+/* 0 once the coordinator coordinator_start started listens, or -1 with why in
+ * err. */
+static int coordinator_ready(struct cli_coord_start *s, char *err, size_t errlen)
+{
+	char said[PATH_MAX + 256];
+	uint16_t port = s->port;
+	ssize_t n = read_report(s->fd, said, sizeof(said) - 1);
+	int timed_out = n < 0 && errno == ETIMEDOUT;
+	close(s->fd);
+	said[n > 0 ? n : 0] = 0;
+	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) /* gone already: it only forked */
+		;
+	*s = (struct cli_coord_start){.fd = -1, .pid = -1, .port = port};
+	if (timed_out)
+		return errf(err, errlen,
+			    "the coordinator started for port %u did not say within %d s that it "
+			    "listens (stopped? 'stasis status -p %u' tells whether it runs)",
+			    port, cli_coord_start_s(), port);
+	return started(said, err, errlen);
+}
+
+static int spawn_coordinator(uint16_t port, const char *ckpt_dir, int no_compress, char *err,
+			     size_t errlen)
+{
+	struct cli_coord_start s;
+	if (coordinator_start(port, ckpt_dir, no_compress, &s, err, errlen) < 0)
+		return -1;
+	return coordinator_ready(&s, err, errlen);
+}
+
+int cli_coord_begin(uint16_t port, const char *ckpt_dir, struct cli_coord_start *s)
+{
+	char err[PATH_MAX + 256];
+	debug("no coordinator on port %u: starting one", port);
+	return coordinator_start(port, ckpt_dir, 0, s, err, sizeof(err)) < 0 ? error("%s", err) : 0;
+}
+
+int cli_coord_end(struct cli_coord_start *s)
+{
+	char err[PATH_MAX + 256];
+	if (coordinator_ready(s, err, sizeof(err)) == 0)
 		return 0;
-	if (!err[0])
-		errf(err, errlen, "the coordinator did not start (status %#x)", status);
-	return -1;
+	if (strstr(err, "is in use")) { /* another launcher's won: join it */
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return error("%s", err);
 }
 
 #define ENSURE_ATTEMPTS 5
@@ -335,6 +461,18 @@ static int hold_connect(uint16_t port, const char *ckpt_dir, int no_compress, ch
 	int fd = control_connect(port, HELLO_HOLD, &w, dir, sizeof(dir), err, errlen);
 	if (fd >= 0 && !cli_coord_remote()) /* images go to the directory of each host */
 		check_settings(fd, port, &w, dir, ckpt_dir, no_compress);
+	return fd;
+}
+
+int cli_coord_hold(uint16_t port, const char *ckpt_dir)
+{
+	char err[PATH_MAX + 256];
+	int fd = hold_connect(port, ckpt_dir, 0, err, sizeof(err));
+	if (fd >= 0 && start_port_file && note_port(start_port_file, port) < 0) {
+		close(fd);
+		errno = EIO;
+		return -1;
+	}
 	return fd;
 }
 

@@ -20,6 +20,13 @@ static int comp_path(uint64_t comp_id, char *buf, size_t size)
 	return proto_run_path(name, buf, size);
 }
 
+static int restart_path(uint64_t comp_id, char *buf, size_t size)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "comp-%016llx.restart.lock", (unsigned long long)comp_id);
+	return proto_run_path(name, buf, size);
+}
+
 int portlock_path(unsigned port, char *buf, size_t size)
 {
 	char name[64];
@@ -153,4 +160,43 @@ void portlock_release(unsigned port, int fd)
 {
 	char path[4200];
 	release(portlock_path(port, path, sizeof(path)) ? NULL : path, fd);
+}
+
+/* A POSIX lock on an empty file: not inherited by restart's children, its
+ * holder known from F_GETLK, and nothing written (the data block of a text
+ * cost 0.3 ms at the close that removed it, on ext4: on restart's way to the
+ * program's first instruction). */
+int restartlock_take(uint64_t comp_id, int *fd, int *pid)
+{
+	char path[4200];
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (restart_path(comp_id, path, sizeof(path)) < 0)
+		return -1;
+	for (int attempt = 1; attempt <= 20; attempt++) {
+		int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (lfd < 0)
+			return -1;
+		if (fcntl(lfd, F_SETLK, &fl) < 0) {
+			int saved = errno;
+			struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+			*pid =
+			    fcntl(lfd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? who.l_pid : 0;
+			close(lfd);
+			errno = saved == EACCES || saved == EAGAIN ? EWOULDBLOCK : saved;
+			return -1;
+		}
+		if (still_linked(lfd, path)) {
+			*fd = lfd;
+			return 0;
+		}
+		close(lfd); /* removed by its last holder meanwhile */
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+void restartlock_release(uint64_t comp_id, int fd)
+{
+	char path[4200];
+	release(restart_path(comp_id, path, sizeof(path)) ? NULL : path, fd);
 }

@@ -44,4 +44,17 @@ int portlock_take(unsigned port, const char *addr, int *fd, struct portlock_hold
 /* Give it up: the file is removed while still locked, then closed. */
 void portlock_release(unsigned port, int fd);
 
+/* One `stasis restart` of a computation at a time on this host, from before
+ * it creates anything until its processes have joined their coordinator
+ * (which then holds the computation's lock): a restart that starts the
+ * coordinator creates its processes before they join (cli/cmd_restart.c).
+ * The lock is a POSIX write lock (fcntl) on the empty file
+ * <rundir>/comp-<ID>.restart.lock: its holder is the process that took it
+ * (F_GETLK names it), not the children it forks. */
+/* 0 and the lock's fd in *fd; -1 with errno EWOULDBLOCK and the holder's pid
+ * in *pid (0 if unknown) when another holds it, or with another errno. */
+int restartlock_take(uint64_t comp_id, int *fd, int *pid);
+/* Give it up (the file is removed while still locked, then closed). */
+void restartlock_release(uint64_t comp_id, int fd);
+
 #endif

@@ -40,6 +40,8 @@ static const struct {
     [FAULT_RST_CLONE] = {"rst-clone", EAGAIN, "restorer: creating a process"},
     [FAULT_RST_MMAP] = {"rst-mmap", ENOMEM, "restorer: premapping a memory region"},
     [FAULT_RST_BLOB] = {"rst-blob", EIO, "restore blob: once the restorer is unmapped"},
+    [FAULT_COORD_READY] = {"coord-ready", EIO,
+			   "coordinator: once it listens, before it says so to its starter"},
 };
 
 #define MAX_ITEMS 512

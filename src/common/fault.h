@@ -66,6 +66,8 @@ enum fault_point {
 	FAULT_RST_CLONE = 22, /* creating a process (namespace init, clone3): EAGAIN */
 	FAULT_RST_MMAP = 23,  /* premapping a memory region: ENOMEM */
 	FAULT_RST_BLOB = 24,  /* in the blob, once the restorer is unmapped (fault_check) */
+	/* the coordinator, once it listens, before it says so to launch or restart */
+	FAULT_COORD_READY = 25, /* EIO: it exits without a word (/stop: never says it) */
 	FAULT_NPOINTS
 };
 

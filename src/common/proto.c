@@ -364,7 +364,10 @@ static int write_token_tmp(const char *tmp, const uint8_t token[PROTO_TOKEN_LEN]
 		return errf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 	hex_encode(token, PROTO_TOKEN_LEN, text);
 	text[2 * PROTO_TOKEN_LEN] = '\n';
-	if (fchmod(fd, 0600) < 0 || write_full(fd, text, sizeof(text)) < 0 || fsync(fd) < 0) {
+	/* Not fsynced: the token lives as long as its coordinator, which a crash
+	 * ends too, so durability buys nothing; an fsync on a disk that others
+	 * write to cost 0.5-20 ms of every coordinator start (docs/performance.md). */
+	if (fchmod(fd, 0600) < 0 || write_full(fd, text, sizeof(text)) < 0) {
 		errf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
@@ -528,19 +531,33 @@ static int connect_until(int fd, const struct sockaddr *sa, socklen_t salen, lon
 	return fcntl(fd, F_SETFL, fl);
 }
 
-static int tcp_connect(const char *host, uint16_t port, long long deadline, char *err,
+/* fd: a socket of the caller's (-1: make one). Returns the connected socket,
+ * or -1 (one made here is closed). */
+static int tcp_connect(int fd, const char *host, uint16_t port, long long deadline, char *err,
 		       size_t errlen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res;
 	char serv[8];
+	int mine = fd < 0, domain = 0;
+	socklen_t dlen = sizeof(domain);
 	snprintf(serv, sizeof(serv), "%u", (unsigned)port);
 	int rc = getaddrinfo(host, serv, &hints, &res);
 	if (rc)
 		return errf(err, errlen,
 			    "cannot resolve coordinator host '%s' ($STASIS_COORD_HOST): %s", host,
 			    gai_strerror(rc));
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (mine)
+		fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	else if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0 ||
+		 domain != res->ai_family) {
+		freeaddrinfo(res);
+		errno = EAFNOSUPPORT;
+		return errf(err, errlen,
+			    "cannot connect to the coordinator on %s:%u: a socket of "
+			    "another address family",
+			    host, (unsigned)port);
+	}
 	if (fd < 0) {
 		freeaddrinfo(res);
 		return errf(err, errlen, "cannot create a socket: %s", strerror(errno));
@@ -553,7 +570,8 @@ static int tcp_connect(const char *host, uint16_t port, long long deadline, char
 		return fd;
 	}
 	int saved = errno;
-	close(fd);
+	if (mine)
+		close(fd);
 	errno = saved;
 	if (saved == ECONNREFUSED)
 		return errf(err, errlen,
@@ -677,24 +695,33 @@ static int handshake(int fd, uint16_t port, struct proto_hello *hello,
 	return handle_welcome(&m, welcome, ckpt_dir, dirsize, err, errlen);
 }
 
-int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_welcome *welcome,
-			 char *ckpt_dir, size_t dirsize, char *err, size_t errlen)
+int proto_client_connect_fd(int fd, uint16_t port, struct proto_hello *hello,
+			    struct proto_welcome *welcome, char *ckpt_dir, size_t dirsize,
+			    char *err, size_t errlen)
 {
+	int mine = fd < 0;
 	if (port == 0) {
 		errno = EINVAL;
 		return errf(err, errlen, "invalid coordinator port ($STASIS_PORT must be 1-65535)");
 	}
 	long long deadline = now_ms() + PROTO_HANDSHAKE_MS;
-	int fd = tcp_connect(coord_host(), port, deadline, err, errlen);
+	fd = tcp_connect(fd, coord_host(), port, deadline, err, errlen);
 	if (fd < 0)
 		return -1;
 	if (handshake(fd, port, hello, welcome, ckpt_dir, dirsize, deadline, err, errlen) < 0) {
 		int saved = errno;
-		close(fd);
+		if (mine)
+			close(fd);
 		errno = saved;
 		return -1;
 	}
 	return fd;
+}
+
+int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_welcome *welcome,
+			 char *ckpt_dir, size_t dirsize, char *err, size_t errlen)
+{
+	return proto_client_connect_fd(-1, port, hello, welcome, ckpt_dir, dirsize, err, errlen);
 }
 
 void proto_host_key(uint8_t key[16], const char *ns)

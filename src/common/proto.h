@@ -374,6 +374,12 @@ int proto_token_from_hex(const char *hex, uint8_t token[PROTO_TOKEN_LEN]);
 struct proto_hello;
 int proto_client_connect(uint16_t port, struct proto_hello *hello, struct proto_welcome *welcome,
 			 char *ckpt_dir, size_t dirsize, char *err, size_t errlen);
+/* The same on fd, a stream socket the caller made (and keeps: it is not
+ * closed on failure) of the coordinator host's address family: processes
+ * forked before the connect hold the connected socket too (restart). */
+int proto_client_connect_fd(int fd, uint16_t port, struct proto_hello *hello,
+			    struct proto_welcome *welcome, char *ckpt_dir, size_t dirsize,
+			    char *err, size_t errlen);
 
 /* $STASIS_PORT, else 7779; 0 if $STASIS_PORT is set but is not a port number. */
 uint16_t proto_default_port(void);

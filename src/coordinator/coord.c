@@ -2,6 +2,7 @@
  * signals, --exit-on-last, and running it in the foreground, as a child or as a
  * daemon. */
 #include "common/complock.h"
+#include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
@@ -356,6 +357,9 @@ static void detach_stdio(struct coord *c)
 static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, int daemon, int fd)
 {
 	char msg[PATH_MAX + 256];
+	/* its starter may be gone before it reads the report (a restart that
+	 * failed meanwhile): the write fails, the coordinator serves its grace */
+	signal(SIGPIPE, SIG_IGN);
 	if (daemon) {
 		/* keep nothing of the caller's but the report pipe */
 		if (fd > 3)
@@ -375,6 +379,8 @@ static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, in
 		log_msg(NULL, "coordinator listening on %s:%u (pid %d), checkpoints in %s",
 			c->bind_addr, c->port, (int)getpid(), c->ckpt_dir);
 	}
+	if (fault_hit(FAULT_COORD_READY)) /* gone before a word (or stopped: never says it) */
+		_exit(1);
 	snprintf(msg, sizeof(msg), "R %u %d", c->port, (int)getpid());
 	write_full(fd, msg, strlen(msg));
 	close(fd);
@@ -383,6 +389,11 @@ static __attribute__((noreturn)) void spawn_child(const struct coord_opts *o, in
 	__lsan_do_leak_check(); /* _exit skips it: the unit tests see the coordinator's leaks */
 #endif
 	_exit(status);
+}
+
+void coord_run_detached(const struct coord_opts *o, int fd)
+{
+	spawn_child(o, 1, fd);
 }
 
 static pid_t read_ready(int fd, uint16_t *port, char *err, size_t errlen)

@@ -45,4 +45,10 @@ int coord_run(const struct coord_opts *o);
  * stores its port in *port (if port is not NULL). */
 pid_t coord_spawn(const struct coord_opts *o, int daemon, uint16_t *port, char *err, size_t errlen);
 
+/* In a process that its starter has already detached (setsid, not its
+ * child): start, say "R <port> <pid>" or "E <message>" on fd, serve like a
+ * daemon, exit. What launch and restart run (cli/coordctl.c), so that one
+ * process, not three, stands between them and a listening coordinator. */
+__attribute__((noreturn)) void coord_run_detached(const struct coord_opts *o, int fd);
+
 #endif

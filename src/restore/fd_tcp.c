@@ -11,6 +11,7 @@
  * RST_TCP_WAIT_S. Each socket then becomes its shared object (objs.c), at
  * the fixed number every holder takes it from. */
 #include "restore/fd_tcp.h"
+#include "restore/gate.h"
 #include "restore/fd_inet.h"
 #include "restore/load.h"
 #include "common/clock.h"
@@ -403,7 +404,8 @@ out:
 /* A part of a generation takes no port before every part holds the ports its
  * images need: each binds them before it joins (fd_inet.c), and the
  * coordinator answers JOINED once every process of the generation has joined.
- * (A whole generation joined before PID 1 existed.) */
+ * (A whole generation has joined before PID 1 makes any: before PID 1
+ * existed, or by the gate when restart started the coordinator: gate.c.) */
 static int wait_joined(int ns, int wait_s)
 {
 	uint8_t buf[64];
@@ -463,6 +465,8 @@ int rst_tcp_restore(const struct rst_set *set)
 	}
 	if (!nconns)
 		return 0;
+	if (rst_gate_wait(set, -1) < 0) /* the coordinator restart started is up (gate.c) */
+		return error("restart ended before it joined the coordinator");
 	min_fd = set->top;
 	/* the coordinator's own --wait ends a part that waits in vain first, and
 	 * says which processes did not come */

@@ -217,11 +217,17 @@ static void free_job(struct fill_job *j)
 	free(j->batches);
 }
 
-static int workers_for(uint32_t nchunks)
+/* One worker per core, up to MAX_WORKERS, for memory worth it: below
+ * SOLO_BYTES (the regions a mapped image leaves to read: stacks, heaps,
+ * libraries' data, mostly zeros) starting a thread, its stack and its malloc
+ * arena costs more than it saves, on the path to the program's first
+ * instruction. */
+#define SOLO_BYTES (4ull << 20)
+static int workers_for(uint64_t bytes)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int n = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : (int)cores;
-	return nchunks < 16 ? 1 : n;
+	return bytes < SOLO_BYTES ? 1 : n;
 }
 
 int rst_fill(struct rst_image *img, const struct rst_layout *l)
@@ -239,11 +245,14 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	for (uint32_t c = 0; c < img->nchunks; c++)
 		if (!l->mapped[c])
 			j.total += (uint64_t)img->chunks[c].npages * IMG_PAGE;
-	uint32_t toread = 0;
+	uint64_t toread = 0; /* bytes read */
 	for (uint32_t c = 0; c < img->nchunks; c++)
-		toread += !l->mapped[c];
+		if (!l->mapped[c])
+			toread += (uint64_t)img->chunks[c].npages * IMG_PAGE;
 	pthread_t t[MAX_WORKERS];
 	int started = 0, n = workers_for(toread);
+	debug("pid %u: %llu KiB of memory to read, on %d thread%s", img->proc->pid,
+	      (unsigned long long)(toread >> 10), n, n > 1 ? "s" : "");
 	j.dst = calloc(img->nchunks + 1, sizeof(uint64_t));
 	j.order = malloc((img->nchunks + 1) * sizeof(uint32_t));
 	j.starts = malloc((img->nchunks + 1) * sizeof(uint32_t));

@@ -34,6 +34,10 @@ struct rst_conn {
 	int coord_fd; /* socket joined to the coordinator (rst_join) */
 	struct proto_welcome welcome;
 	char ckpt_dir[PATH_MAX];
+	int joined; /* the coordinator welcomed it (set by restart: gate.c) */
+	/* where restart runs, read before it enters its namespaces (its /proc is
+	 * the namespace's then) */
+	struct proto_host where;
 };
 
 /* An object several processes of the set hold (a pipe, a socket pair, shared
@@ -70,6 +74,10 @@ struct rst_set {
 	struct rst_obj *objs; /* at base+3+2n+2k and +1 */
 	int base, top;
 	int host_proc; /* the host's /proc (for a process's host PID), at a number >= top */
+	/* restart joins the processes once PID 1 runs (it started the
+	 * coordinator: gate.c); conn[] is then memory shared with them */
+	int (*join)(struct rst_set *set);
+	int gate, gate_open; /* gate.c's pipe, at numbers >= top; -1: none */
 };
 
 #endif

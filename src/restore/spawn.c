@@ -7,6 +7,7 @@
 #include "restore/fd_tty.h"
 #include "restore/fdkinds.h"
 #include "restore/fds.h"
+#include "restore/gate.h"
 #include "restore/load.h"
 #include "restore/locks.h"
 #include "restore/mem.h"
@@ -198,6 +199,7 @@ static void run_init(struct rst_set *set, int status_fd)
 	pid_t *roots = calloc(set->n, sizeof(pid_t));
 	int nroots = 0;
 	report_fd = status_fd;
+	rst_gate_child(set);
 	init_follows_restart();
 	rst_sigfwd_init();
 	if (!roots)
@@ -244,15 +246,30 @@ static void keep_host_proc(struct rst_set *set)
 		close(fd);
 }
 
+/* The processes are being made: join them, then open the gate (gate.c). On
+ * failure (said why) the namespace is ended, nothing of it runs. */
+static int join_late(struct rst_set *set, pid_t init)
+{
+	int s;
+	if (set->join(set) == 0) {
+		rst_gate_open(set);
+		return 0;
+	}
+	kill(init, SIGKILL);
+	while (waitpid(init, &s, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
 int rst_run(struct rst_set *set)
 {
 	int pfd[2];
 	struct init_report r;
-	set->host_proc = -1;
+	set->host_proc = set->gate = set->gate_open = -1;
 	if (set->opt.debug_pause)
 		keep_host_proc(set);
-	if (enter_namespaces() < 0 || rst_tty_prepare(set) < 0 || rst_verify_prepare(set) < 0 ||
-	    pipe2(pfd, O_CLOEXEC) < 0)
+	if ((set->join && rst_gate_make(set) < 0) || enter_namespaces() < 0 ||
+	    rst_tty_prepare(set) < 0 || rst_verify_prepare(set) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
 	pid_t init = fault_hit(FAULT_RST_CLONE) ? -1 : fork();
 	if (init < 0)
@@ -268,6 +285,10 @@ int rst_run(struct rst_set *set)
 		run_init(set, pfd[1]);
 	}
 	close(pfd[1]);
+	if (set->join && join_late(set, init) < 0) {
+		close(pfd[0]);
+		return -1;
+	}
 	close_all_but_images(set);
 	rst_sigfwd_restart(init, rst_tty_own());
 	int verified = rst_verify_run(set, init);
@@ -391,6 +412,19 @@ static void write_restart_info(const struct rst_set *set, struct rst_image *img,
 			  img->r.path, (unsigned long long)at);
 }
 
+void rst_conn_init(struct rst_conn *o, uint16_t port, int part, int fd)
+{
+	static struct proto_host where; /* restart's, read once */
+	static int known;
+	if (!known++)
+		proto_host_fill(&where);
+	memset(o, 0, sizeof(*o));
+	o->port = port;
+	o->part = part;
+	o->coord_fd = fd;
+	o->where = where;
+}
+
 int rst_join(struct rst_image *img, struct rst_conn *o, char *err, size_t errlen)
 {
 	struct proto_hello h = {.role = ROLE_PROCESS,
@@ -400,19 +434,21 @@ int rst_join(struct rst_image *img, struct rst_conn *o, char *err, size_t errlen
 				.flags = HELLO_RESTART | (o->part ? HELLO_PART : 0),
 				.nprocs = img->r.hdr.nprocs,
 				.restart_id = (uint32_t)getpid()}; /* this 'stasis restart' */
-	struct proto_host host; /* where it runs now, and where it ran */
-	proto_host_fill(&host);
+	struct proto_host host = o->where; /* where it runs now, and where it ran */
 	for (uint32_t k = 0; k < img->nmembers; k++)
 		if (img->members[k].flags & IMG_MEMBER_SELF)
 			memcpy(host.orig_host, img->members[k].host, sizeof(host.orig_host) - 1);
 	if (o->part)
 		proto_origin(h.origin, host.orig_host);
 	snprintf(h.name, sizeof(h.name), "%s", rst_str(img, img->proc->name_str));
-	o->coord_fd = proto_client_connect(o->port, &h, &o->welcome, o->ckpt_dir,
-					   sizeof(o->ckpt_dir), err, errlen);
-	if (o->coord_fd < 0)
+	/* on the socket the processes hold already, when restart made them first */
+	int fd = proto_client_connect_fd(o->coord_fd, o->port, &h, &o->welcome, o->ckpt_dir,
+					 sizeof(o->ckpt_dir), err, errlen);
+	if (fd < 0)
 		return -1;
+	o->coord_fd = fd;
 	proto_send(o->coord_fd, MSG_HOST, &host, sizeof(host), NULL, 0);
+	__atomic_store_n(&o->joined, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -487,6 +523,8 @@ void rst_process(struct rst_set *set, int i)
 	      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rst_locks_take(img) < 0)
 		rst_abort(NULL);
+	if (rst_gate_wait(set, i) < 0) /* restart joins it meanwhile (gate.c) */
+		rst_abort(NULL);       /* restart is gone: it said why, if it could */
 	write_restart_info(set, img, &l, &o->welcome, o->ckpt_dir, o->port);
 	restore_rlimits(img->proc);
 	debug("pid %u: into the blob", img->proc->pid);

@@ -7,8 +7,12 @@
 
 #include <stddef.h>
 
+/* Ready o to join on port, on fd (a socket made for it, -1: one made then). */
+void rst_conn_init(struct rst_conn *o, uint16_t port, int part, int fd);
 /* Join the coordinator on o->port as the image's process (HELLO_RESTART),
- * before anything is created: a coordinator that has a process does not exit. */
+ * before anything is created (a coordinator that has a process does not
+ * exit), or once the processes exist when restart started the coordinator
+ * (gate.c). */
 int rst_join(struct rst_image *img, struct rst_conn *o, char *err, size_t errlen);
 /* Run the restored computation in the foreground; returns the wait status of
  * its first root process (as waitpid gives it), or -1 after printing why it

@@ -290,6 +290,7 @@ def test_every_point_is_listed_and_tested():
     assert sorted(points.values()) == list(range(1, len(points) + 1))
     tested = {f.split(":")[0] for f in AT_CHECKPOINT} | {f.split(":")[0] for f in AT_RESTART}
     tested |= {"rt-alloc"}  # walked below, every hit
+    tested |= {"coord-ready"}  # test_restart_fast.py: a coordinator that never says it listens
     assert sorted(set(points) - tested) == []
 
 

@@ -82,11 +82,20 @@ def test_restart_refused_while_running(st):
     finish(st, p, out)
 
 
-def test_restart_twice_at_once(st):
+@pytest.mark.parametrize("coord", ["running", "started by each restart"])
+def test_restart_twice_at_once(st, coord):
+    """Two restarts of one computation at once: one is refused, naming the
+    computation's processes, and leaves nothing. With no coordinator, the
+    first to lock the computation starts one and restores its processes
+    meanwhile (restore/gate.c); the other waits until they have joined, then
+    is refused the same way, before it makes anything."""
     p, out = start_tree(st)
     comp = status_of(st)["comp_id"]
     imgs = st.checkpoint(kill=True)
     st.wait_killed(p)
+    if coord != "running":
+        st.stasis("kill", "-p", st.port, "--coordinator", timeout=20)
+        wait_until(lambda: not listening(st.port), 20, "the coordinator gone")
     a = st.restart(imgs)
     b = st.restart(imgs)
     wait_until(lambda: not a.running() or not b.running(), 30, "one restart refused")
