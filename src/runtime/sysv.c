@@ -109,7 +109,8 @@ int rt_sysv_vma(struct rt_files *f, struct rt_strtab *tab, const char *path, uin
 struct sysv_ctx {
 	struct rt_ipc *out;
 	struct rt_files *files;
-	char *maps; /* /proc/self/maps: attached segments */
+	char *maps;	 /* /proc/self/maps: attached segments */
+	long long since; /* when this process started (started_at) */
 	char *err;
 	size_t errlen;
 };
@@ -259,6 +260,32 @@ static int dump_msg(struct sysv_ctx *c, int id)
 	return copy_messages(c, o, id);
 }
 
+/* When this process started, in seconds since the epoch (0: unknown). */
+static long long started_at(char *buf, size_t size)
+{
+	unsigned long long ticks = 0, btime = 0;
+	char *p;
+	if (read_small_file("/proc/self/stat", buf, size) < 0 || !(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu",
+		   &ticks) != 1)
+		return 0;
+	if (read_small_file("/proc/stat", buf, size) < 0 || !(p = strstr(buf, "\nbtime ")) ||
+	    sscanf(p + 7, "%llu", &btime) != 1)
+		return 0;
+	return (long long)(btime + ticks / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* A pid column names this process only if the object is of its user and was
+ * made (or last changed: ctime) since it started: pids are reused (32768 of
+ * them by default), and a leftover object of an ended process with our pid,
+ * another user's, failed the checkpoint ("cannot read SysV shm: Permission
+ * denied"), or one of our user's would be saved as ours. The columns of the
+ * creator's uid and of ctime, in shm's table and msg's alike: */
+#define CUID_COL 9
+#define CTIME_COL 13
+
 /* One /proc/sysvipc file: each object this process uses is dumped. pidcols:
  * the columns (from 0) holding pids that make an object ours, or -1. */
 static int scan_table(struct sysv_ctx *c, const char *file, uint32_t type, int pidcol1, int pidcol2)
@@ -274,14 +301,18 @@ static int scan_table(struct sysv_ctx *c, const char *file, uint32_t type, int p
 	char *save = NULL;
 	strtok_r(buf, "\n", &save); /* the header */
 	for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		long col[8] = {0};
-		if (sscanf(line, "%ld %ld %ld %ld %ld %ld %ld", &col[0], &col[1], &col[2], &col[3],
-			   &col[4], &col[5], &col[6]) < 4)
+		long col[16] = {0};
+		int n = sscanf(line, "%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld",
+			       &col[0], &col[1], &col[2], &col[3], &col[4], &col[5], &col[6],
+			       &col[7], &col[8], &col[9], &col[10], &col[11], &col[12], &col[13]);
+		if (n < 4)
 			continue;
 		int id = col[1];
-		int ours = was_used(type, id) || (pidcol1 >= 0 && col[pidcol1] == me) ||
-			   (pidcol2 >= 0 && col[pidcol2] == me) ||
-			   (type == IMG_IPC_SHM && attached(c->maps, id));
+		int by_pid = pidcol1 >= 0 && n > CTIME_COL &&
+			     (col[pidcol1] == me || col[pidcol2] == me) &&
+			     col[CUID_COL] == (long)geteuid() && col[CTIME_COL] >= c->since;
+		int ours =
+		    was_used(type, id) || by_pid || (type == IMG_IPC_SHM && attached(c->maps, id));
 		if (!ours)
 			continue;
 		int rc = type == IMG_IPC_SHM   ? dump_shm(c, id)
@@ -295,8 +326,10 @@ static int scan_table(struct sysv_ctx *c, const char *file, uint32_t type, int p
 
 int rt_dump_sysv(struct rt_ipc *out, struct rt_files *files, char *err, size_t errlen)
 {
-	struct sysv_ctx c = {out, files, rt_alloc(PROCFILE_MAX), err, errlen};
+	struct sysv_ctx c = {out, files, rt_alloc(PROCFILE_MAX), 0, err, errlen};
 	out->n = 0;
+	if (c.maps)
+		c.since = started_at(c.maps, PROCFILE_MAX);
 	if (!c.maps || read_small_file("/proc/self/maps", c.maps, PROCFILE_MAX) < 0)
 		return errf(err, errlen, "cannot read /proc/self/maps: %s", strerror(errno));
 	/* shm: key shmid perms size cpid lpid ...; msg: key msqid perms cbytes qnum
