@@ -28,6 +28,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MSG_COPY
@@ -110,7 +111,7 @@ struct sysv_ctx {
 	struct rt_ipc *out;
 	struct rt_files *files;
 	char *maps;	 /* /proc/self/maps: attached segments */
-	long long since; /* when this process started (started_at) */
+	long long since; /* when this process started (started_at), -1: not read yet */
 	char *err;
 	size_t errlen;
 };
@@ -260,21 +261,23 @@ static int dump_msg(struct sysv_ctx *c, int id)
 	return copy_messages(c, o, id);
 }
 
-/* When this process started, in seconds since the epoch (0: unknown). */
-static long long started_at(char *buf, size_t size)
+/* When this process started, in seconds since the epoch (0: unknown): its
+ * start in clock ticks since boot (/proc/self/stat) against CLOCK_BOOTTIME. */
+static long long started_at(void)
 {
-	unsigned long long ticks = 0, btime = 0;
+	char buf[1024];
+	unsigned long long ticks;
+	struct timespec boot;
 	char *p;
-	if (read_small_file("/proc/self/stat", buf, size) < 0 || !(p = strrchr(buf, ')')) ||
+	if (read_small_file("/proc/self/stat", buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')) ||
 	    sscanf(p + 2,
 		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
 		   "%*d %*d %llu",
-		   &ticks) != 1)
+		   &ticks) != 1 ||
+	    clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
 		return 0;
-	if (read_small_file("/proc/stat", buf, size) < 0 || !(p = strstr(buf, "\nbtime ")) ||
-	    sscanf(p + 7, "%llu", &btime) != 1)
-		return 0;
-	return (long long)(btime + ticks / (unsigned long long)sysconf(_SC_CLK_TCK));
+	long long up = (long long)(ticks / (unsigned long long)sysconf(_SC_CLK_TCK));
+	return (long long)time(NULL) - (boot.tv_sec - up) - 1; /* a second's margin */
 }
 
 /* A pid column names this process only if the object is of its user and was
@@ -285,6 +288,14 @@ static long long started_at(char *buf, size_t size)
  * creator's uid and of ctime, in shm's table and msg's alike: */
 #define CUID_COL 9
 #define CTIME_COL 13
+
+/* Read only when a pid column names us: rarely, and not in every pause. */
+static long long since(struct sysv_ctx *c)
+{
+	if (c->since < 0)
+		c->since = started_at();
+	return c->since;
+}
 
 /* One /proc/sysvipc file: each object this process uses is dumped. pidcols:
  * the columns (from 0) holding pids that make an object ours, or -1. */
@@ -310,7 +321,7 @@ static int scan_table(struct sysv_ctx *c, const char *file, uint32_t type, int p
 		int id = col[1];
 		int by_pid = pidcol1 >= 0 && n > CTIME_COL &&
 			     (col[pidcol1] == me || col[pidcol2] == me) &&
-			     col[CUID_COL] == (long)geteuid() && col[CTIME_COL] >= c->since;
+			     col[CUID_COL] == (long)geteuid() && col[CTIME_COL] >= since(c);
 		int ours =
 		    was_used(type, id) || by_pid || (type == IMG_IPC_SHM && attached(c->maps, id));
 		if (!ours)
@@ -326,10 +337,8 @@ static int scan_table(struct sysv_ctx *c, const char *file, uint32_t type, int p
 
 int rt_dump_sysv(struct rt_ipc *out, struct rt_files *files, char *err, size_t errlen)
 {
-	struct sysv_ctx c = {out, files, rt_alloc(PROCFILE_MAX), 0, err, errlen};
+	struct sysv_ctx c = {out, files, rt_alloc(PROCFILE_MAX), -1, err, errlen};
 	out->n = 0;
-	if (c.maps)
-		c.since = started_at(c.maps, PROCFILE_MAX);
 	if (!c.maps || read_small_file("/proc/self/maps", c.maps, PROCFILE_MAX) < 0)
 		return errf(err, errlen, "cannot read /proc/self/maps: %s", strerror(errno));
 	/* shm: key shmid perms size cpid lpid ...; msg: key msqid perms cbytes qnum
