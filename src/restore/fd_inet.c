@@ -27,6 +27,7 @@
 #include "image/kinds/fd_inet.h"
 
 #include <arpa/inet.h>
+#include <linux/socket.h> /* SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -77,6 +78,11 @@ void rst_inet_options(int s, const struct img_inet *r)
 		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &r->rcvbuf, sizeof(r->rcvbuf));
 	if (r->sndbuf)
 		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &r->sndbuf, sizeof(r->sndbuf));
+	if (r->flags & IMG_INET_BUF_LOCKS) { /* setting a size locked it: as it was */
+		int locks = (r->flags & IMG_INET_SNDBUF_LOCK ? SOCK_SNDBUF_LOCK : 0) |
+			    (r->flags & IMG_INET_RCVBUF_LOCK ? SOCK_RCVBUF_LOCK : 0);
+		setsockopt(s, SOL_SOCKET, SO_BUF_LOCK, &locks, sizeof(locks));
+	}
 }
 
 void rst_inet_rcvlowat(int s, const struct img_inet *r)

@@ -18,6 +18,7 @@
 #include "common/proto.h"
 
 #include <arpa/inet.h>
+#include <linux/socket.h> /* SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK */
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_segs_in */
@@ -75,6 +76,10 @@ static uint32_t inet_flags(int fd, int family, int proto)
 		f |= sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0 ? IMG_INET_V6ONLY : 0;
 	if (proto == IPPROTO_TCP)
 		f |= sockopt(fd, IPPROTO_TCP, TCP_NODELAY) > 0 ? IMG_INET_NODELAY : 0;
+	int locks = sockopt(fd, SOL_SOCKET, SO_BUF_LOCK); /* -1: Linux < 5.14 */
+	if (locks >= 0)
+		f |= IMG_INET_BUF_LOCKS | (locks & SOCK_SNDBUF_LOCK ? IMG_INET_SNDBUF_LOCK : 0) |
+		     (locks & SOCK_RCVBUF_LOCK ? IMG_INET_RCVBUF_LOCK : 0);
 	return f;
 }
 

@@ -26,7 +26,9 @@
  * (SO_RCVBUFFORCE, past twice net.core.rmem_max, as autotuning grows one)
  * and, held, says ready once its writer has sent everything.
  * At VERIFY_FILE each end reads what is left, checks every word, checks
- * that getsockname/getpeername give what they gave at the start, then says
+ * that getsockname/getpeername and SO_BUF_LOCK (which buffer sizes the
+ * program set, which autotuning may grow) give what they gave at the start,
+ * then says
  * "end <side> ok". The pair says PASS once both ends did.
  */
 #include "zdtm.h"
@@ -45,6 +47,7 @@
 static int fd, side, live;
 static uint64_t nbytes;
 static struct sockaddr_storage name0, peer0;
+static int locks0 = -1; /* SO_BUF_LOCK once set up: -1, not known (Linux < 5.14) */
 static volatile uint64_t got_total, sent_total;
 
 static void must(int ok, const char *what)
@@ -207,6 +210,9 @@ static void start(int s, int which, pthread_t *w, pthread_t *r)
 	     "SO_RCVBUF");
 	must(!force || setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &forced, sizeof(forced)) == 0,
 	     "SO_RCVBUFFORCE");
+	l = sizeof(locks0);
+	if (getsockopt(fd, SOL_SOCKET, SO_BUF_LOCK, &locks0, &l) < 0)
+		locks0 = -1;
 	must(pthread_create(w, NULL, writer, NULL) == 0, "writer");
 	if (live)
 		must(pthread_create(r, NULL, reader, NULL) == 0, "reader");
@@ -224,6 +230,13 @@ static void finish(pthread_t w, pthread_t r)
 	 * and the kernel has no peer name to give */
 	zd_check(same_name(0, &name0), "end %d: getsockname changed", side);
 	zd_check(same_name(1, &peer0), "end %d: getpeername changed", side);
+	int locks = -1;
+	socklen_t l = sizeof(locks);
+	getsockopt(fd, SOL_SOCKET, SO_BUF_LOCK, &locks, &l);
+	zd_check(locks == locks0,
+		 "end %d: SO_BUF_LOCK is %d, was %d (the buffers the program "
+		 "set stay set; those autotuning grew stay autotuned)",
+		 side, locks, locks0);
 	stop = 1;
 	if (!live)
 		must(pthread_create(&r, NULL, reader, NULL) == 0, "reader");

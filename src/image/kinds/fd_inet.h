@@ -23,6 +23,13 @@ enum img_inet_state {
 #define IMG_INET_NODELAY (1u << 3)
 #define IMG_INET_KEEPALIVE (1u << 4)
 #define IMG_INET_BROADCAST (1u << 5)
+/* SO_BUF_LOCK as the program left it (Linux 5.14): the buffer sizes it set
+ * stay as set; the others the kernel's autotuning may grow, from rcvbuf and
+ * sndbuf on. Without IMG_INET_BUF_LOCKS (an older image, an older kernel)
+ * a size recorded stays as set. */
+#define IMG_INET_BUF_LOCKS (1u << 6)   /* the two bits below are known */
+#define IMG_INET_SNDBUF_LOCK (1u << 7) /* SOCK_SNDBUF_LOCK */
+#define IMG_INET_RCVBUF_LOCK (1u << 8) /* SOCK_RCVBUF_LOCK */
 struct img_inet {
 	uint32_t family; /* AF_INET 2, AF_INET6 10 */
 	uint32_t proto;	 /* IPPROTO_TCP 6, IPPROTO_UDP 17 */
