@@ -95,6 +95,7 @@ void ckpt_exec_joined(struct coord *c, uint32_t pid)
 
 static int ckpt_begin(struct coord *c, uint32_t flags, uint64_t requester, char *err,
 		      size_t errlen);
+static void dequeue(struct coord *c);
 
 static long long deferred_fired(struct loop *l, long long id, void *data)
 {
@@ -112,6 +113,7 @@ static long long deferred_fired(struct loop *l, long long id, void *data)
 		struct proto_ckpt_result r = {.status = 1, .gen = 0};
 		if (req)
 			conn_send(req, MSG_CKPT_RESULT, &r, sizeof(r), err, strlen(err));
+		dequeue(c); /* it cannot begin either, but it says so */
 	}
 	return LOOP_NOMORE;
 }
@@ -124,16 +126,51 @@ static void defer(struct coord *c, uint32_t flags, uint64_t requester, long long
 	c->defer_timer = loop_add_timer(c->loop, ms, deferred_fired, c);
 }
 
+int ckpt_busy(const struct coord *c)
+{
+	return c->ckpt.active || c->deferred.pending;
+}
+
+/* A client's request while a checkpoint runs (or is about to begin, or to
+ * start again) waits for it: the client gets the result of a checkpoint that
+ * began after it asked. One waits at a time. */
+static int queue(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen)
+{
+	if (c->queued.pending)
+		return errf(err, errlen,
+			    "checkpoint generation %u is running and another checkpoint waits to "
+			    "begin after it: checkpoint again when they complete",
+			    c->ckpt.active ? c->ckpt.gen : c->gen);
+	c->queued.pending = 1;
+	c->queued.flags = flags;
+	c->queued.requester = requester;
+	debug("a checkpoint asked for during generation %u begins after it", c->gen);
+	return 0;
+}
+
+/* The checkpoint is over (not to be tried again): begin the one that waited,
+ * unless its client has gone. */
+static void dequeue(struct coord *c)
+{
+	if (!c->queued.pending || c->deferred.pending)
+		return;
+	c->queued.pending = 0;
+	if (!conn_by_id(c, c->queued.requester))
+		return;
+	c->retry_until_ms = now_ms() + RETRY_MS;
+	c->retries = 0;
+	defer(c, c->queued.flags, c->queued.requester, 0);
+}
+
 /* A process is in the middle of an exec: start once it is back (or gone). */
 int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen)
 {
-	if (c->deferred.pending)
-		return errf(err, errlen,
-			    "a checkpoint is about to begin: try again when it completes");
-	if (!c->ckpt.active) {
-		c->retry_until_ms = now_ms() + RETRY_MS;
-		c->retries = 0;
-	}
+	if (ckpt_busy(c))
+		return requester ? queue(c, flags, requester, err, errlen)
+				 : errf(err, errlen, "checkpoint generation %u is still running",
+					c->ckpt.active ? c->ckpt.gen : c->gen);
+	c->retry_until_ms = now_ms() + RETRY_MS;
+	c->retries = 0;
 	if (!c->ckpt.active && execs_pending(c)) {
 		defer(c, flags, requester, EXEC_POLL_MS);
 		return 0;
@@ -516,6 +553,7 @@ static void ckpt_finish(struct coord *c)
 	sbuf_reset(&ck->errors);
 	fault_generation(0);
 	sbuf_reset(&ck->hostpaths);
+	dequeue(c);
 }
 
 static void member_gone(struct coord *c, struct conn *k);

@@ -26,6 +26,11 @@ static int checkpoint_in(struct conn *k, uint32_t flags, const char *dir, size_t
 	char want[PATH_MAX], old[PATH_MAX];
 	if (!len)
 		return ckpt_start(c, flags, k->id, err, errlen);
+	if (ckpt_busy(c)) /* its images go to the directory it began with */
+		return errf(err, errlen,
+			    "checkpoint generation %u is running: checkpoint into %.*s again when "
+			    "it completes",
+			    c->gen, (int)len, dir);
 	snprintf(want, sizeof(want), "%.*s", (int)len, dir);
 	if (len >= sizeof(want) || memchr(dir, 0, len) || want[0] != '/')
 		return errf(err, errlen, "bad checkpoint directory: give an absolute path");
@@ -60,7 +65,7 @@ static long long interval_fired(struct loop *l, long long id, void *data)
 	char err[1024];
 	(void)l;
 	(void)id;
-	if (coord_nprocs(c) && !c->ckpt.active && !c->restarting &&
+	if (coord_nprocs(c) && !ckpt_busy(c) && !c->restarting &&
 	    ckpt_start(c, 0, 0, err, sizeof(err)) < 0) {
 		warn("interval checkpoint not started: %s", err);
 		c->last_err.gen = c->gen + 1;

@@ -184,6 +184,11 @@ struct coord {
 		uint32_t flags;
 		uint64_t requester;
 	} deferred;
+	struct {
+		int pending;
+		uint32_t flags;
+		uint64_t requester; /* a control client: never the interval timer */
+	} queued; /* asked for while a checkpoint ran: begins once that one is over */
 	long long defer_timer;
 	long long retry_until_ms; /* a checkpoint that failed transiently is retried until */
 	unsigned retries;	  /* and at least once: the retries of this request */
@@ -249,6 +254,8 @@ void fds_reserve(struct coord *c);
 /* Add (sign 1) or take away (-1) what k counts for in the running checkpoint:
  * before and after a change of its state, membership, barrier or report. */
 void ckpt_count(struct conn *k, int sign);
+/* 1 while a checkpoint runs, or is about to begin or to start again */
+int ckpt_busy(const struct coord *c);
 int ckpt_start(struct coord *c, uint32_t flags, uint64_t requester, char *err, size_t errlen);
 void ckpt_on_barrier(struct conn *k, const struct proto_barrier *b);
 void ckpt_on_image(struct conn *k, const struct proto_msg *m);

@@ -32,7 +32,7 @@ static int in_use(const struct coord *c)
 	for (const struct conn *k = c->conns; k; k = k->next)
 		if (k->state != CONN_DEAD)
 			return 1;
-	return c->ckpt.active || c->deferred.pending;
+	return ckpt_busy(c);
 }
 
 void life_stop_listening(struct coord *c)

@@ -60,9 +60,9 @@ static int json_running(struct coord *c, struct sbuf *s)
 	struct proto_progress p = ckpt_progress(c);
 	return sbuf_printf(s,
 			   ", \"checkpoint\": {\"gen\": %u, \"elapsed_ms\": %lld, \"bytes_done\": "
-			   "%llu, \"bytes_total\": %llu, \"nprocs\": %u}",
+			   "%llu, \"bytes_total\": %llu, \"nprocs\": %u, \"queued\": %d}",
 			   c->ckpt.gen, now_ms() - c->ckpt.start_ms, (unsigned long long)p.done,
-			   (unsigned long long)p.total, p.nprocs);
+			   (unsigned long long)p.total, p.nprocs, c->queued.pending);
 }
 
 static int json_procs(struct coord *c, struct sbuf *s)

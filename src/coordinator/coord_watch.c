@@ -50,6 +50,9 @@ void watch_tick(struct coord *c)
 	struct conn *req = ck->requester ? conn_by_id(c, ck->requester) : NULL;
 	if (req && !req->member)
 		conn_send(req, MSG_PING, NULL, 0, NULL, 0);
+	struct conn *next = c->queued.pending ? conn_by_id(c, c->queued.requester) : NULL;
+	if (next) /* it waits for this checkpoint to end */
+		conn_send(next, MSG_PING, NULL, 0, NULL, 0);
 	for (struct conn *k = c->conns; k; k = k->next) {
 		if (!k->member || k->state != CONN_READY)
 			continue;

@@ -351,13 +351,10 @@ def test_interval_failure_reported_and_interval_kept(st):
 
 
 def kill_checkpoint_between_ticks(st):
-    """checkpoint --kill; None while a periodic one runs."""
+    """checkpoint --kill: one asked for while a periodic one runs waits for it."""
     r = st.checkpoint(kill=True, expect_ok=False)
-    if r.returncode == 0:
-        return r.stdout.split()
-    assert re.fullmatch(r"stasis: error: checkpoint not taken: checkpoint generation \d+ is "
-                        r"still running: try again when it completes\n", r.stderr), r.stderr
-    return None
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
 
 
 # ---- fault: SIGKILL of the computation while a checkpoint is written --------
@@ -453,6 +450,51 @@ def test_a_long_attempt_is_started_again(st):
     st.wait_killed(p)
     p = st.restart(imgs)
     st.wait_registered(proc=p)
+    finish(st, p, out)
+
+
+def test_checkpoint_asked_for_while_one_runs_waits_for_it(st):
+    """A checkpoint asked for while another runs (a periodic one, say) is
+    taken once that one is over, and its command answers with its own images
+    (it was refused, "try again"). One waits at a time: a third request is
+    refused, saying why; so is one into another directory."""
+    st.env["STASIS_FAULT"] = "g1:img-fsync/stop"  # the writers of generation 1 stop there
+    try:
+        p, out = start_tree(st, nchild=1)
+    finally:
+        del st.env["STASIS_FAULT"]
+    first = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers = wait_until(lambda: (lambda w: len(w) == 2 and w)(
+        [d for d in _descendants(os.getpid()) if stopped(d)]), 20, "both writers held")
+    second = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: status_of(st)["checkpoint"]["queued"] == 1, 10, "the second waiting")
+    third = st.checkpoint(kill=False, expect_ok=False)
+    assert third.returncode == 1 and third.stderr == (
+        "stasis: error: checkpoint not taken: checkpoint generation 1 is running and another "
+        "checkpoint waits to begin after it: checkpoint again when they complete\n"), third.stderr
+    other = st.tmp / "other"
+    other.mkdir()
+    r = st.stasis("checkpoint", "-p", st.port, "--ckpt-dir", other)
+    assert r.returncode == 1 and r.stderr == (
+        f"stasis: error: checkpoint not taken: checkpoint generation 1 is running: checkpoint "
+        f"into {other} again when it completes\n"), r.stderr
+    assert second.poll() is None
+    for w in writers:
+        os.kill(w, signal.SIGCONT)
+    imgs1, err1 = first.communicate(timeout=30)
+    imgs2, err2 = second.communicate(timeout=30)
+    assert first.returncode == 0 and second.returncode == 0, (err1, err2)
+    gens = generations(st)
+    assert sorted(imgs1.split()) == sorted(str(st.ckpt_dir / f) for f in gens[1]), imgs1
+    assert sorted(imgs2.split()) == sorted(str(st.ckpt_dir / f) for f in gens[2]), imgs2
+    assert len(imgs2.split()) == 2 and not list(other.iterdir())
+    assert status_of(st)["gen"] == 2 and status_of(st)["checkpoint"] is None
+    imgs = st.checkpoint(kill=True)
+    st.wait_killed(p)
+    p = st.restart(imgs)
+    st.wait_registered(nprocs=2, proc=p)
     finish(st, p, out)
 
 
