@@ -6,6 +6,7 @@
 #include "restore/load.h"
 #include "restore/mapimg.h"
 #include "restore/shm.h"
+#include "restore/zeropop.h"
 #include "common/fault.h"
 #include "common/io.h"
 #include "common/log.h"
@@ -168,6 +169,7 @@ int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len)
 	}
 	if (rst_map_chunks(img, l, l->mapped) < 0 || rst_fill(img, l) < 0)
 		return -1;
+	rst_zero_pages(img, l);
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct img_vma *v = &img->vmas[i];
 		if (l->premap[i] && v->nchunks &&
