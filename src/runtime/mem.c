@@ -267,10 +267,12 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
  * up to ZERO_MAX of them, the rest left out (1: full). */
 static int note_zero_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
 {
+	struct rt_vmas *o = d->out;
 	(void)v;
-	if (d->out->nzero >= ZERO_MAX)
+	if (o->nzero >= ZERO_MAX)
 		return 1;
-	d->out->zero[d->out->nzero++] = (struct img_zero_run){start, end};
+	if (!o->nzero || start >= o->zero[o->nzero - 1].end) /* in order, as the reader wants */
+		o->zero[o->nzero++] = (struct img_zero_run){start, end};
 	return 0;
 }
 
