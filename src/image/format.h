@@ -94,6 +94,7 @@ enum img_section_type {
 	IMG_SEC_MEMBERS = 19,  /* struct img_member[]: every process of the generation */
 	IMG_SEC_ORIGIN = 20,   /* struct img_origin: host, kernel, command line (skippable) */
 	IMG_SEC_PLUGINS = 21,  /* struct img_plugin[]: the plugins loaded, their saved bytes */
+	IMG_SEC_ZERO = 22,     /* struct img_zero_run[]: pages that mapped the zero page */
 };
 #define IMG_SECF_SKIPPABLE (1u << 0)
 
@@ -206,6 +207,15 @@ enum img_compression {
 	IMG_COMP_ZSTD = 1,
 	IMG_COMP_PARENT = 2, /* unchanged since the parent image: its pages are there
 				(offset, stored_size and sum are 0) */
+};
+
+/* IMG_SEC_ZERO: a run of private anonymous pages that mapped the shared zero
+ * page at the checkpoint (read, never written): nothing of them is stored; a
+ * restart maps them to the zero page again before the program runs
+ * (restore/zeropop.c). Page-aligned, start < end, in one region, in address
+ * order. */
+struct img_zero_run {
+	uint64_t start, end;
 };
 
 /* IMG_SEC_PARENT: the image an incremental checkpoint builds on. Its pages of
@@ -324,5 +334,6 @@ _Static_assert(sizeof(struct img_chunk) == 40, "img_chunk");
 _Static_assert(sizeof(struct img_fd) == 40, "img_fd");
 _Static_assert(sizeof(struct img_fdx) == 16, "img_fdx");
 _Static_assert(sizeof(struct img_parent) == 288, "img_parent");
+_Static_assert(sizeof(struct img_zero_run) == 16, "img_zero_run");
 
 #endif

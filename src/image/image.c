@@ -394,7 +394,7 @@ const char *img_section_name(uint32_t type)
 	    [IMG_SEC_PARENT] = "parent",     [IMG_SEC_ZOMBIES] = "zombies",
 	    [IMG_SEC_LOCKS] = "locks",	     [IMG_SEC_SHARES] = "shares",
 	    [IMG_SEC_MEMBERS] = "members",   [IMG_SEC_ORIGIN] = "origin",
-	    [IMG_SEC_PLUGINS] = "plugins",
+	    [IMG_SEC_PLUGINS] = "plugins",   [IMG_SEC_ZERO] = "zeropages",
 	};
 	return NAME(names, type);
 }

@@ -26,6 +26,7 @@
 #define POPULATE_MIN (16 * IMG_PAGE)		 /* bytes of a piece populated before it is read */
 #define BATCH_BYTES (IMG_CHUNK_PAGES * IMG_PAGE) /* read at once: the size of whole */
 #define FILLED_ELSEWHERE UINT64_MAX /* a shared object's pages: its creator fills them */
+#define EXTENT (2ull << 20)	    /* the memory one page table maps */
 
 struct fill_job {
 	struct rst_image *img;
@@ -37,7 +38,8 @@ struct fill_job {
 	uint32_t n;
 	uint32_t *order, *starts; /* pieces grouped by stored chunk (chain.c) */
 	uint32_t ngroups;
-	uint32_t *batches; /* groups read together (fill_batch), nbatches + 1 */
+	uint32_t *batches;   /* groups read together (fill_batch), nbatches + 1 */
+	uint8_t *one_by_one; /* per batch: its groups read one by one (fill_group) */
 	uint32_t nbatches;
 	uint32_t next; /* atomic: next batch to read */
 	int failed;    /* atomic */
@@ -148,13 +150,24 @@ static int wanted(const struct fill_job *j, uint32_t g)
 	return 0;
 }
 
-/* Where each batch of groups starts (fill_batch; a batch of one is read by
- * fill_group): returns the number of batches. */
-static uint32_t plan_batches(const struct fill_job *j, uint32_t *batches)
+/* The 2 MiB extent of premapped memory group g's first piece goes to. */
+static uint64_t extent_of(const struct fill_job *j, uint32_t g)
+{
+	return j->dst[j->order[j->starts[g]]] / EXTENT;
+}
+
+/* Where each batch of groups starts: raw groups of one file read together
+ * (fill_batch), or groups read one by one (fill_group) whose first pieces go
+ * to one 2 MiB extent, so that no two threads fault pages in under one page
+ * table's lock (1 GiB populated in 1 MiB pieces on 2 threads: 0.166 s, in 2
+ * MiB ones: 0.13 s). Returns the number of batches; one_by_one[b] says how
+ * batch b is read. */
+static uint32_t plan_batches(const struct fill_job *j, uint32_t *batches, uint8_t *one_by_one)
 {
 	uint32_t nb = 0, f0 = 0, f = 0;
 	uint64_t off;
 	const struct img_chunk *a = NULL;
+	int grouped = 0; /* the batch is of groups read one by one */
 	for (uint32_t g = 0; g < j->ngroups; g++) {
 		const struct img_chunk *c = group_whole(j, g),
 				       *p = g ? group_whole(j, g - 1) : NULL;
@@ -162,8 +175,12 @@ static uint32_t plan_batches(const struct fill_job *j, uint32_t *batches)
 		if (a && raw && f == f0 && c->offset >= p->offset + p->stored_size &&
 		    c->offset + c->stored_size - a->offset <= BATCH_BYTES)
 			continue;
+		if (grouped && !raw && extent_of(j, g) == extent_of(j, batches[nb - 1]))
+			continue;
+		one_by_one[nb] = !raw;
 		batches[nb++] = g;
 		a = raw ? c : NULL;
+		grouped = !raw;
 		f0 = f;
 	}
 	batches[nb] = j->ngroups;
@@ -189,10 +206,14 @@ static void *worker(void *arg)
 		if (b >= j->nbatches || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
 		uint32_t g0 = j->batches[b], g1 = j->batches[b + 1];
-		if (g1 - g0 == 1
-			? fill_group(j, g0, dsts, d, tmp, tmpsize, whole, err, sizeof(err)) < 0
-			: fill_batch(j, g0, g1, dsts, whole, err, sizeof(err)) < 0)
-			goto fail;
+		if (!j->one_by_one[b] && g1 - g0 > 1) {
+			if (fill_batch(j, g0, g1, dsts, whole, err, sizeof(err)) < 0)
+				goto fail;
+			continue;
+		}
+		for (uint32_t g = g0; g < g1; g++)
+			if (fill_group(j, g, dsts, d, tmp, tmpsize, whole, err, sizeof(err)) < 0)
+				goto fail;
 	}
 	goto out;
 fail:
@@ -215,6 +236,7 @@ static void free_job(struct fill_job *j)
 	free(j->order);
 	free(j->starts);
 	free(j->batches);
+	free(j->one_by_one);
 }
 
 /* One worker per core, up to MAX_WORKERS, for memory worth it: below
@@ -257,7 +279,8 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 	j.order = malloc((img->nchunks + 1) * sizeof(uint32_t));
 	j.starts = malloc((img->nchunks + 1) * sizeof(uint32_t));
 	j.batches = malloc((img->nchunks + 2) * sizeof(uint32_t));
-	if (!j.dst || !j.order || !j.starts || !j.batches) {
+	j.one_by_one = malloc(img->nchunks + 2);
+	if (!j.dst || !j.order || !j.starts || !j.batches || !j.one_by_one) {
 		free_job(&j);
 		return error("out of memory");
 	}
@@ -284,7 +307,7 @@ int rst_fill(struct rst_image *img, const struct rst_layout *l)
 		free_job(&j);
 		return error("%s", j.err);
 	}
-	j.nbatches = plan_batches(&j, j.batches);
+	j.nbatches = plan_batches(&j, j.batches, j.one_by_one);
 	for (int i = 1; i < n; i++)
 		if (pthread_create(&t[started], NULL, worker, &j) == 0)
 			started++;

@@ -64,6 +64,35 @@ static int check_vmas(struct rst_image *img, char *err, size_t errlen)
 	return 0;
 }
 
+/* Private anonymous memory: where pages may map the zero page. */
+static int private_anon(const struct img_vma *v)
+{
+	return v->kind == IMG_VMA_ANON || v->kind == IMG_VMA_STACK || v->kind == IMG_VMA_HEAP;
+}
+
+/* Each zero-page run is page-aligned and lies in one private anonymous
+ * region, in address order, none overlapping the next. */
+static int check_zero_runs(const struct rst_image *img, char *err, size_t errlen)
+{
+	uint32_t k = 0;
+	uint64_t prev_end = 0;
+	for (uint32_t i = 0; i < img->nzero; i++) {
+		const struct img_zero_run *z = &img->zero[i];
+		while (k < img->nvmas && img->vmas[k].end <= z->start)
+			k++;
+		if (z->start >= z->end || z->start % IMG_PAGE || z->end % IMG_PAGE ||
+		    z->start < prev_end || k == img->nvmas || z->start < img->vmas[k].start ||
+		    z->end > img->vmas[k].end || !private_anon(&img->vmas[k]))
+			return errf(err, errlen,
+				    "%s is corrupt: zero-page run %u (%#llx-%#llx) is not in "
+				    "one private anonymous region, in order",
+				    img->r.path, i, (unsigned long long)z->start,
+				    (unsigned long long)z->end);
+		prev_end = z->end;
+	}
+	return 0;
+}
+
 const struct img_fdx *rst_fdx(const struct rst_image *img, const struct img_fd *d)
 {
 	const struct img_kind *k = img_fd_kind(d->type);
@@ -271,8 +300,13 @@ int rst_load_depth(struct rst_image *img, const char *path, int depth, char *err
 	    !(img->plugins = load(img, IMG_SEC_PLUGINS, sizeof(struct img_plugin), &img->nplugins,
 				  NULL, err, errlen)))
 		goto fail;
+	if (img_find(&img->r, IMG_SEC_ZERO) &&
+	    !(img->zero = load(img, IMG_SEC_ZERO, sizeof(struct img_zero_run), &img->nzero, NULL,
+			       err, errlen)))
+		goto fail;
 	if (check_proc(img, err, errlen) < 0 || check_vmas(img, err, errlen) < 0 ||
-	    check_kinds(img, err, errlen) < 0 || rst_chain_load(img, depth, err, errlen) < 0)
+	    check_kinds(img, err, errlen) < 0 || check_zero_runs(img, err, errlen) < 0 ||
+	    rst_chain_load(img, depth, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -288,6 +322,7 @@ void rst_free(struct rst_image *img)
 	free(img->sigact);
 	free(img->vmas);
 	free(img->chunks);
+	free(img->zero);
 	free(img->fds);
 	free(img->files);
 	free(img->file_state);

@@ -44,6 +44,8 @@ struct rst_image {
 	uint32_t norigin;	    /* 1 with one */
 	struct img_plugin *plugins; /* IMG_SEC_PLUGINS, NULL in images without one */
 	uint32_t nplugins;
+	struct img_zero_run *zero; /* IMG_SEC_ZERO, NULL in images without one */
+	uint32_t nzero;
 	uint32_t nthreads, nvmas, nchunks, nfds, nfiles;
 	size_t strings_len, filedata_len, fdx_len;
 	struct rst_chain *chain;   /* chain.c: an incremental image's parents, else NULL */

@@ -19,6 +19,11 @@ struct rst_layout {
 	uint64_t (*runs)[2]; /* target address ranges mapped from image files */
 	uint32_t nruns;
 };
+/* Where region v is premapped in the scratch range, from its first free
+ * address at: a region of 2 MiB or more at an address congruent to its own
+ * modulo 2 MiB (less than 2 MiB above at), so that the blob's mremap moves
+ * whole page tables; a smaller one at at. */
+uint64_t rst_premap_at(const struct img_vma *v, uint64_t at);
 /* l->opt set by the caller. */
 int rst_memory(struct rst_image *img, struct rst_layout *l, size_t blob_len);
 /* Write or read the target's memory at addr (premapped, filled): 0, or -1

@@ -43,6 +43,7 @@
 #define SMAPS_MAX (64u << 20)
 #define CHUNKS_MAX ((64u << 20) / sizeof(struct img_chunk))
 #define VMAS_MAX 65536
+#define ZERO_MAX 65536 /* zero-page runs recorded: the rest are faulted in as before */
 #define SCAN_VEC 512
 
 /* How the writer stores a region's pages (rt_vmas.how). */
@@ -222,8 +223,12 @@ static int store_tracked(struct dump_ctx *d, struct img_vma *v, const struct rt_
 	return 0;
 }
 
-static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint64_t inv,
-			  uint64_t anyof)
+typedef int (*run_fn)(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end);
+
+/* Each run of v's pages of the categories asked (PAGEMAP_SCAN) given to fn,
+ * until it returns non-zero: 0, or -1 with the error set. */
+static int scan_runs(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint64_t inv,
+		     uint64_t anyof, uint64_t ret, run_fn fn)
 {
 	struct pm_scan_arg a = {
 	    .size = sizeof(a),
@@ -234,7 +239,7 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
 	    .category_inverted = inv,
 	    .category_mask = mask,
 	    .category_anyof_mask = anyof,
-	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	    .return_mask = ret,
 	};
 	while (a.start < a.end) {
 		long n = ioctl(d->pagemap_fd, PAGEMAP_SCAN, &a);
@@ -242,12 +247,38 @@ static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, 
 			return errf(d->err, d->errlen,
 				    "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s", v->start,
 				    v->end, strerror(errno));
-		for (long i = 0; i < n; i++)
-			if (store_run(d, v, d->vec[i].start, d->vec[i].end) < 0)
-				return -1;
+		for (long i = 0; i < n; i++) {
+			int rc = fn(d, v, d->vec[i].start, d->vec[i].end);
+			if (rc)
+				return rc < 0 ? -1 : 0;
+		}
 		a.start = pagescan_next(&a, d->vec, n);
 	}
 	return 0;
+}
+
+static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint64_t inv,
+			  uint64_t anyof)
+{
+	return scan_runs(d, v, mask, inv, anyof, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, store_run);
+}
+
+/* A run that maps the shared zero page, noted for the restart (IMG_SEC_ZERO):
+ * up to ZERO_MAX of them, the rest left out (1: full). */
+static int note_zero_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
+{
+	struct rt_vmas *o = d->out;
+	(void)v;
+	if (o->nzero >= ZERO_MAX)
+		return 1;
+	if (!o->nzero || start >= o->zero[o->nzero - 1].end) /* in order, as the reader wants */
+		o->zero[o->nzero++] = (struct img_zero_run){start, end};
+	return 0;
+}
+
+static int note_zero_pages(struct dump_ctx *d, struct img_vma *v)
+{
+	return scan_runs(d, v, PAGE_IS_PFNZERO, 0, 0, PAGE_IS_PFNZERO, note_zero_run);
 }
 
 /* Shared pages noted at the stop (snap.c): from the copy taken then, or
@@ -284,7 +315,9 @@ static int store_pages(struct dump_ctx *d, struct img_vma *v, enum how how)
 			return store_tracked(d, v, runs, nruns);
 		/* present or swapped, and not the zero page */
 		return scan_and_store(d, v, PAGE_IS_PFNZERO, PAGE_IS_PFNZERO,
-				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);
+				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED) < 0
+			   ? -1
+			   : note_zero_pages(d, v);
 	case HOW_ALL:
 		return store_run(d, v, v->start, v->end);
 	case HOW_FILE_PRIVATE:
@@ -523,10 +556,12 @@ int rt_dump_memory(struct img_writer *w, struct rt_vmas *out, char *err, size_t 
 	struct dump_ctx d = {.w = w, .out = out, .err = err, .errlen = errlen};
 	int rc = 0;
 	out->nchunks = 0;
+	out->nzero = 0;
 	out->chunks = rt_alloc(CHUNKS_MAX * sizeof(struct img_chunk));
+	out->zero = rt_alloc(ZERO_MAX * sizeof(struct img_zero_run));
 	d.bounce = rt_alloc(IMG_CHUNK_PAGES * IMG_PAGE);
 	d.vec = rt_alloc(SCAN_VEC * sizeof(struct page_region));
-	if (!out->chunks || !d.bounce || !d.vec)
+	if (!out->chunks || !out->zero || !d.bounce || !d.vec)
 		return errf(err, errlen, "out of checkpoint memory");
 	d.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	d.mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);

@@ -19,6 +19,8 @@ struct rt_vmas {
 	uint32_t nvmas;
 	struct img_chunk *chunks;
 	uint32_t nchunks, chunk_cap;
+	struct img_zero_run *zero; /* pages that mapped the zero page (best effort) */
+	uint32_t nzero;
 	uint64_t vdso_size, vvar_size;
 };
 /* /proc/self/smaps, in checkpoint memory; NULL with err set. */

@@ -147,12 +147,13 @@ static int write_sections(struct img_writer *w, struct image_parts *p)
 	    {IMG_SEC_MEMBERS, members, nm * sizeof(struct img_member)},
 	    {IMG_SEC_ORIGIN, &p->origin, sizeof(p->origin)},
 	    {IMG_SEC_PLUGINS, p->plugins, p->nplugins * sizeof(struct img_plugin)},
+	    {IMG_SEC_ZERO, p->mem.zero, p->mem.nzero * sizeof(struct img_zero_run)},
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if ((s[i].type != IMG_SEC_PARENT || s[i].data) &&
 		    (s[i].size || (s[i].type != IMG_SEC_SHARES && s[i].type != IMG_SEC_MEMBERS &&
-				   s[i].type != IMG_SEC_PLUGINS)) &&
-		    /* those three only when there are some */
+				   s[i].type != IMG_SEC_PLUGINS && s[i].type != IMG_SEC_ZERO)) &&
+		    /* those four only when there are some */
 		    img_write_section(w, s[i].type,
 				      s[i].type == IMG_SEC_ORIGIN ? IMG_SECF_SKIPPABLE : 0,
 				      s[i].data ? s[i].data : "", s[i].size) < 0)

@@ -130,6 +130,19 @@ START_TEST(test_maps_of_this_process)
 }
 END_TEST
 
+START_TEST(test_premap_keeps_the_offset_in_2_mib)
+{
+	struct img_vma big = {.start = 0x7f0000123000, .end = 0x7f0040123000},
+		       small = {.start = 0x7f0000123000, .end = 0x7f0000124000};
+	for (uint64_t at = 0x600000000000; at < 0x600000000000 + (4 << 20); at += 0x1000) {
+		uint64_t p = rst_premap_at(&big, at);
+		ck_assert(p >= at && p < at + (2 << 20));
+		ck_assert_uint_eq(p % (2 << 20), big.start % (2 << 20));
+		ck_assert_uint_eq(rst_premap_at(&small, at), at);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plan");
@@ -138,6 +151,7 @@ int main(void)
 	tcase_add_test(tc, test_another_kernels_vdso);
 	tcase_add_test(tc, test_special_mappings_bounded);
 	tcase_add_test(tc, test_maps_of_this_process);
+	tcase_add_test(tc, test_premap_keeps_the_offset_in_2_mib);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
