@@ -120,6 +120,7 @@ def test_ten_thousand_descriptors_of_one_file(st):
     n = min(10000, hard - 100)
     assert n >= 5000, f"RLIMIT_NOFILE hard limit {hard}: this test needs 5100"
     out = st.tmp / "fds.out"
+    st.env["STASIS_LOG"] = "debug"
     p = st.launch(program("manyhog"), "-m", "1", "-f", n, "-F", st.tmp / "fds.dat", out=out)
     st.wait_for(out, "tick 0 ok", proc=p)
     st.wait_registered(proc=p)
@@ -127,6 +128,10 @@ def test_ten_thousand_descriptors_of_one_file(st):
     st.checkpoint()
     took = time.monotonic() - t0
     assert took < 3, f"checkpoint of {n} descriptors took {took:.1f} s"
+    # that many files: fdinfo is read only for those /proc/locks lists (locks.c);
+    # the n descriptions of fds.dat, stdout's file and stderr's
+    assert f"pid {p.pid}: the locks of {n + 2} descriptions of files looked up in " \
+        "/proc/locks" in p.err.read_text(), p.err.read_text()[-3000:]
     restart_ticks_on(st, p, out)
 
 
