@@ -238,17 +238,24 @@ START_TEST(test_checkpoint_refusals_and_errors)
 	int p = join_process(301, NULL);
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
 	expect_begin(p);
-	int ctl2 = request_checkpoint(0);
-	r = expect_result(ctl2, &text);
+	int ctl2 = request_checkpoint(0); /* waits for the running one */
+	int ctl3 = request_checkpoint(0); /* one waits at a time */
+	r = expect_result(ctl3, &text);
 	ck_assert_uint_eq(r.status, 1);
-	ck_assert_ptr_nonnull(strstr(text, "still running"));
-	close(ctl2);
+	ck_assert_ptr_nonnull(strstr(text, "another checkpoint waits to begin after it"));
+	close(ctl3);
 	/* a barrier out of sequence closes that process */
 	send_barrier(p, BARRIER_DRAINED);
 	expect_closed(p);
 	close(p);
 	r = expect_result(ctl, &text);
 	ck_assert_uint_eq(r.status, 1);
+	/* then the one that waited begins, and finds no process */
+	r = expect_result(ctl2, &text);
+	ck_assert_uint_eq(r.status, 1);
+	ck_assert_uint_eq(r.gen, 0);
+	ck_assert_ptr_nonnull(strstr(text, "no process to checkpoint"));
+	close(ctl2);
 
 	p = join_process(302, NULL);
 	ck_assert_int_eq(proto_send(ctl, MSG_CMD_CHECKPOINT, &(uint32_t){0}, 4, NULL, 0), 0);
