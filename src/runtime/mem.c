@@ -223,10 +223,10 @@ static int store_tracked(struct dump_ctx *d, struct img_vma *v, const struct rt_
 	return 0;
 }
 
-typedef int (*run_fn)(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end);
+typedef int (*run_fn)(struct dump_ctx *d, struct img_vma *v, const struct page_region *r);
 
-/* Each run of v's pages of the categories asked (PAGEMAP_SCAN) given to fn,
- * until it returns non-zero: 0, or -1 with the error set. */
+/* Each run of v's pages of the categories asked (PAGEMAP_SCAN, the categories
+ * in ret told apart) given to fn: 0, or -1 with the error set. */
 static int scan_runs(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint64_t inv,
 		     uint64_t anyof, uint64_t ret, run_fn fn)
 {
@@ -234,7 +234,7 @@ static int scan_runs(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint6
 	    .size = sizeof(a),
 	    .start = v->start,
 	    .end = v->end,
-	    .vec = (uint64_t)(uintptr_t)d->vec,
+	    .vec = (uintptr_t)d->vec,
 	    .vec_len = SCAN_VEC,
 	    .category_inverted = inv,
 	    .category_mask = mask,
@@ -247,38 +247,30 @@ static int scan_runs(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint6
 			return errf(d->err, d->errlen,
 				    "PAGEMAP_SCAN of %#" PRIx64 "-%#" PRIx64 ": %s", v->start,
 				    v->end, strerror(errno));
-		for (long i = 0; i < n; i++) {
-			int rc = fn(d, v, d->vec[i].start, d->vec[i].end);
-			if (rc)
-				return rc < 0 ? -1 : 0;
-		}
+		for (long i = 0; i < n; i++)
+			if (fn(d, v, &d->vec[i]) < 0)
+				return -1;
 		a.start = pagescan_next(&a, d->vec, n);
 	}
 	return 0;
 }
 
-static int scan_and_store(struct dump_ctx *d, struct img_vma *v, uint64_t mask, uint64_t inv,
-			  uint64_t anyof)
+static int store_region(struct dump_ctx *d, struct img_vma *v, const struct page_region *r)
 {
-	return scan_runs(d, v, mask, inv, anyof, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, store_run);
+	return store_run(d, v, r->start, r->end);
 }
 
-/* A run that maps the shared zero page, noted for the restart (IMG_SEC_ZERO):
- * up to ZERO_MAX of them, the rest left out (1: full). */
-static int note_zero_run(struct dump_ctx *d, struct img_vma *v, uint64_t start, uint64_t end)
+/* A run of present or swapped pages: stored, or, if it maps the shared zero
+ * page, noted for the restart (IMG_SEC_ZERO; up to ZERO_MAX runs, the rest
+ * are faulted in by the program as before). */
+static int store_or_note(struct dump_ctx *d, struct img_vma *v, const struct page_region *r)
 {
 	struct rt_vmas *o = d->out;
-	(void)v;
-	if (o->nzero >= ZERO_MAX)
-		return 1;
-	if (!o->nzero || start >= o->zero[o->nzero - 1].end) /* in order, as the reader wants */
-		o->zero[o->nzero++] = (struct img_zero_run){start, end};
+	if (!(r->categories & PAGE_IS_PFNZERO))
+		return store_run(d, v, r->start, r->end);
+	if (o->nzero < ZERO_MAX && (!o->nzero || r->start >= o->zero[o->nzero - 1].end))
+		o->zero[o->nzero++] = (struct img_zero_run){r->start, r->end}; /* in order */
 	return 0;
-}
-
-static int note_zero_pages(struct dump_ctx *d, struct img_vma *v)
-{
-	return scan_runs(d, v, PAGE_IS_PFNZERO, 0, 0, PAGE_IS_PFNZERO, note_zero_run);
 }
 
 /* Shared pages noted at the stop (snap.c): from the copy taken then, or
@@ -313,18 +305,17 @@ static int store_pages(struct dump_ctx *d, struct img_vma *v, enum how how)
 	case HOW_PRIVATE:
 		if (rt_dirty_lookup(v->start, v->end, &runs, &nruns))
 			return store_tracked(d, v, runs, nruns);
-		/* present or swapped, and not the zero page */
-		return scan_and_store(d, v, PAGE_IS_PFNZERO, PAGE_IS_PFNZERO,
-				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED) < 0
-			   ? -1
-			   : note_zero_pages(d, v);
+		/* present or swapped: stored, but the zero page's runs noted */
+		return scan_runs(d, v, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+				 PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO,
+				 store_or_note);
 	case HOW_ALL:
 		return store_run(d, v, v->start, v->end);
 	case HOW_FILE_PRIVATE:
 		/* copied-on-write pages only: present or swapped, not file pages */
-		return scan_and_store(d, v, PAGE_IS_FILE | PAGE_IS_PFNZERO,
-				      PAGE_IS_FILE | PAGE_IS_PFNZERO,
-				      PAGE_IS_PRESENT | PAGE_IS_SWAPPED);
+		return scan_runs(d, v, PAGE_IS_FILE | PAGE_IS_PFNZERO,
+				 PAGE_IS_FILE | PAGE_IS_PFNZERO, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+				 PAGE_IS_PRESENT | PAGE_IS_SWAPPED, store_region);
 	case HOW_SNAP:
 		return store_snap(d, v);
 	default:
