@@ -845,10 +845,11 @@ def pause_once(name, mib, work, res, rnd, shared=False):
     """Two checkpoints that let memhog (or, shared, shmhog: MAP_SHARED memory held by two
     processes, copied at the stop) run on: the runtime forks the writer and logs (with
     STASIS_LOG=debug) how long each process's threads were held; the longest counts. The
-    first checkpoint of a process collapses its memory into huge pages before the stop
-    (runtime/huge.c, at most 2 s of it) and the rest after it; the second comes once the
-    runtime says it is done (at most BENCH_PAUSE_WAIT s later): pause_ms is the first's,
-    pause2_ms the second's."""
+    runtime collapses a process's memory into huge pages ahead of its first checkpoint, while
+    it waits for the coordinator (runtime/huge.c), and what is left after each checkpoint:
+    each checkpoint comes once the runtime says its pass is done (at most BENCH_PAUSE_WAIT s
+    after the last step; ahead_wait_s and collapse_wait_s say how long that was): pause_ms is
+    the first's, pause2_ms the second's."""
     argv = [SHMHOG, str(mib)] if shared else [MEMHOG, str(mib), "rand", "0"]
     wl = Workload(name, "", argv, mib, "shmhog" if shared else "memhog",
                   fill_s=600 if mib > 2048 else 120)
@@ -857,14 +858,20 @@ def pause_once(name, mib, work, res, rnd, shared=False):
     env = dict(os.environ, STASIS_LOG="debug")
     stasis_launch(wl, work, ck, port, os.path.join(work, "pause.log"), env=env)
     for k, metric in ((1, "pause_ms"), (2, "pause2_ms")):
-        if k == 2:  # the runtime collapses the rest after the first checkpoint
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < Cfg.pause_wait and not re.search(
-                    r"(collapsed into huge pages|nothing to collapse|none collapsed) after the "
-                    r"checkpoint(?! in [0-9.]+ ms \(interrupted)",
-                    read_bytes(err).decode(errors="replace")):
-                time.sleep(0.1)
-            res.add(name, "stasis", "forked", "collapse_wait_s", rnd, time.monotonic() - t0)
+        # the runtime collapses memory ahead of the first checkpoint (from 1 s after the
+        # process joined, while it waits), and what is left after each checkpoint
+        # (before the first: a pass that began once the program was ready, not one over
+        # memory it was still filling)
+        done = re.compile(r"(collapsed into huge pages|nothing to collapse|none collapsed) %s"
+                          r"(?! in [0-9.]+ ms \(interrupted)" %
+                          ("ahead of a checkpoint" if k == 1 else "after the checkpoint"))
+        seen = len(done.findall(read_bytes(err).decode(errors="replace"))) if k == 1 else 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < Cfg.pause_wait and len(
+                done.findall(read_bytes(err).decode(errors="replace"))) <= seen:
+            time.sleep(0.1)
+        res.add(name, "stasis", "forked", "collapse_wait_s" if k == 2 else "ahead_wait_s",
+                rnd, time.monotonic() - t0)
         os.sync()
         t0 = time.monotonic()
         run([STASIS, "checkpoint", "-p", str(port)], what="forked stasis checkpoint")
@@ -1353,9 +1360,12 @@ def extras_table(res):
             p = res.values(name, "stasis", "forked", metric)
             if not p:
                 continue
-            wait = res.median(name, "stasis", "forked", "collapse_wait_s")
-            when = (" (%.1f s after the first: the huge-page collapse it left)" % wait
-                    if which == "second" and wait is not None else "")
+            wait = res.median(name, "stasis", "forked",
+                              "collapse_wait_s" if which == "second" else "ahead_wait_s")
+            when = ("" if wait is None else
+                    " (%.1f s after the first: the huge-page collapse it left)" % wait
+                    if which == "second" else
+                    " (%.1f s after the program was ready: the collapse ahead of it)" % wait)
             out.append("| %s forked checkpoint of %d MiB %s%s: program held (threads paused) "
                        "| %.1f ms (%s) |" % (which, mib, what, when, statistics.median(p),
                                              ", ".join("%.1f" % x for x in p)))

@@ -49,7 +49,7 @@ static struct check checks[] = {
     {"ptrace scope", 0, "gdb -p on a restored process (restart --debug-pause) needs root",
      probe_ptrace},
     {"MADV_COLLAPSE", 0,
-     "memory is not gathered into huge pages before the stop: a "
+     "memory is not gathered into huge pages ahead of a checkpoint: a "
      "longer pause for programs with much memory",
      probe_collapse},
 };

@@ -228,6 +228,14 @@ static void memory_blocks(struct rst_image *img, struct img_out *o)
 		insp_end_record(o);
 	}
 	insp_end_block(o);
+	insp_begin_block(o, "zero_runs", "pages that mapped the zero page (nothing stored)",
+			 img->nzero);
+	for (uint32_t i = 0; i < img->nzero; i++) {
+		insp_begin_record(o);
+		img_describe_zero_run(&img->zero[i], o);
+		insp_end_record(o);
+	}
+	insp_end_block(o);
 	if (!parent)
 		return;
 	insp_begin_single(o, "parent_record", "parent image");

@@ -142,6 +142,13 @@ void img_describe_chunk(const struct img_chunk *c, struct img_out *o)
 	out_hex(o, "sum", c->sum);
 }
 
+void img_describe_zero_run(const struct img_zero_run *z, struct img_out *o)
+{
+	out_hex(o, "start", z->start);
+	out_hex(o, "end", z->end);
+	out_u64(o, "npages", (z->end - z->start) / IMG_PAGE);
+}
+
 void img_describe_parent(const struct img_parent *p, struct img_out *o)
 {
 	out_strn(o, "name", p->name, sizeof(p->name));

@@ -18,6 +18,7 @@ void img_describe_thread(const struct img_thread *t, struct img_out *o);
 void img_describe_sigaction(int sig, const struct img_sigaction *a, struct img_out *o);
 void img_describe_vma(const struct img_view *v, const struct img_vma *m, struct img_out *o);
 void img_describe_chunk(const struct img_chunk *c, struct img_out *o);
+void img_describe_zero_run(const struct img_zero_run *z, struct img_out *o);
 void img_describe_parent(const struct img_parent *p, struct img_out *o);
 /* Descriptor entry i of v: its fields, and its kind's record under "record"
  * (payload: its IMG_SEC_FDX payload, NULL for a kind without one or a dup,

@@ -685,10 +685,13 @@ __attribute__((noreturn)) static void *ckpt_thread(void *arg)
 	rt_plugins_runtime_thread(); /* the runtime's own paths are never translated */
 	if (rt.coord_fd < 0)
 		rejoin();
+	rt_huge_ahead_reset();
 	for (;;) {
 		struct proto_msg m;
 		if (killed)
 			die_killed();
+		if (!rt.coord_lost && !queue_len && rt_huge_ahead(rt.coord_fd))
+			continue;
 		if (rt.coord_lost || (!queue_take(0, &m, buf, sizeof(buf)) &&
 				      proto_recv(rt.coord_fd, &m, buf, sizeof(buf)) < 0)) {
 			rejoin();

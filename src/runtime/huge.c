@@ -29,18 +29,22 @@
 #include "runtime/dirty.h"
 #include "runtime/state.h"
 #include "runtime/pagescan.h"
+#include "runtime/write_pipe.h"
+#include "common/clock.h"
 #include "common/io.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,13 +188,42 @@ static int read_regions(int fd, uint64_t (*out)[2], int max)
 	return n;
 }
 
+struct outcome {
+	int n, go, out_of_time, err;
+	uint64_t huge, huge_before, done, tried;
+	double ms;
+};
+
+static void report(const struct outcome *o, const char *when)
+{
+	if (o->n < 0)
+		debug("pid %d: no huge pages %s: %s", getpid(), when, strerror(o->err));
+	else if (!o->go)
+		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB of huge pages left since the last "
+		      "collapse: none collapsed %s",
+		      getpid(), o->huge >> 20, o->huge_before >> 20, when);
+	else if (o->tried)
+		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB collapsed into huge pages %s in "
+		      "%.1f ms%s",
+		      getpid(), o->done >> 20, o->tried >> 20, when, o->ms,
+		      o->out_of_time ? " (interrupted: the rest later)" : "");
+	else
+		debug("pid %d: %" PRIu64 " MiB in huge pages, nothing to collapse %s", getpid(),
+		      o->huge >> 20, when);
+}
+
 /* maps_fd and pagemap_fd: /proc/self/maps and /proc/self/pagemap, opened
- * by the caller (and left open). */
-static void collapse_all(int budget_ms, const char *when, int maps_fd, int pagemap_fd)
+ * by the caller (and left open). 0 when it did nothing (turned off). */
+static int turned_off(void)
 {
 	const char *off = secure_getenv("STASIS_NO_HUGE");
-	if ((off && *off && strcmp(off, "0")) || rt_dirty_fd() >= 0)
-		return;
+	return (off && *off && strcmp(off, "0")) || rt_dirty_fd() >= 0;
+}
+
+static int collapse_all(int budget_ms, int maps_fd, int pagemap_fd, struct outcome *o)
+{
+	if (turned_off())
+		return 0;
 	struct collapse c = {.pagemap = pagemap_fd, .budget_ms = budget_ms};
 	uint64_t(*regions)[2] = rt_alloc(REGIONS_MAX * sizeof(*regions));
 	c.vec = rt_alloc(SCAN_VEC * sizeof(*c.vec));
@@ -198,35 +231,33 @@ static void collapse_all(int budget_ms, const char *when, int maps_fd, int pagem
 	int n = regions && c.vec && c.entries && c.pagemap >= 0
 		    ? read_regions(maps_fd, regions, REGIONS_MAX)
 		    : -1;
+	*o = (struct outcome){.n = n, .err = errno, .huge_before = huge_after_last};
 	clock_gettime(CLOCK_MONOTONIC, &c.t0);
-	uint64_t huge = 0;
 	for (int i = 0; i < n; i++)
-		huge += scan_region(&c, regions[i][0], regions[i][1], 0);
-	int go = n > 0 && huge >= huge_after_last / 2;
-	for (int i = 0; go && i < n && !c.out_of_time; i++)
+		o->huge += scan_region(&c, regions[i][0], regions[i][1], 0);
+	o->go = n > 0 && o->huge >= huge_after_last / 2;
+	for (int i = 0; o->go && i < n && !c.out_of_time; i++)
 		scan_region(&c, regions[i][0], regions[i][1], 1);
-	if (n < 0)
-		debug("pid %d: no huge pages %s: %s", getpid(), when, strerror(errno));
-	else if (!go)
-		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB of huge pages left since the last "
-		      "checkpoint: none collapsed %s",
-		      getpid(), huge >> 20, huge_after_last >> 20, when);
-	else if (c.tried)
-		debug("pid %d: %" PRIu64 " of %" PRIu64 " MiB collapsed into huge pages %s in "
-		      "%.1f ms%s",
-		      getpid(), c.done >> 20, c.tried >> 20, when, ms_since(&c.t0),
-		      c.out_of_time ? " (interrupted: the rest later)" : "");
-	else
-		debug("pid %d: %" PRIu64 " MiB in huge pages, nothing to collapse %s", getpid(),
-		      huge >> 20, when);
-	huge_after_last = huge + (go ? c.done : 0);
+	o->done = c.done;
+	o->tried = c.tried;
+	o->out_of_time = c.out_of_time;
+	o->ms = ms_since(&c.t0);
+	huge_after_last = o->huge + (o->go ? c.done : 0);
+	return 1;
+}
+
+static void collapse_now(int budget_ms, const char *when, int maps_fd, int pagemap_fd)
+{
+	struct outcome o;
+	if (collapse_all(budget_ms, maps_fd, pagemap_fd, &o))
+		report(&o, when);
 }
 
 void rt_huge_prepare(void)
 {
 	int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	collapse_all(BUDGET_MS, "before the stop", maps, pagemap);
+	collapse_now(BUDGET_MS, "before the stop", maps, pagemap);
 	if (maps >= 0)
 		close(maps);
 	if (pagemap >= 0)
@@ -248,7 +279,7 @@ void rt_huge_hold(void)
 void rt_huge_idle(int run)
 {
 	if (run)
-		collapse_all(0, "after the checkpoint", idle_maps, idle_pagemap);
+		collapse_now(0, "after the checkpoint", idle_maps, idle_pagemap);
 	if (idle_maps >= 0)
 		close(idle_maps);
 	if (idle_pagemap >= 0)
@@ -259,4 +290,57 @@ void rt_huge_idle(int run)
 void rt_huge_forget(void)
 {
 	idle_maps = idle_pagemap = -1; /* the numbers of the process the image was taken from */
+	rt_huge_ahead_reset();	       /* and its clock */
+}
+
+/* Ahead of a checkpoint: a process's first checkpoint would otherwise find its
+ * memory in 4 KiB pages, and the time before the stop (BUDGET_MS) is too short
+ * for gigabytes. So while the checkpoint thread waits for the coordinator, the
+ * same pass runs AHEAD_FIRST_MS after the process joined, then again at
+ * doubling intervals up to AHEAD_MAX_MS (memory the program fills later), each
+ * until done or until the coordinator speaks. It runs on a helper with its own
+ * copy of the descriptor table (what it opens takes no number of the
+ * program's), which first closes its copies of the program's descriptors: a
+ * pipe or socket the program closes meanwhile must not stay open here. */
+#define AHEAD_FIRST_MS 1000
+#define AHEAD_MAX_MS 60000
+
+static long long ahead_due; /* now_ms() of the next pass */
+static int ahead_step;	    /* ms between the last pass and the next */
+static struct outcome ahead_outcome;
+static int ahead_ran;
+
+void rt_huge_ahead_reset(void)
+{
+	ahead_due = now_ms() + AHEAD_FIRST_MS;
+	ahead_step = AHEAD_FIRST_MS;
+}
+
+static void ahead_pass(void *arg)
+{
+	int keep = *(int *)arg; /* the coordinator's connection: the pass stops when it speaks */
+	if (keep > 0)
+		syscall(SYS_close_range, 0, keep - 1, 0);
+	syscall(SYS_close_range, keep + 1, ~0U, 0);
+	int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ahead_ran = collapse_all(0, maps, pagemap, &ahead_outcome);
+	/* the table is this helper's own: it goes with it */
+}
+
+int rt_huge_ahead(int coord_fd)
+{
+	if (coord_fd < 0 || !ahead_due)
+		return 0;
+	long long wait = ahead_due - now_ms();
+	struct pollfd p = {.fd = coord_fd, .events = POLLIN};
+	if (poll(&p, 1, wait > 0 ? (int)(wait < INT_MAX ? wait : INT_MAX) : 0) != 0)
+		return 0; /* the coordinator speaks (or poll failed): read it first */
+	ahead_ran = 0;
+	if (!turned_off() && rt_run_private_files(ahead_pass, &coord_fd) == 0 && ahead_ran)
+		report(&ahead_outcome, "ahead of a checkpoint");
+	rt_arena_reset(); /* no checkpoint runs: the arena held only the pass */
+	ahead_step = ahead_step * 2 < AHEAD_MAX_MS ? ahead_step * 2 : AHEAD_MAX_MS;
+	ahead_due = now_ms() + ahead_step;
+	return 1;
 }

@@ -6,7 +6,8 @@ import os
 import re
 import time
 
-from conftest import program
+from conftest import program, read_fds
+from helpers import status_of, writes_on
 
 
 def ticks(path):
@@ -80,3 +81,70 @@ def test_memory_rewritten_during_the_write_is_stored_as_of_the_stop(st):
         text = out.read_text(errors="replace")
         assert text == "ready\nPASS\n", st.describe_all()
         verify.unlink()
+
+
+AHEAD = re.compile(r"(\d+) of \d+ MiB collapsed into huge pages ahead of a checkpoint "
+                   r"in [0-9.]+ ms$", re.M)
+
+
+def anon_huge_mib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1]) >> 10
+    return 0
+
+
+def private_tables(pid):
+    """{tid: {fd: target}} of the threads of pid whose descriptor table is
+    not the process's own, and already holds /proc/PID/maps or pagemap: the
+    runtime's helper that collapses memory, once it has opened its files."""
+    own, found = read_fds(pid), {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fds = read_fds(f"{pid}/task/{tid}")
+        except OSError:  # the thread is gone
+            continue
+        opened = any(re.fullmatch(r"/proc/\d+/(maps|pagemap)", t) for t in fds.values())
+        if fds != own and opened:
+            found[int(tid)] = fds
+    return found
+
+
+def test_memory_is_collapsed_ahead_of_the_first_checkpoint(st):
+    """While the checkpoint thread waits for the coordinator, the runtime
+    collapses the program's memory into huge pages (runtime/huge.c), so that
+    even a process's first forked checkpoint copies one page-table entry per
+    2 MiB: the pass before the stop then finds nothing left to do. The helper
+    thread that collapses has a copy of the descriptor table and closes the
+    program's descriptors in it first (a pipe the program closes meanwhile
+    must read as closed at once): caught while it runs, its table holds only
+    its two files and the coordinator's connection. The image restarts."""
+    st.env["STASIS_LOG"] = "debug"
+    out, err = st.tmp / "hog.out", st.tmp / "hog.err"
+    p = st.launch(program("memhog"), 512, "rand", "0", out=out, err=err)
+    st.wait_registered(proc=p)
+    pid = status_of(st)["procs"][0]["pid"]
+    helpers = {}
+    deadline = time.monotonic() + 60
+    while not [m for m in AHEAD.findall(err.read_text()) if int(m) >= 256]:
+        assert time.monotonic() < deadline and p.running(), \
+            f"no collapse ahead of a checkpoint within 60 s\n{st.describe_all()}"
+        helpers.update(private_tables(pid))
+        time.sleep(0.001)
+    assert helpers, "the collapse ran, but its helper thread was never seen"
+    for tid, fds in helpers.items():
+        assert len(fds) <= 3 and all(re.fullmatch(r"/proc/\d+/(maps|pagemap)", t) or
+                                     t.startswith("socket:") for t in fds.values()), \
+            f"the collapsing thread {tid} holds the program's descriptors: {fds}"
+    assert anon_huge_mib(pid) >= 500, anon_huge_mib(pid)
+    imgs = st.checkpoint(kill=False)
+    log = err.read_text()
+    assert re.search(r"\d+ MiB in huge pages, nothing to collapse before the stop", log), \
+        log[-3000:]
+    assert log.count("threads paused") == 1, log[-3000:]
+    st.stasis("kill", "-p", st.port)
+    p.wait(30)
+    size = out.stat().st_size
+    r = st.restart(imgs)
+    writes_on(st, r, out, size)

@@ -4,6 +4,7 @@ two restarts in other terminals; and the runtime pieces they need, in a zdtm
 program (tests/programs/term_sys.c)."""
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -95,6 +96,20 @@ def emacs_eval(tmux, win, expr, shows):
     tmux.wait_text(win, shows)
 
 
+def compile_terminal_lisp():
+    """Debian's emacs compiles Lisp to native code in child emacs processes,
+    in the background, the first time a library loads without its .eln in
+    ~/.emacs.d/eln-cache: on a new machine, term/xterm.el, which emacs -nw
+    loads at its start. Such a child at the checkpoint is a second process of
+    the computation, rightly checkpointed too, but this test wants emacs
+    alone: that library is compiled here first, in the foreground."""
+    r = subprocess.run(["emacs", "-Q", "--batch", "--eval",
+                        '(when (native-comp-available-p) '
+                        '(native-compile (locate-library "term/xterm.el" t)))'],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def test_emacs_unsaved_buffer(st, tmux):
     """emacs -nw -Q with text typed into a buffer, never written, and a Lisp
     variable: after each restart (in another tmux window of another size) the
@@ -104,6 +119,7 @@ def test_emacs_unsaved_buffer(st, tmux):
         pytest.fail("emacs is not installed (apt-get install emacs-nox)")
     notes = st.tmp / "notes.txt"
     win = tmux.terminal()
+    compile_terminal_lisp()
     tmux.line(win, launch_line(st, "emacs", "-nw", "-Q", notes))
     st.wait_registered(nprocs=1)
     tmux.wait_text(win, "(Text)")  # the mode line: emacs reads the keyboard now
