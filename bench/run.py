@@ -34,8 +34,9 @@ Workloads (BENCH_ONLY picks some, by name):
                        processes (tests/programs/shmhog.c: copied while the program is stopped)
   coord                bench/coordload.c against one coordinator: BENCH_COORD_PROCS simulated
                        processes (1000 10000 32000), a full checkpoint's barriers
-  mapped incremental redis true   Stasis only: restart to the next instruction, incremental
-                       image size, redis-benchmark, launch overhead
+  mapped incremental redis true   Stasis only: restart to the next instruction (BENCH_MIB,
+                       and BENCH_BIG_MIB with big), incremental image size, redis-benchmark,
+                       launch overhead
   decompress           Stasis only: memhog BENCH_MIB MiB text restarted from its compressed
                        image: GB/s of memory the restorer's threads decompress
   chain16              Stasis only: pagemem BENCH_MIB MiB, 16 incremental checkpoints, restart
@@ -65,6 +66,7 @@ against simulated processes). Exit status 1 if any series failed.
 import csv
 import ctypes
 import glob
+import itertools
 import math
 import os
 import re
@@ -983,15 +985,16 @@ def chain_once(work, res, rnd):
     shutil.rmtree(full_dir, ignore_errors=True)
 
 
-def mapped_once(work, res, rnd):
-    """A --no-compress image of BENCH_MIB random, restarted mapped, mapped --no-verify and
-    read (--no-map): time to the program's next instruction (resume_clock prints the
-    CLOCK_REALTIME at which it finds itself resumed)."""
-    port, ck = free_port(), stasis_ckpt_dir(work, "mapped")
+def mapped_once(work, res, rnd, name="mapped", mib=None):
+    """A --no-compress image of mib (BENCH_MIB) MiB random, restarted mapped, mapped
+    --no-verify and read (--no-map): time to the program's next instruction (resume_clock
+    prints the CLOCK_REALTIME at which it finds itself resumed)."""
+    mib = mib or Cfg.mib
+    port, ck = free_port(), stasis_ckpt_dir(work, name)
     out = os.path.join(work, "resume.log")
     pid = spawn([STASIS, "launch", "-p", str(port), "--ckpt-dir", ck, "--no-compress", RESUME,
-                 str(Cfg.mib)], out, os.path.join(work, "launch.err"))
-    wait_line(out, 1, pid, 120)
+                 str(mib)], out, os.path.join(work, "launch.err"))
+    wait_line(out, 1, pid, 600 if mib > 2048 else 120)
     run([STASIS, "checkpoint", "-p", str(port), "--kill"], what="stasis checkpoint")
     wait_gone([pid], 30)
     size = os.path.getsize(out)
@@ -1002,7 +1005,7 @@ def mapped_once(work, res, rnd):
                      os.path.join(work, "restart.out"), os.path.join(work, "restart.err"))
         wait_line(out, 2, rpid, 120)
         resumed = int(read_bytes(out).splitlines()[1].split()[1])
-        res.add("mapped", "stasis", variant, "restart_next_s", rnd, resumed / 1e9 - t0)
+        res.add(name, "stasis", variant, "restart_next_s", rnd, resumed / 1e9 - t0)
         subprocess.run([STASIS, "kill", "-p", str(port)], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=30)
         wait_gone([rpid], 10)
@@ -1153,6 +1156,9 @@ def extras(work, res):
         jobs.append(("pause_big", lambda r: pause_once("pause_big", Cfg.big_mib, work, res, r)))
     if selected("mapped"):
         jobs.append(("mapped", lambda r: mapped_once(work, res, r)))
+    if Cfg.big and (selected("mapped") or selected("big")):
+        jobs.append(("mapped_big", lambda r: mapped_once(work, res, r, "mapped_big",
+                                                         Cfg.big_mib)))
     if selected("incremental"):
         jobs.append(("incremental", lambda r: incremental_once(work, res, r)))
     if selected("tcp"):
@@ -1392,12 +1398,14 @@ def extras_table(res):
                        res.median("chain16", "stasis", "chain", "fill_s"),
                        res.median("chain16", "stasis", "full", "fill_s"),
                        res.median("chain16", "stasis", "fullread", "fill_s")))
-    for v, label in (("mapped", "mapped, checksums verified"), ("noverify", "mapped, "
-                     "--no-verify"), ("read", "read (--no-map)")):
-        x = res.median("mapped", "stasis", v, "restart_next_s")
+    for (name, mib), (v, label) in itertools.product(
+            (("mapped", Cfg.mib), ("mapped_big", Cfg.big_mib)),
+            (("mapped", "mapped, checksums verified"), ("noverify", "mapped, --no-verify"),
+             ("read", "read (--no-map)"))):
+        x = res.median(name, "stasis", v, "restart_next_s")
         if x is not None:
             out.append("| restart of %d MiB random (--no-compress) to the next instruction, "
-                       "%s | %.3f s |" % (Cfg.mib, label, x))
+                       "%s | %.3f s |" % (mib, label, x))
     full, inc = (res.median("incremental", "stasis", v, "image_bytes")
                  for v in ("full", "incremental"))
     if inc is not None:
@@ -1505,6 +1513,12 @@ def targets_table(res, wls):
                 rows.append(("%d MiB random" % mib, "pause of a forked checkpoint <= %d ms "
                              "(%s checkpoint of the process)" % (lim, which), "%.1f ms" % x,
                              verdict(x / lim, 1.0)))
+    for name, mib in (("mapped", Cfg.mib), ("mapped_big", Cfg.big_mib)):
+        x = res.median(name, "stasis", "mapped", "restart_next_s")
+        if x is not None:
+            rows.append(("%d MiB random" % mib, "restart to the first instruction <= 20 ms "
+                         "(mapped, checksums verified)", "%.1f ms" % (x * 1e3),
+                         verdict(x / 0.020, 1.0)))
     g = res.median("decompress", "stasis", "zstd", "gbps")
     if g is not None:
         rows.append(("%d MiB text" % Cfg.mib, "decompression at restart >= 2 GB/s",
