@@ -212,14 +212,14 @@ static void report(const struct outcome *o, const char *when)
 		      o->huge >> 20, when);
 }
 
-/* maps_fd and pagemap_fd: /proc/self/maps and /proc/self/pagemap, opened
- * by the caller (and left open). 0 when it did nothing (turned off). */
 static int turned_off(void)
 {
 	const char *off = secure_getenv("STASIS_NO_HUGE");
 	return (off && *off && strcmp(off, "0")) || rt_dirty_fd() >= 0;
 }
 
+/* maps_fd and pagemap_fd: /proc/self/maps and /proc/self/pagemap, opened
+ * by the caller (and left open). 0 when it did nothing (turned off). */
 static int collapse_all(int budget_ms, int maps_fd, int pagemap_fd, struct outcome *o)
 {
 	if (turned_off())
@@ -308,7 +308,6 @@ void rt_huge_forget(void)
 static long long ahead_due; /* now_ms() of the next pass */
 static int ahead_step;	    /* ms between the last pass and the next */
 static struct outcome ahead_outcome;
-static int ahead_ran;
 
 void rt_huge_ahead_reset(void)
 {
@@ -324,20 +323,19 @@ static void ahead_pass(void *arg)
 	syscall(SYS_close_range, keep + 1, ~0U, 0);
 	int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	ahead_ran = collapse_all(0, maps, pagemap, &ahead_outcome);
+	collapse_all(0, maps, pagemap, &ahead_outcome);
 	/* the table is this helper's own: it goes with it */
 }
 
 int rt_huge_ahead(int coord_fd)
 {
-	if (coord_fd < 0 || !ahead_due)
-		return 0;
+	if (coord_fd < 0 || !ahead_due || turned_off())
+		return 0; /* the checkpoint thread waits for the coordinator alone */
 	long long wait = ahead_due - now_ms();
 	struct pollfd p = {.fd = coord_fd, .events = POLLIN};
 	if (poll(&p, 1, wait > 0 ? (int)(wait < INT_MAX ? wait : INT_MAX) : 0) != 0)
 		return 0; /* the coordinator speaks (or poll failed): read it first */
-	ahead_ran = 0;
-	if (!turned_off() && rt_run_private_files(ahead_pass, &coord_fd) == 0 && ahead_ran)
+	if (rt_run_private_files(ahead_pass, &coord_fd) == 0)
 		report(&ahead_outcome, "ahead of a checkpoint");
 	rt_arena_reset(); /* no checkpoint runs: the arena held only the pass */
 	ahead_step = ahead_step * 2 < AHEAD_MAX_MS ? ahead_step * 2 : AHEAD_MAX_MS;

@@ -138,7 +138,8 @@ static void bounce(size_t n0, size_t n1, int with_pre)
 	run(f, with_pre);
 	/* given back (raised for more than 256 KiB): to the size autotuning had
 	   given it, which may have grown since the start (up to tcp_wmem's
-	   maximum; a raised buffer would be twice wmem_max), and unlocked */
+	   maximum; a raised buffer would be twice wmem_max), and unlocked (a
+	   buffer set and not given back stays locked against autotuning) */
 	for (int i = 0; i < 2; i++) {
 		now[i] = sndbuf(fd[i]);
 		ck_assert_int_ge(now[i], was[i]);
