@@ -467,8 +467,6 @@ static int write_image(struct ckpt_run *c)
 		return 0;
 	if (c->job.forked) {
 		__atomic_store_n(&rt.let_go, 1, __ATOMIC_RELEASE); /* see leave.c */
-		if (c->huge)
-			rt_huge_hold();
 		rt_release_all(); /* the program runs on while the child writes */
 		c->released = 1;
 		debug("threads paused %.1f ms", elapsed_ms(&c->t0));
@@ -494,7 +492,7 @@ static void report_image(struct ckpt_run *c, int rc)
 
 static void resume_restarted(uint8_t *buf, size_t size)
 {
-	rt_huge_forget();
+	rt_huge_ahead_reset(); /* the clock of the process the image was taken from */
 	int rc = after_restart(buf, size);
 	if (rc < 0)
 		rt.coord_lost = 1;
@@ -638,7 +636,8 @@ static void checkpoint(struct proto_msg *m, uint8_t *buf, size_t size)
 		die_killed();
 	if (!c.released)
 		rt_release_all();
-	rt_huge_idle(b == 0 && c.released); /* what the time before the stop left */
+	if (b == 0 && c.released && c.huge)
+		rt_huge_after_checkpoint(); /* what the time before the stop left */
 	rt_arena_reset();
 	if (rt_nplugins)
 		rt_plugins_resume(c.cb.gen, b == 0 && !(rt.barrier_flags & BARRIER_F_ABORT));

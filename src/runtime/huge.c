@@ -16,8 +16,8 @@
  * VM's host has not backed the new pages yet); what the program writes while
  * a writer holds a snapshot is split again and collapsed at the next
  * checkpoint. At most BUDGET_MS are spent before the stop; the rest is
- * collapsed after the checkpoint, on the otherwise idle checkpoint thread,
- * until done or until the coordinator sends anything (rt_huge_idle): the
+ * collapsed right after the checkpoint by a pass like those ahead of a
+ * checkpoint (below), until done or until the coordinator sends anything: the
  * next checkpoint finds it done, or goes on with it. A program that rewrites most of its memory
  * while each image is written would have it all collapsed again every time for nothing: when less
  * than half of what was huge after the last collapse is still huge, this checkpoint collapses
@@ -264,35 +264,6 @@ void rt_huge_prepare(void)
 		close(pagemap);
 }
 
-/* The files of the pass after the checkpoint, opened while the program's
- * threads are held (no number the program may be about to use), so that the
- * pass runs on the checkpoint thread itself: no thread of the runtime shows
- * in the program's /proc/self/task for that long. */
-static int idle_maps = -1, idle_pagemap = -1;
-
-void rt_huge_hold(void)
-{
-	idle_maps = fd_move_above(open("/proc/self/maps", O_RDONLY | O_CLOEXEC), 100);
-	idle_pagemap = fd_move_above(open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), 100);
-}
-
-void rt_huge_idle(int run)
-{
-	if (run)
-		collapse_now(0, "after the checkpoint", idle_maps, idle_pagemap);
-	if (idle_maps >= 0)
-		close(idle_maps);
-	if (idle_pagemap >= 0)
-		close(idle_pagemap);
-	idle_maps = idle_pagemap = -1;
-}
-
-void rt_huge_forget(void)
-{
-	idle_maps = idle_pagemap = -1; /* the numbers of the process the image was taken from */
-	rt_huge_ahead_reset();	       /* and its clock */
-}
-
 /* Ahead of a checkpoint: a process's first checkpoint would otherwise find its
  * memory in 4 KiB pages, and the time before the stop (BUDGET_MS) is too short
  * for gigabytes. So while the checkpoint thread waits for the coordinator, the
@@ -307,12 +278,20 @@ void rt_huge_forget(void)
 
 static long long ahead_due; /* now_ms() of the next pass */
 static int ahead_step;	    /* ms between the last pass and the next */
+static const char *ahead_when = "ahead of a checkpoint";
 static struct outcome ahead_outcome;
 
 void rt_huge_ahead_reset(void)
 {
 	ahead_due = now_ms() + AHEAD_FIRST_MS;
 	ahead_step = AHEAD_FIRST_MS;
+	ahead_when = "ahead of a checkpoint";
+}
+
+void rt_huge_after_checkpoint(void)
+{
+	ahead_due = now_ms();
+	ahead_when = "after the checkpoint";
 }
 
 static void ahead_pass(void *arg)
@@ -336,7 +315,8 @@ int rt_huge_ahead(int coord_fd)
 	if (poll(&p, 1, wait > 0 ? (int)(wait < INT_MAX ? wait : INT_MAX) : 0) != 0)
 		return 0; /* the coordinator speaks (or poll failed): read it first */
 	if (rt_run_private_files(ahead_pass, &coord_fd) == 0)
-		report(&ahead_outcome, "ahead of a checkpoint");
+		report(&ahead_outcome, ahead_when);
+	ahead_when = "ahead of a checkpoint";
 	rt_arena_reset(); /* no checkpoint runs: the arena held only the pass */
 	ahead_step = ahead_step * 2 < AHEAD_MAX_MS ? ahead_step * 2 : AHEAD_MAX_MS;
 	ahead_due = now_ms() + ahead_step;
