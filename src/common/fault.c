@@ -42,6 +42,9 @@ static const struct {
     [FAULT_RST_BLOB] = {"rst-blob", EIO, "restore blob: once the restorer is unmapped"},
     [FAULT_COORD_READY] = {"coord-ready", EIO,
 			   "coordinator: once it listens, before it says so to its starter"},
+    [FAULT_RST_MAP_RUN] =
+	{"rst-map-run", ENOMEM,
+	 "restorer: mapping a run of an image file over memory (the rest is read)"},
 };
 
 #define MAX_ITEMS 512

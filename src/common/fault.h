@@ -68,6 +68,8 @@ enum fault_point {
 	FAULT_RST_BLOB = 24,  /* in the blob, once the restorer is unmapped (fault_check) */
 	/* the coordinator, once it listens, before it says so to launch or restart */
 	FAULT_COORD_READY = 25, /* EIO: it exits without a word (/stop: never says it) */
+	/* restorer */
+	FAULT_RST_MAP_RUN = 26, /* mapping a run of an image file: ENOMEM (the rest is read) */
 	FAULT_NPOINTS
 };
 

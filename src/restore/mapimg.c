@@ -16,7 +16,9 @@
  * maps its full image in one mapping per stretch between pages given back,
  * not one per rewritten page. Runs that map fewer than MIN_RUN pages are
  * read, and a process gets at most RST_MAX_MAPPINGS of them: the rest is
- * read. Mapped chunks are not checksummed here: `stasis restart`
+ * read, and fewer when vm.max_map_count leaves less room; when the kernel
+ * refuses a mapping all the same (ENOMEM), that run and the rest are read.
+ * Mapped chunks are not checksummed here: `stasis restart`
  * verifies them while the program runs (verify.c, with the same plan);
  * `--no-map` reads and verifies every chunk instead. docs/design.md ("Instant
  * restart") has the consequences for the next checkpoint and for the files. */
@@ -25,6 +27,8 @@
 #include "restore/chain.h"
 #include "restore/load.h"
 #include "restore/mem.h"
+#include "common/fault.h"
+#include "common/io.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -113,9 +117,29 @@ static int plan_vma(const struct rst_image *img, uint32_t vi, uint8_t *mapped, i
 	return 0;
 }
 
+/* Regions beside the program's while a process is restored (the restorer,
+ * its libraries, the blob) and after it (what the program maps next). */
+#define MAPS_RESERVE 1024
+#define MAX_MAP_COUNT_DEFAULT 65530
+
+int rst_map_budget(long max_map_count, uint32_t nvmas)
+{
+	long left = (max_map_count - (long)nvmas - MAPS_RESERVE) / 2;
+	return left <= 0 ? 0 : left < RST_MAX_MAPPINGS ? (int)left : RST_MAX_MAPPINGS;
+}
+
+static long max_map_count(void)
+{
+	char buf[32];
+	long n = read_small_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) > 0
+		     ? strtol(buf, NULL, 10)
+		     : 0;
+	return n > 0 ? n : MAX_MAP_COUNT_DEFAULT;
+}
+
 int rst_map_plan(const struct rst_image *img, uint8_t *mapped, rst_map_fn fn, void *arg)
 {
-	int budget = RST_MAX_MAPPINGS;
+	int budget = rst_map_budget(max_map_count(), img->nvmas);
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		if (mappable_vma(&img->vmas[i]) && plan_vma(img, i, mapped, &budget, fn, arg) < 0)
 			return -1;
@@ -166,8 +190,34 @@ struct map_ctx {
 	struct img_reader *readers; /* the files below the image (chain.c) */
 	uint32_t runs, files;	    /* mapped so far, and from how many files */
 	uint64_t bytes;
-	uint8_t *used; /* per file: mapped from */
+	uint8_t *used;	 /* per file: mapped from */
+	uint8_t *mapped; /* the plan's marks: a run read instead is unmarked */
+	int refused;	 /* the kernel refused a mapping: the rest is read */
 };
+
+/* Run r is read instead of mapped: its region must still be there (a
+ * MAP_FIXED that failed may have taken it away: made again, anonymous and
+ * zero, as premapped). */
+static int read_instead(struct map_ctx *m, const struct img_vma *v, const struct rst_map_run *r,
+			uint64_t at, int err)
+{
+	if (msync((void *)at, r->len, MS_ASYNC) < 0 &&
+	    mmap((void *)at, r->len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return error("pid %u: cannot map %llu bytes of its region %#llx-%#llx at %#llx "
+			     "from its image (%s), nor make them again (%s): see vm.max_map_count",
+			     m->img->proc->pid, (unsigned long long)r->len,
+			     (unsigned long long)v->start, (unsigned long long)v->end,
+			     (unsigned long long)r->vaddr, strerror(err), strerror(errno));
+	if (!m->refused)
+		warn("pid %u: the kernel refused to map more of its image (%s; vm.max_map_count is "
+		     "%ld; %u runs mapped): the rest of its memory is read, which takes longer",
+		     m->img->proc->pid, strerror(err), max_map_count(), m->runs);
+	m->refused = 1;
+	for (uint32_t j = r->first; j <= r->last; j++)
+		m->mapped[j] = 0;
+	return 0;
+}
 
 static int map_run(const struct img_vma *v, uint32_t vi, const struct rst_map_run *r, void *arg)
 {
@@ -177,8 +227,13 @@ static int map_run(const struct img_vma *v, uint32_t vi, const struct rst_map_ru
 	if (!m->l->premap[vi])
 		return error("pid %u: region %#llx is not premapped", m->img->proc->pid,
 			     (unsigned long long)v->start);
-	void *p = mmap((void *)at, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, f->fd,
-		       r->off);
+	if (m->refused)
+		return read_instead(m, v, r, at, ENOMEM);
+	void *p = fault_hit(FAULT_RST_MAP_RUN) ? MAP_FAILED
+					       : mmap((void *)at, r->len, PROT_READ | PROT_WRITE,
+						      MAP_PRIVATE | MAP_FIXED, f->fd, r->off);
+	if (p == MAP_FAILED && errno == ENOMEM)
+		return read_instead(m, v, r, at, errno);
 	if (p == MAP_FAILED)
 		return error("cannot map %llu bytes of %s at offset %llu (address %#llx): %s",
 			     (unsigned long long)r->len, f->path, (unsigned long long)r->off,
@@ -195,7 +250,7 @@ int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped)
 {
 	char err[1024];
 	uint32_t nfiles = rst_chain_files(img);
-	struct map_ctx m = {.img = img, .l = l};
+	struct map_ctx m = {.img = img, .l = l, .mapped = mapped};
 	if (!l->opt->map_images)
 		return 0;
 	struct timespec t0, t1;

@@ -8,8 +8,9 @@
 
 #include <stdint.h>
 
-/* runs mapped per process (each splits its region: up to 2 more regions):
- * far below vm.max_map_count (65530) */
+/* runs mapped per process at most (each splits its region: up to 2 more
+ * regions), and fewer when vm.max_map_count leaves less room beside its
+ * regions (rst_map_budget) */
 #define RST_MAX_MAPPINGS 8192
 
 /* One mapping: len bytes at address vaddr from file (0: the image, k: the
@@ -25,6 +26,9 @@ typedef int (*rst_map_fn)(const struct img_vma *v, uint32_t vi, const struct rst
 /* The runs a restart maps (the same for the restorer and for verify.c): each
  * given to fn (if not NULL), its pieces marked in mapped[]. */
 int rst_map_plan(const struct rst_image *img, uint8_t *mapped, rst_map_fn fn, void *arg);
+/* The runs a process of nvmas regions may map under a vm.max_map_count of
+ * max_map_count (0..RST_MAX_MAPPINGS). */
+int rst_map_budget(long max_map_count, uint32_t nvmas);
 int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped);
 
 #endif

@@ -291,6 +291,7 @@ def test_every_point_is_listed_and_tested():
     tested = {f.split(":")[0] for f in AT_CHECKPOINT} | {f.split(":")[0] for f in AT_RESTART}
     tested |= {"rt-alloc"}  # walked below, every hit
     tested |= {"coord-ready"}  # test_restart_fast.py: a coordinator that never says it listens
+    tested |= {"rst-map-run"}  # test_mapped.py: a mapping refused is read instead
     assert sorted(set(points) - tested) == []
 
 

@@ -178,3 +178,33 @@ def test_corrupt_mapped_chunk_kills_the_restarted_computation(st, coordinator):
     assert "ended unexpectedly" not in err, err
     left = [c for c in _descendants(os.getpid()) if comm(c) == "memhog"]
     assert not left, f"restored processes left: {left}\n{st.describe_all()}"
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_a_mapping_refused_is_read_instead(st, nth):
+    """The kernel may refuse to map more of an image (ENOMEM: vm.max_map_count
+    reached beside a program's own regions; STASIS_FAULT=rst-map-run:N here,
+    which fails the Nth mapping so): that run and the rest are read instead,
+    the restart says so once, and the memory verifies exactly."""
+    out = st.tmp / "pagemem.out"
+    p = st.launch(program("pagemem"), st.tmp / "verify", 32, out=out, opts=["--no-compress"])
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    p.wait()
+    err = st.tmp / "restart.err"
+    st.env.update(STASIS_FAULT=f"rst-map-run:{nth}", STASIS_LOG="debug")
+    r = st._spawn([str(st.bin), "restart", "-p", str(st.port), *imgs], None, err, "restart")
+    del st.env["STASIS_FAULT"]
+    pid = host_pid(st, r)
+    text = err.read_text()
+    refused = re.findall(r"stasis: warning: pid \d+: the kernel refused to map more of its "
+                         r"image \(Cannot allocate memory; vm.max_map_count is \d+; (\d+) runs "
+                         r"mapped\): the rest of its memory is read, which takes longer", text)
+    assert refused == [str(nth - 1)], text
+    mapped = [int(n) for n in re.findall(r"MiB mapped in (\d+) runs", text)]
+    assert mapped == ([nth - 1] if nth > 1 else []), text
+    assert bool(image_mappings(pid)) == (nth > 1), read_maps(pid)
+    (st.tmp / "verify").touch()
+    assert r.wait(60) == 0, st.describe_all()
+    assert "PASS" in out.read_text(), st.describe_all()
