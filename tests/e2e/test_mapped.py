@@ -37,6 +37,17 @@ def step(st, k, out, proc):
     st.wait_for(out, f"step {k} done", proc=proc)
 
 
+def pagemem_killed(st, mib):
+    """pagemem of mib MiB checkpointed uncompressed and ended: (out, images)."""
+    out = st.tmp / "pagemem.out"
+    p = st.launch(program("pagemem"), st.tmp / "verify", mib, out=out, opts=["--no-compress"])
+    st.wait_for(out, "ready", proc=p)
+    st.wait_registered(proc=p)
+    imgs = st.checkpoint(kill=True)
+    p.wait()
+    return out, imgs
+
+
 def test_mapped_restart_cycles(st):
     """Two cycles of --no-compress checkpoint and restart: the memory comes back
     mapped from the image (checked in /proc/PID/maps) and verifies exactly."""
@@ -55,12 +66,7 @@ def test_mapped_restart_cycles(st):
 
 def test_no_map_reads(st):
     """restart --no-map reads every chunk: nothing of the image is mapped."""
-    out = st.tmp / "pagemem.out"
-    p = st.launch(program("pagemem"), st.tmp / "verify", 16, out=out, opts=["--no-compress"])
-    st.wait_for(out, "ready", proc=p)
-    st.wait_registered(proc=p)
-    imgs = st.checkpoint(kill=True)
-    p.wait()
+    out, imgs = pagemem_killed(st, 16)
     argv = [str(st.bin), "restart", "-p", str(st.port), "--no-map", *imgs]
     r = st._spawn(argv, None, None, "restart --no-map")
     assert image_mappings(host_pid(st, r)) == []
@@ -186,12 +192,7 @@ def test_a_mapping_refused_is_read_instead(st, nth):
     reached beside a program's own regions; STASIS_FAULT=rst-map-run:N here,
     which fails the Nth mapping so): that run and the rest are read instead,
     the restart says so once, and the memory verifies exactly."""
-    out = st.tmp / "pagemem.out"
-    p = st.launch(program("pagemem"), st.tmp / "verify", 32, out=out, opts=["--no-compress"])
-    st.wait_for(out, "ready", proc=p)
-    st.wait_registered(proc=p)
-    imgs = st.checkpoint(kill=True)
-    p.wait()
+    out, imgs = pagemem_killed(st, 32)
     err = st.tmp / "restart.err"
     st.env.update(STASIS_FAULT=f"rst-map-run:{nth}", STASIS_LOG="debug")
     r = st._spawn([str(st.bin), "restart", "-p", str(st.port), *imgs], None, err, "restart")
