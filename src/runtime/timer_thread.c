@@ -64,21 +64,23 @@ static void *notify_thread(void *arg)
 	return NULL;
 }
 
-/* Under lock: the timer whose record is rec, if it was not deleted since. */
-static struct thread_timer *live(const void *rec)
+/* Under lock: the timer whose record is rec and whose kernel ID is id, if it
+ * was not deleted since (a record freed and allocated again for another
+ * timer has that timer's ID: both must match). */
+static struct thread_timer *live(const void *rec, int id)
 {
 	for (struct thread_timer *t = timers; t; t = t->next)
-		if (t == rec)
+		if (t == rec && t->id == id)
 			return t;
 	return NULL;
 }
 
-static void notify(const void *rec)
+static void notify(const void *rec, int id)
 {
 	pthread_attr_t a;
 	pthread_t th;
 	pthread_mutex_lock(&lock);
-	struct thread_timer *t = live(rec);
+	struct thread_timer *t = live(rec, id);
 	struct expiry *e = t ? malloc(sizeof(*e)) : NULL;
 	if (!e) {
 		pthread_mutex_unlock(&lock);
@@ -110,7 +112,7 @@ static void *helper(void *arg)
 		siginfo_t si;
 		if (syscall(SYS_rt_sigtimedwait, &wait, &si, NULL, sizeof(wait)) == TIMER_SIG &&
 		    si.si_value.sival_ptr)
-			notify(si.si_value.sival_ptr);
+			notify(si.si_value.sival_ptr, si.si_timerid);
 	}
 	return NULL;
 }
