@@ -36,11 +36,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -244,11 +246,17 @@ struct child_result {
 	char err[512];
 };
 
-/* In the forked child: a frozen copy of the process, only this thread. */
+/* In the forked child: a frozen copy of the process, only this thread. It
+ * dies with the process (with the checkpoint thread that made it: the
+ * process ended or exec'd): nothing would take its result, and an orphan
+ * would go on writing an image of a checkpoint that failed. */
 __attribute__((noreturn)) static void child_main(struct image_parts *p, struct img_writer *w,
-						 int out)
+						 int out, long parent)
 {
 	struct child_result r;
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    syscall(SYS_getppid) != parent)
+		syscall(SYS_exit_group, 1); /* gone already (or cannot be followed) */
 	int lo = w->fd < out ? w->fd : out, hi = w->fd < out ? out : w->fd;
 	/* hold none of the program's descriptors: a pipe's reader must see EOF when
 	 * the program closes its end, not when we are done */
@@ -274,10 +282,11 @@ static int fork_writer(struct image_parts *p, struct img_writer *w, struct rt_im
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
+	long parent = syscall(SYS_getpid);
 	long pid = fault_hit(FAULT_RT_FORK) ? -1 : REAL(syscall)(SYS_clone, 0, 0, 0, 0, 0, 0);
 	if (pid == 0) {
 		close(fds[0]);
-		child_main(p, w, fds[1]);
+		child_main(p, w, fds[1], parent);
 	}
 	close(fds[1]);
 	if (pid < 0) {

@@ -398,6 +398,46 @@ def test_sigkill_while_a_checkpoint_is_written(st, nchild, forked):
     finish(st, p, out)
 
 
+def writers_held(st, nchild, gen):
+    """A tree of 1 + nchild processes whose forked writers of generation gen
+    stop at their fsync (STASIS_FAULT): the generations before it taken, a
+    `stasis checkpoint` of gen running. (p, out, that command, the writers)."""
+    st.env["STASIS_FAULT"] = f"g{gen}:img-fsync/stop"
+    try:
+        p, out = start_tree(st, nchild=nchild)
+    finally:
+        del st.env["STASIS_FAULT"]
+    for _ in range(gen - 1):
+        st.checkpoint(kill=False)
+    ck = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers = wait_until(lambda: (lambda w: len(w) == 1 + nchild and w)(
+        [d for d in _descendants(os.getpid()) if stopped(d)]), 20, "the writers held")
+    return p, out, ck, writers
+
+
+def test_the_writer_dies_with_its_process(st):
+    """A forked writer still writing when its process is killed dies with it:
+    nothing would take its result, and an orphan would go on writing the
+    image of a checkpoint that failed (here it is held at its fsync, where it
+    would wait for ever). The checkpoint fails, nothing of it is left, and
+    the first generation restarts."""
+    p, out, ck, [writer] = writers_held(st, 0, 2)
+    os.kill(p.pid, signal.SIGKILL)
+    wait_until(lambda: gone(writer), 10, f"the writer {writer} gone with its process")
+    _, err = ck.communicate(timeout=30)
+    assert ck.returncode == 1 and err == (
+        "stasis: error: checkpoint generation 2 failed:\n"
+        f"process {p.pid} (lifecycle) ended during the checkpoint, before its image was "
+        "written (killed by a signal)\n"), err
+    assert not list(st.ckpt_dir.glob("*.tmp")), "a partial image was left"
+    assert newest_complete(st, 1) == 1, generations(st)
+    p.wait(30)
+    p, gen = restart_dir(st, 1)
+    assert gen == 1
+    finish(st, p, out)
+
+
 def test_a_process_exiting_while_its_image_is_written(st):
     """A process that exits on purpose once a forked writer let it go on is
     not a fault: the checkpoint is taken again without it, and succeeds."""
@@ -428,20 +468,14 @@ def test_a_long_attempt_is_started_again(st):
     allowed (large images, a slow disk: here its writers are held there) and
     failed because a process exited meanwhile starts again once, and
     succeeds; it failed for good before (test above, under load)."""
-    st.env["STASIS_FAULT"] = "g2:img-fsync/stop"  # every writer of generation 2 stops there
-    try:
-        p, out = start_tree(st, nchild=1)
-    finally:
-        del st.env["STASIS_FAULT"]
-    st.checkpoint(kill=False)
-    ck = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    writers = wait_until(lambda: (lambda w: len(w) == 2 and w)(
-        [d for d in _descendants(os.getpid()) if stopped(d)]), 20, "both writers held")
+    p, out, ck, writers = writers_held(st, 1, 2)
     (st.tmp / "verify.exit").touch()  # the child exits while its image is not written
     time.sleep(3.2)  # the attempt outlasts the retries' 3 s: the delay is what is tested
+    # the child's writer died with it (nothing would take its result)
+    assert sum(gone(w) for w in writers) == 1, [(w, gone(w)) for w in writers]
     for w in writers:
-        os.kill(w, signal.SIGCONT)
+        if not gone(w):
+            os.kill(w, signal.SIGCONT)
     imgs, err = ck.communicate(timeout=30)
     assert ck.returncode == 0, err
     assert imgs.split() == [str(st.ckpt_dir / f) for f in generations(st)[3]], imgs
@@ -458,15 +492,7 @@ def test_checkpoint_asked_for_while_one_runs_waits_for_it(st):
     taken once that one is over, and its command answers with its own images
     (it was refused, "try again"). One waits at a time: a third request is
     refused, saying why; so is one into another directory."""
-    st.env["STASIS_FAULT"] = "g1:img-fsync/stop"  # the writers of generation 1 stop there
-    try:
-        p, out = start_tree(st, nchild=1)
-    finally:
-        del st.env["STASIS_FAULT"]
-    first = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    writers = wait_until(lambda: (lambda w: len(w) == 2 and w)(
-        [d for d in _descendants(os.getpid()) if stopped(d)]), 20, "both writers held")
+    p, out, first, writers = writers_held(st, 1, 1)
     second = subprocess.Popen([str(STASIS), "checkpoint", "-p", str(st.port)], env=st.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_until(lambda: status_of(st)["checkpoint"]["queued"] == 1, 10, "the second waiting")
