@@ -38,6 +38,7 @@ struct watch {
 };
 
 static struct watch *watches;
+static int nslots; /* slots used so far: the rest of the table is never read */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct watch *slot_for(int wd, uint64_t ino, uint64_t dev)
@@ -54,18 +55,20 @@ static struct watch *slot_for(int wd, uint64_t ino, uint64_t dev)
 		if (m != MAP_FAILED && mprotect(m + len, 4096, PROT_NONE) == 0)
 			watches = (struct watch *)m;
 	}
-	for (int i = 0; watches && i < WATCHES_MAX; i++) {
+	for (int i = 0; watches && i < nslots; i++) {
 		if (watches[i].wd == wd && watches[i].ino == ino && watches[i].dev == dev)
 			return &watches[i];
 		if (!watches[i].wd && !free_slot)
 			free_slot = &watches[i];
 	}
+	if (!free_slot && watches && nslots < WATCHES_MAX)
+		free_slot = &watches[nslots++];
 	return free_slot;
 }
 
 static const struct watch *find_watch(int wd, uint64_t ino, uint64_t dev)
 {
-	for (int i = 0; watches && i < WATCHES_MAX; i++)
+	for (int i = 0; watches && i < nslots; i++)
 		if (watches[i].wd == wd && watches[i].ino == ino && watches[i].dev == dev)
 			return &watches[i];
 	return NULL;
@@ -110,17 +113,75 @@ EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
 	return wd;
 }
 
-/* Forget the watch (its inode from fdinfo) before the kernel does. */
+/* The instance's fdinfo into *info: the caller's buffer of *size bytes, or
+ * a mapping of up to IN_INFO_MAX when it holds more watches than that
+ * (*info and *size are then the mapping's). -1 if it cannot be read. */
+static ssize_t read_info(int fd, char **info, size_t *size)
+{
+	ssize_t n;
+	char *own = NULL;
+	while ((n = rt_fdinfo_read(fd, *info, *size)) < 0 && errno == E2BIG &&
+	       *size < IN_INFO_MAX) {
+		if (own)
+			munmap(own, *size);
+		*size *= 8;
+		own = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (own == MAP_FAILED)
+			return -1;
+		*info = own;
+	}
+	return n;
+}
+
+/* Under lock: 0 if no watch recorded has number wd, 1 if those that have
+ * it all watch one inode (*ino, *dev: they are alike), 2 if they differ
+ * (watches of several instances). */
+static int alike(int wd, uint64_t *ino, uint64_t *dev)
+{
+	int n = 0;
+	for (int i = 0; watches && i < nslots; i++) {
+		if (watches[i].wd != wd)
+			continue;
+		if (n && (watches[i].ino != *ino || watches[i].dev != *dev))
+			return 2;
+		*ino = watches[i].ino;
+		*dev = watches[i].dev;
+		n = 1;
+	}
+	return n;
+}
+
+/* The inode instance fd watches as wd, from its fdinfo; -1 if not found. */
+static int watched_inode(int fd, int wd, uint64_t *ino, uint64_t *dev)
+{
+	char small[8192], *info = small, key[32];
+	size_t size = sizeof(small);
+	unsigned long long i, sdev;
+	snprintf(key, sizeof(key), "inotify wd:%x ", wd);
+	const char *p = read_info(fd, &info, &size) < 0 ? NULL : strstr(info, key);
+	int found = p && sscanf(p + strlen(key), "ino:%llx sdev:%llx", &i, &sdev) == 2;
+	if (info != small)
+		munmap(info, size);
+	if (!found)
+		return -1;
+	*ino = i;
+	*dev = user_dev(sdev);
+	return 0;
+}
+
+/* Forget the watch before the kernel does: the one record of its number, or
+ * when several instances have watches of that number on different inodes,
+ * the one of the inode fdinfo gives. */
 static void forget(int fd, int wd)
 {
-	char info[8192], key[32];
-	unsigned long long ino, sdev;
-	snprintf(key, sizeof(key), "inotify wd:%x ", wd);
-	const char *p = rt_fdinfo_read(fd, info, sizeof(info)) < 0 ? NULL : strstr(info, key);
-	if (!p || sscanf(p + strlen(key), "ino:%llx sdev:%llx", &ino, &sdev) != 2)
+	uint64_t ino = 0, dev = 0;
+	pthread_mutex_lock(&lock);
+	int kind = alike(wd, &ino, &dev);
+	pthread_mutex_unlock(&lock);
+	if (kind == 0 || (kind == 2 && watched_inode(fd, wd, &ino, &dev) < 0))
 		return;
 	pthread_mutex_lock(&lock);
-	struct watch *w = (struct watch *)find_watch(wd, ino, user_dev(sdev));
+	struct watch *w = (struct watch *)find_watch(wd, ino, dev);
 	if (w)
 		w->wd = 0;
 	pthread_mutex_unlock(&lock);
