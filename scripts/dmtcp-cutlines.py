@@ -14,9 +14,12 @@ blocks, so a scan can begin or end inside a line: "ZNG Expected FAILURE, Got
 FAILURE" (printed before every checkpoint, benign) is then reported as the
 new line "Expected FAILURE, Got FAILURE". A failure is taken as such a cut
 only when each reported line appears nowhere in its file as a whole line but
-inside a longer one.
+inside a longer one that the program printed more than once (a line printed
+once, an error say, is no benign repeat), and is shorter than the 200
+characters to which the runner cuts what it reports.
 """
 import ast
+import collections
 import json
 import os
 import re
@@ -24,13 +27,15 @@ import sys
 
 ERROR = re.compile(r"error output after (?:checkpoint|restart): (\[.*\])$")
 CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+REPORTED_MAX = 200  # the runner reports line[:200]
 
 
 def whole_lines(path):
-    """the file's lines as the runner reads them (escapes out, stripped)."""
+    """{line: times printed} of the file's lines as the runner reads them
+    (escapes out, stripped)."""
     with open(path, "rb") as fh:
         text = fh.read().decode("utf-8", "replace")
-    return {CSI.sub("", line).strip() for line in text.splitlines()}
+    return collections.Counter(CSI.sub("", line).strip() for line in text.splitlines())
 
 
 def cut_evidence(work, result):
@@ -47,7 +52,7 @@ def cut_evidence(work, result):
     for item in reported:
         name, sep, piece = item.partition(": ")
         path = os.path.join(work, "runs", result["name"], name)
-        if not sep or not piece or os.path.basename(name) != name:
+        if not sep or not piece or len(piece) >= REPORTED_MAX or os.path.basename(name) != name:
             return None
         try:
             lines = whole_lines(path)
@@ -55,7 +60,7 @@ def cut_evidence(work, result):
             return None
         if piece in lines:
             return None
-        longer = sorted(line for line in lines if piece in line)
+        longer = sorted(line for line, times in lines.items() if piece in line and times > 1)
         if not longer:
             return None
         evidence.append((piece, longer[0], name))

@@ -9,8 +9,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, "scripts", "dmtcp-cutlines.py")
+LONG = "stasis: error: " + "x" * 250
 OUTPUT = ("\tGEZ Expected SUCCESS, Got SUCCESS\n"
-          "\tZNG Expected FAILURE, Got FAILURE\n\x1b[1mbold\x1b[0m\n")
+          "\tZNG Expected FAILURE, Got FAILURE\n\x1b[1mbold\x1b[0m\n" * 2 +
+          "once: a real error\n" + LONG + "\n")
 
 
 def work_with(tmp_path, results):
@@ -39,9 +41,12 @@ def test_only_a_failure_on_cut_lines_is_run_again(tmp_path):
         "whole": failed("whole", "ZNG Expected FAILURE, Got FAILURE"),
         "mixed": failed("mixed", "Expected FAILURE, Got FAILURE", "Segmentation fault"),
         "other": {"name": "other", "result": "fail", "error": "cycle 2: 0 processes after restart"},
+        "once": failed("once", "a real error"),  # in a line printed once
+        "long": failed("long", LONG[:200]),  # the runner cut it to 200
         "passed": {"name": "passed", "result": "pass"},
     })
-    r = tool("cut", work, "cut", "cut-ckpt", "whole", "mixed", "other", "passed", "absent")
+    r = tool("cut", work, "cut", "cut-ckpt", "whole", "mixed", "other", "once", "long", "passed",
+             "absent")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["cut", "cut-ckpt"]
     assert ("'Expected FAILURE, Got FAILURE' is part of its line "
