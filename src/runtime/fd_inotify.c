@@ -15,11 +15,13 @@
 #include "image/kinds/fd_inotify.h"
 #include "runtime/strtab.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -32,7 +34,9 @@
 #define IN_INFO_MAX (4u << 20)
 
 struct watch {
-	int wd; /* 0: free slot */
+	int wd;	  /* 0: free slot */
+	int fd;	  /* of the instance, when the watch was added */
+	int live; /* compact(): some instance still has it */
 	uint64_t ino, dev;
 	char path[PATH_MAX];
 };
@@ -40,6 +44,8 @@ struct watch {
 static struct watch *watches;
 static int nslots; /* slots used so far: the rest of the table is never read */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void compact(void);
 
 static struct watch *slot_for(int wd, uint64_t ino, uint64_t dev)
 {
@@ -74,7 +80,7 @@ static const struct watch *find_watch(int wd, uint64_t ino, uint64_t dev)
 	return NULL;
 }
 
-static void remember(int wd, const char *path, uint32_t mask)
+static void remember(int fd, int wd, const char *path, uint32_t mask)
 {
 	struct stat st;
 	char abs[PATH_MAX];
@@ -87,8 +93,13 @@ static void remember(int wd, const char *path, uint32_t mask)
 		return;
 	pthread_mutex_lock(&lock);
 	struct watch *w = slot_for(wd, st.st_ino, st.st_dev);
+	if (!w && watches) {
+		compact();
+		w = slot_for(wd, st.st_ino, st.st_dev);
+	}
 	if (w) {
 		w->wd = wd;
+		w->fd = fd;
 		w->ino = st.st_ino;
 		w->dev = st.st_dev;
 		snprintf(w->path, sizeof(w->path), "%s", abs);
@@ -107,48 +118,102 @@ EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
 	int wd = REAL(inotify_add_watch)(fd, path, mask);
 	if (wd > 0) {
 		int saved = errno;
-		remember(wd, path, mask);
+		remember(fd, wd, path, mask);
 		errno = saved;
 	}
 	return wd;
 }
 
-/* The instance's fdinfo into *info: the caller's buffer of *size bytes, or
- * a mapping of up to IN_INFO_MAX when it holds more watches than that
- * (*info and *size are then the mapping's). -1 if it cannot be read. */
-static ssize_t read_info(int fd, char **info, size_t *size)
+/* The instance's fdinfo into *info: small (*size bytes), or a mapping of
+ * up to IN_INFO_MAX when it holds more watches than that (*info and *size
+ * are then the mapping's, for the caller to unmap). -1 if it cannot be read. */
+static ssize_t read_info(int fd, char *small, char **info, size_t *size)
 {
 	ssize_t n;
-	char *own = NULL;
+	*info = small;
 	while ((n = rt_fdinfo_read(fd, *info, *size)) < 0 && errno == E2BIG &&
 	       *size < IN_INFO_MAX) {
-		if (own)
-			munmap(own, *size);
-		*size *= 8;
-		own = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (own == MAP_FAILED)
+		char *more = mmap(NULL, *size * 8, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (more == MAP_FAILED)
 			return -1;
-		*info = own;
+		if (*info != small)
+			munmap(*info, *size);
+		*info = more;
+		*size *= 8;
 	}
 	return n;
 }
 
-/* Under lock: 0 if no watch recorded has number wd, 1 if those that have
- * it all watch one inode (*ino, *dev: they are alike), 2 if they differ
- * (watches of several instances). */
-static int alike(int wd, uint64_t *ino, uint64_t *dev)
+/* Under lock: the one record of watch wd if it was added through fd (then
+ * it is that instance's), else NULL (none, or several instances' watches
+ * have that number). */
+static struct watch *only_record(int fd, int wd)
 {
-	int n = 0;
+	struct watch *w = NULL;
 	for (int i = 0; watches && i < nslots; i++) {
 		if (watches[i].wd != wd)
 			continue;
-		if (n && (watches[i].ino != *ino || watches[i].dev != *dev))
-			return 2;
-		*ino = watches[i].ino;
-		*dev = watches[i].dev;
-		n = 1;
+		if (w)
+			return NULL;
+		w = &watches[i];
 	}
-	return n;
+	return w && w->fd == fd ? w : NULL;
+}
+
+/* Under lock: mark the records of the watches instance fd has; -1 if its
+ * fdinfo cannot be read. */
+static int mark_live(int fd)
+{
+	char small[8192], *info = small;
+	size_t size = sizeof(small);
+	const char *key = "inotify wd:";
+	if (read_info(fd, small, &info, &size) < 0)
+		return -1;
+	for (const char *p = info; (p = strstr(p, key)); p++) {
+		unsigned wd;
+		unsigned long long ino, sdev;
+		if (sscanf(p + strlen(key), "%x ino:%llx sdev:%llx", &wd, &ino, &sdev) != 3)
+			continue;
+		struct watch *w = (struct watch *)find_watch((int)wd, ino, user_dev(sdev));
+		if (w)
+			w->live = 1;
+	}
+	if (info != small)
+		munmap(info, size);
+	return 0;
+}
+
+/* Under lock, with the table full: the records of watches no instance of
+ * the process has any more are dropped (an instance closed, or a watch the
+ * kernel removed itself: its file deleted, IN_ONESHOT, an unmount). All are
+ * kept when the process's descriptors cannot all be read. */
+static void compact(void)
+{
+	char buf[4096], link[64], path[64];
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ok = dir >= 0;
+	ssize_t got;
+	for (int i = 0; i < nslots; i++)
+		watches[i].live = 0;
+	while (ok && (got = getdents64(dir, buf, sizeof(buf))) != 0) {
+		ok = got > 0;
+		for (ssize_t off = 0; ok && off < got;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			off += e->d_reclen;
+			int fd = atoi(e->d_name);
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			ssize_t n = e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd != dir
+					? readlink(path, link, sizeof(link) - 1)
+					: -1;
+			if (n > 0 && (link[n] = 0, !strcmp(link, "anon_inode:inotify")))
+				ok = mark_live(fd) == 0;
+		}
+	}
+	if (dir >= 0)
+		close(dir);
+	for (int i = 0; ok && i < nslots; i++)
+		if (!watches[i].live)
+			watches[i].wd = 0;
 }
 
 /* The inode instance fd watches as wd, from its fdinfo; -1 if not found. */
@@ -158,7 +223,7 @@ static int watched_inode(int fd, int wd, uint64_t *ino, uint64_t *dev)
 	size_t size = sizeof(small);
 	unsigned long long i, sdev;
 	snprintf(key, sizeof(key), "inotify wd:%x ", wd);
-	const char *p = read_info(fd, &info, &size) < 0 ? NULL : strstr(info, key);
+	const char *p = read_info(fd, small, &info, &size) < 0 ? NULL : strstr(info, key);
 	int found = p && sscanf(p + strlen(key), "ino:%llx sdev:%llx", &i, &sdev) == 2;
 	if (info != small)
 		munmap(info, size);
@@ -169,30 +234,30 @@ static int watched_inode(int fd, int wd, uint64_t *ino, uint64_t *dev)
 	return 0;
 }
 
-/* Forget the watch before the kernel does: the one record of its number, or
- * when several instances have watches of that number on different inodes,
- * the one of the inode fdinfo gives. */
-static void forget(int fd, int wd)
-{
-	uint64_t ino = 0, dev = 0;
-	pthread_mutex_lock(&lock);
-	int kind = alike(wd, &ino, &dev);
-	pthread_mutex_unlock(&lock);
-	if (kind == 0 || (kind == 2 && watched_inode(fd, wd, &ino, &dev) < 0))
-		return;
-	pthread_mutex_lock(&lock);
-	struct watch *w = (struct watch *)find_watch(wd, ino, dev);
-	if (w)
-		w->wd = 0;
-	pthread_mutex_unlock(&lock);
-}
-
+/* The watch is forgotten once the kernel removed it: the one record of its
+ * number added through fd, or the one of the inode the instance's fdinfo
+ * gives for it (read before it goes). */
 EXPORT int inotify_rm_watch(int fd, int wd)
 {
-	int saved = errno;
-	forget(fd, wd);
+	int saved = errno, known;
+	uint64_t ino = 0, dev = 0;
+	pthread_mutex_lock(&lock);
+	struct watch *w = only_record(fd, wd);
+	if (w) {
+		ino = w->ino;
+		dev = w->dev;
+	}
+	pthread_mutex_unlock(&lock);
+	known = w || watched_inode(fd, wd, &ino, &dev) == 0;
 	errno = saved;
-	return REAL(inotify_rm_watch)(fd, wd);
+	int rc = REAL(inotify_rm_watch)(fd, wd);
+	if (rc == 0 && known) {
+		pthread_mutex_lock(&lock);
+		if ((w = (struct watch *)find_watch(wd, ino, dev)))
+			w->wd = 0;
+		pthread_mutex_unlock(&lock);
+	}
+	return rc;
 }
 
 static int match(int fd, const char *link, const struct stat *st)

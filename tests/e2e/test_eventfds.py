@@ -58,13 +58,14 @@ def test_inotify(st):
     st.zdtm("ev_inotify")
 
 
-@pytest.mark.parametrize("instances", ["one", "two"])
+@pytest.mark.parametrize("instances", ["one", "two", "gone"])
 def test_inotify_with_many_watches_added_and_removed(st, instances):
     """The runtime forgets every watch removed, so that its table (16384)
     never fills: more than that added and removed beside 100 kept (fdinfo
     longer than a page), in one instance, or in two whose watches have the
-    same numbers on different files (told apart by fdinfo); then one more in
-    each, checkpointed and restarted twice."""
+    same numbers on different files (told apart by fdinfo), or gone with
+    their instances closed and their files deleted (dropped once the table
+    is full); then one more in each, checkpointed and restarted twice."""
     st.zdtm("ev_inotify_many", instances, timeout=120)
 
 
