@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "restore/fd_inet.h"
 #include "restore/load.h"
+#include "restore/mapimg.h"
 #include "restore/pathmap.h"
 #include "restore/plugins.h"
 #include "restore/set.h"
@@ -474,6 +475,7 @@ int cmd_restart(int argc, char **argv)
 		opt.map_images = 0;
 	if (pause && *pause && strcmp(pause, "0"))
 		opt.debug_pause = 1;
+	opt.max_map_count = rst_max_map_count();
 	int nimg = argc - a.next;
 	char **paths = argv + a.next;
 	if ((dir && nimg) || (!dir && !nimg))

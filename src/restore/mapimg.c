@@ -122,13 +122,15 @@ static int plan_vma(const struct rst_image *img, uint32_t vi, uint8_t *mapped, i
 #define MAPS_RESERVE 1024
 #define MAX_MAP_COUNT_DEFAULT 65530
 
+/* While restored, each region is premapped with a guard page after it (two
+ * regions); each run splits its region in up to 3. */
 int rst_map_budget(long max_map_count, uint32_t nvmas)
 {
-	long left = (max_map_count - (long)nvmas - MAPS_RESERVE) / 2;
+	long left = (max_map_count - 2 * (long)nvmas - MAPS_RESERVE) / 2;
 	return left <= 0 ? 0 : left < RST_MAX_MAPPINGS ? (int)left : RST_MAX_MAPPINGS;
 }
 
-static long max_map_count(void)
+long rst_max_map_count(void)
 {
 	char buf[32];
 	long n = read_small_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) > 0
@@ -137,9 +139,10 @@ static long max_map_count(void)
 	return n > 0 ? n : MAX_MAP_COUNT_DEFAULT;
 }
 
-int rst_map_plan(const struct rst_image *img, uint8_t *mapped, rst_map_fn fn, void *arg)
+int rst_map_plan(const struct rst_image *img, long max_map_count, uint8_t *mapped, rst_map_fn fn,
+		 void *arg)
 {
-	int budget = rst_map_budget(max_map_count(), img->nvmas);
+	int budget = rst_map_budget(max_map_count, img->nvmas);
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		if (mappable_vma(&img->vmas[i]) && plan_vma(img, i, mapped, &budget, fn, arg) < 0)
 			return -1;
@@ -212,7 +215,7 @@ static int read_instead(struct map_ctx *m, const struct img_vma *v, const struct
 	if (!m->refused)
 		warn("pid %u: the kernel refused to map more of its image (%s; vm.max_map_count is "
 		     "%ld; %u runs mapped): the rest of its memory is read, which takes longer",
-		     m->img->proc->pid, strerror(err), max_map_count(), m->runs);
+		     m->img->proc->pid, strerror(err), m->l->opt->max_map_count, m->runs);
 	m->refused = 1;
 	for (uint32_t j = r->first; j <= r->last; j++)
 		m->mapped[j] = 0;
@@ -264,7 +267,7 @@ int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped)
 	}
 	int rc = rst_chain_open(img, m.readers, err, sizeof(err)) < 0 ? error("%s", err) : 0;
 	if (rc == 0) {
-		rc = rst_map_plan(img, mapped, map_run, &m);
+		rc = rst_map_plan(img, l->opt->max_map_count, mapped, map_run, &m);
 		rst_chain_close(img, m.readers, nfiles);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -23,12 +23,16 @@ struct rst_map_run {
 };
 typedef int (*rst_map_fn)(const struct img_vma *v, uint32_t vi, const struct rst_map_run *r,
 			  void *arg);
-/* The runs a restart maps (the same for the restorer and for verify.c): each
- * given to fn (if not NULL), its pieces marked in mapped[]. */
-int rst_map_plan(const struct rst_image *img, uint8_t *mapped, rst_map_fn fn, void *arg);
+/* The runs a restart maps under a vm.max_map_count of max_map_count (the
+ * same for the restorer and for verify.c): each given to fn (if not NULL),
+ * its pieces marked in mapped[]. */
+int rst_map_plan(const struct rst_image *img, long max_map_count, uint8_t *mapped, rst_map_fn fn,
+		 void *arg);
 /* The runs a process of nvmas regions may map under a vm.max_map_count of
  * max_map_count (0..RST_MAX_MAPPINGS). */
 int rst_map_budget(long max_map_count, uint32_t nvmas);
+/* vm.max_map_count (65530 if it cannot be read). */
+long rst_max_map_count(void);
 int rst_map_chunks(struct rst_image *img, struct rst_layout *l, uint8_t *mapped);
 
 #endif

@@ -25,6 +25,9 @@ struct rst_options {
 	/* restart itself verifies the mapped chunks once the processes exist, and
 	 * they leave them unread (verify.c rst_verify_prepare) */
 	int verify_deferred;
+	/* vm.max_map_count, read once, so that the restorers and verify.c plan
+	 * the same mappings (mapimg.c rst_map_budget) */
+	long max_map_count;
 };
 
 /* One process's connection to the coordinator (spawn.c rst_join). */

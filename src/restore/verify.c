@@ -139,7 +139,8 @@ static int verify_image(struct rst_verify *j, const struct rst_image *img, const
 		 *starts = malloc((n + 1) * sizeof(*starts));
 	uint8_t *mapped = calloc(n + 1, 1);
 	int rc = 0;
-	if (!order || !starts || !mapped || rst_map_plan(img, mapped, NULL, NULL) < 0) {
+	if (!order || !starts || !mapped ||
+	    rst_map_plan(img, j->set->opt.max_map_count, mapped, NULL, NULL) < 0) {
 		error("out of memory verifying the memory mapped from %s; the restarted "
 		      "computation is killed",
 		      img->r.path);

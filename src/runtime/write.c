@@ -254,9 +254,11 @@ __attribute__((noreturn)) static void child_main(struct image_parts *p, struct i
 						 int out, long parent)
 {
 	struct child_result r;
-	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
-	    syscall(SYS_getppid) != parent)
-		syscall(SYS_exit_group, 1); /* gone already (or cannot be followed) */
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0) {
+		long ppid = syscall(SYS_getppid); /* 0: in a PID namespace the process made */
+		if (ppid != parent && ppid != 0)
+			syscall(SYS_exit_group, 1); /* gone already */
+	}
 	int lo = w->fd < out ? w->fd : out, hi = w->fd < out ? out : w->fd;
 	/* hold none of the program's descriptors: a pipe's reader must see EOF when
 	 * the program closes its end, not when we are done */
