@@ -33,15 +33,17 @@
 #define WATCHES_MAX 16384 /* reserved NORESERVE: pages cost only when used */
 #define IN_INFO_MAX (4u << 20)
 
+/* What finds a watch, scanned at each call: its path apart (paths[i] is the
+ * path of watches[i]), so that a scan reads 32 bytes a watch, not a page. */
 struct watch {
 	int wd;	  /* 0: free slot */
 	int fd;	  /* of the instance, when the watch was added */
 	int live; /* compact(): some instance still has it */
 	uint64_t ino, dev;
-	char path[PATH_MAX];
 };
 
 static struct watch *watches;
+static char (*paths)[PATH_MAX];
 static int nslots; /* slots used so far: the rest of the table is never read */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -54,12 +56,14 @@ static struct watch *slot_for(int wd, uint64_t ino, uint64_t dev)
 		/* a PROT_NONE page after it: the table would otherwise merge with
 		 * the runtime's arena (mapped just above), which a restart maps
 		 * apart, and the process's map would change across a restart */
-		size_t len = WATCHES_MAX * sizeof(struct watch);
-		len = (len + 4095) & ~(size_t)4095;
+		size_t keys = (WATCHES_MAX * sizeof(struct watch) + 4095) & ~(size_t)4095;
+		size_t len = keys + WATCHES_MAX * sizeof(*paths);
 		char *m = mmap(NULL, len + 4096, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m != MAP_FAILED && mprotect(m + len, 4096, PROT_NONE) == 0)
+		if (m != MAP_FAILED && mprotect(m + len, 4096, PROT_NONE) == 0) {
 			watches = (struct watch *)m;
+			paths = (char(*)[PATH_MAX])(m + keys);
+		}
 	}
 	for (int i = 0; watches && i < nslots; i++) {
 		if (watches[i].wd == wd && watches[i].ino == ino && watches[i].dev == dev)
@@ -102,7 +106,7 @@ static void remember(int fd, int wd, const char *path, uint32_t mask)
 		w->fd = fd;
 		w->ino = st.st_ino;
 		w->dev = st.st_dev;
-		snprintf(w->path, sizeof(w->path), "%s", abs);
+		snprintf(paths[w - watches], sizeof(*paths), "%s", abs);
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -285,7 +289,7 @@ static int parse_watch(struct rt_fd_ctx *c, const char *line, struct img_inotify
 	w->mask = mask;
 	w->ino = ino;
 	w->dev = r->dev;
-	w->path_str = rt_str_add(c->tab, r->path);
+	w->path_str = rt_str_add(c->tab, paths[r - watches]);
 	return w->path_str ? 0 : errf(c->err, c->errlen, "too many strings");
 }
 
