@@ -45,6 +45,11 @@ struct watch {
 static struct watch *watches;
 static char (*paths)[PATH_MAX];
 static int nslots; /* slots used so far: the rest of the table is never read */
+/* records made since the last compact(): a table full of watches that are
+ * all there is compacted again only after this many more (a program with
+ * more watches than the table gets each added quickly, not remembered) */
+static int added;
+#define COMPACT_AFTER (WATCHES_MAX / 8)
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void compact(void);
@@ -97,11 +102,14 @@ static void remember(int fd, int wd, const char *path, uint32_t mask)
 		return;
 	pthread_mutex_lock(&lock);
 	struct watch *w = slot_for(wd, st.st_ino, st.st_dev);
-	if (!w && watches) {
+	if (!w && watches && added >= COMPACT_AFTER) {
 		compact();
+		added = 0;
 		w = slot_for(wd, st.st_ino, st.st_dev);
 	}
 	if (w) {
+		added += w->wd != wd || w->ino != (uint64_t)st.st_ino ||
+			 w->dev != (uint64_t)st.st_dev; /* a new record */
 		w->wd = wd;
 		w->fd = fd;
 		w->ino = st.st_ino;
