@@ -69,14 +69,23 @@ status=0
 "$runner" "${names[@]}" || status=$?
 ((status <= 1)) || exit "$status"
 
-# A failure that was only a line cut by the runner's scan is run once more
-# (scripts/dmtcp-cutlines.py says when, with the evidence); its second result
-# is the one counted. Any other failure stands.
-if ((status == 1)); then
+# A failure that was only a line cut by the runner's scan is run again
+# (scripts/dmtcp-cutlines.py says when, with the evidence each time), up to
+# CUT_RUNS runs in all; its last result is the one counted. Any other failure
+# stands. The runner caps a scan at the last 1 MiB of a file, and
+# syscall-tester writes about 4 MB/s, so each scan after a restart starts
+# inside a line: 6 of 15 runs of its three tests failed so (docs/supported.md).
+CUT_RUNS=8
+declare -A reruns=()
+for ((round = 1; status == 1 && round < CUT_RUNS; round++)); do
 	mapfile -t again < <(python3 scripts/dmtcp-cutlines.py cut "$work" "${names[@]}")
-	if ((${#again[@]})); then
-		"$runner" "${again[@]}" || true
-	fi
-fi
+	((${#again[@]})) || break
+	for t in "${again[@]}"; do reruns[$t]=$((${reruns[$t]:-0} + 1)); done
+	status=0
+	"$runner" "${again[@]}" || status=$?
+done
+for t in "${!reruns[@]}"; do
+	echo "check-dmtcp: $t was run ${reruns[$t]} more time(s) after failing only on lines the runner's scan cut"
+done
 echo "check-dmtcp: the outcome of the ${#names[@]} tests run, each failure named:"
 exec python3 scripts/dmtcp-cutlines.py summary "$work" "${names[@]}"
