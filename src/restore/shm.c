@@ -279,9 +279,11 @@ int rst_shm_recreate_file(const struct rst_image *img, const struct img_file *f,
 	int linked = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0;
 	if (!linked && errno != EEXIST)
 		goto fail;
+	/* routine (the JVM's hsperfdata, Open MPI's segments cleaned up by its
+	 * launcher, a new host's tmpfs): nothing for the user to do */
 	if (linked)
-		warn("%s was gone: recreated from the image (%llu bytes)", path,
-		     (unsigned long long)f->size);
+		debug("%s was gone: recreated from the image (%llu bytes)", path,
+		      (unsigned long long)f->size);
 	close(fd);
 	return open(path, flags | O_CLOEXEC);
 fail:;

@@ -264,7 +264,7 @@ def test_ring_restarts_without_session_files(jobs):
     """Open MPI's session directory (/tmp/ompi.HOST.UID/pid.N: PMIx's store,
     4 MiB files mapped shared, hwloc's topology, a FIFO) and its shared-memory
     segments in /dev/shm are gone at restart, as on another host or after a
-    reboot: they come back from the images (failed before: 'cannot make FIFO
+    reboot: they come back from the images, silently (failed before: 'cannot make FIFO
     /tmp/ompi.HOST.0/pid.N/0/debugger_attach_fifo again', then 'cannot open
     .../smdataseg-...: No such file or directory')."""
     name, *args = RING
@@ -272,12 +272,9 @@ def test_ring_restarts_without_session_files(jobs):
     expect = job.native()
     out = cycles(job, drop_session=True)
     assert out == expect, f"output differs from the uninterrupted run's\n{job.describe()}"
-    for n in (1, 2):
+    for n in (1, 2):  # routine: the restart says nothing of it (but with STASIS_LOG=debug)
         err = (job.dir / f"restart{n}.err").read_text()
-        lines = [l for l in err.splitlines() if l]
-        assert lines and all(re.fullmatch(r"stasis: warning: /(tmp|dev/shm)/\S+ was gone: "
-                                          r"recreated from the image \(\d+ bytes\)", l)
-                             for l in lines), err
+        assert err == "", err
 
 
 # (program, its arguments, ranks, environment): 2 cycles each, both MPIs
